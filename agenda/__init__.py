@@ -1,0 +1,1 @@
+"""Agendas, events, confirmations and iCalendar."""

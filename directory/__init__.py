@@ -1,0 +1,1 @@
+"""People, schools, groups, roles and who may write to whom."""

@@ -1,0 +1,66 @@
+"""Creating accounts and changing their credentials, callable without a request."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from .addresses import allocate_address
+from .clock import utcnow
+from .db import db
+from .enums import Profile
+from .errors import InvalidInput, NotFound
+from .models import Account, School
+from .naming import search_key
+from .passwords import hash_password, policy_errors
+
+FIELD_LIMITS = {"login": 120, "first_name": 100, "last_name": 100, "discipline": 100}
+
+
+def create_account(*, login: str, first_name: str, last_name: str, profile: Profile,
+                   password: str, schools: list[School], discipline: str | None = None,
+                   must_change_password: bool = False, is_admin: bool = False,
+                   external_id: str | None = None) -> Account:
+    """Create an account with a fresh universal address; the caller commits.
+
+    Names are stored without surrounding spaces; a login may not contain any space, since the
+    login form could never match it.
+    """
+    first_name, last_name = first_name.strip(), last_name.strip()
+    values = {"login": login, "first_name": first_name, "last_name": last_name,
+              "discipline": discipline or ""}
+    for field, limit in FIELD_LIMITS.items():
+        if len(values[field]) > limit:
+            raise InvalidInput(f"Le champ « {field} » dépasse {limit} caractères.")
+    if not login.strip():
+        raise InvalidInput("L'identifiant ne peut pas être vide.")
+    if any(c.isspace() for c in login):
+        raise InvalidInput("L'identifiant ne peut pas contenir d'espace.")
+    if not (first_name or last_name):
+        raise InvalidInput("Le nom ou le prénom doit être renseigné.")
+    if db.session.scalar(select(Account.id).where(Account.login == login)):
+        raise InvalidInput(f"L'identifiant « {login} » est déjà pris.")
+    name_key, first_key = search_key(first_name, last_name)
+    account = Account(
+        login=login, first_name=first_name, last_name=last_name, profile=profile,
+        discipline=discipline, address=allocate_address(first_name, last_name),
+        search_name=name_key, search_first=first_key,
+        password_hash=hash_password(password), must_change_password=must_change_password,
+        is_admin=is_admin, external_id=external_id, created_at=utcnow(),
+    )
+    account.schools = list(schools)
+    db.session.add(account)
+    return account
+
+
+def school_by_uai(uai: str) -> School:
+    school = db.session.scalar(select(School).where(School.uai == uai.upper()))
+    if school is None:
+        raise NotFound(f"Établissement inconnu : {uai}.")
+    return school
+
+
+def change_password(account: Account, new_password: str) -> None:
+    errors = policy_errors(new_password)
+    if errors:
+        raise InvalidInput(" ".join(errors))
+    account.password_hash = hash_password(new_password)
+    account.must_change_password = False

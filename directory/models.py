@@ -1,0 +1,164 @@
+"""People, schools, groups and the rights attached to them (SPEC §1)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .clock import utcnow
+from .db import db
+from .enums import GroupKind, Profile, Role
+
+
+def _enum(cls, name):
+    return Enum(cls, name=name, native_enum=False, length=20,
+                values_callable=lambda e: [m.value for m in e])
+
+
+class School(db.Model):
+    __tablename__ = "school"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uai: Mapped[str] = mapped_column(String(8), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    city: Mapped[str] = mapped_column(String(100))
+    # The school's login nomenclature, e.g. "{uai}.{f}.{last}" (SPEC §8).
+    login_pattern: Mapped[str] = mapped_column(String(60), default="{uai}.{f}.{last}")
+
+
+class AccountSchool(db.Model):
+    __tablename__ = "account_school"
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id", ondelete="CASCADE"),
+                                           primary_key=True, index=True)
+
+
+class ParentLink(db.Model):
+    __tablename__ = "parent_link"
+    parent_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
+                                          primary_key=True, index=True)
+
+
+class Account(db.Model):
+    __tablename__ = "account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(120), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    # "last first", folded (no accents, lower case): the key of name searches and sorting.
+    search_name: Mapped[str] = mapped_column(String(201), index=True)
+    search_first: Mapped[str] = mapped_column(String(100), index=True)
+    profile: Mapped[Profile] = mapped_column(_enum(Profile, "profile"), index=True)
+    discipline: Mapped[str | None] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(120), unique=True)
+    redirect_address: Mapped[str | None] = mapped_column(String(254), index=True)
+    redirect_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    pending_redirect_address: Mapped[str | None] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_access_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    schools: Mapped[list[School]] = relationship(secondary="account_school", lazy="selectin",
+                                                 order_by=School.uai)
+    role_overrides: Mapped[list[RoleOverride]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def verified_redirect(self) -> str | None:
+        return self.redirect_address if self.redirect_verified else None
+
+    def has_role(self, role: Role) -> bool:
+        from .roles import has_role
+
+        return has_role(self, role)
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return not self.suspended
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class AllocatedAddress(db.Model):
+    """Every universal address ever given out: never reused, even after deletion."""
+
+    __tablename__ = "allocated_address"
+    local_part: Mapped[str] = mapped_column(String(120), primary_key=True)
+    allocated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RoleOverride(db.Model):
+    """An administrator's grant (granted=True) or removal of one role for one account."""
+
+    __tablename__ = "role_override"
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), primary_key=True)
+    granted: Mapped[bool] = mapped_column(Boolean)
+
+
+class Group(db.Model):
+    __tablename__ = "group"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[GroupKind] = mapped_column(_enum(GroupKind, "group_kind"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    search_name: Mapped[str] = mapped_column(String(120), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id", ondelete="CASCADE"),
+                                           index=True)
+    persistent: Mapped[bool] = mapped_column(Boolean, default=False)
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    school: Mapped[School] = relationship(lazy="joined")
+
+    __table_args__ = (UniqueConstraint("school_id", "kind", "name"),)
+
+
+class GroupMember(db.Model):
+    __tablename__ = "group_member"
+    group_id: Mapped[int] = mapped_column(ForeignKey("group.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
+                                            primary_key=True, index=True)
+    is_manager: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LoginAttempt(db.Model):
+    """Failed logins, kept in the database so every web process sees the same throttle."""
+
+    __tablename__ = "login_attempt"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    login: Mapped[str] = mapped_column(String(120), index=True)
+    client: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)

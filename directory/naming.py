@@ -1,0 +1,63 @@
+"""Folding names into universal addresses, logins and search keys (SPEC §1, §8)."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Letters that NFKD does not split into a base letter and an accent.
+_SPECIAL = str.maketrans({
+    "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ø": "o", "Ø": "o", "ß": "ss",
+    "đ": "d", "Đ": "d", "ł": "l", "Ł": "l", "þ": "th", "Þ": "th", "ð": "d", "Ð": "d",
+    "ı": "i",
+})
+
+
+def fold(text: str) -> str:
+    """Lower case ASCII without accents: 'Zoé Le Gall' → 'zoe le gall'."""
+    text = text.translate(_SPECIAL)
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def _part(text: str) -> str:
+    """One name as an address part: apostrophes dropped, spaces and hyphens → '-'."""
+    text = fold(text)
+    text = re.sub(r"['’`´]", "", text)
+    text = re.sub(r"[^a-z0-9]+", "-", text)
+    return text.strip("-")
+
+
+# A mail local part may have 64 characters (RFC 5321); room is kept for a collision number.
+MAX_BASE = 56
+
+
+def address_base(first_name: str, last_name: str) -> str:
+    """The wished-for local part, before collisions: 'zoe.le-gall'.
+
+    Very long names are shortened, the first name first, so the address stays a valid local
+    part whatever number a collision appends.
+    """
+    first, last = _part(first_name), _part(last_name)
+    if len(first) + len(last) + 1 > MAX_BASE:
+        first = first[:max(MAX_BASE - 1 - len(last), MAX_BASE // 2 - 1)].rstrip("-")
+        last = last[:MAX_BASE - 1 - len(first)].rstrip("-")
+    base = ".".join(p for p in (first, last) if p)
+    return base or "utilisateur"
+
+
+def with_suffix(base: str, n: int) -> str:
+    return base if n <= 1 else f"{base}{n}"
+
+
+def search_key(first_name: str, last_name: str) -> tuple[str, str]:
+    """(last first, first) folded with single spaces, for prefix searches and sorting."""
+    def norm(s: str) -> str:
+        return " ".join(re.sub(r"[^a-z0-9]+", " ", fold(s)).split())
+
+    return f"{norm(last_name)} {norm(first_name)}".strip(), norm(first_name)
+
+
+def login_for(pattern: str, uai: str, first_name: str, last_name: str) -> str:
+    """The login a school's nomenclature gives, e.g. '0310024h.v.blondel'."""
+    first, last = _part(first_name), _part(last_name)
+    return pattern.format(uai=uai.lower(), f=first[:1] or "x", first=first, last=last)

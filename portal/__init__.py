@@ -1,0 +1,74 @@
+"""The Préau portal: the Flask application factory."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, session
+from flask_babel import get_locale
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from directory.db import configure_engine, db
+
+from . import config, security
+from .extensions import babel, csrf, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCALES = ("fr", "en")
+
+
+def select_locale() -> str:
+    """French unless the person chose English (the users are French schools)."""
+    chosen = session.get("lang")
+    return chosen if chosen in LOCALES else "fr"
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    folder = Path(test_config["INSTANCE_PATH"]) if test_config and "INSTANCE_PATH" in test_config \
+        else config.instance_path()
+    app = Flask(__name__, instance_path=str(folder), template_folder=str(ROOT / "templates"))
+    app.config.update(config.load(folder))
+    if test_config:
+        app.config.update(test_config)
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_for=1)
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    security.install(app)
+
+    from . import adhoc, admin, annuaire, auth, errors, groupes, home, preferences
+    from .carnet import views as carnet
+    from .messagerie import views as messagerie
+
+    for module in (auth, home, preferences, annuaire, groupes, adhoc, admin, carnet,
+                   messagerie):
+        app.register_blueprint(module.bp)
+    errors.install(app)
+    auth.install(app)
+    app.context_processor(lambda: {"nav_items": lambda: navigation(app),
+                                   "get_locale": get_locale})
+    return app
+
+
+# Services in the order of the navigation bar; a service appears once its blueprint exists.
+SERVICES = (
+    ("messagerie.index", "Messagerie"),
+    ("annuaire.index", "Annuaire"),
+    ("carnet.index", "Carnet d'adresses"),
+    ("agenda.index", "Agenda"),
+    ("preferences.index", "Préférences"),
+    ("admin.index", "Administration"),
+)
+
+
+def navigation(app: Flask) -> list[tuple[str, str]]:
+    from flask_babel import gettext
+    from flask_login import current_user
+
+    return [(endpoint, gettext(label)) for endpoint, label in SERVICES
+            if endpoint in app.view_functions
+            and (endpoint != "admin.index" or current_user.is_admin)]

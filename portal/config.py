@@ -1,0 +1,58 @@
+"""Configuration from PREAU_* environment variables over defaults (SPEC §10)."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+DEFAULTS = {
+    "MAIL_DOMAIN": "ent.test",
+    "SMTP_LISTEN": "127.0.0.1:2525",
+    "SMARTHOST": "capture:",
+    "WEB_LISTEN": "127.0.0.1:5000",
+    "QUOTA_MB": "45",
+    "MAX_MESSAGE_MB": "20",
+    "QUEUE_LIFETIME": "5d",
+    "HOSTNAME": "",
+    "TLS_CERT": "",
+    "TLS_KEY": "",
+}
+
+
+def instance_path() -> Path:
+    return Path(os.environ.get("PREAU_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+
+
+def _secret_key(folder: Path) -> str:
+    """PREAU_SECRET_KEY, or one generated once and kept in the instance folder."""
+    key = os.environ.get("PREAU_SECRET_KEY")
+    if key:
+        return key
+    key_file = folder / "secret_key"
+    if not key_file.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def database_url(folder: Path) -> str:
+    return os.environ.get("PREAU_DATABASE_URL") or f"sqlite:///{folder / 'preau.db'}"
+
+
+def load(folder: Path | None = None) -> dict:
+    folder = folder or instance_path()
+    folder.mkdir(parents=True, exist_ok=True)
+    preau = {name: os.environ.get(f"PREAU_{name}", default) for name, default in DEFAULTS.items()}
+    return {
+        "SECRET_KEY": _secret_key(folder),
+        "SQLALCHEMY_DATABASE_URI": database_url(folder),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "PREAU": preau,
+        "MAIL_DOMAIN": preau["MAIL_DOMAIN"],
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "BABEL_DEFAULT_LOCALE": "fr",
+        "MAX_CONTENT_LENGTH": (int(preau["MAX_MESSAGE_MB"]) + 5) * 1024 * 1024,
+    }

@@ -1,0 +1,30 @@
+"""WTForms used by more than one view. Every form inherits CSRF protection from FlaskForm."""
+from flask_babel import lazy_gettext as _
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+
+class LoginForm(FlaskForm):
+    login = StringField(_("Identifiant"), validators=[
+        DataRequired(_("Saisissez votre identifiant.")), Length(max=120)])
+    password = PasswordField(_("Mot de passe"), validators=[
+        DataRequired(_("Saisissez votre mot de passe.")), Length(max=200)])
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField(_("Mot de passe actuel"), validators=[
+        DataRequired(_("Saisissez votre mot de passe actuel.")), Length(max=200)])
+    new = PasswordField(_("Nouveau mot de passe"), validators=[
+        DataRequired(_("Saisissez un nouveau mot de passe.")), Length(max=200)])
+    confirm = PasswordField(_("Confirmation"), validators=[
+        EqualTo("new", _("Les deux mots de passe diffèrent."))])
+
+
+class RedirectForm(FlaskForm):
+    address = EmailField(_("Adresse de redirection"), validators=[
+        DataRequired(_("Saisissez une adresse.")),
+        Email(_("Cette adresse électronique n'est pas valide."), check_deliverability=False),
+        Length(max=254)])
+    password = PasswordField(_("Mot de passe actuel"), validators=[
+        DataRequired(_("Saisissez votre mot de passe actuel.")), Length(max=200)])

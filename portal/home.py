@@ -1,0 +1,22 @@
+"""The home page and the language switch."""
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_login import login_required
+
+from . import LOCALES
+
+bp = Blueprint("home", __name__)
+
+
+@bp.route("/")
+@login_required
+def index():
+    return render_template("home.html")
+
+
+@bp.route("/langue/<code>", methods=["POST"])
+def set_language(code: str):
+    if code in LOCALES:
+        session["lang"] = code
+    target = request.form.get("next", "")
+    return redirect(target if target.startswith("/") and not target.startswith("//")
+                    else url_for("home.index"))

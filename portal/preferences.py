@@ -1,0 +1,74 @@
+"""Préférences: the universal address, and the redirect address with its verification."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+
+from directory import redirects
+from directory.db import db
+from directory.errors import InvalidInput
+from directory.passwords import verify_password
+from mailgate import system_mail
+
+from .forms import RedirectForm
+
+bp = Blueprint("preferences", __name__, url_prefix="/preferences")
+
+
+@bp.route("/", methods=["GET", "POST"])
+@login_required
+def index():
+    form = RedirectForm()
+    if form.validate_on_submit():
+        if not verify_password(current_user.password_hash, form.password.data):
+            form.password.errors.append(gettext("Le mot de passe actuel est incorrect."))
+        else:
+            try:
+                token = redirects.request_change(
+                    current_user, form.address.data, current_app.config["SECRET_KEY"],
+                    mail_domain=current_app.config["MAIL_DOMAIN"])
+            except InvalidInput as error:
+                form.address.errors.append(error.message)
+            else:
+                _send_verification(form.address.data.strip(), token)
+                db.session.commit()
+                flash(gettext("Un lien de vérification a été envoyé à %(address)s. L'adresse "
+                              "sera utilisée dès que vous aurez cliqué sur ce lien (valable 48 "
+                              "heures).", address=current_user.pending_redirect_address),
+                      "success")
+                return redirect(url_for(".index"))
+    domain = current_app.config["MAIL_DOMAIN"]
+    return render_template("preferences/index.html", form=form, domain=domain), \
+        400 if form.errors else 200
+
+
+def _send_verification(address: str, token: str) -> None:
+    link = url_for(".confirm_redirect", token=token, _external=True)
+    body = (f"Bonjour {current_user.full_name},\n\n"
+            "Vous avez demandé que vos messages Préau soient redirigés vers cette adresse.\n"
+            f"Pour confirmer, ouvrez ce lien dans les 48 heures :\n\n{link}\n\n"
+            "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n")
+    config = current_app.config
+    message = system_mail.build(to=address, subject="Préau : vérifiez votre adresse de "
+                                "redirection", body=body, domain=config["MAIL_DOMAIN"])
+    system_mail.send(message)
+
+
+@bp.route("/verifier/<token>", methods=["GET", "POST"])
+@login_required
+def confirm_redirect(token: str):
+    """GET shows a button; POST confirms, so a mail scanner following the link changes nothing.
+    A link that cannot be used says why as soon as it is opened."""
+    secret = current_app.config["SECRET_KEY"]
+    try:
+        if request.method == "GET":
+            address = redirects.check(current_user, token, secret)
+            return render_template("preferences/confirm.html", token=token, address=address)
+        address = redirects.confirm(current_user, token, secret)
+    except InvalidInput as error:
+        return render_template("preferences/confirm.html", error=error.message), 400
+    db.session.commit()
+    flash(gettext("Votre adresse de redirection %(address)s est vérifiée.", address=address),
+          "success")
+    return redirect(url_for(".index"))

@@ -1,0 +1,145 @@
+"""Long-running parts: `preau web`, `preau mailgate`, `preau worker`, and `preau serve` which
+runs the three as one process tree for a single machine."""
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import click
+
+DEMO_LOGINS = ("zoe.le-gall (Élève)", "lucas.martin (Élève)", "joseph.fabre (Parent)",
+               "claire.bernard (Enseignante)", "paul.durand (Personnel)", "admin (Administrateur)")
+
+
+def split_listen(value: str, option: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.ClickException(f"{option} doit être de la forme hôte:port, pas « {value} ».")
+    return host.strip("[]"), int(port)
+
+
+def ensure_free(host: str, port: int, what: str) -> None:
+    """Fail with one line when the port is taken, before any worker starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            reason = "déjà utilisé" if error.errno == errno.EADDRINUSE else error.strerror
+            raise click.ClickException(f"{what} : le port {host}:{port} est {reason}.") \
+                from None
+
+
+def _listen(env_name: str, default: str) -> str:
+    return os.environ.get(env_name) or default
+
+
+def web(listen: str | None, workers: int, threads: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    listen = listen or _listen("PREAU_WEB_LISTEN", "127.0.0.1:5000")
+    host, port = split_listen(listen, "--listen")
+    ensure_free(host, port, "Portail")
+
+    class Portal(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            from portal import create_app
+
+            return create_app()
+
+    Portal().run()
+
+
+def mailgate(processes: int, port_checked: bool) -> None:
+    host, port = split_listen(_listen("PREAU_SMTP_LISTEN", "127.0.0.1:2525"), "PREAU_SMTP_LISTEN")
+    if not port_checked:
+        ensure_free(host, port, "Passerelle SMTP")
+    from mailgate import gateway
+
+    if processes > 1:
+        gateway.run_processes(processes)
+        return
+    from portal import create_app
+
+    gateway.run(create_app(), host, port)
+
+
+def worker(drain: bool) -> None:
+    import threading
+
+    from mailgate import worker as outbound
+    from portal import create_app
+
+    app = create_app()
+    with app.app_context():
+        if drain:
+            click.echo(f"[worker] {outbound.drain()} envoi(s) traité(s).")
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        click.echo("[worker] file d'envoi sortante en service.")
+        try:
+            outbound.run_forever(stop)
+        except KeyboardInterrupt:
+            pass
+
+
+def serve() -> None:
+    """Start web, mailgate and worker as children; Ctrl-C or SIGTERM stops all three."""
+    web_listen = _listen("PREAU_WEB_LISTEN", "127.0.0.1:5000")
+    smtp_listen = _listen("PREAU_SMTP_LISTEN", "127.0.0.1:2525")
+    ensure_free(*split_listen(web_listen, "PREAU_WEB_LISTEN"), "Portail")
+    ensure_free(*split_listen(smtp_listen, "PREAU_SMTP_LISTEN"), "Passerelle SMTP")
+    command = [sys.executable, "-m", "portal.cli"]
+    children = [subprocess.Popen(command + [part]) for part in ("web", "mailgate", "worker")]
+    click.echo(f"\nPréau est démarré.\n  Portail : http://{web_listen}/\n"
+               f"  Passerelle SMTP : {smtp_listen}\n"
+               f"  Comptes de démonstration (mot de passe Preau-demo-2026!) : "
+               f"{', '.join(DEMO_LOGINS)}\n  Ctrl-C pour arrêter.\n")
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    try:
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.3)
+    except KeyboardInterrupt:
+        pass
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
+    if failed and not stopping:
+        raise click.ClickException("Un des processus s'est arrêté ; Préau est arrêté.")
+
+
+def register(group: click.Group) -> None:
+    group.command("serve", help="Portal + SMTP gateway + outbound worker, one process tree.")(
+        serve)
+    group.command("web", help="The portal alone (gunicorn).")(
+        click.option("--listen", help="host:port (default PREAU_WEB_LISTEN or 127.0.0.1:5000)")(
+            click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))(
+                click.option("--threads", default=4, show_default=True,
+                             type=click.IntRange(1, 64))(web))))
+    group.command("mailgate", help="The SMTP gateway alone.")(
+        click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64),
+                     help="Gateway processes sharing the port (SO_REUSEPORT).")(
+            click.option("--port-checked", is_flag=True, hidden=True)(mailgate)))
+    group.command("worker", help="The outbound queue worker alone.")(
+        click.option("--drain", is_flag=True,
+                     help="Send what is due, then exit (instead of running on).")(worker))

@@ -1,0 +1,168 @@
+// Messagerie: small enhancements over pages that work without JavaScript.
+// - lists: a "select all" box;
+// - compose: recipient chips removed in place, the running count of recipients (groups
+//   counted by their members, each person once, as the server counts), and the recipient
+//   picker opened in a dialog instead of a page of its own.
+(function () {
+  "use strict";
+
+  function setUpSelectAll() {
+    document.querySelectorAll(".mail-list-form").forEach(function (form) {
+      var all = form.querySelector(".select-all");
+      if (!all) { return; }
+      var boxes = form.querySelectorAll("input[name=item]");
+      all.hidden = false;
+      all.addEventListener("change", function () {
+        boxes.forEach(function (box) { box.checked = all.checked; });
+      });
+      boxes.forEach(function (box) {
+        box.addEventListener("change", function () {
+          var ticked = form.querySelectorAll("input[name=item]:checked").length;
+          all.checked = ticked === boxes.length;
+          all.indeterminate = ticked > 0 && ticked < boxes.length;
+        });
+      });
+    });
+  }
+
+  function setUpCompose() {
+    var form = document.getElementById("compose-form");
+    if (!form) { return; }
+    var counter = document.getElementById("recipient-count");
+    var dialog = document.getElementById("picker-dialog");
+    var content = dialog ? dialog.querySelector(".picker-content") : null;
+    var opener = document.getElementById("open-picker");
+    var fieldChoice = document.getElementById("champ");
+
+    function updateCount() {
+      var people = new Set();
+      form.querySelectorAll(".chip").forEach(function (chip) {
+        (chip.dataset.ids || "").split(" ").forEach(function (id) {
+          if (id) { people.add(id); }
+        });
+      });
+      var n = people.size;
+      var limit = parseInt(counter.dataset.limit, 10);
+      var text = (n === 1 ? counter.dataset.one : counter.dataset.many).replace("{n}", n);
+      if (n > limit) { text += " — " + counter.dataset.over; }
+      counter.textContent = text;
+      counter.classList.toggle("over", n > limit);
+    }
+
+    form.addEventListener("click", function (event) {
+      var chip = event.target.closest(".chip");
+      if (!chip || !form.contains(chip)) { return; }
+      event.preventDefault();
+      var item = chip.closest("li");
+      var list = item.parentNode;
+      item.remove();
+      updateCount();
+      var next = list.querySelector(".chip") || opener;
+      if (next) { next.focus(); }
+    });
+
+    function hasToken(token) {
+      return Array.prototype.some.call(form.querySelectorAll(".chip"), function (chip) {
+        return chip.value.split(":").slice(1).join(":") === token;
+      });
+    }
+
+    function addChip(link) {
+      var field = fieldChoice ? fieldChoice.value : "to";
+      var token = link.dataset.token;
+      var status = dialog.querySelector(".picker-status");
+      if (hasToken(token)) {
+        status.textContent = link.dataset.label + " : " + form.dataset.already;
+        return;
+      }
+      var ids = link.dataset.ids || "";
+      var count = ids ? ids.split(" ").length : 0;
+      var group = token.charAt(0) !== "p";
+      var item = document.createElement("li");
+      var input = document.createElement("input");
+      input.type = "hidden";
+      input.name = field;
+      input.value = token;
+      var button = document.createElement("button");
+      button.type = "submit";
+      button.name = "retirer";
+      button.value = field + ":" + token;
+      button.className = group ? "chip chip-group" : "chip";
+      button.dataset.ids = ids;
+      button.textContent = link.dataset.label + (group ? " (" + count + ")" : "") + " ";
+      var cross = document.createElement("span");
+      cross.setAttribute("aria-hidden", "true");
+      cross.textContent = "×";
+      var hidden = document.createElement("span");
+      hidden.className = "visually-hidden";
+      hidden.textContent = " : " + form.dataset.remove;
+      button.appendChild(cross);
+      button.appendChild(hidden);
+      item.appendChild(input);
+      item.appendChild(button);
+      document.querySelector("#recipients-" + field + " .chips").appendChild(item);
+      updateCount();
+      status.textContent = link.dataset.label + " : " + form.dataset.added;
+    }
+
+    function withFragment(url) {
+      var target = new URL(url, window.location.href);
+      target.searchParams.set("fragment", "1");
+      if (fieldChoice) { target.searchParams.set("champ", fieldChoice.value); }
+      return target.toString();
+    }
+
+    function load(url) {
+      fetch(withFragment(url), {credentials: "same-origin"})
+        .then(function (response) { return response.text(); })
+        .then(function (html) {
+          content.innerHTML = html;
+          var heading = content.querySelector("#picker-title");
+          if (heading) {
+            heading.tabIndex = -1;
+            heading.focus();
+          }
+        });
+    }
+
+    if (!dialog || !opener || typeof dialog.showModal !== "function") { return; }
+    var status = document.createElement("p");
+    status.className = "picker-status";
+    status.setAttribute("role", "status");
+    dialog.insertBefore(status, dialog.firstChild);
+
+    opener.addEventListener("click", function (event) {
+      event.preventDefault();
+      status.textContent = "";
+      content.textContent = "";
+      dialog.showModal();
+      load(opener.dataset.pickerUrl);
+    });
+    dialog.querySelector(".picker-close").addEventListener("click", function () {
+      dialog.close();
+    });
+    dialog.addEventListener("close", function () { opener.focus(); });
+    content.addEventListener("click", function (event) {
+      var link = event.target.closest("a");
+      if (!link || !content.contains(link)) { return; }
+      event.preventDefault();
+      if (link.classList.contains("add-chip")) {
+        addChip(link);
+      } else {
+        load(link.href);
+      }
+    });
+    content.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var search = event.target;
+      var url = new URL(search.action, window.location.href);
+      new FormData(search).forEach(function (value, key) {
+        url.searchParams.append(key, value);
+      });
+      load(url.toString());
+    });
+  }
+
+  setUpSelectAll();
+  setUpCompose();
+}());

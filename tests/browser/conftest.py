@@ -1,0 +1,127 @@
+"""Browser tests: a real portal served over HTTP on a free loopback port, on its own database
+(migrations + demo region; what the tests commit there stays for the next browser test), driven
+by Playwright in Debian's chromium — never a downloaded browser."""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.serving import make_server
+
+from tests.conftest import DEMO_PASSWORD, make_app, migrate_and_load_demo, missing
+
+CHROMIUM = os.environ.get("PREAU_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--disable-background-networking", "--disable-extensions", "--no-first-run"]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/browser/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.browser)
+
+
+def fresh_database(tmp_path_factory) -> str:
+    """A database of its own for the live portal: the test database's name + `_live` on
+    PostgreSQL (dropped and created again), a new SQLite file otherwise."""
+    base = os.environ.get("PREAU_TEST_DATABASE_URL")
+    if not base:
+        return f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.db'}"
+    url = sa.engine.make_url(base)
+    live_name = f"{url.database}_live"
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{live_name}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{live_name}"')
+    engine.dispose()
+    return url.set(database=live_name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def live_database(tmp_path_factory) -> str:
+    return fresh_database(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def live_app(live_database, tmp_path_factory):
+    app = make_app(tmp_path_factory.mktemp("live-instance"), live_database)
+    app.config["TESTING"] = False
+    migrate_and_load_demo(app)
+    return app
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app):
+    """Base URL of the portal, served by a threaded WSGI server as a browser sees it."""
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        missing(f"chromium not found at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+class PageProblems:
+    """What the page reported that a person would not want: script errors, dialogs, CSP
+    violations in the console."""
+
+    def __init__(self, page):
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", self._console)
+        page.on("dialog", self._dialog)
+
+    def _console(self, message):
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def _dialog(self, dialog):
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server, locale="fr-FR")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.problems = PageProblems(page)
+    yield page
+    context.close()
+
+
+def browser_login(page, login: str, password: str = DEMO_PASSWORD) -> None:
+    page.goto("/connexion")
+    page.get_by_label("Identifiant").fill(login)
+    page.get_by_label("Mot de passe").fill(password)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_load_state()
+    assert "/connexion" not in page.url, page.content()
+
+
+def axe_check(page) -> None:
+    """No serious or critical accessibility violation on the current page (axe-core)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    bad = [violation for violation in results.response["violations"]
+           if violation["impact"] in ("serious", "critical")]
+    assert not bad, "\n".join(
+        f"{v['id']} ({v['impact']}): {v['help']} — "
+        + "; ".join(node["target"][0] for node in v["nodes"][:5]) for v in bad)
