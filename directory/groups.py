@@ -1,0 +1,197 @@
+"""Ad hoc groups (SPEC §1): created by a "Gestionnaire annuaire", changed only by their
+managers and by administrators.
+
+Rules kept here:
+- a manager is always a member; a member cannot be removed while manager; a group keeps at
+  least one manager;
+- a manager must hold the "Gestionnaire annuaire" role (or be an administrator): managing a
+  group gives the power to add anyone of one's perimeter to it;
+- people are added only from within the editor's search perimeter (`search.search_query`),
+  one by one or the whole result of a search in one INSERT … SELECT;
+- a group's school is one of the editor's schools (any school for an administrator);
+- names are unique per school among ad hoc groups.
+A group the viewer does not manage is simply not found (`managed_group` answers None), so a
+forged request on someone else's group changes nothing and answers 404.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, exists, false, insert, literal, select, update
+
+from .db import db
+from .enums import GroupKind, Role
+from .errors import InvalidInput
+from .models import Account, Group, GroupMember, School
+from .naming import search_key
+from .roles import effective_roles
+from .search import AccountFilters, ids_of, perimeter_condition, search_query, valid_id
+
+NAME_MAX = 120
+DESCRIPTION_MAX = 2000
+
+
+def can_manage_groups(account: Account) -> bool:
+    return account.is_admin or Role.DIRECTORY_MANAGER in effective_roles(account)
+
+
+def managed_group(editor: Account, group_id: int) -> Group | None:
+    """The ad hoc group `group_id` if `editor` may change it, else None."""
+    if not valid_id(group_id):
+        return None
+    query = select(Group).where(Group.id == group_id, Group.kind == GroupKind.AD_HOC)
+    if not editor.is_admin:
+        query = query.where(exists().where(GroupMember.group_id == Group.id,
+                                           GroupMember.account_id == editor.id,
+                                           GroupMember.is_manager.is_(True)))
+    return db.session.scalar(query)
+
+
+def is_manager_of(account: Account, group: Group) -> bool:
+    return bool(db.session.scalar(select(GroupMember.is_manager).where(
+        GroupMember.group_id == group.id, GroupMember.account_id == account.id)))
+
+
+def school_choices(editor: Account) -> list[School]:
+    if editor.is_admin:
+        return list(db.session.scalars(select(School).order_by(School.name, School.uai)))
+    return list(editor.schools)
+
+
+def create_group(creator: Account, *, name: str, description: str, school_id: int,
+                 persistent: bool, co_managers: Sequence[Account] = ()) -> Group:
+    """A new ad hoc group managed by its creator (and `co_managers`); the caller commits."""
+    if not can_manage_groups(creator):
+        raise InvalidInput("Seul un gestionnaire de l'annuaire peut créer un groupe.")
+    name, description = _checked_text(name, description)
+    school = _checked_school(creator, school_id)
+    _check_name_free(school.id, name)
+    for manager in co_managers:
+        _check_may_manage(creator, manager)
+    group = Group(kind=GroupKind.AD_HOC, name=name, search_name=search_key("", name)[0],
+                  description=description, school_id=school.id, persistent=persistent)
+    db.session.add(group)
+    db.session.flush()
+    for manager in {creator.id: creator, **{m.id: m for m in co_managers}}.values():
+        db.session.add(GroupMember(group_id=group.id, account_id=manager.id, is_manager=True))
+    return group
+
+
+def update_group(editor: Account, group: Group, *, name: str, description: str,
+                 school_id: int, persistent: bool) -> None:
+    name, description = _checked_text(name, description)
+    school = group.school if school_id == group.school_id else _checked_school(editor, school_id)
+    if (name, school.id) != (group.name, group.school_id):
+        _check_name_free(school.id, name, but=group.id)
+    group.name, group.search_name = name, search_key("", name)[0]
+    group.description, group.school_id, group.persistent = description, school.id, persistent
+
+
+def delete_group(group: Group) -> None:
+    db.session.execute(delete(GroupMember).where(GroupMember.group_id == group.id))
+    db.session.delete(group)
+
+
+def add_member(editor: Account, group: Group, account_id: int) -> Account:
+    """Add one person found in the editor's directory; nothing happens if already a member."""
+    account = db.session.scalar(select(Account).where(Account.id == account_id,
+                                                      perimeter_condition(editor)))
+    if account is None:
+        raise InvalidInput("Cette personne n'existe pas ou ne fait pas partie de votre annuaire.")
+    if not _is_member(group.id, account.id):
+        db.session.add(GroupMember(group_id=group.id, account_id=account.id, is_manager=False))
+    return account
+
+
+def add_search_results(editor: Account, group: Group, filters: AccountFilters) -> int:
+    """"Ajouter la liste": every result of the search, across pages, in one statement.
+    Returns the number of people added (those already members are left as they are)."""
+    if filters.is_empty():
+        raise InvalidInput("Précisez au moins un critère de recherche avant d'ajouter la liste.")
+    found = ids_of(search_query(editor, filters)).subquery()
+    new_members = (
+        select(literal(group.id), found.c.id, false())
+        .where(~exists().where(GroupMember.group_id == group.id,
+                               GroupMember.account_id == found.c.id)))
+    statement = insert(GroupMember.__table__).from_select(
+        ["group_id", "account_id", "is_manager"], new_members)
+    # psycopg's rowcount of an INSERT … SELECT is lost unless SQLAlchemy keeps it at once.
+    result = db.session.execute(statement.execution_options(preserve_rowcount=True))
+    return result.rowcount
+
+
+def remove_member(group: Group, account_id: int) -> None:
+    member = db.session.get(GroupMember, (group.id, account_id))
+    if member is None:
+        raise InvalidInput("Cette personne n'est pas membre du groupe.")
+    if member.is_manager:
+        raise InvalidInput(f"{_name(account_id)} est gestionnaire du groupe : retirez-lui "
+                           "d'abord la gestion.")
+    db.session.delete(member)
+
+
+def set_manager(editor: Account, group: Group, account_id: int, manager: bool) -> None:
+    """Make a member a manager, or make a manager a plain member again (never the last)."""
+    member = db.session.get(GroupMember, (group.id, account_id))
+    if member is None:
+        raise InvalidInput("Cette personne n'est pas membre du groupe.")
+    if manager:
+        _check_may_manage(editor, db.session.get(Account, account_id))
+    elif member.is_manager and _manager_count(group.id) == 1:
+        raise InvalidInput("Le groupe doit garder au moins un gestionnaire.")
+    db.session.execute(update(GroupMember).where(
+        GroupMember.group_id == group.id, GroupMember.account_id == account_id)
+        .values(is_manager=manager))
+
+
+def _checked_text(name: str, description: str) -> tuple[str, str]:
+    name, description = (name or "").strip(), (description or "").strip()
+    if not name:
+        raise InvalidInput("Donnez un nom au groupe.")
+    if len(name) > NAME_MAX:
+        raise InvalidInput(f"Le nom du groupe dépasse {NAME_MAX} caractères.")
+    if not search_key("", name)[0]:
+        raise InvalidInput("Le nom du groupe doit contenir au moins une lettre ou un chiffre.")
+    if len(description) > DESCRIPTION_MAX:
+        raise InvalidInput(f"La description dépasse {DESCRIPTION_MAX} caractères.")
+    return name, description
+
+
+def _checked_school(editor: Account, school_id: int) -> School:
+    school = db.session.get(School, school_id)
+    if school is None or not (editor.is_admin or school in editor.schools):
+        raise InvalidInput("Choisissez un de vos établissements.")
+    return school
+
+
+def _check_name_free(school_id: int, name: str, but: int | None = None) -> None:
+    query = select(Group.id).where(Group.school_id == school_id, Group.kind == GroupKind.AD_HOC,
+                                   Group.name == name)
+    if but is not None:
+        query = query.where(Group.id != but)
+    if db.session.scalar(query) is not None:
+        raise InvalidInput(f"Un groupe « {name} » existe déjà dans cet établissement.")
+
+
+def _check_may_manage(editor: Account, account: Account | None) -> None:
+    if account is None or db.session.scalar(
+            select(Account.id).where(Account.id == account.id,
+                                     perimeter_condition(editor))) is None:
+        raise InvalidInput("Cette personne n'existe pas ou ne fait pas partie de votre annuaire.")
+    if not can_manage_groups(account):
+        raise InvalidInput(f"{account.full_name} n'a pas le rôle « Gestionnaire annuaire » : "
+                           "il ne peut pas gérer de groupe.")
+
+
+def _is_member(group_id: int, account_id: int) -> bool:
+    return db.session.get(GroupMember, (group_id, account_id)) is not None
+
+
+def _manager_count(group_id: int) -> int:
+    return len(db.session.scalars(select(GroupMember.account_id).where(
+        GroupMember.group_id == group_id, GroupMember.is_manager.is_(True)).limit(2)).all())
+
+
+def _name(account_id: int) -> str:
+    account = db.session.get(Account, account_id)
+    return account.full_name if account else "Cette personne"

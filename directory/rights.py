@@ -1,0 +1,224 @@
+"""Who may write to whom (SPEC §2): the one engine every message path asks.
+
+Which rule applies is chosen by the sender's *effective* roles (profile defaults, then the
+administrator's grants and removals); when several apply, their sets add up:
+
+- **Accès au service d'envoi étendu** (SEND_EXTENDED, teachers and staff by default): every
+  account of the region.
+- **Accès au service d'envoi** (SEND, parents and "Autre" by default): their children; the
+  students of their children's classes; the teachers of their children's classes and groups;
+  the parents of their children's classes; and every member of the groups the sender belongs
+  to ("write within one's own groups", SPEC §1 — this is what SEND gives an "Autre" with no
+  child).
+- **Student rule**, for an account of profile Élève holding **Messagerie interne**
+  (INTERNAL_MAIL): the students and the teachers of every group they belong to (class,
+  institutional group or ad hoc), and the parents of their classes.
+- Anyone else (e.g. a student whose internal mail was removed) may write to nobody but
+  themselves and the author they reply to.
+
+Words used above, exactly as the SQL below computes them:
+- the *groups* of X: the groups X is a member of; their *classes*: those of kind ENTClasse;
+- the *students* of a group: its members of profile Élève;
+- the *teachers* of a group: its members of profile Enseignant, and its managers (the person
+  running an ad hoc group is its teacher, whatever their profile);
+- the *parents* of a group: the accounts linked as parent to one of its members.
+
+A refusal names the person, in the words of the rule that applies to the sender
+(`refusal_reason`): "Lucas Petit n'est ni dans vos classes ni dans vos groupes",
+"Lucas Petit : compte suspendu"…
+
+Then, for every rule: one may always write to oneself; `replying_to` (the author of a message
+the sender received) is always writable; a suspended account is never writable, not even in
+reply; a suspended sender may write to nobody. No school check is added on top: every rule
+goes through group membership or parent links, which already tie people to their school.
+
+Cost, whatever the size of the region: for a restricted sender, first their children and the
+groups of themselves and their children are read (two small indexed queries); the rule is then
+SQL over those literal group ids (`group_member.group_id IN (…)`, primary-key lookups), so no
+planner can turn it into a scan of the accounts. Checking a list of candidates is then one
+SELECT per chunk of `CHUNK` ids; an extended sender needs that SELECT only.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy import and_, false, literal, or_, select, true, union
+
+from .db import db
+from .enums import GroupKind, Profile, Role
+from .models import Account, Group, GroupMember, ParentLink
+from .roles import effective_roles
+
+CHUNK = 1000
+MAX_ID = 2**31 - 1  # a bigger id cannot exist: it is unknown, not an SQL error
+
+
+@dataclass(frozen=True)
+class Verdict:
+    account_id: int
+    allowed: bool
+    reason: str | None
+
+
+def writable(sender: Account, candidate_ids: Iterable[int], *,
+             replying_to: int | None = None) -> dict[int, Verdict]:
+    """For each candidate account id: may `sender` write to it. Unknown ids are absent."""
+    ids = sorted({int(i) for i in candidate_ids if 0 < int(i) <= MAX_ID})
+    if not ids:
+        return {}
+    reach = _reach_condition(sender, Account)
+    verdicts: dict[int, Verdict] = {}
+    for start in range(0, len(ids), CHUNK):
+        rows = db.session.execute(
+            select(Account.id, Account.first_name, Account.last_name, Account.profile,
+                   Account.suspended, reach.label("reached"))
+            .where(Account.id.in_(ids[start:start + CHUNK])))
+        for row in rows:
+            verdicts[row.id] = _verdict(sender, row, replying_to)
+    return verdicts
+
+
+def writable_query(sender: Account) -> sa.Select:
+    """SELECT of the ids of the accounts `sender` may write to (never suspended ones).
+    For a restricted sender it starts from the few people tied to the sender's groups and
+    children (a UNION of index lookups) and keeps those the rule accepts."""
+    condition = writable_condition(sender, Account)
+    if sender.suspended or Role.SEND_EXTENDED in effective_roles(sender):
+        return select(Account.id).where(condition)
+    ties = _ties(sender, effective_roles(sender))
+    pool = [select(literal(sender.id))]
+    if ties.own_groups:
+        pool.append(_members_of(ties.own_groups))
+    if ties.own_classes:
+        pool.append(_parents_of(ties.own_classes))
+    if ties.children:
+        pool += [select(Account.id).where(Account.id.in_(ties.children))]
+    if ties.child_groups:
+        pool.append(_members_of(ties.child_groups))
+    if ties.child_classes:
+        pool.append(_parents_of(ties.child_classes))
+    return select(Account.id).where(Account.id.in_(union(*pool)), condition)
+
+
+def writable_condition(sender: Account, account=Account) -> sa.ColumnElement[bool]:
+    """The same rule as a boolean over the row `account` (the Account entity or an alias):
+    lets a search page show the envelope per row in its own query. For an extended sender it
+    is only `NOT suspended`, so no set of the whole region is ever built. Building it reads
+    the sender's groups and children (at most two small indexed queries)."""
+    return and_(_reach_condition(sender, account), account.suspended.is_(False))
+
+
+@dataclass(frozen=True)
+class _Ties:
+    """The sender's groups and children, and the children's groups, read before the rule's
+    SQL is built: the rule then holds short literal lists of group ids, which every planner
+    turns into index lookups, whatever its statistics say."""
+
+    own_groups: tuple[int, ...] = ()
+    own_classes: tuple[int, ...] = ()
+    children: tuple[int, ...] = ()
+    child_groups: tuple[int, ...] = ()
+    child_classes: tuple[int, ...] = ()
+
+
+def _ties(sender: Account, roles: frozenset[Role]) -> _Ties:
+    children: list[int] = []
+    if Role.SEND in roles:
+        children = list(db.session.scalars(
+            select(ParentLink.child_id).where(ParentLink.parent_id == sender.id)))
+    rows = db.session.execute(
+        select(GroupMember.account_id, GroupMember.group_id, Group.kind)
+        .join(Group, Group.id == GroupMember.group_id)
+        .where(GroupMember.account_id.in_([sender.id, *children]))).all()
+
+    def groups(of_sender: bool, classes_only: bool) -> tuple[int, ...]:
+        return tuple(sorted({group for account, group, kind in rows
+                             if (account == sender.id) == of_sender
+                             and (kind == GroupKind.CLASS or not classes_only)}))
+
+    return _Ties(own_groups=groups(True, False), own_classes=groups(True, True),
+                 children=tuple(children), child_groups=groups(False, False),
+                 child_classes=groups(False, True))
+
+
+def _reach_condition(sender: Account, account) -> sa.ColumnElement[bool]:
+    """Writable if not suspended: the rules above, without the suspension of the candidate."""
+    if sender.suspended:
+        return false()
+    roles = effective_roles(sender)
+    if Role.SEND_EXTENDED in roles:
+        return true()
+    ties = _ties(sender, roles)
+    clauses = [account.id == sender.id]
+    if _follows_student_rule(sender, roles) and ties.own_groups:
+        clauses += [_members_with_profile(account, ties.own_groups, Profile.STUDENT, Profile.TEACHER),
+                    account.id.in_(_members_of(ties.own_groups, managers_only=True))]
+        if ties.own_classes:
+            clauses.append(account.id.in_(_parents_of(ties.own_classes)))
+    if Role.SEND in roles:
+        if ties.children:
+            clauses.append(account.id.in_(ties.children))
+        if ties.child_classes:
+            clauses += [_members_with_profile(account, ties.child_classes, Profile.STUDENT),
+                        account.id.in_(_parents_of(ties.child_classes))]
+        if ties.child_groups:
+            clauses += [_members_with_profile(account, ties.child_groups, Profile.TEACHER),
+                        account.id.in_(_members_of(ties.child_groups, managers_only=True))]
+        if ties.own_groups:
+            clauses.append(account.id.in_(_members_of(ties.own_groups)))
+    return or_(*clauses)
+
+
+def _follows_student_rule(sender: Account, roles: frozenset[Role]) -> bool:
+    return sender.profile == Profile.STUDENT and Role.INTERNAL_MAIL in roles
+
+
+def _members_of(group_ids: tuple[int, ...], *, managers_only: bool = False) -> sa.Select:
+    query = select(GroupMember.account_id).where(GroupMember.group_id.in_(group_ids))
+    return query.where(GroupMember.is_manager.is_(True)) if managers_only else query
+
+
+def _members_with_profile(account, group_ids: tuple[int, ...], *profiles: Profile):
+    """`account` has one of `profiles` and is a member of one of the groups."""
+    return and_(account.profile.in_(profiles), account.id.in_(_members_of(group_ids)))
+
+
+def _parents_of(class_ids: tuple[int, ...]) -> sa.Select:
+    return (select(ParentLink.parent_id)
+            .join(GroupMember, GroupMember.account_id == ParentLink.child_id)
+            .where(GroupMember.group_id.in_(class_ids)))
+
+
+def _verdict(sender: Account, row, replying_to: int | None) -> Verdict:
+    name = f"{row.first_name} {row.last_name}".strip()
+    if sender.suspended:
+        return Verdict(row.id, False, f"Votre compte est suspendu : vous ne pouvez pas écrire "
+                                      f"à {name}.")
+    if row.suspended:
+        return Verdict(row.id, False, f"{name} : compte suspendu")
+    if row.reached or row.id == replying_to:
+        return Verdict(row.id, True, None)
+    return Verdict(row.id, False, refusal_reason(sender, name, row.profile))
+
+
+def refusal_reason(sender: Account, name: str, profile: Profile) -> str:
+    """Why `sender` may not write to `name` (of `profile`), in the words of the rule that
+    applies to the sender."""
+    roles = effective_roles(sender)
+    if Role.SEND in roles:
+        return {
+            Profile.STUDENT: f"{name} n'est ni votre enfant ni dans la classe de vos enfants",
+            Profile.TEACHER: f"{name} n'enseigne pas à vos enfants",
+            Profile.PARENT: f"{name} n'est parent d'aucun élève des classes de vos enfants",
+        }.get(profile, f"{name} ne fait partie ni des classes de vos enfants ni de vos groupes")
+    if _follows_student_rule(sender, roles):
+        return {
+            Profile.STUDENT: f"{name} n'est ni dans vos classes ni dans vos groupes",
+            Profile.TEACHER: f"{name} n'enseigne dans aucune de vos classes ni aucun de vos "
+                             "groupes",
+            Profile.PARENT: f"{name} n'est parent d'aucun élève de votre classe",
+        }.get(profile, f"{name} n'est ni élève, ni enseignant, ni parent de vos classes et "
+                       "groupes")
+    return f"Votre compte n'a pas accès au service d'envoi : vous ne pouvez pas écrire à {name}"

@@ -1,0 +1,283 @@
+"""Directory searches at region scale: people and groups, within the viewer's perimeter.
+
+Perimeter (SPEC §1): administrators see everything; "Utilisateur avancé" and "Gestionnaire
+annuaire" see every school; "Utilisateur" sees the schools they belong to; anyone without a
+directory role sees nobody. Suspended accounts are shown to administrators only.
+
+Name searches compare a folded key ("le gall zoe", see `naming.search_key`) with a *range*
+(`key >= 'zoe' AND key < 'zof'`) rather than LIKE: the range uses a plain B-tree index on both
+SQLite and PostgreSQL (where migration 0002 gives the key columns the "C" collation, so that
+index order is byte order) and the same index gives the sort by last name; `%` and `_` have
+no meaning there and are folded away like any other punctuation.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy import and_, exists, false, func, or_, select, true, union
+from sqlalchemy.orm import aliased
+
+from .db import db
+from .enums import GroupKind, Profile, Role
+from .models import Account, AccountSchool, Group, GroupMember, School
+from .naming import search_key
+from .roles import effective_roles
+
+SEARCH_ROLES = frozenset({Role.DIRECTORY_USER, Role.DIRECTORY_ADVANCED, Role.DIRECTORY_MANAGER})
+REGION_ROLES = frozenset({Role.DIRECTORY_ADVANCED, Role.DIRECTORY_MANAGER})
+MAX_ID = 2**31 - 1  # ids are 32-bit integers: a bigger one is unknown, not an SQL error
+
+
+def valid_id(value: int | None) -> bool:
+    return isinstance(value, int) and 0 < value <= MAX_ID
+
+
+@dataclass
+class AccountFilters:
+    name: str = ""                      # prefix of first or last name, case/accent-insensitive
+    profiles: Sequence[Profile] = ()
+    discipline: str = ""
+    school_ids: Sequence[int] = ()
+    group_id: int | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.name.strip() or self.profiles or self.discipline or self.school_ids
+                    or self.group_id is not None)
+
+
+@dataclass
+class GroupFilters:
+    name: str = ""                      # prefix of the group's name, case/accent-insensitive
+    kinds: Sequence[GroupKind] = ()
+    school_ids: Sequence[int] = ()
+
+
+def name_key(text: str) -> str:
+    """A typed name as the folded key it is compared with: 'Le_Gall' → 'le gall'."""
+    return search_key("", text)[0]
+
+
+def prefix_condition(column, prefix: str) -> sa.ColumnElement[bool]:
+    """`column` starts with `prefix` (a folded key), as an index-friendly range."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return and_(column >= prefix, column < upper)
+
+
+def can_search(viewer: Account) -> bool:
+    return viewer.is_admin or bool(effective_roles(viewer) & SEARCH_ROLES)
+
+
+def perimeter_school_ids(viewer: Account) -> list[int] | None:
+    """The schools whose people the viewer may find; None means every school."""
+    if viewer.is_admin or effective_roles(viewer) & REGION_ROLES:
+        return None
+    if Role.DIRECTORY_USER in effective_roles(viewer):
+        return [school.id for school in viewer.schools]
+    return []
+
+
+def perimeter_condition(viewer: Account, account=Account) -> sa.ColumnElement[bool]:
+    school_ids = perimeter_school_ids(viewer)
+    if school_ids == []:
+        return false()
+    condition = true() if viewer.is_admin else account.suspended.is_(False)
+    if school_ids is not None:
+        condition = and_(condition, _in_schools(account, school_ids))
+    return condition
+
+
+def _in_schools(account, school_ids: Sequence[int]) -> sa.ColumnElement[bool]:
+    """An IN rather than an EXISTS: SQLite then starts from the school's members (a thousand)
+    instead of testing every name of the region that matches."""
+    return account.id.in_(select(AccountSchool.account_id)
+                          .where(AccountSchool.school_id.in_(list(school_ids))))
+
+
+def search_query(viewer: Account, filters: AccountFilters) -> sa.Select:
+    """SELECT of Account rows within the viewer's search perimeter, sorted by last name then
+    first name. Callers paginate it or use it inside INSERT ... SELECT."""
+    query = select(Account).where(*_conditions(viewer, filters))
+    key = name_key(filters.name) if filters.name.strip() else None
+    if key is not None:
+        query = query.where(or_(prefix_condition(Account.search_name, key),
+                                prefix_condition(Account.search_first, key))
+                            if key else false())
+    return query.order_by(Account.search_name, Account.id)
+
+
+def search_page(viewer: Account, filters: AccountFilters, offset: int, limit: int) -> sa.Select:
+    """One page of `search_query`, written so that it costs the same whatever the region.
+
+    A name matches by last name or by first name. As one OR, a planner either sorts every
+    match (tens of thousands for "mar" in a region) or walks the last-name index from "a"
+    (slow for "du"). Here each side is its own SELECT, sorted and cut at offset + limit: the
+    last-name side is a bounded range scan of its index, the first-name side reads a covering
+    index (migration 0002); only their union of at most 2 × (offset + limit) rows is sorted."""
+    key = name_key(filters.name) if filters.name.strip() else None
+    if not key:
+        return search_query(viewer, filters).limit(limit).offset(offset)
+    conditions = _conditions(viewer, filters)
+    sides = []
+    for column in (Account.search_name, Account.search_first):
+        side = (select(Account.id, Account.search_name)
+                .where(*conditions, prefix_condition(column, key))
+                .order_by(Account.search_name, Account.id).limit(offset + limit).subquery())
+        sides.append(select(side.c.id, side.c.search_name))
+    found = union(*sides).subquery()
+    return (select(Account).join(found, found.c.id == Account.id)
+            .order_by(found.c.search_name, found.c.id).limit(limit).offset(offset))
+
+
+def _conditions(viewer: Account, filters: AccountFilters) -> list[sa.ColumnElement[bool]]:
+    """Perimeter and every filter but the name."""
+    conditions = [perimeter_condition(viewer)]
+    if filters.profiles:
+        conditions.append(Account.profile.in_(list(filters.profiles)))
+    if filters.discipline:
+        conditions.append(Account.discipline == filters.discipline)
+    if filters.school_ids:
+        conditions.append(_in_schools(Account, filters.school_ids))
+    if filters.group_id is not None:
+        conditions.append(exists().where(GroupMember.group_id == filters.group_id,
+                                         GroupMember.account_id == Account.id)
+                          if valid_id(filters.group_id) else false())
+    return conditions
+
+
+def ids_of(query: sa.Select, id_column=Account.id) -> sa.Select:
+    """The same search reduced to its ids, unsorted: for IN (…) and INSERT … SELECT."""
+    return query.with_only_columns(id_column, maintain_column_froms=True).order_by(None)
+
+
+def count_capped(query: sa.Select, cap: int, id_column=Account.id) -> int:
+    """Number of results, counted up to cap + 1 only: past that, nobody pages through them
+    and an exact count of a whole region would cost more than the page itself."""
+    limited = ids_of(query, id_column).limit(cap + 1).subquery()
+    return db.session.scalar(select(func.count()).select_from(limited))
+
+
+def classes_by_account(account_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Class names of each account, in one query (for a page of results or an export).
+    The kind is checked here rather than in SQL: given `kind = …`, SQLite without statistics
+    walks every class of the region instead of the few memberships of these accounts."""
+    classes: dict[int, list[str]] = defaultdict(list)
+    if not account_ids:
+        return classes
+    rows = db.session.execute(
+        select(GroupMember.account_id, Group.name, Group.kind)
+        .join(Group, Group.id == GroupMember.group_id)
+        .where(GroupMember.account_id.in_(list(account_ids))))
+    for account_id, name, kind in sorted(rows, key=lambda row: row[1]):
+        if kind == GroupKind.CLASS:
+            classes[account_id].append(name)
+    return classes
+
+
+def classes_of_group_members(group_id: int) -> dict[int, list[str]]:
+    """Class names of every member of a group, in one query whatever the group's size."""
+    member, membership = aliased(GroupMember), aliased(GroupMember)
+    classes: dict[int, list[str]] = defaultdict(list)
+    rows = db.session.execute(
+        select(member.account_id, Group.name)
+        .join(membership, membership.account_id == member.account_id)
+        .join(Group, Group.id == membership.group_id)
+        .where(member.group_id == group_id, Group.kind == GroupKind.CLASS)
+        .order_by(Group.name))
+    for account_id, name in rows:
+        classes[account_id].append(name)
+    return classes
+
+
+def disciplines_near(viewer: Account) -> list[str]:
+    """The disciplines taught in the viewer's own schools: the choices of the filter (bounded
+    by the size of those schools, not of the region)."""
+    school_ids = [school.id for school in viewer.schools]
+    if not school_ids:
+        return []
+    return list(db.session.scalars(
+        select(Account.discipline).distinct()
+        .join(AccountSchool, AccountSchool.account_id == Account.id)
+        .where(AccountSchool.school_id.in_(school_ids), Account.discipline.is_not(None),
+               Account.discipline != "")
+        .order_by(Account.discipline)))
+
+
+@dataclass
+class SchoolChoices:
+    """The schools a search form offers and the ones it was asked for."""
+
+    offered: list          # (id, name, uai) rows: one's own schools, then any asked for by id
+    by_code: list[int]     # ids of the schools named by UAI code
+    unknown: list[str]     # UAI codes that are no school of the viewer's perimeter
+
+
+def school_choices(viewer: Account, asked_ids: Sequence[int] = (),
+                   codes: Sequence[str] = ()) -> SchoolChoices:
+    """A region has hundreds of schools: a form offers the viewer's own, and reaches the
+    others by UAI code (at most one query for each kind of request, none otherwise)."""
+    perimeter = perimeter_school_ids(viewer)
+    own = sorted(((s.id, s.name, s.uai) for s in viewer.schools
+                  if perimeter is None or s.id in perimeter), key=lambda row: (row[1], row[2]))
+    known = {row[0] for row in own}
+    others = [i for i in asked_ids if valid_id(i) and i not in known]
+    offered = own + (_schools(perimeter, School.id.in_(others)) if others else [])
+    codes = [code.upper() for code in codes]
+    named = _schools(perimeter, School.uai.in_(codes)) if codes else []
+    return SchoolChoices(offered=offered, by_code=[row[0] for row in named],
+                         unknown=[code for code in codes if code not in {r[2] for r in named}])
+
+
+def _schools(perimeter: list[int] | None, condition) -> list:
+    query = select(School.id, School.name, School.uai).where(condition)
+    if perimeter is not None:
+        query = query.where(School.id.in_(perimeter))
+    return [tuple(row) for row in db.session.execute(query.order_by(School.name, School.uai))]
+
+
+# Groups -----------------------------------------------------------------------------------
+
+def group_perimeter(viewer: Account) -> sa.ColumnElement[bool]:
+    """Groups are visible in the schools whose people the viewer may find."""
+    school_ids = perimeter_school_ids(viewer)
+    if school_ids is None:
+        return true()
+    return Group.school_id.in_(school_ids) if school_ids else false()
+
+
+def group_search_query(viewer: Account, filters: GroupFilters) -> sa.Select:
+    """SELECT of the Group rows the viewer may see, sorted by name then school."""
+    query = select(Group).where(group_perimeter(viewer))
+    if filters.name.strip():
+        key = name_key(filters.name)
+        query = query.where(prefix_condition(Group.search_name, key) if key else false())
+    if filters.kinds:
+        query = query.where(Group.kind.in_(list(filters.kinds)))
+    if filters.school_ids:
+        query = query.where(Group.school_id.in_(list(filters.school_ids)))
+    return query.order_by(Group.search_name, Group.school_id, Group.id)
+
+
+def visible_group(viewer: Account, group_id: int) -> Group | None:
+    if not valid_id(group_id):
+        return None
+    return db.session.scalar(select(Group).where(Group.id == group_id, group_perimeter(viewer)))
+
+
+def groups_near(viewer: Account) -> list[Group]:
+    """Groups of the viewer's own schools: the choices of the people search's group filter."""
+    school_ids = [school.id for school in viewer.schools]
+    return list(db.session.scalars(
+        select(Group).where(Group.school_id.in_(school_ids), group_perimeter(viewer))
+        .order_by(Group.school_id, Group.kind, Group.search_name)))
+
+
+def member_counts(group_ids: Sequence[int]) -> dict[int, int]:
+    if not group_ids:
+        return {}
+    rows = db.session.execute(
+        select(GroupMember.group_id, func.count()).where(GroupMember.group_id.in_(
+            list(group_ids))).group_by(GroupMember.group_id))
+    return dict(rows.all())

@@ -1,0 +1,59 @@
+"""Administration: find an account and grant or remove one of its roles (SPEC §1, §8).
+The change is stored at once, so the account's next search or message sees it."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user
+from sqlalchemy import or_, select
+
+from directory.db import db
+from directory.enums import Role
+from directory.models import Account
+from directory.role_grants import grant_role, remove_role, role_states
+from directory.search import AccountFilters, search_query
+
+from .auth import admin_required
+from .directory_forms import AccountLookupForm, RoleForm
+
+bp = Blueprint("admin", __name__, url_prefix="/administration")
+MATCHES = 20
+
+
+@bp.route("/")
+@admin_required
+def index():
+    form = AccountLookupForm(formdata=request.args)
+    text = (form.compte.data or "").strip()
+    account, matches = None, []
+    if text and form.validate():
+        account = db.session.scalar(select(Account).where(
+            or_(Account.login == text, Account.address == text.split("@")[0])))
+        if account is None:
+            matches = db.session.scalars(search_query(
+                current_user, AccountFilters(name=text)).limit(MATCHES)).all()
+    return render_template("admin/index.html", form=form, text=text, account=account,
+                           matches=matches, role_form=RoleForm(),
+                           states=role_states(account) if account else []), \
+        400 if form.errors else 200
+
+
+@bp.route("/comptes/<int(max=2147483647):account_id>/roles", methods=["POST"])
+@admin_required
+def change_role(account_id: int):
+    account = db.session.get(Account, account_id) or abort(404)
+    form = RoleForm()
+    if not form.validate_on_submit():
+        abort(400)
+    role = Role(form.role.data)
+    if form.action.data == "accorder":
+        grant_role(account, role)
+        message = gettext("Rôle « %(role)s » accordé à %(name)s.", role=role.label,
+                          name=account.full_name)
+    else:
+        remove_role(account, role)
+        message = gettext("Rôle « %(role)s » retiré à %(name)s.", role=role.label,
+                          name=account.full_name)
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for(".index", compte=account.login), code=303)

@@ -1,0 +1,85 @@
+"""Annuaire: search people by name, profile, discipline, school and group, within one's
+perimeter; an envelope only where writing is allowed. With `pour_groupe`, the same page
+adds the people found to an ad hoc group one manages."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request
+from flask_babel import gettext
+from flask_login import current_user, login_required
+
+from directory.groups import managed_group
+from directory.search import (
+    can_search,
+    disciplines_near,
+    groups_near,
+    perimeter_school_ids,
+    visible_group,
+)
+
+from .directory_forms import PeopleSearchForm, choice
+from .directory_pages import PageOutOfRange, compose_link, page_args, people_page
+
+bp = Blueprint("annuaire", __name__, url_prefix="/annuaire")
+
+
+@bp.context_processor
+def _helpers():
+    return {"compose_link": compose_link, "page_args": page_args}
+
+
+@bp.route("/")
+@login_required
+def index():
+    if not can_search(current_user):
+        abort(403)
+    target = _target_group()
+    form = PeopleSearchForm(formdata=request.args)
+    group_visible = fill_choices(form, current_user)
+    valid = form.validate()
+    if not group_visible:
+        form.groupe.errors.append(gettext("Ce groupe n'existe pas ou ne vous est pas visible."))
+    if not (valid and group_visible):
+        return _render(form, target, None), 400
+    try:
+        page = people_page(current_user, form.filters(), form.page_number(), form.par_page.data)
+    except PageOutOfRange as error:
+        form.page.errors.append(gettext("Cette page n'existe pas : les résultats tiennent sur "
+                                        "%(pages)d page(s).", pages=error.pages))
+        return _render(form, target, None), 404
+    return _render(form, target, page)
+
+
+def fill_choices(form: PeopleSearchForm, viewer) -> bool:
+    """The viewer's schools, disciplines and groups, plus the group being filtered on.
+    Returns False when that group is not visible to the viewer."""
+    form.fill_schools(viewer)
+    disciplines = disciplines_near(viewer)
+    if form.discipline.data and form.discipline.data not in disciplines:
+        disciplines.append(form.discipline.data)
+    form.discipline.choices = [choice("", gettext("Toutes"))] + [choice(d, d)
+                                                               for d in disciplines]
+    groups = groups_near(viewer)
+    chosen, visible = form.groupe.data, True
+    if isinstance(chosen, int) and chosen not in {g.id for g in groups}:
+        group = visible_group(viewer, chosen)
+        visible = group is not None
+        groups += [group] if visible else []
+    form.groupe.choices = [choice("", gettext("Tous"))] + [
+        choice(g.id, f"{g.name} · {g.kind.value} · {g.school.uai}") for g in groups]
+    return visible
+
+
+def _target_group():
+    raw = request.args.get("pour_groupe", "")
+    if not raw:
+        return None
+    group = managed_group(current_user, int(raw)) if raw.isdigit() and len(raw) < 10 else None
+    if group is None:
+        abort(404)
+    return group
+
+
+def _render(form, target, page):
+    return render_template("annuaire/index.html", form=form, target=target, page=page,
+                           filters=form.filters() if page is not None else None,
+                           region_wide=perimeter_school_ids(current_user) is None)

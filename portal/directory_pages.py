@@ -1,0 +1,103 @@
+"""What the Annuaire and group pages share: pagination of a search, the rows of a page of
+people with their schools, classes and envelope, and the link to write to someone."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import ceil
+
+from flask import current_app, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import lazyload
+
+from directory.db import db
+from directory.models import Account, GroupMember
+from directory.rights import writable_condition
+from directory.search import (
+    AccountFilters,
+    classes_by_account,
+    count_capped,
+    search_page,
+    search_query,
+)
+
+RESULTS_CAP = 1_000  # past that, one refines the search rather than paging
+
+
+class PageOutOfRange(Exception):
+    def __init__(self, pages: int):
+        super().__init__(pages)
+        self.pages = pages
+
+
+@dataclass
+class Page:
+    rows: list
+    number: int
+    per_page: int
+    total: int
+    capped: bool
+    classes: dict[int, list[str]] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return page_count(min(self.total, RESULTS_CAP), self.per_page)
+
+
+def page_count(total: int, per_page: int) -> int:
+    return max(1, ceil(total / per_page))
+
+
+def _counted(query, number: int, per_page: int, id_column) -> int:
+    """The capped count of a search; a page past the last raises PageOutOfRange."""
+    total = count_capped(query, RESULTS_CAP, id_column)
+    pages = page_count(min(total, RESULTS_CAP), per_page)
+    if number > pages:
+        raise PageOutOfRange(pages)
+    return total
+
+
+def _page(rows, number: int, per_page: int, total: int) -> Page:
+    return Page(rows=rows, number=number, per_page=per_page, total=min(total, RESULTS_CAP),
+                capped=total > RESULTS_CAP)
+
+
+def paginate(query, number: int, per_page: int, id_column=Account.id) -> Page:
+    """One capped count and one page of rows of a sorted query."""
+    total = _counted(query, number, per_page, id_column)
+    rows = db.session.execute(query.limit(per_page).offset((number - 1) * per_page)).all()
+    return _page(rows, number, per_page, total)
+
+
+def people_page(viewer: Account, filters: AccountFilters, number: int, per_page: int, *,
+                group_id: int | None = None) -> Page:
+    """A page of people: rows of (Account, writable[, is_manager of `group_id`])."""
+    total = _counted(search_query(viewer, filters), number, per_page, Account.id)
+    query = search_page(viewer, filters, (number - 1) * per_page, per_page).add_columns(
+        writable_condition(viewer).label("writable")).options(lazyload(Account.role_overrides))
+    if group_id is not None:
+        query = query.add_columns(
+            select(GroupMember.is_manager).where(GroupMember.group_id == group_id,
+                                                 GroupMember.account_id == Account.id)
+            .scalar_subquery().label("is_manager"))
+    page = _page(db.session.execute(query).all(), number, per_page, total)
+    page.classes = classes_by_account([row[0].id for row in page.rows])
+    return page
+
+
+def compose_link(account: Account) -> str:
+    """Where the envelope leads: the compose page once Messagerie exists, else a mailto: of
+    the universal address (never the redirect address)."""
+    if "messagerie.compose" in current_app.view_functions:
+        return url_for("messagerie.compose", destinataire=account.id)
+    return f"mailto:{account.address}@{current_app.config['MAIL_DOMAIN']}"
+
+
+def page_args(args, route: dict | None = None, **changes) -> dict:
+    """url_for arguments: the route's own, then the query string of the current search (lists
+    kept; names starting with "_" dropped, url_for would read them as options) with some
+    values changed."""
+    values = {key: items if len(items) > 1 else items[0]
+              for key, items in args.to_dict(flat=False).items() if not key.startswith("_")}
+    values.update(changes)
+    values.update(route or {})
+    return values
