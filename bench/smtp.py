@@ -1,0 +1,208 @@
+"""SMTP throughput of the gateway, and its peers measured in the same run.
+
+    .venv/bin/python bench/smtp.py [--db sqlite|postgresql|both] [--messages 20000]
+        [--sessions 20] [--size 10240] [--processes 2] [--no-peers]
+
+For each database: a fresh database (SQLite file in a temporary folder, or the PostgreSQL
+database named by PREAU_BENCH_PG_URL, dropped and created again) with the demo region;
+`preau mailgate --processes N`; Postfix's `smtp-source` sends the burst from
+joseph@example.org (a parent's verified redirect address) to zoe.le-gall@ent.test (his
+daughter, a student): identity, rights and quota are checked for every message and each one
+is in her inbox, committed, before its 250. Printed: accepted msgs/s (= delivered: internal
+delivery is the commit), the count found in the inbox afterwards, the gateway processes' peak
+RSS, then a second, smaller burst from a Python client (20 sessions) giving the latency of
+each message (MAIL..250 after DATA) as p50/p95.
+The quota is raised to 2 Go for the run (20,000 × 10 Ko would not fit in 45 Mo).
+Peers, same machine, same load, right after: ../shared/bench/smtp_ceiling.sh (smtp-sink,
+bare aiosmtpd, aiosmtpd + SQLite) and ../shared/bench/postfix_e2e.sh (Postfix into a maildir).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import smtplib
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS = ROOT.parent / "shared" / "bench"
+SENDER, RECIPIENT = "joseph@example.org", "zoe.le-gall@ent.test"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def fresh_database(kind: str, folder: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{folder / 'bench.db'}"
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(os.environ.get(
+        "PREAU_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1/preau_bench"))
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{url.database}"')
+    admin.dispose()
+    return url.render_as_string(hide_password=False)
+
+
+def environment(url: str, folder: Path, port: int) -> dict[str, str]:
+    return {**os.environ, "PREAU_DATABASE_URL": url, "PREAU_INSTANCE_PATH": str(folder),
+            "PREAU_SECRET_KEY": "bench", "PREAU_MAIL_DOMAIN": "ent.test",
+            "PREAU_SMTP_LISTEN": f"127.0.0.1:{port}", "PREAU_QUOTA_MB": "2048",
+            "PREAU_SMARTHOST": "capture:"}
+
+
+def preau(env: dict[str, str], *arguments: str) -> None:
+    subprocess.run([sys.executable, "-m", "portal.cli", *arguments], env=env, check=True,
+                   cwd=ROOT, stdout=subprocess.DEVNULL)
+
+
+def wait_for(port: int, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"the gateway never listened on {port}")
+
+
+def descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            todo += [int(c) for c in task.read_text().split()]
+    return found
+
+
+def peak_rss_mb(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+        except FileNotFoundError:
+            continue
+    return total / 1024
+
+
+def inbox_count(url: str) -> int:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        count = connection.exec_driver_sql(
+            "SELECT count(*) FROM mailbox_item i JOIN mail_folder f ON f.id = i.folder_id "
+            "JOIN account a ON a.id = i.account_id "
+            "WHERE a.login = 'zoe.le-gall' AND f.kind = 'inbox'").scalar()
+    engine.dispose()
+    return count
+
+
+def smtp_source(port: int, messages: int, sessions: int, size: int) -> float:
+    started = time.perf_counter()
+    subprocess.run(["smtp-source", "-s", str(sessions), "-m", str(messages), "-l", str(size),
+                    "-f", SENDER, "-t", RECIPIENT, f"127.0.0.1:{port}"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def latencies(port: int, messages: int, sessions: int, size: int) -> list[float]:
+    body = ("From: joseph@example.org\r\nTo: zoe.le-gall@ent.test\r\nSubject: latence\r\n\r\n"
+            + ("x" * 78 + "\r\n") * (size // 80)).encode()
+    measured: list[float] = []
+    lock = threading.Lock()
+
+    def session() -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
+            for _ in range(messages // sessions):
+                started = time.perf_counter()
+                client.sendmail(SENDER, [RECIPIENT], body)
+                with lock:
+                    measured.append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=session) for _ in range(sessions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return measured
+
+
+def bench(kind: str, args) -> None:
+    with tempfile.TemporaryDirectory(prefix="preau-bench-") as tmp:
+        folder = Path(tmp)
+        url = fresh_database(kind, folder)
+        port = free_port()
+        env = environment(url, folder, port)
+        preau(env, "init")
+        preau(env, "demo")
+        gateway = subprocess.Popen(
+            [sys.executable, "-m", "portal.cli", "mailgate", "--processes", str(args.processes)],
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+        try:
+            wait_for(port)
+            time.sleep(1.0 if args.processes > 1 else 0.2)
+            elapsed = smtp_source(port, args.messages, args.sessions, args.size)
+            stored = inbox_count(url)
+            times = latencies(port, args.latency_messages, args.sessions, args.size)
+            rss = peak_rss_mb(descendants(gateway.pid))
+        finally:
+            gateway.terminate()
+            gateway.wait(30)
+        cuts = statistics.quantiles(times, n=100)
+        print(f"preau/{kind}: {args.messages} msgs of {args.size} B over {args.sessions} "
+              f"sessions, {args.processes} gateway process(es); accepted = delivered "
+              f"{args.messages / elapsed:.0f} msgs/s; {stored} in the inbox; "
+              f"peak RSS {rss:.0f} MB; latency ({len(times)} msgs) p50 "
+              f"{cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms", flush=True)
+
+
+def peers(args) -> None:
+    for script in ("smtp_ceiling.sh", "postfix_e2e.sh"):
+        path = PEERS / script
+        if not path.exists():
+            print(f"{script}: not found in {PEERS}")
+            continue
+        done = subprocess.run(["bash", str(path), str(args.messages), str(args.sessions),
+                               str(args.size)], cwd=ROOT, capture_output=True, text=True,
+                              env={**os.environ, "PY": sys.executable})
+        print(done.stdout.strip() or done.stderr.strip()[-500:], flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--latency-messages", type=int, default=2_000)
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--size", type=int, default=10_240)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--no-peers", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("smtp-source") is None:
+        raise SystemExit("smtp-source is missing: apt-get install postfix")
+    for kind in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
+        bench(kind, args)
+    if not args.no_peers:
+        peers(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The mail gateway: the SMTP server, the routing of every message, the outbound queue."""

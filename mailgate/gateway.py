@@ -1,0 +1,168 @@
+"""`preau mailgate`: the SMTP server process(es).
+
+One process runs an asyncio loop serving every session, a thread pool for database reads and
+one committer thread (mailgate/committer.py). `--processes N` starts N such processes on the
+same port (SO_REUSEPORT: the kernel spreads connections), which is how one machine uses more
+than one core; they share nothing but the database. On SQLite the gateway's connections use
+synchronous=FULL: a message answered 250 survives a power cut, not only a crash.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+
+from aiosmtpd.smtp import SMTP
+from sqlalchemy import event
+
+from directory.db import db
+
+from . import inbound, store
+from .committer import Committer
+from .settings import Settings, from_app
+
+log = logging.getLogger("preau.mailgate")
+
+
+class PreauSMTP(SMTP):
+    """aiosmtpd with our wording for the replies it writes itself."""
+
+    def __init__(self, *args, settings: Settings, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.too_large = inbound.too_large_reply(settings)
+
+    async def push(self, status):
+        if isinstance(status, str) and status.startswith("552 Error"):
+            status = inbound.replies.for_client(self.too_large, False)
+        await super().push(status)
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if hasattr(socket, "SO_REUSEPORT"):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(512)
+    sock.setblocking(False)
+    return sock
+
+
+def durable_sqlite(app) -> None:
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "sqlite" or event.contains(engine, "connect", _full_sync):
+        return
+    event.listen(engine, "connect", _full_sync)
+    engine.dispose()
+
+
+def _full_sync(dbapi_connection, _record) -> None:
+    dbapi_connection.execute("PRAGMA synchronous=FULL")
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if not settings.tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_cert, settings.tls_key or None)
+    return context
+
+
+class Gateway:
+    """The SMTP service of one process, on an already bound socket."""
+
+    def __init__(self, app, sock: socket.socket, *, read_threads: int = 8):
+        durable_sqlite(app)
+        store.remember_folders(app)
+        self.settings = from_app(app)
+        self.sock = sock
+        self.reads = inbound.Reads(app, read_threads)
+        self.committer = Committer(app)
+        self.handler = inbound.Inbound(self.settings, self.reads, self.committer)
+        self.server: asyncio.AbstractServer | None = None
+
+    def _session(self) -> SMTP:
+        return PreauSMTP(self.handler, settings=self.settings,
+                         data_size_limit=self.settings.max_message_bytes,
+                         enable_SMTPUTF8=True, decode_data=False,
+                         hostname=self.settings.hostname, ident="Préau",
+                         tls_context=tls_context(self.settings), timeout=300)
+
+    async def start(self) -> None:
+        self.server = await asyncio.get_running_loop().create_server(self._session,
+                                                                     sock=self.sock)
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+        self.committer.stop()
+        self.reads.stop()
+
+
+def run(app, host: str, port: int) -> None:
+    """One gateway process until SIGTERM or Ctrl-C."""
+    async def main():
+        gateway = Gateway(app, listening_socket(host, port))
+        await gateway.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        print(f"[mailgate] passerelle SMTP à l'écoute sur {host}:{port}", flush=True)
+        await stop.wait()
+        await gateway.stop()
+
+    asyncio.run(main())
+
+
+def run_processes(count: int) -> None:
+    """`count` gateway processes on one port; stops them all when one ends or on SIGTERM."""
+    command = [sys.executable, "-m", "portal.cli", "mailgate", "--processes", "1",
+               "--port-checked"]
+    children = [subprocess.Popen(command) for _ in range(count)]
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        while not stopping.is_set() and all(c.poll() is None for c in children):
+            stopping.wait(0.3)
+    except KeyboardInterrupt:
+        pass
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+class GatewayThread:
+    """The gateway on its own loop in a thread of this process (tests, `preau serve`)."""
+
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
+        self.sock = listening_socket(host, port)
+        self.port = self.sock.getsockname()[1]
+        self.gateway = Gateway(app, self.sock)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="preau-mailgate",
+                                       daemon=True)
+
+    def start(self) -> GatewayThread:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.gateway.start(), self.loop).result(10)
+        return self
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.gateway.stop(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()

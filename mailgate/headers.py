@@ -1,0 +1,78 @@
+"""The header block we store and forward: nothing that could show a redirect address.
+
+Fields are kept from a short list (threading, MIME, subject, date, recipients…); everything
+else — other servers' trace fields, Return-Path, Sender, Reply-To, DKIM signatures, vendor
+fields — is dropped, since any of them may carry the member's private address. From is the
+author's universal address; To, Cc and Disposition-Notification-To have every member's
+redirect address replaced by that member's universal address; Bcc never reaches the stored
+header. Our own Received field comes first.
+"""
+from __future__ import annotations
+
+import uuid
+from email.utils import formataddr, formatdate, getaddresses
+
+from .mime import Field, Parsed, unfold
+
+KEEP = frozenset({
+    "date", "subject", "message-id", "in-reply-to", "references", "mime-version",
+    "content-type", "content-transfer-encoding", "content-disposition", "content-language",
+    "content-id", "content-description", "to", "cc", "importance", "priority", "x-priority",
+    "thread-topic", "thread-index", "auto-submitted", "disposition-notification-to",
+    "keywords", "comments", "user-agent", "x-mailer", "accept-language",
+})
+REWRITTEN = frozenset({"to", "cc", "disposition-notification-to"})
+
+
+def field(name: str, value: str) -> Field:
+    """A new field; non-ASCII values are expected to be RFC 2047 encoded already."""
+    return Field(name, f"{name}: {value}\r\n".encode())
+
+
+def outside_addresses(parsed: Parsed) -> set[str]:
+    """Addresses of To, Cc, Disposition-Notification-To: the candidates for rewriting."""
+    return {address.lower() for name in REWRITTEN for _, address in parsed.addresses(name)}
+
+
+def stored_header(parsed: Parsed, *, author_from: str | None, received: str | None,
+                  address_map: dict[str, str], domain: str) -> tuple[bytes, str]:
+    """The header block to store (CRLF, ends with the empty line) and the Message-ID."""
+    out: list[Field] = []
+    if received:
+        out.append(field("Received", received))
+    if author_from:
+        out.append(field("From", author_from))
+    else:
+        out += [f for f in parsed.fields if f.key == "from"][:1]
+    message_id = ""
+    for original in parsed.fields:
+        if original.key not in KEEP:
+            continue
+        if original.key == "message-id":
+            if message_id:
+                continue
+            message_id = original.value.strip()
+        out.append(_rewritten(original, address_map) if original.key in REWRITTEN else original)
+    if not message_id:
+        message_id = f"<{uuid.uuid4().hex}@{domain}>"
+        out.append(field("Message-ID", message_id))
+    if not any(f.key == "date" for f in out):
+        out.append(field("Date", formatdate(localtime=True)))
+    if parsed.top_marker is not None:
+        out.append(parsed.top_marker)
+    return b"".join(f.raw for f in out) + b"\r\n", message_id
+
+
+def _rewritten(original: Field, address_map: dict[str, str]) -> Field:
+    value = unfold(original.raw.split(b":", 1)[1])
+    pairs = getaddresses([value])
+    if not any(address.lower() in address_map for _, address in pairs):
+        return original
+    rendered = ", ".join(
+        formataddr((name, address_map.get(address.lower(), address)), charset="utf-8")
+        for name, address in pairs if address)
+    return field(original.name, rendered)
+
+
+def author_from(full_name: str, address: str) -> str:
+    return formataddr((full_name, address), charset="utf-8")

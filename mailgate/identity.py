@@ -1,0 +1,25 @@
+"""Who wrote a message that came by SMTP (SPEC §4): the member whose verified redirect address
+is the envelope sender. Several members may share one address (a family's); the one that is
+not suspended and was created first is taken, so the choice is stable."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload, selectinload
+
+from directory.db import db
+from directory.models import Account
+
+
+def author_for(sender: str) -> Account | None:
+    """The member, detached from the session (usable in another thread), or None."""
+    address = sender.strip().strip("<>").strip().lower()
+    if not address:
+        return None
+    author = db.session.scalar(
+        select(Account).options(selectinload(Account.role_overrides), lazyload(Account.schools))
+        .where(func.lower(Account.redirect_address) == address,
+               Account.redirect_verified.is_(True))
+        .order_by(Account.suspended, Account.id).limit(1))
+    if author is not None:
+        db.session.expunge(author)
+    return author

@@ -1,0 +1,190 @@
+"""The aiosmtpd handler: a thin adapter from SMTP commands to the routing path.
+
+MAIL FROM identifies the author (mailgate/identity.py); each RCPT TO is judged at once by
+`routing.check` so the client gets a reply per recipient; DATA stores the message through
+`routing.deliver`, run by the committer thread, and 250 is sent only once that commit has
+returned. Database reads run in a thread pool: the event loop never waits on the database.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from email.utils import formatdate
+
+from directory.db import db
+
+from . import bounces, identity, mime, replies, routing
+from .cache import IDENTITY_TTL, TimedCache
+from .committer import Committer
+from .settings import MB, Settings
+
+log = logging.getLogger("preau.mailgate")
+
+
+class Reads:
+    """A thread pool whose threads each keep an app context; every call ends its transaction."""
+
+    def __init__(self, app, threads: int = 8):
+        self.app = app
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="preau-read",
+                                           initializer=self._enter)
+
+    def _enter(self) -> None:
+        self.app.app_context().push()
+
+    def _call(self, function, args):
+        try:
+            return function(*args)
+        finally:
+            db.session.close()
+
+    async def run(self, function, *args):
+        return await asyncio.get_running_loop().run_in_executor(
+            self.executor, self._call, function, args)
+
+    def stop(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class Transaction:
+    """What one mail transaction (MAIL … DATA) has learnt so far."""
+
+    author: object = None
+    declared_size: int = 0
+    decisions: list = field(default_factory=list)
+    bounce_ids: list = field(default_factory=list)
+    too_many: bool = False
+
+
+class Inbound:
+    def __init__(self, settings: Settings, reads: Reads, committer: Committer):
+        self.settings = settings
+        self.reads = reads
+        self.committer = committer
+        self.authors = TimedCache(IDENTITY_TTL)      # see mailgate/cache.py
+        self.accepted = TimedCache(IDENTITY_TTL)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        lines = [line for line in responses if not line.startswith("250-AUTH")]
+        lines.insert(len(lines) - 1, "250-PIPELINING")
+        return lines
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        transaction = envelope.preau = Transaction()
+        transaction.declared_size = _declared_size(mail_options)
+        if address.strip("<> "):
+            author = await self._author(address)
+            if author is None:
+                return self._reply(envelope, replies.NOT_A_MEMBER.format(sender=address))
+            if author.suspended:
+                return self._reply(envelope, replies.AUTHOR_SUSPENDED.format(
+                    name=author.full_name))
+            transaction.author = author
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return self._reply(envelope, replies.SENDER_OK)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        transaction: Transaction = envelope.preau
+        reply = await self._judge(transaction, address)
+        if reply is None:
+            envelope.rcpt_tos.append(address)
+            envelope.rcpt_options.extend(rcpt_options)
+            reply = replies.RECIPIENT_OK
+        return self._reply(envelope, reply)
+
+    async def _judge(self, transaction: Transaction, address: str) -> str | None:
+        """None when accepted, else the refusal."""
+        bounce_id = bounces.entry_id_of(address, self.settings.domain)
+        if bounce_id is not None:
+            if not await self.reads.run(bounces.known_entry, bounce_id):
+                return replies.refusal(routing.Refusal.UNKNOWN, f"{address} : adresse inconnue")
+            transaction.bounce_ids.append(bounce_id)
+            return None
+        if not self.settings.is_local(address):
+            return replies.refusal(routing.Refusal.NOT_LOCAL, routing.not_local_reason(
+                address, self.settings.domain))
+        if transaction.author is None:
+            return replies.NULL_SENDER_ONLY_BOUNCES
+        if len(transaction.decisions) >= routing.MAX_RECIPIENTS:
+            transaction.too_many = True
+            return replies.refusal(routing.Refusal.TOO_MANY, _too_many())
+        key = (transaction.author.id, address.lower())
+        decision = self.accepted.get(key)
+        if decision is None:
+            (decision,) = await self.reads.run(self._check, transaction.author, address,
+                                               transaction.declared_size)
+        if not decision.result.accepted:
+            return replies.refusal(decision.result.refusal, decision.result.reason)
+        self.accepted.put(key, decision)
+        transaction.decisions.append(decision)
+        return None
+
+    async def _author(self, address: str):
+        key = address.strip("<> ").lower()
+        author = self.authors.get(key)
+        if author is None:
+            author = await self.reads.run(identity.author_for, address)
+            if author is not None and not author.suspended:
+                self.authors.put(key, author)
+        return author
+
+    @staticmethod
+    def _check(author, address: str, size: int):
+        return routing.check(author, [address], incoming_size=size)
+
+    async def handle_DATA(self, server, session, envelope):
+        transaction: Transaction = envelope.preau
+        if transaction.too_many:
+            return self._reply(envelope, replies.refusal(routing.Refusal.TOO_MANY, _too_many()))
+        raw = envelope.original_content
+        if transaction.bounce_ids:
+            await self.committer.run(bounces.receive, transaction.bounce_ids, raw)
+            if not transaction.decisions:
+                return self._reply(envelope, replies.BOUNCE_ACCEPTED)
+        parsed = await asyncio.get_running_loop().run_in_executor(
+            self.reads.executor, mime.parse, raw)
+        result = await self.committer.run(
+            routing.deliver, transaction.author, parsed, transaction.decisions,
+            received=self._received(session))
+        if result.accepted:
+            return self._reply(envelope, f"{replies.STORED} ({result.message_id})")
+        first = result.refused[0]
+        return self._reply(envelope, replies.refusal(first.refusal, first.reason))
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.exception("SMTP session failed", exc_info=error)
+        return replies.TEMPORARY
+
+    def _received(self, session) -> str:
+        """Our trace field, without the client's name or address: the sending machine of a
+        member could tell others where their private mailbox lives."""
+        protocol = "ESMTPS" if session.ssl else "ESMTP"
+        return (f"by {self.settings.hostname} (Preau) with {protocol} id {uuid.uuid4().hex[:16]}"
+                f"; {formatdate(localtime=True)}")
+
+    @staticmethod
+    def _reply(envelope, reply: str) -> str:
+        return replies.for_client(reply, envelope.smtp_utf8)
+
+
+def _declared_size(mail_options: list[str]) -> int:
+    for option in mail_options:
+        name, _, value = option.partition("=")
+        if name.upper() == "SIZE" and value.isdigit():
+            return int(value)
+    return 0
+
+
+def _too_many() -> str:
+    return (f"Un message peut avoir au plus {routing.MAX_RECIPIENTS} destinataires : "
+            "il n'a été remis à aucun")
+
+
+def too_large_reply(settings: Settings) -> str:
+    return replies.TOO_LARGE.format(mb=settings.max_message_bytes // MB)

@@ -1,0 +1,264 @@
+"""Reading a message as received, and writing the form we store and forward.
+
+The header block is handled line by line (fields kept byte for byte, so encoded words and
+folding survive); the body is parsed by the standard library's `email` package only to find
+the text and HTML parts and the attachments. Attachments are detached: their payload is
+replaced by an empty one marked `X-Preau-Attachment: <position>`, and `rebuild()` puts the
+content back from the store. A body the parser cannot make sense of (no boundary, boundary
+never found) is kept exactly as received and shown as text with a notice.
+"""
+from __future__ import annotations
+
+import base64
+import email
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import policy
+from email.errors import (
+    MultipartInvariantViolationDefect,
+    NoBoundaryInMultipartDefect,
+    StartBoundaryNotFoundDefect,
+)
+from email.generator import BytesGenerator
+from email.header import decode_header, make_header
+from email.message import Message
+from email.utils import getaddresses, parsedate_to_datetime
+
+from directory.clock import utcnow
+
+MARKER = "X-Preau-Attachment"
+MALFORMED_NOTICE = ("[Préau] Ce message est mal formé : il est reproduit ci-dessous tel qu'il a "
+                    "été reçu.\n\n")
+_FATAL = (NoBoundaryInMultipartDefect, StartBoundaryNotFoundDefect,
+          MultipartInvariantViolationDefect)
+_FOLD = re.compile(rb"\r?\n(?=[ \t])")
+
+
+@dataclass
+class Field:
+    name: str
+    raw: bytes      # the whole field as written, lines ending in CRLF
+
+    @property
+    def key(self) -> str:
+        return self.name.lower()
+
+    @property
+    def value(self) -> str:
+        """Unfolded and decoded (RFC 2047 encoded words, raw UTF-8 or Latin-1 bytes)."""
+        return decode_words(unfold(self.raw.split(b":", 1)[1]))
+
+
+@dataclass
+class AttachmentData:
+    position: int
+    filename: str
+    content_type: str
+    content_id: str | None
+    inline: bool
+    data: bytes
+
+
+@dataclass
+class Parsed:
+    fields: list[Field]
+    body: bytes                                   # with attachments detached
+    size: int
+    text_body: str = ""
+    html_body: str | None = None
+    attachments: list[AttachmentData] = field(default_factory=list)
+    malformed: bool = False
+    top_marker: Field | None = None               # when the whole body was an attachment
+
+    def get(self, name: str) -> str:
+        name = name.lower()
+        return next((f.value for f in self.fields if f.key == name), "")
+
+    def addresses(self, name: str) -> list[tuple[str, str]]:
+        raw = [unfold(f.raw.split(b":", 1)[1]) for f in self.fields if f.key == name.lower()]
+        return [(decode_words(n), a) for n, a in getaddresses(raw) if a]
+
+    @property
+    def subject(self) -> str:
+        return self.get("subject").strip()
+
+    @property
+    def message_id(self) -> str:
+        return self.get("message-id").strip()
+
+    @property
+    def sent_at(self) -> datetime:
+        try:
+            when = parsedate_to_datetime(self.get("date"))
+        except (TypeError, ValueError, IndexError):
+            return utcnow()
+        if when.tzinfo is None:
+            return when
+        return when.astimezone(UTC).replace(tzinfo=None)
+
+
+def unfold(value: bytes) -> str:
+    value = _FOLD.sub(b"", value).strip()
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+def decode_words(value: str) -> str:
+    if "=?" not in value:
+        return value
+    try:
+        return str(make_header(decode_header(value)))
+    except (LookupError, ValueError, UnicodeError):
+        return value
+
+
+def split(raw: bytes) -> tuple[list[Field], bytes]:
+    """The header fields and the body. Lines that are not fields end the header block."""
+    fields: list[Field] = []
+    position = 0
+    length = len(raw)
+    if raw.startswith(b"From "):                  # an mbox separator line
+        position = raw.find(b"\n") + 1 or length
+    while position < length:
+        end = raw.find(b"\n", position)
+        end = length if end < 0 else end + 1
+        line = raw[position:end]
+        if line in (b"\r\n", b"\n"):
+            return fields, raw[end:]
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1].raw += line.rstrip(b"\r\n") + b"\r\n"
+        elif b":" in line and _is_field_name(line.split(b":", 1)[0]):
+            name = line.split(b":", 1)[0].decode("ascii")
+            fields.append(Field(name, line.rstrip(b"\r\n") + b"\r\n"))
+        else:
+            return fields, raw[position:]
+        position = end
+    return fields, b""
+
+
+def _is_field_name(name: bytes) -> bool:
+    return bool(name) and all(33 <= c <= 126 for c in name)
+
+
+def parse(raw: bytes) -> Parsed:
+    fields, body = split(raw)
+    parsed = Parsed(fields=fields, body=body, size=len(raw))
+    content = [f for f in fields if f.key.startswith("content-") or f.key == "mime-version"]
+    try:
+        message = email.message_from_bytes(b"".join(f.raw for f in content) + b"\r\n" + body,
+                                           policy=policy.compat32)
+        if _fatal_defects(message):
+            raise ValueError("malformed MIME structure")
+        _read_parts(parsed, message)
+    except (ValueError, LookupError, TypeError, AttributeError, IndexError):
+        parsed.malformed = True
+        parsed.attachments = []
+        parsed.html_body = None
+        parsed.text_body = MALFORMED_NOTICE + body.decode("utf-8", errors="replace")
+        parsed.body = body
+    return parsed
+
+
+def _fatal_defects(message: Message) -> bool:
+    return any(isinstance(defect, _FATAL)
+               for part in message.walk() for defect in getattr(part, "defects", ()))
+
+
+def _read_parts(parsed: Parsed, message: Message) -> None:
+    texts: list[str] = []
+    detached = False
+    for part in _leaves(message):
+        del part[MARKER]
+        ctype = part.get_content_type()
+        disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        filename = _filename(part)
+        is_text = ctype in ("text/plain", "text/html") and disposition != "attachment" \
+            and not filename
+        if is_text and ctype == "text/plain":
+            texts.append(_text(part))
+        elif is_text and parsed.html_body is None:
+            parsed.html_body = _text(part)
+        elif is_text:
+            texts.append(_text(part))
+        else:
+            _detach(parsed, part, ctype, filename, disposition)
+            detached = True
+    parsed.text_body = "\n\n".join(t for t in texts if t)
+    if not detached:
+        return
+    if message.is_multipart():
+        parsed.body = _generate(message).split(b"\r\n\r\n", 1)[1]
+    else:
+        parsed.top_marker = Field(MARKER, f"{MARKER}: 0\r\n".encode())
+        parsed.body = b""
+
+
+def _leaves(part: Message):
+    if part.is_multipart() and part.get_content_maintype() == "multipart":
+        for child in part.get_payload():
+            yield from _leaves(child)
+    else:
+        yield part
+
+
+def _filename(part: Message) -> str:
+    name = part.get_filename() or part.get_param("name") or ""
+    if isinstance(name, tuple):
+        name = email.utils.collapse_rfc2231_value(name)
+    return decode_words(str(name)).strip()[:255]
+
+
+def _text(part: Message) -> str:
+    data = part.get_payload(decode=True) or b""
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return data.decode(charset, errors="replace")
+    except LookupError:
+        return data.decode("utf-8", errors="replace")
+
+
+def _detach(parsed: Parsed, part: Message, ctype: str, filename: str, disposition: str) -> None:
+    if ctype.startswith("message/") and part.is_multipart():
+        data = _generate(part.get_payload(0))
+    else:
+        data = part.get_payload(decode=True) or b""
+    content_id = (part.get("Content-ID") or "").strip().strip("<>") or None
+    position = len(parsed.attachments)
+    parsed.attachments.append(AttachmentData(
+        position=position, filename=filename, content_type=ctype[:255],
+        content_id=content_id[:255] if content_id else None,
+        inline=disposition == "inline" or (content_id is not None and disposition != "attachment"),
+        data=data))
+    part.set_payload("")
+    part[MARKER] = str(position)
+
+
+def _generate(message: Message) -> bytes:
+    out = io.BytesIO()
+    BytesGenerator(out, mangle_from_=False, policy=policy.compat32.clone(linesep="\r\n")) \
+        .flatten(message)
+    return out.getvalue()
+
+
+def rebuild(source: bytes, contents: dict[int, tuple[str, bytes]]) -> bytes:
+    """The message with its attachments put back. `contents`: position → (type, data)."""
+    if not contents:
+        return source
+    message = email.message_from_bytes(source, policy=policy.compat32)
+    for part in ([message] if not message.is_multipart() else message.walk()):
+        marker = part.get(MARKER)
+        if marker is None or not marker.strip().isdigit() or int(marker) not in contents:
+            continue
+        ctype, data = contents[int(marker)]
+        del part[MARKER]
+        del part["Content-Transfer-Encoding"]
+        if ctype.startswith("message/"):
+            part.set_payload([email.message_from_bytes(data, policy=policy.compat32)])
+        else:
+            part["Content-Transfer-Encoding"] = "base64"
+            part.set_payload(base64.encodebytes(data).decode("ascii"))
+    return _generate(message)

@@ -1,0 +1,218 @@
+"""The message store and the outbound queue (SPEC §3, §4).
+
+A message is one `MailMessage` row whatever the number of its recipients; each mailbox that
+holds it has a `MailboxItem` (folder, read flag, flags) and each forward has an
+`OutboundEntry`. Attachments are `MailAttachment` rows pointing at content-addressed
+`MailBlob`s (see mailgate/store.py for why they live in the database).
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from directory.clock import utcnow
+from directory.db import db
+
+
+def _enum(cls, name):
+    return Enum(cls, name=name, native_enum=False, length=10,
+                values_callable=lambda e: [m.value for m in e])
+
+
+class FolderKind(enum.StrEnum):
+    INBOX = "inbox"
+    SENT = "sent"
+    DRAFTS = "drafts"
+    TRASH = "trash"
+    OUTBOX = "outbox"
+    USER = "user"
+
+    @property
+    def label(self) -> str:
+        return FOLDER_LABELS[self]
+
+
+FOLDER_LABELS = {
+    FolderKind.INBOX: "Boîte de réception",
+    FolderKind.SENT: "Messages envoyés",
+    FolderKind.DRAFTS: "Brouillons",
+    FolderKind.TRASH: "Corbeille",
+    FolderKind.OUTBOX: "Boîte d'envoi",
+    FolderKind.USER: "Dossier",
+}
+SYSTEM_FOLDERS = (FolderKind.INBOX, FolderKind.SENT, FolderKind.DRAFTS, FolderKind.TRASH,
+                  FolderKind.OUTBOX)
+
+
+class EntryKind(enum.StrEnum):
+    FORWARD = "forward"     # a member's message to a member's redirect address
+    REPORT = "report"       # a bounce or warning report: sent with a null sender, never bounced
+    SYSTEM = "system"       # mail the portal writes (verification links): not bounced either
+
+
+class EntryState(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"       # gave up (5xx or lifetime over); the author got a report
+    BOUNCED = "bounced"     # sent, then a bounce came back; the author got a report
+
+
+class Mailbox(db.Model):
+    """One per account that has held mail: `used_bytes` is the quota counter, kept in step with
+    the account's items by every store function in the same transaction (an atomic
+    `UPDATE … SET used_bytes = used_bytes + n WHERE used_bytes + n <= quota`)."""
+
+    __tablename__ = "mailbox"
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    used_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class MailFolder(db.Model):
+    """System folders (name = kind) and the account's own folders (kind USER)."""
+
+    __tablename__ = "mail_folder"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    kind: Mapped[FolderKind] = mapped_column(_enum(FolderKind, "folder_kind"))
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("account_id", "kind", "name"),)
+
+    @property
+    def label(self) -> str:
+        return self.name if self.kind == FolderKind.USER else self.kind.label
+
+
+class MailBlob(db.Model):
+    """Attachment content, addressed by its SHA-256: the same file sent twice is stored once."""
+
+    __tablename__ = "mail_blob"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class MailMessage(db.Model):
+    __tablename__ = "mail_message"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("account.id", ondelete="SET NULL"), index=True)
+    from_name: Mapped[str] = mapped_column(String(200), default="")
+    from_address: Mapped[str] = mapped_column(String(254), default="")
+    to_display: Mapped[str] = mapped_column(Text, default="")
+    cc_display: Mapped[str] = mapped_column(Text, default="")
+    # Shown to the author only (their own copy): never in `source`.
+    bcc_display: Mapped[str] = mapped_column(Text, default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime] = mapped_column(DateTime)
+    stored_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    message_id_header: Mapped[str] = mapped_column(String(250), index=True)
+    in_reply_to: Mapped[str] = mapped_column(String(250), default="")
+    references: Mapped[str] = mapped_column(Text, default="")
+    # The size of the message as written (what the quota counts for each mailbox holding it).
+    size: Mapped[int] = mapped_column(BigInteger)
+    text_body: Mapped[str] = mapped_column(Text, default="")
+    # As received: the messagerie sanitises it when showing it (portal/mail_html.py).
+    html_body: Mapped[str | None] = mapped_column(Text)
+    has_attachments: Mapped[bool] = mapped_column(Boolean, default=False)
+    malformed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Reports and system mail: never answered with a bounce.
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Header block (sanitised: no redirect address) + MIME body whose attachment payloads are
+    # replaced by references to MailAttachment rows (mailgate/mime.py puts them back).
+    source: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class MailAttachment(db.Model):
+    __tablename__ = "mail_attachment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("mail_message.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    content_type: Mapped[str] = mapped_column(String(255))
+    content_id: Mapped[str | None] = mapped_column(String(255))
+    inline: Mapped[bool] = mapped_column(Boolean, default=False)
+    size: Mapped[int] = mapped_column(BigInteger)
+    blob_sha256: Mapped[str] = mapped_column(ForeignKey("mail_blob.sha256"), index=True)
+
+
+class MailboxItem(db.Model):
+    """A message in one account's folder."""
+
+    __tablename__ = "mailbox_item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
+                                            index=True)
+    folder_id: Mapped[int] = mapped_column(ForeignKey("mail_folder.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("mail_message.id"), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    is_read: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_answered: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    # A folder's page, newest first, in one index range scan.
+    __table_args__ = (Index("ix_mailbox_item_folder_page", "folder_id", "received_at", "id"),)
+
+
+class MailCorrespondent(db.Model):
+    """`account_id` has received a message written by `author_id`: SPEC §2's "a recipient may
+    always reply to the sender of a message that they received", checked at RCPT time, before
+    the headers of the reply are known."""
+
+    __tablename__ = "mail_correspondent"
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
+                                           primary_key=True)
+
+
+class OutboundEntry(db.Model):
+    """One message to one outside address, written in the transaction that stores the message."""
+
+    __tablename__ = "outbound_entry"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[EntryKind] = mapped_column(_enum(EntryKind, "entry_kind"))
+    state: Mapped[EntryState] = mapped_column(_enum(EntryState, "entry_state"),
+                                              default=EntryState.PENDING)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("mail_message.id", ondelete="SET NULL"), index=True)
+    # The member the mail is for (None for system mail to a not yet verified address).
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("account.id", ondelete="SET NULL"), index=True)
+    # Who is told when it fails (the message's author).
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    address: Mapped[str] = mapped_column(String(254))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_outbound_entry_due", "next_attempt_at",
+              postgresql_where=text("state = 'pending'"), sqlite_where=text("state = 'pending'")),
+        Index("ix_outbound_entry_finished", "finished_at"),
+    )

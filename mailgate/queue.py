@@ -1,0 +1,125 @@
+"""The outbound queue: entries written with the message, claimed by workers under a lease.
+
+A worker claims due entries with one UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)
+… RETURNING: on PostgreSQL concurrent workers skip each other's rows instead of waiting, and
+on SQLite the statement runs under the database's single write lock, so two claims never
+return the same entry on either. The claim sets `lease_until`; an entry whose worker died is
+due again once its lease has passed. Finishing an entry checks `claimed_by`, so a worker whose
+lease was taken over cannot overwrite the newer claim's result.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, delete, or_, select, update
+
+from directory.clock import utcnow
+from directory.db import db
+
+from .models import EntryKind, EntryState, OutboundEntry
+
+LEASE = timedelta(minutes=10)
+FIRST_RETRY = timedelta(minutes=1)
+LONGEST_WAIT = timedelta(hours=4)
+KEEP_FINISHED = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    kind: EntryKind
+    message_id: int | None
+    account_id: int | None
+    author_id: int | None
+    address: str
+    attempts: int
+    expires_at: datetime
+
+
+def enqueue(entries: Iterable[dict], *, lifetime: timedelta, now: datetime | None = None) -> None:
+    """Entries: dicts with kind, message_id, account_id, author_id, address."""
+    now = now or utcnow()
+    rows = [{"state": EntryState.PENDING, "attempts": 0, "created_at": now,
+             "next_attempt_at": now, "expires_at": now + lifetime, "lease_until": None,
+             "claimed_by": None, "finished_at": None, "last_error": None, **entry}
+            for entry in entries]
+    if rows:
+        db.session.execute(OutboundEntry.__table__.insert(), rows)
+
+
+def claim(worker: str, *, limit: int = 50, now: datetime | None = None,
+          lease: timedelta = LEASE) -> list[Claimed]:
+    now = now or utcnow()
+    due = (select(OutboundEntry.id)
+           .where(OutboundEntry.state == EntryState.PENDING,
+                  OutboundEntry.next_attempt_at <= now,
+                  or_(OutboundEntry.lease_until.is_(None), OutboundEntry.lease_until <= now))
+           .order_by(OutboundEntry.next_attempt_at, OutboundEntry.id)
+           .limit(limit).with_for_update(skip_locked=True))
+    statement = (update(OutboundEntry).where(OutboundEntry.id.in_(due.scalar_subquery()))
+                 .values(lease_until=now + lease, claimed_by=worker,
+                         attempts=OutboundEntry.attempts + 1)
+                 .returning(OutboundEntry.id, OutboundEntry.kind, OutboundEntry.message_id,
+                            OutboundEntry.account_id, OutboundEntry.author_id,
+                            OutboundEntry.address, OutboundEntry.attempts,
+                            OutboundEntry.expires_at))
+    claimed = [Claimed(*row) for row in db.session.execute(
+        statement, execution_options={"synchronize_session": False})]
+    return sorted(claimed, key=lambda c: c.id)
+
+
+def _mine(entry_id: int, worker: str):
+    return and_(OutboundEntry.id == entry_id, OutboundEntry.claimed_by == worker,
+                OutboundEntry.state == EntryState.PENDING)
+
+
+def mark_sent(entry_id: int, worker: str, now: datetime | None = None) -> bool:
+    result = db.session.execute(
+        update(OutboundEntry).where(_mine(entry_id, worker))
+        .values(state=EntryState.SENT, finished_at=now or utcnow(), lease_until=None,
+                last_error=None), execution_options={"synchronize_session": False})
+    return result.rowcount == 1
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """1 min, 2, 4, 8 … up to 4 hours between attempts."""
+    return min(FIRST_RETRY * (2 ** max(0, attempts - 1)), LONGEST_WAIT)
+
+
+def defer(entry: Claimed, worker: str, error: str, now: datetime | None = None) -> bool:
+    """A temporary failure: try again later. False when the entry's lifetime is over (the
+    caller then fails it)."""
+    now = now or utcnow()
+    next_attempt = now + retry_delay(entry.attempts)
+    if next_attempt >= entry.expires_at:
+        return False
+    db.session.execute(
+        update(OutboundEntry).where(_mine(entry.id, worker))
+        .values(next_attempt_at=next_attempt, lease_until=None, claimed_by=None,
+                last_error=error[:2000]), execution_options={"synchronize_session": False})
+    return True
+
+
+def mark_failed(entry_id: int, worker: str | None, error: str,
+                now: datetime | None = None) -> bool:
+    """With a worker: its claimed entry failed for good (FAILED). Without: a bounce came back
+    for an entry already sent (BOUNCED). False when the entry was not in that state (already
+    handled: the caller must not report twice)."""
+    condition = _mine(entry_id, worker) if worker else and_(
+        OutboundEntry.id == entry_id, OutboundEntry.state == EntryState.SENT)
+    result = db.session.execute(
+        update(OutboundEntry).where(condition)
+        .values(state=EntryState.FAILED if worker else EntryState.BOUNCED,
+                finished_at=now or utcnow(), lease_until=None, last_error=error[:2000]),
+        execution_options={"synchronize_session": False})
+    return result.rowcount == 1
+
+
+def purge_finished(now: datetime | None = None, keep: timedelta = KEEP_FINISHED) -> int:
+    """Forget entries finished long ago (a bounce arriving later is no longer matched)."""
+    result = db.session.execute(
+        delete(OutboundEntry).where(OutboundEntry.finished_at < (now or utcnow()) - keep),
+        execution_options={"synchronize_session": False})
+    return result.rowcount

@@ -1,0 +1,49 @@
+"""Every SMTP reply of the gateway in one table, so the handler, the tests and the docs read
+them from one place. Texts are French; `for_client` folds them to ASCII unless the client
+asked for SMTPUTF8 (RFC 6531: replies are ASCII otherwise)."""
+from __future__ import annotations
+
+import unicodedata
+
+from .routing import Refusal
+
+REFUSALS = {
+    Refusal.NOT_LOCAL: "550 5.7.1",
+    Refusal.UNKNOWN: "550 5.1.1",
+    Refusal.SUSPENDED: "550 5.2.1",
+    Refusal.NOT_ALLOWED: "550 5.7.1",
+    Refusal.NO_REDIRECT: "550 5.1.6",
+    Refusal.MAILBOX_FULL: "452 4.2.2",
+    Refusal.TOO_MANY: "552 5.5.3",
+    Refusal.TOO_LARGE: "552 5.3.4",
+}
+
+SENDER_OK = "250 2.1.0 Expéditeur accepté"
+RECIPIENT_OK = "250 2.1.5 Destinataire accepté"
+STORED = "250 2.0.0 Message enregistré"
+# SPEC §4: "… is not the redirect address of a member".
+NOT_A_MEMBER = ("550 5.7.1 {sender} n'est pas l'adresse de redirection d'un membre : "
+                "seuls les membres peuvent écrire à Préau, depuis l'adresse de redirection "
+                "vérifiée dans leurs Préférences")
+AUTHOR_SUSPENDED = "550 5.7.1 Le compte de {name} est suspendu : il ne peut pas envoyer de message"
+NULL_SENDER_ONLY_BOUNCES = ("550 5.7.1 Sans expéditeur, seuls les avis de non-remise de Préau "
+                            "sont acceptés")
+TOO_LARGE = "552 5.3.4 Message trop volumineux : {mb} Mo au plus"
+NO_VALID_RECIPIENT = "554 5.5.1 Aucun destinataire valide"
+TEMPORARY = "451 4.3.0 Erreur temporaire de la passerelle, réessayez plus tard"
+BOUNCE_ACCEPTED = "250 2.0.0 Avis de non-remise reçu"
+
+
+def refusal(code: Refusal, reason: str | None) -> str:
+    return f"{REFUSALS[code]} {one_line(reason or '')}".rstrip()
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def for_client(reply: str, smtputf8: bool) -> str:
+    if smtputf8:
+        return reply
+    reply = reply.replace("«", '"').replace("»", '"').replace("’", "'")
+    return unicodedata.normalize("NFKD", reply).encode("ascii", "ignore").decode("ascii")

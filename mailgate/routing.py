@@ -1,0 +1,362 @@
+"""The one routing path (SPEC §4): every message — web form, SMTP, population mailing — goes
+through `check` (who may receive it: read-only) and `deliver` (store it once, put it in the
+inboxes, queue the forwards, tell the author what failed). `route` is the two in a row.
+
+    route(author, recipients, message, *, replying_to=None, population=False,
+          save_copy=True, copy_to_self=False) -> RoutingResult
+
+- `author`: the writing Account.
+- `recipients`: account ids (int) and/or e-mail addresses (str), To, Cc and Bcc together,
+  groups already expanded into their members; duplicates count once.
+- `message`: an `email.message.EmailMessage` (see mailgate/compose.py), raw bytes, or a
+  `mime.Parsed`. Its From is replaced by the author's universal address; a Bcc header is
+  removed from the shared copy and kept, for the author's eyes only, in `bcc_display`.
+- `replying_to`: id of the MailMessage the author received and is answering; its author may
+  then be written to even without the right (SPEC §2). Ignored if the author did not receive
+  it. Independently of it, anyone who has received a message from X may write back to X.
+- `population`: lifts the limit of 50 recipients (population mailing only).
+- `save_copy`: keep the author's copy (students: Messages envoyés; others: Boîte d'envoi).
+- `copy_to_self`: "M'envoyer une copie" of non-students: also forward to their redirect.
+
+The result (never an exception for a recipient's problem) has one `RecipientResult` per
+distinct recipient, in the order given: `outcome` DELIVERED (internal inbox), FORWARDED
+(queued to their redirect address) or REFUSED with a `refusal` code and a French `reason`
+naming the person. Nothing is committed: the caller commits (the SMTP gateway answers 250
+only after that). Refused recipients of kind NO_REDIRECT or MAILBOX_FULL also earn the author
+a warning message naming them (mailgate/reports.py). Redirect addresses never appear in a
+result, a reason, a stored header or a forwarded header.
+"""
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from email.message import EmailMessage
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import lazyload, selectinload
+
+from directory.db import db
+from directory.enums import Role
+from directory.errors import InvalidInput
+from directory.models import Account
+from directory.rights import writable
+
+from . import headers, mime, queue, reports, store
+from .models import (
+    EntryKind,
+    FolderKind,
+    MailboxItem,
+    MailCorrespondent,
+    MailMessage,
+    OutboundEntry,
+)
+from .settings import MB, current
+
+MAX_RECIPIENTS = 50
+
+
+class Outcome(enum.StrEnum):
+    DELIVERED = "delivered"
+    FORWARDED = "forwarded"
+    REFUSED = "refused"
+
+
+class Refusal(enum.StrEnum):
+    NOT_LOCAL = "not_local"         # another domain: we are no open relay
+    UNKNOWN = "unknown"             # no such address here
+    SUSPENDED = "suspended"
+    NOT_ALLOWED = "not_allowed"     # the rights engine says no (SPEC §2)
+    NO_REDIRECT = "no_redirect"     # not a student and no verified redirect address
+    MAILBOX_FULL = "mailbox_full"
+    TOO_MANY = "too_many"           # more than 50 recipients from a person
+    TOO_LARGE = "too_large"
+
+
+@dataclass(frozen=True)
+class RecipientResult:
+    given: int | str                # as the caller named them
+    address: str                    # universal address (or the address given, if not ours)
+    name: str                       # full name, or the address when unknown
+    account_id: int | None
+    outcome: Outcome
+    refusal: Refusal | None = None
+    reason: str | None = None       # French, for the author
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome != Outcome.REFUSED
+
+
+@dataclass
+class RoutingResult:
+    recipients: list[RecipientResult]
+    message_id: int | None = None           # the stored MailMessage, if anything was stored
+    copy_folder: FolderKind | None = None   # where the author's copy went
+    notices: list[str] = field(default_factory=list)    # French, for the author
+
+    @property
+    def accepted(self) -> list[RecipientResult]:
+        return [r for r in self.recipients if r.accepted]
+
+    @property
+    def refused(self) -> list[RecipientResult]:
+        return [r for r in self.recipients if not r.accepted]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A recipient as `check` judged it; `deliver` acts on it."""
+
+    result: RecipientResult
+    internal: bool = False
+    redirect: str | None = field(default=None, repr=False)
+
+
+def route(author: Account, recipients: Iterable[int | str],
+          message: EmailMessage | bytes | mime.Parsed, *, replying_to: int | None = None,
+          population: bool = False, save_copy: bool = True,
+          copy_to_self: bool = False) -> RoutingResult:
+    parsed = as_parsed(message)
+    decisions = check(author, recipients, replying_to=replying_to, population=population,
+                      incoming_size=parsed.size)
+    return deliver(author, parsed, decisions, save_copy=save_copy, copy_to_self=copy_to_self)
+
+
+def as_parsed(message: EmailMessage | bytes | mime.Parsed) -> mime.Parsed:
+    if isinstance(message, mime.Parsed):
+        return message
+    if isinstance(message, EmailMessage):
+        message = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+    return mime.parse(message)
+
+
+# --- check ---------------------------------------------------------------------------------
+
+def check(author: Account, recipients: Iterable[int | str], *, replying_to: int | None = None,
+          population: bool = False, incoming_size: int = 0) -> list[Decision]:
+    """Judge every recipient; reads only. Quota is only peeked at here (`deliver` reserves)."""
+    settings = current()
+    given = _distinct(recipients, settings.domain)
+    if not given:
+        raise InvalidInput("Indiquez au moins un destinataire.")
+    if incoming_size > settings.max_message_bytes:
+        reason = f"Le message dépasse la taille maximale de {settings.max_message_bytes // MB} Mo"
+        return [_refused(g, a or f"compte n° {g}", a or f"compte n° {g}", None,
+                         Refusal.TOO_LARGE, reason) for g, a in given]
+    if len(given) > MAX_RECIPIENTS and not population:
+        reason = (f"Un message peut avoir au plus {MAX_RECIPIENTS} destinataires "
+                  f"({len(given)} indiqués) : aucun envoi n'a été fait")
+        return [_refused(g, a or f"compte n° {g}", a or f"compte n° {g}", None,
+                         Refusal.TOO_MANY, reason) for g, a in given]
+    accounts = _accounts(given, settings.domain)
+    verdicts = _verdicts(author, [a.id for a in accounts.values()],
+                         _reply_author(author, replying_to))
+    internal = {a.id for a in accounts.values() if a.has_role(Role.INTERNAL_MAIL)}
+    full = store.full_mailboxes(internal & {i for i, v in verdicts.items() if v.allowed},
+                                settings.quota_bytes, incoming_size)
+    return _once_per_account([_decide(g, a, accounts.get(g), verdicts, internal, full,
+                                      settings) for g, a in given])
+
+
+def _once_per_account(decisions: Sequence[Decision]) -> list[Decision]:
+    """One person named twice (by id and by address, or in To and Bcc) counts once."""
+    seen: set[int] = set()
+    kept = []
+    for decision in decisions:
+        account_id = decision.result.account_id
+        if account_id is not None:
+            if account_id in seen:
+                continue
+            seen.add(account_id)
+        kept.append(decision)
+    return kept
+
+
+def _distinct(recipients: Iterable[int | str], domain: str) -> list[tuple[int | str, str]]:
+    """(key, address) pairs, duplicates removed: key is the id for ids, the lower-cased
+    address for addresses (an address's account is looked up by its local part)."""
+    seen: dict[int | str, str] = {}
+    for recipient in recipients:
+        if isinstance(recipient, int):
+            seen.setdefault(recipient, "")
+        else:
+            address = recipient.strip().strip("<>").strip().lower()
+            if address:
+                seen.setdefault(address, address)
+    return list(seen.items())
+
+
+def _accounts(given: Sequence[tuple[int | str, str]], domain: str) -> dict[int | str, Account]:
+    ids = [g for g, _ in given if isinstance(g, int)]
+    locals_ = {a.rpartition("@")[0]: a for g, a in given
+               if isinstance(g, str) and a.rpartition("@")[2] == domain}
+    if not ids and not locals_:
+        return {}
+    rows = db.session.scalars(
+        select(Account).options(selectinload(Account.role_overrides), lazyload(Account.schools))
+        .where(or_(Account.id.in_(ids), Account.address.in_(list(locals_))))).all()
+    found: dict[int | str, Account] = {}
+    for account in rows:
+        if account.id in ids:
+            found[account.id] = account
+        if account.address in locals_:
+            found[locals_[account.address]] = account
+    return found
+
+
+def _reply_author(author: Account, message_id: int | None) -> int | None:
+    """The author of `message_id`, if `author` did receive that message."""
+    if message_id is None:
+        return None
+    received = or_(
+        exists().where(MailboxItem.message_id == MailMessage.id,
+                       MailboxItem.account_id == author.id),
+        exists().where(OutboundEntry.message_id == MailMessage.id,
+                       OutboundEntry.account_id == author.id))
+    return db.session.scalar(select(MailMessage.author_id).where(
+        MailMessage.id == message_id, received))
+
+
+def _verdicts(author: Account, ids: list[int], reply_author: int | None):
+    verdicts = writable(author, ids, replying_to=reply_author)
+    refused = [i for i, v in verdicts.items() if not v.allowed]
+    if refused and not author.suspended:
+        for correspondent in db.session.scalars(select(MailCorrespondent.author_id).where(
+                MailCorrespondent.account_id == author.id,
+                MailCorrespondent.author_id.in_(refused))):
+            verdicts.update(writable(author, [correspondent], replying_to=correspondent))
+    return verdicts
+
+
+def _refused(given, address, name, account_id, refusal: Refusal, reason: str) -> Decision:
+    return Decision(RecipientResult(given, address, name, account_id, Outcome.REFUSED,
+                                    refusal, reason))
+
+
+def _decide(given, address: str, account: Account | None, verdicts, internal: set[int],
+            full: set[int], settings) -> Decision:
+    if address and not settings.is_local(address):
+        return _refused(given, address, address, None, Refusal.NOT_LOCAL,
+                        not_local_reason(address, settings.domain))
+    if account is None:
+        shown = address or f"compte n° {given}"
+        return _refused(given, shown, shown, None, Refusal.UNKNOWN,
+                        f"{shown} : adresse inconnue")
+    universal = settings.universal(account.address)
+    name = account.full_name
+    verdict = verdicts[account.id]
+    if account.suspended:
+        return _refused(given, universal, name, account.id, Refusal.SUSPENDED,
+                        f"Le compte de {name} est suspendu")
+    if not verdict.allowed:
+        return _refused(given, universal, name, account.id, Refusal.NOT_ALLOWED,
+                        verdict.reason or f"Vous ne pouvez pas écrire à {name}")
+    if account.id in internal:
+        if account.id in full:
+            return _refused(given, universal, name, account.id, Refusal.MAILBOX_FULL,
+                            f"La boîte aux lettres de {name} est pleine")
+        return Decision(RecipientResult(given, universal, name, account.id, Outcome.DELIVERED),
+                        internal=True)
+    if not account.verified_redirect:
+        return _refused(given, universal, name, account.id, Refusal.NO_REDIRECT,
+                        f"{name} n'a pas d'adresse de redirection : le message ne peut pas "
+                        "lui parvenir")
+    return Decision(RecipientResult(given, universal, name, account.id, Outcome.FORWARDED),
+                    redirect=account.verified_redirect)
+
+
+def not_local_reason(address: str, domain: str) -> str:
+    return (f"{address} n'est pas une adresse de {domain} : Préau ne relaie pas le courrier "
+            "vers d'autres domaines")
+
+
+# --- deliver -------------------------------------------------------------------------------
+
+def deliver(author: Account, parsed: mime.Parsed, decisions: Sequence[Decision], *,
+            received: str | None = None, save_copy: bool = True,
+            copy_to_self: bool = False) -> RoutingResult:
+    """Store the message once and act on every accepted decision, in the caller's
+    transaction. `received`: the value of our Received field (SMTP)."""
+    settings = current()
+    size = parsed.size
+    decisions = _once_per_account(decisions)
+    inboxes = store.system_folders([d.result.account_id for d in decisions
+                                    if d.result.accepted and d.internal], FolderKind.INBOX)
+    fitted = store.reserve(inboxes, size, settings.quota_bytes)
+    outcome = RoutingResult([_after_quota(d, fitted) for d in decisions])
+    if not outcome.accepted:
+        return _warn(author, parsed, outcome)
+    forwards = [d for d, r in zip(decisions, outcome.recipients, strict=True)
+                if r.outcome == Outcome.FORWARDED]
+    copy = _author_copy(author, size, settings) if save_copy else None
+    outcome.copy_folder = copy[0] if copy else None
+    if save_copy and copy is None:
+        outcome.notices.append("Votre espace de stockage est plein : la copie de ce message "
+                               "n'a pas été enregistrée dans Messages envoyés.")
+    block, message_id = headers.stored_header(
+        parsed, author_from=headers.author_from(author.full_name,
+                                                settings.universal(author.address)),
+        received=received, address_map=_redirect_map(parsed), domain=settings.domain)
+    outcome.message_id = store.save_message(
+        parsed, block, message_id=message_id, author_id=author.id,
+        bcc_display=", ".join(f"{n} <{a}>" if n else a for n, a in parsed.addresses("bcc")))
+    delivered = [r.account_id for r in outcome.recipients if r.outcome == Outcome.DELIVERED]
+    store.add_items(outcome.message_id, size, [(i, inboxes[i]) for i in delivered],
+                    read_copy=(author.id, copy[1]) if copy else None)
+    entries = [{"kind": EntryKind.FORWARD, "message_id": outcome.message_id,
+                "account_id": d.result.account_id, "author_id": author.id,
+                "address": d.redirect} for d in forwards]
+    if copy_to_self and author.verified_redirect and not author.has_role(Role.INTERNAL_MAIL):
+        entries.append({"kind": EntryKind.FORWARD, "message_id": outcome.message_id,
+                        "account_id": author.id, "author_id": author.id,
+                        "address": author.verified_redirect})
+    queue.enqueue(entries, lifetime=settings.queue_lifetime)
+    _remember_correspondents(author.id, {r.account_id for r in outcome.accepted})
+    return _warn(author, parsed, outcome)
+
+
+def _after_quota(decision: Decision, fitted: set[int]) -> RecipientResult:
+    result = decision.result
+    if result.outcome == Outcome.DELIVERED and result.account_id not in fitted:
+        return replace(result, outcome=Outcome.REFUSED, refusal=Refusal.MAILBOX_FULL,
+                       reason=f"La boîte aux lettres de {result.name} est pleine")
+    return result
+
+
+def _author_copy(author: Account, size: int, settings) -> tuple[FolderKind, int] | None:
+    """Students' copy goes to Messages envoyés within their quota; others' to their outbox."""
+    internal = author.has_role(Role.INTERNAL_MAIL)
+    kind = FolderKind.SENT if internal else FolderKind.OUTBOX
+    folder = store.system_folders([author.id], kind)[author.id]
+    if not store.reserve([author.id], size, settings.quota_bytes if internal else None):
+        return None
+    return kind, folder
+
+
+def _redirect_map(parsed: mime.Parsed) -> dict[str, str]:
+    """Members' redirect addresses among To/Cc → their universal address."""
+    candidates = headers.outside_addresses(parsed)
+    if not candidates:
+        return {}
+    settings = current()
+    rows = db.session.execute(select(func.lower(Account.redirect_address), Account.address)
+                              .where(func.lower(Account.redirect_address).in_(candidates)))
+    return {redirect: settings.universal(local) for redirect, local in rows}
+
+
+def _remember_correspondents(author_id: int, account_ids: set[int | None]) -> None:
+    rows = [{"account_id": i, "author_id": author_id} for i in account_ids
+            if i is not None and i != author_id]
+    if rows:
+        db.session.execute(store.insert_ignoring_duplicates(MailCorrespondent), rows)
+
+
+def _warn(author: Account, parsed: mime.Parsed, outcome: RoutingResult) -> RoutingResult:
+    failures = [(f"{r.name} <{r.address}>", r.reason) for r in outcome.refused
+                if r.refusal in (Refusal.NO_REDIRECT, Refusal.MAILBOX_FULL)]
+    if failures:
+        reports.undeliverable(author, parsed.subject, parsed.sent_at, failures,
+                              in_reply_to=parsed.message_id,
+                              others_received=bool(outcome.accepted))
+    return outcome

@@ -1,0 +1,134 @@
+"""Handing a finished message to the outbound relay named by PREAU_SMARTHOST.
+
+- `smtp://[user:pass@]host[:port]` (port 25 by default): STARTTLS whenever the relay offers it
+  (certificate verified), then AUTH when a user is given;
+- `smtps://[user:pass@]host[:port]` (465 by default): TLS from the first byte;
+- `capture:` (the default) writes each message as an .eml file into <instance>/mail-out/, and
+  `capture:DIR` into DIR, so that a new user sees what would have been sent.
+
+One `Relay` keeps its connection open across the messages of a worker's batch.
+"""
+from __future__ import annotations
+
+import smtplib
+import ssl
+import uuid
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from directory.clock import utcnow
+from directory.errors import InvalidInput
+
+TIMEOUT = 60
+
+
+@dataclass(frozen=True)
+class Outcome:
+    sent: bool
+    permanent: bool = False     # a 5xx: do not try again
+    error: str = ""
+
+
+def capture_folder(smarthost: str, instance_path: Path) -> Path | None:
+    if not smarthost.startswith("capture:"):
+        return None
+    rest = smarthost.removeprefix("capture:")
+    return Path(rest) if rest else instance_path / "mail-out"
+
+
+def capture(message: EmailMessage | bytes, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{utcnow():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:12]}.eml"
+    target = folder / name
+    partial = folder / (name + ".tmp")
+    partial.write_bytes(message if isinstance(message, bytes) else bytes(message))
+    partial.rename(target)
+    return target
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    scheme: str
+    host: str
+    port: int
+    user: str
+    password: str
+
+
+def parse_url(smarthost: str) -> Endpoint:
+    parts = urlsplit(smarthost)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise InvalidInput(f"PREAU_SMARTHOST invalide : « {smarthost} » (smtp://hôte:port, "
+                           "smtps://hôte:port, capture: ou capture:DOSSIER).")
+    return Endpoint(parts.scheme, parts.hostname,
+                    parts.port or (465 if parts.scheme == "smtps" else 25),
+                    unquote(parts.username or ""), unquote(parts.password or ""))
+
+
+class Relay:
+    """Send one message at a time to one recipient; never raises for a delivery problem."""
+
+    def __init__(self, smarthost: str, instance_path: Path, hostname: str):
+        self.folder = capture_folder(smarthost, instance_path)
+        self.endpoint = None if self.folder else parse_url(smarthost)
+        self.hostname = hostname
+        self.connection: smtplib.SMTP | None = None
+
+    def send(self, sender: str, recipient: str, data: bytes) -> Outcome:
+        if self.folder is not None:
+            capture(data, self.folder)
+            return Outcome(True)
+        try:
+            connection = self._connect()
+            options = ["BODY=8BITMIME"] if connection.has_extn("8bitmime") \
+                and not data.isascii() else []
+            if connection.has_extn("smtputf8") and not (sender + recipient).isascii():
+                options.append("SMTPUTF8")
+            connection.sendmail(sender, [recipient], data, mail_options=options)
+            return Outcome(True)
+        except smtplib.SMTPRecipientsRefused as error:
+            code, text = next(iter(error.recipients.values()))
+            return self._refused(code, text)
+        except smtplib.SMTPResponseException as error:
+            return self._refused(error.smtp_code, error.smtp_error)
+        except (smtplib.SMTPException, OSError) as error:
+            self.close()
+            return Outcome(False, False, f"relais injoignable : {error}")
+
+    def _refused(self, code: int, text: bytes | str) -> Outcome:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", errors="replace")
+        if code in (421, -1):
+            self.close()
+        return Outcome(False, 500 <= code < 600, f"{code} {' '.join(text.split())}")
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.connection is not None:
+            return self.connection
+        endpoint = self.endpoint
+        context = ssl.create_default_context()
+        if endpoint.scheme == "smtps":
+            connection = smtplib.SMTP_SSL(endpoint.host, endpoint.port, timeout=TIMEOUT,
+                                          local_hostname=self.hostname, context=context)
+        else:
+            connection = smtplib.SMTP(endpoint.host, endpoint.port, timeout=TIMEOUT,
+                                      local_hostname=self.hostname)
+        connection.ehlo()
+        if endpoint.scheme == "smtp" and connection.has_extn("starttls"):
+            connection.starttls(context=context)
+            connection.ehlo()
+        if endpoint.user:
+            connection.login(endpoint.user, endpoint.password)
+        self.connection = connection
+        return connection
+
+    def close(self) -> None:
+        if self.connection is None:
+            return
+        try:
+            self.connection.quit()
+        except (smtplib.SMTPException, OSError):
+            self.connection.close()
+        self.connection = None

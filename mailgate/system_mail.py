@@ -1,0 +1,35 @@
+"""Mail the portal itself writes (verification links, notices): stored and queued like any
+outgoing mail, sent by the worker with a null envelope sender (never bounced back)."""
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from . import headers, mime, queue, store
+from .models import EntryKind
+from .settings import current
+
+
+def build(*, to: str, subject: str, body: str, domain: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = f"Préau <ne-pas-repondre@{domain}>"
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain=domain)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(body)
+    return message
+
+
+def send(message: EmailMessage) -> None:
+    """Queue `message` to its To address, in the caller's transaction (the caller commits)."""
+    settings = current()
+    parsed = mime.parse(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+    block, message_id = headers.stored_header(parsed, author_from=None, received=None,
+                                              address_map={}, domain=settings.domain)
+    stored = store.save_message(parsed, block, message_id=message_id, author_id=None,
+                                automatic=True)
+    queue.enqueue([{"kind": EntryKind.SYSTEM, "message_id": stored, "account_id": None,
+                    "author_id": None, "address": message["To"].addresses[0].addr_spec}],
+                  lifetime=settings.queue_lifetime)

