@@ -1,0 +1,263 @@
+"""Writing a message: what the compose form holds, the message it becomes, and sending it
+through the one routing path (`mailgate.routing`), callable without a request.
+
+Sending first asks `routing.check` (read-only) so that a recipient one may not write to, an
+unknown one or more than 50 people is a clear form error and nothing is sent at all; then
+`routing.route` stores and delivers, and its per-recipient result is what the author sees —
+the same result the SMTP path turns into reply codes. Replies, reply-all and forwards start
+from a message the author holds (`store.item_of`: anyone else's is NotFound).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import getaddresses
+
+import nh3
+from sqlalchemy import select, update
+from sqlalchemy.orm import lazyload
+
+from directory.db import db
+from directory.errors import InvalidInput, NotFound
+from directory.models import Account
+from mailgate import compose as mail_compose
+from mailgate import routing, store
+from mailgate.models import MailAttachment, MailBlob, MailboxItem, MailMessage
+from mailgate.settings import MB, current
+
+from . import display, mailbox, recipients
+from .recipients import Chip
+
+SUBJECT_MAX = 250
+BODY_MAX = 200_000
+MAX_UPLOADS = 20
+BLOCKING = (routing.Refusal.NOT_ALLOWED, routing.Refusal.SUSPENDED, routing.Refusal.UNKNOWN,
+            routing.Refusal.NOT_LOCAL, routing.Refusal.TOO_MANY, routing.Refusal.TOO_LARGE)
+_MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+
+
+@dataclass
+class Upload:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class Composition:
+    chips: list[Chip] = field(default_factory=list)
+    subject: str = ""
+    body: str = ""
+    receipt: bool = False
+    copy: bool = True
+    reply_item: int | None = None       # the item answered (its author may be written to)
+    source_item: int | None = None      # the draft or forwarded message whose files are kept
+    kept: list[int] = field(default_factory=list)   # attachment ids of the source message
+    uploads: list[Upload] = field(default_factory=list)
+    draft_item: int | None = None       # the draft this composition replaces
+
+
+def attachment_limit() -> int:
+    """Files are sent in base64 (4 bytes for 3): what fits in the message size limit."""
+    return current().max_message_bytes * 3 // 4 // MB * MB
+
+
+def check_text(comp: Composition) -> None:
+    if len(comp.subject) > SUBJECT_MAX:
+        raise InvalidInput(f"L'objet dépasse {SUBJECT_MAX} caractères.")
+    if len(comp.body) > BODY_MAX:
+        raise InvalidInput(f"Le texte dépasse {BODY_MAX} caractères.")
+    if len(comp.uploads) + len(comp.kept) > MAX_UPLOADS:
+        raise InvalidInput(f"{MAX_UPLOADS} pièces jointes au plus.")
+
+
+def upload(filename: str, content_type: str, data: bytes) -> Upload:
+    name = re.sub(r"[\x00-\x1f\x7f/\\]+", "_", (filename or "").rsplit("/", 1)[-1]
+                  .rsplit("\\", 1)[-1]).strip()[:255] or "piece-jointe"
+    kind = (content_type or "").split(";")[0].strip().lower()
+    return Upload(name, kind if _MIME_TYPE.match(kind) else "application/octet-stream", data)
+
+
+# Attachments kept from a draft or a forwarded message -----------------------------------
+
+def source_attachments(account: Account, item_id: int) -> list[MailAttachment]:
+    item, _message = store.item_of(account, item_id)
+    return list(db.session.scalars(select(MailAttachment).where(
+        MailAttachment.message_id == item.message_id).order_by(MailAttachment.position)))
+
+
+def kept_uploads(account: Account, comp: Composition) -> list[Upload]:
+    if not comp.kept:
+        return []
+    if comp.source_item is None:
+        raise NotFound("Cette pièce jointe n'existe pas.")
+    item, _message = store.item_of(account, comp.source_item)
+    rows = db.session.execute(
+        select(MailAttachment.id, MailAttachment.filename, MailAttachment.content_type,
+               MailBlob.data).join(MailBlob, MailBlob.sha256 == MailAttachment.blob_sha256)
+        .where(MailAttachment.message_id == item.message_id,
+               MailAttachment.id.in_(comp.kept))
+        .order_by(MailAttachment.position)).all()
+    if len(rows) != len(set(comp.kept)):
+        raise NotFound("Cette pièce jointe n'existe pas.")
+    return [upload(r.filename, r.content_type, r.data) for r in rows]
+
+
+# The message --------------------------------------------------------------------------
+
+def _accounts(ids: list[int]) -> list[Account]:
+    found = {a.id: a for a in db.session.scalars(
+        select(Account).where(Account.id.in_(ids)).options(lazyload(Account.role_overrides)))}
+    return [found[i] for i in ids if i in found]
+
+
+def build(author: Account, comp: Composition, files: list[Upload], *,
+          draft: bool = False) -> EmailMessage:
+    """The message as the routing takes it (`mailgate.compose` writes it). A draft also
+    records its chips and options, for itself."""
+    placed = recipients.recipients_by_field(comp.chips)
+    replied = _replied_message(author, comp)
+    message = mail_compose.compose(
+        author, to=_accounts(placed["to"]), cc=_accounts(placed["cc"]),
+        bcc=_accounts(placed["bcc"]), subject=comp.subject, text=comp.body or "",
+        attachments=[(f.filename, f.content_type, f.data) for f in files],
+        in_reply_to=replied.message_id_header if replied else "",
+        references=replied.references if replied else "", read_receipt=comp.receipt)
+    if draft:
+        for chip in comp.chips:
+            message["X-Preau-Chip"] = chip.full_token
+        message["X-Preau-Options"] = (f"receipt={int(comp.receipt)}; copy={int(comp.copy)}; "
+                                      f"reply={comp.reply_item or ''}")
+    return message
+
+
+def _replied_message(author: Account, comp: Composition) -> MailMessage | None:
+    if comp.reply_item is None:
+        return None
+    return store.item_of(author, comp.reply_item)[1]
+
+
+def files_of(author: Account, comp: Composition) -> list[Upload]:
+    files = kept_uploads(author, comp) + comp.uploads
+    total = sum(len(f.data) for f in files)
+    limit = attachment_limit()
+    if total > limit:
+        raise InvalidInput(f"Les pièces jointes font {display.size_text(total)} : "
+                           f"{display.size_text(limit)} au plus par message.")
+    return files
+
+
+# Sending ------------------------------------------------------------------------------
+
+@dataclass
+class Sent:
+    result: routing.RoutingResult
+    notices: list[str]
+
+
+def send(author: Account, comp: Composition) -> Sent:
+    """Check everything, then route. Raises InvalidInput (nothing sent) for what the author
+    must fix; otherwise returns the routing's per-recipient result."""
+    check_text(comp)
+    if not comp.chips:
+        raise InvalidInput("Ajoutez au moins un destinataire.")
+    recipients.check_count(comp.chips)
+    files = files_of(author, comp)
+    message = build(author, comp, files)
+    replied = _replied_message(author, comp)
+    targets = [i for ids in recipients.recipients_by_field(comp.chips).values() for i in ids]
+    blocking = [d.result.reason for d in routing.check(
+        author, targets, replying_to=replied.id if replied else None)
+        if d.result.refusal in BLOCKING]
+    if blocking:
+        raise InvalidInput("Le message n'est pas envoyé : " + " ; ".join(blocking) + ".")
+    student = mailbox.has_inbox(author)
+    result = routing.route(author, targets, message,
+                           replying_to=replied.id if replied else None,
+                           save_copy=comp.copy or not student,
+                           copy_to_self=comp.copy and not student)
+    notices = list(result.notices)
+    if comp.copy and not student and not author.verified_redirect:
+        notices.append("Vous n'avez pas d'adresse de redirection vérifiée : la copie n'a pas "
+                       "pu vous être envoyée.")
+    if result.message_id is not None:
+        _after_sending(author, comp)
+    return Sent(result, notices)
+
+
+def _after_sending(author: Account, comp: Composition) -> None:
+    if comp.reply_item is not None:
+        db.session.execute(update(MailboxItem).where(
+            MailboxItem.id == comp.reply_item, MailboxItem.account_id == author.id)
+            .values(is_answered=True))
+    if comp.draft_item is not None:
+        store.delete_items(author, [comp.draft_item])
+
+
+# Replies and forwards -----------------------------------------------------------------
+
+def _plain_text(message: MailMessage) -> str:
+    if message.text_body.strip() or not message.html_body:
+        return message.text_body
+    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>|</h\d>", "\n", message.html_body)
+    return "\n".join(line.strip() for line in nh3.clean(text, tags=set()).splitlines())
+
+
+def _prefixed(prefix: str, subject: str) -> str:
+    if re.match(rf"^\s*{prefix}\s*:", subject, re.IGNORECASE):
+        return subject
+    return f"{prefix} : {subject}".strip()
+
+
+def _sender_line(message: MailMessage) -> str:
+    """The author as the reader knows them: their account's name and universal address."""
+    author = db.session.get(Account, message.author_id) if message.author_id else None
+    if author is not None:
+        return f"{author.full_name} <{current().universal(author.address)}>"
+    return f"{message.from_name} <{message.from_address}>".replace(" <>", "").strip()
+
+
+def reply(author: Account, item_id: int, *, everyone: bool = False) -> Composition:
+    _item, message = store.item_of(author, item_id)
+    ids = [message.author_id] if message.author_id and message.author_id != author.id else []
+    if everyone:
+        ids += [i for i in _local_accounts(message.to_display, message.cc_display)
+                if i != author.id and i not in ids]
+    quoted = "\n".join(f"> {line}" for line in _plain_text(message).splitlines())
+    body = (f"\n\nLe {display.full_date(message.sent_at)}, {_sender_line(message)} a écrit :\n"
+            f"{quoted}\n")
+    chips = recipients.resolve(author, [("to", recipients.PERSON, ids[0])] if ids else [])
+    if len(ids) > 1:
+        chips += recipients.resolve(author, [("cc", recipients.PERSON, i) for i in ids[1:]])
+    return Composition(chips=chips, subject=_prefixed("Re", message.subject), body=body,
+                       reply_item=item_id, copy=mailbox.has_inbox(author))
+
+
+def forward(author: Account, item_id: int) -> Composition:
+    _item, message = store.item_of(author, item_id)
+    lines = ["", "", "-------- Message transféré --------",
+             f"De : {_sender_line(message)}",
+             f"Date : {display.full_date(message.sent_at)}",
+             f"À : {message.to_display}"]
+    if message.cc_display:
+        lines.append(f"Copie : {message.cc_display}")
+    lines += [f"Objet : {message.subject}", "", _plain_text(message)]
+    kept = [a.id for a in source_attachments(author, item_id)]
+    return Composition(subject=_prefixed("TR", message.subject), body="\n".join(lines),
+                       source_item=item_id, kept=kept, copy=mailbox.has_inbox(author))
+
+
+def _local_accounts(*displays: str) -> list[int]:
+    """Accounts named by the universal addresses of To/Cc texts, in their order."""
+    domain = current().domain
+    locals_ = []
+    for _name, address in getaddresses(list(displays)):
+        local, _, host = address.lower().rpartition("@")
+        if host == domain and local and local not in locals_:
+            locals_.append(local)
+    if not locals_:
+        return []
+    found = dict(db.session.execute(select(Account.address, Account.id)
+                                    .where(Account.address.in_(locals_))).all())
+    return [found[local] for local in locals_ if local in found]

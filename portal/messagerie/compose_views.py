@@ -1,0 +1,169 @@
+"""The compose page: start from nothing, a person of the Annuaire, a reply, a forward or a
+draft; send, save as draft, or — without JavaScript — save and open the picker, or remove a
+chip. After sending, the per-recipient result of the routing."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext
+from flask_login import current_user
+
+from directory.db import db
+from directory.errors import InvalidInput
+from directory.rights import writable
+from mailgate import store
+from mailgate.routing import MAX_RECIPIENTS
+
+from . import compose, drafts, mailbox, recipients
+from .blueprint import bp, settings, sidebar
+from .compose import Composition
+from .forms import ComposeForm
+
+RESULT_KEY = "messagerie.sent"
+# Send; save the draft; save it and open the picker (no JavaScript); remove a chip (idem).
+ACTIONS = ("envoyer", "brouillon", "destinataires", "retirer")
+
+
+def int_arg(values, name: str) -> int | None:
+    value = values.get(name, "")
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 10:
+        abort(404)
+    return int(value)
+
+
+# Endpoint `compose`: the one the Annuaire's envelope links to (directory_pages.compose_link).
+@bp.route("/ecrire", endpoint="compose")
+def compose_page():
+    comp = _starting_point()
+    _add_tokens(comp, request.args.getlist("ajout"))
+    form = ComposeForm(formdata=None, subject=comp.subject, body=comp.body,
+                       receipt=comp.receipt, copy=comp.copy)
+    return _page(form, comp)
+
+
+def _starting_point() -> Composition:
+    args = request.args
+    for name, start in (("brouillon", drafts.load), ("transferer", compose.forward),
+                        ("repondre", compose.reply),
+                        ("repondre_tous", lambda a, i: compose.reply(a, i, everyone=True))):
+        item_id = int_arg(args, name)
+        if item_id is not None:
+            return start(current_user, item_id)
+    comp = Composition(copy=mailbox.has_inbox(current_user))
+    person = int_arg(args, "destinataire")
+    if person is not None:
+        verdict = writable(current_user, [person]).get(person) or abort(404)
+        if verdict.allowed:
+            comp.chips = recipients.resolve(current_user, [("to", recipients.PERSON, person)])
+        else:
+            flash(verdict.reason, "error")
+    return comp
+
+
+def _add_tokens(comp: Composition, tokens: list[str]) -> None:
+    """Chips chosen in the picker without JavaScript (`ajout` values)."""
+    if not tokens:
+        return
+    try:
+        entries = [recipients.parse_full(t) for t in tokens]
+    except InvalidInput as error:
+        flash(error.message, "error")
+        return
+    known = [(c.field, c.kind, c.id) for c in comp.chips]
+    comp.chips = recipients.resolve(current_user, known + entries)
+
+
+@bp.route("/ecrire", methods=["POST"])
+def compose_post():
+    form = ComposeForm()
+    comp = Composition(subject=form.subject.data or "", body=form.body.data or "",
+                       receipt=form.receipt.data, copy=form.copy.data)
+    try:
+        _read_form(comp)
+    except InvalidInput as error:
+        form.form_errors.append(error.message)
+        return _page(form, comp, 400)
+    if not form.validate_on_submit():
+        return _page(form, comp, 400)
+    action = "retirer" if request.form.get("retirer") else request.form.get("action", "envoyer")
+    if action not in ACTIONS:
+        abort(400)
+    try:
+        if action == "envoyer":
+            sent = compose.send(current_user, comp)
+        else:
+            item_id = drafts.save(current_user, comp)
+        db.session.commit()
+    except InvalidInput as error:
+        db.session.rollback()
+        form.form_errors.append(error.message)
+        if comp.uploads:
+            form.form_errors.append(gettext("Joignez de nouveau vos fichiers : ils n'ont pas "
+                                            "été conservés."))
+        return _page(form, comp, 400)
+    if action == "envoyer":
+        session[RESULT_KEY] = _summary(comp, sent)
+        return redirect(url_for(".sent"), code=303)
+    if action == "destinataires":
+        return redirect(url_for(".picker", brouillon=item_id,
+                                champ=request.form.get("champ", "to")), code=303)
+    if action == "brouillon":
+        flash(gettext("Le brouillon est enregistré dans « Brouillons »."), "success")
+    return redirect(url_for(".compose", brouillon=item_id), code=303)
+
+
+def _read_form(comp: Composition) -> None:
+    """Chips, the message answered, kept and new files, the draft replaced. Someone else's
+    id anywhere here is NotFound (→ 404)."""
+    entries = recipients.from_form(request.form)
+    removed = request.form.get("retirer")
+    if removed:
+        entries = [e for e in entries if e != recipients.parse_full(removed)]
+    comp.chips = recipients.resolve(current_user, entries)
+    comp.reply_item = int_arg(request.form, "reponse_a")
+    if comp.reply_item is not None:
+        store.item_of(current_user, comp.reply_item)
+    comp.source_item = int_arg(request.form, "source")
+    kept = request.form.getlist("garder")
+    if any(not k.isdigit() or len(k) > 10 for k in kept):
+        abort(404)
+    comp.kept = [int(k) for k in kept]
+    comp.draft_item = int_arg(request.form, "brouillon")
+    if comp.draft_item is not None:
+        drafts.draft_item(current_user, comp.draft_item)
+    files = [f for f in request.files.getlist("files") if f.filename]
+    comp.uploads = [compose.upload(f.filename, f.mimetype, f.read()) for f in files]
+
+
+def _page(form: ComposeForm, comp: Composition, status: int = 200):
+    student = mailbox.has_inbox(current_user)
+    if not student:
+        form.copy.label.text = "M'envoyer une copie"
+    kept = compose.source_attachments(current_user, comp.source_item) \
+        if comp.source_item is not None else []
+    return render_template(
+        "messagerie/compose.html", form=form, comp=comp, kept=kept,
+        count=recipients.count(comp.chips), limit=MAX_RECIPIENTS,
+        fields=recipients.FIELDS, field_labels=recipients.FIELD_LABELS,
+        attachment_limit=compose.attachment_limit(), student=student,
+        has_redirect=bool(current_user.verified_redirect),
+        max_message=settings().max_message_bytes, **sidebar()), status
+
+
+def _summary(comp: Composition, sent: compose.Sent) -> dict:
+    """What the result page shows, small enough for the session cookie."""
+    result = sent.result
+    return {"subject": comp.subject[:120],
+            "rows": [[r.name, r.address, r.outcome.value, r.reason or ""]
+                     for r in result.recipients],
+            "notices": sent.notices,
+            "copy": result.copy_folder.value if result.copy_folder else ""}
+
+
+@bp.route("/envoye")
+def sent():
+    summary = session.get(RESULT_KEY)
+    if not summary:
+        return redirect(url_for(".index"))
+    return render_template("messagerie/sent.html", summary=summary, **sidebar())

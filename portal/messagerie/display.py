@@ -1,0 +1,48 @@
+"""How the Messagerie writes dates and sizes: times in the schools' time zone (the database
+keeps naive UTC), sizes in Ko and Mo with a French decimal comma."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import getaddresses
+from math import ceil
+from zoneinfo import ZoneInfo
+
+from directory.clock import utcnow
+
+SCHOOL_ZONE = ZoneInfo("Europe/Paris")
+KB, MB = 1024, 1024 * 1024
+
+
+def local(when: datetime) -> datetime:
+    return when.replace(tzinfo=UTC).astimezone(SCHOOL_ZONE)
+
+
+def list_date(when: datetime, now: datetime | None = None) -> str:
+    """Time today, date otherwise."""
+    when, today = local(when), local(now or utcnow()).date()
+    return when.strftime("%H:%M") if when.date() == today else when.strftime("%d/%m/%Y")
+
+
+def full_date(when: datetime) -> str:
+    return local(when).strftime("%d/%m/%Y %H:%M")
+
+
+def size_kb(size: int) -> str:
+    return f"{max(1, ceil(size / KB))} Ko"
+
+
+def size_text(size: int) -> str:
+    """'22 Ko' below one megabyte, '3,2 Mo' above, '45 Mo' when round."""
+    if size < MB:
+        return f"{ceil(size / KB)} Ko"
+    value = round(size / MB, 1)
+    text = f"{value:.0f}" if value == int(value) else f"{value:.1f}".replace(".", ",")
+    return f"{text} Mo"
+
+
+def names(addresses: str, limit: int = 3) -> str:
+    """'Zoé Le Gall <zoe.le-gall@…>, Lucas Martin <…>' → 'Zoé Le Gall, Lucas Martin' (the
+    first `limit`, then "+N")."""
+    people = [name or address for name, address in getaddresses([addresses]) if address]
+    shown = ", ".join(people[:limit])
+    return shown + (f" +{len(people) - limit}" if len(people) > limit else "")

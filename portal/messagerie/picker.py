@@ -1,0 +1,59 @@
+"""What the recipient picker lists besides a directory search (which is the Annuaire's own,
+`portal.directory_pages.people_page`): the sender's own classes and groups, and the groups of
+their address book, each with the number of members the sender may write to — one grouped
+query per list, whatever the number of groups."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
+
+from directory.db import db
+from directory.models import Account, Group, GroupMember
+from directory.rights import writable_condition
+from directory.search import AccountFilters
+
+from ..carnet import book
+from ..carnet.models import ContactMember
+
+
+def own_groups(viewer: Account) -> list[tuple[Group, tuple[int, ...]]]:
+    """The classes and groups the viewer belongs to, with the members they may write to
+    (their ids let the page count recipients as the server does)."""
+    mine = aliased(GroupMember)
+    groups = list(db.session.scalars(
+        select(Group).join(mine, mine.group_id == Group.id).where(mine.account_id == viewer.id)
+        .order_by(Group.kind, Group.search_name)))
+    members = writable_members(viewer, GroupMember, [g.id for g in groups])
+    return [(g, members.get(g.id, ())) for g in groups]
+
+
+def contact_groups(viewer: Account) -> list[tuple[object, int, tuple[int, ...]]]:
+    """(contact group, members, members one may write to) of the viewer's address book."""
+    groups = book.picker_groups(viewer)
+    members = writable_members(viewer, ContactMember, [g.id for g, _ in groups])
+    return [(g, count, members.get(g.id, ())) for g, count in groups]
+
+
+def writable_members(viewer: Account, membership, group_ids: list[int]
+                     ) -> dict[int, tuple[int, ...]]:
+    """group id → ids of its members the viewer may write to (themselves excepted, as
+    `recipients.writable_members`), in one query."""
+    if not group_ids:
+        return {}
+    found: dict[int, list[int]] = {}
+    rows = db.session.execute(
+        select(membership.group_id, Account.id)
+        .join(Account, Account.id == membership.account_id)
+        .where(membership.group_id.in_(group_ids), writable_condition(viewer),
+               Account.id != viewer.id)
+        .order_by(membership.group_id, Account.id))
+    for group_id, account_id in rows:
+        found.setdefault(group_id, []).append(account_id)
+    return {group_id: tuple(ids) for group_id, ids in found.items()}
+
+
+def group_only(filters: AccountFilters) -> bool:
+    """A search that is exactly "the members of one group": its list can be added as the
+    group itself ("Ajouter la liste")."""
+    return filters.group_id is not None and not (
+        filters.name.strip() or filters.profiles or filters.discipline or filters.school_ids)

@@ -1,0 +1,100 @@
+"""The recipient picker: a page of its own (without JavaScript, the chips chosen accumulate
+in its links as `ajout` values and go back to the draft being written), or the same content
+as a fragment that messagerie.js loads into a dialog of the compose page.
+
+Two tabs: the directory (the Annuaire's search, within one's perimeter; "Ajouter" only on
+people one may write to; one's own classes and groups with "Voir la liste" and "Ajouter la
+liste") and the address book (its groups, "Voir la liste", "Ajouter la liste")."""
+from __future__ import annotations
+
+from flask import abort, render_template, request
+from flask_babel import gettext
+from flask_login import current_user
+
+from directory.errors import InvalidInput
+from directory.search import can_search
+
+from ..annuaire import fill_choices
+from ..carnet import book
+from ..directory_forms import MembersPageForm, PeopleSearchForm
+from ..directory_pages import PageOutOfRange, compose_link, page_args, paginate, people_page
+from . import drafts, picker, recipients
+from .blueprint import bp
+from .compose_views import int_arg
+
+SEARCH_KEYS = ("nom", "profil", "discipline", "etablissement", "groupe")
+
+
+@bp.route("/destinataires", endpoint="picker")
+def picker_page():
+    draft = int_arg(request.args, "brouillon")
+    if draft is not None:
+        drafts.draft_item(current_user, draft)
+    field = request.args.get("champ", "to")
+    tab = request.args.get("onglet", "annuaire")
+    if field not in recipients.FIELDS or tab not in ("annuaire", "carnet"):
+        abort(400)
+    try:
+        added = recipients.resolve(current_user, [
+            recipients.parse_full(t) for t in request.args.getlist("ajout")])
+    except InvalidInput:
+        abort(400)
+    context = {"draft": draft, "target_field": field, "tab": tab, "added": added,
+               "tokens": [c.full_token for c in added], "page_args": page_args,
+               "compose_link": compose_link, "field_labels": recipients.FIELD_LABELS,
+               "fields": recipients.FIELDS, "fragment": request.args.get("fragment") == "1"}
+    status = 200
+    if tab == "annuaire":
+        status = _directory(context)
+    else:
+        status = _address_book(context)
+    fragment = context["fragment"]
+    template = "messagerie/picker_fragment.html" if fragment else "messagerie/picker.html"
+    return render_template(template, **context), status
+
+
+def _directory(context: dict) -> int:
+    form = PeopleSearchForm(formdata=request.args)
+    context.update(form=form, page=None, group_chip=None, can_search=can_search(current_user),
+                   own_groups=picker.own_groups(current_user))
+    if not context["can_search"] or not any(request.args.get(k) for k in SEARCH_KEYS):
+        fill_choices(form, current_user)
+        return 200
+    visible = fill_choices(form, current_user)
+    if not visible:
+        form.groupe.errors.append(gettext("Ce groupe n'existe pas ou ne vous est pas visible."))
+    if not (form.validate() and visible):
+        return 400
+    filters = form.filters()
+    try:
+        context["page"] = people_page(current_user, filters, form.page_number(),
+                                      form.par_page.data)
+    except PageOutOfRange:
+        form.page.errors.append(gettext("Cette page n'existe pas."))
+        return 404
+    if picker.group_only(filters):
+        context["group_chip"] = recipients.directory_group_chip(
+            current_user, context["target_field"], filters.group_id)
+    return 200
+
+
+def _address_book(context: dict) -> int:
+    context.update(contact_groups=picker.contact_groups(current_user), viewing=None,
+                   page=None)
+    group_id = int_arg(request.args, "carnet")
+    if group_id is None:
+        return 200
+    group = book.owned_group(current_user, group_id) or abort(404)
+    paging = MembersPageForm(formdata=request.args)
+    if not paging.validate():
+        return 400
+    try:
+        context["page"] = paginate(book.members_query(current_user, group),
+                                   paging.page_number(), paging.par_page.data)
+    except PageOutOfRange:
+        return 404
+    context["viewing"] = recipients.contact_group_chip(current_user, context["target_field"],
+                                                       group.id)
+    context["viewing_group"] = group
+    return 200
+

@@ -1,0 +1,108 @@
+"""Reading a message: its text as text, its HTML sanitised in a sandboxed frame (a document
+of its own with its own Content-Security-Policy, see portal/mail_html.py), its attachments
+downloaded as files, and the read-receipt question."""
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user
+from sqlalchemy import select
+
+from directory.db import db
+from directory.errors import InvalidInput
+from directory.models import Account
+from mailgate import store
+from mailgate.models import MailAttachment
+
+from .. import mail_html
+from . import drafts, receipts
+from .blueprint import ID, bp, move_targets, sidebar
+from .forms import ReceiptForm, SelectionForm
+
+ITEM_ID = ID.format("item_id")
+_SAFE_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
+
+
+@bp.route(f"/message/{ITEM_ID}")
+def read(item_id: int):
+    item, message = store.item_of(current_user, item_id)
+    if item.folder_id == drafts.drafts_folder_id(current_user):
+        return redirect(url_for(".compose", brouillon=item.id))
+    was_unread = not item.is_read
+    if was_unread:
+        store.mark_read(current_user, [item.id])
+        db.session.commit()
+    ask = receipts.should_ask(current_user, message, was_unread=was_unread)
+    attachments = db.session.scalars(select(MailAttachment).where(
+        MailAttachment.message_id == message.id).order_by(MailAttachment.position)).all()
+    side = sidebar()
+    side["current_folder"] = next((f for f in side["folders"] if f.id == item.folder_id), None)
+    remote = bool(message.html_body) and mail_html.has_remote_images(
+        mail_html.sanitize(message.html_body))
+    return render_template(
+        "messagerie/read.html", item=item, message=message, attachments=attachments,
+        ask_receipt=ask, receipt_form=ReceiptForm(formdata=None),
+        actions=SelectionForm(formdata=None), remote_images=remote,
+        show_images=request.args.get("images") == "1",
+        targets=move_targets(side, side["current_folder"]),
+        author_view=message.author_id == current_user.id,
+        author=db.session.get(Account, message.author_id) if message.author_id else None,
+        **side)
+
+
+@bp.route(f"/message/{ITEM_ID}/contenu")
+def html_frame(item_id: int):
+    """The sanitised HTML as its own document, for `<iframe sandbox>` on the same origin."""
+    _item, message = store.item_of(current_user, item_id)
+    if not message.html_body:
+        abort(404)
+    show_images = request.args.get("images") == "1"
+    document = mail_html.frame_document(mail_html.sanitize(message.html_body))
+    response = Response(document, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = mail_html.frame_csp(show_images)
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route(f"/piece/{ID.format('attachment_id')}")
+def attachment(attachment_id: int):
+    content = store.attachment_for(current_user, attachment_id)
+    kind = content.content_type.lower()
+    ascii_name = re.sub(r"[^A-Za-z0-9._-]+", "_", content.filename) or "piece-jointe"
+    response = Response(content.data,
+                        mimetype=kind if _SAFE_TYPE.match(kind) else "application/octet-stream")
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{ascii_name}\"; "
+        f"filename*=UTF-8''{quote(content.filename or ascii_name)}")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route(f"/message/{ITEM_ID}/accuse", methods=["POST"])
+def receipt(item_id: int):
+    form = ReceiptForm()
+    if not form.validate_on_submit():
+        abort(400)
+    _item, message = store.item_of(current_user, item_id)
+    if form.reponse.data == "oui":
+        try:
+            result = receipts.send(current_user, item_id)
+            db.session.commit()
+        except InvalidInput as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            flash(gettext("L'accusé de réception a été envoyé à %(name)s.",
+                          name=result.recipients[0].name) if result.accepted else
+                  result.recipients[0].reason, "success" if result.accepted else "error")
+    else:
+        flash(gettext("Aucun accusé de réception ne sera envoyé."), "info")
+    return redirect(url_for(".read", item_id=item_id), code=303)
+

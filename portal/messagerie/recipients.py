@@ -1,0 +1,178 @@
+"""Recipients as the compose form holds them: *chips*, each a person, a directory group
+(class, group) or a group of one's address book, in To, Copie or Copie cachée.
+
+A chip travels as a token `<field>:<kind>:<id>` (`to:p:12`, `cc:g:5`, `bcc:c:3`) in hidden
+inputs, in the picker's links and in drafts. A group chip stands for those of its members the
+sender may write to (SPEC §2): they are what it counts for against the limit of 50, and what
+it expands into when the message is sent. A directory group outside the sender's perimeter
+or someone else's address-book group is `NotFound` (→ 404); the rights of each person are
+checked again by the routing (`mailgate.routing.check`) before anything is sent.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from directory.db import db
+from directory.errors import InvalidInput, NotFound
+from directory.models import Account, GroupMember
+from directory.rights import writable_condition
+from directory.search import visible_group
+from mailgate.routing import MAX_RECIPIENTS
+
+from ..carnet import book
+from ..carnet.models import ContactMember
+
+FIELDS = ("to", "cc", "bcc")
+FIELD_LABELS = {"to": "À", "cc": "Copie", "bcc": "Copie cachée"}
+PERSON, GROUP, CONTACTS = "p", "g", "c"
+MAX_CHIPS = 200
+MAX_ID = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Chip:
+    field: str
+    kind: str
+    id: int
+    label: str
+    member_ids: tuple[int, ...]
+
+    @property
+    def token(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+    @property
+    def full_token(self) -> str:
+        return f"{self.field}:{self.kind}:{self.id}"
+
+    @property
+    def is_group(self) -> bool:
+        return self.kind != PERSON
+
+
+def parse(field: str, token: str) -> tuple[str, str, int]:
+    """('to', 'p:12') → ('to', 'p', 12); anything else is InvalidInput."""
+    kind, _, number = (token or "").partition(":")
+    if field not in FIELDS or kind not in (PERSON, GROUP, CONTACTS) or not number.isdigit() \
+            or len(number) > 10 or not 0 < int(number) <= MAX_ID:
+        raise InvalidInput("Un destinataire du formulaire est invalide.")
+    return field, kind, int(number)
+
+
+def parse_full(token: str) -> tuple[str, str, int]:
+    """'to:p:12' → ('to', 'p', 12)."""
+    field, _, rest = (token or "").partition(":")
+    return parse(field, rest)
+
+
+def from_form(form) -> list[tuple[str, str, int]]:
+    """The chips of a submitted form (hidden inputs named to, cc, bcc)."""
+    entries = [parse(field, token) for field in FIELDS for token in form.getlist(field)]
+    if len(entries) > MAX_CHIPS:
+        raise InvalidInput(f"Trop de destinataires dans le formulaire ({MAX_CHIPS} au plus).")
+    return entries
+
+
+def resolve(sender: Account, entries: Iterable[tuple[str, str, int]], *,
+            drop_missing: bool = False) -> list[Chip]:
+    """Chips with their labels and the people they stand for, duplicates dropped (a chip
+    already in To is not repeated in Copie). A bounded number of queries: one for the
+    people, one per group chip. An unknown person is InvalidInput, a group one may not use
+    NotFound — or, with `drop_missing` (a draft saved earlier), both are left out."""
+    seen: set[tuple[str, int]] = set()
+    unique = []
+    for field, kind, number in entries:
+        if (kind, number) not in seen:
+            seen.add((kind, number))
+            unique.append((field, kind, number))
+    person_ids = [n for _, k, n in unique if k == PERSON]
+    people = _names(person_ids)
+    chips = []
+    for field, kind, number in unique:
+        try:
+            chips.append(_chip(sender, field, kind, number, people))
+        except (InvalidInput, NotFound):
+            if not drop_missing:
+                raise
+    return chips
+
+
+def _chip(sender: Account, field: str, kind: str, number: int, people: dict[int, str]
+          ) -> Chip:
+    if kind == PERSON:
+        if number not in people:
+            raise InvalidInput("Un des destinataires n'existe pas.")
+        return Chip(field, kind, number, people[number], (number,))
+    if kind == GROUP:
+        return directory_group_chip(sender, field, number)
+    return contact_group_chip(sender, field, number)
+
+
+def _names(ids: Sequence[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = db.session.execute(select(Account.id, Account.first_name, Account.last_name)
+                              .where(Account.id.in_(list(ids))))
+    return {row.id: f"{row.first_name} {row.last_name}".strip() for row in rows}
+
+
+def directory_group_chip(sender: Account, field: str, group_id: int) -> Chip:
+    group = visible_group(sender, group_id)
+    if group is None:
+        raise NotFound("Ce groupe n'existe pas.")
+    members = writable_members(sender, GroupMember, group.id)
+    return Chip(field, GROUP, group.id, f"{group.name} ({group.school.uai})", members)
+
+
+def contact_group_chip(sender: Account, field: str, group_id: int) -> Chip:
+    group = book.owned_group(sender, group_id)
+    if group is None:
+        raise NotFound("Ce groupe n'existe pas.")
+    members = writable_members(sender, ContactMember, group.id)
+    return Chip(field, CONTACTS, group.id, group.name, members)
+
+
+def writable_members(sender: Account, membership, group_id: int) -> tuple[int, ...]:
+    """The members of a group (`membership`: GroupMember or ContactMember) the sender may
+    write to, the sender excepted (a teacher writing to her class does not write to herself),
+    in one query."""
+    return tuple(db.session.scalars(
+        select(Account.id).join(membership, membership.account_id == Account.id)
+        .where(membership.group_id == group_id, writable_condition(sender),
+               Account.id != sender.id)
+        .order_by(Account.search_name, Account.id)))
+
+
+def recipients_by_field(chips: Sequence[Chip]) -> dict[str, list[int]]:
+    """Account ids per field, each person once: To before Copie before Copie cachée."""
+    placed: dict[str, list[int]] = {field: [] for field in FIELDS}
+    seen: set[int] = set()
+    for field in FIELDS:
+        for chip in chips:
+            if chip.field != field:
+                continue
+            for account_id in chip.member_ids:
+                if account_id not in seen:
+                    seen.add(account_id)
+                    placed[field].append(account_id)
+    return placed
+
+
+def count(chips: Sequence[Chip]) -> int:
+    return len({account_id for chip in chips for account_id in chip.member_ids})
+
+
+def check_count(chips: Sequence[Chip]) -> int:
+    total = count(chips)
+    if total > MAX_RECIPIENTS:
+        raise InvalidInput(f"Votre message compte {total} destinataires (les groupes comptent "
+                           f"pour leurs membres) : {MAX_RECIPIENTS} au plus. Retirez-en "
+                           f"{total - MAX_RECIPIENTS}.")
+    if any(chip.is_group and not chip.member_ids for chip in chips):
+        empty = next(chip for chip in chips if chip.is_group and not chip.member_ids)
+        raise InvalidInput(f"Le groupe « {empty.label} » ne compte personne à qui vous "
+                           "puissiez écrire.")
+    return total

@@ -1,0 +1,171 @@
+"""Reading through HTTP: text as text, HTML sanitised in its own framed document, attachments
+down byte for byte with the headers that keep a browser from running them, read receipts."""
+from __future__ import annotations
+
+import io
+import os
+
+from sqlalchemy import select
+
+from directory.db import db
+from mailgate import mime, store
+from mailgate.models import FolderKind, MailMessage, OutboundEntry
+from tests.conftest import csrf_token
+
+from .carnet_helpers import client_of, page
+from .messagerie_helpers import (
+    account,
+    compose_post,
+    deliver,
+    flashes,
+    item_id,
+    items,
+    person,
+)
+
+
+def test_text_is_shown_as_text_and_reading_marks_read(app, student):
+    deliver(app, "lucas.martin", ["zoe.le-gall"], "Code",
+            "Regarde : <b>gras</b> <script>alert(1)</script>\nLigne 2")
+    item = item_id(app, "zoe.le-gall", "Code")
+    response = student.get(f"/messagerie/message/{item}")
+    html = response.get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
+    doc = page(response)
+    assert doc.find("pre", class_="mail-text").text.startswith("Regarde : <b>gras</b>")
+    headers = doc.find("dl", class_="mail-headers").text
+    assert "Lucas Martin <lucas.martin@ent.test>" in headers
+    assert items(app, "zoe.le-gall", FolderKind.INBOX)[0][2] is True
+
+
+def test_html_is_sanitised_in_a_sandboxed_frame_with_its_own_policy(app, student):
+    html = ('<p onclick="alert(1)">Bonjour <a href="javascript:alert(2)">lien</a> '
+            '<a href="https://exemple.org/">site</a></p><script>alert(3)</script>'
+            '<img src="https://tracker.example/pixel.gif" alt="pixel">')
+    deliver(app, "claire.bernard", ["zoe.le-gall"], "Lettre HTML", "Version texte", html=html)
+    item = item_id(app, "zoe.le-gall", "Lettre HTML")
+    doc = page(student.get(f"/messagerie/message/{item}"))
+    frame = doc.find("iframe", class_="mail-html")
+    assert "allow-scripts" not in frame.attrs["sandbox"]
+    assert "allow-same-origin" not in frame.attrs["sandbox"]
+    assert frame.attrs["src"] == f"/messagerie/message/{item}/contenu"
+    assert "Les images distantes de ce message sont bloquées" in doc.text
+
+    content = student.get(frame.attrs["src"])
+    body = content.get_data(as_text=True)
+    assert "<script" not in body and "onclick" not in body and "javascript:" not in body
+    assert 'rel="noopener noreferrer"' in body
+    policy = content.headers["Content-Security-Policy"]
+    assert "img-src data:;" in policy and "script-src" not in policy
+    assert "default-src 'none'" in policy
+    assert content.headers["X-Frame-Options"] == "SAMEORIGIN"
+
+    shown = page(student.get(f"/messagerie/message/{item}?images=1"))
+    assert shown.find("iframe", class_="mail-html").attrs["src"].endswith("?images=1")
+    with_images = student.get(f"/messagerie/message/{item}/contenu?images=1")
+    assert "img-src data: https: http:" in with_images.headers["Content-Security-Policy"]
+
+
+def test_a_text_message_has_no_frame(app, student):
+    deliver(app, "lucas.martin", ["zoe.le-gall"], "Texte")
+    item = item_id(app, "zoe.le-gall", "Texte")
+    assert student.get(f"/messagerie/message/{item}/contenu").status_code == 404
+
+
+def test_attachments_up_and_down_byte_for_byte(app, teacher):
+    binary = os.urandom(150_000)
+    text = "Résumé : élèves\n".encode() * 100
+    response = compose_post(teacher, {
+        "to": f"p:{person(app, 'zoe.le-gall')}", "subject": "Documents",
+        "body": "Voici les documents."}, files=[
+        (io.BytesIO(binary), "données.bin", "application/octet-stream"),
+        (io.BytesIO(text), "résumé.txt", "text/plain")])
+    assert response.status_code == 303, response.get_data(as_text=True)
+
+    zoe = client_of(app, "zoe.le-gall")
+    item = item_id(app, "zoe.le-gall", "Documents")
+    doc = page(zoe.get(f"/messagerie/message/{item}"))
+    links = doc.find("section", class_="attachments").find_all("a")
+    assert [a.text for a in links] == ["données.bin", "résumé.txt"]
+    assert "application/octet-stream" in doc.find("section", class_="attachments").text
+    downloads = [zoe.get(a.attrs["href"]) for a in links]
+    assert downloads[0].data == binary and downloads[1].data == text
+    for download in downloads:
+        assert download.headers["Content-Disposition"].startswith("attachment;")
+        assert download.headers["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in download.headers["Content-Security-Policy"]
+    assert "filename*=UTF-8''donn%C3%A9es.bin" in downloads[0].headers["Content-Disposition"]
+    assert downloads[1].headers["Content-Type"].startswith("text/plain")
+
+    lucas = client_of(app, "lucas.martin")
+    assert lucas.get(links[0].attrs["href"]).status_code == 404
+
+
+def test_read_receipt_round_trip_between_students(app, logged_in):
+    lucas = client_of(app, "lucas.martin")
+    response = compose_post(lucas, {"to": f"p:{person(app, 'zoe.le-gall')}",
+                                    "subject": "Tu as lu ?", "body": "Dis-moi.",
+                                    "receipt": "y"})
+    assert response.status_code == 303
+    zoe = logged_in("zoe.le-gall")
+    item = item_id(app, "zoe.le-gall", "Tu as lu ?")
+    first = zoe.get(f"/messagerie/message/{item}")
+    question = page(first).find("div", class_="receipt-question")
+    assert "Lucas Martin demande un accusé de réception" in question.text
+    answer = zoe.post(f"/messagerie/message/{item}/accuse", data={
+        "csrf_token": csrf_token(first.get_data(as_text=True)), "reponse": "oui"})
+    assert answer.status_code == 303
+    assert "L'accusé de réception a été envoyé à Lucas Martin." in flashes(
+        zoe.get(f"/messagerie/message/{item}"))
+
+    receipts = [s for _, s, _ in items(app, "lucas.martin", FolderKind.INBOX)]
+    assert receipts == ["Accusé de réception : Tu as lu ?"]
+    receipt_item = item_id(app, "lucas.martin", "Accusé de réception : Tu as lu ?")
+    text = page(lucas.get(f"/messagerie/message/{receipt_item}")).find(
+        "pre", class_="mail-text").text
+    assert "« Tu as lu ? »" in text and "a été lu par Zoé Le Gall" in text
+
+    # Asked once: neither a second opening nor a forged second answer sends another.
+    zoe.post("/messagerie/selection", data={"csrf_token": csrf_token(first.get_data(
+        as_text=True)), "action": "non-lu", "item": str(item)})
+    again = page(zoe.get(f"/messagerie/message/{item}"))
+    assert not again.find_all("div", class_="receipt-question")
+    zoe.post(f"/messagerie/message/{item}/accuse", data={
+        "csrf_token": csrf_token(first.get_data(as_text=True)), "reponse": "oui"})
+    assert len(items(app, "lucas.martin", FolderKind.INBOX)) == 1
+
+
+def test_declining_a_receipt_sends_nothing_and_does_not_ask_again(app, logged_in):
+    deliver(app, "claire.bernard", ["zoe.le-gall"], "Réunion",
+            headers={"Disposition-Notification-To": "claire.bernard@ent.test"})
+    zoe = logged_in("zoe.le-gall")
+    item = item_id(app, "zoe.le-gall", "Réunion")
+    first = zoe.get(f"/messagerie/message/{item}")
+    assert page(first).find_all("div", class_="receipt-question")
+    zoe.post(f"/messagerie/message/{item}/accuse", data={
+        "csrf_token": csrf_token(first.get_data(as_text=True)), "reponse": "non"})
+    assert not page(zoe.get(f"/messagerie/message/{item}")).find_all(
+        "div", class_="receipt-question")
+    with app.app_context():
+        assert not db.session.scalars(select(MailMessage).where(
+            MailMessage.subject.startswith("Accusé"))).all()
+
+
+def test_a_teachers_receipt_is_forwarded_to_her_redirect_address(app, logged_in):
+    deliver(app, "claire.bernard", ["zoe.le-gall"], "Conseil de classe",
+            headers={"Disposition-Notification-To": "claire.bernard@ent.test"})
+    zoe = logged_in("zoe.le-gall")
+    item = item_id(app, "zoe.le-gall", "Conseil de classe")
+    first = zoe.get(f"/messagerie/message/{item}")
+    zoe.post(f"/messagerie/message/{item}/accuse", data={
+        "csrf_token": csrf_token(first.get_data(as_text=True)), "reponse": "oui"})
+    with app.app_context():
+        claire = account("claire.bernard")
+        entry = db.session.scalar(select(OutboundEntry).where(
+            OutboundEntry.account_id == claire.id))
+        assert entry.address == "claire.bernard@example.net"
+        forwarded = mime.parse(store.message_bytes(db.session.get(MailMessage,
+                                                                  entry.message_id)))
+        assert forwarded.subject == "Accusé de réception : Conseil de classe"
+        assert "a été lu par Zoé Le Gall" in forwarded.text_body
+        assert forwarded.addresses("from") == [("Zoé Le Gall", "zoe.le-gall@ent.test")]
