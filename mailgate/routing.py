@@ -294,13 +294,17 @@ def deliver(author: Account, parsed: mime.Parsed, decisions: Sequence[Decision],
     if save_copy and copy is None:
         outcome.notices.append("Votre espace de stockage est plein : la copie de ce message "
                                "n'a pas été enregistrée dans Messages envoyés.")
+    universal = settings.universal(author.address)
+    address_map = _redirect_map(parsed)
     block, message_id = headers.stored_header(
-        parsed, author_from=headers.author_from(author.full_name,
-                                                settings.universal(author.address)),
-        received=received, address_map=_redirect_map(parsed), domain=settings.domain)
+        parsed, author_from=headers.author_from(author.full_name, universal),
+        received=received, address_map=address_map, domain=settings.domain)
     outcome.message_id = store.save_message(
         parsed, block, message_id=message_id, author_id=author.id,
-        bcc_display=", ".join(f"{n} <{a}>" if n else a for n, a in parsed.addresses("bcc")))
+        sender=(author.full_name, universal), address_map=address_map,
+        bcc_display=", ".join(f"{n} <{address_map.get(a.lower(), a)}>" if n
+                              else address_map.get(a.lower(), a)
+                              for n, a in parsed.addresses("bcc")))
     delivered = [r.account_id for r in outcome.recipients if r.outcome == Outcome.DELIVERED]
     store.add_items(outcome.message_id, size, [(i, inboxes[i]) for i in delivered],
                     read_copy=(author.id, copy[1]) if copy else None)

@@ -206,12 +206,20 @@ def recount_usage(account_id: int) -> int:
 # --- messages ------------------------------------------------------------------------------
 
 def save_message(parsed: mime.Parsed, header_block: bytes, *, message_id: str,
-                 author_id: int | None, automatic: bool = False, bcc_display: str = "") -> int:
-    """Insert the message and its attachments; returns its id."""
-    to_display = ", ".join(_display(p) for p in parsed.addresses("to"))
-    cc_display = ", ".join(_display(p) for p in parsed.addresses("cc"))
+                 author_id: int | None, automatic: bool = False, bcc_display: str = "",
+                 sender: tuple[str, str] | None = None,
+                 address_map: dict[str, str] | None = None) -> int:
+    """Insert the message and its attachments; returns its id.
+
+    `sender` (name, address) replaces the message's own From, and `address_map` rewrites
+    members' redirect addresses in To/Cc, exactly as in the stored header: the columns shown
+    in lists must not reveal what the header hides.
+    """
+    address_map = address_map or {}
+    to_display = ", ".join(_display(p, address_map) for p in parsed.addresses("to"))
+    cc_display = ", ".join(_display(p, address_map) for p in parsed.addresses("cc"))
     senders = parsed.addresses("from")
-    from_name, from_address = senders[0] if senders else ("", "")
+    from_name, from_address = sender or (senders[0] if senders else ("", ""))
     stored = db.session.scalars(
         MailMessage.__table__.insert().returning(MailMessage.id), [{
             "author_id": author_id, "from_name": from_name[:200],
@@ -229,8 +237,9 @@ def save_message(parsed: mime.Parsed, header_block: bytes, *, message_id: str,
     return stored
 
 
-def _display(pair: tuple[str, str]) -> str:
+def _display(pair: tuple[str, str], address_map: dict[str, str]) -> str:
     name, address = pair
+    address = address_map.get(address.lower(), address)
     return f"{name} <{address}>" if name else address
 
 

@@ -41,7 +41,21 @@ def test_mail_from_a_members_redirect_address_reaches_the_students_inbox(smtp):
     source = stored.source.decode()
     assert "From: Joseph Fabre <joseph.fabre@ent.test>" in source
     assert JOSEPH not in source
+    assert (stored.from_name, stored.from_address) == ("Joseph Fabre", "joseph.fabre@ent.test")
     assert source.startswith("Received: by mail.ent.test (Preau) with ESMTP id ")
+
+
+def test_redirect_addresses_in_to_and_cc_are_stored_as_universal_addresses(smtp):
+    """A parent copying another member's private address must not show it in list columns."""
+    zoe = account("zoe.le-gall")
+    message = mail(JOSEPH, [ZOE, JOSEPH], "Copie à moi-même")
+    message["Cc"] = f"Joseph <{JOSEPH}>"
+    smtp.sendmail(JOSEPH, [ZOE], raw(message))
+    stored = stored_with_id(message["Message-ID"])
+    assert stored in inbox(zoe)
+    shown = stored.to_display + stored.cc_display + stored.from_address + stored.source.decode()
+    assert JOSEPH not in shown
+    assert "joseph.fabre@ent.test" in stored.to_display and stored.cc_display
 
 
 def test_relay_to_another_domain_is_refused_550_571(smtp):
