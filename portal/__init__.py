@@ -22,6 +22,15 @@ def select_locale() -> str:
     return chosen if chosen in LOCALES else "fr"
 
 
+def trust_proxies(app: Flask) -> None:
+    """Believe X-Forwarded-For/-Proto only from as many proxies as PREAU_TRUSTED_PROXIES says:
+    trusting them by default would let anyone pick their client address and escape the
+    login throttle."""
+    hops = int(app.config["PREAU"].get("TRUSTED_PROXIES") or 0)
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     folder = Path(test_config["INSTANCE_PATH"]) if test_config and "INSTANCE_PATH" in test_config \
         else config.instance_path()
@@ -29,7 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(config.load(folder))
     if test_config:
         app.config.update(test_config)
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_for=1)
+    trust_proxies(app)
 
     db.init_app(app)
     with app.app_context():

@@ -16,6 +16,7 @@ DEFAULTS = {
     "HOSTNAME": "",
     "TLS_CERT": "",
     "TLS_KEY": "",
+    "TRUSTED_PROXIES": "0",
 }
 
 

@@ -13,6 +13,7 @@ from directory.clock import utcnow
 from directory.db import db
 from directory.models import Account, LoginAttempt
 from directory.passwords import verify_password
+from portal import trust_proxies
 from tests.conftest import DEMO_PASSWORD, csrf_token, login, post_form
 
 BAD_CREDENTIALS = "Identifiant ou mot de passe incorrect."
@@ -164,6 +165,19 @@ def test_five_failures_from_one_client_address_block_it_across_logins(app, clien
     assert login_from(client, "198.51.100.8", "zoe.le-gall").status_code == 302
 
 
+def test_a_forged_x_forwarded_for_does_not_escape_the_client_throttle(app, client):
+    """No proxy is trusted unless PREAU_TRUSTED_PROXIES says so: the header is ignored."""
+    for n in range(5):
+        post_form(client, "/connexion", {"login": "zoe.le-gall", "password": "Mauvais-mot-2026"},
+                  environ_base={"REMOTE_ADDR": "198.51.100.9"},
+                  headers={"X-Forwarded-For": f"10.0.0.{n}"})
+    response = post_form(client, "/connexion", {"login": "lucas.martin",
+                                                "password": DEMO_PASSWORD},
+                         environ_base={"REMOTE_ADDR": "198.51.100.9"},
+                         headers={"X-Forwarded-For": "10.0.0.200"})
+    assert THROTTLED.search(page_text(response))
+
+
 def test_the_message_counts_down_the_minutes_left(app, client):
     for n in range(5):
         login_from(client, f"192.0.2.{n + 1}", "zoe.le-gall", "Mauvais-mot-2026")
@@ -303,7 +317,38 @@ def test_session_cookie_is_httponly_and_samesite_lax_and_not_secure_over_http(cl
     assert "Secure" not in cookie
 
 
-def test_session_cookie_is_secure_behind_an_https_proxy(client):
+def test_session_cookie_is_secure_over_https(client):
+    response = post_form(client, "/connexion",
+                         {"login": "zoe.le-gall", "password": DEMO_PASSWORD},
+                         base_url="https://localhost")
+    assert "Secure" in session_cookie(response)
+
+
+@pytest.fixture
+def behind_one_proxy(app, monkeypatch):
+    """The app as configured with PREAU_TRUSTED_PROXIES=1 (restored after the test)."""
+    monkeypatch.setattr(app, "wsgi_app", app.wsgi_app)
+    monkeypatch.setitem(app.config["PREAU"], "TRUSTED_PROXIES", "1")
+    trust_proxies(app)
+
+
+def test_a_trusted_proxy_gives_the_client_address_to_the_throttle(app, client,
+                                                                    behind_one_proxy):
+    for n in range(5):
+        post_form(client, "/connexion", {"login": f"x{n}.inconnu", "password": "Mauvais-mot-2026"},
+                  environ_base={"REMOTE_ADDR": "10.0.0.1"},
+                  headers={"X-Forwarded-For": "198.51.100.10"})
+    blocked = post_form(client, "/connexion", {"login": "lucas.martin", "password": DEMO_PASSWORD},
+                        environ_base={"REMOTE_ADDR": "10.0.0.1"},
+                        headers={"X-Forwarded-For": "198.51.100.10"})
+    assert THROTTLED.search(page_text(blocked))
+    other = post_form(client, "/connexion", {"login": "lucas.martin", "password": DEMO_PASSWORD},
+                      environ_base={"REMOTE_ADDR": "10.0.0.1"},
+                      headers={"X-Forwarded-For": "198.51.100.11"})
+    assert other.status_code == 302
+
+
+def test_session_cookie_is_secure_behind_an_https_proxy(client, behind_one_proxy):
     response = post_form(client, "/connexion",
                          {"login": "zoe.le-gall", "password": DEMO_PASSWORD},
                          headers={"X-Forwarded-Proto": "https"})
