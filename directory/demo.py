@@ -243,6 +243,15 @@ def _write(region: Region) -> None:
             db.session.execute(insert(model), rows[start:start + CHUNK])
     _reset_sequences()
     db.session.commit()
+    _refresh_statistics()
+
+
+def _refresh_statistics() -> None:
+    """After a bulk load the planner knows nothing of the new rows: without fresh statistics
+    PostgreSQL picks sequential scans for searches until autovacuum comes round. SQLite's
+    ANALYZE fills sqlite_stat1 the same way."""
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("ANALYZE"))
 
 
 def _unique_members(rows: list[dict]) -> list[dict]:
