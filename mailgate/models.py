@@ -22,12 +22,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from directory.clock import utcnow
 from directory.db import db
+from directory.naming import fold
 
 
 def _enum(cls, name):
@@ -110,6 +112,22 @@ class MailBlob(db.Model):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+SEARCHED_COLUMNS = ("subject", "from_name", "to_display", "text_body")
+
+
+def search_key(*parts: str) -> str:
+    """Texts as the mailbox search compares them: folded (lower case, no accents: "Élève" →
+    "eleve") and every run of spaces and line breaks made one space — mail text is wrapped,
+    and "sortie au musée" must be found across a line break — then one part per line."""
+    return "\n".join(" ".join(fold(part).split()) for part in parts)
+
+
+def _search_text_of(context) -> str:
+    """`MailMessage.search_text` of a row being inserted, from its other columns."""
+    values = context.get_current_parameters()
+    return search_key(*(values.get(name) or "" for name in SEARCHED_COLUMNS))
+
+
 class MailMessage(db.Model):
     __tablename__ = "mail_message"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -139,6 +157,11 @@ class MailMessage(db.Model):
     # Header block (sanitised: no redirect address) + MIME body whose attachment payloads are
     # replaced by references to MailAttachment rows (mailgate/mime.py puts them back).
     source: Mapped[bytes] = mapped_column(LargeBinary)
+    # What the mailbox search compares: `search_key` of the subject, sender's name,
+    # recipients and text, filled on insert (messages are never updated). On PostgreSQL a GIN
+    # trigram index (migration 0005) serves `search_text LIKE '%…%'`.
+    search_text: Mapped[str] = mapped_column(Text, default=_search_text_of,
+                                             server_default="")
 
 
 class MailAttachment(db.Model):
@@ -169,9 +192,16 @@ class MailboxItem(db.Model):
     is_flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     is_answered: Mapped[bool] = mapped_column(Boolean, default=False)
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The reader answered the read-receipt question (yes or no): it is not asked again.
+    receipt_answered: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                   server_default=false())
 
-    # A folder's page, newest first, in one index range scan.
-    __table_args__ = (Index("ix_mailbox_item_folder_page", "folder_id", "received_at", "id"),)
+    __table_args__ = (
+        # A folder's page, newest first, in one index range scan.
+        Index("ix_mailbox_item_folder_page", "folder_id", "received_at", "id"),
+        # The sidebar's counts per folder, from the index alone.
+        Index("ix_mailbox_item_account_folder", "account_id", "folder_id", "is_read"),
+    )
 
 
 class MailCorrespondent(db.Model):

@@ -16,6 +16,7 @@ from ..directory_forms import ConfirmForm
 from . import mailbox
 from .blueprint import ID, back, bp, move_targets, sidebar
 from .forms import DeleteFolderForm, FolderNameForm, ListForm, SearchForm, SelectionForm
+from .search import search as search_messages
 
 FOLDER_ID = ID.format("folder_id")
 
@@ -57,8 +58,8 @@ def search():
     listing, status = None, 400
     if form.validate():
         try:
-            listing, status = mailbox.search(current_user, form.q.data,
-                                             form.page_number()), 200
+            listing, status = search_messages(current_user, form.q.data,
+                                              form.page_number()), 200
         except InvalidInput as error:
             form.q.errors.append(error.message)
     return render_template("messagerie/search.html", search=form, listing=listing,

@@ -8,7 +8,8 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAr
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
 
 from .compose import BODY_MAX, SUBJECT_MAX
-from .mailbox import FOLDER_NAME_MAX, MAX_SEARCH, ORDERS, SORTS
+from .mailbox import FOLDER_NAME_MAX, ORDERS, SORTS
+from .search import MAX_SEARCH
 
 MAX_PAGE = 10**6
 ACTIONS = ("deplacer", "lu", "non-lu", "supprimer")

@@ -11,7 +11,8 @@
   `NotFound` (→ 404), for reading and for every action alike.
 - A page is a fixed number of queries whatever the size of the mailbox: one for its rows
   (the page's ids found first on narrow rows, then only those joined), one for the counts of
-  every folder (the sidebar, which also gives the total for pagination).
+  every folder (the sidebar, which also gives the total for pagination). The search is in
+  search.py.
 """
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from math import ceil
 
-import sqlalchemy as sa
 from sqlalchemy import func, select, update
 
 from directory.db import db
@@ -36,7 +36,6 @@ PER_PAGE = 50
 MAX_FOLDERS = 100
 FOLDER_NAME_MAX = 120
 MAX_ID = 2**31 - 1
-MAX_SEARCH = 100
 
 
 def has_inbox(account: Account) -> bool:
@@ -160,7 +159,7 @@ class Listing:
         return max(1, ceil(self.total / self.per_page))
 
 
-def _columns():
+def list_columns():
     """What a list row shows. The sender is the author's account when there is one (its
     name, never an address the message may have come from)."""
     author_name = (Account.first_name + " " + Account.last_name).label("author_name")
@@ -170,7 +169,8 @@ def _columns():
             MailMessage.has_attachments, MailMessage.author_id, author_name)
 
 
-def _rows(query):
+def with_message(query):
+    """The query joined to the message and its author's account (for the list columns)."""
     return (query.join(MailMessage, MailMessage.id == MailboxItem.message_id)
             .outerjoin(Account, Account.id == MailMessage.author_id))
 
@@ -193,63 +193,13 @@ def folder_listing(account: Account, folder: MailFolder, total: int, number: int
     ordering = _ordering(sort, order)
     page_ids = select(MailboxItem.id).where(MailboxItem.folder_id == folder.id)
     if sort != "date":
-        page_ids = _rows(page_ids)
+        page_ids = with_message(page_ids)
     page_ids = page_ids.order_by(*ordering).limit(PER_PAGE).offset((number - 1) * PER_PAGE)
     rows = db.session.execute(
-        _rows(select(*_columns())).where(MailboxItem.id.in_(page_ids.scalar_subquery()),
-                                         MailboxItem.account_id == account.id)
+        with_message(select(*list_columns()))
+        .where(MailboxItem.id.in_(page_ids.scalar_subquery()),
+               MailboxItem.account_id == account.id)
         .order_by(*ordering)).all()
-    return Listing(rows, total, number)
-
-
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def search_condition(text: str) -> sa.ColumnElement[bool]:
-    """Containment ignoring the case of ASCII letters, in the subject, the sender's name (as
-    written, and as their account says: the query outer-joins Account on the author), the
-    recipients and the text — never in a sender's address, which may be a member's redirect
-    address. The short fields are joined into one string (one comparison per message
-    instead of four). Both databases compare the same way: SQLite's LIKE ignores ASCII case
-    only, and PostgreSQL's ILIKE under the "C" collation does the same at twice the speed of
-    a locale-aware ILIKE. (A pg_trgm index would turn this scan into an index search.)"""
-    author = func.coalesce(Account.first_name + " " + Account.last_name, "")
-    short = (MailMessage.subject + "\n" + MailMessage.from_name + "\n" + author + "\n"
-             + MailMessage.to_display)
-    pattern = _like(text)
-    if db.session.get_bind().dialect.name == "sqlite":
-        return sa.or_(short.like(pattern, escape="\\"),
-                      MailMessage.text_body.like(pattern, escape="\\"))
-    return sa.or_(*(column.collate("C").ilike(pattern, escape="\\")
-                    for column in (short, MailMessage.text_body)))
-
-
-def search(account: Account, text: str, number: int, folder: MailFolder | None = None
-           ) -> Listing:
-    """The account's own messages whose subject, sender, recipients or text contain `text`
-    (case-insensitive), newest first, across every folder or within one."""
-    text = " ".join((text or "").split())
-    if not text:
-        raise InvalidInput("Saisissez le texte à chercher.")
-    if len(text) > MAX_SEARCH:
-        raise InvalidInput(f"Le texte cherché dépasse {MAX_SEARCH} caractères.")
-    where = [MailboxItem.account_id == account.id, search_condition(text)]
-    if folder is not None:
-        where.append(MailboxItem.folder_id == folder.id)
-    newest = [MailboxItem.received_at.desc(), MailboxItem.id.desc()]
-    # The matches are found and counted on narrow rows; only the page's 50 are joined for
-    # what the list shows.
-    found = (_rows(select(MailboxItem.id, func.count().over().label("total"))).where(*where)
-             .order_by(*newest).limit(PER_PAGE).offset((number - 1) * PER_PAGE).subquery())
-    rows = db.session.execute(_rows(select(*_columns(), found.c.total))
-                              .join(found, found.c.id == MailboxItem.id)
-                              .order_by(*newest)).all()
-    total = rows[0].total if rows else 0
-    if not rows and number > 1:
-        total = db.session.scalar(_rows(select(func.count()).select_from(MailboxItem))
-                                  .where(*where))
     return Listing(rows, total, number)
 
 

@@ -31,11 +31,10 @@ def read(item_id: int):
     item, message = store.item_of(current_user, item_id)
     if item.folder_id == drafts.drafts_folder_id(current_user):
         return redirect(url_for(".compose", brouillon=item.id))
-    was_unread = not item.is_read
-    if was_unread:
+    if not item.is_read:
         store.mark_read(current_user, [item.id])
         db.session.commit()
-    ask = receipts.should_ask(current_user, message, was_unread=was_unread)
+    ask = receipts.should_ask(current_user, item, message)
     attachments = db.session.scalars(select(MailAttachment).where(
         MailAttachment.message_id == message.id).order_by(MailAttachment.position)).all()
     side = sidebar()
@@ -90,19 +89,18 @@ def receipt(item_id: int):
     form = ReceiptForm()
     if not form.validate_on_submit():
         abort(400)
-    _item, message = store.item_of(current_user, item_id)
-    if form.reponse.data == "oui":
-        try:
-            result = receipts.send(current_user, item_id)
-            db.session.commit()
-        except InvalidInput as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
-            flash(gettext("L'accusé de réception a été envoyé à %(name)s.",
-                          name=result.recipients[0].name) if result.accepted else
-                  result.recipients[0].reason, "success" if result.accepted else "error")
+    try:
+        result = receipts.answer(current_user, item_id, send=form.reponse.data == "oui")
+        db.session.commit()
+    except InvalidInput as error:
+        db.session.rollback()
+        flash(error.message, "error")
     else:
-        flash(gettext("Aucun accusé de réception ne sera envoyé."), "info")
+        if result is None:
+            flash(gettext("Aucun accusé de réception ne sera envoyé."), "info")
+        elif result.accepted:
+            flash(gettext("L'accusé de réception a été envoyé à %(name)s.",
+                          name=result.recipients[0].name), "success")
+        else:
+            flash(result.recipients[0].reason, "error")
     return redirect(url_for(".read", item_id=item_id), code=303)
-

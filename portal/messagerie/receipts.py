@@ -2,23 +2,24 @@
 
 The author asks for one with the standard `Disposition-Notification-To` field (kept in the
 stored header, so an outside mail client's request is honoured as well). The reader is asked
-once: when they open the message for the first time (it was unread) — and never again once a
-receipt went out. On yes, an "Accusé de réception" naming the reader goes to the author
-through the routing like any reply (`replying_to`: the reader may always answer the author).
+each time they open the message until they answer, yes or no; the answer is kept on their
+copy (`MailboxItem.receipt_answered`) and the question is never asked again. On yes, an
+"Accusé de réception" naming the reader goes to the author through the routing like any
+reply (`replying_to`: the reader may always answer the author).
 """
 from __future__ import annotations
 
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 
-from sqlalchemy import exists, select
+from sqlalchemy import update
 
 from directory.clock import utcnow
 from directory.db import db
 from directory.errors import InvalidInput
 from directory.models import Account
 from mailgate import mime, routing, store
-from mailgate.models import MailMessage
+from mailgate.models import MailboxItem, MailMessage
 from mailgate.settings import current
 
 from . import display
@@ -33,16 +34,9 @@ def requested(message: MailMessage) -> bool:
     return any(f.key == "disposition-notification-to" for f in fields)
 
 
-def already_sent(reader: Account, message: MailMessage) -> bool:
-    return bool(db.session.scalar(select(exists().where(
-        MailMessage.author_id == reader.id,
-        MailMessage.in_reply_to == message.message_id_header,
-        MailMessage.subject.startswith(SUBJECT_PREFIX)))))
-
-
-def should_ask(reader: Account, message: MailMessage, *, was_unread: bool) -> bool:
-    return (was_unread and message.author_id != reader.id and requested(message)
-            and not already_sent(reader, message))
+def should_ask(reader: Account, item: MailboxItem, message: MailMessage) -> bool:
+    return (not item.receipt_answered and message.author_id != reader.id
+            and requested(message))
 
 
 def build(reader: Account, message: MailMessage) -> EmailMessage:
@@ -65,12 +59,19 @@ def build(reader: Account, message: MailMessage) -> EmailMessage:
     return receipt
 
 
-def send(reader: Account, item_id: int) -> routing.RoutingResult:
-    """Send the receipt the author of the reader's message asked for (once)."""
-    _item, message = store.item_of(reader, item_id)
+def answer(reader: Account, item_id: int, send: bool) -> routing.RoutingResult | None:
+    """Record the reader's answer and, on yes, send the receipt (the result of its routing).
+    The answer is recorded by a conditional UPDATE before anything is sent: of two answers
+    to the same question, even at the same time, only the first does anything."""
+    item, message = store.item_of(reader, item_id)
     if not requested(message) or message.author_id == reader.id:
         raise InvalidInput("Ce message ne demande pas d'accusé de réception.")
-    if already_sent(reader, message):
-        raise InvalidInput("L'accusé de réception de ce message a déjà été envoyé.")
+    first = db.session.execute(update(MailboxItem).where(
+        MailboxItem.id == item.id, MailboxItem.account_id == reader.id,
+        MailboxItem.receipt_answered.is_(False)).values(receipt_answered=True)).rowcount
+    if not first:
+        raise InvalidInput("Vous avez déjà répondu à cette demande d'accusé de réception.")
+    if not send:
+        return None
     return routing.route(reader, [message.author_id], build(reader, message),
                          replying_to=message.id, save_copy=False)

@@ -89,6 +89,20 @@ def test_search_in_subject_sender_and_text(app, student):
     assert student.get("/messagerie/recherche?q=").status_code == 400
 
 
+def test_search_ignores_accents_case_and_line_breaks(app, student):
+    deliver(app, "claire.bernard", ["zoe.le-gall"], "ÉLÈVES : Œuvre au théâtre",
+            "Rendez-vous à la\nBibliothèque,   entrée   B.")
+    deliver(app, "lucas.martin", ["zoe.le-gall"], "Lot A1", "Rien à voir.")
+    for text in ("eleves", "Élèves", "oeuvre", "THEATRE", "théatre", "bibliotheque",
+                 "la bibliotheque, entree b", "Claire BERNARD"):
+        assert subjects(page(student.get("/messagerie/recherche", query_string={
+            "q": text}))) == ["ÉLÈVES : Œuvre au théâtre"], text
+    # Fewer than three letters in a row: no trigram for the index, found all the same.
+    assert subjects(page(student.get("/messagerie/recherche?q=a1"))) == ["Lot A1"]
+    assert student.get("/messagerie/recherche", query_string={"q": "\u0301"}).status_code \
+        == 400                                    # an accent alone folds to nothing
+
+
 def test_search_never_finds_other_peoples_messages(app, logged_in):
     deliver(app, "claire.bernard", ["lucas.martin"], "Secret de Lucas")
     client = logged_in("zoe.le-gall")

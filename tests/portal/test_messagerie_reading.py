@@ -130,9 +130,32 @@ def test_read_receipt_round_trip_between_students(app, logged_in):
         as_text=True)), "action": "non-lu", "item": str(item)})
     again = page(zoe.get(f"/messagerie/message/{item}"))
     assert not again.find_all("div", class_="receipt-question")
-    zoe.post(f"/messagerie/message/{item}/accuse", data={
+    forged = zoe.post(f"/messagerie/message/{item}/accuse", data={
         "csrf_token": csrf_token(first.get_data(as_text=True)), "reponse": "oui"})
+    assert "Vous avez déjà répondu à cette demande d'accusé de réception." in flashes(
+        zoe.get(forged.headers["Location"]))
     assert len(items(app, "lucas.martin", FolderKind.INBOX)) == 1
+
+
+def test_the_question_stays_until_it_is_answered(app, logged_in):
+    deliver(app, "claire.bernard", ["zoe.le-gall"], "Sortie",
+            headers={"Disposition-Notification-To": "claire.bernard@ent.test"})
+    zoe = logged_in("zoe.le-gall")
+    item = item_id(app, "zoe.le-gall", "Sortie")
+    zoe.get(f"/messagerie/message/{item}")
+    again = zoe.get(f"/messagerie/message/{item}")          # read now, still unanswered
+    assert page(again).find_all("div", class_="receipt-question")
+    zoe.post(f"/messagerie/message/{item}/accuse", data={
+        "csrf_token": csrf_token(again.get_data(as_text=True)), "reponse": "oui"})
+    assert [m.subject for m in _receipts(app)] == ["Accusé de réception : Sortie"]
+    assert not page(zoe.get(f"/messagerie/message/{item}")).find_all(
+        "div", class_="receipt-question")
+
+
+def _receipts(app) -> list[MailMessage]:
+    with app.app_context():
+        return list(db.session.scalars(select(MailMessage).where(
+            MailMessage.subject.startswith("Accusé de réception"))))
 
 
 def test_declining_a_receipt_sends_nothing_and_does_not_ask_again(app, logged_in):
@@ -146,9 +169,15 @@ def test_declining_a_receipt_sends_nothing_and_does_not_ask_again(app, logged_in
         "csrf_token": csrf_token(first.get_data(as_text=True)), "reponse": "non"})
     assert not page(zoe.get(f"/messagerie/message/{item}")).find_all(
         "div", class_="receipt-question")
-    with app.app_context():
-        assert not db.session.scalars(select(MailMessage).where(
-            MailMessage.subject.startswith("Accusé"))).all()
+    # Not even when the message is unread again, and a forged "yes" afterwards sends nothing.
+    zoe.post("/messagerie/selection", data={"csrf_token": csrf_token(first.get_data(
+        as_text=True)), "action": "non-lu", "item": str(item)})
+    again = zoe.get(f"/messagerie/message/{item}")
+    assert not page(again).find_all("div", class_="receipt-question")
+    forged = zoe.post(f"/messagerie/message/{item}/accuse", data={
+        "csrf_token": csrf_token(again.get_data(as_text=True)), "reponse": "oui"})
+    assert forged.status_code == 303
+    assert not _receipts(app)
 
 
 def test_a_teachers_receipt_is_forwarded_to_her_redirect_address(app, logged_in):
