@@ -13,8 +13,6 @@ import logging
 import signal
 import socket
 import ssl
-import subprocess
-import sys
 import threading
 
 from aiosmtpd.smtp import SMTP
@@ -121,28 +119,6 @@ def run(app, host: str, port: int) -> None:
         await gateway.stop()
 
     asyncio.run(main())
-
-
-def run_processes(count: int) -> None:
-    """`count` gateway processes on one port; stops them all when one ends or on SIGTERM."""
-    command = [sys.executable, "-m", "portal.cli", "mailgate", "--processes", "1",
-               "--port-checked"]
-    children = [subprocess.Popen(command) for _ in range(count)]
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    try:
-        while not stopping.is_set() and all(c.poll() is None for c in children):
-            stopping.wait(0.3)
-    except KeyboardInterrupt:
-        pass
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    for child in children:
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
 
 
 class GatewayThread:

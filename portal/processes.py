@@ -69,7 +69,9 @@ def mailgate(processes: int, port_checked: bool) -> None:
     from mailgate import gateway
 
     if processes > 1:
-        gateway.run_processes(processes)
+        # Each child binds the port itself (SO_REUSEPORT); it was checked free here.
+        command = [sys.executable, "-m", "portal.cli", "mailgate", "--port-checked"]
+        _supervise([subprocess.Popen(command) for _ in range(processes)])
         return
     from portal import create_app
 
@@ -96,6 +98,27 @@ def worker(drain: bool) -> None:
             pass
 
 
+def _supervise(children: list[subprocess.Popen], grace: float = 15) -> bool:
+    """Wait until a child ends, Ctrl-C or SIGTERM, then stop them all (SIGTERM, then kill
+    after `grace` seconds). True when stopped by a signal rather than by a child ending."""
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    try:
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.3)
+    except KeyboardInterrupt:
+        stopping.append(1)
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return bool(stopping)
+
+
 def serve() -> None:
     """Start web, mailgate and worker as children; Ctrl-C or SIGTERM stops all three."""
     web_listen = _listen("PREAU_WEB_LISTEN", "127.0.0.1:5000")
@@ -108,23 +131,9 @@ def serve() -> None:
                f"  Passerelle SMTP : {smtp_listen}\n"
                f"  Comptes de démonstration (mot de passe Preau-demo-2026!) : "
                f"{', '.join(DEMO_LOGINS)}\n  Ctrl-C pour arrêter.\n")
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
-    try:
-        while not stopping and all(child.poll() is None for child in children):
-            time.sleep(0.3)
-    except KeyboardInterrupt:
-        pass
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    for child in children:
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
+    stopped = _supervise(children)
     failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
-    if failed and not stopping:
+    if failed and not stopped:
         raise click.ClickException("Un des processus s'est arrêté ; Préau est arrêté.")
 
 

@@ -25,14 +25,13 @@ Revises: 0004_mailgate
 from alembic import op
 import sqlalchemy as sa
 
-from mailgate.models import search_key
+from mailgate.models import SEARCHED_COLUMNS as SEARCHED, search_key
 
 revision = '0005_mailbox_search'
 down_revision = '0004_mailgate'
 branch_labels = None
 depends_on = None
 
-SEARCHED = ("subject", "from_name", "to_display", "text_body")
 BATCH = 1000
 
 
