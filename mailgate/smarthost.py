@@ -6,7 +6,8 @@
 - `capture:` (the default) writes each message as an .eml file into <instance>/mail-out/, and
   `capture:DIR` into DIR, so that a new user sees what would have been sent.
 
-One `Relay` keeps its connection open across the messages of a worker's batch.
+One `Relay` keeps its connection open across the messages of a worker's batch, and signs each
+message with DKIM when a signer is given.
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from urllib.parse import unquote, urlsplit
 
 from directory.clock import utcnow
 from directory.errors import InvalidInput
+
+from .dkim_signing import Signer
 
 TIMEOUT = 60
 
@@ -70,13 +73,17 @@ def parse_url(smarthost: str) -> Endpoint:
 class Relay:
     """Send one message at a time to one recipient; never raises for a delivery problem."""
 
-    def __init__(self, smarthost: str, instance_path: Path, hostname: str):
+    def __init__(self, smarthost: str, instance_path: Path, hostname: str,
+                 signer: Signer | None = None):
         self.folder = capture_folder(smarthost, instance_path)
         self.endpoint = None if self.folder else parse_url(smarthost)
         self.hostname = hostname
+        self.signer = signer
         self.connection: smtplib.SMTP | None = None
 
     def send(self, sender: str, recipient: str, data: bytes) -> Outcome:
+        if self.signer is not None:
+            data = self.signer.sign(data)
         if self.folder is not None:
             capture(data, self.folder)
             return Outcome(True)

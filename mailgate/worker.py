@@ -17,7 +17,7 @@ from datetime import datetime
 from directory.clock import utcnow
 from directory.db import db
 
-from . import bounces, queue, store
+from . import bounces, dkim_signing, queue, store
 from .models import EntryKind, MailMessage, OutboundEntry
 from .settings import current
 from .smarthost import Relay
@@ -39,13 +39,23 @@ def run_once(worker: str | None = None, *, now: datetime | None = None,
     db.session.commit()
     if not claimed:
         return 0
-    relay = Relay(settings.smarthost, settings.instance_path, settings.hostname)
+    relay = Relay(settings.smarthost, settings.instance_path, settings.hostname, signer())
     try:
         for entry in claimed:
             _handle(entry, worker, relay, settings, now)
     finally:
         relay.close()
     return len(claimed)
+
+
+def signer() -> dkim_signing.Signer | None:
+    """The DKIM signer of this app, read once; a bad key raises InvalidInput (in French)."""
+    from flask import current_app
+
+    extensions = current_app.extensions
+    if "mailgate.dkim" not in extensions:
+        extensions["mailgate.dkim"] = dkim_signing.from_settings(current())
+    return extensions["mailgate.dkim"]
 
 
 def _handle(entry: queue.Claimed, worker: str, relay: Relay, settings, now) -> None:

@@ -17,6 +17,8 @@ DEFAULTS = {
     "TLS_CERT": "",
     "TLS_KEY": "",
     "TRUSTED_PROXIES": "0",
+    "DKIM_KEY": "",
+    "DKIM_SELECTOR": "",
 }
 
 

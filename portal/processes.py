@@ -81,11 +81,16 @@ def mailgate(processes: int, port_checked: bool) -> None:
 def worker(drain: bool) -> None:
     import threading
 
+    from directory.errors import PreauError
     from mailgate import worker as outbound
     from portal import create_app
 
     app = create_app()
     with app.app_context():
+        try:
+            outbound.signer()
+        except PreauError as error:
+            raise click.ClickException(error.message) from None
         if drain:
             click.echo(f"[worker] {outbound.drain()} envoi(s) traité(s).")
             return
