@@ -14,6 +14,8 @@ _SPECIAL = str.maketrans({
 
 def fold(text: str) -> str:
     """Lower case ASCII without accents: 'Zoé Le Gall' → 'zoe le gall'."""
+    if text.isascii():
+        return text.lower()
     text = text.translate(_SPECIAL)
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()

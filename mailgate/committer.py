@@ -2,9 +2,11 @@
 
 Sessions hand their delivery job over and wait; the thread runs all the jobs that arrived while
 it was busy, then commits once. Under load one commit (one fsync) serves many messages, and
-no session answers 250 before the commit that holds its message has returned. When a job of
-a batch fails, the batch is rolled back and its jobs are run again one by one, so only the
-failing one gets an error.
+no session answers 250 before the commit that holds its message has returned. Jobs handed over
+with `run_many` are gathered per function, which then receives all their items at once (see
+`routing.deliver_many`): the statements of a batch do not grow with its number of messages.
+When a job of a batch fails, the batch is rolled back and its jobs are run again one by one,
+so only the failing one gets an error.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import logging
 import queue as stdqueue
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from directory.db import db
@@ -32,10 +35,19 @@ class Committer:
         self.thread.start()
 
     async def run(self, function: Callable[..., Any], *args, **kwargs) -> Any:
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self.jobs.put((function, args, kwargs, loop, future))
-        return await future
+        """`function(*args, **kwargs)`, committed."""
+        return await self._hand_over(Job(function, args, kwargs))
+
+    async def run_many(self, function: Callable[[list], list], item: Any) -> Any:
+        """`function([item, …])[i]`, committed: `function` takes a list of items and returns
+        one result per item, in order; items of jobs waiting together go in one call."""
+        return await self._hand_over(Job(function, (item,), many=True))
+
+    async def _hand_over(self, job: Job) -> Any:
+        job.loop = asyncio.get_running_loop()
+        job.future = job.loop.create_future()
+        self.jobs.put(job)
+        return await job.future
 
     def stop(self) -> None:
         self.jobs.put(_STOP)
@@ -57,31 +69,54 @@ class Committer:
                 if stopping:
                     return
 
-    def _commit(self, batch: list) -> None:
+    def _commit(self, batch: list[Job]) -> None:
         try:
             store.write_lock()
-            results = [(job, function(*args, **kwargs), None)
-                       for job in batch for function, args, kwargs, _, _ in [job]]
+            results = _execute(batch)
             db.session.commit()
         except Exception:
             db.session.rollback()
             results = [self._alone(job) for job in batch]
         finally:
             db.session.close()
-        for (_, _, _, loop, future), result, error in results:
-            loop.call_soon_threadsafe(_settle, future, result, error)
+        for job, (result, error) in zip(batch, results, strict=True):
+            job.loop.call_soon_threadsafe(_settle, job.future, result, error)
 
-    def _alone(self, job) -> tuple:
-        function, args, kwargs, _, _ = job
+    def _alone(self, job: Job) -> tuple[Any, Exception | None]:
         try:
             store.write_lock()
-            result = function(*args, **kwargs)
+            ((result, _),) = _execute([job])
             db.session.commit()
-            return job, result, None
+            return result, None
         except Exception as error:
             log.exception("delivery job failed")
             db.session.rollback()
-            return job, None, error
+            return None, error
+
+
+@dataclass
+class Job:
+    function: Callable
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+    many: bool = False
+    loop: asyncio.AbstractEventLoop | None = None
+    future: asyncio.Future | None = None
+
+
+def _execute(batch: list[Job]) -> list[tuple[Any, None]]:
+    """Results in the order of `batch`; `many` jobs of one function in one call."""
+    results: dict[int, Any] = {}
+    gathered: dict[Callable, list[int]] = {}
+    for n, job in enumerate(batch):
+        if job.many:
+            gathered.setdefault(job.function, []).append(n)
+        else:
+            results[n] = job.function(*job.args, **job.kwargs)
+    for function, positions in gathered.items():
+        outcomes = function([batch[n].args[0] for n in positions])
+        results.update(zip(positions, outcomes, strict=True))
+    return [(results[n], None) for n in range(len(batch))]
 
 
 def _settle(future: asyncio.Future, result, error) -> None:

@@ -2,8 +2,9 @@
 
 MAIL FROM identifies the author (mailgate/identity.py); each RCPT TO is judged at once by
 `routing.check` so the client gets a reply per recipient; DATA stores the message through
-`routing.deliver`, run by the committer thread, and 250 is sent only once that commit has
-returned. Database reads run in a thread pool: the event loop never waits on the database.
+`routing.deliver_many`, run by the committer thread for all the messages waiting together, and
+250 is sent only once that commit has returned. Database reads run in a thread pool: the event
+loop never waits on the database.
 """
 from __future__ import annotations
 
@@ -149,9 +150,8 @@ class Inbound:
                 return self._reply(envelope, replies.BOUNCE_ACCEPTED)
         parsed = await asyncio.get_running_loop().run_in_executor(
             self.reads.executor, mime.parse, raw)
-        result = await self.committer.run(
-            routing.deliver, transaction.author, parsed, transaction.decisions,
-            received=self._received(session))
+        result = await self.committer.run_many(routing.deliver_many, routing.Delivery(
+            transaction.author, parsed, transaction.decisions, received=self._received(session)))
         if result.accepted:
             return self._reply(envelope, f"{replies.STORED} ({result.message_id})")
         first = result.refused[0]

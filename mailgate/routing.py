@@ -273,87 +273,162 @@ def not_local_reason(address: str, domain: str) -> str:
 
 # --- deliver -------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Delivery:
+    """One message for `deliver_many`: the arguments of `deliver`."""
+
+    author: Account
+    parsed: mime.Parsed
+    decisions: Sequence[Decision]
+    received: str | None = None
+    save_copy: bool = True
+    copy_to_self: bool = False
+
+
 def deliver(author: Account, parsed: mime.Parsed, decisions: Sequence[Decision], *,
             received: str | None = None, save_copy: bool = True,
             copy_to_self: bool = False) -> RoutingResult:
     """Store the message once and act on every accepted decision, in the caller's
     transaction. `received`: the value of our Received field (SMTP)."""
+    (result,) = deliver_many([Delivery(author, parsed, decisions, received, save_copy,
+                                       copy_to_self)])
+    return result
+
+
+def deliver_many(deliveries: Sequence[Delivery]) -> list[RoutingResult]:
+    """`deliver` for several messages in one transaction and a fixed number of statements,
+    whatever their number (the SMTP gateway's group commit). Quota is decided as if they were
+    delivered one after the other, on mailbox rows locked until commit."""
     settings = current()
-    size = parsed.size
-    decisions = _once_per_account(decisions)
-    inboxes = store.system_folders([d.result.account_id for d in decisions
-                                    if d.result.accepted and d.internal], FolderKind.INBOX)
-    fitted = store.reserve(inboxes, size, settings.quota_bytes)
-    outcome = RoutingResult([_after_quota(d, fitted) for d in decisions])
-    if not outcome.accepted:
-        return _warn(author, parsed, outcome)
-    forwards = [d for d, r in zip(decisions, outcome.recipients, strict=True)
-                if r.outcome == Outcome.FORWARDED]
-    copy = _author_copy(author, size, settings) if save_copy else None
-    outcome.copy_folder = copy[0] if copy else None
-    if save_copy and copy is None:
+    deliveries = [replace(d, decisions=_once_per_account(d.decisions)) for d in deliveries]
+    inboxes = store.system_folders({d.result.account_id for job in deliveries
+                                    for d in job.decisions if d.result.accepted and d.internal},
+                                   FolderKind.INBOX)
+    copies = _copy_folders({job.author for job in deliveries if job.save_copy})
+    usage = store.lock_usage(set(inboxes) | {author_id for author_id, _ in copies})
+    used_before = dict(usage)
+    results = [_place(job, inboxes, copies, usage, settings) for job in deliveries]
+    store.add_usage({i: usage[i] - used_before[i] for i in usage})
+    stored = [(job, outcome) for job, outcome in zip(deliveries, results, strict=True)
+              if outcome.accepted]
+    address_maps = _redirect_maps([job.parsed for job, _ in stored], settings)
+    messages = [_new_message(job, address_map, settings)
+                for (job, _), address_map in zip(stored, address_maps, strict=True)]
+    ids = store.save_messages(messages)
+    items, entries, correspondents = [], [], set()
+    for (job, outcome), message_id in zip(stored, ids, strict=True):
+        outcome.message_id = message_id
+        items += _items(job, outcome, inboxes, copies)
+        entries += _forwards(job, outcome)
+        correspondents |= {(r.account_id, job.author.id) for r in outcome.accepted
+                           if r.account_id not in (None, job.author.id)}
+    store.insert_items(items)
+    queue.enqueue(entries, lifetime=settings.queue_lifetime)
+    if correspondents:
+        db.session.execute(store.insert_ignoring_duplicates(MailCorrespondent),
+                           [{"account_id": a, "author_id": b} for a, b in correspondents])
+    return [_warn(job.author, job.parsed, outcome)
+            for job, outcome in zip(deliveries, results, strict=True)]
+
+
+def _copy_folders(authors: set[Account]) -> dict[tuple[int, FolderKind], int]:
+    """(author id, kind) → folder of the author's copy: students' Messages envoyés, others'
+    Boîte d'envoi."""
+    found = {}
+    for kind in (FolderKind.SENT, FolderKind.OUTBOX):
+        ids = {a.id for a in authors if _copy_kind(a) == kind}
+        found.update({(i, kind): folder for i, folder in store.system_folders(ids, kind).items()})
+    return found
+
+
+def _copy_kind(author: Account) -> FolderKind:
+    return FolderKind.SENT if author.has_role(Role.INTERNAL_MAIL) else FolderKind.OUTBOX
+
+
+def _place(job: Delivery, inboxes: dict[int, int], copies: dict, usage: dict[int, int],
+           settings) -> RoutingResult:
+    """The message's fate per recipient, and its author's copy, reserving quota in `usage`."""
+    size = job.parsed.size
+    outcome = RoutingResult([_after_quota(d, _fits(usage, d.result.account_id, size,
+                                                    settings.quota_bytes))
+                             if d.result.accepted and d.internal else d.result
+                             for d in job.decisions])
+    if not outcome.accepted or not job.save_copy:
+        return outcome
+    kind = _copy_kind(job.author)
+    quota = settings.quota_bytes if kind == FolderKind.SENT else None
+    if (job.author.id, kind) in copies and _fits(usage, job.author.id, size, quota):
+        outcome.copy_folder = kind
+    else:
         outcome.notices.append("Votre espace de stockage est plein : la copie de ce message "
                                "n'a pas été enregistrée dans Messages envoyés.")
-    universal = settings.universal(author.address)
-    address_map = _redirect_map(parsed)
-    block, message_id = headers.stored_header(
-        parsed, author_from=headers.author_from(author.full_name, universal),
-        received=received, address_map=address_map, domain=settings.domain)
-    outcome.message_id = store.save_message(
-        parsed, block, message_id=message_id, author_id=author.id,
-        sender=(author.full_name, universal), address_map=address_map,
-        bcc_display=", ".join(f"{n} <{address_map.get(a.lower(), a)}>" if n
-                              else address_map.get(a.lower(), a)
-                              for n, a in parsed.addresses("bcc")))
-    delivered = [r.account_id for r in outcome.recipients if r.outcome == Outcome.DELIVERED]
-    store.add_items(outcome.message_id, size, [(i, inboxes[i]) for i in delivered],
-                    read_copy=(author.id, copy[1]) if copy else None)
-    entries = [{"kind": EntryKind.FORWARD, "message_id": outcome.message_id,
-                "account_id": d.result.account_id, "author_id": author.id,
-                "address": d.redirect} for d in forwards]
-    if copy_to_self and author.verified_redirect and not author.has_role(Role.INTERNAL_MAIL):
-        entries.append({"kind": EntryKind.FORWARD, "message_id": outcome.message_id,
-                        "account_id": author.id, "author_id": author.id,
-                        "address": author.verified_redirect})
-    queue.enqueue(entries, lifetime=settings.queue_lifetime)
-    _remember_correspondents(author.id, {r.account_id for r in outcome.accepted})
-    return _warn(author, parsed, outcome)
+    return outcome
 
 
-def _after_quota(decision: Decision, fitted: set[int]) -> RecipientResult:
+def _fits(usage: dict[int, int], account_id: int, size: int, quota: int | None) -> bool:
+    """Reserve `size` bytes of the account's mailbox in `usage` if they fit."""
+    used = usage.get(account_id)
+    if used is None or (quota is not None and used + size > quota):
+        return False
+    usage[account_id] = used + size
+    return True
+
+
+def _after_quota(decision: Decision, fitted: bool) -> RecipientResult:
     result = decision.result
-    if result.outcome == Outcome.DELIVERED and result.account_id not in fitted:
+    if not fitted:
         return replace(result, outcome=Outcome.REFUSED, refusal=Refusal.MAILBOX_FULL,
                        reason=f"La boîte aux lettres de {result.name} est pleine")
     return result
 
 
-def _author_copy(author: Account, size: int, settings) -> tuple[FolderKind, int] | None:
-    """Students' copy goes to Messages envoyés within their quota; others' to their outbox."""
-    internal = author.has_role(Role.INTERNAL_MAIL)
-    kind = FolderKind.SENT if internal else FolderKind.OUTBOX
-    folder = store.system_folders([author.id], kind)[author.id]
-    if not store.reserve([author.id], size, settings.quota_bytes if internal else None):
-        return None
-    return kind, folder
+def _new_message(job: Delivery, address_map: dict[str, str], settings) -> store.NewMessage:
+    author, parsed = job.author, job.parsed
+    universal = settings.universal(author.address)
+    block, message_id = headers.stored_header(
+        parsed, author_from=headers.author_from(author.full_name, universal),
+        received=job.received, address_map=address_map, domain=settings.domain)
+    bcc = ", ".join(f"{n} <{address_map.get(a.lower(), a)}>" if n
+                    else address_map.get(a.lower(), a) for n, a in parsed.addresses("bcc"))
+    return store.NewMessage(parsed, block, message_id, author.id, bcc_display=bcc,
+                            sender=(author.full_name, universal), address_map=address_map)
 
 
-def _redirect_map(parsed: mime.Parsed) -> dict[str, str]:
-    """Members' redirect addresses among To/Cc → their universal address."""
-    candidates = headers.outside_addresses(parsed)
-    if not candidates:
-        return {}
-    settings = current()
+def _items(job: Delivery, outcome: RoutingResult, inboxes: dict[int, int],
+           copies: dict) -> list[dict]:
+    delivered = [r.account_id for r in outcome.recipients if r.outcome == Outcome.DELIVERED]
+    copy = outcome.copy_folder
+    return store.item_rows(outcome.message_id, job.parsed.size,
+                           [(i, inboxes[i]) for i in delivered],
+                           read_copy=(job.author.id, copies[(job.author.id, copy)])
+                           if copy else None)
+
+
+def _forwards(job: Delivery, outcome: RoutingResult) -> list[dict]:
+    author = job.author
+    redirects = {d.result.account_id: d.redirect for d in job.decisions}
+    targets = [(r.account_id, redirects[r.account_id]) for r in outcome.recipients
+               if r.outcome == Outcome.FORWARDED]
+    if job.copy_to_self and author.verified_redirect \
+            and not author.has_role(Role.INTERNAL_MAIL):
+        targets.append((author.id, author.verified_redirect))
+    return [{"kind": EntryKind.FORWARD, "message_id": outcome.message_id,
+             "account_id": account_id, "author_id": author.id, "address": address}
+            for account_id, address in targets]
+
+
+def _redirect_maps(messages: Sequence[mime.Parsed], settings) -> list[dict[str, str]]:
+    """Per message, members' redirect addresses among its To/Cc → their universal address.
+    Addresses of our own domain are never redirect addresses: most messages ask nothing."""
+    candidates = [{a for a in headers.outside_addresses(m) if not settings.is_local(a)}
+                  for m in messages]
+    wanted = set().union(*candidates)
+    if not wanted:
+        return [{} for _ in messages]
     rows = db.session.execute(select(func.lower(Account.redirect_address), Account.address)
-                              .where(func.lower(Account.redirect_address).in_(candidates)))
-    return {redirect: settings.universal(local) for redirect, local in rows}
-
-
-def _remember_correspondents(author_id: int, account_ids: set[int | None]) -> None:
-    rows = [{"account_id": i, "author_id": author_id} for i in account_ids
-            if i is not None and i != author_id]
-    if rows:
-        db.session.execute(store.insert_ignoring_duplicates(MailCorrespondent), rows)
+                              .where(func.lower(Account.redirect_address).in_(wanted)))
+    found = {redirect: settings.universal(local) for redirect, local in rows}
+    return [{a: found[a] for a in mine if a in found} for mine in candidates]
 
 
 def _warn(author: Account, parsed: mime.Parsed, outcome: RoutingResult) -> RoutingResult:

@@ -23,7 +23,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, delete, event, exists, func, select, text, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    delete,
+    event,
+    exists,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -180,6 +191,29 @@ def reserve(account_ids: Iterable[int], size: int, quota: int | None) -> set[int
     return set(db.session.scalars(statement.returning(table.account_id)))
 
 
+def lock_usage(account_ids: Iterable[int]) -> dict[int, int]:
+    """account id → bytes used, the rows locked until commit (FOR UPDATE on PostgreSQL, in
+    account order so that two writers never wait on each other crosswise; SQLite's writer
+    already holds the database lock, see `write_lock`). For deciding quota of several
+    messages at once in Python, then `add_usage`."""
+    ids = set(account_ids)
+    if not ids:
+        return {}
+    table = Mailbox.__table__.c
+    return dict(db.session.execute(
+        select(table.account_id, table.used_bytes).where(table.account_id.in_(ids))
+        .order_by(table.account_id).with_for_update()).all())
+
+
+def add_usage(added: dict[int, int]) -> None:
+    """used_bytes += bytes, per account: one statement, executed once per account."""
+    rows = [{"who": account_id, "bytes": size} for account_id, size in added.items() if size]
+    if rows:
+        table = Mailbox.__table__
+        db.session.execute(update(table).where(table.c.account_id == bindparam("who"))
+                           .values(used_bytes=table.c.used_bytes + bindparam("bytes")), rows)
+
+
 def usage(account_id: int) -> int:
     return db.session.scalar(select(Mailbox.used_bytes).where(
         Mailbox.account_id == account_id)) or 0
@@ -205,6 +239,20 @@ def recount_usage(account_id: int) -> int:
 
 # --- messages ------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class NewMessage:
+    """What `save_messages` stores: see `save_message`."""
+
+    parsed: mime.Parsed
+    header_block: bytes
+    message_id: str
+    author_id: int | None
+    automatic: bool = False
+    bcc_display: str = ""
+    sender: tuple[str, str] | None = None
+    address_map: dict[str, str] | None = None
+
+
 def save_message(parsed: mime.Parsed, header_block: bytes, *, message_id: str,
                  author_id: int | None, automatic: bool = False, bcc_display: str = "",
                  sender: tuple[str, str] | None = None,
@@ -215,26 +263,43 @@ def save_message(parsed: mime.Parsed, header_block: bytes, *, message_id: str,
     members' redirect addresses in To/Cc, exactly as in the stored header: the columns shown
     in lists must not reveal what the header hides.
     """
-    address_map = address_map or {}
+    (stored,) = save_messages([NewMessage(parsed, header_block, message_id, author_id,
+                                          automatic, bcc_display, sender, address_map)])
+    return stored
+
+
+def save_messages(messages: Sequence[NewMessage]) -> list[int]:
+    """`save_message` for several messages in one INSERT; their ids in the same order."""
+    if not messages:
+        return []
+    now = utcnow()
+    table = MailMessage.__table__
+    ids = list(db.session.scalars(
+        table.insert().returning(table.c.id, sort_by_parameter_order=True),
+        [_message_row(m, now) for m in messages]))
+    for stored, message in zip(ids, messages, strict=True):
+        if message.parsed.attachments:
+            _save_attachments(stored, message.parsed.attachments)
+    return ids
+
+
+def _message_row(message: NewMessage, now: datetime) -> dict:
+    parsed, address_map = message.parsed, message.address_map or {}
     to_display = ", ".join(_display(p, address_map) for p in parsed.addresses("to"))
     cc_display = ", ".join(_display(p, address_map) for p in parsed.addresses("cc"))
     senders = parsed.addresses("from")
-    from_name, from_address = sender or (senders[0] if senders else ("", ""))
-    stored = db.session.scalars(
-        MailMessage.__table__.insert().returning(MailMessage.id), [{
-            "author_id": author_id, "from_name": from_name[:200],
-            "from_address": from_address[:254], "to_display": to_display,
-            "cc_display": cc_display, "bcc_display": bcc_display,
-            "subject": parsed.subject, "sent_at": parsed.sent_at, "stored_at": utcnow(),
-            "message_id_header": message_id[:250],
-            "in_reply_to": parsed.get("in-reply-to").strip()[:250],
-            "references": parsed.get("references").strip(), "size": parsed.size,
-            "text_body": parsed.text_body, "html_body": parsed.html_body,
-            "has_attachments": bool(parsed.attachments), "malformed": parsed.malformed,
-            "automatic": automatic, "source": header_block + parsed.body}]).one()
-    if parsed.attachments:
-        _save_attachments(stored, parsed.attachments)
-    return stored
+    from_name, from_address = message.sender or (senders[0] if senders else ("", ""))
+    return {
+        "author_id": message.author_id, "from_name": from_name[:200],
+        "from_address": from_address[:254], "to_display": to_display,
+        "cc_display": cc_display, "bcc_display": message.bcc_display,
+        "subject": parsed.subject, "sent_at": parsed.sent_at, "stored_at": now,
+        "message_id_header": message.message_id[:250],
+        "in_reply_to": parsed.get("in-reply-to").strip()[:250],
+        "references": parsed.get("references").strip(), "size": parsed.size,
+        "text_body": parsed.text_body, "html_body": parsed.html_body,
+        "has_attachments": bool(parsed.attachments), "malformed": parsed.malformed,
+        "automatic": message.automatic, "source": message.header_block + parsed.body}
 
 
 def _display(pair: tuple[str, str], address_map: dict[str, str]) -> str:
@@ -262,15 +327,26 @@ def add_items(message_id: int, size: int, placements: Iterable[tuple[int, int]],
               when: datetime | None = None) -> None:
     """Put the message into folders: (account id, folder id) pairs, unread unless `read`, and
     `read_copy` (the author's own copy) read; one INSERT. The caller reserved the quota."""
+    insert_items(item_rows(message_id, size, placements, read=read, read_copy=read_copy,
+                           when=when))
+
+
+def item_rows(message_id: int, size: int, placements: Iterable[tuple[int, int]], *,
+              read: bool = False, read_copy: tuple[int, int] | None = None,
+              when: datetime | None = None) -> list[dict]:
+    """The rows `add_items` inserts, for gathering several messages' into one INSERT."""
     when = when or utcnow()
-    rows = [{"account_id": account_id, "folder_id": folder_id, "message_id": message_id,
-             "size": size, "is_read": read, "is_flagged": False, "is_answered": False,
-             "received_at": when} for account_id, folder_id in placements]
+    common = {"message_id": message_id, "size": size, "is_flagged": False,
+              "is_answered": False, "received_at": when}
+    rows = [{**common, "account_id": account_id, "folder_id": folder_id, "is_read": read}
+            for account_id, folder_id in placements]
     if read_copy:
-        rows.append({**(rows[0] if rows else {"message_id": message_id, "size": size,
-                                              "is_flagged": False, "is_answered": False,
-                                              "received_at": when}),
-                     "account_id": read_copy[0], "folder_id": read_copy[1], "is_read": True})
+        rows.append({**common, "account_id": read_copy[0], "folder_id": read_copy[1],
+                     "is_read": True})
+    return rows
+
+
+def insert_items(rows: Sequence[dict]) -> None:
     if rows:
         db.session.execute(MailboxItem.__table__.insert(), rows)
 
