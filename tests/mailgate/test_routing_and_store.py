@@ -21,7 +21,8 @@ from mailgate.models import (
     MailMessage,
     OutboundEntry,
 )
-from mailgate.routing import Outcome, Refusal, route
+from mailgate import mime
+from mailgate.routing import Delivery, Outcome, Refusal, check, deliver_many, route
 from mailgate.settings import current
 
 from .conftest import account, new_account
@@ -127,6 +128,31 @@ def test_a_full_mailbox_is_refused_and_the_author_is_warned():
     assert result.message_id is None
     (warning,) = inbox(author)
     assert warning.subject == "Non remis : Coucou" and full.full_name in warning.text_body
+
+
+def test_a_batch_fills_a_mailbox_in_order_and_keeps_nothing_of_the_message_that_did_not_fit():
+    """The gateway's group commit: three messages judged together while the pupil still had
+    room, delivered in one transaction: the first two fit, the third is refused and is not
+    left behind in the store."""
+    author, pupil = classmates(2)
+    parsed = [mime.parse(compose(author, to=[pupil], subject=f"Message {n}",
+                                 text="x" * 2000).as_bytes()) for n in range(3)]
+    store.system_folders([pupil.id], FolderKind.INBOX)
+    room = parsed[0].size + parsed[1].size + parsed[2].size // 2
+    store.reserve([pupil.id], current().quota_bytes - room, None)
+    db.session.commit()
+    jobs = [Delivery(author, p, check(author, [pupil.id], incoming_size=p.size))
+            for p in parsed]
+    assert all(job.decisions[0].result.accepted for job in jobs)
+    first, second, third = deliver_many(jobs)
+    db.session.commit()
+    assert first.recipients[0].outcome == second.recipients[0].outcome == Outcome.DELIVERED
+    assert third.recipients[0].refusal == Refusal.MAILBOX_FULL and third.message_id is None
+    assert [m.subject for m in inbox(pupil)] == ["Message 0", "Message 1"]
+    assert count(MailMessage, MailMessage.message_id_header == parsed[2].message_id) == 0
+    assert store.usage(pupil.id) == current().quota_bytes - room + parsed[0].size + \
+        parsed[1].size
+    assert [w.subject for w in inbox(author)] == ["Non remis : Message 2"]
 
 
 def test_a_recipient_without_redirect_address_is_named_at_once_and_in_a_warning():
