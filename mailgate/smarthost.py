@@ -4,7 +4,8 @@
   (certificate verified), then AUTH when a user is given;
 - `smtps://[user:pass@]host[:port]` (465 by default): TLS from the first byte;
 - `capture:` (the default) writes each message as an .eml file into <instance>/mail-out/, and
-  `capture:DIR` into DIR, so that a new user sees what would have been sent.
+  `capture:DIR` into DIR, so that a new user sees what would have been sent, and to whom
+  (Return-Path and Delivered-To fields on top, as a delivery agent adds them).
 
 One `Relay` keeps its connection open across the messages of a worker's batch, and signs each
 message with DKIM when a signer is given.
@@ -39,6 +40,13 @@ def capture_folder(smarthost: str, instance_path: Path) -> Path | None:
         return None
     rest = smarthost.removeprefix("capture:")
     return Path(rest) if rest else instance_path / "mail-out"
+
+
+def envelope_fields(sender: str, recipient: str) -> bytes:
+    """What a delivery agent adds on top of a message it files (Postfix's local does the
+    same): whom it was sent to and where bounces go. A captured .eml shows both, above any
+    DKIM signature, which does not cover them."""
+    return f"Return-Path: <{sender}>\r\nDelivered-To: {recipient}\r\n".encode()
 
 
 def capture(message: EmailMessage | bytes, folder: Path) -> Path:
@@ -85,7 +93,7 @@ class Relay:
         if self.signer is not None:
             data = self.signer.sign(data)
         if self.folder is not None:
-            capture(data, self.folder)
+            capture(envelope_fields(sender, recipient) + data, self.folder)
             return Outcome(True)
         try:
             connection = self._connect()

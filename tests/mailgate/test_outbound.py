@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from email import message_from_bytes, policy
 
+import pytest
 from sqlalchemy import select
 
 from directory.clock import utcnow
@@ -12,6 +13,7 @@ from directory.db import db
 from directory.enums import Profile
 from mailgate import queue, routing, worker
 from mailgate.models import EntryKind, EntryState, FolderKind, OutboundEntry
+from mailgate.smarthost import Relay
 
 from .conftest import account, address_of, new_account
 from .helpers import folder_messages, inbox, mail, raw, stored_with_id
@@ -252,3 +254,14 @@ def test_after_the_queue_lifetime_the_author_gets_a_report(sink):
     assert entry.state == EntryState.FAILED and "5 jours" in entry.last_error
     (report,) = sink.to("prof.patient@example.com")
     assert "Patience" in parsed(report.data)["Subject"]
+
+
+@pytest.mark.parametrize("sender", ["bounces+7@ent.test", ""])
+def test_a_captured_message_shows_its_envelope(tmp_path, sender):
+    relay = Relay(f"capture:{tmp_path}", tmp_path, "mail.ent.test")
+    assert relay.send(sender, CLAIRE_REDIRECT, b"Subject: Sortie\r\n\r\nBonjour\r\n").sent
+    (eml,) = tmp_path.glob("*.eml")
+    captured = parsed(eml.read_bytes())
+    assert captured["Return-Path"] == f"<{sender}>"
+    assert captured["Delivered-To"] == CLAIRE_REDIRECT
+    assert captured["Subject"] == "Sortie" and captured.get_content().strip() == "Bonjour"
