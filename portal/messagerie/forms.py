@@ -7,6 +7,7 @@ from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
 
+from ..directory_forms import choice
 from .compose import BODY_MAX, SUBJECT_MAX
 from .mailbox import FOLDER_NAME_MAX, ORDERS, SORTS
 from .search import MAX_SEARCH
@@ -28,10 +29,10 @@ class _GetForm(FlaskForm):
 
 class ListForm(_GetForm):
     tri = SelectField("Trier par", default="date", choices=[
-        ("date", "Date"), ("expediteur", "Expéditeur"), ("objet", "Objet")],
+        choice("date", "Date"), choice("expediteur", "Expéditeur"), choice("objet", "Objet")],
         validators=[AnyOf(SORTS)])
     ordre = SelectField("Ordre", default="desc", choices=[
-        ("desc", "Décroissant"), ("asc", "Croissant")], validators=[AnyOf(ORDERS)])
+        choice("desc", "Décroissant"), choice("asc", "Croissant")], validators=[AnyOf(ORDERS)])
 
 
 class SearchForm(_GetForm):

@@ -9,7 +9,7 @@ from sqlalchemy import event, select
 from directory.db import db
 from directory.enums import Profile
 from directory.errors import InvalidInput, NotFound
-from mailgate import store
+from mailgate import mime, store
 from mailgate.compose import compose
 from mailgate.models import (
     EntryKind,
@@ -21,7 +21,6 @@ from mailgate.models import (
     MailMessage,
     OutboundEntry,
 )
-from mailgate import mime
 from mailgate.routing import Delivery, Outcome, Refusal, check, deliver_many, route
 from mailgate.settings import current
 
