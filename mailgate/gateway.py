@@ -50,9 +50,10 @@ class PreauSMTP(SMTP):
             return plain[1], plain[2]
         try:
             return super()._getaddr(arg)
-        except (IndexError, AttributeError, ValueError, TypeError):
-            # The email package's parser crashes on some garbage ("<", "a@["): that is a
-            # syntax error (553) for the client, not a temporary failure.
+        except Exception:
+            # The email package's parser crashes on some garbage ("<", "a@[", "a@[ " raise
+            # IndexError, AttributeError, UnboundLocalError…): for the client that is a
+            # syntax error (553), not a temporary failure.
             return None, None
 
     async def push(self, status):

@@ -35,6 +35,8 @@ BASE, OURS = sessions()
 @example("<a..b@ent.test>")
 @example("<a@ent.test> (comment) SIZE=1")
 @example("<>")
+@example("a@[ ")
+@example("<")
 def test_quick_address_reading_agrees_with_aiosmtpd(arg):
     try:
         expected = BASE._getaddr(arg)
