@@ -18,6 +18,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from directory.clock import utcnow
 from directory.db import db
 
+from . import store
 from .models import EntryKind, EntryState, OutboundEntry
 
 LEASE = timedelta(minutes=10)
@@ -46,7 +47,7 @@ def enqueue(entries: Iterable[dict], *, lifetime: timedelta, now: datetime | Non
              "claimed_by": None, "finished_at": None, "last_error": None, **entry}
             for entry in entries]
     if rows:
-        db.session.execute(OutboundEntry.__table__.insert(), rows)
+        store.core(OutboundEntry.__table__.insert(), rows)
 
 
 def claim(worker: str, *, limit: int = 50, now: datetime | None = None,

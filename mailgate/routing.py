@@ -325,8 +325,8 @@ def deliver_many(deliveries: Sequence[Delivery]) -> list[RoutingResult]:
     store.insert_items(items)
     queue.enqueue(entries, lifetime=settings.queue_lifetime)
     if correspondents:
-        db.session.execute(store.insert_ignoring_duplicates(MailCorrespondent),
-                           [{"account_id": a, "author_id": b} for a, b in correspondents])
+        store.core(store.insert_ignoring_duplicates(MailCorrespondent),
+                   [{"account_id": a, "author_id": b} for a, b in correspondents])
     return [_warn(job.author, job.parsed, outcome)
             for job, outcome in zip(deliveries, results, strict=True)]
 

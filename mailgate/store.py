@@ -93,13 +93,22 @@ def insert_ignoring_duplicates(model):
     return dialect.insert(model).on_conflict_do_nothing()
 
 
+def core(statement, rows: Sequence[dict] | None = None):
+    """Run a Core statement on the session's connection, in its transaction, after a flush.
+    Skips the ORM's per-statement machinery (about 0.4 ms a statement), which the gateway's
+    group commit would otherwise pay several times per batch."""
+    db.session.flush()
+    connection = db.session.connection()
+    return connection.execute(statement) if rows is None else connection.execute(statement, rows)
+
+
 def write_lock() -> None:
     """On SQLite, take the database's write lock as the transaction's first statement (what
     BEGIN IMMEDIATE does). In WAL mode a transaction that reads and then writes fails at once
     with "database is locked" when another process wrote in between; one that takes the lock
     first waits its turn (busy_timeout). A no-op on PostgreSQL."""
     if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(text("UPDATE mailbox SET used_bytes = used_bytes WHERE 0"))
+        core(text("UPDATE mailbox SET used_bytes = used_bytes WHERE 0"))
 
 
 # --- folders -------------------------------------------------------------------------------
@@ -200,7 +209,7 @@ def lock_usage(account_ids: Iterable[int]) -> dict[int, int]:
     if not ids:
         return {}
     table = Mailbox.__table__.c
-    return dict(db.session.execute(
+    return dict(core(
         select(table.account_id, table.used_bytes).where(table.account_id.in_(ids))
         .order_by(table.account_id).with_for_update()).all())
 
@@ -210,8 +219,8 @@ def add_usage(added: dict[int, int]) -> None:
     rows = [{"who": account_id, "bytes": size} for account_id, size in added.items() if size]
     if rows:
         table = Mailbox.__table__
-        db.session.execute(update(table).where(table.c.account_id == bindparam("who"))
-                           .values(used_bytes=table.c.used_bytes + bindparam("bytes")), rows)
+        core(update(table).where(table.c.account_id == bindparam("who"))
+             .values(used_bytes=table.c.used_bytes + bindparam("bytes")), rows)
 
 
 def usage(account_id: int) -> int:
@@ -274,9 +283,8 @@ def save_messages(messages: Sequence[NewMessage]) -> list[int]:
         return []
     now = utcnow()
     table = MailMessage.__table__
-    ids = list(db.session.scalars(
-        table.insert().returning(table.c.id, sort_by_parameter_order=True),
-        [_message_row(m, now) for m in messages]))
+    ids = list(core(table.insert().returning(table.c.id, sort_by_parameter_order=True),
+                    [_message_row(m, now) for m in messages]).scalars())
     for stored, message in zip(ids, messages, strict=True):
         if message.parsed.attachments:
             _save_attachments(stored, message.parsed.attachments)
@@ -348,7 +356,7 @@ def item_rows(message_id: int, size: int, placements: Iterable[tuple[int, int]],
 
 def insert_items(rows: Sequence[dict]) -> None:
     if rows:
-        db.session.execute(MailboxItem.__table__.insert(), rows)
+        core(MailboxItem.__table__.insert(), rows)
 
 
 def message_bytes(message: MailMessage) -> bytes:
