@@ -106,6 +106,7 @@ class Gateway:
         self.reads = inbound.Reads(app, read_threads)
         self.committer = Committer(app)
         self.handler = inbound.Inbound(self.settings, self.reads, self.committer)
+        self.tls = tls_context(self.settings)    # read once, not at every connection
         self.server: asyncio.AbstractServer | None = None
 
     def _session(self) -> SMTP:
@@ -113,7 +114,7 @@ class Gateway:
                          data_size_limit=self.settings.max_message_bytes,
                          enable_SMTPUTF8=True, decode_data=False,
                          hostname=self.settings.hostname, ident="Préau",
-                         tls_context=tls_context(self.settings), timeout=300)
+                         tls_context=self.tls, timeout=300)
 
     async def start(self) -> None:
         self.server = await asyncio.get_running_loop().create_server(self._session,
