@@ -183,8 +183,8 @@ class MailboxItem(db.Model):
 
     __tablename__ = "mailbox_item"
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
-                                            index=True)
+    # No index of its own: ix_mailbox_item_account_folder begins with it.
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     folder_id: Mapped[int] = mapped_column(ForeignKey("mail_folder.id", ondelete="CASCADE"))
     message_id: Mapped[int] = mapped_column(ForeignKey("mail_message.id"), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
