@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test install lint clean
+.PHONY: run test install lint translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ test: $(DEV_STAMP)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
+
+# After changing French text: extract it (N_ marks labels translated at run time), merge it
+# into the English catalog, then translate the new entries in messages.po.
+translations: $(DEV_STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k N_ -o $(VENV)/messages.pot .
+	$(BIN)/pybabel update -i $(VENV)/messages.pot -d portal/translations -l en --no-fuzzy-matching
+	$(BIN)/pybabel compile --use-fuzzy -d portal/translations --statistics
 
 clean:
 	rm -rf $(VENV) .pytest_cache

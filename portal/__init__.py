@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, session
+from flask import Flask, has_request_context, session
 from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -11,13 +11,18 @@ from directory.db import configure_engine, db
 
 from . import config, security
 from .extensions import babel, csrf, login_manager, migrate
+from .i18n import N_
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ("fr", "en")
 
 
 def select_locale() -> str:
-    """French unless the person chose English (the users are French schools)."""
+    """French unless the person chose English (the users are French schools). Outside a
+    request (the CLI, business functions called in an app context) there is no one to ask:
+    French."""
+    if not has_request_context():
+        return "fr"
     chosen = session.get("lang")
     return chosen if chosen in LOCALES else "fr"
 
@@ -64,13 +69,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 # Services in the order of the navigation bar; a service appears once its blueprint exists.
+# The labels are translated by navigation() at each request (N_ only marks them).
 SERVICES = (
-    ("messagerie.index", "Messagerie"),
-    ("annuaire.index", "Annuaire"),
-    ("carnet.index", "Carnet d'adresses"),
-    ("agenda.index", "Agenda"),
-    ("preferences.index", "Préférences"),
-    ("admin.index", "Administration"),
+    ("messagerie.index", N_("Messagerie")),
+    ("annuaire.index", N_("Annuaire")),
+    ("carnet.index", N_("Carnet d'adresses")),
+    ("agenda.index", N_("Agenda")),
+    ("preferences.index", N_("Préférences")),
+    ("admin.index", N_("Administration")),
 )
 
 

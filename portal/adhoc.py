@@ -77,7 +77,8 @@ def _co_managers(text: str) -> list[Account]:
     known = {a.address.lower() for a in found} | {a.login.lower() for a in found}
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise InvalidInput("Aucun compte ne correspond à : " + ", ".join(unknown) + ".")
+        raise InvalidInput(gettext("Aucun compte ne correspond à : %(names)s.",
+                                   names=", ".join(unknown)))
     return found
 
 

@@ -18,6 +18,7 @@ from directory.passwords import hash_password, policy_errors, verify_password
 from . import throttle
 from .extensions import login_manager
 from .forms import ChangePasswordForm, LoginForm
+from .i18n import N_
 
 bp = Blueprint("auth", __name__)
 
@@ -35,7 +36,8 @@ def load_account(account_id: str) -> Account | None:
 
 
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Connectez-vous pour accéder à cette page."
+# Flask-Login translates its message with localize_callback when it shows it.
+login_manager.login_message = N_("Connectez-vous pour accéder à cette page.")
 login_manager.localize_callback = gettext
 login_manager.login_message_category = "info"
 

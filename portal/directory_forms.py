@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms import (
@@ -24,6 +26,8 @@ from wtforms.widgets import CheckboxInput, ListWidget, Select, html_params
 from directory.enums import GroupKind, Profile, Role
 from directory.search import MAX_ID, AccountFilters, GroupFilters, name_key, school_choices
 
+from .i18n import N_
+
 try:  # WTForms ≥ 3.3 deprecates (value, label) tuples; older versions only know them.
     from wtforms.fields.choices import SelectChoice
 
@@ -35,6 +39,12 @@ except ImportError:  # pragma: no cover - WTForms < 3.3
 
 PER_PAGE_CHOICES = (20, 50, 100)
 MAX_PAGE = 10**6
+
+# The profile labels are defined in directory/enums.py (PROFILE_LABELS), outside the files
+# `pybabel extract` reads: listed here so that the catalog has them. They are translated at
+# run time by gettext(profile.label) (the search form below, the CSV export in groupes.py).
+PROFILE_LABEL_MARKERS = (N_("Élève"), N_("Parent d'élève"), N_("Enseignant"),
+                         N_("Personnel non enseignant"), N_("Autre"))
 
 
 class QuickSelect(Select):
@@ -66,11 +76,11 @@ class _GetForm(FlaskForm):
     class Meta:
         csrf = False
 
-    par_page = SelectField("Résultats par page", coerce=int, default=20,
+    par_page = SelectField(_l("Résultats par page"), coerce=int, default=20,
                            choices=[choice(n, str(n)) for n in PER_PAGE_CHOICES],
                            validate_choice=True)
-    page = IntegerField("Page", default=1, validators=[
-        Optional(), NumberRange(1, MAX_PAGE, "Numéro de page invalide.")])
+    page = IntegerField(_l("Page"), default=1, validators=[
+        Optional(), NumberRange(1, MAX_PAGE, _l("Numéro de page invalide."))])
 
     def page_number(self) -> int:
         return self.page.data or 1
@@ -82,16 +92,16 @@ class _NameField(StringField):
     def pre_validate(self, form):
         text = (self.data or "").strip()
         if text and len(text) <= 100 and not name_key(text):
-            raise ValidationError("Saisissez au moins une lettre ou un chiffre.")
+            raise ValidationError(gettext("Saisissez au moins une lettre ou un chiffre."))
 
 
 class _SchoolFilterForm(_GetForm):
     """Schools chosen in a list of one's own, or named by UAI code (the region has hundreds)."""
 
-    etablissement = SelectMultipleField("Établissements", coerce=int, choices=[],
+    etablissement = SelectMultipleField(_l("Établissements"), coerce=int, choices=[],
                                         widget=QuickSelect(multiple=True))
-    uai = StringField("Autres établissements (codes UAI)", validators=[Length(max=200, message=(
-        "200 caractères au plus."))])
+    uai = StringField(_l("Autres établissements (codes UAI)"), validators=[Length(
+        max=200, message=_l("%(max)d caractères au plus."))])
 
     def fill_schools(self, viewer) -> None:
         """Offer the viewer's schools (and any asked for); resolve the UAI codes typed."""
@@ -103,8 +113,9 @@ class _SchoolFilterForm(_GetForm):
     def validate_uai(self, field):
         unknown = getattr(self, "schools", None) and self.schools.unknown
         if unknown:
-            raise ValidationError("Établissement inconnu ou hors de votre annuaire : "
-                                  + ", ".join(unknown) + ".")
+            raise ValidationError(gettext(
+                "Établissement inconnu ou hors de votre annuaire : %(codes)s.",
+                codes=", ".join(unknown)))
 
     def school_ids(self) -> list[int]:
         by_code = self.schools.by_code if hasattr(self, "schools") else []
@@ -112,13 +123,15 @@ class _SchoolFilterForm(_GetForm):
 
 
 class PeopleSearchForm(_SchoolFilterForm):
-    nom = _NameField("Nom ou prénom", validators=[Length(max=100, message=(
+    nom = _NameField(_l("Nom ou prénom"), validators=[Length(max=100, message=_l(
         "Le nom cherché est trop long (100 caractères au plus)."))])
-    profil = CheckboxesField("Profil", choices=[choice(p.value, p.label) for p in Profile])
-    discipline = SelectField("Discipline", choices=[choice("", "Toutes")], validate_choice=False,
-                             validators=[Length(max=100)])
-    groupe = SelectField("Classe ou groupe", coerce=_optional_int, choices=[choice("", "Tous")],
-                         validate_choice=False, widget=QuickSelect())
+    profil = CheckboxesField(_l("Profil"), choices=[choice(p.value, _l(p.label))
+                                                     for p in Profile])
+    discipline = SelectField(_l("Discipline"), choices=[choice("", _l("Toutes"))],
+                             validate_choice=False, validators=[Length(max=100)])
+    groupe = SelectField(_l("Classe ou groupe"), coerce=_optional_int,
+                         choices=[choice("", _l("Tous"))], validate_choice=False,
+                         widget=QuickSelect())
 
     def filters(self) -> AccountFilters:
         return AccountFilters(name=(self.nom.data or "").strip(),
@@ -128,9 +141,9 @@ class PeopleSearchForm(_SchoolFilterForm):
 
 
 class GroupSearchForm(_SchoolFilterForm):
-    nom = _NameField("Nom du groupe", validators=[Length(max=100, message=(
+    nom = _NameField(_l("Nom du groupe"), validators=[Length(max=100, message=_l(
         "Le nom cherché est trop long (100 caractères au plus)."))])
-    type = CheckboxesField("Type", choices=[choice(k.value, k.value) for k in GroupKind])
+    type = CheckboxesField(_l("Type"), choices=[choice(k.value, k.value) for k in GroupKind])
 
     def filters(self) -> GroupFilters:
         return GroupFilters(name=(self.nom.data or "").strip(),
@@ -143,19 +156,19 @@ class MembersPageForm(_GetForm):
 
 
 class AdHocGroupForm(FlaskForm):
-    name = StringField("Nom du groupe", validators=[
-        DataRequired("Donnez un nom au groupe."),
-        Length(max=120, message="Le nom du groupe dépasse 120 caractères.")])
-    description = TextAreaField("Description", validators=[
-        Length(max=2000, message="La description dépasse 2000 caractères.")])
-    school = SelectField("Établissement", coerce=int, choices=[], widget=QuickSelect())
-    persistent = BooleanField("Groupe pérenne (conservé d'une année scolaire à l'autre)")
-    co_managers = StringField("Autres gestionnaires", validators=[Length(max=2000)])
+    name = StringField(_l("Nom du groupe"), validators=[
+        DataRequired(_l("Donnez un nom au groupe.")),
+        Length(max=120, message=_l("Le nom du groupe dépasse %(max)d caractères."))])
+    description = TextAreaField(_l("Description"), validators=[
+        Length(max=2000, message=_l("La description dépasse %(max)d caractères."))])
+    school = SelectField(_l("Établissement"), coerce=int, choices=[], widget=QuickSelect())
+    persistent = BooleanField(_l("Groupe pérenne (conservé d'une année scolaire à l'autre)"))
+    co_managers = StringField(_l("Autres gestionnaires"), validators=[Length(max=2000)])
 
 
 def _account_field():
-    return IntegerField("Compte", validators=[DataRequired("Compte manquant."),
-                                              NumberRange(1, MAX_ID, "Compte inconnu.")])
+    return IntegerField(_l("Compte"), validators=[DataRequired(_l("Compte manquant.")),
+                                                  NumberRange(1, MAX_ID, _l("Compte inconnu."))])
 
 
 class MemberForm(FlaskForm):
@@ -164,7 +177,7 @@ class MemberForm(FlaskForm):
 
 class ManagerForm(FlaskForm):
     account = _account_field()
-    manager = HiddenField("Gestionnaire", validators=[AnyOf(("oui", "non"))])
+    manager = HiddenField(_l("Gestionnaire"), validators=[AnyOf(("oui", "non"))])
 
 
 class ConfirmForm(FlaskForm):
@@ -172,15 +185,15 @@ class ConfirmForm(FlaskForm):
 
 
 class RoleForm(FlaskForm):
-    role = HiddenField("Rôle", validators=[AnyOf([r.value for r in Role],
-                                                  message="Rôle inconnu.")])
-    action = HiddenField("Action", validators=[AnyOf(("accorder", "retirer"),
-                                                      message="Action inconnue.")])
+    role = HiddenField(_l("Rôle"), validators=[AnyOf([r.value for r in Role],
+                                                      message=_l("Rôle inconnu."))])
+    action = HiddenField(_l("Action"), validators=[AnyOf(("accorder", "retirer"),
+                                                          message=_l("Action inconnue."))])
 
 
 class AccountLookupForm(FlaskForm):
     class Meta:
         csrf = False
 
-    compte = StringField("Identifiant ou nom", validators=[Length(max=120, message=(
-        "120 caractères au plus."))])
+    compte = StringField(_l("Identifiant ou nom"), validators=[Length(
+        max=120, message=_l("%(max)d caractères au plus."))])

@@ -94,9 +94,11 @@ def export(group_id: int):
     domain = current_app.config["MAIL_DOMAIN"]
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";")
-    writer.writerow(["Nom", "Prénom", "Profil", "Adresse universelle", "Classes"])
+    writer.writerow([gettext("Nom"), gettext("Prénom"), gettext("Profil"),
+                     gettext("Adresse universelle"), gettext("Classes")])
     for person in people:
-        writer.writerow([_cell(person.last_name), _cell(person.first_name), person.profile.label,
+        writer.writerow([_cell(person.last_name), _cell(person.first_name),
+                         gettext(person.profile.label),  # directory_forms.PROFILE_LABEL_MARKERS
                          f"{person.address}@{domain}", _cell(", ".join(classes.get(person.id,
                                                                                    [])))])
     filename = f"groupe-{address_base('', group.name)}-{group.school.uai.lower()}.csv"

@@ -45,13 +45,16 @@ def index():
 
 def _send_verification(address: str, token: str) -> None:
     link = url_for(".confirm_redirect", token=token, _external=True)
-    body = (f"Bonjour {current_user.full_name},\n\n"
-            "Vous avez demandé que vos messages Préau soient redirigés vers cette adresse.\n"
-            f"Pour confirmer, ouvrez ce lien dans les 48 heures :\n\n{link}\n\n"
-            "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n")
+    body = gettext("Bonjour %(name)s,\n\n"
+                   "Vous avez demandé que vos messages Préau soient redirigés vers cette "
+                   "adresse.\n"
+                   "Pour confirmer, ouvrez ce lien dans les 48 heures :\n\n%(link)s\n\n"
+                   "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n",
+                   name=current_user.full_name, link=link)
     config = current_app.config
-    message = system_mail.build(to=address, subject="Préau : vérifiez votre adresse de "
-                                "redirection", body=body, domain=config["MAIL_DOMAIN"])
+    message = system_mail.build(to=address,
+                                subject=gettext("Préau : vérifiez votre adresse de redirection"),
+                                body=body, domain=config["MAIL_DOMAIN"])
     system_mail.send(message)
 
 

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import gettext, ngettext
 from sqlalchemy import exists, func, insert, literal, select
 from sqlalchemy.orm import lazyload
 
@@ -36,13 +37,14 @@ def checked_name(name: str) -> str:
     """A group name as stored, or InvalidInput saying what is wrong with it."""
     name = " ".join((name or "").split())
     if not name:
-        raise InvalidInput("Donnez un nom au groupe.")
+        raise InvalidInput(gettext("Donnez un nom au groupe."))
     if len(name) > NAME_MAX:
-        raise InvalidInput(f"Le nom du groupe dépasse {NAME_MAX} caractères.")
+        raise InvalidInput(gettext("Le nom du groupe dépasse %(max)d caractères.", max=NAME_MAX))
     if not any(c.isalnum() for c in name):
-        raise InvalidInput("Le nom du groupe doit contenir au moins une lettre ou un chiffre.")
+        raise InvalidInput(gettext("Le nom du groupe doit contenir au moins une lettre ou un "
+                                   "chiffre."))
     if len(name_key(name)) > NAME_KEY_MAX:
-        raise InvalidInput("Ce nom de groupe contient trop de caractères composés.")
+        raise InvalidInput(gettext("Ce nom de groupe contient trop de caractères composés."))
     return name
 
 
@@ -77,8 +79,8 @@ def create_group(owner: Account, name: str) -> ContactGroup:
     """A new empty group; the caller commits."""
     name = checked_name(name)
     if group_count(owner) >= MAX_GROUPS:
-        raise InvalidInput(f"Votre carnet compte déjà {MAX_GROUPS} groupes : supprimez-en un "
-                           "avant d'en créer un autre.")
+        raise InvalidInput(gettext("Votre carnet compte déjà %(max)d groupes : supprimez-en un "
+                                   "avant d'en créer un autre.", max=MAX_GROUPS))
     _check_name_free(owner, name)
     group = ContactGroup(owner_id=owner.id, name=name, name_key=name_key(name))
     db.session.add(group)
@@ -101,7 +103,7 @@ def delete_group(group: ContactGroup) -> None:
 def _check_name_free(owner: Account, name: str) -> None:
     existing = group_named(owner, name)
     if existing is not None:
-        raise InvalidInput(f"Vous avez déjà un groupe « {existing.name} ».")
+        raise InvalidInput(gettext("Vous avez déjà un groupe « %(name)s ».", name=existing.name))
 
 
 # Members ---------------------------------------------------------------------------------
@@ -137,7 +139,8 @@ def add_member(owner: Account, group: ContactGroup, account_id: int) -> tuple[Ac
                                 .where(Account.id == account_id)) \
         if 0 < account_id <= MAX_ID else None
     if account is None:
-        raise InvalidInput("Cette personne n'existe pas ou ne fait pas partie de votre annuaire.")
+        raise InvalidInput(gettext("Cette personne n'existe pas ou ne fait pas partie de votre "
+                                   "annuaire."))
     if db.session.get(ContactMember, (group.id, account.id)) is not None:
         return account, False
     if member_count(group.id) >= MAX_MEMBERS:
@@ -150,7 +153,8 @@ def add_search_results(owner: Account, group: ContactGroup, filters: AccountFilt
     """"Ajouter la liste": every result of the search, across pages, in one statement.
     Returns the number of people added (those already members stay as they are)."""
     if not has_criteria(filters):
-        raise InvalidInput("Précisez au moins un critère de recherche avant d'ajouter la liste.")
+        raise InvalidInput(gettext("Précisez au moins un critère de recherche avant d'ajouter "
+                                   "la liste."))
     return add_ids(group, findable(owner, filters))
 
 
@@ -180,17 +184,20 @@ def add_ids(group: ContactGroup, ids: sa.Select) -> int:
 
 def _full(group: ContactGroup, room: int) -> str:
     if room <= 0:
-        return (f"Le groupe « {group.name} » compte déjà {MAX_MEMBERS} membres, le maximum "
-                "d'un groupe du carnet.")
-    return (f"Le groupe « {group.name} » ne peut plus recevoir que {room} personne(s) "
-            f"({MAX_MEMBERS} au plus) : la liste en compte davantage. Précisez la recherche.")
+        return gettext("Le groupe « %(name)s » compte déjà %(max)d membres, le maximum d'un "
+                       "groupe du carnet.", name=group.name, max=MAX_MEMBERS)
+    return ngettext("Le groupe « %(name)s » ne peut plus recevoir que %(num)d personne(s) "
+                    "(%(max)d au plus) : la liste en compte davantage. Précisez la recherche.",
+                    "Le groupe « %(name)s » ne peut plus recevoir que %(num)d personne(s) "
+                    "(%(max)d au plus) : la liste en compte davantage. Précisez la recherche.",
+                    room, name=group.name, max=MAX_MEMBERS)
 
 
 def remove_member(group: ContactGroup, account_id: int) -> Account:
     member = db.session.get(ContactMember, (group.id, account_id)) \
         if 0 < account_id <= MAX_ID else None
     if member is None:
-        raise InvalidInput("Cette personne n'est pas dans ce groupe.")
+        raise InvalidInput(gettext("Cette personne n'est pas dans ce groupe."))
     db.session.delete(member)
     return db.session.get(Account, account_id)
 

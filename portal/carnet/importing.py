@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from flask_babel import gettext, ngettext
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
@@ -132,21 +133,30 @@ def _outcome(card: Card, local_parts: list[str], keys: set[str],
 
 
 def _reason(card: Card, local_parts: list[str], namesakes: int) -> str:
+    """Why a card is not recognised: one whole sentence per case, for the translations."""
     named = card.full_name or f"{card.given} {card.family}".strip()
     if namesakes > 1:
-        return (f"{namesakes} personnes de votre annuaire s'appellent « {named} » : ajoutez "
-                "son adresse universelle à la fiche pour la désigner.")
-    if not named and not card.emails:
-        return "La fiche ne porte ni nom ni adresse électronique."
-    address = f"L'adresse {card.emails[0]} " if card.emails else ""
-    if local_parts:
-        address += "n'est celle d'aucune personne de votre annuaire"
-    elif card.emails:
-        address += "n'est pas une adresse de l'ENT"
+        return gettext("%(count)d personnes de votre annuaire s'appellent « %(name)s » : "
+                       "ajoutez son adresse universelle à la fiche pour la désigner.",
+                       count=namesakes, name=named)
+    if not card.emails:
+        if not named:
+            return gettext("La fiche ne porte ni nom ni adresse électronique.")
+        return gettext("Aucune personne de votre annuaire ne s'appelle « %(name)s ».",
+                       name=named)
+    address = card.emails[0]
+    if local_parts:  # an address at the portal's domain
+        if not named:
+            return gettext("L'adresse %(address)s n'est celle d'aucune personne de votre "
+                           "annuaire et la fiche ne porte pas de nom.", address=address)
+        return gettext("L'adresse %(address)s n'est celle d'aucune personne de votre "
+                       "annuaire, et aucune personne de votre annuaire ne s'appelle "
+                       "« %(name)s ».", address=address, name=named)
     if not named:
-        return address + " et la fiche ne porte pas de nom."
-    no_name = f"aucune personne de votre annuaire ne s'appelle « {named} »."
-    return f"{address}, et {no_name}" if address else no_name[0].upper() + no_name[1:]
+        return gettext("L'adresse %(address)s n'est pas une adresse de l'ENT et la fiche ne "
+                       "porte pas de nom.", address=address)
+    return gettext("L'adresse %(address)s n'est pas une adresse de l'ENT, et aucune personne "
+                   "de votre annuaire ne s'appelle « %(name)s ».", address=address, name=named)
 
 
 # The plan --------------------------------------------------------------------------------
@@ -162,7 +172,8 @@ def build_plan(owner: Account, cards: Sequence[Card], target: Target, domain: st
         try:
             names = [book.checked_name(n) for n in names]
         except InvalidInput as error:
-            outcome.person, outcome.reason = None, f"Catégorie refusée : {error.message}"
+            outcome.person, outcome.reason = None, gettext("Catégorie refusée : %(reason)s",
+                                                           reason=error.message)
             continue
         outcome.groups = names
         for name in names:
@@ -193,8 +204,9 @@ def _attach_existing(owner: Account, groups: list[PlannedGroup], target: Target)
         if group is None:
             continue
         if target.mode == NEW_GROUP:
-            raise InvalidInput(f"Vous avez déjà un groupe « {group.name} » : choisissez-le "
-                               "dans la liste ou donnez un autre nom.")
+            raise InvalidInput(gettext("Vous avez déjà un groupe « %(name)s » : choisissez-le "
+                                       "dans la liste ou donnez un autre nom.",
+                                       name=group.name))
         planned.existing_id, planned.name = group.id, group.name
         planned.already = _members_among(group.id, planned.account_ids)
 
@@ -211,13 +223,17 @@ def _members_among(group_id: int, account_ids: list[int]) -> int:
 def _check_limits(owner: Account, groups: list[PlannedGroup]) -> None:
     new_groups = sum(1 for g in groups if g.existing_id is None)
     if new_groups and book.group_count(owner) + new_groups > book.MAX_GROUPS:
-        raise InvalidInput(f"Cet import créerait {new_groups} groupe(s) : votre carnet "
-                           f"dépasserait {book.MAX_GROUPS} groupes.")
+        raise InvalidInput(ngettext("Cet import créerait %(num)d groupe(s) : votre carnet "
+                                    "dépasserait %(max)d groupes.",
+                                    "Cet import créerait %(num)d groupe(s) : votre carnet "
+                                    "dépasserait %(max)d groupes.",
+                                    new_groups, max=book.MAX_GROUPS))
     for planned in groups:
         current = book.member_count(planned.existing_id) if planned.existing_id else 0
         if current + planned.adding > book.MAX_MEMBERS:
-            raise InvalidInput(f"Le groupe « {planned.name} » dépasserait {book.MAX_MEMBERS} "
-                               "membres, le maximum d'un groupe du carnet.")
+            raise InvalidInput(gettext("Le groupe « %(name)s » dépasserait %(max)d membres, "
+                                       "le maximum d'un groupe du carnet.", name=planned.name,
+                                       max=book.MAX_MEMBERS))
 
 
 # From the preview to the confirmation ----------------------------------------------------
@@ -238,11 +254,11 @@ def apply_signed_plan(owner: Account, token: str, secret: str) -> list[tuple[str
     try:
         data = _serializer(secret).loads(token, max_age=PLAN_MAX_AGE)
     except BadSignature:
-        raise InvalidInput("Cette confirmation a expiré ou n'est pas valable : importez le "
-                           "fichier à nouveau.") from None
+        raise InvalidInput(gettext("Cette confirmation a expiré ou n'est pas valable : "
+                                   "importez le fichier à nouveau.")) from None
     if not isinstance(data, dict) or data.get("owner") != owner.id:
-        raise InvalidInput("Cette confirmation n'est pas la vôtre : importez le fichier à "
-                           "nouveau.")
+        raise InvalidInput(gettext("Cette confirmation n'est pas la vôtre : importez le "
+                                   "fichier à nouveau."))
     return [(group.name, _add_checked(owner, group, ids))
             for group, ids in _groups_of(owner, data["groups"])]
 
@@ -252,8 +268,8 @@ def _groups_of(owner: Account, planned: Iterable) -> Iterable[tuple[ContactGroup
         group = book.owned_group(owner, existing_id) if existing_id else \
             book.group_named(owner, name)
         if existing_id and group is None:
-            raise InvalidInput(f"Le groupe « {name} » n'existe plus : importez le fichier à "
-                               "nouveau.")
+            raise InvalidInput(gettext("Le groupe « %(name)s » n'existe plus : importez le "
+                                       "fichier à nouveau.", name=name))
         yield group or book.create_group(owner, name), account_ids
 
 
@@ -263,7 +279,7 @@ def _add_checked(owner: Account, group: ContactGroup, account_ids: list[int]) ->
     findable = sum(db.session.scalar(select(func.count()).select_from(
         book.findable(owner).where(Account.id.in_(chunk)).subquery())) for chunk in chunks)
     if findable != len(set(account_ids)):
-        raise InvalidInput("Certaines personnes de cet import ne font plus partie de votre "
-                           "annuaire : importez le fichier à nouveau.")
+        raise InvalidInput(gettext("Certaines personnes de cet import ne font plus partie de "
+                                   "votre annuaire : importez le fichier à nouveau."))
     return sum(book.add_ids(group, book.findable(owner).where(Account.id.in_(chunk)))
                for chunk in chunks)

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import vobject
+from flask_babel import gettext
 from vobject.base import VObjectError
 
 from directory.errors import InvalidInput
@@ -32,7 +33,7 @@ class VCardError(InvalidInput):
     """A file that is not a readable vCard file; `line` is the physical line at fault."""
 
     def __init__(self, line: int, reason: str):
-        super().__init__(f"Ligne {line} : {reason}")
+        super().__init__(gettext("Ligne %(line)d : %(reason)s", line=line, reason=reason))
         self.line = line
         self.reason = reason
 
@@ -51,7 +52,8 @@ class Card:
     @property
     def label(self) -> str:
         name = self.full_name or f"{self.given} {self.family}".strip()
-        return name or (self.emails[0] if self.emails else f"Fiche de la ligne {self.line}")
+        return name or (self.emails[0] if self.emails
+                        else gettext("Fiche de la ligne %(line)d", line=self.line))
 
 
 @dataclass
@@ -79,7 +81,7 @@ def read_cards(data: bytes) -> list[Card]:
     lines = _logical_lines(data)
     cards = [_card(chunk) for chunk in _chunks(lines)]
     if not cards:
-        raise VCardError(1, "ce fichier ne contient aucune fiche (BEGIN:VCARD).")
+        raise VCardError(1, gettext("ce fichier ne contient aucune fiche (BEGIN:VCARD)."))
     return cards
 
 
@@ -99,8 +101,8 @@ def _logical_lines(data: bytes) -> list[_Line]:
         try:
             lines.append(_Line(number, text.decode(encoding)))
         except UnicodeDecodeError:
-            raise VCardError(number, "caractères illisibles : enregistrez le fichier en "
-                                     "UTF-8.") from None
+            raise VCardError(number, gettext("caractères illisibles : enregistrez le fichier "
+                                             "en UTF-8.")) from None
     return lines
 
 
@@ -128,11 +130,12 @@ def _chunks(lines: list[_Line]) -> Iterable[list[_Line]]:
         value = line.text.split(":", 1)[1].strip().upper() if ":" in line.text else ""
         if depth == 0:
             if name == "BEGIN" and value != "VCARD":
-                raise VCardError(line.number, f"élément « {value} » inattendu : ce fichier "
-                                              "n'est pas un carnet d'adresses vCard.")
+                raise VCardError(line.number, gettext(
+                    "élément « %(name)s » inattendu : ce fichier n'est pas un carnet "
+                    "d'adresses vCard.", name=value))
             if name != "BEGIN":
-                raise VCardError(line.number, "texte en dehors d'une fiche (BEGIN:VCARD "
-                                              "attendu).")
+                raise VCardError(line.number, gettext("texte en dehors d'une fiche "
+                                                      "(BEGIN:VCARD attendu)."))
         chunk.append(line)
         if name == "BEGIN":
             depth += 1
@@ -142,8 +145,8 @@ def _chunks(lines: list[_Line]) -> Iterable[list[_Line]]:
                 yield chunk
                 chunk = []
     if depth:
-        raise VCardError(chunk[0].number, "cette fiche n'est jamais terminée (END:VCARD "
-                                          "manquant).")
+        raise VCardError(chunk[0].number, gettext("cette fiche n'est jamais terminée "
+                                                  "(END:VCARD manquant)."))
 
 
 def _card(chunk: list[_Line]) -> Card:
@@ -155,7 +158,7 @@ def _card(chunk: list[_Line]) -> Card:
         index = min(max((error.lineNumber or 1) - 1, 0), len(chunk) - 1)
         raise VCardError(chunk[index].number, _reason(error, chunk[index].text)) from None
     except Exception:  # whatever else vobject trips on in a stranger's file: a refusal
-        raise VCardError(begin, "cette fiche est illisible.") from None
+        raise VCardError(begin, gettext("cette fiche est illisible.")) from None
     return _read_component(component, begin)
 
 
@@ -163,10 +166,10 @@ def _reason(error: VObjectError, text: str) -> str:
     message = str(error)
     if "Failed to parse line" in message:
         shown = text if len(text) <= 60 else text[:57] + "…"
-        return f"ligne mal formée « {shown} » (NOM:valeur attendu)."
+        return gettext("ligne mal formée « %(line)s » (NOM:valeur attendu).", line=shown)
     if "never opened" in message or "wasn't closed" in message:
-        return "BEGIN et END ne se correspondent pas."
-    return "cette ligne est illisible."
+        return gettext("BEGIN et END ne se correspondent pas.")
+    return gettext("cette ligne est illisible.")
 
 
 def _read_component(component, begin: int) -> Card:
@@ -199,7 +202,7 @@ def _text(value) -> str:
 def write_cards(entries: Iterable[Entry], version: str) -> str:
     """A .vcf file with one card per entry, in `version` ("3.0" or "4.0")."""
     if version not in VERSIONS:
-        raise InvalidInput("Version de vCard inconnue : choisissez 3.0 ou 4.0.")
+        raise InvalidInput(gettext("Version de vCard inconnue : choisissez 3.0 ou 4.0."))
     return "".join(_component(entry, version).serialize() for entry in entries)
 
 

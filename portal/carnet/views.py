@@ -293,7 +293,7 @@ def _target(form: ImportForm) -> importing.Target:
         return importing.Target(choice, name=name)
     group = book.owned_group(current_user, int(choice))
     if group is None:
-        raise InvalidInput("Ce groupe n'existe plus.")
+        raise InvalidInput(gettext("Ce groupe n'existe plus."))
     return importing.Target(importing.EXISTING_GROUP, group=group)
 
 
@@ -310,7 +310,8 @@ def confirm_import():
         db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for(".import_vcard"), code=303)
-    flash(gettext("Import terminé : %(summary)s.", summary=", ".join(
-        gettext("%(name)s (+%(count)d)", name=name, count=count) for name, count in added)),
-        "success")
+    # Each part first: `pybabel extract` does not see a gettext call inside another's
+    # arguments.
+    parts = [gettext("%(name)s (+%(count)d)", name=name, count=count) for name, count in added]
+    flash(gettext("Import terminé : %(summary)s.", summary=", ".join(parts)), "success")
     return redirect(url_for(".index"), code=303)

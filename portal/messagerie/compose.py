@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 
 import nh3
+from flask_babel import gettext, ngettext
 from sqlalchemy import select, update
 from sqlalchemy.orm import lazyload
 
@@ -65,11 +66,12 @@ def attachment_limit() -> int:
 
 def check_text(comp: Composition) -> None:
     if len(comp.subject) > SUBJECT_MAX:
-        raise InvalidInput(f"L'objet dépasse {SUBJECT_MAX} caractères.")
+        raise InvalidInput(gettext("L'objet dépasse %(max)d caractères.", max=SUBJECT_MAX))
     if len(comp.body) > BODY_MAX:
-        raise InvalidInput(f"Le texte dépasse {BODY_MAX} caractères.")
+        raise InvalidInput(gettext("Le texte dépasse %(max)d caractères.", max=BODY_MAX))
     if len(comp.uploads) + len(comp.kept) > MAX_UPLOADS:
-        raise InvalidInput(f"{MAX_UPLOADS} pièces jointes au plus.")
+        raise InvalidInput(ngettext("%(num)d pièce jointe au plus.",
+                                    "%(num)d pièces jointes au plus.", MAX_UPLOADS))
 
 
 def upload(filename: str, content_type: str, data: bytes) -> Upload:
@@ -143,8 +145,9 @@ def files_of(author: Account, comp: Composition) -> list[Upload]:
     total = sum(len(f.data) for f in files)
     limit = attachment_limit()
     if total > limit:
-        raise InvalidInput(f"Les pièces jointes font {display.size_text(total)} : "
-                           f"{display.size_text(limit)} au plus par message.")
+        raise InvalidInput(gettext("Les pièces jointes font %(total)s : %(limit)s au plus "
+                                   "par message.", total=display.size_text(total),
+                                   limit=display.size_text(limit)))
     return files
 
 
@@ -161,7 +164,7 @@ def send(author: Account, comp: Composition) -> Sent:
     must fix; otherwise returns the routing's per-recipient result."""
     check_text(comp)
     if not comp.chips:
-        raise InvalidInput("Ajoutez au moins un destinataire.")
+        raise InvalidInput(gettext("Ajoutez au moins un destinataire."))
     recipients.check_count(comp.chips)
     files = files_of(author, comp)
     message = build(author, comp, files)
@@ -171,7 +174,8 @@ def send(author: Account, comp: Composition) -> Sent:
         author, targets, replying_to=replied.id if replied else None)
         if d.result.refusal in BLOCKING]
     if blocking:
-        raise InvalidInput("Le message n'est pas envoyé : " + " ; ".join(blocking) + ".")
+        raise InvalidInput(gettext("Le message n'est pas envoyé : %(reasons)s.",
+                                   reasons=" ; ".join(blocking)))
     student = mailbox.has_inbox(author)
     result = routing.route(author, targets, message,
                            replying_to=replied.id if replied else None,
@@ -179,8 +183,8 @@ def send(author: Account, comp: Composition) -> Sent:
                            copy_to_self=comp.copy and not student)
     notices = list(result.notices)
     if comp.copy and not student and not author.verified_redirect:
-        notices.append("Vous n'avez pas d'adresse de redirection vérifiée : la copie n'a pas "
-                       "pu vous être envoyée.")
+        notices.append(gettext("Vous n'avez pas d'adresse de redirection vérifiée : la copie "
+                               "n'a pas pu vous être envoyée."))
     if result.message_id is not None:
         _after_sending(author, comp)
     return Sent(result, notices)
@@ -205,9 +209,9 @@ def _plain_text(message: MailMessage) -> str:
 
 
 def _prefixed(prefix: str, subject: str) -> str:
-    if re.match(rf"^\s*{prefix}\s*:", subject, re.IGNORECASE):
+    if re.match(rf"^\s*{re.escape(prefix)}\s*:", subject, re.IGNORECASE):
         return subject
-    return f"{prefix} : {subject}".strip()
+    return gettext("%(prefix)s : %(subject)s", prefix=prefix, subject=subject).strip()
 
 
 def _sender_line(message: MailMessage) -> str:
@@ -225,26 +229,28 @@ def reply(author: Account, item_id: int, *, everyone: bool = False) -> Compositi
         ids += [i for i in _local_accounts(message.to_display, message.cc_display)
                 if i != author.id and i not in ids]
     quoted = "\n".join(f"> {line}" for line in _plain_text(message).splitlines())
-    body = (f"\n\nLe {display.full_date(message.sent_at)}, {_sender_line(message)} a écrit :\n"
-            f"{quoted}\n")
+    wrote = gettext("Le %(date)s, %(sender)s a écrit :", date=display.full_date(message.sent_at),
+                    sender=_sender_line(message))
+    body = f"\n\n{wrote}\n{quoted}\n"
     chips = recipients.resolve(author, [("to", recipients.PERSON, ids[0])] if ids else [])
     if len(ids) > 1:
         chips += recipients.resolve(author, [("cc", recipients.PERSON, i) for i in ids[1:]])
-    return Composition(chips=chips, subject=_prefixed("Re", message.subject), body=body,
+    return Composition(chips=chips, subject=_prefixed(gettext("Re"), message.subject), body=body,
                        reply_item=item_id, copy=mailbox.has_inbox(author))
 
 
 def forward(author: Account, item_id: int) -> Composition:
     _item, message = store.item_of(author, item_id)
-    lines = ["", "", "-------- Message transféré --------",
-             f"De : {_sender_line(message)}",
-             f"Date : {display.full_date(message.sent_at)}",
-             f"À : {message.to_display}"]
+    lines = ["", "", gettext("-------- Message transféré --------"),
+             gettext("De : %(sender)s", sender=_sender_line(message)),
+             gettext("Date : %(date)s", date=display.full_date(message.sent_at)),
+             gettext("À : %(to)s", to=message.to_display)]
     if message.cc_display:
-        lines.append(f"Copie : {message.cc_display}")
-    lines += [f"Objet : {message.subject}", "", _plain_text(message)]
+        lines.append(gettext("Copie : %(cc)s", cc=message.cc_display))
+    lines += [gettext("Objet : %(subject)s", subject=message.subject), "", _plain_text(message)]
     kept = [a.id for a in source_attachments(author, item_id)]
-    return Composition(subject=_prefixed("TR", message.subject), body="\n".join(lines),
+    # "TR" (transféré) is the French "Fwd".
+    return Composition(subject=_prefixed(gettext("TR"), message.subject), body="\n".join(lines),
                        source_item=item_id, kept=kept, copy=mailbox.has_inbox(author))
 
 

@@ -139,7 +139,7 @@ def _read_form(comp: Composition) -> None:
 def _page(form: ComposeForm, comp: Composition, status: int = 200):
     student = mailbox.has_inbox(current_user)
     if not student:
-        form.copy.label.text = "M'envoyer une copie"
+        form.copy.label.text = gettext("M'envoyer une copie")
     kept = compose.source_attachments(current_user, comp.source_item) \
         if comp.source_item is not None else []
     return render_template(

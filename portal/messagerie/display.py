@@ -1,11 +1,15 @@
 """How the Messagerie writes dates and sizes: times in the schools' time zone (the database
-keeps naive UTC), sizes in Ko and Mo with a French decimal comma."""
+keeps naive UTC), sizes in Ko and Mo with a French decimal comma (KB and MB with a point in
+English)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from email.utils import getaddresses
 from math import ceil
 from zoneinfo import ZoneInfo
+
+from babel.numbers import format_decimal
+from flask_babel import get_locale, gettext
 
 from directory.clock import utcnow
 
@@ -28,16 +32,15 @@ def full_date(when: datetime) -> str:
 
 
 def size_kb(size: int) -> str:
-    return f"{max(1, ceil(size / KB))} Ko"
+    return gettext("%(size)s Ko", size=max(1, ceil(size / KB)))
 
 
 def size_text(size: int) -> str:
     """'22 Ko' below one megabyte, '3,2 Mo' above, '45 Mo' when round."""
     if size < MB:
-        return f"{ceil(size / KB)} Ko"
-    value = round(size / MB, 1)
-    text = f"{value:.0f}" if value == int(value) else f"{value:.1f}".replace(".", ",")
-    return f"{text} Mo"
+        return gettext("%(size)s Ko", size=ceil(size / KB))
+    text = format_decimal(round(size / MB, 1), "0.#", locale=get_locale() or "fr")
+    return gettext("%(size)s Mo", size=text)
 
 
 def names(addresses: str, limit: int = 3) -> str:

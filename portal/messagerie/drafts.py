@@ -12,6 +12,7 @@ only standard fields; it could move to `mailgate.store` as `save_draft`.
 """
 from __future__ import annotations
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from directory.db import db
@@ -51,8 +52,9 @@ def save(author: Account, comp: Composition) -> int:
     folder = drafts_folder_id(author)
     limit = current().quota_bytes if mailbox.has_inbox(author) else None
     if not store.reserve([author.id], parsed.size, limit):
-        raise InvalidInput("Votre espace de stockage est plein : le brouillon n'est pas "
-                           "enregistré. Supprimez des messages et videz la Corbeille.")
+        raise InvalidInput(gettext("Votre espace de stockage est plein : le brouillon n'est "
+                                   "pas enregistré. Supprimez des messages et videz la "
+                                   "Corbeille."))
     bcc = ", ".join(f"{n} <{a}>" if n else a for n, a in parsed.addresses("bcc"))
     message_id = store.save_message(parsed, block, message_id=parsed.message_id,
                                     author_id=author.id, bcc_display=bcc)

@@ -2,6 +2,7 @@
 and picker forms are read from the query string (GET, no CSRF: they change nothing)."""
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
@@ -20,56 +21,58 @@ class _GetForm(FlaskForm):
     class Meta:
         csrf = False
 
-    page = IntegerField("Page", default=1, validators=[
-        Optional(), NumberRange(1, MAX_PAGE, "Numéro de page invalide.")])
+    page = IntegerField(_l("Page"), default=1, validators=[
+        Optional(), NumberRange(1, MAX_PAGE, _l("Numéro de page invalide."))])
 
     def page_number(self) -> int:
         return self.page.data or 1
 
 
 class ListForm(_GetForm):
-    tri = SelectField("Trier par", default="date", choices=[
-        choice("date", "Date"), choice("expediteur", "Expéditeur"), choice("objet", "Objet")],
-        validators=[AnyOf(SORTS)])
-    ordre = SelectField("Ordre", default="desc", choices=[
-        choice("desc", "Décroissant"), choice("asc", "Croissant")], validators=[AnyOf(ORDERS)])
+    tri = SelectField(_l("Trier par"), default="date", choices=[
+        choice("date", _l("Date")), choice("expediteur", _l("Expéditeur")),
+        choice("objet", _l("Objet"))], validators=[AnyOf(SORTS)])
+    ordre = SelectField(_l("Ordre"), default="desc", choices=[
+        choice("desc", _l("Décroissant")), choice("asc", _l("Croissant"))],
+        validators=[AnyOf(ORDERS)])
 
 
 class SearchForm(_GetForm):
-    q = StringField("Rechercher dans mes messages", validators=[
-        DataRequired("Saisissez le texte à chercher."),
-        Length(max=MAX_SEARCH, message=f"{MAX_SEARCH} caractères au plus.")])
+    q = StringField(_l("Rechercher dans mes messages"), validators=[
+        DataRequired(_l("Saisissez le texte à chercher.")),
+        Length(max=MAX_SEARCH, message=_l("%(max)d caractères au plus."))])
 
 
 class SelectionForm(FlaskForm):
     """Actions on the messages ticked in a list (their ids come as `item` values)."""
 
-    action = StringField("Action", validators=[AnyOf(ACTIONS, message="Action inconnue.")])
-    destination = IntegerField("Déplacer vers", validators=[
-        Optional(), NumberRange(1, 2**31 - 1, "Dossier inconnu.")])
-    confirme = BooleanField("Confirmé")
+    action = StringField(_l("Action"), validators=[
+        AnyOf(ACTIONS, message=_l("Action inconnue."))])
+    destination = IntegerField(_l("Déplacer vers"), validators=[
+        Optional(), NumberRange(1, 2**31 - 1, _l("Dossier inconnu."))])
+    confirme = BooleanField(_l("Confirmé"))
 
 
 class FolderNameForm(FlaskForm):
-    name = StringField("Nom du dossier", validators=[
-        DataRequired("Donnez un nom au dossier."),
+    name = StringField(_l("Nom du dossier"), validators=[
+        DataRequired(_l("Donnez un nom au dossier.")),
         Length(max=FOLDER_NAME_MAX,
-               message=f"Le nom du dossier dépasse {FOLDER_NAME_MAX} caractères.")])
+               message=_l("Le nom du dossier dépasse %(max)d caractères."))])
 
 
 class DeleteFolderForm(FlaskForm):
-    deplacer = BooleanField("Déplacer ses messages et supprimer le dossier")
+    deplacer = BooleanField(_l("Déplacer ses messages et supprimer le dossier"))
 
 
 class ReceiptForm(FlaskForm):
-    reponse = StringField("Réponse", validators=[AnyOf(("oui", "non"))])
+    reponse = StringField(_l("Réponse"), validators=[AnyOf(("oui", "non"))])
 
 
 class ComposeForm(FlaskForm):
-    subject = StringField("Objet", validators=[Length(
-        max=SUBJECT_MAX, message=f"L'objet dépasse {SUBJECT_MAX} caractères.")])
-    body = TextAreaField("Message", validators=[Length(
-        max=BODY_MAX, message=f"Le texte dépasse {BODY_MAX} caractères.")])
-    files = MultipleFileField("Pièces jointes")
-    receipt = BooleanField("Demander un accusé de réception")
-    copy = BooleanField("Enregistrer une copie dans Messages envoyés")
+    subject = StringField(_l("Objet"), validators=[Length(
+        max=SUBJECT_MAX, message=_l("L'objet dépasse %(max)d caractères."))])
+    body = TextAreaField(_l("Message"), validators=[Length(
+        max=BODY_MAX, message=_l("Le texte dépasse %(max)d caractères."))])
+    files = MultipleFileField(_l("Pièces jointes"))
+    receipt = BooleanField(_l("Demander un accusé de réception"))
+    copy = BooleanField(_l("Enregistrer une copie dans Messages envoyés"))

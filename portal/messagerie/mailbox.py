@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from math import ceil
 
+from flask_babel import gettext, ngettext
 from sqlalchemy import func, select, update
 
 from directory.db import db
@@ -30,12 +31,21 @@ from directory.roles import effective_roles
 from mailgate import store
 from mailgate.models import FolderKind, MailboxItem, MailFolder, MailMessage
 
+from ..i18n import N_
+
 STUDENT_FOLDERS = (FolderKind.INBOX, FolderKind.SENT, FolderKind.DRAFTS, FolderKind.TRASH)
 OUTBOX_FOLDERS = (FolderKind.OUTBOX, FolderKind.DRAFTS, FolderKind.TRASH)
 PER_PAGE = 50
 MAX_FOLDERS = 100
 FOLDER_NAME_MAX = 120
 MAX_ID = 2**31 - 1
+
+# The names of the system folders are defined in mailgate/models.py (FOLDER_LABELS), outside
+# the files `pybabel extract` reads: listed here so that the catalog has them. They are
+# translated at run time by gettext(folder.label) here, in folder_views.py and in the
+# templates (`_(f.label)`).
+FOLDER_LABEL_MARKERS = (N_("Boîte de réception"), N_("Messages envoyés"), N_("Brouillons"),
+                        N_("Corbeille"), N_("Boîte d'envoi"), N_("Dossier"))
 
 
 def has_inbox(account: Account) -> bool:
@@ -88,16 +98,21 @@ def checked_folder_name(account: Account, name: str, *, renaming: MailFolder | N
                         ) -> str:
     name = " ".join((name or "").split())
     if not name:
-        raise InvalidInput("Donnez un nom au dossier.")
+        raise InvalidInput(gettext("Donnez un nom au dossier."))
     if len(name) > FOLDER_NAME_MAX:
-        raise InvalidInput(f"Le nom du dossier dépasse {FOLDER_NAME_MAX} caractères.")
-    if name.lower() in {kind.label.lower() for kind in FolderKind if kind != FolderKind.USER}:
-        raise InvalidInput(f"« {name} » est le nom d'un dossier du système.")
+        raise InvalidInput(gettext("Le nom du dossier dépasse %(max)d caractères.",
+                                   max=FOLDER_NAME_MAX))
+    # The system folders' names in French and as the account reads them.
+    reserved = {label.lower() for kind in FolderKind if kind != FolderKind.USER
+                for label in (kind.label, gettext(kind.label))}
+    if name.lower() in reserved:
+        raise InvalidInput(gettext("« %(name)s » est le nom d'un dossier du système.",
+                                   name=name))
     same = db.session.scalar(select(MailFolder).where(
         MailFolder.account_id == account.id, MailFolder.kind == FolderKind.USER,
         func.lower(MailFolder.name) == name.lower()))
     if same is not None and same is not renaming:
-        raise InvalidInput(f"Vous avez déjà un dossier « {same.name} ».")
+        raise InvalidInput(gettext("Vous avez déjà un dossier « %(name)s ».", name=same.name))
     return name
 
 
@@ -106,14 +121,14 @@ def create_folder(account: Account, name: str) -> MailFolder:
     count = db.session.scalar(select(func.count()).where(
         MailFolder.account_id == account.id, MailFolder.kind == FolderKind.USER))
     if count >= MAX_FOLDERS:
-        raise InvalidInput(f"Vous avez déjà {MAX_FOLDERS} dossiers : supprimez-en un avant "
-                           "d'en créer un autre.")
+        raise InvalidInput(gettext("Vous avez déjà %(max)d dossiers : supprimez-en un avant "
+                                   "d'en créer un autre.", max=MAX_FOLDERS))
     return store.create_folder(account, name)
 
 
 def rename_folder(account: Account, folder: MailFolder, name: str) -> None:
     if folder.kind != FolderKind.USER:
-        raise InvalidInput("Les dossiers du système ne peuvent pas être renommés.")
+        raise InvalidInput(gettext("Les dossiers du système ne peuvent pas être renommés."))
     folder.name = checked_folder_name(account, name, renaming=folder)
 
 
@@ -121,10 +136,12 @@ def delete_folder(account: Account, folder: MailFolder, *, move_to_home: bool) -
     """Delete an own folder. A folder that still holds messages is deleted only when the
     owner agreed to move them to the home folder. Returns how many messages moved."""
     if folder.kind != FolderKind.USER:
-        raise InvalidInput("Les dossiers du système ne peuvent pas être supprimés.")
+        raise InvalidInput(gettext("Les dossiers du système ne peuvent pas être supprimés."))
     held = count_in(folder)
     if held and not move_to_home:
-        raise InvalidInput(f"Le dossier « {folder.name} » contient encore {held} message(s).")
+        raise InvalidInput(ngettext("Le dossier « %(name)s » contient encore %(num)d message(s).",
+                                    "Le dossier « %(name)s » contient encore %(num)d message(s).",
+                                    held, name=folder.name))
     if held:
         home = system_folder(account, home_kind(account))
         db.session.execute(update(MailboxItem).where(
@@ -209,7 +226,7 @@ def owned_item_ids(account: Account, item_ids: Sequence[int]) -> list[int]:
     """The ids, all of them the account's, or NotFound: a forged id changes nothing."""
     ids = sorted(set(item_ids))
     if not ids:
-        raise InvalidInput("Sélectionnez au moins un message.")
+        raise InvalidInput(gettext("Sélectionnez au moins un message."))
     if any(not 0 < i <= MAX_ID for i in ids):
         raise NotFound("Ce message n'existe pas.")
     mine = db.session.scalar(select(func.count()).select_from(MailboxItem).where(
@@ -221,7 +238,8 @@ def owned_item_ids(account: Account, item_ids: Sequence[int]) -> list[int]:
 
 def move(account: Account, item_ids: Sequence[int], folder: MailFolder) -> int:
     if folder.kind in (FolderKind.DRAFTS, FolderKind.OUTBOX, FolderKind.SENT):
-        raise InvalidInput(f"On ne range pas de message dans « {folder.label} ».")
+        raise InvalidInput(gettext("On ne range pas de message dans « %(folder)s ».",
+                                   folder=gettext(folder.label)))
     ids = owned_item_ids(account, item_ids)
     store.move_items(account, ids, folder.id)
     return len(ids)

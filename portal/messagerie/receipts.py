@@ -12,6 +12,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 
+from flask_babel import gettext
 from sqlalchemy import update
 
 from directory.clock import utcnow
@@ -23,8 +24,6 @@ from mailgate.models import MailboxItem, MailMessage
 from mailgate.settings import current
 
 from . import display
-
-SUBJECT_PREFIX = "Accusé de réception"
 
 
 def requested(message: MailMessage) -> bool:
@@ -40,22 +39,24 @@ def should_ask(reader: Account, item: MailboxItem, message: MailMessage) -> bool
 
 
 def build(reader: Account, message: MailMessage) -> EmailMessage:
+    """The receipt, written in the reader's language (as mail clients write theirs)."""
     settings = current()
-    title = message.subject or "(sans objet)"
+    title = message.subject or gettext("(sans objet)")
     receipt = EmailMessage()
     receipt["From"] = formataddr((reader.full_name, settings.universal(reader.address)),
                                  charset="utf-8")
     receipt["To"] = formataddr((message.from_name, message.from_address), charset="utf-8")
-    receipt["Subject"] = f"{SUBJECT_PREFIX} : {title}"
+    receipt["Subject"] = gettext("Accusé de réception : %(subject)s", subject=title)
     receipt["Date"] = formatdate(localtime=True)
     receipt["Message-ID"] = make_msgid(domain=settings.domain)
     receipt["In-Reply-To"] = message.message_id_header
     receipt["References"] = message.message_id_header
     receipt["Auto-Submitted"] = "auto-replied"
-    receipt.set_content(
-        f"Votre message « {title} » du {display.full_date(message.sent_at)} a été lu par "
-        f"{reader.full_name} ({settings.universal(reader.address)}) le "
-        f"{display.full_date(utcnow())}.\n", charset="utf-8")
+    receipt.set_content(gettext(
+        "Votre message « %(subject)s » du %(sent)s a été lu par %(name)s (%(address)s) le "
+        "%(read)s.", subject=title, sent=display.full_date(message.sent_at),
+        name=reader.full_name, address=settings.universal(reader.address),
+        read=display.full_date(utcnow())) + "\n", charset="utf-8")
     return receipt
 
 
@@ -65,12 +66,13 @@ def answer(reader: Account, item_id: int, send: bool) -> routing.RoutingResult |
     to the same question, even at the same time, only the first does anything."""
     item, message = store.item_of(reader, item_id)
     if not requested(message) or message.author_id == reader.id:
-        raise InvalidInput("Ce message ne demande pas d'accusé de réception.")
+        raise InvalidInput(gettext("Ce message ne demande pas d'accusé de réception."))
     first = db.session.execute(update(MailboxItem).where(
         MailboxItem.id == item.id, MailboxItem.account_id == reader.id,
         MailboxItem.receipt_answered.is_(False)).values(receipt_answered=True)).rowcount
     if not first:
-        raise InvalidInput("Vous avez déjà répondu à cette demande d'accusé de réception.")
+        raise InvalidInput(gettext("Vous avez déjà répondu à cette demande d'accusé de "
+                                   "réception."))
     if not send:
         return None
     return routing.route(reader, [message.author_id], build(reader, message),

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from directory.db import db
@@ -24,9 +25,11 @@ from mailgate.routing import MAX_RECIPIENTS
 
 from ..carnet import book
 from ..carnet.models import ContactMember
+from ..i18n import N_
 
 FIELDS = ("to", "cc", "bcc")
-FIELD_LABELS = {"to": "À", "cc": "Copie", "bcc": "Copie cachée"}
+# Translated where they are shown (`_(field_labels[name])` in the templates).
+FIELD_LABELS = {"to": N_("À"), "cc": N_("Copie"), "bcc": N_("Copie cachée")}
 PERSON, GROUP, CONTACTS = "p", "g", "c"
 MAX_CHIPS = 200
 MAX_ID = 2**31 - 1
@@ -58,7 +61,7 @@ def parse(field: str, token: str) -> tuple[str, str, int]:
     kind, _, number = (token or "").partition(":")
     if field not in FIELDS or kind not in (PERSON, GROUP, CONTACTS) or not number.isdigit() \
             or len(number) > 10 or not 0 < int(number) <= MAX_ID:
-        raise InvalidInput("Un destinataire du formulaire est invalide.")
+        raise InvalidInput(gettext("Un destinataire du formulaire est invalide."))
     return field, kind, int(number)
 
 
@@ -72,7 +75,8 @@ def from_form(form) -> list[tuple[str, str, int]]:
     """The chips of a submitted form (hidden inputs named to, cc, bcc)."""
     entries = [parse(field, token) for field in FIELDS for token in form.getlist(field)]
     if len(entries) > MAX_CHIPS:
-        raise InvalidInput(f"Trop de destinataires dans le formulaire ({MAX_CHIPS} au plus).")
+        raise InvalidInput(gettext("Trop de destinataires dans le formulaire (%(max)d au "
+                                   "plus).", max=MAX_CHIPS))
     return entries
 
 
@@ -104,7 +108,7 @@ def _chip(sender: Account, field: str, kind: str, number: int, people: dict[int,
           ) -> Chip:
     if kind == PERSON:
         if number not in people:
-            raise InvalidInput("Un des destinataires n'existe pas.")
+            raise InvalidInput(gettext("Un des destinataires n'existe pas."))
         return Chip(field, kind, number, people[number], (number,))
     if kind == GROUP:
         return directory_group_chip(sender, field, number)
@@ -168,11 +172,12 @@ def count(chips: Sequence[Chip]) -> int:
 def check_count(chips: Sequence[Chip]) -> int:
     total = count(chips)
     if total > MAX_RECIPIENTS:
-        raise InvalidInput(f"Votre message compte {total} destinataires (les groupes comptent "
-                           f"pour leurs membres) : {MAX_RECIPIENTS} au plus. Retirez-en "
-                           f"{total - MAX_RECIPIENTS}.")
+        raise InvalidInput(gettext("Votre message compte %(total)d destinataires (les groupes "
+                                   "comptent pour leurs membres) : %(max)d au plus. Retirez-en "
+                                   "%(extra)d.", total=total, max=MAX_RECIPIENTS,
+                                   extra=total - MAX_RECIPIENTS))
     if any(chip.is_group and not chip.member_ids for chip in chips):
         empty = next(chip for chip in chips if chip.is_group and not chip.member_ids)
-        raise InvalidInput(f"Le groupe « {empty.label} » ne compte personne à qui vous "
-                           "puissiez écrire.")
+        raise InvalidInput(gettext("Le groupe « %(name)s » ne compte personne à qui vous "
+                                   "puissiez écrire.", name=empty.label))
     return total

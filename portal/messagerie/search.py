@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from directory.db import db
@@ -49,10 +50,11 @@ def search(account: Account, text: str, number: int, folder: MailFolder | None =
     """The account's own messages that contain `text`, newest first, across every folder or
     within one."""
     if len(" ".join((text or "").split())) > MAX_SEARCH:
-        raise InvalidInput(f"Le texte cherché dépasse {MAX_SEARCH} caractères.")
+        raise InvalidInput(gettext("Le texte cherché dépasse %(max)d caractères.",
+                                   max=MAX_SEARCH))
     key = search_key(text or "")
     if not key:
-        raise InvalidInput("Saisissez le texte à chercher.")
+        raise InvalidInput(gettext("Saisissez le texte à chercher."))
     where = [MailboxItem.account_id == account.id, matching(key)]
     if folder is not None:
         where.append(MailboxItem.folder_id == folder.id)
