@@ -6,3 +6,14 @@ def test_english_is_available_and_french_is_default(client):
     post_form(client, "/langue/en", {"next": "/connexion"}, page="/connexion")
     html = client.get("/connexion").get_data(as_text=True)
     assert '<html lang="en">' in html and "Log in to Préau" in html
+
+
+def test_an_english_reader_sees_profiles_menus_and_forms_in_english(logged_in):
+    client = logged_in("claire.bernard")
+    post_form(client, "/langue/en", {"next": "/"}, page="/")
+    home = client.get("/").get_data(as_text=True)
+    assert "<dd>Teacher</dd>" in home and ">Enseignant<" not in home and "Mail" in home
+    found = client.get("/annuaire/?nom=le+gall").get_data(as_text=True)
+    assert "Student" in found and ">Élève<" not in found
+    listing = client.get("/messagerie/").get_data(as_text=True)
+    assert "Sort by" in listing and "Trier par" not in listing
