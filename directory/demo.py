@@ -19,6 +19,7 @@ from .enums import GroupKind, Profile
 from .models import Account, AccountSchool, AllocatedAddress, Group, GroupMember, ParentLink, School
 from .naming import address_base, search_key, with_suffix
 from .passwords import hash_password
+from .rubrics import ensure_default_rubrics
 
 DEMO_PASSWORD = "Preau-demo-2026!"
 FIRST_UAI = "0310024H"
@@ -242,6 +243,7 @@ def _write(region: Region) -> None:
         for start in range(0, len(rows), CHUNK):
             db.session.execute(insert(model), rows[start:start + CHUNK])
     _reset_sequences()
+    ensure_default_rubrics()
     db.session.commit()
     _refresh_statistics()
 

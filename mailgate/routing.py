@@ -14,7 +14,9 @@ inboxes, queue the forwards, tell the author what failed). `route` is the two in
 - `replying_to`: id of the MailMessage the author received and is answering; its author may
   then be written to even without the right (SPEC §2). Ignored if the author did not receive
   it. Independently of it, anyone who has received a message from X may write back to X.
-- `population`: lifts the limit of 50 recipients (population mailing only).
+- `population`: lifts the limit of 50 recipients (population mailing only: mailgate/fanout.py
+  routes its recipients in batches through `check` and `deliver`, the message stored once by
+  `store_once`).
 - `save_copy`: keep the author's copy (students: Messages envoyés; others: Boîte d'envoi).
 - `copy_to_self`: "M'envoyer une copie" of non-students: also forward to their redirect.
 
@@ -283,16 +285,41 @@ class Delivery:
     received: str | None = None
     save_copy: bool = True
     copy_to_self: bool = False
+    message_id: int | None = None   # already stored (`store_once`): placed, not stored again
+    warn: bool = True               # warning message to the author for NO_REDIRECT/MAILBOX_FULL
 
 
 def deliver(author: Account, parsed: mime.Parsed, decisions: Sequence[Decision], *,
             received: str | None = None, save_copy: bool = True,
-            copy_to_self: bool = False) -> RoutingResult:
+            copy_to_self: bool = False, message_id: int | None = None,
+            warn: bool = True) -> RoutingResult:
     """Store the message once and act on every accepted decision, in the caller's
-    transaction. `received`: the value of our Received field (SMTP)."""
+    transaction. `received`: the value of our Received field (SMTP). `message_id`: the
+    message was stored by `store_once` (a population mailing routes it in batches, storing
+    it once for all); `warn=False`: the caller reports failures itself (its job report)."""
     (result,) = deliver_many([Delivery(author, parsed, decisions, received, save_copy,
-                                       copy_to_self)])
+                                       copy_to_self, message_id, warn)])
     return result
+
+
+def store_once(author: Account, parsed: mime.Parsed, *, save_copy: bool = True) -> int:
+    """Store a message whose recipients are routed later, in batches, by
+    `deliver(..., message_id=…)` (mailgate/fanout.py); with `save_copy`, the author's copy
+    goes where `deliver` would put it. Returns the message's id."""
+    settings = current()
+    (address_map,) = _redirect_maps([parsed], settings)
+    (message_id,) = store.save_messages([_new_message(Delivery(author, parsed, ()),
+                                                      address_map, settings)])
+    if save_copy:
+        kind = _copy_kind(author)
+        folder = _copy_folders({author}).get((author.id, kind))
+        usage = store.lock_usage({author.id})
+        quota = settings.quota_bytes if kind == FolderKind.SENT else None
+        if folder and _fits(usage, author.id, parsed.size, quota):
+            store.add_usage({author.id: parsed.size})
+            store.insert_items(store.item_rows(message_id, parsed.size, [],
+                                               read_copy=(author.id, folder)))
+    return message_id
 
 
 def deliver_many(deliveries: Sequence[Delivery]) -> list[RoutingResult]:
@@ -311,13 +338,14 @@ def deliver_many(deliveries: Sequence[Delivery]) -> list[RoutingResult]:
     store.add_usage({i: usage[i] - used_before[i] for i in usage})
     stored = [(job, outcome) for job, outcome in zip(deliveries, results, strict=True)
               if outcome.accepted]
-    address_maps = _redirect_maps([job.parsed for job, _ in stored], settings)
+    fresh = [(job, outcome) for job, outcome in stored if job.message_id is None]
+    address_maps = _redirect_maps([job.parsed for job, _ in fresh], settings)
     messages = [_new_message(job, address_map, settings)
-                for (job, _), address_map in zip(stored, address_maps, strict=True)]
-    ids = store.save_messages(messages)
+                for (job, _), address_map in zip(fresh, address_maps, strict=True)]
+    ids = iter(store.save_messages(messages))
     items, entries, correspondents = [], [], set()
-    for (job, outcome), message_id in zip(stored, ids, strict=True):
-        outcome.message_id = message_id
+    for job, outcome in stored:
+        outcome.message_id = job.message_id or next(ids)
         items += _items(job, outcome, inboxes, copies)
         entries += _forwards(job, outcome)
         correspondents |= {(r.account_id, job.author.id) for r in outcome.accepted
@@ -327,7 +355,7 @@ def deliver_many(deliveries: Sequence[Delivery]) -> list[RoutingResult]:
     if correspondents:
         store.core(store.insert_ignoring_duplicates(MailCorrespondent),
                    [{"account_id": a, "author_id": b} for a, b in correspondents])
-    return [_warn(job.author, job.parsed, outcome)
+    return [_warn(job.author, job.parsed, outcome) if job.warn else outcome
             for job, outcome in zip(deliveries, results, strict=True)]
 
 

@@ -45,6 +45,7 @@ from directory.models import Account
 
 from . import mime
 from .cache import FOLDER_TTL, TimedCache
+from .fanout_models import FanoutJob
 from .models import (
     SYSTEM_FOLDERS,
     EntryState,
@@ -492,16 +493,19 @@ def delete_items(account: Account, item_ids: Iterable[int]) -> int:
 
 
 def collect_garbage(message_ids: Iterable[int]) -> None:
-    """Delete those of the messages that no mailbox holds and no pending entry will send, then
-    the blobs no attachment points at any more."""
+    """Delete those of the messages that no mailbox holds, no pending entry will send and no
+    running fan-out still places (mailgate/fanout.py), then the blobs no attachment points at
+    any more."""
     ids = set(message_ids)
     if not ids:
         return
     held = exists().where(MailboxItem.message_id == MailMessage.id)
     queued = exists().where(OutboundEntry.message_id == MailMessage.id,
                             OutboundEntry.state == EntryState.PENDING)
+    fanning_out = exists().where(FanoutJob.message_id == MailMessage.id,
+                                 FanoutJob.finished_at.is_(None))
     gone = set(db.session.scalars(select(MailMessage.id).where(
-        MailMessage.id.in_(ids), ~held, ~queued)))
+        MailMessage.id.in_(ids), ~held, ~queued, ~fanning_out)))
     if not gone:
         return
     digests = set(db.session.scalars(select(MailAttachment.blob_sha256).where(

@@ -5,6 +5,8 @@ sends them one by one, committing each entry's fate right after its SMTP transac
 killed mid-batch re-sends at most the message it was sending, once its lease has passed.
 Forwards use the envelope sender `bounces+<entry id>@<domain>`; reports and system mail use
 the null sender `<>`, so nobody bounces them back.
+Each round also routes one batch of a background fan-out (mailgate/fanout.py), so a mailing
+to 100,000 people advances between sends and never holds the queue up.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from datetime import datetime
 from directory.clock import utcnow
 from directory.db import db
 
-from . import bounces, dkim_signing, queue, store
+from . import bounces, dkim_signing, fanout, personalise, queue, store
 from .models import EntryKind, MailMessage, OutboundEntry
 from .settings import current
 from .smarthost import Relay
@@ -67,7 +69,8 @@ def _handle(entry: queue.Claimed, worker: str, relay: Relay, settings, now) -> N
         return
     sender = bounces.envelope_sender(entry.id, settings.domain) \
         if entry.kind == EntryKind.FORWARD else ""
-    data, message_id = store.message_bytes(message), message.id
+    data = personalise.forward_bytes(store.message_bytes(message), message.id, entry.account_id)
+    message_id = message.id
     db.session.commit()                 # end the read: the writes below take the lock first
     outcome = relay.send(sender, entry.address, data)
     if outcome.sent:
@@ -99,7 +102,7 @@ def _days(lifetime) -> str:
 def drain(worker: str | None = None, *, now: datetime | None = None) -> int:
     """Rounds until nothing is due (for `preau worker --drain` and tests)."""
     total = 0
-    while handled := run_once(worker, now=now):
+    while handled := fanout.run_batch() + run_once(worker, now=now):
         total += handled
     return total
 
@@ -109,7 +112,7 @@ def run_forever(stop: threading.Event, *, idle: float = 1.0) -> None:
     last_purge = utcnow()
     while not stop.is_set():
         try:
-            handled = run_once(worker)
+            handled = fanout.run_batch() + run_once(worker)
             if (utcnow() - last_purge).total_seconds() > PURGE_EVERY:
                 queue.purge_finished()
                 db.session.commit()

@@ -1,0 +1,268 @@
+"""One message to thousands, in the background: the population mailing's engine (SPEC §6),
+and the one agenda notices and automated communications use as it is.
+
+- `submit` (in the web request, the caller's transaction): stores the message once
+  (`routing.store_once`, with the author's copy), writes the job and one pending row per
+  recipient with a single INSERT … SELECT from the caller's query of account ids — never a
+  loop over accounts. A second submit of the same form (same author, same idempotency key)
+  returns the first job and writes nothing.
+- `run_batch` (the worker's loop, mailgate/worker.py): claims up to `BATCH` pending
+  recipients of the oldest running job (FOR UPDATE SKIP LOCKED on PostgreSQL, so several
+  workers share a job; SQLite has one writer and runs one worker), routes them through
+  the one routing path — `routing.check(..., population=True)`, which lifts only the limit
+  of 50 recipients while the rights engine judges each one, then `routing.deliver(...,
+  message_id=…)` which places the stored message — and records each outcome, all in one
+  transaction. A worker killed in the middle loses that transaction whole: its recipients
+  are still pending and the next batch takes them, so nobody gets the message twice and
+  nobody is forgotten. The batch that finds nothing left marks the job finished.
+- Progress is the count of rows per state; the report lists them; `preview`
+  (mailgate/fanout_preview.py) judges the whole population the same way in SQL beforehand.
+- Read acknowledgements: a job may ask its recipients to confirm; each one's message carries
+  a signed link of their own (mailgate/personalise.py), and the caller's page may offer a
+  button (`acknowledge_origin`). A reminder is a new job whose confirmations count for the
+  job it reminds of.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from email.headerregistry import Group as AddressGroup
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+import sqlalchemy as sa
+from sqlalchemy import exists, func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+
+from directory.clock import utcnow
+from directory.db import db
+from directory.models import Account
+
+from . import mime, routing, store
+from .fanout_models import AckChannel, FanoutJob, FanoutRecipient, RecipientState
+from .headers import author_from
+from .models import MailMessage
+from .personalise import read_token
+from .settings import current
+
+BATCH = 1000
+AUTHOR_GONE = "author_gone"     # refusal of recipients left when the author's account went
+
+
+def message(author: Account, *, subject: str, text: str, audience: str) -> EmailMessage:
+    """A message to a population: To names the population as an empty group
+    ("Parents d'élèves de 4A:;"), never its thousands of addresses. Quoted-printable keeps
+    `[[preau:lien]]` whole in the stored bytes, where the worker finds it."""
+    settings = current()
+    mail = EmailMessage()
+    mail["From"] = author_from(author.full_name, settings.universal(author.address))
+    mail["To"] = AddressGroup(display_name=audience)
+    mail["Subject"] = subject
+    mail["Date"] = formatdate(localtime=True)
+    mail["Message-ID"] = make_msgid(domain=settings.domain)
+    mail.set_content(text, cte="quoted-printable")
+    return mail
+
+
+def submit(author: Account, mail: EmailMessage | bytes, recipients: sa.Select, *, origin: str,
+           idempotency_key: str, audience: str = "", acknowledge: bool = False,
+           link_template: str | None = None, reminder_of: int | None = None) -> FanoutJob:
+    """A new job for the accounts `recipients` selects (the author apart), or the job this
+    form already made. `link_template`: where `[[preau:lien]]` is, each recipient reads it
+    with "{token}" replaced by their signed token. The caller commits."""
+    existing = job_for_key(author, idempotency_key)
+    if existing is not None:
+        return existing
+    try:
+        with db.session.begin_nested():
+            job = FanoutJob(author_id=author.id, origin=origin, audience=audience,
+                            idempotency_key=idempotency_key, acknowledge=acknowledge,
+                            link_template=link_template, reminder_of=reminder_of)
+            db.session.add(job)
+            db.session.flush()
+    except IntegrityError:
+        return job_for_key(author, idempotency_key)
+    job.message_id = routing.store_once(author, routing.as_parsed(mail))
+    chosen = recipients.subquery()
+    rows = select(literal(job.id), chosen.c[0], literal(RecipientState.PENDING.value)).where(
+        chosen.c[0] != author.id).distinct()
+    result = store.core(insert(FanoutRecipient.__table__).from_select(
+        ["job_id", "account_id", "state"], rows).execution_options(preserve_rowcount=True))
+    job.total = result.rowcount
+    if not job.total:
+        job.finished_at = utcnow()
+    return job
+
+
+def job_for_key(author: Account, idempotency_key: str) -> FanoutJob | None:
+    return db.session.scalar(select(FanoutJob).where(
+        FanoutJob.author_id == author.id, FanoutJob.idempotency_key == idempotency_key))
+
+
+def remind(job: FanoutJob, author: Account, mail: EmailMessage, *,
+           idempotency_key: str) -> FanoutJob:
+    """Send `mail` again to the recipients of `job` who were reached and have not confirmed."""
+    waiting = select(FanoutRecipient.account_id).where(
+        FanoutRecipient.job_id == job.ack_job_id, FanoutRecipient.acknowledged_at.is_(None),
+        FanoutRecipient.state != RecipientState.REFUSED)
+    return submit(author, mail, waiting, origin=job.origin, idempotency_key=idempotency_key,
+                  audience=job.audience, acknowledge=True, link_template=job.link_template,
+                  reminder_of=job.ack_job_id)
+
+
+# --- the worker's side ------------------------------------------------------------------------
+
+def run_batch(limit: int = BATCH) -> int:
+    """Route one batch of the oldest running job and commit. Returns how many recipients
+    were routed (0: nothing to do)."""
+    running = db.session.scalars(select(FanoutJob.id).where(FanoutJob.finished_at.is_(None))
+                                 .order_by(FanoutJob.id).limit(20)).all()
+    db.session.commit()     # SQLite: the write lock is taken below, before any read
+    for job_id in running:
+        store.write_lock()
+        ids = _claim(job_id, limit)
+        if ids:
+            _route(db.session.get(FanoutJob, job_id), ids)
+            db.session.commit()
+            return len(ids)
+        _finish_if_done(job_id)
+        db.session.commit()
+    return 0
+
+
+def _claim(job_id: int, limit: int) -> list[int]:
+    return list(db.session.scalars(
+        select(FanoutRecipient.account_id)
+        .where(FanoutRecipient.job_id == job_id, FanoutRecipient.state == RecipientState.PENDING)
+        .order_by(FanoutRecipient.account_id).limit(limit).with_for_update(skip_locked=True)))
+
+
+def _route(job: FanoutJob, ids: list[int]) -> None:
+    author = db.session.get(Account, job.author_id) if job.author_id else None
+    stored = db.session.get(MailMessage, job.message_id) if job.message_id else None
+    if author is None or stored is None:
+        _record(job.id, {(RecipientState.REFUSED, AUTHOR_GONE): ids})
+        return
+    parsed = mime.parse(store.message_bytes(stored))
+    decisions = routing.check(author, ids, population=True, incoming_size=parsed.size)
+    result = routing.deliver(author, parsed, decisions, message_id=stored.id, save_copy=False,
+                             warn=False)
+    fates: dict[tuple[RecipientState, str | None], list[int]] = defaultdict(list)
+    for recipient in result.recipients:
+        fates[(RecipientState(recipient.outcome.value),
+               recipient.refusal.value if recipient.refusal else None)].append(recipient.given)
+    _record(job.id, fates)
+
+
+def _record(job_id: int, fates: dict[tuple[RecipientState, str | None], list[int]]) -> None:
+    now = utcnow()
+    for (state, refusal), ids in fates.items():
+        store.core(update(FanoutRecipient.__table__)
+                   .where(FanoutRecipient.job_id == job_id,
+                          FanoutRecipient.account_id.in_(ids))
+                   .values(state=state.value, refusal=refusal, routed_at=now))
+
+
+def _finish_if_done(job_id: int) -> None:
+    pending = exists().where(FanoutRecipient.job_id == job_id,
+                             FanoutRecipient.state == RecipientState.PENDING)
+    store.core(update(FanoutJob.__table__)
+               .where(FanoutJob.id == job_id, FanoutJob.finished_at.is_(None), ~pending)
+               .values(finished_at=utcnow()))
+
+
+# --- progress, report, acknowledgements --------------------------------------------------------
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    counts: dict[tuple[str, str | None], int]   # (state, refusal) → recipients
+    finished: bool
+
+    @property
+    def routed(self) -> int:
+        return self.total - self.count(RecipientState.PENDING)
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else self.routed * 100 // self.total
+
+    def count(self, state: RecipientState, refusal: str | None = None) -> int:
+        return sum(n for (s, r), n in self.counts.items()
+                   if s == state and (refusal is None or r == refusal))
+
+
+def progress(job: FanoutJob) -> Progress:
+    rows = db.session.execute(
+        select(FanoutRecipient.state, FanoutRecipient.refusal, func.count())
+        .where(FanoutRecipient.job_id == job.id)
+        .group_by(FanoutRecipient.state, FanoutRecipient.refusal)).all()
+    return Progress(job.total, {(str(state), refusal): n for state, refusal, n in rows},
+                    job.finished_at is not None)
+
+
+def recipients_query(job: FanoutJob, *, state: RecipientState | None = None,
+                     acknowledged: bool | None = None) -> sa.Select:
+    """The job's recipients with their names, by name: the report's rows."""
+    query = (select(Account.id, Account.first_name, Account.last_name, Account.profile,
+                    Account.address, FanoutRecipient.state, FanoutRecipient.refusal,
+                    FanoutRecipient.acknowledged_at, FanoutRecipient.acknowledged_by)
+             .join(Account, Account.id == FanoutRecipient.account_id)
+             .where(FanoutRecipient.job_id == job.id)
+             .order_by(Account.search_name, Account.id))
+    if state is not None:
+        query = query.where(FanoutRecipient.state == state)
+    if acknowledged is not None:
+        query = query.where(FanoutRecipient.acknowledged_at.isnot(None) if acknowledged
+                            else FanoutRecipient.acknowledged_at.is_(None))
+    return query
+
+
+def acknowledged_count(job: FanoutJob) -> int:
+    return db.session.scalar(select(func.count()).select_from(FanoutRecipient).where(
+        FanoutRecipient.job_id == job.ack_job_id, FanoutRecipient.acknowledged_at.isnot(None)))
+
+
+def acknowledge(job_id: int, account_id: int, channel: AckChannel) -> bool:
+    """Record that `account_id` read what job `job_id` sent; False if they were no
+    recipient of a job asking for it. Confirming twice keeps the first time."""
+    job = db.session.get(FanoutJob, job_id)
+    if job is None or not job.acknowledge:
+        return False
+    row = db.session.get(FanoutRecipient, (job.ack_job_id, account_id))
+    if row is None:
+        return False
+    if row.acknowledged_at is None:
+        row.acknowledged_at, row.acknowledged_by = utcnow(), channel
+    return True
+
+
+def acknowledge_by_token(token: str) -> FanoutJob | None:
+    """The signed link of a message: the job it confirms, or None for a bad token."""
+    found = read_token(token)
+    if found is None or not acknowledge(*found, AckChannel.LINK):
+        return None
+    return db.session.get(FanoutJob, found[0])
+
+
+def awaiting_acknowledgement(origin: str, account_id: int) -> list[int]:
+    """Jobs about `origin` that asked `account_id` to confirm and still wait for it."""
+    return list(db.session.scalars(
+        select(FanoutJob.id).join(FanoutRecipient, FanoutRecipient.job_id == FanoutJob.id)
+        .where(FanoutJob.origin == origin, FanoutJob.acknowledge.is_(True),
+               FanoutJob.reminder_of.is_(None), FanoutRecipient.account_id == account_id,
+               FanoutRecipient.acknowledged_at.is_(None))))
+
+
+def acknowledge_origin(origin: str, account_id: int) -> int:
+    """The page's button: confirm every job about `origin` waiting for `account_id`."""
+    jobs = awaiting_acknowledgement(origin, account_id)
+    for job_id in jobs:
+        acknowledge(job_id, account_id, AckChannel.PAGE)
+    return len(jobs)
+
+
+def jobs_of(origin: str) -> list[FanoutJob]:
+    return list(db.session.scalars(select(FanoutJob).where(FanoutJob.origin == origin)
+                                   .order_by(FanoutJob.id.desc())))
+
