@@ -112,9 +112,17 @@ def remind(job: FanoutJob, author: Account, mail: EmailMessage, *,
 
 # --- the worker's side ------------------------------------------------------------------------
 
-def run_batch(limit: int = BATCH) -> int:
+def batch_size() -> int:
+    """PREAU_FANOUT_BATCH recipients per batch (default 1,000): one transaction each."""
+    from flask import current_app
+
+    return max(1, int(current_app.config["PREAU"].get("FANOUT_BATCH") or BATCH))
+
+
+def run_batch(limit: int | None = None) -> int:
     """Route one batch of the oldest running job and commit. Returns how many recipients
     were routed (0: nothing to do)."""
+    limit = limit or batch_size()
     running = db.session.scalars(select(FanoutJob.id).where(FanoutJob.finished_at.is_(None))
                                  .order_by(FanoutJob.id).limit(20)).all()
     db.session.commit()     # SQLite: the write lock is taken below, before any read

@@ -19,6 +19,7 @@ DEFAULTS = {
     "TRUSTED_PROXIES": "0",
     "DKIM_KEY": "",
     "DKIM_SELECTOR": "",
+    "FANOUT_BATCH": "1000",
 }
 
 
