@@ -57,9 +57,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import adhoc, admin, annuaire, auth, errors, groupes, home, preferences
     from .carnet import views as carnet
     from .messagerie import views as messagerie
+    from .rubriques import views as rubriques
 
     for module in (auth, home, preferences, annuaire, groupes, adhoc, admin, carnet,
-                   messagerie):
+                   messagerie, rubriques):
         app.register_blueprint(module.bp)
     errors.install(app)
     auth.install(app)
@@ -74,6 +75,7 @@ SERVICES = (
     ("messagerie.index", N_("Messagerie")),
     ("annuaire.index", N_("Annuaire")),
     ("carnet.index", N_("Carnet d'adresses")),
+    ("rubriques.index", N_("Rubriques")),
     ("agenda.index", N_("Agenda")),
     ("preferences.index", N_("Préférences")),
     ("admin.index", N_("Administration")),

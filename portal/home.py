@@ -1,8 +1,9 @@
 """The home page and the language switch."""
 from flask import Blueprint, redirect, render_template, request, session, url_for
-from flask_login import login_required
+from flask_login import current_user, login_required
 
 from . import LOCALES
+from .rubriques.articles import latest_for
 
 bp = Blueprint("home", __name__)
 
@@ -10,7 +11,7 @@ bp = Blueprint("home", __name__)
 @bp.route("/")
 @login_required
 def index():
-    return render_template("home.html")
+    return render_template("home.html", latest_articles=latest_for(current_user))
 
 
 @bp.route("/langue/<code>", methods=["POST"])

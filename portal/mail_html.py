@@ -1,4 +1,4 @@
-"""HTML from outside mail, made safe to show.
+"""HTML from outside mail, and the rubrics' articles, made safe to show.
 
 Three layers, so that one mistake is not enough for a script to run:
 1. nh3 keeps a list of harmless tags and attributes, filters `style` down to presentational
@@ -71,19 +71,54 @@ def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
+DROPPED_WITH_CONTENT = {"script", "style", "title", "head", "noscript", "template", "iframe",
+                        "object", "embed", "svg", "math"}
+
+
 def sanitize(html: str) -> str:
     """The HTML of a message, with everything that could run or escape its frame removed."""
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,
-        clean_content_tags={"script", "style", "title", "head", "noscript", "template",
-                            "iframe", "object", "embed", "svg", "math"},
+        clean_content_tags=DROPPED_WITH_CONTENT,
         attributes=ALLOWED_ATTRIBUTES,
         attribute_filter=_attribute_filter,
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer",
         set_tag_attribute_values={"a": {"target": "_blank"}},
         filter_style_properties=STYLE_PROPERTIES,
+        strip_comments=True,
+    )
+
+
+# Articles of the rubrics are shown in the page itself, under the site's CSP (no inline
+# style, images from the portal only): the editor's own markup and nothing else.
+ARTICLE_TAGS = {"p", "br", "strong", "b", "em", "i", "u", "s", "a", "ul", "ol", "li", "h2", "h3",
+                "h4", "blockquote", "pre", "code", "img"}
+ARTICLE_ATTRIBUTES = {"a": {"href"}, "img": {"src", "alt"}}
+ARTICLE_FILES = "/rubriques/fichiers/"
+_ARTICLE_FILE = re.compile(r"^" + re.escape(ARTICLE_FILES) + r"\d+$")
+
+
+def _article_filter(tag: str, attribute: str, value: str) -> str | None:
+    """Images only from the portal's own article files; no `style` or `class` reaches here."""
+    if tag == "img" and attribute == "src":
+        return value if _ARTICLE_FILE.match(value.strip()) else None
+    return value
+
+
+def sanitize_article(html: str) -> str:
+    """An article's body as saved and shown: headings, emphasis, lists, quotes, links (web,
+    mail, the portal's own pages) and images uploaded to the portal. Everything else —
+    scripts, event handlers, styles, frames, remote or `data:` images — is removed."""
+    return nh3.clean(
+        html,
+        tags=ARTICLE_TAGS,
+        clean_content_tags=DROPPED_WITH_CONTENT,
+        attributes=ARTICLE_ATTRIBUTES,
+        attribute_filter=_article_filter,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
         strip_comments=True,
     )
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from directory.db import db
 from directory.errors import InvalidInput
 from directory.models import Account
-from mailgate import store
+from mailgate import personalise, store
 from mailgate.models import MailAttachment
 
 from .. import mail_html
@@ -49,7 +49,7 @@ def read(item_id: int):
         targets=move_targets(side, side["current_folder"]),
         author_view=message.author_id == current_user.id,
         author=db.session.get(Account, message.author_id) if message.author_id else None,
-        **side)
+        text=personalise.text_for(message.text_body, message.id, current_user.id), **side)
 
 
 @bp.route(f"/message/{ITEM_ID}/contenu")

@@ -1,0 +1,200 @@
+"""Article pages: reading (with its comments and the "J'ai lu" button when a mailing asked
+for a confirmation), the editor, deleting, and the images and files the editor uploads."""
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from flask import Response, abort, flash, jsonify, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user
+
+from directory.db import db
+from directory.errors import PreauError
+from directory.rubrics import managed_rubric_ids
+from mailgate import fanout
+from mailgate.settings import current
+
+from ..messagerie.display import SCHOOL_ZONE
+from . import articles
+from .blueprint import (
+    ID,
+    article_to_manage,
+    back,
+    bp,
+    flash_error,
+    readable_article,
+    rubric_to_manage,
+)
+from .forms import ArticleForm, CommentForm, ConfirmForm, ModerationForm
+from .models import CommentMode, CommentState
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@bp.route(f"/articles/{ID.format('article_id')}")
+def article(article_id: int):
+    shown = readable_article(article_id)
+    manager = bool(managed_rubric_ids(current_user, [shown.rubric_id]))
+    return render_template(
+        "rubriques/article.html", article=shown, manager=manager,
+        comments=articles.comments_of(current_user, shown, manager=manager),
+        comment_form=CommentForm(formdata=None), moderation=ModerationForm(formdata=None),
+        confirm=ConfirmForm(formdata=None),
+        awaiting=fanout.awaiting_acknowledgement(shown.origin, current_user.id),
+        mailings=fanout.jobs_of(shown.origin) if manager else [])
+
+
+@bp.route(f"/{ID.format('rubric_id')}/articles/nouveau", methods=["GET", "POST"])
+def new_article(rubric_id: int):
+    rubric = rubric_to_manage(rubric_id)
+    return _editor(rubric, None, ArticleForm())
+
+
+@bp.route(f"/articles/{ID.format('article_id')}/modifier", methods=["GET", "POST"])
+def edit_article(article_id: int):
+    shown = article_to_manage(article_id)
+    form = ArticleForm() if request.method == "POST" else ArticleForm(
+        formdata=None, titre=shown.title, contenu=shown.body,
+        publication="brouillon" if shown.status == "draft" else (
+            "maintenant" if articles.is_published(shown) else "plus-tard"),
+        date=_local(shown.publish_at), commentaires=shown.comments.value)
+    return _editor(shown.rubric, shown, form)
+
+
+def _editor(rubric, shown, form: ArticleForm):
+    if form.validate_on_submit():
+        when = form.date.data if form.publication.data == "plus-tard" else None
+        if form.publication.data == "plus-tard" and when is None:
+            form.date.errors.append(gettext("Indiquez la date et l'heure de publication."))
+        else:
+            try:
+                saved = articles.save(current_user, rubric, articles.Draft(
+                    title=form.titre.data, body=form.contenu.data or "",
+                    publish=form.publication.data != "brouillon",
+                    publish_at=_utc(when) if when else None,
+                    comments=CommentMode(form.commentaires.data)), shown)
+                db.session.commit()
+            except PreauError as error:
+                db.session.rollback()
+                flash_error(error)
+            else:
+                flash(gettext("L'article « %(title)s » est enregistré.", title=saved.title),
+                      "success")
+                return back(url_for(".article", article_id=saved.id))
+    return render_template("rubriques/editor.html", rubric=rubric, article=shown, form=form,
+                           max_mb=current().max_message_bytes // 2**20), \
+        400 if form.errors else 200
+
+
+def _local(when: datetime) -> datetime:
+    return when.replace(tzinfo=UTC).astimezone(SCHOOL_ZONE).replace(tzinfo=None)
+
+
+def _utc(when: datetime) -> datetime:
+    return when.replace(tzinfo=SCHOOL_ZONE).astimezone(UTC).replace(tzinfo=None)
+
+
+@bp.route(f"/articles/{ID.format('article_id')}/supprimer", methods=["GET", "POST"])
+def delete_article(article_id: int):
+    shown = article_to_manage(article_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        rubric_id = shown.rubric_id
+        articles.delete_article(shown)
+        db.session.commit()
+        flash(gettext("L'article est supprimé."), "success")
+        return back(url_for(".rubric", rubric_id=rubric_id))
+    return render_template("rubriques/confirm.html", form=form,
+                           title=gettext("Supprimer l'article « %(title)s »", title=shown.title),
+                           text=gettext("L'article, ses images, ses fichiers et ses "
+                                        "commentaires seront supprimés. Cette action est "
+                                        "définitive."),
+                           action=url_for(".delete_article", article_id=shown.id),
+                           cancel=url_for(".article", article_id=shown.id))
+
+
+@bp.route(f"/{ID.format('rubric_id')}/fichiers", methods=["POST"])
+def upload(rubric_id: int):
+    """The editor's upload: JSON {url, name, image} or {error} with a 400."""
+    rubric_to_manage(rubric_id)
+    sent = request.files.get("fichier")
+    if not ConfirmForm().validate_on_submit() or sent is None:
+        return jsonify(error=gettext("Aucun fichier n'a été reçu.")), 400
+    try:
+        item = articles.add_file(current_user, sent.filename or "", sent.mimetype,
+                                 sent.read(), current().max_message_bytes)
+        db.session.commit()
+    except PreauError as error:
+        db.session.rollback()
+        return jsonify(error=error.message), 400
+    return jsonify(url=url_for(".file", file_id=item.id), name=item.filename,
+                   image=articles.shown_inline(item))
+
+
+@bp.route(f"/fichiers/{ID.format('file_id')}")
+def file(file_id: int):
+    try:
+        item = articles.file_for(current_user, file_id)
+    except PreauError:
+        abort(404)
+    inline = articles.shown_inline(item)
+    ascii_name = _SAFE_NAME.sub("_", item.filename) or "fichier"
+    response = Response(item.data,
+                        mimetype=item.content_type if inline else "application/octet-stream")
+    response.headers["Content-Disposition"] = (
+        f"{'inline' if inline else 'attachment'}; filename=\"{ascii_name}\"; "
+        f"filename*=UTF-8''{quote(item.filename)}")
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@bp.route(f"/articles/{ID.format('article_id')}/lu", methods=["POST"])
+def acknowledge(article_id: int):
+    """"J'ai lu": confirms every mailing about this article that asked the viewer."""
+    shown = readable_article(article_id)
+    if ConfirmForm().validate_on_submit() and fanout.acknowledge_origin(shown.origin,
+                                                                        current_user.id):
+        db.session.commit()
+        flash(gettext("Merci : votre lecture est confirmée."), "success")
+    return back(url_for(".article", article_id=shown.id))
+
+
+@bp.route(f"/articles/{ID.format('article_id')}/commentaires", methods=["POST"])
+def comment(article_id: int):
+    shown = readable_article(article_id)
+    form = CommentForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            flash(errors[0], "error")
+        return back(url_for(".article", article_id=shown.id) + "#commentaires")
+    manager = bool(managed_rubric_ids(current_user, [shown.rubric_id]))
+    try:
+        added = articles.add_comment(current_user, shown, form.texte.data, manager=manager)
+        db.session.commit()
+    except PreauError as error:
+        db.session.rollback()
+        flash_error(error)
+    else:
+        flash(gettext("Votre commentaire est publié.") if added.state == CommentState.PUBLISHED
+              else gettext("Votre commentaire sera publié après l'accord de l'auteur."),
+              "success")
+    return back(url_for(".article", article_id=shown.id) + "#commentaires")
+
+
+@bp.route(f"/articles/{ID.format('article_id')}/moderer", methods=["POST"])
+def moderate(article_id: int):
+    shown = article_to_manage(article_id)
+    form = ModerationForm()
+    if form.validate_on_submit():
+        try:
+            articles.moderate(shown, form.commentaire.data,
+                              CommentState.PUBLISHED if form.decision.data == "publier"
+                              else CommentState.REJECTED)
+            db.session.commit()
+        except PreauError as error:
+            db.session.rollback()
+            flash_error(error)
+    return back(url_for(".article", article_id=shown.id) + "#commentaires")

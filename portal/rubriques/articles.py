@@ -1,0 +1,223 @@
+"""Articles: who sees which, writing them, the files they hold, their comments.
+
+An article is seen by the readers of its rubric once published and its publication time has
+come; its rubric's managers also see drafts and articles to come, and write them. Every
+article is loaded through `visible_article` or `managed_article`, so an article one may not
+see is not found (404) and one may not change answers 404 as well.
+
+The body comes from the editor as HTML and is sanitised on save (mail_html.sanitize_article):
+what is stored is what is shown. Images and files are uploaded before the article is saved;
+they belong to the article whose saved body points at them (`_claim_files`).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask_babel import gettext
+from sqlalchemy import and_, delete, func, or_, select, update
+
+from directory.clock import utcnow
+from directory.db import db
+from directory.errors import InvalidInput, NotFound
+from directory.models import Account
+from directory.rubric_models import Rubric
+from directory.rubrics import manages_condition, readable_rubric_ids
+from directory.search import valid_id
+
+from .. import mail_html
+from .models import (
+    Article,
+    ArticleComment,
+    ArticleFile,
+    ArticleStatus,
+    CommentMode,
+    CommentState,
+)
+
+TITLE_MAX = 200
+BODY_MAX = 500_000
+COMMENT_MAX = 2000
+ORPHAN_LIFETIME = timedelta(days=1)
+INLINE_IMAGES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+_FILE_LINK = re.compile(re.escape(mail_html.ARTICLE_FILES) + r"(\d+)")
+
+
+def published_condition(now: datetime | None = None) -> sa.ColumnElement[bool]:
+    return and_(Article.status == ArticleStatus.PUBLISHED, Article.publish_at <= (now or utcnow()))
+
+
+def visible_condition(account: Account) -> sa.ColumnElement[bool]:
+    """SQL over Article: `account` may read it."""
+    managed = select(Rubric.id).where(manages_condition(account))
+    return or_(and_(Article.rubric_id.in_(readable_rubric_ids(account)), published_condition()),
+               Article.rubric_id.in_(managed))
+
+
+def visible_article(account: Account, article_id: int) -> Article | None:
+    if not valid_id(article_id):
+        return None
+    return db.session.scalar(select(Article).where(Article.id == article_id,
+                                                   visible_condition(account)))
+
+
+def managed_article(account: Account, article_id: int) -> Article | None:
+    if not valid_id(article_id):
+        return None
+    return db.session.scalar(select(Article).join(Rubric, Rubric.id == Article.rubric_id).where(
+        Article.id == article_id, manages_condition(account)))
+
+
+def rubric_articles(rubric: Rubric, *, manager: bool) -> sa.Select:
+    """A rubric's articles, newest first: published ones, and for managers every one."""
+    query = select(Article).where(Article.rubric_id == rubric.id)
+    if not manager:
+        query = query.where(published_condition())
+    return query.order_by(Article.publish_at.desc(), Article.id.desc())
+
+
+def latest_for(account: Account, limit: int = 5) -> list[Article]:
+    """The home page's "latest articles": published, in rubrics `account` reads."""
+    return list(db.session.scalars(
+        select(Article).where(Article.rubric_id.in_(readable_rubric_ids(account)),
+                              published_condition())
+        .order_by(Article.publish_at.desc(), Article.id.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class Draft:
+    title: str
+    body: str
+    publish: bool
+    publish_at: datetime | None
+    comments: CommentMode
+
+
+def save(editor: Account, rubric: Rubric, draft: Draft, article: Article | None = None) -> Article:
+    """Create or update an article of `rubric` (which `editor` manages); the caller commits."""
+    title = " ".join(draft.title.split())
+    if not title:
+        raise InvalidInput(gettext("Donnez un titre à l'article."))
+    if len(title) > TITLE_MAX or len(draft.body) > BODY_MAX:
+        raise InvalidInput(gettext("L'article est trop long."))
+    now = utcnow()
+    if article is None:
+        article = Article(rubric_id=rubric.id, author_id=editor.id, created_at=now)
+        db.session.add(article)
+    article.title, article.body = title, mail_html.sanitize_article(draft.body)
+    article.status = ArticleStatus.PUBLISHED if draft.publish else ArticleStatus.DRAFT
+    article.publish_at = draft.publish_at or (article.publish_at if article.id and
+                                              article.publish_at <= now else now)
+    article.comments, article.updated_at = draft.comments, now
+    db.session.flush()
+    _claim_files(editor, article)
+    return article
+
+
+def delete_article(article: Article) -> None:
+    db.session.delete(article)
+
+
+def is_published(article: Article) -> bool:
+    return article.status == ArticleStatus.PUBLISHED and article.publish_at <= utcnow()
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+def add_file(uploader: Account, filename: str, content_type: str, data: bytes,
+             max_bytes: int) -> ArticleFile:
+    """An image or file for an article being written; the caller commits. Files uploaded
+    more than a day ago and still in no article are removed now (the uploader's only)."""
+    if not data:
+        raise InvalidInput(gettext("Le fichier est vide."))
+    if len(data) > max_bytes:
+        raise InvalidInput(gettext("Le fichier dépasse la taille maximale de %(size)d Mo.",
+                                   size=max_bytes // 2**20))
+    db.session.execute(delete(ArticleFile).where(
+        ArticleFile.uploader_id == uploader.id, ArticleFile.article_id.is_(None),
+        ArticleFile.created_at < utcnow() - ORPHAN_LIFETIME))
+    kind = (content_type or "application/octet-stream").split(";")[0].strip().lower()[:255]
+    item = ArticleFile(uploader_id=uploader.id, filename=(filename or "fichier")[-255:],
+                       content_type=kind, size=len(data), data=data)
+    db.session.add(item)
+    db.session.flush()
+    return item
+
+
+def file_for(account: Account, file_id: int) -> ArticleFile:
+    """A file of an article `account` may read, or one they uploaded; else NotFound."""
+    if not valid_id(file_id):
+        raise NotFound(gettext("Ce fichier n'existe pas."))
+    found = db.session.scalar(
+        select(ArticleFile).outerjoin(Article, Article.id == ArticleFile.article_id)
+        .where(ArticleFile.id == file_id,
+               or_(and_(ArticleFile.article_id.is_(None), ArticleFile.uploader_id == account.id),
+                   and_(ArticleFile.article_id.isnot(None), visible_condition(account)))))
+    if found is None:
+        raise NotFound(gettext("Ce fichier n'existe pas."))
+    return found
+
+
+def shown_inline(item: ArticleFile) -> bool:
+    """Raster images are shown in the page; anything else (SVG included) is downloaded."""
+    return item.content_type in INLINE_IMAGES
+
+
+def _claim_files(editor: Account, article: Article) -> None:
+    """The files the body points at become the article's; those it no longer points at go."""
+    ids = {int(n) for n in _FILE_LINK.findall(article.body) if valid_id(int(n))}
+    db.session.execute(update(ArticleFile).where(
+        ArticleFile.id.in_(ids), ArticleFile.article_id.is_(None),
+        ArticleFile.uploader_id == editor.id).values(article_id=article.id),
+        execution_options={"synchronize_session": False})
+    db.session.execute(delete(ArticleFile).where(ArticleFile.article_id == article.id,
+                                                 ArticleFile.id.not_in(ids)),
+                       execution_options={"synchronize_session": False})
+
+
+# --- comments ------------------------------------------------------------------------------------
+
+def comments_of(account: Account, article: Article, *, manager: bool) -> list[ArticleComment]:
+    """Published comments; managers see those awaiting approval too, and authors their own."""
+    query = select(ArticleComment).where(ArticleComment.article_id == article.id)
+    if not manager:
+        query = query.where(or_(ArticleComment.state == CommentState.PUBLISHED,
+                                and_(ArticleComment.author_id == account.id,
+                                     ArticleComment.state == CommentState.PENDING)))
+    else:
+        query = query.where(ArticleComment.state != CommentState.REJECTED)
+    return list(db.session.scalars(query.order_by(ArticleComment.created_at,
+                                                  ArticleComment.id)))
+
+
+def add_comment(author: Account, article: Article, body: str, *, manager: bool) -> ArticleComment:
+    if article.comments == CommentMode.OFF or not is_published(article):
+        raise InvalidInput(gettext("Les commentaires sont fermés pour cet article."))
+    body = body.strip()
+    if not body:
+        raise InvalidInput(gettext("Écrivez votre commentaire."))
+    if len(body) > COMMENT_MAX:
+        raise InvalidInput(gettext("Un commentaire compte au plus %(max)d caractères.",
+                                   max=COMMENT_MAX))
+    state = CommentState.PENDING if article.comments == CommentMode.MODERATED and not manager \
+        else CommentState.PUBLISHED
+    comment = ArticleComment(article_id=article.id, author_id=author.id, body=body, state=state)
+    db.session.add(comment)
+    db.session.flush()
+    return comment
+
+
+def moderate(article: Article, comment_id: int, state: CommentState) -> None:
+    comment = db.session.scalar(select(ArticleComment).where(
+        ArticleComment.id == comment_id, ArticleComment.article_id == article.id)) \
+        if valid_id(comment_id) else None
+    if comment is None:
+        raise NotFound(gettext("Ce commentaire n'existe pas."))
+    comment.state = state
+
+
+def pending_comments(article: Article) -> int:
+    return db.session.scalar(select(func.count()).select_from(ArticleComment).where(
+        ArticleComment.article_id == article.id, ArticleComment.state == CommentState.PENDING))

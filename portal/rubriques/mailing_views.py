@@ -1,0 +1,188 @@
+""""Envoyer un message à une population" from an article's toolbox: the form, the preview
+of who will get it and how (counted in SQL, mailgate/fanout_preview.py), the background job
+(mailgate/fanout.py) with its progress bar, its report (CSV too), the confirmations of
+reading, the reminder, and the signed link that confirms without logging in."""
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+
+from flask import Response, abort, flash, jsonify, render_template, request, url_for
+from flask_babel import gettext, ngettext
+from flask_login import current_user
+from sqlalchemy import select
+
+from directory.db import db
+from directory.models import Account
+from directory.rubrics import members_of_populations
+from mailgate import fanout, personalise
+from mailgate.fanout_models import FanoutJob, RecipientState
+from mailgate.fanout_preview import preview
+
+from ..directory_pages import PageOutOfRange, paginate
+from ..groupes import _cell
+from . import articles, labels
+from .blueprint import ID, article_to_manage, back, bp
+from .forms import ConfirmForm, PageForm, ReminderForm, SendForm
+from .models import Article
+
+REPORT_PAGE = 50
+POLL_SECONDS = 1
+
+
+def _populations(form: SendForm, shown: Article) -> dict[int, str]:
+    chosen = {p.id: labels.population_label(p) for p in shown.rubric.populations}
+    form.populations.choices = list(chosen.items())
+    return chosen
+
+
+def _mail(shown: Article, text: str, audience: str, acknowledge: bool, *, reminder=False):
+    lines = [text.strip(), "", gettext("Lire l'article : %(url)s",
+                                       url=url_for(".article", article_id=shown.id,
+                                                   _external=True))]
+    if acknowledge:
+        lines += ["", gettext("Merci de confirmer votre lecture en un clic :"), personalise.LINK]
+    subject = gettext("Rappel : %(title)s", title=shown.title) if reminder else shown.title
+    return fanout.message(current_user, subject=subject, text="\n".join(lines) + "\n",
+                          audience=audience)
+
+
+def _link_template() -> str:
+    return url_for(".acknowledge_link", token="TOKEN", _external=True).replace("TOKEN",
+                                                                             "{token}")
+
+
+@bp.route(f"/articles/{ID.format('article_id')}/envoyer", methods=["GET", "POST"])
+def send(article_id: int):
+    shown = article_to_manage(article_id)
+    if not articles.is_published(shown):
+        flash(gettext("Publiez l'article avant de l'envoyer : ses destinataires ne pourraient "
+                      "pas le lire."), "error")
+        return back(url_for(".article", article_id=shown.id))
+    form = SendForm() if request.method == "POST" else SendForm(
+        formdata=None, cle=uuid.uuid4().hex, texte=gettext(
+            "Un nouvel article a été publié dans la rubrique « %(rubric)s » : « %(title)s ».",
+            rubric=shown.rubric.name, title=shown.title))
+    chosen = _populations(form, shown)
+    seen = None
+    if form.validate_on_submit():
+        audience = ", ".join(chosen[p] for p in form.populations.data)
+        mail = _mail(shown, form.texte.data, audience, form.confirmation.data)
+        recipients = members_of_populations(form.populations.data)
+        if "envoyer" in request.form:
+            job = fanout.submit(current_user, mail, recipients, origin=shown.origin,
+                                idempotency_key=form.cle.data, audience=audience,
+                                acknowledge=form.confirmation.data,
+                                link_template=_link_template())
+            db.session.commit()
+            return back(url_for(".mailing", job_id=job.id))
+        seen = preview(current_user, recipients, len(mail.as_bytes()))
+    return render_template("rubriques/send.html", article=shown, form=form, seen=seen,
+                           author=current_user, refusal=labels.refusal), \
+        400 if form.errors else 200
+
+
+def _job(job_id: int) -> tuple[FanoutJob, Article]:
+    """A mailing of an article the viewer manages (any other: 404)."""
+    job = db.session.get(FanoutJob, job_id) or abort(404)
+    kind, _, number = job.origin.partition(":")
+    if kind != "article" or not number.isdigit():
+        abort(404)
+    return job, article_to_manage(int(number))
+
+
+@bp.route(f"/envois/{ID.format('job_id')}")
+def mailing(job_id: int):
+    job, shown = _job(job_id)
+    form = PageForm(formdata=request.args)
+    progress = fanout.progress(job)
+    page, confirmed = None, None
+    if form.validate() and progress.finished:
+        try:
+            page = paginate(fanout.recipients_query(job, state=RecipientState.REFUSED),
+                            form.number(), REPORT_PAGE, id_column=Account.id)
+            if job.acknowledge:
+                confirmed = paginate(fanout.recipients_query(job, acknowledged=True),
+                                     1, REPORT_PAGE, id_column=Account.id)
+        except PageOutOfRange:
+            abort(404)
+    author = db.session.get(Account, job.author_id) if job.author_id else None
+    return render_template("rubriques/mailing.html", job=job, article=shown,
+                           progress=progress, page=page, confirmed=confirmed, author=author,
+                           reason=labels.refusal, reminder=ReminderForm(
+                               formdata=None, cle=uuid.uuid4().hex),
+                           acknowledged=fanout.acknowledged_count(job), poll=POLL_SECONDS)
+
+
+@bp.route(f"/envois/{ID.format('job_id')}/etat")
+def mailing_state(job_id: int):
+    job, _ = _job(job_id)
+    progress = fanout.progress(job)
+    return jsonify(total=progress.total, routed=progress.routed, percent=progress.percent,
+                   finished=progress.finished)
+
+
+@bp.route(f"/envois/{ID.format('job_id')}/rapport.csv")
+def mailing_csv(job_id: int):
+    job, shown = _job(job_id)
+    author = db.session.get(Account, job.author_id) if job.author_id else None
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow([gettext("Nom"), gettext("Prénom"), gettext("Profil"), gettext("Résultat"),
+                     gettext("Raison"), gettext("Lecture confirmée le")])
+    for row in db.session.execute(fanout.recipients_query(job)).yield_per(2000):
+        writer.writerow([
+            _cell(row.last_name), _cell(row.first_name), gettext(row.profile.label),
+            labels.fate(row.state),
+            labels.refusal(row.refusal, author, row.first_name, row.last_name, row.profile)
+            if row.state == RecipientState.REFUSED else "",
+            row.acknowledged_at.strftime("%d/%m/%Y %H:%M") if row.acknowledged_at else ""])
+    name = f"envoi-{job.id}.csv"
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.route(f"/envois/{ID.format('job_id')}/rappel", methods=["POST"])
+def remind(job_id: int):
+    job, shown = _job(job_id)
+    form = ReminderForm()
+    if not job.acknowledge or job.reminder_of or not form.validate_on_submit():
+        abort(400)
+    text = gettext("Vous n'avez pas encore confirmé la lecture de l'article « %(title)s ».",
+                   title=shown.title)
+    reminder = fanout.remind(job, current_user, _mail(shown, text, job.audience, True,
+                                                      reminder=True),
+                             idempotency_key=form.cle.data)
+    db.session.commit()
+    flash(ngettext("Le rappel part vers %(num)d personne.",
+                   "Le rappel part vers %(num)d personnes.", reminder.total), "success")
+    return back(url_for(".mailing", job_id=reminder.id))
+
+
+@bp.route("/lecture/<string(maxlength=200):token>", methods=["GET", "POST"])
+def acknowledge_link(token: str):
+    """The message's link. It opens a page with one button rather than confirming on GET:
+    mail scanners open every link of a message, and would confirm for the parent."""
+    found = personalise.read_token(token)
+    job = db.session.get(FanoutJob, found[0]) if found else None
+    if job is None or not job.acknowledge:
+        abort(404)
+    title = _title_of(job)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        if fanout.acknowledge_by_token(token) is None:
+            abort(404)
+        db.session.commit()
+        return render_template("rubriques/acknowledged.html", title=title, done=True)
+    return render_template("rubriques/acknowledged.html", title=title, done=False, form=form)
+
+
+def _title_of(job: FanoutJob) -> str:
+    kind, _, number = job.origin.partition(":")
+    if kind == "article" and number.isdigit():
+        found = db.session.scalar(select(Article.title).where(Article.id == int(number)))
+        if found:
+            return found
+    return job.audience
+

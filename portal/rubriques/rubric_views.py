@@ -1,0 +1,218 @@
+"""Rubric pages: "Mes rubriques", a rubric's articles (paged, newest first), creating a
+rubric, and its settings (name, populations with access, managers)."""
+from __future__ import annotations
+
+from flask import flash, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user
+
+from directory.db import db
+from directory.enums import Profile
+from directory.errors import PreauError
+from directory.rubrics import add_manager as name_manager
+from directory.rubrics import add_population as open_to
+from directory.rubrics import (
+    creatable_spaces,
+    create_rubric,
+    delete_rubric,
+    ensure_default_rubrics,
+    managed_rubric_ids,
+    named_managers,
+    population_choices,
+    readable_rubrics,
+    remove_manager,
+    remove_population,
+    update_rubric,
+)
+
+from ..directory_forms import choice
+from ..directory_pages import PageOutOfRange, paginate
+from . import articles, feeds
+from .blueprint import ID, back, bp, flash_error, readable_rubric, rubric_to_manage
+from .forms import ConfirmForm, ManagerForm, NewRubricForm, PageForm, PopulationForm, RubricForm
+from .models import Article
+
+PER_PAGE = 10
+
+
+@bp.route("/")
+def index():
+    ensure_default_rubrics([school.id for school in current_user.schools])
+    db.session.commit()
+    rubrics = readable_rubrics(current_user)
+    schools, groups = creatable_spaces(current_user)
+    return render_template("rubriques/index.html", rubrics=rubrics,
+                           managed=managed_rubric_ids(current_user, [r.id for r in rubrics]),
+                           may_create=bool(schools or groups))
+
+
+@bp.route(f"/{ID.format('rubric_id')}")
+def rubric(rubric_id: int):
+    shown = readable_rubric(rubric_id)
+    manager = bool(managed_rubric_ids(current_user, [shown.id]))
+    form, status, page = PageForm(formdata=request.args), 200, None
+    if not form.validate():
+        status = 400
+    else:
+        try:
+            page = paginate(articles.rubric_articles(shown, manager=manager), form.number(),
+                            PER_PAGE, id_column=Article.id)
+        except PageOutOfRange:
+            status = 404
+    return render_template("rubriques/rubric.html", rubric=shown, manager=manager, page=page,
+                           feed=feeds.token_of(current_user, shown),
+                           confirm=ConfirmForm(formdata=None)), status
+
+
+def _spaces_form(form: NewRubricForm) -> None:
+    schools, groups = creatable_spaces(current_user)
+    form.espace.choices = [choice(f"s{s.id}", s.name) for s in schools] + [
+        choice(f"g{g.id}", f"{g.name} ({g.school.name})") for g in groups]
+
+
+@bp.route("/nouvelle", methods=["GET", "POST"])
+def create():
+    form = NewRubricForm()
+    _spaces_form(form)
+    if not form.espace.choices:
+        return render_template("error.html", code=403, title=gettext("Accès refusé"),
+                               text=gettext("Vous ne gérez aucun espace où créer une "
+                                            "rubrique.")), 403
+    if form.validate_on_submit():
+        space = form.espace.data
+        try:
+            created = create_rubric(current_user, name=form.name.data,
+                                    description=form.description.data,
+                                    **({"group_id": int(space[1:])} if space[0] == "g"
+                                       else {"school_id": int(space[1:])}))
+            db.session.commit()
+        except PreauError as error:
+            db.session.rollback()
+            flash_error(error)
+        else:
+            flash(gettext("La rubrique « %(name)s » est créée.", name=created.name), "success")
+            return back(url_for(".settings", rubric_id=created.id))
+    return render_template("rubriques/new.html", form=form), 400 if form.errors else 200
+
+
+@bp.route(f"/{ID.format('rubric_id')}/parametres", methods=["GET", "POST"])
+def settings(rubric_id: int):
+    shown = rubric_to_manage(rubric_id)
+    form = RubricForm(obj=shown) if request.method == "GET" else RubricForm()
+    if form.validate_on_submit():
+        try:
+            update_rubric(shown, name=form.name.data, description=form.description.data)
+            db.session.commit()
+        except PreauError as error:
+            db.session.rollback()
+            flash_error(error)
+        else:
+            flash(gettext("La rubrique est enregistrée."), "success")
+            return back(url_for(".settings", rubric_id=shown.id))
+    return _settings_page(shown, form, 400 if form.errors else 200)
+
+
+def _settings_page(shown, form, status=200):
+    population = PopulationForm(formdata=None)
+    _scopes(population, shown)
+    return render_template("rubriques/settings.html", rubric=shown, form=form,
+                           population=population, manager=ManagerForm(formdata=None),
+                           managers=named_managers(shown), confirm=ConfirmForm(formdata=None)), \
+        status
+
+
+def _scopes(form: PopulationForm, shown) -> None:
+    school, groups = population_choices(shown)
+    form.portee.choices = [choice(f"s{school.id}", school.name)] + [
+        choice(f"g{g.id}", g.name) for g in groups]
+
+
+@bp.route(f"/{ID.format('rubric_id')}/populations", methods=["POST"])
+def add_population(rubric_id: int):
+    shown = rubric_to_manage(rubric_id)
+    form = PopulationForm()
+    _scopes(form, shown)
+    if not form.validate():
+        flash(gettext("Choisissez un profil et l'établissement ou un groupe."), "error")
+    else:
+        scope = form.portee.data
+        try:
+            open_to(shown, profile=Profile(form.profil.data),
+                    **({"group_id": int(scope[1:])} if scope[0] == "g"
+                       else {"school_id": int(scope[1:])}))
+            db.session.commit()
+        except PreauError as error:
+            db.session.rollback()
+            flash_error(error)
+        else:
+            flash(gettext("La population a maintenant accès à la rubrique."), "success")
+    return back(url_for(".settings", rubric_id=shown.id))
+
+
+@bp.route(f"/{ID.format('rubric_id')}/populations/{ID.format('population_id')}/retirer",
+          methods=["POST"])
+def remove_population_view(rubric_id: int, population_id: int):
+    shown = rubric_to_manage(rubric_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            remove_population(shown, population_id)
+            db.session.commit()
+            flash(gettext("La population n'a plus accès à la rubrique."), "success")
+        except PreauError as error:
+            db.session.rollback()
+            flash_error(error)
+    return back(url_for(".settings", rubric_id=shown.id))
+
+
+@bp.route(f"/{ID.format('rubric_id')}/gestionnaires", methods=["POST"])
+def add_manager(rubric_id: int):
+    shown = rubric_to_manage(rubric_id)
+    form = ManagerForm()
+    if form.validate_on_submit():
+        try:
+            person = name_manager(shown, form.identifiant.data)
+            db.session.commit()
+        except PreauError as error:
+            db.session.rollback()
+            flash_error(error)
+        else:
+            flash(gettext("%(name)s gère maintenant la rubrique.", name=person.full_name),
+                  "success")
+    else:
+        flash(gettext("Saisissez un identifiant."), "error")
+    return back(url_for(".settings", rubric_id=shown.id))
+
+
+@bp.route(f"/{ID.format('rubric_id')}/gestionnaires/{ID.format('account_id')}/retirer",
+          methods=["POST"])
+def remove_manager_view(rubric_id: int, account_id: int):
+    shown = rubric_to_manage(rubric_id)
+    if ConfirmForm().validate_on_submit():
+        remove_manager(shown, account_id)
+        db.session.commit()
+        flash(gettext("Le gestionnaire est retiré."), "success")
+    return back(url_for(".settings", rubric_id=shown.id))
+
+
+@bp.route(f"/{ID.format('rubric_id')}/supprimer", methods=["GET", "POST"])
+def delete(rubric_id: int):
+    shown = rubric_to_manage(rubric_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            delete_rubric(shown)
+            db.session.commit()
+        except PreauError as error:
+            db.session.rollback()
+            flash_error(error)
+            return back(url_for(".settings", rubric_id=shown.id))
+        flash(gettext("La rubrique est supprimée."), "success")
+        return back(url_for(".index"))
+    return render_template("rubriques/confirm.html", form=form,
+                           title=gettext("Supprimer la rubrique « %(name)s »", name=shown.name),
+                           text=gettext("La rubrique et tous ses articles seront supprimés. "
+                                        "Cette action est définitive."),
+                           action=url_for(".delete", rubric_id=shown.id),
+                           cancel=url_for(".settings", rubric_id=shown.id))
+
+
