@@ -1,0 +1,160 @@
+""""Envoyer un message à une population" through HTTP: preview, then one job even when the
+form is sent twice, its report equal to the preview, the confirmations of reading by the
+button and by the mail's link, and a reminder to those who did not confirm."""
+from __future__ import annotations
+
+import re
+from html import unescape
+
+from sqlalchemy import func, select
+
+from directory.db import db
+from mailgate import personalise
+from mailgate.fanout_models import AckChannel, FanoutJob, FanoutRecipient
+from tests.conftest import csrf_token
+
+from .rubriques_helpers import (
+    client_of,
+    four_a_rubric,
+    html,
+    publish,
+    route_everything,
+    send_form,
+)
+
+PARENTS_4A = "Parents d'élèves de 4A"
+
+
+def counts(page: str) -> dict[str, str]:
+    return {unescape(k): v for k, v in re.findall(r'<th scope="row">([^<]+)</th><td>(\d+)</td>',
+                                                  page)}
+
+
+def test_preview_then_send_once_and_the_report_says_what_the_preview_said(app):
+    claire = client_of(app, "claire.bernard")
+    article_id = publish(claire, four_a_rubric(app), "Réunion parents-professeurs")
+    form = send_form(claire, article_id)
+    assert PARENTS_4A in form["populations"], form["populations"]
+    data = {"csrf_token": form["csrf_token"], "cle": form["cle"],
+            "populations": [form["populations"][PARENTS_4A],
+                            form["populations"]["Élèves de 4A"]],
+            "texte": "Réunion jeudi à 18 h.", "confirmation": "y"}
+    preview = claire.post(f"/rubriques/articles/{article_id}/envoyer",
+                          data={**data, "apercu": "1"})
+    assert preview.status_code == 200
+    seen = counts(html(preview))
+    assert int(seen["Total"]) > 2 and int(seen["Le liront dans leur messagerie Préau"]) >= 2
+    assert int(seen["Le recevront à leur adresse de redirection"]) >= 1
+    first = claire.post(f"/rubriques/articles/{article_id}/envoyer",
+                        data={**data, "envoyer": "1"})
+    again = claire.post(f"/rubriques/articles/{article_id}/envoyer",
+                        data={**data, "envoyer": "1"})
+    assert first.status_code == 303 and again.headers["Location"] == first.headers["Location"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(FanoutJob).where(
+            FanoutJob.origin == f"article:{article_id}")) == 1
+    job_url = first.headers["Location"]
+    running = html(claire.get(job_url))
+    assert 'id="fanout-progress"' in running and "Envoi terminé" not in running
+    route_everything(app)
+    state = claire.get(job_url + "/etat").get_json()
+    assert state["finished"] and state["percent"] == 100
+    report = html(claire.get(job_url))
+    assert "Envoi terminé" in report
+    done = counts(report)
+    assert done["Remis dans leur messagerie Préau"] == seen["Le liront dans leur messagerie Préau"]
+    assert done["Transférés à leur adresse de redirection"] == \
+        seen["Le recevront à leur adresse de redirection"]
+    assert done["Injoignables (pas d'adresse de redirection)"] == \
+        seen["Injoignables (pas d'adresse de redirection)"]
+    assert done["Refusés"] == seen["Refusés"]
+    table = claire.get(job_url + "/rapport.csv")
+    rows = table.get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert rows[0].startswith("Nom;Prénom;Profil;Résultat") and len(rows) == int(seen["Total"]) + 1
+
+
+def _sent(app, claire, article_id: int, *, acknowledge: bool = True) -> str:
+    form = send_form(claire, article_id)
+    data = {"csrf_token": form["csrf_token"], "cle": form["cle"],
+            "populations": [form["populations"][PARENTS_4A],
+                            form["populations"]["Élèves de 4A"]],
+            "texte": "Merci de lire l'article.", "envoyer": "1"}
+    if acknowledge:
+        data["confirmation"] = "y"
+    response = claire.post(f"/rubriques/articles/{article_id}/envoyer", data=data)
+    assert response.status_code == 303, html(response)
+    route_everything(app)
+    return response.headers["Location"]
+
+
+def _job_id(url: str) -> int:
+    return int(url.rstrip("/").split("/")[-1])
+
+
+def test_read_acknowledgement_by_the_button_and_by_the_link(app):
+    claire = client_of(app, "claire.bernard")
+    article_id = publish(claire, four_a_rubric(app), "Autorisation de sortie")
+    job_url = _sent(app, claire, article_id)
+    job_id = _job_id(job_url)
+
+    zoe = client_of(app, "zoe.le-gall")
+    page = html(zoe.get(f"/rubriques/articles/{article_id}"))
+    assert "J'ai lu cet article" in unescape(page)
+    zoe.post(f"/rubriques/articles/{article_id}/lu", data={"csrf_token": csrf_token(page)})
+    after = html(zoe.get(f"/rubriques/articles/{article_id}"))
+    assert "Autorisation de sortie" in after and "ai lu cet article" not in after
+
+    with app.app_context():
+        from directory.models import Account
+
+        joseph = db.session.scalar(select(Account.id).where(Account.login == "joseph.fabre"))
+        message_id = db.session.get(FanoutJob, job_id).message_id
+        link = personalise.values(message_id, joseph)["lien"]
+    anonymous = app.test_client()
+    path = link.split("localhost", 1)[1]
+    question = anonymous.get(path)
+    assert question.status_code == 200 and "Autorisation de sortie" in html(question)
+    with app.app_context():
+        assert db.session.get(FanoutRecipient, (job_id, joseph)).acknowledged_at is None
+    anonymous.post(path, data={"csrf_token": csrf_token(html(question))})
+    assert anonymous.get(path[:-3] + "abc").status_code == 404
+    with app.app_context():
+        row = db.session.get(FanoutRecipient, (job_id, joseph))
+        assert row.acknowledged_by == AckChannel.LINK
+    report = html(claire.get(job_url))
+    assert "2 personnes ont confirmé leur lecture" in report
+    assert "Joseph" in report and "le lien du message" in report and "le bouton de l" in report
+
+
+def test_a_reminder_goes_to_those_who_did_not_confirm(app):
+    claire = client_of(app, "claire.bernard")
+    article_id = publish(claire, four_a_rubric(app), "Photo de classe")
+    job_url = _sent(app, claire, article_id)
+    zoe = client_of(app, "zoe.le-gall")
+    page = html(zoe.get(f"/rubriques/articles/{article_id}"))
+    zoe.post(f"/rubriques/articles/{article_id}/lu", data={"csrf_token": csrf_token(page)})
+    report = html(claire.get(job_url))
+    key = re.search(r'id="cle" name="cle" type="hidden" value="([^"]+)"', report)[1]
+    response = claire.post(job_url + "/rappel", data={"csrf_token": csrf_token(report),
+                                                      "cle": key})
+    assert response.status_code == 303
+    with app.app_context():
+        original = db.session.get(FanoutJob, _job_id(job_url))
+        reminder = db.session.get(FanoutJob, _job_id(response.headers["Location"]))
+        assert reminder.reminder_of == original.id
+        assert reminder.total == original.total - 1 - sum(
+            1 for r in db.session.scalars(select(FanoutRecipient.state).where(
+                FanoutRecipient.job_id == original.id)) if r == "refused")
+
+
+def test_a_mailing_of_a_draft_is_refused_and_others_jobs_are_not_found(app):
+    claire = client_of(app, "claire.bernard")
+    rubric_id = four_a_rubric(app)
+    draft = publish(claire, rubric_id, "Pas encore", publication="brouillon")
+    response = claire.get(f"/rubriques/articles/{draft}/envoyer", follow_redirects=True)
+    assert "Publiez l'article avant" in unescape(html(response))
+    article_id = publish(claire, rubric_id, "Kermesse")
+    job_url = _sent(app, claire, article_id, acknowledge=False)
+    assert client_of(app, "zoe.le-gall").get(job_url).status_code == 403
+    assert client_of(app, "joseph.fabre").get(job_url + "/rapport.csv").status_code == 403
+    assert claire.get("/rubriques/envois/999999").status_code == 404
