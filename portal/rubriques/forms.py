@@ -14,7 +14,14 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+)
 
 from directory.enums import Profile
 from directory.rubrics import DESCRIPTION_MAX, NAME_MAX
@@ -83,9 +90,14 @@ class ModerationForm(FlaskForm):
     decision = HiddenField(validators=[AnyOf(("publier", "refuser"))])
 
 
+def _at_least_one(form, field) -> None:
+    """Not DataRequired: its `required` flag would make the browser demand every box."""
+    if not field.data:
+        raise StopValidation(_l("Choisissez au moins une population."))
+
+
 class SendForm(FlaskForm):
-    populations = CheckboxesField(_l("Destinataires"), coerce=int, validators=[
-        DataRequired(_l("Choisissez au moins une population."))])
+    populations = CheckboxesField(_l("Destinataires"), coerce=int, validators=[_at_least_one])
     texte = TextAreaField(_l("Texte du message"), validators=[
         DataRequired(_l("Écrivez le texte du message.")), Length(max=MESSAGE_MAX)])
     confirmation = BooleanField(_l("Demander une confirmation de lecture"))

@@ -40,6 +40,8 @@
       var range = quill.getSelection(true);
       if (answer.image) {
         quill.insertEmbed(range.index, "image", answer.url, "user");
+        // The file's name describes the image for those who cannot see it (alt text).
+        quill.formatText(range.index, 1, "alt", answer.name.replace(/\.[^.]+$/, ""), "user");
         quill.setSelection(range.index + 1, 0, "user");
       } else {
         quill.insertText(range.index, answer.name, "link", answer.url, "user");
@@ -92,8 +94,10 @@
       input.setAttribute("aria-label", labels["link-input"]);
     });
     form.addEventListener("submit", function () {
+      // Quill 2.0.3's getSemanticHTML turns every space into a no-break space.
       form.querySelector("input[name=contenu]").value =
-        quill.getLength() > 1 || quill.root.querySelector("img") ? quill.getSemanticHTML() : "";
+        quill.getLength() > 1 || quill.root.querySelector("img")
+          ? quill.getSemanticHTML().replace(/&nbsp;|\u00a0/g, " ") : "";
     });
   }
 
