@@ -158,3 +158,17 @@ def test_a_mailing_of_a_draft_is_refused_and_others_jobs_are_not_found(app):
     assert client_of(app, "zoe.le-gall").get(job_url).status_code == 403
     assert client_of(app, "joseph.fabre").get(job_url + "/rapport.csv").status_code == 403
     assert claire.get("/rubriques/envois/999999").status_code == 404
+
+
+def test_sending_to_no_population_is_refused_and_creates_nothing(app):
+    claire = client_of(app, "claire.bernard")
+    article_id = publish(claire, four_a_rubric(app), "Sans destinataire")
+    form = send_form(claire, article_id)
+    response = claire.post(f"/rubriques/articles/{article_id}/envoyer", data={
+        "csrf_token": form["csrf_token"], "cle": form["cle"], "texte": "Bonjour",
+        "envoyer": "1"})
+    assert response.status_code == 400
+    assert "Choisissez au moins une population." in html(response)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(FanoutJob).where(
+            FanoutJob.origin == f"article:{article_id}")) == 0
