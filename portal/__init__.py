@@ -64,6 +64,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.register_blueprint(module.bp)
     errors.install(app)
     auth.install(app)
+    agenda.install(app)
     app.context_processor(lambda: {"nav_items": lambda: navigation(app),
                                    "get_locale": get_locale})
     return app

@@ -1,4 +1,3 @@
-"""Every page of the agenda area is registered on the blueprint by importing its module."""
-from . import blueprint
-
-bp = blueprint.bp
+"""The agenda area: importing each page module registers its routes on the blueprint."""
+from . import answer_views, calendar_views, event_views, ical_views, resource_views  # noqa: F401
+from .blueprint import bp, install  # noqa: F401
