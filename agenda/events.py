@@ -70,7 +70,7 @@ def save(author: Account, agenda: Agenda, data: EventInput,
     was_published = event is not None and event.status == EventStatus.PUBLISHED
     if event is None:
         event = Event(agenda_id=agenda.id, author_id=author.id, uid=new_uid(),
-                      status=EventStatus.DRAFT, sequence=0)
+                      status=EventStatus.DRAFT, sequence=0, created_at=utcnow())
         db.session.add(event)
     before = _fingerprint(event)
     event.title, event.place, event.summary = title, place, summary

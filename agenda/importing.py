@@ -57,8 +57,8 @@ def plan(agenda: Agenda, read: ReadCalendar) -> list[Line]:
     return lines
 
 
-def apply(author: Account, agenda: Agenda, read: ReadCalendar) -> list[Line]:
-    """Write what `plan` says; the caller commits."""
+def apply(author: Account | None, agenda: Agenda, read: ReadCalendar) -> list[Line]:
+    """Write what `plan` says; `author` None for the command line. The caller commits."""
     lines = plan(agenda, read)
     fates = {line.uid: line.fate for line in lines}
     existing = {e.uid: e for e in db.session.scalars(
@@ -66,8 +66,9 @@ def apply(author: Account, agenda: Agenda, read: ReadCalendar) -> list[Line]:
     for imported in read.events:
         fate = fates[imported.uid]
         if fate == Fate.CREATE:
-            event = Event(agenda_id=agenda.id, author_id=author.id, uid=imported.uid,
-                          sequence=0, notify=False)
+            event = Event(agenda_id=agenda.id, author_id=author.id if author else None,
+                          uid=imported.uid,
+                          sequence=0, notify=False, created_at=utcnow())
             db.session.add(event)
             _copy(event, imported)
         elif fate == Fate.UPDATE:

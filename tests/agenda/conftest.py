@@ -10,7 +10,7 @@ from sqlalchemy import select
 from agenda import access, booking, events
 from agenda.models import Resource, ResourceKind
 from directory.db import db
-from directory.models import Account, Group
+from directory.models import Account, Group, School
 
 
 def person(login: str) -> Account:
@@ -18,7 +18,9 @@ def person(login: str) -> Account:
 
 
 def class_4a() -> Group:
-    return db.session.scalar(select(Group).where(Group.name == "4A"))
+    """Zoé's class (other schools of the demo have a 4A too)."""
+    return db.session.scalar(select(Group).join(School).where(Group.name == "4A",
+                                                              School.uai == "0310024H"))
 
 
 @pytest.fixture

@@ -12,14 +12,12 @@ from email.utils import formatdate, make_msgid
 
 import icalendar
 import pytest
-from sqlalchemy import select
 
 from agenda import access, booking, events, notices
 from agenda.models import Answer
 from directory.db import db
-from directory.models import Group
 from mailgate import worker
-from tests.agenda.conftest import event_input
+from tests.agenda.conftest import class_4a, event_input
 
 from .conftest import account
 
@@ -34,7 +32,7 @@ class Links:
 
 def published(title: str, **options):
     claire = account("claire.bernard")
-    group_id = db.session.scalar(select(Group.id).where(Group.name == "4A"))
+    group_id = class_4a().id
     agenda = access.agenda_of_group(claire, group_id)
 
     def work():
