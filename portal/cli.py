@@ -8,8 +8,8 @@ import click
 from sqlalchemy import func, select
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 
-from directory.db import db
 from agenda import times
+from directory.db import db
 from directory.errors import PreauError
 
 

@@ -17,8 +17,15 @@ from directory.db import db
 from directory.models import Account
 
 from ..i18n import N_
-from .blueprint import ID, PortalLinks, bp, event_or_404, report_notice, saved, \
-    writable_event_or_404
+from .blueprint import (
+    ID,
+    PortalLinks,
+    bp,
+    event_or_404,
+    report_notice,
+    saved,
+    writable_event_or_404,
+)
 from .forms import AnswerForm, CommentForm, OnBehalfForm
 from .wording import describe
 

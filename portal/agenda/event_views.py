@@ -12,8 +12,15 @@ from agenda.models import AnswerKind, Event, EventStatus
 from agenda.recurrence import Repeat
 
 from ..directory_forms import choice
-from .blueprint import ID, PortalLinks, bp, event_or_404, report_notice, saved, \
-    writable_event_or_404
+from .blueprint import (
+    ID,
+    PortalLinks,
+    bp,
+    event_or_404,
+    report_notice,
+    saved,
+    writable_event_or_404,
+)
 from .forms import OTHER_RULE, REPEAT_CHOICES, AnswerForm, CommentForm, EventForm
 
 

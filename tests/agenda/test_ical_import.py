@@ -81,7 +81,7 @@ def test_a_broken_line_is_refused_with_its_number(ctx):
 
 
 def test_a_file_that_is_no_calendar_is_refused(ctx):
-    for data in (b"", b"hello", "BEGIN:VEVENT\r\nEND:VEVENT\r\n".encode()):
+    for data in (b"", b"hello", b"BEGIN:VEVENT\r\nEND:VEVENT\r\n"):
         with pytest.raises(AgendaError) as refused:
             ical_read.read(data)
         assert refused.value.problem == Problem.ICS_NOT_A_CALENDAR
@@ -94,9 +94,10 @@ def test_recurrence_kept_unknown_properties_ignored_same_uid_updated(claire, age
               "X-UNKNOWN-THING:whatever", "SUMMARY:Théâtre"]
     lines = importing.apply(claire, agenda_4a, ical_read.read(calendar(*vevent("w-1", *weekly))))
     assert [line.fate for line in lines] == [importing.Fate.CREATE]
+    from sqlalchemy import select
+
     from agenda.models import Event
     from directory.db import db
-    from sqlalchemy import select
 
     event = db.session.scalar(select(Event).where(Event.uid == "w-1"))
     starts = [o.local_start for o in recurrence.all_of(event, strict=False)]

@@ -2,10 +2,13 @@
 with --apply, and refuses a bad file or group with one French line and exit code 1."""
 from __future__ import annotations
 
-import pytest
+import os
+import uuid
 
-from tests.portal.test_cli import fresh_db, live_database, one_error_line, preau, query, \
-    with_demo  # noqa: F401  (fixtures)
+import pytest
+import sqlalchemy as sa
+
+from tests.portal.test_cli import one_error_line, preau, query
 
 ICS = "\r\n".join([
     "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Test//FR",
@@ -14,17 +17,38 @@ ICS = "\r\n".join([
     "SUMMARY:Sortie au musée", "END:VEVENT", "END:VCALENDAR", ""])
 
 
+@pytest.fixture
+def live_database():
+    """Named so that the rollback fixture of tests/conftest.py steps aside: the command
+    commits into the database of `demo_env`."""
+    return None
+
+
 @pytest.fixture(scope="module")
 def demo_env(tmp_path_factory):
-    """One demo database for the module (demo loading is the slow part); the tests ask for
-    `live_database` so that the rollback fixture steps aside, as in test_cli.py."""
-    from tests.portal import test_cli
-
-    gen = test_cli.fresh_db.__wrapped__(tmp_path_factory.mktemp("ics"), None)
-    make = next(gen)
-    env, url = with_demo(make, "--users", "50")
+    """One demo region for the module, in a SQLite file or a PostgreSQL schema of its own."""
+    base = os.environ.get("PREAU_TEST_DATABASE_URL")
+    name = f"cli_ics_{uuid.uuid4().hex[:8]}"
+    instance = tmp_path_factory.mktemp(name)
+    url = f"sqlite:///{instance / 'preau.db'}"
+    if base:
+        engine = sa.create_engine(base)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+        engine.dispose()
+        url = sa.engine.make_url(base).update_query_dict(
+            {"options": f"-csearch_path={name}"}).render_as_string(hide_password=False)
+    env = {"PREAU_INSTANCE_PATH": str(instance), "PREAU_DATABASE_URL": url,
+           "PREAU_SECRET_KEY": "cli-test"}
+    for command in (["init"], ["demo", "--users", "50"]):
+        result = preau(env, *command)
+        assert result.exit_code == 0, result.output
     yield env, url
-    next(gen, None)
+    if base:
+        engine = sa.create_engine(base)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
+        engine.dispose()
 
 
 def four_a(url: str) -> str:
