@@ -3,20 +3,18 @@ their notice; the organiser sees the table of answers, writes one on someone's b
 exports them as CSV, reminds those who did not answer, and moderates comments."""
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from agenda import comments, confirmations, itip, notices
+from agenda import comments, confirmations, itip, notices, times
 from agenda.errors import AgendaError
 from agenda.models import AnswerChannel, AnswerKind, Event
 from directory.db import db
 from directory.models import Account
 
 from ..i18n import N_
+from ..spreadsheet import csv_response
 from .blueprint import (
     ID,
     PortalLinks,
@@ -102,23 +100,17 @@ def answer_on_behalf(event_id: int):
 @bp.route(f"/evenement/{ID.format('event_id')}/reponses.csv")
 @login_required
 def answers_csv(event_id: int):
-    """Every reader and their answer, as a CSV file that Excel opens as is (UTF-8 with BOM,
-    semicolons)."""
+    """Every reader and their answer, as a CSV file that a spreadsheet opens as is; times in
+    Paris time."""
     event = writable_event_or_404(event_id)
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow([_("Nom"), _("Prénom"), _("Profil"), _("Réponse"), _("Commentaire"),
-                     _("Date de la réponse")])
-    for row in confirmations.all_rows(event):
-        reply = row.answer
-        writer.writerow([row.account.last_name, row.account.first_name,
-                         _(row.account.profile.label),
-                         _(ANSWER_LABELS[reply.answer]) if reply else _("Sans réponse"),
-                         reply.comment if reply else "",
-                         f"{reply.answered_at:%d/%m/%Y %H:%M} UTC" if reply else ""])
-    return Response(out.getvalue(), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="reponses-{event.id}.csv"'})
+    header = [_("Nom"), _("Prénom"), _("Profil"), _("Réponse"), _("Commentaire"),
+              _("Date de la réponse")]
+    rows = ([row.account.last_name, row.account.first_name, _(row.account.profile.label),
+             _(ANSWER_LABELS[row.answer.answer]) if row.answer else _("Sans réponse"),
+             row.answer.comment if row.answer else "",
+             f"{times.to_local(row.answer.answered_at):%d/%m/%Y %H:%M}" if row.answer else ""]
+            for row in confirmations.all_rows(event))
+    return csv_response(header, rows, f"reponses-{event.id}.csv")
 
 
 @bp.route(f"/evenement/{ID.format('event_id')}/relancer", methods=["POST"])

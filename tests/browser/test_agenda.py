@@ -99,7 +99,9 @@ def test_outing_with_confirmation_answered_on_the_page_and_by_mail(page, browser
     page.get_by_label("Heure de fin").fill("17:00")
     page.get_by_label("Lieu").fill("Musée des Augustins")
     page.get_by_label(coach).check()
+    assert page.get_by_label("Accusé de réception").is_hidden()
     page.get_by_label("Avertir les personnes de l'espace par message").check()
+    assert page.get_by_label("Accusé de réception").is_visible()
     page.get_by_label("Demander une confirmation").check()
     axe_check(page)                                                   # form
     page.get_by_role("button", name="Valider").click()

@@ -157,3 +157,30 @@ def test_mon_agenda_and_the_week_show_the_events_of_every_agenda(teacher, app):
     week = html(parent.get("/agenda/semaine?jour=2026-03-12"))
     assert "jeudi 12 mars" in week.text
     assert any("Sortie au musée" in a.text for a in week.all("a", class_="occurrence"))
+
+
+def test_the_home_page_shows_the_next_events(teacher, app):
+    from datetime import timedelta
+
+    from agenda import times
+    from directory.clock import utcnow
+
+    tomorrow = times.local_date(utcnow()) + timedelta(days=1)
+    event_id_of(new_event(teacher, app, title="Conseil de classe",
+                          start_date=tomorrow.isoformat(), end_date=tomorrow.isoformat()))
+    zoe = app.test_client()
+    login(zoe, "zoe.le-gall")
+    section = html(zoe.get("/")).one("section", aria_labelledby="next-events")
+    assert "Prochains évènements" in section.text
+    assert f"{tomorrow:%d/%m/%Y} 09:00 Conseil de classe — 4A" in section.text
+
+
+def test_a_comment_is_never_a_formula_in_the_csv(teacher, app):
+    event_id = event_id_of(new_event(teacher, app, ask_confirmation="y"))
+    zoe = app.test_client()
+    login(zoe, "zoe.le-gall")
+    post_form(zoe, f"/agenda/evenement/{event_id}/reponse",
+              {"answer": "refused", "comment": "=HYPERLINK(\"http://x\")"},
+              page=f"/agenda/evenement/{event_id}")
+    text = teacher.get(f"/agenda/evenement/{event_id}/reponses.csv").get_data(as_text=True)
+    assert 'Le Gall;Zoé;Élève;Refuse;"\'=HYPERLINK(""http://x"")"' in text
