@@ -188,3 +188,14 @@ def test_a_changed_event_sends_a_new_sequence_and_a_cancelled_one_a_cancel(sink)
     assert calendar["METHOD"] == "CANCEL"
     assert calendar.walk("VEVENT")[0]["SEQUENCE"] == 2
     assert calendar.walk("VEVENT")[0]["STATUS"] == "CANCELLED"
+
+
+def test_a_tentative_answer_is_refused_with_its_reason(sink, smtp):
+    event, _ = published("Sortie au musée (peut-être)", notify=True, ask_confirmation=True)
+    _, invitation = invitation_to(sink, "joseph@example.org", "Sortie au musée (peut-être)")
+    message, organizer = reply(invitation, "TENTATIVE", attendee="joseph@example.org")
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        smtp.sendmail("joseph@example.org", [organizer], message.as_bytes(policy=policy.SMTP))
+    assert refused.value.smtp_code == 550
+    assert "TENTATIVE" in refused.value.smtp_error.decode()
+    assert answer_of(event, "joseph.fabre") is None
