@@ -2,7 +2,7 @@
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
-from agenda.views import upcoming
+from agenda.schedule import upcoming
 
 from . import LOCALES
 

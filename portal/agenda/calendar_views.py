@@ -8,7 +8,7 @@ from flask import render_template, request
 from flask_login import current_user, login_required
 
 from agenda import access, resources, times
-from agenda import views as agenda_views
+from agenda import schedule
 from directory.clock import utcnow
 
 from . import grid
@@ -45,7 +45,7 @@ def group_week(group_id: int):
 def group_list(group_id: int):
     agenda = agenda_or_404(group_id)
     now = utcnow()
-    found = agenda_views.occurrences(current_user, now, now + timedelta(days=365),
+    found = schedule.occurrences(current_user, now, now + timedelta(days=365),
                                      [agenda])
     return render_template("agenda/list.html", **_context(agenda), occurrences=found[:200])
 
@@ -66,7 +66,7 @@ def _month(agenda):
     first = grid.parse_month(request.args.get("mois"), _today())
     weeks = grid.month_weeks(first)
     start, end = grid.utc_bounds([weeks[0][0], weeks[-1][-1]])
-    found = agenda_views.occurrences(current_user, start, end,
+    found = schedule.occurrences(current_user, start, end,
                                      [agenda] if agenda else None)
     return render_template("agenda/month.html", **_context(agenda), first=first, weeks=weeks,
                            days=grid.by_day(found), today=_today(),
@@ -77,7 +77,7 @@ def _month(agenda):
 def _week(agenda):
     days = grid.week_days(grid.parse_day(request.args.get("jour"), _today()))
     start, end = grid.utc_bounds(days)
-    found = agenda_views.occurrences(current_user, start, end, [agenda] if agenda else None)
+    found = schedule.occurrences(current_user, start, end, [agenda] if agenda else None)
     return render_template("agenda/week.html", **_context(agenda), week=days,
                            days=grid.by_day(found), today=_today(),
                            previous=days[0] - timedelta(days=7),
