@@ -7,8 +7,7 @@ from datetime import timedelta
 from flask import render_template, request
 from flask_login import current_user, login_required
 
-from agenda import access, resources, times
-from agenda import schedule
+from agenda import access, resources, schedule, times
 from directory.clock import utcnow
 
 from . import grid
