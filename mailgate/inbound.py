@@ -17,7 +17,7 @@ from email.utils import formatdate
 
 from directory.db import db
 
-from . import bounces, identity, mime, replies, routing
+from . import bounces, identity, local_handlers, mime, replies, routing
 from .cache import IDENTITY_TTL, TimedCache
 from .committer import Committer
 from .settings import MB, Settings
@@ -58,6 +58,7 @@ class Transaction:
     declared_size: int = 0
     decisions: list = field(default_factory=list)
     bounce_ids: list = field(default_factory=list)
+    handled: list = field(default_factory=list)     # (LocalHandler, object) pairs
     too_many: bool = False
 
 
@@ -112,6 +113,14 @@ class Inbound:
                 address, self.settings.domain))
         if transaction.author is None:
             return replies.NULL_SENDER_ONLY_BOUNCES
+        special = local_handlers.find(self.reads.app, address, self.settings.domain)
+        if special is not None:
+            handler, tag = special
+            target = await self.reads.run(handler.accepts, tag)
+            if target is None:
+                return replies.refusal(routing.Refusal.UNKNOWN, f"{address} : adresse inconnue")
+            transaction.handled.append((handler, target))
+            return None
         if len(transaction.decisions) >= routing.MAX_RECIPIENTS:
             transaction.too_many = True
             return replies.refusal(routing.Refusal.TOO_MANY, _too_many())
@@ -148,6 +157,10 @@ class Inbound:
             await self.committer.run(bounces.receive, transaction.bounce_ids, raw)
             if not transaction.decisions:
                 return self._reply(envelope, replies.BOUNCE_ACCEPTED)
+        if transaction.handled:
+            refusal = await self._hand_over(transaction, raw)
+            if not transaction.decisions:
+                return self._reply(envelope, refusal or replies.HANDLED)
         parsed = await asyncio.get_running_loop().run_in_executor(
             self.reads.executor, mime.parse, raw)
         result = await self.committer.run_many(routing.deliver_many, routing.Delivery(
@@ -156,6 +169,13 @@ class Inbound:
             return self._reply(envelope, f"{replies.STORED} ({result.message_id})")
         first = result.refused[0]
         return self._reply(envelope, replies.refusal(first.refusal, first.reason))
+
+    async def _hand_over(self, transaction: Transaction, raw: bytes) -> str | None:
+        """Give the message to each local handler it was sent to; the first refusal."""
+        refusals = [await self.committer.run(handler.receive, transaction.author, target, raw)
+                    for handler, target in transaction.handled]
+        first = next((reason for reason in refusals if reason), None)
+        return replies.HANDLER_REFUSED.format(reason=replies.one_line(first)) if first else None
 
     async def handle_exception(self, error: Exception) -> str:
         log.exception("SMTP session failed", exc_info=error)

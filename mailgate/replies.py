@@ -32,6 +32,8 @@ TOO_LARGE = "552 5.3.4 Message trop volumineux : {mb} Mo au plus"
 NO_VALID_RECIPIENT = "554 5.5.1 Aucun destinataire valide"
 TEMPORARY = "451 4.3.0 Erreur temporaire de la passerelle, réessayez plus tard"
 BOUNCE_ACCEPTED = "250 2.0.0 Avis de non-remise reçu"
+HANDLED = "250 2.0.0 Message traité"
+HANDLER_REFUSED = "550 5.7.1 {reason}"
 
 
 def refusal(code: Refusal, reason: str | None) -> str:

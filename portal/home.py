@@ -2,6 +2,8 @@
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
+from agenda.schedule import upcoming
+
 from . import LOCALES
 from .rubriques.articles import latest_for
 
@@ -11,7 +13,8 @@ bp = Blueprint("home", __name__)
 @bp.route("/")
 @login_required
 def index():
-    return render_template("home.html", latest_articles=latest_for(current_user))
+    return render_template("home.html", next_events=upcoming(current_user),
+                           latest_articles=latest_for(current_user))
 
 
 @bp.route("/langue/<code>", methods=["POST"])

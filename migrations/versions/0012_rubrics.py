@@ -14,14 +14,14 @@ The data step gives every existing school its "Vie de l'établissement" and ever
 rubric, with their default populations (what directory/rubrics.py's ensure_default_rubrics
 does for schools and classes created later).
 
-Revision ID: 0012_rubrics
-Revises: 0006_drop_redundant_index
+Revision ID: 0012
+Revises: 0013
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0012_rubrics'
-down_revision = '0006_drop_redundant_index'
+revision = '0012'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
