@@ -4,11 +4,9 @@ of who will get it and how (counted in SQL, mailgate/fanout_preview.py), the bac
 reading, the reminder, and the signed link that confirms without logging in."""
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 
-from flask import Response, abort, flash, jsonify, render_template, request, url_for
+from flask import abort, flash, jsonify, render_template, request, url_for
 from flask_babel import gettext, ngettext
 from flask_login import current_user
 from sqlalchemy import select
@@ -21,7 +19,7 @@ from mailgate.fanout_models import FanoutJob, RecipientState
 from mailgate.fanout_preview import preview
 
 from ..directory_pages import PageOutOfRange, paginate
-from ..groupes import _cell
+from ..spreadsheet import csv_response
 from . import articles, labels
 from .blueprint import ID, article_to_manage, back, bp
 from .forms import ConfirmForm, PageForm, ReminderForm, SendForm
@@ -125,22 +123,16 @@ def mailing_state(job_id: int):
 
 @bp.route(f"/envois/{ID.format('job_id')}/rapport.csv")
 def mailing_csv(job_id: int):
-    job, shown = _job(job_id)
+    job, _ = _job(job_id)
     author = db.session.get(Account, job.author_id) if job.author_id else None
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow([gettext("Nom"), gettext("Prénom"), gettext("Profil"), gettext("Résultat"),
-                     gettext("Raison"), gettext("Lecture confirmée le")])
-    for row in db.session.execute(fanout.recipients_query(job)).yield_per(2000):
-        writer.writerow([
-            _cell(row.last_name), _cell(row.first_name), gettext(row.profile.label),
-            labels.fate(row.state),
-            labels.refusal(row.refusal, author, row.first_name, row.last_name, row.profile)
-            if row.state == RecipientState.REFUSED else "",
-            row.acknowledged_at.strftime("%d/%m/%Y %H:%M") if row.acknowledged_at else ""])
-    name = f"envoi-{job.id}.csv"
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    rows = ([row.last_name, row.first_name, gettext(row.profile.label), labels.fate(row.state),
+             labels.refusal(row.refusal, author, row.first_name, row.last_name, row.profile)
+             if row.state == RecipientState.REFUSED else "",
+             row.acknowledged_at.strftime("%d/%m/%Y %H:%M") if row.acknowledged_at else ""]
+            for row in db.session.execute(fanout.recipients_query(job)).yield_per(2000))
+    return csv_response([gettext("Nom"), gettext("Prénom"), gettext("Profil"),
+                         gettext("Résultat"), gettext("Raison"),
+                         gettext("Lecture confirmée le")], rows, f"envoi-{job.id}.csv")
 
 
 @bp.route(f"/envois/{ID.format('job_id')}/rappel", methods=["POST"])
