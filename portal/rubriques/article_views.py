@@ -19,13 +19,14 @@ from mailgate.settings import current
 from ..messagerie.display import SCHOOL_ZONE
 from . import articles
 from .blueprint import (
+    FAILED,
     ID,
     article_to_manage,
     back,
     bp,
-    flash_error,
     readable_article,
     rubric_to_manage,
+    saved,
 )
 from .forms import ArticleForm, CommentForm, ConfirmForm, ModerationForm
 from .models import CommentMode, CommentState
@@ -69,20 +70,15 @@ def _editor(rubric, shown, form: ArticleForm):
         if form.publication.data == "plus-tard" and when is None:
             form.date.errors.append(gettext("Indiquez la date et l'heure de publication."))
         else:
-            try:
-                saved = articles.save(current_user, rubric, articles.Draft(
-                    title=form.titre.data, body=form.contenu.data or "",
-                    publish=form.publication.data != "brouillon",
-                    publish_at=_utc(when) if when else None,
-                    comments=CommentMode(form.commentaires.data)), shown)
-                db.session.commit()
-            except PreauError as error:
-                db.session.rollback()
-                flash_error(error)
-            else:
-                flash(gettext("L'article « %(title)s » est enregistré.", title=saved.title),
+            written = saved(lambda: articles.save(current_user, rubric, articles.Draft(
+                title=form.titre.data, body=form.contenu.data or "",
+                publish=form.publication.data != "brouillon",
+                publish_at=_utc(when) if when else None,
+                comments=CommentMode(form.commentaires.data)), shown))
+            if written is not FAILED:
+                flash(gettext("L'article « %(title)s » est enregistré.", title=written.title),
                       "success")
-                return back(url_for(".article", article_id=saved.id))
+                return back(url_for(".article", article_id=written.id))
     return render_template("rubriques/editor.html", rubric=rubric, article=shown, form=form,
                            max_mb=current().max_message_bytes // 2**20), \
         400 if form.errors else 200
@@ -171,13 +167,9 @@ def comment(article_id: int):
             flash(errors[0], "error")
         return back(url_for(".article", article_id=shown.id) + "#commentaires")
     manager = bool(managed_rubric_ids(current_user, [shown.rubric_id]))
-    try:
-        added = articles.add_comment(current_user, shown, form.texte.data, manager=manager)
-        db.session.commit()
-    except PreauError as error:
-        db.session.rollback()
-        flash_error(error)
-    else:
+    added = saved(lambda: articles.add_comment(current_user, shown, form.texte.data,
+                                               manager=manager))
+    if added is not FAILED:
         flash(gettext("Votre commentaire est publié.") if added.state == CommentState.PUBLISHED
               else gettext("Votre commentaire sera publié après l'accord de l'auteur."),
               "success")
@@ -189,12 +181,7 @@ def moderate(article_id: int):
     shown = article_to_manage(article_id)
     form = ModerationForm()
     if form.validate_on_submit():
-        try:
-            articles.moderate(shown, form.commentaire.data,
-                              CommentState.PUBLISHED if form.decision.data == "publier"
-                              else CommentState.REJECTED)
-            db.session.commit()
-        except PreauError as error:
-            db.session.rollback()
-            flash_error(error)
+        saved(lambda: articles.moderate(shown, form.commentaire.data,
+                                        CommentState.PUBLISHED if form.decision.data == "publier"
+                                        else CommentState.REJECTED))
     return back(url_for(".article", article_id=shown.id) + "#commentaires")

@@ -4,9 +4,12 @@ as if it did not exist. Two pages need no login: a private feed (its token is th
 acknowledgement link of a message (its signature is)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, flash, redirect, request
 from flask_login import current_user, login_required
 
+from directory.db import db
 from directory.errors import PreauError
 from directory.rubric_models import Rubric
 from directory.rubrics import RubricError, managed_rubric, visible_rubric
@@ -52,6 +55,22 @@ def readable_article(article_id: int) -> Article:
 def article_to_manage(article_id: int) -> Article:
     article = readable_article(article_id)
     return articles.managed_article(current_user, article.id) or abort(403)
+
+
+FAILED = object()
+
+
+def saved(work: Callable[[], object]) -> object:
+    """Run `work` and commit; an error the user caused is flashed, nothing is written, and
+    FAILED is returned instead of what `work` returns."""
+    try:
+        result = work()
+        db.session.commit()
+    except PreauError as error:
+        db.session.rollback()
+        flash_error(error)
+        return FAILED
+    return result
 
 
 def flash_error(error: PreauError) -> None:

@@ -8,7 +8,6 @@ from flask_login import current_user
 
 from directory.db import db
 from directory.enums import Profile
-from directory.errors import PreauError
 from directory.rubrics import add_manager as name_manager
 from directory.rubrics import add_population as open_to
 from directory.rubrics import (
@@ -28,7 +27,7 @@ from directory.rubrics import (
 from ..directory_forms import choice
 from ..directory_pages import PageOutOfRange, paginate
 from . import articles, feeds
-from .blueprint import ID, back, bp, flash_error, readable_rubric, rubric_to_manage
+from .blueprint import FAILED, ID, back, bp, readable_rubric, rubric_to_manage, saved
 from .forms import ConfirmForm, ManagerForm, NewRubricForm, PageForm, PopulationForm, RubricForm
 from .models import Article
 
@@ -80,16 +79,11 @@ def create():
                                             "rubrique.")), 403
     if form.validate_on_submit():
         space = form.espace.data
-        try:
-            created = create_rubric(current_user, name=form.name.data,
-                                    description=form.description.data,
-                                    **({"group_id": int(space[1:])} if space[0] == "g"
-                                       else {"school_id": int(space[1:])}))
-            db.session.commit()
-        except PreauError as error:
-            db.session.rollback()
-            flash_error(error)
-        else:
+        created = saved(lambda: create_rubric(
+            current_user, name=form.name.data, description=form.description.data,
+            **({"group_id": int(space[1:])} if space[0] == "g"
+               else {"school_id": int(space[1:])})))
+        if created is not FAILED:
             flash(gettext("La rubrique « %(name)s » est créée.", name=created.name), "success")
             return back(url_for(".settings", rubric_id=created.id))
     return render_template("rubriques/new.html", form=form), 400 if form.errors else 200
@@ -100,13 +94,8 @@ def settings(rubric_id: int):
     shown = rubric_to_manage(rubric_id)
     form = RubricForm(obj=shown) if request.method == "GET" else RubricForm()
     if form.validate_on_submit():
-        try:
-            update_rubric(shown, name=form.name.data, description=form.description.data)
-            db.session.commit()
-        except PreauError as error:
-            db.session.rollback()
-            flash_error(error)
-        else:
+        if saved(lambda: update_rubric(shown, name=form.name.data,
+                                       description=form.description.data)) is not FAILED:
             flash(gettext("La rubrique est enregistrée."), "success")
             return back(url_for(".settings", rubric_id=shown.id))
     return _settings_page(shown, form, 400 if form.errors else 200)
@@ -136,15 +125,9 @@ def add_population(rubric_id: int):
         flash(gettext("Choisissez un profil et l'établissement ou un groupe."), "error")
     else:
         scope = form.portee.data
-        try:
-            open_to(shown, profile=Profile(form.profil.data),
-                    **({"group_id": int(scope[1:])} if scope[0] == "g"
-                       else {"school_id": int(scope[1:])}))
-            db.session.commit()
-        except PreauError as error:
-            db.session.rollback()
-            flash_error(error)
-        else:
+        if saved(lambda: open_to(shown, profile=Profile(form.profil.data),
+                                 **({"group_id": int(scope[1:])} if scope[0] == "g"
+                                    else {"school_id": int(scope[1:])}))) is not FAILED:
             flash(gettext("La population a maintenant accès à la rubrique."), "success")
     return back(url_for(".settings", rubric_id=shown.id))
 
@@ -154,13 +137,8 @@ def add_population(rubric_id: int):
 def remove_population_view(rubric_id: int, population_id: int):
     shown = rubric_to_manage(rubric_id)
     if ConfirmForm().validate_on_submit():
-        try:
-            remove_population(shown, population_id)
-            db.session.commit()
+        if saved(lambda: remove_population(shown, population_id)) is not FAILED:
             flash(gettext("La population n'a plus accès à la rubrique."), "success")
-        except PreauError as error:
-            db.session.rollback()
-            flash_error(error)
     return back(url_for(".settings", rubric_id=shown.id))
 
 
@@ -169,13 +147,8 @@ def add_manager(rubric_id: int):
     shown = rubric_to_manage(rubric_id)
     form = ManagerForm()
     if form.validate_on_submit():
-        try:
-            person = name_manager(shown, form.identifiant.data)
-            db.session.commit()
-        except PreauError as error:
-            db.session.rollback()
-            flash_error(error)
-        else:
+        person = saved(lambda: name_manager(shown, form.identifiant.data))
+        if person is not FAILED:
             flash(gettext("%(name)s gère maintenant la rubrique.", name=person.full_name),
                   "success")
     else:
@@ -199,12 +172,7 @@ def delete(rubric_id: int):
     shown = rubric_to_manage(rubric_id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        try:
-            delete_rubric(shown)
-            db.session.commit()
-        except PreauError as error:
-            db.session.rollback()
-            flash_error(error)
+        if saved(lambda: delete_rubric(shown)) is FAILED:
             return back(url_for(".settings", rubric_id=shown.id))
         flash(gettext("La rubrique est supprimée."), "success")
         return back(url_for(".index"))
