@@ -101,9 +101,9 @@ class Inbound:
 
     async def _judge(self, transaction: Transaction, address: str) -> str | None:
         """None when accepted, else the refusal."""
-        bounce_id = bounces.entry_id_of(address, self.settings.domain)
-        if bounce_id is not None:
-            if not await self.reads.run(bounces.known_entry, bounce_id):
+        if bounces.is_bounce_address(address, self.settings.domain):
+            bounce_id = bounces.entry_id_of(address, self.settings)
+            if bounce_id is None or not await self.reads.run(bounces.known_entry, bounce_id):
                 return replies.refusal(routing.Refusal.UNKNOWN, f"{address} : adresse inconnue")
             transaction.bounce_ids.append(bounce_id)
             return None

@@ -19,6 +19,11 @@ DEFAULTS = {
     "TRUSTED_PROXIES": "0",
     "DKIM_KEY": "",
     "DKIM_SELECTOR": "",
+    "TIMEZONE": "Europe/Paris",
+    "SENDER_AUTH": "enforce",
+    "TRUSTED_NETWORKS": "127.0.0.0/8, ::1",
+    "DNS_SERVERS": "",
+    "DNS_TIMEOUT": "5s",
 }
 
 
