@@ -43,7 +43,7 @@ from directory.db import db
 from directory.errors import InvalidInput, NotFound
 from directory.models import Account
 
-from . import mime
+from . import headers, mime
 from .cache import FOLDER_TTL, TimedCache
 from .models import (
     SYSTEM_FOLDERS,
@@ -260,6 +260,8 @@ class NewMessage:
     bcc_display: str = ""
     sender: tuple[str, str] | None = None
     address_map: dict[str, str] | None = None
+    names: dict[str, str] | None = None           # see headers.shown
+    sender_check: str | None = None               # see MailMessage.sender_check
 
 
 def save_message(parsed: mime.Parsed, header_block: bytes, *, message_id: str,
@@ -292,9 +294,10 @@ def save_messages(messages: Sequence[NewMessage]) -> list[int]:
 
 
 def _message_row(message: NewMessage, now: datetime) -> dict:
-    parsed, address_map = message.parsed, message.address_map or {}
-    to_display = ", ".join(_display(p, address_map) for p in parsed.addresses("to"))
-    cc_display = ", ".join(_display(p, address_map) for p in parsed.addresses("cc"))
+    parsed = message.parsed
+    to_display, cc_display = (", ".join(
+        _display(headers.shown(name, address, message.address_map or {}, message.names or {}))
+        for name, address in parsed.addresses(field_name)) for field_name in ("to", "cc"))
     senders = parsed.addresses("from")
     from_name, from_address = message.sender or (senders[0] if senders else ("", ""))
     return {
@@ -310,9 +313,8 @@ def _message_row(message: NewMessage, now: datetime) -> dict:
         "automatic": message.automatic, "source": message.header_block + parsed.body}
 
 
-def _display(pair: tuple[str, str], address_map: dict[str, str]) -> str:
+def _display(pair: tuple[str, str]) -> str:
     name, address = pair
-    address = address_map.get(address.lower(), address)
     return f"{name} <{address}>" if name else address
 
 
