@@ -23,7 +23,8 @@ from directory.db import db
 
 from . import inbound, store
 from .committer import Committer
-from .settings import Settings, from_app
+from .sender_auth import SenderAuthenticator
+from .settings import SenderAuth, Settings, from_app
 
 log = logging.getLogger("preau.mailgate")
 
@@ -105,7 +106,9 @@ class Gateway:
         self.sock = sock
         self.reads = inbound.Reads(app, read_threads)
         self.committer = Committer(app)
-        self.handler = inbound.Inbound(self.settings, self.reads, self.committer)
+        self.senders = None if self.settings.sender_auth == SenderAuth.OFF \
+            else SenderAuthenticator(self.settings)
+        self.handler = inbound.Inbound(self.settings, self.reads, self.committer, self.senders)
         self.tls = tls_context(self.settings)    # read once, not at every connection
         self.server: asyncio.AbstractServer | None = None
 
@@ -126,6 +129,8 @@ class Gateway:
             await self.server.wait_closed()
         self.committer.stop()
         self.reads.stop()
+        if self.senders is not None:
+            self.senders.stop()
 
 
 def run(app, host: str, port: int) -> None:

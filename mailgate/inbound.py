@@ -1,6 +1,7 @@
 """The aiosmtpd handler: a thin adapter from SMTP commands to the routing path.
 
-MAIL FROM identifies the author (mailgate/identity.py); each RCPT TO is judged at once by
+MAIL FROM identifies the author (mailgate/identity.py), whose claim is checked at DATA
+(mailgate/sender_auth.py: SPF, DKIM, DMARC); each RCPT TO is judged at once by
 `routing.check` so the client gets a reply per recipient; DATA stores the message through
 `routing.deliver_many`, run by the committer thread for all the messages waiting together, and
 250 is sent only once that commit has returned. Database reads run in a thread pool: the event
@@ -20,6 +21,7 @@ from directory.db import db
 from . import bounces, identity, mime, replies, routing
 from .cache import IDENTITY_TTL, TimedCache
 from .committer import Committer
+from .sender_auth import Action, Check, SenderAuthenticator
 from .settings import MB, Settings
 
 log = logging.getLogger("preau.mailgate")
@@ -62,10 +64,12 @@ class Transaction:
 
 
 class Inbound:
-    def __init__(self, settings: Settings, reads: Reads, committer: Committer):
+    def __init__(self, settings: Settings, reads: Reads, committer: Committer,
+                 senders: SenderAuthenticator | None = None):
         self.settings = settings
         self.reads = reads
         self.committer = committer
+        self.senders = senders      # None: PREAU_SENDER_AUTH=off
         self.authors = TimedCache(IDENTITY_TTL)      # see mailgate/cache.py
         self.accepted = TimedCache(IDENTITY_TTL)
 
@@ -148,14 +152,32 @@ class Inbound:
             await self.committer.run(bounces.receive, transaction.bounce_ids, raw)
             if not transaction.decisions:
                 return self._reply(envelope, replies.BOUNCE_ACCEPTED)
+        check = None
+        if transaction.author is not None and self.senders is not None:
+            check = await self.senders.check(session.peer, session.host_name or "",
+                                             envelope.mail_from, raw)
+            refusal = self._unauthenticated(check, envelope.mail_from)
+            if refusal:
+                return self._reply(envelope, refusal)
         parsed = await asyncio.get_running_loop().run_in_executor(
             self.reads.executor, mime.parse, raw)
         result = await self.committer.run_many(routing.deliver_many, routing.Delivery(
-            transaction.author, parsed, transaction.decisions, received=self._received(session)))
+            transaction.author, parsed, transaction.decisions, received=self._received(session),
+            authentication=check.header(self.settings.hostname) if check else None,
+            sender_check=check.verdict if check else None))
         if result.accepted:
             return self._reply(envelope, f"{replies.STORED} ({result.message_id})")
         first = result.refused[0]
         return self._reply(envelope, replies.refusal(first.refusal, first.reason))
+
+    def _unauthenticated(self, check: Check, sender: str) -> str | None:
+        action = check.action(self.settings.sender_auth)
+        if action == Action.RETRY:
+            return replies.SENDER_CHECK_UNAVAILABLE
+        if action == Action.REFUSE:
+            return replies.SENDER_NOT_AUTHENTICATED.format(
+                domain=sender.strip("<> ").rpartition("@")[2], summary=check.summary)
+        return None
 
     async def handle_exception(self, error: Exception) -> str:
         log.exception("SMTP session failed", exc_info=error)

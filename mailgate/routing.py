@@ -50,6 +50,7 @@ from .models import (
     MailCorrespondent,
     MailMessage,
     OutboundEntry,
+    SenderCheck,
 )
 from .settings import MB, current
 
@@ -283,6 +284,9 @@ class Delivery:
     received: str | None = None
     save_copy: bool = True
     copy_to_self: bool = False
+    # SMTP: what mailgate/sender_auth.py found (our Authentication-Results, the verdict).
+    authentication: str | None = None
+    sender_check: SenderCheck | None = None
 
 
 def deliver(author: Account, parsed: mime.Parsed, decisions: Sequence[Decision], *,
@@ -389,12 +393,13 @@ def _new_message(job: Delivery, address_map: dict[str, str], names: dict[str, st
     universal = settings.universal(author.address)
     block, message_id = headers.stored_header(
         parsed, author_from=headers.author_from(author.full_name, universal),
-        received=job.received, address_map=address_map, domain=settings.domain, names=names)
+        received=job.received, address_map=address_map, domain=settings.domain, names=names,
+        authentication=job.authentication)
     bcc = ", ".join(f"{n} <{address_map.get(a.lower(), a)}>" if n
                     else address_map.get(a.lower(), a) for n, a in parsed.addresses("bcc"))
     return store.NewMessage(parsed, block, message_id, author.id, bcc_display=bcc,
                             sender=(author.full_name, universal), address_map=address_map,
-                            names=names)
+                            names=names, sender_check=job.sender_check)
 
 
 def _items(job: Delivery, outcome: RoutingResult, inboxes: dict[int, int],

@@ -56,6 +56,7 @@ from .models import (
     MailFolder,
     MailMessage,
     OutboundEntry,
+    SenderCheck,
 )
 
 # System folder ids never change while the account lives: remembered for a minute, once the
@@ -261,7 +262,7 @@ class NewMessage:
     sender: tuple[str, str] | None = None
     address_map: dict[str, str] | None = None
     names: dict[str, str] | None = None           # see headers.shown
-    sender_check: str | None = None               # see MailMessage.sender_check
+    sender_check: SenderCheck | None = None
 
 
 def save_message(parsed: mime.Parsed, header_block: bytes, *, message_id: str,
@@ -310,7 +311,8 @@ def _message_row(message: NewMessage, now: datetime) -> dict:
         "references": parsed.get("references").strip(), "size": parsed.size,
         "text_body": parsed.text_body, "html_body": parsed.html_body,
         "has_attachments": bool(parsed.attachments), "malformed": parsed.malformed,
-        "automatic": message.automatic, "source": message.header_block + parsed.body}
+        "automatic": message.automatic, "sender_check": message.sender_check,
+        "source": message.header_block + parsed.body}
 
 
 def _display(pair: tuple[str, str]) -> str:
