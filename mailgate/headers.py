@@ -105,8 +105,16 @@ def _rewritten(original: Field, address_map: Mapping[str, str],
     rewritten = [shown(name, address, address_map, names) for name, address in pairs]
     if rewritten == pairs:
         return original
-    rendered = ", ".join(formataddr(pair, charset="utf-8") for pair in rewritten)
-    return field(original.name, rendered)
+    return field(original.name, ", ".join(_render(*pair) for pair in rewritten))
+
+
+def _render(name: str, address: str) -> str:
+    """formataddr, except that an address in UTF-8 (RFC 6532), which formataddr refuses, is
+    written as it came."""
+    if address.isascii():
+        return formataddr((name, address), charset="utf-8")
+    return f"{formataddr((name, '@'), charset='utf-8').removesuffix(' <@>')} <{address}>" \
+        if name else address
 
 
 def author_from(full_name: str, address: str) -> str:

@@ -159,8 +159,11 @@ class Inbound:
             refusal = self._unauthenticated(check, envelope.mail_from)
             if refusal:
                 return self._reply(envelope, refusal)
-        parsed = await asyncio.get_running_loop().run_in_executor(
-            self.reads.executor, mime.parse, raw)
+        try:
+            parsed = await asyncio.get_running_loop().run_in_executor(
+                self.reads.executor, mime.parse, raw)
+        except mime.UnreadableMessage:
+            return self._reply(envelope, replies.UNREADABLE_MESSAGE)
         result = await self.committer.run_many(routing.deliver_many, routing.Delivery(
             transaction.author, parsed, transaction.decisions, received=self._received(session),
             authentication=check.header(self.settings.hostname) if check else None,
