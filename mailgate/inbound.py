@@ -18,7 +18,7 @@ from email.utils import formatdate
 
 from directory.db import db
 
-from . import bounces, identity, mime, replies, routing
+from . import bounces, identity, local_handlers, mime, replies, routing
 from .cache import IDENTITY_TTL, TimedCache
 from .committer import Committer
 from .sender_auth import Action, Check, SenderAuthenticator
@@ -60,6 +60,7 @@ class Transaction:
     declared_size: int = 0
     decisions: list = field(default_factory=list)
     bounce_ids: list = field(default_factory=list)
+    handled: list = field(default_factory=list)     # (LocalHandler, object) pairs
     too_many: bool = False
 
 
@@ -116,6 +117,14 @@ class Inbound:
                 address, self.settings.domain))
         if transaction.author is None:
             return replies.NULL_SENDER_ONLY_BOUNCES
+        special = local_handlers.find(self.reads.app, address, self.settings.domain)
+        if special is not None:
+            handler, tag = special
+            target = await self.reads.run(handler.accepts, tag)
+            if target is None:
+                return replies.refusal(routing.Refusal.UNKNOWN, f"{address} : adresse inconnue")
+            transaction.handled.append((handler, target))
+            return None
         if len(transaction.decisions) >= routing.MAX_RECIPIENTS:
             transaction.too_many = True
             return replies.refusal(routing.Refusal.TOO_MANY, _too_many())
@@ -164,6 +173,10 @@ class Inbound:
                 self.reads.executor, mime.parse, raw)
         except mime.UnreadableMessage:
             return self._reply(envelope, replies.UNREADABLE_MESSAGE)
+        if transaction.handled:
+            refusal = await self._hand_over(transaction, raw)
+            if not transaction.decisions:
+                return self._reply(envelope, refusal or replies.HANDLED)
         result = await self.committer.run_many(routing.deliver_many, routing.Delivery(
             transaction.author, parsed, transaction.decisions, received=self._received(session),
             authentication=check.header(self.settings.hostname) if check else None,
@@ -181,6 +194,13 @@ class Inbound:
             return replies.SENDER_NOT_AUTHENTICATED.format(
                 domain=sender.strip("<> ").rpartition("@")[2], summary=check.summary)
         return None
+
+    async def _hand_over(self, transaction: Transaction, raw: bytes) -> str | None:
+        """Give the message to each local handler it was sent to; the first refusal."""
+        refusals = [await self.committer.run(handler.receive, transaction.author, target, raw)
+                    for handler, target in transaction.handled]
+        first = next((reason for reason in refusals if reason), None)
+        return replies.HANDLER_REFUSED.format(reason=replies.one_line(first)) if first else None
 
     async def handle_exception(self, error: Exception) -> str:
         log.exception("SMTP session failed", exc_info=error)

@@ -57,14 +57,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.install(app)
 
     from . import adhoc, admin, annuaire, auth, errors, groupes, home, preferences
+    from .agenda import views as agenda
     from .carnet import views as carnet
     from .messagerie import views as messagerie
 
     for module in (auth, home, preferences, annuaire, groupes, adhoc, admin, carnet,
-                   messagerie):
+                   messagerie, agenda):
         app.register_blueprint(module.bp)
     errors.install(app)
     auth.install(app)
+    agenda.install(app)
     app.context_processor(lambda: {"nav_items": lambda: navigation(app),
                                    "get_locale": get_locale})
     return app

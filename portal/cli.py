@@ -8,6 +8,7 @@ import click
 from sqlalchemy import func, select
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 
+from agenda import times
 from directory.db import db
 from directory.errors import PreauError
 
@@ -106,6 +107,80 @@ def create_admin(login: str, uai: str, first_name: str, last_name: str, password
                    f"{app.config['MAIL_DOMAIN']}).")
 
     _guarded(action)
+
+
+class OneLine(click.ClickException):
+    """A refusal printed as its French line alone (no "Error:" prefix), exit code 1."""
+
+    def show(self, file=None) -> None:
+        click.echo(self.format_message(), err=True)
+
+
+@main.command("import-ics", help="Import an iCalendar (.ics) file into a group's agenda.")
+@click.argument("file")
+@click.option("--group", "group", required=True, help="Name or id of the group.")
+@click.option("--apply", "apply_", is_flag=True,
+              help="Write the events (without it: only show what would be imported).")
+def import_ics(file: str, group: str, apply_: bool):
+    from pathlib import Path
+
+    from agenda import access, ical_read, importing
+    from agenda.errors import AgendaError
+
+    from .agenda.wording import describe, fate_labels, note_labels
+
+    path = Path(file)
+    if not path.is_file():
+        raise OneLine(f"Fichier introuvable : {file}")
+
+    def action(app):
+        target = _group(group)
+        try:
+            read = ical_read.read(path.read_bytes())
+        except AgendaError as error:
+            raise OneLine(f"{file} : {describe(error)}") from None
+        agenda = access.ensure_agenda(target)
+        lines = importing.apply(None, agenda, read) if apply_ else importing.plan(agenda, read)
+        fates, notes = fate_labels(), note_labels()
+        for line in lines:
+            when = f"{times.to_local(line.starts_at):%d/%m/%Y %H:%M}" if line.starts_at else ""
+            reason = ("cet UID appartient à un autre agenda" if line.reason == "elsewhere"
+                      else line.reason)
+            extra = " ".join([reason, *(notes[n] for n in line.notes)]).strip()
+            click.echo(f"{fates[line.fate]:<11} {when:<16} {line.title or line.uid}"
+                       + (f" — {extra}" if extra else ""))
+        counts = {fate: sum(line.fate == fate for line in lines) for fate in importing.Fate}
+        summary = ", ".join(f"{n} {fates[fate]}" for fate, n in counts.items() if n)
+        if apply_:
+            db.session.commit()
+            click.echo(f"Agenda « {target.name} » : {summary}.")
+        else:
+            click.echo(f"Simulation pour l'agenda « {target.name} » : {summary}. Rien n'est "
+                       "enregistré : relancez avec --apply pour importer.")
+
+    try:
+        _guarded(action)
+    except click.ClickException as error:
+        raise OneLine(error.format_message()) from None
+
+
+def _group(name_or_id: str):
+    """The group named, or whose id is, `name_or_id`; one clear line when none or several."""
+    from directory.models import Group, School
+
+    query = select(Group).join(School)
+    found = list(db.session.scalars(query.where(Group.id == int(name_or_id)))) \
+        if name_or_id.isdigit() else []
+    if not found:
+        found = list(db.session.scalars(query.where(Group.name == name_or_id.strip())
+                                        .order_by(School.uai).limit(6)))
+    if not found:
+        raise OneLine(f"Aucun groupe « {name_or_id} ».")
+    if len(found) > 1:
+        which = ", ".join(f"{g.id} ({g.school.uai})" for g in found[:5])
+        raise OneLine(f"Plusieurs groupes s'appellent « {name_or_id} » : indiquez son "
+                      f"numéro ({which}).")
+    return found[0]
 
 
 from . import processes  # noqa: E402  (registers serve, web, mailgate, worker)

@@ -2,10 +2,7 @@
 members ("Voir la liste"); export them as a CSV file that Excel opens as is."""
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -28,6 +25,7 @@ from directory.search import (
 
 from .directory_forms import GroupSearchForm, MembersPageForm
 from .directory_pages import PageOutOfRange, compose_link, page_args, paginate, people_page
+from .spreadsheet import csv_response
 
 bp = Blueprint("groupes", __name__, url_prefix="/groupes")
 GROUP_ID = "<int(max=2147483647):group_id>"
@@ -92,23 +90,14 @@ def export(group_id: int):
                                                    Account.address))
     classes = classes_of_group_members(group.id)
     domain = current_app.config["MAIL_DOMAIN"]
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow([gettext("Nom"), gettext("Prénom"), gettext("Profil"),
-                     gettext("Adresse universelle"), gettext("Classes")])
-    for person in people:
-        writer.writerow([_cell(person.last_name), _cell(person.first_name),
-                         gettext(person.profile.label),  # directory_forms.PROFILE_LABEL_MARKERS
-                         f"{person.address}@{domain}", _cell(", ".join(classes.get(person.id,
-                                                                                   [])))])
+    header = [gettext("Nom"), gettext("Prénom"), gettext("Profil"),
+              gettext("Adresse universelle"), gettext("Classes")]
+    rows = ([person.last_name, person.first_name,
+             gettext(person.profile.label),  # directory_forms.PROFILE_LABEL_MARKERS
+             f"{person.address}@{domain}", ", ".join(classes.get(person.id, []))]
+            for person in people)
     filename = f"groupe-{address_base('', group.name)}-{group.school.uai.lower()}.csv"
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-
-def _cell(text: str) -> str:
-    """A spreadsheet must not read a name as a formula (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return csv_response(header, rows, filename)
 
 
 def _no_such_page(error: PageOutOfRange) -> str:

@@ -1,6 +1,8 @@
 """The home page and the language switch."""
 from flask import Blueprint, redirect, render_template, request, session, url_for
-from flask_login import login_required
+from flask_login import current_user, login_required
+
+from agenda.schedule import upcoming
 
 from . import LOCALES
 
@@ -10,7 +12,7 @@ bp = Blueprint("home", __name__)
 @bp.route("/")
 @login_required
 def index():
-    return render_template("home.html")
+    return render_template("home.html", next_events=upcoming(current_user))
 
 
 @bp.route("/langue/<code>", methods=["POST"])

@@ -6,13 +6,13 @@ PREAU_SENDER_AUTH=mark: the reading page says "Expéditeur non vérifié"); NULL
 that was not checked, which is all mail stored before this revision.
 
 Revision ID: 0008
-Revises: 0006_drop_redundant_index
+Revises: 0013
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0008'
-down_revision = '0006_drop_redundant_index'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 

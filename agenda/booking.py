@@ -1,0 +1,90 @@
+"""Reserving resources: no resource is ever booked twice at the same time (SPEC §7).
+
+Every occurrence of an event holds each of its resources as a `Booking` row. The rule is
+enforced by the database, so that two teachers saving at the same instant cannot both win:
+- on PostgreSQL an exclusion constraint (migration 0013: btree_gist, resource_id WITH =,
+  tsrange(starts_at, ends_at) WITH &&) refuses the second overlapping row; the loser's
+  INSERT waits for the winner's commit, then fails, and is turned into RESOURCE_TAKEN;
+- on SQLite the check and the insert run in a transaction that took the write lock as its
+  first statement (`write_transaction`, what BEGIN IMMEDIATE does): the second writer waits
+  for the first to commit, then its check sees the winner's booking.
+Before inserting, the conflicts are looked up so the refusal names the resource, the event
+holding it and the times — the constraint only guards the race.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from directory.db import db
+
+from . import times
+from .errors import AgendaError, Problem
+from .models import Booking, Event, EventStatus, Resource
+from .recurrence import Occurrence
+
+T = TypeVar("T")
+
+
+def write_transaction(work: Callable[[], T]) -> T:
+    """Run `work()` and commit, in a transaction that holds the write lock from its first
+    statement on SQLite (what has been read so far is committed first: the caller has
+    written nothing yet). On PostgreSQL the exclusion constraint does the guarding."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.commit()
+        db.session.connection().exec_driver_sql(
+            "UPDATE agenda_resource SET active = active WHERE 0")
+    try:
+        result = work()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return result
+
+
+def book(event: Event, occurrences: Sequence[Occurrence]) -> None:
+    """Replace the bookings of `event` by one per occurrence and resource, or raise
+    RESOURCE_TAKEN naming the first conflict. Drafts and cancelled events hold nothing."""
+    db.session.execute(delete(Booking).where(Booking.event_id == event.id))
+    if event.status != EventStatus.PUBLISHED or not event.resources or not occurrences:
+        return
+    resource_ids = [r.id for r in event.resources]
+    _raise_on_conflict(event, resource_ids, occurrences)
+    rows = [{"resource_id": r, "event_id": event.id, "starts_at": o.starts_at,
+             "ends_at": o.ends_at} for r in resource_ids for o in occurrences]
+    try:
+        with db.session.begin_nested():
+            db.session.execute(insert(Booking), rows)
+    except IntegrityError:
+        _raise_on_conflict(event, resource_ids, occurrences)
+        raise
+
+
+def conflicts(event: Event, resource_ids: Sequence[int],
+              occurrences: Sequence[Occurrence]) -> list[tuple[Booking, Event, Resource]]:
+    """Bookings of other events that overlap one of `occurrences` on one of the resources,
+    earliest first. One query over the span of the occurrences; overlaps sorted out here."""
+    first = min(o.starts_at for o in occurrences)
+    last = max(o.ends_at for o in occurrences)
+    rows = db.session.execute(
+        select(Booking, Event, Resource).join(Event, Event.id == Booking.event_id)
+        .join(Resource, Resource.id == Booking.resource_id)
+        .where(Booking.resource_id.in_(resource_ids), Booking.event_id != event.id,
+               Booking.starts_at < last, Booking.ends_at > first)
+        .order_by(Booking.starts_at)).all()
+    return [(b, e, r) for b, e, r in rows
+            if any(b.starts_at < o.ends_at and b.ends_at > o.starts_at for o in occurrences)]
+
+
+def _raise_on_conflict(event: Event, resource_ids: Sequence[int],
+                       occurrences: Sequence[Occurrence]) -> None:
+    found = conflicts(event, resource_ids, occurrences)
+    if found:
+        booking, other, resource = found[0]
+        raise AgendaError(Problem.RESOURCE_TAKEN, resource=resource.name, title=other.title,
+                          starts=times.to_local(booking.starts_at),
+                          ends=times.to_local(booking.ends_at))

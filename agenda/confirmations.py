@@ -1,0 +1,110 @@
+"""Answers to an event that asks for confirmation: accepted / refused with a comment (SPEC §7).
+
+A member answers from the event page, from the signed link of their notice, or from their
+own mail client (an iTIP METHOD:REPLY, agenda/itip.py); the organiser may write an answer on
+someone's behalf (a parent who phoned). The last answer counts. Who may answer is who reads
+the agenda (agenda/access.py). The organiser's table lists every reader with their answer,
+page by page, in SQL: a population of thousands costs one bounded query per page.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, select
+
+from directory.clock import utcnow
+from directory.db import db
+from directory.models import Account
+
+from . import access
+from .errors import AgendaError, Problem
+from .models import Answer, AnswerChannel, AnswerKind, Event, EventStatus
+
+COMMENT_MAX = 1000
+PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Row:
+    account: Account
+    answer: Answer | None
+
+
+def answer(event: Event, account: Account, kind: AnswerKind, comment: str = "", *,
+           channel: AnswerChannel, recorded_by: Account | None = None) -> Answer:
+    """Record `account`'s answer (replacing the previous one); the caller commits."""
+    if not event.ask_confirmation or event.status != EventStatus.PUBLISHED:
+        raise AgendaError(Problem.NOT_ASKED)
+    if not is_invited(event, account.id):
+        raise AgendaError(Problem.NOT_INVITED)
+    comment = (comment or "").strip()
+    if len(comment) > COMMENT_MAX:
+        raise AgendaError(Problem.TEXT_TOO_LONG, field="comment", max=COMMENT_MAX)
+    row = db.session.get(Answer, (event.id, account.id))
+    if row is None:
+        row = Answer(event_id=event.id, account_id=account.id)
+        db.session.add(row)
+    row.answer, row.comment, row.channel = kind, comment, channel
+    row.recorded_by_id = recorded_by.id if recorded_by else None
+    row.answered_at = utcnow()
+    return row
+
+
+def is_invited(event: Event, account_id: int) -> bool:
+    readers = access.readers(event.agenda).subquery()
+    return db.session.scalar(select(func.count()).select_from(readers)
+                             .where(readers.c.account_id == account_id)) > 0
+
+
+def answer_of(event: Event, account: Account) -> Answer | None:
+    return db.session.get(Answer, (event.id, account.id))
+
+
+def _rows_query(event: Event):
+    readers = access.readers(event.agenda).subquery()
+    return (select(Account, Answer)
+            .join(readers, readers.c.account_id == Account.id)
+            .outerjoin(Answer, and_(Answer.event_id == event.id,
+                                    Answer.account_id == Account.id))
+            .where(Account.id != event.author_id)
+            .order_by(Account.search_name, Account.id))
+
+
+def table(event: Event, page: int = 1) -> tuple[list[Row], int]:
+    """One page of (reader, answer) and the number of readers, by name."""
+    total = db.session.scalar(select(func.count()).select_from(_rows_query(event).subquery()))
+    rows = db.session.execute(_rows_query(event).limit(PAGE_SIZE)
+                              .offset((max(page, 1) - 1) * PAGE_SIZE)).all()
+    return [Row(a, r) for a, r in rows], total
+
+
+def all_rows(event: Event) -> Iterator[Row]:
+    """Every row, streamed in pages (the CSV export)."""
+    page = 1
+    while True:
+        rows, _ = table(event, page)
+        yield from rows
+        if len(rows) < PAGE_SIZE:
+            return
+        page += 1
+
+
+def counts(event: Event) -> dict[AnswerKind | None, int]:
+    """How many accepted, refused, and (key None) have not answered."""
+    found = dict(db.session.execute(
+        select(Answer.answer, func.count()).where(Answer.event_id == event.id)
+        .group_by(Answer.answer)).all())
+    total = db.session.scalar(select(func.count()).select_from(_rows_query(event).subquery()))
+    answered = sum(found.values())
+    return {AnswerKind.ACCEPTED: found.get(AnswerKind.ACCEPTED, 0),
+            AnswerKind.REFUSED: found.get(AnswerKind.REFUSED, 0), None: total - answered}
+
+
+def silent_ids(event: Event) -> list[int]:
+    """Readers who have not answered (the reminder's recipients)."""
+    readers = access.readers(event.agenda).subquery()
+    answered = select(Answer.account_id).where(Answer.event_id == event.id)
+    return list(db.session.scalars(
+        select(readers.c.account_id).where(readers.c.account_id.not_in(answered),
+                                           readers.c.account_id != event.author_id)))

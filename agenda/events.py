@@ -1,0 +1,194 @@
+"""Creating, changing and cancelling events (SPEC §7, the seed's "Nouvel évènement" form).
+
+`save` takes what the form says (`EventInput`, local Paris times), checks it, books the
+resources of every occurrence and tells the caller what changed for those already told
+(`Change`), so that the notices (agenda/notices.py) go out in the same transaction. A draft
+("Enregistrer en brouillon") is seen by its author alone, books nothing and tells nobody;
+validating it publishes it. Callers run `save` inside `booking.write_transaction`.
+"""
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+
+from directory.clock import utcnow
+from directory.db import db
+from directory.models import Account
+from mailgate.settings import current
+
+from . import booking, recurrence, times
+from .errors import AgendaError, Problem
+from .models import Agenda, Event, EventException, EventStatus, FollowUp, Resource
+from .recurrence import Repeat
+
+TITLE_MAX = 200
+PLACE_MAX = 200
+SUMMARY_MAX = 10_000
+LONGEST = timedelta(days=366)
+
+
+class Change(enum.StrEnum):
+    NONE = "none"               # a draft saved, or nothing the invited need to know
+    ADDED = "added"             # published for the first time
+    CHANGED = "changed"         # a published event changed (new SEQUENCE)
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class EventInput:
+    """The form, in the agenda's local time. For all-day events only the dates count."""
+
+    title: str
+    starts: datetime
+    ends: datetime
+    all_day: bool = False
+    place: str = ""
+    summary: str = ""
+    resource_ids: Sequence[int] = ()
+    notify: bool = False
+    ask_confirmation: bool = False
+    follow_up: FollowUp = FollowUp.OFF
+    read_receipt: bool = False
+    repeat: Repeat = Repeat.NONE
+    until: date | None = None
+    excluded: Sequence[date] = field(default_factory=tuple)
+    publish: bool = True
+
+
+def save(author: Account, agenda: Agenda, data: EventInput,
+         event: Event | None = None) -> tuple[Event, Change]:
+    """Create (event None) or change `event`; raises AgendaError, leaving the caller to roll
+    back. The caller commits."""
+    title, place, summary = _checked_text(data)
+    starts, ends = _checked_times(data)
+    resources = _checked_resources(agenda, data.resource_ids)
+    was_published = event is not None and event.status == EventStatus.PUBLISHED
+    if event is None:
+        event = Event(agenda_id=agenda.id, author_id=author.id, uid=new_uid(),
+                      status=EventStatus.DRAFT, sequence=0, created_at=utcnow())
+        db.session.add(event)
+    before = _fingerprint(event)
+    event.title, event.place, event.summary = title, place, summary
+    event.starts_at, event.ends_at, event.all_day = starts, ends, data.all_day
+    event.last_ends_at = event.last_ends_at or ends
+    event.rrule = (recurrence.rule(data.repeat, data.until, data.all_day)
+                   if data.repeat != Repeat.OTHER else event.rrule)
+    event.notify, event.ask_confirmation = data.notify, data.ask_confirmation
+    event.follow_up = data.follow_up
+    event.read_receipt = data.notify and data.read_receipt
+    event.resources = resources
+    if data.publish or was_published:
+        event.status = EventStatus.PUBLISHED
+    event.updated_at = utcnow()
+    db.session.flush()
+    occurrences = _set_exceptions(event, data.excluded)
+    event.last_ends_at = max(o.ends_at for o in occurrences) if occurrences else ends
+    booking.book(event, occurrences)
+    if not was_published:
+        return event, Change.ADDED if event.status == EventStatus.PUBLISHED else Change.NONE
+    if _fingerprint(event) != before:
+        event.sequence += 1
+        return event, Change.CHANGED
+    return event, Change.NONE
+
+
+def cancel(event: Event) -> Change:
+    """Cancel a published event (kept, shown as cancelled, resources freed) or delete a
+    draft. The caller commits."""
+    if event.status == EventStatus.DRAFT:
+        db.session.delete(event)
+        return Change.NONE
+    if event.status == EventStatus.CANCELLED:
+        return Change.NONE
+    event.status = EventStatus.CANCELLED
+    event.sequence += 1
+    event.updated_at = utcnow()
+    booking.book(event, [])
+    return Change.CANCELLED
+
+
+def new_uid() -> str:
+    return f"{uuid.uuid4()}@{current().domain}"
+
+
+def _fingerprint(event: Event) -> tuple:
+    """What an invited person's calendar shows: a change of it is sent (RFC 5546 §2.1.4)."""
+    return (event.title, event.place, event.summary, event.starts_at, event.ends_at,
+            event.all_day, event.rrule, tuple(e.starts_at for e in event.exceptions))
+
+
+def _checked_text(data: EventInput) -> tuple[str, str, str]:
+    title = " ".join((data.title or "").split())
+    if not title:
+        raise AgendaError(Problem.TITLE_MISSING)
+    if len(title) > TITLE_MAX:
+        raise AgendaError(Problem.TITLE_TOO_LONG, max=TITLE_MAX)
+    place = " ".join((data.place or "").split())
+    if len(place) > PLACE_MAX:
+        raise AgendaError(Problem.TEXT_TOO_LONG, field="place", max=PLACE_MAX)
+    summary = (data.summary or "").strip()
+    if len(summary) > SUMMARY_MAX:
+        raise AgendaError(Problem.TEXT_TOO_LONG, field="summary", max=SUMMARY_MAX)
+    return title, place, summary
+
+
+def _checked_times(data: EventInput) -> tuple[datetime, datetime]:
+    if data.all_day:
+        if data.ends.date() < data.starts.date():
+            raise AgendaError(Problem.ENDS_BEFORE_START)
+        starts, ends = times.all_day_range(data.starts.date(), data.ends.date())
+    else:
+        starts, ends = _utc(data.starts), _utc(data.ends)
+        if ends <= starts:
+            raise AgendaError(Problem.ENDS_BEFORE_START)
+    if ends - starts > LONGEST:
+        raise AgendaError(Problem.TOO_LONG, days=LONGEST.days)
+    if data.repeat not in (Repeat.NONE, Repeat.OTHER) and (
+            data.until is None or data.until < data.starts.date()):
+        raise AgendaError(Problem.BAD_RECURRENCE)
+    return starts, ends
+
+
+def _utc(local: datetime) -> datetime:
+    try:
+        return times.to_utc(local)
+    except times.AmbiguousTime as error:
+        problem = Problem.NO_SUCH_TIME if error.kind == "gap" else Problem.TWICE_SUCH_TIME
+        raise AgendaError(problem, when=local) from None
+
+
+def _checked_resources(agenda: Agenda, ids: Sequence[int]) -> list[Resource]:
+    """Active resources of the agenda's school, or UNKNOWN_RESOURCE."""
+    wanted = {int(i) for i in ids}
+    if not wanted:
+        return []
+    found = list(db.session.scalars(select(Resource).where(
+        Resource.id.in_(wanted), Resource.active.is_(True),
+        Resource.school_id == agenda.group.school_id)))
+    if len(found) != len(wanted):
+        raise AgendaError(Problem.UNKNOWN_RESOURCE)
+    return found
+
+
+def _set_exceptions(event: Event, excluded: Sequence[date]) -> list[recurrence.Occurrence]:
+    """Keep as exceptions the occurrences that fall on an excluded local day; every
+    excluded day must be one of the rule's. Returns the remaining occurrences."""
+    event.exceptions = []
+    db.session.flush()
+    if not event.rrule:
+        if excluded:
+            raise AgendaError(Problem.NOT_AN_OCCURRENCE, day=excluded[0])
+        return [recurrence.Occurrence(event, event.starts_at, event.ends_at)]
+    every = recurrence.all_of(event)
+    days = {times.local_date(o.starts_at): o for o in every}
+    for day in sorted(set(excluded)):
+        if day not in days:
+            raise AgendaError(Problem.NOT_AN_OCCURRENCE, day=day)
+        event.exceptions.append(EventException(starts_at=days[day].starts_at))
+    gone = {e.starts_at for e in event.exceptions}
+    return [o for o in every if o.starts_at not in gone]

@@ -1,0 +1,64 @@
+"""Private subscription URLs (SPEC §7): one per member and agenda, or for "Mon agenda" (every
+agenda they read). The URL carries a random token; only its SHA-256 is stored, so a copy of
+the database gives no feed away. Revoking a token (or making a new one, which revokes the
+old) makes its URL answer 404 at once. A feed shows what its member may read *now*: leaving
+a group empties it of that group's events.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select, update
+
+from directory.clock import utcnow
+from directory.db import db
+from directory.models import Account
+
+from .models import Agenda, FeedToken
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create(account: Account, agenda: Agenda | None) -> str:
+    """A new token for (account, agenda), revoking the previous one; returns the token,
+    shown once. The caller commits."""
+    revoke(account, agenda)
+    token = secrets.token_urlsafe(32)
+    db.session.add(FeedToken(account_id=account.id, agenda_id=agenda.id if agenda else None,
+                             token_sha256=_digest(token)))
+    return token
+
+
+def revoke(account: Account, agenda: Agenda | None) -> int:
+    agenda_id = agenda.id if agenda else None
+    result = db.session.execute(
+        update(FeedToken).where(FeedToken.account_id == account.id,
+                                FeedToken.agenda_id.is_(None) if agenda_id is None
+                                else FeedToken.agenda_id == agenda_id,
+                                FeedToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow()).execution_options(synchronize_session=False))
+    return result.rowcount
+
+
+def active(account: Account, agenda: Agenda | None) -> FeedToken | None:
+    agenda_id = agenda.id if agenda else None
+    return db.session.scalar(select(FeedToken).where(
+        FeedToken.account_id == account.id, FeedToken.revoked_at.is_(None),
+        FeedToken.agenda_id.is_(None) if agenda_id is None else FeedToken.agenda_id == agenda_id))
+
+
+def resolve(token: str) -> tuple[Account, Agenda | None] | None:
+    """The member and agenda of a live token, or None (unknown, revoked, suspended)."""
+    if not token or len(token) > 100:
+        return None
+    row = db.session.scalar(select(FeedToken).where(FeedToken.token_sha256 == _digest(token),
+                                                    FeedToken.revoked_at.is_(None)))
+    if row is None:
+        return None
+    account = db.session.get(Account, row.account_id)
+    if account is None or account.suspended:
+        return None
+    return account, db.session.get(Agenda, row.agenda_id) if row.agenda_id else None

@@ -1,0 +1,205 @@
+"""Reading an .ics file (RFC 5545) into events to import, with the `icalendar` library.
+
+A file is refused as a whole, with the line and the reason, when it is not a calendar or a
+content line cannot be parsed; otherwise each VEVENT is read on its own and one that cannot
+be used (no start, an end before its start) is skipped with its reason, the others imported.
+Unknown properties are ignored. Times:
+- with a TZID the file defines (VTIMEZONE) or the machine knows: converted to UTC, even when
+  the zone is unknown to the machine (icalendar builds it from the file's VTIMEZONE);
+- with a TZID neither knows, or floating (no zone): read as Paris time, and said so;
+- a calendar-wide X-WR-TIMEZONE (Google's exports) is applied first (x-wr-timezone).
+Recurring events keep their RRULE and EXDATEs; a modified occurrence (RECURRENCE-ID) becomes
+an event of its own and is excluded from its series. RDATE is not kept (said so).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import icalendar
+import x_wr_timezone
+from dateutil.rrule import rrulestr
+from icalendar.parser import Contentline
+
+from . import times
+from .errors import AgendaError, Problem
+
+MAX_BYTES = 5 * 1024 * 1024
+TITLE_MAX, PLACE_MAX, SUMMARY_MAX = 200, 200, 10_000
+
+
+@dataclass
+class ImportedEvent:
+    uid: str
+    title: str
+    starts_at: datetime             # UTC
+    ends_at: datetime               # UTC
+    all_day: bool
+    place: str = ""
+    summary: str = ""
+    rrule: str | None = None
+    exdates: list[datetime] = field(default_factory=list)      # UTC starts
+    cancelled: bool = False
+    notes: list[str] = field(default_factory=list)             # reason codes, see NOTES
+
+
+NOTES = ("floating_time", "unknown_zone", "rdate_ignored", "untitled")
+
+
+@dataclass
+class ReadCalendar:
+    events: list[ImportedEvent]
+    skipped: list[tuple[str, str]]          # (uid, reason as the library or we said it)
+
+
+def read(data: bytes) -> ReadCalendar:
+    if len(data) > MAX_BYTES:
+        raise AgendaError(Problem.ICS_TOO_LARGE, max_mb=MAX_BYTES // (1024 * 1024))
+    text = _decoded(data)
+    if not text.lstrip().upper().startswith("BEGIN:VCALENDAR"):
+        raise AgendaError(Problem.ICS_NOT_A_CALENDAR)
+    _check_lines(text)
+    try:
+        calendars = icalendar.Calendar.from_ical(text, multiple=True)
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
+        raise AgendaError(Problem.ICS_UNREADABLE, line="?", reason=_one_line(error)) from None
+    result = ReadCalendar([], [])
+    for calendar in calendars:
+        if calendar.name != "VCALENDAR":
+            raise AgendaError(Problem.ICS_NOT_A_CALENDAR)
+        try:
+            calendar = x_wr_timezone.to_standard(calendar)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass                        # an unknown X-WR-TIMEZONE: events read as they are
+        _read_events(calendar, result)
+    if not result.events and not result.skipped:
+        raise AgendaError(Problem.ICS_NO_EVENT)
+    return result
+
+
+def _decoded(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _check_lines(text: str) -> None:
+    """Parse every unfolded content line, to name the first broken one by its line number."""
+    number, start, current = 0, 1, ""
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if raw[:1] in (" ", "\t") and current:
+            current += raw[1:]
+            continue
+        _check_line(current, start)
+        current, start = raw, number
+    _check_line(current, start)
+
+
+def _check_line(line: str, number: int) -> None:
+    if not line.strip():
+        return
+    try:
+        Contentline(line).parts()
+    except ValueError as error:
+        reason = str(error).split(": ")[-1] if ": " in str(error) else str(error)
+        raise AgendaError(Problem.ICS_UNREADABLE, line=number, reason=_one_line(reason)) \
+            from None
+
+
+def _read_events(calendar, result: ReadCalendar) -> None:
+    overrides: dict[str, list[datetime]] = {}
+    for component in calendar.walk("VEVENT"):
+        uid = str(component.get("UID", "")).strip() or _made_up_uid(component)
+        try:
+            event = _event(component, uid)
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as error:
+            result.skipped.append((uid, _one_line(error)))
+            continue
+        recurrence_id = component.get("RECURRENCE-ID")
+        if recurrence_id is not None:
+            original = _utc(recurrence_id.dt, event.notes)
+            overrides.setdefault(uid, []).append(original)
+            event.uid = f"{uid}/{original:%Y%m%dT%H%M%SZ}"
+        result.events.append(event)
+    for event in result.events:
+        event.exdates += overrides.get(event.uid, [])
+
+
+def _event(component, uid: str) -> ImportedEvent:
+    problems = [f"{name}: {reason}" for name, reason in getattr(component, "errors", [])]
+    start_property = component.get("DTSTART")
+    if start_property is None:
+        raise ValueError(problems[0] if problems else "DTSTART manquant")
+    notes: list[str] = []
+    start = start_property.dt
+    all_day = not isinstance(start, datetime)
+    end_property = component.get("DTEND")
+    if end_property is not None:
+        end = end_property.dt
+    elif component.get("DURATION") is not None:
+        end = start + component.get("DURATION").dt
+    else:
+        end = start + timedelta(days=1) if all_day else start
+    if isinstance(start, datetime) != isinstance(end, datetime):
+        raise ValueError("DTSTART et DTEND de types différents")
+    if all_day:
+        last = end - timedelta(days=1) if end > start else start
+        starts_at, ends_at = times.all_day_range(start, last)
+    else:
+        starts_at, ends_at = _utc(start, notes, start_property), _utc(end, notes, end_property)
+    if ends_at < starts_at:
+        raise ValueError("DTEND avant DTSTART")
+    title = " ".join(str(component.get("SUMMARY", "")).split())[:TITLE_MAX]
+    if not title:
+        title, notes = "(sans titre)", notes + ["untitled"]
+    event = ImportedEvent(
+        uid=uid[:255], title=title, starts_at=starts_at, ends_at=ends_at, all_day=all_day,
+        place=" ".join(str(component.get("LOCATION", "")).split())[:PLACE_MAX],
+        summary=str(component.get("DESCRIPTION", "")).strip()[:SUMMARY_MAX],
+        cancelled=str(component.get("STATUS", "")).upper() == "CANCELLED", notes=notes)
+    rule = component.get("RRULE")
+    if rule is not None and component.get("RECURRENCE-ID") is None:
+        rules = rule if isinstance(rule, list) else [rule]
+        event.rrule = rules[0].to_ical().decode("ascii")
+        rrulestr(event.rrule, dtstart=start if isinstance(start, datetime)
+                 else datetime.combine(start, datetime.min.time()))   # ValueError: skipped
+        event.exdates = _exdates(component, notes)
+    if component.get("RDATE") is not None:
+        notes.append("rdate_ignored")
+    return event
+
+
+def _exdates(component, notes: list[str]) -> list[datetime]:
+    found = []
+    values = component.get("EXDATE", [])
+    for value in values if isinstance(values, list) else [values]:
+        for moment in value.dts:
+            day_or_time = moment.dt
+            found.append(times.day_start(day_or_time) if not isinstance(day_or_time, datetime)
+                         else _utc(day_or_time, notes))
+    return found
+
+
+def _utc(moment: datetime | date, notes: list[str], prop=None) -> datetime:
+    if not isinstance(moment, datetime):
+        return times.day_start(moment)
+    if moment.tzinfo is not None:
+        return times.from_aware(moment)
+    zone = prop.params.get("TZID") if prop is not None else None
+    notes.append("unknown_zone" if zone else "floating_time")
+    try:
+        return times.to_utc(moment)
+    except times.AmbiguousTime:
+        return times.from_aware(moment.replace(tzinfo=times.readers_zone()))
+
+
+def _made_up_uid(component) -> str:
+    """A UID for an event that has none: the same file imported twice gives the same one."""
+    seed = component.to_ical()
+    return f"sans-uid-{hashlib.sha256(seed).hexdigest()[:24]}@import"
+
+
+def _one_line(error) -> str:
+    return " ".join(str(error).split())[:300]

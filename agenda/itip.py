@@ -1,0 +1,133 @@
+"""Answers from one's own mail client (iTIP, RFC 5546; iMIP, RFC 6047), and the signed links of
+the notices.
+
+An invitation's ORGANIZER is the event's answering address `agenda+<event id>-<signature>@
+<domain>`: the signature (HMAC of the secret key) makes the address unguessable, so only
+people who received an invitation can write to it, and nobody can answer for an event by
+making up an address. The METHOD:REPLY that Gmail, Outlook or Thunderbird sends there comes
+through the gateway, which already knows its author (the member whose verified redirect
+address is the envelope sender; unknown senders are refused before this). It counts as that
+member's answer only if its ATTENDEE is that member (their redirect or universal address):
+a member cannot answer for another. PARTSTAT=ACCEPTED / DECLINED become accepted / refused,
+the attendee's COMMENT the comment; anything else is refused with a reason.
+"""
+from __future__ import annotations
+
+import base64
+import email
+import hashlib
+import hmac
+import re
+from email import policy
+
+import icalendar
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from directory.db import db
+from directory.models import Account
+from mailgate.settings import current
+
+from . import confirmations
+from .errors import AgendaError, Problem
+from .models import AnswerChannel, AnswerKind, Event, EventStatus
+
+PREFIX = "agenda"
+_TAG = re.compile(r"^(\d{1,18})-([a-z2-7]{16})$")
+_PARTSTATS = {"ACCEPTED": AnswerKind.ACCEPTED, "DECLINED": AnswerKind.REFUSED}
+CALENDAR_TYPES = ("text/calendar", "application/ics")
+
+
+def _signature(event_id: int) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, f"agenda-organizer:{event_id}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest).decode("ascii")[:16].lower()
+
+
+def organizer_address(event: Event) -> str:
+    return f"{PREFIX}+{event.id}-{_signature(event.id)}@{current().domain}"
+
+
+def event_of_tag(tag: str) -> int | None:
+    """The event id named by the tag of an answering address, if signed and still there."""
+    match = _TAG.match(tag.lower())
+    if match is None:
+        return None
+    event_id = int(match[1])
+    if not hmac.compare_digest(match[2], _signature(event_id)):
+        return None
+    return event_id if db.session.get(Event, event_id) is not None else None
+
+
+def receive_reply(author: Account, event_id: int, raw: bytes) -> AnswerKind:
+    """Record the answer that `raw` (a mail carrying a METHOD:REPLY) gives for `author`;
+    raises AgendaError. The caller commits."""
+    event = db.session.get(Event, event_id)
+    if event is None or event.status != EventStatus.PUBLISHED:
+        raise AgendaError(Problem.REPLY_NOT_FOR_EVENT)
+    component = _reply_event(raw, event.uid)
+    attendee = _attendee_of(component, author)
+    partstat = str(attendee.params.get("PARTSTAT", "")).upper()
+    kind = _PARTSTATS.get(partstat)
+    if kind is None:
+        raise AgendaError(Problem.REPLY_PARTSTAT, partstat=partstat or "?")
+    account = db.session.get(Account, author.id)
+    confirmations.answer(event, account, kind, _comment(component, attendee),
+                         channel=AnswerChannel.MAIL)
+    return kind
+
+
+def _reply_event(raw: bytes, uid: str):
+    """The VEVENT of the message's METHOD:REPLY for `uid`."""
+    message = email.message_from_bytes(raw, policy=policy.default)
+    for part in message.walk():
+        if part.get_content_type() not in CALENDAR_TYPES:
+            continue
+        try:
+            cal = icalendar.Calendar.from_ical(part.get_payload(decode=True) or b"")
+        except ValueError:
+            raise AgendaError(Problem.REPLY_UNREADABLE) from None
+        if str(cal.get("METHOD", "")).upper() != "REPLY":
+            continue
+        for component in cal.walk("VEVENT"):
+            if str(component.get("UID", "")) == uid:
+                return component
+        raise AgendaError(Problem.REPLY_NOT_FOR_EVENT)
+    raise AgendaError(Problem.REPLY_UNREADABLE)
+
+
+def _attendee_of(component, author: Account):
+    mine = {current().universal(author.address).lower()}
+    if author.verified_redirect:
+        mine.add(author.verified_redirect.lower())
+    attendees = component.get("ATTENDEE", [])
+    for attendee in attendees if isinstance(attendees, list) else [attendees]:
+        if str(attendee).lower().removeprefix("mailto:") in mine:
+            return attendee
+    raise AgendaError(Problem.REPLY_WRONG_ATTENDEE)
+
+
+def _comment(component, attendee) -> str:
+    """The note the attendee wrote: the VEVENT's COMMENT (RFC 5546 §3.2.3), or the ATTENDEE's
+    X-RESPONSE-COMMENT parameter, where Google Calendar puts its "add a note"."""
+    notes = component.get("COMMENT", [])
+    notes = notes if isinstance(notes, list) else [notes]
+    text = "\n".join(str(n).strip() for n in notes if str(n).strip())
+    return text or str(attendee.params.get("X-RESPONSE-COMMENT", "")).strip()
+
+
+def answer_token(event: Event, account_id: int) -> str:
+    """The token of a notice's one-click answer link for one member."""
+    return _serializer().dumps([event.id, account_id])
+
+
+def read_answer_token(token: str) -> tuple[int, int] | None:
+    try:
+        event_id, account_id = _serializer().loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return int(event_id), int(account_id)
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="agenda-answer")

@@ -1,0 +1,149 @@
+"""Answers and follow-up: a member answers from the event page or from the one-click link of
+their notice; the organiser sees the table of answers, writes one on someone's behalf,
+exports them as CSV, reminds those who did not answer, and moderates comments."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from agenda import comments, confirmations, itip, notices, times
+from agenda.errors import AgendaError
+from agenda.models import AnswerChannel, AnswerKind, Event
+from directory.db import db
+from directory.models import Account
+
+from ..i18n import N_
+from ..spreadsheet import csv_response
+from .blueprint import (
+    ID,
+    PortalLinks,
+    bp,
+    event_or_404,
+    report_notice,
+    saved,
+    writable_event_or_404,
+)
+from .forms import AnswerForm, CommentForm, OnBehalfForm
+from .wording import describe
+
+ANSWER_LABELS = {AnswerKind.ACCEPTED: N_("Accepte"), AnswerKind.REFUSED: N_("Refuse")}
+
+
+@bp.route(f"/evenement/{ID.format('event_id')}/reponse", methods=["POST"])
+@login_required
+def answer(event_id: int):
+    event = event_or_404(event_id)
+    form = AnswerForm()
+    if not form.validate():
+        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
+    elif saved(lambda: confirmations.answer(event, current_user, AnswerKind(form.answer.data),
+                                            form.comment.data, channel=AnswerChannel.PAGE)):
+        flash(_("Votre réponse est enregistrée."), "success")
+    return redirect(url_for(".event", event_id=event.id))
+
+
+@bp.route("/reponse/<token>", methods=["GET", "POST"])
+def one_click(token: str):
+    """The notice's signed link: GET shows the question, POST records the answer — a mail
+    scanner that opens links changes nothing. No login needed: the link is the proof."""
+    found = itip.read_answer_token(token)
+    event = db.session.get(Event, found[0]) if found else None
+    account = db.session.get(Account, found[1]) if found else None
+    if event is None or account is None:
+        abort(404)
+    form = AnswerForm()
+    current = confirmations.answer_of(event, account)
+    if request.method == "POST" and form.validate():
+        try:
+            confirmations.answer(event, account, AnswerKind(form.answer.data), form.comment.data,
+                                 channel=AnswerChannel.LINK)
+            db.session.commit()
+            return render_template("agenda/one_click.html", event=event, account=account,
+                                   done=AnswerKind(form.answer.data), form=None)
+        except AgendaError as error:
+            db.session.rollback()
+            flash(describe(error), "error")
+    elif request.method == "GET" and current is not None:
+        form.answer.data, form.comment.data = current.answer.value, current.comment
+    return render_template("agenda/one_click.html", event=event, account=account, form=form,
+                           done=None)
+
+
+@bp.route(f"/evenement/{ID.format('event_id')}/reponses")
+@login_required
+def answers(event_id: int):
+    event = writable_event_or_404(event_id)
+    page = max(request.args.get("page", 1, type=int), 1)
+    rows, total = confirmations.table(event, page)
+    return render_template("agenda/answers.html", event=event, rows=rows, total=total,
+                           page=page, pages=max(1, -(-total // confirmations.PAGE_SIZE)),
+                           counts=confirmations.counts(event), form=OnBehalfForm(),
+                           AnswerKind=AnswerKind)
+
+
+@bp.route(f"/evenement/{ID.format('event_id')}/reponses", methods=["POST"])
+@login_required
+def answer_on_behalf(event_id: int):
+    event = writable_event_or_404(event_id)
+    form = OnBehalfForm()
+    account = db.session.get(Account, form.account.data) if form.validate() else None
+    if account is None:
+        abort(400)
+    if saved(lambda: confirmations.answer(event, account, AnswerKind(form.answer.data),
+                                          form.comment.data, channel=AnswerChannel.ORGANISER,
+                                          recorded_by=current_user)):
+        flash(_("Réponse de %(name)s enregistrée.", name=account.full_name), "success")
+    return redirect(url_for(".answers", event_id=event.id, page=request.args.get("page", 1)))
+
+
+@bp.route(f"/evenement/{ID.format('event_id')}/reponses.csv")
+@login_required
+def answers_csv(event_id: int):
+    """Every reader and their answer, as a CSV file that a spreadsheet opens as is; times in
+    Paris time."""
+    event = writable_event_or_404(event_id)
+    header = [_("Nom"), _("Prénom"), _("Profil"), _("Réponse"), _("Commentaire"),
+              _("Date de la réponse")]
+    rows = ([row.account.last_name, row.account.first_name, _(row.account.profile.label),
+             _(ANSWER_LABELS[row.answer.answer]) if row.answer else _("Sans réponse"),
+             row.answer.comment if row.answer else "",
+             f"{times.to_local(row.answer.answered_at):%d/%m/%Y %H:%M}" if row.answer else ""]
+            for row in confirmations.all_rows(event))
+    return csv_response(header, rows, f"reponses-{event.id}.csv")
+
+
+@bp.route(f"/evenement/{ID.format('event_id')}/relancer", methods=["POST"])
+@login_required
+def remind(event_id: int):
+    event = writable_event_or_404(event_id)
+    report = saved(lambda: notices.remind(current_user, event, PortalLinks()))
+    report_notice(report)
+    return redirect(url_for(".answers", event_id=event.id))
+
+
+@bp.route(f"/evenement/{ID.format('event_id')}/commentaires", methods=["POST"])
+@login_required
+def comment(event_id: int):
+    event = event_or_404(event_id)
+    form = CommentForm()
+    if not form.validate():
+        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
+    else:
+        added = saved(lambda: comments.add(event, current_user, form.text.data))
+        if added is not None:
+            flash(_("Votre commentaire attend l'accord de l'organisateur.")
+                  if added.state.value == "pending" else _("Commentaire publié."), "success")
+    return redirect(url_for(".event", event_id=event.id))
+
+
+@bp.route(f"/evenement/{ID.format('event_id')}/commentaires/{ID.format('comment_id')}",
+          methods=["POST"])
+@login_required
+def moderate(event_id: int, comment_id: int):
+    event = writable_event_or_404(event_id)
+    approve = request.form.get("decision") == "approve"
+    if saved(lambda: comments.moderate(event, comment_id, approve)) is None:
+        abort(404)
+    flash(_("Commentaire publié.") if approve else _("Commentaire refusé."), "success")
+    return redirect(url_for(".event", event_id=event.id))

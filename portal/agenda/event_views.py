@@ -1,0 +1,160 @@
+"""The event form (new, edit), the event page and cancelling an event."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from agenda import access, comments, confirmations, events, notices, recurrence, resources, times
+from agenda.models import AnswerKind, Event, EventStatus
+from agenda.recurrence import Repeat
+
+from ..directory_forms import choice
+from .blueprint import (
+    ID,
+    PortalLinks,
+    bp,
+    event_or_404,
+    report_notice,
+    saved,
+    writable_event_or_404,
+)
+from .forms import OTHER_RULE, REPEAT_CHOICES, AnswerForm, CommentForm, EventForm
+
+
+@bp.route("/nouveau", methods=["GET", "POST"])
+@bp.route(f"/groupe/{ID.format('group_id')}/nouveau", methods=["GET", "POST"])
+@login_required
+def new_event(group_id: int | None = None):
+    form = _form()
+    if not form.agenda.choices:
+        return render_template("error.html", code=403, title=_("Accès refusé"),
+                               text=_("Vous n'écrivez dans aucun agenda.")), 403
+    if request.method == "GET":
+        if group_id is not None:
+            form.agenda.data = group_id
+    elif form.validate():
+        event = _save(form, None)
+        if event is not None:
+            return redirect(url_for(".event", event_id=event.id))
+    return render_template("agenda/form.html", form=form, event=None), \
+        400 if request.method == "POST" else 200
+
+
+@bp.route(f"/evenement/{ID.format('event_id')}/modifier", methods=["GET", "POST"])
+@login_required
+def edit_event(event_id: int):
+    event = writable_event_or_404(event_id)
+    form = _form(event)
+    if request.method == "GET":
+        _fill(form, event)
+    elif form.validate():
+        if _save(form, event) is not None:
+            return redirect(url_for(".event", event_id=event.id))
+    return render_template("agenda/form.html", form=form, event=event), \
+        400 if request.method == "POST" else 200
+
+
+@bp.route(f"/evenement/{ID.format('event_id')}")
+@login_required
+def event(event_id: int):
+    event = event_or_404(event_id)
+    organiser = access.may_write(current_user, event.agenda)
+    mine = confirmations.answer_of(event, current_user)
+    answer_form = AnswerForm(answer=mine.answer.value if mine else None,
+                             comment=mine.comment if mine else "")
+    invited = event.ask_confirmation and confirmations.is_invited(event, current_user.id)
+    return render_template(
+        "agenda/event.html", event=event, organiser=organiser, mine=mine,
+        answer_form=answer_form, invited=invited, comment_form=CommentForm(),
+        comments=comments.shown(event, current_user, moderator=organiser),
+        counts=confirmations.counts(event) if organiser and event.ask_confirmation else None,
+        upcoming=recurrence.between(event, event.starts_at, event.last_ends_at)[:20]
+        if event.rrule else [], AnswerKind=AnswerKind, one_second=timedelta(seconds=1),
+        repeat_label=repeat_label(event))
+
+
+def repeat_label(event: Event) -> str:
+    repeat, until = recurrence.repeat_of(event.rrule)
+    labels = {c.value if hasattr(c, "value") else c[0]: c.label if hasattr(c, "label") else c[1]
+              for c in (*REPEAT_CHOICES, OTHER_RULE)}
+    text = str(labels[repeat.value])
+    return _("%(rule)s jusqu'au %(day)s", rule=text, day=f"{until:%d/%m/%Y}") if until else text
+
+
+@bp.route(f"/evenement/{ID.format('event_id')}/annuler", methods=["GET", "POST"])
+@login_required
+def cancel_event(event_id: int):
+    event = writable_event_or_404(event_id)
+    if request.method == "GET":
+        return render_template("agenda/cancel.html", event=event)
+    draft = event.status == EventStatus.DRAFT
+    group_id = event.agenda.group_id
+
+    def work():
+        change = events.cancel(event)
+        return notices.after_save(current_user, event, change, PortalLinks()) if not draft \
+            else None
+
+    report = saved(work)
+    report_notice(report)
+    flash(_("Le brouillon est supprimé.") if draft else _("L'évènement est annulé."),
+          "success")
+    return redirect(url_for(".group_month", group_id=group_id))
+
+
+def _form(event: Event | None = None) -> EventForm:
+    form = EventForm()
+    groups = [event.agenda.group] if event else access.writable_groups(current_user)
+    form.agenda.choices = [choice(g.id, f"{g.name} ({g.school.name})") for g in groups]
+    schools = {g.school_id for g in groups}
+    form.resources.choices = [choice(r.id, r.name) for r in resources.of_schools(schools)]
+    if event is not None and event.rrule and recurrence.repeat_of(event.rrule)[0] == Repeat.OTHER:
+        form.repeat.choices = [*form.repeat.choices, OTHER_RULE]
+    return form
+
+
+def _fill(form: EventForm, event: Event) -> None:
+    form.agenda.data = event.agenda.group_id
+    form.title.data, form.place.data, form.summary.data = event.title, event.place, event.summary
+    form.all_day.data = event.all_day
+    starts, ends = times.to_local(event.starts_at), times.to_local(event.ends_at)
+    if event.all_day:
+        ends = times.to_local(event.ends_at - timedelta(seconds=1))
+    form.start_date.data, form.start_time.data = starts.date(), starts.time()
+    form.end_date.data, form.end_time.data = ends.date(), ends.time()
+    form.resources.data = [r.id for r in event.resources]
+    repeat, until = recurrence.repeat_of(event.rrule)
+    form.repeat.data, form.until.data = repeat.value, until
+    form.excluded.data = ", ".join(f"{times.local_date(e.starts_at):%d/%m/%Y}"
+                                   for e in event.exceptions)
+    form.notify.data, form.read_receipt.data = event.notify, event.read_receipt
+    form.ask_confirmation.data = event.ask_confirmation
+    form.follow_up.data = event.follow_up.value
+
+
+def _save(form: EventForm, event: Event | None) -> Event | None:
+    """Save (and send the notices) in one transaction; the refusal flashed on failure."""
+    publish = bool(form.publish.data)
+    agenda = access.agenda_of_group(current_user, form.agenda.data) if event is None \
+        else event.agenda
+    if agenda is None or not access.may_write(current_user, agenda):
+        form.agenda.errors.append(_("Choisissez un agenda où vous pouvez écrire."))
+        return None
+    data = form.event_input(publish)
+
+    def work():
+        saved_event, change = events.save(current_user, agenda, data, event)
+        return saved_event, notices.after_save(current_user, saved_event, change, PortalLinks())
+
+    result = saved(work)
+    if result is None:
+        return None
+    saved_event, report = result
+    flash(_("Brouillon enregistré : vous seul le voyez.") if saved_event.is_draft
+          else _("L'évènement « %(title)s » est enregistré.", title=saved_event.title),
+          "success")
+    report_notice(report)
+    return saved_event

@@ -1,0 +1,86 @@
+"""The words of the agenda's reason codes (agenda/errors.py), in the reader's language: web
+pages, `preau import-ics` and the gateway's refusal of a METHOD:REPLY all say them from here."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+
+from agenda.errors import AgendaError, Problem
+from agenda.importing import Fate
+
+_l = lazy_gettext
+TEXTS = {
+    Problem.TITLE_MISSING: _l("Donnez un titre à l'évènement."),
+    Problem.TITLE_TOO_LONG: _l("Le titre dépasse %(max)s caractères."),
+    Problem.TEXT_TOO_LONG: _l("Le texte « %(field)s » dépasse %(max)s caractères."),
+    Problem.ENDS_BEFORE_START: _l("La fin de l'évènement doit venir après son début."),
+    Problem.TOO_LONG: _l("Un évènement dure au plus %(days)s jours."),
+    Problem.NO_SUCH_TIME: _l("%(when)s n'existe pas : les horloges avancent d'une heure cette "
+                             "nuit-là (passage à l'heure d'été). Choisissez une autre heure."),
+    Problem.TWICE_SUCH_TIME: _l("%(when)s a lieu deux fois : les horloges reculent d'une heure "
+                                "cette nuit-là (passage à l'heure d'hiver). Choisissez une "
+                                "autre heure."),
+    Problem.BAD_RECURRENCE: _l("Pour un évènement répété, indiquez la date de la dernière "
+                               "fois, après la première."),
+    Problem.RECURRENCE_TOO_LONG: _l("Cette répétition donne plus de %(max)s dates : "
+                                    "choisissez une date de fin plus proche."),
+    Problem.NOT_AN_OCCURRENCE: _l("Le %(day)s n'est pas une date de cet évènement : il ne "
+                                  "peut pas être exclu."),
+    Problem.UNKNOWN_RESOURCE: _l("Une des ressources choisies n'existe pas ou n'est plus "
+                                 "réservable dans cet établissement."),
+    Problem.RESOURCE_TAKEN: _l("« %(resource)s » est déjà réservé du %(starts)s au %(ends)s "
+                               "pour « %(title)s » : rien n'a été enregistré. Choisissez "
+                               "d'autres horaires ou une autre ressource."),
+    Problem.RESOURCE_NAME_TAKEN: _l("Une ressource « %(name)s » existe déjà dans cet "
+                                    "établissement."),
+    Problem.RESOURCE_NAME_MISSING: _l("Donnez un nom à la ressource."),
+    Problem.NOT_ASKED: _l("Cet évènement ne demande pas de confirmation."),
+    Problem.NOT_INVITED: _l("Cette personne ne fait pas partie des invités de cet "
+                            "évènement."),
+    Problem.FOLLOW_UP_OFF: _l("Les commentaires sont fermés pour cet évènement."),
+    Problem.COMMENT_EMPTY: _l("Écrivez un commentaire avant de l'envoyer."),
+    Problem.ICS_UNREADABLE: _l("Fichier iCalendar illisible, ligne %(line)s : %(reason)s."),
+    Problem.ICS_NOT_A_CALENDAR: _l("Ce fichier n'est pas un calendrier iCalendar (.ics) : il "
+                                   "doit commencer par BEGIN:VCALENDAR."),
+    Problem.ICS_NO_EVENT: _l("Ce calendrier ne contient aucun évènement (VEVENT)."),
+    Problem.ICS_TOO_LARGE: _l("Le fichier dépasse %(max_mb)s Mo."),
+    Problem.ICS_BAD_EVENT: _l("L'évènement %(uid)s est invalide : %(reason)s."),
+    Problem.REPLY_UNREADABLE: _l("Ce message ne contient pas de réponse iCalendar "
+                                 "(METHOD:REPLY) lisible."),
+    Problem.REPLY_NOT_FOR_EVENT: _l("Cette réponse ne concerne pas un évènement en cours de "
+                                    "cet agenda."),
+    Problem.REPLY_WRONG_ATTENDEE: _l("Cette réponse est écrite au nom d'une autre personne "
+                                     "que son expéditeur : elle n'est pas prise en compte."),
+    Problem.REPLY_PARTSTAT: _l("Préau ne connaît que les réponses « accepte » et « refuse » "
+                               "(réponse reçue : %(partstat)s)."),
+}
+FIELDS = {"place": _l("Lieu"), "summary": _l("Résumé"), "comment": _l("Commentaire")}
+
+
+def describe(error: AgendaError) -> str:
+    params = {name: _shown(name, value) for name, value in error.params.items()}
+    return str(TEXTS[error.problem]) % params
+
+
+def _shown(name: str, value) -> str:
+    if name == "field":
+        return str(FIELDS.get(value, value))
+    if isinstance(value, datetime):
+        return _("%(day)s à %(time)s", day=f"{value:%d/%m/%Y}", time=f"{value:%H:%M}")
+    if isinstance(value, date):
+        return f"{value:%d/%m/%Y}"
+    return str(value)
+
+
+def fate_labels() -> dict:
+    return {Fate.CREATE: _("créé"), Fate.UPDATE: _("mis à jour"),
+            Fate.UNCHANGED: _("inchangé"), Fate.SKIP: _("ignoré")}
+
+
+def note_labels() -> dict:
+    return {"floating_time": _("Heure sans fuseau : lue comme heure de Paris."),
+            "unknown_zone": _("Fuseau horaire inconnu : heure lue comme heure de Paris."),
+            "rdate_ignored": _("Dates supplémentaires (RDATE) non reprises."),
+            "untitled": _("Sans titre dans le fichier.")}

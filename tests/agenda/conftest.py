@@ -1,0 +1,94 @@
+"""Agenda fixtures: the demo's people and class 4A, a resource of their school, and a helper
+that saves an event the way the form does."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from agenda import access, booking, events
+from agenda.models import Resource, ResourceKind
+from directory.db import db
+from directory.models import Account, Group, School
+
+
+def pytest_collection_modifyitems(config, items):
+    """postgres_only tests are deselected (not skipped) on SQLite: a skip fails CI."""
+    from tests.mailgate.conftest import is_postgres
+
+    if is_postgres():
+        return
+    kept = [item for item in items if item.get_closest_marker("postgres_only") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
+
+
+def person(login: str) -> Account:
+    return db.session.scalar(select(Account).where(Account.login == login))
+
+
+def class_4a() -> Group:
+    """Zoé's class (other schools of the demo have a 4A too)."""
+    return db.session.scalar(select(Group).join(School).where(Group.name == "4A",
+                                                              School.uai == "0310024H"))
+
+
+@pytest.fixture
+def claire(ctx):
+    return person("claire.bernard")
+
+
+@pytest.fixture
+def agenda_4a(ctx, claire):
+    return access.agenda_of_group(claire, class_4a().id)
+
+
+@pytest.fixture
+def coach(ctx):
+    resource = Resource(school_id=class_4a().school_id, name="Car de 50 places",
+                        kind=ResourceKind.EQUIPMENT)
+    db.session.add(resource)
+    db.session.flush()
+    return resource
+
+
+def event_input(title="Sortie au musée", starts=datetime(2026, 3, 12, 9, 0),
+                ends=datetime(2026, 3, 12, 12, 0), **options) -> events.EventInput:
+    return events.EventInput(title=title, starts=starts, ends=ends, **options)
+
+
+def save(author, agenda, data, event=None):
+    """`events.save` as the portal runs it: in a write transaction, committed."""
+    return booking.write_transaction(lambda: events.save(author, agenda, data, event))
+
+
+@pytest.fixture(scope="session")
+def live_database(tmp_path_factory) -> str:
+    """A database whose commits other threads see (the name steps the rollback fixture
+    aside): the test database's name + `_agenda` on PostgreSQL, else a SQLite file."""
+    import os
+
+    import sqlalchemy as sa
+
+    base = os.environ.get("PREAU_TEST_DATABASE_URL")
+    if not base:
+        return f"sqlite:///{tmp_path_factory.mktemp('agenda-live') / 'agenda.db'}"
+    url = sa.engine.make_url(base)
+    name = f"{url.database}_agenda"
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def live_app(live_database, tmp_path_factory):
+    from tests.conftest import make_app, migrate_and_load_demo
+
+    app = make_app(tmp_path_factory.mktemp("agenda-instance"), live_database)
+    migrate_and_load_demo(app, users=50)
+    return app

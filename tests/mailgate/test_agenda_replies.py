@@ -1,0 +1,201 @@
+"""Answers to an agenda invitation from one's own mail client: the notice forwarded to Joseph
+carries a METHOD:REQUEST invitation; the METHOD:REPLY his client would send (built with
+icalendar, sent with smtplib) comes back through the real gateway to the event's signed
+answering address and counts as his answer. Forged or unsigned replies are refused."""
+from __future__ import annotations
+
+import email
+import smtplib
+from email import policy
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+import icalendar
+import pytest
+
+from agenda import access, booking, events, notices
+from agenda.models import Answer
+from directory.db import db
+from mailgate import worker
+from tests.agenda.conftest import class_4a, event_input
+
+from .conftest import account
+
+
+class Links:
+    def event(self, event):
+        return f"https://preau.test/agenda/evenement/{event.id}"
+
+    def answer(self, event, account_id):
+        return f"https://preau.test/agenda/reponse/{event.id}-{account_id}"
+
+
+def published(title: str, **options):
+    claire = account("claire.bernard")
+    group_id = class_4a().id
+    agenda = access.agenda_of_group(claire, group_id)
+
+    def work():
+        event, change = events.save(claire, agenda, event_input(title, **options))
+        return event, notices.after_save(claire, event, change, Links())
+
+    event, report = booking.write_transaction(work)
+    return event, report
+
+
+def invitation_to(sink, address: str, title: str) -> tuple[email.message.EmailMessage, bytes]:
+    worker.drain()
+    for delivery in reversed(sink.to(address)):
+        message = email.message_from_bytes(delivery.data, policy=policy.default)
+        if title in str(message["Subject"]):
+            part = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
+            return message, part.get_payload(decode=True)
+    raise AssertionError(f"no notice of {title!r} for {address}")
+
+
+def reply(invitation: bytes, partstat: str, *, attendee: str, comment: str = "",
+          sender: str = "joseph@example.org") -> tuple[EmailMessage, str]:
+    """The REPLY a mail client writes (RFC 5546 §3.2.3): same UID and SEQUENCE, the
+    attendee alone with their PARTSTAT."""
+    request = icalendar.Calendar.from_ical(invitation).walk("VEVENT")[0]
+    answer = icalendar.Event()
+    for name in ("UID", "SEQUENCE", "DTSTART", "DTEND", "SUMMARY", "ORGANIZER"):
+        answer.add(name, request.decoded(name) if name != "ORGANIZER" else request[name])
+    answer.add("DTSTAMP", request.decoded("DTSTAMP"))
+    who = icalendar.vCalAddress(f"mailto:{attendee}")
+    who.params["PARTSTAT"] = partstat
+    answer.add("ATTENDEE", who)
+    if comment:
+        answer.add("COMMENT", comment)
+    calendar = icalendar.Calendar()
+    calendar.add("PRODID", "-//Test client//FR")
+    calendar.add("VERSION", "2.0")
+    calendar.add("METHOD", "REPLY")
+    calendar.add_component(answer)
+    organizer = str(request["ORGANIZER"]).removeprefix("mailto:")
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = organizer
+    message["Subject"] = f"Accepté : {request['SUMMARY']}"
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain="example.org")
+    message.set_content("Réponse à l'invitation.")
+    message.add_alternative(calendar.to_ical(), maintype="text", subtype="calendar",
+                            params={"method": "REPLY"})
+    return message, organizer
+
+
+def answer_of(event, login: str) -> Answer | None:
+    db.session.rollback()
+    return db.session.get(Answer, (event.id, account(login).id))
+
+
+def test_the_invitation_names_joseph_alone_and_the_signed_organizer(sink):
+    event, report = published("Sortie au musée (invitation)", notify=True,
+                              ask_confirmation=True)
+    assert report.forwarded > 0 and report.delivered > 0
+    message, data = invitation_to(sink, "joseph@example.org", "Sortie au musée (invitation)")
+    assert str(message["Subject"]).startswith("Évènement ajouté : Sortie au musée (invitation) "
+                                              "(le 12/03/2026 à 09:00) par Claire Bernard")
+    assert "Vous pouvez confirmer votre présence sur la fiche de l'évènement" in \
+        message.get_body(("plain",)).get_content()
+    calendar_part = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
+    assert calendar_part.get_param("method") == "REQUEST"
+    assert any(p.get_filename() == "invite.ics" for p in message.walk())
+    calendar = icalendar.Calendar.from_ical(data)
+    assert calendar["METHOD"] == "REQUEST"
+    assert [tz["TZID"] for tz in calendar.walk("VTIMEZONE")] == ["Europe/Paris"]
+    vevent = calendar.walk("VEVENT")[0]
+    assert vevent["UID"] == event.uid and vevent["SEQUENCE"] == 0 and "DTSTAMP" in vevent
+    assert str(vevent["ORGANIZER"]).startswith(f"mailto:agenda+{event.id}-")
+    attendees = vevent["ATTENDEE"]
+    assert not isinstance(attendees, list)              # Joseph alone: no one else's address
+    assert str(attendees) == "mailto:joseph@example.org"
+    assert attendees.params["RSVP"] == "TRUE"
+    assert vevent.decoded("DTSTART").hour == 9 and str(vevent["DTSTART"].params["TZID"]) == \
+        "Europe/Paris"
+    assert "claire.bernard@example.net" not in data.decode()    # redirects stay private
+
+
+def test_joseph_accepts_with_a_comment_then_refuses_from_his_mail_client(sink, smtp):
+    event, _ = published("Sortie au musée (réponse)", notify=True, ask_confirmation=True)
+    _, invitation = invitation_to(sink, "joseph@example.org", "Sortie au musée (réponse)")
+    message, organizer = reply(invitation, "ACCEPTED", attendee="joseph@example.org",
+                               comment="Je peux accompagner")
+    smtp.sendmail("joseph@example.org", [organizer], message.as_bytes(policy=policy.SMTP))
+    answer = answer_of(event, "joseph.fabre")
+    assert (answer.answer.value, answer.comment, answer.channel.value) == \
+        ("accepted", "Je peux accompagner", "mail")
+    message, organizer = reply(invitation, "DECLINED", attendee="joseph@example.org")
+    smtp.sendmail("joseph@example.org", [organizer], message.as_bytes(policy=policy.SMTP))
+    assert answer_of(event, "joseph.fabre").answer.value == "refused"
+
+
+def test_a_reply_to_an_unsigned_or_forged_address_is_refused(sink, smtp):
+    event, _ = published("Sortie au musée (faux)", notify=True, ask_confirmation=True)
+    _, invitation = invitation_to(sink, "joseph@example.org", "Sortie au musée (faux)")
+    message, organizer = reply(invitation, "ACCEPTED", attendee="joseph@example.org")
+    for forged in (f"agenda+{event.id}@ent.test", f"agenda+{event.id}-aaaaaaaaaaaaaaaa@ent.test",
+                   organizer.replace(f"+{event.id}-", f"+{event.id + 1}-")):
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            smtp.sendmail("joseph@example.org", [forged], message.as_bytes(policy=policy.SMTP))
+        code, text = refused.value.recipients[forged]
+        assert code == 550 and b"5.1.1" in text
+    assert answer_of(event, "joseph.fabre") is None
+
+
+def test_a_member_cannot_answer_for_another(sink, smtp):
+    event, _ = published("Sortie au musée (usurpation)", notify=True, ask_confirmation=True)
+    _, invitation = invitation_to(sink, "joseph@example.org", "Sortie au musée (usurpation)")
+    message, organizer = reply(invitation, "ACCEPTED", attendee="joseph@example.org",
+                               sender="claire.bernard@example.net")
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        smtp.sendmail("claire.bernard@example.net", [organizer], message.as_bytes(policy=policy.SMTP))
+    assert refused.value.smtp_code == 550
+    assert "au nom d'une autre personne" in refused.value.smtp_error.decode()
+    assert answer_of(event, "joseph.fabre") is None
+
+
+def test_a_stranger_cannot_answer(sink, smtp):
+    event, _ = published("Sortie au musée (inconnu)", notify=True, ask_confirmation=True)
+    _, invitation = invitation_to(sink, "joseph@example.org", "Sortie au musée (inconnu)")
+    message, organizer = reply(invitation, "ACCEPTED", attendee="joseph@example.org",
+                               sender="joseph.fabre@free.fr")
+    with pytest.raises(smtplib.SMTPSenderRefused):
+        smtp.sendmail("joseph.fabre@free.fr", [organizer], message.as_bytes(policy=policy.SMTP))
+    assert answer_of(event, "joseph.fabre") is None
+
+
+def test_a_changed_event_sends_a_new_sequence_and_a_cancelled_one_a_cancel(sink):
+    event, _ = published("Sortie au musée (modifiée)", notify=True, ask_confirmation=True)
+    claire = account("claire.bernard")
+
+    def change():
+        agenda = db.session.merge(event).agenda
+        changed, kind = events.save(claire, agenda, event_input(
+            "Sortie au musée (modifiée)", place="Muséum", notify=True, ask_confirmation=True),
+            db.session.merge(event))
+        return notices.after_save(claire, changed, kind, Links())
+
+    booking.write_transaction(change)
+    _, data = invitation_to(sink, "joseph@example.org", "Évènement modifié")
+    vevent = icalendar.Calendar.from_ical(data).walk("VEVENT")[0]
+    assert (vevent["SEQUENCE"], str(vevent["LOCATION"])) == (1, "Muséum")
+    booking.write_transaction(lambda: notices.after_save(
+        claire, db.session.merge(event), events.cancel(db.session.merge(event)), Links()))
+    message, data = invitation_to(sink, "joseph@example.org", "Évènement annulé")
+    calendar = icalendar.Calendar.from_ical(data)
+    assert calendar["METHOD"] == "CANCEL"
+    assert calendar.walk("VEVENT")[0]["SEQUENCE"] == 2
+    assert calendar.walk("VEVENT")[0]["STATUS"] == "CANCELLED"
+
+
+def test_a_tentative_answer_is_refused_with_its_reason(sink, smtp):
+    event, _ = published("Sortie au musée (peut-être)", notify=True, ask_confirmation=True)
+    _, invitation = invitation_to(sink, "joseph@example.org", "Sortie au musée (peut-être)")
+    message, organizer = reply(invitation, "TENTATIVE", attendee="joseph@example.org")
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        smtp.sendmail("joseph@example.org", [organizer], message.as_bytes(policy=policy.SMTP))
+    assert refused.value.smtp_code == 550
+    assert "TENTATIVE" in refused.value.smtp_error.decode()
+    assert answer_of(event, "joseph.fabre") is None

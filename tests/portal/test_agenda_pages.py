@@ -1,0 +1,186 @@
+"""The agenda through HTTP: the event form and its options, drafts, the month and week views,
+"Mon agenda", answers from the event page, the organiser's table and CSV, forged requests."""
+from __future__ import annotations
+
+import csv
+import io
+
+from sqlalchemy import select
+
+from agenda.models import Answer, Event, Resource, ResourceKind
+from directory.db import db
+from tests.conftest import login, post_form
+
+from .annuaire_helpers import group_id, html, messages, school_id
+
+FORM = {"title": "Sortie au musée", "start_date": "2026-03-12", "start_time": "09:00",
+        "end_date": "2026-03-12", "end_time": "12:00", "place": "Musée des Augustins",
+        "summary": "Prévoir un pique-nique", "repeat": "none", "follow_up": "off"}
+
+
+def new_event(client, app, publish=True, **fields):
+    gid = group_id(app, "4A")
+    data = {**FORM, "agenda": gid, **fields,
+            ("publish" if publish else "save_draft"): "x"}
+    return post_form(client, f"/agenda/groupe/{gid}/nouveau", data)
+
+
+def event_id_of(response) -> int:
+    assert response.status_code == 302, messages(html(response))
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def coach(app) -> int:
+    with app.app_context():
+        resource = Resource(school_id=school_id(app, "0310024H"), name="Car",
+                            kind=ResourceKind.EQUIPMENT)
+        db.session.add(resource)
+        db.session.commit()
+        return resource.id
+
+
+def test_teacher_creates_an_event_with_every_option(teacher, app):
+    car = coach(app)
+    response = new_event(teacher, app, resources=[car], notify="y", read_receipt="y",
+                         ask_confirmation="y", follow_up="moderated")
+    event_id = event_id_of(response)
+    page = html(teacher.get(f"/agenda/evenement/{event_id}"))
+    assert page.one("h1").text == "Sortie au musée"
+    text = page.text
+    assert "12/03/2026 09:00 – 12/03/2026 12:00" in text
+    assert "Musée des Augustins" in text and "Car" in text and "Prévoir un pique-nique" in text
+    assert "Tableau des réponses" in text
+    with app.app_context():
+        event = db.session.get(Event, event_id)
+        assert event.notify and event.read_receipt and event.ask_confirmation
+        assert event.follow_up.value == "moderated"
+    month = html(teacher.get(f"/agenda/groupe/{group_id(app, '4A')}/?mois=2026-03"))
+    links = [a.text for a in month.all("a", class_="occurrence")]
+    assert any("09:00 Sortie au musée" in link for link in links)
+
+
+def test_a_draft_is_shown_to_its_author_only(teacher, app):
+    event_id = event_id_of(new_event(teacher, app, publish=False, title="Projet de sortie"))
+    page = html(teacher.get(f"/agenda/evenement/{event_id}"))
+    assert "brouillon" in page.one("h1").text
+    other = app.test_client()
+    login(other, "zoe.le-gall")
+    month = html(other.get(f"/agenda/groupe/{group_id(app, '4A')}/?mois=2026-03"))
+    assert month.one("table", class_="month")
+    assert "Projet de sortie" not in month.text
+    assert other.get(f"/agenda/evenement/{event_id}").status_code == 404
+
+
+def test_a_pupil_answers_with_a_comment_and_the_organiser_sees_it(teacher, app):
+    event_id = event_id_of(new_event(teacher, app, ask_confirmation="y"))
+    zoe = app.test_client()
+    login(zoe, "zoe.le-gall")
+    response = post_form(zoe, f"/agenda/evenement/{event_id}/reponse",
+                         {"answer": "accepted", "comment": "J'apporte mon appareil photo"},
+                         page=f"/agenda/evenement/{event_id}", follow_redirects=True)
+    assert "Votre réponse est enregistrée." in messages(html(response))
+    table = html(teacher.get(f"/agenda/evenement/{event_id}/reponses"))
+    row = next(tr for tr in table.all("tr") if "Le Gall Zoé" in tr.text)
+    assert "Accepte" in row.text and "J'apporte mon appareil photo" in row.text
+    exported = teacher.get(f"/agenda/evenement/{event_id}/reponses.csv")
+    rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True).lstrip("\ufeff")),
+                           delimiter=";"))
+    assert rows[0][:4] == ["Nom", "Prénom", "Profil", "Réponse"]
+    assert ["Le Gall", "Zoé", "Élève", "Accepte", "J'apporte mon appareil photo"] in \
+        [r[:5] for r in rows]
+
+
+def test_the_organiser_answers_on_behalf_of_a_parent(teacher, app):
+    event_id = event_id_of(new_event(teacher, app, ask_confirmation="y"))
+    with app.app_context():
+        from tests.agenda.conftest import person
+
+        joseph = person("joseph.fabre").id
+    response = post_form(teacher, f"/agenda/evenement/{event_id}/reponses",
+                         {"account": joseph, "answer": "refused", "comment": "Au téléphone"},
+                         page=f"/agenda/evenement/{event_id}/reponses")
+    assert response.status_code == 302
+    with app.app_context():
+        answer = db.session.get(Answer, (event_id, joseph))
+        assert (answer.answer.value, answer.comment, answer.channel.value) == \
+            ("refused", "Au téléphone", "organiser")
+
+
+def test_a_pupil_cannot_open_the_form_nor_the_table(student, app):
+    gid = group_id(app, "4A")
+    assert student.get(f"/agenda/groupe/{gid}/nouveau").status_code == 403
+    teacher = app.test_client()
+    login(teacher, "claire.bernard")
+    event_id = event_id_of(new_event(teacher, app, ask_confirmation="y"))
+    assert student.get(f"/agenda/evenement/{event_id}/reponses").status_code == 404
+    assert student.get(f"/agenda/evenement/{event_id}/modifier").status_code == 404
+
+
+def test_an_agenda_of_a_group_one_is_not_in_is_not_found(student, app):
+    with app.app_context():
+        from directory.models import Group
+
+        other = db.session.scalar(select(Group.id).where(Group.name == "3B"))
+    assert student.get(f"/agenda/groupe/{other}/").status_code == 404
+
+
+def test_double_booking_is_refused_with_the_conflict_named(teacher, app):
+    car = coach(app)
+    event_id_of(new_event(teacher, app, resources=[car]))
+    response = new_event(teacher, app, title="Cross", start_time="11:00", end_time="14:00",
+                         resources=[car])
+    assert response.status_code == 400
+    assert ("« Car » est déjà réservé du 12/03/2026 à 09:00 au 12/03/2026 à 12:00 pour « Sortie "
+            "au musée » : rien n'a été enregistré. Choisissez d'autres horaires ou une autre "
+            "ressource.") in messages(html(response))
+
+
+def test_form_errors_are_shown_and_nothing_is_saved(teacher, app):
+    with app.app_context():
+        before = db.session.scalar(select(db.func.count()).select_from(Event))
+    response = new_event(teacher, app, title="", end_time="08:00")
+    assert response.status_code == 400
+    assert "Donnez un titre à l'évènement." in " ".join(messages(html(response)))
+    response = new_event(teacher, app, start_date="2026-03-29", start_time="02:30",
+                         end_date="2026-03-29", end_time="04:00")
+    assert any("02:30 n'existe pas" in m for m in messages(html(response)))
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count()).select_from(Event)) == before
+
+
+def test_mon_agenda_and_the_week_show_the_events_of_every_agenda(teacher, app):
+    event_id_of(new_event(teacher, app))
+    parent = app.test_client()
+    login(parent, "joseph.fabre")
+    month = html(parent.get("/agenda/?mois=2026-03"))
+    assert any("Sortie au musée" in a.text for a in month.all("a", class_="occurrence"))
+    week = html(parent.get("/agenda/semaine?jour=2026-03-12"))
+    assert "jeudi 12 mars" in week.text
+    assert any("Sortie au musée" in a.text for a in week.all("a", class_="occurrence"))
+
+
+def test_the_home_page_shows_the_next_events(teacher, app):
+    from datetime import timedelta
+
+    from agenda import times
+    from directory.clock import utcnow
+
+    tomorrow = times.local_date(utcnow()) + timedelta(days=1)
+    event_id_of(new_event(teacher, app, title="Conseil de classe",
+                          start_date=tomorrow.isoformat(), end_date=tomorrow.isoformat()))
+    zoe = app.test_client()
+    login(zoe, "zoe.le-gall")
+    section = html(zoe.get("/")).one("section", aria_labelledby="next-events")
+    assert "Prochains évènements" in section.text
+    assert f"{tomorrow:%d/%m/%Y} 09:00 Conseil de classe — 4A" in section.text
+
+
+def test_a_comment_is_never_a_formula_in_the_csv(teacher, app):
+    event_id = event_id_of(new_event(teacher, app, ask_confirmation="y"))
+    zoe = app.test_client()
+    login(zoe, "zoe.le-gall")
+    post_form(zoe, f"/agenda/evenement/{event_id}/reponse",
+              {"answer": "refused", "comment": "=HYPERLINK(\"http://x\")"},
+              page=f"/agenda/evenement/{event_id}")
+    text = teacher.get(f"/agenda/evenement/{event_id}/reponses.csv").get_data(as_text=True)
+    assert 'Le Gall;Zoé;Élève;Refuse;"\'=HYPERLINK(""http://x"")"' in text
