@@ -41,3 +41,14 @@ def test_an_unknown_zone_stops_the_app_with_one_clear_message(tmp_path):
         create_app({"INSTANCE_PATH": str(tmp_path),
                     "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'preau.db'}",
                     "PREAU": {"TIMEZONE": "Europe/Pariss"}})
+
+
+def test_the_agenda_reads_and_writes_times_in_the_same_zone(app, monkeypatch):
+    from datetime import datetime
+
+    from agenda import times
+
+    monkeypatch.setitem(app.config["PREAU"], "TIMEZONE", "America/New_York")
+    with app.app_context():
+        assert times.to_local(datetime(2026, 6, 15, 12)) == datetime(2026, 6, 15, 8)
+        assert times.to_utc(datetime(2026, 6, 15, 8)) == datetime(2026, 6, 15, 12)
