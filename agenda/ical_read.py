@@ -192,7 +192,7 @@ def _utc(moment: datetime | date, notes: list[str], prop=None) -> datetime:
     try:
         return times.to_utc(moment)
     except times.AmbiguousTime:
-        return times.from_aware(moment.replace(tzinfo=times.PARIS))
+        return times.from_aware(moment.replace(tzinfo=times.readers_zone()))
 
 
 def _made_up_uid(component) -> str:

@@ -1,4 +1,5 @@
-"""Local time of the agenda (Europe/Paris) against the naive UTC the database keeps.
+"""Local time of the agenda (PREAU_TIMEZONE, Europe/Paris by default: the readers' zone of
+directory/clock.py) against the naive UTC the database keeps.
 
 Every conversion goes through zoneinfo, so "10:00 on the Sunday the clocks change" and "every
 Tuesday at 10:00 from March to April" stay at 10:00 on the wall whatever the offset that day.
@@ -8,9 +9,8 @@ the last Sunday of October) is refused rather than guessed.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-PARIS = ZoneInfo("Europe/Paris")
+from directory.clock import local_time, readers_zone
 
 
 class AmbiguousTime(ValueError):
@@ -22,23 +22,23 @@ class AmbiguousTime(ValueError):
 
 
 def to_utc(local: datetime) -> datetime:
-    """Naive Paris wall time → naive UTC; a wall time the DST change skips or repeats raises."""
-    first = local.replace(tzinfo=PARIS, fold=0)
-    second = local.replace(tzinfo=PARIS, fold=1)
+    """Naive local wall time → naive UTC; a wall time the DST change skips or repeats raises."""
+    first = local.replace(tzinfo=readers_zone(), fold=0)
+    second = local.replace(tzinfo=readers_zone(), fold=1)
     if first.utcoffset() != second.utcoffset():
-        back = first.astimezone(UTC).astimezone(PARIS).replace(tzinfo=None)
+        back = first.astimezone(UTC).astimezone(readers_zone()).replace(tzinfo=None)
         raise AmbiguousTime("gap" if back != local else "fold", local)
     return first.astimezone(UTC).replace(tzinfo=None)
 
 
 def to_local(utc: datetime) -> datetime:
-    """Naive UTC → naive Paris wall time."""
-    return utc.replace(tzinfo=UTC).astimezone(PARIS).replace(tzinfo=None)
+    """Naive UTC → naive local wall time."""
+    return local_time(utc).replace(tzinfo=None)
 
 
 def aware(utc: datetime) -> datetime:
-    """Naive UTC → aware Paris time (for iCalendar, which writes TZID=Europe/Paris)."""
-    return utc.replace(tzinfo=UTC).astimezone(PARIS)
+    """Naive UTC → aware local time (for iCalendar, which writes its TZID)."""
+    return local_time(utc)
 
 
 def from_aware(moment: datetime) -> datetime:

@@ -1,47 +1,97 @@
-"""Permanent failures of forwards: reported to the author in French, whether the smarthost
-refused at once (the worker) or a bounce came back later to `bounces+<entry id>@<domain>`.
+"""Permanent failures of forwards: reported to the author, whether the relay refused at once
+or stayed out of reach (the worker) or a bounce came back later to the forward's envelope
+sender.
+
+That envelope sender is signed, like BATV or SRS: `bounces+<entry id>-<day>-<hmac>@<domain>`,
+the HMAC (keyed by the app's SECRET_KEY) covering the entry id and the day it was sent. Only
+the server the forward went to learns it, so nobody else can make an author believe that
+their message bounced; an address older than twice the queue lifetime is refused too, since
+no honest bounce comes that late. Any other `bounces+…` address is unknown (550 5.1.1).
 
 Only FORWARD entries are ever reported on; reports and system mail are sent with a null
 envelope sender and dropped when they fail, so a bounce is never answered with a bounce.
 Bounces that are not failure notices (auto-replies, delay warnings) are accepted and ignored.
-The failure text is shown with the recipient's redirect address replaced by their universal
-address: redirect addresses are never shown to other members.
+A failure is a `Failure` (mailgate/failures.py: a kind and the remote server's own words);
+mailgate/reports.py writes the report, where the remote words are quoted as theirs, never
+as Préau's. Redirect addresses in them are replaced by the universal address: they are
+never shown to other members.
 """
 from __future__ import annotations
 
 import email
+import hashlib
+import hmac
+import math
 import re
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from email import policy
+from email.header import Header, decode_header
 
 from directory.db import db
 from directory.models import Account
 
-from . import queue, reports
+from . import mime, queue, reports
+from .failures import Failure, FailureKind
 from .models import EntryKind, EntryState, MailMessage, OutboundEntry
-from .settings import current
+from .settings import Settings, current
 
-_LOCAL = re.compile(r"^bounces\+(\d{1,18})$")
+PREFIX = "bounces+"
+_SIGNED = re.compile(r"^bounces\+(\d{1,18})-(\d{1,6})-([0-9a-f]{16})$")
+_EPOCH = date(1970, 1, 1)
+_CONTEXT = b"preau-bounce-address:"     # this use of SECRET_KEY and no other
 
 
-def envelope_sender(entry_id: int, domain: str) -> str:
-    return f"bounces+{entry_id}@{domain}"
+# --- the signed envelope sender ------------------------------------------------------------
+
+def envelope_sender(entry_id: int, settings: Settings, today: date | None = None) -> str:
+    day = ((today or _today()) - _EPOCH).days
+    return f"{PREFIX}{entry_id}-{day}-{_signature(settings, entry_id, day)}@{settings.domain}"
 
 
-def entry_id_of(address: str, domain: str) -> int | None:
+def is_bounce_address(address: str, domain: str) -> bool:
     local, _, address_domain = address.strip("<>").rpartition("@")
-    match = _LOCAL.match(local.lower())
-    if match is None or address_domain.lower() != domain:
+    return local.lower().startswith(PREFIX) and address_domain.lower() == domain
+
+
+def entry_id_of(address: str, settings: Settings, today: date | None = None) -> int | None:
+    """The entry of a bounce address we signed and that has not expired, else None."""
+    local, _, address_domain = address.strip("<>").rpartition("@")
+    match = _SIGNED.match(local.lower())
+    if match is None or address_domain.lower() != settings.domain:
         return None
-    return int(match[1])
+    entry_id, day, signature = int(match[1]), int(match[2]), match[3]
+    age = ((today or _today()) - _EPOCH).days - day
+    if not -1 <= age <= max_age_days(settings):
+        return None
+    if not hmac.compare_digest(signature, _signature(settings, entry_id, day)):
+        return None
+    return entry_id
+
+
+def max_age_days(settings: Settings) -> int:
+    """Twice the queue lifetime, in whole days, and never less than two days."""
+    return max(2, math.ceil(2 * settings.queue_lifetime / timedelta(days=1)))
+
+
+def _signature(settings: Settings, entry_id: int, day: int) -> str:
+    message = _CONTEXT + f"{entry_id}-{day}@{settings.domain}".encode()
+    return hmac.new(settings.secret_key, message, hashlib.sha256).hexdigest()[:16]
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
 
 
 def known_entry(entry_id: int) -> bool:
     return db.session.get(OutboundEntry, entry_id) is not None
 
 
+# --- a bounce coming back ------------------------------------------------------------------
+
 def receive(entry_ids: list[int], raw: bytes) -> int:
     """A message that came to bounce addresses. Returns how many authors were told."""
-    failure = failure_text(raw)
+    failure = failure_of(raw)
     if failure is None:
         return 0
     told = 0
@@ -49,28 +99,42 @@ def receive(entry_ids: list[int], raw: bytes) -> int:
         entry = db.session.get(OutboundEntry, entry_id)
         if entry is None or entry.kind != EntryKind.FORWARD or entry.state != EntryState.SENT:
             continue
-        if queue.mark_failed(entry.id, None, failure):
+        if queue.mark_failed(entry.id, None, failure.log_text):
             told += report(entry, failure)
     return told
 
 
-def failure_text(raw: bytes) -> str | None:
-    """The reason of a failure notice (RFC 3464), or None when it is not one."""
-    message = email.message_from_bytes(raw, policy=policy.compat32)
-    for part in message.walk():
+def failure_of(raw: bytes) -> Failure | None:
+    """The failure a notice (RFC 3464) reports, or None when it is not a failure notice."""
+    try:
+        message = email.message_from_bytes(raw, policy=policy.compat32)
+        parts = list(message.walk())
+    except RecursionError:
+        return None
+    for part in parts:
         if part.get_content_type() != "message/delivery-status":
             continue
         blocks = part.get_payload() if part.is_multipart() else []
         for block in blocks[1:]:
-            action = (block.get("Action") or "").strip().lower()
-            status = (block.get("Status") or "").strip()
+            action = _field(block, "Action").lower()
+            status = _field(block, "Status")
             if action == "failed" or status.startswith("5"):
-                diagnostic = " ".join((block.get("Diagnostic-Code") or "").split())
-                return f"{status} {diagnostic}".strip() or "échec définitif de la remise"
+                diagnostic = " ".join(_field(block, "Diagnostic-Code").split())
+                return Failure(FailureKind.BOUNCED, diagnostic.removeprefix("smtp;").strip()
+                               or status)
     return None
 
 
-def report(entry: OutboundEntry, failure: str) -> int:
+def _field(block, name: str) -> str:
+    """A field of a DSN block as text. Raw 8-bit bytes are set aside by compat32 as a Header:
+    read them as UTF-8; then decode encoded words."""
+    value = block.get(name) or ""
+    if isinstance(value, Header):
+        value = b"".join(part for part, _ in decode_header(value)).decode("utf-8", "replace")
+    return mime.decode_words(str(value)).strip()
+
+
+def report(entry: OutboundEntry, failure: Failure) -> int:
     """Tell the author of `entry`'s message that it did not reach its recipient."""
     if entry.kind != EntryKind.FORWARD or entry.author_id is None:
         return 0
@@ -80,16 +144,11 @@ def report(entry: OutboundEntry, failure: str) -> int:
     if author is None or message is None:
         return 0
     settings = current()
-    if recipient is not None:
-        who = f"{recipient.full_name} <{settings.universal(recipient.address)}>"
-        failure = re.sub(re.escape(entry.address), settings.universal(recipient.address),
-                         failure, flags=re.IGNORECASE)
-    else:
-        who = "un destinataire"
-        failure = re.sub(re.escape(entry.address), "(adresse masquée)", failure,
-                         flags=re.IGNORECASE)
-    reason = f"le serveur de destination a refusé le message ({failure})"
-    return int(reports.undeliverable(author, message.subject, message.sent_at, [(who, reason)],
-                                     in_reply_to=message.message_id_header,
-                                     others_received=False))
-
+    shown = settings.universal(recipient.address) if recipient is not None else None
+    remote = re.sub(re.escape(entry.address), shown or "(adresse masquée)", failure.remote,
+                    flags=re.IGNORECASE)
+    who = f"{recipient.full_name} <{shown}>" if recipient is not None else "un destinataire"
+    return int(reports.undeliverable(
+        author, message.subject, message.sent_at,
+        [(who, reports.failure_reason(replace(failure, remote=remote)))],
+        in_reply_to=message.message_id_header, others_received=False))

@@ -21,9 +21,10 @@ from sqlalchemy import event
 
 from directory.db import db
 
-from . import inbound, store
+from . import inbound, replies, store
 from .committer import Committer
-from .settings import Settings, from_app
+from .sender_auth import SenderAuthenticator
+from .settings import SenderAuth, Settings, from_app
 
 log = logging.getLogger("preau.mailgate")
 
@@ -34,6 +35,12 @@ log = logging.getLogger("preau.mailgate")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN_PATH = re.compile(rf"\s*<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>"
                          r"[ \t]*([^(]*)", re.DOTALL)
+
+
+# Bytes that are not UTF-8 (aiosmtpd keeps them as surrogates) and control characters: no
+# address holds them, and the database could not even look one up (501, not a 451 from a
+# failed query).
+_UNREADABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 
 
 class PreauSMTP(SMTP):
@@ -49,16 +56,29 @@ class PreauSMTP(SMTP):
         if plain is not None:
             return plain[1], plain[2]
         try:
-            return super()._getaddr(arg)
+            address, rest = super()._getaddr(arg)
         except Exception:
             # The email package's parser crashes on some garbage ("<", "a@[", "a@[ " raise
             # IndexError, AttributeError, UnboundLocalError…): for the client that is a
             # syntax error (553), not a temporary failure.
             return None, None
+        if address and _UNREADABLE.search(address):     # decoded from "=?…?=" words
+            return None, None
+        return address, rest
+
+    async def smtp_MAIL(self, arg):
+        if arg and _UNREADABLE.search(arg):
+            return await self.push(replies.for_client(replies.BAD_ADDRESS, False))
+        return await super().smtp_MAIL(arg)
+
+    async def smtp_RCPT(self, arg):
+        if arg and _UNREADABLE.search(arg):
+            return await self.push(replies.for_client(replies.BAD_ADDRESS, False))
+        return await super().smtp_RCPT(arg)
 
     async def push(self, status):
         if isinstance(status, str) and status.startswith("552 Error"):
-            status = inbound.replies.for_client(self.too_large, False)
+            status = replies.for_client(self.too_large, False)
         await super().push(status)
 
 
@@ -105,7 +125,9 @@ class Gateway:
         self.sock = sock
         self.reads = inbound.Reads(app, read_threads)
         self.committer = Committer(app)
-        self.handler = inbound.Inbound(self.settings, self.reads, self.committer)
+        self.senders = None if self.settings.sender_auth == SenderAuth.OFF \
+            else SenderAuthenticator(self.settings)
+        self.handler = inbound.Inbound(self.settings, self.reads, self.committer, self.senders)
         self.tls = tls_context(self.settings)    # read once, not at every connection
         self.server: asyncio.AbstractServer | None = None
 
@@ -126,6 +148,8 @@ class Gateway:
             await self.server.wait_closed()
         self.committer.stop()
         self.reads.stop()
+        if self.senders is not None:
+            self.senders.stop()
 
 
 def run(app, host: str, port: int) -> None:

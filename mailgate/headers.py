@@ -4,15 +4,20 @@ Fields are kept from a short list (threading, MIME, subject, date, recipients…
 else — other servers' trace fields, Return-Path, Sender, Reply-To, DKIM signatures, vendor
 fields — is dropped, since any of them may carry the member's private address. From is the
 author's universal address; To, Cc and Disposition-Notification-To have every member's
-redirect address replaced by that member's universal address; Bcc never reaches the stored
-header. Our own Received field comes first.
+redirect address replaced by that member's universal address, and every display name that
+contains an address (as Outlook writes `"claire@example.net" <claire@example.net>`, plain or
+RFC 2047 encoded) replaced by the member's name, or dropped for someone who is not a member:
+the name could be anyone's redirect address. Bcc never reaches the stored header. Our own
+Received field comes first, then our Authentication-Results (mailgate/sender_auth.py).
 """
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Mapping
 from email.utils import formataddr, formatdate, getaddresses
 
-from .mime import Field, Parsed, unfold
+from .mime import Field, Parsed, decode_words, unfold
 
 KEEP = frozenset({
     "date", "subject", "message-id", "in-reply-to", "references", "mime-version",
@@ -22,6 +27,7 @@ KEEP = frozenset({
     "keywords", "comments", "user-agent", "x-mailer", "accept-language",
 })
 REWRITTEN = frozenset({"to", "cc", "disposition-notification-to"})
+_ADDRESS_LIKE = re.compile(r"[^\s<>@]@[^\s<>@]")
 
 
 def field(name: str, value: str) -> Field:
@@ -34,12 +40,39 @@ def outside_addresses(parsed: Parsed) -> set[str]:
     return {address.lower() for name in REWRITTEN for _, address in parsed.addresses(name)}
 
 
+def hides_address(display_name: str) -> bool:
+    """A display name (decoded) that contains something shaped like an address."""
+    return _ADDRESS_LIKE.search(display_name) is not None
+
+
+def masked_addresses(parsed: Parsed, address_map: Mapping[str, str]) -> set[str]:
+    """Addresses (rewritten, lower case) of To/Cc/Disposition-Notification-To entries whose
+    display name must be replaced: whose members' names `stored_header` needs."""
+    return {address_map.get(address.lower(), address).lower() for field_name in REWRITTEN
+            for name, address in parsed.addresses(field_name) if hides_address(name)}
+
+
+def shown(name: str, address: str, address_map: Mapping[str, str],
+          names: Mapping[str, str]) -> tuple[str, str]:
+    """One recipient as stored and shown: `name` decoded; `names`: universal address (lower
+    case) → member's name, for the addresses `masked_addresses` gave."""
+    address = address_map.get(address.lower(), address)
+    if hides_address(name):
+        name = names.get(address.lower(), "")
+    return name, address
+
+
 def stored_header(parsed: Parsed, *, author_from: str | None, received: str | None,
-                  address_map: dict[str, str], domain: str) -> tuple[bytes, str]:
-    """The header block to store (CRLF, ends with the empty line) and the Message-ID."""
+                  address_map: dict[str, str], domain: str,
+                  names: Mapping[str, str] | None = None,
+                  authentication: str | None = None) -> tuple[bytes, str]:
+    """The header block to store (CRLF, ends with the empty line) and the Message-ID.
+    `names`: see `shown`; `authentication`: the value of our Authentication-Results."""
     out: list[Field] = []
     if received:
         out.append(field("Received", received))
+    if authentication:
+        out.append(field("Authentication-Results", authentication))
     if author_from:
         out.append(field("From", author_from))
     else:
@@ -52,7 +85,8 @@ def stored_header(parsed: Parsed, *, author_from: str | None, received: str | No
             if message_id:
                 continue
             message_id = original.value.strip()
-        out.append(_rewritten(original, address_map) if original.key in REWRITTEN else original)
+        out.append(_rewritten(original, address_map, names or {})
+                   if original.key in REWRITTEN else original)
     if not message_id:
         message_id = f"<{uuid.uuid4().hex}@{domain}>"
         out.append(field("Message-ID", message_id))
@@ -63,15 +97,24 @@ def stored_header(parsed: Parsed, *, author_from: str | None, received: str | No
     return b"".join(f.raw for f in out) + b"\r\n", message_id
 
 
-def _rewritten(original: Field, address_map: dict[str, str]) -> Field:
+def _rewritten(original: Field, address_map: Mapping[str, str],
+               names: Mapping[str, str]) -> Field:
     value = unfold(original.raw.split(b":", 1)[1])
-    pairs = getaddresses([value])
-    if not any(address.lower() in address_map for _, address in pairs):
+    pairs = [(decode_words(name), address) for name, address in getaddresses([value])
+             if address]
+    rewritten = [shown(name, address, address_map, names) for name, address in pairs]
+    if rewritten == pairs:
         return original
-    rendered = ", ".join(
-        formataddr((name, address_map.get(address.lower(), address)), charset="utf-8")
-        for name, address in pairs if address)
-    return field(original.name, rendered)
+    return field(original.name, ", ".join(_render(*pair) for pair in rewritten))
+
+
+def _render(name: str, address: str) -> str:
+    """formataddr, except that an address in UTF-8 (RFC 6532), which formataddr refuses, is
+    written as it came."""
+    if address.isascii():
+        return formataddr((name, address), charset="utf-8")
+    return f"{formataddr((name, '@'), charset='utf-8').removesuffix(' <@>')} <{address}>" \
+        if name else address
 
 
 def author_from(full_name: str, address: str) -> str:

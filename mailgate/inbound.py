@@ -1,6 +1,7 @@
 """The aiosmtpd handler: a thin adapter from SMTP commands to the routing path.
 
-MAIL FROM identifies the author (mailgate/identity.py); each RCPT TO is judged at once by
+MAIL FROM identifies the author (mailgate/identity.py), whose claim is checked at DATA
+(mailgate/sender_auth.py: SPF, DKIM, DMARC); each RCPT TO is judged at once by
 `routing.check` so the client gets a reply per recipient; DATA stores the message through
 `routing.deliver_many`, run by the committer thread for all the messages waiting together, and
 250 is sent only once that commit has returned. Database reads run in a thread pool: the event
@@ -20,6 +21,7 @@ from directory.db import db
 from . import bounces, identity, local_handlers, mime, replies, routing
 from .cache import IDENTITY_TTL, TimedCache
 from .committer import Committer
+from .sender_auth import Action, Check, SenderAuthenticator
 from .settings import MB, Settings
 
 log = logging.getLogger("preau.mailgate")
@@ -63,10 +65,12 @@ class Transaction:
 
 
 class Inbound:
-    def __init__(self, settings: Settings, reads: Reads, committer: Committer):
+    def __init__(self, settings: Settings, reads: Reads, committer: Committer,
+                 senders: SenderAuthenticator | None = None):
         self.settings = settings
         self.reads = reads
         self.committer = committer
+        self.senders = senders      # None: PREAU_SENDER_AUTH=off
         self.authors = TimedCache(IDENTITY_TTL)      # see mailgate/cache.py
         self.accepted = TimedCache(IDENTITY_TTL)
 
@@ -102,9 +106,9 @@ class Inbound:
 
     async def _judge(self, transaction: Transaction, address: str) -> str | None:
         """None when accepted, else the refusal."""
-        bounce_id = bounces.entry_id_of(address, self.settings.domain)
-        if bounce_id is not None:
-            if not await self.reads.run(bounces.known_entry, bounce_id):
+        if bounces.is_bounce_address(address, self.settings.domain):
+            bounce_id = bounces.entry_id_of(address, self.settings)
+            if bounce_id is None or not await self.reads.run(bounces.known_entry, bounce_id):
                 return replies.refusal(routing.Refusal.UNKNOWN, f"{address} : adresse inconnue")
             transaction.bounce_ids.append(bounce_id)
             return None
@@ -157,18 +161,39 @@ class Inbound:
             await self.committer.run(bounces.receive, transaction.bounce_ids, raw)
             if not transaction.decisions:
                 return self._reply(envelope, replies.BOUNCE_ACCEPTED)
+        check = None
+        if transaction.author is not None and self.senders is not None:
+            check = await self.senders.check(session.peer, session.host_name or "",
+                                             envelope.mail_from, raw)
+            refusal = self._unauthenticated(check, envelope.mail_from)
+            if refusal:
+                return self._reply(envelope, refusal)
+        try:
+            parsed = await asyncio.get_running_loop().run_in_executor(
+                self.reads.executor, mime.parse, raw)
+        except mime.UnreadableMessage:
+            return self._reply(envelope, replies.UNREADABLE_MESSAGE)
         if transaction.handled:
             refusal = await self._hand_over(transaction, raw)
             if not transaction.decisions:
                 return self._reply(envelope, refusal or replies.HANDLED)
-        parsed = await asyncio.get_running_loop().run_in_executor(
-            self.reads.executor, mime.parse, raw)
         result = await self.committer.run_many(routing.deliver_many, routing.Delivery(
-            transaction.author, parsed, transaction.decisions, received=self._received(session)))
+            transaction.author, parsed, transaction.decisions, received=self._received(session),
+            authentication=check.header(self.settings.hostname) if check else None,
+            sender_check=check.verdict if check else None))
         if result.accepted:
             return self._reply(envelope, f"{replies.STORED} ({result.message_id})")
         first = result.refused[0]
         return self._reply(envelope, replies.refusal(first.refusal, first.reason))
+
+    def _unauthenticated(self, check: Check, sender: str) -> str | None:
+        action = check.action(self.settings.sender_auth)
+        if action == Action.RETRY:
+            return replies.SENDER_CHECK_UNAVAILABLE
+        if action == Action.REFUSE:
+            return replies.SENDER_NOT_AUTHENTICATED.format(
+                domain=sender.strip("<> ").rpartition("@")[2], summary=check.summary)
+        return None
 
     async def _hand_over(self, transaction: Transaction, raw: bytes) -> str | None:
         """Give the message to each local handler it was sent to; the first refusal."""

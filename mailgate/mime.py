@@ -5,7 +5,13 @@ folding survive); the body is parsed by the standard library's `email` package o
 the text and HTML parts and the attachments. Attachments are detached: their payload is
 replaced by an empty one marked `X-Preau-Attachment: <position>`, and `rebuild()` puts the
 content back from the store. A body the parser cannot make sense of (no boundary, boundary
-never found) is kept exactly as received and shown as text with a notice.
+never found) is kept exactly as received and shown as text with a notice; one nested deeper
+than MAX_NESTING levels (the email package recurses, and gives up near a thousand) is
+`UnreadableMessage`, refused for good.
+
+Every text taken from the message goes through `clean`: bytes that are not UTF-8 are read as
+UTF-8 or replaced, and NULs are dropped, since PostgreSQL's text columns cannot hold them
+(the stored source, bytes, keeps the message as it came).
 """
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
 from email.errors import (
+    HeaderParseError,
     MultipartInvariantViolationDefect,
     NoBoundaryInMultipartDefect,
     StartBoundaryNotFoundDefect,
@@ -34,6 +41,11 @@ MALFORMED_NOTICE = ("[Préau] Ce message est mal formé : il est reproduit ci-de
 _FATAL = (NoBoundaryInMultipartDefect, StartBoundaryNotFoundDefect,
           MultipartInvariantViolationDefect)
 _FOLD = re.compile(rb"\r?\n(?=[ \t])")
+MAX_NESTING = 100       # multipart levels; real mail has a handful
+
+
+class UnreadableMessage(Exception):
+    """A message no reader could ever read: refused (554 5.6.0), never retried."""
 
 
 @dataclass
@@ -102,18 +114,30 @@ class Parsed:
 def unfold(value: bytes) -> str:
     value = _FOLD.sub(b"", value).strip()
     try:
-        return value.decode("utf-8")
+        return clean(value.decode("utf-8"))
     except UnicodeDecodeError:
-        return value.decode("latin-1")
+        return clean(value.decode("latin-1"))
 
 
 def decode_words(value: str) -> str:
     if "=?" not in value:
         return value
     try:
-        return str(make_header(decode_header(value)))
-    except (LookupError, ValueError, UnicodeError):
+        return clean(str(make_header(decode_header(value))))
+    except (LookupError, ValueError, UnicodeError, HeaderParseError):
         return value
+
+
+def clean(text: str) -> str:
+    """Text any database column can hold: raw bytes the email package kept as surrogates
+    read as UTF-8 (or replaced), NULs dropped."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        data = text.encode("utf-8", "replace")
+    return data.decode("utf-8", "replace").replace("\x00", "")
 
 
 def split(raw: bytes) -> tuple[list[Field], bytes]:
@@ -151,16 +175,31 @@ def parse(raw: bytes) -> Parsed:
     try:
         message = email.message_from_bytes(b"".join(f.raw for f in content) + b"\r\n" + body,
                                            policy=policy.compat32)
+        if _nesting(message) > MAX_NESTING:
+            raise UnreadableMessage(f"more than {MAX_NESTING} nested MIME parts")
         if _fatal_defects(message):
             raise ValueError("malformed MIME structure")
         _read_parts(parsed, message)
+    except RecursionError:
+        raise UnreadableMessage("MIME structure too deep for the parser") from None
     except (ValueError, LookupError, TypeError, AttributeError, IndexError):
         parsed.malformed = True
         parsed.attachments = []
         parsed.html_body = None
-        parsed.text_body = MALFORMED_NOTICE + body.decode("utf-8", errors="replace")
+        parsed.text_body = MALFORMED_NOTICE + clean(body.decode("utf-8", errors="replace"))
         parsed.body = body
     return parsed
+
+
+def _nesting(message: Message) -> int:
+    """How many multipart levels deep the message goes (counted without recursion)."""
+    deepest, waiting = 0, [(message, 1)]
+    while waiting:
+        part, depth = waiting.pop()
+        deepest = max(deepest, depth)
+        if part.is_multipart():
+            waiting.extend((child, depth + 1) for child in part.get_payload())
+    return deepest
 
 
 def _fatal_defects(message: Message) -> bool:
@@ -174,7 +213,7 @@ def _read_parts(parsed: Parsed, message: Message) -> None:
     for part in _leaves(message):
         del part[MARKER]
         ctype = part.get_content_type()
-        disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        disposition = str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
         filename = _filename(part)
         is_text = ctype in ("text/plain", "text/html") and disposition != "attachment" \
             and not filename
@@ -209,16 +248,16 @@ def _filename(part: Message) -> str:
     name = part.get_filename() or part.get_param("name") or ""
     if isinstance(name, tuple):
         name = email.utils.collapse_rfc2231_value(name)
-    return decode_words(str(name)).strip()[:255]
+    return decode_words(clean(str(name))).strip()[:255]
 
 
 def _text(part: Message) -> str:
     data = part.get_payload(decode=True) or b""
     charset = part.get_content_charset() or "utf-8"
     try:
-        return data.decode(charset, errors="replace")
+        return clean(data.decode(charset, errors="replace"))
     except LookupError:
-        return data.decode("utf-8", errors="replace")
+        return clean(data.decode("utf-8", errors="replace"))
 
 
 def _detach(parsed: Parsed, part: Message, ctype: str, filename: str, disposition: str) -> None:
@@ -226,10 +265,10 @@ def _detach(parsed: Parsed, part: Message, ctype: str, filename: str, dispositio
         data = _generate(part.get_payload(0))
     else:
         data = part.get_payload(decode=True) or b""
-    content_id = (part.get("Content-ID") or "").strip().strip("<>") or None
+    content_id = clean(str(part.get("Content-ID") or "")).strip().strip("<>") or None
     position = len(parsed.attachments)
     parsed.attachments.append(AttachmentData(
-        position=position, filename=filename, content_type=ctype[:255],
+        position=position, filename=filename, content_type=clean(ctype)[:255],
         content_id=content_id[:255] if content_id else None,
         inline=disposition == "inline" or (content_id is not None and disposition != "attachment"),
         data=data))

@@ -75,6 +75,16 @@ class EntryState(enum.StrEnum):
     BOUNCED = "bounced"     # sent, then a bounce came back; the author got a report
 
 
+class SenderCheck(enum.StrEnum):
+    """What the gateway found of a message claiming a member's redirect address
+    (mailgate/sender_auth.py); NULL for mail that was not checked (web, system, or
+    PREAU_SENDER_AUTH=off)."""
+
+    PASS = "pass"               # SPF, or an aligned DKIM signature, vouches for the sender
+    TRUSTED = "trusted"         # from PREAU_TRUSTED_NETWORKS
+    UNVERIFIED = "unverified"   # neither (delivered under PREAU_SENDER_AUTH=mark)
+
+
 class Mailbox(db.Model):
     """One per account that has held mail: `used_bytes` is the quota counter, kept in step with
     the account's items by every store function in the same transaction (an atomic
@@ -154,6 +164,9 @@ class MailMessage(db.Model):
     malformed: Mapped[bool] = mapped_column(Boolean, default=False)
     # Reports and system mail: never answered with a bounce.
     automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Mail from outside: did its sender authenticate? The reading page says "Expéditeur non
+    # vérifié" when not.
+    sender_check: Mapped[SenderCheck | None] = mapped_column(_enum(SenderCheck, "sender_check"))
     # Header block (sanitised: no redirect address) + MIME body whose attachment payloads are
     # replaced by references to MailAttachment rows (mailgate/mime.py puts them back).
     source: Mapped[bytes] = mapped_column(LargeBinary)
@@ -162,6 +175,10 @@ class MailMessage(db.Model):
     # trigram index (migration 0005) serves `search_text LIKE '%…%'`.
     search_text: Mapped[str] = mapped_column(Text, default=_search_text_of,
                                              server_default="")
+
+    @property
+    def unverified_sender(self) -> bool:
+        return self.sender_check == SenderCheck.UNVERIFIED
 
 
 class MailAttachment(db.Model):

@@ -32,6 +32,15 @@ TOO_LARGE = "552 5.3.4 Message trop volumineux : {mb} Mo au plus"
 NO_VALID_RECIPIENT = "554 5.5.1 Aucun destinataire valide"
 TEMPORARY = "451 4.3.0 Erreur temporaire de la passerelle, réessayez plus tard"
 BOUNCE_ACCEPTED = "250 2.0.0 Avis de non-remise reçu"
+# mailgate/sender_auth.py, under PREAU_SENDER_AUTH=enforce.
+SENDER_NOT_AUTHENTICATED = ("550 5.7.26 Expéditeur non authentifié : ni SPF ni une signature "
+                            "DKIM de {domain} ne confirment que ce message en vient ({summary})")
+SENDER_CHECK_UNAVAILABLE = ("451 4.7.0 L'expéditeur ne peut pas être vérifié pour le moment "
+                            "(serveur DNS sans réponse), réessayez plus tard")
+# Permanent problems of the message or the command itself: retrying cannot help.
+UNREADABLE_MESSAGE = ("554 5.6.0 Message illisible : sa structure MIME est trop imbriquée "
+                      "ou corrompue")
+BAD_ADDRESS = "501 5.1.3 Adresse illisible : elle doit être écrite en ASCII ou en UTF-8"
 HANDLED = "250 2.0.0 Message traité"
 HANDLER_REFUSED = "550 5.7.1 {reason}"
 

@@ -1,19 +1,28 @@
 """Reports to an author about their message: a recipient it could not reach (no redirect
-address, mailbox full) or a forward that failed for good (a bounce). Written in French, from
+address, mailbox full) or a forward that failed for good (mailgate/failures.py: refused by
+the relay, bounced by the destination, relay out of reach). Written in French, from
 the portal's no-reply address, into the author's inbox or to their redirect address with a
 null envelope sender (mailgate/worker.py), and never themselves reported on: a report that
-cannot be delivered is dropped, so no loop can start."""
+cannot be delivered is dropped, so no loop can start.
+
+What a remote server said is quoted as its words, cut short and marked as not ours: a forged
+or hostile answer must not read as a message from Préau. Times are the readers' (PREAU_TIMEZONE)
+and durations are written as people say them ("1 minute", "5 jours")."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from babel.units import format_unit
+
+from directory.clock import local_time
 from directory.enums import Role
 from directory.models import Account
 
 from . import headers, mime, queue, store
+from .failures import Failure, FailureKind
 from .models import EntryKind, FolderKind
 from .settings import Settings, current
 
@@ -70,9 +79,42 @@ def undeliverable(author: Account, subject: str, sent_at: datetime,
     lines = "\n".join(f"  - {who} : {reason}" for who, reason in failures)
     title = subject or "(sans objet)"
     body = (f"Bonjour {author.full_name},\n\n"
-            f"Votre message « {title} » du {sent_at:%d/%m/%Y à %H:%M} (UTC) n'a pas pu être "
+            f"Votre message « {title} » du {local_time(sent_at):%d/%m/%Y à %H:%M} n'a pas pu être "
             f"remis aux destinataires suivants :\n\n{lines}\n\n"
             + ("Les autres destinataires l'ont bien reçu.\n\n" if others_received else "")
             + "Ce message est envoyé automatiquement par Préau ; n'y répondez pas.\n")
     return send_report(author, f"Non remis : {title}", body, in_reply_to=in_reply_to)
 
+
+
+_WHAT = {
+    FailureKind.REFUSED: "le serveur d'envoi a refusé le message",
+    FailureKind.BOUNCED: "le serveur de messagerie du destinataire a refusé le message",
+    FailureKind.UNREACHABLE: "le serveur d'envoi est resté injoignable pendant {lasted} : "
+                             "le message n'a pas pu partir",
+    FailureKind.DEFERRED: "le message n'a pas pu être remis pendant {lasted} : le serveur "
+                          "d'envoi l'a refusé temporairement à chaque essai",
+}
+QUOTE_LIMIT = 200
+_UNITS = ((86400, "duration-day"), (3600, "duration-hour"), (60, "duration-minute"),
+          (1, "duration-second"))
+
+
+def failure_reason(failure: Failure) -> str:
+    """What happened, in our words, then the remote server's answer quoted as theirs."""
+    what = _WHAT[failure.kind].format(lasted=duration_text(failure.lasted or timedelta()))
+    text = "".join(c for c in " ".join(failure.remote.split()) if c.isprintable())
+    if len(text) > QUOTE_LIMIT:
+        text = text[:QUOTE_LIMIT - 1] + "…"
+    if not text:
+        return what
+    return (f"{what}.\n    Réponse de ce serveur, citée telle quelle (Préau n'en est pas "
+            f"l'auteur) : « {text} »")
+
+
+def duration_text(delta: timedelta) -> str:
+    """'5 jours', '36 heures', '1 minute': in the largest unit that counts it exactly, so a
+    setting reads back as it was written."""
+    seconds = max(1, round(delta.total_seconds()))
+    size, unit = next((size, unit) for size, unit in _UNITS if seconds % size == 0)
+    return format_unit(seconds // size, unit, locale="fr", length="long")

@@ -52,6 +52,7 @@ from .models import (
     MailCorrespondent,
     MailMessage,
     OutboundEntry,
+    SenderCheck,
 )
 from .settings import MB, current
 
@@ -287,6 +288,9 @@ class Delivery:
     copy_to_self: bool = False
     message_id: int | None = None   # already stored (`store_once`): placed, not stored again
     warn: bool = True               # warning message to the author for NO_REDIRECT/MAILBOX_FULL
+    # SMTP: what mailgate/sender_auth.py found (our Authentication-Results, the verdict).
+    authentication: str | None = None
+    sender_check: SenderCheck | None = None
 
 
 def deliver(author: Account, parsed: mime.Parsed, decisions: Sequence[Decision], *,
@@ -340,7 +344,8 @@ def deliver_many(deliveries: Sequence[Delivery]) -> list[RoutingResult]:
               if outcome.accepted]
     fresh = [(job, outcome) for job, outcome in stored if job.message_id is None]
     address_maps = _redirect_maps([job.parsed for job, _ in fresh], settings)
-    messages = [_new_message(job, address_map, settings)
+    names = _member_names([job.parsed for job, _ in fresh], address_maps, settings)
+    messages = [_new_message(job, address_map, names, settings)
                 for (job, _), address_map in zip(fresh, address_maps, strict=True)]
     ids = iter(store.save_messages(messages))
     items, entries, correspondents = [], [], set()
@@ -410,16 +415,19 @@ def _after_quota(decision: Decision, fitted: bool) -> RecipientResult:
     return result
 
 
-def _new_message(job: Delivery, address_map: dict[str, str], settings) -> store.NewMessage:
+def _new_message(job: Delivery, address_map: dict[str, str], names: dict[str, str],
+                 settings) -> store.NewMessage:
     author, parsed = job.author, job.parsed
     universal = settings.universal(author.address)
     block, message_id = headers.stored_header(
         parsed, author_from=headers.author_from(author.full_name, universal),
-        received=job.received, address_map=address_map, domain=settings.domain)
+        received=job.received, address_map=address_map, domain=settings.domain, names=names,
+        authentication=job.authentication)
     bcc = ", ".join(f"{n} <{address_map.get(a.lower(), a)}>" if n
                     else address_map.get(a.lower(), a) for n, a in parsed.addresses("bcc"))
     return store.NewMessage(parsed, block, message_id, author.id, bcc_display=bcc,
-                            sender=(author.full_name, universal), address_map=address_map)
+                            sender=(author.full_name, universal), address_map=address_map,
+                            names=names, sender_check=job.sender_check)
 
 
 def _items(job: Delivery, outcome: RoutingResult, inboxes: dict[int, int],
@@ -457,6 +465,21 @@ def _redirect_maps(messages: Sequence[mime.Parsed], settings) -> list[dict[str, 
                               .where(func.lower(Account.redirect_address).in_(wanted)))
     found = {redirect: settings.universal(local) for redirect, local in rows}
     return [{a: found[a] for a in mine if a in found} for mine in candidates]
+
+
+def _member_names(messages: Sequence[mime.Parsed], address_maps: Sequence[dict[str, str]],
+                  settings) -> dict[str, str]:
+    """Universal address → name of the members whose display name in some To/Cc hides an
+    address (headers.shown replaces it): one query, and none for most messages."""
+    wanted = set().union(*(headers.masked_addresses(m, address_map)
+                           for m, address_map in zip(messages, address_maps, strict=True)))
+    local_parts = [a.rpartition("@")[0] for a in wanted if settings.is_local(a)]
+    if not local_parts:
+        return {}
+    members = db.session.scalars(
+        select(Account).options(lazyload(Account.schools), lazyload(Account.role_overrides))
+        .where(Account.address.in_(local_parts)))
+    return {settings.universal(member.address): member.full_name for member in members}
 
 
 def _warn(author: Account, parsed: mime.Parsed, outcome: RoutingResult) -> RoutingResult:

@@ -1,9 +1,11 @@
 """The gateway's settings, read once from the application's PREAU_* configuration."""
 from __future__ import annotations
 
+import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 
 from directory.errors import InvalidInput
@@ -11,6 +13,16 @@ from directory.errors import InvalidInput
 MB = 1024 * 1024
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "": 1}
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class SenderAuth(StrEnum):
+    """PREAU_SENDER_AUTH: what becomes of mail claiming a member's redirect address that does
+    not authenticate (mailgate/sender_auth.py)."""
+
+    ENFORCE = "enforce"     # refused (550 5.7.26)
+    MARK = "mark"           # delivered, shown as "Expéditeur non vérifié"
+    OFF = "off"             # not checked
 
 
 @dataclass(frozen=True)
@@ -27,6 +39,12 @@ class Settings:
     tls_key: str = ""
     dkim_key: str = ""
     dkim_selector: str = ""
+    # Signs the bounce addresses of forwards (mailgate/bounces.py): the app's SECRET_KEY.
+    secret_key: bytes = field(default=b"", repr=False)
+    sender_auth: SenderAuth = SenderAuth.ENFORCE
+    trusted_networks: tuple[Network, ...] = ()
+    dns_servers: tuple[tuple[str, int], ...] = ()    # empty: the system's resolvers
+    dns_timeout: float = 5.0
 
     def universal(self, local_part: str) -> str:
         return f"{local_part}@{self.domain}"
@@ -41,6 +59,44 @@ def parse_duration(value: str) -> timedelta:
     if not match:
         raise InvalidInput(f"Durée invalide : « {value} » (exemples : 5d, 12h, 30m).")
     return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+
+
+def parse_networks(value: str) -> tuple[Network, ...]:
+    """`127.0.0.0/8, ::1`: addresses or networks separated by commas or spaces."""
+    try:
+        return tuple(ipaddress.ip_network(part, strict=False)
+                     for part in re.split(r"[,\s]+", value) if part)
+    except ValueError as error:
+        raise InvalidInput(f"PREAU_TRUSTED_NETWORKS invalide : « {value} » ({error}).") \
+            from None
+
+
+def parse_servers(value: str) -> tuple[tuple[str, int], ...]:
+    """`192.0.2.53, 127.0.0.1:5300, [2001:db8::53]:5353`: port 53 unless given."""
+    return tuple(_server(part) for part in re.split(r"[,\s]+", value) if part)
+
+
+def _server(part: str) -> tuple[str, int]:
+    if part.startswith("["):
+        host, _, port = part[1:].partition("]")
+        port = port.removeprefix(":")
+    elif part.count(":") == 1:
+        host, _, port = part.partition(":")
+    else:
+        host, port = part, ""
+    try:
+        return str(ipaddress.ip_address(host)), int(port or 53)
+    except ValueError:
+        raise InvalidInput(f"PREAU_DNS_SERVERS invalide : « {part} » (une adresse IP, "
+                           "éventuellement suivie de :port).") from None
+
+
+def parse_choice(name: str, value: str, choices: type[StrEnum]):
+    try:
+        return choices(value.strip().lower())
+    except ValueError:
+        allowed = ", ".join(c.value for c in choices)
+        raise InvalidInput(f"PREAU_{name} invalide : « {value} » ({allowed}).") from None
 
 
 def from_app(app) -> Settings:
@@ -63,6 +119,12 @@ def from_app(app) -> Settings:
         tls_key=preau.get("TLS_KEY", ""),
         dkim_key=preau.get("DKIM_KEY", ""),
         dkim_selector=preau.get("DKIM_SELECTOR", ""),
+        secret_key=str(app.config["SECRET_KEY"]).encode(),
+        sender_auth=parse_choice("SENDER_AUTH", preau.get("SENDER_AUTH") or "enforce",
+                                 SenderAuth),
+        trusted_networks=parse_networks(preau.get("TRUSTED_NETWORKS", "127.0.0.0/8, ::1")),
+        dns_servers=parse_servers(preau.get("DNS_SERVERS", "")),
+        dns_timeout=parse_duration(preau.get("DNS_TIMEOUT") or "5s").total_seconds(),
     )
     app.extensions["mailgate.settings"] = settings
     return settings

@@ -32,7 +32,8 @@ TIMEOUT = 60
 class Outcome:
     sent: bool
     permanent: bool = False     # a 5xx: do not try again
-    error: str = ""
+    error: str = ""             # the relay's answer, or why it could not be reached
+    reached: bool = True        # False: no answer from the relay at all
 
 
 def capture_folder(smarthost: str, instance_path: Path) -> Path | None:
@@ -110,7 +111,7 @@ class Relay:
             return self._refused(error.smtp_code, error.smtp_error)
         except (smtplib.SMTPException, OSError) as error:
             self.close()
-            return Outcome(False, False, f"relais injoignable : {error}")
+            return Outcome(False, False, f"relais injoignable : {error}", reached=False)
 
     def _refused(self, code: int, text: bytes | str) -> Outcome:
         if isinstance(text, bytes):

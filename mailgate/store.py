@@ -43,7 +43,7 @@ from directory.db import db
 from directory.errors import InvalidInput, NotFound
 from directory.models import Account
 
-from . import mime
+from . import headers, mime
 from .cache import FOLDER_TTL, TimedCache
 from .fanout_models import FanoutJob
 from .models import (
@@ -57,6 +57,7 @@ from .models import (
     MailFolder,
     MailMessage,
     OutboundEntry,
+    SenderCheck,
 )
 
 # System folder ids never change while the account lives: remembered for a minute, once the
@@ -261,6 +262,8 @@ class NewMessage:
     bcc_display: str = ""
     sender: tuple[str, str] | None = None
     address_map: dict[str, str] | None = None
+    names: dict[str, str] | None = None           # see headers.shown
+    sender_check: SenderCheck | None = None
 
 
 def save_message(parsed: mime.Parsed, header_block: bytes, *, message_id: str,
@@ -293,9 +296,10 @@ def save_messages(messages: Sequence[NewMessage]) -> list[int]:
 
 
 def _message_row(message: NewMessage, now: datetime) -> dict:
-    parsed, address_map = message.parsed, message.address_map or {}
-    to_display = ", ".join(_display(p, address_map) for p in parsed.addresses("to"))
-    cc_display = ", ".join(_display(p, address_map) for p in parsed.addresses("cc"))
+    parsed = message.parsed
+    to_display, cc_display = (", ".join(
+        _display(headers.shown(name, address, message.address_map or {}, message.names or {}))
+        for name, address in parsed.addresses(field_name)) for field_name in ("to", "cc"))
     senders = parsed.addresses("from")
     from_name, from_address = message.sender or (senders[0] if senders else ("", ""))
     return {
@@ -308,12 +312,12 @@ def _message_row(message: NewMessage, now: datetime) -> dict:
         "references": parsed.get("references").strip(), "size": parsed.size,
         "text_body": parsed.text_body, "html_body": parsed.html_body,
         "has_attachments": bool(parsed.attachments), "malformed": parsed.malformed,
-        "automatic": message.automatic, "source": message.header_block + parsed.body}
+        "automatic": message.automatic, "sender_check": message.sender_check,
+        "source": message.header_block + parsed.body}
 
 
-def _display(pair: tuple[str, str], address_map: dict[str, str]) -> str:
+def _display(pair: tuple[str, str]) -> str:
     name, address = pair
-    address = address_map.get(address.lower(), address)
     return f"{name} <{address}>" if name else address
 
 

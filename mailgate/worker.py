@@ -3,8 +3,9 @@
 Each round claims a batch of due entries (committed at once, so other workers skip them), then
 sends them one by one, committing each entry's fate right after its SMTP transaction: a worker
 killed mid-batch re-sends at most the message it was sending, once its lease has passed.
-Forwards use the envelope sender `bounces+<entry id>@<domain>`; reports and system mail use
-the null sender `<>`, so nobody bounces them back.
+Forwards use a signed envelope sender, `bounces+<entry id>-<day>-<hmac>@<domain>`
+(mailgate/bounces.py); reports and system mail use the null sender `<>`, so nobody bounces
+them back.
 Each round also routes one batch of a background fan-out (mailgate/fanout.py), so a mailing
 to 100,000 people advances between sends and never holds the queue up.
 """
@@ -14,15 +15,16 @@ import logging
 import os
 import socket
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from directory.clock import utcnow
 from directory.db import db
 
 from . import bounces, dkim_signing, fanout, personalise, queue, store
+from .failures import Failure, FailureKind
 from .models import EntryKind, MailMessage, OutboundEntry
 from .settings import current
-from .smarthost import Relay
+from .smarthost import Outcome, Relay
 
 log = logging.getLogger("preau.worker")
 PURGE_EVERY = 600
@@ -67,7 +69,7 @@ def _handle(entry: queue.Claimed, worker: str, relay: Relay, settings, now) -> N
         queue.mark_failed(entry.id, worker, "message supprimé avant l'envoi", now)
         db.session.commit()
         return
-    sender = bounces.envelope_sender(entry.id, settings.domain) \
+    sender = bounces.envelope_sender(entry.id, settings) \
         if entry.kind == EntryKind.FORWARD else ""
     data = personalise.forward_bytes(store.message_bytes(message), message.id, entry.account_id)
     message_id = message.id
@@ -79,24 +81,25 @@ def _handle(entry: queue.Claimed, worker: str, relay: Relay, settings, now) -> N
     elif not outcome.permanent and queue.defer(entry, worker, outcome.error, now):
         log.info("entry %s deferred: %s", entry.id, outcome.error)
     else:
-        reason = outcome.error if outcome.permanent else (
-            f"aucune remise possible pendant {_days(settings.queue_lifetime)} "
-            f"(dernière erreur : {outcome.error})")
-        if queue.mark_failed(entry.id, worker, reason, now):
-            _report(entry.id, reason)
+        failure = _failure(outcome, settings.queue_lifetime)
+        if queue.mark_failed(entry.id, worker, failure.log_text, now):
+            _report(entry.id, failure)
         store.collect_garbage([message_id])
     db.session.commit()
 
 
-def _report(entry_id: int, reason: str) -> None:
+def _failure(outcome: Outcome, lifetime: timedelta) -> Failure:
+    if outcome.permanent:
+        return Failure(FailureKind.REFUSED, outcome.error)
+    if not outcome.reached:
+        return Failure(FailureKind.UNREACHABLE, lasted=lifetime)
+    return Failure(FailureKind.DEFERRED, outcome.error, lasted=lifetime)
+
+
+def _report(entry_id: int, failure: Failure) -> None:
     entry = db.session.get(OutboundEntry, entry_id)
     if entry is not None:
-        bounces.report(entry, reason)
-
-
-def _days(lifetime) -> str:
-    days = lifetime.total_seconds() / 86400
-    return f"{days:g} jours" if days >= 1 else f"{lifetime.total_seconds() / 3600:g} heures"
+        bounces.report(entry, failure)
 
 
 def drain(worker: str | None = None, *, now: datetime | None = None) -> int:

@@ -7,6 +7,7 @@ from flask import Flask, has_request_context, session
 from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from directory.clock import DEFAULT_ZONE, zone_named
 from directory.db import configure_engine, db
 
 from . import config, security
@@ -44,6 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     trust_proxies(app)
+    zone_named(app.config["PREAU"].get("TIMEZONE") or DEFAULT_ZONE)    # a typo stops here
 
     db.init_app(app)
     with app.app_context():

@@ -20,6 +20,11 @@ DEFAULTS = {
     "DKIM_KEY": "",
     "DKIM_SELECTOR": "",
     "FANOUT_BATCH": "1000",
+    "TIMEZONE": "Europe/Paris",
+    "SENDER_AUTH": "enforce",
+    "TRUSTED_NETWORKS": "127.0.0.0/8, ::1",
+    "DNS_SERVERS": "",
+    "DNS_TIMEOUT": "5s",
 }
 
 

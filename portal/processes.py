@@ -73,9 +73,13 @@ def mailgate(processes: int, port_checked: bool) -> None:
         command = [sys.executable, "-m", "portal.cli", "mailgate", "--port-checked"]
         _supervise([subprocess.Popen(command) for _ in range(processes)])
         return
+    from directory.errors import PreauError
     from portal import create_app
 
-    gateway.run(create_app(), host, port)
+    try:
+        gateway.run(create_app(), host, port)
+    except PreauError as error:       # a setting the gateway cannot use
+        raise click.ClickException(error.message) from None
 
 
 def worker(drain: bool) -> None:

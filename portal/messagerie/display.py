@@ -1,34 +1,28 @@
-"""How the Messagerie writes dates and sizes: times in the schools' time zone (the database
-keeps naive UTC), sizes in Ko and Mo with a French decimal comma (KB and MB with a point in
+"""How the Messagerie writes dates and sizes: times in the readers' time zone (the database
+keeps naive UTC; `directory.clock.local_time` converts), sizes in Ko and Mo with a French decimal comma (KB and MB with a point in
 English)."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import getaddresses
 from math import ceil
-from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal
 from flask_babel import get_locale, gettext
 
-from directory.clock import utcnow
+from directory.clock import local_time, utcnow
 
-SCHOOL_ZONE = ZoneInfo("Europe/Paris")
 KB, MB = 1024, 1024 * 1024
-
-
-def local(when: datetime) -> datetime:
-    return when.replace(tzinfo=UTC).astimezone(SCHOOL_ZONE)
 
 
 def list_date(when: datetime, now: datetime | None = None) -> str:
     """Time today, date otherwise."""
-    when, today = local(when), local(now or utcnow()).date()
+    when, today = local_time(when), local_time(now or utcnow()).date()
     return when.strftime("%H:%M") if when.date() == today else when.strftime("%d/%m/%Y")
 
 
 def full_date(when: datetime) -> str:
-    return local(when).strftime("%d/%m/%Y %H:%M")
+    return local_time(when).strftime("%d/%m/%Y %H:%M")
 
 
 def size_kb(size: int) -> str:

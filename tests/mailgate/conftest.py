@@ -5,21 +5,27 @@ steps aside for tests that use `live_database`). Tests that need fresh people cr
 (`new_account`), so they do not depend on what earlier tests left behind."""
 from __future__ import annotations
 
+import base64
 import itertools
 import os
+import shutil
 import smtplib
 import socket
+import subprocess
 import threading
 from dataclasses import dataclass, field
 
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
+from dnslib.server import DNSServer
 from sqlalchemy import select
 
 from directory.db import db
 from directory.models import Account, GroupMember, ParentLink
-from tests.conftest import make_app, migrate_and_load_demo
+from tests.conftest import make_app, migrate_and_load_demo, missing
+
+from . import dns_zone
 
 DOMAIN = "ent.test"
 _serial = itertools.count(1)
@@ -119,9 +125,37 @@ def sink(sink_server):
 
 
 @pytest.fixture(scope="session")
-def mail_app(live_database, sink_server, tmp_path_factory):
+def rsa_key(tmp_path_factory) -> tuple[str, bytes]:
+    """(path of a fresh private key in PEM, the DNS TXT record publishing its public half)."""
+    if shutil.which("openssl") is None:
+        missing("openssl not installed")
+    folder = tmp_path_factory.mktemp("dkim")
+    key = folder / "dkim.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True,
+                   capture_output=True)
+    public = subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
+                            check=True, capture_output=True).stdout
+    return str(key), b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+
+
+@pytest.fixture(scope="session")
+def dns_server(rsa_key):
+    """A DNS server on a loopback port serving the zone of tests/mailgate/dns_zone.py."""
+    zone = dns_zone.Zone(rsa_key[1])
+    server = DNSServer(zone, address="127.0.0.1", port=free_port(), logger=dns_zone.Quiet())
+    server.start_thread()
+    yield server.server.server_address[1]
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mail_app(live_database, sink_server, dns_server, tmp_path_factory):
+    """The gateway trusts 127.0.0.1 only: tests that connect from 127.0.0.2 are outsiders,
+    whose senders are checked against the loopback DNS server."""
     app = make_app(tmp_path_factory.mktemp("mailgate-instance"), live_database)
-    app.config["PREAU"]["SMARTHOST"] = f"smtp://127.0.0.1:{sink_server.port}"
+    app.config["PREAU"].update(SMARTHOST=f"smtp://127.0.0.1:{sink_server.port}",
+                               TRUSTED_NETWORKS="127.0.0.1/32, ::1",
+                               DNS_SERVERS=f"127.0.0.1:{dns_server}", DNS_TIMEOUT="1s")
     migrate_and_load_demo(app)
     return app
 

@@ -2,10 +2,6 @@
 smarthost verifies against the public key, and a bad key stops the worker with one line."""
 from __future__ import annotations
 
-import base64
-import shutil
-import subprocess
-
 import dkim
 import pytest
 from click.testing import CliRunner
@@ -13,27 +9,12 @@ from click.testing import CliRunner
 from mailgate import worker
 from mailgate.dkim_signing import Signer
 from portal.cli import main
-from tests.conftest import missing
 
 from .helpers import mail, raw
 
 JOSEPH = "joseph@example.org"
 CLAIRE_REDIRECT = "claire.bernard@example.net"
 SELECTOR = "preau2026"
-
-
-@pytest.fixture(scope="module")
-def rsa_key(tmp_path_factory) -> tuple[str, bytes]:
-    """(path of a fresh private key in PEM, the DNS TXT record publishing its public half)."""
-    if shutil.which("openssl") is None:
-        missing("openssl not installed")
-    folder = tmp_path_factory.mktemp("dkim")
-    key = folder / "dkim.pem"
-    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True,
-                   capture_output=True)
-    public = subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
-                            check=True, capture_output=True).stdout
-    return str(key), b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
 
 
 @pytest.fixture

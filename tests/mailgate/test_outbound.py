@@ -11,8 +11,9 @@ from sqlalchemy import select
 from directory.clock import utcnow
 from directory.db import db
 from directory.enums import Profile
-from mailgate import queue, routing, worker
+from mailgate import bounces, queue, routing, worker
 from mailgate.models import EntryKind, EntryState, FolderKind, OutboundEntry
+from mailgate.settings import current
 from mailgate.smarthost import Relay
 
 from .conftest import account, address_of, new_account
@@ -42,6 +43,10 @@ def reports_to(address: str) -> list[OutboundEntry]:
         OutboundEntry.address == address, OutboundEntry.kind == EntryKind.REPORT)))
 
 
+def bounce_address(entry: OutboundEntry) -> str:
+    return bounces.envelope_sender(entry.id, current())
+
+
 def send_by_smtp(smtp, sender: str, message) -> None:
     recipients = [a.addr_spec for a in message["To"].addresses]
     assert smtp.sendmail(sender, recipients, raw(message)) == {}
@@ -59,7 +64,8 @@ def test_forward_has_the_authors_universal_address_and_no_redirect_address_in_he
     worker.drain()
     (delivery,) = sink.to(CLAIRE_REDIRECT)
     (entry,) = entries_of(stored.id)
-    assert delivery.sender == f"bounces+{entry.id}@ent.test" and entry.state == EntryState.SENT
+    assert delivery.sender == bounces.envelope_sender(entry.id, current())
+    assert entry.state == EntryState.SENT
     head = header_block(delivery.data)
     assert JOSEPH not in head.lower() and "envelope-from" not in head
     assert CLAIRE_REDIRECT not in head
@@ -135,7 +141,7 @@ def test_a_550_ends_in_a_french_report_to_the_author_and_never_in_a_bounce_loop(
     db.session.commit()
     worker.drain()
     (entry,) = entries_of(stored_id)
-    assert entry.state == EntryState.FAILED and entry.last_error.startswith("550")
+    assert entry.state == EntryState.FAILED and entry.last_error.startswith("refused: 550")
     (report,) = sink.to(CLAIRE_REDIRECT)
     assert report.sender == "<>"                               # null sender: never bounced
     text = parsed(report.data).get_body(("plain",)).get_content()
@@ -193,7 +199,7 @@ def test_a_bounce_coming_back_is_matched_to_its_entry_and_reported_once(smtp, si
     (entry,) = entries_of(stored.id)
     sink.reset()
     for _ in range(2):
-        assert smtp.sendmail("<>", [f"bounces+{entry.id}@ent.test"], dsn(entry.id)) == {}
+        assert smtp.sendmail("<>", [bounce_address(entry)], dsn(entry.id)) == {}
     (entry,) = entries_of(stored.id)
     assert entry.state == EntryState.BOUNCED
     worker.drain()
@@ -209,16 +215,16 @@ def test_auto_replies_and_delay_notices_to_a_bounce_address_are_ignored(smtp, si
     stored = stored_with_id(message["Message-ID"])
     worker.drain()
     (entry,) = entries_of(stored.id)
-    address = f"bounces+{entry.id}@ent.test"
+    address = bounce_address(entry)
     assert smtp.sendmail("<>", [address], dsn(entry.id, "4.4.1", "delayed")) == {}
     assert smtp.sendmail("<>", [address], raw(mail("claire@example.net", address,
                                                    "Absent du bureau"))) == {}
     assert entries_of(stored.id)[0].state == EntryState.SENT
 
 
-def test_a_bounce_address_of_no_entry_is_unknown(smtp):
+def test_a_signed_bounce_address_of_no_entry_is_unknown(smtp):
     smtp.mail("<>")
-    code, _ = smtp.rcpt("bounces+999999999@ent.test")
+    code, _ = smtp.rcpt(bounces.envelope_sender(999999999, current()))
     assert code == 550
 
 
@@ -251,9 +257,11 @@ def test_after_the_queue_lifetime_the_author_gets_a_report(sink):
     assert entries_of(stored_id)[0].state == EntryState.PENDING
     worker.drain(now=now + timedelta(days=5) - timedelta(minutes=1))
     (entry,) = entries_of(stored_id)
-    assert entry.state == EntryState.FAILED and "5 jours" in entry.last_error
+    assert entry.state == EntryState.FAILED and entry.last_error.startswith("deferred")
     (report,) = sink.to("prof.patient@example.com")
     assert "Patience" in parsed(report.data)["Subject"]
+    text = " ".join(parsed(report.data).get_body(("plain",)).get_content().split())
+    assert "le message n'a pas pu être remis pendant 5 jours" in text
 
 
 @pytest.mark.parametrize("sender", ["bounces+7@ent.test", ""])

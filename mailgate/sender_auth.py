@@ -1,0 +1,245 @@
+"""Does mail that claims a member's redirect address really come from that address's domain?
+(SPEC §4: "anyone can write as a parent" otherwise.)
+
+The claim is the envelope sender: mailgate/identity.py recognises the author by it alone. It
+holds when
+- the client is in PREAU_TRUSTED_NETWORKS (as Postfix's mynetworks: this machine, the
+  school's own relays), or
+- SPF (RFC 7208) passes for the client's address and the envelope sender, or
+- a DKIM signature (RFC 6376) verifies whose domain is aligned with the envelope sender's
+  domain as DMARC (RFC 7489) defines it: the same organizational domain (the public suffix
+  list, which `publicsuffixlist` ships inside the package, so nothing is downloaded), or the
+  very same domain when that domain's DMARC record says `adkim=s`. SPF's identity is the
+  envelope domain itself, so an SPF pass is always aligned.
+
+Anything else does not authenticate, whatever the domain's DMARC `p=`: an address used as
+an identity must prove itself (every large provider signs with DKIM), where a DMARC p=none
+only asks receivers not to act on failures of ordinary mail. PREAU_SENDER_AUTH=enforce then
+refuses the message (550 5.7.26), mark delivers it as `SenderCheck.UNVERIFIED` (the reading
+page says "Expéditeur non vérifié"), off checks nothing. When the answer hangs on a DNS
+server that did not answer, nothing is concluded: 451 4.7.0 under enforce, so the sender
+retries later.
+
+The results are written into the stored message as Authentication-Results (RFC 8601)
+under our host name, methods and results only: the domain of a redirect address is private
+too, and the stored header is read by other members. Checks run in a thread pool of their
+own, off the event loop; DNS answers are remembered a minute (mailgate/resolver.py), so a
+burst from one sender costs one set of lookups.
+"""
+from __future__ import annotations
+
+import asyncio
+import enum
+import ipaddress
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+
+import dkim
+import spf
+from publicsuffixlist import PublicSuffixList
+
+from .models import SenderCheck
+from .resolver import Resolver, TemporaryFailure
+from .settings import SenderAuth, Settings
+
+log = logging.getLogger("preau.mailgate")
+MAX_SIGNATURES = 5          # DKIM signatures tried per message
+SPF_QUERY_TIME = 20         # seconds for a whole SPF evaluation (RFC 7208 §4.6.4)
+
+
+class Action(enum.StrEnum):
+    """What the gateway does with the message."""
+
+    DELIVER = "deliver"
+    REFUSE = "refuse"       # 550 5.7.26
+    RETRY = "retry"         # 451 4.7.0: a DNS server did not answer
+
+
+@dataclass(frozen=True)
+class Check:
+    verdict: SenderCheck
+    spf: str | None = None      # RFC 8601 result words; None: not evaluated
+    dkim: str | None = None
+    dmarc: str | None = None
+    temporary: bool = False     # not authenticated, and a lookup could not be made
+
+    def action(self, mode: SenderAuth) -> Action:
+        if self.verdict != SenderCheck.UNVERIFIED or mode != SenderAuth.ENFORCE:
+            return Action.DELIVER
+        return Action.RETRY if self.temporary else Action.REFUSE
+
+    def header(self, authserv_id: str) -> str:
+        """The value of our Authentication-Results field."""
+        if self.verdict == SenderCheck.TRUSTED:
+            return f"{authserv_id}; none (trusted network)"
+        results = [f"{method}={result}" for method, result in
+                   (("spf", self.spf), ("dkim", self.dkim), ("dmarc", self.dmarc)) if result]
+        return "; ".join([authserv_id, *results])
+
+    @property
+    def summary(self) -> str:
+        """For the refusal and the log: 'SPF softfail, DKIM none'."""
+        return f"SPF {self.spf or 'none'}, DKIM {self.dkim or 'none'}"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What of a DMARC record matters here."""
+
+    disposition: str        # p= (or sp= for a subdomain): only reported
+    strict_dkim: bool       # adkim=s
+
+
+class SenderAuthenticator:
+    """One per gateway: its resolver and the threads its checks run in."""
+
+    def __init__(self, settings: Settings, threads: int = 8):
+        self.settings = settings
+        self.resolver = Resolver(settings)
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="preau-auth")
+
+    async def check(self, peer: str, helo: str, sender: str, raw: bytes) -> Check:
+        return await asyncio.get_running_loop().run_in_executor(
+            self.executor, self.check_now, peer, helo, sender, raw)
+
+    def stop(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+    def check_now(self, peer: str, helo: str, sender: str, raw: bytes) -> Check:
+        address = client_address(peer)
+        if address is not None and trusted(address, self.settings):
+            return Check(SenderCheck.TRUSTED)
+        sender = sender.strip().strip("<>")
+        domain = sender.rpartition("@")[2].lower()
+        spf_result = self._spf(str(address), sender, helo)
+        try:
+            policy, dmarc_trouble = self._policy(domain), False
+        except TemporaryFailure:
+            policy, dmarc_trouble = None, True
+        if spf_result == "pass":
+            return Check(SenderCheck.PASS, spf="pass",
+                         dmarc="temperror" if dmarc_trouble else "pass")
+        dkim_result, aligned = self._dkim(raw, domain, policy is not None and policy.strict_dkim)
+        if aligned:
+            return Check(SenderCheck.PASS, spf=spf_result, dkim=dkim_result,
+                         dmarc="temperror" if dmarc_trouble else "pass")
+        temporary = dmarc_trouble or "temperror" in (spf_result, dkim_result)
+        dmarc = "temperror" if dmarc_trouble else "fail" if policy else "none"
+        log.info("sender %s not authenticated from %s: SPF %s, DKIM %s, DMARC %s", domain,
+                 address, spf_result, dkim_result, dmarc)
+        return Check(SenderCheck.UNVERIFIED, spf=spf_result, dkim=dkim_result, dmarc=dmarc,
+                     temporary=temporary)
+
+    def _spf(self, address: str, sender: str, helo: str) -> str:
+        _checking.resolver = self.resolver
+        spf.DNSLookup = _spf_lookup
+        try:
+            result, _explanation = spf.check2(i=address, s=sender, h=helo or "unknown",
+                                              querytime=SPF_QUERY_TIME)
+        except (ValueError, UnicodeError):      # an address or name pyspf cannot read
+            return "permerror"
+        return result
+
+    def _policy(self, domain: str) -> Policy | None:
+        """The DMARC record of the domain, or of its organizational domain (RFC 7489 §6.6.3)."""
+        tags = _dmarc_tags(self.resolver.txt(f"_dmarc.{domain}"))
+        inherited = False
+        organization = organizational_domain(domain)
+        if tags is None and organization and organization != domain:
+            tags, inherited = _dmarc_tags(self.resolver.txt(f"_dmarc.{organization}")), True
+        if tags is None:
+            return None
+        disposition = tags.get("sp", tags.get("p", "none")) if inherited \
+            else tags.get("p", "none")
+        return Policy(disposition, tags.get("adkim", "r") == "s")
+
+    def _dkim(self, raw: bytes, domain: str, strict: bool) -> tuple[str | None, bool]:
+        """(RFC 8601 result of the best signature, whether a valid one is aligned)."""
+        try:
+            verifier = dkim.DKIM(raw, timeout=self.settings.dns_timeout)
+        except dkim.DKIMException:
+            return "permerror", False
+        count = sum(1 for name, _ in verifier.headers if name.lower() == b"dkim-signature")
+        if not count:
+            return None, False
+        results = []
+        for index in range(min(count, MAX_SIGNATURES)):
+            try:
+                valid = verifier.verify(idx=index, dnsfunc=self.resolver.for_dkim)
+            except TemporaryFailure:
+                results.append("temperror")
+                continue
+            except dkim.ValidationError:        # the signature does not match the message
+                results.append("fail")
+                continue
+            except dkim.DKIMException:          # it cannot be read
+                results.append("permerror")
+                continue
+            results.append("pass" if valid else "fail")
+            if valid and aligned(verifier.domain.decode("ascii", "replace").lower(), domain,
+                                 strict):
+                return "pass", True
+        best = next(r for r in ("pass", "temperror", "fail", "permerror") if r in results)
+        return best, False
+
+
+# pyspf takes its DNS function from a module global (made to be replaced). Ours asks the
+# resolver of the check running in this thread: gateways with other DNS settings may share
+# the process (tests do).
+_checking = threading.local()
+
+
+def _spf_lookup(name: str, kind: str, strict: bool = True, timeout: float = 0) -> list:
+    return _checking.resolver.for_spf(name, kind)
+
+
+def client_address(peer) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(peer[0] if isinstance(peer, tuple) else peer)
+    except (ValueError, TypeError, IndexError):
+        return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped or address
+
+
+def trusted(address, settings: Settings) -> bool:
+    return any(address in network for network in settings.trusted_networks
+               if network.version == address.version)
+
+
+def aligned(signer: str, domain: str, strict: bool) -> bool:
+    signer, domain = signer.rstrip("."), domain.rstrip(".")
+    if signer == domain:
+        return True
+    if strict:
+        return False
+    organization = organizational_domain(domain)
+    return organization is not None and organization == organizational_domain(signer)
+
+
+def organizational_domain(domain: str) -> str | None:
+    """`mail.example.co.uk` → `example.co.uk`; None for a public suffix itself."""
+    return _suffixes().privatesuffix(domain.lower().rstrip("."))
+
+
+@cache
+def _suffixes() -> PublicSuffixList:
+    return PublicSuffixList()
+
+
+def _dmarc_tags(records: list[bytes]) -> dict[str, str] | None:
+    """The tags of the one DMARC record among the TXT records, None when there is not
+    exactly one (RFC 7489 §6.6.3)."""
+    found = [r.decode("utf-8", "replace") for r in records
+             if r.replace(b" ", b"").lower().startswith(b"v=dmarc1")]
+    if len(found) != 1:
+        return None
+    tags = {}
+    for part in found[0].split(";"):
+        name, _, value = part.partition("=")
+        if name.strip():
+            tags[name.strip().lower()] = value.strip().lower()
+    return tags
