@@ -10,13 +10,13 @@ from flask import Response, abort, flash, jsonify, render_template, request, url
 from flask_babel import gettext
 from flask_login import current_user
 
+from directory.clock import local_time, readers_zone
 from directory.db import db
 from directory.errors import PreauError
 from directory.rubrics import managed_rubric_ids
 from mailgate import fanout
 from mailgate.settings import current
 
-from ..messagerie.display import SCHOOL_ZONE
 from . import articles
 from .blueprint import (
     FAILED,
@@ -85,11 +85,11 @@ def _editor(rubric, shown, form: ArticleForm):
 
 
 def _local(when: datetime) -> datetime:
-    return when.replace(tzinfo=UTC).astimezone(SCHOOL_ZONE).replace(tzinfo=None)
+    return local_time(when).replace(tzinfo=None)
 
 
 def _utc(when: datetime) -> datetime:
-    return when.replace(tzinfo=SCHOOL_ZONE).astimezone(UTC).replace(tzinfo=None)
+    return when.replace(tzinfo=readers_zone()).astimezone(UTC).replace(tzinfo=None)
 
 
 @bp.route(f"/articles/{ID.format('article_id')}/supprimer", methods=["GET", "POST"])
