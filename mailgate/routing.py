@@ -312,8 +312,9 @@ def store_once(author: Account, parsed: mime.Parsed, *, save_copy: bool = True) 
     goes where `deliver` would put it. Returns the message's id."""
     settings = current()
     (address_map,) = _redirect_maps([parsed], settings)
+    names = _member_names([parsed], [address_map], settings)
     (message_id,) = store.save_messages([_new_message(Delivery(author, parsed, ()),
-                                                      address_map, settings)])
+                                                      address_map, names, settings)])
     if save_copy:
         kind = _copy_kind(author)
         folder = _copy_folders({author}).get((author.id, kind))
