@@ -1,19 +1,40 @@
 """Naive UTC timestamps everywhere (SQLite keeps no time zone). People read them in the
 readers' time zone, PREAU_TIMEZONE (Europe/Paris by default): pages and mail reports turn a
-stored time into theirs through `local_time`, and nowhere else."""
+stored time into theirs through `local_time`, and nowhere else.
+
+Every "now" of the project is `utcnow()`, so that tests can travel in time (`travel_to`):
+the scheduler of automated communications decides what is due by it, and a test checks
+what happens on a given day — across a change to summer time, after three days without a
+worker — by moving the clock instead of waiting."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidInput
 
 DEFAULT_ZONE = "Europe/Paris"
+_shift = timedelta(0)       # moved by `travel_to` only
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None) + _shift
+
+
+@contextmanager
+def travel_to(when: datetime) -> Iterator[None]:
+    """Inside the block, `utcnow()` starts from `when` (naive UTC) and runs on: for every
+    thread of the process, as a worker and a web server in tests share one clock."""
+    global _shift
+    before = _shift
+    _shift = when - datetime.now(UTC).replace(tzinfo=None)
+    try:
+        yield
+    finally:
+        _shift = before
 
 
 def local_time(when: datetime) -> datetime:

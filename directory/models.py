@@ -8,10 +8,12 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -73,11 +75,18 @@ class Account(db.Model):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_access_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: when the account stops giving access (end of schooling, contract…); None: no end
+    access_ends_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
 
     schools: Mapped[list[School]] = relationship(secondary="account_school", lazy="selectin",
                                                  order_by=School.uai)
     role_overrides: Mapped[list[RoleOverride]] = relationship(
         cascade="all, delete-orphan", lazy="selectin")
+
+    #: "never logged in N days after creation" over the region reads this index alone
+    __table_args__ = (Index("ix_account_never_logged_in", "created_at",
+                            postgresql_where=text("last_access_at IS NULL"),
+                            sqlite_where=text("last_access_at IS NULL")),)
 
     @property
     def full_name(self) -> str:
@@ -152,6 +161,10 @@ class GroupMember(db.Model):
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
                                             primary_key=True, index=True)
     is_manager: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: when the member joined (None for members imported before it was recorded)
+    joined_at: Mapped[datetime | None] = mapped_column(DateTime, default=utcnow)
+    #: when the membership ends (an internship, a term's option); None: no end
+    access_ends_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
 
 
 class LoginAttempt(db.Model):

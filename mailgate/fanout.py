@@ -66,9 +66,10 @@ def message(author: Account, *, subject: str, text: str, audience: str) -> Email
 
 def submit(author: Account, mail: EmailMessage | bytes, recipients: sa.Select, *, origin: str,
            idempotency_key: str, audience: str = "", acknowledge: bool = False,
-           link_template: str | None = None, reminder_of: int | None = None) -> FanoutJob:
-    """A new job for the accounts `recipients` selects (the author apart), or the job this
-    form already made. `link_template`: where `[[preau:lien]]` is, each recipient reads it
+           link_template: str | None = None, reminder_of: int | None = None,
+           include_author: bool = False) -> FanoutJob:
+    """A new job for the accounts `recipients` selects (the author apart, unless
+    `include_author`: a trial sent to oneself), or the job this form already made. `link_template`: where `[[preau:lien]]` is, each recipient reads it
     with "{token}" replaced by their signed token. The caller commits."""
     existing = job_for_key(author, idempotency_key)
     if existing is not None:
@@ -84,8 +85,10 @@ def submit(author: Account, mail: EmailMessage | bytes, recipients: sa.Select, *
         return job_for_key(author, idempotency_key)
     job.message_id = routing.store_once(author, routing.as_parsed(mail))
     chosen = recipients.subquery()
-    rows = select(literal(job.id), chosen.c[0], literal(RecipientState.PENDING.value)).where(
-        chosen.c[0] != author.id).distinct()
+    rows = select(literal(job.id), chosen.c[0], literal(RecipientState.PENDING.value))
+    if not include_author:
+        rows = rows.where(chosen.c[0] != author.id)
+    rows = rows.distinct()
     result = store.core(insert(FanoutRecipient.__table__).from_select(
         ["job_id", "account_id", "state"], rows).execution_options(preserve_rowcount=True))
     job.total = result.rowcount

@@ -6,8 +6,10 @@ the job's `link_template` with a token signing (job, recipient), so that one cli
 logging in — says who confirmed having read it. The worker puts the values into the forward
 it sends (`forward_bytes`), the messagerie into the text it shows (`text_for`).
 
-This is the one hook for per-recipient text: mail-merge fields ({prenom}, {nom}…) are more
-names in `values`, nothing else changes. A placeholder with no value is left as written.
+This is the one hook for per-recipient text: the merge fields of messages to many
+([[preau:prenom]], [[preau:nom]]… written by mailgate/automations/merge.py) are more names in
+`values`, read from directory/merge_fields.py only when the text holds one. A placeholder
+with no value is left as written.
 """
 from __future__ import annotations
 
@@ -46,15 +48,25 @@ def read_token(value: str) -> tuple[int, int] | None:
     return job_id, account_id
 
 
-def values(message_id: int, account_id: int) -> dict[str, str]:
-    """What the placeholders of `message_id` say for `account_id`."""
+def values(message_id: int, account_id: int, wanted: set[str]) -> dict[str, str]:
+    """What the placeholders `wanted` of `message_id` say for `account_id`."""
+    from directory.merge_fields import values as field_values
+
     from .fanout_models import FanoutJob
 
     job = db.session.scalar(select(FanoutJob).where(FanoutJob.message_id == message_id)
                             .order_by(FanoutJob.id).limit(1))
-    if job is None or not job.link_template:
+    if job is None:
         return {}
-    return {"lien": job.link_template.replace("{token}", token(job.ack_job_id, account_id))}
+    found = field_values(account_id) if wanted - {"lien"} else {}
+    if job.link_template:
+        found["lien"] = job.link_template.replace("{token}",
+                                                  token(job.ack_job_id, account_id))
+    return found
+
+
+def wanted_in(text: str) -> set[str]:
+    return set(_PLACEHOLDER.findall(text))
 
 
 def apply(text: str, found: dict[str, str]) -> str:
@@ -65,22 +77,25 @@ def text_for(text: str, message_id: int, account_id: int) -> str:
     """The message's text as `account_id` reads it in the messagerie."""
     if _MARK not in text:
         return text
-    return apply(text, values(message_id, account_id))
+    return apply(text, values(message_id, account_id, wanted_in(text)))
 
 
 def forward_bytes(data: bytes, message_id: int | None, account_id: int | None) -> bytes:
     """The message as forwarded to `account_id`: its text parts with their values (and
     re-encoded), everything else as stored. Messages without a placeholder — nearly all —
-    are returned as they are, without a query."""
-    if message_id is None or account_id is None or _MARK.encode() not in data:
-        return data
-    found = values(message_id, account_id)
-    if not found:
+    are returned as they are, without a query. (Quoted-printable may cut a placeholder with
+    a soft line break: the search looks through them.)"""
+    if message_id is None or account_id is None or \
+            _MARK.encode() not in data.replace(b"=\r\n", b"").replace(b"=\n", b""):
         return data
     message = message_from_bytes(data, policy=policy.default)
-    for part in message.walk():
-        if part.get_content_maintype() != "text" or part.is_attachment():
-            continue
+    parts = [part for part in message.walk()
+             if part.get_content_maintype() == "text" and not part.is_attachment()]
+    wanted = set().union(*(wanted_in(part.get_content()) for part in parts))
+    found = values(message_id, account_id, wanted) if wanted else {}
+    if not found:
+        return data
+    for part in parts:
         content = part.get_content()
         if _MARK in content:
             part.set_content(apply(content, found), subtype=part.get_content_subtype(),

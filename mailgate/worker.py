@@ -7,7 +7,9 @@ Forwards use a signed envelope sender, `bounces+<entry id>-<day>-<hmac>@<domain>
 (mailgate/bounces.py); reports and system mail use the null sender `<>`, so nobody bounces
 them back.
 Each round also routes one batch of a background fan-out (mailgate/fanout.py), so a mailing
-to 100,000 people advances between sends and never holds the queue up.
+to 100,000 people advances between sends and never holds the queue up, and first runs the
+automated communications that are due (mailgate/automations/scheduler.py), whose fan-outs
+the next batches route.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from directory.clock import utcnow
 from directory.db import db
 
 from . import bounces, dkim_signing, fanout, personalise, queue, store
+from .automations import scheduler
 from .failures import Failure, FailureKind
 from .models import EntryKind, MailMessage, OutboundEntry
 from .settings import current
@@ -105,7 +108,8 @@ def _report(entry_id: int, failure: Failure) -> None:
 def drain(worker: str | None = None, *, now: datetime | None = None) -> int:
     """Rounds until nothing is due (for `preau worker --drain` and tests)."""
     total = 0
-    while handled := fanout.run_batch() + run_once(worker, now=now):
+    while handled := (scheduler.run_due(now) + fanout.run_batch()
+                      + run_once(worker, now=now)):
         total += handled
     return total
 
@@ -115,7 +119,7 @@ def run_forever(stop: threading.Event, *, idle: float = 1.0) -> None:
     last_purge = utcnow()
     while not stop.is_set():
         try:
-            handled = fanout.run_batch() + run_once(worker)
+            handled = scheduler.run_due() + fanout.run_batch() + run_once(worker)
             if (utcnow() - last_purge).total_seconds() > PURGE_EVERY:
                 queue.purge_finished()
                 db.session.commit()

@@ -1,0 +1,345 @@
+"""What authors and managers do with communications, callable without a request; errors are
+`CommunicationError` with a `Problem` code that the page turns into words.
+
+Who may do what:
+- "Écrire à plusieurs" is for teachers and staff (and administrators); each author sees only
+  their own messages.
+- The automated communications of a school are managed by its staff and the administrators;
+  those of a group by its managers, its teachers, the staff of its school and the
+  administrators. Everything is loaded through `space_communication` / `own_message`, which
+  answer None for anything else (a 404 for the page).
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import exists, func, or_, select
+
+from directory.audience import Audience, TriggerKind
+from directory.clock import utcnow
+from directory.db import db
+from directory.enums import Profile
+from directory.errors import PreauError
+from directory.models import Account, AccountSchool, Group, GroupMember, School
+from directory.search import valid_id
+
+from ..fanout_models import FanoutJob
+from .models import Communication, CommunicationFile, CommunicationRun, Kind, Repeat, Signature
+from .schedule import parse_time, plan
+
+WRITERS = (Profile.TEACHER, Profile.STAFF)
+NAME_MAX, SUBJECT_MAX, BODY_MAX = 120, 200, 20_000
+FILES_MAX_BYTES = 10 * 1024 * 1024
+
+
+class Problem(enum.StrEnum):
+    NAME_MISSING = "name_missing"
+    SUBJECT_MISSING = "subject_missing"
+    BODY_MISSING = "body_missing"
+    TOO_LONG = "too_long"                       # max
+    BAD_TIME = "bad_time"
+    IN_THE_PAST = "in_the_past"
+    BAD_DAYS = "bad_days"
+    FILES_TOO_BIG = "files_too_big"             # max (Mo)
+
+
+class CommunicationError(PreauError):
+    def __init__(self, problem: Problem, **params):
+        super().__init__(problem.value)
+        self.problem, self.params = problem, params
+
+
+@dataclass
+class Draft:
+    """What a form says about a communication."""
+    name: str
+    subject: str
+    body: str
+    audience: Audience
+    audience_label: str
+    kind: Kind = Kind.MESSAGE
+    repeat: Repeat = Repeat.ONCE
+    send_at: datetime | None = None     # naive UTC; None with ONCE: now
+    at_time: str = "08:00"
+    weekday: int | None = None
+    trigger: TriggerKind = TriggerKind.NONE
+    days: str = ""
+    draft: bool = False
+
+
+# --- who may ----------------------------------------------------------------------------------
+
+def may_write_to_many(account: Account) -> bool:
+    return account.is_admin or account.profile in WRITERS
+
+
+def manages_school(account: Account, school_id: int) -> bool:
+    if account.is_admin:
+        return True
+    return account.profile == Profile.STAFF and any(s.id == school_id for s in account.schools)
+
+
+def managed_group(account: Account, group_id: int) -> Group | None:
+    if not valid_id(group_id):
+        return None
+    group = db.session.get(Group, group_id)
+    if group is None:
+        return None
+    if manages_school(account, group.school_id):
+        return group
+    role = db.session.execute(select(GroupMember.is_manager, Account.profile)
+                              .join(Account, Account.id == GroupMember.account_id)
+                              .where(GroupMember.group_id == group.id,
+                                     GroupMember.account_id == account.id)).first()
+    if role is not None and (role.is_manager or role.profile == Profile.TEACHER):
+        return group
+    return None
+
+
+def managed_school(account: Account, school_id: int) -> School | None:
+    if not valid_id(school_id) or not manages_school(account, school_id):
+        return None
+    return db.session.get(School, school_id)
+
+
+def space_communication(account: Account, communication_id: int) -> Communication | None:
+    """An automated communication of a space `account` manages, else None."""
+    if not valid_id(communication_id):
+        return None
+    found = db.session.get(Communication, communication_id)
+    if found is None or found.kind == Kind.MESSAGE:
+        return None
+    if found.group_id is not None:
+        return found if managed_group(account, found.group_id) else None
+    return found if found.school_id and manages_school(account, found.school_id) else None
+
+
+def own_message(account: Account, communication_id: int) -> Communication | None:
+    if not valid_id(communication_id):
+        return None
+    return db.session.scalar(select(Communication).where(
+        Communication.id == communication_id, Communication.kind == Kind.MESSAGE,
+        Communication.author_id == account.id))
+
+
+def messages_of(account: Account) -> list[Communication]:
+    return list(db.session.scalars(select(Communication).where(
+        Communication.author_id == account.id, Communication.kind == Kind.MESSAGE)
+        .order_by(Communication.created_at.desc(), Communication.id.desc())))
+
+
+def of_space(school_id: int, group_id: int | None) -> list[Communication]:
+    """A space's automated communications, active ones first, by name."""
+    query = select(Communication).where(Communication.kind != Kind.MESSAGE,
+                                        Communication.school_id == school_id)
+    query = query.where(Communication.group_id == group_id if group_id
+                        else Communication.group_id.is_(None))
+    return list(db.session.scalars(query.order_by(Communication.active.desc(),
+                                                  func.lower(Communication.name))))
+
+
+def pickable_recipient(author: Account, communication_or_audience, account_id: int,
+                       now: datetime | None = None) -> Account | None:
+    """One person of the audience, for the preview of the merge fields (None otherwise)."""
+    from directory.audience import recipients
+
+    audience = communication_or_audience if isinstance(communication_or_audience, Audience) \
+        else communication_or_audience.chosen
+    if not valid_id(account_id):
+        return None
+    chosen = recipients(audience, now or utcnow()).where(Account.id == account_id)
+    return db.session.get(Account, account_id) if db.session.scalar(chosen) else None
+
+
+def first_recipients(audience: Audience, limit: int = 50, now: datetime | None = None):
+    """The first people of the audience by name (the exclusion list of the page)."""
+    from directory.audience import recipients
+
+    chosen = recipients(audience, now or utcnow()).subquery()
+    return list(db.session.scalars(select(Account).where(Account.id.in_(select(chosen.c.id)))
+                                   .order_by(Account.search_name, Account.id).limit(limit)))
+
+
+def schools_of(account: Account) -> list[int]:
+    if account.is_admin:
+        return []
+    return list(db.session.scalars(select(AccountSchool.school_id).where(
+        AccountSchool.account_id == account.id)))
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+def create(author: Account, draft: Draft, *, school_id: int | None = None,
+           group_id: int | None = None, portal_url: str = "",
+           files: list[tuple[str, str, bytes]] = ()) -> Communication:
+    now = utcnow()
+    _check(draft, files, now)
+    communication = Communication(author_id=author.id, school_id=school_id, group_id=group_id,
+                                  portal_url=portal_url, window_start=now, created_at=now)
+    _fill(communication, draft)
+    db.session.add(communication)
+    db.session.flush()
+    _attach(communication, files)
+    plan(communication, now)
+    return communication
+
+
+def update(communication: Communication, draft: Draft,
+           files: list[tuple[str, str, bytes]] = ()) -> None:
+    now = utcnow()
+    _check(draft, files, now)
+    _fill(communication, draft)
+    _attach(communication, files)
+    plan(communication, now)
+
+
+def deactivate(communication: Communication) -> None:
+    communication.active = False
+    communication.next_run_at = None
+
+
+def reactivate(communication: Communication) -> None:
+    """Active again from now: what happened while it was off does not trigger it."""
+    now = utcnow()
+    communication.active = True
+    communication.window_start = now
+    plan(communication, now)
+
+
+def _fill(communication: Communication, draft: Draft) -> None:
+    communication.name = draft.name.strip() or draft.subject.strip()
+    communication.kind = draft.kind
+    communication.subject = draft.subject.strip()
+    communication.body = draft.body.strip()
+    communication.audience = draft.audience.as_dict()
+    communication.audience_label = draft.audience_label
+    communication.repeat = draft.repeat
+    communication.send_at = draft.send_at
+    communication.at_time = draft.at_time
+    communication.weekday = draft.weekday
+    communication.trigger = draft.trigger
+    communication.days = draft.days
+    communication.draft = draft.draft
+
+
+def _check(draft: Draft, files, now: datetime) -> None:
+    if draft.kind != Kind.MESSAGE and not draft.name.strip():
+        raise CommunicationError(Problem.NAME_MISSING)
+    if not draft.subject.strip():
+        raise CommunicationError(Problem.SUBJECT_MISSING)
+    if not draft.body.strip():
+        raise CommunicationError(Problem.BODY_MISSING)
+    for value, most in ((draft.name, NAME_MAX), (draft.subject, SUBJECT_MAX),
+                        (draft.body, BODY_MAX)):
+        if len(value.strip()) > most:
+            raise CommunicationError(Problem.TOO_LONG, max=most)
+    try:
+        parse_time(draft.at_time)
+    except ValueError:
+        raise CommunicationError(Problem.BAD_TIME) from None
+    if draft.repeat == Repeat.ONCE and draft.send_at is not None and draft.send_at < now \
+            and not draft.draft:
+        raise CommunicationError(Problem.IN_THE_PAST)
+    if draft.days and not all(n.strip().isdigit() and 0 < int(n) <= 3650
+                              for n in draft.days.split(",")):
+        raise CommunicationError(Problem.BAD_DAYS)
+    if sum(len(data) for _, _, data in files) > FILES_MAX_BYTES:
+        raise CommunicationError(Problem.FILES_TOO_BIG, max=FILES_MAX_BYTES // 1024 // 1024)
+
+
+def _attach(communication: Communication, files) -> None:
+    for filename, content_type, data in files:
+        db.session.add(CommunicationFile(communication_id=communication.id, filename=filename,
+                                         content_type=content_type or "application/octet-stream",
+                                         data=data))
+
+
+def files_of(communication: Communication) -> list[tuple[int, str, int]]:
+    return list(db.session.execute(
+        select(CommunicationFile.id, CommunicationFile.filename,
+               func.length(CommunicationFile.data))
+        .where(CommunicationFile.communication_id == communication.id)
+        .order_by(CommunicationFile.id)))
+
+
+# --- history ----------------------------------------------------------------------------------
+
+def runs_of(communication: Communication) -> list[tuple[CommunicationRun, FanoutJob | None]]:
+    """Each occurrence sent, newest first, with its fan-out (whose rows say who got it)."""
+    return list(db.session.execute(
+        select(CommunicationRun, FanoutJob)
+        .outerjoin(FanoutJob, FanoutJob.id == CommunicationRun.job_id)
+        .where(CommunicationRun.communication_id == communication.id)
+        .order_by(CommunicationRun.ran_at.desc(), CommunicationRun.id.desc())).tuples())
+
+
+def run_of(communication: Communication, run_id: int) -> tuple[CommunicationRun,
+                                                               FanoutJob | None] | None:
+    if not valid_id(run_id):
+        return None
+    return db.session.execute(
+        select(CommunicationRun, FanoutJob)
+        .outerjoin(FanoutJob, FanoutJob.id == CommunicationRun.job_id)
+        .where(CommunicationRun.id == run_id,
+               CommunicationRun.communication_id == communication.id)).tuples().first()
+
+
+# --- signatures -------------------------------------------------------------------------------
+
+def signatures_of(account: Account) -> list[Signature]:
+    return list(db.session.scalars(select(Signature).where(Signature.account_id == account.id)
+                                   .order_by(Signature.is_default.desc(), Signature.name)))
+
+
+def add_signature(account: Account, name: str, body: str, *, default: bool) -> Signature:
+    if not name.strip():
+        raise CommunicationError(Problem.NAME_MISSING)
+    if not body.strip():
+        raise CommunicationError(Problem.BODY_MISSING)
+    is_first = not db.session.scalar(select(exists().where(Signature.account_id == account.id)))
+    if default:
+        _clear_default(account)
+    signature = Signature(account_id=account.id, name=name.strip()[:80], body=body.strip(),
+                          is_default=default or is_first)
+    db.session.add(signature)
+    db.session.flush()
+    return signature
+
+
+def own_signature(account: Account, signature_id: int) -> Signature | None:
+    if not valid_id(signature_id):
+        return None
+    return db.session.scalar(select(Signature).where(Signature.id == signature_id,
+                                                     Signature.account_id == account.id))
+
+
+def make_default(signature: Signature) -> None:
+    _clear_default(db.session.get(Account, signature.account_id))
+    signature.is_default = True
+
+
+def delete_signature(signature: Signature) -> None:
+    db.session.delete(signature)
+
+
+def _clear_default(account: Account) -> None:
+    for signature in signatures_of(account):
+        signature.is_default = False
+
+
+def spaces_of(account: Account) -> tuple[list[School], list[Group]]:
+    """The schools and groups whose automated communications `account` manages (for the
+    links of the "Écrire à plusieurs" page)."""
+    if account.is_admin:
+        schools = list(db.session.scalars(select(School).order_by(School.name).limit(50)))
+    else:
+        schools = [s for s in account.schools if manages_school(account, s.id)]
+    groups = list(db.session.scalars(
+        select(Group).join(GroupMember, GroupMember.group_id == Group.id)
+        .join(Account, Account.id == GroupMember.account_id)
+        .where(GroupMember.account_id == account.id,
+               or_(GroupMember.is_manager.is_(True), Account.profile == Profile.TEACHER))
+        .order_by(Group.name)))
+    return schools, groups

@@ -1,0 +1,90 @@
+"""The scheduler, one step of each round of the worker (mailgate/worker.py).
+
+`run_due` claims the communications whose next run has come — FOR UPDATE SKIP LOCKED on
+PostgreSQL, so that two workers take different ones; on SQLite the write lock is taken
+first, as an immediate transaction, so the second worker waits and then finds nothing due.
+For each one it writes, in the same transaction: the occurrence (unique per communication
+and planned time: a second writer would fail instead of sending twice), the background
+fan-out of its message to the audience's one SELECT (mailgate/fanout.py, which routes each
+recipient through the rights engine), and the next run, the first one after *now*: the
+occurrences missed while every worker was down are run once, not one by one.
+
+Every time is `directory.clock.utcnow()`, so tests move the clock instead of waiting.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from directory.audience import recipients
+from directory.clock import utcnow
+from directory.db import db
+from directory.models import Account
+
+from .. import fanout, store
+from .models import Communication, CommunicationRun
+from .outgoing import mail_of
+from .schedule import next_occurrence
+
+CLAIM = 20
+
+
+def due(now: datetime):
+    return (select(Communication)
+            .where(Communication.next_run_at.isnot(None), Communication.next_run_at <= now,
+                   Communication.active.is_(True), Communication.draft.is_(False))
+            .order_by(Communication.next_run_at, Communication.id))
+
+
+def run_due(now: datetime | None = None) -> int:
+    """Run what is due and commit. Returns how many communications ran."""
+    now = now or utcnow()
+    store.write_lock()
+    claimed = list(db.session.scalars(due(now).limit(CLAIM).with_for_update(skip_locked=True)))
+    try:
+        for communication in claimed:
+            run(communication, now)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()       # another worker ran these occurrences: nothing to do
+        return 0
+    return len(claimed)
+
+
+def run(communication: Communication, now: datetime) -> CommunicationRun:
+    """One occurrence: its fan-out, and the next one planned."""
+    occurrence = communication.next_run_at or now
+    window_start = communication.window_start
+    communication.next_run_at = next_occurrence(communication, now)
+    communication.window_start = now
+    chosen = recipients(communication.chosen, now, communication.rule, window_start)
+    return _send(communication, occurrence, chosen, now, trial=False)
+
+
+def send_trial(communication: Communication, author: Account,
+               now: datetime | None = None) -> CommunicationRun:
+    """"Envoyer un essai à moi-même": the message, with the author's own merge fields, to
+    the author alone, now. The caller commits."""
+    now = now or utcnow()
+    return _send(communication, now, select(Account.id).where(Account.id == author.id), now,
+                 trial=True, author=author)
+
+
+def _send(communication: Communication, occurrence: datetime, chosen, now: datetime, *,
+          trial: bool, author: Account | None = None) -> CommunicationRun:
+    done = CommunicationRun(communication_id=communication.id, occurrence=occurrence,
+                            ran_at=now, trial=trial)
+    db.session.add(done)
+    db.session.flush()
+    author = author or (db.session.get(Account, communication.author_id)
+                        if communication.author_id else None)
+    if author is None:
+        return done                 # nobody to write as: the occurrence is recorded, empty
+    job = fanout.submit(author, mail_of(communication, author), chosen,
+                        origin=communication.origin,
+                        idempotency_key=f"{'trial' if trial else 'run'}-{done.id}",
+                        audience=communication.audience_label, include_author=trial)
+    done.job_id = job.id
+    return done
