@@ -59,11 +59,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import adhoc, admin, annuaire, auth, errors, groupes, home, preferences
     from .agenda import views as agenda
     from .carnet import views as carnet
+    from .communications import views as communications
     from .messagerie import views as messagerie
     from .rubriques import views as rubriques
 
     for module in (auth, home, preferences, annuaire, groupes, adhoc, admin, carnet,
-                   messagerie, agenda, rubriques):
+                   messagerie, agenda, rubriques, communications):
         app.register_blueprint(module.bp)
     errors.install(app)
     auth.install(app)
@@ -81,6 +82,7 @@ SERVICES = (
     ("carnet.index", N_("Carnet d'adresses")),
     ("rubriques.index", N_("Rubriques")),
     ("agenda.index", N_("Agenda")),
+    ("communications.index", N_("Écrire à plusieurs")),
     ("preferences.index", N_("Préférences")),
     ("admin.index", N_("Administration")),
 )
@@ -90,6 +92,12 @@ def navigation(app: Flask) -> list[tuple[str, str]]:
     from flask_babel import gettext
     from flask_login import current_user
 
+    from mailgate.automations.communications import may_write_to_many
+
+    hidden = set()
+    if not current_user.is_authenticated or not current_user.is_admin:
+        hidden.add("admin.index")
+    if not current_user.is_authenticated or not may_write_to_many(current_user):
+        hidden.add("communications.index")
     return [(endpoint, gettext(label)) for endpoint, label in SERVICES
-            if endpoint in app.view_functions
-            and (endpoint != "admin.index" or current_user.is_admin)]
+            if endpoint in app.view_functions and endpoint not in hidden]

@@ -1,0 +1,70 @@
+"""The communications' blueprint, the loaders every view goes through (an object is fetched
+by a query that checks what the viewer may do with it, else 404), and the words for the
+business codes."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, request, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+
+from directory.models import Group, School
+from mailgate.automations import communications
+from mailgate.automations.communications import CommunicationError, Problem
+from mailgate.automations.models import Communication
+
+from ..i18n import N_
+
+bp = Blueprint("communications", __name__, url_prefix="/communications")
+ID = "<int(max=2147483647):{}>"
+
+PROBLEMS = {
+    Problem.NAME_MISSING: N_("Donnez un nom."),
+    Problem.SUBJECT_MISSING: N_("Donnez un objet au message."),
+    Problem.BODY_MISSING: N_("Écrivez le message."),
+    Problem.TOO_LONG: N_("Le texte dépasse %(max)d caractères."),
+    Problem.BAD_TIME: N_("Heure invalide : écrivez-la comme 08:00."),
+    Problem.IN_THE_PAST: N_("Cette date est passée : choisissez un moment à venir."),
+    Problem.BAD_DAYS: N_("Les jours sont des nombres séparés par des virgules, comme 7,15."),
+    Problem.FILES_TOO_BIG: N_("Les pièces jointes dépassent %(max)d Mo en tout."),
+}
+
+
+def problem_text(error: CommunicationError) -> str:
+    return gettext(PROBLEMS[error.problem], **error.params)
+
+
+@bp.before_request
+@login_required
+def _logged_in():
+    return None
+
+
+def writer() -> None:
+    if not communications.may_write_to_many(current_user):
+        abort(403)
+
+
+def own_message(communication_id: int) -> Communication:
+    return communications.own_message(current_user, communication_id) or abort(404)
+
+
+def space_communication(communication_id: int) -> Communication:
+    return communications.space_communication(current_user, communication_id) or abort(404)
+
+
+def school_space(school_id: int) -> School:
+    return communications.managed_school(current_user, school_id) or abort(404)
+
+
+def group_space(group_id: int) -> Group:
+    return communications.managed_group(current_user, group_id) or abort(404)
+
+
+def space_url(communication: Communication) -> str:
+    if communication.group_id:
+        return url_for("communications.group_list", group_id=communication.group_id)
+    return url_for("communications.school_list", school_id=communication.school_id)
+
+
+def portal_url() -> str:
+    return url_for("home.index", _external=True) if request else ""

@@ -1,0 +1,287 @@
+""""Écrire à plusieurs": a teacher or a member of staff chooses people with filters, sees
+how many, excludes some one by one, previews the merge fields for one of them, adds a
+signature and attachments, and sends now or at a date and time (Europe/Paris) — or keeps a
+draft. The message goes through the background fan-out like every population mailing
+(mailgate/automations/scheduler.py), each recipient judged by the rights engine; the
+history shows every message and, for each, every recipient's outcome."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
+from flask_login import current_user
+from sqlalchemy import select
+
+from directory.audience import Audience, count
+from directory.clock import local_time, utcnow
+from directory.db import db
+from directory.enums import Profile, Role
+from directory.models import Group
+from mailgate import fanout
+from mailgate.automations import communications, merge
+from mailgate.automations.communications import CommunicationError, Draft
+from mailgate.automations.models import Communication, Kind, Repeat
+from mailgate.automations.schedule import to_utc
+
+from ..directory_pages import PageOutOfRange, paginate
+from ..rubriques import labels
+from .blueprint import ID, bp, own_message, portal_url, problem_text, writer
+from .forms import PROFILES, ButtonForm, SignatureForm, WriteForm
+
+SHOWN_PEOPLE = 100
+REPORT_PAGE = 50
+
+
+def group_choices(school_ids: list[int]) -> list[tuple[int, str]]:
+    """The groups of the author's schools, classes first (the region's, for an
+    administrator without a school)."""
+    query = select(Group.id, Group.name, Group.kind).order_by(Group.kind, Group.name)
+    if school_ids:
+        query = query.where(Group.school_id.in_(school_ids))
+    return [(row.id, row.name) for row in db.session.execute(query.limit(2000))]
+
+
+def audience_of(form, school_ids: list[int]) -> Audience:
+    return Audience(school_ids=tuple(school_ids), group_ids=tuple(form.groupes.data or ()),
+                    parents_of_group_ids=tuple(form.parents_de.data or ()),
+                    profiles=tuple(Profile(p) for p in form.profils.data or ()),
+                    roles=tuple(Role(r) for r in getattr(form, "roles", None) and
+                                form.roles.data or ()),
+                    inactive_days=getattr(form, "inactifs", None) and form.inactifs.data,
+                    never_logged_in=bool(getattr(form, "jamais_connectes", None)
+                                         and form.jamais_connectes.data),
+                    excluded_ids=tuple(getattr(form, "exclus", None) and form.exclus.data
+                                       or ()))
+
+
+def describe(audience: Audience, names: dict[int, str]) -> str:
+    """The audience in words, for lists and reports."""
+    parts = []
+    if audience.group_ids:
+        parts.append(", ".join(names.get(g, "?") for g in audience.group_ids))
+    if audience.parents_of_group_ids:
+        parts.append(gettext("Parents des élèves de %(groups)s", groups=", ".join(
+            names.get(g, "?") for g in audience.parents_of_group_ids)))
+    if audience.profiles:
+        parts.append(", ".join(str(PROFILES[p]) for p in audience.profiles))
+    if audience.roles:
+        parts.append(", ".join(gettext(r.label) for r in audience.roles))
+    if audience.inactive_days:
+        parts.append(gettext("inactifs depuis plus de %(n)d jours", n=audience.inactive_days))
+    if audience.never_logged_in:
+        parts.append(gettext("jamais connectés"))
+    if audience.excluded_ids:
+        parts.append(ngettext("%(num)d personne exclue", "%(num)d personnes exclues",
+                              len(audience.excluded_ids)))
+    return " · ".join(parts) or gettext("Tous les membres de vos établissements")
+
+
+def _signature_choices(form: WriteForm) -> dict[int, str]:
+    signatures = communications.signatures_of(current_user)
+    form.signature.choices = [(0, gettext("Aucune"))] + [(s.id, s.name) for s in signatures]
+    if request.method == "GET" and signatures and signatures[0].is_default:
+        form.signature.data = signatures[0].id
+    return {s.id: s.body for s in signatures}
+
+
+def _text(form: WriteForm, signatures: dict[int, str]) -> str:
+    body = (form.texte.data or "").strip()
+    signature = signatures.get(form.signature.data or 0)
+    return f"{body}\n\n-- \n{signature}" if signature else body
+
+
+def _send_at(form: WriteForm) -> datetime | None:
+    if form.quand.data != "programme":
+        return None
+    if form.date.data is None or form.heure.data is None:
+        form.date.errors = list(form.date.errors) + [
+            gettext("Choisissez la date et l'heure de l'envoi.")]
+        raise ValueError
+    return to_utc(datetime.combine(form.date.data, form.heure.data))
+
+
+def _files() -> list[tuple[str, str, bytes]]:
+    return [(f.filename, f.mimetype, f.read()) for f in request.files.getlist("fichiers")
+            if f and f.filename]
+
+
+@bp.route("/ecrire", methods=["GET", "POST"])
+@bp.route(f"/ecrire/{ID.format('communication_id')}", methods=["GET", "POST"])
+def write(communication_id: int | None = None):
+    writer()
+    editing = own_message(communication_id) if communication_id else None
+    if editing is not None and not editing.draft:
+        abort(404)
+    school_ids = communications.schools_of(current_user)
+    if request.method == "POST":
+        form = WriteForm()
+    elif editing is not None:
+        saved = editing.chosen
+        form = WriteForm(formdata=None, objet=editing.subject, texte=editing.body,
+                         groupes=list(saved.group_ids),
+                         parents_de=list(saved.parents_of_group_ids),
+                         profils=[p.value for p in saved.profiles],
+                         roles=[r.value for r in saved.roles], inactifs=saved.inactive_days,
+                         jamais_connectes=saved.never_logged_in,
+                         exclus=list(saved.excluded_ids))
+    else:
+        form = WriteForm(formdata=None)
+    groups = group_choices(school_ids)
+    form.groupes.choices = form.parents_de.choices = groups
+    signatures = _signature_choices(form)
+    counted = people = shown = None
+    valid = form.validate_on_submit() if request.method == "POST" else False
+    if request.method == "POST" and not form.groupes.errors and not form.parents_de.errors \
+            and not form.inactifs.errors:
+        audience = audience_of(form, school_ids)
+        if "brouillon" in request.form or "envoyer" in request.form:
+            if valid:
+                done = _save(form, audience, groups, signatures, editing,
+                             draft="brouillon" in request.form)
+                if done is not None:
+                    return redirect(url_for(".message", communication_id=done.id), code=303)
+        now = utcnow()
+        counted = count(audience, now)
+        people = communications.first_recipients(
+            Audience(**{**audience.__dict__, "excluded_ids": ()}), SHOWN_PEOPLE, now)
+        form.exclus.choices = [(p.id, p.full_name) for p in people]
+        form.apercu_pour.choices = [(p.id, p.full_name) for p in people
+                                    if p.id not in audience.excluded_ids]
+        chosen = form.apercu_pour.data if form.apercu_pour.data in dict(
+            form.apercu_pour.choices) else (form.apercu_pour.choices[0][0]
+                                            if form.apercu_pour.choices else None)
+        if chosen and communications.pickable_recipient(current_user, audience, chosen, now):
+            form.apercu_pour.data = chosen
+            shown = merge.preview(_text(form, signatures), portal_url(), chosen)
+    return render_template("communications/write.html", form=form, counted=counted,
+                           people=people, shown=shown, editing=editing,
+                           fields=merge.SHOWN, spaces=communications.spaces_of(current_user)), \
+        400 if request.method == "POST" and form.errors and counted is None else 200
+
+
+def _save(form: WriteForm, audience: Audience, groups, signatures, editing, *,
+          draft: bool) -> Communication | None:
+    try:
+        send_at = _send_at(form)
+    except ValueError:
+        return None
+    names = dict(groups)
+    plan = Draft(name=form.objet.data, subject=form.objet.data, body=_text(form, signatures),
+                 audience=audience, audience_label=describe(audience, names),
+                 kind=Kind.MESSAGE, repeat=Repeat.ONCE, send_at=send_at, draft=draft)
+    try:
+        if editing is None:
+            saved = communications.create(current_user, plan, portal_url=portal_url(),
+                                          files=_files())
+        else:
+            communications.update(editing, plan, files=_files())
+            saved = editing
+    except CommunicationError as error:
+        form.form_errors.append(problem_text(error))
+        db.session.rollback()
+        return None
+    db.session.commit()
+    if draft:
+        flash(gettext("Brouillon enregistré."), "success")
+    elif send_at:
+        flash(gettext("Message programmé pour le %(when)s.",
+                      when=local_time(send_at).strftime("%d/%m/%Y à %H:%M")), "success")
+    else:
+        flash(gettext("Le message part : suivez son envoi ci-dessous."), "success")
+    return saved
+
+
+@bp.route("/")
+def index():
+    writer()
+    return render_template("communications/index.html",
+                           messages=communications.messages_of(current_user),
+                           state=state_of, spaces=communications.spaces_of(current_user))
+
+
+def state_of(communication: Communication) -> str:
+    if communication.draft:
+        return gettext("Brouillon")
+    if communication.next_run_at is not None:
+        return gettext("Programmé pour le %(when)s", when=local_time(
+            communication.next_run_at).strftime("%d/%m/%Y à %H:%M"))
+    if not communication.active:
+        return gettext("Désactivé")
+    return gettext("Envoyé")
+
+
+@bp.route(f"/messages/{ID.format('communication_id')}")
+def message(communication_id: int):
+    writer()
+    shown = own_message(communication_id)
+    return _history(shown, "communications/message.html")
+
+
+def _history(shown: Communication, template: str, **extra):
+    """A communication with each of its occurrences and, for one (the newest, or the one
+    asked for), every recipient with their outcome."""
+    runs = communications.runs_of(shown)
+    asked = request.args.get("envoi", type=int)
+    current = next(((r, j) for r, j in runs if r.id == asked), runs[0] if runs else None)
+    page = None
+    if current is not None and current[1] is not None:
+        try:
+            page = paginate(fanout.recipients_query(current[1]),
+                            max(1, request.args.get("page", 1, type=int)), REPORT_PAGE)
+        except PageOutOfRange:
+            abort(404)
+    return render_template(template, communication=shown, runs=runs, current=current,
+                           page=page, progress=fanout.progress, fate=labels.fate,
+                           reason=labels.refusal, state=state_of, local_time=local_time,
+                           files=communications.files_of(shown), button=ButtonForm(), **extra)
+
+
+@bp.route(f"/messages/{ID.format('communication_id')}/annuler", methods=["POST"])
+def cancel(communication_id: int):
+    """A scheduled message goes back to the drafts."""
+    writer()
+    shown = own_message(communication_id)
+    if not ButtonForm().validate_on_submit() or shown.next_run_at is None:
+        abort(400)
+    shown.draft, shown.next_run_at = True, None
+    db.session.commit()
+    flash(gettext("L'envoi est annulé : le message est dans vos brouillons."), "success")
+    return redirect(url_for(".message", communication_id=shown.id), code=303)
+
+
+# --- signatures --------------------------------------------------------------------------------
+
+@bp.route("/signatures", methods=["GET", "POST"])
+def signatures():
+    writer()
+    form = SignatureForm()
+    if form.validate_on_submit():
+        try:
+            communications.add_signature(current_user, form.nom.data, form.texte.data,
+                                         default=form.par_defaut.data)
+        except CommunicationError as error:
+            form.form_errors.append(problem_text(error))
+        else:
+            db.session.commit()
+            flash(gettext("Signature enregistrée."), "success")
+            return redirect(url_for(".signatures"), code=303)
+    return render_template("communications/signatures.html", form=form, button=ButtonForm(),
+                           signatures=communications.signatures_of(current_user)), \
+        400 if form.errors else 200
+
+
+@bp.route(f"/signatures/{ID.format('signature_id')}/<any(defaut, supprimer):action>",
+          methods=["POST"])
+def signature_action(signature_id: int, action: str):
+    writer()
+    signature = communications.own_signature(current_user, signature_id) or abort(404)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    if action == "defaut":
+        communications.make_default(signature)
+    else:
+        communications.delete_signature(signature)
+    db.session.commit()
+    return redirect(url_for(".signatures"), code=303)
+

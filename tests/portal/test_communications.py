@@ -1,0 +1,193 @@
+""""Écrire à plusieurs" and the automated communications' pages: filters, count,
+exclusions, merge-field preview, signatures, scheduled sending at 08:00 Paris, drafts,
+history; a school's list with active and inactive communications, deactivation,
+reactivation, trial; someone else's communication is a 404; bad input changes nothing."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from html.parser import HTMLParser
+
+from sqlalchemy import func, select
+
+from directory.clock import local_time, utcnow
+from directory.db import db
+from directory.models import GroupMember, ParentLink
+from mailgate.automations.models import Communication, CommunicationRun, Signature
+
+from ..conftest import csrf_token, login
+from .annuaire_helpers import account, group_id, school_id
+
+
+class Text(HTMLParser):
+    """The visible text of a page, with the text of the elements of a given id."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+    @classmethod
+    def of(cls, html: str) -> str:
+        parser = cls()
+        parser.feed(html)
+        return " ".join(" ".join(parser.parts).split())
+
+
+def compose(client, data: dict, url: str = "/communications/ecrire"):
+    page = client.get(url).get_data(as_text=True)
+    return client.post(url, data={"csrf_token": csrf_token(page), **data})
+
+
+def communications_of(app, login: str) -> list[Communication]:
+    with app.app_context():
+        author = account(app, login)
+        found = list(db.session.scalars(select(Communication).where(
+            Communication.author_id == author.id).order_by(Communication.id)))
+        for c in found:
+            db.session.expunge(c)
+        return found
+
+
+def test_only_teachers_and_staff_write_to_many(student, app):
+    assert student.get("/communications/ecrire").status_code == 403
+    assert "Écrire à plusieurs" not in student.get("/").get_data(as_text=True)
+
+
+def test_claire_counts_the_parents_of_4a_and_previews_the_merge_fields(teacher, app):
+    four_a = group_id(app, "4A")
+    response = compose(teacher, {"parents_de": str(four_a), "objet": "Sortie",
+                                 "texte": "Bonjour {prénom} ({classe}, {enfant}).",
+                                 "compter": "1"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200, html
+    shown = Text.of(html)
+    counted = int(re.search(r"(\d+) destinataires?", shown)[1])
+    with app.app_context():
+        parents = db.session.scalar(
+            select(func.count(func.distinct(ParentLink.parent_id)))
+            .join(GroupMember, GroupMember.account_id == ParentLink.child_id)
+            .where(GroupMember.group_id == four_a))
+    assert counted == parents > 0
+    joseph = account(app, "joseph.fabre")
+    response = compose(teacher, {"parents_de": str(four_a), "objet": "Sortie",
+                                 "texte": "Bonjour {prénom} ({classe}, {enfant}).",
+                                 "apercu_pour": str(joseph.id), "compter": "1"})
+    preview = re.search(r'id="merge-preview">([^<]*)<', response.get_data(as_text=True))[1]
+    assert preview == "Bonjour Joseph (4A, Zoé)."
+
+
+def test_an_excluded_parent_is_not_counted(teacher, app):
+    four_a, joseph = group_id(app, "4A"), account(app, "joseph.fabre")
+    counts = []
+    for excluded in ([], [str(joseph.id)]):
+        html = compose(teacher, {"parents_de": str(four_a), "objet": "Sortie", "texte": "x",
+                                 "exclus": excluded, "compter": "1"}).get_data(as_text=True)
+        counts.append(int(re.search(r"(\d+) destinataires?", Text.of(html))[1]))
+    assert counts[1] == counts[0] - 1
+
+
+def test_a_message_scheduled_for_tomorrow_8_paris_waits_until_then(teacher, app):
+    tomorrow = local_time(utcnow()).date() + timedelta(days=1)
+    response = compose(teacher, {"parents_de": str(group_id(app, "4A")), "inactifs": "30",
+                                 "objet": "Réunion", "texte": "Bonjour {prénom}.",
+                                 "quand": "programme", "date": tomorrow.isoformat(),
+                                 "heure": "08:00", "envoyer": "1"})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    [saved] = communications_of(app, "claire.bernard")
+    assert local_time(saved.next_run_at).replace(tzinfo=None) == datetime.combine(
+        tomorrow, datetime.min.time()).replace(hour=8)
+    assert saved.chosen.inactive_days == 30 and not saved.draft
+    listing = Text.of(teacher.get("/communications/").get_data(as_text=True))
+    assert f"Programmé pour le {tomorrow:%d/%m/%Y} à 08:00" in listing
+    assert "Parents des élèves de 4A · inactifs depuis plus de 30 jours" in listing
+
+
+def test_a_date_in_the_past_is_refused_in_french_and_nothing_is_saved(teacher, app):
+    response = compose(teacher, {"parents_de": str(group_id(app, "4A")), "objet": "Réunion",
+                                 "texte": "Bonjour.", "quand": "programme",
+                                 "date": date(2020, 1, 1).isoformat(), "heure": "08:00",
+                                 "envoyer": "1"})
+    assert "Cette date est passée" in response.get_data(as_text=True)
+    assert communications_of(app, "claire.bernard") == []
+
+
+def test_a_draft_is_kept_and_edited(teacher, app):
+    response = compose(teacher, {"groupes": str(group_id(app, "4A")), "objet": "Brouillon",
+                                 "texte": "À finir", "brouillon": "1"})
+    assert response.status_code == 303
+    [draft] = communications_of(app, "claire.bernard")
+    assert draft.draft and draft.next_run_at is None
+    page = teacher.get(f"/communications/ecrire/{draft.id}").get_data(as_text=True)
+    assert "À finir" in page
+    compose(teacher, {"groupes": str(group_id(app, "4A")), "objet": "Brouillon",
+                      "texte": "Fini", "envoyer": "1"},
+            url=f"/communications/ecrire/{draft.id}")
+    [sent] = communications_of(app, "claire.bernard")
+    assert sent.id == draft.id and not sent.draft and sent.body == "Fini"
+
+
+def test_the_default_signature_ends_the_message(teacher, app):
+    page = teacher.get("/communications/signatures").get_data(as_text=True)
+    teacher.post("/communications/signatures", data={
+        "csrf_token": csrf_token(page), "nom": "Courte", "texte": "Claire B.", "par_defaut": "y"})
+    with app.app_context():
+        assert db.session.scalar(select(Signature.is_default).where(Signature.name == "Courte"))
+    html = teacher.get("/communications/ecrire").get_data(as_text=True)
+    assert re.search(r'<option selected value="\d+">Courte</option>', html)
+    signature = re.search(r'<option selected value="(\d+)">Courte', html)[1]
+    compose(teacher, {"groupes": str(group_id(app, "4A")), "objet": "Signé", "texte": "Mot",
+                      "signature": signature, "envoyer": "1"})
+    [sent] = communications_of(app, "claire.bernard")
+    assert sent.body == "Mot\n\n-- \nClaire B."
+
+
+def test_staff_manage_the_automated_communications_of_their_school(staff, app):
+    school = school_id(app, "0310024H")
+    new = f"/communications/etablissements/{school}/nouvelle"
+    page = staff.get(new).get_data(as_text=True)
+    response = staff.post(new, data={
+        "csrf_token": csrf_token(page), "nom": "Jamais venus", "genre": "reminder",
+        "profils": "student", "regle": "never_logged_in", "jours": "7,15",
+        "repetition": "daily", "heure": "08:00", "jour_semaine": "0",
+        "objet": "Votre compte Préau", "texte": "Bonjour {prénom}, connectez-vous."})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    [made] = communications_of(app, "paul.durand")
+    listing = staff.get(f"/communications/etablissements/{school}").get_data(as_text=True)
+    assert re.search(r'<tr class="active">\s*<th scope="row"><a [^>]*>Jamais venus', listing)
+    assert "Tous les jours à 08:00" in Text.of(listing)
+
+    page = staff.get(f"/communications/automatisees/{made.id}").get_data(as_text=True)
+    token = csrf_token(page)
+    staff.post(f"/communications/automatisees/{made.id}/desactiver",
+               data={"csrf_token": token, "retour": "liste"})
+    listing = staff.get(f"/communications/etablissements/{school}").get_data(as_text=True)
+    assert re.search(r'<tr class="inactive">\s*<th scope="row"><a [^>]*>Jamais venus', listing)
+    assert communications_of(app, "paul.durand")[0].next_run_at is None
+    staff.post(f"/communications/automatisees/{made.id}/reactiver", data={"csrf_token": token})
+    assert communications_of(app, "paul.durand")[0].next_run_at is not None
+
+    staff.post(f"/communications/automatisees/{made.id}/essai", data={"csrf_token": token})
+    with app.app_context():
+        assert db.session.scalar(select(CommunicationRun.trial).where(
+            CommunicationRun.communication_id == made.id))
+    history = Text.of(staff.get(f"/communications/automatisees/{made.id}")
+                      .get_data(as_text=True))
+    assert "(essai)" in history and "Durand Paul" in history
+
+
+def test_someone_elses_communication_is_not_found(staff, app):
+    school = school_id(app, "0310024H")
+    new = f"/communications/etablissements/{school}/nouvelle"
+    staff.post(new, data={"csrf_token": csrf_token(staff.get(new).get_data(as_text=True)),
+                          "nom": "Annonce", "genre": "announce", "regle": "none",
+                          "repetition": "daily", "heure": "08:00", "jour_semaine": "0",
+                          "objet": "Info", "texte": "Bonjour"})
+    [made] = communications_of(app, "paul.durand")
+    client = app.test_client()
+    login(client, "claire.bernard")
+    assert client.get(f"/communications/automatisees/{made.id}").status_code == 404
+    assert client.get(f"/communications/etablissements/{school}").status_code == 404
+    assert client.get(f"/communications/messages/{made.id}").status_code == 404
