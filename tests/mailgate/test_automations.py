@@ -23,7 +23,6 @@ from mailgate.automations import communications, scheduler
 from mailgate.automations.communications import Draft
 from mailgate.automations.merge import preview
 from mailgate.automations.models import Communication, CommunicationRun, Kind, Repeat
-from mailgate.automations.schedule import next_occurrence
 from mailgate.fanout_models import FanoutJob, FanoutRecipient
 
 from .conftest import account, new_account
