@@ -12,6 +12,7 @@ from mailgate.automations import communications
 from mailgate.automations.communications import CommunicationError, Problem
 from mailgate.automations.models import Communication
 
+from ..directory_pages import page_args
 from ..i18n import N_
 
 bp = Blueprint("communications", __name__, url_prefix="/communications")
@@ -37,6 +38,11 @@ def problem_text(error: CommunicationError) -> str:
 @login_required
 def _logged_in():
     return None
+
+
+@bp.context_processor
+def _helpers():
+    return {"page_args": page_args}
 
 
 def writer() -> None:
