@@ -48,7 +48,8 @@ def read_token(value: str) -> tuple[int, int] | None:
     return job_id, account_id
 
 
-def values(message_id: int, account_id: int, wanted: set[str]) -> dict[str, str]:
+def values(message_id: int, account_id: int,
+           wanted: frozenset[str] | set[str] = frozenset({"lien"})) -> dict[str, str]:
     """What the placeholders `wanted` of `message_id` say for `account_id`."""
     from directory.merge_fields import values as field_values
 
