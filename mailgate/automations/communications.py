@@ -140,13 +140,11 @@ def of_space(school_id: int, group_id: int | None) -> list[Communication]:
                                                   func.lower(Communication.name))))
 
 
-def pickable_recipient(author: Account, communication_or_audience, account_id: int,
+def pickable_recipient(audience: Audience, account_id: int,
                        now: datetime | None = None) -> Account | None:
     """One person of the audience, for the preview of the merge fields (None otherwise)."""
     from directory.audience import recipients
 
-    audience = communication_or_audience if isinstance(communication_or_audience, Audience) \
-        else communication_or_audience.chosen
     if not valid_id(account_id):
         return None
     chosen = recipients(audience, now or utcnow()).where(Account.id == account_id)

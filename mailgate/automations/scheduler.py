@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
 from directory.audience import recipients
@@ -41,6 +41,10 @@ def due(now: datetime):
 def run_due(now: datetime | None = None) -> int:
     """Run what is due and commit. Returns how many communications ran."""
     now = now or utcnow()
+    if not db.session.scalar(select(exists(due(now)))):
+        db.session.commit()         # nothing due: no write lock taken, every idle second
+        return 0
+    db.session.commit()
     store.write_lock()
     claimed = list(db.session.scalars(due(now).limit(CLAIM).with_for_update(skip_locked=True)))
     try:

@@ -42,17 +42,14 @@ def group_choices(school_ids: list[int]) -> list[tuple[int, str]]:
     return [(row.id, row.name) for row in db.session.execute(query.limit(2000))]
 
 
-def audience_of(form, school_ids: list[int]) -> Audience:
+def audience_of(form: WriteForm, school_ids: list[int]) -> Audience:
     return Audience(school_ids=tuple(school_ids), group_ids=tuple(form.groupes.data or ()),
                     parents_of_group_ids=tuple(form.parents_de.data or ()),
                     profiles=tuple(Profile(p) for p in form.profils.data or ()),
-                    roles=tuple(Role(r) for r in getattr(form, "roles", None) and
-                                form.roles.data or ()),
-                    inactive_days=getattr(form, "inactifs", None) and form.inactifs.data,
-                    never_logged_in=bool(getattr(form, "jamais_connectes", None)
-                                         and form.jamais_connectes.data),
-                    excluded_ids=tuple(getattr(form, "exclus", None) and form.exclus.data
-                                       or ()))
+                    roles=tuple(Role(r) for r in form.roles.data or ()),
+                    inactive_days=form.inactifs.data,
+                    never_logged_in=bool(form.jamais_connectes.data),
+                    excluded_ids=tuple(form.exclus.data or ()))
 
 
 def describe(audience: Audience, names: dict[int, str]) -> str:
@@ -132,15 +129,15 @@ def write(communication_id: int | None = None):
     signatures = _signature_choices(form)
     counted = people = shown = None
     valid = form.validate_on_submit() if request.method == "POST" else False
+    saving = "brouillon" in request.form or "envoyer" in request.form
     if request.method == "POST" and not form.groupes.errors and not form.parents_de.errors \
             and not form.inactifs.errors:
         audience = audience_of(form, school_ids)
-        if "brouillon" in request.form or "envoyer" in request.form:
-            if valid:
-                done = _save(form, audience, groups, signatures, editing,
-                             draft="brouillon" in request.form)
-                if done is not None:
-                    return redirect(url_for(".message", communication_id=done.id), code=303)
+        if saving and valid:
+            done = _save(form, audience, groups, signatures, editing,
+                         draft="brouillon" in request.form)
+            if done is not None:
+                return redirect(url_for(".message", communication_id=done.id), code=303)
         now = utcnow()
         counted = count(audience, now)
         people = communications.first_recipients(
@@ -151,13 +148,13 @@ def write(communication_id: int | None = None):
         chosen = form.apercu_pour.data if form.apercu_pour.data in dict(
             form.apercu_pour.choices) else (form.apercu_pour.choices[0][0]
                                             if form.apercu_pour.choices else None)
-        if chosen and communications.pickable_recipient(current_user, audience, chosen, now):
+        if chosen and communications.pickable_recipient(audience, chosen, now):
             form.apercu_pour.data = chosen
             shown = merge.preview(_text(form, signatures), portal_url(), chosen)
     return render_template("communications/write.html", form=form, counted=counted,
                            people=people, shown=shown, editing=editing,
-                           fields=merge.SHOWN, spaces=communications.spaces_of(current_user)), \
-        400 if request.method == "POST" and form.errors and counted is None else 200
+                           fields=merge.SHOWN), \
+        400 if saving or (request.method == "POST" and counted is None) else 200
 
 
 def _save(form: WriteForm, audience: Audience, groups, signatures, editing, *,

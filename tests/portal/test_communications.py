@@ -191,3 +191,25 @@ def test_someone_elses_communication_is_not_found(staff, app):
     assert client.get(f"/communications/automatisees/{made.id}").status_code == 404
     assert client.get(f"/communications/etablissements/{school}").status_code == 404
     assert client.get(f"/communications/messages/{made.id}").status_code == 404
+
+
+def test_an_attachment_travels_with_the_message(teacher, app):
+    from io import BytesIO
+
+    from mailgate.automations.outgoing import mail_of
+
+    page = teacher.get("/communications/ecrire").get_data(as_text=True)
+    response = teacher.post("/communications/ecrire", data={
+        "csrf_token": csrf_token(page), "groupes": str(group_id(app, "4A")),
+        "objet": "Programme", "texte": "Ci-joint le programme.", "brouillon": "1",
+        "fichiers": [(BytesIO(b"%PDF-1.4 programme"), "programme.pdf")]},
+        content_type="multipart/form-data")
+    assert response.status_code == 303, response.get_data(as_text=True)
+    [draft] = communications_of(app, "claire.bernard")
+    with app.app_context():
+        mail = mail_of(db.session.get(Communication, draft.id), account(app, "claire.bernard"))
+        [attached] = list(mail.iter_attachments())
+        assert attached.get_filename() == "programme.pdf"
+        assert attached.get_content() == b"%PDF-1.4 programme"
+    assert "programme.pdf" in teacher.get(
+        f"/communications/messages/{draft.id}").get_data(as_text=True)
