@@ -25,7 +25,7 @@ from directory.errors import PreauError
 from directory.models import Account, AccountSchool, Group, GroupMember, School
 from directory.search import valid_id
 
-from ..fanout_models import FanoutJob
+from ..fanout_models import FanoutJob, FanoutRecipient
 from .models import Communication, CommunicationFile, CommunicationRun, Kind, Repeat, Signature
 from .schedule import parse_time, plan
 
@@ -264,13 +264,43 @@ def files_of(communication: Communication) -> list[tuple[int, str, int]]:
 
 # --- history ----------------------------------------------------------------------------------
 
-def runs_of(communication: Communication) -> list[tuple[CommunicationRun, FanoutJob | None]]:
-    """Each occurrence sent, newest first, with its fan-out (whose rows say who got it)."""
-    return list(db.session.execute(
+HISTORY_SHOWN = 60
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One occurrence in the history: its fan-out and how many per outcome."""
+    run: CommunicationRun
+    job: FanoutJob | None
+    outcomes: dict[str, int]
+
+    @property
+    def reached(self) -> int:
+        return self.outcomes.get("delivered", 0) + self.outcomes.get("forwarded", 0)
+
+    @property
+    def finished(self) -> bool:
+        return self.job is None or self.job.finished_at is not None
+
+
+def runs_of(communication: Communication) -> list[Sent]:
+    """The newest HISTORY_SHOWN occurrences with their outcomes: two queries, however long
+    the communication has been running."""
+    rows = list(db.session.execute(
         select(CommunicationRun, FanoutJob)
         .outerjoin(FanoutJob, FanoutJob.id == CommunicationRun.job_id)
         .where(CommunicationRun.communication_id == communication.id)
-        .order_by(CommunicationRun.ran_at.desc(), CommunicationRun.id.desc())).tuples())
+        .order_by(CommunicationRun.ran_at.desc(), CommunicationRun.id.desc())
+        .limit(HISTORY_SHOWN)).tuples())
+    outcomes: dict[int, dict[str, int]] = {}
+    job_ids = [job.id for _, job in rows if job is not None]
+    if job_ids:
+        for job_id, state, n in db.session.execute(
+                select(FanoutRecipient.job_id, FanoutRecipient.state, func.count())
+                .where(FanoutRecipient.job_id.in_(job_ids))
+                .group_by(FanoutRecipient.job_id, FanoutRecipient.state)):
+            outcomes.setdefault(job_id, {})[str(state)] = n
+    return [Sent(run, job, outcomes.get(job.id, {}) if job else {}) for run, job in rows]
 
 
 def run_of(communication: Communication, run_id: int) -> tuple[CommunicationRun,

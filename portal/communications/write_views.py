@@ -220,16 +220,16 @@ def _history(shown: Communication, template: str, **extra):
     asked for), every recipient with their outcome."""
     runs = communications.runs_of(shown)
     asked = request.args.get("envoi", type=int)
-    current = next(((r, j) for r, j in runs if r.id == asked), runs[0] if runs else None)
+    current = next((sent for sent in runs if sent.run.id == asked), runs[0] if runs else None)
     page = None
-    if current is not None and current[1] is not None:
+    if current is not None and current.job is not None:
         try:
-            page = paginate(fanout.recipients_query(current[1]),
+            page = paginate(fanout.recipients_query(current.job),
                             max(1, request.args.get("page", 1, type=int)), REPORT_PAGE)
         except PageOutOfRange:
             abort(404)
     return render_template(template, communication=shown, runs=runs, current=current,
-                           page=page, progress=fanout.progress, fate=labels.fate,
+                           page=page, fate=labels.fate,
                            reason=labels.refusal, state=state_of, local_time=local_time,
                            files=communications.files_of(shown), button=ButtonForm(), **extra)
 
