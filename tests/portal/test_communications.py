@@ -213,3 +213,26 @@ def test_an_attachment_travels_with_the_message(teacher, app):
         assert attached.get_content() == b"%PDF-1.4 programme"
     assert "programme.pdf" in teacher.get(
         f"/communications/messages/{draft.id}").get_data(as_text=True)
+
+
+def test_a_teacher_of_a_class_manages_its_automated_communications_and_a_pupil_does_not(
+        teacher, app):
+    four_a = group_id(app, "4A")
+    new = f"/communications/groupes/{four_a}/nouvelle"
+    page = teacher.get(new).get_data(as_text=True)
+    assert re.findall(r'<option[^>]*>([^<]*)</option>', page.split('id="groupes"')[1].split('</select>')[0]) == ["4A"]
+    response = teacher.post(new, data={
+        "csrf_token": csrf_token(page), "nom": "Relance 4A", "genre": "inactivity",
+        "groupes": str(four_a), "regle": "inactive", "jours": "", "repetition": "weekly",
+        "jour_semaine": "0", "heure": "18:00", "objet": "On vous attend",
+        "texte": "Bonjour {prénom}"})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    [made] = communications_of(app, "claire.bernard")
+    assert made.group_id == four_a and made.days == "30" and made.weekday == 0
+    listing = Text.of(teacher.get(f"/communications/groupes/{four_a}").get_data(as_text=True))
+    assert "Chaque lundi à 18:00 · Inactives depuis N jours (30)" in listing
+
+    pupil = app.test_client()
+    login(pupil, "zoe.le-gall")
+    assert pupil.get(f"/communications/groupes/{four_a}").status_code == 404
+    assert pupil.get(f"/communications/automatisees/{made.id}").status_code == 404
