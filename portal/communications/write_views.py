@@ -74,10 +74,12 @@ def describe(audience: Audience, names: dict[int, str]) -> str:
     return " · ".join(parts) or gettext("Tous les membres de vos établissements")
 
 
-def _signature_choices(form: WriteForm) -> dict[int, str]:
+def _signature_choices(form: WriteForm, editing: bool) -> dict[int, str]:
+    """The author's signatures, the default one chosen on a new message (a draft's text
+    already ends with the signature chosen when it was saved)."""
     signatures = communications.signatures_of(current_user)
     form.signature.choices = [(0, gettext("Aucune"))] + [(s.id, s.name) for s in signatures]
-    if request.method == "GET" and signatures and signatures[0].is_default:
+    if request.method == "GET" and not editing and signatures and signatures[0].is_default:
         form.signature.data = signatures[0].id
     return {s.id: s.body for s in signatures}
 
@@ -126,7 +128,7 @@ def write(communication_id: int | None = None):
         form = WriteForm(formdata=None)
     groups = group_choices(school_ids)
     form.groupes.choices = form.parents_de.choices = groups
-    signatures = _signature_choices(form)
+    signatures = _signature_choices(form, editing is not None)
     counted = people = shown = None
     valid = form.validate_on_submit() if request.method == "POST" else False
     saving = "brouillon" in request.form or "envoyer" in request.form
