@@ -29,7 +29,7 @@ def occurrences(account: Account, start: datetime, end: datetime,
                     Event.last_ends_at > start)
              .order_by(Event.starts_at, Event.id).limit(MAX_EVENTS))
     if agendas is None:
-        query = query.where(Agenda.group_id.in_(access.readable_group_ids(account)))
+        query = query.where(access.readable_agendas(account))
     else:
         query = query.where(Event.agenda_id.in_([a.id for a in agendas]))
     found = [o for event in db.session.scalars(query)

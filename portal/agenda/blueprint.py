@@ -20,10 +20,23 @@ from .wording import describe
 
 bp = Blueprint("agenda", __name__, url_prefix="/agenda")
 ID = "<int(max=2147483647):{}>"
+SPACES = (f"/groupe/{ID.format('group_id')}", f"/rubrique/{ID.format('rubric_id')}")
 
 
-def agenda_or_404(group_id: int) -> Agenda:
-    agenda = access.agenda_of_group(current_user, group_id)
+def space_route(suffix: str, **options) -> Callable:
+    """A page of one agenda, under the group's URL and the rubric's: one endpoint, whose
+    view takes `group_id` or `rubric_id` (url_for picks the URL by the argument given,
+    `Agenda.space` gives it)."""
+    def decorate(view):
+        for space in SPACES:
+            bp.add_url_rule(space + suffix, view_func=view, **options)
+        return view
+    return decorate
+
+
+def agenda_or_404(group_id: int | None = None, rubric_id: int | None = None) -> Agenda:
+    agenda = access.agenda_of_rubric(current_user, rubric_id) if rubric_id is not None \
+        else access.agenda_of_group(current_user, group_id)
     if agenda is None:
         abort(404)
     return agenda
