@@ -66,10 +66,13 @@ def message(author: Account, *, subject: str, text: str, audience: str) -> Email
 
 def submit(author: Account, mail: EmailMessage | bytes, recipients: sa.Select, *, origin: str,
            idempotency_key: str, audience: str = "", acknowledge: bool = False,
-           link_template: str | None = None, reminder_of: int | None = None) -> FanoutJob:
+           link_template: str | None = None, reminder_of: int | None = None,
+           forward_invitation: str | None = None, save_copy: bool = True) -> FanoutJob:
     """A new job for the accounts `recipients` selects (the author apart), or the job this
     form already made. `link_template`: where `[[preau:lien]]` is, each recipient reads it
-    with "{token}" replaced by their signed token. The caller commits."""
+    with "{token}" replaced by their signed token. `forward_invitation`: an iCalendar
+    invitation that forwarded copies carry, addressed to each recipient
+    (mailgate/personalise.py). `save_copy`: keep the author's copy. The caller commits."""
     existing = job_for_key(author, idempotency_key)
     if existing is not None:
         return existing
@@ -77,12 +80,13 @@ def submit(author: Account, mail: EmailMessage | bytes, recipients: sa.Select, *
         with db.session.begin_nested():
             job = FanoutJob(author_id=author.id, origin=origin, audience=audience,
                             idempotency_key=idempotency_key, acknowledge=acknowledge,
-                            link_template=link_template, reminder_of=reminder_of)
+                            link_template=link_template, reminder_of=reminder_of,
+                            forward_invitation=forward_invitation)
             db.session.add(job)
             db.session.flush()
     except IntegrityError:
         return job_for_key(author, idempotency_key)
-    job.message_id = routing.store_once(author, routing.as_parsed(mail))
+    job.message_id = routing.store_once(author, routing.as_parsed(mail), save_copy=save_copy)
     chosen = recipients.subquery()
     rows = select(literal(job.id), chosen.c[0], literal(RecipientState.PENDING.value)).where(
         chosen.c[0] != author.id).distinct()
@@ -107,7 +111,7 @@ def remind(job: FanoutJob, author: Account, mail: EmailMessage, *,
         FanoutRecipient.state != RecipientState.REFUSED)
     return submit(author, mail, waiting, origin=job.origin, idempotency_key=idempotency_key,
                   audience=job.audience, acknowledge=True, link_template=job.link_template,
-                  reminder_of=job.ack_job_id)
+                  reminder_of=job.ack_job_id, forward_invitation=job.forward_invitation)
 
 
 # --- the worker's side ------------------------------------------------------------------------

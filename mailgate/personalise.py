@@ -6,6 +6,13 @@ the job's `link_template` with a token signing (job, recipient), so that one cli
 logging in — says who confirmed having read it. The worker puts the values into the forward
 it sends (`forward_bytes`), the messagerie into the text it shows (`text_for`).
 
+A job may also carry an iCalendar invitation (`FanoutJob.forward_invitation`, RFC 6047):
+forwarded copies get it addressed to their recipient — `[[preau:destinataire]]` is the
+address the message is forwarded to, the one their mail client knows them by and nobody else
+sees, `[[preau:nom]]` their name — as a text/calendar alternative with its METHOD (what
+Outlook and Gmail read) and an invite.ics attachment (what other clients open). Internal
+copies, read in the portal, carry no invitation.
+
 This is the one hook for per-recipient text: mail-merge fields ({prenom}, {nom}…) are more
 names in `values`, nothing else changes. A placeholder with no value is left as written.
 """
@@ -13,13 +20,17 @@ from __future__ import annotations
 
 import re
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
 from directory.db import db
+from directory.models import Account
 
 LINK = "[[preau:lien]]"
+ADDRESS = "[[preau:destinataire]]"
+NAME = "[[preau:nom]]"
 _MARK = "[[preau:"
 _PLACEHOLDER = re.compile(r"\[\[preau:([a-z_]+)\]\]")
 _SALT = "preau.fanout.link"
@@ -46,12 +57,16 @@ def read_token(value: str) -> tuple[int, int] | None:
     return job_id, account_id
 
 
-def values(message_id: int, account_id: int) -> dict[str, str]:
-    """What the placeholders of `message_id` say for `account_id`."""
+def _job(message_id: int):
     from .fanout_models import FanoutJob
 
-    job = db.session.scalar(select(FanoutJob).where(FanoutJob.message_id == message_id)
-                            .order_by(FanoutJob.id).limit(1))
+    return db.session.scalar(select(FanoutJob).where(FanoutJob.message_id == message_id)
+                             .order_by(FanoutJob.id).limit(1))
+
+
+def values(message_id: int, account_id: int, job=None) -> dict[str, str]:
+    """What the placeholders of `message_id` say for `account_id`."""
+    job = job or _job(message_id)
     if job is None or not job.link_template:
         return {}
     return {"lien": job.link_template.replace("{token}", token(job.ack_job_id, account_id))}
@@ -68,14 +83,19 @@ def text_for(text: str, message_id: int, account_id: int) -> str:
     return apply(text, values(message_id, account_id))
 
 
-def forward_bytes(data: bytes, message_id: int | None, account_id: int | None) -> bytes:
-    """The message as forwarded to `account_id`: its text parts with their values (and
-    re-encoded), everything else as stored. Messages without a placeholder — nearly all —
-    are returned as they are, without a query."""
-    if message_id is None or account_id is None or _MARK.encode() not in data:
+def forward_bytes(data: bytes, message_id: int | None, account_id: int | None,
+                  address: str | None = None) -> bytes:
+    """The message as forwarded to `account_id` at `address`: its text parts with their
+    values (and re-encoded), the job's invitation if it has one, everything else as stored.
+    A message no fan-out sent is returned as it is."""
+    if message_id is None or account_id is None:
         return data
-    found = values(message_id, account_id)
-    if not found:
+    job = _job(message_id) if _MARK.encode() in data or address else None
+    if job is None:
+        return data
+    found = values(message_id, account_id, job)
+    invitation = job.forward_invitation if address else None
+    if not found and not invitation:
         return data
     message = message_from_bytes(data, policy=policy.default)
     for part in message.walk():
@@ -85,4 +105,47 @@ def forward_bytes(data: bytes, message_id: int | None, account_id: int | None) -
         if _MARK in content:
             part.set_content(apply(content, found), subtype=part.get_content_subtype(),
                              cte="quoted-printable")
+    if invitation:
+        _invite(message, invitation, {**found, **_attendee(account_id, address)})
     return message.as_bytes(policy=policy.default.clone(linesep="\r\n"))
+
+
+def _attendee(account_id: int, address: str) -> dict[str, str]:
+    account = db.session.get(Account, account_id)
+    # a quoted iCalendar parameter value cannot hold a double quote (RFC 5545 §3.2)
+    return {"destinataire": address,
+            "nom": account.full_name.replace('"', "'") if account is not None else address}
+
+
+def _invite(message: EmailMessage, template: str, found: dict[str, str]) -> None:
+    """Add the invitation, made out to this recipient, the way mail clients expect it."""
+    data = fold(apply(unfold(template), found))
+    method = re.search(r"^METHOD:(\w+)", data, re.M)
+    params = {"method": method[1] if method else "REQUEST", "charset": "UTF-8"}
+    if message.get_content_type() == "text/plain":
+        message.add_alternative(data.encode(), maintype="text", subtype="calendar",
+                                params=params)
+    else:
+        message.add_attachment(data.encode(), maintype="text", subtype="calendar",
+                               params=params, disposition="inline")
+    message.add_attachment(data.encode(), maintype="application", subtype="ics",
+                           filename="invite.ics")
+
+
+def unfold(text: str) -> str:
+    """iCalendar lines as one line each (RFC 5545 §3.1): a placeholder may have been cut."""
+    return re.sub(r"\r?\n[ \t]", "", text)
+
+
+def fold(text: str) -> str:
+    """Lines of at most 75 octets, continued after CRLF + space, never inside a character."""
+    out = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        while len(line.encode()) > 75:
+            cut = 75
+            while len(line[:cut].encode()) > 75:
+                cut -= 1
+            out.append(line[:cut])
+            line = " " + line[cut:]
+        out.append(line)
+    return "\r\n".join(out)

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from agenda import access, comments, confirmations, events, notices, recurrence, resources, times
 from agenda.models import AnswerKind, Event, EventStatus
 from agenda.recurrence import Repeat
+from mailgate import fanout
 
 from ..directory_forms import choice
 from .blueprint import (
@@ -74,6 +75,8 @@ def event(event_id: int):
         answer_form=answer_form, invited=invited, comment_form=CommentForm(),
         comments=comments.shown(event, current_user, moderator=organiser),
         counts=confirmations.counts(event) if organiser and event.ask_confirmation else None,
+        sent=[(job, fanout.progress(job)) for job in fanout.jobs_of(notices.origin(event))[:10]]
+        if organiser else [],
         upcoming=recurrence.between(event, event.starts_at, event.last_ends_at)[:20]
         if event.rrule else [], AnswerKind=AnswerKind, one_second=timedelta(seconds=1),
         repeat_label=repeat_label(event))
