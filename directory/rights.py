@@ -193,6 +193,8 @@ def _parents_of(class_ids: tuple[int, ...]) -> sa.Select:
 
 
 def _verdict(sender: Account, row, replying_to: int | None) -> Verdict:
+    if (row.reached or row.id == replying_to) and not row.suspended and not sender.suspended:
+        return Verdict(row.id, True, None)      # nearly every row: no name to write
     name = f"{row.first_name} {row.last_name}".strip()
     if sender.suspended:
         return Verdict(row.id, False, f"Votre compte est suspendu : vous ne pouvez pas écrire "

@@ -54,14 +54,25 @@ def insert_rows(table: sa.Table, rows: Sequence[dict], *,
         connection.execute(statement, list(rows))
         return
     names = list(rows[0])
+    columns = {name: [_plain(row[name]) for row in rows] for name in names}
+    # a value shared by every row (the message, the time…) is one parameter, not an array
+    shared = {name for name, values in columns.items() if values.count(values[0]) == len(values)}
+    varying = [name for name in names if name not in shared]
+    if not varying:
+        varying, shared = [names[0]], shared - {names[0]}
     arrays = ", ".join(f"CAST(:c{i} AS {_pg_type(table.c[name])}[])"
-                       for i, name in enumerate(names))
-    sql = (f'INSERT INTO "{table.name}" ({", ".join(f"{chr(34)}{n}{chr(34)}" for n in names)}) '
-           f"SELECT * FROM unnest({arrays})")
+                       for i, name in enumerate(varying))
+    chosen = ", ".join(f"CAST(:s{i} AS {_pg_type(table.c[name])})" if name in shared
+                       else f"u.c{varying.index(name)}" for i, name in enumerate(names))
+    quoted = ", ".join(f'"{name}"' for name in names)
+    sql = (f'INSERT INTO "{table.name}" ({quoted}) SELECT {chosen} FROM unnest({arrays}) '
+           f"AS u({', '.join(f'c{i}' for i in range(len(varying)))})")
     if ignore_duplicates:
         sql += " ON CONFLICT DO NOTHING"
-    connection.execute(text(sql), {f"c{i}": [_plain(row[name]) for row in rows]
-                                   for i, name in enumerate(names)})
+    parameters = {f"c{i}": columns[name] for i, name in enumerate(varying)}
+    parameters.update({f"s{i}": columns[name][0] for i, name in enumerate(names)
+                       if name in shared})
+    connection.execute(text(sql), parameters)
 
 
 def add_to(table: sa.Table, key: str, column: str, amounts: dict[int, int]) -> None:
@@ -83,3 +94,35 @@ def add_to(table: sa.Table, key: str, column: str, amounts: dict[int, int]) -> N
         f"FROM unnest(CAST(:keys AS INTEGER[]), CAST(:amounts AS BIGINT[])) AS u(k, amount) "
         f'WHERE "{table.name}"."{key}" = u.k'),
         {"keys": keys, "amounts": [amounts[k] for k in keys]})
+
+
+def update_rows(table: sa.Table, rows: Sequence[dict], *, keys: Sequence[str],
+                where: dict | None = None, also: dict | None = None) -> None:
+    """UPDATE each row found by its integer `keys` (and the shared conditions `where`) with
+    its other values, and the shared values `also`: one statement on PostgreSQL."""
+    if not rows:
+        return
+    db.session.flush()
+    connection = db.session.connection()
+    where, also = where or {}, also or {}
+    names = list(rows[0])
+    if not _postgresql():
+        condition = sa.and_(*[table.c[k] == bindparam(f"k_{k}") for k in keys],
+                            *[table.c[k] == v for k, v in where.items()])
+        values = {n: bindparam(f"v_{n}") for n in names if n not in keys}
+        connection.execute(sa.update(table).where(condition).values({**values, **also}),
+                           [{**{f"k_{k}": row[k] for k in keys},
+                             **{f"v_{n}": _plain(row[n]) for n in names if n not in keys}}
+                            for row in rows])
+        return
+    arrays = ", ".join(f"CAST(:c{i} AS {_pg_type(table.c[n])}[])" for i, n in enumerate(names))
+    sets = [f'"{n}" = u.c{i}' for i, n in enumerate(names) if n not in keys]
+    sets += [f'"{n}" = CAST(:a_{n} AS {_pg_type(table.c[n])})' for n in also]
+    conditions = [f'"{table.name}"."{k}" = u.c{names.index(k)}' for k in keys]
+    conditions += [f'"{table.name}"."{k}" = :w_{k}' for k in where]
+    connection.execute(text(
+        f'UPDATE "{table.name}" SET {", ".join(sets)} FROM unnest({arrays}) '
+        f"AS u({', '.join(f'c{i}' for i in range(len(names)))}) "
+        f"WHERE {' AND '.join(conditions)}"),
+        {**{f"c{i}": [_plain(row[n]) for row in rows] for i, n in enumerate(names)},
+         **{f"a_{n}": v for n, v in also.items()}, **{f"w_{k}": v for k, v in where.items()}})

@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from directory.clock import utcnow
 from directory.db import db
 from directory.models import Account
-from directory.sets import any_of
+from directory.sets import update_rows
 
 from . import mime, routing, store
 from .fanout_models import AckChannel, FanoutJob, FanoutRecipient, RecipientState
@@ -47,6 +47,7 @@ from .personalise import read_token
 from .settings import current
 
 BATCH = 1000
+BATCH_POSTGRESQL = 5000
 AUTHOR_GONE = "author_gone"     # refusal of recipients left when the author's account went
 
 
@@ -118,10 +119,15 @@ def remind(job: FanoutJob, author: Account, mail: EmailMessage, *,
 # --- the worker's side ------------------------------------------------------------------------
 
 def batch_size() -> int:
-    """PREAU_FANOUT_BATCH recipients per batch (default 1,000): one transaction each."""
+    """PREAU_FANOUT_BATCH recipients per batch: one transaction each. By default 5,000 on
+    PostgreSQL (fewer round trips; other writers are not held up) and 1,000 on SQLite, whose
+    single writer lock the gateway waits for while a batch runs."""
     from flask import current_app
 
-    return max(1, int(current_app.config["PREAU"].get("FANOUT_BATCH") or BATCH))
+    configured = current_app.config["PREAU"].get("FANOUT_BATCH")
+    if configured:
+        return max(1, int(configured))
+    return BATCH if db.session.get_bind().dialect.name == "sqlite" else BATCH_POSTGRESQL
 
 
 def run_batch(limit: int | None = None) -> int:
@@ -168,13 +174,11 @@ def _route(job: FanoutJob, ids: list[int]) -> None:
 
 
 def _record(job_id: int, fates: dict[tuple[RecipientState, str | None], list[int]]) -> None:
-    """One UPDATE per outcome, the ids as one array (directory/sets.py)."""
-    now = utcnow()
-    table = FanoutRecipient.__table__
-    for (state, refusal), ids in fates.items():
-        store.core(update(table)
-                   .where(table.c.job_id == job_id, any_of(table.c.account_id, ids))
-                   .values(state=state.value, refusal=refusal, routed_at=now))
+    """Every recipient's outcome in one UPDATE (directory/sets.py)."""
+    rows = [{"account_id": account_id, "state": state.value, "refusal": refusal}
+            for (state, refusal), ids in fates.items() for account_id in ids]
+    update_rows(FanoutRecipient.__table__, rows, keys=("account_id",),
+                where={"job_id": job_id}, also={"routed_at": utcnow()})
 
 
 def _finish_if_done(job_id: int) -> None:
