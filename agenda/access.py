@@ -5,6 +5,8 @@
 - It is written by the group's managers; for a class or an institutional group, also by the
   teachers and staff who are its members (they teach it; nobody "manages" an imported
   class); and by administrators.
+- A rubric's agenda is read by who reads the rubric and written by who manages it
+  (directory/rubrics.py decides both).
 - A draft is seen by its author alone; everything else of an agenda by all its readers.
 Every rule is a SQL condition, so "Mon agenda", the home page and the notice's recipients are
 one query whatever the number of accounts. An agenda or event the viewer may not see is
@@ -12,12 +14,14 @@ simply not found (None), and the page answers 404.
 """
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, exists, or_, select, union
+from sqlalchemy import Select, and_, exists, or_, select, true, union
 from sqlalchemy.exc import IntegrityError
 
+from directory import rubrics
 from directory.db import db
 from directory.enums import GroupKind, Profile
 from directory.models import Account, Group, GroupMember, ParentLink
+from directory.rubric_models import Rubric
 from directory.search import valid_id
 
 from .models import Agenda, Event, EventStatus
@@ -34,8 +38,21 @@ def readable_group_ids(account: Account) -> Select:
     return select(union(own, children).subquery().c.group_id)
 
 
+def readable_agendas(account: Account) -> object:
+    """SQL condition on Agenda: `account` reads it. A rubric's agenda is judged through its
+    own row (EXISTS), so "Mon agenda" weighs only the agendas that have events in range."""
+    if account.is_admin:
+        return true()
+    return or_(Agenda.group_id.in_(readable_group_ids(account)),
+               and_(Agenda.rubric_id.isnot(None),
+                    exists().where(Rubric.id == Agenda.rubric_id,
+                                   rubrics.reads_condition(account))))
+
+
 def readers(agenda: Agenda) -> Select:
     """Ids of every account that reads `agenda` (the notice's recipients)."""
+    if agenda.rubric_id is not None:
+        return rubrics.readers(agenda.rubric_id)
     members = select(GroupMember.account_id).where(GroupMember.group_id == agenda.group_id)
     parents = (select(ParentLink.parent_id)
                .join(GroupMember, GroupMember.account_id == ParentLink.child_id)
@@ -44,14 +61,20 @@ def readers(agenda: Agenda) -> Select:
 
 
 def may_read(account: Account, agenda: Agenda) -> bool:
-    return account.is_admin or db.session.scalar(
+    if account.is_admin:
+        return True
+    if agenda.rubric_id is not None:
+        return rubrics.visible_rubric(account, agenda.rubric_id) is not None
+    return bool(db.session.scalar(
         select(exists().where(readable_group_ids(account).subquery().c.group_id
-                              == agenda.group_id)))
+                              == agenda.group_id))))
 
 
 def may_write(account: Account, agenda: Agenda) -> bool:
     if account.is_admin:
         return True
+    if agenda.rubric_id is not None:
+        return rubrics.managed_rubric(account, agenda.rubric_id) is not None
     return bool(db.session.scalar(select(exists().where(_writer(account, agenda.group_id)))))
 
 
@@ -79,6 +102,26 @@ def readable_groups(account: Account) -> list[Group]:
         Group.id.in_(readable_group_ids(account))).order_by(Group.name, Group.id)))
 
 
+def _rubrics_of(account: Account, condition) -> list[Rubric]:
+    """Rubrics meeting `condition`, by name; an administrator's are those of their own
+    spaces (they manage every rubric of the region: a list of thousands helps nobody)."""
+    query = select(Rubric).where(condition).order_by(Rubric.name, Rubric.id)
+    if account.is_admin:
+        schools = select(Group.school_id).where(Group.id.in_(readable_group_ids(account)))
+        query = query.where(or_(Rubric.group_id.in_(readable_group_ids(account)),
+                                and_(Rubric.group_id.is_(None), Rubric.school_id.in_(schools))))
+    return list(db.session.scalars(query))
+
+
+def readable_rubrics(account: Account) -> list[Rubric]:
+    return _rubrics_of(account, rubrics.reads_condition(account))
+
+
+def writable_rubrics(account: Account) -> list[Rubric]:
+    """Rubrics in whose agenda `account` may add events (the form's choices)."""
+    return _rubrics_of(account, rubrics.manages_condition(account))
+
+
 def agenda_of_group(account: Account, group_id: int, *, create: bool = True) -> Agenda | None:
     """The agenda of group `group_id` if `account` reads it (made on first use), else None."""
     if not valid_id(group_id):
@@ -95,17 +138,41 @@ def agenda_of_group(account: Account, group_id: int, *, create: bool = True) -> 
     return agenda
 
 
-def ensure_agenda(group: Group) -> Agenda:
-    """The group's agenda, created if missing; two first visits at once make one row."""
-    agenda = db.session.scalar(select(Agenda).where(Agenda.group_id == group.id))
+def agenda_of_rubric(account: Account, rubric_id: int, *,
+                     create: bool = True) -> Agenda | None:
+    """The agenda of rubric `rubric_id` if `account` reads the rubric (made on first use)."""
+    rubric = rubrics.visible_rubric(account, rubric_id)
+    if rubric is None:
+        return None
+    agenda = db.session.scalar(select(Agenda).where(Agenda.rubric_id == rubric.id))
+    if agenda is None and create:
+        agenda = ensure_agenda(rubric)
+    return agenda
+
+
+def agenda_of_key(account: Account, key: str) -> Agenda | None:
+    """The agenda the event form names by `Agenda.key` ("12": group, "r5": rubric)."""
+    key = (key or "").strip()
+    if key.isdigit():
+        return agenda_of_group(account, int(key))
+    if key[:1] == "r" and key[1:].isdigit():
+        return agenda_of_rubric(account, int(key[1:]))
+    return None
+
+
+def ensure_agenda(space: Group | Rubric) -> Agenda:
+    """The group's or rubric's agenda, created if missing; two first visits at once make
+    one row."""
+    column = Agenda.rubric_id if isinstance(space, Rubric) else Agenda.group_id
+    agenda = db.session.scalar(select(Agenda).where(column == space.id))
     if agenda is not None:
         return agenda
     try:
         with db.session.begin_nested():
-            agenda = Agenda(group_id=group.id)
+            agenda = Agenda(**{column.key: space.id})
             db.session.add(agenda)
     except IntegrityError:
-        agenda = db.session.scalar(select(Agenda).where(Agenda.group_id == group.id))
+        agenda = db.session.scalar(select(Agenda).where(column == space.id))
     return agenda
 
 
@@ -118,10 +185,8 @@ def visible_event(account: Account, event_id: int) -> Event | None:
     """The event if `account` may see it, else None."""
     if not valid_id(event_id):
         return None
-    query = select(Event).join(Agenda).where(Event.id == event_id, visible_events(account))
-    if not account.is_admin:
-        query = query.where(Agenda.group_id.in_(readable_group_ids(account)))
-    return db.session.scalar(query)
+    return db.session.scalar(select(Event).join(Agenda).where(
+        Event.id == event_id, visible_events(account), readable_agendas(account)))
 
 
 def writable_event(account: Account, event_id: int) -> Event | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, func, select
 
 from directory.clock import utcnow
 from directory.db import db
@@ -101,10 +101,9 @@ def counts(event: Event) -> dict[AnswerKind | None, int]:
             AnswerKind.REFUSED: found.get(AnswerKind.REFUSED, 0), None: total - answered}
 
 
-def silent_ids(event: Event) -> list[int]:
-    """Readers who have not answered (the reminder's recipients)."""
+def silent(event: Event) -> Select:
+    """Ids of the readers who have not answered (the reminder's recipients)."""
     readers = access.readers(event.agenda).subquery()
     answered = select(Answer.account_id).where(Answer.event_id == event.id)
-    return list(db.session.scalars(
-        select(readers.c.account_id).where(readers.c.account_id.not_in(answered),
-                                           readers.c.account_id != event.author_id)))
+    query = select(readers.c[0]).where(readers.c[0].not_in(answered))
+    return query if event.author_id is None else query.where(readers.c[0] != event.author_id)

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     DateTime,
     Enum,
     ForeignKey,
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from directory.clock import utcnow
 from directory.db import db
 from directory.models import Group
+from directory.rubric_models import Rubric
 
 
 def _enum(cls, name):
@@ -76,23 +78,46 @@ class CommentState(enum.StrEnum):
 
 
 class Agenda(db.Model):
-    """The agenda of one group (created the first time it is opened)."""
+    """The agenda of one group or of one rubric (created the first time it is opened)."""
 
     __tablename__ = "agenda"
     id: Mapped[int] = mapped_column(primary_key=True)
     #: the group whose members (and their parents, for pupils) read it
     group_id: Mapped[int | None] = mapped_column(
         ForeignKey("group.id", ondelete="CASCADE"), unique=True)
+    #: or the rubric whose readers read it and whose managers write it
+    rubric_id: Mapped[int | None] = mapped_column(
+        ForeignKey("rubric.id", ondelete="CASCADE"), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     group: Mapped[Group | None] = relationship(lazy="joined")
+    rubric: Mapped[Rubric | None] = relationship(lazy="joined")
+
+    __table_args__ = (CheckConstraint("(group_id IS NULL) <> (rubric_id IS NULL)",
+                                      name="one_space"),)
 
     @property
     def name(self) -> str:
-        return self.group.name if self.group else ""
+        space = self.group or self.rubric
+        return space.name if space else ""
+
+    @property
+    def school_id(self) -> int | None:
+        space = self.group or self.rubric
+        return space.school_id if space else None
+
+    @property
+    def space(self) -> dict[str, int]:
+        """The URL arguments naming it: {"group_id": …} or {"rubric_id": …}."""
+        return {"group_id": self.group_id} if self.group_id else {"rubric_id": self.rubric_id}
+
+    @property
+    def key(self) -> str:
+        """Its value in the event form's list of agendas: "12" (group), "r5" (rubric)."""
+        return str(self.group_id) if self.group_id else f"r{self.rubric_id}"
 
     def __repr__(self) -> str:
-        return f"<Agenda {self.id} group={self.group_id}>"
+        return f"<Agenda {self.id} group={self.group_id} rubric={self.rubric_id}>"
 
 
 class Resource(db.Model):

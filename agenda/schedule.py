@@ -29,7 +29,7 @@ def occurrences(account: Account, start: datetime, end: datetime,
                     Event.last_ends_at > start)
              .order_by(Event.starts_at, Event.id).limit(MAX_EVENTS))
     if agendas is None:
-        query = query.where(Agenda.group_id.in_(access.readable_group_ids(account)))
+        query = query.where(access.readable_agendas(account))
     else:
         query = query.where(Event.agenda_id.in_([a.id for a in agendas]))
     found = [o for event in db.session.scalars(query)
@@ -37,8 +37,9 @@ def occurrences(account: Account, start: datetime, end: datetime,
     return sorted(found, key=lambda o: (o.starts_at, o.event.title, o.event.id))
 
 
-def upcoming(account: Account, *, days: int = 60, limit: int = 5) -> list[Occurrence]:
-    """The next occurrences for the home page and the list view."""
+def upcoming(account: Account, *, days: int = 60, limit: int = 5,
+             agendas: Sequence[Agenda] | None = None) -> list[Occurrence]:
+    """The next occurrences for the home page, a rubric's page and the list view."""
     now = utcnow()
-    return [o for o in occurrences(account, now, now + timedelta(days=days))
+    return [o for o in occurrences(account, now, now + timedelta(days=days), agendas)
             if o.ends_at > now][:limit]

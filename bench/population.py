@@ -50,8 +50,18 @@ def memory(field: str) -> int:
     return int(re.search(rf"^{field}:\s+(\d+)", status, re.M)[1])
 
 
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU time of a process (this one, or PostgreSQL's backend serving us)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def worker_process() -> None:
-    """The child: idle like `preau worker`, route every job that appears, report each."""
+    """The child: idle like `preau worker`, route every job that appears, report each, with
+    the CPU time it and its PostgreSQL backend spent (the routing's work, whatever else the
+    machine is doing: wall times on a shared machine are not)."""
+    from sqlalchemy import text
+
     from directory.db import db
     from mailgate import fanout
     from mailgate.fanout_models import FanoutJob
@@ -60,16 +70,19 @@ def worker_process() -> None:
     app = create_app()
     with app.app_context():
         db.session.execute(db.select(FanoutJob.id).limit(1)).all()
+        backend = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
         db.session.commit()
         print(f"ready {memory('VmRSS')}", flush=True)
         while True:
+            began, cpu = time.time(), (cpu_seconds(), cpu_seconds(backend))
             routed = fanout.run_batch()
             if routed:
-                started = time.time()
+                started = began     # the start of the job's first batch
                 while fanout.run_batch():
                     pass
+                spent = (cpu_seconds() - cpu[0], cpu_seconds(backend) - cpu[1])
                 print(f"done {time.time():.6f} {started:.6f} {memory('VmHWM')} "
-                      f"{memory('VmRSS')}", flush=True)
+                      f"{memory('VmRSS')} {spent[0]:.2f} {spent[1]:.2f}", flush=True)
             else:
                 time.sleep(0.02)
 
@@ -140,6 +153,7 @@ def one_round(app, size: int, worker, round_number: int) -> None:
     assert response.status_code == 303, response.get_data(as_text=True)[:2000]
     line = worker.stdout.readline().split()
     finished, started, peak, rss = float(line[1]), float(line[2]), int(line[3]), int(line[4])
+    worker_cpu, database_cpu = float(line[5]), float(line[6])
     with app.app_context():
         job = db.session.scalar(select(FanoutJob).where(FanoutJob.origin == f"article:{article_id}"))
         progress = fanout.progress(job)
@@ -148,6 +162,9 @@ def one_round(app, size: int, worker, round_number: int) -> None:
     print(f"  click (store once + INSERT … SELECT of the recipients): {answered - clicked:.2f} s")
     print(f"  click → everything routed and queued: {finished - clicked:.2f} s "
           f"(worker busy {finished - started:.2f} s from its first batch)")
+    print(f"  routing work, CPU: worker {worker_cpu:.2f} s + its PostgreSQL backend "
+          f"{database_cpu:.2f} s = {worker_cpu + database_cpu:.2f} s "
+          f"(load average {os.getloadavg()[0]:.1f})")
     print(f"  routed per second: {job.total / (finished - clicked):,.0f}")
     print("  outcomes: " + ", ".join(f"{state}{'/' + refusal if refusal else ''} {n:,}"
                                      for (state, refusal), n in sorted(progress.counts.items(),

@@ -66,6 +66,9 @@ class FanoutJob(db.Model):
     #: the per-recipient link, "{token}" standing for the recipient's signed token; put
     #: where the message says [[preau:lien]] (mailgate/personalise.py)
     link_template: Mapped[str | None] = mapped_column(Text)
+    #: an iCalendar object (RFC 6047 invitation) that forwarded copies carry, with the
+    #: placeholders of mailgate/personalise.py for the attendee; internal copies do not
+    forward_invitation: Mapped[str | None] = mapped_column(Text)
     total: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     #: set by the batch that finds nothing left to route

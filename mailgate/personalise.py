@@ -6,6 +6,13 @@ the job's `link_template` with a token signing (job, recipient), so that one cli
 logging in — says who confirmed having read it. The worker puts the values into the forward
 it sends (`forward_bytes`), the messagerie into the text it shows (`text_for`).
 
+A job may also carry an iCalendar invitation (`FanoutJob.forward_invitation`, RFC 6047):
+forwarded copies get it addressed to their recipient — `[[preau:destinataire]]` is the
+address the message is forwarded to, the one their mail client knows them by and nobody else
+sees, `[[preau:nom]]` their name — as a text/calendar alternative with its METHOD (what
+Outlook and Gmail read) and an invite.ics attachment (what other clients open). Internal
+copies, read in the portal, carry no invitation.
+
 This is the one hook for per-recipient text: the merge fields of messages to many
 ([[preau:prenom]], [[preau:nom]]… written by mailgate/automations/merge.py) are more names in
 `values`, read from directory/merge_fields.py only when the text holds one. A placeholder
@@ -15,13 +22,17 @@ from __future__ import annotations
 
 import re
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
 from directory.db import db
+from directory.models import Account
 
 LINK = "[[preau:lien]]"
+ADDRESS = "[[preau:destinataire]]"
+NAME = "[[preau:nom]]"
 _MARK = "[[preau:"
 _PLACEHOLDER = re.compile(r"\[\[preau:([a-z_]+)\]\]")
 _SALT = "preau.fanout.link"
@@ -48,15 +59,19 @@ def read_token(value: str) -> tuple[int, int] | None:
     return job_id, account_id
 
 
+def _job(message_id: int):
+    from .fanout_models import FanoutJob
+
+    return db.session.scalar(select(FanoutJob).where(FanoutJob.message_id == message_id)
+                             .order_by(FanoutJob.id).limit(1))
+
+
 def values(message_id: int, account_id: int,
-           wanted: frozenset[str] | set[str] = frozenset({"lien"})) -> dict[str, str]:
+           wanted: frozenset[str] | set[str] = frozenset({"lien"}), job=None) -> dict[str, str]:
     """What the placeholders `wanted` of `message_id` say for `account_id`."""
     from directory.merge_fields import values as field_values
 
-    from .fanout_models import FanoutJob
-
-    job = db.session.scalar(select(FanoutJob).where(FanoutJob.message_id == message_id)
-                            .order_by(FanoutJob.id).limit(1))
+    job = job or _job(message_id)
     if job is None:
         return {}
     found = field_values(account_id) if wanted - {"lien"} else {}
@@ -81,24 +96,74 @@ def text_for(text: str, message_id: int, account_id: int) -> str:
     return apply(text, values(message_id, account_id, wanted_in(text)))
 
 
-def forward_bytes(data: bytes, message_id: int | None, account_id: int | None) -> bytes:
-    """The message as forwarded to `account_id`: its text parts with their values (and
-    re-encoded), everything else as stored. Messages without a placeholder — nearly all —
-    are returned as they are, without a query. (Quoted-printable may cut a placeholder with
-    a soft line break: the search looks through them.)"""
-    if message_id is None or account_id is None or \
-            _MARK.encode() not in data.replace(b"=\r\n", b"").replace(b"=\n", b""):
+def forward_bytes(data: bytes, message_id: int | None, account_id: int | None,
+                  address: str | None = None) -> bytes:
+    """The message as forwarded to `account_id` at `address`: its text parts with their
+    values (and re-encoded), the job's invitation if it has one, everything else as stored.
+    A message no fan-out sent is returned as it is. (Quoted-printable may cut a placeholder
+    with a soft line break: the search looks through them.)"""
+    if message_id is None or account_id is None:
+        return data
+    marked = _MARK.encode() in data.replace(b"=\r\n", b"").replace(b"=\n", b"")
+    job = _job(message_id) if marked or address else None
+    if job is None:
+        return data
+    invitation = job.forward_invitation if address else None
+    if not marked and not invitation:
         return data
     message = message_from_bytes(data, policy=policy.default)
     parts = [part for part in message.walk()
              if part.get_content_maintype() == "text" and not part.is_attachment()]
     wanted = set().union(*(wanted_in(part.get_content()) for part in parts))
-    found = values(message_id, account_id, wanted) if wanted else {}
-    if not found:
+    found = values(message_id, account_id, wanted, job) if wanted else {}
+    if not found and not invitation:
         return data
     for part in parts:
         content = part.get_content()
         if _MARK in content:
             part.set_content(apply(content, found), subtype=part.get_content_subtype(),
                              cte="quoted-printable")
+    if invitation:
+        _invite(message, invitation, {**found, **_attendee(account_id, address)})
     return message.as_bytes(policy=policy.default.clone(linesep="\r\n"))
+
+
+def _attendee(account_id: int, address: str) -> dict[str, str]:
+    account = db.session.get(Account, account_id)
+    # a quoted iCalendar parameter value cannot hold a double quote (RFC 5545 §3.2)
+    return {"destinataire": address,
+            "nom": account.full_name.replace('"', "'") if account is not None else address}
+
+
+def _invite(message: EmailMessage, template: str, found: dict[str, str]) -> None:
+    """Add the invitation, made out to this recipient, the way mail clients expect it."""
+    data = fold(apply(unfold(template), found))
+    method = re.search(r"^METHOD:(\w+)", data, re.M)
+    params = {"method": method[1] if method else "REQUEST", "charset": "UTF-8"}
+    if message.get_content_type() == "text/plain":
+        message.add_alternative(data.encode(), maintype="text", subtype="calendar",
+                                params=params)
+    else:
+        message.add_attachment(data.encode(), maintype="text", subtype="calendar",
+                               params=params, disposition="inline")
+    message.add_attachment(data.encode(), maintype="application", subtype="ics",
+                           filename="invite.ics")
+
+
+def unfold(text: str) -> str:
+    """iCalendar lines as one line each (RFC 5545 §3.1): a placeholder may have been cut."""
+    return re.sub(r"\r?\n[ \t]", "", text)
+
+
+def fold(text: str) -> str:
+    """Lines of at most 75 octets, continued after CRLF + space, never inside a character."""
+    out = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        while len(line.encode()) > 75:
+            cut = 75
+            while len(line[:cut].encode()) > 75:
+                cut -= 1
+            out.append(line[:cut])
+            line = " " + line[cut:]
+        out.append(line)
+    return "\r\n".join(out)

@@ -17,8 +17,8 @@ from sqlalchemy import and_, delete, or_, select, update
 
 from directory.clock import utcnow
 from directory.db import db
+from directory.sets import insert_rows
 
-from . import store
 from .models import EntryKind, EntryState, OutboundEntry
 
 LEASE = timedelta(minutes=10)
@@ -46,8 +46,7 @@ def enqueue(entries: Iterable[dict], *, lifetime: timedelta, now: datetime | Non
              "next_attempt_at": now, "expires_at": now + lifetime, "lease_until": None,
              "claimed_by": None, "finished_at": None, "last_error": None, **entry}
             for entry in entries]
-    if rows:
-        store.core(OutboundEntry.__table__.insert(), rows)
+    insert_rows(OutboundEntry.__table__, rows)
 
 
 def claim(worker: str, *, limit: int = 50, now: datetime | None = None,

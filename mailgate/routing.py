@@ -36,13 +36,15 @@ from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 
 from sqlalchemy import exists, func, or_, select
-from sqlalchemy.orm import lazyload, selectinload
+from sqlalchemy.orm import lazyload
 
 from directory.db import db
 from directory.enums import Role
 from directory.errors import InvalidInput
 from directory.models import Account
 from directory.rights import writable
+from directory.roles import role_condition
+from directory.sets import any_of, insert_rows
 
 from . import headers, mime, queue, reports, store
 from .models import (
@@ -155,7 +157,7 @@ def check(author: Account, recipients: Iterable[int | str], *, replying_to: int 
     accounts = _accounts(given, settings.domain)
     verdicts = _verdicts(author, [a.id for a in accounts.values()],
                          _reply_author(author, replying_to))
-    internal = {a.id for a in accounts.values() if a.has_role(Role.INTERNAL_MAIL)}
+    internal = {a.id for a in accounts.values() if a.internal}
     full = store.full_mailboxes(internal & {i for i, v in verdicts.items() if v.allowed},
                                 settings.quota_bytes, incoming_size)
     return _once_per_account([_decide(g, a, accounts.get(g), verdicts, internal, full,
@@ -190,21 +192,42 @@ def _distinct(recipients: Iterable[int | str], domain: str) -> list[tuple[int | 
     return list(seen.items())
 
 
-def _accounts(given: Sequence[tuple[int | str, str]], domain: str) -> dict[int | str, Account]:
-    ids = [g for g, _ in given if isinstance(g, int)]
+@dataclass(frozen=True, slots=True)
+class Member:
+    """What routing reads of a recipient's account: one row of one query, the role of
+    internal mail included (directory.roles.role_condition), no ORM object to build."""
+
+    id: int
+    address: str
+    first_name: str
+    last_name: str
+    suspended: bool
+    redirect_address: str | None
+    redirect_verified: bool
+    internal: bool
+
+    full_name = Account.full_name
+    verified_redirect = Account.verified_redirect
+
+
+def _accounts(given: Sequence[tuple[int | str, str]], domain: str) -> dict[int | str, Member]:
+    ids = {g for g, _ in given if isinstance(g, int)}
     locals_ = {a.rpartition("@")[0]: a for g, a in given
                if isinstance(g, str) and a.rpartition("@")[2] == domain}
     if not ids and not locals_:
         return {}
-    rows = db.session.scalars(
-        select(Account).options(selectinload(Account.role_overrides), lazyload(Account.schools))
-        .where(or_(Account.id.in_(ids), Account.address.in_(list(locals_))))).all()
-    found: dict[int | str, Account] = {}
-    for account in rows:
-        if account.id in ids:
-            found[account.id] = account
-        if account.address in locals_:
-            found[locals_[account.address]] = account
+    rows = store.core(
+        select(Account.id, Account.address, Account.first_name, Account.last_name,
+               Account.suspended, Account.redirect_address, Account.redirect_verified,
+               role_condition(Role.INTERNAL_MAIL).label("internal"))
+        .where(or_(any_of(Account.id, ids), Account.address.in_(list(locals_)))))
+    found: dict[int | str, Member] = {}
+    for row in rows:
+        member = Member(*row)
+        if member.id in ids:
+            found[member.id] = member
+        if member.address in locals_:
+            found[locals_[member.address]] = member
     return found
 
 
@@ -227,7 +250,7 @@ def _verdicts(author: Account, ids: list[int], reply_author: int | None):
     if refused and not author.suspended:
         for correspondent in db.session.scalars(select(MailCorrespondent.author_id).where(
                 MailCorrespondent.account_id == author.id,
-                MailCorrespondent.author_id.in_(refused))):
+                any_of(MailCorrespondent.author_id, refused))):
             verdicts.update(writable(author, [correspondent], replying_to=correspondent))
     return verdicts
 
@@ -237,7 +260,7 @@ def _refused(given, address, name, account_id, refusal: Refusal, reason: str) ->
                                     refusal, reason))
 
 
-def _decide(given, address: str, account: Account | None, verdicts, internal: set[int],
+def _decide(given, address: str, account: Member | None, verdicts, internal: set[int],
             full: set[int], settings) -> Decision:
     if address and not settings.is_local(address):
         return _refused(given, address, address, None, Refusal.NOT_LOCAL,
@@ -358,9 +381,9 @@ def deliver_many(deliveries: Sequence[Delivery]) -> list[RoutingResult]:
                            if r.account_id not in (None, job.author.id)}
     store.insert_items(items)
     queue.enqueue(entries, lifetime=settings.queue_lifetime)
-    if correspondents:
-        store.core(store.insert_ignoring_duplicates(MailCorrespondent),
-                   [{"account_id": a, "author_id": b} for a, b in correspondents])
+    insert_rows(MailCorrespondent.__table__,
+                [{"account_id": a, "author_id": b} for a, b in correspondents],
+                ignore_duplicates=True)
     return [_warn(job.author, job.parsed, outcome) if job.warn else outcome
             for job, outcome in zip(deliveries, results, strict=True)]
 

@@ -25,7 +25,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     and_,
-    bindparam,
     case,
     delete,
     event,
@@ -42,6 +41,7 @@ from directory.clock import utcnow
 from directory.db import db
 from directory.errors import InvalidInput, NotFound
 from directory.models import Account
+from directory.sets import add_to, any_of, insert_rows
 
 from . import headers, mime
 from .cache import FOLDER_TTL, TimedCache
@@ -129,17 +129,17 @@ def system_folders(account_ids: Iterable[int], kind: FolderKind) -> dict[int, in
             return known
     folder = MailFolder.__table__.c
     query = select(folder.account_id, folder.id).where(
-        folder.account_id.in_(ids), folder.kind == kind.value, folder.name == kind.value)
-    found = dict(db.session.execute(query).all())
+        folder.kind == kind.value, folder.name == kind.value)
+    found = dict(core(query.where(any_of(folder.account_id, ids))).all())
     missing = ids - found.keys()
     if missing:
         now = utcnow()
-        db.session.execute(insert_ignoring_duplicates(Mailbox),
-                           [{"account_id": i, "used_bytes": 0} for i in missing])
-        db.session.execute(insert_ignoring_duplicates(MailFolder),
-                           [{"account_id": i, "kind": kind, "name": kind.value,
-                             "created_at": now} for i in missing])
-        found.update(db.session.execute(query.where(folder.account_id.in_(missing))).all())
+        insert_rows(Mailbox.__table__, [{"account_id": i, "used_bytes": 0} for i in missing],
+                    ignore_duplicates=True)
+        insert_rows(MailFolder.__table__, [{"account_id": i, "kind": kind, "name": kind.value,
+                                            "created_at": now} for i in missing],
+                    ignore_duplicates=True)
+        found.update(core(query.where(any_of(folder.account_id, missing))).all())
     if remember:
         db.session.info.setdefault(_PENDING, {}).update(
             {(database, account_id, kind): folder_id for account_id, folder_id in found.items()})
@@ -197,7 +197,7 @@ def reserve(account_ids: Iterable[int], size: int, quota: int | None) -> set[int
     if not ids:
         return set()
     table = Mailbox.__table__.c      # Core columns: no ORM bookkeeping on the hot path
-    condition = table.account_id.in_(ids)
+    condition = any_of(table.account_id, ids)
     if quota is not None:
         condition = and_(condition, table.used_bytes + size <= quota)
     statement = update(Mailbox.__table__).where(condition).values(
@@ -215,17 +215,13 @@ def lock_usage(account_ids: Iterable[int]) -> dict[int, int]:
         return {}
     table = Mailbox.__table__.c
     return dict(core(
-        select(table.account_id, table.used_bytes).where(table.account_id.in_(ids))
+        select(table.account_id, table.used_bytes).where(any_of(table.account_id, ids))
         .order_by(table.account_id).with_for_update()).all())
 
 
 def add_usage(added: dict[int, int]) -> None:
-    """used_bytes += bytes, per account: one statement, executed once per account."""
-    rows = [{"who": account_id, "bytes": size} for account_id, size in added.items() if size]
-    if rows:
-        table = Mailbox.__table__
-        core(update(table).where(table.c.account_id == bindparam("who"))
-             .values(used_bytes=table.c.used_bytes + bindparam("bytes")), rows)
+    """used_bytes += bytes, per account: one statement."""
+    add_to(Mailbox.__table__, "account_id", "used_bytes", added)
 
 
 def usage(account_id: int) -> int:
@@ -238,8 +234,9 @@ def full_mailboxes(account_ids: Iterable[int], quota: int, incoming: int = 0) ->
     ids = set(account_ids)
     if not ids:
         return set()
-    return set(db.session.scalars(select(Mailbox.account_id).where(
-        Mailbox.account_id.in_(ids), Mailbox.used_bytes + max(incoming, 1) > quota)))
+    table = Mailbox.__table__.c
+    return set(core(select(table.account_id).where(
+        any_of(table.account_id, ids), table.used_bytes + max(incoming, 1) > quota)).scalars())
 
 
 def recount_usage(account_id: int) -> int:
@@ -363,8 +360,7 @@ def item_rows(message_id: int, size: int, placements: Iterable[tuple[int, int]],
 
 
 def insert_items(rows: Sequence[dict]) -> None:
-    if rows:
-        core(MailboxItem.__table__.insert(), rows)
+    insert_rows(MailboxItem.__table__, rows)
 
 
 def message_bytes(message: MailMessage) -> bytes:

@@ -74,7 +74,8 @@ def _handle(entry: queue.Claimed, worker: str, relay: Relay, settings, now) -> N
         return
     sender = bounces.envelope_sender(entry.id, settings) \
         if entry.kind == EntryKind.FORWARD else ""
-    data = personalise.forward_bytes(store.message_bytes(message), message.id, entry.account_id)
+    data = personalise.forward_bytes(store.message_bytes(message), message.id, entry.account_id,
+                                      entry.address if entry.kind == EntryKind.FORWARD else None)
     message_id = message.id
     db.session.commit()                 # end the read: the writes below take the lock first
     outcome = relay.send(sender, entry.address, data)

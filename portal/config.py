@@ -19,7 +19,7 @@ DEFAULTS = {
     "TRUSTED_PROXIES": "0",
     "DKIM_KEY": "",
     "DKIM_SELECTOR": "",
-    "FANOUT_BATCH": "1000",
+    "FANOUT_BATCH": "",
     "TIMEZONE": "Europe/Paris",
     "SENDER_AUTH": "enforce",
     "TRUSTED_NETWORKS": "127.0.0.0/8, ::1",

@@ -12,6 +12,8 @@ from agenda.errors import AgendaError
 from agenda.models import AnswerChannel, AnswerKind, Event
 from directory.db import db
 from directory.models import Account
+from mailgate import personalise
+from mailgate.fanout_models import FanoutJob
 
 from ..i18n import N_
 from ..spreadsheet import csv_response
@@ -47,7 +49,7 @@ def answer(event_id: int):
 def one_click(token: str):
     """The notice's signed link: GET shows the question, POST records the answer — a mail
     scanner that opens links changes nothing. No login needed: the link is the proof."""
-    found = itip.read_answer_token(token)
+    found = _answer_target(token)
     event = db.session.get(Event, found[0]) if found else None
     account = db.session.get(Account, found[1]) if found else None
     if event is None or account is None:
@@ -68,6 +70,17 @@ def one_click(token: str):
         form.answer.data, form.comment.data = current.answer.value, current.comment
     return render_template("agenda/one_click.html", event=event, account=account, form=form,
                            done=None)
+
+
+def _answer_target(token: str) -> tuple[int, int] | None:
+    """(event id, account id) of a notice's link: signed for its fan-out job (what the worker
+    writes in each message), or for the event (links of notices sent before)."""
+    signed = personalise.read_token(token)
+    job = db.session.get(FanoutJob, signed[0]) if signed else None
+    event_id = notices.event_id_of(job) if job else None
+    if event_id is not None:
+        return event_id, signed[1]
+    return itip.read_answer_token(token)
 
 
 @bp.route(f"/evenement/{ID.format('event_id')}/reponses")

@@ -9,21 +9,36 @@ from flask import Blueprint, abort, flash, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from agenda import access, booking, itip, notices, times
 from agenda.errors import AgendaError
 from agenda.models import Agenda, Event
 from directory.db import db
+from mailgate.fanout_models import FanoutJob
 from mailgate.local_handlers import LocalHandler, register
 
 from .wording import describe
 
 bp = Blueprint("agenda", __name__, url_prefix="/agenda")
 ID = "<int(max=2147483647):{}>"
+SPACES = (f"/groupe/{ID.format('group_id')}", f"/rubrique/{ID.format('rubric_id')}")
 
 
-def agenda_or_404(group_id: int) -> Agenda:
-    agenda = access.agenda_of_group(current_user, group_id)
+def space_route(suffix: str, **options) -> Callable:
+    """A page of one agenda, under the group's URL and the rubric's: one endpoint, whose
+    view takes `group_id` or `rubric_id` (url_for picks the URL by the argument given,
+    `Agenda.space` gives it)."""
+    def decorate(view):
+        for space in SPACES:
+            bp.add_url_rule(space + suffix, view_func=view, **options)
+        return view
+    return decorate
+
+
+def agenda_or_404(group_id: int | None = None, rubric_id: int | None = None) -> Agenda:
+    agenda = access.agenda_of_rubric(current_user, rubric_id) if rubric_id is not None \
+        else access.agenda_of_group(current_user, group_id)
     if agenda is None:
         abort(404)
     return agenda
@@ -43,9 +58,9 @@ class PortalLinks:
     def event(self, event: Event) -> str:
         return url_for("agenda.event", event_id=event.id, _external=True)
 
-    def answer(self, event: Event, account_id: int) -> str:
-        return url_for("agenda.one_click", token=itip.answer_token(event, account_id),
-                       _external=True)
+    def answer_template(self, event: Event) -> str:
+        return url_for("agenda.one_click", token="TOKEN", _external=True).replace(
+            "TOKEN", "{token}")
 
 
 def saved(work: Callable[[], object]) -> object | None:
@@ -58,17 +73,14 @@ def saved(work: Callable[[], object]) -> object | None:
         return None
 
 
-def report_notice(report: notices.Report | None) -> None:
-    if report is None:
+def report_notice(job: FanoutJob | None) -> None:
+    if job is None:
         return
-    flash(_("Message envoyé : %(inbox)s dans la messagerie du portail, %(forwarded)s "
-            "transmis par courriel.", inbox=report.delivered, forwarded=report.forwarded),
+    event_id = notices.event_id_of(job)
+    flash(Markup(_('Les messages partent en arrière-plan vers %(num)s personnes : '
+                   '<a href="%(url)s">suivre l\'envoi</a>.', num=job.total,
+                   url=url_for("agenda.notice", event_id=event_id, job_id=job.id))),
           "success")
-    if report.refused:
-        names = ", ".join(r.name for r in report.refused[:10])
-        more = len(report.refused) - 10
-        flash(_("Non averti(s) : %(names)s%(more)s.", names=names,
-                more=_(" et %(n)s autres", n=more) if more > 0 else ""), "warning")
 
 
 @bp.app_template_filter("format_month")

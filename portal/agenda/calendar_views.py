@@ -11,7 +11,7 @@ from agenda import access, resources, schedule, times
 from directory.clock import utcnow
 
 from . import grid
-from .blueprint import ID, agenda_or_404, bp
+from .blueprint import agenda_or_404, bp, space_route
 
 
 @bp.route("/")
@@ -27,25 +27,24 @@ def my_week():
     return _week(None)
 
 
-@bp.route(f"/groupe/{ID.format('group_id')}/")
+@space_route("/")
 @login_required
-def group_month(group_id: int):
-    return _month(agenda_or_404(group_id))
+def group_month(group_id: int | None = None, rubric_id: int | None = None):
+    return _month(agenda_or_404(group_id, rubric_id))
 
 
-@bp.route(f"/groupe/{ID.format('group_id')}/semaine")
+@space_route("/semaine")
 @login_required
-def group_week(group_id: int):
-    return _week(agenda_or_404(group_id))
+def group_week(group_id: int | None = None, rubric_id: int | None = None):
+    return _week(agenda_or_404(group_id, rubric_id))
 
 
-@bp.route(f"/groupe/{ID.format('group_id')}/liste")
+@space_route("/liste")
 @login_required
-def group_list(group_id: int):
-    agenda = agenda_or_404(group_id)
+def group_list(group_id: int | None = None, rubric_id: int | None = None):
+    agenda = agenda_or_404(group_id, rubric_id)
     now = utcnow()
-    found = schedule.occurrences(current_user, now, now + timedelta(days=365),
-                                     [agenda])
+    found = schedule.occurrences(current_user, now, now + timedelta(days=365), [agenda])
     return render_template("agenda/list.html", **_context(agenda), occurrences=found[:200])
 
 
@@ -53,7 +52,9 @@ def _context(agenda) -> dict:
     return {"agenda": agenda,
             "may_write": agenda is not None and access.may_write(current_user, agenda),
             "groups": access.readable_groups(current_user) if agenda is None else [],
-            "writable": bool(access.writable_groups(current_user)) if agenda is None else False,
+            "rubrics": access.readable_rubrics(current_user) if agenda is None else [],
+            "writable": agenda is None and bool(access.writable_groups(current_user)
+                                                or access.writable_rubrics(current_user)),
             "manages_resources": resources.may_manage(current_user)}
 
 

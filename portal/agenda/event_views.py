@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from agenda import access, comments, confirmations, events, notices, recurrence, resources, times
 from agenda.models import AnswerKind, Event, EventStatus
 from agenda.recurrence import Repeat
+from mailgate import fanout
 
 from ..directory_forms import choice
 from .blueprint import (
@@ -19,22 +20,25 @@ from .blueprint import (
     event_or_404,
     report_notice,
     saved,
+    space_route,
     writable_event_or_404,
 )
 from .forms import OTHER_RULE, REPEAT_CHOICES, AnswerForm, CommentForm, EventForm
 
 
 @bp.route("/nouveau", methods=["GET", "POST"])
-@bp.route(f"/groupe/{ID.format('group_id')}/nouveau", methods=["GET", "POST"])
+@space_route("/nouveau", methods=["GET", "POST"])
 @login_required
-def new_event(group_id: int | None = None):
+def new_event(group_id: int | None = None, rubric_id: int | None = None):
     form = _form()
     if not form.agenda.choices:
         return render_template("error.html", code=403, title=_("Accès refusé"),
                                text=_("Vous n'écrivez dans aucun agenda.")), 403
     if request.method == "GET":
         if group_id is not None:
-            form.agenda.data = group_id
+            form.agenda.data = str(group_id)
+        elif rubric_id is not None:
+            form.agenda.data = f"r{rubric_id}"
     elif form.validate():
         event = _save(form, None)
         if event is not None:
@@ -71,6 +75,8 @@ def event(event_id: int):
         answer_form=answer_form, invited=invited, comment_form=CommentForm(),
         comments=comments.shown(event, current_user, moderator=organiser),
         counts=confirmations.counts(event) if organiser and event.ask_confirmation else None,
+        sent=[(job, fanout.progress(job)) for job in fanout.jobs_of(notices.origin(event))[:10]]
+        if organiser else [],
         upcoming=recurrence.between(event, event.starts_at, event.last_ends_at)[:20]
         if event.rrule else [], AnswerKind=AnswerKind, one_second=timedelta(seconds=1),
         repeat_label=repeat_label(event))
@@ -91,7 +97,7 @@ def cancel_event(event_id: int):
     if request.method == "GET":
         return render_template("agenda/cancel.html", event=event)
     draft = event.status == EventStatus.DRAFT
-    group_id = event.agenda.group_id
+    space = event.agenda.space
 
     def work():
         change = events.cancel(event)
@@ -102,22 +108,34 @@ def cancel_event(event_id: int):
     report_notice(report)
     flash(_("Le brouillon est supprimé.") if draft else _("L'évènement est annulé."),
           "success")
-    return redirect(url_for(".group_month", group_id=group_id))
+    return redirect(url_for(".group_month", **space))
 
 
 def _form(event: Event | None = None) -> EventForm:
     form = EventForm()
-    groups = [event.agenda.group] if event else access.writable_groups(current_user)
-    form.agenda.choices = [choice(g.id, f"{g.name} ({g.school.name})") for g in groups]
-    schools = {g.school_id for g in groups}
+    if event is not None:
+        form.agenda.choices = [choice(event.agenda.key, event.agenda.name)]
+        schools = {event.agenda.school_id}
+    else:
+        groups = access.writable_groups(current_user)
+        rubrics = access.writable_rubrics(current_user)
+        form.agenda.choices = [choice(str(g.id), f"{g.name} ({g.school.name})") for g in groups]
+        form.agenda.choices += [choice(f"r{r.id}", _("Rubrique %(name)s (%(space)s)",
+                                                     name=r.name, space=_space_name(r)))
+                                for r in rubrics]
+        schools = {g.school_id for g in groups} | {r.school_id for r in rubrics}
     form.resources.choices = [choice(r.id, r.name) for r in resources.of_schools(schools)]
     if event is not None and event.rrule and recurrence.repeat_of(event.rrule)[0] == Repeat.OTHER:
         form.repeat.choices = [*form.repeat.choices, OTHER_RULE]
     return form
 
 
+def _space_name(rubric) -> str:
+    return rubric.group.name if rubric.group else rubric.school.name
+
+
 def _fill(form: EventForm, event: Event) -> None:
-    form.agenda.data = event.agenda.group_id
+    form.agenda.data = event.agenda.key
     form.title.data, form.place.data, form.summary.data = event.title, event.place, event.summary
     form.all_day.data = event.all_day
     starts, ends = times.to_local(event.starts_at), times.to_local(event.ends_at)
@@ -138,7 +156,7 @@ def _fill(form: EventForm, event: Event) -> None:
 def _save(form: EventForm, event: Event | None) -> Event | None:
     """Save (and send the notices) in one transaction; the refusal flashed on failure."""
     publish = bool(form.publish.data)
-    agenda = access.agenda_of_group(current_user, form.agenda.data) if event is None \
+    agenda = access.agenda_of_key(current_user, form.agenda.data) if event is None \
         else event.agenda
     if agenda is None or not access.may_write(current_user, agenda):
         form.agenda.errors.append(_("Choisissez un agenda où vous pouvez écrire."))

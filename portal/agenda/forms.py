@@ -49,7 +49,7 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class EventForm(FlaskForm):
-    agenda = SelectField(_("Agenda"), coerce=int)
+    agenda = SelectField(_("Agenda"))
     title = StringField(_("Titre"), validators=[
         DataRequired(_("Donnez un titre à l'évènement.")), Length(max=200)])
     all_day = BooleanField(_("Toute la journée"))

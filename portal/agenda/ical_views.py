@@ -15,7 +15,7 @@ from agenda.models import Agenda, Event
 from directory.clock import utcnow
 from directory.db import db
 
-from .blueprint import ID, agenda_or_404, bp
+from .blueprint import agenda_or_404, bp, space_route
 from .forms import ImportForm
 from .wording import describe, fate_labels, note_labels
 
@@ -30,7 +30,7 @@ def _events(account, agendas: list[Agenda] | None):
                                               Event.last_ends_at > utcnow() - FEED_PAST)
              .order_by(Event.starts_at).limit(FEED_LIMIT))
     if agendas is None:
-        query = query.where(Agenda.group_id.in_(access.readable_group_ids(account)))
+        query = query.where(access.readable_agendas(account))
     else:
         query = query.where(Event.agenda_id.in_([a.id for a in agendas]))
     return db.session.scalars(query)
@@ -44,17 +44,17 @@ def _calendar(account, agendas, name: str, filename: str) -> Response:
         "Cache-Control": "private, max-age=300"})
 
 
-@bp.route(f"/groupe/{ID.format('group_id')}/agenda.ics")
+@space_route("/agenda.ics")
 @login_required
-def export_ics(group_id: int):
-    agenda = agenda_or_404(group_id)
-    return _calendar(current_user, [agenda], agenda.name, f"agenda-{group_id}.ics")
+def export_ics(group_id: int | None = None, rubric_id: int | None = None):
+    agenda = agenda_or_404(group_id, rubric_id)
+    return _calendar(current_user, [agenda], agenda.name, f"agenda-{agenda.key}.ics")
 
 
-@bp.route(f"/groupe/{ID.format('group_id')}/importer", methods=["GET", "POST"])
+@space_route("/importer", methods=["GET", "POST"])
 @login_required
-def import_ics(group_id: int):
-    agenda = agenda_or_404(group_id)
+def import_ics(group_id: int | None = None, rubric_id: int | None = None):
+    agenda = agenda_or_404(group_id, rubric_id)
     if not access.may_write(current_user, agenda):
         abort(404)
     form = ImportForm()

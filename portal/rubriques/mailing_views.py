@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import abort, flash, jsonify, render_template, request, url_for
+from flask import abort, flash, render_template, request, url_for
 from flask_babel import gettext, ngettext
 from flask_login import current_user
 from sqlalchemy import select
@@ -15,18 +15,17 @@ from directory.db import db
 from directory.models import Account
 from directory.rubrics import members_of_populations
 from mailgate import fanout, personalise
-from mailgate.fanout_models import FanoutJob, RecipientState
+from mailgate.fanout_models import FanoutJob
 from mailgate.fanout_preview import preview
 
-from ..directory_pages import PageOutOfRange, paginate
-from ..spreadsheet import csv_response
+from .. import fanout_pages
+from ..directory_pages import paginate
 from . import articles, labels
 from .blueprint import ID, article_to_manage, back, bp
 from .forms import ConfirmForm, PageForm, ReminderForm, SendForm
 from .models import Article
 
-REPORT_PAGE = 50
-POLL_SECONDS = 1
+REPORT_PAGE = fanout_pages.REPORT_PAGE
 
 
 def _populations(form: SendForm, shown: Article) -> dict[int, str]:
@@ -94,45 +93,27 @@ def _job(job_id: int) -> tuple[FanoutJob, Article]:
 def mailing(job_id: int):
     job, shown = _job(job_id)
     form = PageForm(formdata=request.args)
-    progress = fanout.progress(job)
-    page, confirmed = None, None
-    if form.validate() and progress.finished:
-        try:
-            page = paginate(fanout.recipients_query(job, state=RecipientState.REFUSED),
-                            form.number(), REPORT_PAGE, id_column=Account.id)
-            if job.acknowledge:
-                confirmed = paginate(fanout.recipients_query(job, acknowledged=True),
-                                     1, REPORT_PAGE, id_column=Account.id)
-        except PageOutOfRange:
-            abort(404)
-    author = db.session.get(Account, job.author_id) if job.author_id else None
-    return render_template("rubriques/mailing.html", job=job, article=shown,
-                           progress=progress, page=page, confirmed=confirmed, author=author,
-                           reason=labels.refusal, reminder=ReminderForm(
+    context = fanout_pages.report(job, form.number() if form.validate() else 1)
+    confirmed = None
+    if job.acknowledge and context["progress"].finished:
+        confirmed = paginate(fanout.recipients_query(job, acknowledged=True), 1, REPORT_PAGE,
+                             id_column=Account.id)
+    return render_template("rubriques/mailing.html", **context, article=shown,
+                           confirmed=confirmed, reminder=ReminderForm(
                                formdata=None, cle=uuid.uuid4().hex),
-                           acknowledged=fanout.acknowledged_count(job), poll=POLL_SECONDS)
+                           acknowledged=fanout.acknowledged_count(job))
 
 
 @bp.route(f"/envois/{ID.format('job_id')}/etat")
 def mailing_state(job_id: int):
     job, _ = _job(job_id)
-    progress = fanout.progress(job)
-    return jsonify(total=progress.total, routed=progress.routed, percent=progress.percent,
-                   finished=progress.finished)
+    return fanout_pages.state(job)
 
 
 @bp.route(f"/envois/{ID.format('job_id')}/rapport.csv")
 def mailing_csv(job_id: int):
     job, _ = _job(job_id)
-    author = db.session.get(Account, job.author_id) if job.author_id else None
-    rows = ([row.last_name, row.first_name, gettext(row.profile.label), labels.fate(row.state),
-             labels.refusal(row.refusal, author, row.first_name, row.last_name, row.profile)
-             if row.state == RecipientState.REFUSED else "",
-             row.acknowledged_at.strftime("%d/%m/%Y %H:%M") if row.acknowledged_at else ""]
-            for row in db.session.execute(fanout.recipients_query(job)).yield_per(2000))
-    return csv_response([gettext("Nom"), gettext("Prénom"), gettext("Profil"),
-                         gettext("Résultat"), gettext("Raison"),
-                         gettext("Lecture confirmée le")], rows, f"envoi-{job.id}.csv")
+    return fanout_pages.report_csv(job, f"envoi-{job.id}.csv")
 
 
 @bp.route(f"/envois/{ID.format('job_id')}/rappel", methods=["POST"])

@@ -6,6 +6,7 @@ from flask import flash, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
+from agenda import access, schedule
 from directory.db import db
 from directory.enums import Profile
 from directory.rubrics import add_manager as name_manager
@@ -58,8 +59,11 @@ def rubric(rubric_id: int):
                             PER_PAGE, id_column=Article.id)
         except PageOutOfRange:
             status = 404
+    agenda = access.agenda_of_rubric(current_user, shown.id, create=False)
     return render_template("rubriques/rubric.html", rubric=shown, manager=manager, page=page,
                            feed=feeds.token_of(current_user, shown),
+                           events=schedule.upcoming(current_user, agendas=[agenda])
+                           if agenda else [],
                            confirm=ConfirmForm(formdata=None)), status
 
 

@@ -1,5 +1,5 @@
 /* Rubriques: the article editor (the vendored Quill 2, under the site's CSP: no inline script
-   or style) and the progress bar of a population mailing. */
+   or style). */
 (function () {
   "use strict";
 
@@ -101,29 +101,8 @@
     });
   }
 
-  function progress(panel) {
-    var bar = document.getElementById("fanout-progress");
-    var text = document.getElementById("progress-text");
-    var every = Number(panel.dataset.poll) * 1000;
-
-    function poll() {
-      fetch(panel.dataset.state, {credentials: "same-origin", headers: {Accept: "application/json"}})
-        .then(function (response) { return response.json(); })
-        .then(function (state) {
-          bar.value = state.percent;
-          bar.textContent = state.percent + " %";
-          text.textContent = text.dataset.template.replace("ROUTED", state.routed)
-            .replace("TOTAL", state.total).replace("PERCENT", state.percent);
-          if (state.finished) { window.location.reload(); } else { setTimeout(poll, every); }
-        }, function () { setTimeout(poll, every * 5); });
-    }
-    setTimeout(poll, every);
-  }
-
   document.addEventListener("DOMContentLoaded", function () {
     var form = document.getElementById("article-form");
     if (form && window.Quill) { editor(form); }
-    var panel = document.getElementById("progress-panel");
-    if (panel && panel.dataset.finished === "false") { progress(panel); }
   });
 }());

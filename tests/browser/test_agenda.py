@@ -1,13 +1,17 @@
-"""Claire creates "Sortie au musée" for 4A with a confirmation and the coach reserved; Zoé
-accepts from the event page; the notice forwarded to Joseph (captured in instance/mail-out)
-carries an invitation whose METHOD:REPLY — built with icalendar, sent with smtplib to the
-real gateway — marks him as accepted; Claire sees both answers. axe on the month, week, event
-and form pages; the views are used with the keyboard."""
+"""Claire creates "Sortie au musée" for 4A with a confirmation and the coach reserved, and
+watches its notices go out in the background until the report; Zoé accepts from the event
+page; the notice forwarded to Joseph (captured in instance/mail-out) carries an invitation
+whose METHOD:REPLY — built with icalendar, sent with smtplib to the real gateway — marks him
+as accepted; Claire sees both answers. Claire adds a meeting to the 4A rubric's agenda from
+the rubric's page; Zoé finds it there and in Mon agenda. axe on the month, week, event, form,
+notice report and rubric agenda pages; the views are used with the keyboard."""
 from __future__ import annotations
 
 import email
+import re
 import smtplib
 import uuid
+from datetime import date, timedelta
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -16,6 +20,7 @@ import icalendar
 import pytest
 
 from tests.browser.conftest import axe_check, browser_login
+from tests.browser.test_rubriques import run_worker
 
 
 @pytest.fixture
@@ -109,9 +114,19 @@ def test_outing_with_confirmation_answered_on_the_page_and_by_mail(page, browser
     assert page.get_by_role("heading", level=1).inner_text() == title
     main = page.locator("main").inner_text()
     assert f"L'évènement « {title} » est enregistré." in main
-    assert coach in main and "transmis par courriel" in main
+    assert coach in main and "Les messages partent en arrière-plan" in main
     event_url = page.url
     axe_check(page)                                                   # event
+    page.get_by_role("link", name="suivre l'envoi").click()
+    assert page.locator("#fanout-progress").get_attribute("value") == "0"
+    worker = run_worker(live_app)
+    page.get_by_text("Envoi terminé.").wait_for(timeout=30_000)
+    worker.join(60)
+    assert "(100 %)" in page.locator("#progress-text").inner_text()
+    report = page.locator("table.counts").inner_text()
+    assert re.search(r"Remis dans leur messagerie Préau\s+[1-9]", report), report
+    assert re.search(r"Transférés à leur adresse de redirection\s+[1-9]", report), report
+    axe_check(page)                                                   # notice report
 
     zoe = browser.new_context(base_url=live_server, locale="fr-FR").new_page()
     browser_login(zoe, "zoe.le-gall")
@@ -139,6 +154,39 @@ def test_outing_with_confirmation_answered_on_the_page_and_by_mail(page, browser
     assert "J'apporte un carnet de croquis" in zoe_row.inner_text()
     joseph_row = table.get_by_role("row").filter(has_text="Fabre Joseph")
     assert "Accepte" in joseph_row.inner_text() and "par courriel" in joseph_row.inner_text()
+    assert page.problems.errors == [] and page.problems.dialogs == []
+
+
+def test_a_meeting_in_the_rubric_agenda_shows_on_the_rubric_and_in_mon_agenda(page, browser,
+                                                                             live_server):
+    title = f"Réunion parents-professeurs {uuid.uuid4().hex[:4]}"
+    browser_login(page, "claire.bernard")
+    page.goto("/rubriques/")
+    page.get_by_role("link", name="4A", exact=True).first.click()
+    page.get_by_role("link", name="Nouvel évènement").click()
+    assert page.get_by_label("Agenda").evaluate("s => s.selectedOptions[0].text").startswith(
+        "Rubrique 4A")
+    page.get_by_label("Titre").fill(title)
+    day = f"{date.today() + timedelta(days=7):%Y-%m-%d}"
+    page.get_by_label("Date de début").fill(day)
+    page.get_by_label("Heure de début").fill("18:00")
+    page.get_by_label("Date de fin").fill(day)
+    page.get_by_label("Heure de fin").fill("20:00")
+    page.get_by_role("button", name="Valider").click()
+    assert page.get_by_role("heading", level=1).inner_text() == title
+    page.get_by_role("link", name=re.compile("^← Agenda")).click()
+    assert "Agenda de la rubrique 4A" in page.get_by_role("heading", level=1).inner_text()
+    axe_check(page)                                                   # rubric agenda
+
+    zoe = browser.new_context(base_url=live_server, locale="fr-FR").new_page()
+    browser_login(zoe, "zoe.le-gall")
+    zoe.goto("/rubriques/")
+    zoe.get_by_role("link", name="4A", exact=True).first.click()
+    agenda = zoe.get_by_role("region", name="Agenda de la rubrique")
+    assert title in agenda.inner_text()
+    zoe.goto(f"/agenda/?mois={day[:7]}")
+    assert title in zoe.locator("main").inner_text()
+    zoe.context.close()
     assert page.problems.errors == [] and page.problems.dialogs == []
 
 

@@ -16,7 +16,7 @@ import pytest
 from agenda import access, booking, events, notices
 from agenda.models import Answer
 from directory.db import db
-from mailgate import worker
+from mailgate import fanout, worker
 from tests.agenda.conftest import class_4a, event_input
 
 from .conftest import account
@@ -26,8 +26,8 @@ class Links:
     def event(self, event):
         return f"https://preau.test/agenda/evenement/{event.id}"
 
-    def answer(self, event, account_id):
-        return f"https://preau.test/agenda/reponse/{event.id}-{account_id}"
+    def answer_template(self, event):
+        return "https://preau.test/agenda/reponse/{token}"
 
 
 def published(title: str, **options):
@@ -39,8 +39,8 @@ def published(title: str, **options):
         event, change = events.save(claire, agenda, event_input(title, **options))
         return event, notices.after_save(claire, event, change, Links())
 
-    event, report = booking.write_transaction(work)
-    return event, report
+    event, job = booking.write_transaction(work)
+    return event, job
 
 
 def invitation_to(sink, address: str, title: str) -> tuple[email.message.EmailMessage, bytes]:
@@ -91,10 +91,11 @@ def answer_of(event, login: str) -> Answer | None:
 
 
 def test_the_invitation_names_joseph_alone_and_the_signed_organizer(sink):
-    event, report = published("Sortie au musée (invitation)", notify=True,
-                              ask_confirmation=True)
-    assert report.forwarded > 0 and report.delivered > 0
+    event, job = published("Sortie au musée (invitation)", notify=True, ask_confirmation=True)
     message, data = invitation_to(sink, "joseph@example.org", "Sortie au musée (invitation)")
+    progress = fanout.progress(db.session.merge(job))
+    assert progress.finished and progress.count("forwarded") > 0 \
+        and progress.count("delivered") > 0
     assert str(message["Subject"]).startswith("Évènement ajouté : Sortie au musée (invitation) "
                                               "(le 12/03/2026 à 09:00) par Claire Bernard")
     assert "Vous pouvez confirmer votre présence sur la fiche de l'évènement" in \

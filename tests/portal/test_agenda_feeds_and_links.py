@@ -14,6 +14,7 @@ from mailgate.models import FolderKind, MailboxItem, MailFolder, MailMessage
 from tests.conftest import login, post_form
 
 from .annuaire_helpers import group_id, html, messages
+from .rubriques_helpers import route_everything
 from .test_agenda_pages import event_id_of, new_event
 
 
@@ -104,6 +105,7 @@ def test_comments_are_closed_without_follow_up(teacher, app):
 def test_a_pupil_finds_the_notice_in_the_inbox(teacher, app):
     response = new_event(teacher, app, notify="y", ask_confirmation="y", read_receipt="y")
     event_id = event_id_of(response)
+    route_everything(app)           # the worker's fan-out (tests/portal/test_agenda_notices.py)
     with app.app_context():
         from tests.agenda.conftest import person
 

@@ -1,0 +1,128 @@
+"""Statements over many ids or rows, in one round trip and with a handful of parameters.
+
+A thousand ids written as `IN (:p1, …, :p1000)` cost the driver (psycopg converts every
+parameter of every statement) and the planner more than the work itself; a thousand rows
+inserted with executemany cost a thousand parameter sets. On PostgreSQL these become one
+array parameter per column: `col = ANY(:ids)`, `INSERT … SELECT * FROM unnest(:a, :b, …)`,
+`UPDATE … FROM unnest(…)`. SQLite has no arrays: there the ids are written as literal
+integers (they come from the database, never from a user) and rows go through executemany,
+which costs nothing on an in-process database.
+"""
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects import postgresql
+
+from .db import db
+
+
+def _postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def any_of(column, ids: Iterable[int]) -> sa.ColumnElement[bool]:
+    """SQL: `column` is one of the integers `ids`."""
+    values = sorted({int(i) for i in ids})
+    if _postgresql():
+        return column == sa.any_(sa.literal(values, type_=postgresql.ARRAY(sa.Integer)))
+    return column.in_(bindparam("ids", values, expanding=True, literal_execute=True))
+
+
+def _plain(value):
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _pg_type(column) -> str:
+    return column.type.compile(dialect=postgresql.dialect())
+
+
+def insert_rows(table: sa.Table, rows: Sequence[dict], *,
+                ignore_duplicates: bool = False) -> None:
+    """INSERT the rows (dicts with the same keys), on the session's connection."""
+    if not rows:
+        return
+    db.session.flush()
+    connection = db.session.connection()
+    if not _postgresql():
+        statement = table.insert()
+        if ignore_duplicates:
+            statement = statement.prefix_with("OR IGNORE")
+        connection.execute(statement, list(rows))
+        return
+    names = list(rows[0])
+    columns = {name: [_plain(row[name]) for row in rows] for name in names}
+    # a value shared by every row (the message, the time…) is one parameter, not an array
+    shared = {name for name, values in columns.items() if values.count(values[0]) == len(values)}
+    varying = [name for name in names if name not in shared]
+    if not varying:
+        varying, shared = [names[0]], shared - {names[0]}
+    arrays = ", ".join(f"CAST(:c{i} AS {_pg_type(table.c[name])}[])"
+                       for i, name in enumerate(varying))
+    chosen = ", ".join(f"CAST(:s{i} AS {_pg_type(table.c[name])})" if name in shared
+                       else f"u.c{varying.index(name)}" for i, name in enumerate(names))
+    quoted = ", ".join(f'"{name}"' for name in names)
+    sql = (f'INSERT INTO "{table.name}" ({quoted}) SELECT {chosen} FROM unnest({arrays}) '
+           f"AS u({', '.join(f'c{i}' for i in range(len(varying)))})")
+    if ignore_duplicates:
+        sql += " ON CONFLICT DO NOTHING"
+    parameters = {f"c{i}": columns[name] for i, name in enumerate(varying)}
+    parameters.update({f"s{i}": columns[name][0] for i, name in enumerate(names)
+                       if name in shared})
+    connection.execute(text(sql), parameters)
+
+
+def add_to(table: sa.Table, key: str, column: str, amounts: dict[int, int]) -> None:
+    """`column` += amount for the row whose integer `key` is each key of `amounts`."""
+    amounts = {k: v for k, v in amounts.items() if v}
+    if not amounts:
+        return
+    db.session.flush()
+    connection = db.session.connection()
+    if not _postgresql():
+        connection.execute(
+            sa.update(table).where(table.c[key] == bindparam("k"))
+            .values({column: table.c[column] + bindparam("amount")}),
+            [{"k": k, "amount": v} for k, v in amounts.items()])
+        return
+    keys = sorted(amounts)
+    connection.execute(text(
+        f'UPDATE "{table.name}" SET "{column}" = "{column}" + u.amount '
+        f"FROM unnest(CAST(:keys AS INTEGER[]), CAST(:amounts AS BIGINT[])) AS u(k, amount) "
+        f'WHERE "{table.name}"."{key}" = u.k'),
+        {"keys": keys, "amounts": [amounts[k] for k in keys]})
+
+
+def update_rows(table: sa.Table, rows: Sequence[dict], *, keys: Sequence[str],
+                where: dict | None = None, also: dict | None = None) -> None:
+    """UPDATE each row found by its integer `keys` (and the shared conditions `where`) with
+    its other values, and the shared values `also`: one statement on PostgreSQL."""
+    if not rows:
+        return
+    db.session.flush()
+    connection = db.session.connection()
+    where, also = where or {}, also or {}
+    names = list(rows[0])
+    if not _postgresql():
+        condition = sa.and_(*[table.c[k] == bindparam(f"k_{k}") for k in keys],
+                            *[table.c[k] == v for k, v in where.items()])
+        values = {n: bindparam(f"v_{n}") for n in names if n not in keys}
+        connection.execute(sa.update(table).where(condition).values({**values, **also}),
+                           [{**{f"k_{k}": row[k] for k in keys},
+                             **{f"v_{n}": _plain(row[n]) for n in names if n not in keys}}
+                            for row in rows])
+        return
+    arrays = ", ".join(f"CAST(:c{i} AS {_pg_type(table.c[n])}[])" for i, n in enumerate(names))
+    sets = [f'"{n}" = u.c{i}' for i, n in enumerate(names) if n not in keys]
+    sets += [f'"{n}" = CAST(:a_{n} AS {_pg_type(table.c[n])})' for n in also]
+    conditions = [f'"{table.name}"."{k}" = u.c{names.index(k)}' for k in keys]
+    conditions += [f'"{table.name}"."{k}" = :w_{k}' for k in where]
+    connection.execute(text(
+        f'UPDATE "{table.name}" SET {", ".join(sets)} FROM unnest({arrays}) '
+        f"AS u({', '.join(f'c{i}' for i in range(len(names)))}) "
+        f"WHERE {' AND '.join(conditions)}"),
+        {**{f"c{i}": [_plain(row[n]) for row in rows] for i, n in enumerate(names)},
+         **{f"a_{n}": v for n, v in also.items()}, **{f"w_{k}": v for k, v in where.items()}})
