@@ -271,6 +271,25 @@ def test_copies_for_students_and_for_others(app, logged_in):
         ["Copie pour moi"]
 
 
+def copy_notice(client) -> str | None:
+    notices = page(client.get("/messagerie/envoye")).find_all("p", class_="copy-notice")
+    return notices[0].text if notices else None
+
+
+def test_the_result_page_names_the_copy_only_when_one_was_kept(app, logged_in):
+    """The page used to read `summary.copy` — dict.copy, always true — and announce a copy in
+    « Boîte d'envoi » whatever was ticked."""
+    lucas = person(app, "lucas.martin")
+    zoe = client_of(app, "zoe.le-gall")
+    compose_post(zoe, {"to": f"p:{lucas}", "subject": "Sans copie", "copy": ""})
+    assert copy_notice(zoe) is None
+    compose_post(zoe, {"to": f"p:{lucas}", "subject": "Avec copie", "copy": "y"})
+    assert copy_notice(zoe) == "Une copie est enregistrée dans « Messages envoyés »."
+    teacher = logged_in("claire.bernard")     # her box asks for a copy at her own address;
+    compose_post(teacher, {"to": f"p:{lucas}", "subject": "Sans copie", "copy": ""})
+    assert copy_notice(teacher) == "Une copie est enregistrée dans « Boîte d'envoi »."
+
+
 def test_drafts_keep_groups_text_and_files_until_sent(app, teacher):
     group, members = class_4a(app)
     response = compose_post(teacher, {"action": "brouillon", "to": f"g:{group}",
