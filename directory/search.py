@@ -23,7 +23,7 @@ from sqlalchemy.orm import aliased
 from .db import db
 from .enums import GroupKind, Profile, Role
 from .models import Account, AccountSchool, Group, GroupMember, School
-from .naming import search_key
+from .naming import collation_key, search_key
 from .roles import effective_roles
 
 SEARCH_ROLES = frozenset({Role.DIRECTORY_USER, Role.DIRECTORY_ADVANCED, Role.DIRECTORY_MANAGER})
@@ -197,12 +197,11 @@ def disciplines_near(viewer: Account) -> list[str]:
     school_ids = [school.id for school in viewer.schools]
     if not school_ids:
         return []
-    return list(db.session.scalars(
+    return sorted(db.session.scalars(
         select(Account.discipline).distinct()
         .join(AccountSchool, AccountSchool.account_id == Account.id)
         .where(AccountSchool.school_id.in_(school_ids), Account.discipline.is_not(None),
-               Account.discipline != "")
-        .order_by(Account.discipline)))
+               Account.discipline != "")), key=collation_key)
 
 
 @dataclass

@@ -189,7 +189,7 @@ def test_nav_shows_annuaire(student):
 def test_group_filter_choices_are_the_groups_of_ones_school(app, student):
     page = html(student.get("/annuaire/"))
     options = [o.text for o in page.one("select", id="groupe").all("option")]
-    assert "4A · ENTClasse · 0310024H" in options
+    assert "4A · Classe · 0310024H" in options
     assert not any("0310002C" in option for option in options)
 
 
@@ -218,3 +218,21 @@ def test_a_student_cannot_reach_other_schools_by_code(student):
     assert "Établissement inconnu ou hors de votre annuaire : 0310002C." in \
         messages(html(response))
     assert html(student.get("/annuaire/")).all("input", id="uai") == []
+
+
+def test_discipline_choices_sort_the_french_way(teacher):
+    """A byte-order sort put « EPS » and « SVT » first and « éducation musicale » last."""
+    from directory.naming import collation_key
+
+    options = [o.text for o in html(teacher.get("/annuaire/")).one(
+        "select", id="discipline").all("option")][1:]
+    assert "éducation musicale" in options and "EPS" in options
+    assert options == sorted(options, key=collation_key)
+    assert options.index("éducation musicale") < options.index("français")
+
+
+def test_group_kinds_are_words_not_codes(app, teacher):
+    page = html(teacher.get("/annuaire/"))
+    text = page.one("select", id="groupe").text
+    assert "ENTClasse" not in text and "ENTGroupe" not in text and "Ad-hoc" not in text
+    assert "4A · Classe · 0310024H" in text
