@@ -78,6 +78,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 SERVICES = (
     ("messagerie.index", N_("Messagerie")),
     ("annuaire.index", N_("Annuaire")),
+    ("groupes.index", N_("Groupes")),
     ("carnet.index", N_("Carnet d'adresses")),
     ("rubriques.index", N_("Rubriques")),
     ("agenda.index", N_("Agenda")),
@@ -91,5 +92,16 @@ def navigation(app: Flask) -> list[tuple[str, str]]:
     from flask_login import current_user
 
     return [(endpoint, gettext(label)) for endpoint, label in SERVICES
-            if endpoint in app.view_functions
-            and (endpoint != "admin.index" or current_user.is_admin)]
+            if endpoint in app.view_functions and _offered(endpoint, current_user)]
+
+
+def _offered(endpoint: str, user) -> bool:
+    """Administration for administrators; Groupes for those who manage groups (others reach
+    the group search from the Annuaire); every other service for everyone."""
+    from directory.groups import can_manage_groups
+
+    if endpoint == "admin.index":
+        return user.is_admin
+    if endpoint == "groupes.index":
+        return can_manage_groups(user)
+    return True

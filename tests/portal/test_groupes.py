@@ -308,7 +308,7 @@ def test_only_directory_managers_create_groups(student, app):
     assert forged(student, "/groupes/nouveau", {
         "name": "Pirate", "school": school_id(app, "0310024H")}).status_code == 403
     assert group_count(app) == before
-    assert "Créer un groupe ad hoc" not in student.get("/groupes/").get_data(as_text=True)
+    assert "Créer un groupe" not in student.get("/groupes/").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("data", [{"account": "abc"}, {"account": str(2**40)}, {},
@@ -331,3 +331,17 @@ def test_group_search_by_uai_code(staff):
     rows = group_rows(html(staff.get("/groupes/", query_string={"uai": "0310002C",
                                                                   "type": "ENTClasse"})))
     assert rows and all("0310002C" in row[2] for row in rows)
+
+
+@pytest.mark.parametrize("login_name, shown", [
+    ("claire.bernard", True), ("admin", True), ("zoe.le-gall", False),
+    ("joseph.fabre", False), ("paul.durand", False)])
+def test_groupes_is_in_the_bar_for_those_who_manage_groups(browser_of, login_name, shown):
+    client = browser_of(login_name)
+    nav = html(client.get("/")).one("nav")
+    links = {a.text: a.attrs.get("href") for a in nav.all("a")}
+    assert ("Groupes" in links) is shown
+    if shown:
+        groups_page = html(client.get(links["Groupes"]))
+        create = [a for a in groups_page.all("a") if a.text == "Créer un groupe"]
+        assert create and create[0].attrs["href"] == "/groupes/nouveau"
