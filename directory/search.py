@@ -22,7 +22,7 @@ from sqlalchemy.orm import aliased
 
 from .db import db
 from .enums import GroupKind, Profile, Role
-from .models import Account, AccountSchool, Group, GroupMember, School
+from .models import Account, AccountSchool, Group, GroupMember, ParentLink, School
 from .naming import collation_key, search_key
 from .roles import effective_roles
 
@@ -42,6 +42,9 @@ class AccountFilters:
     discipline: str = ""
     school_ids: Sequence[int] = ()
     group_id: int | None = None
+    # With a class as group_id, its pupils' parents count as in it too (SPEC §2 lets them
+    # write to the class; people search for « Parent + 4A »). Off for a group's own list.
+    parents_of_class: bool = False
 
     def is_empty(self) -> bool:
         return not (self.name.strip() or self.profiles or self.discipline or self.school_ids
@@ -141,10 +144,21 @@ def _conditions(viewer: Account, filters: AccountFilters) -> list[sa.ColumnEleme
     if filters.school_ids:
         conditions.append(_in_schools(Account, filters.school_ids))
     if filters.group_id is not None:
-        conditions.append(exists().where(GroupMember.group_id == filters.group_id,
-                                         GroupMember.account_id == Account.id)
+        conditions.append(_in_group(filters.group_id, filters.parents_of_class)
                           if valid_id(filters.group_id) else false())
     return conditions
+
+
+def _in_group(group_id: int, parents_of_class: bool) -> sa.ColumnElement[bool]:
+    member = exists().where(GroupMember.group_id == group_id,
+                            GroupMember.account_id == Account.id)
+    if not parents_of_class:
+        return member
+    parent = exists().where(GroupMember.group_id == group_id,
+                            GroupMember.account_id == ParentLink.child_id,
+                            ParentLink.parent_id == Account.id,
+                            Group.id == group_id, Group.kind == GroupKind.CLASS)
+    return or_(member, parent)
 
 
 def ids_of(query: sa.Select, id_column=Account.id) -> sa.Select:

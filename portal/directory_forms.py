@@ -139,7 +139,8 @@ class PeopleSearchForm(_SchoolFilterForm):
         return AccountFilters(name=(self.nom.data or "").strip(),
                               profiles=[Profile(p) for p in self.profil.data or ()],
                               discipline=self.discipline.data or "",
-                              school_ids=self.school_ids(), group_id=self.groupe.data)
+                              school_ids=self.school_ids(), group_id=self.groupe.data,
+                              parents_of_class=True)
 
 
 class GroupSearchForm(_SchoolFilterForm):

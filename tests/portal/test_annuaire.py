@@ -3,11 +3,11 @@ only where writing is allowed, pagination, and bad input answered clearly."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from directory.db import db
 from directory.enums import Profile
-from directory.models import Account, AccountSchool, GroupMember
+from directory.models import Account, AccountSchool, GroupMember, ParentLink
 from tests.conftest import login
 
 from .annuaire_helpers import group_id, html, messages, people_rows, school_id, status_text
@@ -236,3 +236,22 @@ def test_group_kinds_are_words_not_codes(app, teacher):
     text = page.one("select", id="groupe").text
     assert "ENTClasse" not in text and "ENTGroupe" not in text and "Ad-hoc" not in text
     assert "4A · Classe · 0310024H" in text
+
+
+def test_a_parent_finds_the_parents_of_a_class_and_may_write_to_them(app, parent):
+    """« Profil = Parent + Classe = 4A » answered « Aucun résultat »: parents are in no
+    class. For search, they belong to their children's classes (SPEC §2 already lets them
+    write there); a group's own member list still shows its members only."""
+    four_a = group_id(app, "4A")
+    with app.app_context():
+        pupils = select(GroupMember.account_id).where(GroupMember.group_id == four_a)
+        expected = db.session.scalar(select(func.count(func.distinct(ParentLink.parent_id)))
+                                     .where(ParentLink.child_id.in_(pupils)))
+    rows = find(parent, groupe=four_a, profil="parent", par_page=100)
+    assert len(rows) == expected > 1
+    assert "Fabre Joseph" in [row.name for row in rows]
+    assert {row.cells[1] for row in rows} == {"Parent d'élève"}
+    others = [row for row in rows if row.name != "Fabre Joseph"]
+    assert all(row.envelope for row in others)
+    members = html(parent.get(f"/groupes/{four_a}", query_string={"par_page": 100}))
+    assert "Parent d'élève" not in [row.cells[1] for row in people_rows(members)]
