@@ -56,14 +56,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     security.install(app)
 
-    from . import adhoc, admin, annuaire, auth, errors, groupes, home, preferences
+    from . import adhoc, admin, annuaire, auth, errors, groupes, home, password_reset, preferences
     from .agenda import views as agenda
     from .carnet import views as carnet
     from .messagerie import views as messagerie
     from .rubriques import views as rubriques
 
-    for module in (auth, home, preferences, annuaire, groupes, adhoc, admin, carnet,
-                   messagerie, agenda, rubriques):
+    for module in (auth, password_reset, home, preferences, annuaire, groupes, adhoc, admin,
+                   carnet, messagerie, agenda, rubriques):
         app.register_blueprint(module.bp)
     errors.install(app)
     auth.install(app)
