@@ -67,6 +67,8 @@ def demo(users: int, seed: int, if_empty: bool):
     from directory.demo import load_demo
     from directory.models import Account
 
+    from .demo_life import bring_to_life
+
     def action(app):
         if db.session.scalar(select(func.count()).select_from(Account)):
             if if_empty:
@@ -76,6 +78,9 @@ def demo(users: int, seed: int, if_empty: bool):
                                        "dans une base vide.")
         started = time.perf_counter()
         stats = load_demo(users=users, seed=seed, echo=click.echo)
+        life = bring_to_life()
+        db.session.commit()
+        stats = f"{stats}, {life}"
         elapsed = time.perf_counter() - started
         click.echo(f"Région de démonstration chargée : {stats} en {elapsed:.1f} s "
                    f"({db.engine.dialect.name}).")
