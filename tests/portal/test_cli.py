@@ -174,9 +174,19 @@ def test_commands_before_init_say_to_run_init(fresh_db):
 
 @pytest.mark.parametrize("command", ["init", "demo", "serve", "web", "mailgate", "worker",
                                      "create-admin"])
-def test_every_command_has_help(command):
+def test_every_command_has_help_in_french(command):
     result = CliRunner().invoke(main, [command, "--help"])
-    assert result.exit_code == 0 and "Usage:" in result.output
+    assert result.exit_code == 0 and "Utilisation :" in result.output
+    assert "Afficher cette aide et quitter." in result.output
+    assert "Show this message" not in result.output and "Usage:" not in result.output
+
+
+def test_the_command_list_and_click_errors_speak_french():
+    listing = CliRunner().invoke(main, ["--help"]).output
+    assert "Préau : le portail des écoles" in listing and "Commandes:" in listing
+    assert "Charger la région de démonstration." in listing
+    wrong = CliRunner().invoke(main, ["demo", "--users", "3"]).output
+    assert "Erreur : Valeur invalide pour '--users' : 3 n'est pas dans l'intervalle" in wrong
 
 
 # --- demo ---------------------------------------------------------------------------------
@@ -304,6 +314,6 @@ def test_installed_command_reports_an_unknown_school_without_traceback(fresh_db)
                                env={**os.environ, **env}, capture_output=True, text=True,
                                timeout=120)
     assert completed.returncode == 1
-    assert completed.stderr.strip() == "Error: Établissement inconnu : 9999999Z."
+    assert completed.stderr.strip() == "Erreur : Établissement inconnu : 9999999Z."
     assert completed.stdout == ""
     assert account_count(url) == 0
