@@ -17,6 +17,7 @@ from directory.rights import writable
 from mailgate import store, worker
 from mailgate.models import FolderKind, Mailbox, MailboxItem, MailMessage, OutboundEntry
 from portal.carnet import book
+from tests.conftest import csrf_token
 
 from .carnet_helpers import client_of, page
 from .messagerie_helpers import (
@@ -484,3 +485,61 @@ def test_picker_shows_a_groups_list_and_the_address_book(app, teacher):
     assert "Fabre Joseph" in people.text
     assert people.find("a", class_="add-chip").attrs["data-token"] == \
         f"p:{person(app, 'joseph.fabre')}"
+
+
+# --- a typed name or address ------------------------------------------------------------
+
+def suggested(client, text: str) -> list[str]:
+    response = client.get("/messagerie/suggestions", query_string={"q": text})
+    assert response.status_code == 200
+    return [s["text"] for s in response.get_json()]
+
+
+def test_typing_a_name_or_an_address_suggests_people_one_may_write_to(app, logged_in):
+    zoe = client_of(app, "zoe.le-gall")
+    assert "Lucas Martin <lucas.martin@ent.test>" in suggested(zoe, "luc")
+    assert suggested(zoe, "lucas.mar") == ["Lucas Martin <lucas.martin@ent.test>"]
+    assert suggested(zoe, "lucas.martin@ent") == ["Lucas Martin <lucas.martin@ent.test>"]
+    assert suggested(zoe, "lucas.martin@example.org") == []
+    assert suggested(zoe, "l") == []
+    with app.app_context():
+        stranger = db.session.scalar(
+            select(Account).where(Account.profile == Profile.STUDENT)
+            .order_by(Account.id.desc()))       # a pupil of the last school, not Zoé's
+        address = stranger.address
+    assert suggested(zoe, address) == []
+
+
+def add_typed(client, text: str, field: str = "to", **extra):
+    token = csrf_token(client.get("/messagerie/ecrire").get_data(as_text=True))
+    return client.post("/messagerie/ecrire", data={
+        "csrf_token": token, "action": "ajouter", "saisie": text, "champ": field,
+        "subject": "Exposé", **extra})
+
+
+def test_a_typed_person_becomes_a_chip_without_javascript(app, logged_in):
+    zoe = client_of(app, "zoe.le-gall")
+    lucas = person(app, "lucas.martin")
+    for text in ("Lucas Martin <lucas.martin@ent.test>", "LUCAS.MARTIN@ent.test",
+                 "Martin Lucas"):
+        response = add_typed(zoe, text, "cc")
+        assert response.status_code == 200, errors(response)
+        doc = page(response)
+        chips = doc.find("div", id="recipients-cc").find_all("input")
+        assert [c.attrs["value"] for c in chips] == [f"p:{lucas}"]
+        assert doc.find("input", id="subject").attrs["value"] == "Exposé"
+
+
+def test_a_typed_stranger_is_an_unknown_recipient_without_a_name(app, logged_in):
+    zoe = client_of(app, "zoe.le-gall")
+    with app.app_context():
+        stranger = db.session.scalar(
+            select(Account).where(Account.profile == Profile.STUDENT)
+            .order_by(Account.id.desc()))
+        address, name = f"{stranger.address}@ent.test", stranger.last_name
+    response = add_typed(zoe, address)
+    assert response.status_code == 400
+    assert errors(response) == f"Destinataire inconnu : {address}."
+    assert name not in errors(response)
+    assert "Aucune personne" in errors(add_typed(zoe, "Zzzyx"))
+    assert "Plusieurs personnes" in errors(add_typed(zoe, "ma"))
