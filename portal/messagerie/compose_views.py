@@ -54,11 +54,13 @@ def _starting_point() -> Composition:
     comp = Composition(copy=mailbox.has_inbox(current_user))
     person = int_arg(args, "destinataire")
     if person is not None:
-        verdict = writable(current_user, [person]).get(person) or abort(404)
-        if verdict.allowed:
+        verdict = writable(current_user, [person]).get(person)
+        if verdict is not None and verdict.allowed:
             comp.chips = recipients.resolve(current_user, [("to", recipients.PERSON, person)])
-        else:
+        elif verdict is not None and typed.in_perimeter(current_user, person):
             flash(verdict.reason, "error")
+        else:       # no name of anyone outside one's directory: ids must not reveal them
+            flash(gettext("Destinataire inconnu."), "error")
     return comp
 
 

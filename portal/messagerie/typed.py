@@ -79,6 +79,14 @@ def resolve(sender: Account, text: str) -> Account:
                                "ou choisissez dans les suggestions.", text=text))
 
 
+def in_perimeter(viewer: Account, account_id: int) -> bool:
+    """Whether `viewer` could find this person in the Annuaire: only then may a page name
+    them in a refusal."""
+    return can_search(viewer) and db.session.scalar(
+        search_query(viewer, AccountFilters()).where(Account.id == account_id)
+        .with_only_columns(Account.id).limit(1)) is not None
+
+
 def _local_part(text: str) -> str | None:
     """The beginning of an address when `text` looks like one (has an @ or a dot and no
     space), lower-cased; None for a name."""

@@ -62,6 +62,10 @@ def test_envelope_only_where_writing_is_allowed(app, student):
         name = f"{stranger.last_name} {stranger.first_name}"
     rows = {row.name: row for row in find(student, nom=stranger.last_name)}
     assert rows[name].envelope is None
+    table = html(student.get("/annuaire/", query_string={"nom": stranger.last_name}))
+    cells = next(tr.all("td") for tr in table.one("table", class_="people").all("tr")
+                 if tr.all("td") and tr.all("td")[0].text == name)
+    assert "n'est ni dans vos classes ni dans vos groupes" in cells[5].text  # says why
     four_a = group_id(app, "4A")
     classmates = find(student, groupe=four_a, par_page=100)
     assert len(classmates) > 20

@@ -335,7 +335,8 @@ def test_the_picker_works_without_javascript(app, student):
     picker = page(student.get(f"/messagerie/destinataires?brouillon={draft}&champ=cc&nom=martin"))
     rows = {r.find_all("td")[0].text: r for r in picker.find("table", class_="picker-people")
             .find("tbody").find_all("tr")}
-    assert "Vous ne pouvez pas lui écrire" in rows["Martin Éric"].text
+    assert "Éric Martin n'est ni dans vos classes ni dans vos groupes" in \
+        rows["Martin Éric"].find("span", class_="refusal").text   # the engine's reason
     add = rows["Martin Lucas"].find("a", class_="add-chip")
     assert add.attrs["data-token"] == f"p:{lucas}"
     after = page(student.get(add.attrs["href"]))
@@ -371,6 +372,25 @@ def test_the_annuaire_envelope_opens_compose_with_the_person(app, student):
     assert not page(refused).find_all("button", class_="chip")
     assert "n'est ni dans vos classes ni dans vos groupes" in page(refused).find(
         "p", class_="flash").text
+
+
+def test_an_id_outside_ones_directory_names_nobody(app, student):
+    """`?destinataire=214` told Zoé the name of a pupil of another school: counting ids gave
+    every name of the region. Outside one's perimeter, and for an unknown id, the same
+    sentence without a name."""
+    with app.app_context():
+        stranger = db.session.scalar(
+            select(Account).where(Account.profile == Profile.STUDENT)
+            .order_by(Account.id.desc()))
+        name = stranger.last_name
+        stranger_id = stranger.id
+        last = db.session.scalar(select(func.max(Account.id)))
+    for account_id in (stranger_id, last + 1000):
+        response = student.get(f"/messagerie/ecrire?destinataire={account_id}")
+        assert response.status_code == 200
+        flash = page(response).find("p", class_="flash").text
+        assert flash == "Destinataire inconnu."
+        assert name not in response.get_data(as_text=True)
 
 
 def test_outbox_of_a_teacher_and_the_note_about_redirect_addresses(app, logged_in):
