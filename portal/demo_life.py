@@ -135,10 +135,11 @@ def _send(author: Account, recipients: list[int], subject: str, body: str, when:
     domain = mail_settings().domain
     message = EmailMessage()
     recipients = [i for i in recipients if i != author.id]
-    addresses = db.session.scalars(select(Account.address).where(Account.id.in_(recipients))
-                                   .order_by(Account.search_name))
+    named = db.session.execute(select(Account.first_name, Account.last_name, Account.address)
+                               .where(Account.id.in_(recipients)).order_by(Account.search_name))
     message["From"] = f"{author.full_name} <{author.address}@{domain}>"
-    message["To"] = ", ".join(f"{address}@{domain}" for address in addresses)
+    message["To"] = ", ".join(f"{first} {last} <{address}@{domain}>"
+                              for first, last, address in named)
     message["Subject"] = subject
     message["Date"] = format_datetime(when.replace(tzinfo=UTC))
     message["Message-ID"] = make_msgid(domain=domain)
