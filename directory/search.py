@@ -43,7 +43,7 @@ class AccountFilters:
     school_ids: Sequence[int] = ()
     group_id: int | None = None
     # With a class as group_id, its pupils' parents count as in it too (SPEC §2 lets them
-    # write to the class; people search for « Parent + 4A »). Off for a group's own list.
+    # write to the class): the search forms set it when « Parent d'élève » is asked for.
     parents_of_class: bool = False
 
     def is_empty(self) -> bool:

@@ -136,11 +136,12 @@ class PeopleSearchForm(_SchoolFilterForm):
                          widget=QuickSelect())
 
     def filters(self) -> AccountFilters:
-        return AccountFilters(name=(self.nom.data or "").strip(),
-                              profiles=[Profile(p) for p in self.profil.data or ()],
+        profiles = [Profile(p) for p in self.profil.data or ()]
+        # « Parent d'élève » + a class: the parents of its pupils (a class alone: its members)
+        return AccountFilters(name=(self.nom.data or "").strip(), profiles=profiles,
                               discipline=self.discipline.data or "",
                               school_ids=self.school_ids(), group_id=self.groupe.data,
-                              parents_of_class=True)
+                              parents_of_class=Profile.PARENT in profiles)
 
 
 class GroupSearchForm(_SchoolFilterForm):

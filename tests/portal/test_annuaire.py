@@ -257,5 +257,7 @@ def test_a_parent_finds_the_parents_of_a_class_and_may_write_to_them(app, parent
     assert {row.cells[1] for row in rows} == {"Parent d'élève"}
     others = [row for row in rows if row.name != "Fabre Joseph"]
     assert all(row.envelope for row in others)
+    class_only = find(parent, groupe=four_a, par_page=100)      # a class alone: its members
+    assert "Parent d'élève" not in {row.cells[1] for row in class_only}
     members = html(parent.get(f"/groupes/{four_a}", query_string={"par_page": 100}))
     assert "Parent d'élève" not in [row.cells[1] for row in people_rows(members)]

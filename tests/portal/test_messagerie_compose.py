@@ -563,3 +563,17 @@ def test_a_typed_stranger_is_an_unknown_recipient_without_a_name(app, logged_in)
     assert name not in errors(response)
     assert "Aucune personne" in errors(add_typed(zoe, "Zzzyx"))
     assert "Plusieurs personnes" in errors(add_typed(zoe, "ma"))
+
+
+def test_a_posted_chip_of_a_stranger_names_nobody(app, student):
+    """The chip's label came from any id: posting to=p:<id> showed the name of anyone."""
+    with app.app_context():
+        stranger = db.session.scalar(
+            select(Account).where(Account.profile == Profile.STUDENT)
+            .order_by(Account.id.desc()))
+        stranger_id, name = stranger.id, stranger.last_name
+    response = compose_post(student, {"action": "brouillon", "to": f"p:{stranger_id}",
+                                      "subject": "Qui est-ce ?"})
+    assert response.status_code == 400
+    assert errors(response) == "Un des destinataires n'existe pas."
+    assert name not in response.get_data(as_text=True)
