@@ -242,7 +242,8 @@ def test_demo_prints_its_time_and_contains_the_fixed_accounts(fresh_db):
     result = preau(env, "demo", "--users", "120", "--seed", "7")
     assert result.exit_code == 0, result.output
     assert re.search(r"Région de démonstration chargée : \d+ comptes, 3 établissements, "
-                     r"\d+ groupes en \d+\.\d s \((sqlite|postgresql)\)\.", result.output)
+                     r"\d+ groupes, \d+ messages, 3 évènements, 3 articles en \d+\.\d s "
+                     r"\((sqlite|postgresql)\)\.", result.output)
     rows = query(url, """
         SELECT a.login, a.profile, a.redirect_address, a.redirect_verified, a.is_admin
         FROM account a WHERE a.login IN ('zoe.le-gall', 'lucas.martin', 'joseph.fabre',
