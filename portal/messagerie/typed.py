@@ -44,6 +44,8 @@ def suggestions(sender: Account, text: str) -> list[Account]:
     if len(text) < 2 or not can_search(sender):
         return []
     local = _local_part(text)
+    if local is False:                  # an address of another domain: nobody of Préau
+        return []
     if local is not None:
         query = search_query(sender, AccountFilters()).where(
             func.lower(Account.address).startswith(local, autoescape=True))
@@ -87,12 +89,12 @@ def in_perimeter(viewer: Account, account_id: int) -> bool:
         .with_only_columns(Account.id).limit(1)) is not None
 
 
-def _local_part(text: str) -> str | None:
+def _local_part(text: str) -> str | None | bool:
     """The beginning of an address when `text` looks like one (has an @ or a dot and no
-    space), lower-cased; None for a name."""
+    space), lower-cased; None for a name; False for an address of another domain."""
     if " " in text or ("@" not in text and "." not in text):
         return None
     local, _, domain = text.lower().partition("@")
     if domain and not _domain().startswith(domain):
-        return "\0"                 # another domain: nobody of Préau
+        return False
     return local
