@@ -8,7 +8,9 @@ import re
 import uuid
 
 from tests.browser.conftest import axe_check, browser_login
+from tests.conftest import DEMO_PASSWORD
 from tests.portal.messagerie_helpers import deliver
+from tests.portal.test_password_reset import reset_links
 
 
 def unique(subject: str) -> str:
@@ -99,6 +101,27 @@ def test_a_forgotten_password_page_that_tells_nobody_who_exists(page):
     page.get_by_role("button", name="Recevoir un lien").click()
     assert "Si cet identifiant correspond à un compte" in page.get_by_role("status").inner_text()
     axe_check(page)
+
+
+def test_joseph_resets_his_password_through_the_mailed_link(page, live_app):
+    """The whole way: the link mailed to joseph@example.org (captured), a new password — the
+    demo one again, since the live database serves the next tests —, then the link is spent."""
+    before = len(reset_links(live_app, "joseph@example.org"))
+    page.goto("/mot-de-passe-oublie/")
+    page.get_by_label("Identifiant").fill("joseph.fabre")
+    page.get_by_role("button", name="Recevoir un lien").click()
+    links = reset_links(live_app, "joseph@example.org")
+    assert len(links) == before + 1
+    page.goto(links[-1])
+    axe_check(page)
+    page.get_by_label("Nouveau mot de passe").fill(DEMO_PASSWORD)
+    page.get_by_label("Confirmation").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Enregistrer").click()
+    assert "Votre mot de passe a été changé" in page.get_by_role("status").first.inner_text()
+    browser_login(page, "joseph.fabre")
+    page.context.clear_cookies()
+    page.goto(links[-1])
+    assert "Ce lien a déjà servi" in page.get_by_role("alert").inner_text()
 
 
 def test_remote_images_are_hidden_with_a_notice(page, live_app):
