@@ -233,7 +233,8 @@ def school_choices(viewer: Account, asked_ids: Sequence[int] = (),
     others by UAI code (at most one query for each kind of request, none otherwise)."""
     perimeter = perimeter_school_ids(viewer)
     own = sorted(((s.id, s.name, s.uai) for s in viewer.schools
-                  if perimeter is None or s.id in perimeter), key=lambda row: (row[1], row[2]))
+                  if perimeter is None or s.id in perimeter),
+                 key=lambda row: (collation_key(row[1]), row[2]))
     known = {row[0] for row in own}
     others = [i for i in asked_ids if valid_id(i) and i not in known]
     offered = own + (_schools(perimeter, School.id.in_(others)) if others else [])
@@ -247,7 +248,8 @@ def _schools(perimeter: list[int] | None, condition) -> list:
     query = select(School.id, School.name, School.uai).where(condition)
     if perimeter is not None:
         query = query.where(School.id.in_(perimeter))
-    return [tuple(row) for row in db.session.execute(query.order_by(School.name, School.uai))]
+    rows = db.session.execute(query)
+    return sorted((tuple(row) for row in rows), key=lambda row: (collation_key(row[1]), row[2]))
 
 
 # Groups -----------------------------------------------------------------------------------
