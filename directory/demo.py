@@ -29,6 +29,16 @@ DISCIPLINES = ("français", "mathématiques", "histoire-géographie", "anglais",
                "allemand", "SVT", "physique-chimie", "technologie", "EPS", "arts plastiques",
                "éducation musicale")
 OPTION_GROUPS = ("Latin", "Chorale", "Section européenne", "Théâtre", "Allemand LV2")
+PROJECT_GROUPS = (
+    ("Club théâtre", "Répétitions le jeudi midi"),
+    ("Journal du collège", "Le comité de rédaction"),
+    ("Atelier robotique", "Concours de robots en juin"),
+    ("Éco-délégués", "Tri, potager et économies d'énergie"),
+    ("Voyage en Espagne", "Préparation du voyage de printemps"),
+    ("Club échecs", "Tournoi interne le vendredi"),
+    ("Atelier d'écriture", "Nouvelles et poèmes"),
+    ("Club astronomie", "Soirées d'observation"),
+)
 SAFE_DOMAINS = ("example.org", "example.com", "example.net")
 CHUNK = 5000
 
@@ -226,8 +236,9 @@ def _populate_school(region: Region, school_id: int, size: int,
 
     for n in range(2):
         manager = teachers[n % len(teachers)]
-        group_id = region.group(GroupKind.AD_HOC, f"Projet {region.fake.word()} {n + 1}",
-                                school_id, "Groupe de projet", persistent=n == 0)
+        name, description = PROJECT_GROUPS[(2 * (school_id - 1) + n) % len(PROJECT_GROUPS)]
+        group_id = region.group(GroupKind.AD_HOC, name, school_id, description,
+                                persistent=n == 0)
         region.member(group_id, manager, manager=True)
         for student in rng.sample(students, min(8, len(students))):
             region.member(group_id, student)

@@ -28,6 +28,18 @@ class GroupKind(enum.StrEnum):
     GROUP = "ENTGroupe"
     AD_HOC = "Ad-hoc"
 
+    @property
+    def label(self) -> str:
+        """What pages say; the value stays the code that CSV imports and SSO feeds use."""
+        return GROUP_KIND_LABELS[self]
+
+
+GROUP_KIND_LABELS = {
+    GroupKind.CLASS: "Classe",
+    GroupKind.GROUP: "Groupe",
+    GroupKind.AD_HOC: "Groupe libre",
+}
+
 
 class Role(enum.StrEnum):
     INTERNAL_MAIL = "internal_mail"

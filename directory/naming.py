@@ -21,6 +21,14 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
+def collation_key(text: str) -> tuple[str, str, str]:
+    """Sort words the French way, as ICU does at its first levels: letters before accents
+    before case — « EPS », « éducation musicale », « français » — where a plain sort puts
+    every capital first and every accented initial last. For short lists sorted in Python;
+    long lists are sorted in SQL by the folded columns (`search_name`)."""
+    return fold(text), text.casefold(), text
+
+
 def _part(text: str) -> str:
     """One name as an address part: apostrophes dropped, spaces and hyphens → '-'."""
     text = fold(text)

@@ -22,8 +22,8 @@ from sqlalchemy.orm import aliased
 
 from .db import db
 from .enums import GroupKind, Profile, Role
-from .models import Account, AccountSchool, Group, GroupMember, School
-from .naming import search_key
+from .models import Account, AccountSchool, Group, GroupMember, ParentLink, School
+from .naming import collation_key, search_key
 from .roles import effective_roles
 
 SEARCH_ROLES = frozenset({Role.DIRECTORY_USER, Role.DIRECTORY_ADVANCED, Role.DIRECTORY_MANAGER})
@@ -42,6 +42,9 @@ class AccountFilters:
     discipline: str = ""
     school_ids: Sequence[int] = ()
     group_id: int | None = None
+    # With a class as group_id, its pupils' parents count as in it too (SPEC §2 lets them
+    # write to the class): the search forms set it when « Parent d'élève » is asked for.
+    parents_of_class: bool = False
 
     def is_empty(self) -> bool:
         return not (self.name.strip() or self.profiles or self.discipline or self.school_ids
@@ -141,10 +144,21 @@ def _conditions(viewer: Account, filters: AccountFilters) -> list[sa.ColumnEleme
     if filters.school_ids:
         conditions.append(_in_schools(Account, filters.school_ids))
     if filters.group_id is not None:
-        conditions.append(exists().where(GroupMember.group_id == filters.group_id,
-                                         GroupMember.account_id == Account.id)
+        conditions.append(_in_group(filters.group_id, filters.parents_of_class)
                           if valid_id(filters.group_id) else false())
     return conditions
+
+
+def _in_group(group_id: int, parents_of_class: bool) -> sa.ColumnElement[bool]:
+    member = exists().where(GroupMember.group_id == group_id,
+                            GroupMember.account_id == Account.id)
+    if not parents_of_class:
+        return member
+    parent = exists().where(GroupMember.group_id == group_id,
+                            GroupMember.account_id == ParentLink.child_id,
+                            ParentLink.parent_id == Account.id,
+                            Group.id == group_id, Group.kind == GroupKind.CLASS)
+    return or_(member, parent)
 
 
 def ids_of(query: sa.Select, id_column=Account.id) -> sa.Select:
@@ -197,12 +211,11 @@ def disciplines_near(viewer: Account) -> list[str]:
     school_ids = [school.id for school in viewer.schools]
     if not school_ids:
         return []
-    return list(db.session.scalars(
+    return sorted(db.session.scalars(
         select(Account.discipline).distinct()
         .join(AccountSchool, AccountSchool.account_id == Account.id)
         .where(AccountSchool.school_id.in_(school_ids), Account.discipline.is_not(None),
-               Account.discipline != "")
-        .order_by(Account.discipline)))
+               Account.discipline != "")), key=collation_key)
 
 
 @dataclass
@@ -220,7 +233,8 @@ def school_choices(viewer: Account, asked_ids: Sequence[int] = (),
     others by UAI code (at most one query for each kind of request, none otherwise)."""
     perimeter = perimeter_school_ids(viewer)
     own = sorted(((s.id, s.name, s.uai) for s in viewer.schools
-                  if perimeter is None or s.id in perimeter), key=lambda row: (row[1], row[2]))
+                  if perimeter is None or s.id in perimeter),
+                 key=lambda row: (collation_key(row[1]), row[2]))
     known = {row[0] for row in own}
     others = [i for i in asked_ids if valid_id(i) and i not in known]
     offered = own + (_schools(perimeter, School.id.in_(others)) if others else [])
@@ -234,7 +248,8 @@ def _schools(perimeter: list[int] | None, condition) -> list:
     query = select(School.id, School.name, School.uai).where(condition)
     if perimeter is not None:
         query = query.where(School.id.in_(perimeter))
-    return [tuple(row) for row in db.session.execute(query.order_by(School.name, School.uai))]
+    rows = db.session.execute(query)
+    return sorted((tuple(row) for row in rows), key=lambda row: (collation_key(row[1]), row[2]))
 
 
 # Groups -----------------------------------------------------------------------------------

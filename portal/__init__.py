@@ -56,15 +56,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     security.install(app)
 
-    from . import adhoc, admin, annuaire, auth, errors, groupes, home, preferences
+    from . import adhoc, admin, annuaire, auth, errors, groupes, home, password_reset, preferences
     from .agenda import views as agenda
     from .carnet import views as carnet
     from .communications import views as communications
     from .messagerie import views as messagerie
     from .rubriques import views as rubriques
 
-    for module in (auth, home, preferences, annuaire, groupes, adhoc, admin, carnet,
-                   messagerie, agenda, rubriques, communications):
+    for module in (auth, password_reset, home, preferences, annuaire, groupes, adhoc, admin,
+                   carnet, messagerie, agenda, rubriques, communications):
         app.register_blueprint(module.bp)
     errors.install(app)
     auth.install(app)
@@ -79,6 +79,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 SERVICES = (
     ("messagerie.index", N_("Messagerie")),
     ("annuaire.index", N_("Annuaire")),
+    ("groupes.index", N_("Groupes")),
     ("carnet.index", N_("Carnet d'adresses")),
     ("rubriques.index", N_("Rubriques")),
     ("agenda.index", N_("Agenda")),
@@ -92,12 +93,23 @@ def navigation(app: Flask) -> list[tuple[str, str]]:
     from flask_babel import gettext
     from flask_login import current_user
 
+    return [(endpoint, gettext(label)) for endpoint, label in SERVICES
+            if endpoint in app.view_functions and _offered(endpoint, current_user)]
+
+
+def _offered(endpoint: str, user) -> bool:
+    """Administration for administrators; Groupes for those who manage groups (others reach
+    the group search from the Annuaire); Écrire à plusieurs for those who may write to many;
+    every other service for everyone."""
+    from directory.groups import can_manage_groups
     from mailgate.automations.communications import may_write_to_many
 
-    hidden = set()
-    if not current_user.is_authenticated or not current_user.is_admin:
-        hidden.add("admin.index")
-    if not current_user.is_authenticated or not may_write_to_many(current_user):
-        hidden.add("communications.index")
-    return [(endpoint, gettext(label)) for endpoint, label in SERVICES
-            if endpoint in app.view_functions and endpoint not in hidden]
+    if not user.is_authenticated:
+        return endpoint not in ("admin.index", "groupes.index", "communications.index")
+    if endpoint == "admin.index":
+        return user.is_admin
+    if endpoint == "groupes.index":
+        return can_manage_groups(user)
+    if endpoint == "communications.index":
+        return may_write_to_many(user)
+    return True

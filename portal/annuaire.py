@@ -65,7 +65,7 @@ def fill_choices(form: PeopleSearchForm, viewer) -> bool:
         visible = group is not None
         groups += [group] if visible else []
     form.groupe.choices = [choice("", gettext("Tous"))] + [
-        choice(g.id, f"{g.name} · {g.kind.value} · {g.school.uai}") for g in groups]
+        choice(g.id, f"{g.name} · {gettext(g.kind.label)} · {g.school.uai}") for g in groups]
     return visible
 
 

@@ -12,6 +12,10 @@ from agenda import times
 from directory.db import db
 from directory.errors import PreauError
 
+from .cli_french import install as speak_french
+
+speak_french()
+
 
 def _app():
     from portal import create_app
@@ -38,12 +42,12 @@ def _guarded(action):
         raise click.ClickException(f"Pilote de base de données absent : {error.name}") from None
 
 
-@click.group(help="Préau: the school portal with a mail server built in.")
+@click.group(help="Préau : le portail des écoles, avec son serveur de messagerie.")
 def main():
     pass
 
 
-@main.command(help="Create the database, or upgrade it to the latest schema.")
+@main.command(help="Créer la base de données, ou la mettre au dernier schéma.")
 def init():
     from flask_migrate import upgrade
 
@@ -58,14 +62,18 @@ def _safe_url(app) -> str:
     return db.engine.url.render_as_string(hide_password=True)
 
 
-@main.command(help="Load the demo region (fixed seed) into an empty database.")
+@main.command(short_help="Charger la région de démonstration.",
+              help="Charger la région de démonstration (graine fixe) dans une base vide.")
 @click.option("--users", default=600, show_default=True, type=click.IntRange(50, 2_000_000),
-              help="Approximate number of accounts.")
-@click.option("--seed", default=2026, show_default=True, type=int)
-@click.option("--if-empty", is_flag=True, help="Do nothing (exit 0) when accounts exist.")
+              help="Nombre approximatif de comptes.")
+@click.option("--seed", default=2026, show_default=True, type=int,
+              help="Graine du hasard : même graine, mêmes personnes.")
+@click.option("--if-empty", is_flag=True, help="Ne rien faire (code 0) si des comptes existent déjà.")
 def demo(users: int, seed: int, if_empty: bool):
     from directory.demo import load_demo
     from directory.models import Account
+
+    from .demo_life import bring_to_life
 
     def action(app):
         if db.session.scalar(select(func.count()).select_from(Account)):
@@ -76,6 +84,9 @@ def demo(users: int, seed: int, if_empty: bool):
                                        "dans une base vide.")
         started = time.perf_counter()
         stats = load_demo(users=users, seed=seed, echo=click.echo)
+        life = bring_to_life()
+        db.session.commit()
+        stats = f"{stats}, {life}"
         elapsed = time.perf_counter() - started
         click.echo(f"Région de démonstration chargée : {stats} en {elapsed:.1f} s "
                    f"({db.engine.dialect.name}).")
@@ -83,12 +94,12 @@ def demo(users: int, seed: int, if_empty: bool):
     _guarded(action)
 
 
-@main.command("create-admin", help="Create an administrator account.")
-@click.option("--login", required=True)
-@click.option("--school", "uai", required=True, help="UAI code of the administrator's school.")
-@click.option("--first-name", default="Administrateur", show_default=True)
-@click.option("--last-name", default="Préau", show_default=True)
-@click.password_option(help="Prompted when omitted.")
+@main.command("create-admin", help="Créer un compte administrateur.")
+@click.option("--login", required=True, help="Identifiant du compte.")
+@click.option("--school", "uai", required=True, help="Code UAI de l'établissement de l'administrateur.")
+@click.option("--first-name", default="Administrateur", show_default=True, help="Prénom.")
+@click.option("--last-name", default="Préau", show_default=True, help="Nom.")
+@click.password_option(help="Mot de passe (demandé s'il est omis).")
 def create_admin(login: str, uai: str, first_name: str, last_name: str, password: str):
     from directory.accounts import create_account, school_by_uai
     from directory.enums import Profile
@@ -116,11 +127,12 @@ class OneLine(click.ClickException):
         click.echo(self.format_message(), err=True)
 
 
-@main.command("import-ics", help="Import an iCalendar (.ics) file into a group's agenda.")
+@main.command("import-ics", short_help="Importer un fichier .ics dans un agenda.", help="Importer un fichier iCalendar (.ics) dans l'agenda d'un groupe.")
 @click.argument("file")
-@click.option("--group", "group", required=True, help="Name or id of the group.")
+@click.option("--group", "group", required=True, help="Nom ou numéro du groupe.")
 @click.option("--apply", "apply_", is_flag=True,
-              help="Write the events (without it: only show what would be imported).")
+              help="Écrire les évènements (sans elle : montrer seulement ce qui serait "
+                   "importé).")
 def import_ics(file: str, group: str, apply_: bool):
     from pathlib import Path
 

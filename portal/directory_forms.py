@@ -45,6 +45,8 @@ MAX_PAGE = 10**6
 # run time by gettext(profile.label) (the search form below, the CSV export in groupes.py).
 PROFILE_LABEL_MARKERS = (N_("Élève"), N_("Parent d'élève"), N_("Enseignant"),
                          N_("Personnel non enseignant"), N_("Autre"))
+# The same for the kinds of group (directory/enums.py GROUP_KIND_LABELS).
+GROUP_KIND_LABEL_MARKERS = (N_("Classe"), N_("Groupe"), N_("Groupe libre"))
 
 
 class QuickSelect(Select):
@@ -134,16 +136,18 @@ class PeopleSearchForm(_SchoolFilterForm):
                          widget=QuickSelect())
 
     def filters(self) -> AccountFilters:
-        return AccountFilters(name=(self.nom.data or "").strip(),
-                              profiles=[Profile(p) for p in self.profil.data or ()],
+        profiles = [Profile(p) for p in self.profil.data or ()]
+        # « Parent d'élève » + a class: the parents of its pupils (a class alone: its members)
+        return AccountFilters(name=(self.nom.data or "").strip(), profiles=profiles,
                               discipline=self.discipline.data or "",
-                              school_ids=self.school_ids(), group_id=self.groupe.data)
+                              school_ids=self.school_ids(), group_id=self.groupe.data,
+                              parents_of_class=Profile.PARENT in profiles)
 
 
 class GroupSearchForm(_SchoolFilterForm):
     nom = _NameField(_l("Nom du groupe"), validators=[Length(max=100, message=_l(
         "Le nom cherché est trop long (100 caractères au plus)."))])
-    type = CheckboxesField(_l("Type"), choices=[choice(k.value, k.value) for k in GroupKind])
+    type = CheckboxesField(_l("Type"), choices=[choice(k.value, _l(k.label)) for k in GroupKind])
 
     def filters(self) -> GroupFilters:
         return GroupFilters(name=(self.nom.data or "").strip(),

@@ -11,7 +11,7 @@ from sqlalchemy.orm import lazyload
 
 from directory.db import db
 from directory.models import Account, GroupMember
-from directory.rights import writable_condition
+from directory.rights import writable, writable_condition
 from directory.search import (
     AccountFilters,
     classes_by_account,
@@ -37,6 +37,7 @@ class Page:
     total: int
     capped: bool
     classes: dict[int, list[str]] = field(default_factory=dict)
+    refusals: dict[int, str] = field(default_factory=dict)   # why no envelope, by account id
 
     @property
     def pages(self) -> int:
@@ -81,7 +82,19 @@ def people_page(viewer: Account, filters: AccountFilters, number: int, per_page:
             .scalar_subquery().label("is_manager"))
     page = _page(db.session.execute(query).all(), number, per_page, total)
     page.classes = classes_by_account([row[0].id for row in page.rows])
+    page.refusals = refusal_reasons(viewer, [row[0].id for row in page.rows
+                                             if not row.writable])
     return page
+
+
+def refusal_reasons(viewer: Account, account_ids: list[int]) -> dict[int, str]:
+    """Why `viewer` may not write to each of these people, in the rights engine's words —
+    shown where the directory and the picker offer no envelope. One query for the page."""
+    if not account_ids:
+        return {}
+    return {account_id: verdict.reason or ""
+            for account_id, verdict in writable(viewer, account_ids).items()
+            if not verdict.allowed}
 
 
 def compose_link(account: Account) -> str:

@@ -28,3 +28,15 @@ class RedirectForm(FlaskForm):
         Length(max=254)])
     password = PasswordField(_("Mot de passe actuel"), validators=[
         DataRequired(_("Saisissez votre mot de passe actuel.")), Length(max=200)])
+
+
+class ForgottenPasswordForm(FlaskForm):
+    login = StringField(_("Identifiant"), validators=[
+        DataRequired(_("Saisissez votre identifiant.")), Length(max=120)])
+
+
+class NewPasswordForm(FlaskForm):
+    new = PasswordField(_("Nouveau mot de passe"), validators=[
+        DataRequired(_("Saisissez un nouveau mot de passe.")), Length(max=200)])
+    confirm = PasswordField(_("Confirmation"), validators=[
+        EqualTo("new", _("Les deux mots de passe diffèrent."))])

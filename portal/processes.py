@@ -147,17 +147,22 @@ def serve() -> None:
 
 
 def register(group: click.Group) -> None:
-    group.command("serve", help="Portal + SMTP gateway + outbound worker, one process tree.")(
+    group.command("serve", short_help="Portail, passerelle SMTP et facteur ensemble.", help="Le portail, la passerelle SMTP et le facteur (file d'envoi) ensemble, "
+                       "pour une seule machine.")(
         serve)
-    group.command("web", help="The portal alone (gunicorn).")(
-        click.option("--listen", help="host:port (default PREAU_WEB_LISTEN or 127.0.0.1:5000)")(
-            click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))(
+    group.command("web", help="Le portail seul (gunicorn).")(
+        click.option("--listen", help="hôte:port (par défaut PREAU_WEB_LISTEN ou "
+                                    "127.0.0.1:5000)")(
+            click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+                         help="Processus du portail.")(
                 click.option("--threads", default=4, show_default=True,
-                             type=click.IntRange(1, 64))(web))))
-    group.command("mailgate", help="The SMTP gateway alone.")(
+                             type=click.IntRange(1, 64), help="Fils par processus.")(web))))
+    group.command("mailgate", help="La passerelle SMTP seule.")(
         click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64),
-                     help="Gateway processes sharing the port (SO_REUSEPORT).")(
+                     help="Processus de la passerelle, qui partagent le port "
+                          "(SO_REUSEPORT).")(
             click.option("--port-checked", is_flag=True, hidden=True)(mailgate)))
-    group.command("worker", help="The outbound queue worker alone.")(
+    group.command("worker", help="Le facteur seul : il envoie la file des messages sortants.")(
         click.option("--drain", is_flag=True,
-                     help="Send what is due, then exit (instead of running on).")(worker))
+                     help="Envoyer ce qui est dû, puis s'arrêter (au lieu de "
+                          "continuer).")(worker))

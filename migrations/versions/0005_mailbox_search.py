@@ -70,7 +70,11 @@ def upgrade():
     with op.batch_alter_table('mail_message', schema=None) as batch_op:
         batch_op.add_column(sa.Column('search_text', sa.Text(), nullable=False,
                                       server_default=''))
-    with op.batch_alter_table('mailbox_item', schema=None) as batch_op:
+    # resolve_fks=False: SQLite's batch mode need not reflect the tables mailbox_item points
+    # to; reflecting `account` warned about its expression index (ix_account_redirect_lower)
+    # at every `preau init`.
+    with op.batch_alter_table('mailbox_item', schema=None,
+                              reflect_kwargs={"resolve_fks": False}) as batch_op:
         batch_op.add_column(sa.Column('receipt_answered', sa.Boolean(), nullable=False,
                                       server_default=sa.false()))
         batch_op.create_index('ix_mailbox_item_account_folder',
@@ -92,7 +96,11 @@ def upgrade():
 def downgrade():
     if _postgresql():
         op.execute("DROP INDEX ix_mail_message_search_text_trgm")
-    with op.batch_alter_table('mailbox_item', schema=None) as batch_op:
+    # resolve_fks=False: SQLite's batch mode need not reflect the tables mailbox_item points
+    # to; reflecting `account` warned about its expression index (ix_account_redirect_lower)
+    # at every `preau init`.
+    with op.batch_alter_table('mailbox_item', schema=None,
+                              reflect_kwargs={"resolve_fks": False}) as batch_op:
         batch_op.drop_index('ix_mailbox_item_account_folder')
         batch_op.drop_column('receipt_answered')
     with op.batch_alter_table('mail_message', schema=None) as batch_op:

@@ -3,7 +3,7 @@ draft; send, save as draft, or — without JavaScript — save and open the pick
 chip. After sending, the per-recipient result of the routing."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
@@ -13,14 +13,15 @@ from directory.rights import writable
 from mailgate import store
 from mailgate.routing import MAX_RECIPIENTS
 
-from . import compose, drafts, mailbox, recipients
+from . import compose, drafts, mailbox, recipients, typed
 from .blueprint import bp, settings, sidebar
 from .compose import Composition
 from .forms import ComposeForm
 
 RESULT_KEY = "messagerie.sent"
-# Send; save the draft; save it and open the picker (no JavaScript); remove a chip (idem).
-ACTIONS = ("envoyer", "brouillon", "destinataires", "retirer")
+# Send; save the draft; save it and open the picker (no JavaScript); remove a chip (idem);
+# add the person typed in « Ajouter une personne » (idem, or no suggestion chosen).
+ACTIONS = ("envoyer", "brouillon", "destinataires", "retirer", "ajouter")
 
 
 def int_arg(values, name: str) -> int | None:
@@ -53,11 +54,13 @@ def _starting_point() -> Composition:
     comp = Composition(copy=mailbox.has_inbox(current_user))
     person = int_arg(args, "destinataire")
     if person is not None:
-        verdict = writable(current_user, [person]).get(person) or abort(404)
-        if verdict.allowed:
+        verdict = writable(current_user, [person]).get(person)
+        if verdict is not None and verdict.allowed:
             comp.chips = recipients.resolve(current_user, [("to", recipients.PERSON, person)])
-        else:
+        elif verdict is not None and typed.in_perimeter(current_user, person):
             flash(verdict.reason, "error")
+        else:       # no name of anyone outside one's directory: ids must not reveal them
+            flash(gettext("Destinataire inconnu."), "error")
     return comp
 
 
@@ -89,6 +92,8 @@ def compose_post():
     action = "retirer" if request.form.get("retirer") else request.form.get("action", "envoyer")
     if action not in ACTIONS:
         abort(400)
+    if action == "ajouter":
+        return _add_typed(form, comp)
     try:
         if action == "envoyer":
             sent = compose.send(current_user, comp)
@@ -111,6 +116,34 @@ def compose_post():
     if action == "brouillon":
         flash(gettext("Le brouillon est enregistré dans « Brouillons »."), "success")
     return redirect(url_for(".compose", brouillon=item_id), code=303)
+
+
+def _add_typed(form: ComposeForm, comp: Composition):
+    """The typed person becomes a chip in the chosen field; the page comes back as it was."""
+    field = request.form.get("champ", "to")
+    if field not in recipients.FIELDS:
+        abort(400)
+    try:
+        person = typed.resolve(current_user, request.form.get("saisie", ""))
+    except InvalidInput as error:
+        form.form_errors.append(error.message)
+        return _page(form, comp, 400, typed_text=request.form.get("saisie", "")[:200])
+    known = [(c.field, c.kind, c.id) for c in comp.chips]
+    comp.chips = recipients.resolve(current_user, known + [(field, recipients.PERSON,
+                                                             person.id)])
+    if comp.uploads:
+        form.form_errors.append(gettext("Joignez de nouveau vos fichiers : ils n'ont pas "
+                                        "été conservés."))
+    return _page(form, comp)
+
+
+@bp.route("/suggestions")
+def suggestions():
+    """People matching what is typed in « Ajouter une personne », as JSON for the page's
+    script: the text to show, the chip's token and label."""
+    found = typed.suggestions(current_user, request.args.get("q", ""))
+    return jsonify([{"text": typed.suggestion_text(a), "token": f"{recipients.PERSON}:{a.id}",
+                     "label": a.full_name, "ids": str(a.id)} for a in found])
 
 
 def _read_form(comp: Composition) -> None:
@@ -136,7 +169,7 @@ def _read_form(comp: Composition) -> None:
     comp.uploads = [compose.upload(f.filename, f.mimetype, f.read()) for f in files]
 
 
-def _page(form: ComposeForm, comp: Composition, status: int = 200):
+def _page(form: ComposeForm, comp: Composition, status: int = 200, typed_text: str = ""):
     student = mailbox.has_inbox(current_user)
     if not student:
         form.copy.label.text = gettext("M'envoyer une copie")
@@ -147,7 +180,7 @@ def _page(form: ComposeForm, comp: Composition, status: int = 200):
         count=recipients.count(comp.chips), limit=MAX_RECIPIENTS,
         fields=recipients.FIELDS, field_labels=recipients.FIELD_LABELS,
         attachment_limit=compose.attachment_limit(), student=student,
-        has_redirect=bool(current_user.verified_redirect),
+        has_redirect=bool(current_user.verified_redirect), typed_text=typed_text,
         max_message=settings().max_message_bytes, **sidebar()), status
 
 

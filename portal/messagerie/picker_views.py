@@ -17,7 +17,14 @@ from directory.search import can_search
 from ..annuaire import fill_choices
 from ..carnet import book
 from ..directory_forms import MembersPageForm, PeopleSearchForm
-from ..directory_pages import PageOutOfRange, compose_link, page_args, paginate, people_page
+from ..directory_pages import (
+    PageOutOfRange,
+    compose_link,
+    page_args,
+    paginate,
+    people_page,
+    refusal_reasons,
+)
 from . import drafts, picker, recipients
 from .blueprint import bp
 from .compose_views import int_arg
@@ -89,10 +96,13 @@ def _address_book(context: dict) -> int:
     if not paging.validate():
         return 400
     try:
-        context["page"] = paginate(book.members_query(current_user, group),
-                                   paging.page_number(), paging.par_page.data)
+        page = paginate(book.members_query(current_user, group),
+                        paging.page_number(), paging.par_page.data)
     except PageOutOfRange:
         return 404
+    page.refusals = refusal_reasons(current_user, [row[0].id for row in page.rows
+                                                   if not row[1]])
+    context["page"] = page
     context["viewing"] = recipients.contact_group_chip(current_user, context["target_field"],
                                                        group.id)
     context["viewing_group"] = group

@@ -14,13 +14,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 
 from directory.db import db
 from directory.errors import InvalidInput, NotFound
 from directory.models import Account, GroupMember
 from directory.rights import writable_condition
-from directory.search import visible_group
+from directory.search import perimeter_condition, visible_group
+from mailgate.models import MailCorrespondent
 from mailgate.routing import MAX_RECIPIENTS
 
 from ..carnet import book
@@ -93,7 +94,7 @@ def resolve(sender: Account, entries: Iterable[tuple[str, str, int]], *,
             seen.add((kind, number))
             unique.append((field, kind, number))
     person_ids = [n for _, k, n in unique if k == PERSON]
-    people = _names(person_ids)
+    people = _names(sender, person_ids)
     chips = []
     for field, kind, number in unique:
         try:
@@ -115,11 +116,17 @@ def _chip(sender: Account, field: str, kind: str, number: int, people: dict[int,
     return contact_group_chip(sender, field, number)
 
 
-def _names(ids: Sequence[int]) -> dict[int, str]:
+def _names(sender: Account, ids: Sequence[int]) -> dict[int, str]:
+    """Names of the people `sender` may know of — in their directory perimeter, writable, or
+    who wrote to them (a reply) —; anyone else is absent, like an unknown id: a chip posted
+    with someone's id must not tell a pupil the names of the whole region."""
     if not ids:
         return {}
+    known = or_(perimeter_condition(sender), writable_condition(sender),
+                exists().where(MailCorrespondent.account_id == sender.id,
+                               MailCorrespondent.author_id == Account.id))
     rows = db.session.execute(select(Account.id, Account.first_name, Account.last_name)
-                              .where(Account.id.in_(list(ids))))
+                              .where(Account.id.in_(list(ids)), known))
     return {row.id: f"{row.first_name} {row.last_name}".strip() for row in rows}
 
 

@@ -67,10 +67,12 @@
       });
     }
 
-    function addChip(link) {
+    // `link` carries data-token, data-label and data-ids (a picker link, or a suggestion);
+    // `status` is the live region that says what happened.
+    function addChip(link, status) {
       var field = fieldChoice ? fieldChoice.value : "to";
       var token = link.dataset.token;
-      var status = dialog.querySelector(".picker-status");
+      status = status || dialog.querySelector(".picker-status");
       if (hasToken(token)) {
         status.textContent = link.dataset.label + " : " + form.dataset.already;
         return;
@@ -125,6 +127,8 @@
         });
     }
 
+    setUpTyped(addChip);
+
     if (!dialog || !opener || typeof dialog.showModal !== "function") { return; }
     var status = document.createElement("p");
     status.className = "picker-status";
@@ -160,6 +164,64 @@
         url.searchParams.append(key, value);
       });
       load(url.toString());
+    });
+  }
+
+  // « Ajouter une personne »: suggestions fetched as one types (a datalist); choosing one
+  // adds its chip at once. Enter on text that is no suggestion asks the server (the
+  // « Ajouter » button), which explains what did not match.
+  function setUpTyped(addChip) {
+    var input = document.getElementById("saisie");
+    var list = document.getElementById("saisie-suggestions");
+    var button = document.getElementById("add-typed");
+    var status = document.getElementById("typed-status");
+    if (!input || !list || !button) { return; }
+    var found = {};
+    var timer = null;
+    var asked = "";
+
+    function fill(answer) {
+      found = {};
+      list.textContent = "";
+      answer.forEach(function (person) {
+        found[person.text] = person;
+        var option = document.createElement("option");
+        option.value = person.text;
+        list.appendChild(option);
+      });
+    }
+
+    function ask() {
+      var text = input.value.trim();
+      if (text.length < 2 || text === asked) { return; }
+      asked = text;
+      var url = new URL(input.dataset.url, window.location.href);
+      url.searchParams.set("q", text);
+      fetch(url, {credentials: "same-origin"})
+        .then(function (response) { return response.ok ? response.json() : []; })
+        .then(function (answer) { if (asked === text) { fill(answer); } })
+        .catch(function () {});
+    }
+
+    function chosen() {
+      var person = found[input.value];
+      if (!person) { return false; }
+      addChip({dataset: {token: person.token, label: person.label, ids: person.ids}}, status);
+      input.value = "";
+      asked = "";
+      fill([]);
+      return true;
+    }
+
+    input.addEventListener("input", function () {
+      if (chosen()) { return; }
+      clearTimeout(timer);
+      timer = setTimeout(ask, 150);
+    });
+    input.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter") { return; }
+      event.preventDefault();
+      if (!chosen() && input.value.trim()) { button.click(); }
     });
   }
 

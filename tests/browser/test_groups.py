@@ -10,11 +10,9 @@ from tests.browser.conftest import axe_check, browser_login
 def test_teacher_creates_a_group_and_adds_the_list_of_a_search(page):
     name = f"Club théâtre {uuid.uuid4().hex[:6]}"
     browser_login(page, "claire.bernard")
-    page.get_by_role("navigation", name="Services").get_by_role("link", name="Annuaire").click()
+    page.get_by_role("navigation", name="Services").get_by_role("link", name="Groupes").click()
     axe_check(page)
-    page.get_by_role("link", name="Rechercher une classe ou un groupe").click()
-    axe_check(page)
-    page.get_by_role("link", name="Créer un groupe ad hoc").click()
+    page.get_by_role("link", name="Créer un groupe").click()
     page.get_by_label("Nom du groupe").fill(name)
     page.get_by_label("Description").fill("Répétitions le jeudi")
     page.get_by_label("Groupe pérenne").check()
@@ -24,7 +22,7 @@ def test_teacher_creates_a_group_and_adds_the_list_of_a_search(page):
     assert page.get_by_role("heading", level=1).inner_text() == name
     assert f"Le groupe « {name} » est créé." in page.locator("main").inner_text()
     page.get_by_role("link", name="Ajouter des membres").click()
-    page.get_by_label("Classe ou groupe").select_option(label="4A · ENTClasse · 0310024H")
+    page.get_by_label("Classe ou groupe").select_option(label="4A · Classe · 0310024H")
     page.get_by_role("checkbox", name="Élève", exact=True).check()
     page.get_by_role("button", name="Rechercher").click()
     axe_check(page)

@@ -7,7 +7,7 @@ from directory.addresses import allocate_address
 from directory.db import db
 from directory.enums import Profile
 from directory.models import Account, AllocatedAddress
-from directory.naming import address_base
+from directory.naming import address_base, collation_key
 
 # (first name, last name, the address local part it must fold to)
 HARD_NAMES = [
@@ -93,3 +93,12 @@ def test_very_long_names_give_an_address_that_fits_a_mail_local_part(ctx):
     assert len(account.address) <= 64 and len(again.address) <= 64
     assert account.address.startswith("marie-aaaa") and ".dupont-bb" in account.address
     assert again.address == account.address + "2"
+
+
+def test_lists_sort_the_french_way_letters_then_accents_then_case():
+    words = ["français", "EPS", "SVT", "éducation musicale", "espagnol", "Latin", "allemand",
+             "Éducation civique", "arts plastiques"]
+    assert sorted(words, key=collation_key) == [
+        "allemand", "arts plastiques", "Éducation civique", "éducation musicale", "EPS",
+        "espagnol", "français", "Latin", "SVT"]
+    assert sorted(["cote", "Côte", "côte"], key=collation_key) == ["cote", "Côte", "côte"]

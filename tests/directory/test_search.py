@@ -159,3 +159,18 @@ def test_a_page_is_the_same_slice_of_the_search(ctx, typed, login):
         offset = max(offset, 0)
         page = [a.id for a in db.session.scalars(search_page(viewer, filters, offset, limit))]
         assert page == everything[offset:offset + limit], (offset, limit)
+
+
+def test_schools_offered_by_code_sort_the_french_way(ctx):
+    """A byte-order sort put « École … » after every « Lycée … »."""
+    from directory.search import school_choices
+
+    schools = [School(uai="0319991A", name="Lycée Arago", city="Muret"),
+               School(uai="0319992B", name="École Zola", city="Muret"),
+               School(uai="0319993C", name="collège Berthelot", city="Muret")]
+    db.session.add_all(schools)
+    db.session.flush()
+    choices = school_choices(account("admin"), codes=["0319991A", "0319992B", "0319993C"])
+    names = {s.id: s.name for s in schools}
+    assert [names[i] for i in choices.by_code] == ["collège Berthelot", "École Zola",
+                                                   "Lycée Arago"]

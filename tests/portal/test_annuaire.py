@@ -3,11 +3,11 @@ only where writing is allowed, pagination, and bad input answered clearly."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from directory.db import db
 from directory.enums import Profile
-from directory.models import Account, AccountSchool, GroupMember
+from directory.models import Account, AccountSchool, GroupMember, ParentLink
 from tests.conftest import login
 
 from .annuaire_helpers import group_id, html, messages, people_rows, school_id, status_text
@@ -62,6 +62,10 @@ def test_envelope_only_where_writing_is_allowed(app, student):
         name = f"{stranger.last_name} {stranger.first_name}"
     rows = {row.name: row for row in find(student, nom=stranger.last_name)}
     assert rows[name].envelope is None
+    table = html(student.get("/annuaire/", query_string={"nom": stranger.last_name}))
+    cells = next(tr.all("td") for tr in table.one("table", class_="people").all("tr")
+                 if tr.all("td") and tr.all("td")[0].text == name)
+    assert "n'est ni dans vos classes ni dans vos groupes" in cells[5].text  # says why
     four_a = group_id(app, "4A")
     classmates = find(student, groupe=four_a, par_page=100)
     assert len(classmates) > 20
@@ -189,7 +193,7 @@ def test_nav_shows_annuaire(student):
 def test_group_filter_choices_are_the_groups_of_ones_school(app, student):
     page = html(student.get("/annuaire/"))
     options = [o.text for o in page.one("select", id="groupe").all("option")]
-    assert "4A · ENTClasse · 0310024H" in options
+    assert "4A · Classe · 0310024H" in options
     assert not any("0310002C" in option for option in options)
 
 
@@ -218,3 +222,42 @@ def test_a_student_cannot_reach_other_schools_by_code(student):
     assert "Établissement inconnu ou hors de votre annuaire : 0310002C." in \
         messages(html(response))
     assert html(student.get("/annuaire/")).all("input", id="uai") == []
+
+
+def test_discipline_choices_sort_the_french_way(teacher):
+    """A byte-order sort put « EPS » and « SVT » first and « éducation musicale » last."""
+    from directory.naming import collation_key
+
+    options = [o.text for o in html(teacher.get("/annuaire/")).one(
+        "select", id="discipline").all("option")][1:]
+    assert "éducation musicale" in options and "EPS" in options
+    assert options == sorted(options, key=collation_key)
+    assert options.index("éducation musicale") < options.index("français")
+
+
+def test_group_kinds_are_words_not_codes(app, teacher):
+    page = html(teacher.get("/annuaire/"))
+    text = page.one("select", id="groupe").text
+    assert "ENTClasse" not in text and "ENTGroupe" not in text and "Ad-hoc" not in text
+    assert "4A · Classe · 0310024H" in text
+
+
+def test_a_parent_finds_the_parents_of_a_class_and_may_write_to_them(app, parent):
+    """« Profil = Parent + Classe = 4A » answered « Aucun résultat »: parents are in no
+    class. For search, they belong to their children's classes (SPEC §2 already lets them
+    write there); a group's own member list still shows its members only."""
+    four_a = group_id(app, "4A")
+    with app.app_context():
+        pupils = select(GroupMember.account_id).where(GroupMember.group_id == four_a)
+        expected = db.session.scalar(select(func.count(func.distinct(ParentLink.parent_id)))
+                                     .where(ParentLink.child_id.in_(pupils)))
+    rows = find(parent, groupe=four_a, profil="parent", par_page=100)
+    assert len(rows) == expected > 1
+    assert "Fabre Joseph" in [row.name for row in rows]
+    assert {row.cells[1] for row in rows} == {"Parent d'élève"}
+    others = [row for row in rows if row.name != "Fabre Joseph"]
+    assert all(row.envelope for row in others)
+    class_only = find(parent, groupe=four_a, par_page=100)      # a class alone: its members
+    assert "Parent d'élève" not in {row.cells[1] for row in class_only}
+    members = html(parent.get(f"/groupes/{four_a}", query_string={"par_page": 100}))
+    assert "Parent d'élève" not in [row.cells[1] for row in people_rows(members)]

@@ -121,6 +121,18 @@ def test_init_creates_the_schema_in_an_empty_instance(fresh_db):
     assert (Path(env["PREAU_INSTANCE_PATH"])).is_dir()
 
 
+def test_init_warns_about_nothing(fresh_db):
+    """SQLite's batch mode in migration 0005 reflected `account` and warned, at every
+    `preau init`, that it skipped the expression index ix_account_redirect_lower."""
+    import warnings
+
+    env, _ = fresh_db()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert preau(env, "init").exit_code == 0
+    assert [str(w.message) for w in caught if issubclass(w.category, sa.exc.SAWarning)] == []
+
+
 # Indexes only the migrations create: expressions, collations and operator classes that the
 # models do not declare (see migrations 0002 and 0005).
 MIGRATION_ONLY_INDEXES = {"ix_account_discipline", "ix_account_first_then_name",
@@ -174,9 +186,19 @@ def test_commands_before_init_say_to_run_init(fresh_db):
 
 @pytest.mark.parametrize("command", ["init", "demo", "serve", "web", "mailgate", "worker",
                                      "create-admin"])
-def test_every_command_has_help(command):
+def test_every_command_has_help_in_french(command):
     result = CliRunner().invoke(main, [command, "--help"])
-    assert result.exit_code == 0 and "Usage:" in result.output
+    assert result.exit_code == 0 and "Utilisation :" in result.output
+    assert "Afficher cette aide et quitter." in result.output
+    assert "Show this message" not in result.output and "Usage:" not in result.output
+
+
+def test_the_command_list_and_click_errors_speak_french():
+    listing = CliRunner().invoke(main, ["--help"]).output
+    assert "Préau : le portail des écoles" in listing and "Commandes:" in listing
+    assert "Charger la région de démonstration." in listing
+    wrong = CliRunner().invoke(main, ["demo", "--users", "3"]).output
+    assert "Erreur : Valeur invalide pour '--users' : 3 n'est pas dans l'intervalle" in wrong
 
 
 # --- demo ---------------------------------------------------------------------------------
@@ -220,7 +242,8 @@ def test_demo_prints_its_time_and_contains_the_fixed_accounts(fresh_db):
     result = preau(env, "demo", "--users", "120", "--seed", "7")
     assert result.exit_code == 0, result.output
     assert re.search(r"Région de démonstration chargée : \d+ comptes, 3 établissements, "
-                     r"\d+ groupes en \d+\.\d s \((sqlite|postgresql)\)\.", result.output)
+                     r"\d+ groupes, \d+ messages, 3 évènements, 3 articles en \d+\.\d s "
+                     r"\((sqlite|postgresql)\)\.", result.output)
     rows = query(url, """
         SELECT a.login, a.profile, a.redirect_address, a.redirect_verified, a.is_admin
         FROM account a WHERE a.login IN ('zoe.le-gall', 'lucas.martin', 'joseph.fabre',
@@ -304,6 +327,6 @@ def test_installed_command_reports_an_unknown_school_without_traceback(fresh_db)
                                env={**os.environ, **env}, capture_output=True, text=True,
                                timeout=120)
     assert completed.returncode == 1
-    assert completed.stderr.strip() == "Error: Établissement inconnu : 9999999Z."
+    assert completed.stderr.strip() == "Erreur : Établissement inconnu : 9999999Z."
     assert completed.stdout == ""
     assert account_count(url) == 0

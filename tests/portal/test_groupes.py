@@ -55,11 +55,11 @@ def create(client, app, name="Club lecture", **extra) -> int:
 
 def test_student_searches_the_groups_of_her_school(student, app):
     rows = group_rows(html(student.get("/groupes/", query_string={"type": "ENTClasse"})))
-    assert ["4A", "ENTClasse", "Collège Jean Jaurès (0310024H)"] == rows[[r[0] for r in rows]
+    assert ["4A", "Classe", "Collège Jean Jaurès (0310024H)"] == rows[[r[0] for r in rows]
                                                                        .index("4A")][:3]
-    assert all(row[1] == "ENTClasse" and "0310024H" in row[2] for row in rows)
+    assert all(row[1] == "Classe" and "0310024H" in row[2] for row in rows)
     found = group_rows(html(student.get("/groupes/", query_string={"nom": "theatre"})))
-    assert [row[:2] for row in found] == [["Théâtre", "ENTGroupe"]]
+    assert [row[:2] for row in found] == [["Théâtre", "Groupe"]]
     assert int(found[0][3]) >= 1
 
 
@@ -67,7 +67,7 @@ def test_staff_searches_every_school_and_filters_by_school(staff, app):
     other = school_id(app, "0310002C")
     rows = group_rows(html(staff.get("/groupes/", query_string={
         "type": "Ad-hoc", "etablissement": other})))
-    assert rows and all(row[1] == "Ad-hoc" and "0310002C" in row[2] for row in rows)
+    assert rows and all(row[1] == "Groupe libre" and "0310002C" in row[2] for row in rows)
 
 
 def test_voir_la_liste_is_paginated(student, app):
@@ -133,7 +133,7 @@ def test_teacher_creates_a_group_and_is_its_manager(teacher, app):
     page = html(teacher.get(f"/groupes/{gid}"))
     assert "Le groupe « Club lecture » est créé." in messages(page)
     assert page.one("h1").text == "Club lecture"
-    assert "Ad-hoc (pérenne)" in page.text
+    assert "Groupe libre (pérenne)" in page.text
     assert [row.name for row in people_rows(page)] == ["Bernard Claire gestionnaire"]
     assert members_of(app, gid) == {"claire.bernard": True}
 
@@ -308,7 +308,7 @@ def test_only_directory_managers_create_groups(student, app):
     assert forged(student, "/groupes/nouveau", {
         "name": "Pirate", "school": school_id(app, "0310024H")}).status_code == 403
     assert group_count(app) == before
-    assert "Créer un groupe ad hoc" not in student.get("/groupes/").get_data(as_text=True)
+    assert "Créer un groupe" not in student.get("/groupes/").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("data", [{"account": "abc"}, {"account": str(2**40)}, {},
@@ -331,3 +331,17 @@ def test_group_search_by_uai_code(staff):
     rows = group_rows(html(staff.get("/groupes/", query_string={"uai": "0310002C",
                                                                   "type": "ENTClasse"})))
     assert rows and all("0310002C" in row[2] for row in rows)
+
+
+@pytest.mark.parametrize("login_name, shown", [
+    ("claire.bernard", True), ("admin", True), ("zoe.le-gall", False),
+    ("joseph.fabre", False), ("paul.durand", False)])
+def test_groupes_is_in_the_bar_for_those_who_manage_groups(browser_of, login_name, shown):
+    client = browser_of(login_name)
+    nav = html(client.get("/")).one("nav")
+    links = {a.text: a.attrs.get("href") for a in nav.all("a")}
+    assert ("Groupes" in links) is shown
+    if shown:
+        groups_page = html(client.get(links["Groupes"]))
+        create = [a for a in groups_page.all("a") if a.text == "Créer un groupe"]
+        assert create and create[0].attrs["href"] == "/groupes/nouveau"

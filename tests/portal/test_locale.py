@@ -6,13 +6,17 @@ def test_english_is_available_and_french_is_default(client):
     post_form(client, "/langue/en", {"next": "/connexion"}, page="/connexion")
     html = client.get("/connexion").get_data(as_text=True)
     assert '<html lang="en">' in html and "Log in to Préau" in html
+    assert "Forgotten password?" in html
 
 
 def test_an_english_reader_sees_profiles_menus_and_forms_in_english(logged_in):
     client = logged_in("claire.bernard")
     post_form(client, "/langue/en", {"next": "/"}, page="/")
     home = client.get("/").get_data(as_text=True)
-    assert "<dd>Teacher</dd>" in home and ">Enseignant<" not in home and "Mail" in home
+    assert "Teacher ·" in home and "Enseignant" not in home and "Mail" in home
+    assert ">Groups</a>" in home
+    groups = client.get("/groupes/?nom=4a").get_data(as_text=True)
+    assert "<td>Class</td>" in groups and "ENTClasse</td>" not in groups
     found = client.get("/annuaire/?nom=le+gall").get_data(as_text=True)
     assert "Student" in found and ">Élève<" not in found
     listing = client.get("/messagerie/").get_data(as_text=True)

@@ -17,6 +17,7 @@ from directory.rights import writable
 from mailgate import store, worker
 from mailgate.models import FolderKind, Mailbox, MailboxItem, MailMessage, OutboundEntry
 from portal.carnet import book
+from tests.conftest import csrf_token
 
 from .carnet_helpers import client_of, page
 from .messagerie_helpers import (
@@ -271,6 +272,25 @@ def test_copies_for_students_and_for_others(app, logged_in):
         ["Copie pour moi"]
 
 
+def copy_notice(client) -> str | None:
+    notices = page(client.get("/messagerie/envoye")).find_all("p", class_="copy-notice")
+    return notices[0].text if notices else None
+
+
+def test_the_result_page_names_the_copy_only_when_one_was_kept(app, logged_in):
+    """The page used to read `summary.copy` — dict.copy, always true — and announce a copy in
+    « Boîte d'envoi » whatever was ticked."""
+    lucas = person(app, "lucas.martin")
+    zoe = client_of(app, "zoe.le-gall")
+    compose_post(zoe, {"to": f"p:{lucas}", "subject": "Sans copie", "copy": ""})
+    assert copy_notice(zoe) is None
+    compose_post(zoe, {"to": f"p:{lucas}", "subject": "Avec copie", "copy": "y"})
+    assert copy_notice(zoe) == "Une copie est enregistrée dans « Messages envoyés »."
+    teacher = logged_in("claire.bernard")     # her box asks for a copy at her own address;
+    compose_post(teacher, {"to": f"p:{lucas}", "subject": "Sans copie", "copy": ""})
+    assert copy_notice(teacher) == "Une copie est enregistrée dans « Boîte d'envoi »."
+
+
 def test_drafts_keep_groups_text_and_files_until_sent(app, teacher):
     group, members = class_4a(app)
     response = compose_post(teacher, {"action": "brouillon", "to": f"g:{group}",
@@ -315,7 +335,8 @@ def test_the_picker_works_without_javascript(app, student):
     picker = page(student.get(f"/messagerie/destinataires?brouillon={draft}&champ=cc&nom=martin"))
     rows = {r.find_all("td")[0].text: r for r in picker.find("table", class_="picker-people")
             .find("tbody").find_all("tr")}
-    assert "Vous ne pouvez pas lui écrire" in rows["Martin Éric"].text
+    assert "Éric Martin n'est ni dans vos classes ni dans vos groupes" in \
+        rows["Martin Éric"].find("span", class_="refusal").text   # the engine's reason
     add = rows["Martin Lucas"].find("a", class_="add-chip")
     assert add.attrs["data-token"] == f"p:{lucas}"
     after = page(student.get(add.attrs["href"]))
@@ -351,6 +372,25 @@ def test_the_annuaire_envelope_opens_compose_with_the_person(app, student):
     assert not page(refused).find_all("button", class_="chip")
     assert "n'est ni dans vos classes ni dans vos groupes" in page(refused).find(
         "p", class_="flash").text
+
+
+def test_an_id_outside_ones_directory_names_nobody(app, student):
+    """`?destinataire=214` told Zoé the name of a pupil of another school: counting ids gave
+    every name of the region. Outside one's perimeter, and for an unknown id, the same
+    sentence without a name."""
+    with app.app_context():
+        stranger = db.session.scalar(
+            select(Account).where(Account.profile == Profile.STUDENT)
+            .order_by(Account.id.desc()))
+        name = stranger.last_name
+        stranger_id = stranger.id
+        last = db.session.scalar(select(func.max(Account.id)))
+    for account_id in (stranger_id, last + 1000):
+        response = student.get(f"/messagerie/ecrire?destinataire={account_id}")
+        assert response.status_code == 200
+        flash = page(response).find("p", class_="flash").text
+        assert flash == "Destinataire inconnu."
+        assert name not in response.get_data(as_text=True)
 
 
 def test_outbox_of_a_teacher_and_the_note_about_redirect_addresses(app, logged_in):
@@ -465,3 +505,75 @@ def test_picker_shows_a_groups_list_and_the_address_book(app, teacher):
     assert "Fabre Joseph" in people.text
     assert people.find("a", class_="add-chip").attrs["data-token"] == \
         f"p:{person(app, 'joseph.fabre')}"
+
+
+# --- a typed name or address ------------------------------------------------------------
+
+def suggested(client, text: str) -> list[str]:
+    response = client.get("/messagerie/suggestions", query_string={"q": text})
+    assert response.status_code == 200
+    return [s["text"] for s in response.get_json()]
+
+
+def test_typing_a_name_or_an_address_suggests_people_one_may_write_to(app, logged_in):
+    zoe = client_of(app, "zoe.le-gall")
+    assert "Lucas Martin <lucas.martin@ent.test>" in suggested(zoe, "luc")
+    assert suggested(zoe, "lucas.mar") == ["Lucas Martin <lucas.martin@ent.test>"]
+    assert suggested(zoe, "lucas.martin@ent") == ["Lucas Martin <lucas.martin@ent.test>"]
+    assert suggested(zoe, "lucas.martin@example.org") == []
+    assert suggested(zoe, "l") == []
+    with app.app_context():
+        stranger = db.session.scalar(
+            select(Account).where(Account.profile == Profile.STUDENT)
+            .order_by(Account.id.desc()))       # a pupil of the last school, not Zoé's
+        address = stranger.address
+    assert suggested(zoe, address) == []
+
+
+def add_typed(client, text: str, field: str = "to", **extra):
+    token = csrf_token(client.get("/messagerie/ecrire").get_data(as_text=True))
+    return client.post("/messagerie/ecrire", data={
+        "csrf_token": token, "action": "ajouter", "saisie": text, "champ": field,
+        "subject": "Exposé", **extra})
+
+
+def test_a_typed_person_becomes_a_chip_without_javascript(app, logged_in):
+    zoe = client_of(app, "zoe.le-gall")
+    lucas = person(app, "lucas.martin")
+    for text in ("Lucas Martin <lucas.martin@ent.test>", "LUCAS.MARTIN@ent.test",
+                 "Martin Lucas"):
+        response = add_typed(zoe, text, "cc")
+        assert response.status_code == 200, errors(response)
+        doc = page(response)
+        chips = doc.find("div", id="recipients-cc").find_all("input")
+        assert [c.attrs["value"] for c in chips] == [f"p:{lucas}"]
+        assert doc.find("input", id="subject").attrs["value"] == "Exposé"
+
+
+def test_a_typed_stranger_is_an_unknown_recipient_without_a_name(app, logged_in):
+    zoe = client_of(app, "zoe.le-gall")
+    with app.app_context():
+        stranger = db.session.scalar(
+            select(Account).where(Account.profile == Profile.STUDENT)
+            .order_by(Account.id.desc()))
+        address, name = f"{stranger.address}@ent.test", stranger.last_name
+    response = add_typed(zoe, address)
+    assert response.status_code == 400
+    assert errors(response) == f"Destinataire inconnu : {address}."
+    assert name not in errors(response)
+    assert "Aucune personne" in errors(add_typed(zoe, "Zzzyx"))
+    assert "Plusieurs personnes" in errors(add_typed(zoe, "ma"))
+
+
+def test_a_posted_chip_of_a_stranger_names_nobody(app, student):
+    """The chip's label came from any id: posting to=p:<id> showed the name of anyone."""
+    with app.app_context():
+        stranger = db.session.scalar(
+            select(Account).where(Account.profile == Profile.STUDENT)
+            .order_by(Account.id.desc()))
+        stranger_id, name = stranger.id, stranger.last_name
+    response = compose_post(student, {"action": "brouillon", "to": f"p:{stranger_id}",
+                                      "subject": "Qui est-ce ?"})
+    assert response.status_code == 400
+    assert errors(response) == "Un des destinataires n'existe pas."
+    assert name not in response.get_data(as_text=True)

@@ -49,7 +49,9 @@ def test_html_is_sanitised_in_a_sandboxed_frame_with_its_own_policy(app, student
     assert "allow-scripts" not in frame.attrs["sandbox"]
     assert "allow-same-origin" not in frame.attrs["sandbox"]
     assert frame.attrs["src"] == f"/messagerie/message/{item}/contenu"
-    assert "Les images distantes de ce message sont bloquées" in doc.text
+    notice = doc.find("p", class_="remote-images")
+    assert notice.text.startswith("Images distantes masquées — Afficher les images")
+    assert notice.find("a").attrs["href"] == f"/messagerie/message/{item}?images=1"
 
     content = student.get(frame.attrs["src"])
     body = content.get_data(as_text=True)
@@ -62,6 +64,8 @@ def test_html_is_sanitised_in_a_sandboxed_frame_with_its_own_policy(app, student
 
     shown = page(student.get(f"/messagerie/message/{item}?images=1"))
     assert shown.find("iframe", class_="mail-html").attrs["src"].endswith("?images=1")
+    assert shown.find("p", class_="remote-images").text == \
+        "Images distantes affichées — Masquer les images"
     with_images = student.get(f"/messagerie/message/{item}/contenu?images=1")
     assert "img-src data: https: http:" in with_images.headers["Content-Security-Policy"]
 

@@ -1,0 +1,93 @@
+"""« Mot de passe oublié ? »: ask for a link by login, then choose a new password through it.
+
+The request page answers the same sentence whether the login exists, has a verified redirect
+address or not, so that it tells nobody which logins exist; the mail goes out through the
+outbound queue like any other. The rules (one hour, single use) are in
+directory/password_reset.py."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext, ngettext
+from flask_login import current_user
+
+from directory import password_reset
+from directory.db import db
+from directory.errors import InvalidInput
+from directory.password_reset import Refusal
+from mailgate import system_mail
+
+from . import throttle
+from .auth import _client_address
+from .forms import ForgottenPasswordForm, NewPasswordForm
+
+bp = Blueprint("password_reset", __name__, url_prefix="/mot-de-passe-oublie")
+
+def _refusal_text(refusal: Refusal) -> str:
+    return {Refusal.EXPIRED: gettext("Ce lien a expiré : il est valable une heure. "
+                                     "Demandez-en un nouveau."),
+            Refusal.INVALID: gettext("Ce lien n'est pas valide. Demandez-en un nouveau."),
+            Refusal.USED: gettext("Ce lien a déjà servi : le mot de passe a été changé depuis "
+                                  "son envoi. Demandez-en un nouveau si besoin."),
+            }[refusal]
+
+
+@bp.route("/", methods=["GET", "POST"])
+def request_link():
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.change_password"))
+    form = ForgottenPasswordForm()
+    if form.validate_on_submit():
+        login_name = form.login.data.strip()
+        # Counted apart from login failures: asking for links never locks anyone out.
+        key, client = f"oubli:{login_name}", f"oubli:{_client_address()}"
+        blocked = throttle.minutes_blocked(key, client)
+        if blocked:
+            form.form_errors.append(ngettext(
+                "Trop de demandes. Réessayez dans %(num)d minute.",
+                "Trop de demandes. Réessayez dans %(num)d minutes.", blocked))
+        else:
+            account = password_reset.recipient(login_name)
+            if account is not None:
+                _send_link(account)
+            throttle.record_failure(key, client)      # commits the queued mail too
+            return render_template("auth/forgotten_sent.html")
+    return render_template("auth/forgotten.html", form=form), 400 if form.errors else 200
+
+
+def _send_link(account) -> None:
+    token = password_reset.token_for(account, current_app.config["SECRET_KEY"])
+    link = url_for(".choose", token=token, _external=True)
+    body = gettext("Bonjour %(name)s,\n\n"
+                   "Quelqu'un (vous, sans doute) a demandé à changer le mot de passe de votre "
+                   "compte Préau « %(login)s ».\n"
+                   "Pour en choisir un nouveau, ouvrez ce lien dans l'heure ; il ne sert "
+                   "qu'une fois :\n\n%(link)s\n\n"
+                   "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message : votre "
+                   "mot de passe reste le même.\n",
+                   name=account.full_name, login=account.login, link=link)
+    system_mail.send(system_mail.build(
+        to=account.verified_redirect, subject=gettext("Préau : mot de passe oublié"),
+        body=body, domain=current_app.config["MAIL_DOMAIN"]))
+
+
+@bp.route("/<token>", methods=["GET", "POST"])
+def choose(token: str):
+    """GET shows the form (a mail scanner opening the link spends nothing); POST sets the
+    password. A link that cannot be used says why as soon as it is opened."""
+    secret = current_app.config["SECRET_KEY"]
+    found = password_reset.check(token, secret)
+    if isinstance(found, Refusal):
+        return render_template("auth/new_password.html", error=_refusal_text(found)), 400
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            password_reset.reset(token, secret, form.new.data)
+        except InvalidInput as error:
+            form.new.errors.append(error.message)
+        else:
+            db.session.commit()
+            flash(gettext("Votre mot de passe a été changé. Connectez-vous avec le nouveau."),
+                  "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/new_password.html", form=form, account=found), \
+        400 if form.errors else 200
