@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -70,9 +71,13 @@ class Account(db.Model):
     password_hash: Mapped[str] = mapped_column(String(200))
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: region administrator: administers every school
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: administers the accounts of its own schools only
+    is_school_admin: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                  server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    last_access_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_access_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
 
     schools: Mapped[list[School]] = relationship(secondary="account_school", lazy="selectin",
                                                  order_by=School.uai)

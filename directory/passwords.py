@@ -8,10 +8,38 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
+# Passwords an administrator hands out (generated, typed, or read from an import file) must
+# be changed at first login, when `change_password` hashes the member's own with `_hasher`.
+# They are hashed with OWASP's minimum argon2id settings (19 MiB, 2 passes): a seventh of the
+# cost, which makes importing a school's two thousand accounts a matter of seconds per core.
+_temporary_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+# Stored for an account whose password is still to be handed out (a printable sheet sets
+# it): no password matches it.
+NO_PASSWORD = "!"
 
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+def hash_temporary_password(password: str) -> str:
+    return _temporary_hasher.hash(password)
+
+
+def hash_temporary_passwords(passwords: list[str]) -> list[str]:
+    """Hash many temporary passwords over every core: a pool of processes, since argon2
+    holds the interpreter. A few are hashed in place (starting processes costs more)."""
+    if len(passwords) < 16:
+        return [hash_temporary_password(p) for p in passwords]
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(os.cpu_count() or 1, 8)
+    context = multiprocessing.get_context("spawn")    # never fork a threaded web server
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return list(pool.map(hash_temporary_password, passwords,
+                             chunksize=max(1, len(passwords) // (workers * 4))))
 
 
 def verify_password(password_hash: str, password: str) -> bool:
