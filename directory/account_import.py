@@ -117,7 +117,8 @@ class CreatedAccount:
     last_name: str
     profile: Profile
     email: str
-    password: str | None          # None: to be handed out on a printable sheet
+    password: str | None          # a generated one, to mail; None: the file gave it, or
+    awaits_sheet: bool            # no password yet: its printable sheet will make one
 
 
 @dataclass
@@ -484,9 +485,9 @@ def _insert_accounts(school: School, creates: list[RowPlan], passwords: list[str
     created = []
     for plan, account_id, password in zip(creates, ids, passwords, strict=True):
         plan.account_id = account_id
-        created.append(CreatedAccount(account_id, plan.login, plan.row.first_name,
-                                      plan.row.last_name, plan.profile, plan.row.email,
-                                      password))
+        created.append(CreatedAccount(
+            account_id, plan.login, plan.row.first_name, plan.row.last_name, plan.profile,
+            plan.row.email, None if plan.row.password else password, password is None))
     return created
 
 

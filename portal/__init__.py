@@ -92,4 +92,5 @@ def navigation(app: Flask) -> list[tuple[str, str]]:
 
     return [(endpoint, gettext(label)) for endpoint, label in SERVICES
             if endpoint in app.view_functions
-            and (endpoint != "admin.index" or current_user.is_admin)]
+            and (endpoint != "admin.index" or current_user.is_admin
+                 or current_user.is_school_admin)]

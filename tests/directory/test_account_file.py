@@ -31,7 +31,7 @@ def test_utf8_bom_comma_moodle_headers():
 def test_quoted_newlines_blank_lines_and_case_of_headers():
     data = ('PRÉNOM,NOM,profil,Groupe1,groupe2,Commentaire\n\n'
             '"Léa","Du\nPont",élève,"Chorale, le jeudi",,"x"\n\n'
-            'Marc,Petit,Eleve,,Théâtre,\n').encode("utf-8")
+            'Marc,Petit,Eleve,,Théâtre,\n').encode()
     file = read_account_file(data)
     assert [(r.first_name, r.last_name, r.cohorts) for r in file.rows] == [
         ("Léa", "Du\nPont", ["Chorale, le jeudi"]), ("Marc", "Petit", ["Théâtre"])]
@@ -40,7 +40,7 @@ def test_quoted_newlines_blank_lines_and_case_of_headers():
 
 
 def test_tab_separated():
-    data = "firstname\tlastname\tprofile\nAnna\tKarl\tteacher\n".encode()
+    data = b"firstname\tlastname\tprofile\nAnna\tKarl\tteacher\n"
     file = read_account_file(data)
     assert file.separator == "\t" and file.rows[0].first_name == "Anna"
 
