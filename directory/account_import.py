@@ -127,6 +127,7 @@ class BatchResult:
     total: int
     created: list[CreatedAccount]
     updated: int
+    errors: int                    # rows of this batch left out, each with its reason
 
     @property
     def finished(self) -> bool:
@@ -157,8 +158,8 @@ def apply_batch(school: School, file: AccountFile, start: int, *, create_classes
     sends the new passwords)."""
     order = application_order(file.rows)
     rows = order[start:start + size]
-    plans = [plan for plan in _plan(school, file, rows, create_classes)
-             if plan.fate in (Fate.CREATE, Fate.UPDATE)]
+    planned = _plan(school, file, rows, create_classes)
+    plans = [plan for plan in planned if plan.fate in (Fate.CREATE, Fate.UPDATE)]
     db.session.commit()                                    # end the read transaction
     passwords = _passwords([plan for plan in plans if plan.fate == Fate.CREATE])
     hashes = hash_temporary_passwords([p for p in passwords if p is not None])
@@ -169,7 +170,8 @@ def apply_batch(school: School, file: AccountFile, start: int, *, create_classes
         before_commit(created)
     db.session.commit()
     return BatchResult(done=min(start + size, len(order)), total=len(order), created=created,
-                       updated=sum(plan.fate == Fate.UPDATE for plan in plans))
+                       updated=sum(plan.fate == Fate.UPDATE for plan in plans),
+                       errors=sum(plan.fate == Fate.ERROR for plan in planned))
 
 
 def apply_import(school: School, file: AccountFile, *, create_classes: bool = False,
