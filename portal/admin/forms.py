@@ -38,12 +38,12 @@ class FilterForm(FlaskForm):
         csrf = False
 
     nom = StringField(_l("Nom"), validators=[Optional(), Length(max=100)])
-    etablissement = SelectField(_l("Établissement"), coerce=str, validate_choice=True)
-    profil = SelectField(_l("Profil"), validators=[Optional()])
-    groupe = SelectField(_l("Classe ou groupe"), coerce=str, validate_choice=True)
-    etat = SelectField(_l("État"), choices=[("", _l("Tous")), ("actif", _l("Actifs")),
+    etablissement = SelectField(_l("Établissement"), default="")
+    profil = SelectField(_l("Profil"), default="")
+    groupe = SelectField(_l("Classe ou groupe"), default="")
+    etat = SelectField(_l("État"), default="", choices=[("", _l("Tous")), ("actif", _l("Actifs")),
                                              ("suspendu", _l("Suspendus"))])
-    activite = SelectField(_l("Activité"), choices=[
+    activite = SelectField(_l("Activité"), default="", choices=[
         ("", _l("Toutes")), (Activity.NEVER.value, _l("Jamais connectés")),
         (Activity.INACTIVE.value, _l("Inactifs depuis plus de N jours"))])
     jours = IntegerField(_l("N jours"), default=30,
