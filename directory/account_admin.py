@@ -26,6 +26,7 @@ from .naming import login_for, search_key
 from .passwords import (
     NO_PASSWORD,
     generate_password,
+    hash_generated_password,
     hash_temporary_password,
     hash_temporary_passwords,
 )
@@ -226,7 +227,7 @@ def reset_passwords(accounts: list[Account], password: str | None = None) -> lis
     the policy by the caller), else a generated one. Where it goes: the verified redirect
     address when there is one, else a printable sheet (the caller shows it)."""
     passwords = [password or generate_password() for _ in accounts]
-    hashes = hash_temporary_passwords(passwords)
+    hashes = hash_temporary_passwords(passwords, generated=password is None)
     result = []
     for account, plain, hashed in zip(accounts, passwords, hashes, strict=True):
         account.password_hash = hashed
@@ -350,7 +351,8 @@ def create_by_hand(admin: Account, new: NewAccount) -> tuple[Account, str]:
         login=login_of(new.school, new.first_name, new.last_name),
         first_name=new.first_name, last_name=new.last_name, profile=new.profile,
         password=password, schools=[new.school], must_change_password=True,
-        password_hash=hash_temporary_password(password))
+        password_hash=hash_temporary_password(password) if new.password
+        else hash_generated_password(password))
     if new.redirect_address.strip():
         account.redirect_address = new.redirect_address.strip()
         account.redirect_verified = True

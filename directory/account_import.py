@@ -161,10 +161,9 @@ def apply_batch(school: School, file: AccountFile, start: int, *, create_classes
     planned = _plan(school, file, rows, create_classes)
     plans = [plan for plan in planned if plan.fate in (Fate.CREATE, Fate.UPDATE)]
     db.session.commit()                                    # end the read transaction
-    passwords = _passwords([plan for plan in plans if plan.fate == Fate.CREATE])
-    hashes = hash_temporary_passwords([p for p in passwords if p is not None])
-    hashed = iter(hashes)
-    password_hashes = [next(hashed) if p is not None else NO_PASSWORD for p in passwords]
+    creates = [plan for plan in plans if plan.fate == Fate.CREATE]
+    passwords = _passwords(creates)
+    password_hashes = _hashes(creates, passwords)
     created = _write(school, plans, passwords, password_hashes)
     if before_commit is not None:
         before_commit(created)
@@ -426,6 +425,19 @@ def _passwords(creates: list[RowPlan]) -> list[str | None]:
     """The file's password, else one generated when it can be mailed, else None (sheet)."""
     return [plan.row.password or (generate_password() if plan.row.email else None)
             for plan in creates]
+
+
+def _hashes(creates: list[RowPlan], passwords: list[str | None]) -> list[str]:
+    """The file's passwords at the cost of a person's choice, generated ones at theirs."""
+    given = [i for i, plan in enumerate(creates) if plan.row.password]
+    generated = [i for i, p in enumerate(passwords)
+                 if p is not None and not creates[i].row.password]
+    hashes = [NO_PASSWORD] * len(creates)
+    for indexes, is_generated in ((given, False), (generated, True)):
+        for i, hashed in zip(indexes, hash_temporary_passwords(
+                [passwords[i] for i in indexes], generated=is_generated), strict=True):
+            hashes[i] = hashed
+    return hashes
 
 
 def _write(school: School, plans: list[RowPlan], passwords: list[str | None],
