@@ -21,7 +21,7 @@ from ..spreadsheet import csv_response
 from . import bp
 from .access import administrator_required
 from .forms import BulkForm, ConfirmForm, EditForm, FilterForm, NewAccountForm, PasswordForm
-from .password_mail import send_password
+from .password_mail import send_password, send_passwords
 
 PER_PAGE = 50
 EXPORT_LIMIT = 100_000
@@ -206,13 +206,11 @@ def reset_and_report(accounts, *, mode: str, password: str | None = None):
     """New passwords: mailed to verified redirect addresses (mode "envoyer"), else printed
     on sheets; a typed one is only confirmed (the administrator hands it over)."""
     results = rules.reset_passwords(accounts, password)
-    sheets = []
-    for new in results:
-        if mode == "envoyer" and new.mail_to:
-            send_password(to=new.mail_to, name=new.account.full_name, login=new.account.login,
-                          password=new.password)
-        elif mode != "saisir":
-            sheets.append(new)
+    mails = [new for new in results if mode == "envoyer" and new.mail_to]
+    send_passwords([{"to": new.mail_to, "name": new.account.full_name,
+                     "login": new.account.login, "password": new.password} for new in mails])
+    mailed = {id(new) for new in mails}
+    sheets = [new for new in results if mode != "saisir" and id(new) not in mailed]
     db.session.commit()
     mailed = len(results) - len(sheets) if mode != "saisir" else 0
     if mode == "saisir":

@@ -22,7 +22,7 @@ from . import bp, wording
 from .access import administrator_required
 from .accounts import reset_and_report
 from .forms import ConfirmForm, UploadForm
-from .password_mail import send_password
+from .password_mail import send_passwords
 
 WEB_BATCH = 200
 SHEETS_AT_ONCE = 2000
@@ -30,10 +30,9 @@ SHEETS_AT_ONCE = 2000
 
 def mail_generated_passwords(created) -> None:
     """Run inside each batch's transaction: the generated passwords leave with it."""
-    for account in created:
-        if account.password and account.email:
-            send_password(to=account.email, name=f"{account.first_name} {account.last_name}",
-                          login=account.login, password=account.password)
+    send_passwords([{"to": account.email, "name": f"{account.first_name} {account.last_name}",
+                     "login": account.login, "password": account.password}
+                    for account in created if account.password and account.email])
 
 
 @bp.route("/import", methods=["GET", "POST"])

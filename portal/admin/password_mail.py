@@ -9,6 +9,15 @@ from mailgate import system_mail
 
 def send_password(*, to: str, name: str, login: str, password: str) -> None:
     """Queued in the caller's transaction (sent by the worker once it commits)."""
+    system_mail.send(password_message(to=to, name=name, login=login, password=password))
+
+
+def send_passwords(items: list[dict]) -> None:
+    """Many at once (an import's batch): dicts of to, name, login, password."""
+    system_mail.send_many([password_message(**item) for item in items])
+
+
+def password_message(*, to: str, name: str, login: str, password: str):
     link = url_for("auth.login", _external=True) if has_request_context() else ""
     body = gettext("Bonjour %(name)s,\n\n"
                    "Votre compte Préau est prêt.\n\n"
@@ -16,7 +25,6 @@ def send_password(*, to: str, name: str, login: str, password: str) -> None:
                    "Mot de passe provisoire : %(password)s\n\n"
                    "Vous devrez choisir votre propre mot de passe à la première connexion.\n"
                    "%(link)s\n", name=name, login=login, password=password, link=link)
-    message = system_mail.build(to=to, subject=gettext("Préau : votre identifiant et votre "
-                                                       "mot de passe"),
-                                body=body, domain=current_app.config["MAIL_DOMAIN"])
-    system_mail.send(message)
+    return system_mail.build(to=to, subject=gettext("Préau : votre identifiant et votre "
+                                                    "mot de passe"),
+                             body=body, domain=current_app.config["MAIL_DOMAIN"])
