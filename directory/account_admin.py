@@ -258,6 +258,7 @@ class AccountEdit:
     class_id: int | None                 # None: leave the classes as they are
     redirect_address: str                # "" keeps none
     children_logins: list[str]
+    school_admin: bool | None = None     # None: unchanged; only a region administrator
 
 
 def edit_account(admin: Account, account: Account, edit: AccountEdit) -> None:
@@ -279,6 +280,8 @@ def edit_account(admin: Account, account: Account, edit: AccountEdit) -> None:
     if edit.class_id is not None:
         _move_to_class(admin, account, edit.class_id)
     _set_children(admin, account, edit.children_logins)
+    if edit.school_admin is not None and admin.is_admin:
+        account.is_school_admin = edit.school_admin
 
 
 def _move_to_class(admin: Account, account: Account, class_id: int) -> None:

@@ -131,7 +131,8 @@ def account(account_id: int):
     form = EditForm(obj=None) if request.method == "POST" else EditForm(
         prenom=target.first_name, nom=target.last_name, profil=target.profile.value,
         redirection=target.redirect_address or "",
-        enfants="\n".join(c.login for c in rules.children_of(target)))
+        enfants="\n".join(c.login for c in rules.children_of(target)),
+        admin_etablissement=target.is_school_admin)
     form.classe.choices = _class_choices(target)
     if form.validate_on_submit():
         edit = rules.AccountEdit(
@@ -139,7 +140,9 @@ def account(account_id: int):
             profile=Profile(form.profil.data),
             class_id=int(form.classe.data) if form.classe.data else None,
             redirect_address=form.redirection.data or "",
-            children_logins=(form.enfants.data or "").split())
+            children_logins=(form.enfants.data or "").split(),
+            school_admin=bool(form.admin_etablissement.data) if current_user.is_admin
+            else None)
         try:
             rules.edit_account(current_user, target, edit)
         except EditRefused as refused:

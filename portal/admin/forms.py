@@ -76,6 +76,7 @@ class EditForm(FlaskForm):
                           check_deliverability=False), Length(max=254)])
     enfants = TextAreaField(_l("Enfants (identifiants, un par ligne)"),
                             validators=[Optional(), Length(max=2000)])
+    admin_etablissement = BooleanField(_l("Administrateur des comptes de ses établissements"))
 
 
 class NewAccountForm(FlaskForm):

@@ -284,3 +284,19 @@ def test_another_schools_upload_is_not_found(school_admin, app, logged_in):
         db.session.commit()
         kept_id = kept.id
     assert school_admin.get(f"/administration/import/{kept_id}").status_code == 404
+
+
+def test_region_admin_appoints_a_school_admin_who_then_administers(admin, app, logged_in):
+    paul = account(app, "paul.durand")
+    post_form(admin, f"/administration/comptes/{paul.id}",
+              {"prenom": "Paul", "nom": "Durand", "profil": "staff", "classe": "",
+               "redirection": "", "enfants": "", "admin_etablissement": "y"},
+              page=f"/administration/comptes/{paul.id}")
+    assert account(app, "paul.durand").is_school_admin
+    admin.post("/deconnexion", data={"csrf_token": csrf_token(
+        admin.get("/").get_data(as_text=True))})
+    paul_client = logged_in("paul.durand")
+    assert "Administration" in html(paul_client.get("/")).one("nav").text
+    zoe = account(app, "zoe.le-gall")
+    page = html(paul_client.get(f"/administration/comptes/{zoe.id}"))
+    assert "Administrateur des comptes" not in page.text    # only a region admin appoints
