@@ -13,6 +13,8 @@ each, generated passwords hashed in a process pool and mailed through the outbou
 2. preview of 10,000 rows (no email: pupils, whose sheets are printed later);
 3. apply of those 10,000 rows;
 4. re-import of the same 10,000 rows: time, and the number of INSERT/UPDATE/DELETE statements;
+Each line gives the wall time, the CPU seconds of this process and its hashing pool (what the
+work costs, whatever else the shared machine runs) and the load average when it ended.
 5. the peer, in the same run: the per-row path the portal had before (directory.accounts.
    create_account: one address query and a full-cost argon2 hash per account), on 100 rows,
    extrapolated to 2,000.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -92,11 +95,21 @@ def writes(app):
     return statements, lambda: event.remove(db.engine, "before_cursor_execute", record)
 
 
+def cpu_seconds() -> float:
+    """CPU used by this process and its finished children (the hashing pool): what the
+    work costs whatever else the machine runs (the database server's CPU is not in it)."""
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                         resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def timed(label: str, action):
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     result = action()
-    elapsed = time.perf_counter() - started
-    print(f"  {label:58s} {elapsed:7.1f} s   {result if result is not None else ''}")
+    elapsed, used = time.perf_counter() - started, cpu_seconds() - cpu
+    print(f"  {label:52s} {elapsed:7.1f} s wall {used:7.1f} s CPU   "
+          f"{result if result is not None else ''}  (load {os.getloadavg()[0]:.1f})",
+          flush=True)
     return elapsed
 
 
@@ -137,7 +150,7 @@ def run(name: str, url: str, folder: Path) -> None:
             db.session.commit()
 
         elapsed = timed("peer: per-row create_account, 100 rows", per_row)
-        print(f"  {'peer extrapolated to 2,000 rows':58s} {elapsed * 20:7.1f} s")
+        print(f"  {'peer extrapolated to 2,000 rows':52s} {elapsed * 20:7.1f} s wall")
 
 
 def _counts(plan) -> str:
