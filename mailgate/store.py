@@ -122,7 +122,7 @@ def system_folders(account_ids: Iterable[int], kind: FolderKind) -> dict[int, in
     if not ids:
         return {}
     remember = _remembering()
-    database = db.session.get_bind().url
+    database = db.session.get_bind().engine.url
     if remember:
         known = {i: _folder_ids.get((database, i, kind)) for i in ids}
         if all(known.values()):
