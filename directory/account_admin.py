@@ -365,8 +365,15 @@ def create_by_hand(admin: Account, new: NewAccount) -> tuple[Account, str]:
     return account, password
 
 
+UPLOADS_KEPT = timedelta(days=2)
+
+
 def keep_upload(admin: Account, school: School, filename: str, content: bytes,
                 create_classes: bool) -> AccountImport:
+    """Keep an uploaded file until it is applied (then its content is erased); files never
+    applied are deleted after UPLOADS_KEPT, since they may hold passwords."""
+    db.session.execute(delete(AccountImport).where(
+        AccountImport.created_at < utcnow() - UPLOADS_KEPT))
     upload = AccountImport(school_id=school.id, author_id=admin.id, filename=filename[:200],
                            content=content, create_classes=create_classes,
                            created_at=utcnow(), rows_done=0, created_count=0,

@@ -65,6 +65,8 @@ def _upload_or_404(import_id: int):
 @administrator_required
 def preview(import_id: int):
     kept = _upload_or_404(import_id)
+    if kept.finished_at is not None:
+        return redirect(url_for(".result", import_id=kept.id))
     school = rules.administered_school(current_user, kept.school_id) or abort(404)
     plan = plan_import(school, kept.content, create_classes=kept.create_classes)
     db.session.rollback()
@@ -79,6 +81,10 @@ def apply_next_batch(import_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     kept = _upload_or_404(import_id)
+    if kept.finished_at is not None:
+        return jsonify(done=kept.rows_done, total=kept.rows_done, finished=True,
+                       created=kept.created_count, updated=kept.updated_count,
+                       next=url_for(".result", import_id=kept.id))
     result = _apply(kept)
     return jsonify(done=result.done, total=result.total, finished=result.finished,
                    created=kept.created_count, updated=kept.updated_count,
@@ -91,8 +97,8 @@ def apply_all(import_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     kept = _upload_or_404(import_id)
-    while not _apply(kept).finished:
-        pass
+    while kept.finished_at is None and not _apply(kept).finished:
+        kept = _upload_or_404(import_id)
     return redirect(url_for(".result", import_id=kept.id), code=303)
 
 
@@ -108,6 +114,7 @@ def _apply(kept):
     kept.updated_count += result.updated
     if result.finished:
         kept.finished_at = utcnow()
+        kept.content = b""          # the file may hold passwords: kept no longer than needed
     db.session.commit()
     return result
 

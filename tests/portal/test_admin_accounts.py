@@ -244,6 +244,11 @@ def test_upload_preview_apply_and_print_sheets(admin, app):
     sheets = html(post_form(admin, page.one("form", action=form.attrs["action"].replace(
         "appliquer", "fiches")).attrs["action"], {}, page=result.request.path))
     assert "0310024h.v.blondel" in [d.text for d in sheets.all("dd", class_="sheet-login")]
+    # the applied file (it may hold passwords) is erased; its preview now shows the result
+    with app.app_context():
+        assert db.session.scalar(select(AccountImport.content).where(
+            AccountImport.finished_at.is_not(None))) == b""
+    assert admin.get(response.headers["Location"]).headers["Location"].endswith("/resultat")
     again = upload(admin, app, data)
     preview = html(admin.get(again.headers["Location"]))
     assert preview.one("strong", data_fate="unchanged").text == "2"
