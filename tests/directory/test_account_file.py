@@ -66,3 +66,23 @@ def test_unreadable_files_are_refused_whole(data, code):
     assert refused.value.code == code
     if code == "missing_column":
         assert refused.value.params == {"column": "first_name"}
+
+
+def test_excel_unicode_text_is_utf16_with_tabs():
+    data = "Nom\tPrénom\tProfil\r\nŒuvray\tZoé\tÉlève\r\n".encode("utf-16")
+    file = read_account_file(data)
+    assert (file.encoding, file.separator) == ("utf-16", "\t")
+    assert (file.rows[0].last_name, file.rows[0].first_name) == ("Œuvray", "Zoé")
+
+
+def test_ragged_rows_are_read_with_empty_cells():
+    file = read_account_file(b"Nom;Prenom;Profil;Classe\r\nDupont\r\nMartin;Ana;Eleve;4A;extra\r\n")
+    assert [(r.last_name, r.first_name, r.profile) for r in file.rows] == [
+        ("Dupont", "", ""), ("Martin", "Ana", "Eleve")]
+
+
+def test_a_field_beyond_the_csv_limit_refuses_the_file():
+    data = b'Nom;Prenom;Profil\r\n"' + b"x" * 200_000 + b'";A;Eleve\r\n'
+    with pytest.raises(FileRefused) as refused:
+        read_account_file(data)
+    assert refused.value.code == "unreadable"

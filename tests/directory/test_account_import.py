@@ -152,3 +152,11 @@ def test_batches_apply_the_same_as_one(school):
     assert apply_import(school, file, size=10, progress=lambda r: seen.append(r.done)) == (25, 0)
     assert seen == [10, 20, 25]
     assert apply_import(school, file, size=10) == (0, 0)
+
+
+def test_malformed_rows_are_errors_and_the_others_apply(school):
+    data = b"Nom;Prenom;Profil;Classe\r\nDupont\r\nMartin;Ana;Enseignant;;;;\r\n"
+    plan = plan_import(school, data)
+    assert [(r.fate, [e.code for e in r.errors]) for r in plan.rows] == [
+        (Fate.ERROR, ["missing_name", "unknown_profile"]), (Fate.CREATE, [])]
+    assert apply_import(school, read_account_file(data)) == (1, 0)
