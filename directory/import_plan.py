@@ -108,7 +108,9 @@ def profile_of(text: str) -> Profile | None:
 
 
 def plan_rows(school: School, file: AccountFile, rows: Sequence[FileRow],
-          create_classes: bool) -> list[RowPlan]:
+              create_classes: bool) -> list[RowPlan]:
+    """The plans of `rows` (all of the file, or one batch of it); duplicates are looked for
+    in the whole file, the database only for `rows`."""
     first_lines = _first_occurrences(file.rows)
     plans = [_checked(row, first_lines) for row in rows]
     valid = [plan for plan in plans if not plan.errors]
