@@ -18,8 +18,10 @@ FIELD_LIMITS = {"login": 120, "first_name": 100, "last_name": 100, "discipline":
 def create_account(*, login: str, first_name: str, last_name: str, profile: Profile,
                    password: str, schools: list[School], discipline: str | None = None,
                    must_change_password: bool = False, is_admin: bool = False,
-                   external_id: str | None = None) -> Account:
-    """Create an account with a fresh universal address; the caller commits.
+                   external_id: str | None = None,
+                   password_hash: str | None = None) -> Account:
+    """Create an account with a fresh universal address; the caller commits. An already
+    hashed password may be given (`password_hash`), e.g. a temporary one.
 
     Names are stored without surrounding spaces; a login may not contain any space, since the
     login form could never match it.
@@ -43,7 +45,8 @@ def create_account(*, login: str, first_name: str, last_name: str, profile: Prof
         login=login, first_name=first_name, last_name=last_name, profile=profile,
         discipline=discipline, address=allocate_address(first_name, last_name),
         search_name=name_key, search_first=first_key,
-        password_hash=hash_password(password), must_change_password=must_change_password,
+        password_hash=password_hash or hash_password(password),
+        must_change_password=must_change_password,
         is_admin=is_admin, external_id=external_id, created_at=utcnow(),
     )
     account.schools = list(schools)

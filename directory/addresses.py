@@ -1,32 +1,32 @@
 """Universal address allocation: once, never reused (SPEC §1)."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
 
+from sqlalchemy import insert
+
+from .allocation import allocate
+from .clock import utcnow
 from .db import db
 from .models import AllocatedAddress
-from .naming import address_base, with_suffix
+from .naming import address_base
 
 
 def allocate_address(first_name: str, last_name: str) -> str:
-    """Reserve the next free local part for this name in the current transaction.
-
-    One query reads every taken variant of the base (`base`, `base2`, …), so the cost does not
-    grow with the number of homonyms looked at one by one.
-    """
-    base = address_base(first_name, last_name)
-    taken = set(db.session.scalars(
-        select(AllocatedAddress.local_part).where(
-            (AllocatedAddress.local_part == base)
-            | AllocatedAddress.local_part.like(_escape_like(base) + "%", escape="\\"))
-    ))
-    n = 1
-    while with_suffix(base, n) in taken:
-        n += 1
-    local = with_suffix(base, n)
-    db.session.add(AllocatedAddress(local_part=local))
-    return local
+    """Reserve the next free local part for this name in the current transaction."""
+    return allocate_addresses([(first_name, last_name)])[0]
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def allocate_addresses(names: Sequence[tuple[str, str]]) -> list[str]:
+    """Reserve one local part for each (first name, last name), in order, in one INSERT.
+
+    Every variant ever given out stays in allocated_address, so the first free number is one
+    that nobody ever had."""
+    if not names:
+        return []
+    locals_ = allocate(AllocatedAddress.local_part,
+                       [address_base(first, last) for first, last in names])
+    now = utcnow()
+    db.session.execute(insert(AllocatedAddress),
+                       [{"local_part": local, "allocated_at": now} for local in locals_])
+    return locals_

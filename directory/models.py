@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -72,9 +73,13 @@ class Account(db.Model):
     password_hash: Mapped[str] = mapped_column(String(200))
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: region administrator: administers every school
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: administers the accounts of its own schools only
+    is_school_admin: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                  server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    last_access_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_access_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     #: when the account stops giving access (end of schooling, contract…); None: no end
     access_ends_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
 

@@ -24,12 +24,23 @@ def build(*, to: str, subject: str, body: str, domain: str) -> EmailMessage:
 
 def send(message: EmailMessage) -> None:
     """Queue `message` to its To address, in the caller's transaction (the caller commits)."""
+    send_many([message])
+
+
+def send_many(messages: list[EmailMessage]) -> None:
+    """`send` for many messages (an import's passwords): one INSERT of the messages and one
+    of the queue entries, whatever their number."""
+    if not messages:
+        return
     settings = current()
-    parsed = mime.parse(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
-    block, message_id = headers.stored_header(parsed, author_from=None, received=None,
-                                              address_map={}, domain=settings.domain)
-    stored = store.save_message(parsed, block, message_id=message_id, author_id=None,
-                                automatic=True)
+    stored_messages = []
+    for message in messages:
+        parsed = mime.parse(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+        block, message_id = headers.stored_header(parsed, author_from=None, received=None,
+                                                  address_map={}, domain=settings.domain)
+        stored_messages.append(store.NewMessage(parsed, block, message_id, None, True))
+    ids = store.save_messages(stored_messages)
     queue.enqueue([{"kind": EntryKind.SYSTEM, "message_id": stored, "account_id": None,
-                    "author_id": None, "address": message["To"].addresses[0].addr_spec}],
+                    "author_id": None, "address": message["To"].addresses[0].addr_spec}
+                   for stored, message in zip(ids, messages, strict=True)],
                   lifetime=settings.queue_lifetime)

@@ -98,16 +98,16 @@ def navigation(app: Flask) -> list[tuple[str, str]]:
 
 
 def _offered(endpoint: str, user) -> bool:
-    """Administration for administrators; Groupes for those who manage groups (others reach
-    the group search from the Annuaire); Écrire à plusieurs for those who may write to many;
-    every other service for everyone."""
+    """Administration for administrators (of the region or of a school); Groupes for those
+    who manage groups (others reach the group search from the Annuaire); Écrire à plusieurs
+    for those who may write to many; every other service for everyone."""
     from directory.groups import can_manage_groups
     from mailgate.automations.communications import may_write_to_many
 
     if not user.is_authenticated:
         return endpoint not in ("admin.index", "groupes.index", "communications.index")
     if endpoint == "admin.index":
-        return user.is_admin
+        return user.is_admin or user.is_school_admin
     if endpoint == "groupes.index":
         return can_manage_groups(user)
     if endpoint == "communications.index":

@@ -176,6 +176,71 @@ def import_ics(file: str, group: str, apply_: bool):
         raise OneLine(error.format_message()) from None
 
 
+@main.command("import-users", help="Import a school's accounts from a CSV file.")
+@click.argument("file")
+@click.option("--school", "uai", required=True, help="UAI code of the school.")
+@click.option("--apply", "apply_", is_flag=True,
+              help="Write the accounts (without it: only show what would be done).")
+@click.option("--create-classes", is_flag=True, help="Create the classes the file names.")
+def import_users(file: str, uai: str, apply_: bool, create_classes: bool):
+    from pathlib import Path
+
+    from directory.account_file import FileRefused, read_account_file
+    from directory.account_import import apply_import, plan_import
+    from directory.accounts import school_by_uai
+
+    from .admin import wording
+    from .admin.imports import mail_generated_passwords
+
+    path = Path(file)
+    if not path.is_file():
+        raise OneLine(f"Fichier introuvable : {file}")
+
+    def action(app):
+        school = school_by_uai(uai)
+        try:
+            account_file = read_account_file(path.read_bytes())
+        except FileRefused as refused:
+            raise OneLine(f"{file} : {wording.file_refusal(refused)}") from None
+        if account_file.ignored_columns:
+            click.echo("Colonnes ignorées : " + ", ".join(account_file.ignored_columns) + ".")
+        if not apply_:
+            plan = plan_import(school, account_file, create_classes=create_classes)
+            for row in plan.rows:
+                detail = " ; ".join([*(wording.issue(e) for e in row.errors),
+                                     *([wording.changes(row.changes)] if row.changes else []),
+                                     *(wording.issue(n) for n in row.notes)])
+                click.echo(f"ligne {row.row.line:<6} {wording.fate_label(row.fate):<12} "
+                           f"{row.row.last_name} {row.row.first_name}"
+                           + (f" → {row.login}" if row.login else "")
+                           + (f" — {detail}" if detail else ""))
+            counts = ", ".join(f"{n} {wording.fate_label(fate)}"
+                               for fate, n in plan.counts.items() if n)
+            click.echo(f"Simulation pour {school.name} ({school.uai}) : {counts}. Rien n'est "
+                       "enregistré : relancez avec --apply pour importer.")
+            return
+        with click.progressbar(length=len(account_file.rows), label="Import",
+                               file=sys.stderr) as bar:
+            done, errors = [0], [0]
+
+            def progress(result):
+                bar.update(result.done - done[0])
+                done[0], errors[0] = result.done, errors[0] + result.errors
+
+            created, updated = apply_import(school, account_file,
+                                            create_classes=create_classes,
+                                            before_commit=mail_generated_passwords,
+                                            progress=progress)
+        click.echo(f"{school.name} ({school.uai}) : {wording.summary(created, updated)}"
+                   + (f" ; lignes en erreur non importées : {errors[0]}" if errors[0] else "")
+                   + ".")
+
+    try:
+        _guarded(action)
+    except click.ClickException as error:
+        raise OneLine(error.format_message()) from None
+
+
 def _group(name_or_id: str):
     """The group named, or whose id is, `name_or_id`; one clear line when none or several."""
     from directory.models import Group, School

@@ -1,7 +1,16 @@
 """Préférences: the universal address, and the redirect address with its verification."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
@@ -75,3 +84,14 @@ def confirm_redirect(token: str):
     flash(gettext("Votre adresse de redirection %(address)s est vérifiée.", address=address),
           "success")
     return redirect(url_for(".index"))
+
+
+@bp.route("/mes-donnees.zip")
+@login_required
+def my_data():
+    """RGPD: everything Préau keeps about the member, as files they can open elsewhere."""
+    from .personal_data import personal_data_zip
+
+    data = personal_data_zip(current_user, current_app.config["MAIL_DOMAIN"])
+    return Response(data, mimetype="application/zip", headers={
+        "Content-Disposition": 'attachment; filename="mes-donnees-preau.zip"'})

@@ -1,8 +1,9 @@
-"""Administration: find an account and grant or remove one of its roles (SPEC §1, §8).
-The change is stored at once, so the account's next search or message sees it."""
+"""Administration's front page, and the region administrator's grant or removal of one
+role for one account (SPEC §1, §8). The change is stored at once, so the account's next
+search or message sees it."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import or_, select
@@ -13,16 +14,20 @@ from directory.models import Account
 from directory.role_grants import grant_role, remove_role, role_states
 from directory.search import AccountFilters, search_query
 
-from .auth import admin_required
-from .directory_forms import AccountLookupForm, RoleForm
+from ..auth import admin_required
+from ..directory_forms import AccountLookupForm, RoleForm
+from . import bp
+from .access import administrator_required
 
-bp = Blueprint("admin", __name__, url_prefix="/administration")
 MATCHES = 20
 
 
 @bp.route("/")
-@admin_required
+@administrator_required
 def index():
+    if not current_user.is_admin:
+        return render_template("admin/index.html", form=None, text="", account=None,
+                               matches=[], role_form=None, states=[])
     form = AccountLookupForm(formdata=request.args)
     text = (form.compte.data or "").strip()
     account, matches = None, []

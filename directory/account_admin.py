@@ -1,0 +1,383 @@
+"""Administering accounts (SPEC §8), callable without a request.
+
+Who administers whom: a region administrator (`is_admin`) every account; a school
+administrator (`is_school_admin`) the accounts of its own schools; nobody else anyone. Every
+account an administrator reaches is fetched through `administered_account`, so a forged id
+of another school's account is simply not found.
+
+Finding accounts is one SELECT with the filters as conditions, paged by LIMIT/OFFSET in
+the order of the name index; the number of results is counted up to a cap (`count_capped`).
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy import delete, exists, false, or_, select, true
+
+from .clock import utcnow
+from .db import db
+from .enums import GroupKind, Profile
+from .import_models import AccountImport
+from .models import Account, AccountSchool, Group, GroupMember, ParentLink, School
+from .naming import login_for, search_key
+from .passwords import (
+    NO_PASSWORD,
+    generate_password,
+    hash_generated_password,
+    hash_temporary_password,
+    hash_temporary_passwords,
+)
+from .search import count_capped, name_key, prefix_condition, valid_id
+
+COUNT_CAP = 10_000
+MAX_INACTIVE_DAYS = 36_500
+
+
+def may_administer(admin: Account) -> bool:
+    return bool(admin.is_admin or admin.is_school_admin)
+
+
+def administered_school_ids(admin: Account) -> list[int] | None:
+    """None: every school; else the schools whose accounts `admin` administers."""
+    if admin.is_admin:
+        return None
+    if admin.is_school_admin:
+        return [school.id for school in admin.schools]
+    return []
+
+
+def scope_condition(admin: Account, account=Account) -> sa.ColumnElement[bool]:
+    school_ids = administered_school_ids(admin)
+    if school_ids is None:
+        return true()
+    if not school_ids:
+        return false()
+    return account.id.in_(select(AccountSchool.account_id)
+                          .where(AccountSchool.school_id.in_(school_ids)))
+
+
+def administered_account(admin: Account, account_id: int) -> Account | None:
+    if not valid_id(account_id):
+        return None
+    return db.session.scalar(select(Account).where(Account.id == account_id,
+                                                   scope_condition(admin)))
+
+
+def administered_accounts(admin: Account, account_ids: list[int]) -> list[Account]:
+    """The accounts among `account_ids` that `admin` administers, in one query."""
+    ids = [i for i in account_ids if valid_id(i)]
+    if not ids:
+        return []
+    return list(db.session.scalars(select(Account).where(Account.id.in_(ids),
+                                                         scope_condition(admin))
+                                   .order_by(Account.search_name, Account.id)))
+
+
+def awaiting_sheet(school_id: int, limit: int) -> list[Account]:
+    """Accounts of a school created without a password (imported with no email): their
+    printable sheet gives them one."""
+    return list(db.session.scalars(
+        select(Account).join(AccountSchool, AccountSchool.account_id == Account.id)
+        .where(AccountSchool.school_id == school_id, Account.password_hash == NO_PASSWORD)
+        .order_by(Account.search_name, Account.id).limit(limit)))
+
+
+def administered_schools(admin: Account) -> list[School]:
+    school_ids = administered_school_ids(admin)
+    query = select(School).order_by(School.name, School.uai)
+    if school_ids is not None:
+        query = query.where(School.id.in_(school_ids))
+    return list(db.session.scalars(query))
+
+
+def administered_school(admin: Account, school_id: int) -> School | None:
+    school_ids = administered_school_ids(admin)
+    if not valid_id(school_id) or (school_ids is not None and school_id not in school_ids):
+        return None
+    return db.session.get(School, school_id)
+
+
+def administered_import(admin: Account, import_id: int) -> AccountImport | None:
+    if not valid_id(import_id):
+        return None
+    query = select(AccountImport).where(AccountImport.id == import_id)
+    school_ids = administered_school_ids(admin)
+    if school_ids is not None:
+        query = query.where(AccountImport.school_id.in_(school_ids))
+    return db.session.scalar(query)
+
+
+# Finding ----------------------------------------------------------------------------------
+
+class Activity(enum.StrEnum):
+    NEVER = "never"             # never logged in
+    INACTIVE = "inactive"       # no access for more than `inactive_days`
+
+
+@dataclass
+class AdminFilters:
+    name: str = ""
+    school_id: int | None = None
+    profile: Profile | None = None
+    group_id: int | None = None
+    suspended: bool | None = None
+    activity: Activity | None = None
+    inactive_days: int = 30
+
+
+def find_query(admin: Account, filters: AdminFilters) -> sa.Select:
+    """The accounts `admin` administers that match `filters`, sorted by name."""
+    query = select(Account).where(scope_condition(admin))
+    if filters.name.strip():
+        key = name_key(filters.name)
+        query = query.where(or_(prefix_condition(Account.search_name, key),
+                                prefix_condition(Account.search_first, key)) if key
+                            else Account.login == filters.name.strip())
+    if filters.school_id is not None:
+        query = query.where(Account.id.in_(select(AccountSchool.account_id).where(
+            AccountSchool.school_id == filters.school_id)) if valid_id(filters.school_id)
+            else false())
+    if filters.profile is not None:
+        query = query.where(Account.profile == filters.profile)
+    if filters.group_id is not None:
+        query = query.where(exists().where(GroupMember.group_id == filters.group_id,
+                                           GroupMember.account_id == Account.id)
+                            if valid_id(filters.group_id) else false())
+    if filters.suspended is not None:
+        query = query.where(Account.suspended.is_(filters.suspended))
+    if filters.activity == Activity.NEVER:
+        query = query.where(Account.last_access_at.is_(None))
+    elif filters.activity == Activity.INACTIVE:
+        days = min(max(filters.inactive_days, 0), MAX_INACTIVE_DAYS)
+        query = query.where(or_(Account.last_access_at.is_(None),
+                                Account.last_access_at < utcnow() - timedelta(days=days)))
+    return query.order_by(Account.search_name, Account.id)
+
+
+@dataclass
+class AccountPage:
+    accounts: list[Account]
+    total: int                  # counted up to COUNT_CAP + 1
+    page: int
+    per_page: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.page * self.per_page < self.total
+
+
+def find_accounts(admin: Account, filters: AdminFilters, page: int = 1,
+                  per_page: int = 50) -> AccountPage:
+    page = max(page, 1)
+    query = find_query(admin, filters)
+    accounts = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
+    return AccountPage(accounts, count_capped(query, COUNT_CAP), page, per_page)
+
+
+def groups_of_school(admin: Account, school_id: int | None) -> list[Group]:
+    """Classes and groups offered by the filter (of one administered school)."""
+    if school_id is None or administered_school(admin, school_id) is None:
+        return []
+    return list(db.session.scalars(
+        select(Group).where(Group.school_id == school_id,
+                            Group.kind.in_([GroupKind.CLASS, GroupKind.GROUP]))
+        .order_by(Group.kind, Group.search_name)))
+
+
+# Acting -----------------------------------------------------------------------------------
+
+class EditRefused(Exception):
+    """An edit that cannot be made: `code` (missing_name, too_long, unknown_class,
+    unknown_child, not_found) with its parameters; nothing is changed (the caller rolls back)."""
+
+    def __init__(self, code: str, **params):
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+class Refusal(enum.StrEnum):
+    SELF = "self"                       # one does not suspend or delete oneself
+    NOT_FOUND = "not_found"
+
+
+def set_suspended(admin: Account, accounts: list[Account], suspended: bool) -> list[Refusal]:
+    """Suspend (no login, mail refused 550 5.2.1, absent from pickers) or reactivate."""
+    refusals = []
+    for account in accounts:
+        if account.id == admin.id:
+            refusals.append(Refusal.SELF)
+            continue
+        account.suspended = suspended
+    return refusals
+
+
+@dataclass
+class NewPassword:
+    account: Account
+    password: str
+    mail_to: str | None          # the verified redirect address it is sent to, else None
+
+
+def reset_passwords(accounts: list[Account], password: str | None = None) -> list[NewPassword]:
+    """A new password that must be changed at next login: the one typed (checked against
+    the policy by the caller), else a generated one. Where it goes: the verified redirect
+    address when there is one, else a printable sheet (the caller shows it)."""
+    passwords = [password or generate_password() for _ in accounts]
+    hashes = hash_temporary_passwords(passwords, generated=password is None)
+    result = []
+    for account, plain, hashed in zip(accounts, passwords, hashes, strict=True):
+        account.password_hash = hashed
+        account.must_change_password = True
+        result.append(NewPassword(account, plain, account.verified_redirect))
+    return result
+
+
+def delete_accounts(admin: Account, accounts: list[Account]) -> list[Refusal]:
+    """Erase the accounts and, through the foreign keys, everything personal attached to
+    them (mailbox, address book, memberships, links); what they wrote to others stays with
+    the others, without author. Their universal address stays allocated, never reused."""
+    refusals = []
+    for account in accounts:
+        if account.id == admin.id:
+            refusals.append(Refusal.SELF)
+            continue
+        db.session.delete(account)
+    db.session.flush()
+    return refusals
+
+
+@dataclass
+class AccountEdit:
+    first_name: str
+    last_name: str
+    profile: Profile
+    class_id: int | None                 # None: leave the classes as they are
+    redirect_address: str                # "" keeps none
+    children_logins: list[str]
+    school_admin: bool | None = None     # None: unchanged; only a region administrator
+
+
+def edit_account(admin: Account, account: Account, edit: AccountEdit) -> None:
+    """Change names, profile, class, redirect address and children; EditRefused when a
+    value cannot be used."""
+    first, last = edit.first_name.strip(), edit.last_name.strip()
+    if not first or not last:
+        raise EditRefused("missing_name")
+    if len(first) > 100 or len(last) > 100:
+        raise EditRefused("too_long")
+    if (first, last) != (account.first_name, account.last_name):
+        account.first_name, account.last_name = first, last
+        account.search_name, account.search_first = search_key(first, last)
+    account.profile = edit.profile
+    address = edit.redirect_address.strip()
+    if address != (account.redirect_address or ""):
+        account.redirect_address = address or None
+        account.redirect_verified = bool(address)
+    if edit.class_id is not None:
+        _move_to_class(admin, account, edit.class_id)
+    _set_children(admin, account, edit.children_logins)
+    if edit.school_admin is not None and admin.is_admin:
+        account.is_school_admin = edit.school_admin
+
+
+def _move_to_class(admin: Account, account: Account, class_id: int) -> None:
+    school_ids = [school.id for school in account.schools]
+    target = db.session.scalar(select(Group).where(
+        Group.id == class_id, Group.kind == GroupKind.CLASS, Group.school_id.in_(school_ids)))
+    if target is None or administered_school(admin, target.school_id) is None:
+        raise EditRefused("unknown_class")
+    classes = select(Group.id).where(Group.school_id == target.school_id,
+                                     Group.kind == GroupKind.CLASS)
+    db.session.execute(delete(GroupMember).where(GroupMember.account_id == account.id,
+                                                 GroupMember.group_id.in_(classes)))
+    db.session.add(GroupMember(group_id=target.id, account_id=account.id, is_manager=False))
+
+
+def _set_children(admin: Account, account: Account, logins: list[str]) -> None:
+    logins = sorted({login.strip() for login in logins if login.strip()})
+    children = list(db.session.scalars(select(Account).where(
+        Account.login.in_(logins), scope_condition(admin)))) if logins else []
+    if len(children) != len(logins):
+        missing = sorted(set(logins) - {child.login for child in children})
+        raise EditRefused("unknown_child", login=missing[0])
+    db.session.execute(delete(ParentLink).where(ParentLink.parent_id == account.id))
+    for child in children:
+        db.session.add(ParentLink(parent_id=account.id, child_id=child.id))
+
+
+def children_of(account: Account) -> list[Account]:
+    return list(db.session.scalars(select(Account).join(
+        ParentLink, ParentLink.child_id == Account.id).where(
+        ParentLink.parent_id == account.id).order_by(Account.search_name)))
+
+
+def classes_of(account: Account) -> list[Group]:
+    return list(db.session.scalars(select(Group).join(
+        GroupMember, GroupMember.group_id == Group.id).where(
+        GroupMember.account_id == account.id, Group.kind == GroupKind.CLASS)
+        .order_by(Group.name)))
+
+
+# Creating by hand -------------------------------------------------------------------------
+
+@dataclass
+class NewAccount:
+    school: School
+    first_name: str
+    last_name: str
+    profile: Profile
+    class_id: int | None = None
+    redirect_address: str = ""
+    password: str = ""                  # "" → generated
+
+
+def login_of(school: School, first_name: str, last_name: str) -> str:
+    """The school's nomenclature with a collision number: '0310024h.v.blondel2'."""
+    from .allocation import allocate
+
+    return allocate(Account.login, [login_for(school.login_pattern, school.uai,
+                                              first_name, last_name)])[0]
+
+
+def create_by_hand(admin: Account, new: NewAccount) -> tuple[Account, str]:
+    """The account and its first password (to send or print); the caller commits."""
+    from .accounts import create_account
+
+    if administered_school(admin, new.school.id) is None:
+        raise EditRefused("not_found")
+    password = new.password or generate_password()
+    account = create_account(
+        login=login_of(new.school, new.first_name, new.last_name),
+        first_name=new.first_name, last_name=new.last_name, profile=new.profile,
+        password=password, schools=[new.school], must_change_password=True,
+        password_hash=hash_temporary_password(password) if new.password
+        else hash_generated_password(password))
+    if new.redirect_address.strip():
+        account.redirect_address = new.redirect_address.strip()
+        account.redirect_verified = True
+    db.session.flush()
+    if new.class_id is not None:
+        _move_to_class(admin, account, new.class_id)
+    return account, password
+
+
+UPLOADS_KEPT = timedelta(days=2)
+
+
+def keep_upload(admin: Account, school: School, filename: str, content: bytes,
+                create_classes: bool) -> AccountImport:
+    """Keep an uploaded file until it is applied (then its content is erased); files never
+    applied are deleted after UPLOADS_KEPT, since they may hold passwords."""
+    db.session.execute(delete(AccountImport).where(
+        AccountImport.created_at < utcnow() - UPLOADS_KEPT))
+    upload = AccountImport(school_id=school.id, author_id=admin.id, filename=filename[:200],
+                           content=content, create_classes=create_classes,
+                           created_at=utcnow(), rows_done=0, created_count=0,
+                           updated_count=0)
+    db.session.add(upload)
+    db.session.flush()
+    return upload

@@ -1,0 +1,172 @@
+"""Reading a school's account file (SPEC §8): whatever a spreadsheet wrote, into rows.
+
+Accepted: UTF-8 with or without BOM, UTF-16 (Excel's "Unicode text"), Windows-1252 (Excel
+on Windows); `;`, `,` or tab as separator (the one the header line uses most); quoted fields
+with line breaks; blank lines. Column names in French or in Moodle's English, case,
+accents, spaces, hyphens and underscores ignored. A file that cannot be read is refused as
+a whole with `FileRefused(code, **params)`; the adapter words the code.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+
+from .naming import fold
+
+MAX_BYTES = 20 * 1024 * 1024
+MAX_ROWS = 50_000
+
+# field → the header names that mean it, folded (see `header_key`)
+COLUMNS = {
+    "first_name": ("prenom", "firstname", "first name"),
+    "last_name": ("nom", "lastname", "last name", "nom de famille"),
+    "profile": ("profil", "profile"),
+    "class_name": ("classe", "class"),
+    "email": ("courriel", "email", "e mail", "mail", "adresse de redirection"),
+    "password": ("mot de passe", "password"),
+    "external_id": ("identifiant externe", "idnumber", "id number", "external id"),
+    "parent_of": ("parent de", "parent of"),
+}
+REQUIRED = ("first_name", "last_name", "profile")
+_COHORT = re.compile(r"^(?:groupe|cohort|cohorte)\s*(\d+)$")
+
+
+class FileRefused(Exception):
+    """The whole file is refused: `code` says why (see portal/admin/wording.py)."""
+
+    def __init__(self, code: str, **params):
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+@dataclass
+class FileRow:
+    line: int                               # line of the file where the row starts
+    first_name: str = ""
+    last_name: str = ""
+    profile: str = ""
+    class_name: str = ""
+    email: str = ""
+    password: str = ""
+    external_id: str = ""
+    parent_of: list[str] = field(default_factory=list)
+    cohorts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AccountFile:
+    rows: list[FileRow]
+    encoding: str
+    separator: str
+    ignored_columns: list[str]
+
+
+def header_key(name: str) -> str:
+    """'Mot_de-Passe ' → 'mot de passe'; 'Prénom' → 'prenom'."""
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", fold(name)).split())
+
+
+def read_account_file(data: bytes) -> AccountFile:
+    if len(data) > MAX_BYTES:
+        raise FileRefused("too_big", megabytes=MAX_BYTES // (1024 * 1024))
+    text, encoding = _decode(data)
+    if not text.strip():
+        raise FileRefused("empty")
+    separator = _separator(text)
+    records = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    try:
+        header, rows = _header_and_rows(records)
+    except csv.Error as error:
+        raise FileRefused("unreadable", detail=str(error)) from None
+    columns, cohorts, ignored = _columns(header)
+    missing = [name for name in REQUIRED if name not in columns]
+    if missing:
+        raise FileRefused("missing_column", column=missing[0])
+    if not rows:
+        raise FileRefused("no_rows")
+    if len(rows) > MAX_ROWS:
+        raise FileRefused("too_many_rows", limit=MAX_ROWS)
+    return AccountFile(rows=[_row(line, cells, columns, cohorts) for line, cells in rows],
+                       encoding=encoding, separator=separator, ignored_columns=ignored)
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+        raise FileRefused("spreadsheet")
+    if data.startswith(b"\xef\xbb\xbf"):
+        return _strict(data[3:], "utf-8"), "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return _strict(data, "utf-16"), "utf-16"
+    if b"\x00" in data[:4096]:
+        raise FileRefused("not_text")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise FileRefused("not_text") from None
+    return text, "cp1252"
+
+
+def _strict(data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        raise FileRefused("not_text") from None
+
+
+def _separator(text: str) -> str:
+    """The separator the header line uses most (quoted parts aside); `;` on a tie."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    unquoted = re.sub(r'"[^"]*"', "", first)
+    counts = {sep: unquoted.count(sep) for sep in (";", ",", "\t")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] else ";"
+
+
+def _header_and_rows(records) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    header: list[str] | None = None
+    rows: list[tuple[int, list[str]]] = []
+    line = 1
+    for cells in records:
+        start, line = line, records.line_num + 1
+        if not any(cell.strip() for cell in cells):
+            continue
+        if header is None:
+            header = cells
+        else:
+            rows.append((start, cells))
+    return header or [], rows
+
+
+def _columns(header: list[str]) -> tuple[dict[str, int], list[int], list[str]]:
+    by_name = {name: key for key, names in COLUMNS.items() for name in names}
+    columns: dict[str, int] = {}
+    cohorts: list[tuple[int, int]] = []
+    ignored: list[str] = []
+    for index, raw in enumerate(header):
+        name = header_key(raw)
+        cohort = _COHORT.match(name)
+        if name in by_name and by_name[name] not in columns:
+            columns[by_name[name]] = index
+        elif cohort:
+            cohorts.append((int(cohort[1]), index))
+        elif name:
+            ignored.append(raw.strip())
+    return columns, [index for _, index in sorted(cohorts)], ignored
+
+
+def _row(line: int, cells: list[str], columns: dict[str, int], cohorts: list[int]) -> FileRow:
+    def cell(index: int) -> str:
+        return cells[index].strip() if index < len(cells) else ""
+
+    values = {key: cell(index) for key, index in columns.items()}
+    parent_of = [part.strip() for part in re.split(r"[|,;]", values.pop("parent_of", ""))
+                 if part.strip()]
+    return FileRow(line=line, parent_of=parent_of,
+                   cohorts=[name for name in (cell(i) for i in cohorts) if name], **values)

@@ -1,0 +1,101 @@
+"""Importing a school's accounts from a CSV file (SPEC §8): plan, then apply in batches.
+
+`plan_import` reads the file and the database and says, row by row, what applying would do
+(create, update, unchanged, error with its reason, and the login each new account gets)
+without writing anything. `apply_batch` applies one slice of the rows, in one transaction,
+planning that slice again against the database as it is then: the browser applies a file
+one request per batch, the command line loops over the same function, and a batch that ran
+twice finds its rows unchanged. Re-importing a file therefore writes nothing.
+
+Planning (matching rows to accounts, reasons, logins) is `import_plan`; writing (bulk
+statements) is `import_write`. Passwords are only set at creation (comparing them would cost
+an argon2 verification per row); a new account without an email gets no password at all
+until its printable sheet is made (`account_admin`). Parents are applied after everyone
+else, so the children they name exist by then.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .account_file import AccountFile, FileRow, read_account_file
+from .db import db
+from .enums import Profile
+from .import_plan import Fate, ImportPlan, Issue, RowPlan, plan_rows, profile_of
+from .import_write import CreatedAccount, hashes_of, passwords_for, write
+from .models import School
+
+__all__ = ["BatchResult", "CreatedAccount", "Fate", "ImportPlan", "Issue", "RowPlan",
+           "application_order", "apply_batch", "apply_import", "plan_import"]
+
+BATCH = 500
+
+
+@dataclass
+class BatchResult:
+    done: int                      # rows of the application order handled so far
+    total: int
+    created: list[CreatedAccount]
+    updated: int
+    errors: int                    # rows of this batch left out, each with its reason
+
+    @property
+    def finished(self) -> bool:
+        return self.done >= self.total
+
+
+def application_order(rows: Sequence[FileRow]) -> list[FileRow]:
+    """Parents last (their children must exist), otherwise the file's order."""
+    return sorted(rows, key=lambda row: (profile_of(row.profile) == Profile.PARENT, row.line))
+
+
+def plan_import(school: School, data: bytes | AccountFile, *,
+                create_classes: bool = False) -> ImportPlan:
+    """What applying the file would do, row by row; writes nothing. FileRefused when the file
+    cannot be read at all."""
+    file = data if isinstance(data, AccountFile) else read_account_file(data)
+    plans = plan_rows(school, file, file.rows, create_classes)
+    return ImportPlan(school=school, file=file, rows=plans)
+
+
+def apply_batch(school: School, file: AccountFile, start: int, *, create_classes: bool = False,
+                size: int = BATCH,
+                before_commit: Callable[[list[CreatedAccount]], None] | None = None
+                ) -> BatchResult:
+    """Apply rows [start, start + size) of the application order, in one transaction that
+    this function commits. Passwords are hashed between the read and the write, with no
+    transaction open. `before_commit` runs inside the transaction (to queue the mail that
+    sends the new passwords)."""
+    order = application_order(file.rows)
+    rows = order[start:start + size]
+    planned = plan_rows(school, file, rows, create_classes)
+    plans = [plan for plan in planned if plan.fate in (Fate.CREATE, Fate.UPDATE)]
+    db.session.commit()                                    # end the read transaction
+    creates = [plan for plan in plans if plan.fate == Fate.CREATE]
+    passwords = passwords_for(creates)
+    password_hashes = hashes_of(creates, passwords)
+    created = write(school, plans, passwords, password_hashes)
+    if before_commit is not None:
+        before_commit(created)
+    db.session.commit()
+    return BatchResult(done=min(start + size, len(order)), total=len(order), created=created,
+                       updated=sum(plan.fate == Fate.UPDATE for plan in plans),
+                       errors=sum(plan.fate == Fate.ERROR for plan in planned))
+
+
+def apply_import(school: School, file: AccountFile, *, create_classes: bool = False,
+                 size: int = BATCH, before_commit=None,
+                 progress: Callable[[BatchResult], None] | None = None) -> tuple[int, int]:
+    """Apply the whole file batch after batch; (created, updated)."""
+    created = updated = start = 0
+    while True:
+        result = apply_batch(school, file, start, create_classes=create_classes, size=size,
+                             before_commit=before_commit)
+        created, updated = created + len(result.created), updated + result.updated
+        if progress is not None:
+            progress(result)
+        if result.finished:
+            return created, updated
+        start = result.done
+
+

@@ -1,0 +1,324 @@
+"""Planning an account import (SPEC §8): for each row of the file, what applying it would
+do — create, update (and what), unchanged, or an error with its reason — and the login each
+new account gets, read from the database without writing anything.
+
+Matching: a row with an external id is the account with that id (anywhere in the region: a
+parent may already belong to another school); without one, the account of this school with
+the same name (folded) and profile, if there is exactly one. Every read is one query per
+chunk of rows (IN lists of at most `CHUNK` values): the cost follows the file, never the
+size of the region.
+"""
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from .account_file import AccountFile, FileRow, header_key
+from .allocation import next_free, taken_variants
+from .db import db
+from .enums import GroupKind, Profile
+from .models import Account, AccountSchool, Group, GroupMember, ParentLink, School
+from .naming import login_for, search_key
+from .passwords import policy_errors
+
+CHUNK = 500
+LIMITS = {"first_name": 100, "last_name": 100, "class_name": 120, "email": 254,
+          "external_id": 64, "password": 200}
+
+PROFILE_WORDS = {
+    "eleve": Profile.STUDENT, "eleves": Profile.STUDENT, "student": Profile.STUDENT,
+    "etudiant": Profile.STUDENT,
+    "parent": Profile.PARENT, "parents": Profile.PARENT, "parent d eleve": Profile.PARENT,
+    "responsable": Profile.PARENT,
+    "enseignant": Profile.TEACHER, "teacher": Profile.TEACHER, "editingteacher": Profile.TEACHER,
+    "professeur": Profile.TEACHER,
+    "personnel non enseignant": Profile.STAFF, "personnel": Profile.STAFF,
+    "staff": Profile.STAFF,
+    "autre": Profile.OTHER, "other": Profile.OTHER,
+}
+
+
+class Fate(enum.StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    ERROR = "error"
+
+
+@dataclass
+class Issue:
+    """A reason code with its parameters (worded by portal/admin/wording.py)."""
+
+    code: str
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class RowPlan:
+    row: FileRow
+    profile: Profile | None = None
+    fate: Fate = Fate.ERROR
+    errors: list[Issue] = field(default_factory=list)
+    notes: list[Issue] = field(default_factory=list)
+    login: str | None = None
+    account_id: int | None = None
+    changes: list[str] = field(default_factory=list)
+    # what the write step needs, found while planning
+    class_id: int | None = None
+    group_ids: list[int] = field(default_factory=list)
+    child_ids: list[int] = field(default_factory=list)
+    new_groups: list[tuple[GroupKind, str]] = field(default_factory=list)
+
+    def error(self, code: str, **params) -> None:
+        self.errors.append(Issue(code, params))
+        self.fate = Fate.ERROR
+
+
+@dataclass
+class ImportPlan:
+    school: School
+    file: AccountFile
+    rows: list[RowPlan]
+
+    def count(self, fate: Fate) -> int:
+        return sum(row.fate == fate for row in self.rows)
+
+    @property
+    def counts(self) -> dict[Fate, int]:
+        return {fate: self.count(fate) for fate in Fate}
+
+
+@dataclass
+class _Existing:
+    id: int
+    login: str
+    external_id: str | None
+    first_name: str
+    last_name: str
+    profile: Profile
+    redirect_address: str | None
+
+
+def profile_of(text: str) -> Profile | None:
+    return PROFILE_WORDS.get(header_key(text))
+
+
+def plan_rows(school: School, file: AccountFile, rows: Sequence[FileRow],
+              create_classes: bool) -> list[RowPlan]:
+    """The plans of `rows` (all of the file, or one batch of it); duplicates are looked for
+    in the whole file, the database only for `rows`."""
+    first_lines = _first_occurrences(file.rows)
+    plans = [_checked(row, first_lines) for row in rows]
+    valid = [plan for plan in plans if not plan.errors]
+    matches = _match(school, valid)
+    groups = school_groups(school.id)
+    matched_ids = [account.id for account in matches.values() if account is not None]
+    memberships = _memberships(school.id, matched_ids)
+    in_school = _in_school(school.id, matched_ids)
+    children = _children(matched_ids)
+    refs = child_refs([ref for plan in valid for ref in plan.row.parent_of])
+    file_ids = {row.external_id for row in file.rows if row.external_id}
+    for plan in valid:
+        _decide(plan, matches.get(id(plan)), groups, memberships, in_school, children,
+                refs, file_ids, create_classes)
+    _give_logins(school, [plan for plan in valid if plan.fate == Fate.CREATE])
+    return plans
+
+
+def _first_occurrences(rows: Iterable[FileRow]) -> dict[int, int]:
+    """line of a row → line of the first row of the file with the same identity."""
+    first: dict[tuple, int] = {}
+    result = {}
+    for row in rows:
+        key = ("id", row.external_id) if row.external_id else (
+            "name", search_key(row.first_name, row.last_name)[0], profile_of(row.profile),
+            header_key(row.class_name))
+        result[row.line] = first.setdefault(key, row.line)
+    return result
+
+
+def _checked(row: FileRow, first_lines: dict[int, int]) -> RowPlan:
+    plan = RowPlan(row=row, profile=profile_of(row.profile))
+    if not row.first_name or not row.last_name:
+        plan.error("missing_name")
+    if plan.profile is None:
+        plan.error("unknown_profile", profile=row.profile)
+    for name, limit in LIMITS.items():
+        if len(getattr(row, name)) > limit:
+            plan.error("too_long", column=name, limit=limit)
+    if row.email and not _looks_like_email(row.email):
+        plan.error("bad_email", email=row.email)
+    if row.password and policy_errors(row.password):
+        plan.error("weak_password")
+    if first_lines[row.line] != row.line:
+        plan.error("duplicate", line=first_lines[row.line])
+    return plan
+
+
+def _looks_like_email(text: str) -> bool:
+    local, at, domain = text.rpartition("@")
+    return bool(at and local and "." in domain and not any(c.isspace() for c in text))
+
+
+def chunks(values: Sequence, size: int = CHUNK) -> Iterable[list]:
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+_EXISTING_COLUMNS = (Account.id, Account.login, Account.external_id, Account.first_name,
+                     Account.last_name, Account.profile, Account.redirect_address)
+
+
+def _match(school: School, plans: list[RowPlan]) -> dict[int, _Existing | None]:
+    """id(plan) → the account the row is about (None: a new one). Ambiguities are errors."""
+    by_id: dict[str, _Existing] = {}
+    for chunk in chunks(sorted({p.row.external_id for p in plans if p.row.external_id})):
+        for row in db.session.execute(select(*_EXISTING_COLUMNS)
+                                      .where(Account.external_id.in_(chunk))):
+            by_id[row.external_id] = _Existing(*row)
+    unmatched = [p for p in plans if p.row.external_id not in by_id]
+    by_name: dict[tuple[str, Profile], list[_Existing]] = defaultdict(list)
+    keys = sorted({search_key(p.row.first_name, p.row.last_name)[0] for p in unmatched})
+    for chunk in chunks(keys):
+        query = (select(Account.search_name, *_EXISTING_COLUMNS)
+                 .join(AccountSchool, AccountSchool.account_id == Account.id)
+                 .where(AccountSchool.school_id == school.id, Account.search_name.in_(chunk)))
+        for row in db.session.execute(query):
+            by_name[(row[0], row.profile)].append(_Existing(*row[1:]))
+    matches: dict[int, _Existing | None] = {}
+    for plan in plans:
+        if plan.row.external_id in by_id:
+            matches[id(plan)] = by_id[plan.row.external_id]
+            continue
+        key = (search_key(plan.row.first_name, plan.row.last_name)[0], plan.profile)
+        candidates = [a for a in by_name.get(key, ())
+                      if a.external_id is None or not plan.row.external_id]
+        if len(candidates) > 1:
+            plan.error("ambiguous", count=len(candidates))
+        matches[id(plan)] = candidates[0] if len(candidates) == 1 else None
+    return matches
+
+
+def school_groups(school_id: int) -> dict[tuple[GroupKind, str], int]:
+    rows = db.session.execute(select(Group.kind, Group.name, Group.id).where(
+        Group.school_id == school_id, Group.kind.in_([GroupKind.CLASS, GroupKind.GROUP])))
+    return {(kind, header_key(name)): group_id for kind, name, group_id in rows}
+
+
+def _memberships(school_id: int, account_ids: list[int]) -> dict[int, dict[int, GroupKind]]:
+    """account id → {group id: kind} of its classes and groups in this school."""
+    result: dict[int, dict[int, GroupKind]] = defaultdict(dict)
+    for chunk in chunks(account_ids):
+        rows = db.session.execute(
+            select(GroupMember.account_id, Group.id, Group.kind)
+            .join(Group, Group.id == GroupMember.group_id)
+            .where(GroupMember.account_id.in_(chunk), Group.school_id == school_id,
+                   Group.kind.in_([GroupKind.CLASS, GroupKind.GROUP])))
+        for account_id, group_id, kind in rows:
+            result[account_id][group_id] = kind
+    return result
+
+
+def _in_school(school_id: int, account_ids: list[int]) -> set[int]:
+    found: set[int] = set()
+    for chunk in chunks(account_ids):
+        found.update(db.session.scalars(select(AccountSchool.account_id).where(
+            AccountSchool.school_id == school_id, AccountSchool.account_id.in_(chunk))))
+    return found
+
+
+def _children(parent_ids: list[int]) -> dict[int, set[int]]:
+    result: dict[int, set[int]] = defaultdict(set)
+    for chunk in chunks(parent_ids):
+        for parent_id, child_id in db.session.execute(
+                select(ParentLink.parent_id, ParentLink.child_id)
+                .where(ParentLink.parent_id.in_(chunk))):
+            result[parent_id].add(child_id)
+    return result
+
+
+def child_refs(refs: list[str]) -> dict[str, int]:
+    """A child named by external id or by login → its account id."""
+    found: dict[str, int] = {}
+    for chunk in chunks(sorted(set(refs))):
+        for account_id, external_id, login in db.session.execute(
+                select(Account.id, Account.external_id, Account.login)
+                .where(Account.external_id.in_(chunk) | Account.login.in_(chunk))):
+            for key in (external_id, login):
+                if key in chunk:
+                    found[key] = account_id
+    return found
+
+
+def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_school,
+            children, refs, file_ids, create_classes: bool) -> None:
+    if plan.errors:
+        return
+    row = plan.row
+    if row.class_name:
+        plan.class_id = groups.get((GroupKind.CLASS, header_key(row.class_name)))
+        if plan.class_id is None:
+            if not create_classes:
+                plan.error("unknown_class", name=row.class_name)
+                return
+            plan.new_groups.append((GroupKind.CLASS, row.class_name))
+            plan.notes.append(Issue("class_created", {"name": row.class_name}))
+    for name in row.cohorts:
+        group_id = groups.get((GroupKind.GROUP, header_key(name)))
+        if group_id is None:
+            plan.new_groups.append((GroupKind.GROUP, name))
+            plan.notes.append(Issue("group_created", {"name": name}))
+        else:
+            plan.group_ids.append(group_id)
+    for ref in row.parent_of:
+        if ref in refs:
+            plan.child_ids.append(refs[ref])
+        elif ref not in file_ids:
+            plan.error("child_not_found", ref=ref)
+    if plan.errors:
+        return
+    if plan.profile == Profile.PARENT and not row.email:
+        plan.notes.append(Issue("parent_without_email"))
+    if existing is None:
+        plan.fate = Fate.CREATE
+        return
+    plan.account_id, plan.login = existing.id, existing.login
+    changes = plan.changes
+    if (existing.first_name, existing.last_name) != (row.first_name, row.last_name):
+        changes.append("names")
+    if existing.profile != plan.profile:
+        changes.append("profile")
+    if row.email and (existing.redirect_address or "").lower() != row.email.lower():
+        changes.append("email")
+    if row.external_id and existing.external_id != row.external_id:
+        changes.append("external_id")
+    if existing.id not in in_school:
+        changes.append("school")
+    mine = memberships.get(existing.id, {})
+    classes = {g for g, kind in mine.items() if kind == GroupKind.CLASS}
+    if row.class_name and (plan.class_id is None or classes != {plan.class_id}):
+        changes.append("class")
+    if any(kind == GroupKind.GROUP for kind, _ in plan.new_groups) or \
+            any(g not in mine for g in plan.group_ids):
+        changes.append("groups")
+    if set(plan.child_ids) - children.get(existing.id, set()) or \
+            any(ref not in refs for ref in row.parent_of):
+        changes.append("children")
+    if row.password:
+        plan.notes.append(Issue("password_kept"))
+    plan.fate = Fate.UPDATE if changes else Fate.UNCHANGED
+
+
+def _give_logins(school: School, plans: list[RowPlan]) -> None:
+    bases = [login_for(school.login_pattern, school.uai, p.row.first_name, p.row.last_name)
+             for p in plans]
+    for plan, login in zip(plans, next_free(bases, taken_variants(Account.login, bases)),
+                           strict=True):
+        plan.login = login
+
+

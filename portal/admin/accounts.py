@@ -1,0 +1,294 @@
+"""Accounts: the filtered table, its export, one account's page and what an administrator
+does to it (SPEC §8). Rules live in directory.account_admin; these views read the request,
+call them and word their answers."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from directory import account_admin as rules
+from directory.account_admin import Activity, AdminFilters, EditRefused
+from directory.db import db
+from directory.enums import GroupKind, Profile
+from directory.errors import InvalidInput
+from directory.models import Group
+from directory.search import classes_by_account
+from mailgate.models import MailboxItem
+
+from ..spreadsheet import csv_response
+from . import bp
+from .access import administrator_required
+from .forms import BulkForm, ConfirmForm, EditForm, FilterForm, NewAccountForm, PasswordForm
+from .password_mail import send_password, send_passwords
+
+PER_PAGE = 50
+EXPORT_LIMIT = 100_000
+
+
+def _filter_form() -> tuple[FilterForm, AdminFilters]:
+    form = FilterForm(formdata=request.args)
+    schools = rules.administered_schools(current_user)
+    form.etablissement.choices = [("", gettext("Tous"))] + [
+        (str(s.id), f"{s.name} ({s.uai})") for s in schools]
+    form.profil.choices = [("", gettext("Tous"))] + [(p.value, gettext(p.label))
+                                                     for p in Profile]
+    school_id = int(form.etablissement.data) if (form.etablissement.data or "").isdigit() \
+        else None
+    groups = rules.groups_of_school(current_user, school_id)
+    form.groupe.choices = [("", gettext("Toutes"))] + [(str(g.id), g.name) for g in groups]
+    if not form.validate():
+        return form, AdminFilters(school_id=school_id)
+    return form, AdminFilters(
+        name=form.nom.data or "", school_id=school_id,
+        profile=Profile(form.profil.data) if form.profil.data else None,
+        group_id=int(form.groupe.data) if form.groupe.data else None,
+        suspended={"actif": False, "suspendu": True}.get(form.etat.data),
+        activity=Activity(form.activite.data) if form.activite.data else None,
+        inactive_days=form.jours.data if form.jours.data is not None else 30)
+
+
+@bp.route("/comptes/")
+@administrator_required
+def accounts():
+    form, filters = _filter_form()
+    page = rules.find_accounts(current_user, filters, form.page.data or 1, PER_PAGE)
+    classes = classes_by_account([a.id for a in page.accounts])
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template("admin/accounts.html", form=form, page=page, classes=classes,
+                           args=args, bulk=BulkForm(), cap=rules.COUNT_CAP), \
+        400 if form.errors else 200
+
+
+@bp.route("/comptes/export.csv")
+@administrator_required
+def export():
+    _, filters = _filter_form()
+    query = rules.find_query(current_user, filters).limit(EXPORT_LIMIT)
+    rows = []
+    for chunk in db.session.scalars(query).partitions(2000):
+        classes = classes_by_account([a.id for a in chunk])
+        rows.extend([a.login, a.last_name, a.first_name, gettext(a.profile.label),
+                     ", ".join(classes.get(a.id, [])), a.address,
+                     gettext("suspendu") if a.suspended else gettext("actif"),
+                     _date(a.last_access_at)] for a in chunk)
+    header = [gettext("Identifiant"), gettext("Nom"), gettext("Prénom"), gettext("Profil"),
+              gettext("Classe"), gettext("Adresse universelle"), gettext("État"),
+              gettext("Dernier accès")]
+    return csv_response(header, rows, "comptes.csv")
+
+
+def _date(when) -> str:
+    from directory.clock import local_time
+
+    return local_time(when).strftime("%d/%m/%Y %H:%M") if when else ""
+
+
+@bp.route("/comptes/actions", methods=["POST"])
+@administrator_required
+def bulk():
+    form = BulkForm()
+    if not form.validate_on_submit():
+        abort(400)
+    chosen = [i for i in form.ids.data if isinstance(i, int)][:1000]
+    accounts = rules.administered_accounts(current_user, chosen)
+    back = form.retour.data if (form.retour.data or "").startswith("/administration/") \
+        else url_for(".accounts")
+    if not accounts:
+        flash(gettext("Sélectionnez au moins un compte."), "warning")
+        return redirect(back, code=303)
+    if form.action.data == "mot_de_passe":
+        return reset_and_report(accounts, mode="envoyer")
+    suspend = form.action.data == "suspendre"
+    refused = rules.set_suspended(current_user, accounts, suspend)
+    db.session.commit()
+    done = len(accounts) - len(refused)
+    flash((ngettext("%(num)d compte suspendu.", "%(num)d comptes suspendus.", done) if suspend
+           else ngettext("%(num)d compte réactivé.", "%(num)d comptes réactivés.", done))
+          + (" " + gettext("Vous ne pouvez pas suspendre votre propre compte.")
+             if refused else ""), "success")
+    return redirect(back, code=303)
+
+
+def _account_or_404(account_id: int):
+    return rules.administered_account(current_user, account_id) or abort(404)
+
+
+def _class_choices(account) -> list[tuple[str, str]]:
+    school_ids = [s.id for s in account.schools]
+    classes = db.session.scalars(select(Group).where(
+        Group.school_id.in_(school_ids), Group.kind == GroupKind.CLASS)
+        .order_by(Group.school_id, Group.search_name)) if school_ids else []
+    return [("", gettext("(inchangée)"))] + [(str(g.id), f"{g.name} ({g.school.uai})")
+                                             for g in classes]
+
+
+@bp.route("/comptes/<int(max=2147483647):account_id>", methods=["GET", "POST"])
+@administrator_required
+def account(account_id: int):
+    target = _account_or_404(account_id)
+    form = EditForm(obj=None) if request.method == "POST" else EditForm(
+        prenom=target.first_name, nom=target.last_name, profil=target.profile.value,
+        redirection=target.redirect_address or "",
+        enfants="\n".join(c.login for c in rules.children_of(target)),
+        admin_etablissement=target.is_school_admin)
+    form.classe.choices = _class_choices(target)
+    if form.validate_on_submit():
+        edit = rules.AccountEdit(
+            first_name=form.prenom.data, last_name=form.nom.data,
+            profile=Profile(form.profil.data),
+            class_id=int(form.classe.data) if form.classe.data else None,
+            redirect_address=form.redirection.data or "",
+            children_logins=(form.enfants.data or "").split(),
+            school_admin=bool(form.admin_etablissement.data) if current_user.is_admin
+            else None)
+        try:
+            rules.edit_account(current_user, target, edit)
+        except EditRefused as refused:
+            db.session.rollback()
+            form.form_errors.append(_edit_refusal(refused))
+        else:
+            db.session.commit()
+            flash(gettext("Compte de %(name)s enregistré.", name=target.full_name), "success")
+            return redirect(url_for(".account", account_id=target.id), code=303)
+    return render_template("admin/account.html", account=target, form=form,
+                           classes=rules.classes_of(target),
+                           children=rules.children_of(target), password_form=PasswordForm(),
+                           confirm=ConfirmForm()), 400 if form.errors else 200
+
+
+def _edit_refusal(refused: EditRefused) -> str:
+    return {
+        "missing_name": gettext("Le nom et le prénom sont obligatoires."),
+        "too_long": gettext("Le nom ou le prénom dépasse 100 caractères."),
+        "unknown_class": gettext("Cette classe n'est pas une classe de ses établissements."),
+        "unknown_child": gettext("Aucun compte que vous administrez n'a l'identifiant "
+                                 "« %(login)s ».", login=refused.params.get("login", "")),
+    }.get(refused.code, gettext("Modification impossible."))
+
+
+@bp.route("/comptes/<int(max=2147483647):account_id>/suspension", methods=["POST"])
+@administrator_required
+def suspension(account_id: int):
+    target = _account_or_404(account_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    suspend = not target.suspended
+    if rules.set_suspended(current_user, [target], suspend):
+        flash(gettext("Vous ne pouvez pas suspendre votre propre compte."), "warning")
+    else:
+        db.session.commit()
+        flash(gettext("Compte de %(name)s suspendu : il ne peut plus se connecter et les "
+                      "messages qui lui sont écrits sont refusés.", name=target.full_name)
+              if suspend else gettext("Compte de %(name)s réactivé.", name=target.full_name),
+              "success")
+    return redirect(url_for(".account", account_id=target.id), code=303)
+
+
+@bp.route("/comptes/<int(max=2147483647):account_id>/mot-de-passe", methods=["POST"])
+@administrator_required
+def password(account_id: int):
+    target = _account_or_404(account_id)
+    form = PasswordForm()
+    if not form.validate_on_submit() or (form.mode.data == "saisir"
+                                         and not form.mot_de_passe.data):
+        errors = [e for errs in form.errors.values() for e in errs] or [
+            gettext("Saisissez le mot de passe.")]
+        flash(" ".join(str(e) for e in errors), "error")
+        return redirect(url_for(".account", account_id=target.id), code=303)
+    if form.mode.data == "envoyer" and not target.verified_redirect:
+        flash(gettext("%(name)s n'a pas d'adresse de redirection vérifiée : imprimez une "
+                      "fiche ou saisissez un mot de passe.", name=target.full_name), "warning")
+        return redirect(url_for(".account", account_id=target.id), code=303)
+    typed = form.mot_de_passe.data if form.mode.data == "saisir" else None
+    return reset_and_report([target], mode=form.mode.data, password=typed)
+
+
+def reset_and_report(accounts, *, mode: str, password: str | None = None):
+    """New passwords: mailed to verified redirect addresses (mode "envoyer"), else printed
+    on sheets; a typed one is only confirmed (the administrator hands it over)."""
+    results = rules.reset_passwords(accounts, password)
+    mails = [new for new in results if mode == "envoyer" and new.mail_to]
+    send_passwords([{"to": new.mail_to, "name": new.account.full_name,
+                     "login": new.account.login, "password": new.password} for new in mails])
+    mailed = {id(new) for new in mails}
+    sheets = [new for new in results if mode != "saisir" and id(new) not in mailed]
+    db.session.commit()
+    mailed = len(results) - len(sheets) if mode != "saisir" else 0
+    if mode == "saisir":
+        flash(gettext("Mot de passe de %(name)s changé : il devra le changer à la prochaine "
+                      "connexion.", name=accounts[0].full_name), "success")
+    elif mailed:
+        flash(ngettext("%(num)d mot de passe envoyé par courriel.",
+                       "%(num)d mots de passe envoyés par courriel.", mailed), "success")
+    if sheets:
+        return render_template("admin/sheets.html", sheets=sheets,
+                               classes=classes_by_account([s.account.id for s in sheets]))
+    target = url_for(".account", account_id=accounts[0].id) if len(accounts) == 1 \
+        else url_for(".accounts")
+    return redirect(target, code=303)
+
+
+@bp.route("/comptes/<int(max=2147483647):account_id>/fiche", methods=["POST"])
+@administrator_required
+def sheet(account_id: int):
+    target = _account_or_404(account_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    return reset_and_report([target], mode="fiche")
+
+
+@bp.route("/comptes/<int(max=2147483647):account_id>/suppression", methods=["GET", "POST"])
+@administrator_required
+def delete(account_id: int):
+    target = _account_or_404(account_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        name = target.full_name
+        if rules.delete_accounts(current_user, [target]):
+            flash(gettext("Vous ne pouvez pas supprimer votre propre compte."), "warning")
+            return redirect(url_for(".account", account_id=account_id), code=303)
+        db.session.commit()
+        flash(gettext("Le compte de %(name)s est supprimé.", name=name), "success")
+        return redirect(url_for(".accounts"), code=303)
+    messages = db.session.scalar(select(func.count()).select_from(MailboxItem)
+                                 .where(MailboxItem.account_id == target.id))
+    return render_template("admin/delete.html", account=target, form=form, messages=messages)
+
+
+@bp.route("/comptes/nouveau", methods=["GET", "POST"])
+@administrator_required
+def new_account():
+    form = NewAccountForm()
+    schools = rules.administered_schools(current_user)
+    form.etablissement.choices = [(str(s.id), f"{s.name} ({s.uai})") for s in schools]
+    if form.validate_on_submit():
+        if form.envoi.data == "envoyer" and not form.redirection.data:
+            form.redirection.errors.append(gettext(
+                "Pour envoyer le mot de passe, saisissez l'adresse de redirection."))
+        elif form.envoi.data == "saisir" and not form.mot_de_passe.data:
+            form.mot_de_passe.errors.append(gettext("Saisissez le mot de passe."))
+        else:
+            school = rules.administered_school(current_user, int(form.etablissement.data))
+            if school is None:
+                abort(404)
+            new = rules.NewAccount(
+                school=school, first_name=form.prenom.data, last_name=form.nom.data,
+                profile=Profile(form.profil.data), redirect_address=form.redirection.data or "",
+                password=form.mot_de_passe.data if form.envoi.data == "saisir" else "")
+            try:
+                created, plain = rules.create_by_hand(current_user, new)
+            except InvalidInput as error:
+                form.form_errors.append(error.message)
+            else:
+                if form.envoi.data == "envoyer":
+                    send_password(to=created.redirect_address, name=created.full_name,
+                                  login=created.login, password=plain)
+                db.session.commit()
+                flash(gettext("Compte créé : identifiant %(login)s.", login=created.login)
+                      + (" " + gettext("Le mot de passe a été envoyé à %(address)s.",
+                                       address=created.redirect_address)
+                         if form.envoi.data == "envoyer" else ""), "success")
+                return redirect(url_for(".account", account_id=created.id), code=303)
+    return render_template("admin/new_account.html", form=form), 400 if form.errors else 200

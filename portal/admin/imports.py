@@ -1,0 +1,143 @@
+"""CSV import in the browser (SPEC §8): upload, preview row by row, apply batch by batch
+with a progress bar, then print the sheets of the accounts that have no password yet.
+
+The uploaded file is kept in the database (directory.import_models.AccountImport), so any
+web process serves the next step. Applying is one request per batch (JavaScript shows the
+progress); without JavaScript the apply button runs every batch in one request.
+"""
+from __future__ import annotations
+
+from flask import abort, flash, jsonify, redirect, render_template, url_for
+from flask_babel import gettext
+from flask_login import current_user
+
+from directory import account_admin as rules
+from directory.account_file import FileRefused, read_account_file
+from directory.account_import import Fate, apply_batch, plan_import
+from directory.clock import utcnow
+from directory.db import db
+from directory.search import classes_by_account
+
+from . import bp, wording
+from .access import administrator_required
+from .accounts import reset_and_report
+from .forms import ConfirmForm, UploadForm
+from .password_mail import send_passwords
+
+WEB_BATCH = 200
+SHEETS_AT_ONCE = 2000
+
+
+def mail_generated_passwords(created) -> None:
+    """Run inside each batch's transaction: the generated passwords leave with it."""
+    send_passwords([{"to": account.email, "name": f"{account.first_name} {account.last_name}",
+                     "login": account.login, "password": account.password}
+                    for account in created if account.password and account.email])
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@administrator_required
+def upload():
+    form = UploadForm()
+    form.etablissement.choices = [(str(s.id), f"{s.name} ({s.uai})")
+                                  for s in rules.administered_schools(current_user)]
+    if form.validate_on_submit():
+        school = rules.administered_school(current_user, int(form.etablissement.data)) \
+            or abort(404)
+        content = form.fichier.data.read()
+        try:
+            read_account_file(content)
+        except FileRefused as refused:
+            form.fichier.errors.append(wording.file_refusal(refused))
+        else:
+            kept = rules.keep_upload(current_user, school, form.fichier.data.filename or "",
+                                     content, bool(form.creer_classes.data))
+            db.session.commit()
+            return redirect(url_for(".preview", import_id=kept.id), code=303)
+    return render_template("admin/import.html", form=form), 400 if form.errors else 200
+
+
+def _upload_or_404(import_id: int):
+    return rules.administered_import(current_user, import_id) or abort(404)
+
+
+@bp.route("/import/<int(max=2147483647):import_id>")
+@administrator_required
+def preview(import_id: int):
+    kept = _upload_or_404(import_id)
+    if kept.finished_at is not None:
+        return redirect(url_for(".result", import_id=kept.id))
+    school = rules.administered_school(current_user, kept.school_id) or abort(404)
+    plan = plan_import(school, kept.content, create_classes=kept.create_classes)
+    db.session.rollback()
+    return render_template("admin/import_preview.html", kept=kept, plan=plan, school=school,
+                           Fate=Fate, wording=wording, confirm=ConfirmForm())
+
+
+@bp.route("/import/<int(max=2147483647):import_id>/lot", methods=["POST"])
+@administrator_required
+def apply_next_batch(import_id: int):
+    """One batch; JSON for the progress bar."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    kept = _upload_or_404(import_id)
+    if kept.finished_at is not None:
+        return jsonify(done=kept.rows_done, total=kept.rows_done, finished=True,
+                       created=kept.created_count, updated=kept.updated_count,
+                       next=url_for(".result", import_id=kept.id))
+    result = _apply(kept)
+    return jsonify(done=result.done, total=result.total, finished=result.finished,
+                   created=kept.created_count, updated=kept.updated_count,
+                   next=url_for(".result", import_id=kept.id))
+
+
+@bp.route("/import/<int(max=2147483647):import_id>/appliquer", methods=["POST"])
+@administrator_required
+def apply_all(import_id: int):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    kept = _upload_or_404(import_id)
+    while kept.finished_at is None and not _apply(kept).finished:
+        kept = _upload_or_404(import_id)
+    return redirect(url_for(".result", import_id=kept.id), code=303)
+
+
+def _apply(kept):
+    school = rules.administered_school(current_user, kept.school_id) or abort(404)
+    file = read_account_file(kept.content)
+    import_id, start = kept.id, kept.rows_done
+    result = apply_batch(school, file, start, create_classes=kept.create_classes,
+                         size=WEB_BATCH, before_commit=mail_generated_passwords)
+    kept = rules.administered_import(current_user, import_id)
+    kept.rows_done = result.done
+    kept.created_count += len(result.created)
+    kept.updated_count += result.updated
+    if result.finished:
+        kept.finished_at = utcnow()
+        kept.content = b""          # the file may hold passwords: kept no longer than needed
+    db.session.commit()
+    return result
+
+
+@bp.route("/import/<int(max=2147483647):import_id>/resultat")
+@administrator_required
+def result(import_id: int):
+    kept = _upload_or_404(import_id)
+    waiting = rules.awaiting_sheet(kept.school_id, SHEETS_AT_ONCE)
+    return render_template("admin/import_result.html", kept=kept, waiting=waiting,
+                           summary=wording.summary(kept.created_count, kept.updated_count),
+                           classes=classes_by_account([a.id for a in waiting]),
+                           confirm=ConfirmForm())
+
+
+@bp.route("/import/<int(max=2147483647):import_id>/fiches", methods=["POST"])
+@administrator_required
+def sheets(import_id: int):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    kept = _upload_or_404(import_id)
+    waiting = rules.awaiting_sheet(kept.school_id, SHEETS_AT_ONCE)
+    if not waiting:
+        flash(gettext("Aucun compte n'attend sa fiche."), "info")
+        return redirect(url_for(".result", import_id=kept.id), code=303)
+    return reset_and_report(waiting, mode="fiche")

@@ -1,0 +1,30 @@
+"""The mail that hands a new password to its owner's verified redirect address."""
+from __future__ import annotations
+
+from flask import current_app, has_request_context, url_for
+from flask_babel import gettext
+
+from mailgate import system_mail
+
+
+def send_password(*, to: str, name: str, login: str, password: str) -> None:
+    """Queued in the caller's transaction (sent by the worker once it commits)."""
+    system_mail.send(password_message(to=to, name=name, login=login, password=password))
+
+
+def send_passwords(items: list[dict]) -> None:
+    """Many at once (an import's batch): dicts of to, name, login, password."""
+    system_mail.send_many([password_message(**item) for item in items])
+
+
+def password_message(*, to: str, name: str, login: str, password: str):
+    link = url_for("auth.login", _external=True) if has_request_context() else ""
+    body = gettext("Bonjour %(name)s,\n\n"
+                   "Votre compte Préau est prêt.\n\n"
+                   "Identifiant : %(login)s\n"
+                   "Mot de passe provisoire : %(password)s\n\n"
+                   "Vous devrez choisir votre propre mot de passe à la première connexion.\n"
+                   "%(link)s\n", name=name, login=login, password=password, link=link)
+    return system_mail.build(to=to, subject=gettext("Préau : votre identifiant et votre "
+                                                    "mot de passe"),
+                             body=body, domain=current_app.config["MAIL_DOMAIN"])

@@ -1,0 +1,69 @@
+"""A member's own data, downloaded from Préférences (RGPD, SPEC §8): a zip of their profile
+(JSON), their messages (one .eml per message, by folder) and their address book (.vcf)."""
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+
+from sqlalchemy import select
+
+from directory.db import db
+from directory.enums import GroupKind
+from directory.models import Account, Group, GroupMember, ParentLink
+from directory.roles import effective_roles
+from mailgate.models import MailboxItem, MailFolder, MailMessage
+
+from .carnet import exporting
+
+
+def personal_data_zip(account: Account, domain: str) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("profil.json", json.dumps(profile(account, domain), ensure_ascii=False,
+                                                   indent=2))
+        for folder, item_id, source in db.session.execute(
+                select(MailFolder.name, MailboxItem.id, MailMessage.source)
+                .join(MailFolder, MailFolder.id == MailboxItem.folder_id)
+                .join(MailMessage, MailMessage.id == MailboxItem.message_id)
+                .where(MailboxItem.account_id == account.id)
+                .order_by(MailFolder.name, MailboxItem.received_at, MailboxItem.id)):
+            archive.writestr(f"messages/{_safe(folder)}/{item_id}.eml", source)
+        archive.writestr("carnet.vcf", exporting.export_book(account, domain, "4.0"))
+    return out.getvalue()
+
+
+def profile(account: Account, domain: str) -> dict:
+    groups = db.session.execute(
+        select(Group.kind, Group.name, GroupMember.is_manager)
+        .join(GroupMember, GroupMember.group_id == Group.id)
+        .where(GroupMember.account_id == account.id).order_by(Group.kind, Group.name))
+    related = {}
+    for label, mine, theirs in (("enfants", ParentLink.parent_id, ParentLink.child_id),
+                                ("parents", ParentLink.child_id, ParentLink.parent_id)):
+        related[label] = [f"{first} {last} ({login})" for first, last, login in
+                          db.session.execute(select(Account.first_name, Account.last_name,
+                                                    Account.login)
+                                             .join(ParentLink, theirs == Account.id)
+                                             .where(mine == account.id))]
+    return {
+        "identifiant": account.login, "prenom": account.first_name, "nom": account.last_name,
+        "profil": account.profile.label, "discipline": account.discipline or "",
+        "adresse_universelle": f"{account.address}@{domain}",
+        "adresse_de_redirection": account.redirect_address or "",
+        "adresse_de_redirection_verifiee": account.redirect_verified,
+        "etablissements": [f"{s.name} ({s.uai})" for s in account.schools],
+        "classes": [name for kind, name, _ in groups if kind == GroupKind.CLASS],
+        "groupes": [{"nom": name, "type": kind.value, "gestionnaire": manager}
+                    for kind, name, manager in groups if kind != GroupKind.CLASS],
+        "roles": sorted(role.label for role in effective_roles(account)),
+        "compte_cree_le": account.created_at.isoformat() if account.created_at else None,
+        "dernier_acces": account.last_access_at.isoformat() if account.last_access_at
+        else None,
+        **related,
+    }
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^\w .-]+", "_", name).strip() or "dossier"

@@ -1,0 +1,162 @@
+"""Planning and applying a school's account file: fates, reasons, logins, idempotence."""
+import pytest
+from sqlalchemy import func, select
+
+from directory.account_file import read_account_file
+from directory.account_import import Fate, apply_import, plan_import
+from directory.accounts import school_by_uai
+from directory.db import db
+from directory.enums import GroupKind, Profile
+from directory.models import Account, Group, GroupMember, ParentLink
+from directory.passwords import NO_PASSWORD, verify_password
+
+from .account_files import excel_fr, utf8_bom_moodle
+
+
+@pytest.fixture
+def school(ctx):
+    return school_by_uai("0310024H")
+
+
+def _count(model=Account) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def _fates(plan):
+    return [(row.row.line, row.fate.value, [e.code for e in row.errors]) for row in plan.rows]
+
+
+def test_preview_says_each_rows_fate_and_writes_nothing(school):
+    data = excel_fr([
+        ["Blondel", "Victor", "Élève", "4A", "", ""],
+        ["Le Gall", "Zoé", "Élève", "4A", "", ""],             # the demo's Zoé: unchanged
+        ["Sans", "", "Élève", "4A", "", ""],
+        ["Roux", "Anna", "Chef", "", "", ""],
+        ["Roux", "Léo", "Élève", "9Z", "", ""],
+        ["Blondel", "Victor", "Élève", "4A", "", ""],
+        ["Martin", "Lucas", "Élève", "3A", "", ""],           # moves from 4A to 3A
+    ])
+    before = _count()
+    plan = plan_import(school, data)
+    assert _fates(plan) == [
+        (2, "create", []), (3, "unchanged", []), (4, "error", ["missing_name"]),
+        (5, "error", ["unknown_profile"]), (6, "error", ["unknown_class"]),
+        (7, "error", ["duplicate"]), (8, "update", [])]
+    assert plan.rows[0].login == "0310024h.v.blondel"
+    assert plan.rows[5].errors[0].params == {"line": 2}
+    assert plan.rows[6].changes == ["class"]
+    assert _count() == before
+
+
+def test_apply_creates_then_reimport_changes_nothing(school):
+    data = utf8_bom_moodle([
+        ["Blondel", "Victor", "élève", "4A", "victor@example.org", "V-1", "Chorale"],
+        ["Blondel", "Valérie", "parent", "", "", "V-2", ""],
+    ], header=("lastname", "firstname", "profile", "class", "email", "idnumber", "cohort1"))
+    file = read_account_file(data)
+    assert apply_import(school, file) == (2, 0)
+    victor = db.session.scalar(select(Account).where(Account.external_id == "V-1"))
+    valerie = db.session.scalar(select(Account).where(Account.external_id == "V-2"))
+    assert (victor.login, valerie.login) == ("0310024h.v.blondel", "0310024h.v.blondel2")
+    assert victor.address == "victor.blondel" and victor.profile == Profile.STUDENT
+    assert victor.redirect_address == "victor@example.org" and victor.redirect_verified
+    assert victor.must_change_password and victor.password_hash.startswith("$argon2id$")
+    assert valerie.password_hash == NO_PASSWORD and valerie.redirect_address is None
+    chorale = db.session.scalar(select(Group).where(Group.name == "Chorale",
+                                                    Group.school_id == school.id))
+    assert chorale.kind == GroupKind.GROUP
+    assert db.session.get(GroupMember, (chorale.id, victor.id)) is not None
+    again = plan_import(school, data)
+    assert [row.fate for row in again.rows] == [Fate.UNCHANGED, Fate.UNCHANGED]
+    assert apply_import(school, file) == (0, 0)
+
+
+def test_external_id_is_the_key_for_updates(school):
+    file = read_account_file(utf8_bom_moodle([["Petit", "Marc", "teacher", "", "", "T-9", ""]]))
+    apply_import(school, file)
+    renamed = read_account_file(utf8_bom_moodle([["Petit-Grand", "Marc", "teacher", "",
+                                                  "marc@example.org", "T-9", ""]]))
+    plan = plan_import(school, renamed)
+    assert plan.rows[0].fate == Fate.UPDATE and plan.rows[0].changes == ["names", "email"]
+    assert apply_import(school, renamed) == (0, 1)
+    marc = db.session.scalar(select(Account).where(Account.external_id == "T-9"))
+    assert (marc.last_name, marc.search_name) == ("Petit-Grand", "petit grand marc")
+
+
+def test_given_password_is_kept_and_must_be_changed(school):
+    data = excel_fr([["Noir", "Jeanne", "Enseignant", "", "", "Bonjour-2026"]])
+    apply_import(school, read_account_file(data))
+    jeanne = db.session.scalar(select(Account).where(Account.login == "0310024h.j.noir"))
+    assert verify_password(jeanne.password_hash, "Bonjour-2026") and jeanne.must_change_password
+
+
+def test_weak_password_and_bad_email_are_row_errors(school):
+    data = excel_fr([["Noir", "Jeanne", "Enseignant", "", "pas-une-adresse", "court"]])
+    assert [e.code for e in plan_import(school, data).rows[0].errors] == [
+        "bad_email", "weak_password"]
+
+
+def test_unknown_class_created_when_asked(school):
+    data = excel_fr([["Roux", "Léo", "Élève", "6Z", "", ""]])
+    plan = plan_import(school, data, create_classes=True)
+    assert plan.rows[0].fate == Fate.CREATE
+    assert [n.code for n in plan.rows[0].notes] == ["class_created"]
+    apply_import(school, read_account_file(data), create_classes=True)
+    six_z = db.session.scalar(select(Group).where(Group.name == "6Z"))
+    assert six_z.kind == GroupKind.CLASS and six_z.school_id == school.id
+
+
+def test_parent_links_to_child_of_file_or_of_region(school):
+    data = utf8_bom_moodle([
+        ["Roux", "Mère", "parent", "", "", "P-1", "E-1|zoe.le-gall"],
+        ["Roux", "Léo", "student", "4A", "", "E-1", ""],
+        ["Roux", "Père", "parent", "", "", "P-2", "E-404"],
+    ], header=("lastname", "firstname", "profile", "class", "email", "idnumber", "parent of"))
+    plan = plan_import(school, data)
+    assert _fates(plan) == [(2, "create", []), (3, "create", []),
+                            (4, "error", ["child_not_found"])]
+    assert [n.code for n in plan.rows[0].notes] == ["parent_without_email"]
+    apply_import(school, read_account_file(data))
+    mother = db.session.scalar(select(Account).where(Account.external_id == "P-1"))
+    children = set(db.session.scalars(select(Account.login).join(
+        ParentLink, ParentLink.child_id == Account.id).where(ParentLink.parent_id == mother.id)))
+    assert children == {"zoe.le-gall", "0310024h.l.roux"}
+    assert [r.fate for r in plan_import(school, data).rows[:2]] == [Fate.UNCHANGED] * 2
+
+
+def test_login_collisions_get_a_number_and_accents_are_folded(school):
+    data = excel_fr([["Blondel", "Véronique", "Enseignant", "", "", ""],
+                     ["Blondel", "Vincent", "Enseignant", "", "", ""],
+                     ["Ñúñez O'Brien", "Éloïse", "Enseignant", "", "", ""]])
+    plan = plan_import(school, data)
+    assert [r.login for r in plan.rows] == ["0310024h.v.blondel", "0310024h.v.blondel2",
+                                            "0310024h.e.nunez-obrien"]
+    apply_import(school, read_account_file(excel_fr([["Blondel", "Véronique", "Enseignant",
+                                                      "", "", ""]])))
+    plan = plan_import(school, excel_fr([["Blondel", "Vincent", "Enseignant", "", "", ""]]))
+    assert plan.rows[0].login == "0310024h.v.blondel2"
+
+
+def test_formula_in_a_name_is_stored_as_text(school):
+    data = excel_fr([["=HYPERLINK(\"http://x\")", "+Ana", "Enseignant", "", "", ""]])
+    apply_import(school, read_account_file(data))
+    ana = db.session.scalar(select(Account).where(Account.first_name == "+Ana"))
+    assert ana.last_name == '=HYPERLINK("http://x")'
+
+
+def test_batches_apply_the_same_as_one(school):
+    rows = [[f"Nom{n}", f"Prénom{n}", "Élève", "4A", f"p{n}@example.org", ""]
+            for n in range(25)]
+    file = read_account_file(excel_fr(rows))
+    seen = []
+    assert apply_import(school, file, size=10, progress=lambda r: seen.append(r.done)) == (25, 0)
+    assert seen == [10, 20, 25]
+    assert apply_import(school, file, size=10) == (0, 0)
+
+
+def test_malformed_rows_are_errors_and_the_others_apply(school):
+    data = b"Nom;Prenom;Profil;Classe\r\nDupont\r\nMartin;Ana;Enseignant;;;;\r\n"
+    plan = plan_import(school, data)
+    assert [(r.fate, [e.code for e in r.errors]) for r in plan.rows] == [
+        (Fate.ERROR, ["missing_name", "unknown_profile"]), (Fate.CREATE, [])]
+    assert apply_import(school, read_account_file(data)) == (1, 0)

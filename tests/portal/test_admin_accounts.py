@@ -1,0 +1,307 @@
+"""Administration pages for accounts and CSV import (SPEC §8): what an administrator reads
+and does, what a school administrator cannot reach, and forged posts that change nothing."""
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from sqlalchemy import select
+
+from directory.db import db
+from directory.import_models import AccountImport
+from directory.models import Account
+from mailgate.models import OutboundEntry
+from tests.conftest import csrf_token, post_form
+from tests.directory.account_files import excel_fr
+
+from .annuaire_helpers import html, messages, school_id
+
+
+def account(app, login: str) -> Account | None:
+    with app.app_context():
+        found = db.session.scalar(select(Account).where(Account.login == login))
+        if found is not None:
+            db.session.expunge(found)
+        return found
+
+
+def other_school_login(app) -> str:
+    from directory.models import AccountSchool, School
+
+    with app.app_context():
+        return db.session.scalar(
+            select(Account.login).join(AccountSchool, AccountSchool.account_id == Account.id)
+            .join(School, School.id == AccountSchool.school_id)
+            .where(School.uai == "0310002C").limit(1))
+
+
+@pytest.fixture
+def school_admin(app, logged_in):
+    with app.app_context():
+        paul = db.session.scalar(select(Account).where(Account.login == "paul.durand"))
+        paul.is_school_admin = True
+        db.session.commit()
+    return logged_in("paul.durand")
+
+
+def table_logins(page) -> list[str]:
+    return [tr.all("td")[2].text for tr in page.one("table", class_="accounts")
+            .one("tbody").all("tr")]
+
+
+def test_nobody_else_reaches_the_pages(student):
+    for url in ("/administration/comptes/", "/administration/import",
+                "/administration/comptes/nouveau"):
+        assert student.get(url).status_code == 403
+
+
+def test_table_with_last_access_and_filters(admin, app):
+    page = html(admin.get("/administration/comptes/?nom=le+gall"))
+    assert "zoe.le-gall" in table_logins(page)
+    row = next(tr for tr in page.one("table", class_="accounts").one("tbody").all("tr")
+               if tr.all("td")[2].text == "zoe.le-gall")
+    assert [td.text for td in row.all("td")][3:5] == ["Élève", "4A"]
+    assert row.all("td")[6].text   # a date or "jamais"
+    never = html(admin.get("/administration/comptes/?nom=le+gall&activite=never"))
+    assert "Dernier accès" in never.one("table", class_="accounts").text
+    bad = admin.get("/administration/comptes/?jours=-5&activite=inactive")
+    assert bad.status_code == 400
+
+
+def test_school_admin_sees_only_own_school_and_gets_404_elsewhere(school_admin, app):
+    stranger = other_school_login(app)
+    page = html(school_admin.get(f"/administration/comptes/?nom={stranger.split('.')[-1]}"))
+    assert stranger not in (table_logins(page) if page.all("table", class_="accounts") else [])
+    stranger_id = account(app, stranger).id
+    assert school_admin.get(f"/administration/comptes/{stranger_id}").status_code == 404
+    html_page = school_admin.get("/administration/comptes/").get_data(as_text=True)
+    response = school_admin.post(f"/administration/comptes/{stranger_id}/suspension",
+                                 data={"csrf_token": csrf_token(html_page)})
+    assert response.status_code == 404
+    assert not account(app, stranger).suspended
+    # the region administrators' roles page stays theirs
+    assert "Rôles d'un compte" not in html(school_admin.get("/administration/")).text
+
+
+def test_forged_posts_change_nothing(admin, app):
+    zoe = account(app, "zoe.le-gall")
+    assert admin.post(f"/administration/comptes/{zoe.id}/suspension").status_code == 400
+    assert admin.post(f"/administration/comptes/{zoe.id}/suppression").status_code == 400
+    assert account(app, "zoe.le-gall") is not None
+    assert admin.post("/administration/comptes/actions",
+                      data={"ids": [zoe.id], "action": "suspendre"}).status_code == 400
+    assert not account(app, "zoe.le-gall").suspended
+    assert admin.get("/administration/comptes/99999999").status_code == 404
+
+
+def test_suspend_then_no_login_then_reactivate(admin, app, client):
+    zoe = account(app, "zoe.le-gall")
+    response = post_form(admin, f"/administration/comptes/{zoe.id}/suspension", {},
+                         page=f"/administration/comptes/{zoe.id}", follow_redirects=True)
+    assert "suspendu" in html(response).one("dd", id="etat").text
+    fresh = app.test_client()
+    refused = post_form(fresh, "/connexion", {"login": "zoe.le-gall",
+                                              "password": "Preau-demo-2026!"})
+    assert "Ce compte est suspendu" in refused.get_data(as_text=True)
+    post_form(admin, f"/administration/comptes/{zoe.id}/suspension", {},
+              page=f"/administration/comptes/{zoe.id}")
+    assert not account(app, "zoe.le-gall").suspended
+
+
+def test_bulk_suspend_a_selection(admin, app):
+    ids = [account(app, login).id for login in ("zoe.le-gall", "lucas.martin")]
+    response = post_form(admin, "/administration/comptes/actions",
+                         {"ids": ids, "action": "suspendre"},
+                         page="/administration/comptes/", follow_redirects=True)
+    assert "2 comptes suspendus." in messages(html(response))
+    assert account(app, "lucas.martin").suspended
+
+
+def test_reset_by_mail_to_the_verified_redirect(admin, app):
+    claire = account(app, "claire.bernard")
+    response = post_form(admin, f"/administration/comptes/{claire.id}/mot-de-passe",
+                         {"mode": "envoyer"}, page=f"/administration/comptes/{claire.id}",
+                         follow_redirects=True)
+    assert "1 mot de passe envoyé par courriel." in messages(html(response))
+    with app.app_context():
+        assert db.session.scalar(select(OutboundEntry.id).where(
+            OutboundEntry.address == "claire.bernard@example.net"))
+    assert account(app, "claire.bernard").must_change_password
+
+
+def test_reset_by_mail_without_address_says_print_a_sheet(admin, app):
+    zoe = account(app, "zoe.le-gall")
+    response = post_form(admin, f"/administration/comptes/{zoe.id}/mot-de-passe",
+                         {"mode": "envoyer"}, page=f"/administration/comptes/{zoe.id}",
+                         follow_redirects=True)
+    assert "pas d'adresse de redirection vérifiée" in " ".join(messages(html(response)))
+    assert not account(app, "zoe.le-gall").must_change_password
+
+
+def test_printable_sheet_gives_a_working_password(admin, app):
+    zoe = account(app, "zoe.le-gall")
+    page = html(post_form(admin, f"/administration/comptes/{zoe.id}/fiche", {},
+                          page=f"/administration/comptes/{zoe.id}"))
+    assert page.one("dd", class_="sheet-login").text == "zoe.le-gall"
+    password = page.one("dd", class_="sheet-password").text
+    fresh = app.test_client()
+    response = post_form(fresh, "/connexion", {"login": "zoe.le-gall", "password": password})
+    assert response.status_code == 302
+    assert fresh.get("/").headers["Location"].endswith("/mot-de-passe")
+
+
+def test_delete_states_what_happens_then_erases(admin, app):
+    lucas = account(app, "lucas.martin")
+    page = html(admin.get(f"/administration/comptes/{lucas.id}/suppression"))
+    said = page.one("ul", class_="consequences").text
+    assert "Sa boîte aux lettres est effacée" in said
+    assert "lucas.martin@ent.test n'est jamais réattribuée" in said
+    post_form(admin, f"/administration/comptes/{lucas.id}/suppression", {},
+              page=f"/administration/comptes/{lucas.id}/suppression")
+    assert account(app, "lucas.martin") is None
+
+
+def test_edit_names_class_redirect_and_children(admin, app):
+    joseph = account(app, "joseph.fabre")
+    response = post_form(admin, f"/administration/comptes/{joseph.id}",
+                         {"prenom": "José", "nom": "Fabre", "profil": "parent", "classe": "",
+                          "redirection": "joseph@example.org",
+                          "enfants": "zoe.le-gall\nlucas.martin"},
+                         page=f"/administration/comptes/{joseph.id}", follow_redirects=True)
+    page = html(response)
+    assert "Compte de José Fabre enregistré." in messages(page)
+    assert "Lucas Martin (lucas.martin)" in page.text
+    unknown = post_form(admin, f"/administration/comptes/{joseph.id}",
+                        {"prenom": "José", "nom": "Fabre", "profil": "parent", "classe": "",
+                         "redirection": "", "enfants": "personne.inconnue"},
+                        page=f"/administration/comptes/{joseph.id}")
+    assert unknown.status_code == 400
+    assert "« personne.inconnue »" in " ".join(messages(html(unknown)))
+    assert account(app, "joseph.fabre").redirect_address == "joseph@example.org"
+
+
+def test_create_by_hand_with_the_nomenclature(admin, app):
+    school = school_id(app, "0310024H")
+    data = {"etablissement": str(school), "prenom": "Victor", "nom": "Blondel",
+            "profil": "teacher", "redirection": "", "envoi": "saisir",
+            "mot_de_passe": "faible"}
+    weak = post_form(admin, "/administration/comptes/nouveau", data)
+    assert weak.status_code == 400
+    assert "au moins 8 caractères" in " ".join(messages(html(weak)))
+    data["mot_de_passe"] = "Bonjour-2026"
+    response = post_form(admin, "/administration/comptes/nouveau", data, follow_redirects=True)
+    assert "Compte créé : identifiant 0310024h.v.blondel." in messages(html(response))
+    again = post_form(admin, "/administration/comptes/nouveau", data, follow_redirects=True)
+    assert "identifiant 0310024h.v.blondel2." in " ".join(messages(html(again)))
+
+
+def test_export_neutralises_formulas(admin, app):
+    lucas = account(app, "lucas.martin")
+    post_form(admin, f"/administration/comptes/{lucas.id}",
+              {"prenom": "=1+1", "nom": "@Martin", "profil": "student", "classe": "",
+               "redirection": "", "enfants": ""}, page=f"/administration/comptes/{lucas.id}")
+    assert account(app, "lucas.martin").first_name == "=1+1"
+    response = admin.get("/administration/comptes/export.csv?nom=martin")
+    assert response.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff")),
+                           delimiter=";"))
+    assert rows[0][:3] == ["Identifiant", "Nom", "Prénom"]
+    lucas_row = next(row for row in rows if row[0] == "lucas.martin")
+    assert lucas_row[1:3] == ["'@Martin", "'=1+1"]
+
+
+def upload(client, app, data: bytes, *, name="eleves.csv", create_classes=False):
+    page = client.get("/administration/import").get_data(as_text=True)
+    form = {"csrf_token": csrf_token(page), "etablissement": str(school_id(app, "0310024H")),
+            "fichier": (io.BytesIO(data), name)}
+    if create_classes:
+        form["creer_classes"] = "y"
+    return client.post("/administration/import", data=form,
+                       content_type="multipart/form-data")
+
+
+def test_upload_preview_apply_and_print_sheets(admin, app):
+    data = excel_fr([["Blondel", "Victor", "Élève", "4A", "", ""],
+                     ["Blondel", "Véra", "Parent", "", "vera@example.org", ""],
+                     ["Sans", "Profil", "Chef", "", "", ""]])
+    response = upload(admin, app, data)
+    assert response.status_code == 303
+    preview = html(admin.get(response.headers["Location"]))
+    rows = [[td.text for td in tr.all("td")] for tr in
+            preview.one("table", class_="import-preview").one("tbody").all("tr")]
+    assert rows[0][4:6] == ["création", "0310024h.v.blondel"]
+    assert rows[2][4] == "erreur" and "profil inconnu « Chef »" in rows[2][6]
+    assert account(app, "0310024h.v.blondel") is None            # nothing written yet
+    form = preview.one("form", id="apply-import")
+    result = admin.post(form.attrs["action"],
+                        data={"csrf_token": csrf_token(admin.get(
+                            response.headers["Location"]).get_data(as_text=True))},
+                        follow_redirects=True)
+    page = html(result)
+    assert page.one("p", class_="import-summary").text == "2 créés, 0 modifiés."
+    assert account(app, "0310024h.v.blondel") is not None
+    sheets = html(post_form(admin, page.one("form", action=form.attrs["action"].replace(
+        "appliquer", "fiches")).attrs["action"], {}, page=result.request.path))
+    assert "0310024h.v.blondel" in [d.text for d in sheets.all("dd", class_="sheet-login")]
+    # the applied file (it may hold passwords) is erased; its preview now shows the result
+    with app.app_context():
+        assert db.session.scalar(select(AccountImport.content).where(
+            AccountImport.finished_at.is_not(None))) == b""
+    assert admin.get(response.headers["Location"]).headers["Location"].endswith("/resultat")
+    again = upload(admin, app, data)
+    preview = html(admin.get(again.headers["Location"]))
+    assert preview.one("strong", data_fate="unchanged").text == "2"
+    assert preview.one("strong", data_fate="create").text == "0"
+
+
+def test_batch_endpoint_reports_progress(admin, app):
+    rows = [[f"Nom{n}", f"Prénom{n}", "Élève", "4A", f"n{n}@example.org", ""]
+            for n in range(3)]
+    location = upload(admin, app, excel_fr(rows)).headers["Location"]
+    token = csrf_token(admin.get(location).get_data(as_text=True))
+    state = admin.post(location + "/lot", data={"csrf_token": token}).get_json()
+    assert (state["done"], state["total"], state["finished"], state["created"]) == (3, 3, True, 3)
+    assert admin.post(location + "/lot").status_code == 400        # no CSRF token
+
+
+@pytest.mark.parametrize(("data", "name", "expected"), [
+    (b"PK\x03\x04\x14\x00 workbook", "eleves.csv", "pas un fichier CSV"),
+    (b"", "vide.csv", "Le fichier est vide."),
+    (b"Nom;Profil\r\nDupont;Eleve\r\n", "x.csv", "« prénom » manque"),
+])
+def test_unreadable_upload_is_refused_with_one_sentence_and_kept_nowhere(admin, app, data,
+                                                                         name, expected):
+    response = upload(admin, app, data, name=name)
+    assert response.status_code == 400
+    assert expected in " ".join(messages(html(response)))
+    with app.app_context():
+        assert db.session.scalar(select(AccountImport.id)) is None
+
+
+def test_another_schools_upload_is_not_found(school_admin, app, logged_in):
+    with app.app_context():
+        from directory.account_admin import keep_upload
+        from directory.accounts import school_by_uai
+
+        kept = keep_upload(db.session.scalar(select(Account).where(Account.login == "admin")),
+                           school_by_uai("0310002C"), "x.csv", b"a", False)
+        db.session.commit()
+        kept_id = kept.id
+    assert school_admin.get(f"/administration/import/{kept_id}").status_code == 404
+
+
+def test_region_admin_appoints_a_school_admin_who_then_administers(admin, app, logged_in):
+    paul = account(app, "paul.durand")
+    post_form(admin, f"/administration/comptes/{paul.id}",
+              {"prenom": "Paul", "nom": "Durand", "profil": "staff", "classe": "",
+               "redirection": "", "enfants": "", "admin_etablissement": "y"},
+              page=f"/administration/comptes/{paul.id}")
+    assert account(app, "paul.durand").is_school_admin
+    admin.post("/deconnexion", data={"csrf_token": csrf_token(
+        admin.get("/").get_data(as_text=True))})
+    paul_client = logged_in("paul.durand")
+    assert "Administration" in html(paul_client.get("/")).one("nav").text
+    zoe = account(app, "zoe.le-gall")
+    page = html(paul_client.get(f"/administration/comptes/{zoe.id}"))
+    assert "Administrateur des comptes" not in page.text    # only a region admin appoints
