@@ -24,11 +24,13 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 run: $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -d portal/translations >/dev/null
 	$(BIN)/preau init
 	$(BIN)/preau demo --if-empty
 	$(BIN)/preau serve
 
 test: $(DEV_STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -d portal/translations >/dev/null
 	$(BIN)/pytest
 
 lint: $(DEV_STAMP)
