@@ -162,3 +162,16 @@ class LoginAttempt(db.Model):
     login: Mapped[str] = mapped_column(String(120), index=True)
     client: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class MailCorrespondent(db.Model):
+    """`account_id` has received a message written by `author_id`, so may write back to them
+    (SPEC §2's "a recipient may always reply to the sender of a message that they received"):
+    part of the rights engine (directory/rights.py), filled by the routing when it delivers,
+    and checked at RCPT time, before the headers of the reply are known."""
+
+    __tablename__ = "mail_correspondent"
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
+                                           primary_key=True)

@@ -221,18 +221,6 @@ class MailboxItem(db.Model):
     )
 
 
-class MailCorrespondent(db.Model):
-    """`account_id` has received a message written by `author_id`: SPEC §2's "a recipient may
-    always reply to the sender of a message that they received", checked at RCPT time, before
-    the headers of the reply are known."""
-
-    __tablename__ = "mail_correspondent"
-    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
-                                            primary_key=True)
-    author_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
-                                           primary_key=True)
-
-
 class OutboundEntry(db.Model):
     """One message to one outside address, written in the transaction that stores the message."""
 

@@ -10,10 +10,11 @@ from flask_login import current_user
 from directory.db import db
 from directory.errors import InvalidInput
 from directory.rights import writable
-from mailgate import store
+from mailgate import mailbox, store
 from mailgate.routing import MAX_RECIPIENTS
 
-from . import compose, drafts, mailbox, recipients
+from ..i18n import said
+from . import compose, drafts, recipients
 from .blueprint import bp, settings, sidebar
 from .compose import Composition
 from .forms import ComposeForm
@@ -57,7 +58,7 @@ def _starting_point() -> Composition:
         if verdict.allowed:
             comp.chips = recipients.resolve(current_user, [("to", recipients.PERSON, person)])
         else:
-            flash(verdict.reason, "error")
+            flash(said(verdict.why), "error")
     return comp
 
 
@@ -68,7 +69,7 @@ def _add_tokens(comp: Composition, tokens: list[str]) -> None:
     try:
         entries = [recipients.parse_full(t) for t in tokens]
     except InvalidInput as error:
-        flash(error.message, "error")
+        flash(said(error), "error")
         return
     known = [(c.field, c.kind, c.id) for c in comp.chips]
     comp.chips = recipients.resolve(current_user, known + entries)
@@ -82,7 +83,7 @@ def compose_post():
     try:
         _read_form(comp)
     except InvalidInput as error:
-        form.form_errors.append(error.message)
+        form.form_errors.append(said(error))
         return _page(form, comp, 400)
     if not form.validate_on_submit():
         return _page(form, comp, 400)
@@ -97,7 +98,7 @@ def compose_post():
         db.session.commit()
     except InvalidInput as error:
         db.session.rollback()
-        form.form_errors.append(error.message)
+        form.form_errors.append(said(error))
         if comp.uploads:
             form.form_errors.append(gettext("Joignez de nouveau vos fichiers : ils n'ont pas "
                                             "été conservés."))
@@ -131,7 +132,7 @@ def _read_form(comp: Composition) -> None:
     comp.kept = [int(k) for k in kept]
     comp.draft_item = int_arg(request.form, "brouillon")
     if comp.draft_item is not None:
-        drafts.draft_item(current_user, comp.draft_item)
+        mailbox.draft_item(current_user, comp.draft_item)
     files = [f for f in request.files.getlist("files") if f.filename]
     comp.uploads = [compose.upload(f.filename, f.mimetype, f.read()) for f in files]
 
@@ -155,7 +156,7 @@ def _summary(comp: Composition, sent: compose.Sent) -> dict:
     """What the result page shows, small enough for the session cookie."""
     result = sent.result
     return {"subject": comp.subject[:120],
-            "rows": [[r.name, r.address, r.outcome.value, r.reason or ""]
+            "rows": [[r.name, r.address, r.outcome.value, said(r.why)]
                      for r in result.recipients],
             "notices": sent.notices,
             "copy": result.copy_folder.value if result.copy_folder else ""}

@@ -10,12 +10,14 @@ from flask_login import current_user
 
 from directory.db import db
 from directory.errors import InvalidInput
+from mailgate import mailbox
 from mailgate.models import FolderKind
 
 from ..directory_forms import ConfirmForm
-from . import mailbox
-from .blueprint import ID, back, bp, move_targets, sidebar
+from ..i18n import said
+from .blueprint import ID, back, bp, move_targets, reserved_names, sidebar
 from .forms import DeleteFolderForm, FolderNameForm, ListForm, SearchForm, SelectionForm
+from .listing import PER_PAGE, folder_listing
 from .search import search as search_messages
 
 FOLDER_ID = ID.format("folder_id")
@@ -37,13 +39,13 @@ def _folder_page(folder):
     listing, status = None, 400
     if form.validate():
         total = side["counts"].get(folder.id, (0, 0))[0]
-        pages = max(1, ceil(total / mailbox.PER_PAGE))
+        pages = max(1, ceil(total / PER_PAGE))
         if form.page_number() > pages:
             form.page.errors.append(gettext("Cette page n'existe pas : le dossier tient sur "
                                             "%(pages)d page(s).", pages=pages))
             status = 404
         else:
-            listing, status = mailbox.folder_listing(
+            listing, status = folder_listing(
                 current_user, folder, total, form.page_number(), sort=form.tri.data,
                 order=form.ordre.data), 200
     return render_template("messagerie/folder.html", form=form, listing=listing,
@@ -61,7 +63,7 @@ def search():
             listing, status = search_messages(current_user, form.q.data,
                                               form.page_number()), 200
         except InvalidInput as error:
-            form.q.errors.append(error.message)
+            form.q.errors.append(said(error))
     return render_template("messagerie/search.html", search=form, listing=listing,
                            targets=move_targets(side, None), **side), status
 
@@ -83,7 +85,7 @@ def selection():
         flash(message, "success")
     except InvalidInput as error:
         db.session.rollback()
-        flash(error.message, "error")
+        flash(said(error), "error")
     return back()
 
 
@@ -144,11 +146,12 @@ def folders():
     if request.method == "POST":
         if form.validate_on_submit():
             try:
-                created = mailbox.create_folder(current_user, form.name.data)
+                created = mailbox.create_folder(current_user, form.name.data,
+                                                 reserved=reserved_names())
                 db.session.commit()
             except InvalidInput as error:
                 db.session.rollback()
-                form.name.errors.append(error.message)
+                form.name.errors.append(said(error))
             else:
                 flash(gettext("Le dossier « %(name)s » est créé.", name=created.name),
                       "success")
@@ -163,11 +166,12 @@ def rename_folder(folder_id: int):
     form = FolderNameForm(obj=target)
     if form.validate_on_submit():
         try:
-            mailbox.rename_folder(current_user, target, form.name.data)
+            mailbox.rename_folder(current_user, target, form.name.data,
+                                  reserved=reserved_names())
             db.session.commit()
         except InvalidInput as error:
             db.session.rollback()
-            form.name.errors.append(error.message)
+            form.name.errors.append(said(error))
         else:
             flash(gettext("Le dossier s'appelle désormais « %(name)s ».", name=target.name),
                   "success")
@@ -189,7 +193,7 @@ def delete_folder(folder_id: int):
             db.session.commit()
         except InvalidInput as error:
             db.session.rollback()
-            form.deplacer.errors.append(error.message)
+            form.deplacer.errors.append(said(error))
         else:
             home = gettext(mailbox.home_kind(current_user).label)
             flash(ngettext("Le dossier « %(name)s » est supprimé ; son message est dans "

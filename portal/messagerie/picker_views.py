@@ -13,12 +13,13 @@ from flask_login import current_user
 
 from directory.errors import InvalidInput
 from directory.search import can_search
+from mailgate import mailbox
 
 from ..annuaire import fill_choices
 from ..carnet import book
 from ..directory_forms import MembersPageForm, PeopleSearchForm
 from ..directory_pages import PageOutOfRange, compose_link, page_args, paginate, people_page
-from . import drafts, picker, recipients
+from . import picker, recipients
 from .blueprint import bp
 from .compose_views import int_arg
 
@@ -29,7 +30,7 @@ SEARCH_KEYS = ("nom", "profil", "discipline", "etablissement", "groupe")
 def picker_page():
     draft = int_arg(request.args, "brouillon")
     if draft is not None:
-        drafts.draft_item(current_user, draft)
+        mailbox.draft_item(current_user, draft)
     field = request.args.get("champ", "to")
     tab = request.args.get("onglet", "annuaire")
     if field not in recipients.FIELDS or tab not in ("annuaire", "carnet"):
