@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .clock import utcnow
 from .db import db
+from .domain import universal
 from .enums import GroupKind, Profile, Role
 
 
@@ -82,6 +83,11 @@ class Account(db.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def universal_address(self) -> str:
+        """The address everyone writes to (never the redirect address)."""
+        return universal(self.address)
 
     @property
     def verified_redirect(self) -> str | None:

@@ -89,7 +89,7 @@ def compose_link(account: Account) -> str:
     the universal address (never the redirect address)."""
     if "messagerie.compose" in current_app.view_functions:
         return url_for("messagerie.compose", destinataire=account.id)
-    return f"mailto:{account.address}@{current_app.config['MAIL_DOMAIN']}"
+    return f"mailto:{account.universal_address}"
 
 
 def page_args(args, route: dict | None = None, **changes) -> dict:

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from directory import redirects
 from directory.db import db
+from directory.domain import mail_domain
 from directory.errors import InvalidInput
 from directory.passwords import verify_password
 from mailgate import system_mail
@@ -27,7 +28,7 @@ def index():
             try:
                 token = redirects.request_change(
                     current_user, form.address.data, current_app.config["SECRET_KEY"],
-                    mail_domain=current_app.config["MAIL_DOMAIN"])
+                    mail_domain=mail_domain())
             except InvalidInput as error:
                 form.address.errors.append(error.message)
             else:
@@ -38,8 +39,7 @@ def index():
                               "heures).", address=current_user.pending_redirect_address),
                       "success")
                 return redirect(url_for(".index"))
-    domain = current_app.config["MAIL_DOMAIN"]
-    return render_template("preferences/index.html", form=form, domain=domain), \
+    return render_template("preferences/index.html", form=form), \
         400 if form.errors else 200
 
 
@@ -51,10 +51,9 @@ def _send_verification(address: str, token: str) -> None:
                    "Pour confirmer, ouvrez ce lien dans les 48 heures :\n\n%(link)s\n\n"
                    "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n",
                    name=current_user.full_name, link=link)
-    config = current_app.config
     message = system_mail.build(to=address,
                                 subject=gettext("Préau : vérifiez votre adresse de redirection"),
-                                body=body, domain=config["MAIL_DOMAIN"])
+                                body=body, domain=mail_domain())
     system_mail.send(message)
 
 

@@ -253,8 +253,7 @@ def _vcard(group, name: str):
     version = request.args.get("version", "4.0")
     if version not in VERSIONS:
         abort(400)
-    text = exporting.export_book(current_user, current_app.config["MAIL_DOMAIN"], version,
-                                 group)
+    text = exporting.export_book(current_user, version, group)
     filename = (re.sub(r"[^\w-]+", "-", name).strip("-") or "carnet") + ".vcf"
     return Response(text, mimetype="text/vcard", headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
@@ -271,8 +270,7 @@ def import_vcard():
         return _import_page(form, 400)
     try:
         cards = read_cards(data)
-        plan = importing.build_plan(current_user, cards, _target(form),
-                                    current_app.config["MAIL_DOMAIN"])
+        plan = importing.build_plan(current_user, cards, _target(form))
     except InvalidInput as error:
         db.session.rollback()
         form.file.errors.append(error.message)

@@ -218,7 +218,7 @@ def _sender_line(message: MailMessage) -> str:
     """The author as the reader knows them: their account's name and universal address."""
     author = db.session.get(Account, message.author_id) if message.author_id else None
     if author is not None:
-        return f"{author.full_name} <{current().universal(author.address)}>"
+        return f"{author.full_name} <{author.universal_address}>"
     return f"{message.from_name} <{message.from_address}>".replace(" <>", "").strip()
 
 

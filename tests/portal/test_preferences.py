@@ -243,7 +243,7 @@ def test_bad_address_is_refused_with_a_message_and_nothing_written(app, parent, 
                                      "Claire.Bernard@ENT.Example.fr"])
 def test_an_address_inside_preau_is_refused_to_avoid_a_loop(app, parent, address,
                                                             monkeypatch):
-    monkeypatch.setitem(app.config, "MAIL_DOMAIN", "ent.example.fr")
+    monkeypatch.setitem(app.config["PREAU"], "MAIL_DOMAIN", "ent.example.fr")
     response = request_address(parent, address)
     assert response.status_code == 400
     assert ("L'adresse de redirection doit être extérieure à Préau (pas une adresse "
