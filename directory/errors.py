@@ -13,7 +13,7 @@ class PreauError(Exception):
     its parameters) that the web words in the reader's language (`portal.i18n.said`)."""
 
     def __init__(self, message: str | Reason):
-        self.reason = message if isinstance(message, Reason) else None
+        self.why = message if isinstance(message, Reason) else None
         self.message = str(message)
         super().__init__(self.message)
 

@@ -92,15 +92,17 @@ def delete_group(group: Group) -> None:
     db.session.delete(group)
 
 
-def add_member(editor: Account, group: Group, account_id: int) -> Account:
-    """Add one person found in the editor's directory; nothing happens if already a member."""
+def add_member(editor: Account, group: Group, account_id: int) -> tuple[Account, bool]:
+    """Add one person found in the editor's directory; nothing happens if already a member.
+    Returns (person, whether they were added)."""
     account = db.session.scalar(select(Account).where(Account.id == account_id,
                                                       perimeter_condition(editor)))
     if account is None:
         raise InvalidInput("Cette personne n'existe pas ou ne fait pas partie de votre annuaire.")
-    if not _is_member(group.id, account.id):
-        db.session.add(GroupMember(group_id=group.id, account_id=account.id, is_manager=False))
-    return account
+    if _is_member(group.id, account.id):
+        return account, False
+    db.session.add(GroupMember(group_id=group.id, account_id=account.id, is_manager=False))
+    return account, True
 
 
 def add_search_results(editor: Account, group: Group, filters: AccountFilters) -> int:
@@ -120,7 +122,7 @@ def add_search_results(editor: Account, group: Group, filters: AccountFilters) -
     return result.rowcount
 
 
-def remove_member(group: Group, account_id: int) -> None:
+def remove_member(group: Group, account_id: int) -> Account:
     member = db.session.get(GroupMember, (group.id, account_id))
     if member is None:
         raise InvalidInput("Cette personne n'est pas membre du groupe.")
@@ -128,6 +130,7 @@ def remove_member(group: Group, account_id: int) -> None:
         raise InvalidInput(f"{_name(account_id)} est gestionnaire du groupe : retirez-lui "
                            "d'abord la gestion.")
     db.session.delete(member)
+    return db.session.get(Account, account_id)
 
 
 def set_manager(editor: Account, group: Group, account_id: int, manager: bool) -> None:

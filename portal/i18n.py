@@ -13,7 +13,7 @@ def said(what: Reason | PreauError | str | None) -> str:
     """A reason of the business packages, or the error carrying it, in the reader's
     language (directory/wording.py holds the French text, the catalog entry)."""
     if isinstance(what, PreauError):
-        what = what.reason or what.message
+        what = what.why or what.message
     if isinstance(what, Reason):
         return gettext(WORDING[what.code], **what.params)
     return what or ""

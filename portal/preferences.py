@@ -13,6 +13,8 @@ from directory.passwords import verify_password
 from mailgate import system_mail
 
 from .forms import RedirectForm
+from .i18n import said
+from .saving import FAILED, saved
 
 bp = Blueprint("preferences", __name__, url_prefix="/preferences")
 
@@ -25,15 +27,13 @@ def index():
         if not verify_password(current_user.password_hash, form.password.data):
             form.password.errors.append(gettext("Le mot de passe actuel est incorrect."))
         else:
-            try:
+            def change() -> None:
                 token = redirects.request_change(
                     current_user, form.address.data, current_app.config["SECRET_KEY"],
                     mail_domain=mail_domain())
-            except InvalidInput as error:
-                form.address.errors.append(error.message)
-            else:
                 _send_verification(form.address.data.strip(), token)
-                db.session.commit()
+
+            if saved(change, errors=form.address.errors) is not FAILED:
                 flash(gettext("Un lien de vérification a été envoyé à %(address)s. L'adresse "
                               "sera utilisée dès que vous aurez cliqué sur ce lien (valable 48 "
                               "heures).", address=current_user.pending_redirect_address),
@@ -69,7 +69,7 @@ def confirm_redirect(token: str):
             return render_template("preferences/confirm.html", token=token, address=address)
         address = redirects.confirm(current_user, token, secret)
     except InvalidInput as error:
-        return render_template("preferences/confirm.html", error=error.message), 400
+        return render_template("preferences/confirm.html", error=said(error)), 400
     db.session.commit()
     flash(gettext("Votre adresse de redirection %(address)s est vérifiée.", address=address),
           "success")

@@ -7,13 +7,13 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask_babel import gettext
 from flask_login import current_user
 
-from directory.db import db
 from directory.errors import InvalidInput
 from directory.rights import writable
 from mailgate import mailbox, store
 from mailgate.routing import MAX_RECIPIENTS
 
 from ..i18n import said
+from ..saving import FAILED, saved
 from . import compose, drafts, recipients
 from .blueprint import bp, settings, sidebar
 from .compose import Composition
@@ -90,28 +90,22 @@ def compose_post():
     action = "retirer" if request.form.get("retirer") else request.form.get("action", "envoyer")
     if action not in ACTIONS:
         abort(400)
-    try:
-        if action == "envoyer":
-            sent = compose.send(current_user, comp)
-        else:
-            item_id = drafts.save(current_user, comp)
-        db.session.commit()
-    except InvalidInput as error:
-        db.session.rollback()
-        form.form_errors.append(said(error))
+    done = saved(lambda: compose.send(current_user, comp) if action == "envoyer"
+                 else drafts.save(current_user, comp), errors=form.form_errors)
+    if done is FAILED:
         if comp.uploads:
             form.form_errors.append(gettext("Joignez de nouveau vos fichiers : ils n'ont pas "
                                             "été conservés."))
         return _page(form, comp, 400)
     if action == "envoyer":
-        session[RESULT_KEY] = _summary(comp, sent)
+        session[RESULT_KEY] = _summary(comp, done)
         return redirect(url_for(".sent"), code=303)
     if action == "destinataires":
-        return redirect(url_for(".picker", brouillon=item_id,
+        return redirect(url_for(".picker", brouillon=done,
                                 champ=request.form.get("champ", "to")), code=303)
     if action == "brouillon":
         flash(gettext("Le brouillon est enregistré dans « Brouillons »."), "success")
-    return redirect(url_for(".compose", brouillon=item_id), code=303)
+    return redirect(url_for(".compose", brouillon=done), code=303)
 
 
 def _read_form(comp: Composition) -> None:

@@ -15,6 +15,7 @@ from mailgate.models import FolderKind
 
 from ..directory_forms import ConfirmForm
 from ..i18n import said
+from ..saving import FAILED, saved
 from .blueprint import ID, back, bp, move_targets, reserved_names, sidebar
 from .forms import DeleteFolderForm, FolderNameForm, ListForm, SearchForm, SelectionForm
 from .listing import PER_PAGE, folder_listing
@@ -74,18 +75,21 @@ def selection():
     if not form.validate_on_submit():
         abort(400)
     ids = _ticked()
-    try:
+
+    def work() -> str | None:
+        """None: messages of the Corbeille would go for good, ask first."""
         if form.action.data == "supprimer" and not form.confirme.data \
                 and mailbox.in_trash(current_user, mailbox.owned_item_ids(current_user, ids)):
-            return render_template("messagerie/confirm_delete.html", ids=ids,
-                                   form=SelectionForm(formdata=None),
-                                   retour=request.form.get("retour", ""))
-        message = _apply(form, ids)
-        db.session.commit()
+            return None
+        return _apply(form, ids)
+
+    message = saved(work)
+    if message is None:
+        return render_template("messagerie/confirm_delete.html", ids=ids,
+                               form=SelectionForm(formdata=None),
+                               retour=request.form.get("retour", ""))
+    if message is not FAILED:
         flash(message, "success")
-    except InvalidInput as error:
-        db.session.rollback()
-        flash(said(error), "error")
     return back()
 
 
@@ -145,14 +149,9 @@ def folders():
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
-            try:
-                created = mailbox.create_folder(current_user, form.name.data,
-                                                 reserved=reserved_names())
-                db.session.commit()
-            except InvalidInput as error:
-                db.session.rollback()
-                form.name.errors.append(said(error))
-            else:
+            created = saved(lambda: mailbox.create_folder(
+                current_user, form.name.data, reserved=reserved_names()), errors=form.name.errors)
+            if created is not FAILED:
                 flash(gettext("Le dossier « %(name)s » est créé.", name=created.name),
                       "success")
                 return redirect(url_for(".folders"), code=303)
@@ -165,14 +164,9 @@ def rename_folder(folder_id: int):
     target = _own_folder(folder_id)
     form = FolderNameForm(obj=target)
     if form.validate_on_submit():
-        try:
-            mailbox.rename_folder(current_user, target, form.name.data,
-                                  reserved=reserved_names())
-            db.session.commit()
-        except InvalidInput as error:
-            db.session.rollback()
-            form.name.errors.append(said(error))
-        else:
+        if saved(lambda: mailbox.rename_folder(current_user, target, form.name.data,
+                                               reserved=reserved_names()),
+                 errors=form.name.errors) is not FAILED:
             flash(gettext("Le dossier s'appelle désormais « %(name)s ».", name=target.name),
                   "success")
             return redirect(url_for(".folders"), code=303)
@@ -188,13 +182,10 @@ def delete_folder(folder_id: int):
     held = mailbox.count_in(target)
     if form.validate_on_submit():
         name = target.name
-        try:
-            moved = mailbox.delete_folder(current_user, target, move_to_home=form.deplacer.data)
-            db.session.commit()
-        except InvalidInput as error:
-            db.session.rollback()
-            form.deplacer.errors.append(said(error))
-        else:
+        moved = saved(lambda: mailbox.delete_folder(current_user, target,
+                                                    move_to_home=form.deplacer.data),
+                      errors=form.deplacer.errors)
+        if moved is not FAILED:
             home = gettext(mailbox.home_kind(current_user).label)
             flash(ngettext("Le dossier « %(name)s » est supprimé ; son message est dans "
                            "« %(home)s ».",

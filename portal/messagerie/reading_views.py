@@ -12,13 +12,13 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from directory.db import db
-from directory.errors import InvalidInput
 from directory.models import Account
 from mailgate import mailbox, personalise, store
 from mailgate.models import FolderKind, MailAttachment
 
 from .. import mail_html
 from ..i18n import said
+from ..saving import FAILED, saved
 from . import receipts
 from .blueprint import ID, bp, move_targets, sidebar
 from .forms import ReceiptForm, SelectionForm
@@ -90,13 +90,9 @@ def receipt(item_id: int):
     form = ReceiptForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        result = receipts.answer(current_user, item_id, send=form.reponse.data == "oui")
-        db.session.commit()
-    except InvalidInput as error:
-        db.session.rollback()
-        flash(said(error), "error")
-    else:
+    result = saved(lambda: receipts.answer(current_user, item_id,
+                                           send=form.reponse.data == "oui"))
+    if result is not FAILED:
         if result is None:
             flash(gettext("Aucun accusé de réception ne sera envoyé."), "info")
         elif result.accepted:

@@ -185,10 +185,10 @@ def test_add_the_list_of_a_search_then_one_then_remove(teacher, app):
     paul = account_id(app, "paul.durand")
     response = post_form(teacher, f"/groupes/{gid}/membres/ajouter", {"account": paul},
                          page=search, follow_redirects=True)
-    assert "Paul Durand est membre du groupe." in messages(html(response))
+    assert "Paul Durand est ajouté(e) au groupe." in messages(html(response))
     response = post_form(teacher, f"/groupes/{gid}/membres/retirer", {"account": paul},
                          page=f"/groupes/{gid}", follow_redirects=True)
-    assert "Paul Durand ne fait plus partie du groupe." in messages(html(response))
+    assert "Paul Durand est retiré(e) du groupe." in messages(html(response))
     assert "paul.durand" not in members_of(app, gid)
 
 
