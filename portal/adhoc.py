@@ -15,8 +15,8 @@ from directory.db import db
 from directory.errors import InvalidInput
 from directory.models import Account, GroupMember
 
-from .directory_forms import AdHocGroupForm, ConfirmForm, ManagerForm, choice
-from .group_members import Membership, apply_change, register
+from .directory_forms import AdHocGroupForm, ManagerForm, choice
+from .group_members import Membership, apply_change, delete_page, register
 from .saving import FAILED, saved
 
 bp = Blueprint("adhoc", __name__, url_prefix="/groupes")
@@ -110,12 +110,6 @@ def set_manager(group_id: int):
 @bp.route(f"/{GROUP_ID}/supprimer", methods=["GET", "POST"])
 def delete(group_id: int):
     group = _group(group_id)
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        name = group.name
-        groups.delete_group(group)
-        db.session.commit()
-        flash(gettext("Le groupe « %(name)s » est supprimé.", name=name), "success")
-        return redirect(url_for("groupes.index"), code=303)
     members = db.session.scalar(select(func.count()).where(GroupMember.group_id == group.id))
-    return render_template("groupes/delete.html", group=group, form=form, members=members)
+    return delete_page(group, groups.delete_group, then=url_for("groupes.index"),
+                       template="groupes/delete.html", members=members)

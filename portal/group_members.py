@@ -1,22 +1,23 @@
-"""The members of a group as the person in charge of it edits them — add one person of the
-directory, add the whole list of a search, remove one — for the ad hoc groups
-(portal/adhoc.py) and the address book's groups (portal/carnet/views.py) alike: the same
-three POST routes, the same sentences, the same way back to the group's page."""
+"""A group as the person in charge of it edits it — add one person of the directory, add the
+whole list of a search, remove one, delete the group after confirmation — for the ad hoc
+groups (portal/adhoc.py) and the address book's groups (portal/carnet/views.py) alike: the
+same routes, the same sentences, the same way back to the group's page."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, request
+from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask_babel import gettext
 from flask_login import current_user
 
+from directory.db import db
 from directory.models import Account
 from directory.search import AccountFilters
 
 from .annuaire import fill_choices
-from .directory_forms import MemberForm, PeopleSearchForm
+from .directory_forms import ConfirmForm, MemberForm, PeopleSearchForm
 from .saving import FAILED, saved
 
 GROUP_ID = "<int(max=2147483647):group_id>"
@@ -86,6 +87,20 @@ def apply_change(page: str, work: Callable[[], str]):
     if message is not FAILED:
         flash(message, "success")
     return redirect(back_to(page), code=303)
+
+
+def delete_page(group, delete: Callable[[Any], None], *, then: str, template: str,
+                members: int):
+    """The page that deletes a group once confirmed (it tells how many members it has),
+    then goes to `then`."""
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        name = group.name
+        delete(group)
+        db.session.commit()
+        flash(gettext("Le groupe « %(name)s » est supprimé.", name=name), "success")
+        return redirect(then, code=303)
+    return render_template(template, group=group, form=form, members=members)
 
 
 def back_to(own: str) -> str:

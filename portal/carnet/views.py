@@ -27,9 +27,9 @@ from directory.rights import writable_condition
 from directory.search import can_search, classes_by_account, search_query
 
 from ..annuaire import fill_choices
-from ..directory_forms import ConfirmForm, MembersPageForm, PeopleSearchForm
+from ..directory_forms import MembersPageForm, PeopleSearchForm
 from ..directory_pages import PageOutOfRange, compose_link, page_args, paginate
-from ..group_members import Membership, register
+from ..group_members import Membership, delete_page, register
 from ..i18n import said
 from ..saving import FAILED, saved
 from . import book, exporting, importing
@@ -126,15 +126,8 @@ def rename(group_id: int):
 @bp.route(f"/{GROUP_ID}/supprimer", methods=["GET", "POST"])
 def delete(group_id: int):
     group = _group(group_id)
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        name = group.name
-        book.delete_group(group)
-        db.session.commit()
-        flash(gettext("Le groupe « %(name)s » est supprimé.", name=name), "success")
-        return redirect(url_for(".index"), code=303)
-    return render_template("carnet/delete.html", group=group, form=form,
-                           members=book.member_count(group.id))
+    return delete_page(group, book.delete_group, then=url_for(".index"),
+                       template="carnet/delete.html", members=book.member_count(group.id))
 
 
 @bp.route(f"/{GROUP_ID}/ajouter")

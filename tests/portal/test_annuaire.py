@@ -93,7 +93,13 @@ def test_redirect_addresses_never_appear(teacher, second_client):
     parent = second_client("joseph.fabre")
     for client in (teacher, parent):
         for params in ({"nom": "fabre"}, {"nom": "bernard"}, {"par_page": 100}):
-            page = client.get("/annuaire/", query_string=params).get_data(as_text=True)
+            response = client.get("/annuaire/", query_string=params)
+            assert response.status_code == 200
+            shown = [row.name for row in people_rows(html(response))]
+            assert shown and all(shown), params      # people first, with their names
+            if "nom" in params:
+                assert all(params["nom"] in name.lower() for name in shown)
+            page = response.get_data(as_text=True)
             assert "joseph@example.org" not in page
             assert "claire.bernard@example.net" not in page
             assert "@example." not in page
