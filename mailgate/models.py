@@ -3,7 +3,7 @@
 A message is one `MailMessage` row whatever the number of its recipients; each mailbox that
 holds it has a `MailboxItem` (folder, read flag, flags) and each forward has an
 `OutboundEntry`. Attachments are `MailAttachment` rows pointing at content-addressed
-`MailBlob`s (see mailgate/store.py for why they live in the database).
+`MailBlob`s (see mailgate/store/__init__.py for why they live in the database).
 """
 from __future__ import annotations
 
