@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import (
     Boolean,
     DateTime,
-    Enum,
     ForeignKey,
     Integer,
     String,
@@ -16,14 +16,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .clock import utcnow
-from .db import db
+from .db import db, text_enum
 from .domain import universal
 from .enums import GroupKind, Profile, Role
 
-
-def _enum(cls, name):
-    return Enum(cls, name=name, native_enum=False, length=20,
-                values_callable=lambda e: [m.value for m in e])
+_enum = partial(text_enum, length=20)
 
 
 class School(db.Model):

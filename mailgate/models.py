@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -28,13 +28,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from directory.clock import utcnow
-from directory.db import db
+from directory.db import db, text_enum
 from directory.naming import fold
 
-
-def _enum(cls, name):
-    return Enum(cls, name=name, native_enum=False, length=10,
-                values_callable=lambda e: [m.value for m in e])
+_enum = partial(text_enum, length=10)
 
 
 class FolderKind(enum.StrEnum):
