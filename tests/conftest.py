@@ -24,6 +24,23 @@ def missing(reason: str):
     pytest.skip(reason)
 
 
+def fresh_database(tmp_path_factory, suffix: str) -> str:
+    """A database of its own, for a test whose commits other threads or processes must see
+    (a live portal, a gateway): the test database's name + `_<suffix>` on PostgreSQL (dropped
+    and created again), a new SQLite file otherwise."""
+    base = os.environ.get("PREAU_TEST_DATABASE_URL")
+    if not base:
+        return f"sqlite:///{tmp_path_factory.mktemp(suffix) / f'{suffix}.db'}"
+    url = sa.engine.make_url(base)
+    name = f"{url.database}_{suffix}"
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
 def reset_database(url: str) -> None:
     """An empty database at `url`: a fresh public schema on PostgreSQL."""
     if not url.startswith("postgresql"):
