@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from html.parser import HTMLParser
 
 import pytest
 import sqlalchemy as sa
@@ -15,6 +16,22 @@ from portal import create_app
 
 REQUIRE_ALL = os.environ.get("PREAU_REQUIRE_ALL") == "1"
 DEMO_PASSWORD = "Preau-demo-2026!"
+
+
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def page_text(response) -> str:
+    """What a person reads on the page: tags dropped, entities decoded, spaces collapsed."""
+    parser = _Text()
+    parser.feed(response.get_data(as_text=True))
+    return " ".join(" ".join(parser.parts).split())
 
 
 def missing(reason: str):

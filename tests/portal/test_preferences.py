@@ -6,7 +6,6 @@ import re
 import time
 from email import policy
 from email.parser import BytesParser
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,24 +16,11 @@ from sqlalchemy import select
 from directory.db import db
 from directory.models import Account
 from mailgate import worker
-from tests.conftest import DEMO_PASSWORD, csrf_token, post_form
+from tests.conftest import DEMO_PASSWORD, csrf_token, page_text, post_form
 
 HOURS = 3600
 
 
-class _Text(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.parts: list[str] = []
-
-    def handle_data(self, data):
-        self.parts.append(data)
-
-
-def page_text(response) -> str:
-    parser = _Text()
-    parser.feed(response.get_data(as_text=True))
-    return " ".join(" ".join(parser.parts).split())
 
 
 def redirect_state(app, login_name: str) -> tuple[str | None, bool, str | None]:
