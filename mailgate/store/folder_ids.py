@@ -54,7 +54,8 @@ def system_folders(account_ids: Iterable[int], kind: FolderKind) -> dict[int, in
     if not ids:
         return {}
     remember = _remembering()
-    database = db.session.get_bind().url
+    # The bind is an Engine, or a Connection when the session is bound to one (the tests).
+    database = db.session.get_bind().engine.url if remember else None
     if remember:
         known = {i: _folder_ids.get((database, i, kind)) for i in ids}
         if all(known.values()):
