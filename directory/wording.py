@@ -53,6 +53,25 @@ WORDING: dict[str, str] = {
     "no_recipient": N_("Indiquez au moins un destinataire."),
     "copy_not_saved": N_("Votre espace de stockage est plein : la copie de ce message n'a pas "
                          "été enregistrée dans « %(folder)s »."),
+    # directory/groups.py: ad hoc groups.
+    "group_creator_only": N_("Seul un gestionnaire de l'annuaire peut créer un groupe."),
+    "person_outside_directory": N_("Cette personne n'existe pas ou ne fait pas partie de votre "
+                                   "annuaire."),
+    "list_needs_criteria": N_("Précisez au moins un critère de recherche avant d'ajouter la "
+                              "liste."),
+    "not_a_member": N_("Cette personne n'est pas membre du groupe."),
+    "member_is_manager": N_("%(name)s est gestionnaire du groupe : retirez-lui d'abord la "
+                            "gestion."),
+    "last_manager": N_("Le groupe doit garder au moins un gestionnaire."),
+    "group_name_missing": N_("Donnez un nom au groupe."),
+    "group_name_too_long": N_("Le nom du groupe dépasse %(max)d caractères."),
+    "group_name_no_letter": N_("Le nom du groupe doit contenir au moins une lettre ou un "
+                               "chiffre."),
+    "group_description_too_long": N_("La description dépasse %(max)d caractères."),
+    "not_your_school": N_("Choisissez un de vos établissements."),
+    "group_name_taken": N_("Un groupe « %(name)s » existe déjà dans cet établissement."),
+    "not_a_group_manager": N_("%(name)s n'a pas le rôle « Gestionnaire annuaire » : il ne peut "
+                              "pas gérer de groupe."),
     # mailgate/mailbox.py: folders and messages of one's mailbox.
     "folder_missing": N_("Ce dossier n'existe pas."),
     "message_missing": N_("Ce message n'existe pas."),

@@ -164,6 +164,10 @@ def test_duplicate_name_is_refused(teacher, app):
     assert "Un groupe « Club lecture » existe déjà dans cet établissement." in \
         messages(html(response))
     assert group_count(app) == before
+    post_form(teacher, "/langue/en", {"next": "/"}, page="/")
+    response = post_form(teacher, "/groupes/nouveau", {
+        "name": "Club lecture", "school": school_id(app, "0310024H")})
+    assert "A group “Club lecture” already exists in this school." in messages(html(response))
 
 
 def test_add_the_list_of_a_search_then_one_then_remove(teacher, app):
