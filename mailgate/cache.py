@@ -9,7 +9,7 @@ from here: `routing.deliver` reserves it in SQL for every message.
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 IDENTITY_TTL = 2.0
@@ -32,6 +32,14 @@ class TimedCache:
         if len(self.entries) >= _MAX_ENTRIES:
             self.entries.clear()
         self.entries[key] = (time.monotonic() + self.ttl, value)
+
+    def get_or(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        value = self.get(key)
+        if value is None:
+            value = compute()
+            if value is not None:
+                self.put(key, value)
+        return value
 
     def clear(self) -> None:
         self.entries.clear()
