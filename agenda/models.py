@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -28,14 +28,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from directory.clock import utcnow
-from directory.db import db
+from directory.db import db, text_enum
 from directory.models import Group
 from directory.rubric_models import Rubric
 
-
-def _enum(cls, name):
-    return Enum(cls, name=name, native_enum=False, length=12,
-                values_callable=lambda e: [m.value for m in e])
+_enum = partial(text_enum, length=12)
 
 
 class EventStatus(enum.StrEnum):

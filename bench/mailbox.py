@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from directory.clock import utcnow  # noqa: E402
 from directory.db import db  # noqa: E402
 from directory.models import Account, GroupMember  # noqa: E402
-from mailgate import headers, mime, store  # noqa: E402
+from mailgate import headers, mailbox, mime, store  # noqa: E402
 from mailgate.models import FolderKind, MailboxItem  # noqa: E402
 from portal import create_app  # noqa: E402
 
@@ -169,7 +169,7 @@ def setup_client(app):
                                               "name": "Archives"})
     with app.app_context():
         student = db.session.scalar(select(Account).where(Account.login == STUDENT))
-        folder_ids = {f.kind: f.id for f in store.folders(student)}
+        folder_ids = {f.kind: f.id for f in mailbox.folders(student)[0]}
         items = list(db.session.scalars(
             select(MailboxItem.id).where(MailboxItem.account_id == student.id)
             .order_by(MailboxItem.id.desc()).limit(20)))

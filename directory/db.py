@@ -1,6 +1,6 @@
 """The one SQLAlchemy handle shared by every package (directory is the lowest layer)."""
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
+from sqlalchemy import Enum, MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
@@ -18,6 +18,13 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+def text_enum(cls, name: str, *, length: int) -> Enum:
+    """A Python enum stored as its values in a VARCHAR(length), never a native ENUM type: the
+    same schema on SQLite and PostgreSQL, and a new member needs no ALTER TYPE."""
+    return Enum(cls, name=name, native_enum=False, length=length,
+                values_callable=lambda e: [m.value for m in e])
 
 
 def configure_engine(engine) -> None:

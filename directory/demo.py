@@ -119,12 +119,6 @@ class Region:
         return f"{address_base(first, last)}@{self.rng.choice(SAFE_DOMAINS)}"
 
 
-@dataclass
-class SchoolPlan:
-    school_id: int
-    classes: int
-
-
 def plan_schools(users: int) -> int:
     """About one school per 1,000 accounts, at least 3."""
     return max(3, round(users / 1000))

@@ -62,7 +62,7 @@ def create_group(creator: Account, *, name: str, description: str, school_id: in
                  persistent: bool, co_managers: Sequence[Account] = ()) -> Group:
     """A new ad hoc group managed by its creator (and `co_managers`); the caller commits."""
     if not can_manage_groups(creator):
-        raise InvalidInput("Seul un gestionnaire de l'annuaire peut créer un groupe.")
+        raise InvalidInput.of("group_creator_only")
     name, description = _checked_text(name, description)
     school = _checked_school(creator, school_id)
     _check_name_free(school.id, name)
@@ -92,22 +92,24 @@ def delete_group(group: Group) -> None:
     db.session.delete(group)
 
 
-def add_member(editor: Account, group: Group, account_id: int) -> Account:
-    """Add one person found in the editor's directory; nothing happens if already a member."""
+def add_member(editor: Account, group: Group, account_id: int) -> tuple[Account, bool]:
+    """Add one person found in the editor's directory; nothing happens if already a member.
+    Returns (person, whether they were added)."""
     account = db.session.scalar(select(Account).where(Account.id == account_id,
                                                       perimeter_condition(editor)))
     if account is None:
-        raise InvalidInput("Cette personne n'existe pas ou ne fait pas partie de votre annuaire.")
-    if not _is_member(group.id, account.id):
-        db.session.add(GroupMember(group_id=group.id, account_id=account.id, is_manager=False))
-    return account
+        raise InvalidInput.of("person_outside_directory")
+    if _is_member(group.id, account.id):
+        return account, False
+    db.session.add(GroupMember(group_id=group.id, account_id=account.id, is_manager=False))
+    return account, True
 
 
 def add_search_results(editor: Account, group: Group, filters: AccountFilters) -> int:
     """"Ajouter la liste": every result of the search, across pages, in one statement.
     Returns the number of people added (those already members are left as they are)."""
     if filters.is_empty():
-        raise InvalidInput("Précisez au moins un critère de recherche avant d'ajouter la liste.")
+        raise InvalidInput.of("list_needs_criteria")
     found = ids_of(search_query(editor, filters)).subquery()
     new_members = (
         select(literal(group.id), found.c.id, false())
@@ -120,25 +122,25 @@ def add_search_results(editor: Account, group: Group, filters: AccountFilters) -
     return result.rowcount
 
 
-def remove_member(group: Group, account_id: int) -> None:
+def remove_member(group: Group, account_id: int) -> Account:
     member = db.session.get(GroupMember, (group.id, account_id))
     if member is None:
-        raise InvalidInput("Cette personne n'est pas membre du groupe.")
+        raise InvalidInput.of("not_a_member")
     if member.is_manager:
-        raise InvalidInput(f"{_name(account_id)} est gestionnaire du groupe : retirez-lui "
-                           "d'abord la gestion.")
+        raise InvalidInput.of("member_is_manager", name=_name(account_id))
     db.session.delete(member)
+    return db.session.get(Account, account_id)
 
 
 def set_manager(editor: Account, group: Group, account_id: int, manager: bool) -> None:
     """Make a member a manager, or make a manager a plain member again (never the last)."""
     member = db.session.get(GroupMember, (group.id, account_id))
     if member is None:
-        raise InvalidInput("Cette personne n'est pas membre du groupe.")
+        raise InvalidInput.of("not_a_member")
     if manager:
         _check_may_manage(editor, db.session.get(Account, account_id))
     elif member.is_manager and _manager_count(group.id) == 1:
-        raise InvalidInput("Le groupe doit garder au moins un gestionnaire.")
+        raise InvalidInput.of("last_manager")
     db.session.execute(update(GroupMember).where(
         GroupMember.group_id == group.id, GroupMember.account_id == account_id)
         .values(is_manager=manager))
@@ -147,20 +149,20 @@ def set_manager(editor: Account, group: Group, account_id: int, manager: bool) -
 def _checked_text(name: str, description: str) -> tuple[str, str]:
     name, description = (name or "").strip(), (description or "").strip()
     if not name:
-        raise InvalidInput("Donnez un nom au groupe.")
+        raise InvalidInput.of("group_name_missing")
     if len(name) > NAME_MAX:
-        raise InvalidInput(f"Le nom du groupe dépasse {NAME_MAX} caractères.")
+        raise InvalidInput.of("group_name_too_long", max=NAME_MAX)
     if not search_key("", name)[0]:
-        raise InvalidInput("Le nom du groupe doit contenir au moins une lettre ou un chiffre.")
+        raise InvalidInput.of("group_name_no_letter")
     if len(description) > DESCRIPTION_MAX:
-        raise InvalidInput(f"La description dépasse {DESCRIPTION_MAX} caractères.")
+        raise InvalidInput.of("group_description_too_long", max=DESCRIPTION_MAX)
     return name, description
 
 
 def _checked_school(editor: Account, school_id: int) -> School:
     school = db.session.get(School, school_id)
     if school is None or not (editor.is_admin or school in editor.schools):
-        raise InvalidInput("Choisissez un de vos établissements.")
+        raise InvalidInput.of("not_your_school")
     return school
 
 
@@ -170,17 +172,16 @@ def _check_name_free(school_id: int, name: str, but: int | None = None) -> None:
     if but is not None:
         query = query.where(Group.id != but)
     if db.session.scalar(query) is not None:
-        raise InvalidInput(f"Un groupe « {name} » existe déjà dans cet établissement.")
+        raise InvalidInput.of("group_name_taken", name=name)
 
 
 def _check_may_manage(editor: Account, account: Account | None) -> None:
     if account is None or db.session.scalar(
             select(Account.id).where(Account.id == account.id,
                                      perimeter_condition(editor))) is None:
-        raise InvalidInput("Cette personne n'existe pas ou ne fait pas partie de votre annuaire.")
+        raise InvalidInput.of("person_outside_directory")
     if not can_manage_groups(account):
-        raise InvalidInput(f"{account.full_name} n'a pas le rôle « Gestionnaire annuaire » : "
-                           "il ne peut pas gérer de groupe.")
+        raise InvalidInput.of("not_a_group_manager", name=account.full_name)
 
 
 def _is_member(group_id: int, account_id: int) -> bool:

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import (
     Boolean,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -19,13 +19,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .clock import utcnow
-from .db import db
+from .db import db, text_enum
+from .domain import universal
 from .enums import GroupKind, Profile, Role
 
-
-def _enum(cls, name):
-    return Enum(cls, name=name, native_enum=False, length=20,
-                values_callable=lambda e: [m.value for m in e])
+_enum = partial(text_enum, length=20)
 
 
 class School(db.Model):
@@ -96,6 +94,11 @@ class Account(db.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def universal_address(self) -> str:
+        """The address everyone writes to (never the redirect address)."""
+        return universal(self.address)
 
     @property
     def verified_redirect(self) -> str | None:
@@ -180,3 +183,16 @@ class LoginAttempt(db.Model):
     login: Mapped[str] = mapped_column(String(120), index=True)
     client: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class MailCorrespondent(db.Model):
+    """`account_id` has received a message written by `author_id`, so may write back to them
+    (SPEC §2's "a recipient may always reply to the sender of a message that they received"):
+    part of the rights engine (directory/rights.py), filled by the routing when it delivers,
+    and checked at RCPT time, before the headers of the reply are known."""
+
+    __tablename__ = "mail_correspondent"
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
+                                           primary_key=True)

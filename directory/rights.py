@@ -14,7 +14,7 @@ administrator's grants and removals); when several apply, their sets add up:
   (INTERNAL_MAIL): the students and the teachers of every group they belong to (class,
   institutional group or ad hoc), and the parents of their classes.
 - Anyone else (e.g. a student whose internal mail was removed) may write to nobody but
-  themselves and the author they reply to.
+  themselves and the authors they answer (below).
 
 Words used above, exactly as the SQL below computes them:
 - the *groups* of X: the groups X is a member of; their *classes*: those of kind ENTClasse;
@@ -24,12 +24,13 @@ Words used above, exactly as the SQL below computes them:
 - the *parents* of a group: the accounts linked as parent to one of its members.
 
 A refusal names the person, in the words of the rule that applies to the sender
-(`refusal_reason`): "Lucas Petit n'est ni dans vos classes ni dans vos groupes",
-"Lucas Petit : compte suspendu"…
+(`refusal_reason`, a code of directory/wording.py: "Lucas Petit n'est ni dans vos classes ni
+dans vos groupes", "Lucas Petit : compte suspendu"…).
 
-Then, for every rule: one may always write to oneself; `replying_to` (the author of a message
-the sender received) is always writable; a suspended account is never writable, not even in
-reply; a suspended sender may write to nobody. No school check is added on top: every rule
+Then, for every rule: one may always write to oneself; one may always answer anyone who wrote
+to one (the authors of the messages one received, `MailCorrespondent`, and `replying_to`, the
+author of the message answered); a suspended account is never writable, not even in reply; a
+suspended sender may write to nobody. No school check is added on top: every rule
 goes through group membership or parent links, which already tie people to their school.
 
 Cost, whatever the size of the region: for a restricted sender, first their children and the
@@ -48,9 +49,10 @@ from sqlalchemy import and_, false, literal, or_, select, true, union
 
 from .db import db
 from .enums import GroupKind, Profile, Role
-from .models import Account, Group, GroupMember, ParentLink
+from .models import Account, Group, GroupMember, MailCorrespondent, ParentLink
 from .roles import effective_roles
 from .sets import any_of
+from .wording import Reason
 
 CHUNK = 1000
 MAX_ID = 2**31 - 1  # a bigger id cannot exist: it is unknown, not an SQL error
@@ -60,7 +62,12 @@ MAX_ID = 2**31 - 1  # a bigger id cannot exist: it is unknown, not an SQL error
 class Verdict:
     account_id: int
     allowed: bool
-    reason: str | None
+    why: Reason | None      # a refusal's reason (directory/wording.py); None when allowed
+
+    @property
+    def reason(self) -> str | None:
+        """The refusal's reason in French."""
+        return str(self.why) if self.why else None
 
 
 def writable(sender: Account, candidate_ids: Iterable[int], *,
@@ -89,7 +96,7 @@ def writable_query(sender: Account) -> sa.Select:
     if sender.suspended or Role.SEND_EXTENDED in effective_roles(sender):
         return select(Account.id).where(condition)
     ties = _ties(sender, effective_roles(sender))
-    pool = [select(literal(sender.id))]
+    pool = [select(literal(sender.id)), _correspondents(sender)]
     if ties.own_groups:
         pool.append(_members_of(ties.own_groups))
     if ties.own_classes:
@@ -152,7 +159,7 @@ def _reach_condition(sender: Account, account) -> sa.ColumnElement[bool]:
     if Role.SEND_EXTENDED in roles:
         return true()
     ties = _ties(sender, roles)
-    clauses = [account.id == sender.id]
+    clauses = [account.id == sender.id, account.id.in_(_correspondents(sender))]
     if _follows_student_rule(sender, roles) and ties.own_groups:
         clauses += [_members_with_profile(account, ties.own_groups, Profile.STUDENT, Profile.TEACHER),
                     account.id.in_(_members_of(ties.own_groups, managers_only=True))]
@@ -170,6 +177,11 @@ def _reach_condition(sender: Account, account) -> sa.ColumnElement[bool]:
         if ties.own_groups:
             clauses.append(account.id.in_(_members_of(ties.own_groups)))
     return or_(*clauses)
+
+
+def _correspondents(sender: Account) -> sa.Select:
+    """The authors of the messages the sender received (a range of the primary key)."""
+    return select(MailCorrespondent.author_id).where(MailCorrespondent.account_id == sender.id)
 
 
 def _follows_student_rule(sender: Account, roles: frozenset[Role]) -> bool:
@@ -197,31 +209,26 @@ def _verdict(sender: Account, row, replying_to: int | None) -> Verdict:
         return Verdict(row.id, True, None)      # nearly every row: no name to write
     name = f"{row.first_name} {row.last_name}".strip()
     if sender.suspended:
-        return Verdict(row.id, False, f"Votre compte est suspendu : vous ne pouvez pas écrire "
-                                      f"à {name}.")
+        return Verdict(row.id, False, Reason("sender_suspended", {"name": name}))
     if row.suspended:
-        return Verdict(row.id, False, f"{name} : compte suspendu")
+        return Verdict(row.id, False, Reason("recipient_suspended", {"name": name}))
     if row.reached or row.id == replying_to:
         return Verdict(row.id, True, None)
     return Verdict(row.id, False, refusal_reason(sender, name, row.profile))
 
 
-def refusal_reason(sender: Account, name: str, profile: Profile) -> str:
+_RULE_WORDS = {Profile.STUDENT: "student", Profile.TEACHER: "teacher",
+               Profile.PARENT: "parent"}
+
+
+def refusal_reason(sender: Account, name: str, profile: Profile) -> Reason:
     """Why `sender` may not write to `name` (of `profile`), in the words of the rule that
     applies to the sender."""
     roles = effective_roles(sender)
     if Role.SEND in roles:
-        return {
-            Profile.STUDENT: f"{name} n'est ni votre enfant ni dans la classe de vos enfants",
-            Profile.TEACHER: f"{name} n'enseigne pas à vos enfants",
-            Profile.PARENT: f"{name} n'est parent d'aucun élève des classes de vos enfants",
-        }.get(profile, f"{name} ne fait partie ni des classes de vos enfants ni de vos groupes")
-    if _follows_student_rule(sender, roles):
-        return {
-            Profile.STUDENT: f"{name} n'est ni dans vos classes ni dans vos groupes",
-            Profile.TEACHER: f"{name} n'enseigne dans aucune de vos classes ni aucun de vos "
-                             "groupes",
-            Profile.PARENT: f"{name} n'est parent d'aucun élève de votre classe",
-        }.get(profile, f"{name} n'est ni élève, ni enseignant, ni parent de vos classes et "
-                       "groupes")
-    return f"Votre compte n'a pas accès au service d'envoi : vous ne pouvez pas écrire à {name}"
+        rule = "parent"
+    elif _follows_student_rule(sender, roles):
+        rule = "student"
+    else:
+        return Reason("no_send_right", {"name": name})
+    return Reason(f"{rule}.{_RULE_WORDS.get(profile, 'other')}", {"name": name})

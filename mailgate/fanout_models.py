@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import (
     Boolean,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -21,12 +21,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from directory.clock import utcnow
-from directory.db import db
+from directory.db import db, text_enum
 
-
-def _enum(cls, name):
-    return Enum(cls, name=name, native_enum=False, length=12,
-                values_callable=lambda e: [m.value for m in e])
+_enum = partial(text_enum, length=12)
 
 
 class RecipientState(enum.StrEnum):

@@ -6,8 +6,8 @@ It is `routing.check`'s judgement, in the same order, as one SQL query over the 
 population — loading 100,000 accounts to ask `check` would take the time of the sending
 itself:
 1. a suspended account: refused (SUSPENDED);
-2. the rights engine says no (`rights.writable_condition`, or the author may answer them
-   because they wrote to the author — `MailCorrespondent`): refused (NOT_ALLOWED);
+2. the rights engine says no (`rights.writable_condition`, which also lets the author answer
+   those who wrote to them): refused (NOT_ALLOWED);
 3. an internal mailbox (the INTERNAL_MAIL role, `roles.role_condition`): delivered, or
    refused (MAILBOX_FULL) when the message does not fit;
 4. no verified redirect address: refused (NO_REDIRECT, "unreachable");
@@ -29,7 +29,7 @@ from directory.rights import writable_condition
 from directory.roles import role_condition
 
 from .fanout_models import RecipientState
-from .models import Mailbox, MailCorrespondent
+from .models import Mailbox
 from .routing import Refusal
 from .settings import current
 
@@ -82,9 +82,6 @@ def preview(author: Account, recipients: sa.Select, size: int) -> Preview:
 def _judgement(author: Account, size: int) -> tuple[sa.ColumnElement, sa.ColumnElement]:
     settings = current()
     allowed = writable_condition(author, Account)
-    if not author.suspended:
-        allowed = or_(allowed, exists().where(MailCorrespondent.account_id == author.id,
-                                              MailCorrespondent.author_id == Account.id))
     internal = role_condition(Role.INTERNAL_MAIL, Account)
     full = exists().where(Mailbox.account_id == Account.id,
                           Mailbox.used_bytes + max(size, 1) > settings.quota_bytes)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 
 from directory.db import db
+from directory.wording import Reason
 
 from . import bounces, identity, local_handlers, mime, replies, routing
 from .cache import IDENTITY_TTL, TimedCache
@@ -61,7 +62,7 @@ class Transaction:
     decisions: list = field(default_factory=list)
     bounce_ids: list = field(default_factory=list)
     handled: list = field(default_factory=list)     # (LocalHandler, object) pairs
-    too_many: bool = False
+    too_many: Reason | None = None     # the recipient limit was passed: why
 
 
 class Inbound:
@@ -109,7 +110,8 @@ class Inbound:
         if bounces.is_bounce_address(address, self.settings.domain):
             bounce_id = bounces.entry_id_of(address, self.settings)
             if bounce_id is None or not await self.reads.run(bounces.known_entry, bounce_id):
-                return replies.refusal(routing.Refusal.UNKNOWN, f"{address} : adresse inconnue")
+                return replies.refusal(routing.Refusal.UNKNOWN,
+                                       Reason("unknown", {"address": address}))
             transaction.bounce_ids.append(bounce_id)
             return None
         if not self.settings.is_local(address):
@@ -122,12 +124,10 @@ class Inbound:
             handler, tag = special
             target = await self.reads.run(handler.accepts, tag)
             if target is None:
-                return replies.refusal(routing.Refusal.UNKNOWN, f"{address} : adresse inconnue")
+                return replies.refusal(routing.Refusal.UNKNOWN,
+                                       Reason("unknown", {"address": address}))
             transaction.handled.append((handler, target))
             return None
-        if len(transaction.decisions) >= routing.MAX_RECIPIENTS:
-            transaction.too_many = True
-            return replies.refusal(routing.Refusal.TOO_MANY, _too_many())
         key = (transaction.author.id, address.lower())
         decision = self.accepted.get(key)
         if decision is None:
@@ -135,6 +135,10 @@ class Inbound:
                                                transaction.declared_size)
         if not decision.result.accepted:
             return replies.refusal(decision.result.refusal, decision.result.reason)
+        transaction.too_many = routing.over_limit(
+            {d.result.account_id for d in transaction.decisions} | {decision.result.account_id})
+        if transaction.too_many:
+            return replies.refusal(routing.Refusal.TOO_MANY, transaction.too_many)
         self.accepted.put(key, decision)
         transaction.decisions.append(decision)
         return None
@@ -155,7 +159,8 @@ class Inbound:
     async def handle_DATA(self, server, session, envelope):
         transaction: Transaction = envelope.preau
         if transaction.too_many:
-            return self._reply(envelope, replies.refusal(routing.Refusal.TOO_MANY, _too_many()))
+            return self._reply(envelope, replies.refusal(routing.Refusal.TOO_MANY,
+                                                         transaction.too_many))
         raw = envelope.original_content
         if transaction.bounce_ids:
             await self.committer.run(bounces.receive, transaction.bounce_ids, raw)
@@ -224,11 +229,6 @@ def _declared_size(mail_options: list[str]) -> int:
         if name.upper() == "SIZE" and value.isdigit():
             return int(value)
     return 0
-
-
-def _too_many() -> str:
-    return (f"Un message peut avoir au plus {routing.MAX_RECIPIENTS} destinataires : "
-            "il n'a été remis à aucun")
 
 
 def too_large_reply(settings: Settings) -> str:

@@ -3,18 +3,18 @@
 A message is one `MailMessage` row whatever the number of its recipients; each mailbox that
 holds it has a `MailboxItem` (folder, read flag, flags) and each forward has an
 `OutboundEntry`. Attachments are `MailAttachment` rows pointing at content-addressed
-`MailBlob`s (see mailgate/store.py for why they live in the database).
+`MailBlob`s (see mailgate/store/__init__.py for why they live in the database).
 """
 from __future__ import annotations
 
 import enum
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -28,13 +28,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from directory.clock import utcnow
-from directory.db import db
+from directory.db import db, text_enum
 from directory.naming import fold
 
-
-def _enum(cls, name):
-    return Enum(cls, name=name, native_enum=False, length=10,
-                values_callable=lambda e: [m.value for m in e])
+_enum = partial(text_enum, length=10)
 
 
 class FolderKind(enum.StrEnum):
@@ -219,18 +216,6 @@ class MailboxItem(db.Model):
         # The sidebar's counts per folder, from the index alone.
         Index("ix_mailbox_item_account_folder", "account_id", "folder_id", "is_read"),
     )
-
-
-class MailCorrespondent(db.Model):
-    """`account_id` has received a message written by `author_id`: SPEC §2's "a recipient may
-    always reply to the sender of a message that they received", checked at RCPT time, before
-    the headers of the reply are known."""
-
-    __tablename__ = "mail_correspondent"
-    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
-                                            primary_key=True)
-    author_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
-                                           primary_key=True)
 
 
 class OutboundEntry(db.Model):

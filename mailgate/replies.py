@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from directory.wording import Reason
+
 from .routing import Refusal
 
 REFUSALS = {
@@ -29,7 +31,6 @@ AUTHOR_SUSPENDED = "550 5.7.1 Le compte de {name} est suspendu : il ne peut pas 
 NULL_SENDER_ONLY_BOUNCES = ("550 5.7.1 Sans expéditeur, seuls les avis de non-remise de Préau "
                             "sont acceptés")
 TOO_LARGE = "552 5.3.4 Message trop volumineux : {mb} Mo au plus"
-NO_VALID_RECIPIENT = "554 5.5.1 Aucun destinataire valide"
 TEMPORARY = "451 4.3.0 Erreur temporaire de la passerelle, réessayez plus tard"
 BOUNCE_ACCEPTED = "250 2.0.0 Avis de non-remise reçu"
 # mailgate/sender_auth.py, under PREAU_SENDER_AUTH=enforce.
@@ -45,8 +46,9 @@ HANDLED = "250 2.0.0 Message traité"
 HANDLER_REFUSED = "550 5.7.1 {reason}"
 
 
-def refusal(code: Refusal, reason: str | None) -> str:
-    return f"{REFUSALS[code]} {one_line(reason or '')}".rstrip()
+def refusal(code: Refusal, reason: str | Reason | None) -> str:
+    """The reply for a refusal and its reason, in French (directory/wording.py)."""
+    return f"{REFUSALS[code]} {one_line(str(reason or ''))}".rstrip()
 
 
 def one_line(text: str) -> str:

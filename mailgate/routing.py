@@ -13,7 +13,8 @@ inboxes, queue the forwards, tell the author what failed). `route` is the two in
   removed from the shared copy and kept, for the author's eyes only, in `bcc_display`.
 - `replying_to`: id of the MailMessage the author received and is answering; its author may
   then be written to even without the right (SPEC §2). Ignored if the author did not receive
-  it. Independently of it, anyone who has received a message from X may write back to X.
+  it. Independently of it, anyone who has received a message from X may write back to X
+  (the rights engine's rule: directory/rights.py).
 - `population`: lifts the limit of 50 recipients (population mailing only: mailgate/fanout.py
   routes its recipients in batches through `check` and `deliver`, the message stored once by
   `store_once`).
@@ -22,8 +23,9 @@ inboxes, queue the forwards, tell the author what failed). `route` is the two in
 
 The result (never an exception for a recipient's problem) has one `RecipientResult` per
 distinct recipient, in the order given: `outcome` DELIVERED (internal inbox), FORWARDED
-(queued to their redirect address) or REFUSED with a `refusal` code and a French `reason`
-naming the person. Nothing is committed: the caller commits (the SMTP gateway answers 250
+(queued to their redirect address) or REFUSED with a `refusal` code and its `why` naming the
+person (a `directory.wording.Reason`: `reason` is its French wording, for SMTP replies and
+report mails; web pages word it in the reader's language). Nothing is committed: the caller commits (the SMTP gateway answers 250
 only after that). Refused recipients of kind NO_REDIRECT or MAILBOX_FULL also earn the author
 a warning message naming them (mailgate/reports.py). Redirect addresses never appear in a
 result, a reason, a stored header or a forwarded header.
@@ -31,7 +33,7 @@ result, a reason, a stored header or a forwarded header.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 
@@ -41,23 +43,25 @@ from sqlalchemy.orm import lazyload
 from directory.db import db
 from directory.enums import Role
 from directory.errors import InvalidInput
-from directory.models import Account
+from directory.models import Account, MailCorrespondent
 from directory.rights import writable
 from directory.roles import role_condition
 from directory.sets import any_of, insert_rows
+from directory.wording import Reason
 
 from . import headers, mime, queue, reports, store
 from .models import (
     EntryKind,
     FolderKind,
     MailboxItem,
-    MailCorrespondent,
     MailMessage,
     OutboundEntry,
     SenderCheck,
 )
 from .settings import MB, current
 
+# SPEC §4: the most people one message may name (a group counting for its members), except a
+# population mailing. Checked by `over_limit` only, on every path.
 MAX_RECIPIENTS = 50
 
 
@@ -86,11 +90,16 @@ class RecipientResult:
     account_id: int | None
     outcome: Outcome
     refusal: Refusal | None = None
-    reason: str | None = None       # French, for the author
+    why: Reason | None = None       # the refusal's reason, for the author (directory/wording.py)
 
     @property
     def accepted(self) -> bool:
         return self.outcome != Outcome.REFUSED
+
+    @property
+    def reason(self) -> str | None:
+        """The reason in French (SMTP replies, report mails)."""
+        return str(self.why) if self.why else None
 
 
 @dataclass
@@ -98,7 +107,7 @@ class RoutingResult:
     recipients: list[RecipientResult]
     message_id: int | None = None           # the stored MailMessage, if anything was stored
     copy_folder: FolderKind | None = None   # where the author's copy went
-    notices: list[str] = field(default_factory=list)    # French, for the author
+    notices: list[Reason] = field(default_factory=list)    # for the author
 
     @property
     def accepted(self) -> list[RecipientResult]:
@@ -144,24 +153,33 @@ def check(author: Account, recipients: Iterable[int | str], *, replying_to: int 
     settings = current()
     given = _distinct(recipients, settings.domain)
     if not given:
-        raise InvalidInput("Indiquez au moins un destinataire.")
+        raise InvalidInput.of("no_recipient")
     if incoming_size > settings.max_message_bytes:
-        reason = f"Le message dépasse la taille maximale de {settings.max_message_bytes // MB} Mo"
+        reason = Reason("too_large", {"mb": settings.max_message_bytes // MB})
         return [_refused(g, a or f"compte n° {g}", a or f"compte n° {g}", None,
                          Refusal.TOO_LARGE, reason) for g, a in given]
-    if len(given) > MAX_RECIPIENTS and not population:
-        reason = (f"Un message peut avoir au plus {MAX_RECIPIENTS} destinataires "
-                  f"({len(given)} indiqués) : aucun envoi n'a été fait")
-        return [_refused(g, a or f"compte n° {g}", a or f"compte n° {g}", None,
-                         Refusal.TOO_MANY, reason) for g, a in given]
     accounts = _accounts(given, settings.domain)
-    verdicts = _verdicts(author, [a.id for a in accounts.values()],
-                         _reply_author(author, replying_to))
+    too_many = None if population else over_limit(
+        {accounts[g].id if g in accounts else g for g, _ in given})
+    if too_many:
+        return [_refused(g, a or f"compte n° {g}", a or f"compte n° {g}", None,
+                         Refusal.TOO_MANY, too_many) for g, a in given]
+    verdicts = writable(author, [a.id for a in accounts.values()],
+                        replying_to=_reply_author(author, replying_to))
     internal = {a.id for a in accounts.values() if a.internal}
     full = store.full_mailboxes(internal & {i for i, v in verdicts.items() if v.allowed},
                                 settings.quota_bytes, incoming_size)
     return _once_per_account([_decide(g, a, accounts.get(g), verdicts, internal, full,
                                       settings) for g, a in given])
+
+
+def over_limit(recipients: Collection[int | str]) -> Reason | None:
+    """The limit of recipients, for distinct recipients (account ids, or addresses that are
+    no account): why they are too many, or None. The one check of the web form, the SMTP
+    gateway and `check`."""
+    if len(recipients) <= MAX_RECIPIENTS:
+        return None
+    return Reason("too_many", {"max": MAX_RECIPIENTS, "total": len(recipients)})
 
 
 def _once_per_account(decisions: Sequence[Decision]) -> list[Decision]:
@@ -244,18 +262,7 @@ def _reply_author(author: Account, message_id: int | None) -> int | None:
         MailMessage.id == message_id, received))
 
 
-def _verdicts(author: Account, ids: list[int], reply_author: int | None):
-    verdicts = writable(author, ids, replying_to=reply_author)
-    refused = [i for i, v in verdicts.items() if not v.allowed]
-    if refused and not author.suspended:
-        for correspondent in db.session.scalars(select(MailCorrespondent.author_id).where(
-                MailCorrespondent.account_id == author.id,
-                any_of(MailCorrespondent.author_id, refused))):
-            verdicts.update(writable(author, [correspondent], replying_to=correspondent))
-    return verdicts
-
-
-def _refused(given, address, name, account_id, refusal: Refusal, reason: str) -> Decision:
+def _refused(given, address, name, account_id, refusal: Refusal, reason: Reason) -> Decision:
     return Decision(RecipientResult(given, address, name, account_id, Outcome.REFUSED,
                                     refusal, reason))
 
@@ -268,33 +275,32 @@ def _decide(given, address: str, account: Member | None, verdicts, internal: set
     if account is None:
         shown = address or f"compte n° {given}"
         return _refused(given, shown, shown, None, Refusal.UNKNOWN,
-                        f"{shown} : adresse inconnue")
+                        Reason("unknown", {"address": address}) if address
+                        else Reason("unknown_account", {"number": given}))
     universal = settings.universal(account.address)
     name = account.full_name
     verdict = verdicts[account.id]
     if account.suspended:
         return _refused(given, universal, name, account.id, Refusal.SUSPENDED,
-                        f"Le compte de {name} est suspendu")
+                        Reason("suspended", {"name": name}))
     if not verdict.allowed:
         return _refused(given, universal, name, account.id, Refusal.NOT_ALLOWED,
-                        verdict.reason or f"Vous ne pouvez pas écrire à {name}")
+                        verdict.why)
     if account.id in internal:
         if account.id in full:
             return _refused(given, universal, name, account.id, Refusal.MAILBOX_FULL,
-                            f"La boîte aux lettres de {name} est pleine")
+                            Reason("mailbox_full", {"name": name}))
         return Decision(RecipientResult(given, universal, name, account.id, Outcome.DELIVERED),
                         internal=True)
     if not account.verified_redirect:
         return _refused(given, universal, name, account.id, Refusal.NO_REDIRECT,
-                        f"{name} n'a pas d'adresse de redirection : le message ne peut pas "
-                        "lui parvenir")
+                        Reason("no_redirect", {"name": name}))
     return Decision(RecipientResult(given, universal, name, account.id, Outcome.FORWARDED),
                     redirect=account.verified_redirect)
 
 
-def not_local_reason(address: str, domain: str) -> str:
-    return (f"{address} n'est pas une adresse de {domain} : Préau ne relaie pas le courrier "
-            "vers d'autres domaines")
+def not_local_reason(address: str, domain: str) -> Reason:
+    return Reason("not_local", {"address": address, "domain": domain})
 
 
 # --- deliver -------------------------------------------------------------------------------
@@ -417,8 +423,7 @@ def _place(job: Delivery, inboxes: dict[int, int], copies: dict, usage: dict[int
     if (job.author.id, kind) in copies and _fits(usage, job.author.id, size, quota):
         outcome.copy_folder = kind
     else:
-        outcome.notices.append("Votre espace de stockage est plein : la copie de ce message "
-                               "n'a pas été enregistrée dans Messages envoyés.")
+        outcome.notices.append(Reason("copy_not_saved", {"folder": kind.label}))
     return outcome
 
 
@@ -435,7 +440,7 @@ def _after_quota(decision: Decision, fitted: bool) -> RecipientResult:
     result = decision.result
     if not fitted:
         return replace(result, outcome=Outcome.REFUSED, refusal=Refusal.MAILBOX_FULL,
-                       reason=f"La boîte aux lettres de {result.name} est pleine")
+                       why=Reason("mailbox_full", {"name": result.name}))
     return result
 
 

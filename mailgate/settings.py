@@ -8,6 +8,7 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
+from directory.domain import mail_domain, universal
 from directory.errors import InvalidInput
 
 MB = 1024 * 1024
@@ -47,7 +48,7 @@ class Settings:
     dns_timeout: float = 5.0
 
     def universal(self, local_part: str) -> str:
-        return f"{local_part}@{self.domain}"
+        return universal(local_part, self.domain)
 
     def is_local(self, address: str) -> bool:
         return address.rpartition("@")[2].lower() == self.domain
@@ -105,7 +106,7 @@ def from_app(app) -> Settings:
     if cached is not None:
         return cached
     preau = app.config.get("PREAU", {})
-    domain = (preau.get("MAIL_DOMAIN") or app.config.get("MAIL_DOMAIN") or "ent.test").lower()
+    domain = mail_domain(app)
     settings = Settings(
         domain=domain,
         quota_bytes=int(float(preau.get("QUOTA_MB", "45")) * MB),

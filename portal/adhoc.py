@@ -15,15 +15,9 @@ from directory.db import db
 from directory.errors import InvalidInput
 from directory.models import Account, GroupMember
 
-from .annuaire import fill_choices
-from .directory_forms import (
-    AdHocGroupForm,
-    ConfirmForm,
-    ManagerForm,
-    MemberForm,
-    PeopleSearchForm,
-    choice,
-)
+from .directory_forms import AdHocGroupForm, ManagerForm, choice
+from .group_members import Membership, apply_change, delete_page, register
+from .saving import FAILED, saved
 
 bp = Blueprint("adhoc", __name__, url_prefix="/groupes")
 GROUP_ID = "<int(max=2147483647):group_id>"
@@ -35,12 +29,13 @@ def _logged_in():
     return None
 
 
-def _group(group_id: int):
-    return groups.managed_group(current_user, group_id) or abort(404)
-
-
-def _back(group) -> str:
+def _page(group) -> str:
     return url_for("groupes.members", group_id=group.id)
+
+
+_group = register(bp, Membership(
+    load=groups.managed_group, page=_page, add=groups.add_member,
+    add_search=groups.add_search_results, remove=groups.remove_member))
 
 
 @bp.route("/nouveau", methods=["GET", "POST"])
@@ -51,18 +46,13 @@ def create():
     form.school.choices = [choice(s.id, f"{s.name} ({s.uai})")
                            for s in groups.school_choices(current_user)]
     if form.validate_on_submit():
-        try:
-            group = groups.create_group(
-                current_user, name=form.name.data, description=form.description.data,
-                school_id=form.school.data, persistent=form.persistent.data,
-                co_managers=_co_managers(form.co_managers.data))
-            db.session.commit()
-        except InvalidInput as error:
-            db.session.rollback()
-            form.form_errors.append(error.message)
-        else:
+        group = saved(lambda: groups.create_group(
+            current_user, name=form.name.data, description=form.description.data,
+            school_id=form.school.data, persistent=form.persistent.data,
+            co_managers=_co_managers(form.co_managers.data)), errors=form.form_errors)
+        if group is not FAILED:
             flash(gettext("Le groupe « %(name)s » est créé.", name=group.name), "success")
-            return redirect(_back(group))
+            return redirect(_page(group))
     return render_template("groupes/form.html", form=form, group=None), \
         400 if form.errors or form.form_errors else 200
 
@@ -93,57 +83,14 @@ def edit(group_id: int):
         choices.append(group.school)
     form.school.choices = [choice(s.id, f"{s.name} ({s.uai})") for s in choices]
     if form.validate_on_submit():
-        try:
-            groups.update_group(current_user, group, name=form.name.data,
-                                description=form.description.data, school_id=form.school.data,
-                                persistent=form.persistent.data)
-            db.session.commit()
-        except InvalidInput as error:
-            db.session.rollback()
-            form.form_errors.append(error.message)
-        else:
+        if saved(lambda: groups.update_group(
+                current_user, group, name=form.name.data, description=form.description.data,
+                school_id=form.school.data, persistent=form.persistent.data),
+                errors=form.form_errors) is not FAILED:
             flash(gettext("Le groupe « %(name)s » est modifié.", name=group.name), "success")
-            return redirect(_back(group))
+            return redirect(_page(group))
     return render_template("groupes/form.html", form=form, group=group), \
         400 if form.errors or form.form_errors else 200
-
-
-@bp.route(f"/{GROUP_ID}/membres/ajouter", methods=["POST"])
-def add_member(group_id: int):
-    group = _group(group_id)
-    form = MemberForm()
-    if not form.validate():
-        abort(400)
-    return _apply(group, lambda: gettext(
-        "%(name)s est membre du groupe.",
-        name=groups.add_member(current_user, group, form.account.data).full_name))
-
-
-@bp.route(f"/{GROUP_ID}/membres/ajouter-la-liste", methods=["POST"])
-def add_list(group_id: int):
-    group = _group(group_id)
-    form = PeopleSearchForm(formdata=request.form)
-    group_visible = fill_choices(form, current_user)
-    if not (form.validate() and group_visible):
-        abort(400)
-    return _apply(group, lambda: gettext(
-        "%(count)d personne(s) ajoutée(s) au groupe.",
-        count=groups.add_search_results(current_user, group, form.filters())))
-
-
-@bp.route(f"/{GROUP_ID}/membres/retirer", methods=["POST"])
-def remove_member(group_id: int):
-    group = _group(group_id)
-    form = MemberForm()
-    if not form.validate():
-        abort(400)
-
-    def remove():
-        groups.remove_member(group, form.account.data)
-        name = db.session.get(Account, form.account.data).full_name
-        return gettext("%(name)s ne fait plus partie du groupe.", name=name)
-
-    return _apply(group, remove)
 
 
 @bp.route(f"/{GROUP_ID}/gestionnaires", methods=["POST"])
@@ -153,34 +100,16 @@ def set_manager(group_id: int):
     if not form.validate():
         abort(400)
 
-    def change():
+    def change() -> str:
         groups.set_manager(current_user, group, form.account.data, form.manager.data == "oui")
         return gettext("Les gestionnaires du groupe sont mis à jour.")
 
-    return _apply(group, change)
-
-
-def _apply(group, action):
-    """Run a change; on a refusal nothing is kept and the reason is shown on the group page."""
-    try:
-        message = action()
-        db.session.commit()
-        flash(message, "success")
-    except InvalidInput as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    return redirect(_back(group), code=303)
+    return apply_change(_page(group), change)
 
 
 @bp.route(f"/{GROUP_ID}/supprimer", methods=["GET", "POST"])
 def delete(group_id: int):
     group = _group(group_id)
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        name = group.name
-        groups.delete_group(group)
-        db.session.commit()
-        flash(gettext("Le groupe « %(name)s » est supprimé.", name=name), "success")
-        return redirect(url_for("groupes.index"), code=303)
     members = db.session.scalar(select(func.count()).where(GroupMember.group_id == group.id))
-    return render_template("groupes/delete.html", group=group, form=form, members=members)
+    return delete_page(group, groups.delete_group, then=url_for("groupes.index"),
+                       template="groupes/delete.html", members=members)

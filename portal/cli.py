@@ -114,8 +114,7 @@ def create_admin(login: str, uai: str, first_name: str, last_name: str, password
                                  profile=Profile.STAFF, password=password,
                                  schools=[school_by_uai(uai)], is_admin=True)
         db.session.commit()
-        click.echo(f"Administrateur créé : {account.login} ({account.address}@"
-                   f"{app.config['MAIL_DOMAIN']}).")
+        click.echo(f"Administrateur créé : {account.login} ({account.universal_address}).")
 
     _guarded(action)
 

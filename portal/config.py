@@ -5,8 +5,10 @@ import os
 import secrets
 from pathlib import Path
 
+from directory.domain import DEFAULT_MAIL_DOMAIN
+
 DEFAULTS = {
-    "MAIL_DOMAIN": "ent.test",
+    "MAIL_DOMAIN": DEFAULT_MAIL_DOMAIN,
     "SMTP_LISTEN": "127.0.0.1:2525",
     "SMARTHOST": "capture:",
     "WEB_LISTEN": "127.0.0.1:5000",
@@ -58,7 +60,6 @@ def load(folder: Path | None = None) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url(folder),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "PREAU": preau,
-        "MAIL_DOMAIN": preau["MAIL_DOMAIN"],
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,

@@ -20,6 +20,8 @@ from directory.search import (
     search_query,
 )
 
+from .i18n import said
+
 RESULTS_CAP = 1_000  # past that, one refines the search rather than paging
 
 
@@ -92,7 +94,7 @@ def refusal_reasons(viewer: Account, account_ids: list[int]) -> dict[int, str]:
     shown where the directory and the picker offer no envelope. One query for the page."""
     if not account_ids:
         return {}
-    return {account_id: verdict.reason or ""
+    return {account_id: said(verdict.why)
             for account_id, verdict in writable(viewer, account_ids).items()
             if not verdict.allowed}
 
@@ -102,7 +104,7 @@ def compose_link(account: Account) -> str:
     the universal address (never the redirect address)."""
     if "messagerie.compose" in current_app.view_functions:
         return url_for("messagerie.compose", destinataire=account.id)
-    return f"mailto:{account.address}@{current_app.config['MAIL_DOMAIN']}"
+    return f"mailto:{account.universal_address}"
 
 
 def page_args(args, route: dict | None = None, **changes) -> dict:

@@ -2,12 +2,13 @@
 members ("Voir la liste"); export them as a CSV file that Excel opens as is."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from directory.db import db
+from directory.domain import universal
 from directory.enums import GroupKind
 from directory.groups import can_manage_groups, is_manager_of
 from directory.models import Account, Group, GroupMember
@@ -89,12 +90,11 @@ def export(group_id: int):
                                                    Account.first_name, Account.profile,
                                                    Account.address))
     classes = classes_of_group_members(group.id)
-    domain = current_app.config["MAIL_DOMAIN"]
     header = [gettext("Nom"), gettext("Prénom"), gettext("Profil"),
               gettext("Adresse universelle"), gettext("Classes")]
     rows = ([person.last_name, person.first_name,
              gettext(person.profile.label),  # directory_forms.PROFILE_LABEL_MARKERS
-             f"{person.address}@{domain}", ", ".join(classes.get(person.id, []))]
+             universal(person.address), ", ".join(classes.get(person.id, []))]
             for person in people)
     filename = f"groupe-{address_base('', group.name)}-{group.school.uai.lower()}.csv"
     return csv_response(header, rows, filename)

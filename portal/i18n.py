@@ -1,8 +1,19 @@
 """Translation helpers of the portal (Flask-Babel does the translating)."""
 from __future__ import annotations
 
+from flask_babel import gettext
 
-def N_(message: str) -> str:
-    """Mark `message` for extraction (`pybabel extract -k N_`) without translating it here:
-    it is translated where it is shown, by gettext(variable) at run time."""
-    return message
+from directory.errors import PreauError
+from directory.wording import N_, WORDING, Reason
+
+__all__ = ["N_", "said"]
+
+
+def said(what: Reason | PreauError | str | None) -> str:
+    """A reason of the business packages, or the error carrying it, in the reader's
+    language (directory/wording.py holds the French text, the catalog entry)."""
+    if isinstance(what, PreauError):
+        what = what.why or what.message
+    if isinstance(what, Reason):
+        return gettext(WORDING[what.code], **what.params)
+    return what or ""

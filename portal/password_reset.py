@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from directory import password_reset
 from directory.db import db
+from directory.domain import mail_domain
 from directory.errors import InvalidInput
 from directory.password_reset import Refusal
 from mailgate import system_mail
@@ -67,7 +68,7 @@ def _send_link(account) -> None:
                    name=account.full_name, login=account.login, link=link)
     system_mail.send(system_mail.build(
         to=account.verified_redirect, subject=gettext("Préau : mot de passe oublié"),
-        body=body, domain=current_app.config["MAIL_DOMAIN"]))
+        body=body, domain=mail_domain()))
 
 
 @bp.route("/<token>", methods=["GET", "POST"])

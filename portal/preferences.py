@@ -16,11 +16,14 @@ from flask_login import current_user, login_required
 
 from directory import redirects
 from directory.db import db
+from directory.domain import mail_domain
 from directory.errors import InvalidInput
 from directory.passwords import verify_password
 from mailgate import system_mail
 
 from .forms import RedirectForm
+from .i18n import said
+from .saving import FAILED, saved
 
 bp = Blueprint("preferences", __name__, url_prefix="/preferences")
 
@@ -33,22 +36,19 @@ def index():
         if not verify_password(current_user.password_hash, form.password.data):
             form.password.errors.append(gettext("Le mot de passe actuel est incorrect."))
         else:
-            try:
+            def change() -> None:
                 token = redirects.request_change(
                     current_user, form.address.data, current_app.config["SECRET_KEY"],
-                    mail_domain=current_app.config["MAIL_DOMAIN"])
-            except InvalidInput as error:
-                form.address.errors.append(error.message)
-            else:
+                    mail_domain=mail_domain())
                 _send_verification(form.address.data.strip(), token)
-                db.session.commit()
+
+            if saved(change, errors=form.address.errors) is not FAILED:
                 flash(gettext("Un lien de vérification a été envoyé à %(address)s. L'adresse "
                               "sera utilisée dès que vous aurez cliqué sur ce lien (valable 48 "
                               "heures).", address=current_user.pending_redirect_address),
                       "success")
                 return redirect(url_for(".index"))
-    domain = current_app.config["MAIL_DOMAIN"]
-    return render_template("preferences/index.html", form=form, domain=domain), \
+    return render_template("preferences/index.html", form=form), \
         400 if form.errors else 200
 
 
@@ -60,10 +60,9 @@ def _send_verification(address: str, token: str) -> None:
                    "Pour confirmer, ouvrez ce lien dans les 48 heures :\n\n%(link)s\n\n"
                    "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n",
                    name=current_user.full_name, link=link)
-    config = current_app.config
     message = system_mail.build(to=address,
                                 subject=gettext("Préau : vérifiez votre adresse de redirection"),
-                                body=body, domain=config["MAIL_DOMAIN"])
+                                body=body, domain=mail_domain())
     system_mail.send(message)
 
 
@@ -79,7 +78,7 @@ def confirm_redirect(token: str):
             return render_template("preferences/confirm.html", token=token, address=address)
         address = redirects.confirm(current_user, token, secret)
     except InvalidInput as error:
-        return render_template("preferences/confirm.html", error=error.message), 400
+        return render_template("preferences/confirm.html", error=said(error)), 400
     db.session.commit()
     flash(gettext("Votre adresse de redirection %(address)s est vérifiée.", address=address),
           "success")
@@ -92,6 +91,6 @@ def my_data():
     """RGPD: everything Préau keeps about the member, as files they can open elsewhere."""
     from .personal_data import personal_data_zip
 
-    data = personal_data_zip(current_user, current_app.config["MAIL_DOMAIN"])
+    data = personal_data_zip(current_user, mail_domain())
     return Response(data, mimetype="application/zip", headers={
         "Content-Disposition": 'attachment; filename="mes-donnees-preau.zip"'})

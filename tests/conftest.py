@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from html.parser import HTMLParser
 
 import pytest
 import sqlalchemy as sa
@@ -17,11 +18,44 @@ REQUIRE_ALL = os.environ.get("PREAU_REQUIRE_ALL") == "1"
 DEMO_PASSWORD = "Preau-demo-2026!"
 
 
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def page_text(response) -> str:
+    """What a person reads on the page: tags dropped, entities decoded, spaces collapsed."""
+    parser = _Text()
+    parser.feed(response.get_data(as_text=True))
+    return " ".join(" ".join(parser.parts).split())
+
+
 def missing(reason: str):
     """Skip, or fail when CI demands that everything runs (PREAU_REQUIRE_ALL=1)."""
     if REQUIRE_ALL:
         pytest.fail(f"{reason} (PREAU_REQUIRE_ALL=1 forbids skipping)")
     pytest.skip(reason)
+
+
+def fresh_database(tmp_path_factory, suffix: str) -> str:
+    """A database of its own, for a test whose commits other threads or processes must see
+    (a live portal, a gateway): the test database's name + `_<suffix>` on PostgreSQL (dropped
+    and created again), a new SQLite file otherwise."""
+    base = os.environ.get("PREAU_TEST_DATABASE_URL")
+    if not base:
+        return f"sqlite:///{tmp_path_factory.mktemp(suffix) / f'{suffix}.db'}"
+    url = sa.engine.make_url(base)
+    name = f"{url.database}_{suffix}"
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
 def reset_database(url: str) -> None:

@@ -1,9 +1,10 @@
 """The mail that hands a new password to its owner's verified redirect address."""
 from __future__ import annotations
 
-from flask import current_app, has_request_context, url_for
+from flask import has_request_context, url_for
 from flask_babel import gettext
 
+from directory.domain import mail_domain
 from mailgate import system_mail
 
 
@@ -27,4 +28,4 @@ def password_message(*, to: str, name: str, login: str, password: str):
                    "%(link)s\n", name=name, login=login, password=password, link=link)
     return system_mail.build(to=to, subject=gettext("Préau : votre identifiant et votre "
                                                     "mot de passe"),
-                             body=body, domain=current_app.config["MAIL_DOMAIN"])
+                             body=body, domain=mail_domain())

@@ -9,13 +9,14 @@ from collections import defaultdict
 from sqlalchemy import select
 
 from directory.db import db
+from directory.domain import universal
 from directory.models import Account, AccountSchool, School
 
 from .models import ContactGroup, ContactMember
 from .vcard import Entry, write_cards
 
 
-def export_book(owner: Account, domain: str, version: str,
+def export_book(owner: Account, version: str,
                 group: ContactGroup | None = None) -> str:
     in_book = ContactGroup.owner_id == owner.id
     if group is not None:
@@ -31,7 +32,7 @@ def export_book(owner: Account, domain: str, version: str,
     for account_id, first, last, address, group_name in rows:
         if account_id not in entries:
             entries[account_id] = Entry(full_name=f"{first} {last}".strip(), family=last,
-                                        given=first, email=f"{address}@{domain}")
+                                        given=first, email=universal(address))
         entries[account_id].categories.append(group_name)
     memberships = (select(ContactMember.account_id)
                    .join(ContactGroup, ContactGroup.id == ContactMember.group_id)

@@ -24,6 +24,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from directory.db import db
+from directory.domain import mail_domain
 from directory.errors import InvalidInput
 from directory.models import Account
 from directory.naming import search_key
@@ -87,9 +88,9 @@ class Plan:
 
 # Recognising cards -----------------------------------------------------------------------
 
-def recognise(viewer: Account, cards: Sequence[Card], domain: str) -> list[Outcome]:
+def recognise(viewer: Account, cards: Sequence[Card]) -> list[Outcome]:
     """One Outcome per card; a bounded number of queries per CHUNK cards."""
-    suffix = "@" + domain.lower()
+    suffix = "@" + mail_domain()
     local_parts = {id(c): [e.lower().removesuffix(suffix) for e in c.emails
                            if e.lower().endswith(suffix)] for c in cards}
     keys = {id(c): _name_keys(c) for c in cards}
@@ -161,9 +162,9 @@ def _reason(card: Card, local_parts: list[str], namesakes: int) -> str:
 
 # The plan --------------------------------------------------------------------------------
 
-def build_plan(owner: Account, cards: Sequence[Card], target: Target, domain: str) -> Plan:
+def build_plan(owner: Account, cards: Sequence[Card], target: Target) -> Plan:
     """Which person goes into which group; InvalidInput when the import cannot be done."""
-    outcomes = recognise(owner, cards, domain)
+    outcomes = recognise(owner, cards)
     planned: dict[str, PlannedGroup] = {}
     for outcome in outcomes:
         if outcome.person is None:

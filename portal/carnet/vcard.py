@@ -79,7 +79,13 @@ class _Line:
 def read_cards(data: bytes) -> list[Card]:
     """Every card of a .vcf file, or VCardError naming the first line at fault."""
     lines = _logical_lines(data)
-    cards = [_card(chunk) for chunk in _chunks(lines)]
+    cards = []
+    for chunk in _chunks(lines):
+        if len(cards) == MAX_CARDS:
+            raise VCardError(chunk[0].number, gettext(
+                "le fichier compte plus de %(max)d fiches : importez-le en plusieurs fois.",
+                max=MAX_CARDS))
+        cards.append(_card(chunk))
     if not cards:
         raise VCardError(1, gettext("ce fichier ne contient aucune fiche (BEGIN:VCARD)."))
     return cards

@@ -27,8 +27,11 @@ from directory.rights import writable_condition
 from directory.search import can_search, classes_by_account, search_query
 
 from ..annuaire import fill_choices
-from ..directory_forms import ConfirmForm, MemberForm, MembersPageForm, PeopleSearchForm
+from ..directory_forms import MembersPageForm, PeopleSearchForm
 from ..directory_pages import PageOutOfRange, compose_link, page_args, paginate
+from ..group_members import Membership, delete_page, register
+from ..i18n import said
+from ..saving import FAILED, saved
 from . import book, exporting, importing
 from .forms import ConfirmImportForm, GroupNameForm, ImportForm
 from .models import ContactGroup
@@ -50,8 +53,9 @@ def _logged_in():
     return None
 
 
-def _group(group_id: int):
-    return book.owned_group(current_user, group_id) or abort(404)
+_group = register(bp, Membership(
+    load=book.owned_group, page=lambda group: url_for(".group", group_id=group.id),
+    add=book.add_member, add_search=book.add_search_results, remove=book.remove_member))
 
 
 @bp.route("/")
@@ -79,13 +83,9 @@ def _index(form: GroupNameForm, status: int = 200):
 def create():
     form = GroupNameForm()
     if form.validate_on_submit():
-        try:
-            group = book.create_group(current_user, form.name.data)
-            db.session.commit()
-        except InvalidInput as error:
-            db.session.rollback()
-            form.name.errors.append(error.message)
-        else:
+        group = saved(lambda: book.create_group(current_user, form.name.data),
+                      errors=form.name.errors)
+        if group is not FAILED:
             flash(gettext("Le groupe « %(name)s » est créé. Ajoutez-y des personnes de "
                           "l'annuaire.", name=group.name), "success")
             return redirect(url_for(".add", group_id=group.id), code=303)
@@ -114,13 +114,8 @@ def rename(group_id: int):
     group = _group(group_id)
     form = GroupNameForm(obj=group)
     if form.validate_on_submit():
-        try:
-            book.rename_group(current_user, group, form.name.data)
-            db.session.commit()
-        except InvalidInput as error:
-            db.session.rollback()
-            form.name.errors.append(error.message)
-        else:
+        if saved(lambda: book.rename_group(current_user, group, form.name.data),
+                 errors=form.name.errors) is not FAILED:
             flash(gettext("Le groupe s'appelle désormais « %(name)s ».", name=group.name),
                   "success")
             return redirect(url_for(".group", group_id=group.id), code=303)
@@ -131,15 +126,8 @@ def rename(group_id: int):
 @bp.route(f"/{GROUP_ID}/supprimer", methods=["GET", "POST"])
 def delete(group_id: int):
     group = _group(group_id)
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        name = group.name
-        book.delete_group(group)
-        db.session.commit()
-        flash(gettext("Le groupe « %(name)s » est supprimé.", name=name), "success")
-        return redirect(url_for(".index"), code=303)
-    return render_template("carnet/delete.html", group=group, form=form,
-                           members=book.member_count(group.id))
+    return delete_page(group, book.delete_group, then=url_for(".index"),
+                       template="carnet/delete.html", members=book.member_count(group.id))
 
 
 @bp.route(f"/{GROUP_ID}/ajouter")
@@ -171,66 +159,6 @@ def _add_page(group, form, page, status):
                            can_search=can_search(current_user)), status
 
 
-@bp.route(f"/{GROUP_ID}/membres/ajouter", methods=["POST"])
-def add_member(group_id: int):
-    group = _group(group_id)
-    form = MemberForm()
-    if not form.validate():
-        abort(400)
-
-    def add_one():
-        person, added = book.add_member(current_user, group, form.account.data)
-        if added:
-            return gettext("%(name)s est ajouté(e) au groupe.", name=person.full_name)
-        return gettext("%(name)s fait déjà partie du groupe.", name=person.full_name)
-
-    return _apply(group, add_one)
-
-
-@bp.route(f"/{GROUP_ID}/membres/ajouter-la-liste", methods=["POST"])
-def add_list(group_id: int):
-    group = _group(group_id)
-    form = PeopleSearchForm(formdata=request.form)
-    group_visible = fill_choices(form, current_user)
-    if not (form.validate() and group_visible):
-        abort(400)
-    return _apply(group, lambda: gettext(
-        "%(count)d personne(s) ajoutée(s) au groupe.",
-        count=book.add_search_results(current_user, group, form.filters())))
-
-
-@bp.route(f"/{GROUP_ID}/membres/retirer", methods=["POST"])
-def remove_member(group_id: int):
-    group = _group(group_id)
-    form = MemberForm()
-    if not form.validate():
-        abort(400)
-    return _apply(group, lambda: gettext(
-        "%(name)s est retiré(e) du groupe.",
-        name=book.remove_member(group, form.account.data).full_name))
-
-
-def _apply(group, action):
-    """Run a change; on a refusal nothing is kept and the reason is shown."""
-    try:
-        message = action()
-        db.session.commit()
-        flash(message, "success")
-    except InvalidInput as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    return redirect(_back(group), code=303)
-
-
-def _back(group) -> str:
-    """The page the form came from if it is one of this group's pages, else the group."""
-    back = request.form.get("retour", "")
-    own = url_for(".group", group_id=group.id)
-    if back == own or back.startswith((own + "?", own + "/")):
-        return back
-    return own
-
-
 def _no_such_page(error: PageOutOfRange) -> str:
     return gettext("Cette page n'existe pas : les résultats tiennent sur %(pages)d page(s).",
                    pages=error.pages)
@@ -253,8 +181,7 @@ def _vcard(group, name: str):
     version = request.args.get("version", "4.0")
     if version not in VERSIONS:
         abort(400)
-    text = exporting.export_book(current_user, current_app.config["MAIL_DOMAIN"], version,
-                                 group)
+    text = exporting.export_book(current_user, version, group)
     filename = (re.sub(r"[^\w-]+", "-", name).strip("-") or "carnet") + ".vcf"
     return Response(text, mimetype="text/vcard", headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
@@ -271,11 +198,10 @@ def import_vcard():
         return _import_page(form, 400)
     try:
         cards = read_cards(data)
-        plan = importing.build_plan(current_user, cards, _target(form),
-                                    current_app.config["MAIL_DOMAIN"])
+        plan = importing.build_plan(current_user, cards, _target(form))
     except InvalidInput as error:
         db.session.rollback()
-        form.file.errors.append(error.message)
+        form.file.errors.append(said(error))
         return _import_page(form, 400)
     token = importing.sign_plan(current_user, plan, current_app.config["SECRET_KEY"])
     return render_template("carnet/import_preview.html", plan=plan, shown=PREVIEW_ROWS,
@@ -302,13 +228,9 @@ def confirm_import():
     form = ConfirmImportForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        added = importing.apply_signed_plan(current_user, form.plan.data,
-                                            current_app.config["SECRET_KEY"])
-        db.session.commit()
-    except InvalidInput as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    added = saved(lambda: importing.apply_signed_plan(current_user, form.plan.data,
+                                                      current_app.config["SECRET_KEY"]))
+    if added is FAILED:
         return redirect(url_for(".import_vcard"), code=303)
     # Each part first: `pybabel extract` does not see a gettext call inside another's
     # arguments.

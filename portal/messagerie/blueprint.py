@@ -9,14 +9,21 @@ from flask_login import current_user, login_required
 
 from directory.db import db
 from directory.errors import NotFound
+from mailgate import mailbox
 from mailgate import settings as mail_settings
-from mailgate import store
 from mailgate.models import FolderKind
 
 from ..errors import MESSAGES
-from . import display, mailbox
+from ..i18n import N_
+from . import display
 
 bp = Blueprint("messagerie", __name__, url_prefix="/messagerie")
+
+# The names of the system folders are defined in mailgate/models.py (FOLDER_LABELS), outside
+# the files `pybabel extract` reads: listed here so that the catalog has them. They are
+# translated at run time by gettext(folder.label) in the views and the templates.
+FOLDER_LABEL_MARKERS = (N_("Boîte de réception"), N_("Messages envoyés"), N_("Brouillons"),
+                        N_("Corbeille"), N_("Boîte d'envoi"), N_("Dossier"))
 ID = "<int(max=2147483647):{}>"
 
 
@@ -54,9 +61,14 @@ def sidebar(current_folder=None) -> dict:
     """Folders with their counts, the quota and the current folder: every page shows them."""
     folders = g.mail_folders
     quota = mailbox.quota(current_user, settings().quota_bytes)
-    return {"folders": folders, "counts": store.folder_counts(current_user), "quota": quota,
+    return {"folders": folders, "counts": mailbox.folder_counts(current_user), "quota": quota,
             "current_folder": current_folder, "has_inbox": mailbox.has_inbox(current_user),
             "home_kind": mailbox.home_kind(current_user)}
+
+
+def reserved_names() -> list[str]:
+    """The system folders' names as the reader reads them: no own folder may take one."""
+    return [gettext(kind.label) for kind in FolderKind if kind != FolderKind.USER]
 
 
 def move_targets(side: dict, current=None) -> list:

@@ -1,10 +1,10 @@
 """Writing a message: what the compose form holds, the message it becomes, and sending it
 through the one routing path (`mailgate.routing`), callable without a request.
 
-Sending first asks `routing.check` (read-only) so that a recipient one may not write to, an
+Sending asks `routing.check` once (read-only), so that a recipient one may not write to, an
 unknown one or more than 50 people is a clear form error and nothing is sent at all; then
-`routing.route` stores and delivers, and its per-recipient result is what the author sees —
-the same result the SMTP path turns into reply codes. Replies, reply-all and forwards start
+`routing.deliver` stores and delivers on that judgement, and its per-recipient result is what
+the author sees — the same result the SMTP path turns into reply codes. Replies, reply-all and forwards start
 from a message the author holds (`store.item_of`: anyone else's is NotFound).
 """
 from __future__ import annotations
@@ -23,11 +23,12 @@ from directory.db import db
 from directory.errors import InvalidInput, NotFound
 from directory.models import Account
 from mailgate import compose as mail_compose
-from mailgate import routing, store
+from mailgate import mailbox, routing, store
 from mailgate.models import MailAttachment, MailBlob, MailboxItem, MailMessage
 from mailgate.settings import MB, current
 
-from . import display, mailbox, recipients
+from ..i18n import said
+from . import display, recipients
 from .recipients import Chip
 
 SUBJECT_MAX = 250
@@ -167,21 +168,20 @@ def send(author: Account, comp: Composition) -> Sent:
         raise InvalidInput(gettext("Ajoutez au moins un destinataire."))
     recipients.check_count(comp.chips)
     files = files_of(author, comp)
-    message = build(author, comp, files)
+    parsed = routing.as_parsed(build(author, comp, files))
     replied = _replied_message(author, comp)
     targets = [i for ids in recipients.recipients_by_field(comp.chips).values() for i in ids]
-    blocking = [d.result.reason for d in routing.check(
-        author, targets, replying_to=replied.id if replied else None)
-        if d.result.refusal in BLOCKING]
+    decisions = routing.check(author, targets, replying_to=replied.id if replied else None,
+                              incoming_size=parsed.size)
+    blocking = list(dict.fromkeys(said(d.result.why) for d in decisions
+                                  if d.result.refusal in BLOCKING))
     if blocking:
         raise InvalidInput(gettext("Le message n'est pas envoyé : %(reasons)s.",
                                    reasons=" ; ".join(blocking)))
     student = mailbox.has_inbox(author)
-    result = routing.route(author, targets, message,
-                           replying_to=replied.id if replied else None,
-                           save_copy=comp.copy or not student,
-                           copy_to_self=comp.copy and not student)
-    notices = list(result.notices)
+    result = routing.deliver(author, parsed, decisions, save_copy=comp.copy or not student,
+                             copy_to_self=comp.copy and not student)
+    notices = [said(notice) for notice in result.notices]
     if comp.copy and not student and not author.verified_redirect:
         notices.append(gettext("Vous n'avez pas d'adresse de redirection vérifiée : la copie "
                                "n'a pas pu vous être envoyée."))
@@ -218,7 +218,7 @@ def _sender_line(message: MailMessage) -> str:
     """The author as the reader knows them: their account's name and universal address."""
     author = db.session.get(Account, message.author_id) if message.author_id else None
     if author is not None:
-        return f"{author.full_name} <{current().universal(author.address)}>"
+        return f"{author.full_name} <{author.universal_address}>"
     return f"{message.from_name} <{message.from_address}>".replace(" <>", "").strip()
 
 

@@ -7,13 +7,14 @@ from flask import abort, flash, jsonify, redirect, render_template, request, ses
 from flask_babel import gettext
 from flask_login import current_user
 
-from directory.db import db
 from directory.errors import InvalidInput
 from directory.rights import writable
-from mailgate import store
+from mailgate import mailbox, store
 from mailgate.routing import MAX_RECIPIENTS
 
-from . import compose, drafts, mailbox, recipients, typed
+from ..i18n import said
+from ..saving import FAILED, saved
+from . import compose, drafts, recipients, typed
 from .blueprint import bp, settings, sidebar
 from .compose import Composition
 from .forms import ComposeForm
@@ -58,7 +59,7 @@ def _starting_point() -> Composition:
         if verdict is not None and verdict.allowed:
             comp.chips = recipients.resolve(current_user, [("to", recipients.PERSON, person)])
         elif verdict is not None and typed.in_perimeter(current_user, person):
-            flash(verdict.reason, "error")
+            flash(said(verdict.why), "error")
         else:       # no name of anyone outside one's directory: ids must not reveal them
             flash(gettext("Destinataire inconnu."), "error")
     return comp
@@ -71,7 +72,7 @@ def _add_tokens(comp: Composition, tokens: list[str]) -> None:
     try:
         entries = [recipients.parse_full(t) for t in tokens]
     except InvalidInput as error:
-        flash(error.message, "error")
+        flash(said(error), "error")
         return
     known = [(c.field, c.kind, c.id) for c in comp.chips]
     comp.chips = recipients.resolve(current_user, known + entries)
@@ -85,7 +86,7 @@ def compose_post():
     try:
         _read_form(comp)
     except InvalidInput as error:
-        form.form_errors.append(error.message)
+        form.form_errors.append(said(error))
         return _page(form, comp, 400)
     if not form.validate_on_submit():
         return _page(form, comp, 400)
@@ -94,28 +95,22 @@ def compose_post():
         abort(400)
     if action == "ajouter":
         return _add_typed(form, comp)
-    try:
-        if action == "envoyer":
-            sent = compose.send(current_user, comp)
-        else:
-            item_id = drafts.save(current_user, comp)
-        db.session.commit()
-    except InvalidInput as error:
-        db.session.rollback()
-        form.form_errors.append(error.message)
+    done = saved(lambda: compose.send(current_user, comp) if action == "envoyer"
+                 else drafts.save(current_user, comp), errors=form.form_errors)
+    if done is FAILED:
         if comp.uploads:
             form.form_errors.append(gettext("Joignez de nouveau vos fichiers : ils n'ont pas "
                                             "été conservés."))
         return _page(form, comp, 400)
     if action == "envoyer":
-        session[RESULT_KEY] = _summary(comp, sent)
+        session[RESULT_KEY] = _summary(comp, done)
         return redirect(url_for(".sent"), code=303)
     if action == "destinataires":
-        return redirect(url_for(".picker", brouillon=item_id,
+        return redirect(url_for(".picker", brouillon=done,
                                 champ=request.form.get("champ", "to")), code=303)
     if action == "brouillon":
         flash(gettext("Le brouillon est enregistré dans « Brouillons »."), "success")
-    return redirect(url_for(".compose", brouillon=item_id), code=303)
+    return redirect(url_for(".compose", brouillon=done), code=303)
 
 
 def _add_typed(form: ComposeForm, comp: Composition):
@@ -164,7 +159,7 @@ def _read_form(comp: Composition) -> None:
     comp.kept = [int(k) for k in kept]
     comp.draft_item = int_arg(request.form, "brouillon")
     if comp.draft_item is not None:
-        drafts.draft_item(current_user, comp.draft_item)
+        mailbox.draft_item(current_user, comp.draft_item)
     files = [f for f in request.files.getlist("files") if f.filename]
     comp.uploads = [compose.upload(f.filename, f.mimetype, f.read()) for f in files]
 
@@ -188,7 +183,7 @@ def _summary(comp: Composition, sent: compose.Sent) -> dict:
     """What the result page shows, small enough for the session cookie."""
     result = sent.result
     return {"subject": comp.subject[:120],
-            "rows": [[r.name, r.address, r.outcome.value, r.reason or ""]
+            "rows": [[r.name, r.address, r.outcome.value, said(r.why)]
                      for r in result.recipients],
             "notices": sent.notices,
             "copy": result.copy_folder.value if result.copy_folder else ""}

@@ -6,38 +6,23 @@ fields of its own that only the draft carries and that are never sent: `X-Preau-
 per recipient chip (`to:g:5`: a group stays a group), and `X-Preau-Options` (read receipt,
 copy, the message answered). Saving again replaces the previous version.
 
-`save` writes through the store's functions (`save_message`, `reserve`, `add_items`,
-`delete_items`) but builds its own header block, since the routing's stored header keeps
-only standard fields; it could move to `mailgate.store` as `save_draft`.
+`save` builds the message and keeps it through `mailgate.mailbox.save_draft`.
 """
 from __future__ import annotations
 
-from flask_babel import gettext
 from sqlalchemy import select
 
 from directory.db import db
 from directory.errors import InvalidInput, NotFound
 from directory.models import Account
-from mailgate import mime, store
-from mailgate.models import FolderKind, MailAttachment, MailboxItem
-from mailgate.settings import current
+from mailgate import mailbox, mime, store
+from mailgate.models import MailAttachment
 
-from . import compose, mailbox, recipients
+from . import compose, recipients
 from .compose import Composition
 
 CHIP_FIELD = "x-preau-chip"
 OPTIONS_FIELD = "x-preau-options"
-
-
-def drafts_folder_id(author: Account) -> int:
-    return store.system_folders([author.id], FolderKind.DRAFTS)[author.id]
-
-
-def draft_item(author: Account, item_id: int) -> MailboxItem:
-    item, _message = store.item_of(author, item_id)
-    if item.folder_id != drafts_folder_id(author):
-        raise NotFound("Ce brouillon n'existe pas.")
-    return item
 
 
 def save(author: Account, comp: Composition) -> int:
@@ -45,28 +30,13 @@ def save(author: Account, comp: Composition) -> int:
     compose.check_text(comp)
     files = compose.files_of(author, comp)
     message = compose.build(author, comp, files, draft=True)
-    parsed = mime.parse(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
-    block = b"".join(f.raw for f in parsed.fields if f.key != "bcc") + b"\r\n"
-    if comp.draft_item is not None:
-        store.delete_items(author, [draft_item(author, comp.draft_item).id])
-    folder = drafts_folder_id(author)
-    limit = current().quota_bytes if mailbox.has_inbox(author) else None
-    if not store.reserve([author.id], parsed.size, limit):
-        raise InvalidInput(gettext("Votre espace de stockage est plein : le brouillon n'est "
-                                   "pas enregistré. Supprimez des messages et videz la "
-                                   "Corbeille."))
-    bcc = ", ".join(f"{n} <{a}>" if n else a for n, a in parsed.addresses("bcc"))
-    message_id = store.save_message(parsed, block, message_id=parsed.message_id,
-                                    author_id=author.id, bcc_display=bcc)
-    store.add_items(message_id, parsed.size, [(author.id, folder)], read=True)
-    return db.session.scalar(select(MailboxItem.id).where(
-        MailboxItem.message_id == message_id, MailboxItem.account_id == author.id))
+    return mailbox.save_draft(author, message, replacing=comp.draft_item)
 
 
 def load(author: Account, item_id: int) -> Composition:
     """The composition a draft holds. Chips whose group is gone or no longer visible, and an
     answered message that was deleted since, are left out."""
-    item = draft_item(author, item_id)
+    item = mailbox.draft_item(author, item_id)
     message = store.item_of(author, item.id)[1]
     fields, _body = mime.split(message.source)
     entries = []

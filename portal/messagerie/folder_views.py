@@ -10,12 +10,15 @@ from flask_login import current_user
 
 from directory.db import db
 from directory.errors import InvalidInput
+from mailgate import mailbox
 from mailgate.models import FolderKind
 
 from ..directory_forms import ConfirmForm
-from . import mailbox
-from .blueprint import ID, back, bp, move_targets, sidebar
+from ..i18n import said
+from ..saving import FAILED, saved
+from .blueprint import ID, back, bp, move_targets, reserved_names, sidebar
 from .forms import DeleteFolderForm, FolderNameForm, ListForm, SearchForm, SelectionForm
+from .listing import PER_PAGE, folder_listing
 from .search import search as search_messages
 
 FOLDER_ID = ID.format("folder_id")
@@ -37,13 +40,13 @@ def _folder_page(folder):
     listing, status = None, 400
     if form.validate():
         total = side["counts"].get(folder.id, (0, 0))[0]
-        pages = max(1, ceil(total / mailbox.PER_PAGE))
+        pages = max(1, ceil(total / PER_PAGE))
         if form.page_number() > pages:
             form.page.errors.append(gettext("Cette page n'existe pas : le dossier tient sur "
                                             "%(pages)d page(s).", pages=pages))
             status = 404
         else:
-            listing, status = mailbox.folder_listing(
+            listing, status = folder_listing(
                 current_user, folder, total, form.page_number(), sort=form.tri.data,
                 order=form.ordre.data), 200
     return render_template("messagerie/folder.html", form=form, listing=listing,
@@ -61,7 +64,7 @@ def search():
             listing, status = search_messages(current_user, form.q.data,
                                               form.page_number()), 200
         except InvalidInput as error:
-            form.q.errors.append(error.message)
+            form.q.errors.append(said(error))
     return render_template("messagerie/search.html", search=form, listing=listing,
                            targets=move_targets(side, None), **side), status
 
@@ -72,18 +75,21 @@ def selection():
     if not form.validate_on_submit():
         abort(400)
     ids = _ticked()
-    try:
+
+    def work() -> str | None:
+        """None: messages of the Corbeille would go for good, ask first."""
         if form.action.data == "supprimer" and not form.confirme.data \
                 and mailbox.in_trash(current_user, mailbox.owned_item_ids(current_user, ids)):
-            return render_template("messagerie/confirm_delete.html", ids=ids,
-                                   form=SelectionForm(formdata=None),
-                                   retour=request.form.get("retour", ""))
-        message = _apply(form, ids)
-        db.session.commit()
+            return None
+        return _apply(form, ids)
+
+    message = saved(work)
+    if message is None:
+        return render_template("messagerie/confirm_delete.html", ids=ids,
+                               form=SelectionForm(formdata=None),
+                               retour=request.form.get("retour", ""))
+    if message is not FAILED:
         flash(message, "success")
-    except InvalidInput as error:
-        db.session.rollback()
-        flash(error.message, "error")
     return back()
 
 
@@ -143,13 +149,9 @@ def folders():
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
-            try:
-                created = mailbox.create_folder(current_user, form.name.data)
-                db.session.commit()
-            except InvalidInput as error:
-                db.session.rollback()
-                form.name.errors.append(error.message)
-            else:
+            created = saved(lambda: mailbox.create_folder(
+                current_user, form.name.data, reserved=reserved_names()), errors=form.name.errors)
+            if created is not FAILED:
                 flash(gettext("Le dossier « %(name)s » est créé.", name=created.name),
                       "success")
                 return redirect(url_for(".folders"), code=303)
@@ -162,13 +164,9 @@ def rename_folder(folder_id: int):
     target = _own_folder(folder_id)
     form = FolderNameForm(obj=target)
     if form.validate_on_submit():
-        try:
-            mailbox.rename_folder(current_user, target, form.name.data)
-            db.session.commit()
-        except InvalidInput as error:
-            db.session.rollback()
-            form.name.errors.append(error.message)
-        else:
+        if saved(lambda: mailbox.rename_folder(current_user, target, form.name.data,
+                                               reserved=reserved_names()),
+                 errors=form.name.errors) is not FAILED:
             flash(gettext("Le dossier s'appelle désormais « %(name)s ».", name=target.name),
                   "success")
             return redirect(url_for(".folders"), code=303)
@@ -184,13 +182,10 @@ def delete_folder(folder_id: int):
     held = mailbox.count_in(target)
     if form.validate_on_submit():
         name = target.name
-        try:
-            moved = mailbox.delete_folder(current_user, target, move_to_home=form.deplacer.data)
-            db.session.commit()
-        except InvalidInput as error:
-            db.session.rollback()
-            form.deplacer.errors.append(error.message)
-        else:
+        moved = saved(lambda: mailbox.delete_folder(current_user, target,
+                                                    move_to_home=form.deplacer.data),
+                      errors=form.deplacer.errors)
+        if moved is not FAILED:
             home = gettext(mailbox.home_kind(current_user).label)
             flash(ngettext("Le dossier « %(name)s » est supprimé ; son message est dans "
                            "« %(home)s ».",

@@ -8,9 +8,11 @@ from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
 
+from mailgate.mailbox import FOLDER_NAME_MAX
+
 from ..directory_forms import choice
 from .compose import BODY_MAX, SUBJECT_MAX
-from .mailbox import FOLDER_NAME_MAX, ORDERS, SORTS
+from .listing import ORDERS, SORTS
 from .search import MAX_SEARCH
 
 MAX_PAGE = 10**6

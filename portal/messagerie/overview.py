@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 
 from directory.db import db
 from directory.models import Account
+from mailgate.mailbox import has_inbox, home_kind
 from mailgate.models import FolderKind, MailboxItem, MailFolder
 
-from .mailbox import has_inbox, home_kind, list_columns, with_message
+from .listing import list_columns, with_message
 
 LATEST = 5
 

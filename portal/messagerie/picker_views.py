@@ -13,6 +13,7 @@ from flask_login import current_user
 
 from directory.errors import InvalidInput
 from directory.search import can_search
+from mailgate import mailbox
 
 from ..annuaire import fill_choices
 from ..carnet import book
@@ -25,7 +26,7 @@ from ..directory_pages import (
     people_page,
     refusal_reasons,
 )
-from . import drafts, picker, recipients
+from . import picker, recipients
 from .blueprint import bp
 from .compose_views import int_arg
 
@@ -36,7 +37,7 @@ SEARCH_KEYS = ("nom", "profil", "discipline", "etablissement", "groupe")
 def picker_page():
     draft = int_arg(request.args, "brouillon")
     if draft is not None:
-        drafts.draft_item(current_user, draft)
+        mailbox.draft_item(current_user, draft)
     field = request.args.get("champ", "to")
     tab = request.args.get("onglet", "annuaire")
     if field not in recipients.FIELDS or tab not in ("annuaire", "carnet"):

@@ -12,13 +12,14 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from directory.db import db
-from directory.errors import InvalidInput
 from directory.models import Account
-from mailgate import personalise, store
-from mailgate.models import MailAttachment
+from mailgate import mailbox, personalise, store
+from mailgate.models import FolderKind, MailAttachment
 
 from .. import mail_html
-from . import drafts, receipts
+from ..i18n import said
+from ..saving import FAILED, saved
+from . import receipts
 from .blueprint import ID, bp, move_targets, sidebar
 from .forms import ReceiptForm, SelectionForm
 
@@ -29,10 +30,10 @@ _SAFE_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*
 @bp.route(f"/message/{ITEM_ID}")
 def read(item_id: int):
     item, message = store.item_of(current_user, item_id)
-    if item.folder_id == drafts.drafts_folder_id(current_user):
+    if item.folder_id == mailbox.system_folder(current_user, FolderKind.DRAFTS).id:
         return redirect(url_for(".compose", brouillon=item.id))
     if not item.is_read:
-        store.mark_read(current_user, [item.id])
+        mailbox.mark(current_user, [item.id])
         db.session.commit()
     ask = receipts.should_ask(current_user, item, message)
     attachments = db.session.scalars(select(MailAttachment).where(
@@ -89,18 +90,14 @@ def receipt(item_id: int):
     form = ReceiptForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        result = receipts.answer(current_user, item_id, send=form.reponse.data == "oui")
-        db.session.commit()
-    except InvalidInput as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
+    result = saved(lambda: receipts.answer(current_user, item_id,
+                                           send=form.reponse.data == "oui"))
+    if result is not FAILED:
         if result is None:
             flash(gettext("Aucun accusé de réception ne sera envoyé."), "info")
         elif result.accepted:
             flash(gettext("L'accusé de réception a été envoyé à %(name)s.",
                           name=result.recipients[0].name), "success")
         else:
-            flash(result.recipients[0].reason, "error")
+            flash(said(result.recipients[0].why), "error")
     return redirect(url_for(".read", item_id=item_id), code=303)

@@ -18,11 +18,10 @@ from sqlalchemy import exists, or_, select
 
 from directory.db import db
 from directory.errors import InvalidInput, NotFound
-from directory.models import Account, GroupMember
+from directory.models import Account, GroupMember, MailCorrespondent
 from directory.rights import writable_condition
 from directory.search import perimeter_condition, visible_group
-from mailgate.models import MailCorrespondent
-from mailgate.routing import MAX_RECIPIENTS
+from mailgate.routing import over_limit
 
 from ..carnet import book
 from ..carnet.models import ContactMember
@@ -177,14 +176,12 @@ def count(chips: Sequence[Chip]) -> int:
 
 
 def check_count(chips: Sequence[Chip]) -> int:
-    total = count(chips)
-    if total > MAX_RECIPIENTS:
-        raise InvalidInput(gettext("Votre message compte %(total)d destinataires (les groupes "
-                                   "comptent pour leurs membres) : %(max)d au plus. Retirez-en "
-                                   "%(extra)d.", total=total, max=MAX_RECIPIENTS,
-                                   extra=total - MAX_RECIPIENTS))
+    people = {account_id for chip in chips for account_id in chip.member_ids}
+    too_many = over_limit(people)
+    if too_many:
+        raise InvalidInput(too_many)
     if any(chip.is_group and not chip.member_ids for chip in chips):
         empty = next(chip for chip in chips if chip.is_group and not chip.member_ids)
         raise InvalidInput(gettext("Le groupe « %(name)s » ne compte personne à qui vous "
                                    "puissiez écrire.", name=empty.label))
-    return total
+    return len(people)

@@ -24,7 +24,7 @@ from directory.errors import InvalidInput
 from directory.models import Account
 from mailgate.models import MailboxItem, MailFolder, MailMessage, search_key
 
-from .mailbox import PER_PAGE, Listing, list_columns, with_message
+from .listing import PER_PAGE, Listing, list_columns, with_message
 
 MAX_SEARCH = 100
 # Three letters or digits in a row: a trigram the index can look up.

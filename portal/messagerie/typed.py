@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import func
 
 from directory.db import db
+from directory.domain import mail_domain
 from directory.errors import InvalidInput
 from directory.models import Account
 from directory.rights import writable_condition
@@ -25,7 +25,7 @@ _ADDRESS = re.compile(r"<?([^\s<>@]+)@([^\s<>@]+)>?\s*$")
 
 
 def _domain() -> str:
-    return current_app.config["MAIL_DOMAIN"].lower()
+    return mail_domain()
 
 
 def address_of(account: Account) -> str:

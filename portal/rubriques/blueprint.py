@@ -9,13 +9,15 @@ from collections.abc import Callable
 from flask import Blueprint, abort, flash, redirect, request
 from flask_login import current_user, login_required
 
-from directory.db import db
 from directory.errors import PreauError
 from directory.rubric_models import Rubric
 from directory.rubrics import RubricError, managed_rubric, visible_rubric
 
+from .. import saving
 from ..directory_pages import page_args
+from ..i18n import said
 from ..messagerie import display
+from ..saving import FAILED as FAILED  # the views compare with it
 from . import articles, labels
 from .models import Article
 
@@ -57,24 +59,17 @@ def article_to_manage(article_id: int) -> Article:
     return articles.managed_article(current_user, article.id) or abort(403)
 
 
-FAILED = object()
-
-
 def saved(work: Callable[[], object]) -> object:
-    """Run `work` and commit; an error the user caused is flashed, nothing is written, and
-    FAILED is returned instead of what `work` returns."""
-    try:
-        result = work()
-        db.session.commit()
-    except PreauError as error:
-        db.session.rollback()
-        flash_error(error)
-        return FAILED
-    return result
+    """`portal.saving.saved` for the rubrics' errors, worded by labels.py."""
+    return saving.saved(work, catch=PreauError, describe=describe)
+
+
+def describe(error: PreauError) -> str:
+    return labels.problem(error) if isinstance(error, RubricError) else said(error)
 
 
 def flash_error(error: PreauError) -> None:
-    flash(labels.problem(error) if isinstance(error, RubricError) else error.message, "error")
+    flash(describe(error), "error")
 
 
 def back(default: str):

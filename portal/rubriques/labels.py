@@ -13,7 +13,7 @@ from mailgate.fanout import AUTHOR_GONE
 from mailgate.fanout_models import RecipientState
 from mailgate.routing import Refusal
 
-from ..i18n import N_
+from ..i18n import N_, said
 
 PEOPLE = {
     Profile.STUDENT: N_("Élèves"),
@@ -74,5 +74,5 @@ def refusal(code: str | None, author: Account | None, first_name: str, last_name
             profile: Profile) -> str:
     """Why a recipient was not reached; the rights engine's own words for its refusals."""
     if code == Refusal.NOT_ALLOWED.value and author is not None:
-        return refusal_reason(author, f"{first_name} {last_name}".strip(), Profile(profile))
+        return said(refusal_reason(author, f"{first_name} {last_name}".strip(), Profile(profile)))
     return gettext(REFUSALS.get(code or "", N_("non remis")))

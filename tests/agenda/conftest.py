@@ -68,21 +68,9 @@ def save(author, agenda, data, event=None):
 def live_database(tmp_path_factory) -> str:
     """A database whose commits other threads see (the name steps the rollback fixture
     aside): the test database's name + `_agenda` on PostgreSQL, else a SQLite file."""
-    import os
+    from tests.conftest import fresh_database
 
-    import sqlalchemy as sa
-
-    base = os.environ.get("PREAU_TEST_DATABASE_URL")
-    if not base:
-        return f"sqlite:///{tmp_path_factory.mktemp('agenda-live') / 'agenda.db'}"
-    url = sa.engine.make_url(base)
-    name = f"{url.database}_agenda"
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+    return fresh_database(tmp_path_factory, "agenda")
 
 
 @pytest.fixture(scope="session")

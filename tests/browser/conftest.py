@@ -8,10 +8,15 @@ import shutil
 import threading
 
 import pytest
-import sqlalchemy as sa
 from werkzeug.serving import make_server
 
-from tests.conftest import DEMO_PASSWORD, make_app, migrate_and_load_demo, missing
+from tests.conftest import (
+    DEMO_PASSWORD,
+    fresh_database,
+    make_app,
+    migrate_and_load_demo,
+    missing,
+)
 
 CHROMIUM = os.environ.get("PREAU_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -24,25 +29,10 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
 
 
-def fresh_database(tmp_path_factory) -> str:
-    """A database of its own for the live portal: the test database's name + `_live` on
-    PostgreSQL (dropped and created again), a new SQLite file otherwise."""
-    base = os.environ.get("PREAU_TEST_DATABASE_URL")
-    if not base:
-        return f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.db'}"
-    url = sa.engine.make_url(base)
-    live_name = f"{url.database}_live"
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{live_name}" WITH (FORCE)')
-        connection.exec_driver_sql(f'CREATE DATABASE "{live_name}"')
-    engine.dispose()
-    return url.set(database=live_name).render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="session")
 def live_database(tmp_path_factory) -> str:
-    return fresh_database(tmp_path_factory)
+    """The live portal's database (see tests.conftest.fresh_database)."""
+    return fresh_database(tmp_path_factory, "live")
 
 
 @pytest.fixture(scope="session")

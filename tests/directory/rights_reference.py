@@ -14,6 +14,7 @@ from directory.models import (
     AccountSchool,
     Group,
     GroupMember,
+    MailCorrespondent,
     ParentLink,
     RoleOverride,
     School,
@@ -37,6 +38,8 @@ class Region:
     groups: list[tuple[GroupKind, int]]                  # (kind, school index)
     members: dict[tuple[int, int], bool]                 # (group, person) → is manager
     links: set[tuple[int, int]]                          # (parent, child)
+    # (reader, author): the reader received a message the author wrote
+    received: set[tuple[int, int]] = field(default_factory=set)
 
     # --- the rule, from SPEC §2 and the words of directory/rights.py's docstring -----------
 
@@ -77,6 +80,8 @@ class Region:
         reach = {s}
         if replying_to is not None:
             reach.add(replying_to)
+        # "One may always answer anyone who wrote to one."
+        reach |= {author for (reader, author) in self.received if reader == s}
         if Role.SEND_EXTENDED in roles:
             reach |= set(range(len(self.people)))
         if self.people[s].profile == Profile.STUDENT and Role.INTERNAL_MAIL in roles:
@@ -126,6 +131,8 @@ class Region:
                            "is_manager": manager} for (g, p), manager in self.members.items()],
             ParentLink: [{"parent_id": BASE_ID + parent, "child_id": BASE_ID + child}
                          for parent, child in self.links],
+            MailCorrespondent: [{"account_id": BASE_ID + reader, "author_id": BASE_ID + author}
+                                for reader, author in self.received],
         }
         for model, values in rows.items():
             if values:

@@ -123,8 +123,9 @@ def test_add_the_list_needs_a_criterion_and_keeps_suspended_out(claire, group):
 
 
 def test_add_one_member_within_the_perimeter(claire, group):
-    groups.add_member(claire, group, account("zoe.le-gall").id)
-    groups.add_member(claire, group, account("zoe.le-gall").id)
+    zoe = account("zoe.le-gall")
+    assert groups.add_member(claire, group, zoe.id) == (zoe, True)
+    assert groups.add_member(claire, group, zoe.id) == (zoe, False)
     assert member_rows(group)["zoe.le-gall"] is False
     with pytest.raises(InvalidInput, match="n'existe pas"):
         groups.add_member(claire, group, 987654321)
@@ -139,7 +140,7 @@ def test_manager_cannot_be_removed_and_last_manager_stays(claire, group):
         groups.set_manager(claire, group, claire.id, False)
     with pytest.raises(InvalidInput, match="Zoé Le Gall n'a pas le rôle"):
         groups.set_manager(claire, group, zoe.id, True)
-    groups.remove_member(group, zoe.id)
+    assert groups.remove_member(group, zoe.id) == zoe
     assert member_rows(group) == {"claire.bernard": True}
     with pytest.raises(InvalidInput, match="n'est pas membre"):
         groups.remove_member(group, zoe.id)

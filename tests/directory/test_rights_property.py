@@ -34,7 +34,8 @@ PROFILES = [Profile.STUDENT] * 3 + [Profile.PARENT] * 2 + [Profile.TEACHER, Prof
 @st.composite
 def regions(draw) -> Region:
     """4 to 10 people in 1 to 3 schools; a class and up to two more groups of any kind;
-    each person in up to two groups; parents linked to students, a few others to anyone."""
+    each person in up to two groups; parents linked to students, a few others to anyone;
+    up to three people who received a message from another."""
     schools = draw(st.integers(1, 3))
     people = draw(st.lists(st.builds(
         Person,
@@ -59,7 +60,10 @@ def regions(draw) -> Region:
         else:
             children = frozenset()
         links |= {(p, child) for child in children if child != p}
-    return Region(schools=schools, people=people, groups=groups, members=members, links=links)
+    received = draw(st.sets(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1))
+                            .filter(lambda pair: pair[0] != pair[1]), max_size=3))
+    return Region(schools=schools, people=people, groups=groups, members=members, links=links,
+                  received=received)
 
 
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
@@ -100,6 +104,8 @@ def test_reference_sees_a_classmate_and_not_a_stranger():
     assert region.reachable(3) == {0, 1, 3}
     assert region.reachable(2) == {2}
     assert region.reachable(2, replying_to=0) == {0, 2}
+    region.received.add((2, 3))       # the parent wrote to pupil 2: who may answer her
+    assert region.reachable(2) == {2, 3}
 
 
 @settings(max_examples=1, deadline=None, database=None,

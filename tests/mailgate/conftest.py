@@ -16,14 +16,13 @@ import threading
 from dataclasses import dataclass, field
 
 import pytest
-import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from dnslib.server import DNSServer
 from sqlalchemy import select
 
 from directory.db import db
 from directory.models import Account, GroupMember, ParentLink
-from tests.conftest import make_app, migrate_and_load_demo, missing
+from tests.conftest import fresh_database, make_app, migrate_and_load_demo, missing
 
 from . import dns_zone
 
@@ -48,17 +47,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def live_database(tmp_path_factory) -> str:
     """The test database's name + `_mailgate` on PostgreSQL (made anew), else a SQLite file."""
-    base = os.environ.get("PREAU_TEST_DATABASE_URL")
-    if not base:
-        return f"sqlite:///{tmp_path_factory.mktemp('mailgate') / 'mailgate.db'}"
-    url = sa.engine.make_url(base)
-    name = f"{url.database}_mailgate"
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+    return fresh_database(tmp_path_factory, "mailgate")
 
 
 @dataclass

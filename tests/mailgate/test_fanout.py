@@ -13,11 +13,11 @@ from sqlalchemy import func, select, update
 
 from directory.db import db
 from directory.enums import Profile, Role
-from directory.models import Account, AccountSchool, GroupMember, RoleOverride
+from directory.models import Account, AccountSchool, GroupMember, MailCorrespondent, RoleOverride
 from mailgate import fanout, personalise, store
 from mailgate.fanout_models import AckChannel, FanoutJob, FanoutRecipient, RecipientState
 from mailgate.fanout_preview import preview
-from mailgate.models import FolderKind, Mailbox, MailboxItem, MailCorrespondent, OutboundEntry
+from mailgate.models import FolderKind, Mailbox, MailboxItem, OutboundEntry
 from mailgate.routing import Refusal
 
 from .conftest import account, new_account

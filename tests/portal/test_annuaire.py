@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from directory.db import db
 from directory.enums import Profile
-from directory.models import Account, AccountSchool, GroupMember, ParentLink
+from directory.models import Account, AccountSchool, GroupMember, MailCorrespondent, ParentLink
 from tests.conftest import login
 
 from .annuaire_helpers import group_id, html, messages, people_rows, school_id, status_text
@@ -72,6 +72,29 @@ def test_envelope_only_where_writing_is_allowed(app, student):
     assert all(row.envelope for row in classmates)
 
 
+def test_the_envelope_shows_whom_one_may_answer(app, student):
+    """A teacher outside Zoé's groups wrote to her: the directory marks the teacher
+    writable, as the routing accepts her answer (the rule lives in the rights engine)."""
+    with app.app_context():
+        zoe = db.session.scalar(select(Account).where(Account.login == "zoe.le-gall"))
+        zoe_groups = select(GroupMember.group_id).where(GroupMember.account_id == zoe.id)
+        teacher = db.session.scalars(
+            select(Account).join(AccountSchool)
+            .where(AccountSchool.school_id == zoe.schools[0].id,
+                   Account.profile == Profile.TEACHER,
+                   Account.id.not_in(select(GroupMember.account_id)
+                                     .where(GroupMember.group_id.in_(zoe_groups))))
+            .order_by(Account.id)).first()
+        name, teacher_id = f"{teacher.last_name} {teacher.first_name}", teacher.id
+    before = {row.name: row for row in find(student, nom=teacher.last_name)}
+    assert before[name].envelope is None
+    with app.app_context():
+        db.session.add(MailCorrespondent(account_id=zoe.id, author_id=teacher_id))
+        db.session.commit()
+    after = {row.name: row for row in find(student, nom=teacher.last_name)}
+    assert after[name].envelope == f"/messagerie/ecrire?destinataire={teacher_id}"
+
+
 def test_teacher_sees_envelopes_everywhere_and_other_schools(teacher, app):
     rows = find(teacher, etablissement=school_id(app, "0310002C"))
     assert len(rows) == 20
@@ -97,7 +120,13 @@ def test_redirect_addresses_never_appear(teacher, second_client):
     parent = second_client("joseph.fabre")
     for client in (teacher, parent):
         for params in ({"nom": "fabre"}, {"nom": "bernard"}, {"par_page": 100}):
-            page = client.get("/annuaire/", query_string=params).get_data(as_text=True)
+            response = client.get("/annuaire/", query_string=params)
+            assert response.status_code == 200
+            shown = [row.name for row in people_rows(html(response))]
+            assert shown and all(shown), params      # people first, with their names
+            if "nom" in params:
+                assert all(params["nom"] in name.lower() for name in shown)
+            page = response.get_data(as_text=True)
             assert "joseph@example.org" not in page
             assert "claire.bernard@example.net" not in page
             assert "@example." not in page

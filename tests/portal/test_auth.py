@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy import func, select, update
@@ -14,27 +13,13 @@ from directory.db import db
 from directory.models import Account, LoginAttempt
 from directory.passwords import verify_password
 from portal import trust_proxies
-from tests.conftest import DEMO_PASSWORD, csrf_token, login, post_form
+from tests.conftest import DEMO_PASSWORD, csrf_token, login, page_text, post_form
 
 BAD_CREDENTIALS = "Identifiant ou mot de passe incorrect."
 THROTTLED = re.compile(r"Trop de tentatives de connexion échouées\. Réessayez dans (\d+) "
                        r"minutes?\.")
 
 
-class _Text(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.parts: list[str] = []
-
-    def handle_data(self, data):
-        self.parts.append(data)
-
-
-def page_text(response) -> str:
-    """What a person reads on the page: tags dropped, entities decoded, spaces collapsed."""
-    parser = _Text()
-    parser.feed(response.get_data(as_text=True))
-    return " ".join(" ".join(parser.parts).split())
 
 
 def set_account(app, login_name: str, **values) -> None:

@@ -164,6 +164,10 @@ def test_duplicate_name_is_refused(teacher, app):
     assert "Un groupe « Club lecture » existe déjà dans cet établissement." in \
         messages(html(response))
     assert group_count(app) == before
+    post_form(teacher, "/langue/en", {"next": "/"}, page="/")
+    response = post_form(teacher, "/groupes/nouveau", {
+        "name": "Club lecture", "school": school_id(app, "0310024H")})
+    assert "A group “Club lecture” already exists in this school." in messages(html(response))
 
 
 def test_add_the_list_of_a_search_then_one_then_remove(teacher, app):
@@ -185,10 +189,10 @@ def test_add_the_list_of_a_search_then_one_then_remove(teacher, app):
     paul = account_id(app, "paul.durand")
     response = post_form(teacher, f"/groupes/{gid}/membres/ajouter", {"account": paul},
                          page=search, follow_redirects=True)
-    assert "Paul Durand est membre du groupe." in messages(html(response))
+    assert "Paul Durand est ajouté(e) au groupe." in messages(html(response))
     response = post_form(teacher, f"/groupes/{gid}/membres/retirer", {"account": paul},
                          page=f"/groupes/{gid}", follow_redirects=True)
-    assert "Paul Durand ne fait plus partie du groupe." in messages(html(response))
+    assert "Paul Durand est retiré(e) du groupe." in messages(html(response))
     assert "paul.durand" not in members_of(app, gid)
 
 

@@ -17,7 +17,7 @@ from directory.rights import writable
 from mailgate import store, worker
 from mailgate.models import FolderKind, Mailbox, MailboxItem, MailMessage, OutboundEntry
 from portal.carnet import book
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, post_form
 
 from .carnet_helpers import client_of, page
 from .messagerie_helpers import (
@@ -91,8 +91,7 @@ def test_fifty_recipients_are_sent_and_fifty_one_refused(app, teacher):
     before = messages_by(app, "claire.bernard")
     response = compose_post(teacher, {"to": [f"p:{i}" for i in ids], "subject": "Trop"})
     assert response.status_code == 400
-    assert "Votre message compte 51 destinataires" in errors(response)
-    assert "50 au plus" in errors(response)
+    assert "au plus 50 destinataires (51 indiqués" in errors(response)
     assert messages_by(app, "claire.bernard") == before
 
     response = compose_post(teacher, {"to": [f"p:{i}" for i in ids[:50]], "subject": "Juste"})
@@ -113,8 +112,8 @@ def test_a_group_counts_for_its_members(app, teacher):
     response = compose_post(teacher, {"to": f"g:{group}",
                                       "bcc": [f"p:{i}" for i in extra], "subject": "Classe"})
     assert response.status_code == 400
-    assert "Votre message compte 51 destinataires (les groupes comptent pour leurs membres)" \
-        in errors(response)
+    assert "Un message peut avoir au plus 50 destinataires (51 indiqués ; un groupe compte " \
+        "pour ses membres)" in errors(response)
     # A person both in the group and named alone counts once.
     response = compose_post(teacher, {"to": f"g:{group}", "cc": f"p:{members[0]}",
                                       "bcc": [f"p:{i}" for i in extra[:-1]],
@@ -154,6 +153,20 @@ def test_a_forbidden_recipient_is_refused_with_its_name(app, student):
     assert "Le message n'est pas envoyé" in errors(response)
     assert messages_by(app, "zoe.le-gall") == before
     assert items(app, "lucas.martin", FolderKind.INBOX) == []
+
+
+def test_an_english_reader_is_told_the_refusal_in_english(app, student):
+    """The rights engine gives a code; the page words it in the reader's language (the
+    SMTP reply to the same refusal stays French: tests/mailgate/test_smtp_replies.py)."""
+    with app.app_context():
+        zoe = account("zoe.le-gall")
+        stranger = next(v for v in writable(zoe, students(app, 200)).values() if not v.allowed)
+        name = db.session.get(Account, stranger.account_id).full_name
+    post_form(student, "/langue/en", {"next": "/"}, page="/")
+    response = compose_post(student, {"to": f"p:{stranger.account_id}", "subject": "Hi"})
+    assert response.status_code == 400
+    assert f"{name} is neither in your classes nor in your groups" in errors(response)
+    assert "n'est ni dans vos classes" not in errors(response)
 
 
 def test_bcc_is_not_visible_to_other_recipients(app, teacher):

@@ -6,7 +6,6 @@ import re
 import time
 from email import policy
 from email.parser import BytesParser
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,24 +16,11 @@ from sqlalchemy import select
 from directory.db import db
 from directory.models import Account
 from mailgate import worker
-from tests.conftest import DEMO_PASSWORD, csrf_token, post_form
+from tests.conftest import DEMO_PASSWORD, csrf_token, page_text, post_form
 
 HOURS = 3600
 
 
-class _Text(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.parts: list[str] = []
-
-    def handle_data(self, data):
-        self.parts.append(data)
-
-
-def page_text(response) -> str:
-    parser = _Text()
-    parser.feed(response.get_data(as_text=True))
-    return " ".join(" ".join(parser.parts).split())
 
 
 def redirect_state(app, login_name: str) -> tuple[str | None, bool, str | None]:
@@ -243,7 +229,7 @@ def test_bad_address_is_refused_with_a_message_and_nothing_written(app, parent, 
                                      "Claire.Bernard@ENT.Example.fr"])
 def test_an_address_inside_preau_is_refused_to_avoid_a_loop(app, parent, address,
                                                             monkeypatch):
-    monkeypatch.setitem(app.config, "MAIL_DOMAIN", "ent.example.fr")
+    monkeypatch.setitem(app.config["PREAU"], "MAIL_DOMAIN", "ent.example.fr")
     response = request_address(parent, address)
     assert response.status_code == 400
     assert ("L'adresse de redirection doit être extérieure à Préau (pas une adresse "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from directory.errors import InvalidInput
-from portal.carnet.vcard import Card, Entry, VCardError, read_cards, write_cards
+from portal.carnet.vcard import MAX_CARDS, Card, Entry, VCardError, read_cards, write_cards
 
 from .carnet_helpers import DATA
 
@@ -50,6 +50,15 @@ def test_a_broken_file_is_refused_with_the_line_at_fault(data, line, words):
     assert refused.value.line == line
     assert refused.value.message.startswith(f"Ligne {line} : ")
     assert words in refused.value.message
+
+
+def test_more_than_max_cards_is_refused_at_the_first_card_too_many():
+    card = b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nEND:VCARD\r\n"
+    assert len(read_cards(card * MAX_CARDS)) == MAX_CARDS
+    with pytest.raises(VCardError) as refused:
+        read_cards(card * (MAX_CARDS + 1))
+    assert refused.value.line == 4 * MAX_CARDS + 1
+    assert "plus de 5000 fiches" in refused.value.message
 
 
 def test_a_windows_1252_file_is_read():

@@ -1,0 +1,109 @@
+"""The French words of every reason the business packages give as a code (a refusal of the
+rights engine or of the routing, a problem with a folder or a mailbox), in one table.
+
+Business code never writes a sentence: it returns or raises a `Reason` (a code and its
+parameters). Whoever shows it words it: the SMTP replies and the report mails in French
+(`str(reason)`, this table), the web pages in the reader's language (`portal.i18n.said`,
+gettext of the same French text, which is its catalog entry). So the three always say the
+same thing, and an English page shows English reasons.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def N_(message: str) -> str:
+    """Mark `message` for extraction (`pybabel extract -k N_`) without translating it here:
+    it is translated where it is shown, by gettext(variable) at run time."""
+    return message
+
+
+WORDING: dict[str, str] = {
+    # directory/rights.py: why a sender may not write to someone (SPEC §2), in the words of
+    # the rule that applies to the sender.
+    "sender_suspended": N_("Votre compte est suspendu : vous ne pouvez pas écrire à %(name)s."),
+    "recipient_suspended": N_("%(name)s : compte suspendu"),
+    "parent.student": N_("%(name)s n'est ni votre enfant ni dans la classe de vos enfants"),
+    "parent.teacher": N_("%(name)s n'enseigne pas à vos enfants"),
+    "parent.parent": N_("%(name)s n'est parent d'aucun élève des classes de vos enfants"),
+    "parent.other": N_("%(name)s ne fait partie ni des classes de vos enfants ni de vos "
+                       "groupes"),
+    "student.student": N_("%(name)s n'est ni dans vos classes ni dans vos groupes"),
+    "student.teacher": N_("%(name)s n'enseigne dans aucune de vos classes ni aucun de vos "
+                          "groupes"),
+    "student.parent": N_("%(name)s n'est parent d'aucun élève de votre classe"),
+    "student.other": N_("%(name)s n'est ni élève, ni enseignant, ni parent de vos classes et "
+                        "groupes"),
+    "no_send_right": N_("Votre compte n'a pas accès au service d'envoi : vous ne pouvez pas "
+                        "écrire à %(name)s"),
+    # mailgate/routing.py: what became of a recipient.
+    "not_local": N_("%(address)s n'est pas une adresse de %(domain)s : Préau ne relaie pas le "
+                    "courrier vers d'autres domaines"),
+    "unknown": N_("%(address)s : adresse inconnue"),
+    "unknown_account": N_("compte n° %(number)s : adresse inconnue"),
+    "suspended": N_("Le compte de %(name)s est suspendu"),
+    "mailbox_full": N_("La boîte aux lettres de %(name)s est pleine"),
+    "no_redirect": N_("%(name)s n'a pas d'adresse de redirection : le message ne peut pas lui "
+                      "parvenir"),
+    "too_large": N_("Le message dépasse la taille maximale de %(mb)d Mo"),
+    "too_many": N_("Un message peut avoir au plus %(max)d destinataires (%(total)d indiqués ; "
+                   "un groupe compte pour ses membres) : aucun envoi n'a été fait"),
+    "no_recipient": N_("Indiquez au moins un destinataire."),
+    "copy_not_saved": N_("Votre espace de stockage est plein : la copie de ce message n'a pas "
+                         "été enregistrée dans « %(folder)s »."),
+    # directory/groups.py: ad hoc groups.
+    "group_creator_only": N_("Seul un gestionnaire de l'annuaire peut créer un groupe."),
+    "person_outside_directory": N_("Cette personne n'existe pas ou ne fait pas partie de votre "
+                                   "annuaire."),
+    "list_needs_criteria": N_("Précisez au moins un critère de recherche avant d'ajouter la "
+                              "liste."),
+    "not_a_member": N_("Cette personne n'est pas membre du groupe."),
+    "member_is_manager": N_("%(name)s est gestionnaire du groupe : retirez-lui d'abord la "
+                            "gestion."),
+    "last_manager": N_("Le groupe doit garder au moins un gestionnaire."),
+    "group_name_missing": N_("Donnez un nom au groupe."),
+    "group_name_too_long": N_("Le nom du groupe dépasse %(max)d caractères."),
+    "group_name_no_letter": N_("Le nom du groupe doit contenir au moins une lettre ou un "
+                               "chiffre."),
+    "group_description_too_long": N_("La description dépasse %(max)d caractères."),
+    "not_your_school": N_("Choisissez un de vos établissements."),
+    "group_name_taken": N_("Un groupe « %(name)s » existe déjà dans cet établissement."),
+    "not_a_group_manager": N_("%(name)s n'a pas le rôle « Gestionnaire annuaire » : il ne peut "
+                              "pas gérer de groupe."),
+    # mailgate/mailbox.py: folders and messages of one's mailbox.
+    "folder_missing": N_("Ce dossier n'existe pas."),
+    "message_missing": N_("Ce message n'existe pas."),
+    "draft_missing": N_("Ce brouillon n'existe pas."),
+    "attachment_missing": N_("Cette pièce jointe n'existe pas."),
+    "folder_name_missing": N_("Donnez un nom au dossier."),
+    "folder_name_too_long": N_("Le nom du dossier dépasse %(max)d caractères."),
+    "folder_name_reserved": N_("« %(name)s » est le nom d'un dossier du système."),
+    "folder_name_taken": N_("Vous avez déjà un dossier « %(name)s »."),
+    "too_many_folders": N_("Vous avez déjà %(max)d dossiers : supprimez-en un avant d'en créer "
+                           "un autre."),
+    "system_folder_rename": N_("Les dossiers du système ne peuvent pas être renommés."),
+    "system_folder_delete": N_("Les dossiers du système ne peuvent pas être supprimés."),
+    "folder_not_empty": N_("Le dossier « %(name)s » contient encore %(num)d message(s)."),
+    "nothing_selected": N_("Sélectionnez au moins un message."),
+    "not_a_filing_folder": N_("On ne range pas de message dans « %(folder)s »."),
+    "draft_quota_full": N_("Votre espace de stockage est plein : le brouillon n'est pas "
+                           "enregistré. Supprimez des messages et videz la Corbeille."),
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A code of WORDING and its parameters. `str()` is the French sentence."""
+
+    code: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return french(self.code, **self.params)
+
+
+def french(code: str, **params: Any) -> str:
+    text = WORDING[code]
+    return text % params if params else text

@@ -1,0 +1,281 @@
+"""The mailbox as its owner handles it (SPEC §3), callable without a request: the one place
+for folders and mailbox rules. The portal's pages only call it.
+
+- Students (role Messagerie interne) have Boîte de réception, Messages envoyés, Brouillons and
+  Corbeille; the other profiles have a Boîte d'envoi (what they sent), Brouillons and
+  Corbeille. Everyone may add folders of their own. The *home* folder — where messages go
+  when their folder is deleted — is the inbox for students, the outbox for the others.
+- Deleting a message sends it to the Corbeille; deleting in the Corbeille (or emptying it)
+  removes it for good through `store.delete_items`, which frees the quota and the messages
+  and attachments nobody holds any more. Deleting an own folder that still holds messages
+  moves them to the home folder, only when the owner agreed to.
+- Every id comes from a query filtered by the owner: someone else's message or folder is
+  `NotFound` (→ 404), for reading and for every action alike.
+- Refusals are `directory.wording` codes with their parameters (words are the caller's).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from math import ceil
+
+from sqlalchemy import case, func, select, update
+
+from directory.clock import utcnow
+from directory.db import db
+from directory.enums import Role
+from directory.errors import InvalidInput, NotFound
+from directory.models import Account
+from directory.roles import effective_roles
+
+from . import mime, store
+from .models import FolderKind, MailboxItem, MailFolder
+from .settings import current
+
+STUDENT_FOLDERS = (FolderKind.INBOX, FolderKind.SENT, FolderKind.DRAFTS, FolderKind.TRASH)
+OUTBOX_FOLDERS = (FolderKind.OUTBOX, FolderKind.DRAFTS, FolderKind.TRASH)
+# Where nobody files a message by hand: they are filled by writing.
+NOT_FOR_FILING = (FolderKind.DRAFTS, FolderKind.OUTBOX, FolderKind.SENT)
+MAX_FOLDERS = 100
+FOLDER_NAME_MAX = 120
+MAX_ID = 2**31 - 1
+
+
+def has_inbox(account: Account) -> bool:
+    return Role.INTERNAL_MAIL in effective_roles(account)
+
+
+def system_kinds(account: Account) -> tuple[FolderKind, ...]:
+    return STUDENT_FOLDERS if has_inbox(account) else OUTBOX_FOLDERS
+
+
+def home_kind(account: Account) -> FolderKind:
+    return FolderKind.INBOX if has_inbox(account) else FolderKind.OUTBOX
+
+
+# Folders -------------------------------------------------------------------------------
+
+def folders(account: Account) -> tuple[list[MailFolder], bool]:
+    """The folders the account sees — its system folders in their usual order, then its own
+    by name — and whether system folders had to be created (the caller commits them)."""
+    kinds = system_kinds(account)
+    query = select(MailFolder).where(MailFolder.account_id == account.id)
+    found = list(db.session.scalars(query))
+    missing = [kind for kind in kinds if kind not in {f.kind for f in found}]
+    for kind in missing:
+        store.system_folders([account.id], kind)
+    if missing:
+        found = list(db.session.scalars(query))
+    order = {kind: n for n, kind in enumerate(kinds)}
+    shown = [f for f in found if f.kind in kinds or f.kind == FolderKind.USER]
+    return sorted(shown, key=lambda f: (order.get(f.kind, len(order)), f.name.lower())), \
+        bool(missing)
+
+
+def system_folder(account: Account, kind: FolderKind) -> MailFolder:
+    folder_id = store.system_folders([account.id], kind)[account.id]
+    return db.session.get(MailFolder, folder_id)
+
+
+def owned_folder(account: Account, folder_id: int) -> MailFolder:
+    """One of the account's folders, or NotFound (someone else's id, or a kind it has not)."""
+    folder = db.session.scalar(select(MailFolder).where(
+        MailFolder.id == folder_id, MailFolder.account_id == account.id)) \
+        if 0 < folder_id <= MAX_ID else None
+    if folder is None or (folder.kind not in system_kinds(account)
+                          and folder.kind != FolderKind.USER):
+        raise NotFound.of("folder_missing")
+    return folder
+
+
+def checked_folder_name(account: Account, name: str, *, renaming: MailFolder | None = None,
+                        reserved: Iterable[str] = ()) -> str:
+    """`name` with its spaces tidied, or InvalidInput. The system folders' names are
+    reserved, in French and in the `reserved` words the caller adds (their names as the
+    account reads them)."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise InvalidInput.of("folder_name_missing")
+    if len(name) > FOLDER_NAME_MAX:
+        raise InvalidInput.of("folder_name_too_long", max=FOLDER_NAME_MAX)
+    taken = {kind.label.lower() for kind in FolderKind if kind != FolderKind.USER}
+    if name.lower() in taken | {word.lower() for word in reserved}:
+        raise InvalidInput.of("folder_name_reserved", name=name)
+    same = db.session.scalar(select(MailFolder).where(
+        MailFolder.account_id == account.id, MailFolder.kind == FolderKind.USER,
+        func.lower(MailFolder.name) == name.lower()))
+    if same is not None and same is not renaming:
+        raise InvalidInput.of("folder_name_taken", name=same.name)
+    return name
+
+
+def create_folder(account: Account, name: str, *, reserved: Iterable[str] = ()
+                  ) -> MailFolder:
+    name = checked_folder_name(account, name, reserved=reserved)
+    count = db.session.scalar(select(func.count()).where(
+        MailFolder.account_id == account.id, MailFolder.kind == FolderKind.USER))
+    if count >= MAX_FOLDERS:
+        raise InvalidInput.of("too_many_folders", max=MAX_FOLDERS)
+    folder = MailFolder(account_id=account.id, kind=FolderKind.USER, name=name,
+                        created_at=utcnow())
+    db.session.add(folder)
+    db.session.flush()
+    return folder
+
+
+def rename_folder(account: Account, folder: MailFolder, name: str, *,
+                  reserved: Iterable[str] = ()) -> None:
+    if folder.kind != FolderKind.USER:
+        raise InvalidInput.of("system_folder_rename")
+    folder.name = checked_folder_name(account, name, renaming=folder, reserved=reserved)
+
+
+def delete_folder(account: Account, folder: MailFolder, *, move_to_home: bool = False) -> int:
+    """Delete an own folder. A folder that still holds messages is deleted only when the
+    owner agreed to move them to the home folder. Returns how many messages moved."""
+    if folder.kind != FolderKind.USER or folder.account_id != account.id:
+        raise InvalidInput.of("system_folder_delete")
+    held = count_in(folder)
+    if held and not move_to_home:
+        raise InvalidInput.of("folder_not_empty", name=folder.name, num=held)
+    if held:
+        home = system_folder(account, home_kind(account))
+        db.session.execute(update(MailboxItem).where(
+            MailboxItem.folder_id == folder.id, MailboxItem.account_id == account.id)
+            .values(folder_id=home.id))
+    db.session.delete(folder)
+    db.session.flush()
+    return held
+
+
+def count_in(folder: MailFolder) -> int:
+    return db.session.scalar(select(func.count()).select_from(MailboxItem).where(
+        MailboxItem.folder_id == folder.id))
+
+
+def folder_counts(account: Account) -> dict[int, tuple[int, int]]:
+    """folder id → (messages, unread), one grouped query."""
+    rows = db.session.execute(
+        select(MailboxItem.folder_id, func.count(),
+               func.sum(case((MailboxItem.is_read.is_(False), 1), else_=0)))
+        .where(MailboxItem.account_id == account.id).group_by(MailboxItem.folder_id))
+    return {folder: (count, int(unread or 0)) for folder, count, unread in rows}
+
+
+# Actions on selected messages ----------------------------------------------------------
+
+def owned_item_ids(account: Account, item_ids: Sequence[int]) -> list[int]:
+    """The ids, all of them the account's, or NotFound: a forged id changes nothing."""
+    ids = sorted(set(item_ids))
+    if not ids:
+        raise InvalidInput.of("nothing_selected")
+    if any(not 0 < i <= MAX_ID for i in ids):
+        raise NotFound.of("message_missing")
+    mine = db.session.scalar(select(func.count()).select_from(MailboxItem).where(
+        MailboxItem.id.in_(ids), MailboxItem.account_id == account.id))
+    if mine != len(ids):
+        raise NotFound.of("message_missing")
+    return ids
+
+
+def move(account: Account, item_ids: Sequence[int], folder: MailFolder) -> int:
+    if folder.kind in NOT_FOR_FILING:
+        raise InvalidInput.of("not_a_filing_folder", folder=folder.label)
+    ids = owned_item_ids(account, item_ids)
+    _move_items(account, ids, folder)
+    return len(ids)
+
+
+def _move_items(account: Account, item_ids: Iterable[int], folder: MailFolder) -> None:
+    db.session.execute(update(MailboxItem).where(
+        MailboxItem.id.in_(set(item_ids)), MailboxItem.account_id == account.id)
+        .values(folder_id=folder.id))
+
+
+def mark(account: Account, item_ids: Sequence[int], read: bool = True) -> int:
+    ids = owned_item_ids(account, item_ids)
+    db.session.execute(update(MailboxItem).where(
+        MailboxItem.id.in_(ids), MailboxItem.account_id == account.id).values(is_read=read))
+    return len(ids)
+
+
+def delete(account: Account, item_ids: Sequence[int]) -> tuple[int, int]:
+    """To the Corbeille; those already there go for good. Returns (trashed, destroyed)."""
+    ids = owned_item_ids(account, item_ids)
+    trash = system_folder(account, FolderKind.TRASH)
+    in_trash = set(db.session.scalars(select(MailboxItem.id).where(
+        MailboxItem.id.in_(ids), MailboxItem.folder_id == trash.id)))
+    elsewhere = [i for i in ids if i not in in_trash]
+    if elsewhere:
+        _move_items(account, elsewhere, trash)
+    destroyed = store.delete_items(account, in_trash) if in_trash else 0
+    return len(elsewhere), destroyed
+
+
+def in_trash(account: Account, item_ids: Sequence[int]) -> int:
+    """How many of the (owned) ids are in the Corbeille: they need a confirmation."""
+    trash = system_folder(account, FolderKind.TRASH)
+    return db.session.scalar(select(func.count()).select_from(MailboxItem).where(
+        MailboxItem.id.in_(list(item_ids)), MailboxItem.folder_id == trash.id))
+
+
+def empty_trash(account: Account) -> int:
+    trash = system_folder(account, FolderKind.TRASH)
+    ids = list(db.session.scalars(select(MailboxItem.id).where(
+        MailboxItem.folder_id == trash.id, MailboxItem.account_id == account.id)))
+    return store.delete_items(account, ids) if ids else 0
+
+
+# Drafts --------------------------------------------------------------------------------
+
+def draft_item(author: Account, item_id: int) -> MailboxItem:
+    """One of the author's drafts, or NotFound."""
+    item, _message = store.item_of(author, item_id)
+    if item.folder_id != system_folder(author, FolderKind.DRAFTS).id:
+        raise NotFound.of("draft_missing")
+    return item
+
+
+def save_draft(author: Account, message: EmailMessage, *, replacing: int | None = None) -> int:
+    """Keep `message` in the author's Brouillons (replacing the draft `replacing`), counted
+    in a student's quota like any message; returns its item id. Its header is kept whole:
+    the fields only a draft carries (its recipients as chips, its options) are read back
+    from it."""
+    parsed = mime.parse(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+    block = b"".join(f.raw for f in parsed.fields if f.key != "bcc") + b"\r\n"
+    if replacing is not None:
+        store.delete_items(author, [draft_item(author, replacing).id])
+    folder = system_folder(author, FolderKind.DRAFTS)
+    limit = current().quota_bytes if has_inbox(author) else None
+    if not store.reserve([author.id], parsed.size, limit):
+        raise InvalidInput.of("draft_quota_full")
+    bcc = ", ".join(f"{n} <{a}>" if n else a for n, a in parsed.addresses("bcc"))
+    message_id = store.save_message(parsed, block, message_id=parsed.message_id,
+                                    author_id=author.id, bcc_display=bcc)
+    store.add_items(message_id, parsed.size, [(author.id, folder.id)], read=True)
+    return db.session.scalar(select(MailboxItem.id).where(
+        MailboxItem.message_id == message_id, MailboxItem.account_id == author.id))
+
+
+# Quota ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Quota:
+    used: int
+    limit: int
+
+    @property
+    def percent(self) -> int:
+        """Rounded up, so that any use shows as at least 1 % (SPEC §3's "22 Ko (1%)")."""
+        if self.limit <= 0:
+            return 100
+        return min(100, ceil(self.used * 100 / self.limit))
+
+    @property
+    def full(self) -> bool:
+        return self.used >= self.limit
+
+
+def quota(account: Account, limit: int | None = None) -> Quota:
+    return Quota(store.usage(account.id), current().quota_bytes if limit is None else limit)

@@ -1,0 +1,42 @@
+"""The message store: one row per message, one reference per mailbox, quota counted in SQL.
+Each module has one job: `sql` (statements in the caller's transaction), `folder_ids` (the
+system folders' ids), `quota`, `messages` (messages and their placement in folders),
+`attachments`. The mailbox as its owner handles it (folders, moving, deleting, drafts) is
+mailgate/mailbox.py, built on these.
+
+Attachments are kept **in the database** (table mail_blob, addressed by SHA-256), not as files
+under the instance folder, because:
+- SPEC §10 runs N gateways, workers and web processes on several machines in front of one
+  PostgreSQL: a file under one machine's instance folder is not seen by the others;
+- a message, its attachments, its mailbox references and its queue entries are then written in
+  one transaction, so "250 only after commit" covers the attachments too, and a crash leaves
+  neither orphan files nor references to missing ones;
+- removal is a DELETE in the transaction that drops the last reference (see collect_garbage),
+  not a file sweep racing with deliveries. Content addressing still stores a file forwarded
+  or sent twice once. The cost is database size, which backups and PostgreSQL's TOAST handle.
+
+Every function here works in the caller's transaction and never commits.
+"""
+from .attachments import AttachmentContent, attachment_for, message_bytes
+from .folder_ids import remember_folders, system_folders
+from .messages import (
+    NewMessage,
+    add_items,
+    collect_garbage,
+    delete_items,
+    insert_items,
+    item_of,
+    item_rows,
+    save_message,
+    save_messages,
+)
+from .quota import add_usage, full_mailboxes, lock_usage, recount_usage, reserve, usage
+from .sql import core, insert_ignoring_duplicates, write_lock
+
+__all__ = [
+    "AttachmentContent", "NewMessage", "add_items", "add_usage", "attachment_for",
+    "collect_garbage", "core", "delete_items", "full_mailboxes", "insert_ignoring_duplicates",
+    "insert_items", "item_of", "item_rows", "lock_usage", "message_bytes", "recount_usage",
+    "remember_folders", "reserve", "save_message", "save_messages", "system_folders", "usage",
+    "write_lock",
+]

@@ -1,0 +1,177 @@
+"""Messages and the items that place them in folders: stored once, referenced once per
+mailbox; removing the last reference removes the message and its attachments."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, delete, exists, select, update
+
+from directory.clock import utcnow
+from directory.db import db
+from directory.errors import NotFound
+from directory.models import Account
+from directory.sets import insert_rows
+
+from .. import headers, mime
+from ..fanout_models import FanoutJob
+from ..models import (
+    EntryState,
+    MailAttachment,
+    MailBlob,
+    Mailbox,
+    MailboxItem,
+    MailMessage,
+    OutboundEntry,
+    SenderCheck,
+)
+from .attachments import save_attachments
+from .sql import core
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """What `save_messages` stores: see `save_message`."""
+
+    parsed: mime.Parsed
+    header_block: bytes
+    message_id: str
+    author_id: int | None
+    automatic: bool = False
+    bcc_display: str = ""
+    sender: tuple[str, str] | None = None
+    address_map: dict[str, str] | None = None
+    names: dict[str, str] | None = None           # see headers.shown
+    sender_check: SenderCheck | None = None
+
+
+def save_message(parsed: mime.Parsed, header_block: bytes, *, message_id: str,
+                 author_id: int | None, automatic: bool = False, bcc_display: str = "",
+                 sender: tuple[str, str] | None = None,
+                 address_map: dict[str, str] | None = None) -> int:
+    """Insert the message and its attachments; returns its id.
+
+    `sender` (name, address) replaces the message's own From, and `address_map` rewrites
+    members' redirect addresses in To/Cc, exactly as in the stored header: the columns shown
+    in lists must not reveal what the header hides.
+    """
+    (stored,) = save_messages([NewMessage(parsed, header_block, message_id, author_id,
+                                          automatic, bcc_display, sender, address_map)])
+    return stored
+
+
+def save_messages(messages: Sequence[NewMessage]) -> list[int]:
+    """`save_message` for several messages in one INSERT; their ids in the same order."""
+    if not messages:
+        return []
+    now = utcnow()
+    table = MailMessage.__table__
+    ids = list(core(table.insert().returning(table.c.id, sort_by_parameter_order=True),
+                    [_message_row(m, now) for m in messages]).scalars())
+    for stored, message in zip(ids, messages, strict=True):
+        if message.parsed.attachments:
+            save_attachments(stored, message.parsed.attachments)
+    return ids
+
+
+def _message_row(message: NewMessage, now: datetime) -> dict:
+    parsed = message.parsed
+    to_display, cc_display = (", ".join(
+        _display(headers.shown(name, address, message.address_map or {}, message.names or {}))
+        for name, address in parsed.addresses(field_name)) for field_name in ("to", "cc"))
+    senders = parsed.addresses("from")
+    from_name, from_address = message.sender or (senders[0] if senders else ("", ""))
+    return {
+        "author_id": message.author_id, "from_name": from_name[:200],
+        "from_address": from_address[:254], "to_display": to_display,
+        "cc_display": cc_display, "bcc_display": message.bcc_display,
+        "subject": parsed.subject, "sent_at": parsed.sent_at, "stored_at": now,
+        "message_id_header": message.message_id[:250],
+        "in_reply_to": parsed.get("in-reply-to").strip()[:250],
+        "references": parsed.get("references").strip(), "size": parsed.size,
+        "text_body": parsed.text_body, "html_body": parsed.html_body,
+        "has_attachments": bool(parsed.attachments), "malformed": parsed.malformed,
+        "automatic": message.automatic, "sender_check": message.sender_check,
+        "source": message.header_block + parsed.body}
+
+
+def _display(pair: tuple[str, str]) -> str:
+    name, address = pair
+    return f"{name} <{address}>" if name else address
+
+
+def add_items(message_id: int, size: int, placements: Iterable[tuple[int, int]], *,
+              read: bool = False, read_copy: tuple[int, int] | None = None,
+              when: datetime | None = None) -> None:
+    """Put the message into folders: (account id, folder id) pairs, unread unless `read`, and
+    `read_copy` (the author's own copy) read; one INSERT. The caller reserved the quota."""
+    insert_items(item_rows(message_id, size, placements, read=read, read_copy=read_copy,
+                           when=when))
+
+
+def item_rows(message_id: int, size: int, placements: Iterable[tuple[int, int]], *,
+              read: bool = False, read_copy: tuple[int, int] | None = None,
+              when: datetime | None = None) -> list[dict]:
+    """The rows `add_items` inserts, for gathering several messages' into one INSERT."""
+    when = when or utcnow()
+    common = {"message_id": message_id, "size": size, "is_flagged": False,
+              "is_answered": False, "received_at": when}
+    rows = [{**common, "account_id": account_id, "folder_id": folder_id, "is_read": read}
+            for account_id, folder_id in placements]
+    if read_copy:
+        rows.append({**common, "account_id": read_copy[0], "folder_id": read_copy[1],
+                     "is_read": True})
+    return rows
+
+
+def insert_items(rows: Sequence[dict]) -> None:
+    insert_rows(MailboxItem.__table__, rows)
+
+
+def item_of(account: Account, item_id: int) -> tuple[MailboxItem, MailMessage]:
+    row = db.session.execute(
+        select(MailboxItem, MailMessage).join(MailMessage, MailMessage.id == MailboxItem.message_id)
+        .where(MailboxItem.id == item_id, MailboxItem.account_id == account.id)).first()
+    if row is None:
+        raise NotFound.of("message_missing")
+    return row[0], row[1]
+
+
+def delete_items(account: Account, item_ids: Iterable[int]) -> int:
+    """Remove for good (emptying the Corbeille): frees the quota, then removes the messages and
+    attachments nobody references any more. Returns how many items went."""
+    mine = and_(MailboxItem.id.in_(set(item_ids)), MailboxItem.account_id == account.id)
+    rows = db.session.execute(select(MailboxItem.message_id, MailboxItem.size).where(mine)).all()
+    if not rows:
+        return 0
+    db.session.execute(delete(MailboxItem).where(mine))
+    db.session.execute(update(Mailbox).where(Mailbox.account_id == account.id)
+                       .values(used_bytes=Mailbox.used_bytes - sum(r.size for r in rows)))
+    collect_garbage({r.message_id for r in rows})
+    return len(rows)
+
+
+def collect_garbage(message_ids: Iterable[int]) -> None:
+    """Delete those of the messages that no mailbox holds, no pending entry will send and no
+    running fan-out still places (mailgate/fanout.py), then the blobs no attachment points at
+    any more."""
+    ids = set(message_ids)
+    if not ids:
+        return
+    held = exists().where(MailboxItem.message_id == MailMessage.id)
+    queued = exists().where(OutboundEntry.message_id == MailMessage.id,
+                            OutboundEntry.state == EntryState.PENDING)
+    fanning_out = exists().where(FanoutJob.message_id == MailMessage.id,
+                                 FanoutJob.finished_at.is_(None))
+    gone = set(db.session.scalars(select(MailMessage.id).where(
+        MailMessage.id.in_(ids), ~held, ~queued, ~fanning_out)))
+    if not gone:
+        return
+    digests = set(db.session.scalars(select(MailAttachment.blob_sha256).where(
+        MailAttachment.message_id.in_(gone))))
+    db.session.execute(delete(MailAttachment).where(MailAttachment.message_id.in_(gone)))
+    db.session.execute(delete(MailMessage).where(MailMessage.id.in_(gone)))
+    if digests:
+        used = exists().where(MailAttachment.blob_sha256 == MailBlob.sha256)
+        db.session.execute(delete(MailBlob).where(MailBlob.sha256.in_(digests), ~used))

@@ -1,0 +1,74 @@
+"""Quota: `mailbox.used_bytes` is the sum of the sizes of the account's items, maintained by
+the store's functions (and only them: other modules must not insert or delete items
+themselves); `recount_usage` recomputes it from the items, to check or repair."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import and_, func, select, update
+
+from directory.db import db
+from directory.sets import add_to, any_of
+
+from ..models import Mailbox, MailboxItem
+from .sql import core
+
+
+def reserve(account_ids: Iterable[int], size: int, quota: int | None) -> set[int]:
+    """Add `size` to each account's usage when it fits in `quota` (None: no limit); returns the
+    accounts it was added to. One conditional UPDATE: concurrent deliveries cannot overshoot."""
+    ids = set(account_ids)
+    if not ids:
+        return set()
+    table = Mailbox.__table__.c      # Core columns: no ORM bookkeeping on the hot path
+    condition = any_of(table.account_id, ids)
+    if quota is not None:
+        condition = and_(condition, table.used_bytes + size <= quota)
+    statement = update(Mailbox.__table__).where(condition).values(
+        used_bytes=table.used_bytes + size)
+    return set(db.session.scalars(statement.returning(table.account_id)))
+
+
+def lock_usage(account_ids: Iterable[int]) -> dict[int, int]:
+    """account id → bytes used, the rows locked until commit (FOR UPDATE on PostgreSQL, in
+    account order so that two writers never wait on each other crosswise; SQLite's writer
+    already holds the database lock, see `write_lock`). For deciding quota of several
+    messages at once in Python, then `add_usage`."""
+    ids = set(account_ids)
+    if not ids:
+        return {}
+    table = Mailbox.__table__.c
+    return dict(core(
+        select(table.account_id, table.used_bytes).where(any_of(table.account_id, ids))
+        .order_by(table.account_id).with_for_update()).all())
+
+
+def add_usage(added: dict[int, int]) -> None:
+    """used_bytes += bytes, per account: one statement."""
+    add_to(Mailbox.__table__, "account_id", "used_bytes", added)
+
+
+def usage(account_id: int) -> int:
+    return db.session.scalar(select(Mailbox.used_bytes).where(
+        Mailbox.account_id == account_id)) or 0
+
+
+def full_mailboxes(account_ids: Iterable[int], quota: int, incoming: int = 0) -> set[int]:
+    """Accounts whose usage leaves no room for `incoming` bytes (at least one)."""
+    ids = set(account_ids)
+    if not ids:
+        return set()
+    table = Mailbox.__table__.c
+    return set(core(select(table.account_id).where(
+        any_of(table.account_id, ids), table.used_bytes + max(incoming, 1) > quota)).scalars())
+
+
+def recount_usage(account_id: int) -> int:
+    """Recompute the counter from the items (the SUM the counter must always equal)."""
+    total = db.session.scalar(select(func.coalesce(func.sum(MailboxItem.size), 0)).where(
+        MailboxItem.account_id == account_id))
+    db.session.execute(update(Mailbox).where(Mailbox.account_id == account_id)
+                       .values(used_bytes=total))
+    return total
+
+
