@@ -19,6 +19,7 @@ from . import throttle
 from .extensions import login_manager
 from .forms import ChangePasswordForm, LoginForm
 from .i18n import N_
+from .security import local_path
 
 bp = Blueprint("auth", __name__)
 
@@ -85,7 +86,7 @@ def login():
                 login_user(account)
                 account.last_access_at = utcnow()
                 db.session.commit()
-                return redirect(_safe_next() or url_for("home.index"))
+                return redirect(local_path(request.args.get("next")) or url_for("home.index"))
     return render_template("auth/login.html", form=form), 200 if not form.errors else 400
 
 
@@ -109,11 +110,6 @@ def _fresh_session() -> None:
     session.clear()
     if language:
         session["lang"] = language
-
-
-def _safe_next() -> str | None:
-    target = request.args.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") else None
 
 
 @bp.route("/deconnexion", methods=["POST"])

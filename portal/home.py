@@ -6,6 +6,7 @@ from agenda.schedule import upcoming
 
 from . import LOCALES
 from .rubriques.articles import latest_for
+from .security import local_path
 
 bp = Blueprint("home", __name__)
 
@@ -21,6 +22,4 @@ def index():
 def set_language(code: str):
     if code in LOCALES:
         session["lang"] = code
-    target = request.form.get("next", "")
-    return redirect(target if target.startswith("/") and not target.startswith("//")
-                    else url_for("home.index"))
+    return redirect(local_path(request.form.get("next")) or url_for("home.index"))

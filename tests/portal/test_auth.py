@@ -136,6 +136,31 @@ def test_next_parameter_only_leads_inside_the_portal(client):
     assert response.headers["Location"] == "/"
 
 
+@pytest.mark.parametrize("target", [
+    "/%09/127.0.0.9/phish", "/%0a/127.0.0.9/phish", "/%0d%0a/evil.example", "/%00/evil.example",
+    "/%5Cevil.example", "/%09%5Cevil.example", "%09//evil.example", "https://evil.example/",
+    "javascript:alert(1)", "//evil.example", "/%7F/evil.example"])
+def test_next_with_hidden_characters_or_another_host_goes_home(client, target):
+    page = client.get(f"/connexion?next={target}").get_data(as_text=True)
+    response = client.post(f"/connexion?next={target}", data={
+        "csrf_token": csrf_token(page), "login": "zoe.le-gall", "password": DEMO_PASSWORD})
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+def test_next_leads_to_a_page_of_the_portal_with_its_query(client):
+    page = client.get("/connexion?next=/messagerie/%3Fq%3Dsortie").get_data(as_text=True)
+    response = client.post("/connexion?next=/messagerie/%3Fq%3Dsortie", data={
+        "csrf_token": csrf_token(page), "login": "zoe.le-gall", "password": DEMO_PASSWORD})
+    assert response.headers["Location"] == "/messagerie/?q=sortie"
+
+
+def test_the_language_switch_returns_only_to_a_page_of_the_portal(client):
+    response = post_form(client, "/langue/en", {"next": "/\t/evil.example"}, page="/connexion")
+    assert response.headers["Location"] == "/"
+    response = post_form(client, "/langue/fr", {"next": "/connexion"}, page="/connexion")
+    assert response.headers["Location"] == "/connexion"
+
+
 # --- throttling -------------------------------------------------------------------------------
 
 def test_five_failures_for_one_login_block_it_even_with_the_right_password(app, client):
