@@ -125,9 +125,6 @@ class Inbound:
                 return replies.refusal(routing.Refusal.UNKNOWN, f"{address} : adresse inconnue")
             transaction.handled.append((handler, target))
             return None
-        if len(transaction.decisions) >= routing.MAX_RECIPIENTS:
-            transaction.too_many = True
-            return replies.refusal(routing.Refusal.TOO_MANY, _too_many())
         key = (transaction.author.id, address.lower())
         decision = self.accepted.get(key)
         if decision is None:
@@ -136,6 +133,13 @@ class Inbound:
         if not decision.result.accepted:
             return replies.refusal(decision.result.refusal, decision.result.reason)
         self.accepted.put(key, decision)
+        # The limit counts people: the same account named twice is one recipient.
+        if any(d.result.account_id == decision.result.account_id
+               for d in transaction.decisions):
+            return None
+        if len(transaction.decisions) >= routing.MAX_RECIPIENTS:
+            transaction.too_many = True
+            return replies.refusal(routing.Refusal.TOO_MANY, _too_many())
         transaction.decisions.append(decision)
         return None
 
