@@ -32,7 +32,6 @@ from sqlalchemy import (
     exists,
     func,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -102,15 +101,6 @@ def core(statement, rows: Sequence[dict] | None = None):
     db.session.flush()
     connection = db.session.connection()
     return connection.execute(statement) if rows is None else connection.execute(statement, rows)
-
-
-def write_lock() -> None:
-    """On SQLite, take the database's write lock as the transaction's first statement (what
-    BEGIN IMMEDIATE does). In WAL mode a transaction that reads and then writes fails at once
-    with "database is locked" when another process wrote in between; one that takes the lock
-    first waits its turn (busy_timeout). A no-op on PostgreSQL."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        core(text("UPDATE mailbox SET used_bytes = used_bytes WHERE 0"))
 
 
 # --- folders -------------------------------------------------------------------------------
@@ -205,7 +195,7 @@ def reserve(account_ids: Iterable[int], size: int, quota: int | None) -> set[int
 def lock_usage(account_ids: Iterable[int]) -> dict[int, int]:
     """account id → bytes used, the rows locked until commit (FOR UPDATE on PostgreSQL, in
     account order so that two writers never wait on each other crosswise; SQLite's writer
-    already holds the database lock, see `write_lock`). For deciding quota of several
+    already holds the database lock, see `directory.db.write_lock`). For deciding quota of several
     messages at once in Python, then `add_usage`."""
     ids = set(account_ids)
     if not ids:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from directory.accounts import change_password
 from directory.clock import utcnow
-from directory.db import db
+from directory.db import db, write_transaction
 from directory.models import Account
 from directory.passwords import hash_password, policy_errors, verify_password
 
@@ -64,30 +64,43 @@ def login():
         return redirect(url_for("home.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        login_name, client = form.login.data.strip(), _client_address()
-        blocked = throttle.minutes_blocked(login_name, client)
-        if blocked:
-            form.form_errors.append(ngettext(
-                "Trop de tentatives de connexion échouées. Réessayez dans %(num)d minute.",
-                "Trop de tentatives de connexion échouées. Réessayez dans %(num)d minutes.",
-                blocked))
+        attempt = throttle.reserve(form.login.data.strip(), _client_address())
+        if attempt.wait is not None:
+            form.form_errors.append(_wait_message(attempt.wait))
         else:
-            account = db.session.scalar(select(Account).where(Account.login == login_name))
+            account = db.session.scalar(select(Account).where(Account.login == attempt.login))
+            db.session.commit()         # no transaction stays open during the password check
             if not _password_matches(account, form.password.data):
-                throttle.record_failure(login_name, client)
                 form.form_errors.append(gettext("Identifiant ou mot de passe incorrect."))
             elif account.suspended:
+                write_transaction(lambda: throttle.succeeded(attempt))
                 form.form_errors.append(gettext(
                     "Ce compte est suspendu. Adressez-vous à l'administrateur de votre "
                     "établissement."))
             else:
-                throttle.forget_failures(login_name)
+                write_transaction(lambda: _record_login(account, attempt))
                 _fresh_session()
                 login_user(account)
-                account.last_access_at = utcnow()
-                db.session.commit()
                 return redirect(local_path(request.args.get("next")) or url_for("home.index"))
     return render_template("auth/login.html", form=form), 200 if not form.errors else 400
+
+
+def _record_login(account: Account, attempt: throttle.Attempt) -> None:
+    throttle.succeeded(attempt)
+    account.last_access_at = utcnow()
+
+
+def _wait_message(wait: timedelta) -> str:
+    seconds = int(wait.total_seconds())
+    if seconds >= 60:
+        return ngettext(
+            "Trop de tentatives de connexion échouées. Réessayez dans %(num)d minute.",
+            "Trop de tentatives de connexion échouées. Réessayez dans %(num)d minutes.",
+            seconds // 60 + 1)
+    return ngettext(
+        "Trop de tentatives de connexion échouées. Réessayez dans %(num)d seconde.",
+        "Trop de tentatives de connexion échouées. Réessayez dans %(num)d secondes.",
+        seconds + 1)
 
 
 _unknown_login_hash: list[str] = []
@@ -150,8 +163,7 @@ def _enforce_account_state():
         return None
     now = utcnow()
     if current_user.last_access_at is None or now - current_user.last_access_at > ACCESS_REFRESH:
-        current_user.last_access_at = now
-        db.session.commit()
+        write_transaction(lambda: setattr(current_user, "last_access_at", now))
     if current_user.must_change_password and request.endpoint not in OPEN_ENDPOINTS:
         flash(gettext("Vous devez changer votre mot de passe avant de continuer."), "warning")
         return redirect(url_for("auth.change_password"))

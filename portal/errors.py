@@ -13,6 +13,8 @@ MESSAGES = {
     413: (_("Envoi trop volumineux"), _("Le contenu envoyé dépasse la taille autorisée.")),
     500: (_("Erreur interne"), _("Une erreur est survenue. Elle a été enregistrée ; réessayez "
                                  "plus tard.")),
+    503: (_("Service très chargé"), _("Le service est momentanément très chargé. Réessayez "
+                                      "dans quelques instants.")),
 }
 
 

@@ -10,10 +10,10 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from agenda import access, booking, itip, notices, times
+from agenda import access, itip, notices, times
 from agenda.errors import AgendaError
 from agenda.models import Agenda, Event
-from directory.db import db
+from directory.db import db, write_transaction
 from mailgate.local_handlers import LocalHandler, register
 
 from .wording import describe
@@ -49,10 +49,10 @@ class PortalLinks:
 
 
 def saved(work: Callable[[], object]) -> object | None:
-    """Run `work` in a write transaction (agenda/booking.py); a refusal is flashed and None
+    """Run `work` in a write transaction (directory/db.py); a refusal is flashed and None
     returned, with nothing written."""
     try:
-        return booking.write_transaction(work)
+        return write_transaction(work)
     except AgendaError as error:
         flash(describe(error), "error")
         return None

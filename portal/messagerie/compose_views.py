@@ -7,7 +7,7 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask_babel import gettext
 from flask_login import current_user
 
-from directory.db import db
+from directory.db import write_transaction
 from directory.errors import InvalidInput
 from directory.rights import writable
 from mailgate import store
@@ -91,12 +91,10 @@ def compose_post():
         abort(400)
     try:
         if action == "envoyer":
-            sent = compose.send(current_user, comp)
+            sent = write_transaction(lambda: compose.send(current_user, comp))
         else:
-            item_id = drafts.save(current_user, comp)
-        db.session.commit()
+            item_id = write_transaction(lambda: drafts.save(current_user, comp))
     except InvalidInput as error:
-        db.session.rollback()
         form.form_errors.append(error.message)
         if comp.uploads:
             form.form_errors.append(gettext("Joignez de nouveau vos fichiers : ils n'ont pas "
