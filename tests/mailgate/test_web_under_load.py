@@ -1,7 +1,10 @@
-"""The portal under mail load (issue 10, item 1): while the real gateway receives a steady
-stream over SMTP, 40 logins and 40 messages sent from the web form, through a real threaded
-HTTP server, all succeed — on SQLite (the embedded default) as on PostgreSQL. The test prints
-its figures (`pytest -s`): they are the ones quoted in the README."""
+"""The portal under load, as `make run` runs it: `preau web` (gunicorn, 2 workers of 4 threads)
+and `preau mailgate` as processes of their own on the test database.
+
+- Issue 10, item 1: while the gateway receives a steady stream over SMTP, 40 logins and 40
+  messages sent from the web form all succeed — on SQLite (the embedded default) as on
+  PostgreSQL. The test prints its figures (`pytest -s`): they are the ones in the README.
+- Item 2: 80 wrong passwords for one account sent at once get at most 5 password checks."""
 from __future__ import annotations
 
 import http.cookiejar
@@ -16,13 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
-from werkzeug.serving import make_server
 
 from directory.enums import Profile
 from tests.conftest import DEMO_PASSWORD
 
-from .conftest import address_of, is_postgres, new_account
+from .conftest import address_of, free_port, is_postgres, new_account
 from .helpers import mail, raw
+from .test_processes import preau_env, start, stop, wait_for_port
 
 JOSEPH = "joseph@example.org"
 STREAM_RATE = 20            # messages per second offered to the gateway
@@ -50,13 +53,17 @@ class Browser:
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode(errors="replace")
 
-    def post_form(self, path: str, data: dict) -> int:
+    def post_form(self, path: str, data: dict) -> tuple[int, str]:
         status, page = self.request(path)
         match = TOKEN.search(page)
         if status != 200 or not match:
-            return status
+            return status, page
         return self.request(path, {"csrf_token": next(g for g in match.groups() if g),
-                                   **data})[0]
+                                   **data})
+
+
+def _errors(page: str) -> list[str]:
+    return re.findall(r'class="[^"]*(?:error|flash)[^"]*"[^>]*>([^<]+)<', page)
 
 
 @dataclass
@@ -99,17 +106,48 @@ class Stream(threading.Thread):
             session.quit()
 
 
-@pytest.fixture
-def web(mail_app):
-    server = make_server("127.0.0.1", 0, mail_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
+@pytest.fixture(scope="module")
+def processes(mail_app, live_database):
+    """(portal URL, gateway port): `preau web` and `preau mailgate`, as `preau serve` starts
+    them."""
+    web_port, smtp_port = free_port(), free_port()
+    env = preau_env(mail_app, live_database, PREAU_WEB_LISTEN=f"127.0.0.1:{web_port}",
+                    PREAU_SMTP_LISTEN=f"127.0.0.1:{smtp_port}")
+    children = [start(["web"], env), start(["mailgate"], env)]
+    try:
+        wait_for_port(web_port, children[0])
+        wait_for_port(smtp_port, children[1])
+        yield f"http://127.0.0.1:{web_port}", smtp_port
+    finally:
+        for child in children:
+            stop(child)
 
 
-def test_logins_and_sends_under_a_steady_mail_stream_give_no_error(gateway, web):
+def test_80_wrong_passwords_at_once_get_at_most_5_password_checks(processes):
+    web, _ = processes
+    target = new_account(Profile.STUDENT, group_of="zoe.le-gall").login
+    answers = []
+
+    def wrong(n: int) -> None:
+        browser = Browser(web)
+        status, page = browser.request("/connexion")
+        token = next(g for g in TOKEN.search(page).groups() if g)
+        answers.append(browser.request("/connexion", {
+            "csrf_token": token, "login": target, "password": f"Mauvais-{n}"}))
+
+    with ThreadPoolExecutor(80) as pool:
+        list(pool.map(wrong, range(80)))
+    statuses = {status for status, _ in answers}
+    checked = sum("Identifiant ou mot de passe incorrect." in page for _, page in answers)
+    throttled = sum("Trop de tentatives de connexion échouées" in page for _, page in answers)
+    print(f"\n80 wrong passwords at once: {checked} checked, {throttled} refused unchecked")
+    assert statuses == {400}
+    assert checked + throttled == 80
+    assert 1 <= checked <= 5
+
+
+def test_logins_and_sends_under_a_steady_mail_stream_give_no_error(processes):
+    web, smtp_port = processes
     pupil = new_account(Profile.STUDENT, group_of="zoe.le-gall")
     pupil_id, pupil_address = pupil.id, address_of(pupil)
     people = [new_account(Profile.STUDENT, group_of="zoe.le-gall").login for _ in range(40)]
@@ -118,24 +156,24 @@ def test_logins_and_sends_under_a_steady_mail_stream_give_no_error(gateway, web)
     for teacher in teachers:
         browser = Browser(web)
         assert browser.post_form("/connexion", {"login": teacher,
-                                                "password": DEMO_PASSWORD}) == 302
+                                                "password": DEMO_PASSWORD})[0] == 302
         senders.append(browser)
     logins, sends = Tally(), Tally()
 
     def log_in(n: int) -> None:
         browser = Browser(web)
-        status = browser.post_form("/connexion", {"login": people[n],
-                                                  "password": DEMO_PASSWORD})
+        status, _ = browser.post_form("/connexion", {"login": people[n],
+                                                     "password": DEMO_PASSWORD})
         home = browser.request("/")[0] if status == 302 else None
         logins.add(None if (status, home) == (302, 200) else f"login {status} then {home}")
 
     def send(n: int) -> None:
-        status = senders[n % len(senders)].post_form("/messagerie/ecrire", {
+        status, page = senders[n % len(senders)].post_form("/messagerie/ecrire", {
             "to": f"p:{pupil_id}", "subject": f"Depuis le portail {n}", "body": "Bonjour.",
             "action": "envoyer"})
-        sends.add(None if status == 303 else f"send {status}")
+        sends.add(None if status == 303 else f"send {status}: {_errors(page)}")
 
-    stream = Stream(gateway.port, pupil_address)
+    stream = Stream(smtp_port, pupil_address)
     stream.start()
     time.sleep(1)
     started = time.monotonic()
