@@ -73,6 +73,8 @@ class Account(db.Model):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_access_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: In every session cookie of the account; drawn anew to end all its sessions.
+    session_key: Mapped[str | None] = mapped_column(String(32))
 
     schools: Mapped[list[School]] = relationship(secondary="account_school", lazy="selectin",
                                                  order_by=School.uai)
@@ -106,7 +108,9 @@ class Account(db.Model):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What the session cookie holds: the id and the session key, so that changing the
+        key ends every session (directory.accounts.end_sessions)."""
+        return f"{self.id}:{self.session_key or ''}"
 
 
 class AllocatedAddress(db.Model):
@@ -152,6 +156,15 @@ class GroupMember(db.Model):
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
                                             primary_key=True, index=True)
     is_manager: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class EndedSession(db.Model):
+    """A session ended by "Se déconnecter": its cookie is refused until it would have
+    expired anyway."""
+
+    __tablename__ = "ended_session"
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    until: Mapped[datetime] = mapped_column(DateTime, index=True)
 
 
 class LoginAttempt(db.Model):
