@@ -4,6 +4,8 @@ from flask import render_template
 from flask_babel import gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError
 
+from .security import NulCharacter
+
 _ = lazy_gettext
 MESSAGES = {
     400: (_("Requête invalide"), _("La requête n'a pas pu être traitée.")),
@@ -30,3 +32,7 @@ def install(app) -> None:
         CSRFError, lambda error: _page(400, gettext(
             "Le formulaire a expiré ou n'est pas authentique (jeton CSRF invalide). Rechargez "
             "la page et recommencez.")))
+    app.register_error_handler(
+        NulCharacter, lambda error: _page(400, gettext(
+            "Le formulaire contient un caractère invisible interdit (caractère nul). Retirez-le "
+            "et recommencez.")))
