@@ -46,12 +46,15 @@ class Browser:
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect)
 
     def request(self, path: str, data: dict | None = None) -> tuple[int, str]:
+        """(status, page); status 0 when no answer came within a minute."""
         body = urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None
         try:
             with self.opener.open(self.base + path, body, timeout=60) as response:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode(errors="replace")
+        except OSError as error:
+            return 0, repr(error)
 
     def post_form(self, path: str, data: dict) -> tuple[int, str]:
         status, page = self.request(path)
