@@ -89,7 +89,6 @@ def login():
             form.form_errors.append(_wait_message(attempt.wait))
         else:
             account = db.session.scalar(select(Account).where(Account.login == attempt.login))
-            db.session.commit()         # no transaction stays open during the password check
             if not _password_matches(account, form.password.data):
                 form.form_errors.append(gettext("Identifiant ou mot de passe incorrect."))
             elif account.suspended:
