@@ -67,7 +67,8 @@ def delay_after(failures: int) -> timedelta:
     """The wait between two attempts on a login that already has `failures` failures."""
     if failures < LOGIN_FREE_FAILURES:
         return timedelta(0)
-    return min(FIRST_DELAY * 2 ** (failures - LOGIN_FREE_FAILURES), LONGEST_DELAY)
+    doublings = min(failures - LOGIN_FREE_FAILURES, 16)    # 2**16 s is past the longest
+    return min(FIRST_DELAY * 2 ** doublings, LONGEST_DELAY)
 
 
 def _wait(attempt_id: int, login: str, client: str) -> timedelta | None:
