@@ -6,15 +6,14 @@ enforced by the database, so that two teachers saving at the same instant cannot
   tsrange(starts_at, ends_at) WITH &&) refuses the second overlapping row; the loser's
   INSERT waits for the winner's commit, then fails, and is turned into RESOURCE_TAKEN;
 - on SQLite the check and the insert run in a transaction that took the write lock as its
-  first statement (`write_transaction`, what BEGIN IMMEDIATE does): the second writer waits
+  first statement (`directory.db.write_transaction`, what BEGIN IMMEDIATE does): the second writer waits
   for the first to commit, then its check sees the winner's booking.
 Before inserting, the conflicts are looked up so the refusal names the resource, the event
 holding it and the times — the constraint only guards the race.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -25,25 +24,6 @@ from . import times
 from .errors import AgendaError, Problem
 from .models import Booking, Event, EventStatus, Resource
 from .recurrence import Occurrence
-
-T = TypeVar("T")
-
-
-def write_transaction(work: Callable[[], T]) -> T:
-    """Run `work()` and commit, in a transaction that holds the write lock from its first
-    statement on SQLite (what has been read so far is committed first: the caller has
-    written nothing yet). On PostgreSQL the exclusion constraint does the guarding."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.commit()
-        db.session.connection().exec_driver_sql(
-            "UPDATE agenda_resource SET active = active WHERE 0")
-    try:
-        result = work()
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    return result
 
 
 def book(event: Event, occurrences: Sequence[Occurrence]) -> None:

@@ -4,7 +4,7 @@
 resources of every occurrence and tells the caller what changed for those already told
 (`Change`), so that the notices (agenda/notices.py) go out in the same transaction. A draft
 ("Enregistrer en brouillon") is seen by its author alone, books nothing and tells nobody;
-validating it publishes it. Callers run `save` inside `booking.write_transaction`.
+validating it publishes it. Callers run `save` inside `directory.db.write_transaction`.
 """
 from __future__ import annotations
 

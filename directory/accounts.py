@@ -1,6 +1,8 @@
 """Creating accounts and changing their credentials, callable without a request."""
 from __future__ import annotations
 
+import secrets
+
 from sqlalchemy import select
 
 from .addresses import allocate_address
@@ -67,3 +69,9 @@ def change_password(account: Account, new_password: str) -> None:
         raise InvalidInput(" ".join(errors))
     account.password_hash = hash_password(new_password)
     account.must_change_password = False
+    end_sessions(account)
+
+
+def end_sessions(account: Account) -> None:
+    """Every session of the account ends, on every device (a stolen cookie included)."""
+    account.session_key = secrets.token_urlsafe(16)

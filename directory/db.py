@@ -1,7 +1,29 @@
-"""The one SQLAlchemy handle shared by every package (directory is the lowest layer)."""
+"""The one SQLAlchemy handle shared by every package (directory is the lowest layer), and how
+writers take turns on SQLite.
+
+SQLite has one writer at a time. In WAL mode a transaction that has read and then wants to
+write fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT) when another connection
+committed in between: waiting cannot help, since its snapshot is stale. So a transaction
+that will write takes the write lock as its first statement (`write_lock`, what BEGIN
+IMMEDIATE does) and then waits its turn for up to the busy timeout; the portal runs a request
+that still hits the error once more from the start, as a writer from its first statement
+(`writing_from_the_start`, portal/retry.py).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TypeVar
+
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Enum, MetaData
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase
+
+T = TypeVar("T")
+SQLITE_BUSY, SQLITE_LOCKED = 5, 6
+_IMMEDIATE: ContextVar[bool] = ContextVar("preau_sqlite_immediate", default=False)
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING = {
@@ -48,4 +70,48 @@ def configure_engine(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _IMMEDIATE.get() else "BEGIN")
+
+
+@contextmanager
+def writing_from_the_start() -> Iterator[None]:
+    """Within the block, every SQLite transaction takes the write lock when it begins (BEGIN
+    IMMEDIATE): it waits for the other writers first and can then never be refused."""
+    token = _IMMEDIATE.set(True)
+    try:
+        yield
+    finally:
+        _IMMEDIATE.reset(token)
+
+
+def write_lock() -> None:
+    """On SQLite, make the current transaction the writer now (a no-op on PostgreSQL). Call it
+    before the transaction's first read, or after committing what was read."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.flush()
+        db.session.connection().exec_driver_sql("UPDATE account SET id = id WHERE 0")
+
+
+def write_transaction(work: Callable[[], T]) -> T:
+    """Run `work()` and commit, in a transaction that holds the write lock from its first
+    statement on SQLite: what has been read so far is committed first (the caller has written
+    nothing yet). On error the transaction is rolled back and the error raised."""
+    db.session.commit()
+    try:
+        write_lock()
+        result = work()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return result
+
+
+def is_lock_conflict(error: BaseException) -> bool:
+    """SQLite's "database is locked" / "database table is locked", in any of their forms."""
+    if not isinstance(error, OperationalError):
+        return False
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (SQLITE_BUSY, SQLITE_LOCKED)
+    return "database is locked" in str(error.orig)

@@ -80,6 +80,8 @@ class Account(db.Model):
     last_access_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     #: when the account stops giving access (end of schooling, contract…); None: no end
     access_ends_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    #: In every session cookie of the account; drawn anew to end all its sessions.
+    session_key: Mapped[str | None] = mapped_column(String(32))
 
     schools: Mapped[list[School]] = relationship(secondary="account_school", lazy="selectin",
                                                  order_by=School.uai)
@@ -123,7 +125,9 @@ class Account(db.Model):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What the session cookie holds: the id and the session key, so that changing the
+        key ends every session (directory.accounts.end_sessions)."""
+        return f"{self.id}:{self.session_key or ''}"
 
 
 class AllocatedAddress(db.Model):
@@ -173,6 +177,15 @@ class GroupMember(db.Model):
     joined_at: Mapped[datetime | None] = mapped_column(DateTime, default=utcnow)
     #: when the membership ends (an internship, a term's option); None: no end
     access_ends_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+
+
+class EndedSession(db.Model):
+    """A session ended by "Se déconnecter": its cookie is refused until it would have
+    expired anyway."""
+
+    __tablename__ = "ended_session"
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    until: Mapped[datetime] = mapped_column(DateTime, index=True)
 
 
 class LoginAttempt(db.Model):

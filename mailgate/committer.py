@@ -18,9 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from directory.db import db
-
-from . import store
+from directory.db import db, write_lock
 
 log = logging.getLogger("preau.mailgate")
 _STOP = object()
@@ -71,7 +69,7 @@ class Committer:
 
     def _commit(self, batch: list[Job]) -> None:
         try:
-            store.write_lock()
+            write_lock()
             results = _execute(batch)
             db.session.commit()
         except Exception:
@@ -84,7 +82,7 @@ class Committer:
 
     def _alone(self, job: Job) -> tuple[Any, Exception | None]:
         try:
-            store.write_lock()
+            write_lock()
             ((result, _),) = _execute([job])
             db.session.commit()
             return result, None

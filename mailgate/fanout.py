@@ -35,7 +35,7 @@ from sqlalchemy import exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from directory.clock import utcnow
-from directory.db import db
+from directory.db import db, write_lock
 from directory.models import Account
 from directory.sets import update_rows
 
@@ -142,7 +142,7 @@ def run_batch(limit: int | None = None) -> int:
                                  .order_by(FanoutJob.id).limit(20)).all()
     db.session.commit()     # SQLite: the write lock is taken below, before any read
     for job_id in running:
-        store.write_lock()
+        write_lock()
         ids = _claim(job_id, limit)
         if ids:
             _route(db.session.get(FanoutJob, job_id), ids)

@@ -140,6 +140,10 @@ class Inbound:
         if transaction.too_many:
             return replies.refusal(routing.Refusal.TOO_MANY, transaction.too_many)
         self.accepted.put(key, decision)
+        # The same account named twice is one recipient, delivered once.
+        if any(d.result.account_id == decision.result.account_id
+               for d in transaction.decisions):
+            return None
         transaction.decisions.append(decision)
         return None
 

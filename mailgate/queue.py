@@ -3,8 +3,10 @@
 A worker claims due entries with one UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)
 … RETURNING: on PostgreSQL concurrent workers skip each other's rows instead of waiting, and
 on SQLite the statement runs under the database's single write lock, so two claims never
-return the same entry on either. The claim sets `lease_until`; an entry whose worker died is
-due again once its lease has passed. Finishing an entry checks `claimed_by`, so a worker whose
+return the same entry on either. The claim sets `lease_until` a minute ahead, and the worker's
+heartbeat (mailgate/worker.py) pushes it on every 20 seconds while it works on the batch, so a
+slow relay never loses a living worker its entries, while those of a worker that died are due
+again within a minute. Finishing an entry checks `claimed_by`, so a worker whose
 lease was taken over cannot overwrite the newer claim's result.
 """
 from __future__ import annotations
@@ -21,7 +23,8 @@ from directory.sets import insert_rows
 
 from .models import EntryKind, EntryState, OutboundEntry
 
-LEASE = timedelta(minutes=10)
+LEASE = timedelta(minutes=1)
+HEARTBEAT = LEASE / 3
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_WAIT = timedelta(hours=4)
 KEEP_FINISHED = timedelta(days=30)
@@ -68,6 +71,20 @@ def claim(worker: str, *, limit: int = 50, now: datetime | None = None,
     claimed = [Claimed(*row) for row in db.session.execute(
         statement, execution_options={"synchronize_session": False})]
     return sorted(claimed, key=lambda c: c.id)
+
+
+def renew(worker: str, entry_ids: Iterable[int], now: datetime | None = None) -> int:
+    """The heartbeat: the entries `worker` still holds keep it for another LEASE."""
+    ids = list(entry_ids)
+    if not ids:
+        return 0
+    result = db.session.execute(
+        update(OutboundEntry).where(OutboundEntry.id.in_(ids),
+                                    OutboundEntry.claimed_by == worker,
+                                    OutboundEntry.state == EntryState.PENDING)
+        .values(lease_until=(now or utcnow()) + LEASE),
+        execution_options={"synchronize_session": False})
+    return result.rowcount
 
 
 def _mine(entry_id: int, worker: str):

@@ -2,7 +2,8 @@
 
 Each round claims a batch of due entries (committed at once, so other workers skip them), then
 sends them one by one, committing each entry's fate right after its SMTP transaction: a worker
-killed mid-batch re-sends at most the message it was sending, once its lease has passed.
+killed mid-batch re-sends at most the message it was sending, once its lease has passed (a
+minute: while the batch is being sent a `Heartbeat` thread keeps renewing it).
 Forwards use a signed envelope sender, `bounces+<entry id>-<day>-<hmac>@<domain>`
 (mailgate/bounces.py); reports and system mail use the null sender `<>`, so nobody bounces
 them back.
@@ -20,7 +21,7 @@ import threading
 from datetime import datetime, timedelta
 
 from directory.clock import utcnow
-from directory.db import db
+from directory.db import db, write_transaction
 
 from . import bounces, dkim_signing, fanout, personalise, queue, store
 from .automations import scheduler
@@ -48,11 +49,42 @@ def run_once(worker: str | None = None, *, now: datetime | None = None,
         return 0
     relay = Relay(settings.smarthost, settings.instance_path, settings.hostname, signer())
     try:
-        for entry in claimed:
-            _handle(entry, worker, relay, settings, now)
+        with Heartbeat(worker, [entry.id for entry in claimed]):
+            for entry in claimed:
+                _handle(entry, worker, relay, settings, now)
     finally:
         relay.close()
     return len(claimed)
+
+
+class Heartbeat:
+    """Renews the lease of a batch every `every` seconds from a thread of its own, for as
+    long as the batch is being sent, however long one relay takes to answer."""
+
+    def __init__(self, worker: str, entry_ids: list[int],
+                 every: float = queue.HEARTBEAT.total_seconds()):
+        from flask import current_app
+
+        self.app = current_app._get_current_object()
+        self.worker, self.entry_ids, self.every = worker, entry_ids, every
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="preau-lease", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+    def _beat(self) -> None:
+        with self.app.app_context():
+            while not self.stopped.wait(self.every):
+                try:
+                    write_transaction(lambda: queue.renew(self.worker, self.entry_ids))
+                except Exception:
+                    log.exception("lease renewal failed")
 
 
 def signer() -> dkim_signing.Signer | None:

@@ -13,6 +13,7 @@ from directory.db import configure_engine, db
 from . import config, security
 from .extensions import babel, csrf, login_manager, migrate
 from .i18n import N_
+from .retry import Portal
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ("fr", "en")
@@ -40,7 +41,7 @@ def trust_proxies(app: Flask) -> None:
 def create_app(test_config: dict | None = None) -> Flask:
     folder = Path(test_config["INSTANCE_PATH"]) if test_config and "INSTANCE_PATH" in test_config \
         else config.instance_path()
-    app = Flask(__name__, instance_path=str(folder), template_folder=str(ROOT / "templates"))
+    app = Portal(__name__, instance_path=str(folder), template_folder=str(ROOT / "templates"))
     app.config.update(config.load(folder))
     if test_config:
         app.config.update(test_config)

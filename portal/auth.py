@@ -1,38 +1,59 @@
 """Login, logout, the forced password change and the access rules every view relies on."""
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from functools import wraps
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import select
+from sqlalchemy import delete, exists, select
 
-from directory.accounts import change_password
+from directory.accounts import change_password, end_sessions
 from directory.clock import utcnow
-from directory.db import db
-from directory.models import Account
+from directory.db import db, write_transaction
+from directory.models import Account, EndedSession
 from directory.passwords import hash_password, policy_errors, verify_password
 
 from . import throttle
 from .extensions import login_manager
 from .forms import ChangePasswordForm, LoginForm
 from .i18n import N_
+from .security import local_path
 
 bp = Blueprint("auth", __name__)
 
 ACCESS_REFRESH = timedelta(minutes=1)
-OPEN_ENDPOINTS = {"auth.login", "auth.logout", "auth.change_password", "static",
-                  "home.set_language", "preferences.confirm_redirect"}
+SESSION_TOKEN = "sid"         # names this session, so that "Se déconnecter" can end it
+OPEN_ENDPOINTS = {"auth.login", "auth.logout", "auth.logout_everywhere", "auth.change_password",
+                  "static", "home.set_language", "preferences.confirm_redirect"}
 
 
 @login_manager.user_loader
-def load_account(account_id: str) -> Account | None:
-    if not account_id.isdigit():
+def load_account(session_id: str) -> Account | None:
+    """The account of a session cookie, unless the account's sessions were all ended since
+    (its session key changed), this session was ended by "Se déconnecter", or the account is
+    suspended. One query."""
+    account_id, _, key = session_id.partition(":")
+    if not account_id.isdigit() or len(account_id) > 10:
         return None
-    account = db.session.get(Account, int(account_id))
-    return account if account is not None and not account.suspended else None
+    ended = exists().where(EndedSession.token == session.get(SESSION_TOKEN, ""))
+    account = db.session.scalar(select(Account).where(
+        Account.id == int(account_id), Account.suspended.is_(False), ~ended))
+    if account is None or (account.session_key or "") != key:
+        return None
+    return account
 
 
 login_manager.login_view = "auth.login"
@@ -63,30 +84,41 @@ def login():
         return redirect(url_for("home.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        login_name, client = form.login.data.strip(), _client_address()
-        blocked = throttle.minutes_blocked(login_name, client)
-        if blocked:
-            form.form_errors.append(ngettext(
-                "Trop de tentatives de connexion échouées. Réessayez dans %(num)d minute.",
-                "Trop de tentatives de connexion échouées. Réessayez dans %(num)d minutes.",
-                blocked))
+        attempt = throttle.reserve(form.login.data.strip(), _client_address())
+        if attempt.wait is not None:
+            form.form_errors.append(_wait_message(attempt.wait))
         else:
-            account = db.session.scalar(select(Account).where(Account.login == login_name))
+            account = db.session.scalar(select(Account).where(Account.login == attempt.login))
             if not _password_matches(account, form.password.data):
-                throttle.record_failure(login_name, client)
                 form.form_errors.append(gettext("Identifiant ou mot de passe incorrect."))
             elif account.suspended:
+                write_transaction(lambda: throttle.succeeded(attempt))
                 form.form_errors.append(gettext(
                     "Ce compte est suspendu. Adressez-vous à l'administrateur de votre "
                     "établissement."))
             else:
-                throttle.forget_failures(login_name)
-                _fresh_session()
-                login_user(account)
-                account.last_access_at = utcnow()
-                db.session.commit()
-                return redirect(_safe_next() or url_for("home.index"))
+                write_transaction(lambda: _record_login(account, attempt))
+                _open_session(account)
+                return redirect(local_path(request.args.get("next")) or url_for("home.index"))
     return render_template("auth/login.html", form=form), 200 if not form.errors else 400
+
+
+def _record_login(account: Account, attempt: throttle.Attempt) -> None:
+    throttle.succeeded(attempt)
+    account.last_access_at = utcnow()
+
+
+def _wait_message(wait: timedelta) -> str:
+    seconds = int(wait.total_seconds())
+    if seconds >= 60:
+        return ngettext(
+            "Trop de tentatives de connexion échouées. Réessayez dans %(num)d minute.",
+            "Trop de tentatives de connexion échouées. Réessayez dans %(num)d minutes.",
+            seconds // 60 + 1)
+    return ngettext(
+        "Trop de tentatives de connexion échouées. Réessayez dans %(num)d seconde.",
+        "Trop de tentatives de connexion échouées. Réessayez dans %(num)d secondes.",
+        seconds + 1)
 
 
 _unknown_login_hash: list[str] = []
@@ -103,6 +135,12 @@ def _password_matches(account: Account | None, password: str) -> bool:
     return verify_password(account.password_hash, password)
 
 
+def _open_session(account: Account) -> None:
+    _fresh_session()
+    session[SESSION_TOKEN] = secrets.token_urlsafe(24)
+    login_user(account)
+
+
 def _fresh_session() -> None:
     """A new session at login and logout (no fixation), keeping only the chosen language."""
     language = session.get("lang")
@@ -111,16 +149,32 @@ def _fresh_session() -> None:
         session["lang"] = language
 
 
-def _safe_next() -> str | None:
-    target = request.args.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") else None
-
-
 @bp.route("/deconnexion", methods=["POST"])
 def logout():
+    """Ends this session for good: a copy of its cookie is refused from now on."""
+    token = session.get(SESSION_TOKEN)
+    if token:
+        write_transaction(lambda: _end_session(token))
     logout_user()
     _fresh_session()
     flash(gettext("Vous êtes déconnecté."), "info")
+    return redirect(url_for("auth.login"))
+
+
+def _end_session(token: str) -> None:
+    now = utcnow()
+    db.session.execute(delete(EndedSession).where(EndedSession.until < now))
+    lifetime = current_app.permanent_session_lifetime
+    db.session.merge(EndedSession(token=token, until=now + lifetime))
+
+
+@bp.route("/deconnexion-partout", methods=["POST"])
+@login_required
+def logout_everywhere():
+    write_transaction(lambda: end_sessions(current_user))
+    logout_user()
+    _fresh_session()
+    flash(gettext("Vous êtes déconnecté de tous les appareils."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -136,8 +190,9 @@ def change_password_view():
             if unmet:
                 form.new.errors.extend(unmet)
             else:
-                change_password(current_user, form.new.data)
-                db.session.commit()
+                account = current_user._get_current_object()
+                write_transaction(lambda: change_password(account, form.new.data))
+                _open_session(account)      # every other session has ended
                 flash(gettext("Votre mot de passe a été changé."), "success")
                 return redirect(url_for("home.index"))
     status = 400 if form.errors else 200
@@ -154,8 +209,7 @@ def _enforce_account_state():
         return None
     now = utcnow()
     if current_user.last_access_at is None or now - current_user.last_access_at > ACCESS_REFRESH:
-        current_user.last_access_at = now
-        db.session.commit()
+        write_transaction(lambda: setattr(current_user, "last_access_at", now))
     if current_user.must_change_password and request.endpoint not in OPEN_ENDPOINTS:
         flash(gettext("Vous devez changer votre mot de passe avant de continuer."), "warning")
         return redirect(url_for("auth.change_password"))

@@ -4,6 +4,8 @@ from flask import render_template
 from flask_babel import gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError
 
+from .security import NulCharacter
+
 _ = lazy_gettext
 MESSAGES = {
     400: (_("Requête invalide"), _("La requête n'a pas pu être traitée.")),
@@ -13,6 +15,8 @@ MESSAGES = {
     413: (_("Envoi trop volumineux"), _("Le contenu envoyé dépasse la taille autorisée.")),
     500: (_("Erreur interne"), _("Une erreur est survenue. Elle a été enregistrée ; réessayez "
                                  "plus tard.")),
+    503: (_("Service très chargé"), _("Le service est momentanément très chargé. Réessayez "
+                                      "dans quelques instants.")),
 }
 
 
@@ -28,3 +32,7 @@ def install(app) -> None:
         CSRFError, lambda error: _page(400, gettext(
             "Le formulaire a expiré ou n'est pas authentique (jeton CSRF invalide). Rechargez "
             "la page et recommencez.")))
+    app.register_error_handler(
+        NulCharacter, lambda error: _page(400, gettext(
+            "Le formulaire contient un caractère invisible interdit (caractère nul). Retirez-le "
+            "et recommencez.")))

@@ -10,6 +10,7 @@ from . import LOCALES
 from .messagerie import display
 from .messagerie.overview import overview
 from .rubriques.articles import latest_for
+from .security import local_path
 
 bp = Blueprint("home", __name__)
 
@@ -27,6 +28,4 @@ def index():
 def set_language(code: str):
     if code in LOCALES:
         session["lang"] = code
-    target = request.form.get("next", "")
-    return redirect(target if target.startswith("/") and not target.startswith("//")
-                    else url_for("home.index"))
+    return redirect(local_path(request.form.get("next")) or url_for("home.index"))

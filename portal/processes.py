@@ -1,5 +1,5 @@
 """Long-running parts: `preau web`, `preau mailgate`, `preau worker`, and `preau serve` which
-runs the three as one process tree for a single machine."""
+runs the three as one process tree for a single machine, restarting any part that dies."""
 from __future__ import annotations
 
 import errno
@@ -71,7 +71,7 @@ def mailgate(processes: int, port_checked: bool) -> None:
     if processes > 1:
         # Each child binds the port itself (SO_REUSEPORT); it was checked free here.
         command = [sys.executable, "-m", "portal.cli", "mailgate", "--port-checked"]
-        _supervise([subprocess.Popen(command) for _ in range(processes)])
+        Supervisor({f"mailgate {n + 1}": command for n in range(processes)}).run()
         return
     from directory.errors import PreauError
     from portal import create_app
@@ -107,43 +107,88 @@ def worker(drain: bool) -> None:
             pass
 
 
-def _supervise(children: list[subprocess.Popen], grace: float = 15) -> bool:
-    """Wait until a child ends, Ctrl-C or SIGTERM, then stop them all (SIGTERM, then kill
-    after `grace` seconds). True when stopped by a signal rather than by a child ending."""
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
-    try:
-        while not stopping and all(child.poll() is None for child in children):
-            time.sleep(0.3)
-    except KeyboardInterrupt:
-        stopping.append(1)
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    for child in children:
+class Supervisor:
+    """Keeps child processes running until Ctrl-C or SIGTERM: a child that ends is started
+    again after a pause that doubles from 1 second to 1 minute while it keeps dying, and goes
+    back to 1 second once it has run for a minute. Each restart is logged on stderr. On
+    Ctrl-C or SIGTERM every child gets SIGTERM, then SIGKILL after `grace` seconds."""
+
+    FIRST_PAUSE, LONGEST_PAUSE, STEADY = 1.0, 60.0, 60.0
+
+    def __init__(self, commands: dict[str, list[str]], grace: float = 15):
+        self.commands, self.grace = commands, grace
+        self.children = {name: subprocess.Popen(command) for name, command in commands.items()}
+        self.started = {name: time.monotonic() for name in commands}
+        self.pause = dict.fromkeys(commands, self.FIRST_PAUSE)
+        self.due: dict[str, float] = {}
+        self.stopping = False
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self._stop)
         try:
-            child.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            child.kill()
-    return bool(stopping)
+            while not self.stopping:
+                self._watch(time.monotonic())
+                time.sleep(0.3)
+        except KeyboardInterrupt:
+            pass
+        self._stop_all()
+
+    def _stop(self, *_) -> None:
+        self.stopping = True
+
+    def _watch(self, now: float) -> None:
+        for name, child in self.children.items():
+            if name in self.due:
+                if now >= self.due[name]:
+                    del self.due[name]
+                    self.children[name] = subprocess.Popen(self.commands[name])
+                    self.started[name] = now
+                    _log(f"{name} redémarré (pid {self.children[name].pid}).")
+                continue
+            if child.poll() is None:
+                continue
+            if now - self.started[name] >= self.STEADY:
+                self.pause[name] = self.FIRST_PAUSE
+            pause = self.pause[name]
+            self.pause[name] = min(pause * 2, self.LONGEST_PAUSE)
+            self.due[name] = now + pause
+            _log(f"{name} s'est arrêté (code {child.returncode}) ; redémarrage dans "
+                 f"{pause:g} s.")
+
+    def _stop_all(self) -> None:
+        running = [c for c in self.children.values() if c.poll() is None]
+        for child in running:
+            child.send_signal(signal.SIGTERM)
+        for child in running:
+            try:
+                child.wait(timeout=self.grace)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def _log(line: str) -> None:
+    click.echo(f"[serve] {line}", err=True)
 
 
 def serve() -> None:
-    """Start web, mailgate and worker as children; Ctrl-C or SIGTERM stops all three."""
+    """Start web, mailgate and worker as children, restart any that dies; Ctrl-C or SIGTERM
+    stops all three."""
     web_listen = _listen("PREAU_WEB_LISTEN", "127.0.0.1:5000")
     smtp_listen = _listen("PREAU_SMTP_LISTEN", "127.0.0.1:2525")
     ensure_free(*split_listen(web_listen, "PREAU_WEB_LISTEN"), "Portail")
     ensure_free(*split_listen(smtp_listen, "PREAU_SMTP_LISTEN"), "Passerelle SMTP")
     command = [sys.executable, "-m", "portal.cli"]
-    children = [subprocess.Popen(command + [part]) for part in ("web", "mailgate", "worker")]
+    # The gateway's port was checked just above: a restarted gateway must not refuse to
+    # start because its own dying predecessor still held the port a moment ago.
+    supervisor = Supervisor({"web": command + ["web"],
+                             "mailgate": command + ["mailgate", "--port-checked"],
+                             "worker": command + ["worker"]})
     click.echo(f"\nPréau est démarré.\n  Portail : http://{web_listen}/\n"
                f"  Passerelle SMTP : {smtp_listen}\n"
                f"  Comptes de démonstration (mot de passe Preau-demo-2026!) : "
                f"{', '.join(DEMO_LOGINS)}\n  Ctrl-C pour arrêter.\n")
-    stopped = _supervise(children)
-    failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
-    if failed and not stopped:
-        raise click.ClickException("Un des processus s'est arrêté ; Préau est arrêté.")
+    supervisor.run()
 
 
 def register(group: click.Group) -> None:

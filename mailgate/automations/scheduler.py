@@ -20,10 +20,10 @@ from sqlalchemy.exc import IntegrityError
 
 from directory.audience import recipients
 from directory.clock import utcnow
-from directory.db import db
+from directory.db import db, write_lock
 from directory.models import Account
 
-from .. import fanout, store
+from .. import fanout
 from .models import Communication, CommunicationRun
 from .outgoing import mail_of
 from .schedule import next_occurrence
@@ -45,7 +45,7 @@ def run_due(now: datetime | None = None) -> int:
         db.session.commit()         # nothing due: no write lock taken, every idle second
         return 0
     db.session.commit()
-    store.write_lock()
+    write_lock()
     claimed = list(db.session.scalars(due(now).limit(CLAIM).with_for_update(skip_locked=True)))
     try:
         for communication in claimed:

@@ -32,7 +32,7 @@ def reserve(account_ids: Iterable[int], size: int, quota: int | None) -> set[int
 def lock_usage(account_ids: Iterable[int]) -> dict[int, int]:
     """account id → bytes used, the rows locked until commit (FOR UPDATE on PostgreSQL, in
     account order so that two writers never wait on each other crosswise; SQLite's writer
-    already holds the database lock, see `write_lock`). For deciding quota of several
+    already holds the database lock, see `directory.db.write_lock`). For deciding quota of several
     messages at once in Python, then `add_usage`."""
     ids = set(account_ids)
     if not ids:

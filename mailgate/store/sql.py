@@ -1,10 +1,9 @@
 """SQL helpers of the store: portable INSERT … ON CONFLICT DO NOTHING, Core statements in the
-session's transaction, and SQLite's write lock."""
+session's transaction (SQLite's write lock is `directory.db.write_lock`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from directory.db import db
@@ -23,14 +22,3 @@ def core(statement, rows: Sequence[dict] | None = None):
     db.session.flush()
     connection = db.session.connection()
     return connection.execute(statement) if rows is None else connection.execute(statement, rows)
-
-
-def write_lock() -> None:
-    """On SQLite, take the database's write lock as the transaction's first statement (what
-    BEGIN IMMEDIATE does). In WAL mode a transaction that reads and then writes fails at once
-    with "database is locked" when another process wrote in between; one that takes the lock
-    first waits its turn (busy_timeout). A no-op on PostgreSQL."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        core(text("UPDATE mailbox SET used_bytes = used_bytes WHERE 0"))
-
-

@@ -11,10 +11,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
-from agenda import access, booking, itip, notices, times
+from agenda import access, itip, notices, times
 from agenda.errors import AgendaError
 from agenda.models import Agenda, Event
-from directory.db import db
+from directory.db import db, write_transaction
 from mailgate.fanout_models import FanoutJob
 from mailgate.local_handlers import LocalHandler, register
 
@@ -64,10 +64,10 @@ class PortalLinks:
 
 
 def saved(work: Callable[[], object]) -> object | None:
-    """Run `work` in a write transaction (agenda/booking.py); a refusal is flashed and None
+    """Run `work` in a write transaction (directory/db.py); a refusal is flashed and None
     returned, with nothing written."""
     try:
-        return booking.write_transaction(work)
+        return write_transaction(work)
     except AgendaError as error:
         flash(describe(error), "error")
         return None

@@ -105,10 +105,13 @@ def _logical_lines(data: bytes) -> list[_Line]:
     lines = []
     for number, text in raw:
         try:
-            lines.append(_Line(number, text.decode(encoding)))
+            decoded = text.decode(encoding)
         except UnicodeDecodeError:
+            decoded = "\x00"
+        if "\x00" in decoded:      # UTF-16 has one in every other byte; no name has one
             raise VCardError(number, gettext("caractères illisibles : enregistrez le fichier "
-                                             "en UTF-8.")) from None
+                                             "en UTF-8."))
+        lines.append(_Line(number, decoded))
     return lines
 
 

@@ -7,6 +7,7 @@ from flask import abort, flash, jsonify, redirect, render_template, request, ses
 from flask_babel import gettext
 from flask_login import current_user
 
+from directory.db import write_transaction
 from directory.errors import InvalidInput
 from directory.rights import writable
 from mailgate import mailbox, store
@@ -95,8 +96,9 @@ def compose_post():
         abort(400)
     if action == "ajouter":
         return _add_typed(form, comp)
-    done = saved(lambda: compose.send(current_user, comp) if action == "envoyer"
-                 else drafts.save(current_user, comp), errors=form.form_errors)
+    done = saved(lambda: write_transaction(
+        lambda: compose.send(current_user, comp) if action == "envoyer"
+        else drafts.save(current_user, comp)), errors=form.form_errors)
     if done is FAILED:
         if comp.uploads:
             form.form_errors.append(gettext("Joignez de nouveau vos fichiers : ils n'ont pas "

@@ -7,9 +7,9 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from agenda import access, booking, events
+from agenda import access, events
 from agenda.models import Resource, ResourceKind
-from directory.db import db
+from directory.db import db, write_transaction
 from directory.models import Account, Group, School
 
 
@@ -61,7 +61,7 @@ def event_input(title="Sortie au musée", starts=datetime(2026, 3, 12, 9, 0),
 
 def save(author, agenda, data, event=None):
     """`events.save` as the portal runs it: in a write transaction, committed."""
-    return booking.write_transaction(lambda: events.save(author, agenda, data, event))
+    return write_transaction(lambda: events.save(author, agenda, data, event))
 
 
 @pytest.fixture(scope="session")

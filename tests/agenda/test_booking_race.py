@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from agenda import access, booking, events
+from agenda import access, events
 from agenda.errors import AgendaError, Problem
 from agenda.models import Booking, Event, Resource, ResourceKind
-from directory.db import db
+from directory.db import db, write_transaction
 from portal.agenda.wording import describe
 from tests.agenda.conftest import class_4a, event_input, person
 
@@ -47,7 +47,7 @@ def test_two_simultaneous_bookings_one_wins(setup):
             agenda = db.session.get(Agenda, agenda_id)
             start.wait()
             try:
-                booking.write_transaction(lambda: events.save(claire, agenda, event_input(
+                write_transaction(lambda: events.save(claire, agenda, event_input(
                     title, datetime(2026, 5, 4, hour), datetime(2026, 5, 4, hour + 3),
                     resource_ids=[coach_id])))
                 outcomes[title] = "saved"
@@ -82,7 +82,7 @@ def test_the_database_itself_refuses_an_overlap_on_postgresql(setup):
     from agenda.models import Agenda
     from directory.models import Account
 
-    draft, _ = booking.write_transaction(lambda: events.save(
+    draft, _ = write_transaction(lambda: events.save(
         db.session.get(Account, claire_id), db.session.get(Agenda, agenda_id),
         event_input("Brouillon", publish=False)))
     event = draft.id

@@ -55,14 +55,23 @@ def test_teacher_sets_a_redirect_address_then_logs_out(page):
     main = page.locator("main").inner_text()
     assert "En attente de vérification : claire.nouvelle@example.net" in main
     assert "claire.bernard@example.net (vérifiée)" in main
-    page.get_by_role("button", name="Se déconnecter").click()
+    page.get_by_role("button", name="Se déconnecter", exact=True).click()
     assert "/connexion" in page.url
     page.goto("/preferences/")
     assert "/connexion" in page.url
     assert page.problems.errors == []
 
 
-def test_admin_sees_administration_when_it_exists(page):
-    browser_login(page, "admin")
-    assert page.get_by_role("heading", level=1).inner_text().startswith("Bonjour")
-    axe_check(page)
+def test_logging_out_of_every_device_from_the_preferences(page, browser, live_server):
+    """Paul is logged in on a second device too; from Préférences he ends both sessions."""
+    phone = browser.new_context(base_url=live_server, locale="fr-FR").new_page()
+    browser_login(phone, "paul.durand")
+    browser_login(page, "paul.durand")
+    page.get_by_role("navigation", name="Services").get_by_role("link", name="Préférences").click()
+    page.get_by_role("button", name="Se déconnecter de tous les appareils").click()
+    assert "/connexion" in page.url
+    assert "Vous êtes déconnecté de tous les appareils." in page.locator("main").inner_text()
+    phone.goto("/")
+    assert "/connexion" in phone.url
+    phone.context.close()
+    assert page.problems.errors == []

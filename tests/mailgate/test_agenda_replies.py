@@ -13,9 +13,9 @@ from email.utils import formatdate, make_msgid
 import icalendar
 import pytest
 
-from agenda import access, booking, events, notices
+from agenda import access, events, notices
 from agenda.models import Answer
-from directory.db import db
+from directory.db import db, write_transaction
 from mailgate import fanout, worker
 from tests.agenda.conftest import class_4a, event_input
 
@@ -39,7 +39,7 @@ def published(title: str, **options):
         event, change = events.save(claire, agenda, event_input(title, **options))
         return event, notices.after_save(claire, event, change, Links())
 
-    event, job = booking.write_transaction(work)
+    event, job = write_transaction(work)
     return event, job
 
 
@@ -178,11 +178,11 @@ def test_a_changed_event_sends_a_new_sequence_and_a_cancelled_one_a_cancel(sink)
             db.session.merge(event))
         return notices.after_save(claire, changed, kind, Links())
 
-    booking.write_transaction(change)
+    write_transaction(change)
     _, data = invitation_to(sink, "joseph@example.org", "Évènement modifié")
     vevent = icalendar.Calendar.from_ical(data).walk("VEVENT")[0]
     assert (vevent["SEQUENCE"], str(vevent["LOCATION"])) == (1, "Muséum")
-    booking.write_transaction(lambda: notices.after_save(
+    write_transaction(lambda: notices.after_save(
         claire, db.session.merge(event), events.cancel(db.session.merge(event)), Links()))
     message, data = invitation_to(sink, "joseph@example.org", "Évènement annulé")
     calendar = icalendar.Calendar.from_ical(data)

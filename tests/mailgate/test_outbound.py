@@ -2,11 +2,12 @@
 bounces, leases."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from email import message_from_bytes, policy
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from directory.clock import utcnow
 from directory.db import db
@@ -236,12 +237,37 @@ def test_an_entry_claimed_by_a_worker_that_died_is_sent_after_its_lease(sink):
     claimed = queue.claim("dead-worker", limit=1000, now=now)
     db.session.commit()
     assert claimed
-    assert worker.run_once("live-worker", now=now + timedelta(minutes=5)) == 0
+    assert worker.run_once("live-worker", now=now + queue.LEASE / 2) == 0
     handled = worker.drain("live-worker", now=now + queue.LEASE + timedelta(seconds=1))
     assert handled >= len(claimed)
     db.session.rollback()
     states = db.session.scalars(select(OutboundEntry.state).where(
         OutboundEntry.id.in_([c.id for c in claimed])))
+    assert set(states) == {EntryState.SENT}
+
+
+def test_the_lease_is_one_minute_and_a_living_workers_heartbeat_keeps_it(sink):
+    routing.route(account("claire.bernard"), [account("joseph.fabre").id],
+                  mail("x@example.org", "joseph.fabre@ent.test", "Relais lent"))
+    db.session.commit()
+    assert queue.LEASE == timedelta(minutes=1)
+    ids = [c.id for c in queue.claim("slow-worker", limit=1000)]
+    assert ids
+    # As if it had been claimed a minute ago: without a heartbeat the lease ends in a second.
+    db.session.execute(update(OutboundEntry).where(OutboundEntry.id.in_(ids)).values(
+        lease_until=utcnow() + timedelta(seconds=1)))
+    db.session.commit()
+    with worker.Heartbeat("slow-worker", ids, every=0.1):
+        time.sleep(1.5)
+        worker.run_once("other-worker")
+    db.session.rollback()
+    holders = db.session.scalars(select(OutboundEntry.claimed_by).where(
+        OutboundEntry.id.in_(ids)))
+    assert set(holders) == {"slow-worker"}
+    # Its heartbeat stopped (the worker died): a minute later the entries are sent.
+    worker.drain("other-worker", now=utcnow() + queue.LEASE + timedelta(seconds=1))
+    db.session.rollback()
+    states = db.session.scalars(select(OutboundEntry.state).where(OutboundEntry.id.in_(ids)))
     assert set(states) == {EntryState.SENT}
 
 

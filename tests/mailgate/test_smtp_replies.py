@@ -179,6 +179,17 @@ def test_51_recipients_are_refused_with_a_clear_reason_and_nothing_is_delivered(
     assert inbox(pupils[0]) == []
 
 
+def test_one_address_named_60_times_is_one_recipient_and_gets_one_copy(smtp):
+    pupil = new_account(Profile.STUDENT, group_of="zoe.le-gall")
+    message = mail(JOSEPH, address_of(pupil), "Soixante fois la même adresse")
+    smtp.mail(JOSEPH)
+    codes = [smtp.rcpt(address_of(pupil).upper() if n % 2 else address_of(pupil))[0]
+             for n in range(60)]
+    assert codes == [250] * 60
+    assert smtp.data(raw(message))[0] == 250
+    assert [m.message_id_header for m in inbox(pupil)] == [message["Message-ID"]]
+
+
 def test_a_member_without_redirect_address_is_refused_550_516(smtp):
     teacher = new_account(Profile.TEACHER, group_of="zoe.le-gall")
     smtp.mail(JOSEPH)

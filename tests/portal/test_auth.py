@@ -6,18 +6,18 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from directory.clock import utcnow
 from directory.db import db
 from directory.models import Account, LoginAttempt
 from directory.passwords import verify_password
-from portal import trust_proxies
+from portal import throttle, trust_proxies
 from tests.conftest import DEMO_PASSWORD, csrf_token, login, page_text, post_form
 
 BAD_CREDENTIALS = "Identifiant ou mot de passe incorrect."
 THROTTLED = re.compile(r"Trop de tentatives de connexion échouées\. Réessayez dans (\d+) "
-                       r"minutes?\.")
+                       r"(?:minute|seconde)s?\.")
 
 
 
@@ -45,6 +45,21 @@ def age_attempts(app, minutes: float) -> None:
     with app.app_context():
         for attempt in db.session.scalars(select(LoginAttempt)):
             attempt.at -= timedelta(minutes=minutes)
+        db.session.commit()
+
+
+def add_failures(app, login_name: str | None, addresses: list[str]) -> None:
+    """Failures recorded a moment ago, as that many attempts would have left them."""
+    with app.app_context():
+        for n, address in enumerate(addresses):
+            db.session.add(LoginAttempt(login=login_name or f"inconnu{n}", client=address,
+                                        at=utcnow() - timedelta(milliseconds=10)))
+        db.session.commit()
+
+
+def clear_attempts(app) -> None:
+    with app.app_context():
+        db.session.execute(delete(LoginAttempt))
         db.session.commit()
 
 
@@ -121,42 +136,89 @@ def test_next_parameter_only_leads_inside_the_portal(client):
     assert response.headers["Location"] == "/"
 
 
+@pytest.mark.parametrize("target", [
+    "/%09/127.0.0.9/phish", "/%0a/127.0.0.9/phish", "/%0d%0a/evil.example",
+    "/%5Cevil.example", "/%09%5Cevil.example", "%09//evil.example", "https://evil.example/",
+    "javascript:alert(1)", "//evil.example", "/%7F/evil.example"])
+def test_next_with_hidden_characters_or_another_host_goes_home(client, target):
+    page = client.get(f"/connexion?next={target}").get_data(as_text=True)
+    response = client.post(f"/connexion?next={target}", data={
+        "csrf_token": csrf_token(page), "login": "zoe.le-gall", "password": DEMO_PASSWORD})
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+def test_next_leads_to_a_page_of_the_portal_with_its_query(client):
+    page = client.get("/connexion?next=/messagerie/%3Fq%3Dsortie").get_data(as_text=True)
+    response = client.post("/connexion?next=/messagerie/%3Fq%3Dsortie", data={
+        "csrf_token": csrf_token(page), "login": "zoe.le-gall", "password": DEMO_PASSWORD})
+    assert response.headers["Location"] == "/messagerie/?q=sortie"
+
+
+def test_the_language_switch_returns_only_to_a_page_of_the_portal(client):
+    response = post_form(client, "/langue/en", {"next": "/\t/evil.example"}, page="/connexion")
+    assert response.headers["Location"] == "/"
+    response = post_form(client, "/langue/fr", {"next": "/connexion"}, page="/connexion")
+    assert response.headers["Location"] == "/connexion"
+
+
 # --- throttling -------------------------------------------------------------------------------
 
-def test_five_failures_for_one_login_block_it_even_with_the_right_password(app, client):
-    for n in range(5):
-        response = login_from(client, f"192.0.2.{n + 1}", "zoe.le-gall", "Mauvais-mot-2026")
+def test_five_failures_from_one_address_lock_that_address_for_that_login(app, client):
+    for _ in range(5):
+        response = login_from(client, "192.0.2.1", "zoe.le-gall", "Mauvais-mot-2026")
         assert BAD_CREDENTIALS in page_text(response)
     assert attempts(app) == 5
 
-    response = login_from(client, "192.0.2.99", "zoe.le-gall")
+    response = login_from(client, "192.0.2.1", "zoe.le-gall")
     match = THROTTLED.search(page_text(response))
     assert match, page_text(response)
     assert match.group(1) == "15"   # the failures just happened: the whole window is left
     assert not is_logged_in(client)
     # The password was not checked: a wrong one is not even counted.
-    login_from(client, "192.0.2.99", "zoe.le-gall", "Mauvais-mot-2026")
+    login_from(client, "192.0.2.1", "zoe.le-gall", "Mauvais-mot-2026")
     assert attempts(app) == 5
-    # Other logins are not affected.
-    assert login_from(client, "192.0.2.99", "lucas.martin").status_code == 302
+    # The same address may still log in to other accounts.
+    assert login_from(client, "192.0.2.1", "lucas.martin").status_code == 302
 
 
-def test_five_failures_from_one_client_address_block_it_across_logins(app, client):
+def test_failures_from_strangers_only_slow_the_owner_down(app, client):
+    """Strangers failing from many addresses: the owner, elsewhere, waits at most a minute,
+    then logs in — a stranger can never lock an account."""
+    add_failures(app, "zoe.le-gall", [f"203.0.113.{n}" for n in range(40)])
+    response = login_from(client, "192.0.2.99", "zoe.le-gall")
+    match = re.search(r"Réessayez dans (\d+) secondes\.", page_text(response))
+    assert match and 30 <= int(match.group(1)) <= 60, page_text(response)
+    assert not is_logged_in(client)
+    age_attempts(app, 61 / 60)
+    assert login_from(client, "192.0.2.99", "zoe.le-gall").status_code == 302
+
+
+def test_the_delay_per_account_doubles_from_its_fifth_failure_up_to_one_minute():
+    delays = [throttle.delay_after(n).total_seconds() for n in (0, 4, 5, 6, 7, 10, 11, 12, 400)]
+    assert delays == [0, 0, 1, 2, 4, 32, 60, 60, 60]
+
+
+def test_a_school_behind_one_address_is_not_blocked_by_typos(app, client):
     for name in ("a.inconnu", "b.inconnu", "lucas.martin", "paul.durand", "c.inconnu"):
         login_from(client, "198.51.100.7", name, "Mauvais-mot-2026")
+    assert login_from(client, "198.51.100.7", "zoe.le-gall").status_code == 302
+
+
+def test_one_hundred_failures_from_one_address_block_it_across_logins(app, client):
+    add_failures(app, None, ["198.51.100.7"] * 100)
     response = login_from(client, "198.51.100.7", "zoe.le-gall")
     assert THROTTLED.search(page_text(response))
     assert not is_logged_in(client)
     assert login_from(client, "198.51.100.8", "zoe.le-gall").status_code == 302
 
 
-def test_a_forged_x_forwarded_for_does_not_escape_the_client_throttle(app, client):
+def test_a_forged_x_forwarded_for_does_not_escape_the_throttle(app, client):
     """No proxy is trusted unless PREAU_TRUSTED_PROXIES says so: the header is ignored."""
     for n in range(5):
         post_form(client, "/connexion", {"login": "zoe.le-gall", "password": "Mauvais-mot-2026"},
                   environ_base={"REMOTE_ADDR": "198.51.100.9"},
                   headers={"X-Forwarded-For": f"10.0.0.{n}"})
-    response = post_form(client, "/connexion", {"login": "lucas.martin",
+    response = post_form(client, "/connexion", {"login": "zoe.le-gall",
                                                 "password": DEMO_PASSWORD},
                          environ_base={"REMOTE_ADDR": "198.51.100.9"},
                          headers={"X-Forwarded-For": "10.0.0.200"})
@@ -164,10 +226,10 @@ def test_a_forged_x_forwarded_for_does_not_escape_the_client_throttle(app, clien
 
 
 def test_the_message_counts_down_the_minutes_left(app, client):
-    for n in range(5):
-        login_from(client, f"192.0.2.{n + 1}", "zoe.le-gall", "Mauvais-mot-2026")
+    for _ in range(5):
+        login_from(client, "192.0.2.1", "zoe.le-gall", "Mauvais-mot-2026")
     age_attempts(app, 10)
-    match = THROTTLED.search(page_text(login_from(client, "192.0.2.50", "zoe.le-gall")))
+    match = THROTTLED.search(page_text(login_from(client, "192.0.2.1", "zoe.le-gall")))
     assert match and match.group(1) == "5"
 
 
@@ -319,14 +381,15 @@ def behind_one_proxy(app, monkeypatch):
 
 def test_a_trusted_proxy_gives_the_client_address_to_the_throttle(app, client,
                                                                     behind_one_proxy):
-    for n in range(5):
-        post_form(client, "/connexion", {"login": f"x{n}.inconnu", "password": "Mauvais-mot-2026"},
+    for _ in range(5):
+        post_form(client, "/connexion", {"login": "lucas.martin", "password": "Mauvais-mot-2026"},
                   environ_base={"REMOTE_ADDR": "10.0.0.1"},
                   headers={"X-Forwarded-For": "198.51.100.10"})
     blocked = post_form(client, "/connexion", {"login": "lucas.martin", "password": DEMO_PASSWORD},
                         environ_base={"REMOTE_ADDR": "10.0.0.1"},
                         headers={"X-Forwarded-For": "198.51.100.10"})
     assert THROTTLED.search(page_text(blocked))
+    age_attempts(app, 2 / 60)       # past the one-second delay of the account
     other = post_form(client, "/connexion", {"login": "lucas.martin", "password": DEMO_PASSWORD},
                       environ_base={"REMOTE_ADDR": "10.0.0.1"},
                       headers={"X-Forwarded-For": "198.51.100.11"})

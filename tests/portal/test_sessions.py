@@ -1,0 +1,90 @@
+"""Revocable sessions (issue 10, item 3): a cookie copied before "Se déconnecter" no longer
+works; "Se déconnecter de tous les appareils" and every password change end the account's
+other sessions, a stolen cookie included."""
+from __future__ import annotations
+
+from tests.conftest import DEMO_PASSWORD, login, post_form
+
+from .test_auth import page_text
+
+NEW_PASSWORD = "Nouveau-Secret-2026"
+
+
+def cookie_of(client) -> str:
+    return client.get_cookie("session").value
+
+
+def replayed(app, cookie: str):
+    """A new browser that was given a copy of the cookie."""
+    thief = app.test_client()
+    thief.set_cookie("session", cookie)
+    return thief
+
+
+def is_logged_in(client) -> bool:
+    response = client.get("/")
+    if response.status_code != 200:
+        assert response.headers["Location"].startswith("/connexion")
+        return False
+    assert "Bonjour Zoé" in page_text(response)
+    return True
+
+
+def test_a_cookie_copied_before_logout_no_longer_works(app, client):
+    assert login(client, "zoe.le-gall").status_code == 302
+    cookie = cookie_of(client)
+    assert is_logged_in(replayed(app, cookie))
+
+    post_form(client, "/deconnexion", {}, page="/")
+    assert not is_logged_in(client)
+    assert not is_logged_in(replayed(app, cookie))
+
+
+def test_logging_out_ends_only_this_session(app, client):
+    assert login(client, "zoe.le-gall").status_code == 302
+    other = app.test_client()
+    assert login(other, "zoe.le-gall").status_code == 302
+    post_form(client, "/deconnexion", {}, page="/")
+    assert is_logged_in(other)
+
+
+def test_logging_out_everywhere_ends_every_session_of_the_account(app, client):
+    assert login(client, "zoe.le-gall").status_code == 302
+    phone = app.test_client()
+    assert login(phone, "zoe.le-gall").status_code == 302
+    stolen = replayed(app, cookie_of(phone))
+    brother = app.test_client()
+    assert login(brother, "lucas.martin").status_code == 302
+
+    page = client.get("/preferences/")
+    assert "Se déconnecter de tous les appareils" in page_text(page)
+    response = post_form(client, "/deconnexion-partout", {}, page="/preferences/")
+    assert response.status_code == 302 and response.headers["Location"] == "/connexion"
+    assert "Vous êtes déconnecté de tous les appareils." in page_text(client.get("/connexion"))
+    for browser in (client, phone, stolen):
+        assert not is_logged_in(browser)
+    assert brother.get("/").status_code == 200
+    assert login(client, "zoe.le-gall").status_code == 302
+    assert is_logged_in(client)
+
+
+def test_logging_out_everywhere_is_a_post_with_csrf(app, client):
+    login(client, "zoe.le-gall")
+    assert client.get("/deconnexion-partout").status_code == 405
+    assert client.post("/deconnexion-partout", data={"csrf_token": "forged"}).status_code == 400
+    assert is_logged_in(client)
+
+
+def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(app, client):
+    assert login(client, "zoe.le-gall").status_code == 302
+    stolen = replayed(app, cookie_of(client))
+    laptop = app.test_client()
+    assert login(laptop, "zoe.le-gall").status_code == 302
+
+    response = post_form(client, "/mot-de-passe", {
+        "current": DEMO_PASSWORD, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert response.status_code == 302
+    assert is_logged_in(client)
+    assert not is_logged_in(laptop)
+    assert not is_logged_in(stolen)
+    assert login(laptop, "zoe.le-gall", NEW_PASSWORD).status_code == 302
