@@ -61,7 +61,8 @@ from .models import (
 )
 
 # System folder ids never change while the account lives: remembered for a minute, once the
-# transaction that saw (or created) them has committed.
+# transaction that saw (or created) them has committed; keyed by database too, since one
+# process may serve two (the tests' live portal beside their gateway).
 _folder_ids = TimedCache(FOLDER_TTL)
 _PENDING = "preau.folder_ids"
 
@@ -121,8 +122,9 @@ def system_folders(account_ids: Iterable[int], kind: FolderKind) -> dict[int, in
     if not ids:
         return {}
     remember = _remembering()
+    database = db.session.get_bind().engine.url
     if remember:
-        known = {i: _folder_ids.get((i, kind)) for i in ids}
+        known = {i: _folder_ids.get((database, i, kind)) for i in ids}
         if all(known.values()):
             return known
     folder = MailFolder.__table__.c
@@ -139,7 +141,8 @@ def system_folders(account_ids: Iterable[int], kind: FolderKind) -> dict[int, in
                              "created_at": now} for i in missing])
         found.update(db.session.execute(query.where(folder.account_id.in_(missing))).all())
     if remember:
-        db.session.info.setdefault(_PENDING, {}).update({(account_id, kind): folder_id for account_id, folder_id in found.items()})
+        db.session.info.setdefault(_PENDING, {}).update(
+            {(database, account_id, kind): folder_id for account_id, folder_id in found.items()})
     return found
 
 
