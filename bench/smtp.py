@@ -155,6 +155,28 @@ def latencies(port: int, messages: int, sessions: int, size: int) -> list[float]
     return measured
 
 
+def profile(pid: int, output: str) -> subprocess.Popen:
+    """py-spy (pip install py-spy) sampling the gateway processes for the burst's first 10 s,
+    as collapsed stacks in `output`."""
+    return subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--subprocesses",
+                             "--duration", "10", "--rate", "200", "--format", "raw",
+                             "--output", output, "--nonblocking"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def top_frames(collapsed: str, count: int = 15) -> str:
+    """The functions most often on top of the stack (self time), as % of the samples."""
+    own: dict[str, int] = {}
+    total = 0
+    for line in Path(collapsed).read_text().splitlines():
+        stack, _, samples = line.rpartition(" ")
+        frame = stack.rsplit(";", 1)[-1]
+        own[frame] = own.get(frame, 0) + int(samples)
+        total += int(samples)
+    best = sorted(own.items(), key=lambda item: -item[1])[:count]
+    return "\n".join(f"  {100 * n / total:5.1f}%  {frame}" for frame, n in best)
+
+
 def bench(kind: str, args) -> None:
     with tempfile.TemporaryDirectory(prefix="preau-bench-") as tmp:
         folder = Path(tmp)
@@ -169,7 +191,11 @@ def bench(kind: str, args) -> None:
         try:
             wait_for(port)
             time.sleep(1.0 if args.processes > 1 else 0.2)
+            profiler = profile(gateway.pid, f"{args.profile}-{kind}") if args.profile else None
             elapsed = smtp_source(port, args.messages, args.sessions, args.size)
+            if profiler is not None:
+                profiler.wait(60)
+                print(top_frames(f"{args.profile}-{kind}"), flush=True)
             stored = inbox_count(url)
             times = latencies(port, args.latency_messages, args.sessions, args.size)
             rss = peak_rss_mb(descendants(gateway.pid))
@@ -312,6 +338,8 @@ def main() -> None:
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--forwarding", action="store_true",
                         help="SMTP in → queue → smarthost, against Postfix with a relayhost")
+    parser.add_argument("--profile", metavar="PREFIX",
+                        help="py-spy the gateway during the burst; top frames printed")
     parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds (forwarding)")
     args = parser.parse_args()
     if shutil.which("smtp-source") is None:
