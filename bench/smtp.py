@@ -158,7 +158,8 @@ def latencies(port: int, messages: int, sessions: int, size: int) -> list[float]
 def profile(pid: int, output: str) -> subprocess.Popen:
     """py-spy (pip install py-spy) sampling the gateway processes for the burst's first 10 s,
     as collapsed stacks in `output`."""
-    return subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--subprocesses",
+    spy = Path(sys.executable).parent / "py-spy"
+    return subprocess.Popen([str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid), "--subprocesses",
                              "--duration", "10", "--rate", "200", "--format", "raw",
                              "--output", output, "--nonblocking"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
