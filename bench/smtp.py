@@ -40,7 +40,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PEERS = ROOT.parent / "shared" / "bench"
+# The peers' scripts (postfix_e2e.sh, smtp_ceiling.sh): PREAU_BENCH_PEERS, else the shared
+# folder beside the repository.
+PEERS = Path(os.environ.get("PREAU_BENCH_PEERS", ROOT.parent / "shared" / "bench"))
 SENDER, RECIPIENT = "joseph@example.org", "zoe.le-gall@ent.test"
 FORWARDED = "claire.bernard@ent.test"  # her mail goes to claire.bernard@example.net
 
