@@ -1,24 +1,50 @@
 #!/usr/bin/env bash
-# The Annuaire search over real HTTP, shaped like /work/shared/bench/directory_floor (2 gunicorn
-# workers, wrk with 4 connections for 15 s, the same kind of prefixes), so both figures compare.
-# Usage: PREAU_DATABASE_URL=… bench/directory_http.sh [login]   (default: paul.durand)
-# Needs wrk (apt-get install wrk). Logging in records the account's last access: run it on a
-# database of your own.
+# Directory search over real HTTP (issue 16): Préau's Annuaire and the picker's search, each
+# next to the floor (bench/directory_floor.py: bare Flask + one indexed query on the same
+# account table), in interleaved rounds: floor, Annuaire, picker, floor, Annuaire, picker…
+# Each server: gunicorn, 2 workers; each measure: wrk, 2 threads, 4 connections, BENCH_SECONDS
+# (default 10) of name-prefix searches. Prints p50/p95/p99 (ms), req/s and the p95 ratio.
+# Usage: PREAU_DATABASE_URL=postgresql+psycopg://… bench/directory_http.sh [login] [rounds]
+# (default: paul.durand, 3 rounds) on a `preau demo --users 500000` database of your own
+# (logging in records the account's last access). Needs wrk (apt-get install wrk).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd); root=$(dirname "$here"); bin="$root/.venv/bin"
-login=${1:-paul.durand}; port=${PORT:-5098}; jar=$(mktemp)
+login=${1:-paul.durand}; rounds=${2:-3}; seconds=${BENCH_SECONDS:-10}
+port=${PORT:-5098}; floor_port=$((port + 1)); jar=$(mktemp)
 export PREAU_INSTANCE_PATH=${PREAU_INSTANCE_PATH:-$(mktemp -d)}
-(cd "$root" && "$bin/gunicorn" -w 2 -b "127.0.0.1:$port" wsgi:app --daemon \
-    --pid "$PREAU_INSTANCE_PATH/gunicorn.pid")
-stop() { pid=$(cat "$PREAU_INSTANCE_PATH/gunicorn.pid" 2>/dev/null || true)
-         [ -n "$pid" ] && kill "$pid" && while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-         rm -f "$jar"; }
+export PREAU_FLOOR_DSN=${PREAU_DATABASE_URL/postgresql+psycopg:/postgresql:}
+run=$(mktemp -d)
+(cd "$root" && "$bin/gunicorn" -w 2 -b "127.0.0.1:$port" wsgi:app --daemon --pid "$run/preau.pid")
+(cd "$root" && "$bin/gunicorn" -w 2 -b "127.0.0.1:$floor_port" bench.directory_floor:app \
+    --daemon --pid "$run/floor.pid")
+stop() { for name in preau floor; do
+           pid=$(cat "$run/$name.pid" 2>/dev/null || true)
+           [ -n "$pid" ] && kill "$pid" && while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+         done; rm -rf "$jar" "$run"; }
 trap stop EXIT
-for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$port/connexion" && break; sleep 0.2; done
+for p in "$port" "$floor_port"; do
+  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$p/" && break; sleep 0.2; done
+done
 token=$(curl -s -c "$jar" "http://127.0.0.1:$port/connexion" | sed -n 's/.*name="csrf_token"[^>]*value="\([^"]*\)".*/\1/p' | head -1)
 curl -s -b "$jar" -c "$jar" -o /dev/null --data-urlencode "csrf_token=$token" \
     --data-urlencode "login=$login" --data-urlencode "password=Preau-demo-2026!" \
     "http://127.0.0.1:$port/connexion"
 export PREAU_COOKIE="session=$(awk '$6 == "session" {print $7}' "$jar")"
-wrk -t2 -c4 -d15s --latency -s "$here/directory_http.lua" "http://127.0.0.1:$port" \
-    | grep -E '50%|90%|99%|Requests/sec|Non-2xx' | tr -s ' ' | tr '\n' ' '; echo
+
+measure() {  # port path → "p50 p95 p99 req/s errors"
+  BENCH_PATH=$2 wrk -t2 -c4 -d"${seconds}s" -s "$here/directory_http.lua" \
+      "http://127.0.0.1:$1" | sed -n 's/^RESULT //p'
+}
+measure "$port" "/annuaire/?nom=" >/dev/null      # warm both: templates, caches, pages
+measure "$floor_port" "/annuaire/?nom=" >/dev/null
+printf '%-6s %-9s %8s %8s %8s %8s %7s %10s\n' round side p50 p95 p99 req/s errors "p95/floor"
+for round in $(seq "$rounds"); do
+  read -r f50 f95 f99 frps ferr <<<"$(measure "$floor_port" "/annuaire/?nom=")"
+  printf '%-6s %-9s %8s %8s %8s %8s %7s\n' "$round" floor "$f50" "$f95" "$f99" "$frps" "$ferr"
+  for side in annuaire picker; do
+    path="/annuaire/?nom="; [ "$side" = picker ] && path="/messagerie/destinataires?nom="
+    read -r p50 p95 p99 rps err <<<"$(measure "$port" "$path")"
+    ratio=$(awk -v a="$p95" -v b="$f95" 'BEGIN {printf "%.2f", a / b}')
+    printf '%-6s %-9s %8s %8s %8s %8s %7s %10s\n' "$round" "$side" "$p50" "$p95" "$p99" "$rps" "$err" "$ratio"
+  done
+done

@@ -15,6 +15,14 @@ each message (MAIL..250 after DATA) as p50/p95.
 The quota is raised to 2 Go for the run (20,000 × 10 Ko would not fit in 45 Mo).
 Peers, same machine, same load, right after: ../shared/bench/smtp_ceiling.sh (smtp-sink,
 bare aiosmtpd, aiosmtpd + SQLite) and ../shared/bench/postfix_e2e.sh (Postfix into a maildir).
+
+Forwarding (`--forwarding`, issue 16): the same burst to claire.bernard@ent.test, a teacher
+whose mail goes to her verified redirect address, so each message is accepted, queued and
+relayed by `preau worker` to a smarthost: Postfix's `smtp-sink` on loopback, which counts
+what it receives. Timed from the first connection to the last message received by the sink.
+Measured against Postfix (needs root: it rewrites /etc/postfix/main.cf and starts Postfix)
+relaying the same burst with `relayhost` = the same sink, in interleaved rounds
+(`--rounds`): Préau SQLite, Préau PostgreSQL, Postfix, then again.
 """
 from __future__ import annotations
 
@@ -32,8 +40,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PEERS = ROOT.parent / "shared" / "bench"
+# The peers' scripts (postfix_e2e.sh, smtp_ceiling.sh): PREAU_BENCH_PEERS, else the shared
+# folder beside the repository.
+PEERS = Path(os.environ.get("PREAU_BENCH_PEERS", ROOT.parent / "shared" / "bench"))
 SENDER, RECIPIENT = "joseph@example.org", "zoe.le-gall@ent.test"
+FORWARDED = "claire.bernard@ent.test"  # her mail goes to claire.bernard@example.net
 
 
 def free_port() -> int:
@@ -115,10 +126,11 @@ def inbox_count(url: str) -> int:
     return count
 
 
-def smtp_source(port: int, messages: int, sessions: int, size: int) -> float:
+def smtp_source(port: int, messages: int, sessions: int, size: int,
+                recipient: str = RECIPIENT) -> float:
     started = time.perf_counter()
     subprocess.run(["smtp-source", "-s", str(sessions), "-m", str(messages), "-l", str(size),
-                    "-f", SENDER, "-t", RECIPIENT, f"127.0.0.1:{port}"], check=True,
+                    "-f", SENDER, "-t", recipient, f"127.0.0.1:{port}"], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - started
 
@@ -145,6 +157,29 @@ def latencies(port: int, messages: int, sessions: int, size: int) -> list[float]
     return measured
 
 
+def profile(pid: int, output: str) -> subprocess.Popen:
+    """py-spy (pip install py-spy) sampling the gateway processes for the burst's first 10 s,
+    as collapsed stacks in `output`."""
+    spy = Path(sys.executable).parent / "py-spy"
+    return subprocess.Popen([str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid), "--subprocesses",
+                             "--duration", "10", "--rate", "200", "--format", "raw",
+                             "--output", output, "--nonblocking"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def top_frames(collapsed: str, count: int = 15) -> str:
+    """The functions most often on top of the stack (self time), as % of the samples."""
+    own: dict[str, int] = {}
+    total = 0
+    for line in Path(collapsed).read_text().splitlines():
+        stack, _, samples = line.rpartition(" ")
+        frame = stack.rsplit(";", 1)[-1]
+        own[frame] = own.get(frame, 0) + int(samples)
+        total += int(samples)
+    best = sorted(own.items(), key=lambda item: -item[1])[:count]
+    return "\n".join(f"  {100 * n / total:5.1f}%  {frame}" for frame, n in best)
+
+
 def bench(kind: str, args) -> None:
     with tempfile.TemporaryDirectory(prefix="preau-bench-") as tmp:
         folder = Path(tmp)
@@ -159,7 +194,11 @@ def bench(kind: str, args) -> None:
         try:
             wait_for(port)
             time.sleep(1.0 if args.processes > 1 else 0.2)
+            profiler = profile(gateway.pid, f"{args.profile}-{kind}") if args.profile else None
             elapsed = smtp_source(port, args.messages, args.sessions, args.size)
+            if profiler is not None:
+                profiler.wait(60)
+                print(top_frames(f"{args.profile}-{kind}"), flush=True)
             stored = inbox_count(url)
             times = latencies(port, args.latency_messages, args.sessions, args.size)
             rss = peak_rss_mb(descendants(gateway.pid))
@@ -186,6 +225,111 @@ def peers(args) -> None:
         print(done.stdout.strip() or done.stderr.strip()[-500:], flush=True)
 
 
+class Sink:
+    """Postfix's smtp-sink on a free port, counting the messages it has received (-c prints
+    a running count of completed DATA commands)."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.count = 0
+        self.process = subprocess.Popen(
+            ["smtp-sink", "-c", "-u", "nobody", f"127.0.0.1:{self.port}", "1000"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        threading.Thread(target=self._read, daemon=True).start()
+        wait_for(self.port)
+
+    def _read(self) -> None:
+        digits = b""
+        while chunk := self.process.stdout.read1(4096):
+            for byte in chunk:
+                if 48 <= byte <= 57:
+                    digits += bytes([byte])
+                elif digits:
+                    self.count, digits = int(digits), b""
+
+    def wait_until(self, expected: int, seconds: float = 900) -> float:
+        deadline = time.monotonic() + seconds
+        while self.count < expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return time.perf_counter()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def forward_preau(kind: str, args) -> None:
+    with tempfile.TemporaryDirectory(prefix="preau-bench-") as tmp:
+        folder = Path(tmp)
+        url = fresh_database(kind, folder)
+        port = free_port()
+        sink = Sink()
+        env = {**environment(url, folder, port), "PREAU_SMARTHOST": f"smtp://127.0.0.1:{sink.port}"}
+        preau(env, "init")
+        preau(env, "demo")
+        command = [sys.executable, "-m", "portal.cli"]
+        children = [subprocess.Popen(command + ["mailgate", "--processes", str(args.processes)],
+                                     env=env, cwd=ROOT, stdout=subprocess.DEVNULL),
+                    subprocess.Popen(command + ["worker"], env=env, cwd=ROOT,
+                                     stdout=subprocess.DEVNULL)]
+        try:
+            wait_for(port)
+            time.sleep(1.0 if args.processes > 1 else 0.2)
+            started = time.perf_counter()
+            accepted = smtp_source(port, args.messages, args.sessions, args.size, FORWARDED)
+            finished = sink.wait_until(args.messages)
+        finally:
+            for child in children:
+                child.terminate()
+            for child in children:
+                child.wait(30)
+            sink.stop()
+        print(f"forwarding preau/{kind}: {args.messages} msgs of {args.size} B, "
+              f"{args.processes} gateway process(es) + 1 worker; accepted "
+              f"{args.messages / accepted:.0f} msgs/s; SMTP in → smarthost end to end "
+              f"{args.messages / (finished - started):.0f} msgs/s ({sink.count} received by "
+              f"the sink in {finished - started:.1f} s)", flush=True)
+
+
+def forward_postfix(args) -> None:
+    """Postfix on 127.0.0.1:25 relaying everything from loopback to the sink (relayhost)."""
+    sink = Sink()
+    subprocess.run(["postconf", "-e", "myhostname=localhost", "mydestination=",
+                    "inet_interfaces=loopback-only", "inet_protocols=ipv4",
+                    "mynetworks=127.0.0.0/8", "maillog_file=/var/log/postfix.log",
+                    "virtual_mailbox_domains=", "relay_domains=",
+                    f"relayhost=[127.0.0.1]:{sink.port}", "smtpd_client_connection_rate_limit=0",
+                    "default_process_limit=100",
+                    "smtpd_recipient_restrictions=permit_mynetworks,reject_unauth_destination",
+                    "compatibility_level=3.6"], check=True)
+    subprocess.run(["postfix", "stop"], capture_output=True)
+    subprocess.run(["postfix", "start"], capture_output=True, check=True)
+    try:
+        wait_for(25)
+        time.sleep(1)
+        started = time.perf_counter()
+        accepted = smtp_source(25, args.messages, args.sessions, args.size, FORWARDED)
+        finished = sink.wait_until(args.messages)
+    finally:
+        subprocess.run(["postfix", "stop"], capture_output=True)
+        subprocess.run(["postconf", "-e", "relayhost="], capture_output=True)
+        sink.stop()
+    print(f"forwarding postfix: {args.messages} msgs of {args.size} B, relayhost = the sink; "
+          f"accepted {args.messages / accepted:.0f} msgs/s; SMTP in → smarthost end to end "
+          f"{args.messages / (finished - started):.0f} msgs/s ({sink.count} received by the "
+          f"sink in {finished - started:.1f} s)", flush=True)
+
+
+def forwarding(args) -> None:
+    kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
+    for round_number in range(1, args.rounds + 1):
+        print(f"-- forwarding, round {round_number}", flush=True)
+        for kind in kinds:
+            forward_preau(kind, args)
+        if not args.no_peers:
+            forward_postfix(args)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
@@ -195,9 +339,17 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=10_240)
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--forwarding", action="store_true",
+                        help="SMTP in → queue → smarthost, against Postfix with a relayhost")
+    parser.add_argument("--profile", metavar="PREFIX",
+                        help="py-spy the gateway during the burst; top frames printed")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds (forwarding)")
     args = parser.parse_args()
     if shutil.which("smtp-source") is None:
         raise SystemExit("smtp-source is missing: apt-get install postfix")
+    if args.forwarding:
+        forwarding(args)
+        return
     for kind in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
         bench(kind, args)
     if not args.no_peers:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy import and_, exists, false, func, or_, select, true, union
+from sqlalchemy import and_, exists, false, func, or_, select, true, union, union_all
 from sqlalchemy.orm import aliased
 
 from .db import db
@@ -190,6 +190,31 @@ def classes_by_account(account_ids: Sequence[int]) -> dict[int, list[str]]:
     return classes
 
 
+def schools_and_classes(account_ids: Sequence[int]
+                        ) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+    """School names and class names of each account, both in one query (a page of results):
+    ({id: schools}, {id: classes}), each list sorted. As in `classes_by_account`, the class
+    kind is checked here rather than in SQL."""
+    schools: dict[int, list[str]] = defaultdict(list)
+    classes: dict[int, list[str]] = defaultdict(list)
+    if not account_ids:
+        return schools, classes
+    ids = list(account_ids)
+    rows = db.session.execute(union_all(  # groups first: the union's kind column is theirs
+        select(GroupMember.account_id, Group.name, Group.kind)
+        .join(Group, Group.id == GroupMember.group_id)
+        .where(GroupMember.account_id.in_(ids)),
+        select(AccountSchool.account_id, School.name, sa.null())
+        .join(School, School.id == AccountSchool.school_id)
+        .where(AccountSchool.account_id.in_(ids))))
+    for account_id, name, kind in sorted(rows, key=lambda row: row[1]):
+        if kind is None:
+            schools[account_id].append(name)
+        elif kind == GroupKind.CLASS:
+            classes[account_id].append(name)
+    return schools, classes
+
+
 def classes_of_group_members(group_id: int) -> dict[int, list[str]]:
     """Class names of every member of a group, in one query whatever the group's size."""
     member, membership = aliased(GroupMember), aliased(GroupMember)
@@ -281,12 +306,15 @@ def visible_group(viewer: Account, group_id: int) -> Group | None:
     return db.session.scalar(select(Group).where(Group.id == group_id, group_perimeter(viewer)))
 
 
-def groups_near(viewer: Account) -> list[Group]:
-    """Groups of the viewer's own schools: the choices of the people search's group filter."""
+def groups_near(viewer: Account) -> list[tuple[int, str, GroupKind, str]]:
+    """(id, name, kind, school UAI) of the groups of the viewer's own schools: the choices of
+    the people search's group filter, as plain rows (pages cache them)."""
     school_ids = [school.id for school in viewer.schools]
-    return list(db.session.scalars(
-        select(Group).where(Group.school_id.in_(school_ids), group_perimeter(viewer))
-        .order_by(Group.school_id, Group.kind, Group.search_name)))
+    return [tuple(row) for row in db.session.execute(
+        select(Group.id, Group.name, Group.kind, School.uai)
+        .join(School, School.id == Group.school_id)
+        .where(Group.school_id.in_(school_ids), group_perimeter(viewer))
+        .order_by(Group.school_id, Group.kind, Group.search_name))]
 
 
 def member_counts(group_ids: Sequence[int]) -> dict[int, int]:

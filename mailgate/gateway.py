@@ -17,6 +17,11 @@ import ssl
 import threading
 
 from aiosmtpd.smtp import SMTP
+
+try:  # libuv's event loop, a drop-in for asyncio's (not built for Windows)
+    import uvloop
+except ImportError:  # pragma: no cover
+    uvloop = None
 from sqlalchemy import event
 
 from directory.db import db
@@ -165,7 +170,10 @@ def run(app, host: str, port: int) -> None:
         await stop.wait()
         await gateway.stop()
 
-    asyncio.run(main())
+    if uvloop is not None:
+        uvloop.run(main())
+    else:
+        asyncio.run(main())
 
 
 class GatewayThread:

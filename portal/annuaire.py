@@ -15,6 +15,7 @@ from directory.search import (
     perimeter_school_ids,
     visible_group,
 )
+from mailgate.cache import TimedCache
 
 from .directory_forms import PeopleSearchForm, choice
 from .directory_pages import PageOutOfRange, compose_link, page_args, people_page
@@ -53,20 +54,35 @@ def fill_choices(form: PeopleSearchForm, viewer) -> bool:
     """The viewer's schools, disciplines and groups, plus the group being filtered on.
     Returns False when that group is not visible to the viewer."""
     form.fill_schools(viewer)
-    disciplines = disciplines_near(viewer)
+    disciplines, groups = _near(viewer)
     if form.discipline.data and form.discipline.data not in disciplines:
-        disciplines.append(form.discipline.data)
+        disciplines = [*disciplines, form.discipline.data]
     form.discipline.choices = [choice("", gettext("Toutes"))] + [choice(d, d)
                                                                for d in disciplines]
-    groups = groups_near(viewer)
     chosen, visible = form.groupe.data, True
-    if isinstance(chosen, int) and chosen not in {g.id for g in groups}:
+    if isinstance(chosen, int) and chosen not in {g[0] for g in groups}:
         group = visible_group(viewer, chosen)
         visible = group is not None
-        groups += [group] if visible else []
+        if visible:
+            groups = [*groups, (group.id, group.name, group.kind, group.school.uai)]
     form.groupe.choices = [choice("", gettext("Tous"))] + [
-        choice(g.id, f"{g.name} · {gettext(g.kind.label)} · {g.school.uai}") for g in groups]
+        choice(group_id, f"{name} · {gettext(kind.label)} · {uai}")
+        for group_id, name, kind, uai in groups]
     return visible
+
+
+# The disciplines and groups of one's schools change a few times a year: a search page reads
+# them once per NEAR_TTL seconds per set of schools (and perimeter) in each process, not on
+# every request. A group created meanwhile shows in the filter at most NEAR_TTL seconds later.
+NEAR_TTL = 30.0
+_near_cache = TimedCache(NEAR_TTL)
+
+
+def _near(viewer) -> tuple[list[str], list[tuple]]:
+    perimeter = perimeter_school_ids(viewer)
+    key = (tuple(sorted(school.id for school in viewer.schools)),
+           None if perimeter is None else tuple(sorted(perimeter)))
+    return _near_cache.get_or(key, lambda: (disciplines_near(viewer), groups_near(viewer)))
 
 
 def _target_group():

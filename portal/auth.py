@@ -19,6 +19,7 @@ from flask import (
 from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import delete, exists, select
+from sqlalchemy.orm import joinedload
 
 from directory.accounts import change_password, end_sessions
 from directory.clock import utcnow
@@ -49,8 +50,11 @@ def load_account(session_id: str) -> Account | None:
     if not account_id.isdigit() or len(account_id) > 10:
         return None
     ended = exists().where(EndedSession.token == session.get(SESSION_TOKEN, ""))
-    account = db.session.scalar(select(Account).where(
-        Account.id == int(account_id), Account.suspended.is_(False), ~ended))
+    # One statement for every page: the schools and roles every page reads come joined.
+    account = db.session.execute(
+        select(Account).options(joinedload(Account.schools), joinedload(Account.role_overrides))
+        .where(Account.id == int(account_id), Account.suspended.is_(False), ~ended)
+    ).unique().scalar_one_or_none()
     if account is None or (account.session_key or "") != key:
         return None
     return account

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import ceil
+from typing import NamedTuple
 
 from flask import current_app, url_for
+from flask_babel import gettext
 from sqlalchemy import select
-from sqlalchemy.orm import lazyload
 
 from directory.db import db
+from directory.enums import Profile
 from directory.models import Account, GroupMember
 from directory.rights import writable, writable_condition
 from directory.search import (
     AccountFilters,
-    classes_by_account,
     count_capped,
+    schools_and_classes,
     search_page,
     search_query,
 )
@@ -71,21 +73,59 @@ def paginate(query, number: int, per_page: int, id_column=Account.id) -> Page:
     return _page(rows, number, per_page, total)
 
 
+@dataclass(slots=True)
+class Person:
+    """One person of a page of results: plain values, not an ORM row (a page of 100 people
+    then costs no identity map, no relationship loading and no per-row translation)."""
+
+    id: int
+    first_name: str
+    last_name: str
+    profile: Profile
+    profile_label: str       # translated once per page
+    discipline: str | None
+    address: str
+    schools: list[str]
+    classes: list[str]
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class PersonRow(NamedTuple):
+    person: Person
+    writable: bool
+    is_manager: bool | None = None
+
+
+_PERSON_COLUMNS = (Account.id, Account.first_name, Account.last_name, Account.profile,
+                   Account.discipline, Account.address)
+
+
 def people_page(viewer: Account, filters: AccountFilters, number: int, per_page: int, *,
                 group_id: int | None = None) -> Page:
-    """A page of people: rows of (Account, writable[, is_manager of `group_id`])."""
+    """A page of people: PersonRow(person, writable, is_manager of `group_id`), in three
+    statements (count, page, schools and classes) whatever the page's size."""
     total = _counted(search_query(viewer, filters), number, per_page, Account.id)
-    query = search_page(viewer, filters, (number - 1) * per_page, per_page).add_columns(
-        writable_condition(viewer).label("writable")).options(lazyload(Account.role_overrides))
+    columns = [*_PERSON_COLUMNS, writable_condition(viewer).label("writable")]
     if group_id is not None:
-        query = query.add_columns(
-            select(GroupMember.is_manager).where(GroupMember.group_id == group_id,
-                                                 GroupMember.account_id == Account.id)
-            .scalar_subquery().label("is_manager"))
-    page = _page(db.session.execute(query).all(), number, per_page, total)
-    page.classes = classes_by_account([row[0].id for row in page.rows])
-    page.refusals = refusal_reasons(viewer, [row[0].id for row in page.rows
-                                             if not row.writable])
+        columns.append(select(GroupMember.is_manager)
+                       .where(GroupMember.group_id == group_id,
+                              GroupMember.account_id == Account.id)
+                       .scalar_subquery().label("is_manager"))
+    query = search_page(viewer, filters, (number - 1) * per_page, per_page)
+    found = db.session.execute(query.with_only_columns(*columns,
+                                                       maintain_column_froms=True)).all()
+    schools, classes = schools_and_classes([row[0] for row in found])
+    labels = {profile: gettext(profile.label) for profile in Profile}
+    rows = [PersonRow(Person(id=r[0], first_name=r[1], last_name=r[2], profile=r[3],
+                             profile_label=labels[r[3]], discipline=r[4], address=r[5],
+                             schools=schools.get(r[0], []), classes=classes.get(r[0], [])),
+                      bool(r[6]), r[7] if group_id is not None else None)
+            for r in found]
+    page = _page(rows, number, per_page, total)
+    page.refusals = refusal_reasons(viewer, [r.person.id for r in rows if not r.writable])
     return page
 
 

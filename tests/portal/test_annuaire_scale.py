@@ -2,14 +2,13 @@
 for one of 10,000: nothing in them loops over accounts."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 
 from directory.db import db
 from directory.enums import GroupKind, Profile
 from directory.models import Account, AccountSchool, Group, GroupMember, School
 from tests.conftest import login
+from tests.query_count import queries_of
 
 from .annuaire_helpers import html, people_rows
 
@@ -30,30 +29,6 @@ def add_accounts(first: int, count: int, password_hash: str) -> None:
     db.session.execute(insert(GroupMember), [{"group_id": CLASS, "account_id": i}
                                              for i in ids])
     db.session.commit()
-
-
-@contextmanager
-def counting(app):
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
-def queries_of(app, client, url: str) -> int:
-    assert client.get(url).status_code == 200  # warm: the last access is already fresh
-    with counting(app) as statements:
-        response = client.get(url)
-    assert response.status_code == 200
-    return len(statements)
 
 
 PAGES = ["/annuaire/?nom=dupont", "/annuaire/?nom=dup&profil=student&par_page=100",

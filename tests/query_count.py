@@ -1,0 +1,36 @@
+"""Counting the SQL statements a request issues (SQLAlchemy's before_cursor_execute), for the
+tests that hold every page to a bounded number of queries."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+from directory.db import db
+
+
+@contextmanager
+def counting(app):
+    """Collects the text of every statement run on the app's engine inside the block."""
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def queries_of(app, client, url: str) -> int:
+    """Statements of one GET of `url`, asked twice: the first warms what a page remembers
+    (last access, caches), the second is counted."""
+    assert client.get(url).status_code == 200, url
+    with counting(app) as statements:
+        response = client.get(url)
+    assert response.status_code == 200, url
+    return len(statements)
