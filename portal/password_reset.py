@@ -6,12 +6,14 @@ outbound queue like any other. The rules (one hour, single use) are in
 directory/password_reset.py."""
 from __future__ import annotations
 
+from math import ceil
+
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext, ngettext
 from flask_login import current_user
 
 from directory import password_reset
-from directory.db import db
+from directory.db import db, write_transaction
 from directory.domain import mail_domain
 from directory.errors import InvalidInput
 from directory.password_reset import Refusal
@@ -41,16 +43,16 @@ def request_link():
         login_name = form.login.data.strip()
         # Counted apart from login failures: asking for links never locks anyone out.
         key, client = f"oubli:{login_name}", f"oubli:{_client_address()}"
-        blocked = throttle.minutes_blocked(key, client)
-        if blocked:
+        attempt = throttle.reserve(key, client)     # stays counted: every request is one
+        if attempt.wait is not None:
+            blocked = max(1, ceil(attempt.wait.total_seconds() / 60))
             form.form_errors.append(ngettext(
                 "Trop de demandes. Réessayez dans %(num)d minute.",
                 "Trop de demandes. Réessayez dans %(num)d minutes.", blocked))
         else:
             account = password_reset.recipient(login_name)
             if account is not None:
-                _send_link(account)
-            throttle.record_failure(key, client)      # commits the queued mail too
+                write_transaction(lambda: _send_link(account))
             return render_template("auth/forgotten_sent.html")
     return render_template("auth/forgotten.html", form=form), 400 if form.errors else 200
 

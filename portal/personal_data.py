@@ -30,7 +30,7 @@ def personal_data_zip(account: Account, domain: str) -> bytes:
                 .where(MailboxItem.account_id == account.id)
                 .order_by(MailFolder.name, MailboxItem.received_at, MailboxItem.id)):
             archive.writestr(f"messages/{_safe(folder)}/{item_id}.eml", source)
-        archive.writestr("carnet.vcf", exporting.export_book(account, domain, "4.0"))
+        archive.writestr("carnet.vcf", exporting.export_book(account, "4.0"))
     return out.getvalue()
 
 

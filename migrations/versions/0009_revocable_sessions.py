@@ -19,8 +19,9 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('account') as batch:
-        batch.add_column(sa.Column('session_key', sa.String(length=32), nullable=True))
+    # Plain ALTER TABLE … ADD COLUMN (SQLite has it): a batch on `account` reflects the table and
+    # warns at every `preau init` about its expression index ix_account_redirect_lower.
+    op.add_column('account', sa.Column('session_key', sa.String(length=32), nullable=True))
     op.create_table(
         'ended_session',
         sa.Column('token', sa.String(length=64), nullable=False),

@@ -19,10 +19,11 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('account') as batch_op:
-        batch_op.add_column(sa.Column('is_school_admin', sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
-        batch_op.create_index('ix_account_last_access_at', ['last_access_at'], unique=False)
+    # Plain ALTER TABLE … ADD COLUMN (SQLite has it): a batch on `account` reflects the table and
+    # warns at every `preau init` about its expression index ix_account_redirect_lower.
+    op.add_column('account', sa.Column('is_school_admin', sa.Boolean(), nullable=False,
+                                       server_default=sa.false()))
+    op.create_index('ix_account_last_access_at', 'account', ['last_access_at'], unique=False)
     op.create_table('account_import',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('school_id', sa.Integer(), nullable=False),

@@ -97,10 +97,14 @@ def upgrade():
     with op.batch_alter_table('communication_run', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_communication_run_job_id'), ['job_id'], unique=False)
 
-    with op.batch_alter_table('account', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('access_ends_at', sa.DateTime(), nullable=True))
-        batch_op.create_index(batch_op.f('ix_account_access_ends_at'), ['access_ends_at'], unique=False)
-        batch_op.create_index('ix_account_never_logged_in', ['created_at'], unique=False, postgresql_where=sa.text('last_access_at IS NULL'), sqlite_where=sa.text('last_access_at IS NULL'))
+    # Plain ALTER TABLE … ADD COLUMN (SQLite has it): a batch on `account` reflects the table and
+    # warns at every `preau init` about its expression index ix_account_redirect_lower.
+    op.add_column('account', sa.Column('access_ends_at', sa.DateTime(), nullable=True))
+    op.create_index(op.f('ix_account_access_ends_at'), 'account', ['access_ends_at'],
+                    unique=False)
+    op.create_index('ix_account_never_logged_in', 'account', ['created_at'], unique=False,
+                    postgresql_where=sa.text('last_access_at IS NULL'),
+                    sqlite_where=sa.text('last_access_at IS NULL'))
 
     with op.batch_alter_table('group_member', schema=None) as batch_op:
         batch_op.add_column(sa.Column('joined_at', sa.DateTime(), nullable=True))

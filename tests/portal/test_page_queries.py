@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import insert, select
 
-from agenda import access, booking, events
-from directory.db import db
+from agenda import access, events
+from directory.db import db, write_transaction
 from directory.enums import Profile
 from directory.models import Account, AccountSchool, Group, GroupMember, School
 from mailgate.models import FolderKind
@@ -58,7 +58,7 @@ def _grow(app, teacher, first: int, count: int, contacts_id: int) -> None:
         agenda = access.agenda_of_group(claire, _class_4a().id)
         for n in range(first, first + count):
             day = datetime(2026, 3, 1 + n % 28, 8 + n // 28)
-            booking.write_transaction(lambda day=day, n=n: events.save(
+            write_transaction(lambda day=day, n=n: events.save(
                 claire, agenda, events.EventInput(title=f"Sortie {n}", starts=day,
                                                   ends=day.replace(minute=45))))
         group = book.owned_group(zoe, contacts_id)
