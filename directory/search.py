@@ -154,11 +154,11 @@ def _in_group(group_id: int, parents_of_class: bool) -> sa.ColumnElement[bool]:
                             GroupMember.account_id == Account.id)
     if not parents_of_class:
         return member
+    is_class = exists().where(Group.id == group_id, Group.kind == GroupKind.CLASS)
     parent = exists().where(GroupMember.group_id == group_id,
                             GroupMember.account_id == ParentLink.child_id,
-                            ParentLink.parent_id == Account.id,
-                            Group.id == group_id, Group.kind == GroupKind.CLASS)
-    return or_(member, parent)
+                            ParentLink.parent_id == Account.id)
+    return or_(member, and_(is_class, parent))
 
 
 def ids_of(query: sa.Select, id_column=Account.id) -> sa.Select:
