@@ -4,7 +4,7 @@ Accepted: UTF-8 with or without BOM, UTF-16 (Excel's "Unicode text"), Windows-12
 on Windows); `;`, `,` or tab as separator (the one the header line uses most); quoted fields
 with line breaks; blank lines. Column names in French or in Moodle's English, case,
 accents, spaces, hyphens and underscores ignored. A file that cannot be read is refused as
-a whole with `FileRefused(code, **params)`; the adapter words the code.
+a whole with `FileRefused(code, **params)`, a code of directory/wording.py.
 """
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import io
 import re
 from dataclasses import dataclass, field
 
+from .errors import InvalidInput
 from .naming import fold
+from .wording import Reason
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 50_000
@@ -29,17 +31,19 @@ COLUMNS = {
     "external_id": ("identifiant externe", "idnumber", "id number", "external id"),
     "parent_of": ("parent de", "parent of"),
 }
+# field → how a reason names its column: its header in a French file
+HEADER_NAMES = {"first_name": "prénom", "last_name": "nom", "profile": "profil",
+                "class_name": "classe", "email": "courriel", "password": "mot de passe",
+                "external_id": "identifiant externe", "parent_of": "parent de"}
 REQUIRED = ("first_name", "last_name", "profile")
 _COHORT = re.compile(r"^(?:groupe|cohort|cohorte)\s*(\d+)$")
 
 
-class FileRefused(Exception):
-    """The whole file is refused: `code` says why (see portal/admin/wording.py)."""
+class FileRefused(InvalidInput):
+    """The whole file is refused: `why` is a reason of directory/wording.py."""
 
     def __init__(self, code: str, **params):
-        super().__init__(code)
-        self.code = code
-        self.params = params
+        super().__init__(Reason(code, params))
 
 
 @dataclass
@@ -84,7 +88,7 @@ def read_account_file(data: bytes) -> AccountFile:
     columns, cohorts, ignored = _columns(header)
     missing = [name for name in REQUIRED if name not in columns]
     if missing:
-        raise FileRefused("missing_column", column=missing[0])
+        raise FileRefused("missing_column", column=HEADER_NAMES[missing[0]])
     if not rows:
         raise FileRefused("no_rows")
     if len(rows) > MAX_ROWS:

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from .account_file import AccountFile, FileRow, read_account_file
 from .db import db
 from .enums import Profile
-from .import_plan import Fate, ImportPlan, Issue, RowPlan, plan_rows, profile_of
+from .import_plan import Fate, ImportPlan, RowPlan, plan_rows, profile_of
 from .import_write import CreatedAccount, hashes_of, passwords_for, write
 from .models import School
 
-__all__ = ["BatchResult", "CreatedAccount", "Fate", "ImportPlan", "Issue", "RowPlan",
+__all__ = ["BatchResult", "CreatedAccount", "Fate", "ImportPlan", "RowPlan",
            "application_order", "apply_batch", "apply_import", "plan_import"]
 
 BATCH = 500

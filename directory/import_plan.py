@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from .account_file import AccountFile, FileRow, header_key
+from .account_file import HEADER_NAMES, AccountFile, FileRow, header_key
 from .allocation import next_free, taken_variants
 from .db import db
 from .enums import GroupKind, Profile
 from .models import Account, AccountSchool, Group, GroupMember, ParentLink, School
 from .naming import login_for, search_key
-from .passwords import policy_errors
+from .passwords import POLICY, policy_errors
+from .wording import Reason
 
 CHUNK = 500
 LIMITS = {"first_name": 100, "last_name": 100, "class_name": 120, "email": 254,
@@ -50,20 +51,12 @@ class Fate(enum.StrEnum):
 
 
 @dataclass
-class Issue:
-    """A reason code with its parameters (worded by portal/admin/wording.py)."""
-
-    code: str
-    params: dict = field(default_factory=dict)
-
-
-@dataclass
 class RowPlan:
     row: FileRow
     profile: Profile | None = None
     fate: Fate = Fate.ERROR
-    errors: list[Issue] = field(default_factory=list)
-    notes: list[Issue] = field(default_factory=list)
+    errors: list[Reason] = field(default_factory=list)     # codes of directory/wording.py
+    notes: list[Reason] = field(default_factory=list)
     login: str | None = None
     account_id: int | None = None
     changes: list[str] = field(default_factory=list)
@@ -74,7 +67,7 @@ class RowPlan:
     new_groups: list[tuple[GroupKind, str]] = field(default_factory=list)
 
     def error(self, code: str, **params) -> None:
-        self.errors.append(Issue(code, params))
+        self.errors.append(Reason(code, params))
         self.fate = Fate.ERROR
 
 
@@ -149,11 +142,11 @@ def _checked(row: FileRow, first_lines: dict[int, int]) -> RowPlan:
         plan.error("unknown_profile", profile=row.profile)
     for name, limit in LIMITS.items():
         if len(getattr(row, name)) > limit:
-            plan.error("too_long", column=name, limit=limit)
+            plan.error("too_long", column=HEADER_NAMES[name], limit=limit)
     if row.email and not _looks_like_email(row.email):
         plan.error("bad_email", email=row.email)
     if row.password and policy_errors(row.password):
-        plan.error("weak_password")
+        plan.error("weak_password", policy=POLICY)
     if first_lines[row.line] != row.line:
         plan.error("duplicate", line=first_lines[row.line])
     return plan
@@ -267,12 +260,12 @@ def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_s
                 plan.error("unknown_class", name=row.class_name)
                 return
             plan.new_groups.append((GroupKind.CLASS, row.class_name))
-            plan.notes.append(Issue("class_created", {"name": row.class_name}))
+            plan.notes.append(Reason("class_created", {"name": row.class_name}))
     for name in row.cohorts:
         group_id = groups.get((GroupKind.GROUP, header_key(name)))
         if group_id is None:
             plan.new_groups.append((GroupKind.GROUP, name))
-            plan.notes.append(Issue("group_created", {"name": name}))
+            plan.notes.append(Reason("group_created", {"name": name}))
         else:
             plan.group_ids.append(group_id)
     for ref in row.parent_of:
@@ -283,7 +276,7 @@ def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_s
     if plan.errors:
         return
     if plan.profile == Profile.PARENT and not row.email:
-        plan.notes.append(Issue("parent_without_email"))
+        plan.notes.append(Reason("parent_without_email"))
     if existing is None:
         plan.fate = Fate.CREATE
         return
@@ -310,7 +303,7 @@ def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_s
             any(ref not in refs for ref in row.parent_of):
         changes.append("children")
     if row.password:
-        plan.notes.append(Issue("password_kept"))
+        plan.notes.append(Reason("password_kept"))
     plan.fate = Fate.UPDATE if changes else Fate.UNCHANGED
 
 

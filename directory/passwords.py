@@ -7,6 +7,13 @@ import string
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from .wording import Reason
+
+MIN_LENGTH = 8
+# The policy in one sentence (directory/wording.py), for the forms' hints and the import's
+# « mot de passe trop faible »; `policy_errors` names each unmet rule.
+POLICY = Reason("password_policy", {"min_length": MIN_LENGTH})
+
 _hasher = PasswordHasher()
 # Passwords an administrator hands out must be changed at first login, when `change_password`
 # hashes the member's own with `_hasher`. Until then: one typed by a person (or read from an
@@ -61,8 +68,8 @@ def verify_password(password_hash: str, password: str) -> bool:
 def policy_errors(password: str) -> list[str]:
     """Every unmet rule, named in French; an empty list means the password is acceptable."""
     errors = []
-    if len(password) < 8:
-        errors.append("Le mot de passe doit contenir au moins 8 caractères.")
+    if len(password) < MIN_LENGTH:
+        errors.append(f"Le mot de passe doit contenir au moins {MIN_LENGTH} caractères.")
     if not any(c.islower() for c in password):
         errors.append("Le mot de passe doit contenir au moins une lettre minuscule.")
     if not any(c.isupper() for c in password):

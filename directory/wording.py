@@ -5,7 +5,9 @@ Business code never writes a sentence: it returns or raises a `Reason` (a code a
 parameters). Whoever shows it words it: the SMTP replies and the report mails in French
 (`str(reason)`, this table), the web pages in the reader's language (`portal.i18n.said`,
 gettext of the same French text, which is its catalog entry). So the three always say the
-same thing, and an English page shows English reasons.
+same thing, and an English page shows English reasons. A parameter may itself be a `Reason`
+(the password policy inside the import's « mot de passe trop faible »): it is worded in the
+same language.
 """
 from __future__ import annotations
 
@@ -90,6 +92,37 @@ WORDING: dict[str, str] = {
     "not_a_filing_folder": N_("On ne range pas de message dans « %(folder)s »."),
     "draft_quota_full": N_("Votre espace de stockage est plein : le brouillon n'est pas "
                            "enregistré. Supprimez des messages et videz la Corbeille."),
+    # directory/passwords.py: the password policy (SPEC §8), its one description.
+    "password_policy": N_("%(min_length)d caractères au moins, dont une minuscule, une majuscule "
+                          "et un caractère non alphanumérique"),
+    # directory/account_file.py: why a whole account file is refused.
+    "spreadsheet": N_("Ce fichier est un classeur Excel ou LibreOffice, pas un fichier CSV : "
+                      "enregistrez-le au format « CSV » et recommencez."),
+    "not_text": N_("Ce fichier n'est pas un fichier texte CSV."),
+    "empty": N_("Le fichier est vide."),
+    "no_rows": N_("Le fichier ne contient que la ligne d'en-tête : aucun compte à importer."),
+    "missing_column": N_("La colonne obligatoire « %(column)s » manque dans la ligne "
+                         "d'en-tête."),
+    "too_big": N_("Le fichier dépasse %(megabytes)d Mo."),
+    "too_many_rows": N_("Le fichier dépasse %(limit)d lignes : découpez-le."),
+    "unreadable": N_("Le fichier ne peut pas être lu comme un CSV (%(detail)s)."),
+    # directory/import_plan.py: what is wrong with a row of the file, or worth knowing.
+    "missing_name": N_("nom ou prénom manquant"),
+    "unknown_profile": N_("profil inconnu « %(profile)s » (Élève, Parent, Enseignant, "
+                          "Personnel, Autre)"),
+    "too_long": N_("la colonne « %(column)s » dépasse %(limit)d caractères"),
+    "bad_email": N_("courriel invalide « %(email)s »"),
+    "weak_password": N_("mot de passe trop faible : %(policy)s"),
+    "duplicate": N_("doublon de la ligne %(line)d"),
+    "ambiguous": N_("%(count)d comptes de l'établissement portent ce nom : ajoutez un "
+                    "identifiant externe"),
+    "unknown_class": N_("classe inconnue « %(name)s »"),
+    "child_not_found": N_("enfant introuvable « %(ref)s »"),
+    "class_created": N_("la classe « %(name)s » sera créée"),
+    "group_created": N_("le groupe « %(name)s » sera créé"),
+    "parent_without_email": N_("parent sans courriel : pas d'adresse de redirection, les "
+                               "messages qui lui sont écrits ne lui parviendront pas"),
+    "password_kept": N_("compte existant : son mot de passe n'est pas changé"),
 }
 
 

@@ -9,10 +9,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from directory.clock import DEFAULT_ZONE, zone_named
 from directory.db import configure_engine, db
+from directory.passwords import POLICY
 
 from . import config, security
 from .extensions import babel, csrf, login_manager, migrate
-from .i18n import N_
+from .i18n import N_, said
 from .retry import Portal
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +72,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.install(app)
     agenda.install(app)
     app.context_processor(lambda: {"nav_items": lambda: navigation(app),
-                                   "get_locale": get_locale})
+                                   "get_locale": get_locale,
+                                   "password_policy": lambda: said(POLICY)})
     return app
 
 

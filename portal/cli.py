@@ -200,15 +200,15 @@ def import_users(file: str, uai: str, apply_: bool, create_classes: bool):
         try:
             account_file = read_account_file(path.read_bytes())
         except FileRefused as refused:
-            raise OneLine(f"{file} : {wording.file_refusal(refused)}") from None
+            raise OneLine(f"{file} : {refused}") from None
         if account_file.ignored_columns:
             click.echo("Colonnes ignorées : " + ", ".join(account_file.ignored_columns) + ".")
         if not apply_:
             plan = plan_import(school, account_file, create_classes=create_classes)
             for row in plan.rows:
-                detail = " ; ".join([*(wording.issue(e) for e in row.errors),
+                detail = " ; ".join([*(str(e) for e in row.errors),
                                      *([wording.changes(row.changes)] if row.changes else []),
-                                     *(wording.issue(n) for n in row.notes)])
+                                     *(str(n) for n in row.notes)])
                 click.echo(f"ligne {row.row.line:<6} {wording.fate_label(row.fate):<12} "
                            f"{row.row.last_name} {row.row.first_name}"
                            + (f" → {row.login}" if row.login else "")

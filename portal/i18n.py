@@ -15,5 +15,7 @@ def said(what: Reason | PreauError | str | None) -> str:
     if isinstance(what, PreauError):
         what = what.why or what.message
     if isinstance(what, Reason):
-        return gettext(WORDING[what.code], **what.params)
+        params = {name: said(value) if isinstance(value, Reason) else value
+                  for name, value in what.params.items()}
+        return gettext(WORDING[what.code], **params)
     return what or ""

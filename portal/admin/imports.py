@@ -18,6 +18,7 @@ from directory.clock import utcnow
 from directory.db import db
 from directory.search import classes_by_account
 
+from ..i18n import said
 from . import bp, wording
 from .access import administrator_required
 from .accounts import reset_and_report
@@ -48,7 +49,7 @@ def upload():
         try:
             read_account_file(content)
         except FileRefused as refused:
-            form.fichier.errors.append(wording.file_refusal(refused))
+            form.fichier.errors.append(said(refused))
         else:
             kept = rules.keep_upload(current_user, school, form.fichier.data.filename or "",
                                      content, bool(form.creer_classes.data))
@@ -71,7 +72,8 @@ def preview(import_id: int):
     plan = plan_import(school, kept.content, create_classes=kept.create_classes)
     db.session.rollback()
     return render_template("admin/import_preview.html", kept=kept, plan=plan, school=school,
-                           Fate=Fate, wording=wording, confirm=ConfirmForm())
+                           Fate=Fate, wording=wording, said=said,
+                           confirm=ConfirmForm())
 
 
 @bp.route("/import/<int(max=2147483647):import_id>/lot", methods=["POST"])

@@ -63,9 +63,9 @@ def _xlsx() -> bytes:
 def test_unreadable_files_are_refused_whole(data, code):
     with pytest.raises(FileRefused) as refused:
         read_account_file(data)
-    assert refused.value.code == code
+    assert refused.value.why.code == code
     if code == "missing_column":
-        assert refused.value.params == {"column": "first_name"}
+        assert refused.value.why.params == {"column": "prénom"}
 
 
 def test_excel_unicode_text_is_utf16_with_tabs():
@@ -85,4 +85,4 @@ def test_a_field_beyond_the_csv_limit_refuses_the_file():
     data = b'Nom;Prenom;Profil\r\n"' + b"x" * 200_000 + b'";A;Eleve\r\n'
     with pytest.raises(FileRefused) as refused:
         read_account_file(data)
-    assert refused.value.code == "unreadable"
+    assert refused.value.why.code == "unreadable"

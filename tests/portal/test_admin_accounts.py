@@ -255,6 +255,23 @@ def test_upload_preview_apply_and_print_sheets(admin, app):
     assert preview.one("strong", data_fate="create").text == "0"
 
 
+@pytest.mark.parametrize(("language", "expected"), [
+    ("fr", ["mot de passe trop faible : 8 caractères au moins, dont une minuscule, une majuscule "
+            "et un caractère non alphanumérique", "doublon de la ligne 2"]),
+    ("en", ["password too weak: 8 characters or more, including a lowercase letter, an "
+            "uppercase letter and a non-alphanumeric character", "duplicate of line 2"]),
+])
+def test_a_rows_reasons_are_worded_in_the_readers_language(admin, app, language, expected):
+    post_form(admin, f"/langue/{language}", {"next": "/"}, page="/")
+    data = excel_fr([["Blondel", "Victor", "Élève", "4A", "", "Solide-2026"],
+                     ["Blondel", "Victor", "Élève", "4A", "", "faible"]])
+    preview = html(admin.get(upload(admin, app, data).headers["Location"]))
+    rows = [[td.text for td in tr.all("td")] for tr in
+            preview.one("table", class_="import-preview").one("tbody").all("tr")]
+    assert rows[1][6].split(" ; ") == expected
+    assert "Solide-2026" not in preview.text
+
+
 def test_batch_endpoint_reports_progress(admin, app):
     rows = [[f"Nom{n}", f"Prénom{n}", "Élève", "4A", f"n{n}@example.org", ""]
             for n in range(3)]
