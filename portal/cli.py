@@ -42,7 +42,8 @@ def _guarded(action):
         raise click.ClickException(f"Pilote de base de données absent : {error.name}") from None
 
 
-@click.group(help="Préau : le portail des écoles, avec son serveur de messagerie.")
+@click.group(help="Préau : le portail des écoles, avec son serveur de messagerie.",
+             subcommand_metavar="COMMANDE [ARGUMENTS]...")
 def main():
     pass
 
@@ -65,8 +66,9 @@ def _safe_url(app) -> str:
 @main.command(short_help="Charger la région de démonstration.",
               help="Charger la région de démonstration (graine fixe) dans une base vide.")
 @click.option("--users", default=600, show_default=True, type=click.IntRange(50, 2_000_000),
+              metavar="NOMBRE",
               help="Nombre approximatif de comptes.")
-@click.option("--seed", default=2026, show_default=True, type=int,
+@click.option("--seed", default=2026, show_default=True, type=int, metavar="NOMBRE",
               help="Graine du hasard : même graine, mêmes personnes.")
 @click.option("--if-empty", is_flag=True, help="Ne rien faire (code 0) si des comptes existent déjà.")
 def demo(users: int, seed: int, if_empty: bool):
@@ -95,11 +97,13 @@ def demo(users: int, seed: int, if_empty: bool):
 
 
 @main.command("create-admin", help="Créer un compte administrateur.")
-@click.option("--login", required=True, help="Identifiant du compte.")
-@click.option("--school", "uai", required=True, help="Code UAI de l'établissement de l'administrateur.")
-@click.option("--first-name", default="Administrateur", show_default=True, help="Prénom.")
-@click.option("--last-name", default="Préau", show_default=True, help="Nom.")
-@click.password_option(help="Mot de passe (demandé s'il est omis).")
+@click.option("--login", required=True, metavar="IDENTIFIANT", help="Identifiant du compte.")
+@click.option("--school", "uai", required=True, metavar="UAI",
+              help="Code UAI de l'établissement de l'administrateur.")
+@click.option("--first-name", default="Administrateur", show_default=True, metavar="PRÉNOM",
+              help="Prénom.")
+@click.option("--last-name", default="Préau", show_default=True, metavar="NOM", help="Nom.")
+@click.password_option(metavar="MOT-DE-PASSE", help="Mot de passe (demandé s'il est omis).")
 def create_admin(login: str, uai: str, first_name: str, last_name: str, password: str):
     from directory.accounts import create_account, school_by_uai
     from directory.enums import Profile
@@ -127,8 +131,9 @@ class OneLine(click.ClickException):
 
 
 @main.command("import-ics", short_help="Importer un fichier .ics dans un agenda.", help="Importer un fichier iCalendar (.ics) dans l'agenda d'un groupe.")
-@click.argument("file")
-@click.option("--group", "group", required=True, help="Nom ou numéro du groupe.")
+@click.argument("file", metavar="FICHIER")
+@click.option("--group", "group", required=True, metavar="GROUPE",
+              help="Nom ou numéro du groupe.")
 @click.option("--apply", "apply_", is_flag=True,
               help="Écrire les évènements (sans elle : montrer seulement ce qui serait "
                    "importé).")
@@ -175,12 +180,15 @@ def import_ics(file: str, group: str, apply_: bool):
         raise OneLine(error.format_message()) from None
 
 
-@main.command("import-users", help="Import a school's accounts from a CSV file.")
-@click.argument("file")
-@click.option("--school", "uai", required=True, help="UAI code of the school.")
+@main.command("import-users", short_help="Importer les comptes d'un établissement.",
+              help="Importer les comptes d'un établissement depuis un fichier CSV.")
+@click.argument("file", metavar="FICHIER")
+@click.option("--school", "uai", required=True, metavar="UAI",
+              help="Code UAI de l'établissement.")
 @click.option("--apply", "apply_", is_flag=True,
-              help="Write the accounts (without it: only show what would be done).")
-@click.option("--create-classes", is_flag=True, help="Create the classes the file names.")
+              help="Écrire les comptes (sans elle : montrer seulement ce qui serait fait).")
+@click.option("--create-classes", is_flag=True,
+              help="Créer les classes que le fichier nomme et qui n'existent pas.")
 def import_users(file: str, uai: str, apply_: bool, create_classes: bool):
     from pathlib import Path
 

@@ -10,8 +10,9 @@ import importlib
 
 FRENCH = {
     "Usage:": "Utilisation :",
-    "Options": "Options",
-    "Commands": "Commandes",
+    # click writes a heading's colon itself: the space before it is French typography
+    "Options": "Options ",
+    "Commands": "Commandes ",
     "Show this message and exit.": "Afficher cette aide et quitter.",
     "Show the version and exit.": "Afficher la version et quitter.",
     "default: {default}": "par défaut : {default}",

@@ -196,14 +196,17 @@ def register(group: click.Group) -> None:
                        "pour une seule machine.")(
         serve)
     group.command("web", help="Le portail seul (gunicorn).")(
-        click.option("--listen", help="hôte:port (par défaut PREAU_WEB_LISTEN ou "
-                                    "127.0.0.1:5000)")(
+        click.option("--listen", metavar="HÔTE:PORT", help="Adresse d'écoute (par défaut PREAU_WEB_LISTEN ou "
+                                    "127.0.0.1:5000).")(
             click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+                         metavar="NOMBRE",
                          help="Processus du portail.")(
                 click.option("--threads", default=4, show_default=True,
-                             type=click.IntRange(1, 64), help="Fils par processus.")(web))))
+                             type=click.IntRange(1, 64), metavar="NOMBRE",
+                             help="Fils par processus.")(web))))
     group.command("mailgate", help="La passerelle SMTP seule.")(
         click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64),
+                     metavar="NOMBRE",
                      help="Processus de la passerelle, qui partagent le port "
                           "(SO_REUSEPORT).")(
             click.option("--port-checked", is_flag=True, hidden=True)(mailgate)))

@@ -184,18 +184,40 @@ def test_commands_before_init_say_to_run_init(fresh_db):
     assert "preau init" in line
 
 
-@pytest.mark.parametrize("command", ["init", "demo", "serve", "web", "mailgate", "worker",
-                                     "create-admin"])
+# Common English words, and click's English metavars, none of which a French help needs
+# ("file" is French too: « la file des messages »; FILE the metavar is not).
+ENGLISH = re.compile(r"\b(?:(?i:the|of|and|to|from|with|without|only|what|would|be|done|"
+                     r"it|is|show|write|create|import|school|names|accounts?|users?|files|"
+                     r"number|address|default|run|start|load)|"
+                     r"TEXT|INTEGER|RANGE|FILE|PATH|COMMAND|ARGS)\b")
+
+
+def _help_words(output: str) -> str:
+    """The help's text without the names it must keep: commands (import-users), options
+    (--create-classes) and environment variables."""
+    names = "|".join(re.escape(name) for name in main.commands)
+    return re.sub(rf"(?<![\w-])(?:{names})(?![\w-])|--[\w-]+|\bPREAU_\w+", "", output)
+
+
+@pytest.mark.parametrize("command", sorted(main.commands))
 def test_every_command_has_help_in_french(command):
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0 and "Utilisation :" in result.output
     assert "Afficher cette aide et quitter." in result.output
     assert "Show this message" not in result.output and "Usage:" not in result.output
+    assert ENGLISH.findall(_help_words(result.output)) == []
+
+
+def test_the_english_check_catches_an_english_help():
+    assert ENGLISH.findall(_help_words("Import a school's accounts from a CSV file.\n"
+                                       "  --school TEXT  UAI code of the school.")) == [
+        "Import", "school", "accounts", "from", "TEXT", "of", "the", "school"]
 
 
 def test_the_command_list_and_click_errors_speak_french():
     listing = CliRunner().invoke(main, ["--help"]).output
-    assert "Préau : le portail des écoles" in listing and "Commandes:" in listing
+    assert "Préau : le portail des écoles" in listing and "Commandes :" in listing
+    assert ENGLISH.findall(_help_words(listing)) == []
     assert "Charger la région de démonstration." in listing
     wrong = CliRunner().invoke(main, ["demo", "--users", "3"]).output
     assert "Erreur : Valeur invalide pour '--users' : 3 n'est pas dans l'intervalle" in wrong
