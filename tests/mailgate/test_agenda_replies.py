@@ -4,7 +4,6 @@ icalendar, sent with smtplib) comes back through the real gateway to the event's
 answering address and counts as his answer. Forged or unsigned replies are refused."""
 from __future__ import annotations
 
-import email
 import smtplib
 from email import policy
 from email.message import EmailMessage
@@ -13,44 +12,13 @@ from email.utils import formatdate, make_msgid
 import icalendar
 import pytest
 
-from agenda import access, events, notices
-from agenda.models import Answer
+from agenda import events, notices
 from directory.db import db, write_transaction
-from mailgate import fanout, worker
-from tests.agenda.conftest import class_4a, event_input
+from mailgate import fanout
+from tests.agenda.conftest import event_input
 
+from .agenda_helpers import Links, answer_of, invitation_to, published
 from .conftest import account
-
-
-class Links:
-    def event(self, event):
-        return f"https://preau.test/agenda/evenement/{event.id}"
-
-    def answer_template(self, event):
-        return "https://preau.test/agenda/reponse/{token}"
-
-
-def published(title: str, **options):
-    claire = account("claire.bernard")
-    group_id = class_4a().id
-    agenda = access.agenda_of_group(claire, group_id)
-
-    def work():
-        event, change = events.save(claire, agenda, event_input(title, **options))
-        return event, notices.after_save(claire, event, change, Links())
-
-    event, job = write_transaction(work)
-    return event, job
-
-
-def invitation_to(sink, address: str, title: str) -> tuple[email.message.EmailMessage, bytes]:
-    worker.drain()
-    for delivery in reversed(sink.to(address)):
-        message = email.message_from_bytes(delivery.data, policy=policy.default)
-        if title in str(message["Subject"]):
-            part = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
-            return message, part.get_payload(decode=True)
-    raise AssertionError(f"no notice of {title!r} for {address}")
 
 
 def reply(invitation: bytes, partstat: str, *, attendee: str, comment: str = "",
@@ -83,11 +51,6 @@ def reply(invitation: bytes, partstat: str, *, attendee: str, comment: str = "",
     message.add_alternative(calendar.to_ical(), maintype="text", subtype="calendar",
                             params={"method": "REPLY"})
     return message, organizer
-
-
-def answer_of(event, login: str) -> Answer | None:
-    db.session.rollback()
-    return db.session.get(Answer, (event.id, account(login).id))
 
 
 def test_the_invitation_names_joseph_alone_and_the_signed_organizer(sink):
