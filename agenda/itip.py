@@ -17,6 +17,7 @@ import base64
 import email
 import hashlib
 import hmac
+import html
 import re
 from email import policy
 
@@ -109,11 +110,12 @@ def _attendee_of(component, author: Account):
 
 def _comment(component, attendee) -> str:
     """The note the attendee wrote: the VEVENT's COMMENT (RFC 5546 §3.2.3), or the ATTENDEE's
-    X-RESPONSE-COMMENT parameter, where Google Calendar puts its "add a note"."""
+    X-RESPONSE-COMMENT parameter, where Google Calendar puts its "add a note" HTML-escaped
+    ("D&eacute;sol&eacute;, j&#39;ai…", see tests/data/itip/gmail-declined.eml)."""
     notes = component.get("COMMENT", [])
     notes = notes if isinstance(notes, list) else [notes]
     text = "\n".join(str(n).strip() for n in notes if str(n).strip())
-    return text or str(attendee.params.get("X-RESPONSE-COMMENT", "")).strip()
+    return text or html.unescape(str(attendee.params.get("X-RESPONSE-COMMENT", ""))).strip()
 
 
 def answer_token(event: Event, account_id: int) -> str:
