@@ -21,3 +21,14 @@ def test_an_english_reader_sees_profiles_menus_and_forms_in_english(logged_in):
     assert "Student" in found and ">Élève<" not in found
     listing = client.get("/messagerie/").get_data(as_text=True)
     assert "Sort by" in listing and "Trier par" not in listing
+
+
+def test_the_password_policy_is_one_text_in_the_readers_language(logged_in):
+    client = logged_in("claire.bernard")
+    french = client.get("/mot-de-passe").get_data(as_text=True)
+    assert "8 caractères au moins, dont une minuscule, une majuscule et un caractère non " \
+           "alphanumérique" in french
+    post_form(client, "/langue/en", {"next": "/"}, page="/")
+    english = client.get("/mot-de-passe").get_data(as_text=True)
+    assert "8 characters or more, including a lowercase letter, an uppercase letter and a " \
+           "non-alphanumeric character" in english
