@@ -66,7 +66,7 @@ def school_by_uai(uai: str) -> School:
 def change_password(account: Account, new_password: str) -> None:
     errors = policy_errors(new_password)
     if errors:
-        raise InvalidInput(" ".join(errors))
+        raise InvalidInput(" ".join(str(rule) for rule in errors))
     account.password_hash = hash_password(new_password)
     account.must_change_password = False
     end_sessions(account)

@@ -65,18 +65,18 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def policy_errors(password: str) -> list[str]:
-    """Every unmet rule, named in French; an empty list means the password is acceptable."""
+def policy_errors(password: str) -> list[Reason]:
+    """Every unmet rule, as a reason of directory/wording.py; an empty list means the
+    password is acceptable."""
     errors = []
     if len(password) < MIN_LENGTH:
-        errors.append(f"Le mot de passe doit contenir au moins {MIN_LENGTH} caractères.")
+        errors.append(Reason("password_too_short", {"min_length": MIN_LENGTH}))
     if not any(c.islower() for c in password):
-        errors.append("Le mot de passe doit contenir au moins une lettre minuscule.")
+        errors.append(Reason("password_no_lowercase"))
     if not any(c.isupper() for c in password):
-        errors.append("Le mot de passe doit contenir au moins une lettre majuscule.")
+        errors.append(Reason("password_no_uppercase"))
     if all(c.isalnum() for c in password):
-        errors.append("Le mot de passe doit contenir au moins un caractère non alphanumérique "
-                      "(par exemple ! ? - _ @).")
+        errors.append(Reason("password_no_symbol"))
     return errors
 
 

@@ -92,9 +92,16 @@ WORDING: dict[str, str] = {
     "not_a_filing_folder": N_("On ne range pas de message dans « %(folder)s »."),
     "draft_quota_full": N_("Votre espace de stockage est plein : le brouillon n'est pas "
                            "enregistré. Supprimez des messages et videz la Corbeille."),
-    # directory/passwords.py: the password policy (SPEC §8), its one description.
+    # directory/passwords.py: the password policy (SPEC §8), its one description, then each
+    # rule a password breaks.
     "password_policy": N_("%(min_length)d caractères au moins, dont une minuscule, une majuscule "
                           "et un caractère non alphanumérique"),
+    "password_too_short": N_("Le mot de passe doit contenir au moins %(min_length)d "
+                             "caractères."),
+    "password_no_lowercase": N_("Le mot de passe doit contenir au moins une lettre minuscule."),
+    "password_no_uppercase": N_("Le mot de passe doit contenir au moins une lettre majuscule."),
+    "password_no_symbol": N_("Le mot de passe doit contenir au moins un caractère non "
+                             "alphanumérique (par exemple ! ? - _ @)."),
     # directory/account_file.py: why a whole account file is refused.
     "spreadsheet": N_("Ce fichier est un classeur Excel ou LibreOffice, pas un fichier CSV : "
                       "enregistrez-le au format « CSV » et recommencez."),

@@ -30,7 +30,7 @@ from directory.passwords import hash_password, policy_errors, verify_password
 from . import throttle
 from .extensions import login_manager
 from .forms import ChangePasswordForm, LoginForm
-from .i18n import N_
+from .i18n import N_, said
 from .security import local_path
 
 bp = Blueprint("auth", __name__)
@@ -192,7 +192,7 @@ def change_password_view():
         else:
             unmet = policy_errors(form.new.data)
             if unmet:
-                form.new.errors.extend(unmet)
+                form.new.errors.extend(said(rule) for rule in unmet)
             else:
                 account = current_user._get_current_object()
                 write_transaction(lambda: change_password(account, form.new.data))

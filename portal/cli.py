@@ -113,7 +113,7 @@ def create_admin(login: str, uai: str, first_name: str, last_name: str, password
     def action(app):
         errors = policy_errors(password)
         if errors:
-            raise InvalidInput(" ".join(errors))
+            raise InvalidInput(" ".join(str(rule) for rule in errors))
         account = create_account(login=login, first_name=first_name, last_name=last_name,
                                  profile=Profile.STAFF, password=password,
                                  schools=[school_by_uai(uai)], is_admin=True)

@@ -2,7 +2,19 @@
 from flask_babel import lazy_gettext as _
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+
+from directory.passwords import policy_errors
+
+from .i18n import said
+
+
+def password_policy(form, field):
+    """Each rule of the password policy the typed password breaks, in the reader's language."""
+    if field.data:
+        unmet = policy_errors(field.data)
+        if unmet:
+            raise ValidationError(" ".join(said(rule) for rule in unmet))
 
 
 class LoginForm(FlaskForm):
@@ -37,6 +49,6 @@ class ForgottenPasswordForm(FlaskForm):
 
 class NewPasswordForm(FlaskForm):
     new = PasswordField(_("Nouveau mot de passe"), validators=[
-        DataRequired(_("Saisissez un nouveau mot de passe.")), Length(max=200)])
+        DataRequired(_("Saisissez un nouveau mot de passe.")), Length(max=200), password_policy])
     confirm = PasswordField(_("Confirmation"), validators=[
         EqualTo("new", _("Les deux mots de passe diffèrent."))])

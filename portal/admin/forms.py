@@ -23,12 +23,12 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
-    ValidationError,
 )
 
 from directory.account_admin import Activity
 from directory.enums import Profile
-from directory.passwords import policy_errors
+
+from ..forms import password_policy
 
 PROFILE_CHOICES = [(p.value, p.label) for p in Profile]
 
@@ -55,13 +55,6 @@ class BulkForm(FlaskForm):
     ids = SelectMultipleField(coerce=int, validate_choice=False)
     action = HiddenField(validators=[AnyOf(["suspendre", "reactiver", "mot_de_passe"])])
     retour = HiddenField()
-
-
-def _password_policy(form, field):
-    if field.data:
-        errors = policy_errors(field.data)
-        if errors:
-            raise ValidationError(" ".join(errors))
 
 
 class EditForm(FlaskForm):
@@ -93,7 +86,7 @@ class NewAccountForm(FlaskForm):
         ("envoyer", _l("Générer un mot de passe et l'envoyer à l'adresse de redirection")),
         ("saisir", _l("Saisir un mot de passe, à changer à la première connexion"))])
     mot_de_passe = PasswordField(_l("Mot de passe (s'il est saisi)"),
-                                 validators=[Optional(), Length(max=200), _password_policy])
+                                 validators=[Optional(), Length(max=200), password_policy])
 
 
 class PasswordForm(FlaskForm):
@@ -102,7 +95,7 @@ class PasswordForm(FlaskForm):
         ("fiche", _l("Générer et imprimer une fiche")),
         ("saisir", _l("Saisir un mot de passe, à changer à la prochaine connexion"))])
     mot_de_passe = PasswordField(_l("Mot de passe (s'il est saisi)"),
-                                 validators=[Optional(), Length(max=200), _password_policy])
+                                 validators=[Optional(), Length(max=200), password_policy])
 
 
 class ConfirmForm(FlaskForm):

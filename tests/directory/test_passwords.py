@@ -26,7 +26,7 @@ LENGTH, LOWER, UPPER, SYMBOL = ("8 caractères", "minuscule", "majuscule", "non 
     ("Preau-demo-2026!", set()),
 ])
 def test_each_unmet_rule_is_named(password, unmet):
-    errors = policy_errors(password)
+    errors = [str(rule) for rule in policy_errors(password)]
     named = {rule for rule in (LENGTH, LOWER, UPPER, SYMBOL)
              if any(rule in error for error in errors)}
     assert named == unmet

@@ -1,4 +1,4 @@
-from tests.conftest import post_form
+from tests.conftest import DEMO_PASSWORD, post_form
 
 
 def test_english_is_available_and_french_is_default(client):
@@ -32,3 +32,8 @@ def test_the_password_policy_is_one_text_in_the_readers_language(logged_in):
     english = client.get("/mot-de-passe").get_data(as_text=True)
     assert "8 characters or more, including a lowercase letter, an uppercase letter and a " \
            "non-alphanumeric character" in english
+    weak = post_form(client, "/mot-de-passe", {"current": DEMO_PASSWORD, "new": "abc",
+                                               "confirm": "abc"}).get_data(as_text=True)
+    assert "The password must contain at least 8 characters." in weak
+    assert "The password must contain at least one uppercase letter." in weak
+    assert "Le mot de passe doit" not in weak
