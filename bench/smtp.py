@@ -210,11 +210,16 @@ def bench(kind: str, args) -> None:
               f"sessions, {args.processes} gateway process(es); accepted = delivered "
               f"{args.messages / elapsed:.0f} msgs/s; {stored} in the inbox; "
               f"peak RSS {rss:.0f} MB; latency ({len(times)} msgs) p50 "
-              f"{cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms", flush=True)
+              f"{cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms; {load_average()}",
+              flush=True)
 
 
-def peers(args) -> None:
-    for script in ("smtp_ceiling.sh", "postfix_e2e.sh"):
+def load_average() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def peers(args, scripts=("smtp_ceiling.sh", "postfix_e2e.sh")) -> None:
+    for script in scripts:
         path = PEERS / script
         if not path.exists():
             print(f"{script}: not found in {PEERS}")
@@ -222,7 +227,8 @@ def peers(args) -> None:
         done = subprocess.run(["bash", str(path), str(args.messages), str(args.sessions),
                                str(args.size)], cwd=ROOT, capture_output=True, text=True,
                               env={**os.environ, "PY": sys.executable})
-        print(done.stdout.strip() or done.stderr.strip()[-500:], flush=True)
+        print((done.stdout.strip() or done.stderr.strip()[-500:]) + f"; {load_average()}",
+              flush=True)
 
 
 class Sink:
@@ -343,16 +349,24 @@ def main() -> None:
                         help="SMTP in → queue → smarthost, against Postfix with a relayhost")
     parser.add_argument("--profile", metavar="PREFIX",
                         help="py-spy the gateway during the burst; top frames printed")
-    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds (forwarding)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="interleaved rounds: Postfix, then Préau on each database")
     args = parser.parse_args()
     if shutil.which("smtp-source") is None:
         raise SystemExit("smtp-source is missing: apt-get install postfix")
     if args.forwarding:
         forwarding(args)
         return
-    for kind in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
-        bench(kind, args)
-    if not args.no_peers:
+    kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
+    for round_number in range(1, args.rounds + 1):
+        if args.rounds > 1:
+            print(f"-- delivery, round {round_number}", flush=True)
+        if not args.no_peers and args.rounds > 1:
+            peers(args, ("postfix_e2e.sh",))
+        for kind in kinds:
+            bench(kind, args)
+        args.profile = None     # py-spy in the first round only
+    if not args.no_peers and args.rounds == 1:
         peers(args)
 
 

@@ -1,7 +1,8 @@
 """`preau mailgate`: the SMTP server process(es).
 
-One process runs an asyncio loop serving every session, a thread pool for database reads and
-one committer thread (mailgate/committer.py). `--processes N` starts N such processes on the
+One process runs an asyncio loop serving every session, a thread pool for database reads,
+one committer thread (mailgate/committer.py) and one indexer thread (mailgate/indexer.py),
+which reads the parts of the messages just committed. `--processes N` starts N such processes on the
 same port (SO_REUSEPORT: the kernel spreads connections), which is how one machine uses more
 than one core; they share nothing but the database. On SQLite the gateway's connections use
 synchronous=FULL: a message answered 250 survives a power cut, not only a crash.
@@ -28,6 +29,8 @@ from directory.db import db
 
 from . import inbound, replies, store
 from .committer import Committer
+from .indexer import Indexer
+from .routing import RoutingResult
 from .sender_auth import SenderAuthenticator
 from .settings import SenderAuth, Settings, from_app
 
@@ -129,12 +132,18 @@ class Gateway:
         self.settings = from_app(app)
         self.sock = sock
         self.reads = inbound.Reads(app, read_threads)
-        self.committer = Committer(app)
+        self.indexer = Indexer(app)
+        self.committer = Committer(app, after_commit=self._index)
         self.senders = None if self.settings.sender_auth == SenderAuth.OFF \
             else SenderAuthenticator(self.settings)
         self.handler = inbound.Inbound(self.settings, self.reads, self.committer, self.senders)
         self.tls = tls_context(self.settings)    # read once, not at every connection
         self.server: asyncio.AbstractServer | None = None
+
+    def _index(self, results: list) -> None:
+        """After a group commit: its stored messages to the indexer thread."""
+        self.indexer.add(r.message_id for r in results
+                         if isinstance(r, RoutingResult) and r.message_id)
 
     def _session(self) -> SMTP:
         return PreauSMTP(self.handler, settings=self.settings,
@@ -152,6 +161,7 @@ class Gateway:
             self.server.close()
             await self.server.wait_closed()
         self.committer.stop()
+        self.indexer.stop()
         self.reads.stop()
         if self.senders is not None:
             self.senders.stop()

@@ -4,7 +4,8 @@ MAIL FROM identifies the author (mailgate/identity.py), whose claim is checked a
 (mailgate/sender_auth.py: SPF, DKIM, DMARC); each RCPT TO is judged at once by
 `routing.check` so the client gets a reply per recipient; DATA stores the message through
 `routing.deliver_many`, run by the committer thread for all the messages waiting together, and
-250 is sent only once that commit has returned. Database reads run in a thread pool: the event
+250 is sent only once that commit has returned. Only the header is read before that: the
+message is stored as received, and its parts are read after the commit (mailgate/indexer.py). Database reads run in a thread pool: the event
 loop never waits on the database.
 """
 from __future__ import annotations
@@ -178,8 +179,7 @@ class Inbound:
             if refusal:
                 return self._reply(envelope, refusal)
         try:
-            parsed = await asyncio.get_running_loop().run_in_executor(
-                self.reads.executor, mime.parse, raw)
+            parsed = mime.headers_only(raw)     # the parts are read by mailgate/indexer.py
         except mime.UnreadableMessage:
             return self._reply(envelope, replies.UNREADABLE_MESSAGE)
         if transaction.handled:
