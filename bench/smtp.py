@@ -157,6 +157,70 @@ def latencies(port: int, messages: int, sessions: int, size: int) -> list[float]
     return measured
 
 
+class IndexingProbe:
+    """During the burst, one message at a time with a word of its own, and how long after its
+    250 the search finds it (mail_message.search_text holds the word: mailgate/indexer.py);
+    after the burst, how long until no message waits for the indexer."""
+
+    def __init__(self, port: int, url: str):
+        import sqlalchemy as sa
+
+        self.port = port
+        self.engine = sa.create_engine(url)
+        self.lags: list[float] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _found(self, word: str) -> bool:
+        with self.engine.connect() as connection:
+            return bool(connection.exec_driver_sql(
+                "SELECT count(*) FROM mail_message WHERE search_text LIKE "
+                f"'%{word}%'").scalar())
+
+    def _run(self) -> None:
+        n = 0
+        while not self.stopping.wait(0.5):
+            n += 1
+            word = f"sondeindex{os.getpid()}x{n}"
+            body = (f"From: {SENDER}\r\nTo: {RECIPIENT}\r\nSubject: sonde\r\n\r\n"
+                    f"Le mot {word}.\r\n").encode()
+            try:
+                with smtplib.SMTP("127.0.0.1", self.port, timeout=60) as client:
+                    client.sendmail(SENDER, [RECIPIENT], body)
+            except (OSError, smtplib.SMTPException):
+                continue
+            answered = time.perf_counter()
+            while not self._found(word) and time.perf_counter() - answered < 120:
+                time.sleep(0.02)
+            self.lags.append(time.perf_counter() - answered)
+
+    def backlog(self) -> float:
+        """Seconds from now until no message waits for the indexer."""
+        self.stopping.set()
+        self.thread.join(180)
+        started = time.perf_counter()
+        with self.engine.connect() as connection:
+            columns = connection.exec_driver_sql(
+                "SELECT * FROM mail_message WHERE 0 = 1").keys()
+        if "indexed_at" not in columns:
+            return 0.0
+        while True:
+            with self.engine.connect() as connection:
+                if not connection.exec_driver_sql(
+                        "SELECT count(*) FROM mail_message WHERE indexed_at IS NULL").scalar():
+                    break
+            time.sleep(0.05)
+        self.engine.dispose()
+        return time.perf_counter() - started
+
+    def summary(self, backlog: float) -> str:
+        lags = sorted(self.lags) or [0.0]
+        return (f"indexing lag under the burst: {len(self.lags)} probes, found by search "
+                f"p50 {lags[len(lags) // 2] * 1000:.0f} ms, max {lags[-1] * 1000:.0f} ms "
+                f"after their 250; backlog indexed {backlog:.1f} s after the burst's end")
+
+
 def profile(pid: int, output: str) -> subprocess.Popen:
     """py-spy (pip install py-spy) sampling the gateway processes for the burst's first 10 s,
     as collapsed stacks in `output`."""
@@ -195,7 +259,9 @@ def bench(kind: str, args) -> None:
             wait_for(port)
             time.sleep(1.0 if args.processes > 1 else 0.2)
             profiler = profile(gateway.pid, f"{args.profile}-{kind}") if args.profile else None
+            probe = IndexingProbe(port, url)
             elapsed = smtp_source(port, args.messages, args.sessions, args.size)
+            indexing = probe.summary(probe.backlog())
             if profiler is not None:
                 profiler.wait(60)
                 print(top_frames(f"{args.profile}-{kind}"), flush=True)
@@ -210,8 +276,8 @@ def bench(kind: str, args) -> None:
               f"sessions, {args.processes} gateway process(es); accepted = delivered "
               f"{args.messages / elapsed:.0f} msgs/s; {stored} in the inbox; "
               f"peak RSS {rss:.0f} MB; latency ({len(times)} msgs) p50 "
-              f"{cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms; {load_average()}",
-              flush=True)
+              f"{cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms; {load_average()}\n"
+              f"  {indexing}", flush=True)
 
 
 def load_average() -> str:
