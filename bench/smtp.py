@@ -113,6 +113,18 @@ def peak_rss_mb(pids: list[int]) -> float:
     return total / 1024
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])      # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def inbox_count(url: str) -> int:
     import sqlalchemy as sa
 
@@ -260,8 +272,12 @@ def bench(kind: str, args) -> None:
             time.sleep(1.0 if args.processes > 1 else 0.2)
             profiler = profile(gateway.pid, f"{args.profile}-{kind}") if args.profile else None
             probe = IndexingProbe(port, url)
+            processes = descendants(gateway.pid)
+            cpu_before = cpu_seconds(processes)
             elapsed = smtp_source(port, args.messages, args.sessions, args.size)
+            cpu_burst = cpu_seconds(processes) - cpu_before
             indexing = probe.summary(probe.backlog())
+            cpu_all = cpu_seconds(processes) - cpu_before
             if profiler is not None:
                 profiler.wait(60)
                 print(top_frames(f"{args.profile}-{kind}"), flush=True)
@@ -277,7 +293,9 @@ def bench(kind: str, args) -> None:
               f"{args.messages / elapsed:.0f} msgs/s; {stored} in the inbox; "
               f"peak RSS {rss:.0f} MB; latency ({len(times)} msgs) p50 "
               f"{cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms; {load_average()}\n"
-              f"  {indexing}", flush=True)
+              f"  {indexing}\n  gateway CPU per message: {cpu_burst / args.messages * 1000:.2f} ms "
+              f"during the burst, {cpu_all / args.messages * 1000:.2f} ms with the indexing "
+              f"after it", flush=True)
 
 
 def load_average() -> str:

@@ -21,7 +21,7 @@ from directory.db import db
 from directory.wording import Reason
 
 from . import bounces, identity, local_handlers, mime, replies, routing
-from .cache import IDENTITY_TTL, TimedCache
+from .cache import IDENTITY_TTL, InFlight, TimedCache
 from .committer import Committer
 from .sender_auth import Action, Check, SenderAuthenticator
 from .settings import MB, Settings
@@ -75,6 +75,7 @@ class Inbound:
         self.senders = senders      # None: PREAU_SENDER_AUTH=off
         self.authors = TimedCache(IDENTITY_TTL)      # see mailgate/cache.py
         self.accepted = TimedCache(IDENTITY_TTL)
+        self.asking = InFlight()
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
@@ -132,8 +133,10 @@ class Inbound:
         key = (transaction.author.id, address.lower())
         decision = self.accepted.get(key)
         if decision is None:
-            (decision,) = await self.reads.run(self._check, transaction.author, address,
-                                               transaction.declared_size)
+            (decision,) = await self.asking.get(
+                ("check", *key, transaction.declared_size),
+                lambda: self.reads.run(self._check, transaction.author, address,
+                                       transaction.declared_size))
         if not decision.result.accepted:
             return replies.refusal(decision.result.refusal, decision.result.reason)
         transaction.too_many = routing.over_limit(
@@ -152,7 +155,8 @@ class Inbound:
         key = address.strip("<> ").lower()
         author = self.authors.get(key)
         if author is None:
-            author = await self.reads.run(identity.author_for, address)
+            author = await self.asking.get(("author", key), lambda: self.reads.run(
+                identity.author_for, address))
             if author is not None and not author.suspended:
                 self.authors.put(key, author)
         return author
