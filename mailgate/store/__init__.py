@@ -8,9 +8,11 @@ Attachments are kept **in the database** (table mail_blob, addressed by SHA-256)
 under the instance folder, because:
 - SPEC §10 runs N gateways, workers and web processes on several machines in front of one
   PostgreSQL: a file under one machine's instance folder is not seen by the others;
-- a message, its attachments, its mailbox references and its queue entries are then written in
-  one transaction, so "250 only after commit" covers the attachments too, and a crash leaves
-  neither orphan files nor references to missing ones;
+- a message, its mailbox references and its queue entries are written in one transaction, so
+  "250 only after commit" covers the attachments too (the SMTP gateway stores the message
+  as received; mailgate/indexer.py later detaches its attachments in one transaction with
+  the rewritten source), and a crash leaves neither orphan files nor references to missing
+  ones;
 - removal is a DELETE in the transaction that drops the last reference (see collect_garbage),
   not a file sweep racing with deliveries. Content addressing still stores a file forwarded
   or sent twice once. The cost is database size, which backups and PostgreSQL's TOAST handle.
