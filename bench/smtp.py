@@ -185,10 +185,12 @@ class IndexingProbe:
         self.thread.start()
 
     def _found(self, word: str) -> bool:
+        import sqlalchemy as sa
+
         with self.engine.connect() as connection:
-            return bool(connection.exec_driver_sql(
-                "SELECT count(*) FROM mail_message WHERE search_text LIKE "
-                f"'%{word}%'").scalar())
+            return bool(connection.execute(sa.text(
+                "SELECT count(*) FROM mail_message WHERE search_text LIKE :word"),
+                {"word": f"%{word}%"}).scalar())
 
     def _run(self) -> None:
         n = 0

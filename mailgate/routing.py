@@ -63,6 +63,8 @@ from .settings import MB, current
 # SPEC §4: the most people one message may name (a group counting for its members), except a
 # population mailing. Checked by `over_limit` only, on every path.
 MAX_RECIPIENTS = 50
+# `deliver` decides again when another transaction filled a mailbox meanwhile (store.QuotaRace).
+QUOTA_ATTEMPTS = 3
 
 
 class Outcome(enum.StrEnum):
@@ -330,9 +332,18 @@ def deliver(author: Account, parsed: mime.Parsed, decisions: Sequence[Decision],
     transaction. `received`: the value of our Received field (SMTP). `message_id`: the
     message was stored by `store_once` (a population mailing routes it in batches, storing
     it once for all); `warn=False`: the caller reports failures itself (its job report)."""
-    (result,) = deliver_many([Delivery(author, parsed, decisions, received, save_copy,
-                                       copy_to_self, message_id, warn)])
-    return result
+    job = Delivery(author, parsed, decisions, received, save_copy, copy_to_self, message_id,
+                   warn)
+    attempts = QUOTA_ATTEMPTS
+    while True:
+        try:
+            with db.session.begin_nested():
+                (result,) = deliver_many([job])
+            return result
+        except store.QuotaRace:
+            attempts -= 1
+            if not attempts:
+                raise
 
 
 def store_once(author: Account, parsed: mime.Parsed, *, save_copy: bool = True) -> int:
@@ -359,17 +370,19 @@ def store_once(author: Account, parsed: mime.Parsed, *, save_copy: bool = True) 
 def deliver_many(deliveries: Sequence[Delivery]) -> list[RoutingResult]:
     """`deliver` for several messages in one transaction and a fixed number of statements,
     whatever their number (the SMTP gateway's group commit). Quota is decided as if they were
-    delivered one after the other, on mailbox rows locked until commit."""
+    delivered one after the other, on the usage read at the start; the mailbox rows are locked
+    only at the end (`store.settle_usage`), where a mailbox another transaction filled
+    meanwhile raises `store.QuotaRace`: the caller rolls back and delivers again (the
+    committer runs each message of the batch alone)."""
     settings = current()
     deliveries = [replace(d, decisions=_once_per_account(d.decisions)) for d in deliveries]
     inboxes = store.system_folders({d.result.account_id for job in deliveries
                                     for d in job.decisions if d.result.accepted and d.internal},
                                    FolderKind.INBOX)
     copies = _copy_folders({job.author for job in deliveries if job.save_copy})
-    usage = store.lock_usage(set(inboxes) | {author_id for author_id, _ in copies})
+    usage = store.read_usage(set(inboxes) | {author_id for author_id, _ in copies})
     used_before = dict(usage)
     results = [_place(job, inboxes, copies, usage, settings) for job in deliveries]
-    store.add_usage({i: usage[i] - used_before[i] for i in usage})
     stored = [(job, outcome) for job, outcome in zip(deliveries, results, strict=True)
               if outcome.accepted]
     fresh = [(job, outcome) for job, outcome in stored if job.message_id is None]
@@ -390,6 +403,9 @@ def deliver_many(deliveries: Sequence[Delivery]) -> list[RoutingResult]:
     insert_rows(MailCorrespondent.__table__,
                 [{"account_id": a, "author_id": b} for a, b in correspondents],
                 ignore_duplicates=True)
+    limits = {i: settings.quota_bytes for i in inboxes} | {
+        author_id: settings.quota_bytes for author_id, kind in copies if kind == FolderKind.SENT}
+    store.settle_usage(used_before, {i: usage[i] - used_before[i] for i in usage}, limits)
     return [_warn(job.author, job.parsed, outcome) if job.warn else outcome
             for job, outcome in zip(deliveries, results, strict=True)]
 

@@ -32,12 +32,23 @@ from .messages import (
     save_message,
     save_messages,
 )
-from .quota import add_usage, full_mailboxes, lock_usage, recount_usage, reserve, usage
+from .quota import (
+    QuotaRace,
+    add_usage,
+    full_mailboxes,
+    lock_usage,
+    read_usage,
+    recount_usage,
+    reserve,
+    settle_usage,
+    usage,
+)
 from .sql import core, insert_ignoring_duplicates
 
 __all__ = [
-    "AttachmentContent", "NewMessage", "add_items", "add_usage", "attachment_for",
+    "AttachmentContent", "NewMessage", "QuotaRace", "add_items", "add_usage", "attachment_for",
     "collect_garbage", "core", "delete_items", "full_mailboxes", "insert_ignoring_duplicates",
-    "insert_items", "item_of", "item_rows", "lock_usage", "message_bytes", "recount_usage",
-    "remember_folders", "reserve", "save_message", "save_messages", "system_folders", "usage",
+    "insert_items", "item_of", "item_rows", "lock_usage", "message_bytes", "read_usage", "recount_usage",
+    "remember_folders", "reserve", "save_message", "save_messages", "settle_usage",
+    "system_folders", "usage",
 ]
