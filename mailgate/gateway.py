@@ -5,7 +5,8 @@ one committer thread (mailgate/committer.py) and one indexer thread (mailgate/in
 which reads the parts of the messages just committed. `--processes N` starts N such processes on the
 same port (SO_REUSEPORT: the kernel spreads connections), which is how one machine uses more
 than one core; they share nothing but the database. On SQLite the gateway's connections use
-synchronous=FULL: a message answered 250 survives a power cut, not only a crash.
+synchronous=FULL: a message answered 250 survives a power cut, not only a crash (the
+indexer's transactions excepted: what they write is derived from the message).
 """
 from __future__ import annotations
 
@@ -27,9 +28,8 @@ from sqlalchemy import event
 
 from directory.db import db
 
-from . import inbound, replies, store
+from . import inbound, indexer, replies, store
 from .committer import Committer
-from .indexer import Indexer
 from .routing import RoutingResult
 from .sender_auth import SenderAuthenticator
 from .settings import SenderAuth, Settings, from_app
@@ -108,11 +108,21 @@ def durable_sqlite(app) -> None:
     if engine.dialect.name != "sqlite" or event.contains(engine, "connect", _full_sync):
         return
     event.listen(engine, "connect", _full_sync)
+    # Before directory.db's BEGIN (SQLite refuses the change inside a transaction).
+    event.listen(engine, "begin", _sync_level, insert=True)
     engine.dispose()
 
 
 def _full_sync(dbapi_connection, _record) -> None:
     dbapi_connection.execute("PRAGMA synchronous=FULL")
+
+
+def _sync_level(connection) -> None:
+    """FULL (a 250 survives a power cut), except for the indexer's transactions, whose
+    writes can be derived again from the message (a lost one leaves it unindexed, and it is
+    indexed again): their commits need not wait for the disk."""
+    level = "NORMAL" if indexer.DERIVED_WRITES.get() else "FULL"
+    connection.connection.dbapi_connection.execute(f"PRAGMA synchronous={level}")
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
@@ -132,7 +142,7 @@ class Gateway:
         self.settings = from_app(app)
         self.sock = sock
         self.reads = inbound.Reads(app, read_threads)
-        self.indexer = Indexer(app)
+        self.indexer = indexer.Indexer(app)
         self.committer = Committer(app, after_commit=self._index)
         self.senders = None if self.settings.sender_auth == SenderAuth.OFF \
             else SenderAuthenticator(self.settings)

@@ -21,6 +21,7 @@ meanwhile (a reader's `index_now`), the batch is dropped, and left to `index_lef
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 import queue as stdqueue
 import threading
@@ -41,6 +42,9 @@ from .store.sql import core
 
 log = logging.getLogger("preau.mailgate")
 BATCH = 200
+# Set in the indexer's thread: its writes can be derived again from the stored message, so
+# on SQLite its commits skip the fsync (mailgate/gateway.py `durable_sqlite`).
+DERIVED_WRITES = contextvars.ContextVar("preau_derived_writes", default=False)
 LEFT_AFTER = timedelta(seconds=30)     # older and not indexed: its gateway's thread is gone
 
 
@@ -183,6 +187,7 @@ class Indexer:
         self.thread.join(timeout=30)
 
     def _run(self) -> None:
+        DERIVED_WRITES.set(True)
         with self.app.app_context():
             while True:
                 ids = [self.waiting.get()]
