@@ -108,8 +108,7 @@ def durable_sqlite(app) -> None:
     if engine.dialect.name != "sqlite" or event.contains(engine, "connect", _full_sync):
         return
     event.listen(engine, "connect", _full_sync)
-    # Before directory.db's BEGIN (SQLite refuses the change inside a transaction).
-    event.listen(engine, "begin", _sync_level, insert=True)
+    event.listen(engine, "checkout", _sync_level)   # out of any transaction, as SQLite wants
     engine.dispose()
 
 
@@ -117,12 +116,12 @@ def _full_sync(dbapi_connection, _record) -> None:
     dbapi_connection.execute("PRAGMA synchronous=FULL")
 
 
-def _sync_level(connection) -> None:
+def _sync_level(dbapi_connection, _record, _proxy) -> None:
     """FULL (a 250 survives a power cut), except for the indexer's transactions, whose
     writes can be derived again from the message (a lost one leaves it unindexed, and it is
     indexed again): their commits need not wait for the disk."""
     level = "NORMAL" if indexer.DERIVED_WRITES.get() else "FULL"
-    connection.connection.dbapi_connection.execute(f"PRAGMA synchronous={level}")
+    dbapi_connection.execute(f"PRAGMA synchronous={level}")
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
