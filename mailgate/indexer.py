@@ -132,13 +132,27 @@ def _write(found: list[tuple[int, dict, list[mime.AttachmentData]]]) -> int:
     if not found:
         return 0
     table = MailMessage.__table__
-    claimed = core(
-        update(table).where(table.c.id == bindparam("row_id"), table.c.indexed_at.is_(None))
-        .values(text_body=bindparam("v_text"), html_body=bindparam("v_html"),
-                has_attachments=bindparam("v_attached"), malformed=bindparam("v_malformed"),
-                source=bindparam("v_source"), search_text=bindparam("v_search"),
-                indexed_at=utcnow()), [values for _, values, _ in found])
-    if claimed.rowcount != len(found):
+    now = utcnow()
+    claimed = 0
+    # The source is written again only when attachments were detached from it: PostgreSQL
+    # would otherwise store (TOAST) its unchanged bytes a second time.
+    for detached in (False, True):
+        rows = [values for _, values, attachments in found
+                if bool(attachments) == detached]
+        if not rows:
+            continue
+        columns = {"text_body": bindparam("v_text"), "html_body": bindparam("v_html"),
+                   "has_attachments": bindparam("v_attached"),
+                   "malformed": bindparam("v_malformed"),
+                   "search_text": bindparam("v_search"), "indexed_at": now}
+        if detached:
+            columns["source"] = bindparam("v_source")
+        else:
+            rows = [{k: v for k, v in row.items() if k != "v_source"} for row in rows]
+        claimed += core(update(table).where(table.c.id == bindparam("row_id"),
+                                            table.c.indexed_at.is_(None)).values(columns),
+                        rows).rowcount
+    if claimed != len(found):
         raise Conflict()
     for message_id, _, attachments in found:
         if attachments:
