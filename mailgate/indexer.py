@@ -87,8 +87,7 @@ def index_now(message: MailMessage) -> None:
         return
     found = _parsed([message.id])
     try:
-        with db.session.begin_nested():
-            _write(found)
+        _write(found)       # one message: a Conflict has written nothing
     except Conflict:
         pass
     except OperationalError as error:

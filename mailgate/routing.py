@@ -63,8 +63,6 @@ from .settings import MB, current
 # SPEC §4: the most people one message may name (a group counting for its members), except a
 # population mailing. Checked by `over_limit` only, on every path.
 MAX_RECIPIENTS = 50
-# `deliver` decides again when another transaction filled a mailbox meanwhile (store.QuotaRace).
-QUOTA_ATTEMPTS = 3
 
 
 class Outcome(enum.StrEnum):
@@ -332,18 +330,9 @@ def deliver(author: Account, parsed: mime.Parsed, decisions: Sequence[Decision],
     transaction. `received`: the value of our Received field (SMTP). `message_id`: the
     message was stored by `store_once` (a population mailing routes it in batches, storing
     it once for all); `warn=False`: the caller reports failures itself (its job report)."""
-    job = Delivery(author, parsed, decisions, received, save_copy, copy_to_self, message_id,
-                   warn)
-    attempts = QUOTA_ATTEMPTS
-    while True:
-        try:
-            with db.session.begin_nested():
-                (result,) = deliver_many([job])
-            return result
-        except store.QuotaRace:
-            attempts -= 1
-            if not attempts:
-                raise
+    (result,) = deliver_many([Delivery(author, parsed, decisions, received, save_copy,
+                                       copy_to_self, message_id, warn)], lock_first=True)
+    return result
 
 
 def store_once(author: Account, parsed: mime.Parsed, *, save_copy: bool = True) -> int:
@@ -367,20 +356,24 @@ def store_once(author: Account, parsed: mime.Parsed, *, save_copy: bool = True) 
     return message_id
 
 
-def deliver_many(deliveries: Sequence[Delivery]) -> list[RoutingResult]:
+def deliver_many(deliveries: Sequence[Delivery], *, lock_first: bool = False
+                 ) -> list[RoutingResult]:
     """`deliver` for several messages in one transaction and a fixed number of statements,
     whatever their number (the SMTP gateway's group commit). Quota is decided as if they were
     delivered one after the other, on the usage read at the start; the mailbox rows are locked
     only at the end (`store.settle_usage`), where a mailbox another transaction filled
     meanwhile raises `store.QuotaRace`: the caller rolls back and delivers again (the
-    committer runs each message of the batch alone)."""
+    gateway's committer runs each message of the batch alone). `lock_first` (`deliver`: one
+    message, in a caller's transaction that could not start over) locks the rows at the start
+    instead, so that no race can happen."""
     settings = current()
     deliveries = [replace(d, decisions=_once_per_account(d.decisions)) for d in deliveries]
     inboxes = store.system_folders({d.result.account_id for job in deliveries
                                     for d in job.decisions if d.result.accepted and d.internal},
                                    FolderKind.INBOX)
     copies = _copy_folders({job.author for job in deliveries if job.save_copy})
-    usage = store.read_usage(set(inboxes) | {author_id for author_id, _ in copies})
+    read = store.lock_usage if lock_first else store.read_usage
+    usage = read(set(inboxes) | {author_id for author_id, _ in copies})
     used_before = dict(usage)
     results = [_place(job, inboxes, copies, usage, settings) for job in deliveries]
     stored = [(job, outcome) for job, outcome in zip(deliveries, results, strict=True)
