@@ -17,7 +17,7 @@ store.item_of).
 
 Messages are parsed outside the write lock (on SQLite the gateway's committer waits for it),
 then written in one UPDATE … WHERE indexed_at IS NULL: if someone else indexed one of them
-meanwhile (a reader's `index_now`), the batch is dropped, and left to `index_left`.
+meanwhile (a reader's `index_now`), the batch is dropped and the thread reads the others again.
 """
 from __future__ import annotations
 
@@ -66,7 +66,8 @@ def index_ids(ids: Sequence[int]) -> int:
     it), the writing in a few statements whatever their number."""
     try:
         read = _parsed(ids)
-        db.session.commit()         # end the read: the writes below take the lock anew
+        if db.session.get_bind().dialect.name == "sqlite":
+            db.session.commit()     # end the read: the writes below take the write lock
         write_lock()
         done = _write(read)
         db.session.commit()
@@ -217,7 +218,8 @@ class Indexer:
     @staticmethod
     def _index(ids: list[int]) -> None:
         try:
-            index_ids(ids)
+            if not index_ids(ids):
+                index_ids(ids)      # a reader indexed one of them: the others, read again
         except Exception:
             log.exception("indexing failed (the worker will index them: index_left)")
         finally:
