@@ -113,6 +113,18 @@ def peak_rss_mb(pids: list[int]) -> float:
     return total / 1024
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])      # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def inbox_count(url: str) -> int:
     import sqlalchemy as sa
 
@@ -157,6 +169,72 @@ def latencies(port: int, messages: int, sessions: int, size: int) -> list[float]
     return measured
 
 
+class IndexingProbe:
+    """During the burst, one message at a time with a word of its own, and how long after its
+    250 the search finds it (mail_message.search_text holds the word: mailgate/indexer.py);
+    after the burst, how long until no message waits for the indexer."""
+
+    def __init__(self, port: int, url: str):
+        import sqlalchemy as sa
+
+        self.port = port
+        self.engine = sa.create_engine(url)
+        self.lags: list[float] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _found(self, word: str) -> bool:
+        import sqlalchemy as sa
+
+        with self.engine.connect() as connection:
+            return bool(connection.execute(sa.text(
+                "SELECT count(*) FROM mail_message WHERE search_text LIKE :word"),
+                {"word": f"%{word}%"}).scalar())
+
+    def _run(self) -> None:
+        n = 0
+        while not self.stopping.wait(0.5):
+            n += 1
+            word = f"sondeindex{os.getpid()}x{n}"
+            body = (f"From: {SENDER}\r\nTo: {RECIPIENT}\r\nSubject: sonde\r\n\r\n"
+                    f"Le mot {word}.\r\n").encode()
+            try:
+                with smtplib.SMTP("127.0.0.1", self.port, timeout=60) as client:
+                    client.sendmail(SENDER, [RECIPIENT], body)
+            except (OSError, smtplib.SMTPException):
+                continue
+            answered = time.perf_counter()
+            while not self._found(word) and time.perf_counter() - answered < 120:
+                time.sleep(0.02)
+            self.lags.append(time.perf_counter() - answered)
+
+    def backlog(self) -> float:
+        """Seconds from now until no message waits for the indexer."""
+        self.stopping.set()
+        self.thread.join(180)
+        started = time.perf_counter()
+        with self.engine.connect() as connection:
+            columns = connection.exec_driver_sql(
+                "SELECT * FROM mail_message WHERE 0 = 1").keys()
+        if "indexed_at" not in columns:
+            return 0.0
+        while True:
+            with self.engine.connect() as connection:
+                if not connection.exec_driver_sql(
+                        "SELECT count(*) FROM mail_message WHERE indexed_at IS NULL").scalar():
+                    break
+            time.sleep(0.05)
+        self.engine.dispose()
+        return time.perf_counter() - started
+
+    def summary(self, backlog: float) -> str:
+        lags = sorted(self.lags) or [0.0]
+        return (f"indexing lag under the burst: {len(self.lags)} probes, found by search "
+                f"p50 {lags[len(lags) // 2] * 1000:.0f} ms, max {lags[-1] * 1000:.0f} ms "
+                f"after their 250; backlog indexed {backlog:.1f} s after the burst's end")
+
+
 def profile(pid: int, output: str) -> subprocess.Popen:
     """py-spy (pip install py-spy) sampling the gateway processes for the burst's first 10 s,
     as collapsed stacks in `output`."""
@@ -195,7 +273,13 @@ def bench(kind: str, args) -> None:
             wait_for(port)
             time.sleep(1.0 if args.processes > 1 else 0.2)
             profiler = profile(gateway.pid, f"{args.profile}-{kind}") if args.profile else None
+            probe = IndexingProbe(port, url)
+            processes = descendants(gateway.pid)
+            cpu_before = cpu_seconds(processes)
             elapsed = smtp_source(port, args.messages, args.sessions, args.size)
+            cpu_burst = cpu_seconds(processes) - cpu_before
+            indexing = probe.summary(probe.backlog())
+            cpu_all = cpu_seconds(processes) - cpu_before
             if profiler is not None:
                 profiler.wait(60)
                 print(top_frames(f"{args.profile}-{kind}"), flush=True)
@@ -210,11 +294,18 @@ def bench(kind: str, args) -> None:
               f"sessions, {args.processes} gateway process(es); accepted = delivered "
               f"{args.messages / elapsed:.0f} msgs/s; {stored} in the inbox; "
               f"peak RSS {rss:.0f} MB; latency ({len(times)} msgs) p50 "
-              f"{cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms", flush=True)
+              f"{cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms; {load_average()}\n"
+              f"  {indexing}\n  gateway CPU per message: {cpu_burst / args.messages * 1000:.2f} ms "
+              f"during the burst, {cpu_all / args.messages * 1000:.2f} ms with the indexing "
+              f"after it", flush=True)
 
 
-def peers(args) -> None:
-    for script in ("smtp_ceiling.sh", "postfix_e2e.sh"):
+def load_average() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def peers(args, scripts=("smtp_ceiling.sh", "postfix_e2e.sh")) -> None:
+    for script in scripts:
         path = PEERS / script
         if not path.exists():
             print(f"{script}: not found in {PEERS}")
@@ -222,7 +313,8 @@ def peers(args) -> None:
         done = subprocess.run(["bash", str(path), str(args.messages), str(args.sessions),
                                str(args.size)], cwd=ROOT, capture_output=True, text=True,
                               env={**os.environ, "PY": sys.executable})
-        print(done.stdout.strip() or done.stderr.strip()[-500:], flush=True)
+        print((done.stdout.strip() or done.stderr.strip()[-500:]) + f"; {load_average()}",
+              flush=True)
 
 
 class Sink:
@@ -343,16 +435,24 @@ def main() -> None:
                         help="SMTP in → queue → smarthost, against Postfix with a relayhost")
     parser.add_argument("--profile", metavar="PREFIX",
                         help="py-spy the gateway during the burst; top frames printed")
-    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds (forwarding)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="interleaved rounds: Postfix, then Préau on each database")
     args = parser.parse_args()
     if shutil.which("smtp-source") is None:
         raise SystemExit("smtp-source is missing: apt-get install postfix")
     if args.forwarding:
         forwarding(args)
         return
-    for kind in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
-        bench(kind, args)
-    if not args.no_peers:
+    kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
+    for round_number in range(1, args.rounds + 1):
+        if args.rounds > 1:
+            print(f"-- delivery, round {round_number}", flush=True)
+        if not args.no_peers and args.rounds > 1:
+            peers(args, ("postfix_e2e.sh",))
+        for kind in kinds:
+            bench(kind, args)
+        args.profile = None     # py-spy in the first round only
+    if not args.no_peers and args.rounds == 1:
         peers(args)
 
 

@@ -25,9 +25,12 @@ _STOP = object()
 
 
 class Committer:
-    def __init__(self, app, *, max_batch: int = 256):
+    def __init__(self, app, *, max_batch: int = 256,
+                 after_commit: Callable[[list], None] | None = None):
         self.app = app
         self.max_batch = max_batch
+        # Given the results of each committed batch (the gateway: to its indexer thread).
+        self.after_commit = after_commit
         self.jobs: stdqueue.SimpleQueue = stdqueue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name="preau-committer", daemon=True)
         self.thread.start()
@@ -79,6 +82,8 @@ class Committer:
             db.session.close()
         for job, (result, error) in zip(batch, results, strict=True):
             job.loop.call_soon_threadsafe(_settle, job.future, result, error)
+        if self.after_commit is not None:
+            self.after_commit([result for result, error in results if error is None])
 
     def _alone(self, job: Job) -> tuple[Any, Exception | None]:
         try:

@@ -1,10 +1,12 @@
 """`preau mailgate`: the SMTP server process(es).
 
-One process runs an asyncio loop serving every session, a thread pool for database reads and
-one committer thread (mailgate/committer.py). `--processes N` starts N such processes on the
+One process runs an asyncio loop serving every session, a thread pool for database reads,
+one committer thread (mailgate/committer.py) and one indexer thread (mailgate/indexer.py),
+which reads the parts of the messages just committed. `--processes N` starts N such processes on the
 same port (SO_REUSEPORT: the kernel spreads connections), which is how one machine uses more
 than one core; they share nothing but the database. On SQLite the gateway's connections use
-synchronous=FULL: a message answered 250 survives a power cut, not only a crash.
+synchronous=FULL: a message answered 250 survives a power cut, not only a crash (the
+indexer's transactions excepted: what they write is derived from the message).
 """
 from __future__ import annotations
 
@@ -26,8 +28,9 @@ from sqlalchemy import event
 
 from directory.db import db
 
-from . import inbound, replies, store
+from . import inbound, indexer, replies, store
 from .committer import Committer
+from .routing import RoutingResult
 from .sender_auth import SenderAuthenticator
 from .settings import SenderAuth, Settings, from_app
 
@@ -105,11 +108,20 @@ def durable_sqlite(app) -> None:
     if engine.dialect.name != "sqlite" or event.contains(engine, "connect", _full_sync):
         return
     event.listen(engine, "connect", _full_sync)
+    event.listen(engine, "checkout", _sync_level)   # out of any transaction, as SQLite wants
     engine.dispose()
 
 
 def _full_sync(dbapi_connection, _record) -> None:
     dbapi_connection.execute("PRAGMA synchronous=FULL")
+
+
+def _sync_level(dbapi_connection, _record, _proxy) -> None:
+    """FULL (a 250 survives a power cut), except for the indexer's transactions, whose
+    writes can be derived again from the message (a lost one leaves it unindexed, and it is
+    indexed again): their commits need not wait for the disk."""
+    level = "NORMAL" if indexer.DERIVED_WRITES.get() else "FULL"
+    dbapi_connection.execute(f"PRAGMA synchronous={level}")
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
@@ -129,12 +141,18 @@ class Gateway:
         self.settings = from_app(app)
         self.sock = sock
         self.reads = inbound.Reads(app, read_threads)
-        self.committer = Committer(app)
+        self.indexer = indexer.Indexer(app)
+        self.committer = Committer(app, after_commit=self._index)
         self.senders = None if self.settings.sender_auth == SenderAuth.OFF \
             else SenderAuthenticator(self.settings)
         self.handler = inbound.Inbound(self.settings, self.reads, self.committer, self.senders)
         self.tls = tls_context(self.settings)    # read once, not at every connection
         self.server: asyncio.AbstractServer | None = None
+
+    def _index(self, results: list) -> None:
+        """After a group commit: its stored messages to the indexer thread."""
+        self.indexer.add(r.message_id for r in results
+                         if isinstance(r, RoutingResult) and r.message_id)
 
     def _session(self) -> SMTP:
         return PreauSMTP(self.handler, settings=self.settings,
@@ -152,6 +170,7 @@ class Gateway:
             self.server.close()
             await self.server.wait_closed()
         self.committer.stop()
+        self.indexer.stop()
         self.reads.stop()
         if self.senders is not None:
             self.senders.stop()

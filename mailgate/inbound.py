@@ -4,7 +4,8 @@ MAIL FROM identifies the author (mailgate/identity.py), whose claim is checked a
 (mailgate/sender_auth.py: SPF, DKIM, DMARC); each RCPT TO is judged at once by
 `routing.check` so the client gets a reply per recipient; DATA stores the message through
 `routing.deliver_many`, run by the committer thread for all the messages waiting together, and
-250 is sent only once that commit has returned. Database reads run in a thread pool: the event
+250 is sent only once that commit has returned. Only the header is read before that: the
+message is stored as received, and its parts are read after the commit (mailgate/indexer.py). Database reads run in a thread pool: the event
 loop never waits on the database.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from directory.db import db
 from directory.wording import Reason
 
 from . import bounces, identity, local_handlers, mime, replies, routing
-from .cache import IDENTITY_TTL, TimedCache
+from .cache import IDENTITY_TTL, InFlight, TimedCache
 from .committer import Committer
 from .sender_auth import Action, Check, SenderAuthenticator
 from .settings import MB, Settings
@@ -74,6 +75,7 @@ class Inbound:
         self.senders = senders      # None: PREAU_SENDER_AUTH=off
         self.authors = TimedCache(IDENTITY_TTL)      # see mailgate/cache.py
         self.accepted = TimedCache(IDENTITY_TTL)
+        self.asking = InFlight()
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
@@ -131,8 +133,10 @@ class Inbound:
         key = (transaction.author.id, address.lower())
         decision = self.accepted.get(key)
         if decision is None:
-            (decision,) = await self.reads.run(self._check, transaction.author, address,
-                                               transaction.declared_size)
+            (decision,) = await self.asking.get(
+                ("check", *key, transaction.declared_size),
+                lambda: self.reads.run(self._check, transaction.author, address,
+                                       transaction.declared_size))
         if not decision.result.accepted:
             return replies.refusal(decision.result.refusal, decision.result.reason)
         transaction.too_many = routing.over_limit(
@@ -151,7 +155,8 @@ class Inbound:
         key = address.strip("<> ").lower()
         author = self.authors.get(key)
         if author is None:
-            author = await self.reads.run(identity.author_for, address)
+            author = await self.asking.get(("author", key), lambda: self.reads.run(
+                identity.author_for, address))
             if author is not None and not author.suspended:
                 self.authors.put(key, author)
         return author
@@ -178,8 +183,7 @@ class Inbound:
             if refusal:
                 return self._reply(envelope, refusal)
         try:
-            parsed = await asyncio.get_running_loop().run_in_executor(
-                self.reads.executor, mime.parse, raw)
+            parsed = mime.headers_only(raw)     # the parts are read by mailgate/indexer.py
         except mime.UnreadableMessage:
             return self._reply(envelope, replies.UNREADABLE_MESSAGE)
         if transaction.handled:

@@ -9,6 +9,12 @@ never found) is kept exactly as received and shown as text with a notice; one ne
 than MAX_NESTING levels (the email package recurses, and gives up near a thousand) is
 `UnreadableMessage`, refused for good.
 
+Two readings: `parse` reads everything (the web's messages, and the indexer:
+mailgate/indexer.py); `headers_only`, on the SMTP gateway's hot path, splits the header block
+and leaves the body as it came (`Parsed.complete` False: no text, no attachment yet). The
+indexer parses it right after the commit. Only a message that might be nested too deep (more
+multipart types than MAX_NESTING) is parsed whole at accept, to answer 554 before 250.
+
 Every text taken from the message goes through `clean`: bytes that are not UTF-8 are read as
 UTF-8 or replaced, and NULs are dropped, since PostgreSQL's text columns cannot hold them
 (the stored source, bytes, keeps the message as it came).
@@ -83,6 +89,7 @@ class Parsed:
     attachments: list[AttachmentData] = field(default_factory=list)
     malformed: bool = False
     top_marker: Field | None = None               # when the whole body was an attachment
+    complete: bool = True                         # False: `headers_only`, body not read yet
 
     def get(self, name: str) -> str:
         name = name.lower()
@@ -166,6 +173,16 @@ def split(raw: bytes) -> tuple[list[Field], bytes]:
 
 def _is_field_name(name: bytes) -> bool:
     return bool(name) and all(33 <= c <= 126 for c in name)
+
+
+def headers_only(raw: bytes) -> Parsed:
+    """The header fields, the body untouched: what the gateway needs before its 250. A body
+    with more multipart types than MAX_NESTING could be too deep to read: parsed whole here,
+    so that it is refused (UnreadableMessage) rather than accepted and never readable."""
+    if raw.lower().count(b"multipart/") > MAX_NESTING:     # ~20 µs for 10 KB
+        return parse(raw)
+    fields, body = split(raw)
+    return Parsed(fields=fields, body=body, size=len(raw), complete=False)
 
 
 def parse(raw: bytes) -> Parsed:

@@ -165,13 +165,22 @@ class MailMessage(db.Model):
     # vérifié" when not.
     sender_check: Mapped[SenderCheck | None] = mapped_column(_enum(SenderCheck, "sender_check"))
     # Header block (sanitised: no redirect address) + MIME body whose attachment payloads are
-    # replaced by references to MailAttachment rows (mailgate/mime.py puts them back).
+    # replaced by references to MailAttachment rows (mailgate/mime.py puts them back); the
+    # body as received while the message waits for the indexer (indexed_at NULL).
     source: Mapped[bytes] = mapped_column(LargeBinary)
     # What the mailbox search compares: `search_key` of the subject, sender's name,
-    # recipients and text, filled on insert (messages are never updated). On PostgreSQL a GIN
-    # trigram index (migration 0005) serves `search_text LIKE '%…%'`.
+    # recipients and text, filled on insert, and again by the indexer once it has the
+    # text. On PostgreSQL a GIN trigram index (migration 0005) serves `search_text LIKE '%…%'`.
     search_text: Mapped[str] = mapped_column(Text, default=_search_text_of,
                                              server_default="")
+    # When the message's parts were read (text, HTML, attachments, search text): NULL while
+    # the SMTP gateway's raw copy waits for the indexer (mailgate/indexer.py, migration 0016).
+    indexed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        Index("ix_mail_message_unindexed", "id", postgresql_where=text("indexed_at IS NULL"),
+              sqlite_where=text("indexed_at IS NULL")),
+    )
 
     @property
     def unverified_sender(self) -> bool:

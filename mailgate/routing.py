@@ -331,7 +331,7 @@ def deliver(author: Account, parsed: mime.Parsed, decisions: Sequence[Decision],
     message was stored by `store_once` (a population mailing routes it in batches, storing
     it once for all); `warn=False`: the caller reports failures itself (its job report)."""
     (result,) = deliver_many([Delivery(author, parsed, decisions, received, save_copy,
-                                       copy_to_self, message_id, warn)])
+                                       copy_to_self, message_id, warn)], lock_first=True)
     return result
 
 
@@ -356,20 +356,26 @@ def store_once(author: Account, parsed: mime.Parsed, *, save_copy: bool = True) 
     return message_id
 
 
-def deliver_many(deliveries: Sequence[Delivery]) -> list[RoutingResult]:
+def deliver_many(deliveries: Sequence[Delivery], *, lock_first: bool = False
+                 ) -> list[RoutingResult]:
     """`deliver` for several messages in one transaction and a fixed number of statements,
     whatever their number (the SMTP gateway's group commit). Quota is decided as if they were
-    delivered one after the other, on mailbox rows locked until commit."""
+    delivered one after the other, on the usage read at the start; the mailbox rows are locked
+    only at the end (`store.settle_usage`), where a mailbox another transaction filled
+    meanwhile raises `store.QuotaRace`: the caller rolls back and delivers again (the
+    gateway's committer runs each message of the batch alone). `lock_first` (`deliver`: one
+    message, in a caller's transaction that could not start over) locks the rows at the start
+    instead, so that no race can happen."""
     settings = current()
     deliveries = [replace(d, decisions=_once_per_account(d.decisions)) for d in deliveries]
     inboxes = store.system_folders({d.result.account_id for job in deliveries
                                     for d in job.decisions if d.result.accepted and d.internal},
                                    FolderKind.INBOX)
     copies = _copy_folders({job.author for job in deliveries if job.save_copy})
-    usage = store.lock_usage(set(inboxes) | {author_id for author_id, _ in copies})
+    read = store.lock_usage if lock_first else store.read_usage
+    usage = read(set(inboxes) | {author_id for author_id, _ in copies})
     used_before = dict(usage)
     results = [_place(job, inboxes, copies, usage, settings) for job in deliveries]
-    store.add_usage({i: usage[i] - used_before[i] for i in usage})
     stored = [(job, outcome) for job, outcome in zip(deliveries, results, strict=True)
               if outcome.accepted]
     fresh = [(job, outcome) for job, outcome in stored if job.message_id is None]
@@ -390,6 +396,9 @@ def deliver_many(deliveries: Sequence[Delivery]) -> list[RoutingResult]:
     insert_rows(MailCorrespondent.__table__,
                 [{"account_id": a, "author_id": b} for a, b in correspondents],
                 ignore_duplicates=True)
+    limits = {i: settings.quota_bytes for i in inboxes} | {
+        author_id: settings.quota_bytes for author_id, kind in copies if kind == FolderKind.SENT}
+    store.settle_usage(used_before, {i: usage[i] - used_before[i] for i in usage}, limits)
     return [_warn(job.author, job.parsed, outcome) if job.warn else outcome
             for job, outcome in zip(deliveries, results, strict=True)]
 

@@ -10,7 +10,8 @@ them back.
 Each round also routes one batch of a background fan-out (mailgate/fanout.py), so a mailing
 to 100,000 people advances between sends and never holds the queue up, and first runs the
 automated communications that are due (mailgate/automations/scheduler.py), whose fan-outs
-the next batches route.
+the next batches route. And it indexes what the gateways left unindexed (mailgate/indexer.py:
+a gateway stopped or killed before its indexer thread came to it).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from datetime import datetime, timedelta
 from directory.clock import utcnow
 from directory.db import db, write_transaction
 
-from . import bounces, dkim_signing, fanout, personalise, queue, store
+from . import bounces, dkim_signing, fanout, indexer, personalise, queue, store
 from .automations import scheduler
 from .failures import Failure, FailureKind
 from .models import EntryKind, MailMessage, OutboundEntry
@@ -141,7 +142,7 @@ def _report(entry_id: int, failure: Failure) -> None:
 def drain(worker: str | None = None, *, now: datetime | None = None) -> int:
     """Rounds until nothing is due (for `preau worker --drain` and tests)."""
     total = 0
-    while handled := (scheduler.run_due(now) + fanout.run_batch()
+    while handled := (scheduler.run_due(now) + fanout.run_batch() + indexer.index_left()
                       + run_once(worker, now=now)):
         total += handled
     return total
@@ -152,7 +153,8 @@ def run_forever(stop: threading.Event, *, idle: float = 1.0) -> None:
     last_purge = utcnow()
     while not stop.is_set():
         try:
-            handled = scheduler.run_due() + fanout.run_batch() + run_once(worker)
+            handled = (scheduler.run_due() + fanout.run_batch() + indexer.index_left()
+                       + run_once(worker))
             if (utcnow() - last_purge).total_seconds() > PURGE_EVERY:
                 queue.purge_finished()
                 db.session.commit()

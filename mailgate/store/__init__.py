@@ -8,9 +8,11 @@ Attachments are kept **in the database** (table mail_blob, addressed by SHA-256)
 under the instance folder, because:
 - SPEC §10 runs N gateways, workers and web processes on several machines in front of one
   PostgreSQL: a file under one machine's instance folder is not seen by the others;
-- a message, its attachments, its mailbox references and its queue entries are then written in
-  one transaction, so "250 only after commit" covers the attachments too, and a crash leaves
-  neither orphan files nor references to missing ones;
+- a message, its mailbox references and its queue entries are written in one transaction, so
+  "250 only after commit" covers the attachments too (the SMTP gateway stores the message
+  as received; mailgate/indexer.py later detaches its attachments in one transaction with
+  the rewritten source), and a crash leaves neither orphan files nor references to missing
+  ones;
 - removal is a DELETE in the transaction that drops the last reference (see collect_garbage),
   not a file sweep racing with deliveries. Content addressing still stores a file forwarded
   or sent twice once. The cost is database size, which backups and PostgreSQL's TOAST handle.
@@ -30,12 +32,23 @@ from .messages import (
     save_message,
     save_messages,
 )
-from .quota import add_usage, full_mailboxes, lock_usage, recount_usage, reserve, usage
+from .quota import (
+    QuotaRace,
+    add_usage,
+    full_mailboxes,
+    lock_usage,
+    read_usage,
+    recount_usage,
+    reserve,
+    settle_usage,
+    usage,
+)
 from .sql import core, insert_ignoring_duplicates
 
 __all__ = [
-    "AttachmentContent", "NewMessage", "add_items", "add_usage", "attachment_for",
+    "AttachmentContent", "NewMessage", "QuotaRace", "add_items", "add_usage", "attachment_for",
     "collect_garbage", "core", "delete_items", "full_mailboxes", "insert_ignoring_duplicates",
-    "insert_items", "item_of", "item_rows", "lock_usage", "message_bytes", "recount_usage",
-    "remember_folders", "reserve", "save_message", "save_messages", "system_folders", "usage",
+    "insert_items", "item_of", "item_rows", "lock_usage", "message_bytes", "read_usage", "recount_usage",
+    "remember_folders", "reserve", "save_message", "save_messages", "settle_usage",
+    "system_folders", "usage",
 ]

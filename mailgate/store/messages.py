@@ -14,7 +14,7 @@ from directory.errors import NotFound
 from directory.models import Account
 from directory.sets import insert_rows
 
-from .. import headers, mime
+from .. import headers, indexer, mime
 from ..fanout_models import FanoutJob
 from ..models import (
     EntryState,
@@ -62,7 +62,10 @@ def save_message(parsed: mime.Parsed, header_block: bytes, *, message_id: str,
 
 
 def save_messages(messages: Sequence[NewMessage]) -> list[int]:
-    """`save_message` for several messages in one INSERT; their ids in the same order."""
+    """`save_message` for several messages in one INSERT; their ids in the same order. A
+    message read with `mime.headers_only` is stored raw, its text and attachments left to the
+    indexer (mailgate/indexer.py); its search text meanwhile holds the subject, sender and
+    recipients."""
     if not messages:
         return []
     now = utcnow()
@@ -70,7 +73,7 @@ def save_messages(messages: Sequence[NewMessage]) -> list[int]:
     ids = list(core(table.insert().returning(table.c.id, sort_by_parameter_order=True),
                     [_message_row(m, now) for m in messages]).scalars())
     for stored, message in zip(ids, messages, strict=True):
-        if message.parsed.attachments:
+        if message.parsed.complete and message.parsed.attachments:
             save_attachments(stored, message.parsed.attachments)
     return ids
 
@@ -93,7 +96,8 @@ def _message_row(message: NewMessage, now: datetime) -> dict:
         "text_body": parsed.text_body, "html_body": parsed.html_body,
         "has_attachments": bool(parsed.attachments), "malformed": parsed.malformed,
         "automatic": message.automatic, "sender_check": message.sender_check,
-        "source": message.header_block + parsed.body}
+        "source": message.header_block + parsed.body,
+        "indexed_at": now if parsed.complete else None}
 
 
 def _display(pair: tuple[str, str]) -> str:
@@ -130,11 +134,14 @@ def insert_items(rows: Sequence[dict]) -> None:
 
 
 def item_of(account: Account, item_id: int) -> tuple[MailboxItem, MailMessage]:
+    """One of the account's items and its message, indexed (read on the spot if the indexer
+    has not come to it yet: mailgate/indexer.py)."""
     row = db.session.execute(
         select(MailboxItem, MailMessage).join(MailMessage, MailMessage.id == MailboxItem.message_id)
         .where(MailboxItem.id == item_id, MailboxItem.account_id == account.id)).first()
     if row is None:
         raise NotFound.of("message_missing")
+    indexer.index_now(row[1])
     return row[0], row[1]
 
 

@@ -43,6 +43,38 @@ def lock_usage(account_ids: Iterable[int]) -> dict[int, int]:
         .order_by(table.account_id).with_for_update()).all())
 
 
+def read_usage(account_ids: Iterable[int]) -> dict[int, int]:
+    """account id → bytes used, without locking: a batch decides on these, writes its
+    messages, then `settle_usage` locks the rows only for the end of its transaction."""
+    ids = set(account_ids)
+    if not ids:
+        return {}
+    table = Mailbox.__table__.c
+    return dict(core(select(table.account_id, table.used_bytes)
+                     .where(any_of(table.account_id, ids))).all())
+
+
+class QuotaRace(Exception):
+    """Another transaction filled a mailbox between `read_usage` and `settle_usage`: what was
+    decided no longer fits. The caller rolls back and decides again."""
+
+
+def settle_usage(read: dict[int, int], added: dict[int, int],
+                 limits: dict[int, int]) -> None:
+    """Add `added` to the usage read earlier by `read_usage`, the rows now locked (in account
+    order) until commit. Two gateway processes delivering to one mailbox thus wait on each
+    other only for the end of their transactions, not for all of it. `limits`: account id →
+    quota that its added bytes had to fit in; QuotaRace if they no longer do."""
+    locked = lock_usage(added)
+    for account_id, amount in added.items():
+        limit = limits.get(account_id)
+        now = locked.get(account_id, 0)
+        if amount and limit is not None and now != read.get(account_id) \
+                and now + amount > limit:
+            raise QuotaRace(account_id)
+    add_usage(added)
+
+
 def add_usage(added: dict[int, int]) -> None:
     """used_bytes += bytes, per account: one statement."""
     add_to(Mailbox.__table__, "account_id", "used_bytes", added)

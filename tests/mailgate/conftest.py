@@ -20,7 +20,7 @@ from aiosmtpd.controller import Controller
 from dnslib.server import DNSServer
 from sqlalchemy import select
 
-from directory.db import db
+from directory.db import db, write_lock
 from directory.models import Account, GroupMember, ParentLink
 from tests.conftest import fresh_database, make_app, migrate_and_load_demo, missing
 
@@ -185,8 +185,13 @@ def account(login: str) -> Account:
 def new_account(profile, *, redirect: str | None = None, group_of: str | None = None,
                 child_of: str | None = None, parent_of: str | None = None,
                 suspended: bool = False) -> Account:
-    """A fresh committed account; `group_of`: put it in every group of that login."""
+    """A fresh committed account; `group_of`: put it in every group of that login. On SQLite
+    the write lock is taken first: the gateway's indexer thread commits after the 250s, and
+    a transaction that read before its commit could no longer write."""
     from directory.accounts import create_account
+
+    db.session.rollback()
+    write_lock()
 
     n = next(_serial)
     person = create_account(login=f"mg-{os.getpid()}-{n}", first_name="Test",

@@ -13,14 +13,15 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from directory.clock import utcnow
 from directory.db import db
 from directory.enums import Profile
-from mailgate import queue, system_mail
+from mailgate import indexer, queue, system_mail
 from mailgate.models import EntryKind, EntryState, MailboxItem, MailMessage, OutboundEntry
 from tests.conftest import make_app, missing
 
@@ -125,6 +126,13 @@ def test_sigkill_during_a_burst_loses_no_message_that_was_answered_250(mail_app,
         .where(MailboxItem.account_id == pupil.id)))
     assert [m for m in accepted if m not in stored] == []
     assert after["Message-ID"] in stored
+    # What the killed gateway's indexer thread had not come to, the worker's round indexes.
+    while indexer.index_left(timedelta(0)):
+        pass
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(MailMessage).join(
+        MailboxItem, MailboxItem.message_id == MailMessage.id).where(
+        MailboxItem.account_id == pupil.id, MailMessage.indexed_at.is_(None))) == 0
 
 
 def _queue_forwards(count: int, prefix: str) -> list[str]:

@@ -287,3 +287,29 @@ def test_quota_counter_matches_the_items_after_moves_and_deletions():
     db.session.commit()
     inbox_id = store.system_folders([pupil.id], FolderKind.INBOX)[pupil.id]
     assert db.session.get(MailboxItem, items[0].id).folder_id == inbox_id
+
+
+@pytest.mark.postgres_only
+def test_a_mailbox_filled_by_another_transaction_meanwhile_is_decided_again():
+    """A batch decides quota on usage read without locks; another gateway filling the mailbox
+    before the batch's end makes that batch start over (store.QuotaRace), never overshoot."""
+    pupil = new_account(Profile.STUDENT, group_of="zoe.le-gall")
+    claire = account("claire.bernard")
+    route(claire, [pupil.id], compose(claire, subject="Premier", text="."))
+    db.session.commit()
+    quota = current().quota_bytes
+    read = store.read_usage([pupil.id])
+    with db.engine.connect() as other:      # the other gateway's transaction, committed
+        other.execute(Mailbox.__table__.update().where(Mailbox.account_id == pupil.id)
+                      .values(used_bytes=quota - 10))
+        other.commit()
+    with pytest.raises(store.QuotaRace):
+        store.settle_usage(read, {pupil.id: 1000}, {pupil.id: quota})
+    db.session.rollback()
+    read = store.read_usage([pupil.id])
+    store.settle_usage(read, {pupil.id: 5}, {pupil.id: quota})      # still fits: added
+    db.session.commit()
+    assert store.usage(pupil.id) == quota - 5
+    result = route(claire, [pupil.id], compose(claire, subject="Trop", text="."))
+    assert result.recipients[0].refusal == Refusal.MAILBOX_FULL
+    db.session.rollback()

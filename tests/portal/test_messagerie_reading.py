@@ -8,7 +8,7 @@ import os
 from sqlalchemy import select
 
 from directory.db import db
-from mailgate import mime, store
+from mailgate import mime, routing, store
 from mailgate.models import FolderKind, MailMessage, OutboundEntry
 from tests.conftest import csrf_token
 
@@ -20,6 +20,7 @@ from .messagerie_helpers import (
     flashes,
     item_id,
     items,
+    message,
     person,
 )
 
@@ -202,3 +203,25 @@ def test_a_teachers_receipt_is_forwarded_to_her_redirect_address(app, logged_in)
         assert forwarded.subject == "Accusé de réception : Conseil de classe"
         assert "a été lu par Zoé Le Gall" in forwarded.text_body
         assert forwarded.addresses("from") == [("Zoé Le Gall", "zoe.le-gall@ent.test")]
+
+
+def test_a_message_the_gateway_stored_raw_reads_whole_before_the_indexer_comes(app, student):
+    """The SMTP gateway commits the message as received (mime.headers_only) and leaves its
+    parts to mailgate/indexer.py; opening it first reads them there and then."""
+    mail = message("lucas.martin", ["zoe.le-gall"], "Pas encore indexé", "Le texte brut.",
+                   files=(("carte.txt", "text/plain", b"Carte de la sortie"),))
+    with app.app_context():
+        writer = account("lucas.martin")
+        routing.route(writer, [account("zoe.le-gall").id],
+                      mime.headers_only(mail.as_bytes(policy=mail.policy.clone(
+                          linesep="\r\n"))))
+        db.session.commit()
+        stored = db.session.scalar(select(MailMessage).where(
+            MailMessage.subject == "Pas encore indexé"))
+        assert stored.indexed_at is None and stored.text_body == ""
+    item = item_id(app, "zoe.le-gall", "Pas encore indexé")
+    doc = page(student.get(f"/messagerie/message/{item}"))
+    assert doc.find("pre", class_="mail-text").text.strip() == "Le texte brut."
+    (link,) = doc.find("section", class_="attachments").find_all("a")
+    assert link.text == "carte.txt"
+    assert student.get(link.attrs["href"]).data == b"Carte de la sortie"

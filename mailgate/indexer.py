@@ -1,0 +1,229 @@
+"""The deferred half of delivery: reading the parts of the messages the SMTP gateway stored raw.
+
+The gateway answers 250 once the raw message, its mailbox references and its queue entries
+are committed (mailgate/mime.py `headers_only`): the message shows in the mailbox at once,
+with its subject, sender and date read from its header. Its parts are read here, right after:
+text and HTML bodies, attachments detached into the store, the malformed notice, and the
+search text with the body in it (until then the search finds the message by its subject,
+sender and recipients only). As Dovecot does, indexing is out of the path that must commit
+before 250, and in batches.
+
+Who runs it: a thread of each gateway process (`Indexer`), given the ids of the messages of
+every group commit of its process, so the lag is about one batch's time whatever the worker is
+doing and two gateways never parse the same message; `preau worker` also calls `index_left`
+at every round, for messages a gateway left when it was stopped or killed (waiting for more
+than LEFT_AFTER). Opening a message not yet indexed indexes it on the spot (`index_now`,
+store.item_of).
+
+Messages are parsed outside the write lock (on SQLite the gateway's committer waits for it),
+then written in one UPDATE … WHERE indexed_at IS NULL: if someone else indexed one of them
+meanwhile (a reader's `index_now`), the batch is dropped and the thread reads the others again.
+"""
+from __future__ import annotations
+
+import contextvars
+import logging
+import queue as stdqueue
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.attributes import set_committed_value
+
+from directory.clock import utcnow
+from directory.db import db, is_lock_conflict, write_lock
+
+from . import mime
+from .models import MailMessage, search_key
+from .store.attachments import save_attachments
+from .store.sql import core
+
+log = logging.getLogger("preau.mailgate")
+BATCH = 200
+# Set in the indexer's thread: its writes can be derived again from the stored message, so
+# on SQLite its commits skip the fsync (mailgate/gateway.py `durable_sqlite`).
+DERIVED_WRITES = contextvars.ContextVar("preau_derived_writes", default=False)
+LEFT_AFTER = timedelta(seconds=30)     # older and not indexed: its gateway's thread is gone
+
+
+def index_left(older_than: timedelta = LEFT_AFTER, limit: int = BATCH) -> int:
+    """Index one batch of the messages waiting for longer than `older_than` — left by a
+    gateway stopped before its indexer thread came to them — and commit; how many."""
+    table = MailMessage.__table__.c
+    query = select(table.id).where(table.indexed_at.is_(None),
+                                   table.stored_at <= utcnow() - older_than)
+    query = query.order_by(table.id).limit(limit)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)     # two workers take different ones
+    return index_ids(list(core(query).scalars()))
+
+
+def index_ids(ids: Sequence[int]) -> int:
+    """Index these messages (those not indexed yet) and commit; how many were indexed. The
+    parsing is done before the write lock is taken (on SQLite the gateway's committer needs
+    it), the writing in a few statements whatever their number."""
+    try:
+        read = _parsed(ids)
+        if db.session.get_bind().dialect.name == "sqlite":
+            db.session.commit()     # end the read: the writes below take the write lock
+        write_lock()
+        done = _write(read)
+        db.session.commit()
+    except Conflict:
+        db.session.rollback()
+        return 0
+    except Exception:
+        db.session.rollback()
+        raise
+    return done
+
+
+def index_now(message: MailMessage) -> None:
+    """Index one message a reader is opening, in the caller's transaction (the reading page
+    commits it, or not: it is indexed again next time, or by the indexer). If SQLite will
+    not let this reader write now, the message is read from its source for this page only."""
+    if message.indexed_at is not None:
+        return
+    found = _parsed([message.id])
+    try:
+        _write(found)       # one message: a Conflict has written nothing
+    except Conflict:
+        pass
+    except OperationalError as error:
+        if not is_lock_conflict(error) or not found:
+            raise
+        (_, values, _), = found
+        for column, key in (("text_body", "v_text"), ("html_body", "v_html"),
+                            ("malformed", "v_malformed")):
+            set_committed_value(message, column, values[key])
+        return
+    db.session.refresh(message)
+
+
+class Conflict(Exception):
+    """Someone else indexed some of the messages first: the caller drops its work."""
+
+
+def _parsed(ids: Sequence[int]) -> list[tuple[int, dict, list[mime.AttachmentData]]]:
+    """(id, new column values, attachments) of those of the messages not indexed yet."""
+    if not ids:
+        return []
+    table = MailMessage.__table__.c
+    rows = core(select(table.id, table.source, table.subject, table.from_name,
+                       table.to_display).where(table.id.in_(list(ids)),
+                                               table.indexed_at.is_(None))).all()
+    found = []
+    for row in rows:
+        parsed = _read(row.source)
+        found.append((row.id, {
+            "row_id": row.id, "v_text": parsed.text_body, "v_html": parsed.html_body,
+            "v_attached": bool(parsed.attachments), "v_malformed": parsed.malformed,
+            "v_source": _stored_source(row.source, parsed),
+            "v_search": search_key(row.subject or "", row.from_name or "",
+                                   row.to_display or "", parsed.text_body)},
+            parsed.attachments))
+    return found
+
+
+def _write(found: list[tuple[int, dict, list[mime.AttachmentData]]]) -> int:
+    """Store what `_parsed` read, for the messages still not indexed: one UPDATE for all."""
+    if not found:
+        return 0
+    table = MailMessage.__table__
+    now = utcnow()
+    claimed = 0
+    # The source is written again only when attachments were detached from it: PostgreSQL
+    # would otherwise store (TOAST) its unchanged bytes a second time.
+    for detached in (False, True):
+        rows = [values for _, values, attachments in found
+                if bool(attachments) == detached]
+        if not rows:
+            continue
+        columns = {"text_body": bindparam("v_text"), "html_body": bindparam("v_html"),
+                   "has_attachments": bindparam("v_attached"),
+                   "malformed": bindparam("v_malformed"),
+                   "search_text": bindparam("v_search"), "indexed_at": now}
+        if detached:
+            columns["source"] = bindparam("v_source")
+        else:
+            rows = [{k: v for k, v in row.items() if k != "v_source"} for row in rows]
+        claimed += core(update(table).where(table.c.id == bindparam("row_id"),
+                                            table.c.indexed_at.is_(None)).values(columns),
+                        rows).rowcount
+    if claimed != len(found):
+        raise Conflict()
+    for message_id, _, attachments in found:
+        if attachments:
+            save_attachments(message_id, attachments)
+    return len(found)
+
+
+def _read(source: bytes) -> mime.Parsed:
+    try:
+        return mime.parse(source)
+    except mime.UnreadableMessage:
+        # Nested too deep for the parser though the gateway's count let it through
+        # (mime.headers_only): shown as received, with the malformed notice.
+        fields, body = mime.split(source)
+        return mime.Parsed(fields=fields, body=body, size=len(source),
+                           text_body=mime.MALFORMED_NOTICE + mime.clean(
+                               body.decode("utf-8", errors="replace")), malformed=True)
+
+
+def _stored_source(source: bytes, parsed: mime.Parsed) -> bytes:
+    """The header block as stored, and the body with its attachments detached."""
+    if not parsed.attachments:
+        return source
+    block = b"".join(f.raw for f in parsed.fields)
+    if parsed.top_marker is not None:
+        block += parsed.top_marker.raw
+    return block + b"\r\n" + parsed.body
+
+
+class Indexer:
+    """A thread indexing the messages its process has just stored (`add` after each commit):
+    the lag is the time of one batch, whatever the worker is doing."""
+
+    def __init__(self, app):
+        self.app = app
+        self.waiting: stdqueue.SimpleQueue = stdqueue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="preau-indexer", daemon=True)
+        self.thread.start()
+
+    def add(self, message_ids: Iterable[int]) -> None:
+        for message_id in message_ids:
+            self.waiting.put(message_id)
+
+    def stop(self) -> None:
+        self.waiting.put(_STOP)
+        self.thread.join(timeout=30)
+
+    def _run(self) -> None:
+        DERIVED_WRITES.set(True)
+        with self.app.app_context():
+            while True:
+                ids = [self.waiting.get()]
+                while len(ids) < BATCH:
+                    try:
+                        ids.append(self.waiting.get_nowait())
+                    except stdqueue.Empty:
+                        break
+                stopping = _STOP in ids
+                self._index([i for i in ids if i is not _STOP])
+                if stopping:
+                    return
+
+    @staticmethod
+    def _index(ids: list[int]) -> None:
+        try:
+            if not index_ids(ids):
+                index_ids(ids)      # a reader indexed one of them: the others, read again
+        except Exception:
+            log.exception("indexing failed (the worker will index them: index_left)")
+        finally:
+            db.session.close()
+
+
+_STOP = object()
