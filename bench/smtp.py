@@ -20,9 +20,11 @@ Forwarding (`--forwarding`, issue 16): the same burst to claire.bernard@ent.test
 whose mail goes to her verified redirect address, so each message is accepted, queued and
 relayed by `preau worker` to a smarthost: Postfix's `smtp-sink` on loopback, which counts
 what it receives. Timed from the first connection to the last message received by the sink.
-Measured against Postfix (needs root: it rewrites /etc/postfix/main.cf and starts Postfix)
-relaying the same burst with `relayhost` = the same sink, in interleaved rounds
-(`--rounds`): Préau SQLite, Préau PostgreSQL, Postfix, then again.
+Measured against Postfix relaying the same burst with `relayhost` = the same sink, in
+interleaved rounds (`--rounds`): Préau SQLite, Préau PostgreSQL, Postfix, then again, each
+round ending with the ratios and every line with the load average. The Postfix is an instance
+of the bench's own (/etc/postfix-preau-forwarding, needs root), so the system's Postfix and
+another bench's are left alone. `--profile PREFIX` samples Préau's gateway and worker.
 """
 from __future__ import annotations
 
@@ -258,7 +260,9 @@ class Sink:
         self.process.wait(10)
 
 
-def forward_preau(kind: str, args) -> None:
+def forward_preau(kind: str, args) -> float:
+    """One Préau round; returns its end-to-end msgs/s. With --profile, py-spy samples the
+    worker (PREFIX-worker-KIND) and the gateway (PREFIX-gateway-KIND) for the first 10 s."""
     with tempfile.TemporaryDirectory(prefix="preau-bench-") as tmp:
         folder = Path(tmp)
         url = fresh_database(kind, folder)
@@ -272,9 +276,14 @@ def forward_preau(kind: str, args) -> None:
                                      env=env, cwd=ROOT, stdout=subprocess.DEVNULL),
                     subprocess.Popen(command + ["worker"], env=env, cwd=ROOT,
                                      stdout=subprocess.DEVNULL)]
+        profiles = []
         try:
             wait_for(port)
             time.sleep(1.0 if args.processes > 1 else 0.2)
+            if args.profile:
+                outputs = [f"{args.profile}-{part}-{kind}" for part in ("gateway", "worker")]
+                profiles = [(output, profile(child.pid, output))
+                            for output, child in zip(outputs, children, strict=True)]
             started = time.perf_counter()
             accepted = smtp_source(port, args.messages, args.sessions, args.size, FORWARDED)
             finished = sink.wait_until(args.messages)
@@ -284,50 +293,90 @@ def forward_preau(kind: str, args) -> None:
             for child in children:
                 child.wait(30)
             sink.stop()
+        rate = args.messages / (finished - started)
         print(f"forwarding preau/{kind}: {args.messages} msgs of {args.size} B, "
               f"{args.processes} gateway process(es) + 1 worker; accepted "
               f"{args.messages / accepted:.0f} msgs/s; SMTP in → smarthost end to end "
-              f"{args.messages / (finished - started):.0f} msgs/s ({sink.count} received by "
-              f"the sink in {finished - started:.1f} s)", flush=True)
+              f"{rate:.0f} msgs/s ({sink.count} received by the sink in "
+              f"{finished - started:.1f} s); load average {load_average()}", flush=True)
+        for output, spy in profiles:
+            spy.wait(60)
+            print(f"  py-spy {output} (self time):\n{top_frames(output, 10)}", flush=True)
+        return rate
 
 
-def forward_postfix(args) -> None:
-    """Postfix on 127.0.0.1:25 relaying everything from loopback to the sink (relayhost)."""
+POSTFIX_INSTANCE = Path("/etc/postfix-preau-forwarding")
+
+
+def postfix_instance(port: int, relay_port: int) -> Path:
+    """A Postfix instance of the bench's own (its config, queue and data directories), so
+    the system's /etc/postfix and another bench's Postfix are left alone: smtpd on
+    127.0.0.1:`port`, everything from loopback relayed to the sink, no chroot."""
+    config, queue, data = (POSTFIX_INSTANCE, Path("/var/spool/postfix-preau-forwarding"),
+                           Path("/var/lib/postfix-preau-forwarding"))
+    for folder in (config, queue, data):
+        folder.mkdir(parents=True, exist_ok=True)
+    shutil.chown(data, "postfix")
+    shutil.copy("/etc/postfix/master.cf", config / "master.cf")
+    (config / "main.cf").write_text("")
+    settings = {"queue_directory": queue, "data_directory": data, "myhostname": "localhost",
+                "mydestination": "", "inet_interfaces": "loopback-only",
+                "inet_protocols": "ipv4", "mynetworks": "127.0.0.0/8",
+                "maillog_file": "/var/log/postfix-preau-forwarding.log",
+                "syslog_name": "postfix-preau-forwarding", "relay_domains": "",
+                "relayhost": f"[127.0.0.1]:{relay_port}",
+                "smtpd_client_connection_rate_limit": 0, "default_process_limit": 100,
+                "smtpd_recipient_restrictions": "permit_mynetworks,reject_unauth_destination",
+                "compatibility_level": "3.6", "multi_instance_enable": "yes",
+                "multi_instance_name": "postfix-preau-forwarding"}
+    postconf = ["postconf", "-c", str(config)]
+    subprocess.run(postconf + ["-e", *(f"{k}={v}" for k, v in settings.items())], check=True)
+    subprocess.run(postconf + ["-F", "*/*/chroot = n"], check=True)
+    subprocess.run(postconf + ["-M#", "smtp/inet"], check=True)
+    subprocess.run(postconf + ["-M", f"127.0.0.1:{port}/inet=127.0.0.1:{port} inet n - n - - "
+                               "smtpd"], check=True)
+    subprocess.run(["postfix", "-c", str(config), "set-permissions"], capture_output=True)
+    return config
+
+
+def forward_postfix(args) -> float:
+    """Postfix relaying everything from loopback to the sink (relayhost), in an instance of
+    its own (`postfix_instance`)."""
     sink = Sink()
-    subprocess.run(["postconf", "-e", "myhostname=localhost", "mydestination=",
-                    "inet_interfaces=loopback-only", "inet_protocols=ipv4",
-                    "mynetworks=127.0.0.0/8", "maillog_file=/var/log/postfix.log",
-                    "virtual_mailbox_domains=", "relay_domains=",
-                    f"relayhost=[127.0.0.1]:{sink.port}", "smtpd_client_connection_rate_limit=0",
-                    "default_process_limit=100",
-                    "smtpd_recipient_restrictions=permit_mynetworks,reject_unauth_destination",
-                    "compatibility_level=3.6"], check=True)
-    subprocess.run(["postfix", "stop"], capture_output=True)
-    subprocess.run(["postfix", "start"], capture_output=True, check=True)
+    port = free_port()
+    config = postfix_instance(port, sink.port)
+    subprocess.run(["postfix", "-c", str(config), "stop"], capture_output=True)
+    subprocess.run(["postfix", "-c", str(config), "start"], capture_output=True, check=True)
     try:
-        wait_for(25)
+        wait_for(port)
         time.sleep(1)
         started = time.perf_counter()
-        accepted = smtp_source(25, args.messages, args.sessions, args.size, FORWARDED)
+        accepted = smtp_source(port, args.messages, args.sessions, args.size, FORWARDED)
         finished = sink.wait_until(args.messages)
     finally:
-        subprocess.run(["postfix", "stop"], capture_output=True)
-        subprocess.run(["postconf", "-e", "relayhost="], capture_output=True)
+        subprocess.run(["postfix", "-c", str(config), "stop"], capture_output=True)
         sink.stop()
+    rate = args.messages / (finished - started)
     print(f"forwarding postfix: {args.messages} msgs of {args.size} B, relayhost = the sink; "
           f"accepted {args.messages / accepted:.0f} msgs/s; SMTP in → smarthost end to end "
-          f"{args.messages / (finished - started):.0f} msgs/s ({sink.count} received by the "
-          f"sink in {finished - started:.1f} s)", flush=True)
+          f"{rate:.0f} msgs/s ({sink.count} received by the sink in "
+          f"{finished - started:.1f} s); load average {load_average()}", flush=True)
+    return rate
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def forwarding(args) -> None:
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
     for round_number in range(1, args.rounds + 1):
         print(f"-- forwarding, round {round_number}", flush=True)
-        for kind in kinds:
-            forward_preau(kind, args)
+        rates = {kind: forward_preau(kind, args) for kind in kinds}
         if not args.no_peers:
-            forward_postfix(args)
+            postfix = forward_postfix(args)
+            print("   ratio to Postfix: " + ", ".join(
+                f"{kind} {rate / postfix:.2f}×" for kind, rate in rates.items()), flush=True)
 
 
 def main() -> None:
