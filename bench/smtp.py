@@ -271,6 +271,8 @@ def forward_preau(kind: str, args) -> float:
         env = {**environment(url, folder, port), "PREAU_SMARTHOST": f"smtp://127.0.0.1:{sink.port}"}
         preau(env, "init")
         preau(env, "demo")
+        expected = args.messages + scalar(url, "SELECT count(*) FROM outbound_entry "
+                                               "WHERE state = 'pending'")   # the demo's own
         command = [sys.executable, "-m", "portal.cli"]
         children = [subprocess.Popen(command + ["mailgate", "--processes", str(args.processes)],
                                      env=env, cwd=ROOT, stdout=subprocess.DEVNULL),
@@ -284,9 +286,15 @@ def forward_preau(kind: str, args) -> float:
                 outputs = [f"{args.profile}-{part}-{kind}" for part in ("gateway", "worker")]
                 profiles = [(output, profile(child.pid, output))
                             for output, child in zip(outputs, children, strict=True)]
+            parts = {"gateway": lambda: descendants(children[0].pid),
+                     "worker": lambda: [children[1].pid], "database": lambda: database_backends(url)}
+            cpu_before = {part: cpu_seconds(pids()) for part, pids in parts.items()}
             started = time.perf_counter()
             accepted = smtp_source(port, args.messages, args.sessions, args.size, FORWARDED)
-            finished = sink.wait_until(args.messages)
+            finished = sink.wait_until(expected)
+            cpu = {part: sum(seconds - cpu_before[part].get(pid, 0)
+                             for pid, seconds in cpu_seconds(pids()).items())
+                   for part, pids in parts.items()}
         finally:
             for child in children:
                 child.terminate()
@@ -299,10 +307,54 @@ def forward_preau(kind: str, args) -> float:
               f"{args.messages / accepted:.0f} msgs/s; SMTP in → smarthost end to end "
               f"{rate:.0f} msgs/s ({sink.count} received by the sink in "
               f"{finished - started:.1f} s); load average {load_average()}", flush=True)
+        print("  CPU per message: " + ", ".join(
+            f"{part} {1000 * seconds / args.messages:.2f} ms" for part, seconds in cpu.items())
+            + (" (SQLite: inside the gateway and the worker)" if kind == "sqlite" else ""),
+            flush=True)
         for output, spy in profiles:
             spy.wait(60)
             print(f"  py-spy {output} (self time):\n{top_frames(output, 10)}", flush=True)
         return rate
+
+
+def scalar(url: str, query: str):
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        value = connection.exec_driver_sql(query).scalar()
+    engine.dispose()
+    return value
+
+
+def database_backends(url: str) -> list[int]:
+    """The PostgreSQL server processes serving `url`'s database (none for SQLite)."""
+    if not url.startswith("postgresql"):
+        return []
+    import sqlalchemy as sa
+
+    name = sa.engine.make_url(url).database
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        pids = connection.exec_driver_sql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %(name)s "
+            "AND pid <> pg_backend_pid()", {"name": name}).scalars().all()
+    engine.dispose()
+    return list(pids)
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU time of each of these processes so far (those gone are left out):
+    what a part used in a while is the sum at the end less what the same processes had at the
+    start (a process started in between counts from 0)."""
+    tick, found = os.sysconf("SC_CLK_TCK"), {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return found
 
 
 POSTFIX_INSTANCE = Path("/etc/postfix-preau-forwarding")
