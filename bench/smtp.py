@@ -286,15 +286,13 @@ def forward_preau(kind: str, args) -> float:
                 outputs = [f"{args.profile}-{part}-{kind}" for part in ("gateway", "worker")]
                 profiles = [(output, profile(child.pid, output))
                             for output, child in zip(outputs, children, strict=True)]
-            parts = {"gateway": lambda: descendants(children[0].pid),
-                     "worker": lambda: [children[1].pid], "database": lambda: database_backends(url)}
-            cpu_before = {part: cpu_seconds(pids()) for part, pids in parts.items()}
+            meter = CpuMeter({"gateway": lambda: descendants(children[0].pid),
+                              "worker": lambda: [children[1].pid],
+                              "database": lambda: database_backends(url)})
             started = time.perf_counter()
             accepted = smtp_source(port, args.messages, args.sessions, args.size, FORWARDED)
             finished = sink.wait_until(expected)
-            cpu = {part: sum(seconds - cpu_before[part].get(pid, 0)
-                             for pid, seconds in cpu_seconds(pids()).items())
-                   for part, pids in parts.items()}
+            cpu = meter.used()
         finally:
             for child in children:
                 child.terminate()
@@ -307,14 +305,106 @@ def forward_preau(kind: str, args) -> float:
               f"{args.messages / accepted:.0f} msgs/s; SMTP in → smarthost end to end "
               f"{rate:.0f} msgs/s ({sink.count} received by the sink in "
               f"{finished - started:.1f} s); load average {load_average()}", flush=True)
-        print("  CPU per message: " + ", ".join(
-            f"{part} {1000 * seconds / args.messages:.2f} ms" for part, seconds in cpu.items())
-            + (" (SQLite: inside the gateway and the worker)" if kind == "sqlite" else ""),
-            flush=True)
+        print(per_message(cpu, args.messages, kind), flush=True)
         for output, spy in profiles:
             spy.wait(60)
             print(f"  py-spy {output} (self time):\n{top_frames(output, 10)}", flush=True)
         return rate
+
+
+class CpuMeter:
+    """CPU seconds used by the parts of a run (each a function listing its pids) since the
+    meter was made."""
+
+    def __init__(self, parts: dict):
+        self.parts = parts
+        self.start = {part: cpu_seconds(pids()) for part, pids in parts.items()}
+
+    def used(self) -> dict[str, float]:
+        return {part: sum(seconds - self.start[part].get(pid, 0)
+                          for pid, seconds in cpu_seconds(pids()).items())
+                for part, pids in self.parts.items()}
+
+
+def per_message(cpu: dict[str, float], messages: int, kind: str) -> str:
+    return "  CPU per message: " + ", ".join(
+        f"{part} {1000 * seconds / messages:.2f} ms" for part, seconds in cpu.items()) + (
+        " (SQLite: inside the gateway and the worker)" if kind == "sqlite" else "")
+
+
+def relay_preau(kind: str, args) -> float:
+    """The relay stage alone: the burst is queued by the gateway with no worker running,
+    then one worker is started; msgs/s from the first message the sink receives to the
+    last (the worker's start-up left out)."""
+    with tempfile.TemporaryDirectory(prefix="preau-bench-") as tmp:
+        folder = Path(tmp)
+        url = fresh_database(kind, folder)
+        port = free_port()
+        sink = Sink()
+        env = {**environment(url, folder, port), "PREAU_SMARTHOST": f"smtp://127.0.0.1:{sink.port}"}
+        preau(env, "init")
+        preau(env, "demo")
+        command = [sys.executable, "-m", "portal.cli"]
+        gateway = subprocess.Popen(command + ["mailgate", "--processes", str(args.processes)],
+                                   env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+        try:
+            wait_for(port)
+            smtp_source(port, args.messages, args.sessions, args.size, FORWARDED)
+        finally:
+            gateway.terminate()
+            gateway.wait(30)
+        queued = scalar(url, "SELECT count(*) FROM outbound_entry WHERE state = 'pending'")
+        worker = subprocess.Popen(command + ["worker"], env=env, cwd=ROOT,
+                                  stdout=subprocess.DEVNULL)
+        try:
+            first = sink.wait_until(1, 120)
+            meter = CpuMeter({"worker": lambda: [worker.pid],
+                              "database": lambda: database_backends(url)})
+            last = sink.wait_until(queued)
+            cpu = meter.used()
+        finally:
+            worker.terminate()
+            worker.wait(30)
+            sink.stop()
+    rate = (queued - 1) / (last - first)
+    print(f"relay stage preau/{kind}: {queued} queued msgs of {args.size} B, 1 worker; "
+          f"{rate:.0f} msgs/s ({sink.count} received by the sink); load average "
+          f"{load_average()}", flush=True)
+    print(per_message(cpu, queued, kind), flush=True)
+    return rate
+
+
+def relay_postfix(args) -> float:
+    """Postfix's relay stage alone: the burst accepted while the smtp transport is deferred,
+    then the queue flushed (postqueue -f); msgs/s from the first message the sink receives
+    to the last."""
+    sink = Sink()
+    port = free_port()
+    config = postfix_instance(port, sink.port, defer_transports="smtp")
+    queue = Path(subprocess.run(["postconf", "-c", str(config), "-h", "queue_directory"],
+                                capture_output=True, text=True, check=True).stdout.strip())
+    subprocess.run(["postfix", "-c", str(config), "stop"], capture_output=True)
+    subprocess.run(["postfix", "-c", str(config), "start"], capture_output=True, check=True)
+    try:
+        wait_for(port)
+        smtp_source(port, args.messages, args.sessions, args.size, FORWARDED)
+        deadline = time.monotonic() + 300
+        while (sum(1 for f in (queue / "deferred").rglob("*") if f.is_file()) < args.messages
+               and time.monotonic() < deadline):
+            time.sleep(0.2)
+        subprocess.run(["postconf", "-c", str(config), "-e", "defer_transports="], check=True)
+        subprocess.run(["postfix", "-c", str(config), "reload"], capture_output=True)
+        subprocess.run(["postqueue", "-c", str(config), "-f"], capture_output=True)
+        first = sink.wait_until(1, 120)
+        last = sink.wait_until(args.messages)
+    finally:
+        subprocess.run(["postfix", "-c", str(config), "stop"], capture_output=True)
+        sink.stop()
+    rate = (args.messages - 1) / (last - first)
+    print(f"relay stage postfix: {args.messages} queued msgs of {args.size} B, flushed to the "
+          f"sink; {rate:.0f} msgs/s ({sink.count} received by the sink); load average "
+          f"{load_average()}", flush=True)
+    return rate
 
 
 def scalar(url: str, query: str):
@@ -360,7 +450,7 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
 POSTFIX_INSTANCE = Path("/etc/postfix-preau-forwarding")
 
 
-def postfix_instance(port: int, relay_port: int) -> Path:
+def postfix_instance(port: int, relay_port: int, **extra: str) -> Path:
     """A Postfix instance of the bench's own (its config, queue and data directories), so
     the system's /etc/postfix and another bench's Postfix are left alone: smtpd on
     127.0.0.1:`port`, everything from loopback relayed to the sink, no chroot."""
@@ -380,7 +470,8 @@ def postfix_instance(port: int, relay_port: int) -> Path:
                 "smtpd_client_connection_rate_limit": 0, "default_process_limit": 100,
                 "smtpd_recipient_restrictions": "permit_mynetworks,reject_unauth_destination",
                 "compatibility_level": "3.6", "multi_instance_enable": "yes",
-                "multi_instance_name": "postfix-preau-forwarding"}
+                "multi_instance_name": "postfix-preau-forwarding", "defer_transports": "",
+                **extra}
     postconf = ["postconf", "-c", str(config)]
     subprocess.run(postconf + ["-e", *(f"{k}={v}" for k, v in settings.items())], check=True)
     subprocess.run(postconf + ["-F", "*/*/chroot = n"], check=True)
@@ -424,9 +515,11 @@ def forwarding(args) -> None:
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
     for round_number in range(1, args.rounds + 1):
         print(f"-- forwarding, round {round_number}", flush=True)
-        rates = {kind: forward_preau(kind, args) for kind in kinds}
+        measure, peer = (relay_preau, relay_postfix) if args.relay_stage \
+            else (forward_preau, forward_postfix)
+        rates = {kind: measure(kind, args) for kind in kinds}
         if not args.no_peers:
-            postfix = forward_postfix(args)
+            postfix = peer(args)
             print("   ratio to Postfix: " + ", ".join(
                 f"{kind} {rate / postfix:.2f}×" for kind, rate in rates.items()), flush=True)
 
@@ -442,6 +535,8 @@ def main() -> None:
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--forwarding", action="store_true",
                         help="SMTP in → queue → smarthost, against Postfix with a relayhost")
+    parser.add_argument("--relay-stage", action="store_true",
+                        help="with --forwarding: the relay stage alone (queue filled first)")
     parser.add_argument("--profile", metavar="PREFIX",
                         help="py-spy the gateway during the burst; top frames printed")
     parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds (forwarding)")
