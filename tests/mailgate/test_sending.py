@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
+from click.testing import CliRunner
 from sqlalchemy import event, select
 
 from directory.clock import utcnow
@@ -23,6 +24,7 @@ from mailgate.models import EntryState, OutboundEntry
 from mailgate.senders import Envelope, Senders
 from mailgate.settings import current
 from mailgate.smarthost import Relay
+from portal.cli import main
 
 from .conftest import free_port
 from .test_processes import _queue_forwards, preau_env, start, stop
@@ -200,3 +202,14 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_resends_at_most_one_batch(
     assert set(received) == set(addresses)                      # nothing lost
     assert len(received) - len(addresses) <= worker.BATCH       # at most one batch again
     assert set(states_of(addresses).values()) == {EntryState.SENT}
+
+
+@pytest.mark.parametrize("value", ["0", "beaucoup", "65"])
+def test_a_bad_number_of_sending_threads_stops_the_worker_with_one_french_line(
+        value, live_database, tmp_path):
+    result = CliRunner().invoke(main, ["worker", "--drain"], env={
+        "PREAU_DATABASE_URL": live_database, "PREAU_INSTANCE_PATH": str(tmp_path),
+        "PREAU_SECRET_KEY": "threads-test", "PREAU_SEND_THREADS": value})
+    assert result.exit_code == 1
+    assert f"PREAU_SEND_THREADS invalide : « {value} » (un nombre de 1 à 64)" in result.output
+    assert "Traceback" not in result.output and "envoi(s) traité(s)" not in result.output
