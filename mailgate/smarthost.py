@@ -9,9 +9,9 @@
 
 One `Relay` keeps its connection open across messages (mailgate/senders.py gives each sending
 thread one, kept from batch to batch); it sends the bytes it is given (the worker has signed
-them with DKIM already). A connection that stayed unused for `IDLE_CHECK` seconds is checked with RSET first,
-and a reused connection the relay has closed meanwhile is opened again for the same message:
-only a fresh connection that fails makes the message wait for a retry.
+them with DKIM already). A connection left unused for `IDLE_CHECK` seconds is checked with
+RSET first, and a reused connection the relay has closed meanwhile is opened again for the
+same message: only a fresh connection that fails makes the message wait for a retry.
 """
 from __future__ import annotations
 
