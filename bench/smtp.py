@@ -314,15 +314,16 @@ def forward_preau(kind: str, args) -> float:
 
 class CpuMeter:
     """CPU seconds used by the parts of a run (each a function listing its pids) since the
-    meter was made."""
+    meter was made; `reaped`: with what their children that ended in between had used
+    (Postfix's master reaps the smtpd, cleanup and smtp processes that end)."""
 
-    def __init__(self, parts: dict):
-        self.parts = parts
-        self.start = {part: cpu_seconds(pids()) for part, pids in parts.items()}
+    def __init__(self, parts: dict, reaped: bool = False):
+        self.parts, self.reaped = parts, reaped
+        self.start = {part: cpu_seconds(pids(), reaped) for part, pids in parts.items()}
 
     def used(self) -> dict[str, float]:
         return {part: sum(seconds - self.start[part].get(pid, 0)
-                          for pid, seconds in cpu_seconds(pids()).items())
+                          for pid, seconds in cpu_seconds(pids(), self.reaped).items())
                 for part, pids in self.parts.items()}
 
 
@@ -381,8 +382,7 @@ def relay_postfix(args) -> float:
     sink = Sink()
     port = free_port()
     config = postfix_instance(port, sink.port, defer_transports="smtp")
-    queue = Path(subprocess.run(["postconf", "-c", str(config), "-h", "queue_directory"],
-                                capture_output=True, text=True, check=True).stdout.strip())
+    queue = config_value(config, "queue_directory")
     subprocess.run(["postfix", "-c", str(config), "stop"], capture_output=True)
     subprocess.run(["postfix", "-c", str(config), "start"], capture_output=True, check=True)
     try:
@@ -433,7 +433,7 @@ def database_backends(url: str) -> list[int]:
     return list(pids)
 
 
-def cpu_seconds(pids: list[int]) -> dict[int, float]:
+def cpu_seconds(pids: list[int], reaped: bool = False) -> dict[int, float]:
     """User + system CPU time of each of these processes so far (those gone are left out):
     what a part used in a while is the sum at the end less what the same processes had at the
     start (a process started in between counts from 0)."""
@@ -443,7 +443,8 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
             fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
         except FileNotFoundError:
             continue
-        found[pid] = (int(fields[11]) + int(fields[12])) / tick
+        used = fields[11:15] if reaped else fields[11:13]     # utime stime [cutime cstime]
+        found[pid] = sum(int(n) for n in used) / tick
     return found
 
 
@@ -493,9 +494,13 @@ def forward_postfix(args) -> float:
     try:
         wait_for(port)
         time.sleep(1)
+        master = int((config_value(config, "queue_directory") / "pid" / "master.pid")
+                     .read_text().split()[0])
+        meter = CpuMeter({"postfix": lambda: descendants(master)}, reaped=True)
         started = time.perf_counter()
         accepted = smtp_source(port, args.messages, args.sessions, args.size, FORWARDED)
         finished = sink.wait_until(args.messages)
+        cpu = meter.used()
     finally:
         subprocess.run(["postfix", "-c", str(config), "stop"], capture_output=True)
         sink.stop()
@@ -504,7 +509,13 @@ def forward_postfix(args) -> float:
           f"accepted {args.messages / accepted:.0f} msgs/s; SMTP in → smarthost end to end "
           f"{rate:.0f} msgs/s ({sink.count} received by the sink in "
           f"{finished - started:.1f} s); load average {load_average()}", flush=True)
+    print(per_message(cpu, args.messages, "postfix"), flush=True)
     return rate
+
+
+def config_value(config: Path, name: str) -> Path:
+    return Path(subprocess.run(["postconf", "-c", str(config), "-h", name],
+                               capture_output=True, text=True, check=True).stdout.strip())
 
 
 def load_average() -> str:
