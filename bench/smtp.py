@@ -24,7 +24,11 @@ Measured against Postfix relaying the same burst with `relayhost` = the same sin
 interleaved rounds (`--rounds`): Préau SQLite, Préau PostgreSQL, Postfix, then again, each
 round ending with the ratios and every line with the load average. The Postfix is an instance
 of the bench's own (/etc/postfix-preau-forwarding, needs root), so the system's Postfix and
-another bench's are left alone. `--profile PREFIX` samples Préau's gateway and worker.
+another bench's are left alone. `--profile PREFIX` samples Préau's gateway and worker. Each
+Préau line is followed by the CPU per message of the gateway, the worker and the PostgreSQL
+backends, the Postfix line by that of all Postfix's processes. `--relay-stage` measures the
+relay alone: the burst queued with no worker running, then one worker started (Postfix: the
+burst held by defer_transports, then `postqueue -f`).
 """
 from __future__ import annotations
 
