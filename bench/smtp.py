@@ -20,9 +20,15 @@ Forwarding (`--forwarding`, issue 16): the same burst to claire.bernard@ent.test
 whose mail goes to her verified redirect address, so each message is accepted, queued and
 relayed by `preau worker` to a smarthost: Postfix's `smtp-sink` on loopback, which counts
 what it receives. Timed from the first connection to the last message received by the sink.
-Measured against Postfix (needs root: it rewrites /etc/postfix/main.cf and starts Postfix)
-relaying the same burst with `relayhost` = the same sink, in interleaved rounds
-(`--rounds`): Préau SQLite, Préau PostgreSQL, Postfix, then again.
+Measured against Postfix relaying the same burst with `relayhost` = the same sink, in
+interleaved rounds (`--rounds`): Préau SQLite, Préau PostgreSQL, Postfix, then again, each
+round ending with the ratios and every line with the load average. The Postfix is an instance
+of the bench's own (/etc/postfix-preau-forwarding, needs root), so the system's Postfix and
+another bench's are left alone. `--profile PREFIX` samples Préau's gateway and worker. Each
+Préau line is followed by the CPU per message of the gateway, the worker and the PostgreSQL
+backends, the Postfix line by that of all Postfix's processes. `--relay-stage` measures the
+relay alone: the burst queued with no worker running, then one worker started (Postfix: the
+burst held by defer_transports, then `postqueue -f`).
 """
 from __future__ import annotations
 
@@ -350,7 +356,83 @@ class Sink:
         self.process.wait(10)
 
 
-def forward_preau(kind: str, args) -> None:
+def forward_preau(kind: str, args) -> float:
+    """One Préau round; returns its end-to-end msgs/s. With --profile, py-spy samples the
+    worker (PREFIX-worker-KIND) and the gateway (PREFIX-gateway-KIND) for the first 10 s."""
+    with tempfile.TemporaryDirectory(prefix="preau-bench-") as tmp:
+        folder = Path(tmp)
+        url = fresh_database(kind, folder)
+        port = free_port()
+        sink = Sink()
+        env = {**environment(url, folder, port), "PREAU_SMARTHOST": f"smtp://127.0.0.1:{sink.port}"}
+        preau(env, "init")
+        preau(env, "demo")
+        expected = args.messages + scalar(url, "SELECT count(*) FROM outbound_entry "
+                                               "WHERE state = 'pending'")   # the demo's own
+        command = [sys.executable, "-m", "portal.cli"]
+        children = [subprocess.Popen(command + ["mailgate", "--processes", str(args.processes)],
+                                     env=env, cwd=ROOT, stdout=subprocess.DEVNULL),
+                    subprocess.Popen(command + ["worker"], env=env, cwd=ROOT,
+                                     stdout=subprocess.DEVNULL)]
+        profiles = []
+        try:
+            wait_for(port)
+            time.sleep(1.0 if args.processes > 1 else 0.2)
+            if args.profile:
+                outputs = [f"{args.profile}-{part}-{kind}" for part in ("gateway", "worker")]
+                profiles = [(output, profile(child.pid, output))
+                            for output, child in zip(outputs, children, strict=True)]
+            meter = CpuMeter({"gateway": lambda: descendants(children[0].pid),
+                              "worker": lambda: [children[1].pid],
+                              "database": lambda: database_backends(url)})
+            started = time.perf_counter()
+            accepted = smtp_source(port, args.messages, args.sessions, args.size, FORWARDED)
+            finished = sink.wait_until(expected)
+            cpu = meter.used()
+        finally:
+            for child in children:
+                child.terminate()
+            for child in children:
+                child.wait(30)
+            sink.stop()
+        rate = args.messages / (finished - started)
+        print(f"forwarding preau/{kind}: {args.messages} msgs of {args.size} B, "
+              f"{args.processes} gateway process(es) + 1 worker; accepted "
+              f"{args.messages / accepted:.0f} msgs/s; SMTP in → smarthost end to end "
+              f"{rate:.0f} msgs/s ({sink.count} received by the sink in "
+              f"{finished - started:.1f} s); load average {load_average()}", flush=True)
+        print(per_message(cpu, args.messages, kind), flush=True)
+        for output, spy in profiles:
+            spy.wait(60)
+            print(f"  py-spy {output} (self time):\n{top_frames(output, 10)}", flush=True)
+        return rate
+
+
+class CpuMeter:
+    """CPU seconds used by the parts of a run (each a function listing its pids) since the
+    meter was made; `reaped`: with what their children that ended in between had used
+    (Postfix's master reaps the smtpd, cleanup and smtp processes that end)."""
+
+    def __init__(self, parts: dict, reaped: bool = False):
+        self.parts, self.reaped = parts, reaped
+        self.start = {part: cpu_seconds(pids(), reaped) for part, pids in parts.items()}
+
+    def used(self) -> dict[str, float]:
+        return {part: sum(seconds - self.start[part].get(pid, 0)
+                          for pid, seconds in cpu_seconds(pids(), self.reaped).items())
+                for part, pids in self.parts.items()}
+
+
+def per_message(cpu: dict[str, float], messages: int, kind: str) -> str:
+    return "  CPU per message: " + ", ".join(
+        f"{part} {1000 * seconds / messages:.2f} ms" for part, seconds in cpu.items()) + (
+        " (SQLite: inside the gateway and the worker)" if kind == "sqlite" else "")
+
+
+def relay_preau(kind: str, args) -> float:
+    """The relay stage alone: the burst is queued by the gateway with no worker running,
+    then one worker is started; msgs/s from the first message the sink receives to the
+    last (the worker's start-up left out)."""
     with tempfile.TemporaryDirectory(prefix="preau-bench-") as tmp:
         folder = Path(tmp)
         url = fresh_database(kind, folder)
@@ -360,66 +442,193 @@ def forward_preau(kind: str, args) -> None:
         preau(env, "init")
         preau(env, "demo")
         command = [sys.executable, "-m", "portal.cli"]
-        children = [subprocess.Popen(command + ["mailgate", "--processes", str(args.processes)],
-                                     env=env, cwd=ROOT, stdout=subprocess.DEVNULL),
-                    subprocess.Popen(command + ["worker"], env=env, cwd=ROOT,
-                                     stdout=subprocess.DEVNULL)]
+        gateway = subprocess.Popen(command + ["mailgate", "--processes", str(args.processes)],
+                                   env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
         try:
             wait_for(port)
-            time.sleep(1.0 if args.processes > 1 else 0.2)
-            started = time.perf_counter()
-            accepted = smtp_source(port, args.messages, args.sessions, args.size, FORWARDED)
-            finished = sink.wait_until(args.messages)
+            smtp_source(port, args.messages, args.sessions, args.size, FORWARDED)
         finally:
-            for child in children:
-                child.terminate()
-            for child in children:
-                child.wait(30)
+            gateway.terminate()
+            gateway.wait(30)
+        queued = scalar(url, "SELECT count(*) FROM outbound_entry WHERE state = 'pending'")
+        worker = subprocess.Popen(command + ["worker"], env=env, cwd=ROOT,
+                                  stdout=subprocess.DEVNULL)
+        try:
+            first = sink.wait_until(1, 120)
+            meter = CpuMeter({"worker": lambda: [worker.pid],
+                              "database": lambda: database_backends(url)})
+            last = sink.wait_until(queued)
+            cpu = meter.used()
+        finally:
+            worker.terminate()
+            worker.wait(30)
             sink.stop()
-        print(f"forwarding preau/{kind}: {args.messages} msgs of {args.size} B, "
-              f"{args.processes} gateway process(es) + 1 worker; accepted "
-              f"{args.messages / accepted:.0f} msgs/s; SMTP in → smarthost end to end "
-              f"{args.messages / (finished - started):.0f} msgs/s ({sink.count} received by "
-              f"the sink in {finished - started:.1f} s)", flush=True)
+    rate = (queued - 1) / (last - first)
+    print(f"relay stage preau/{kind}: {queued} queued msgs of {args.size} B, 1 worker; "
+          f"{rate:.0f} msgs/s ({sink.count} received by the sink); load average "
+          f"{load_average()}", flush=True)
+    print(per_message(cpu, queued, kind), flush=True)
+    return rate
 
 
-def forward_postfix(args) -> None:
-    """Postfix on 127.0.0.1:25 relaying everything from loopback to the sink (relayhost)."""
+def relay_postfix(args) -> float:
+    """Postfix's relay stage alone: the burst accepted while the smtp transport is deferred,
+    then the queue flushed (postqueue -f); msgs/s from the first message the sink receives
+    to the last."""
     sink = Sink()
-    subprocess.run(["postconf", "-e", "myhostname=localhost", "mydestination=",
-                    "inet_interfaces=loopback-only", "inet_protocols=ipv4",
-                    "mynetworks=127.0.0.0/8", "maillog_file=/var/log/postfix.log",
-                    "virtual_mailbox_domains=", "relay_domains=",
-                    f"relayhost=[127.0.0.1]:{sink.port}", "smtpd_client_connection_rate_limit=0",
-                    "default_process_limit=100",
-                    "smtpd_recipient_restrictions=permit_mynetworks,reject_unauth_destination",
-                    "compatibility_level=3.6"], check=True)
-    subprocess.run(["postfix", "stop"], capture_output=True)
-    subprocess.run(["postfix", "start"], capture_output=True, check=True)
+    port = free_port()
+    config = postfix_instance(port, sink.port, defer_transports="smtp")
+    queue = config_value(config, "queue_directory")
+    subprocess.run(["postfix", "-c", str(config), "stop"], capture_output=True)
+    subprocess.run(["postfix", "-c", str(config), "start"], capture_output=True, check=True)
     try:
-        wait_for(25)
-        time.sleep(1)
-        started = time.perf_counter()
-        accepted = smtp_source(25, args.messages, args.sessions, args.size, FORWARDED)
-        finished = sink.wait_until(args.messages)
+        wait_for(port)
+        smtp_source(port, args.messages, args.sessions, args.size, FORWARDED)
+        deadline = time.monotonic() + 300
+        while (sum(1 for f in (queue / "deferred").rglob("*") if f.is_file()) < args.messages
+               and time.monotonic() < deadline):
+            time.sleep(0.2)
+        subprocess.run(["postconf", "-c", str(config), "-e", "defer_transports="], check=True)
+        subprocess.run(["postfix", "-c", str(config), "reload"], capture_output=True)
+        subprocess.run(["postqueue", "-c", str(config), "-f"], capture_output=True)
+        first = sink.wait_until(1, 120)
+        last = sink.wait_until(args.messages)
     finally:
-        subprocess.run(["postfix", "stop"], capture_output=True)
-        subprocess.run(["postconf", "-e", "relayhost="], capture_output=True)
+        subprocess.run(["postfix", "-c", str(config), "stop"], capture_output=True)
         sink.stop()
+    rate = (args.messages - 1) / (last - first)
+    print(f"relay stage postfix: {args.messages} queued msgs of {args.size} B, flushed to the "
+          f"sink; {rate:.0f} msgs/s ({sink.count} received by the sink); load average "
+          f"{load_average()}", flush=True)
+    return rate
+
+
+def scalar(url: str, query: str):
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        value = connection.exec_driver_sql(query).scalar()
+    engine.dispose()
+    return value
+
+
+def database_backends(url: str) -> list[int]:
+    """The PostgreSQL server processes serving `url`'s database (none for SQLite)."""
+    if not url.startswith("postgresql"):
+        return []
+    import sqlalchemy as sa
+
+    name = sa.engine.make_url(url).database
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        pids = connection.exec_driver_sql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %(name)s "
+            "AND pid <> pg_backend_pid()", {"name": name}).scalars().all()
+    engine.dispose()
+    return list(pids)
+
+
+def cpu_seconds(pids: list[int], reaped: bool = False) -> dict[int, float]:
+    """User + system CPU time of each of these processes so far (those gone are left out):
+    what a part used in a while is the sum at the end less what the same processes had at the
+    start (a process started in between counts from 0)."""
+    tick, found = os.sysconf("SC_CLK_TCK"), {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:
+            continue
+        used = fields[11:15] if reaped else fields[11:13]     # utime stime [cutime cstime]
+        found[pid] = sum(int(n) for n in used) / tick
+    return found
+
+
+POSTFIX_INSTANCE = Path("/etc/postfix-preau-forwarding")
+
+
+def postfix_instance(port: int, relay_port: int, **extra: str) -> Path:
+    """A Postfix instance of the bench's own (its config, queue and data directories), so
+    the system's /etc/postfix and another bench's Postfix are left alone: smtpd on
+    127.0.0.1:`port`, everything from loopback relayed to the sink, no chroot."""
+    config, queue, data = (POSTFIX_INSTANCE, Path("/var/spool/postfix-preau-forwarding"),
+                           Path("/var/lib/postfix-preau-forwarding"))
+    for folder in (config, queue, data):
+        folder.mkdir(parents=True, exist_ok=True)
+    shutil.chown(data, "postfix")
+    shutil.copy("/etc/postfix/master.cf", config / "master.cf")
+    (config / "main.cf").write_text("")
+    settings = {"queue_directory": queue, "data_directory": data, "myhostname": "localhost",
+                "mydestination": "", "inet_interfaces": "loopback-only",
+                "inet_protocols": "ipv4", "mynetworks": "127.0.0.0/8",
+                "maillog_file": "/var/log/postfix-preau-forwarding.log",
+                "syslog_name": "postfix-preau-forwarding", "relay_domains": "",
+                "relayhost": f"[127.0.0.1]:{relay_port}",
+                "smtpd_client_connection_rate_limit": 0, "default_process_limit": 100,
+                "smtpd_recipient_restrictions": "permit_mynetworks,reject_unauth_destination",
+                "compatibility_level": "3.6", "multi_instance_enable": "yes",
+                "multi_instance_name": "postfix-preau-forwarding", "defer_transports": "",
+                **extra}
+    postconf = ["postconf", "-c", str(config)]
+    subprocess.run(postconf + ["-e", *(f"{k}={v}" for k, v in settings.items())], check=True)
+    subprocess.run(postconf + ["-F", "*/*/chroot = n"], check=True)
+    subprocess.run(postconf + ["-M#", "smtp/inet"], check=True)
+    subprocess.run(postconf + ["-M", f"127.0.0.1:{port}/inet=127.0.0.1:{port} inet n - n - - "
+                               "smtpd"], check=True)
+    subprocess.run(["postfix", "-c", str(config), "set-permissions"], capture_output=True)
+    return config
+
+
+def forward_postfix(args) -> float:
+    """Postfix relaying everything from loopback to the sink (relayhost), in an instance of
+    its own (`postfix_instance`)."""
+    sink = Sink()
+    port = free_port()
+    config = postfix_instance(port, sink.port)
+    subprocess.run(["postfix", "-c", str(config), "stop"], capture_output=True)
+    subprocess.run(["postfix", "-c", str(config), "start"], capture_output=True, check=True)
+    try:
+        wait_for(port)
+        time.sleep(1)
+        master = int((config_value(config, "queue_directory") / "pid" / "master.pid")
+                     .read_text().split()[0])
+        meter = CpuMeter({"postfix": lambda: descendants(master)}, reaped=True)
+        started = time.perf_counter()
+        accepted = smtp_source(port, args.messages, args.sessions, args.size, FORWARDED)
+        finished = sink.wait_until(args.messages)
+        cpu = meter.used()
+    finally:
+        subprocess.run(["postfix", "-c", str(config), "stop"], capture_output=True)
+        sink.stop()
+    rate = args.messages / (finished - started)
     print(f"forwarding postfix: {args.messages} msgs of {args.size} B, relayhost = the sink; "
           f"accepted {args.messages / accepted:.0f} msgs/s; SMTP in → smarthost end to end "
-          f"{args.messages / (finished - started):.0f} msgs/s ({sink.count} received by the "
-          f"sink in {finished - started:.1f} s)", flush=True)
+          f"{rate:.0f} msgs/s ({sink.count} received by the sink in "
+          f"{finished - started:.1f} s); load average {load_average()}", flush=True)
+    print(per_message(cpu, args.messages, "postfix"), flush=True)
+    return rate
+
+
+def config_value(config: Path, name: str) -> Path:
+    return Path(subprocess.run(["postconf", "-c", str(config), "-h", name],
+                               capture_output=True, text=True, check=True).stdout.strip())
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def forwarding(args) -> None:
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
     for round_number in range(1, args.rounds + 1):
         print(f"-- forwarding, round {round_number}", flush=True)
-        for kind in kinds:
-            forward_preau(kind, args)
+        measure, peer = (relay_preau, relay_postfix) if args.relay_stage \
+            else (forward_preau, forward_postfix)
+        rates = {kind: measure(kind, args) for kind in kinds}
         if not args.no_peers:
-            forward_postfix(args)
+            postfix = peer(args)
+            print("   ratio to Postfix: " + ", ".join(
+                f"{kind} {rate / postfix:.2f}×" for kind, rate in rates.items()), flush=True)
 
 
 def main() -> None:
@@ -433,6 +642,8 @@ def main() -> None:
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--forwarding", action="store_true",
                         help="SMTP in → queue → smarthost, against Postfix with a relayhost")
+    parser.add_argument("--relay-stage", action="store_true",
+                        help="with --forwarding: the relay stage alone (queue filled first)")
     parser.add_argument("--profile", metavar="PREFIX",
                         help="py-spy the gateway during the burst; top frames printed")
     parser.add_argument("--rounds", type=int, default=1,

@@ -21,14 +21,19 @@ with no value is left as written.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
 from directory.db import db
 from directory.models import Account
+
+if TYPE_CHECKING:
+    from .fanout_models import FanoutJob
 
 LINK = "[[preau:lien]]"
 ADDRESS = "[[preau:destinataire]]"
@@ -60,10 +65,22 @@ def read_token(value: str) -> tuple[int, int] | None:
 
 
 def _job(message_id: int):
+    return jobs_of([message_id]).get(message_id)
+
+
+def jobs_of(message_ids: Iterable[int]) -> dict[int, FanoutJob]:
+    """The fan-out job (the first) of each of the messages that have one, in one query: the
+    worker asks for a whole batch."""
     from .fanout_models import FanoutJob
 
-    return db.session.scalar(select(FanoutJob).where(FanoutJob.message_id == message_id)
-                             .order_by(FanoutJob.id).limit(1))
+    ids = set(message_ids)
+    if not ids:
+        return {}
+    found: dict[int, FanoutJob] = {}
+    for job in db.session.scalars(select(FanoutJob).where(FanoutJob.message_id.in_(ids))
+                                  .order_by(FanoutJob.id)):
+        found.setdefault(job.message_id, job)
+    return found
 
 
 def values(message_id: int, account_id: int,
@@ -97,15 +114,19 @@ def text_for(text: str, message_id: int, account_id: int) -> str:
 
 
 def forward_bytes(data: bytes, message_id: int | None, account_id: int | None,
-                  address: str | None = None) -> bytes:
+                  address: str | None = None, *,
+                  jobs: Mapping[int, FanoutJob] | None = None) -> bytes:
     """The message as forwarded to `account_id` at `address`: its text parts with their
     values (and re-encoded), the job's invitation if it has one, everything else as stored.
     A message no fan-out sent is returned as it is. (Quoted-printable may cut a placeholder
-    with a soft line break: the search looks through them.)"""
-    if message_id is None or account_id is None:
+    with a soft line break: the search looks through them.) `jobs`: the messages' jobs
+    already read (`jobs_of`), to ask nothing more of the database for a message without."""
+    if message_id is None or account_id is None or (jobs is not None and message_id not in jobs):
         return data
     marked = _MARK.encode() in data.replace(b"=\r\n", b"").replace(b"=\n", b"")
-    job = _job(message_id) if marked or address else None
+    if not (marked or address):
+        return data
+    job = jobs.get(message_id) if jobs is not None else _job(message_id)
     if job is None:
         return data
     invitation = job.forward_invitation if address else None

@@ -7,7 +7,8 @@ return the same entry on either. The claim sets `lease_until` a minute ahead, an
 heartbeat (mailgate/worker.py) pushes it on every 20 seconds while it works on the batch, so a
 slow relay never loses a living worker its entries, while those of a worker that died are due
 again within a minute. Finishing an entry checks `claimed_by`, so a worker whose
-lease was taken over cannot overwrite the newer claim's result.
+lease was taken over cannot overwrite the newer claim's result. The worker records a whole
+batch's outcomes in one transaction (`mark_all_sent` for the sent ones).
 """
 from __future__ import annotations
 
@@ -73,31 +74,39 @@ def claim(worker: str, *, limit: int = 50, now: datetime | None = None,
     return sorted(claimed, key=lambda c: c.id)
 
 
+def _held(entry_ids: list[int], worker: str):
+    """The entries among `entry_ids` that `worker` still holds (not taken over, not done)."""
+    return and_(OutboundEntry.id.in_(entry_ids), OutboundEntry.claimed_by == worker,
+                OutboundEntry.state == EntryState.PENDING)
+
+
+def _mine(entry_id: int, worker: str):
+    return _held([entry_id], worker)
+
+
 def renew(worker: str, entry_ids: Iterable[int], now: datetime | None = None) -> int:
     """The heartbeat: the entries `worker` still holds keep it for another LEASE."""
     ids = list(entry_ids)
     if not ids:
         return 0
     result = db.session.execute(
-        update(OutboundEntry).where(OutboundEntry.id.in_(ids),
-                                    OutboundEntry.claimed_by == worker,
-                                    OutboundEntry.state == EntryState.PENDING)
+        update(OutboundEntry).where(_held(ids, worker))
         .values(lease_until=(now or utcnow()) + LEASE),
         execution_options={"synchronize_session": False})
     return result.rowcount
 
 
-def _mine(entry_id: int, worker: str):
-    return and_(OutboundEntry.id == entry_id, OutboundEntry.claimed_by == worker,
-                OutboundEntry.state == EntryState.PENDING)
-
-
-def mark_sent(entry_id: int, worker: str, now: datetime | None = None) -> bool:
+def mark_all_sent(entry_ids: Iterable[int], worker: str, now: datetime | None = None) -> int:
+    """A batch's sent entries in one statement; those no longer `worker`'s are left as they
+    are. Returns how many were marked."""
+    ids = list(entry_ids)
+    if not ids:
+        return 0
     result = db.session.execute(
-        update(OutboundEntry).where(_mine(entry_id, worker))
+        update(OutboundEntry).where(_held(ids, worker))
         .values(state=EntryState.SENT, finished_at=now or utcnow(), lease_until=None,
                 last_error=None), execution_options={"synchronize_session": False})
-    return result.rowcount == 1
+    return result.rowcount
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -46,6 +46,7 @@ class Settings:
     trusted_networks: tuple[Network, ...] = ()
     dns_servers: tuple[tuple[str, int], ...] = ()    # empty: the system's resolvers
     dns_timeout: float = 5.0
+    send_threads: int = 4       # the worker's SMTP connections to the smarthost at once
 
     def universal(self, local_part: str) -> str:
         return universal(local_part, self.domain)
@@ -92,6 +93,19 @@ def _server(part: str) -> tuple[str, int]:
                            "éventuellement suivie de :port).") from None
 
 
+def parse_count(name: str, value: str, default: int, *, most: int) -> int:
+    """A whole number from 1 to `most`; empty: `default`."""
+    if not str(value).strip():
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= most:
+        raise InvalidInput(f"PREAU_{name} invalide : « {value} » (un nombre de 1 à {most}).")
+    return number
+
+
 def parse_choice(name: str, value: str, choices: type[StrEnum]):
     try:
         return choices(value.strip().lower())
@@ -126,6 +140,7 @@ def from_app(app) -> Settings:
         trusted_networks=parse_networks(preau.get("TRUSTED_NETWORKS", "127.0.0.0/8, ::1")),
         dns_servers=parse_servers(preau.get("DNS_SERVERS", "")),
         dns_timeout=parse_duration(preau.get("DNS_TIMEOUT") or "5s").total_seconds(),
+        send_threads=parse_count("SEND_THREADS", preau.get("SEND_THREADS", ""), 4, most=64),
     )
     app.extensions["mailgate.settings"] = settings
     return settings

@@ -7,13 +7,18 @@
   `capture:DIR` into DIR, so that a new user sees what would have been sent, and to whom
   (Return-Path and Delivered-To fields on top, as a delivery agent adds them).
 
-One `Relay` keeps its connection open across the messages of a worker's batch, and signs each
-message with DKIM when a signer is given.
+One `Relay` keeps its connection open across messages (mailgate/senders.py gives each sending
+thread one, kept from batch to batch); it sends the bytes it is given (the worker has signed
+them with DKIM already). A connection left unused for `IDLE_CHECK` seconds is checked with
+RSET first, and a reused connection the relay has closed meanwhile is opened again for the
+same message: only a fresh connection that fails makes the message wait for a retry.
 """
 from __future__ import annotations
 
+import functools
 import smtplib
 import ssl
+import time
 import uuid
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -23,9 +28,8 @@ from urllib.parse import unquote, urlsplit
 from directory.clock import utcnow
 from directory.errors import InvalidInput
 
-from .dkim_signing import Signer
-
 TIMEOUT = 60
+IDLE_CHECK = 5.0
 
 
 @dataclass(frozen=True)
@@ -79,23 +83,51 @@ def parse_url(smarthost: str) -> Endpoint:
                     unquote(parts.username or ""), unquote(parts.password or ""))
 
 
-class Relay:
-    """Send one message at a time to one recipient; never raises for a delivery problem."""
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """Made once per process: loading the system's certificates costs milliseconds (it was
+    the worker's first line in py-spy when every batch opened a connection)."""
+    return ssl.create_default_context()
 
-    def __init__(self, smarthost: str, instance_path: Path, hostname: str,
-                 signer: Signer | None = None):
+
+class Relay:
+    """Send one message at a time to one recipient; never raises for a delivery problem.
+    Not thread-safe: one Relay per sending thread."""
+
+    def __init__(self, smarthost: str, instance_path: Path, hostname: str):
         self.folder = capture_folder(smarthost, instance_path)
         self.endpoint = None if self.folder else parse_url(smarthost)
         self.hostname = hostname
-        self.signer = signer
         self.connection: smtplib.SMTP | None = None
+        self.last_used = 0.0
 
     def send(self, sender: str, recipient: str, data: bytes) -> Outcome:
-        if self.signer is not None:
-            data = self.signer.sign(data)
         if self.folder is not None:
             capture(envelope_fields(sender, recipient) + data, self.folder)
             return Outcome(True)
+        reused = self._usable_connection()
+        outcome = self._transaction(sender, recipient, data)
+        if reused and not outcome.reached:
+            outcome = self._transaction(sender, recipient, data)
+        self.last_used = time.monotonic()
+        return outcome
+
+    def _usable_connection(self) -> bool:
+        """Whether an open connection will be reused: one left idle is checked with RSET
+        (and dropped when the relay no longer answers)."""
+        if self.connection is None:
+            return False
+        if time.monotonic() - self.last_used > IDLE_CHECK:
+            try:
+                if self.connection.rset()[0] == 250:
+                    return True
+            except (smtplib.SMTPException, OSError):
+                pass
+            self.close()
+            return False
+        return True
+
+    def _transaction(self, sender: str, recipient: str, data: bytes) -> Outcome:
         try:
             connection = self._connect()
             options = ["BODY=8BITMIME"] if connection.has_extn("8bitmime") \
@@ -124,16 +156,15 @@ class Relay:
         if self.connection is not None:
             return self.connection
         endpoint = self.endpoint
-        context = ssl.create_default_context()
         if endpoint.scheme == "smtps":
             connection = smtplib.SMTP_SSL(endpoint.host, endpoint.port, timeout=TIMEOUT,
-                                          local_hostname=self.hostname, context=context)
+                                          local_hostname=self.hostname, context=tls_context())
         else:
             connection = smtplib.SMTP(endpoint.host, endpoint.port, timeout=TIMEOUT,
                                       local_hostname=self.hostname)
         connection.ehlo()
         if endpoint.scheme == "smtp" and connection.has_extn("starttls"):
-            connection.starttls(context=context)
+            connection.starttls(context=tls_context())
             connection.ehlo()
         if endpoint.user:
             connection.login(endpoint.user, endpoint.password)

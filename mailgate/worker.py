@@ -1,9 +1,15 @@
 """`preau worker`: sends the outbound queue through the smarthost.
 
-Each round claims a batch of due entries (committed at once, so other workers skip them), then
-sends them one by one, committing each entry's fate right after its SMTP transaction: a worker
-killed mid-batch re-sends at most the message it was sending, once its lease has passed (a
-minute: while the batch is being sent a `Heartbeat` thread keeps renewing it).
+Each round claims a batch of up to `BATCH` due entries (committed at once, so other workers
+skip them: FOR UPDATE SKIP LOCKED on PostgreSQL, the single writer on SQLite), reads all their
+messages in one query and makes each recipient's copy, then hands the batch to
+PREAU_SEND_THREADS sending threads (mailgate/senders.py), each on an SMTP connection of its
+own kept open across batches; what became of every entry is then written in one
+transaction (one UPDATE for all those sent). While the batch is out, a `Heartbeat` thread
+renews its lease (a minute) every 20 seconds, however long the relay takes.
+What kill -9 costs: a worker killed mid-batch has recorded nothing of that batch, so once its
+lease has passed (a minute) another round sends the batch's entries again, those already
+delivered included: at most one batch of duplicates per killed worker, never a loss.
 Forwards use a signed envelope sender, `bounces+<entry id>-<day>-<hmac>@<domain>`
 (mailgate/bounces.py); reports and system mail use the null sender `<>`, so nobody bounces
 them back.
@@ -19,7 +25,11 @@ import logging
 import os
 import socket
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import load_only
 
 from directory.clock import utcnow
 from directory.db import db, write_transaction
@@ -28,19 +38,28 @@ from . import bounces, dkim_signing, fanout, indexer, personalise, queue, store
 from .automations import scheduler
 from .failures import Failure, FailureKind
 from .models import EntryKind, MailMessage, OutboundEntry
-from .settings import current
+from .senders import Envelope, Senders
+from .settings import Settings, current
 from .smarthost import Outcome, Relay
 
 log = logging.getLogger("preau.worker")
 PURGE_EVERY = 600
+BATCH = 200
+GONE = Outcome(False, True, "message supprimé avant l'envoi")
 
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
 
 
+@dataclass(frozen=True)
+class Prepared:
+    entry: queue.Claimed
+    envelope: Envelope | None       # None: its message was deleted before it could be sent
+
+
 def run_once(worker: str | None = None, *, now: datetime | None = None,
-             limit: int = 50) -> int:
+             limit: int = BATCH) -> int:
     """One round: claim, send, record. Returns how many entries were handled."""
     settings = current()
     worker = worker or worker_name()
@@ -48,13 +67,14 @@ def run_once(worker: str | None = None, *, now: datetime | None = None,
     db.session.commit()
     if not claimed:
         return 0
-    relay = Relay(settings.smarthost, settings.instance_path, settings.hostname, signer())
-    try:
-        with Heartbeat(worker, [entry.id for entry in claimed]):
-            for entry in claimed:
-                _handle(entry, worker, relay, settings, now)
-    finally:
-        relay.close()
+    with Heartbeat(worker, [entry.id for entry in claimed]):
+        prepared = _prepare(claimed, settings)
+        db.session.commit()             # end the read: the writes below take the lock first
+        outcomes = senders().send([p.envelope for p in prepared if p.envelope is not None])
+        results = iter(outcomes)
+        fates = [(p.entry, next(results) if p.envelope is not None else GONE)
+                 for p in prepared]
+        write_transaction(lambda: _record(fates, worker, settings, now))
     return len(claimed)
 
 
@@ -98,31 +118,66 @@ def signer() -> dkim_signing.Signer | None:
     return extensions["mailgate.dkim"]
 
 
-def _handle(entry: queue.Claimed, worker: str, relay: Relay, settings, now) -> None:
-    message = db.session.get(MailMessage, entry.message_id) if entry.message_id else None
-    if message is None:
-        db.session.commit()
-        queue.mark_failed(entry.id, worker, "message supprimé avant l'envoi", now)
-        db.session.commit()
-        return
-    sender = bounces.envelope_sender(entry.id, settings) \
-        if entry.kind == EntryKind.FORWARD else ""
-    data = personalise.forward_bytes(store.message_bytes(message), message.id, entry.account_id,
-                                      entry.address if entry.kind == EntryKind.FORWARD else None)
-    message_id = message.id
-    db.session.commit()                 # end the read: the writes below take the lock first
-    outcome = relay.send(sender, entry.address, data)
-    if outcome.sent:
-        queue.mark_sent(entry.id, worker, now)
-        store.collect_garbage([message_id])
-    elif not outcome.permanent and queue.defer(entry, worker, outcome.error, now):
-        log.info("entry %s deferred: %s", entry.id, outcome.error)
-    else:
-        failure = _failure(outcome, settings.queue_lifetime)
-        if queue.mark_failed(entry.id, worker, failure.log_text, now):
-            _report(entry.id, failure)
-        store.collect_garbage([message_id])
-    db.session.commit()
+def senders() -> Senders:
+    """The sending threads of this app, started once, their connections kept open (made
+    anew if the app's settings were replaced)."""
+    from flask import current_app
+
+    extensions, settings = current_app.extensions, current()
+    made_for, pool = extensions.get("mailgate.senders", (None, None))
+    if made_for is not settings:
+        if pool is not None:
+            pool.close()
+        pool = Senders(settings.send_threads, lambda: Relay(
+            settings.smarthost, settings.instance_path, settings.hostname))
+        extensions["mailgate.senders"] = (settings, pool)
+    return pool
+
+
+def _prepare(claimed: list[queue.Claimed], settings: Settings) -> list[Prepared]:
+    """Each entry's envelope: its message read once for the whole batch (one query), then
+    made out to its recipient (mailgate/personalise.py) and signed with DKIM when configured."""
+    message_ids = {entry.message_id for entry in claimed if entry.message_id}
+    messages = db.session.scalars(
+        select(MailMessage).where(MailMessage.id.in_(message_ids)).options(
+            load_only(MailMessage.id, MailMessage.source, MailMessage.has_attachments))
+    ) if message_ids else []
+    sources = {message.id: store.message_bytes(message) for message in messages}
+    jobs = personalise.jobs_of(sources)
+    dkim = signer()
+    prepared = []
+    for entry in claimed:
+        if entry.message_id not in sources:
+            prepared.append(Prepared(entry, None))
+            continue
+        forward = entry.kind == EntryKind.FORWARD
+        sender = bounces.envelope_sender(entry.id, settings) if forward else ""
+        data = personalise.forward_bytes(sources[entry.message_id], entry.message_id,
+                                          entry.account_id, entry.address if forward else None,
+                                          jobs=jobs)
+        if dkim is not None:
+            data = dkim.sign(data)
+        prepared.append(Prepared(entry, Envelope(sender, entry.address, data)))
+    return prepared
+
+
+def _record(fates: list[tuple[queue.Claimed, Outcome]], worker: str, settings: Settings,
+            now: datetime | None) -> None:
+    """What became of a batch, in the caller's one transaction: one UPDATE for all those
+    sent; deferrals, failures and their reports one by one (they are few)."""
+    queue.mark_all_sent([entry.id for entry, outcome in fates if outcome.sent], worker, now)
+    for entry, outcome in fates:
+        if outcome.sent:
+            continue
+        if outcome is GONE:
+            queue.mark_failed(entry.id, worker, outcome.error, now)
+        elif not outcome.permanent and queue.defer(entry, worker, outcome.error, now):
+            log.info("entry %s deferred: %s", entry.id, outcome.error)
+        else:
+            failure = _failure(outcome, settings.queue_lifetime)
+            if queue.mark_failed(entry.id, worker, failure.log_text, now):
+                _report(entry.id, failure)
+    store.collect_garbage({entry.message_id for entry, _ in fates if entry.message_id})
 
 
 def _failure(outcome: Outcome, lifetime: timedelta) -> Failure:

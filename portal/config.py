@@ -22,6 +22,7 @@ DEFAULTS = {
     "DKIM_KEY": "",
     "DKIM_SELECTOR": "",
     "FANOUT_BATCH": "",
+    "SEND_THREADS": "",
     "TIMEZONE": "Europe/Paris",
     "SENDER_AUTH": "enforce",
     "TRUSTED_NETWORKS": "127.0.0.0/8, ::1",

@@ -1,0 +1,61 @@
+"""The worker's sending threads: PREAU_SEND_THREADS threads, each with a `Relay` of its own
+whose SMTP connection to the smarthost stays open from message to message and from batch to
+batch (mailgate/smarthost.py checks it with RSET after a pause).
+
+A message's SMTP transaction is mostly waiting for the relay's answers (MAIL, RCPT, DATA,
+the final 250 after the relay has queued it): with one connection the worker waits for each
+in turn, with several it waits for several messages at once, as Postfix's `smtp` processes
+do (up to `default_destination_concurrency_limit`, 20, per destination). The threads only
+send: what they send is read from the database before (mailgate/worker.py), and what became
+of it is written after, so they need neither the app nor a database session.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from .smarthost import Outcome, Relay
+
+
+@dataclass(frozen=True)
+class Envelope:
+    sender: str
+    recipient: str
+    data: bytes
+
+
+class Senders:
+    """`count` threads sending envelopes through relays made by `new_relay`."""
+
+    def __init__(self, count: int, new_relay: Callable[[], Relay]):
+        self.count = count
+        self.new_relay = new_relay
+        self.local = threading.local()
+        self.relays: list[Relay] = []
+        self.lock = threading.Lock()
+        self.pool = ThreadPoolExecutor(count, thread_name_prefix="preau-send")
+
+    def send(self, envelopes: Sequence[Envelope]) -> list[Outcome]:
+        """Each envelope's outcome, in order; returns once all are sent or refused."""
+        return list(self.pool.map(self._send_one, envelopes))
+
+    def _send_one(self, envelope: Envelope) -> Outcome:
+        return self._relay().send(envelope.sender, envelope.recipient, envelope.data)
+
+    def _relay(self) -> Relay:
+        relay = getattr(self.local, "relay", None)
+        if relay is None:
+            relay = self.local.relay = self.new_relay()
+            with self.lock:
+                self.relays.append(relay)
+        return relay
+
+    def close(self) -> None:
+        """Quit every connection and stop the threads."""
+        self.pool.shutdown(wait=True)
+        with self.lock:
+            for relay in self.relays:
+                relay.close()
+            self.relays.clear()
