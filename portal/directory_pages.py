@@ -8,21 +8,15 @@ from typing import NamedTuple
 
 from flask import current_app, url_for
 from flask_babel import gettext
-from sqlalchemy import select
 
 from directory.db import db
 from directory.enums import Profile
-from directory.models import Account, GroupMember
-from directory.rights import writable, writable_condition
-from directory.search import (
-    AccountFilters,
-    count_capped,
-    schools_and_classes,
-    search_page,
-    search_query,
-)
+from directory.models import Account
+from directory.rights import writable
+from directory.search import AccountFilters, count_capped, schools_and_classes
 
 from .i18n import said
+from .people_statements import people_statements
 
 RESULTS_CAP = 1_000  # past that, one refines the search rather than paging
 
@@ -54,7 +48,11 @@ def page_count(total: int, per_page: int) -> int:
 
 def _counted(query, number: int, per_page: int, id_column) -> int:
     """The capped count of a search; a page past the last raises PageOutOfRange."""
-    total = count_capped(query, RESULTS_CAP, id_column)
+    return _within(count_capped(query, RESULTS_CAP, id_column), number, per_page)
+
+
+def _within(total: int, number: int, per_page: int) -> int:
+    """`total`, unless page `number` is past the last: PageOutOfRange."""
     pages = page_count(min(total, RESULTS_CAP), per_page)
     if number > pages:
         raise PageOutOfRange(pages)
@@ -99,24 +97,16 @@ class PersonRow(NamedTuple):
     is_manager: bool | None = None
 
 
-_PERSON_COLUMNS = (Account.id, Account.first_name, Account.last_name, Account.profile,
-                   Account.discipline, Account.address)
-
-
 def people_page(viewer: Account, filters: AccountFilters, number: int, per_page: int, *,
                 group_id: int | None = None) -> Page:
     """A page of people: PersonRow(person, writable, is_manager of `group_id`), in three
-    statements (count, page, schools and classes) whatever the page's size."""
-    total = _counted(search_query(viewer, filters), number, per_page, Account.id)
-    columns = [*_PERSON_COLUMNS, writable_condition(viewer).label("writable")]
-    if group_id is not None:
-        columns.append(select(GroupMember.is_manager)
-                       .where(GroupMember.group_id == group_id,
-                              GroupMember.account_id == Account.id)
-                       .scalar_subquery().label("is_manager"))
-    query = search_page(viewer, filters, (number - 1) * per_page, per_page)
-    found = db.session.execute(query.with_only_columns(*columns,
-                                                       maintain_column_froms=True)).all()
+    statements (count, page, schools and classes) whatever the page's size, the first two
+    built once per shape (portal/people_statements.py)."""
+    statements, params = people_statements(viewer, filters, (number - 1) * per_page, per_page,
+                                           RESULTS_CAP, manager_of=group_id)
+    connection = db.session.connection()
+    total = _within(connection.execute(statements.count, params).scalar_one(), number, per_page)
+    found = connection.execute(statements.page, params).all()
     schools, classes = schools_and_classes([row[0] for row in found])
     labels = {profile: gettext(profile.label) for profile in Profile}
     rows = [PersonRow(Person(id=r[0], first_name=r[1], last_name=r[2], profile=r[3],
