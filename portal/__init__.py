@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from directory.clock import DEFAULT_ZONE, zone_named
 from directory.db import configure_engine, db
 
-from . import config, security
+from . import choice_html, config, security
 from .extensions import babel, csrf, login_manager, migrate
 from .i18n import N_
 from .retry import Portal
@@ -56,6 +56,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     security.install(app)
+    choice_html.install(app)
 
     from . import adhoc, admin, annuaire, auth, errors, groupes, home, password_reset, preferences
     from .agenda import views as agenda
