@@ -176,6 +176,26 @@ def search_page(viewer: Account | Perimeter, filters: AccountFilters, offset: in
             .order_by(found.c.search_name, found.c.id).limit(limit).offset(offset))
 
 
+def count_query(viewer: Account | Perimeter, filters: AccountFilters, cap: int) -> sa.Select:
+    """The number of matches of `search_query`, counted up to cap + 1 (see `count_capped`).
+    A name is counted as `search_page` reads it, side by side: each side (last name, first
+    name) cut at cap + 1 and read from its covering index (migrations 0002 and 0018), then
+    their union (a person matching by both counts once), cut again."""
+    key = _key_of(filters)
+    if not key:
+        limited = ids_of(search_query(viewer, filters)).limit(cap + 1).subquery()
+        return select(func.count()).select_from(limited)
+    conditions = _conditions(viewer, filters)
+    sides = []
+    for column in (Account.search_name, Account.search_first):
+        side = (select(Account.id).where(*conditions, _name_condition(column, key))
+                .limit(cap + 1).subquery())
+        sides.append(select(side.c.id))
+    found = union(*sides).subquery()
+    limited = select(found.c.id).limit(cap + 1).subquery()
+    return select(func.count()).select_from(limited)
+
+
 def _conditions(viewer: Account | Perimeter,
                 filters: AccountFilters) -> list[sa.ColumnElement[bool]]:
     """Perimeter and every filter but the name."""

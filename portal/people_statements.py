@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import sqlalchemy as sa
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from directory.enums import Profile
 from directory.models import Account, GroupMember
@@ -24,12 +24,11 @@ from directory.search import (
     BOUND_NAME,
     AccountFilters,
     Perimeter,
-    ids_of,
+    count_query,
     name_bounds,
     name_key,
     perimeter_of,
     search_page,
-    search_query,
 )
 
 NO_LETTER = "-"     # a name without letter or digit: it folds to nothing and finds nobody
@@ -81,8 +80,7 @@ def _built(shape: _Shape, cap: int) -> PeopleStatements:
                              profiles=shape.profiles, discipline=shape.discipline,
                              school_ids=shape.school_ids, group_id=shape.group_id,
                              parents_of_class=shape.parents_of_class)
-    limited = ids_of(search_query(shape.perimeter, filters)).limit(cap + 1).subquery()
-    count = select(func.count()).select_from(limited)
+    count = count_query(shape.perimeter, filters, cap)
     columns = [*PERSON_COLUMNS, rule_condition(shape.rule).label("writable")]
     if shape.manager_of is not None:
         columns.append(select(GroupMember.is_manager)
