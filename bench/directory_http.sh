@@ -7,6 +7,8 @@
 # Usage: PREAU_DATABASE_URL=postgresql+psycopg://… bench/directory_http.sh [login] [rounds]
 # (default: paul.durand, 3 rounds) on a `preau demo --users 500000` database of your own
 # (logging in records the account's last access). Needs wrk (apt-get install wrk).
+# PROFILE=prefix: after the rounds, one more measure of each side with py-spy recording
+# Préau's two workers (raw stacks in prefix-annuaire, prefix-picker; top frames printed).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd); root=$(dirname "$here"); bin="$root/.venv/bin"
 login=${1:-paul.durand}; rounds=${2:-3}; seconds=${BENCH_SECONDS:-10}
@@ -40,7 +42,8 @@ measure "$floor_port" "/annuaire/?nom=" >/dev/null
 printf '%-6s %-9s %8s %8s %8s %8s %7s %10s\n' round side p50 p95 p99 req/s errors "p95/floor"
 for round in $(seq "$rounds"); do
   read -r f50 f95 f99 frps ferr <<<"$(measure "$floor_port" "/annuaire/?nom=")"
-  printf '%-6s %-9s %8s %8s %8s %8s %7s\n' "$round" floor "$f50" "$f95" "$f99" "$frps" "$ferr"
+  printf '%-6s %-9s %8s %8s %8s %8s %7s %10s  load %s\n' "$round" floor "$f50" "$f95" "$f99" \
+      "$frps" "$ferr" "" "$(cut -d' ' -f1 /proc/loadavg)"
   for side in annuaire picker; do
     path="/annuaire/?nom="; [ "$side" = picker ] && path="/messagerie/destinataires?nom="
     read -r p50 p95 p99 rps err <<<"$(measure "$port" "$path")"
@@ -48,3 +51,18 @@ for round in $(seq "$rounds"); do
     printf '%-6s %-9s %8s %8s %8s %8s %7s %10s\n' "$round" "$side" "$p50" "$p95" "$p99" "$rps" "$err" "$ratio"
   done
 done
+
+if [ -n "${PROFILE:-}" ]; then
+  for side in annuaire picker; do
+    path="/annuaire/?nom="; [ "$side" = picker ] && path="/messagerie/destinataires?nom="
+    "$bin/py-spy" record --pid "$(cat "$run/preau.pid")" --subprocesses --nonblocking \
+        --rate 250 --duration "$seconds" --format raw --output "$PROFILE-$side" \
+        >/dev/null 2>&1 &
+    spy=$!; sleep 1
+    read -r p50 p95 p99 rps err <<<"$(measure "$port" "$path")"
+    wait "$spy" || true
+    echo "profiled $side: p50 $p50 p95 $p95 p99 $p99 ms, $rps req/s (py-spy running)"
+    "$bin/python" "$here/profile_top.py" "$PROFILE-$side" 12 --match portal/,directory/,render,execute,compile
+  done
+fi
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -11,18 +11,20 @@ that still hits the error once more from the start, as a writer from its first s
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TypeVar
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Enum, MetaData
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Enum, MetaData, event
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase
 
 T = TypeVar("T")
 SQLITE_BUSY, SQLITE_LOCKED = 5, 6
+PING_AFTER_IDLE = 5.0   # seconds: a connection unused that long is pinged before use
 _IMMEDIATE: ContextVar[bool] = ContextVar("preau_sqlite_immediate", default=False)
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
@@ -50,12 +52,13 @@ def text_enum(cls, name: str, *, length: int) -> Enum:
 
 
 def configure_engine(engine) -> None:
-    """SQLite only: foreign keys on, WAL so readers never wait for the writer, a busy
-    timeout instead of 'database is locked', and transactions begun by SQLAlchemy rather than
-    by the sqlite3 module (which otherwise breaks SAVEPOINTs)."""
+    """Connections idle for a while checked before use (`ping_when_idle`). SQLite only:
+    foreign keys on, WAL so readers never wait for the writer, a busy timeout instead of
+    'database is locked', and transactions begun by SQLAlchemy rather than by the sqlite3
+    module (which otherwise breaks SAVEPOINTs)."""
+    ping_when_idle(engine)
     if engine.dialect.name != "sqlite":
         return
-    from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -71,6 +74,33 @@ def configure_engine(engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _IMMEDIATE.get() else "BEGIN")
+
+
+def ping_when_idle(engine, idle_seconds: float = PING_AFTER_IDLE) -> None:
+    """A connection back from the pool is pinged (one round trip) only if it sat unused for
+    `idle_seconds`: a database restarted meanwhile is then noticed before the request uses
+    it, as `pool_pre_ping` would, without a round trip before every request of a busy
+    process (the search pages run 3 or 4 statements; a ping was one more). A dead one is
+    replaced (DisconnectionError makes the pool open a new connection)."""
+
+    @event.listens_for(engine, "connect")
+    def _opened(_dbapi_connection, record):
+        record.info["last_used"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection, record):
+        record.info["last_used"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _taken(dbapi_connection, record, _proxy):
+        if time.monotonic() - record.info.get("last_used", 0.0) < idle_seconds:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError(str(error)) from error
+        if not alive:
+            raise DisconnectionError("the connection did not answer its ping")
 
 
 @contextmanager

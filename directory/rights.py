@@ -96,7 +96,7 @@ def writable_query(sender: Account) -> sa.Select:
     if sender.suspended or Role.SEND_EXTENDED in effective_roles(sender):
         return select(Account.id).where(condition)
     ties = _ties(sender, effective_roles(sender))
-    pool = [select(literal(sender.id)), _correspondents(sender)]
+    pool = [select(literal(sender.id)), _correspondents(sender.id)]
     if ties.own_groups:
         pool.append(_members_of(ties.own_groups))
     if ties.own_classes:
@@ -115,7 +115,38 @@ def writable_condition(sender: Account, account=Account) -> sa.ColumnElement[boo
     lets a search page show the envelope per row in its own query. For an extended sender it
     is only `NOT suspended`, so no set of the whole region is ever built. Building it reads
     the sender's groups and children (at most two small indexed queries)."""
-    return and_(_reach_condition(sender, account), account.suspended.is_(False))
+    return rule_condition(sender_rule(sender), account)
+
+
+@dataclass(frozen=True)
+class SenderRule:
+    """Everything the rule's SQL is built from, as plain values (hashable: a page that builds
+    its statement once per shape keys it with this). An extended sender's rule names no one,
+    so every extended sender shares one."""
+
+    suspended: bool
+    extended: bool
+    sender_id: int | None = None
+    student_rule: bool = False
+    send: bool = False
+    ties: _Ties | None = None
+
+
+def sender_rule(sender: Account) -> SenderRule:
+    """The sender's rule: for a restricted sender, reads their groups and children."""
+    if sender.suspended:
+        return SenderRule(suspended=True, extended=False)
+    roles = effective_roles(sender)
+    if Role.SEND_EXTENDED in roles:
+        return SenderRule(suspended=False, extended=True)
+    return SenderRule(suspended=False, extended=False, sender_id=sender.id,
+                      student_rule=_follows_student_rule(sender, roles),
+                      send=Role.SEND in roles, ties=_ties(sender, roles))
+
+
+def rule_condition(rule: SenderRule, account=Account) -> sa.ColumnElement[bool]:
+    """`writable_condition` from the rule's values alone (no query)."""
+    return and_(_reach_of(rule, account), account.suspended.is_(False))
 
 
 @dataclass(frozen=True)
@@ -153,19 +184,22 @@ def _ties(sender: Account, roles: frozenset[Role]) -> _Ties:
 
 def _reach_condition(sender: Account, account) -> sa.ColumnElement[bool]:
     """Writable if not suspended: the rules above, without the suspension of the candidate."""
-    if sender.suspended:
+    return _reach_of(sender_rule(sender), account)
+
+
+def _reach_of(rule: SenderRule, account) -> sa.ColumnElement[bool]:
+    if rule.suspended:
         return false()
-    roles = effective_roles(sender)
-    if Role.SEND_EXTENDED in roles:
+    if rule.extended:
         return true()
-    ties = _ties(sender, roles)
-    clauses = [account.id == sender.id, account.id.in_(_correspondents(sender))]
-    if _follows_student_rule(sender, roles) and ties.own_groups:
+    ties = rule.ties
+    clauses = [account.id == rule.sender_id, account.id.in_(_correspondents(rule.sender_id))]
+    if rule.student_rule and ties.own_groups:
         clauses += [_members_with_profile(account, ties.own_groups, Profile.STUDENT, Profile.TEACHER),
                     account.id.in_(_members_of(ties.own_groups, managers_only=True))]
         if ties.own_classes:
             clauses.append(account.id.in_(_parents_of(ties.own_classes)))
-    if Role.SEND in roles:
+    if rule.send:
         if ties.children:
             clauses.append(account.id.in_(ties.children))
         if ties.child_classes:
@@ -179,9 +213,9 @@ def _reach_condition(sender: Account, account) -> sa.ColumnElement[bool]:
     return or_(*clauses)
 
 
-def _correspondents(sender: Account) -> sa.Select:
+def _correspondents(sender_id: int) -> sa.Select:
     """The authors of the messages the sender received (a range of the primary key)."""
-    return select(MailCorrespondent.author_id).where(MailCorrespondent.account_id == sender.id)
+    return select(MailCorrespondent.author_id).where(MailCorrespondent.account_id == sender_id)
 
 
 def _follows_student_rule(sender: Account, roles: frozenset[Role]) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy import and_, exists, false, func, or_, select, true, union, union_all
@@ -82,13 +83,27 @@ def perimeter_school_ids(viewer: Account) -> list[int] | None:
     return []
 
 
-def perimeter_condition(viewer: Account, account=Account) -> sa.ColumnElement[bool]:
+@dataclass(frozen=True)
+class Perimeter:
+    """A viewer's perimeter as plain values (hashable: pages key their statements with it)."""
+
+    admin: bool
+    school_ids: tuple[int, ...] | None      # None: every school; (): nobody
+
+
+def perimeter_of(viewer: Account) -> Perimeter:
     school_ids = perimeter_school_ids(viewer)
-    if school_ids == []:
+    return Perimeter(admin=viewer.is_admin,
+                     school_ids=None if school_ids is None else tuple(sorted(school_ids)))
+
+
+def perimeter_condition(viewer: Account | Perimeter, account=Account) -> sa.ColumnElement[bool]:
+    perimeter = viewer if isinstance(viewer, Perimeter) else perimeter_of(viewer)
+    if perimeter.school_ids == ():
         return false()
-    condition = true() if viewer.is_admin else account.suspended.is_(False)
-    if school_ids is not None:
-        condition = and_(condition, _in_schools(account, school_ids))
+    condition = true() if perimeter.admin else account.suspended.is_(False)
+    if perimeter.school_ids is not None:
+        condition = and_(condition, _in_schools(account, perimeter.school_ids))
     return condition
 
 
@@ -99,19 +114,46 @@ def _in_schools(account, school_ids: Sequence[int]) -> sa.ColumnElement[bool]:
                           .where(AccountSchool.school_id.in_(list(school_ids))))
 
 
-def search_query(viewer: Account, filters: AccountFilters) -> sa.Select:
+# A name prefix as two bound parameters (`name_bounds` gives their values): a statement built
+# with them serves every name typed (see portal/directory_pages.py).
+NAME_FROM = sa.bindparam("name_from", type_=sa.String)
+NAME_TO = sa.bindparam("name_to", type_=sa.String)
+BOUND_NAME = "\x00bound"   # AccountFilters.name that stands for NAME_FROM/NAME_TO
+
+
+def name_bounds(name: str) -> dict[str, str]:
+    """The values of NAME_FROM and NAME_TO for a typed name that folds to a non-empty key."""
+    key = name_key(name)
+    return {"name_from": key, "name_to": key[:-1] + chr(ord(key[-1]) + 1)}
+
+
+def _name_condition(column, key: str) -> sa.ColumnElement[bool]:
+    if key == BOUND_NAME:
+        return and_(column >= NAME_FROM, column < NAME_TO)
+    return prefix_condition(column, key)
+
+
+def _key_of(filters: AccountFilters) -> str | None:
+    """The folded name asked for (BOUND_NAME passes through); None: no name asked."""
+    if filters.name == BOUND_NAME:
+        return BOUND_NAME
+    return name_key(filters.name) if filters.name.strip() else None
+
+
+def search_query(viewer: Account | Perimeter, filters: AccountFilters) -> sa.Select:
     """SELECT of Account rows within the viewer's search perimeter, sorted by last name then
     first name. Callers paginate it or use it inside INSERT ... SELECT."""
     query = select(Account).where(*_conditions(viewer, filters))
-    key = name_key(filters.name) if filters.name.strip() else None
+    key = _key_of(filters)
     if key is not None:
-        query = query.where(or_(prefix_condition(Account.search_name, key),
-                                prefix_condition(Account.search_first, key))
+        query = query.where(or_(_name_condition(Account.search_name, key),
+                                _name_condition(Account.search_first, key))
                             if key else false())
     return query.order_by(Account.search_name, Account.id)
 
 
-def search_page(viewer: Account, filters: AccountFilters, offset: int, limit: int) -> sa.Select:
+def search_page(viewer: Account | Perimeter, filters: AccountFilters, offset: int,
+                limit: int) -> sa.Select:
     """One page of `search_query`, written so that it costs the same whatever the region.
 
     A name matches by last name or by first name. As one OR, a planner either sorts every
@@ -119,14 +161,14 @@ def search_page(viewer: Account, filters: AccountFilters, offset: int, limit: in
     (slow for "du"). Here each side is its own SELECT, sorted and cut at offset + limit: the
     last-name side is a bounded range scan of its index, the first-name side reads a covering
     index (migration 0002); only their union of at most 2 × (offset + limit) rows is sorted."""
-    key = name_key(filters.name) if filters.name.strip() else None
+    key = _key_of(filters)
     if not key:
         return search_query(viewer, filters).limit(limit).offset(offset)
     conditions = _conditions(viewer, filters)
     sides = []
     for column in (Account.search_name, Account.search_first):
         side = (select(Account.id, Account.search_name)
-                .where(*conditions, prefix_condition(column, key))
+                .where(*conditions, _name_condition(column, key))
                 .order_by(Account.search_name, Account.id).limit(offset + limit).subquery())
         sides.append(select(side.c.id, side.c.search_name))
     found = union(*sides).subquery()
@@ -134,7 +176,28 @@ def search_page(viewer: Account, filters: AccountFilters, offset: int, limit: in
             .order_by(found.c.search_name, found.c.id).limit(limit).offset(offset))
 
 
-def _conditions(viewer: Account, filters: AccountFilters) -> list[sa.ColumnElement[bool]]:
+def count_query(viewer: Account | Perimeter, filters: AccountFilters, cap: int) -> sa.Select:
+    """The number of matches of `search_query`, counted up to cap + 1 (see `count_capped`).
+    A name is counted as `search_page` reads it, side by side: each side (last name, first
+    name) cut at cap + 1 and read from its covering index (migrations 0002 and 0018), then
+    their union (a person matching by both counts once), cut again."""
+    key = _key_of(filters)
+    if not key:
+        limited = ids_of(search_query(viewer, filters)).limit(cap + 1).subquery()
+        return select(func.count()).select_from(limited)
+    conditions = _conditions(viewer, filters)
+    sides = []
+    for column in (Account.search_name, Account.search_first):
+        side = (select(Account.id).where(*conditions, _name_condition(column, key))
+                .limit(cap + 1).subquery())
+        sides.append(select(side.c.id))
+    found = union(*sides).subquery()
+    limited = select(found.c.id).limit(cap + 1).subquery()
+    return select(func.count()).select_from(limited)
+
+
+def _conditions(viewer: Account | Perimeter,
+                filters: AccountFilters) -> list[sa.ColumnElement[bool]]:
     """Perimeter and every filter but the name."""
     conditions = [perimeter_condition(viewer)]
     if filters.profiles:
@@ -194,25 +257,31 @@ def schools_and_classes(account_ids: Sequence[int]
                         ) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
     """School names and class names of each account, both in one query (a page of results):
     ({id: schools}, {id: classes}), each list sorted. As in `classes_by_account`, the class
-    kind is checked here rather than in SQL."""
+    kind is checked here rather than in SQL. The statement is built once (`_names_of`) and
+    run through Core with the ids as a parameter."""
     schools: dict[int, list[str]] = defaultdict(list)
     classes: dict[int, list[str]] = defaultdict(list)
     if not account_ids:
         return schools, classes
-    ids = list(account_ids)
-    rows = db.session.execute(union_all(  # groups first: the union's kind column is theirs
-        select(GroupMember.account_id, Group.name, Group.kind)
-        .join(Group, Group.id == GroupMember.group_id)
-        .where(GroupMember.account_id.in_(ids)),
-        select(AccountSchool.account_id, School.name, sa.null())
-        .join(School, School.id == AccountSchool.school_id)
-        .where(AccountSchool.account_id.in_(ids))))
+    rows = db.session.connection().execute(_names_of(), {"ids": list(account_ids)})
     for account_id, name, kind in sorted(rows, key=lambda row: row[1]):
         if kind is None:
             schools[account_id].append(name)
         elif kind == GroupKind.CLASS:
             classes[account_id].append(name)
     return schools, classes
+
+
+@cache
+def _names_of() -> sa.CompoundSelect:
+    ids = sa.bindparam("ids", expanding=True)
+    return union_all(  # groups first: the union's kind column is theirs
+        select(GroupMember.account_id, Group.name, Group.kind)
+        .join(Group, Group.id == GroupMember.group_id)
+        .where(GroupMember.account_id.in_(ids)),
+        select(AccountSchool.account_id, School.name, sa.null())
+        .join(School, School.id == AccountSchool.school_id)
+        .where(AccountSchool.account_id.in_(ids)))
 
 
 def classes_of_group_members(group_id: int) -> dict[int, list[str]]:

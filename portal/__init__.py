@@ -11,7 +11,7 @@ from directory.clock import DEFAULT_ZONE, zone_named
 from directory.db import configure_engine, db
 from directory.passwords import POLICY
 
-from . import config, security
+from . import choice_html, config, security
 from .extensions import babel, csrf, login_manager, migrate
 from .i18n import N_, said
 from .retry import Portal
@@ -57,6 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     security.install(app)
+    choice_html.install(app)
 
     from . import adhoc, admin, annuaire, auth, errors, groupes, home, password_reset, preferences
     from .agenda import views as agenda

@@ -59,7 +59,8 @@ def load(folder: Path | None = None) -> dict:
     return {
         "SECRET_KEY": _secret_key(folder),
         "SQLALCHEMY_DATABASE_URI": database_url(folder),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No pool_pre_ping: directory.db.ping_when_idle pings only connections left idle.
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
         "PREAU": preau,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -6,25 +6,20 @@ from dataclasses import dataclass, field
 from math import ceil
 from typing import NamedTuple
 
-from flask import current_app, url_for
-from flask_babel import gettext
-from sqlalchemy import select
+from flask import current_app, g, url_for
+from flask_babel import get_translations, gettext
 
 from directory.db import db
 from directory.enums import Profile
-from directory.models import Account, GroupMember
-from directory.rights import writable, writable_condition
-from directory.search import (
-    AccountFilters,
-    count_capped,
-    schools_and_classes,
-    search_page,
-    search_query,
-)
+from directory.models import Account
+from directory.rights import writable
+from directory.search import AccountFilters, count_capped, schools_and_classes
 
-from .i18n import said
+from .i18n import N_, said
+from .people_statements import people_statements
 
 RESULTS_CAP = 1_000  # past that, one refines the search rather than paging
+WRITE_TO = N_("Écrire à %(name)s")
 
 
 class PageOutOfRange(Exception):
@@ -54,7 +49,11 @@ def page_count(total: int, per_page: int) -> int:
 
 def _counted(query, number: int, per_page: int, id_column) -> int:
     """The capped count of a search; a page past the last raises PageOutOfRange."""
-    total = count_capped(query, RESULTS_CAP, id_column)
+    return _within(count_capped(query, RESULTS_CAP, id_column), number, per_page)
+
+
+def _within(total: int, number: int, per_page: int) -> int:
+    """`total`, unless page `number` is past the last: PageOutOfRange."""
     pages = page_count(min(total, RESULTS_CAP), per_page)
     if number > pages:
         raise PageOutOfRange(pages)
@@ -87,6 +86,7 @@ class Person:
     address: str
     schools: list[str]
     classes: list[str]
+    write_label: str = ""    # « Écrire à … », from a pattern translated once per page
 
     @property
     def full_name(self) -> str:
@@ -99,31 +99,27 @@ class PersonRow(NamedTuple):
     is_manager: bool | None = None
 
 
-_PERSON_COLUMNS = (Account.id, Account.first_name, Account.last_name, Account.profile,
-                   Account.discipline, Account.address)
-
-
 def people_page(viewer: Account, filters: AccountFilters, number: int, per_page: int, *,
                 group_id: int | None = None) -> Page:
     """A page of people: PersonRow(person, writable, is_manager of `group_id`), in three
-    statements (count, page, schools and classes) whatever the page's size."""
-    total = _counted(search_query(viewer, filters), number, per_page, Account.id)
-    columns = [*_PERSON_COLUMNS, writable_condition(viewer).label("writable")]
-    if group_id is not None:
-        columns.append(select(GroupMember.is_manager)
-                       .where(GroupMember.group_id == group_id,
-                              GroupMember.account_id == Account.id)
-                       .scalar_subquery().label("is_manager"))
-    query = search_page(viewer, filters, (number - 1) * per_page, per_page)
-    found = db.session.execute(query.with_only_columns(*columns,
-                                                       maintain_column_froms=True)).all()
+    statements (count, page, schools and classes) whatever the page's size, the first two
+    built once per shape (portal/people_statements.py)."""
+    statements, params = people_statements(viewer, filters, (number - 1) * per_page, per_page,
+                                           RESULTS_CAP, manager_of=group_id)
+    connection = db.session.connection()
+    total = _within(connection.execute(statements.count, params).scalar_one(), number, per_page)
+    found = connection.execute(statements.page, params).all()
     schools, classes = schools_and_classes([row[0] for row in found])
     labels = {profile: gettext(profile.label) for profile in Profile}
-    rows = [PersonRow(Person(id=r[0], first_name=r[1], last_name=r[2], profile=r[3],
-                             profile_label=labels[r[3]], discipline=r[4], address=r[5],
-                             schools=schools.get(r[0], []), classes=classes.get(r[0], [])),
-                      bool(r[6]), r[7] if group_id is not None else None)
-            for r in found]
+    write_to = get_translations().gettext(WRITE_TO)
+    people = [Person(id=r[0], first_name=r[1], last_name=r[2], profile=r[3],
+                     profile_label=labels[r[3]], discipline=r[4], address=r[5],
+                     schools=schools.get(r[0], []), classes=classes.get(r[0], []))
+              for r in found]
+    for person in people:
+        person.write_label = write_to % {"name": person.full_name}
+    rows = [PersonRow(person, bool(r[6]), r[7] if group_id is not None else None)
+            for person, r in zip(people, found, strict=True)]
     page = _page(rows, number, per_page, total)
     page.refusals = refusal_reasons(viewer, [r.person.id for r in rows if not r.writable])
     return page
@@ -141,9 +137,12 @@ def refusal_reasons(viewer: Account, account_ids: list[int]) -> dict[int, str]:
 
 def compose_link(account: Account) -> str:
     """Where the envelope leads: the compose page once Messagerie exists, else a mailto: of
-    the universal address (never the redirect address)."""
+    the universal address (never the redirect address). The page's address is built once
+    per request, not once per row."""
     if "messagerie.compose" in current_app.view_functions:
-        return url_for("messagerie.compose", destinataire=account.id)
+        if "compose_url" not in g:
+            g.compose_url = url_for("messagerie.compose")
+        return f"{g.compose_url}?destinataire={int(account.id)}"
     return f"mailto:{account.universal_address}"
 
 

@@ -27,11 +27,18 @@ FOLDER_LABEL_MARKERS = (N_("Boîte de réception"), N_("Messages envoyés"), N_(
 ID = "<int(max=2147483647):{}>"
 
 
+# Pages without the folder sidebar: the recipient picker (a search page, also loaded into
+# the compose page's dialog) need not read the folders.
+WITHOUT_FOLDERS = frozenset({"messagerie.picker"})
+
+
 @bp.before_request
 @login_required
 def _logged_in():
-    """Every page needs the account's folders: they are created the first time (and
-    committed then, whatever the request)."""
+    """Every page with the sidebar needs the account's folders: they are created the first
+    time (and committed then, whatever the request)."""
+    if request.endpoint in WITHOUT_FOLDERS:
+        return
     g.mail_folders, created = mailbox.folders(current_user)
     if created:
         db.session.commit()

@@ -7,7 +7,9 @@ people one may write to; one's own classes and groups with "Voir la liste" and "
 liste") and the address book (its groups, "Voir la liste", "Ajouter la liste")."""
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from urllib.parse import urlencode
+
+from flask import abort, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
@@ -31,6 +33,7 @@ from .blueprint import bp
 from .compose_views import int_arg
 
 SEARCH_KEYS = ("nom", "profil", "discipline", "etablissement", "groupe")
+QUERY_SAFE = "!$'()*,/:;?@"     # what url_for leaves unquoted in a query (werkzeug.urls)
 
 
 @bp.route("/destinataires", endpoint="picker")
@@ -47,8 +50,9 @@ def picker_page():
             recipients.parse_full(t) for t in request.args.getlist("ajout")])
     except InvalidInput:
         abort(400)
+    tokens = [c.full_token for c in added]
     context = {"draft": draft, "target_field": field, "tab": tab, "added": added,
-               "tokens": [c.full_token for c in added], "page_args": page_args,
+               "tokens": tokens, "add_url": adding_url(tokens, field), "page_args": page_args,
                "compose_link": compose_link, "field_labels": recipients.FIELD_LABELS,
                "fields": recipients.FIELDS, "fragment": request.args.get("fragment") == "1"}
     status = 200
@@ -59,6 +63,15 @@ def picker_page():
     fragment = context["fragment"]
     template = "messagerie/picker_fragment.html" if fragment else "messagerie/picker.html"
     return render_template(template, **context), status
+
+
+def adding_url(tokens: list[str], field: str):
+    """token → this page's address with `field:token` added to the `ajout` values: the
+    address without it is built once, each link only appends its token."""
+    base = url_for("messagerie.picker", **page_args(request.args, ajout=tokens))
+    separator = "&" if "?" in base else "?"
+    return lambda token: base + separator + urlencode({"ajout": f"{field}:{token}"},
+                                                      safe=QUERY_SAFE)
 
 
 def _directory(context: dict) -> int:

@@ -1,0 +1,92 @@
+"""The two statements of a page of people (its capped count and its rows), built once per
+shape and run through SQLAlchemy Core.
+
+Building them with the expression language costs more Python than running them (about 1.5 ms
+each on the Annuaire's searches, where a prebuilt statement runs in 0.4 ms): the page builds
+them once per *shape* — the viewer's perimeter and writing rule, the filters other than the
+name, the page asked for — and passes the name typed as two bound parameters. The builder
+below reads nothing but its arguments, all plain values, so a statement is reused only where
+it is the very statement the same arguments would build again; a change of perimeter, rule or
+filter is another shape.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import sqlalchemy as sa
+from sqlalchemy import select
+
+from directory.enums import Profile
+from directory.models import Account, GroupMember
+from directory.rights import SenderRule, rule_condition, sender_rule
+from directory.search import (
+    BOUND_NAME,
+    AccountFilters,
+    Perimeter,
+    count_query,
+    name_bounds,
+    name_key,
+    perimeter_of,
+    search_page,
+)
+
+NO_LETTER = "-"     # a name without letter or digit: it folds to nothing and finds nobody
+PERSON_COLUMNS = (Account.id, Account.first_name, Account.last_name, Account.profile,
+                  Account.discipline, Account.address)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    perimeter: Perimeter
+    rule: SenderRule
+    name: str                  # BOUND_NAME, NO_LETTER (finds nobody) or "" (no name asked)
+    profiles: tuple[Profile, ...]
+    discipline: str
+    school_ids: tuple[int, ...]
+    group_id: int | None
+    parents_of_class: bool
+    offset: int
+    limit: int
+    manager_of: int | None     # the group whose managers the rows flag
+
+
+@dataclass(frozen=True)
+class PeopleStatements:
+    count: sa.Select           # the matches, counted up to cap + 1
+    page: sa.Select            # PERSON_COLUMNS, writable[, is_manager]
+
+
+def people_statements(viewer, filters: AccountFilters, offset: int, limit: int, cap: int,
+                      manager_of: int | None = None) -> tuple[PeopleStatements, dict]:
+    """The statements of this page and their parameters."""
+    typed = filters.name.strip()
+    name, params = "", {}
+    if typed:
+        name = BOUND_NAME if name_key(typed) else NO_LETTER
+        if name == BOUND_NAME:
+            params = name_bounds(typed)
+    shape = _Shape(perimeter=perimeter_of(viewer), rule=sender_rule(viewer), name=name,
+                   profiles=tuple(filters.profiles), discipline=filters.discipline,
+                   school_ids=tuple(filters.school_ids), group_id=filters.group_id,
+                   parents_of_class=filters.parents_of_class, offset=offset, limit=limit,
+                   manager_of=manager_of)
+    return _built(shape, cap), params
+
+
+@lru_cache(maxsize=512)
+def _built(shape: _Shape, cap: int) -> PeopleStatements:
+    filters = AccountFilters(name=shape.name,
+                             profiles=shape.profiles, discipline=shape.discipline,
+                             school_ids=shape.school_ids, group_id=shape.group_id,
+                             parents_of_class=shape.parents_of_class)
+    count = count_query(shape.perimeter, filters, cap)
+    columns = [*PERSON_COLUMNS, rule_condition(shape.rule).label("writable")]
+    if shape.manager_of is not None:
+        columns.append(select(GroupMember.is_manager)
+                       .where(GroupMember.group_id == shape.manager_of,
+                              GroupMember.account_id == Account.id)
+                       .scalar_subquery().label("is_manager"))
+    page = search_page(shape.perimeter, filters, shape.offset, shape.limit)
+    return PeopleStatements(count=count, page=page.with_only_columns(
+        *columns, maintain_column_froms=True))
