@@ -8,13 +8,13 @@ index alone, as the first-name side already is from ix_account_first_then_name (
 count is written as those two sides (directory/search.py `count_query`).
 
 Revision ID: 0018
-Revises: 0009
+Revises: 0016
 """
 from alembic import op
 import sqlalchemy as sa  # noqa: F401
 
 revision = '0018'
-down_revision = '0009'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
