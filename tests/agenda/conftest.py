@@ -13,18 +13,6 @@ from directory.db import db, write_transaction
 from directory.models import Account, Group, School
 
 
-def pytest_collection_modifyitems(config, items):
-    """postgres_only tests are deselected (not skipped) on SQLite: a skip fails CI."""
-    from tests.mailgate.conftest import is_postgres
-
-    if is_postgres():
-        return
-    kept = [item for item in items if item.get_closest_marker("postgres_only") is None]
-    if len(kept) != len(items):
-        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
-        items[:] = kept
-
-
 def person(login: str) -> Account:
     return db.session.scalar(select(Account).where(Account.login == login))
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import sqlalchemy as sa
 
 from directory.db import ping_when_idle
 from tests.conftest import missing
+
+pytestmark = pytest.mark.postgres_only
 
 
 def _pooled_engine(idle_seconds: float):

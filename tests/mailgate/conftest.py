@@ -22,26 +22,18 @@ from sqlalchemy import select
 
 from directory.db import db, write_lock
 from directory.models import Account, GroupMember, ParentLink
-from tests.conftest import fresh_database, make_app, migrate_and_load_demo, missing
+from tests.conftest import (  # noqa: F401 (is_postgres: re-exported to this folder's tests)
+    fresh_database,
+    is_postgres,
+    make_app,
+    migrate_and_load_demo,
+    missing,
+)
 
 from . import dns_zone
 
 DOMAIN = "ent.test"
 _serial = itertools.count(1)
-
-
-def is_postgres() -> bool:
-    return bool(os.environ.get("PREAU_TEST_DATABASE_URL", "").startswith("postgresql"))
-
-
-def pytest_collection_modifyitems(config, items):
-    """postgres_only tests are deselected (not skipped) on SQLite: a skip fails CI."""
-    if is_postgres():
-        return
-    kept = [item for item in items if item.get_closest_marker("postgres_only") is None]
-    if len(kept) != len(items):
-        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
-        items[:] = kept
 
 
 @pytest.fixture(scope="session")
