@@ -4,7 +4,8 @@ Every occurrence of an event holds each of its resources as a `Booking` row. The
 enforced by the database, so that two teachers saving at the same instant cannot both win:
 - on PostgreSQL an exclusion constraint (migration 0013: btree_gist, resource_id WITH =,
   tsrange(starts_at, ends_at) WITH &&) refuses the second overlapping row; the loser's
-  INSERT waits for the winner's commit, then fails, and is turned into RESOURCE_TAKEN;
+  INSERT waits for the winner's commit, then fails, and is turned into RESOURCE_TAKEN (when
+  both INSERTs wait on each other, PostgreSQL aborts one as a deadlock: it is tried again);
 - on SQLite the check and the insert run in a transaction that took the write lock as its
   first statement (`directory.db.write_transaction`, what BEGIN IMMEDIATE does): the second writer waits
   for the first to commit, then its check sees the winner's booking.
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import delete, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from directory.db import db
 
@@ -24,6 +25,8 @@ from . import times
 from .errors import AgendaError, Problem
 from .models import Booking, Event, EventStatus, Resource
 from .recurrence import Occurrence
+
+DEADLOCK = "40P01"
 
 
 def book(event: Event, occurrences: Sequence[Occurrence]) -> None:
@@ -37,11 +40,25 @@ def book(event: Event, occurrences: Sequence[Occurrence]) -> None:
     rows = [{"resource_id": r, "event_id": event.id, "starts_at": o.starts_at,
              "ends_at": o.ends_at} for r in resource_ids for o in occurrences]
     try:
-        with db.session.begin_nested():
-            db.session.execute(insert(Booking), rows)
+        _insert(rows)
     except IntegrityError:
         _raise_on_conflict(event, resource_ids, occurrences)
         raise
+
+
+def _insert(rows: list[dict]) -> None:
+    """Two overlapping INSERTs at the same instant can each wait on the other's uncommitted
+    row while checking the exclusion constraint: PostgreSQL then aborts one of them as a
+    deadlock (SQLSTATE 40P01). Its savepoint is rolled back and the INSERT tried once more:
+    it now waits for the winner's commit and fails as the constraint's IntegrityError."""
+    try:
+        with db.session.begin_nested():
+            db.session.execute(insert(Booking), rows)
+    except OperationalError as error:
+        if getattr(error.orig, "sqlstate", None) != DEADLOCK:
+            raise
+        with db.session.begin_nested():
+            db.session.execute(insert(Booking), rows)
 
 
 def conflicts(event: Event, resource_ids: Sequence[int],
