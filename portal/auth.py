@@ -10,6 +10,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -18,6 +19,7 @@ from flask import (
 )
 from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import joinedload
 
@@ -143,6 +145,15 @@ def _open_session(account: Account) -> None:
     _fresh_session()
     session[SESSION_TOKEN] = secrets.token_urlsafe(24)
     login_user(account)
+    _new_csrf_token()
+
+
+def _new_csrf_token() -> None:
+    """The new session gets its CSRF token now, not with its first form: pages opened at
+    once right after login (two tabs) would otherwise each draw one, and the form whose
+    token lost the race to the cookie would answer 400."""
+    g.pop("csrf_token", None)
+    generate_csrf()
 
 
 def _fresh_session() -> None:

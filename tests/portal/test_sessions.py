@@ -3,8 +3,9 @@ works; "Se déconnecter de tous les appareils" and every password change end the
 other sessions, a stolen cookie included."""
 from __future__ import annotations
 
-from tests.conftest import DEMO_PASSWORD, login, post_form
+from tests.conftest import DEMO_PASSWORD, csrf_token, login, post_form
 
+from .messagerie_helpers import person
 from .test_auth import page_text
 
 NEW_PASSWORD = "Nouveau-Secret-2026"
@@ -38,6 +39,22 @@ def test_a_cookie_copied_before_logout_no_longer_works(app, client):
     post_form(client, "/deconnexion", {}, page="/")
     assert not is_logged_in(client)
     assert not is_logged_in(replayed(app, cookie))
+
+
+def test_two_tabs_opened_at_once_after_login_both_post_their_form(app, client):
+    """Both tabs start from the login's cookie; the browser then keeps the cookie of the last
+    answer. The first tab's message must still be sent: the session had its CSRF token from
+    login, so neither page drew one of its own (the web-under-load test's rare « 400 »)."""
+    assert login(client, "claire.bernard").status_code == 302
+    cookie = cookie_of(client)
+    first, second = replayed(app, cookie), replayed(app, cookie)
+    first_page = first.get("/messagerie/ecrire").get_data(as_text=True)
+    assert second.get("/messagerie/ecrire").status_code == 200
+    browser = replayed(app, cookie_of(second))
+    response = browser.post("/messagerie/ecrire", data={
+        "csrf_token": csrf_token(first_page), "to": f"p:{person(app, 'zoe.le-gall')}",
+        "subject": "Deux onglets", "body": "Bonjour.", "action": "envoyer"})
+    assert response.status_code == 303
 
 
 def test_logging_out_ends_only_this_session(app, client):
