@@ -119,18 +119,6 @@ def peak_rss_mb(pids: list[int]) -> float:
     return total / 1024
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time the processes have used so far."""
-    ticks = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        except FileNotFoundError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])      # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def inbox_count(url: str) -> int:
     import sqlalchemy as sa
 
@@ -281,11 +269,11 @@ def bench(kind: str, args) -> None:
             profiler = profile(gateway.pid, f"{args.profile}-{kind}") if args.profile else None
             probe = IndexingProbe(port, url)
             processes = descendants(gateway.pid)
-            cpu_before = cpu_seconds(processes)
+            cpu_before = sum(cpu_seconds(processes).values())
             elapsed = smtp_source(port, args.messages, args.sessions, args.size)
-            cpu_burst = cpu_seconds(processes) - cpu_before
+            cpu_burst = sum(cpu_seconds(processes).values()) - cpu_before
             indexing = probe.summary(probe.backlog())
-            cpu_all = cpu_seconds(processes) - cpu_before
+            cpu_all = sum(cpu_seconds(processes).values()) - cpu_before
             if profiler is not None:
                 profiler.wait(60)
                 print(top_frames(f"{args.profile}-{kind}"), flush=True)
@@ -300,14 +288,10 @@ def bench(kind: str, args) -> None:
               f"sessions, {args.processes} gateway process(es); accepted = delivered "
               f"{args.messages / elapsed:.0f} msgs/s; {stored} in the inbox; "
               f"peak RSS {rss:.0f} MB; latency ({len(times)} msgs) p50 "
-              f"{cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms; {load_average()}\n"
+              f"{cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms; load average {load_average()}\n"
               f"  {indexing}\n  gateway CPU per message: {cpu_burst / args.messages * 1000:.2f} ms "
               f"during the burst, {cpu_all / args.messages * 1000:.2f} ms with the indexing "
               f"after it", flush=True)
-
-
-def load_average() -> str:
-    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def peers(args, scripts=("smtp_ceiling.sh", "postfix_e2e.sh")) -> None:
@@ -319,7 +303,7 @@ def peers(args, scripts=("smtp_ceiling.sh", "postfix_e2e.sh")) -> None:
         done = subprocess.run(["bash", str(path), str(args.messages), str(args.sessions),
                                str(args.size)], cwd=ROOT, capture_output=True, text=True,
                               env={**os.environ, "PY": sys.executable})
-        print((done.stdout.strip() or done.stderr.strip()[-500:]) + f"; {load_average()}",
+        print((done.stdout.strip() or done.stderr.strip()[-500:]) + f"; load average {load_average()}",
               flush=True)
 
 
