@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+# pytest-xdist workers for `make test` (0: one process, for debugging); PYTEST_ARGS: more options.
+TEST_WORKERS ?= 3
+PYTEST_ARGS ?=
 
 .PHONY: run test install lint translations clean
 
@@ -31,7 +34,7 @@ run: $(STAMP)
 
 test: $(DEV_STAMP)
 	$(BIN)/pybabel compile --use-fuzzy -d portal/translations >/dev/null
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -1,11 +1,17 @@
 """Fixtures: one database per test session (SQLite, or PostgreSQL when PREAU_TEST_DATABASE_URL
 is set), built by the real migrations and filled with the demo region; every test runs inside
-an outer transaction that is rolled back, so tests see the demo and never each other."""
+an outer transaction that is rolled back, so tests see the demo and never each other.
+
+Under pytest-xdist (`-n N`) each worker is a session of its own: its tmp_path_factory (SQLite
+files, instance paths) is its own folder, and on PostgreSQL it works in databases of its own,
+`<test database>_gw0`, `<test database>_gw0_mailgate`, … created at its start and dropped at
+its end (see `session_database_url`)."""
 from __future__ import annotations
 
 import os
 import re
 from html.parser import HTMLParser
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -45,6 +51,11 @@ def is_postgres() -> bool:
     return bool(os.environ.get("PREAU_TEST_DATABASE_URL", "").startswith("postgresql"))
 
 
+def xdist_worker() -> str | None:
+    """`gw0`, `gw1`, … in a pytest-xdist worker; None in a serial run (and in the controller)."""
+    return os.environ.get("PYTEST_XDIST_WORKER")
+
+
 def pytest_collection_modifyitems(config, items):
     """postgres_only tests are deselected (not skipped) on SQLite: a skip fails CI."""
     if is_postgres():
@@ -55,21 +66,83 @@ def pytest_collection_modifyitems(config, items):
         items[:] = kept
 
 
+_workeroutput: dict | None = None
+
+
+def pytest_configure(config):
+    global _workeroutput
+    _workeroutput = getattr(config, "workeroutput", None)
+
+
+def pytest_deselected(items):
+    """Under xdist, collection (so deselection: `-m`, postgres_only) happens in each worker and
+    the controller's summary would not count it: each worker hands its deselected ids back."""
+    if _workeroutput is not None:
+        _workeroutput.setdefault("deselected", []).extend(item.nodeid for item in items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """In the controller: every worker collected (and deselected) the same items, so the first
+    worker's deselected ids are the run's; they go to the terminal's summary."""
+    config = node.config
+    if getattr(config, "_preau_deselected_counted", False):
+        return
+    deselected = getattr(node, "workeroutput", {}).get("deselected")
+    if deselected is not None:
+        config._preau_deselected_counted = True
+        config.hook.pytest_deselected(items=[SimpleNamespace(nodeid=i) for i in deselected])
+
+
+_created_databases: list[str] = []
+
+
+def session_database_url() -> str | None:
+    """PREAU_TEST_DATABASE_URL in a serial run; in xdist worker `gwN`, that URL with the
+    database `<name>_gwN`, so that workers never share a PostgreSQL database."""
+    base = os.environ.get("PREAU_TEST_DATABASE_URL")
+    if not base or not xdist_worker():
+        return base
+    url = sa.engine.make_url(base)
+    return url.set(database=f"{url.database}_{xdist_worker()}").render_as_string(
+        hide_password=False)
+
+
+def create_database(url: str) -> None:
+    """(Re)create the PostgreSQL database of `url` (an empty one), through the server's
+    `postgres` database; it is dropped at the end of the session (pytest_sessionfinish)."""
+    url = sa.engine.make_url(url)
+    engine = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{url.database}"')
+    engine.dispose()
+    _created_databases.append(url.render_as_string(hide_password=False))
+
+
+def pytest_sessionfinish(session):
+    """Drop the databases this process created (FORCE: the session's engines are still
+    connected). A run that is killed leaves them: .ci/run drops `<its database>_*` on exit."""
+    for created in reversed(_created_databases):
+        url = sa.engine.make_url(created)
+        engine = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+        engine.dispose()
+    _created_databases.clear()
+
+
 def fresh_database(tmp_path_factory, suffix: str) -> str:
     """A database of its own, for a test whose commits other threads or processes must see
     (a live portal, a gateway): the test database's name + `_<suffix>` on PostgreSQL (dropped
     and created again), a new SQLite file otherwise."""
-    base = os.environ.get("PREAU_TEST_DATABASE_URL")
+    base = session_database_url()
     if not base:
         return f"sqlite:///{tmp_path_factory.mktemp(suffix) / f'{suffix}.db'}"
     url = sa.engine.make_url(base)
-    name = f"{url.database}_{suffix}"
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+    fresh = url.set(database=f"{url.database}_{suffix}").render_as_string(hide_password=False)
+    create_database(fresh)
+    return fresh
 
 
 def reset_database(url: str) -> None:
@@ -104,9 +177,12 @@ def migrate_and_load_demo(app, users: int = 600) -> None:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
-    url = os.environ.get("PREAU_TEST_DATABASE_URL")
-    if url:
+    url = session_database_url()
+    if url and xdist_worker():
+        create_database(url)
+    elif url:
         reset_database(url)
+    if url:
         return url
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 

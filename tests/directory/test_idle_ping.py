@@ -3,19 +3,17 @@ administrator ended it) is replaced before use: `ping_when_idle` pings connectio
 unused, and only those (no round trip before every request)."""
 from __future__ import annotations
 
-import os
-
 import pytest
 import sqlalchemy as sa
 
 from directory.db import ping_when_idle
-from tests.conftest import missing
+from tests.conftest import missing, session_database_url
 
 pytestmark = pytest.mark.postgres_only
 
 
 def _pooled_engine(idle_seconds: float):
-    url = os.environ.get("PREAU_TEST_DATABASE_URL")
+    url = session_database_url()
     if not url:
         missing("PREAU_TEST_DATABASE_URL not set (PostgreSQL)")
     engine = sa.create_engine(url, pool_size=1, max_overflow=0)

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from directory.db import db
 from portal import create_app
 from portal.cli import main
+from tests.conftest import session_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 PREAU = Path(sys.executable).with_name("preau")
@@ -35,7 +36,7 @@ def live_database():
 @pytest.fixture
 def fresh_db(tmp_path, live_database):
     """`fresh_db()` → (environment for the command, database URL) of a new empty database."""
-    base = os.environ.get("PREAU_TEST_DATABASE_URL")
+    base = session_database_url()
     schemas = []
 
     def make() -> tuple[dict[str, str], str]:

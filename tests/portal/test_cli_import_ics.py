@@ -2,12 +2,12 @@
 with --apply, and refuses a bad file or group with one French line and exit code 1."""
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import session_database_url
 from tests.portal.test_cli import one_error_line, preau, query
 
 ICS = "\r\n".join([
@@ -27,7 +27,7 @@ def live_database():
 @pytest.fixture(scope="module")
 def demo_env(tmp_path_factory):
     """One demo region for the module, in a SQLite file or a PostgreSQL schema of its own."""
-    base = os.environ.get("PREAU_TEST_DATABASE_URL")
+    base = session_database_url()
     name = f"cli_ics_{uuid.uuid4().hex[:8]}"
     instance = tmp_path_factory.mktemp(name)
     url = f"sqlite:///{instance / 'preau.db'}"

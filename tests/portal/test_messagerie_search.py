@@ -3,7 +3,6 @@
 its own (a SQLite file, or a schema of its own in the PostgreSQL test database)."""
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
@@ -11,7 +10,7 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from directory.db import db
-from tests.conftest import make_app
+from tests.conftest import make_app, session_database_url
 
 OLD_MESSAGE = {"from_name": "Claire Bernard", "from_address": "claire.bernard@ent.test",
                "to_display": "Zoé Le Gall <zoe.le-gall@ent.test>", "cc_display": "",
@@ -25,7 +24,7 @@ OLD_MESSAGE = {"from_name": "Claire Bernard", "from_address": "claire.bernard@en
 @pytest.fixture
 def live_database(tmp_path):
     """An empty database of this test's own (the name makes the rollback fixture step aside)."""
-    base = os.environ.get("PREAU_TEST_DATABASE_URL")
+    base = session_database_url()
     if not base:
         yield f"sqlite:///{tmp_path / 'old.db'}"
         return
