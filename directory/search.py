@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 
 import sqlalchemy as sa
-from sqlalchemy import and_, exists, false, func, or_, select, true, union, union_all
+from sqlalchemy import and_, exists, false, func, or_, select, true, union
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.functions import FunctionElement
 
 from .db import db
 from .enums import GroupKind, Profile, Role
@@ -253,35 +254,39 @@ def classes_by_account(account_ids: Sequence[int]) -> dict[int, list[str]]:
     return classes
 
 
-def schools_and_classes(account_ids: Sequence[int]
-                        ) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
-    """School names and class names of each account, both in one query (a page of results):
-    ({id: schools}, {id: classes}), each list sorted. As in `classes_by_account`, the class
-    kind is checked here rather than in SQL. The statement is built once (`_names_of`) and
-    run through Core with the ids as a parameter."""
-    schools: dict[int, list[str]] = defaultdict(list)
-    classes: dict[int, list[str]] = defaultdict(list)
-    if not account_ids:
-        return schools, classes
-    rows = db.session.connection().execute(_names_of(), {"ids": list(account_ids)})
-    for account_id, name, kind in sorted(rows, key=lambda row: row[1]):
-        if kind is None:
-            schools[account_id].append(name)
-        elif kind == GroupKind.CLASS:
-            classes[account_id].append(name)
-    return schools, classes
+class name_list(FunctionElement):
+    """The names of a correlated subquery's rows as one JSON array, in the page's own
+    statement (json_agg on PostgreSQL, json_group_array on SQLite): a page of people gets
+    its schools and classes without a round trip of its own. NULL or [] when none."""
+
+    type = sa.JSON()
+    inherit_cache = True
 
 
-@cache
-def _names_of() -> sa.CompoundSelect:
-    ids = sa.bindparam("ids", expanding=True)
-    return union_all(  # groups first: the union's kind column is theirs
-        select(GroupMember.account_id, Group.name, Group.kind)
-        .join(Group, Group.id == GroupMember.group_id)
-        .where(GroupMember.account_id.in_(ids)),
-        select(AccountSchool.account_id, School.name, sa.null())
-        .join(School, School.id == AccountSchool.school_id)
-        .where(AccountSchool.account_id.in_(ids)))
+@compiles(name_list, "postgresql")
+def _json_agg(element, compiler, **kw):
+    return f"json_agg({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(name_list, "sqlite")
+def _json_group_array(element, compiler, **kw):
+    return f"json_group_array({compiler.process(element.clauses, **kw)})"
+
+
+def school_names(account=Account) -> sa.ScalarSelect:
+    """The names of `account`'s schools, correlated to the enclosing statement's account."""
+    return (select(name_list(School.name))
+            .join(AccountSchool, AccountSchool.school_id == School.id)
+            .where(AccountSchool.account_id == account.id).scalar_subquery())
+
+
+def class_names(account=Account) -> sa.ScalarSelect:
+    """The names of `account`'s classes, correlated as `school_names`. The kind is an
+    aggregate FILTER rather than a WHERE: given `kind = …`, SQLite without statistics walks
+    every class of the region instead of the few memberships of this account."""
+    return (select(name_list(Group.name).filter(Group.kind == GroupKind.CLASS))
+            .join(GroupMember, GroupMember.group_id == Group.id)
+            .where(GroupMember.account_id == account.id).scalar_subquery())
 
 
 def classes_of_group_members(group_id: int) -> dict[int, list[str]]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
-from functools import wraps
+from functools import cache, wraps
 
 from flask import (
     Blueprint,
@@ -20,7 +20,7 @@ from flask import (
 from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import delete, exists, select
+from sqlalchemy import Integer, String, bindparam, delete, exists, select
 from sqlalchemy.orm import joinedload
 
 from directory.accounts import change_password, end_sessions
@@ -47,19 +47,27 @@ OPEN_ENDPOINTS = {"auth.login", "auth.logout", "auth.logout_everywhere", "auth.c
 def load_account(session_id: str) -> Account | None:
     """The account of a session cookie, unless the account's sessions were all ended since
     (its session key changed), this session was ended by "Se déconnecter", or the account is
-    suspended. One query."""
+    suspended. One query, every request: nothing of the account is kept between requests."""
     account_id, _, key = session_id.partition(":")
     if not account_id.isdigit() or len(account_id) > 10:
         return None
-    ended = exists().where(EndedSession.token == session.get(SESSION_TOKEN, ""))
-    # One statement for every page: the schools and roles every page reads come joined.
-    account = db.session.execute(
-        select(Account).options(joinedload(Account.schools), joinedload(Account.role_overrides))
-        .where(Account.id == int(account_id), Account.suspended.is_(False), ~ended)
+    account = db.session.execute(_account_of_session(), {
+        "account_id": int(account_id), "token": session.get(SESSION_TOKEN, "")}
     ).unique().scalar_one_or_none()
     if account is None or (account.session_key or "") != key:
         return None
     return account
+
+
+@cache
+def _account_of_session():
+    """The statement of `load_account`, built once (building it cost more than running it):
+    the schools and roles every page reads come joined."""
+    ended = exists().where(EndedSession.token == bindparam("token", type_=String))
+    return (select(Account).options(joinedload(Account.schools),
+                                    joinedload(Account.role_overrides))
+            .where(Account.id == bindparam("account_id", type_=Integer),
+                   Account.suspended.is_(False), ~ended))
 
 
 login_manager.login_view = "auth.login"

@@ -13,7 +13,7 @@ from directory.db import db
 from directory.enums import Profile
 from directory.models import Account
 from directory.rights import writable
-from directory.search import AccountFilters, count_capped, schools_and_classes
+from directory.search import AccountFilters, count_capped
 
 from .i18n import N_, said
 from .people_statements import people_statements
@@ -101,25 +101,30 @@ class PersonRow(NamedTuple):
 
 def people_page(viewer: Account, filters: AccountFilters, number: int, per_page: int, *,
                 group_id: int | None = None) -> Page:
-    """A page of people: PersonRow(person, writable, is_manager of `group_id`), in three
-    statements (count, page, schools and classes) whatever the page's size, the first two
-    built once per shape (portal/people_statements.py)."""
+    """A page of people: PersonRow(person, writable, is_manager of `group_id`), in one
+    statement whatever the page's size (its rows carry the capped count, their schools and
+    classes), built once per shape (portal/people_statements.py)."""
     statements, params = people_statements(viewer, filters, (number - 1) * per_page, per_page,
                                            RESULTS_CAP, manager_of=group_id)
     connection = db.session.connection()
-    total = _within(connection.execute(statements.count, params).scalar_one(), number, per_page)
     found = connection.execute(statements.page, params).all()
-    schools, classes = schools_and_classes([row[0] for row in found])
+    if found:
+        total = found[0].total
+    else:   # nobody on this page: none at all, or a page past the last (count them to say so)
+        total = 0 if number == 1 else connection.execute(statements.count, params).scalar_one()
+    total = _within(total, number, per_page)
     labels = {profile: gettext(profile.label) for profile in Profile}
     write_to = get_translations().gettext(WRITE_TO)
-    people = [Person(id=r[0], first_name=r[1], last_name=r[2], profile=r[3],
-                     profile_label=labels[r[3]], discipline=r[4], address=r[5],
-                     schools=schools.get(r[0], []), classes=classes.get(r[0], []))
-              for r in found]
-    for person in people:
+    rows = []
+    for r in found:
+        person = Person(id=r.id, first_name=r.first_name, last_name=r.last_name,
+                        profile=r.profile, profile_label=labels[r.profile],
+                        discipline=r.discipline, address=r.address,
+                        schools=sorted(r.schools or ()),
+                        classes=sorted(r.classes or ()))
         person.write_label = write_to % {"name": person.full_name}
-    rows = [PersonRow(person, bool(r[6]), r[7] if group_id is not None else None)
-            for person, r in zip(people, found, strict=True)]
+        rows.append(PersonRow(person, bool(r.writable),
+                              r.is_manager if group_id is not None else None))
     page = _page(rows, number, per_page, total)
     page.refusals = refusal_reasons(viewer, [r.person.id for r in rows if not r.writable])
     return page

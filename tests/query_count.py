@@ -9,13 +9,18 @@ from sqlalchemy import event
 from directory.db import db
 
 
+# The savepoints of the tests' own transaction (tests/conftest.py), which production has not.
+FIXTURE_STATEMENTS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
+
+
 @contextmanager
 def counting(app):
     """Collects the text of every statement run on the app's engine inside the block."""
     statements: list[str] = []
 
     def record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
+        if not statement.startswith(FIXTURE_STATEMENTS):
+            statements.append(statement)
 
     with app.app_context():
         engine = db.engine

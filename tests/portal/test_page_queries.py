@@ -19,6 +19,11 @@ from .messagerie_helpers import deliver, item_id
 from .rubriques_helpers import client_of, four_a_rubric, publish
 
 MAX_STATEMENTS = 20
+# The directory searches (issue 16): the account, then one statement for the page of people
+# (its count, schools and classes in it); the picker adds the sender's own classes and groups
+# and, in one more, their members she may write to.
+SEARCH_STATEMENTS = {"/annuaire/?nom=zzmesure&par_page=50": 2,
+                     "/messagerie/destinataires?nom=zzmesure&par_page=50": 4}
 BASE = 820_000  # ids of the people added, far from the demo's
 
 
@@ -95,5 +100,6 @@ def test_main_pages_issue_the_same_bounded_number_of_statements_at_two_sizes(app
     assert large == small, {url: (small[url], large[url]) for url in small
                             if small[url] != large[url]}
     assert max(small.values()) <= MAX_STATEMENTS, small
+    assert {url: small[url] for url in SEARCH_STATEMENTS} == SEARCH_STATEMENTS
     found = teacher.get("/annuaire/?nom=zzmesure&par_page=50").get_data(as_text=True)
     assert found.count("Zzmesure") >= 27
