@@ -65,6 +65,9 @@ class PreauSMTP(SMTP):
         super().__init__(*args, **kwargs)
         self.too_large = inbound.too_large_reply(settings)
 
+    def __dir__(self):
+        return inbound.hooks(type(self))       # see there
+
     def _getaddr(self, arg: str):
         plain = _PLAIN_PATH.fullmatch(arg)
         if plain is not None:
