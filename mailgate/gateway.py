@@ -300,8 +300,8 @@ def run(app, host: str, port: int) -> None:
     """One gateway process until SIGTERM or Ctrl-C."""
     async def main():
         gateway = Gateway(app, listening_socket(host, port))
+        settle()        # before the first session: the collection takes a while
         await gateway.start()
-        settle()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
