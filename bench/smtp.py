@@ -114,7 +114,7 @@ def forwarding_instance(kind: str):
             sink.stop()
 
 
-def wait_for(port: int, seconds: float = 60) -> None:
+def wait_for(port: int, seconds: float = 180) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
