@@ -97,7 +97,7 @@ class PreauSMTP(SMTP):
 
     async def smtp_DATA(self, arg):
         """aiosmtpd's DATA with the content read in pieces up to the final dot, not one line
-        at a time (a turn of Python per line was a third of the gateway's time under load).
+        at a time (a turn of Python for every line of the message).
         Same replies, sent once the whole content is read: 552 past `data_size_limit`
         (nothing kept past it), 500 for a line longer than `line_length_limit`; dots
         unstuffed; lines end at CRLF only, as aiosmtpd reads them."""
