@@ -33,7 +33,9 @@ burst held by defer_transports, then `postqueue -f`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import re
 import shutil
 import smtplib
 import socket
@@ -86,7 +88,33 @@ def preau(env: dict[str, str], *arguments: str) -> None:
                    cwd=ROOT, stdout=subprocess.DEVNULL)
 
 
-def wait_for(port: int, seconds: float = 60) -> None:
+def background(env: dict[str, str], *arguments: str) -> subprocess.Popen:
+    """A `preau` command running in the background (the gateway, the worker)."""
+    return subprocess.Popen([sys.executable, "-m", "portal.cli", *arguments], env=env,
+                            cwd=ROOT, stdout=subprocess.DEVNULL)
+
+
+@contextlib.contextmanager
+def forwarding_instance(kind: str):
+    """What a forwarding round needs: a fresh database of `kind` with the demo region, a free
+    port for the gateway and an smtp-sink smarthost, as (url, port, sink, env); the sink is
+    stopped and the instance folder removed at the end."""
+    with tempfile.TemporaryDirectory(prefix="preau-bench-") as tmp:
+        folder = Path(tmp)
+        url = fresh_database(kind, folder)
+        port = free_port()
+        sink = Sink()
+        try:
+            env = {**environment(url, folder, port),
+                   "PREAU_SMARTHOST": f"smtp://127.0.0.1:{sink.port}"}
+            preau(env, "init")
+            preau(env, "demo")
+            yield url, port, sink, env
+        finally:
+            sink.stop()
+
+
+def wait_for(port: int, seconds: float = 180) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
@@ -252,7 +280,8 @@ def top_frames(collapsed: str, count: int = 15) -> str:
     return "\n".join(f"  {100 * n / total:5.1f}%  {frame}" for frame, n in best)
 
 
-def bench(kind: str, args) -> None:
+def bench(kind: str, args) -> float:
+    """One delivery run on a fresh database of `kind`; returns its accepted msgs/s."""
     with tempfile.TemporaryDirectory(prefix="preau-bench-") as tmp:
         folder = Path(tmp)
         url = fresh_database(kind, folder)
@@ -260,9 +289,7 @@ def bench(kind: str, args) -> None:
         env = environment(url, folder, port)
         preau(env, "init")
         preau(env, "demo")
-        gateway = subprocess.Popen(
-            [sys.executable, "-m", "portal.cli", "mailgate", "--processes", str(args.processes)],
-            env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+        gateway = background(env, "mailgate", "--processes", str(args.processes))
         try:
             wait_for(port)
             time.sleep(1.0 if args.processes > 1 else 0.2)
@@ -292,9 +319,12 @@ def bench(kind: str, args) -> None:
               f"  {indexing}\n  gateway CPU per message: {cpu_burst / args.messages * 1000:.2f} ms "
               f"during the burst, {cpu_all / args.messages * 1000:.2f} ms with the indexing "
               f"after it", flush=True)
+    return args.messages / elapsed
 
 
-def peers(args, scripts=("smtp_ceiling.sh", "postfix_e2e.sh")) -> None:
+def peers(args, scripts=("smtp_ceiling.sh", "postfix_e2e.sh")) -> float | None:
+    """Runs the peers' scripts; Postfix's accepted msgs/s, if postfix_e2e.sh ran."""
+    postfix = None
     for script in scripts:
         path = PEERS / script
         if not path.exists():
@@ -305,6 +335,10 @@ def peers(args, scripts=("smtp_ceiling.sh", "postfix_e2e.sh")) -> None:
                               env={**os.environ, "PY": sys.executable})
         print((done.stdout.strip() or done.stderr.strip()[-500:]) + f"; load average {load_average()}",
               flush=True)
+        accepted = re.search(r"^postfix: .*accepted (\d+) msgs/s", done.stdout, re.MULTILINE)
+        if accepted:
+            postfix = float(accepted[1])
+    return postfix
 
 
 class Sink:
@@ -343,21 +377,11 @@ class Sink:
 def forward_preau(kind: str, args) -> float:
     """One Préau round; returns its end-to-end msgs/s. With --profile, py-spy samples the
     worker (PREFIX-worker-KIND) and the gateway (PREFIX-gateway-KIND) for the first 10 s."""
-    with tempfile.TemporaryDirectory(prefix="preau-bench-") as tmp:
-        folder = Path(tmp)
-        url = fresh_database(kind, folder)
-        port = free_port()
-        sink = Sink()
-        env = {**environment(url, folder, port), "PREAU_SMARTHOST": f"smtp://127.0.0.1:{sink.port}"}
-        preau(env, "init")
-        preau(env, "demo")
+    with forwarding_instance(kind) as (url, port, sink, env):
         expected = args.messages + scalar(url, "SELECT count(*) FROM outbound_entry "
                                                "WHERE state = 'pending'")   # the demo's own
-        command = [sys.executable, "-m", "portal.cli"]
-        children = [subprocess.Popen(command + ["mailgate", "--processes", str(args.processes)],
-                                     env=env, cwd=ROOT, stdout=subprocess.DEVNULL),
-                    subprocess.Popen(command + ["worker"], env=env, cwd=ROOT,
-                                     stdout=subprocess.DEVNULL)]
+        children = [background(env, "mailgate", "--processes", str(args.processes)),
+                    background(env, "worker")]
         profiles = []
         try:
             wait_for(port)
@@ -369,7 +393,7 @@ def forward_preau(kind: str, args) -> float:
             meter = CpuMeter({"gateway": lambda: descendants(children[0].pid),
                               "worker": lambda: [children[1].pid],
                               "database": lambda: database_backends(url)})
-            started = time.perf_counter()
+            began = time.perf_counter()
             accepted = smtp_source(port, args.messages, args.sessions, args.size, FORWARDED)
             finished = sink.wait_until(expected)
             cpu = meter.used()
@@ -378,13 +402,12 @@ def forward_preau(kind: str, args) -> float:
                 child.terminate()
             for child in children:
                 child.wait(30)
-            sink.stop()
-        rate = args.messages / (finished - started)
+        rate = args.messages / (finished - began)
         print(f"forwarding preau/{kind}: {args.messages} msgs of {args.size} B, "
               f"{args.processes} gateway process(es) + 1 worker; accepted "
               f"{args.messages / accepted:.0f} msgs/s; SMTP in → smarthost end to end "
               f"{rate:.0f} msgs/s ({sink.count} received by the sink in "
-              f"{finished - started:.1f} s); load average {load_average()}", flush=True)
+              f"{finished - began:.1f} s); load average {load_average()}", flush=True)
         print(per_message(cpu, args.messages, kind), flush=True)
         for output, spy in profiles:
             spy.wait(60)
@@ -417,17 +440,8 @@ def relay_preau(kind: str, args) -> float:
     """The relay stage alone: the burst is queued by the gateway with no worker running,
     then one worker is started; msgs/s from the first message the sink receives to the
     last (the worker's start-up left out)."""
-    with tempfile.TemporaryDirectory(prefix="preau-bench-") as tmp:
-        folder = Path(tmp)
-        url = fresh_database(kind, folder)
-        port = free_port()
-        sink = Sink()
-        env = {**environment(url, folder, port), "PREAU_SMARTHOST": f"smtp://127.0.0.1:{sink.port}"}
-        preau(env, "init")
-        preau(env, "demo")
-        command = [sys.executable, "-m", "portal.cli"]
-        gateway = subprocess.Popen(command + ["mailgate", "--processes", str(args.processes)],
-                                   env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    with forwarding_instance(kind) as (url, port, sink, env):
+        gateway = background(env, "mailgate", "--processes", str(args.processes))
         try:
             wait_for(port)
             smtp_source(port, args.messages, args.sessions, args.size, FORWARDED)
@@ -435,8 +449,7 @@ def relay_preau(kind: str, args) -> float:
             gateway.terminate()
             gateway.wait(30)
         queued = scalar(url, "SELECT count(*) FROM outbound_entry WHERE state = 'pending'")
-        worker = subprocess.Popen(command + ["worker"], env=env, cwd=ROOT,
-                                  stdout=subprocess.DEVNULL)
+        worker = background(env, "worker")
         try:
             first = sink.wait_until(1, 120)
             meter = CpuMeter({"worker": lambda: [worker.pid],
@@ -446,7 +459,6 @@ def relay_preau(kind: str, args) -> float:
         finally:
             worker.terminate()
             worker.wait(30)
-            sink.stop()
     rate = (queued - 1) / (last - first)
     print(f"relay stage preau/{kind}: {queued} queued msgs of {args.size} B, 1 worker; "
           f"{rate:.0f} msgs/s ({sink.count} received by the sink); load average "
@@ -642,10 +654,12 @@ def main() -> None:
     for round_number in range(1, args.rounds + 1):
         if args.rounds > 1:
             print(f"-- delivery, round {round_number}", flush=True)
-        if not args.no_peers and args.rounds > 1:
-            peers(args, ("postfix_e2e.sh",))
-        for kind in kinds:
-            bench(kind, args)
+        postfix = peers(args, ("postfix_e2e.sh",)) if not args.no_peers and args.rounds > 1 \
+            else None
+        rates = {kind: bench(kind, args) for kind in kinds}
+        if postfix:
+            print("   ratio to Postfix: " + ", ".join(
+                f"{kind} {rate / postfix:.2f}×" for kind, rate in rates.items()), flush=True)
         args.profile = None     # py-spy in the first round only
     if not args.no_peers and args.rounds == 1:
         peers(args)

@@ -11,6 +11,7 @@ indexer's transactions excepted: what they write is derived from the message).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 import signal
@@ -18,13 +19,14 @@ import socket
 import ssl
 import threading
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import MISSING, SMTP
 
 try:  # libuv's event loop, a drop-in for asyncio's (not built for Windows)
     import uvloop
 except ImportError:  # pragma: no cover
     uvloop = None
 from sqlalchemy import event
+from sqlalchemy.orm import configure_mappers
 
 from directory.db import db
 
@@ -50,6 +52,12 @@ _PLAIN_PATH = re.compile(rf"\s*<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z
 # failed query).
 _UNREADABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 
+# DATA's end: a line holding only a dot. The content before it is read in pieces of up to
+# _DATA_PIECE bytes (the reader's buffer stays below about twice that: asyncio pauses the
+# socket beyond it).
+_END = b"\r\n.\r\n"
+_DATA_PIECE = 64 * 1024
+
 
 class PreauSMTP(SMTP):
     """aiosmtpd with our wording for the replies it writes itself, and a quicker path for
@@ -58,6 +66,9 @@ class PreauSMTP(SMTP):
     def __init__(self, *args, settings: Settings, **kwargs):
         super().__init__(*args, **kwargs)
         self.too_large = inbound.too_large_reply(settings)
+
+    def __dir__(self):
+        return inbound.hooks(type(self))       # see there
 
     def _getaddr(self, arg: str):
         plain = _PLAIN_PATH.fullmatch(arg)
@@ -84,10 +95,110 @@ class PreauSMTP(SMTP):
             return await self.push(replies.for_client(replies.BAD_ADDRESS, False))
         return await super().smtp_RCPT(arg)
 
+    async def smtp_DATA(self, arg):
+        """aiosmtpd's DATA with the content read in pieces up to the final dot, not one line
+        at a time (a turn of Python for every line of the message).
+        Same replies, sent once the whole content is read: 552 past `data_size_limit`
+        (nothing kept past it), 500 for a line longer than `line_length_limit`; dots
+        unstuffed; lines end at CRLF only, as aiosmtpd reads them."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        if not self.envelope.rcpt_tos:
+            return await self.push("503 Error: need RCPT command")
+        if arg:
+            return await self.push("501 Syntax: DATA")
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            content = await self._content()
+        except asyncio.CancelledError:          # the connection was lost during DATA
+            self._writer.close()
+            raise
+        if isinstance(content, str):
+            await self.push(content)
+            self._set_post_data_state()
+            return
+        if self._decode_data:
+            self.envelope.content = content.decode("utf-8", errors="surrogateescape")
+        else:
+            self.envelope.content = content
+        self.envelope.original_content = content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
+
+    async def _content(self) -> bytes | str:
+        """The content up to the lone dot, unstuffed; or the refusal once it is all read."""
+        reader, limit = self._reader, self.data_size_limit
+        kept: list[bytes] | None = []      # None: refused, the rest is read and dropped
+        size, refusal = 0, ""
+        tail = b"\r\n"      # the last bytes read: the content starts at a line's start
+        # StreamReader's limit is the longest command line (aiosmtpd sets it); within DATA it
+        # only bounds one piece. readuntil raises LimitOverrunError past it, leaving the last
+        # bytes (where the end could begin) unread.
+        command_limit, reader._limit = reader._limit, _DATA_PIECE
+        try:
+            while True:
+                started = _started_end(tail)
+                if started:                 # the end may have begun in what was read
+                    piece = await reader.readexactly(len(_END) - started)
+                    done = piece == _END[started:]
+                else:
+                    try:
+                        piece = await reader.readuntil(_END)
+                        done = True
+                    except asyncio.LimitOverrunError as error:
+                        piece = await reader.read(error.consumed)
+                        done = False
+                size += len(piece)
+                tail = (tail + piece[-4:])[-4:]
+                if kept is not None:
+                    kept.append(piece)
+                    if limit and size - 3 > limit:      # the final ".\r\n" is not content
+                        refusal = self._refusal(b"".join(kept), too_much=True)
+                        kept = None
+                if done:
+                    break
+        except asyncio.IncompleteReadError as error:    # EOF: aiosmtpd closes the session
+            raise ConnectionResetError("end of stream during DATA") from error
+        finally:
+            reader._limit = command_limit
+        if kept is None:
+            return refusal
+        content = b"".join(kept)[:-3]
+        refusal = self._refusal(content, too_much=False)
+        if refusal:
+            return refusal
+        if content.startswith(b"."):
+            content = content[1:]
+        return content.replace(b"\r\n.", b"\r\n")
+
+    def _refusal(self, content: bytes, *, too_much: bool) -> str:
+        """500 for a line longer than `line_length_limit` (with its CRLF), 552 past the size
+        limit: when both apply, whichever comes first in the content (a long line counts
+        from its start, where aiosmtpd's reader gives up on it)."""
+        longest = self.line_length_limit - 2
+        if not too_much:
+            if len(content) > longest and max(map(len, content.split(b"\r\n"))) > longest:
+                return "500 Line too long (see RFC5321 4.5.3.1.6)"
+            return ""
+        start = 0
+        for line in content.split(b"\r\n"):
+            if start > self.data_size_limit:
+                break
+            if len(line) > longest:
+                return "500 Line too long (see RFC5321 4.5.3.1.6)"
+            start += len(line) + 2
+        return "552 Error: Too much mail data"
+
     async def push(self, status):
         if isinstance(status, str) and status.startswith("552 Error"):
             status = replies.for_client(self.too_large, False)
         await super().push(status)
+
+
+def _started_end(tail: bytes) -> int:
+    """How many bytes of the end (CRLF . CRLF) `tail` ends with, short of the whole."""
+    return next((n for n in (4, 3, 2, 1) if tail.endswith(_END[:n])), 0)
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -176,10 +287,20 @@ class Gateway:
             self.senders.stop()
 
 
+def settle() -> None:
+    """What start-up made lives as long as the process (the app, the ORM's mappers, compiled
+    patterns): frozen out of the cyclic collector's sight, so that its collections under a
+    burst walk only the objects made since, not the hundreds of thousands made at start."""
+    configure_mappers()
+    gc.collect()
+    gc.freeze()
+
+
 def run(app, host: str, port: int) -> None:
     """One gateway process until SIGTERM or Ctrl-C."""
     async def main():
         gateway = Gateway(app, listening_socket(host, port))
+        settle()        # before the first session: the collection takes a while
         await gateway.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -202,7 +323,7 @@ class GatewayThread:
         self.sock = listening_socket(host, port)
         self.port = self.sock.getsockname()[1]
         self.gateway = Gateway(app, self.sock)
-        self.loop = asyncio.new_event_loop()
+        self.loop = uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="preau-mailgate",
                                        daemon=True)
 

@@ -102,6 +102,11 @@ class SenderAuthenticator:
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="preau-auth")
 
     async def check(self, peer: str, helo: str, sender: str, raw: bytes) -> Check:
+        """A client of a trusted network is answered at once (no thread hop per message);
+        the others are checked in the threads (DNS lookups, DKIM)."""
+        address = client_address(peer)
+        if address is not None and trusted(address, self.settings):
+            return Check(SenderCheck.TRUSTED)
         return await asyncio.get_running_loop().run_in_executor(
             self.executor, self.check_now, peer, helo, sender, raw)
 

@@ -1,0 +1,109 @@
+"""CPU per message of the SMTP session alone: the gateway's aiosmtpd subclass (PreauSMTP) against
+aiosmtpd's own SMTP class, each with a handler that stores nothing and answers 250, on uvloop,
+loaded by Postfix's smtp-source (one session per message, as it sends them).
+
+    .venv/bin/python bench/smtp_session.py [--messages 3000] [--sessions 20] [--size 10240]
+        [--rounds 3]
+
+Each round runs aiosmtpd, then PreauSMTP, in a child process of its own, and prints the
+child's CPU (user + system) per message and its msgs/s: what reading, parsing and answering
+cost on the event loop, without the database, the committer or the indexer.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+class Handler:
+    async def handle_DATA(self, server, session, envelope):
+        return "250 OK"
+
+
+async def serve(kind: str, port: int, ready) -> None:
+    from aiosmtpd.smtp import SMTP
+
+    from mailgate.gateway import PreauSMTP
+    from mailgate.settings import Settings
+
+    settings = Settings(domain="ent.test", quota_bytes=1, max_message_bytes=20 << 20,
+                        queue_lifetime=None, smarthost="capture:", smtp_listen="",
+                        instance_path=None, hostname="mail.ent.test")
+    handler, loop = Handler(), asyncio.get_running_loop()
+
+    def session():
+        if kind == "aiosmtpd":
+            return SMTP(handler, data_size_limit=settings.max_message_bytes,
+                        enable_SMTPUTF8=True, hostname="x", loop=loop)
+        return PreauSMTP(handler, settings=settings, data_size_limit=settings.max_message_bytes,
+                         enable_SMTPUTF8=True, hostname="x", loop=loop)
+
+    server = await loop.create_server(session, "127.0.0.1", port)
+    ready()
+    await asyncio.Event().wait()
+    server.close()
+
+
+def child(kind: str, port: int) -> None:
+    import uvloop
+
+    uvloop.run(serve(kind, port, lambda: print("ready", flush=True)))
+
+
+def measure(kind: str, args) -> tuple[float, float]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, __file__, "--child", kind, "--port", str(port)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        server.stdout.readline()
+        stat = Path(f"/proc/{server.pid}/stat")
+        tick = os.sysconf("SC_CLK_TCK")
+
+        def cpu() -> float:
+            fields = stat.read_text().rpartition(")")[2].split()
+            return (int(fields[11]) + int(fields[12])) / tick
+
+        before, started = cpu(), time.perf_counter()
+        subprocess.run(["smtp-source", "-s", str(args.sessions), "-m", str(args.messages),
+                        "-l", str(args.size), "-f", "a@example.org", "-t", "b@ent.test",
+                        f"127.0.0.1:{port}"], check=True, stdout=subprocess.DEVNULL)
+        elapsed, used = time.perf_counter() - started, cpu() - before
+    finally:
+        server.terminate()
+        server.wait(10)
+    return used / args.messages * 1000, args.messages / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--size", type=int, default=10_240)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--child", choices=("aiosmtpd", "preau"))
+    parser.add_argument("--port", type=int)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.port)
+        return
+    for round_number in range(1, args.rounds + 1):
+        figures = {kind: measure(kind, args) for kind in ("aiosmtpd", "preau")}
+        print(f"round {round_number}: " + "; ".join(
+            f"{kind} {cpu:.2f} ms CPU per message, {rate:.0f} msgs/s"
+            for kind, (cpu, rate) in figures.items())
+            + f"; load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}",
+            flush=True)
+
+
+if __name__ == "__main__":
+    main()
