@@ -8,7 +8,6 @@ from sqlalchemy import event
 
 from directory.db import db
 
-
 # The savepoints of the tests' own transaction (tests/conftest.py), which production has not.
 FIXTURE_STATEMENTS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 
