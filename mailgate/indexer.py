@@ -161,6 +161,10 @@ def _write(found: list[tuple[int, dict, list[mime.AttachmentData]]]) -> int:
 
 
 def _read(source: bytes) -> mime.Parsed:
+    """The message's parts: most mail is one text part, read without the email package."""
+    quick = mime.parse_plain(source)
+    if quick is not None:
+        return quick
     try:
         return mime.parse(source)
     except mime.UnreadableMessage:
