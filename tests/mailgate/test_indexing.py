@@ -112,3 +112,23 @@ def test_a_body_the_parser_cannot_read_is_accepted_and_shown_as_received(smtp):
     (stored,) = inbox(pupil)
     assert stored.malformed and stored.text_body.startswith(mime.MALFORMED_NOTICE)
     assert "Le texte." in stored.text_body
+
+
+def test_a_one_part_latin_1_quoted_printable_message_is_indexed_as_the_full_parse_reads_it():
+    pupil = new_account(Profile.STUDENT, group_of="zoe.le-gall")
+    data = (f"From: {JOSEPH}\r\nTo: {address_of(pupil)}\r\nSubject: =?utf-8?q?Sortie_au_mus=C3=A9e?="
+            f"\r\nMessage-ID: <{uuid.uuid4().hex}@example.org>\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: text/plain;\r\n\tcharset=iso-8859-1\r\n"
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+            "Les =E9l=E8ves apporteront leur\r\ngo=FBter, =\r\njeudi.\r\n").encode()
+    assert mime.parse_plain(data) is not None, "read without the email package's tree"
+    message_id = _stored_raw(pupil, data)
+    assert indexer.index_ids([message_id]) == 1
+    db.session.rollback()
+    message = db.session.get(MailMessage, message_id)
+    full = mime.parse(data)
+    assert (message.text_body, message.html_body, message.malformed, message.has_attachments) \
+        == (full.text_body, None, False, False)
+    assert message.text_body == "Les élèves apporteront leur\r\ngoûter, jeudi.\r\n"
+    assert "les eleves apporteront leur gouter, jeudi." in message.search_text
+    assert search(pupil, "élèves apporteront leur goûter", 1).total == 1
