@@ -220,8 +220,8 @@ _PLAIN_PARAM = re.compile(r"\s*([A-Za-z0-9!#$%&'+.^_`{|}~-]+)\s*=\s*"
 def parse_plain(raw: bytes) -> Parsed | None:
     """What `parse` returns, for the common message — one text/plain part (or no
     Content-Type), in a charset of _PLAIN_CHARSETS, 7bit, 8bit or quoted-printable, not an
-    attachment — read without building the email package's tree (a third of the indexer's
-    time went there); None for any other message, which `parse` reads.
+    attachment — read without building the email package's tree (10 KB: 30 µs instead of
+    110 µs, bench/indexer.py); None for any other message, which `parse` reads.
 
     Whatever is not plainly such a message (RFC 2231 or quoted parameters with escapes, a
     name, a disposition other than inline, non-ASCII bytes or a stray CR in a Content-*
