@@ -55,6 +55,8 @@ CASES = [
     (b"Content-Transfer-Encoding: quoted-printable \r\n", b"caf=C3=A9\r\n", False),
     (b"Content-Type: text/plain; charset=utf-8\rX\r\n", b"x\r\n", False),  # stray CR
     (b"Content-Type: text/plain; charset=\xc3\xa9\r\n", b"x\r\n", False),
+    (b"Content-Type: text/plain;\x0ccharset=utf-8\r\n", b"x\r\n", False),  # a break for email
+    (b"Content-Disposition: inline\x0b\r\n", b"x\r\n", False),
 ]
 
 
@@ -79,13 +81,14 @@ _TOKENS = ["text/plain", "TEXT/PLAIN", "text/html", "text/plain ", " text/plain"
            "charset=utf-8", 'charset="utf-8"', "charset=ISO-8859-1", "charset=latin1",
            "charset=us-ascii", "charset=cp1252", "charset=koi8-r", "charset=", "charset=\"x",
            "format=flowed", "delsp=yes", "name=a.txt", "NAME=\"a b\"", "charset*=utf-8''x",
-           "", " ", "\r\n ", "\r\n\t", ";", "=", '"', "\\", "(commentaire)", "\x1c"]
+           "", " ", "\r\n ", "\r\n\t", ";", "=", '"', "\\", "(commentaire)", "\x1c", "\x0c",
+           "\x0b", "\r"]
 _FIELD_VALUE = st.lists(st.sampled_from(_TOKENS), max_size=6).map(
     lambda tokens: ";".join(tokens).encode())
 _ENCODING = st.sampled_from([b"7bit", b"8bit", b"binary", b"quoted-printable", b"QUOTED-PRINTABLE",
                              b"base64", b"x-uuencode", b"", b" 8bit", b"8bit "])
 _DISPOSITION = st.sampled_from([b"inline", b"INLINE ", b"attachment", b"inline; filename=a.txt",
-                                b""])
+                                b"", b"inline\x0c", b"\x0binline"])
 _BODY_TEXT = st.lists(st.sampled_from(list("ab é€=\r\n\t\x00ÿ") + ["=C3=A9", "=\r\n", "=E9",
                                                                      "=Z"])).map("".join)
 
