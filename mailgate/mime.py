@@ -224,8 +224,8 @@ def parse_plain(raw: bytes) -> Parsed | None:
     110 µs, bench/indexer.py); None for any other message, which `parse` reads.
 
     Whatever is not plainly such a message (RFC 2231 or quoted parameters with escapes, a
-    name, a disposition other than inline, non-ASCII bytes or a line break other than CRLF in a
-    Content-* field) is left to `parse`, so the two can only agree: the header values are taken as the
+    name, a disposition other than inline, non-ASCII bytes or a stray CR in a Content-*
+    field) is left to `parse`, so the two can only agree: the header values are taken as the
     email package's compat32 policy takes them (the first field of a name, unfolded as
     written, the transfer encoding compared without stripping)."""
     fields, body = split(raw)
@@ -233,13 +233,10 @@ def parse_plain(raw: bytes) -> Parsed | None:
     for f in fields:
         if not (f.key.startswith("content-") or f.key == "mime-version"):
             continue
-        if not f.raw.isascii():
-            return None
-        text = f.raw.decode("ascii")
-        # The email package also breaks lines at a lone CR, \v, \f, \x1c-\x1e (str.splitlines)
-        if any(not line.endswith("\r\n") for line in text.splitlines(True)):
-            return None
-        found.setdefault(f.key, text.split(":", 1)[1].lstrip(" \t").rstrip("\r\n"))
+        if not f.raw.isascii() or b"\r" in f.raw.replace(b"\r\n", b""):
+            return None     # (the email package breaks a line at a lone CR)
+        found.setdefault(f.key, f.raw.split(b":", 1)[1].decode("ascii")
+                         .lstrip(" \t").rstrip("\r\n"))
     if found.get("content-transfer-encoding", "").lower() not in _PLAIN_ENCODINGS:
         return None
     if "content-disposition" in found and \
