@@ -206,13 +206,22 @@ class IndexingProbe:
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
-    def _found(self, word: str) -> bool:
+    def _newest_id(self) -> int:
+        with self.engine.connect() as connection:
+            return connection.exec_driver_sql(
+                "SELECT coalesce(max(id), 0) FROM mail_message").scalar()
+
+    def _found(self, word: str, after_id: int) -> bool:
+        """Whether the search text of a message stored after `after_id` holds `word`: only
+        the messages of the last moments are read, so the probe does not compete with the
+        gateway for the CPU by scanning every body stored (on SQLite a full scan of 150 MB
+        every 20 ms took a quarter of a core)."""
         import sqlalchemy as sa
 
         with self.engine.connect() as connection:
             return bool(connection.execute(sa.text(
-                "SELECT count(*) FROM mail_message WHERE search_text LIKE :word"),
-                {"word": f"%{word}%"}).scalar())
+                "SELECT count(*) FROM mail_message WHERE id > :after AND search_text LIKE :word"),
+                {"after": after_id, "word": f"%{word}%"}).scalar())
 
     def _run(self) -> None:
         n = 0
@@ -221,13 +230,14 @@ class IndexingProbe:
             word = f"sondeindex{os.getpid()}x{n}"
             body = (f"From: {SENDER}\r\nTo: {RECIPIENT}\r\nSubject: sonde\r\n\r\n"
                     f"Le mot {word}.\r\n").encode()
+            before = self._newest_id()
             try:
                 with smtplib.SMTP("127.0.0.1", self.port, timeout=60) as client:
                     client.sendmail(SENDER, [RECIPIENT], body)
             except (OSError, smtplib.SMTPException):
                 continue
             answered = time.perf_counter()
-            while not self._found(word) and time.perf_counter() - answered < 120:
+            while not self._found(word, before) and time.perf_counter() - answered < 120:
                 time.sleep(0.02)
             self.lags.append(time.perf_counter() - answered)
 
