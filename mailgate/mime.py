@@ -91,14 +91,24 @@ class Parsed:
     malformed: bool = False
     top_marker: Field | None = None               # when the whole body was an attachment
     complete: bool = True                         # False: `headers_only`, body not read yet
+    _addresses: dict[str, list[tuple[str, str]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def get(self, name: str) -> str:
         name = name.lower()
         return next((f.value for f in self.fields if f.key == name), "")
 
     def addresses(self, name: str) -> list[tuple[str, str]]:
-        raw = [unfold(f.raw.split(b":", 1)[1]) for f in self.fields if f.key == name.lower()]
-        return [(decode_words(n), a) for n, a in getaddresses(raw) if a]
+        """(name, address) pairs of the fields called `name`. Read once per field: routing and
+        storing ask for To/Cc several times per message (the fields do not change once
+        read)."""
+        name = name.lower()
+        found = self._addresses.get(name)
+        if found is None:
+            raw = [unfold(f.raw.split(b":", 1)[1]) for f in self.fields if f.key == name]
+            found = self._addresses[name] = [
+                (decode_words(n), a) for n, a in getaddresses(raw) if a]
+        return list(found)
 
     @property
     def subject(self) -> str:

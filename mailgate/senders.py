@@ -38,11 +38,28 @@ class Senders:
         self.pool = ThreadPoolExecutor(count, thread_name_prefix="preau-send")
 
     def send(self, envelopes: Sequence[Envelope]) -> list[Outcome]:
-        """Each envelope's outcome, in order; returns once all are sent or refused."""
-        return list(self.pool.map(self._send_one, envelopes))
+        """Each envelope's outcome, in order; returns once all are sent or refused. One task
+        per thread, each taking the next envelope until none is left (one task per envelope
+        cost a sixth of the worker's CPU per message, bench/relay_cpu.py: 143 → 122 µs)."""
+        outcomes: list[Outcome | None] = [None] * len(envelopes)
+        numbers = iter(range(len(envelopes)))
+        taking = threading.Lock()
 
-    def _send_one(self, envelope: Envelope) -> Outcome:
-        return self._relay().send(envelope.sender, envelope.recipient, envelope.data)
+        def send_some() -> None:
+            relay = self._relay()
+            while True:
+                with taking:
+                    number = next(numbers, None)
+                if number is None:
+                    return
+                envelope = envelopes[number]
+                outcomes[number] = relay.send(envelope.sender, envelope.recipient,
+                                              envelope.data)
+
+        tasks = [self.pool.submit(send_some) for _ in range(min(self.count, len(envelopes)))]
+        for task in tasks:
+            task.result()
+        return outcomes
 
     def _relay(self) -> Relay:
         relay = getattr(self.local, "relay", None)

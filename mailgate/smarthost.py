@@ -12,10 +12,14 @@ thread one, kept from batch to batch); it sends the bytes it is given (the worke
 them with DKIM already). A connection left unused for `IDLE_CHECK` seconds is checked with
 RSET first, and a reused connection the relay has closed meanwhile is opened again for the
 same message: only a fresh connection that fails makes the message wait for a retry.
+To a relay announcing PIPELINING (Postfix does), MAIL, RCPT and DATA go in one write
+(`_pipelined`): one round trip before the message instead of three, which halved the worker's
+CPU per forwarded message (bench/relay_cpu.py, 10 KB to smtp-sink: 252 → 129 µs).
 """
 from __future__ import annotations
 
 import functools
+import re
 import smtplib
 import ssl
 import time
@@ -90,6 +94,53 @@ def tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+def _pipelined(connection: smtplib.SMTP, sender: str, recipient: str, data: bytes,
+               options: list[str]) -> None:
+    """`connection.sendmail` for one recipient with MAIL, RCPT and DATA written at once and
+    their three answers read after (PIPELINING, RFC 2920), as Postfix's smtp client sends:
+    one round trip before the message instead of three. Raises what sendmail raises, and,
+    like it, leaves the connection ready for the next message (RSET after a refusal)."""
+    if connection.has_extn("size"):
+        options = [*options, f"SIZE={len(data)}"]
+    encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
+    extra = "".join(" " + option for option in options)
+    connection.send((f"MAIL FROM:{smtplib.quoteaddr(sender)}{extra}\r\n"
+                     f"RCPT TO:{smtplib.quoteaddr(recipient)}\r\nDATA\r\n").encode(encoding))
+    mail = connection.getreply()
+    if mail[0] != 250:
+        _abandon(connection, 2)
+        raise smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
+    rcpt = connection.getreply()
+    if rcpt[0] not in (250, 251):
+        _abandon(connection, 1)
+        raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
+    code, text = connection.getreply()
+    if code != 354:
+        _abandon(connection, 0)
+        raise smtplib.SMTPDataError(code, text)
+    quoted = re.sub(rb"(?m)^\.", b"..", data)
+    if not quoted.endswith(b"\r\n"):
+        quoted += b"\r\n"
+    connection.send(quoted + b".\r\n")
+    code, text = connection.getreply()
+    if code != 250:
+        raise smtplib.SMTPDataError(code, text)
+
+
+def _abandon(connection: smtplib.SMTP, unread: int) -> None:
+    """After a refused MAIL or RCPT: read the answers still due (a DATA a relay accepted
+    anyway gets an empty message, which has no recipient), then RSET; a relay that hung up
+    meanwhile is left to the caller's error handling."""
+    try:
+        for _ in range(unread):
+            if connection.getreply()[0] == 354:
+                connection.send(b".\r\n")
+                connection.getreply()
+        connection.rset()
+    except (smtplib.SMTPException, OSError):
+        pass
+
+
 class Relay:
     """Send one message at a time to one recipient; never raises for a delivery problem.
     Not thread-safe: one Relay per sending thread."""
@@ -134,7 +185,10 @@ class Relay:
                 and not data.isascii() else []
             if connection.has_extn("smtputf8") and not (sender + recipient).isascii():
                 options.append("SMTPUTF8")
-            connection.sendmail(sender, [recipient], data, mail_options=options)
+            if connection.has_extn("pipelining"):
+                _pipelined(connection, sender, recipient, data, options)
+            else:
+                connection.sendmail(sender, [recipient], data, mail_options=options)
             return Outcome(True)
         except smtplib.SMTPRecipientsRefused as error:
             code, text = next(iter(error.recipients.values()))

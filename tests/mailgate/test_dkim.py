@@ -2,6 +2,9 @@
 smarthost verifies against the public key, and a bad key stops the worker with one line."""
 from __future__ import annotations
 
+import os
+import time
+
 import dkim
 import pytest
 from click.testing import CliRunner
@@ -11,6 +14,7 @@ from mailgate.dkim_signing import Signer
 from portal.cli import main
 
 from .helpers import mail, raw
+from .test_processes import _queue_forwards
 
 JOSEPH = "joseph@example.org"
 CLAIRE_REDIRECT = "claire.bernard@example.net"
@@ -43,6 +47,21 @@ def test_a_forward_is_signed_and_verifies_against_the_published_key(smtp, sink, 
     assert dkim.verify(delivery.data, dnsfunc=dns_of(rsa_key[1]))
     tampered = delivery.data.rstrip(b"\r\n") + b"\r\nP.-S. : retour vers 17 h.\r\n"
     assert not dkim.verify(tampered, dnsfunc=dns_of(rsa_key[1]))
+
+
+def test_identical_copies_in_a_batch_are_signed_once_and_each_verifies(sink, signing, rsa_key,
+                                                                      monkeypatch):
+    addresses = _queue_forwards(3, f"signe{os.getpid()}-{time.time_ns()}-")
+    signatures = []
+    sign = Signer.sign
+    monkeypatch.setattr(Signer, "sign", lambda self, data: signatures.append(data) or sign(
+        self, data))
+    worker.drain()
+    assert len(signatures) == 1
+    for address in addresses:
+        (delivery,) = sink.to(address)
+        assert delivery.data.startswith(b"DKIM-Signature: v=1; a=rsa-sha256;")
+        assert dkim.verify(delivery.data, dnsfunc=dns_of(rsa_key[1]))
 
 
 def test_without_dkim_settings_nothing_is_signed(smtp, sink):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import smtplib
 import threading
 import time
 from dataclasses import replace
@@ -34,12 +35,16 @@ BODY = b"From: a@ent.test\r\nSubject: Lot\r\n\r\nBonjour\r\n"
 
 class Relaying:
     """A loopback relay recording each message's recipients and the client port of the
-    connection it came on; while `down`, every MAIL gets 421 (the relay is going away)."""
+    connection it came on; while `down`, every MAIL gets 421 (the relay is going away).
+    With `pipelining`, it announces PIPELINING (RFC 2920), as Postfix does; recipients
+    starting with "refus" get 550, and `contents` keeps what each DATA carried."""
 
-    def __init__(self, delay: float = 0.0, **smtp_parameters):
+    def __init__(self, delay: float = 0.0, pipelining: bool = False, **smtp_parameters):
         self.delay = delay
+        self.pipelining = pipelining
         self.lock = threading.Lock()
         self.received: list[tuple[str, int]] = []
+        self.contents: list[bytes] = []
         self.down = False
         self.controller = Controller(self, hostname="127.0.0.1", port=free_port(),
                                      **smtp_parameters)
@@ -50,11 +55,23 @@ class Relaying:
         envelope.mail_from = address
         return "250 OK"
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        return [responses[0], "250-PIPELINING", *responses[1:]] if self.pipelining \
+            else responses
+
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        if address.startswith("refus"):
+            return "550 5.1.1 Destinataire inconnu"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
         if self.delay:
             await asyncio.sleep(self.delay)
         with self.lock:
             self.received += [(r, session.peer[1]) for r in envelope.rcpt_tos]
+            self.contents.append(envelope.original_content)
         return "250 OK"
 
     @property
@@ -151,7 +168,36 @@ def test_a_batchs_outcomes_are_one_update_for_the_sent_and_one_commit(relaying, 
     assert len(commits) <= 3                       # claim, end of the read, the outcomes
 
 
-def test_a_relay_failing_mid_batch_defers_the_rest_and_sends_each_message_once(relaying):
+def test_mail_rcpt_and_data_go_in_one_write_to_a_relay_announcing_pipelining(monkeypatch):
+    body = BODY + b".ligne qui commence par un point\r\n..deux\r\nfin"
+    with Relaying(pipelining=True) as relay:
+        one = Relay(relay.url, None, "mail.ent.test")
+        try:
+            assert one.send("", "premier@example.com", body).sent
+            commands, putcmd = [], smtplib.SMTP.putcmd
+
+            def counted(connection, *arguments):
+                commands.append(arguments)
+                putcmd(connection, *arguments)
+
+            monkeypatch.setattr(smtplib.SMTP, "putcmd", counted)
+            refused = one.send("bounces+1@ent.test", "refus@example.com", body)
+            assert one.send("bounces+2@ent.test", "second@example.com", body).sent
+        finally:
+            monkeypatch.undo()
+            one.close()
+        assert [c[0] for c in commands] == ["rset"]    # after the refusal: no MAIL, RCPT, DATA
+        assert (refused.sent, refused.permanent) == (False, True)
+        assert refused.error.startswith("550 5.1.1")
+        assert relay.recipients() == ["premier@example.com", "second@example.com"]
+        assert relay.contents == [body + b"\r\n"] * 2     # dots unstuffed, nothing else changed
+        assert len(relay.connections()) == 1
+
+
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_a_relay_failing_mid_batch_defers_the_rest_and_sends_each_message_once(
+        relaying, pipelining):
+    relaying.pipelining = pipelining
     addresses = _queue_forwards(120, f"panne{os.getpid()}-{time.time_ns()}-")
 
     def go_down_after_40() -> None:
