@@ -8,6 +8,7 @@ holds it has a `MailboxItem` (folder, read flag, flags) and each forward has an
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
 
@@ -129,10 +130,13 @@ def search_key(*parts: str) -> str:
     return "\n".join(" ".join(fold(part).split()) for part in parts)
 
 
-def _search_text_of(context) -> str:
+def search_text_of(row: Mapping) -> str:
     """`MailMessage.search_text` of a row being inserted, from its other columns."""
-    values = context.get_current_parameters()
-    return search_key(*(values.get(name) or "" for name in SEARCHED_COLUMNS))
+    return search_key(*(row.get(name) or "" for name in SEARCHED_COLUMNS))
+
+
+def _search_text_of(context) -> str:
+    return search_text_of(context.get_current_parameters())
 
 
 class MailMessage(db.Model):

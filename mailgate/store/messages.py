@@ -17,7 +17,6 @@ from directory.sets import insert_rows
 from .. import headers, indexer, mime
 from ..fanout_models import FanoutJob
 from ..models import (
-    SEARCHED_COLUMNS,
     EntryState,
     MailAttachment,
     MailBlob,
@@ -26,7 +25,7 @@ from ..models import (
     MailMessage,
     OutboundEntry,
     SenderCheck,
-    search_key,
+    search_text_of,
 )
 from .attachments import save_attachments
 from .sql import core
@@ -89,9 +88,9 @@ def _insert_messages_pg(rows: list[dict]) -> list[int]:
     connection, the rows sent in a pipeline. SQLAlchemy's multi-row VALUES is a new statement
     text for every batch size, which psycopg parses again each time (about 1 ms a batch of
     100, the largest part of the gateway's commit thread). SQLAlchemy's Python-side default
-    of `search_text` does not run here: it is computed as that default does."""
+    of `search_text` does not run here: `search_text_of` is called as that default does."""
     for row in rows:
-        row["search_text"] = search_key(*(row.get(name) or "" for name in SEARCHED_COLUMNS))
+        row["search_text"] = search_text_of(row)
         check = row["sender_check"]
         row["sender_check"] = None if check is None else check.value
     names = list(rows[0])
