@@ -61,8 +61,14 @@ def test_two_writers_filling_one_mailbox_at_once_never_overshoot_its_quota(mail_
         return await asyncio.gather(gateways[0].run(deliver_many, jobs[:2]),
                                     gateways[1].run(deliver_many, jobs[2:]))
 
+    batches = []
+    # In a thread of its own: under xdist another test of this process may have left an event
+    # loop marked running in the main thread, where asyncio.run() then refuses to start.
+    client = threading.Thread(target=lambda: batches.extend(asyncio.run(deliver_all())))
     try:
-        results = [r for batch in asyncio.run(deliver_all()) for r in batch]
+        client.start()
+        client.join(60)
+        results = [r for batch in batches for r in batch]
     finally:
         for gateway in gateways:
             gateway.stop()
