@@ -18,7 +18,6 @@ from contextvars import ContextVar
 from typing import TypeVar
 
 from flask_sqlalchemy import SQLAlchemy
-from psycopg.pq import TransactionStatus
 from sqlalchemy import Enum, MetaData, event
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase
@@ -58,8 +57,6 @@ def configure_engine(engine) -> None:
     'database is locked', and transactions begun by SQLAlchemy rather than by the sqlite3
     module (which otherwise breaks SAVEPOINTs)."""
     ping_when_idle(engine)
-    if engine.dialect.name == "postgresql":
-        keep_prepared_statements(engine)
     if engine.dialect.name != "sqlite":
         return
 
@@ -77,34 +74,6 @@ def configure_engine(engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _IMMEDIATE.get() else "BEGIN")
-
-
-def keep_prepared_statements(engine) -> None:
-    """End a transaction that only read with COMMIT where SQLAlchemy would send ROLLBACK.
-
-    psycopg prepares a statement on the server once a connection has run it a few times, so
-    the server no longer parses and analyses it (the directory's search statement: about
-    0.5 ms of its 1.5–2.5 ms), but it forgets every prepared statement at each ROLLBACK. A
-    read-only request ends with ROLLBACK (the session closing), so its statements were never
-    prepared. For a transaction that ran only SELECTs, COMMIT and ROLLBACK have the same
-    effect; the ROLLBACK that follows finds no transaction and psycopg keeps its statements.
-    Anything else (a write, a SAVEPOINT, a statement that failed) is rolled back as before."""
-
-    @event.listens_for(engine, "begin")
-    def _reading(connection):
-        connection.info["preau_wrote"] = False
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _note_writes(connection, _cursor, statement, _parameters, _context, _executemany):
-        if not statement.startswith("SELECT "):
-            connection.info["preau_wrote"] = True
-
-    @event.listens_for(engine, "rollback")
-    def _commit_reads(connection):
-        raw = connection.connection.dbapi_connection
-        if not connection.info.get("preau_wrote", True) \
-                and raw.info.transaction_status == TransactionStatus.INTRANS:
-            raw.commit()
 
 
 def ping_when_idle(engine, idle_seconds: float = PING_AFTER_IDLE) -> None:
