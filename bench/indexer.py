@@ -21,7 +21,6 @@ Printed, per kind, the median CPU time (`time.process_time`) per message of:
 from __future__ import annotations
 
 import argparse
-import os
 import quopri
 import statistics
 import sys
@@ -32,17 +31,16 @@ from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.mailbox import fresh_database, make_app  # noqa: E402
 from directory import naming  # noqa: E402
 from directory.db import db  # noqa: E402
 from directory.models import Account  # noqa: E402
 from mailgate import identity, indexer, mime, models, routing  # noqa: E402
 from mailgate.models import MailMessage, search_key  # noqa: E402
-from portal import create_app  # noqa: E402
 
 SENDER, STUDENT = "joseph@example.org", "zoe.le-gall"
 BATCH = 50
@@ -88,35 +86,6 @@ def message(kind: str, n: int, size: int) -> bytes:
 
 
 KINDS = ("smtp-source", "french-qp", "french-8bit", "multipart")
-
-
-def fresh_database(kind: str, folder: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{folder / 'bench.db'}"
-    url = os.environ.get("PREAU_BENCH_PG_URL",
-                         "postgresql+psycopg://postgres@127.0.0.1/preau_index2_bench")
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-        connection.exec_driver_sql("CREATE SCHEMA public")
-    engine.dispose()
-    return url
-
-
-def make_app(url: str, folder: Path):
-    from flask_migrate import upgrade
-
-    from directory.demo import load_demo
-
-    app = create_app({"INSTANCE_PATH": str(folder / "instance"), "SQLALCHEMY_DATABASE_URI": url,
-                      "TESTING": True, "SECRET_KEY": "bench",
-                      "PREAU": {"MAIL_DOMAIN": "ent.test", "SMARTHOST": "capture:",
-                                "QUOTA_MB": "2000", "MAX_MESSAGE_MB": "20",
-                                "QUEUE_LIFETIME": "5d"}})
-    with app.app_context():
-        upgrade(directory=app.extensions["migrate"].directory)
-        load_demo(users=60)
-    return app
 
 
 def store_raw(count: int, size: int) -> dict[str, list[int]]:
@@ -197,7 +166,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=10_240)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        app = make_app(fresh_database(args.db, Path(folder)), Path(folder))
+        app = make_app(fresh_database(args.db, Path(folder)), Path(folder), users=60)
         with app.app_context():
             ids = store_raw(args.messages, args.size)
             print(f"{args.db}, {args.messages} messages of ~{args.size} bytes; CPU per message,"

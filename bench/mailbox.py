@@ -73,7 +73,7 @@ def fresh_database(kind: str, folder: Path) -> str:
     return url
 
 
-def make_app(url: str, folder: Path):
+def make_app(url: str, folder: Path, users: int = 600):
     from flask_migrate import upgrade
 
     from directory.demo import load_demo
@@ -85,7 +85,7 @@ def make_app(url: str, folder: Path):
                                 "QUEUE_LIFETIME": "5d"}})
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
-        load_demo(users=600)
+        load_demo(users=users)
     return app
 
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,26 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def database(kind: str, folder: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{folder / 'relay.db'}"
-    import sqlalchemy as sa
-
-    url = sa.engine.make_url(os.environ.get(
-        "PREAU_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1/preau_relay_bench"))
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-        connection.exec_driver_sql(f'CREATE DATABASE "{url.database}"')
-    admin.dispose()
-    return url.render_as_string(hide_password=False)
+from bench.smtp import free_port, fresh_database  # noqa: E402
 
 
 def dkim_key(folder: Path) -> str:
@@ -90,7 +69,7 @@ def main() -> None:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             app = create_app({"INSTANCE_PATH": str(folder), "SECRET_KEY": "bench",
-                              "SQLALCHEMY_DATABASE_URI": database(args.db, folder),
+                              "SQLALCHEMY_DATABASE_URI": fresh_database(args.db, folder),
                               "PREAU": {"MAIL_DOMAIN": "ent.test", "QUEUE_LIFETIME": "5d",
                                         "SMARTHOST": f"smtp://127.0.0.1:{port}"}})
             with app.app_context():
