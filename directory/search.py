@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy import and_, exists, false, func, or_, select, true, union
+from sqlalchemy import and_, case, exists, false, func, or_, select, true, union
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
@@ -181,20 +181,26 @@ def count_query(viewer: Account | Perimeter, filters: AccountFilters, cap: int) 
     """The number of matches of `search_query`, counted up to cap + 1 (see `count_capped`).
     A name is counted as `search_page` reads it, side by side: each side (last name, first
     name) cut at cap + 1 and read from its covering index (migrations 0002 and 0018), then
-    their union (a person matching by both counts once), cut again."""
+    their union (a person matching by both counts once), cut again. When the last names alone
+    pass the cap (a common prefix), the union is not read at all: the CASE asks for it only
+    otherwise (on PostgreSQL the union's InitPlan is then never executed: 1.4 → 0.3 ms for
+    « mar » among 473,764 accounts)."""
     key = _key_of(filters)
     if not key:
         limited = ids_of(search_query(viewer, filters)).limit(cap + 1).subquery()
         return select(func.count()).select_from(limited)
     conditions = _conditions(viewer, filters)
-    sides = []
-    for column in (Account.search_name, Account.search_first):
-        side = (select(Account.id).where(*conditions, _name_condition(column, key))
+
+    def side(column) -> sa.Subquery:
+        return (select(Account.id).where(*conditions, _name_condition(column, key))
                 .limit(cap + 1).subquery())
-        sides.append(select(side.c.id))
-    found = union(*sides).subquery()
-    limited = select(found.c.id).limit(cap + 1).subquery()
-    return select(func.count()).select_from(limited)
+
+    by_last_name = select(func.count()).select_from(side(Account.search_name))
+    found = union(select(side(Account.search_name).c.id),
+                  select(side(Account.search_first).c.id)).subquery()
+    by_either = select(func.count()).select_from(select(found.c.id).limit(cap + 1).subquery())
+    return select(case((by_last_name.scalar_subquery() > cap, cap + 1),
+                       else_=by_either.scalar_subquery()))
 
 
 def _conditions(viewer: Account | Perimeter,
