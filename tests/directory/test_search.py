@@ -13,6 +13,7 @@ from directory.search import (
     AccountFilters,
     GroupFilters,
     can_search,
+    count_query,
     group_search_query,
     name_key,
     search_page,
@@ -174,3 +175,13 @@ def test_schools_offered_by_code_sort_the_french_way(ctx):
     names = {s.id: s.name for s in schools}
     assert [names[i] for i in choices.by_code] == ["collège Berthelot", "École Zola",
                                                    "Lycée Arago"]
+
+
+@pytest.mark.parametrize("typed", ["m", "ma", "b", "le", "z", "é", "durand", "le gall"])
+def test_the_capped_count_is_the_number_of_results_up_to_cap_plus_one(paul, typed):
+    """Whether the last names alone pass the cap (the first names are then not read) or
+    only last and first names together do (a person found by both counting once)."""
+    filters = AccountFilters(name=typed)
+    total = len(logins(paul, name=typed))
+    for cap in [*range(min(total, 40) + 2), 100, 1000]:
+        assert db.session.scalar(count_query(paul, filters, cap)) == min(total, cap + 1), cap
