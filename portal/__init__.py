@@ -11,7 +11,7 @@ from directory.clock import DEFAULT_ZONE, zone_named
 from directory.db import configure_engine, db
 from directory.passwords import POLICY
 
-from . import choice_html, config, security
+from . import choice_html, config, reads_only, security
 from .extensions import babel, csrf, login_manager, migrate
 from .i18n import N_, said
 from .retry import Portal
@@ -56,6 +56,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
+    reads_only.install(app)     # first: before any hook reads the signed-in account
     security.install(app)
     choice_html.install(app)
 

@@ -19,6 +19,7 @@ from mailgate.cache import TimedCache
 
 from .directory_forms import PeopleSearchForm, choice
 from .directory_pages import PageOutOfRange, compose_link, page_args, people_page
+from .reads_only import reads_only
 
 bp = Blueprint("annuaire", __name__, url_prefix="/annuaire")
 
@@ -29,6 +30,7 @@ def _helpers():
 
 
 @bp.route("/")
+@reads_only
 @login_required
 def index():
     if not can_search(current_user):

@@ -28,6 +28,7 @@ from ..directory_pages import (
     people_page,
     refusal_reasons,
 )
+from ..reads_only import reads_only
 from . import picker, recipients
 from .blueprint import bp
 from .compose_views import int_arg
@@ -37,6 +38,7 @@ QUERY_SAFE = "!$'()*,/:;?@"     # what url_for leaves unquoted in a query (werkz
 
 
 @bp.route("/destinataires", endpoint="picker")
+@reads_only
 def picker_page():
     draft = int_arg(request.args, "brouillon")
     if draft is not None:

@@ -1,0 +1,66 @@
+"""Pages that only read, run outside any transaction on PostgreSQL until they write.
+
+A directory search is two SELECTs (the signed-in account, then the page). In a transaction
+that is four round trips to the server: BEGIN, the two statements, ROLLBACK. Each waits for the
+server to be scheduled, and under load that wait, not the statements, is most of the page's
+time. PostgreSQL's default isolation (READ COMMITTED) gives every statement a snapshot of its
+own anyway, so plain SELECTs outside a transaction read exactly what they would read inside one.
+
+A view marked `@reads_only` therefore gets, on PostgreSQL, a connection in autocommit mode.
+The first statement that is not a plain SELECT (a write, SELECT … FOR UPDATE, an advisory
+lock) turns autocommit off before it runs: from there on the request is in an ordinary
+transaction, committed or rolled back as any other. Elsewhere (SQLite, or the test harness's
+session bound to one connection) nothing changes.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from flask import current_app, request
+from sqlalchemy import Engine, event
+
+from directory.db import db
+
+READS_ONLY = "preau_reads_only"
+_PLAIN_SELECT = re.compile(
+    r"\s*SELECT\b(?!.*\bFOR\s+(?:UPDATE|SHARE|NO\s+KEY\s+UPDATE|KEY\s+SHARE)\b)"
+    r"(?!.*\b(?:pg_advisory|nextval|setval)\w*\s*\()", re.IGNORECASE | re.DOTALL)
+
+
+def reads_only(view: Callable) -> Callable:
+    """Mark a view whose GET requests only read (see the module's docstring)."""
+    view.preau_reads_only = True
+    return view
+
+
+def install(app) -> None:
+    """Before any other hook reads the database (the signed-in account is read by the
+    first one that asks for `current_user`)."""
+    app.before_request(_outside_transactions)
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "before_cursor_execute", _transaction_before_writing)
+
+
+def _outside_transactions() -> None:
+    if request.method != "GET" or request.endpoint is None:
+        return
+    view = current_app.view_functions.get(request.endpoint)
+    if not getattr(view, "preau_reads_only", False):
+        return
+    bind = db.session.get_bind()
+    if isinstance(bind, Engine) and bind.dialect.name == "postgresql" \
+            and not db.session().in_transaction():
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT",
+                                                 READS_ONLY: True})
+
+
+def _transaction_before_writing(connection, _cursor, statement, _parameters, _context,
+                                _executemany) -> None:
+    if not connection.get_execution_options().get(READS_ONLY):
+        return
+    raw = connection.connection.dbapi_connection
+    if raw.autocommit and not _PLAIN_SELECT.match(statement):
+        raw.autocommit = False

@@ -1,0 +1,105 @@
+"""On PostgreSQL, a page marked `@reads_only` runs its SELECTs outside any transaction (no
+BEGIN, no ROLLBACK: two round trips fewer), and its first write or locking read opens an
+ordinary transaction, which is rolled back or committed as usual (portal/reads_only.py).
+Run on a database of its own: the test harness's session, bound to one connection inside a
+transaction, steps aside for a `live_database`."""
+from __future__ import annotations
+
+import pytest
+from psycopg.pq import TransactionStatus
+from sqlalchemy import event, select, update
+
+from directory.db import db
+from directory.models import Account
+from portal.reads_only import reads_only
+from tests.conftest import fresh_database, login, make_app, migrate_and_load_demo
+
+pytestmark = pytest.mark.postgres_only
+
+
+@pytest.fixture(scope="module")
+def live_database(tmp_path_factory) -> str:
+    url = fresh_database(tmp_path_factory, "readsonly")
+    migrate_and_load_demo(make_app(tmp_path_factory.mktemp("readsonly-setup"), url), users=200)
+    return url
+
+
+@pytest.fixture
+def app(live_database, tmp_path):
+    app = make_app(tmp_path / "instance", live_database)
+
+    @app.get("/essai/ecrire")
+    @reads_only
+    def writes():
+        person = db.session.scalar(select(Account).where(Account.login == "zoe.le-gall"))
+        db.session.execute(update(Account).where(Account.id == person.id)
+                           .values(first_name="Effacé"))
+        db.session.rollback()
+        return "ok"
+
+    @app.get("/essai/verrouiller")
+    @reads_only
+    def locks():
+        db.session.scalar(select(Account.id).where(Account.login == "zoe.le-gall")
+                          .with_for_update())
+        return "ok"
+
+    return app
+
+
+@pytest.fixture
+def statuses(app):
+    """(statement's first word, transaction status after it) of every statement run."""
+    seen = []
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _seen(connection, _cursor, statement, *_):
+        status = connection.connection.dbapi_connection.info.transaction_status
+        seen.append((statement.split()[0], status))
+
+    yield seen
+    event.remove(engine, "after_cursor_execute", _seen)
+
+
+def _signed_in(app):
+    client = app.test_client()
+    assert login(client, "claire.bernard").status_code == 302
+    client.get("/annuaire/?nom=ma")      # the last access is refreshed here, not below
+    return client
+
+
+def test_a_directory_search_runs_outside_any_transaction(app, statuses):
+    client = _signed_in(app)
+    statuses.clear()
+    for path in ("/annuaire/?nom=ma", "/messagerie/destinataires?nom=ma"):
+        response = client.get(path)
+        assert response.status_code == 200
+    assert len(statuses) >= 4
+    assert {status for _, status in statuses} == {TransactionStatus.IDLE}
+
+
+def test_a_page_without_the_mark_keeps_its_transaction(app, statuses):
+    client = _signed_in(app)
+    statuses.clear()
+    assert client.get("/carnet/").status_code == 200
+    assert statuses and all(status == TransactionStatus.INTRANS for _, status in statuses)
+
+
+def test_a_write_opens_a_transaction_that_is_rolled_back_as_usual(app, statuses):
+    client = _signed_in(app)
+    statuses.clear()
+    assert client.get("/essai/ecrire").status_code == 200
+    assert [word for word, status in statuses if status == TransactionStatus.INTRANS] \
+        == ["UPDATE"]
+    with app.app_context():
+        assert db.session.scalar(select(Account.first_name)
+                                 .where(Account.login == "zoe.le-gall")) != "Effacé"
+
+
+def test_a_locking_read_runs_inside_a_transaction(app, statuses):
+    client = _signed_in(app)
+    statuses.clear()
+    assert client.get("/essai/verrouiller").status_code == 200
+    assert statuses[-1] == ("SELECT", TransactionStatus.INTRANS)
