@@ -6,19 +6,24 @@ steps aside for tests that use `live_database`). Tests that need fresh people cr
 from __future__ import annotations
 
 import base64
+import glob
 import itertools
 import os
 import shutil
 import smtplib
 import socket
 import subprocess
+import sys
 import threading
+import time
+import traceback
 from dataclasses import dataclass, field
 
 import pytest
 from aiosmtpd.controller import Controller
 from dnslib.server import DNSServer
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from directory.db import db, write_lock
 from directory.models import Account, GroupMember, ParentLink
@@ -183,7 +188,12 @@ def new_account(profile, *, redirect: str | None = None, group_of: str | None = 
     from directory.accounts import create_account
 
     db.session.rollback()
-    write_lock()
+    started = time.monotonic()
+    try:
+        write_lock()
+    except OperationalError as error:
+        raise AssertionError(f"write lock refused after {time.monotonic() - started:.1f} s: "
+                             f"{error}\n{_lock_holders()}") from error
 
     n = next(_serial)
     person = create_account(login=f"mg-{os.getpid()}-{n}", first_name="Test",
@@ -205,6 +215,28 @@ def new_account(profile, *, redirect: str | None = None, group_of: str | None = 
         db.session.add(ParentLink(parent_id=person.id, child_id=account(parent_of).id))
     db.session.commit()
     return person
+
+
+def _lock_holders() -> str:
+    """Who else has the SQLite file open, and what this process's threads are doing: said
+    when a test cannot take the write lock (it waits up to the busy timeout first)."""
+    path = os.path.realpath(db.engine.url.database or "")
+    lines = []
+    for fd in glob.glob("/proc/[0-9]*/fd/*"):
+        try:
+            if os.path.realpath(os.readlink(fd)).startswith(path):
+                pid = fd.split("/")[2]
+                with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                    lines.append(f"pid {pid} {os.readlink(fd)}: "
+                                 f"{cmdline.read().replace(bytes(1), b' ').decode()[:200]}")
+        except OSError:
+            continue
+    frames = sys._current_frames()
+    for thread in threading.enumerate():
+        frame = frames.get(thread.ident)
+        stack = "".join(traceback.format_stack(frame, limit=8)) if frame else ""
+        lines.append(f"thread {thread.name}:\n{stack}")
+    return "\n".join(sorted(set(lines)))
 
 
 def address_of(person: Account) -> str:
