@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 from flask import current_app, request
 from sqlalchemy import Engine, event
@@ -23,9 +24,9 @@ from sqlalchemy import Engine, event
 from directory.db import db
 
 READS_ONLY = "preau_reads_only"
-_PLAIN_SELECT = re.compile(
-    r"\s*SELECT\b(?!.*\bFOR\s+(?:UPDATE|SHARE|NO\s+KEY\s+UPDATE|KEY\s+SHARE)\b)"
-    r"(?!.*\b(?:pg_advisory|nextval|setval)\w*\s*\()", re.IGNORECASE | re.DOTALL)
+_LOCKS_OR_WRITES = re.compile(
+    r"\bFOR\s+(?:UPDATE|SHARE|NO\s+KEY\s+UPDATE|KEY\s+SHARE)\b"
+    r"|\b(?:pg_advisory|nextval|setval)\w*\s*\(", re.IGNORECASE)
 
 
 def reads_only(view: Callable) -> Callable:
@@ -62,5 +63,13 @@ def _transaction_before_writing(connection, _cursor, statement, _parameters, _co
     if not connection.get_execution_options().get(READS_ONLY):
         return
     raw = connection.connection.dbapi_connection
-    if raw.autocommit and not _PLAIN_SELECT.match(statement):
+    if raw.autocommit and not _plain_select(statement):
         raw.autocommit = False
+
+
+@lru_cache(maxsize=1024)
+def _plain_select(statement: str) -> bool:
+    """Whether the statement only reads, without locking (kept per statement: SQLAlchemy
+    hands the same few texts again and again)."""
+    return statement.lstrip()[:6].upper() == "SELECT" \
+        and _LOCKS_OR_WRITES.search(statement) is None
