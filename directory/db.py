@@ -84,7 +84,7 @@ def ping_when_idle(engine, idle_seconds: float = PING_AFTER_IDLE) -> None:
     """A connection back from the pool is pinged (one round trip) only if it sat unused for
     `idle_seconds`: a database restarted meanwhile is then noticed before the request uses
     it, as `pool_pre_ping` would, without a round trip before every request of a busy
-    process (the search pages run 3 or 4 statements; a ping was one more). A dead one is
+    process (a search page runs two statements; a ping was one more). A dead one is
     replaced (DisconnectionError makes the pool open a new connection)."""
 
     @event.listens_for(engine, "connect")

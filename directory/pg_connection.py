@@ -1,8 +1,8 @@
 """The psycopg connection Préau opens on PostgreSQL: statements stay prepared across ROLLBACK.
 
 psycopg prepares a statement on the server once a connection has run it a few times, so the
-server stops parsing and planning it (the directory's search statement: about 0.5 ms of its
-1.5–2.5 ms). But psycopg forgets everything it prepared at each ROLLBACK, in case the
+server stops parsing and planning it (the Annuaire's search statement on 473,764 accounts:
+0.8 ms of planning for 2.1 ms of execution). But psycopg forgets everything it prepared at each ROLLBACK, in case the
 transaction dropped or recreated an object a statement refers to; and every request that only
 read ends with a ROLLBACK (its session closing). So the statements of the search pages were
 never prepared: each request parsed and planned them again.
