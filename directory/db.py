@@ -55,12 +55,8 @@ def configure_engine(engine) -> None:
     """Connections idle for a while checked before use (`ping_when_idle`). SQLite only:
     foreign keys on, WAL so readers never wait for the writer, a busy timeout instead of
     'database is locked', and transactions begun by SQLAlchemy rather than by the sqlite3
-    module (which otherwise breaks SAVEPOINTs). PostgreSQL: statements stay prepared across
-    ROLLBACK (directory/pg_connection.py)."""
+    module (which otherwise breaks SAVEPOINTs)."""
     ping_when_idle(engine)
-    if engine.dialect.name == "postgresql":
-        from .pg_connection import keep_prepared_statements
-        keep_prepared_statements(engine)
     if engine.dialect.name != "sqlite":
         return
 

@@ -103,3 +103,16 @@ def test_a_locking_read_runs_inside_a_transaction(app, statuses):
     statuses.clear()
     assert client.get("/essai/verrouiller").status_code == 200
     assert statuses[-1] == ("SELECT", TransactionStatus.INTRANS)
+
+
+def test_the_search_statement_stays_prepared_from_one_request_to_the_next(app):
+    """psycopg prepares a statement run five times on a connection and forgets them all at
+    each ROLLBACK: outside a transaction there is none, so the search is planned once."""
+    client = _signed_in(app)
+    for _ in range(8):
+        assert client.get("/annuaire/?nom=ma").status_code == 200
+    with app.app_context():
+        with db.engine.connect() as connection:     # the pool's one connection, reused
+            prepared = connection.exec_driver_sql(
+                "SELECT statement FROM pg_prepared_statements").scalars().all()
+    assert any("search_name" in statement for statement in prepared), prepared
