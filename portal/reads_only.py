@@ -3,8 +3,9 @@
 A directory search is two SELECTs (the signed-in account, then the page). In a transaction
 that is four round trips to the server: BEGIN, the two statements, ROLLBACK. Each waits for the
 server to be scheduled; under load, sending and waiting were 19–31 % of a search worker's
-samples (py-spy). PostgreSQL's default isolation (READ COMMITTED) gives every statement a snapshot of its
-own anyway, so plain SELECTs outside a transaction read exactly what they would read inside one.
+samples (py-spy). PostgreSQL's default isolation (READ COMMITTED) gives every statement a
+snapshot of its own anyway, so plain SELECTs outside a transaction read exactly what they
+would read inside one.
 A second gain: psycopg prepares a statement a connection has run five times, but forgets all
 it prepared at every ROLLBACK, and a request that only read ended with one. With no
 transaction there is no ROLLBACK, so the search statement stays prepared and is no longer
