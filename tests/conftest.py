@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy import orm
 
 from directory.db import db
@@ -205,6 +206,27 @@ class _TestSession(orm.Session):
         return self.bind
 
 
+class _SessionOfApp:
+    """`db.session` during a test: the test's scoped session in the test's app, the usual one
+    in any other. The mail gateway's tests keep one gateway for the whole session, its
+    committer and indexer threads in an app of their own; lent the test's connection, they
+    interleaved their savepoints with the test's ("no such savepoint" at a later test's login),
+    and a thread whose session changed between its first statement and its commit left its
+    transaction open on its own database ("database is locked" at the end of a run)."""
+
+    def __init__(self, app, in_test: orm.scoped_session, usual: orm.scoped_session):
+        self._app, self._in_test, self._usual = app, in_test, usual
+
+    def _current(self) -> orm.scoped_session:
+        return self._in_test if current_app._get_current_object() is self._app else self._usual
+
+    def __call__(self, **kwargs):
+        return self._current()(**kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._current(), name)
+
+
 @pytest.fixture(autouse=True)
 def _rollback(request, app):
     """Each test sees the demo region and leaves nothing behind: every commit is a SAVEPOINT
@@ -218,9 +240,9 @@ def _rollback(request, app):
     # production, or `g` (and Flask-Login's cached user) would leak from one request to the next.
     outer = connection.begin()
     original = db.session
-    db.session = db._make_scoped_session({
+    db.session = _SessionOfApp(app, db._make_scoped_session({
         "class_": _TestSession, "bind": connection,
-        "join_transaction_mode": "create_savepoint"})
+        "join_transaction_mode": "create_savepoint"}), original)
     try:
         yield
     finally:
