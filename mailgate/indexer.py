@@ -36,7 +36,7 @@ from directory.clock import utcnow
 from directory.db import db, is_lock_conflict, write_lock
 
 from . import mime
-from .models import MailMessage, search_key
+from .models import MailMessage, search_key, search_words_of
 from .store.attachments import save_attachments
 from .store.sql import core
 
@@ -117,12 +117,13 @@ def _parsed(ids: Sequence[int]) -> list[tuple[int, dict, list[mime.AttachmentDat
     found = []
     for row in rows:
         parsed = _read(row.source)
+        searched = search_key(row.subject or "", row.from_name or "", row.to_display or "",
+                              parsed.text_body)
         found.append((row.id, {
             "row_id": row.id, "v_text": parsed.text_body, "v_html": parsed.html_body,
             "v_attached": bool(parsed.attachments), "v_malformed": parsed.malformed,
             "v_source": _stored_source(row.source, parsed),
-            "v_search": search_key(row.subject or "", row.from_name or "",
-                                   row.to_display or "", parsed.text_body)},
+            "v_search": searched, "v_words": search_words_of(searched)},
             parsed.attachments))
     return found
 
@@ -144,7 +145,8 @@ def _write(found: list[tuple[int, dict, list[mime.AttachmentData]]]) -> int:
         columns = {"text_body": bindparam("v_text"), "html_body": bindparam("v_html"),
                    "has_attachments": bindparam("v_attached"),
                    "malformed": bindparam("v_malformed"),
-                   "search_text": bindparam("v_search"), "indexed_at": now}
+                   "search_text": bindparam("v_search"),
+                   "search_words": bindparam("v_words"), "indexed_at": now}
         if detached:
             columns["source"] = bindparam("v_source")
         else:

@@ -139,6 +139,19 @@ def _search_text_of(context) -> str:
     return search_text_of(context.get_current_parameters())
 
 
+def search_words_of(search_text: str) -> str:
+    """`MailMessage.search_words`: the distinct words of a search text, in order of first
+    appearance. pg_trgm takes its trigrams word by word, so these are the very trigrams of
+    the whole text, read once per word instead of once per occurrence."""
+    return " ".join(dict.fromkeys(search_text.split()))
+
+
+def _search_words_of(context) -> str:
+    row = context.get_current_parameters()
+    text = row.get("search_text")
+    return search_words_of(search_text_of(row) if text is None else text)
+
+
 class MailMessage(db.Model):
     __tablename__ = "mail_message"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -173,10 +186,15 @@ class MailMessage(db.Model):
     # body as received while the message waits for the indexer (indexed_at NULL).
     source: Mapped[bytes] = mapped_column(LargeBinary)
     # What the mailbox search compares: `search_key` of the subject, sender's name,
-    # recipients and text, filled on insert, and again by the indexer once it has the
-    # text. On PostgreSQL a GIN trigram index (migration 0005) serves `search_text LIKE '%…%'`.
+    # recipients and text, filled on insert, and again by the indexer once it has the text.
     search_text: Mapped[str] = mapped_column(Text, default=_search_text_of,
                                              server_default="")
+    # Its distinct words, written with it: on PostgreSQL the GIN trigram index (migration
+    # 0020) is on these, and finds the candidates whose words contain the searched words;
+    # `search_text LIKE '%…%'` then keeps those that contain the searched text itself
+    # (portal/messagerie/search.py).
+    search_words: Mapped[str] = mapped_column(Text, default=_search_words_of,
+                                              server_default="")
     # When the message's parts were read (text, HTML, attachments, search text): NULL while
     # the SMTP gateway's raw copy waits for the indexer (mailgate/indexer.py, migration 0016).
     indexed_at: Mapped[datetime | None] = mapped_column(DateTime)

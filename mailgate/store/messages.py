@@ -26,6 +26,7 @@ from ..models import (
     OutboundEntry,
     SenderCheck,
     search_text_of,
+    search_words_of,
 )
 from .attachments import save_attachments
 from .sql import core
@@ -88,9 +89,11 @@ def _insert_messages_pg(rows: list[dict]) -> list[int]:
     connection, the rows sent in a pipeline. SQLAlchemy's multi-row VALUES is a new statement
     text for every batch size, which psycopg parses again each time (about 1 ms a batch of
     100, the largest part of the gateway's commit thread). SQLAlchemy's Python-side default
-    of `search_text` does not run here: `search_text_of` is called as that default does."""
+    of `search_text` and `search_words` do not run here: they are called as those defaults
+    do."""
     for row in rows:
         row["search_text"] = search_text_of(row)
+        row["search_words"] = search_words_of(row["search_text"])
         check = row["sender_check"]
         row["sender_check"] = None if check is None else check.value
     names = list(rows[0])

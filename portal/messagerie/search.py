@@ -4,9 +4,10 @@ never a sender's address, which may be a member's redirect address.
 The searched text is folded by mailgate.models.search_key, the function that filled each
 message's `search_text`, so the search ignores case, accents ("eleve" finds "Élève") and line
 breaks, and is a containment test on one column, with no function applied per row:
-- PostgreSQL: `search_text LIKE '%…%'`, which the GIN trigram index of migration 0005 serves.
-  The planner starts from that index when the text is rare and from the account's items when
-  it is common. A text without three letters or digits in a row has no trigram to look up:
+- PostgreSQL: `search_text LIKE '%…%'`, with, for each searched word, `search_words LIKE
+  '%word%'`, which the GIN trigram index on the message's distinct words (migration 0020)
+  serves. The planner starts from that index when the text is rare and from the account's
+  items when it is common. A text without three letters or digits in a row has no trigram to look up:
   `strpos` then, which no index serves, so that the account's items are read rather than
   the whole index.
 - SQLite: `instr`, over the account's messages.
@@ -40,7 +41,11 @@ def matching(key: str) -> sa.ColumnElement[bool]:
     """Messages whose subject, sender, recipients or text (folded) contain `key` (folded)."""
     postgresql = db.session.get_bind().dialect.name == "postgresql"
     if postgresql and _HAS_TRIGRAM.search(key):
-        return MailMessage.search_text.like(_like(key))
+        # A text that contains `key` has each of key's words within one of its words: the
+        # index on the distinct words finds those candidates, the whole text decides.
+        candidates = [MailMessage.search_words.like(_like(word)) for word in key.split()
+                      if _HAS_TRIGRAM.search(word)]
+        return sa.and_(*candidates, MailMessage.search_text.like(_like(key)))
     position = func.strpos if postgresql else func.instr
     return position(MailMessage.search_text, key) > 0
 

@@ -138,7 +138,7 @@ def test_init_warns_about_nothing(fresh_db):
 # models do not declare (see migrations 0002 and 0005).
 MIGRATION_ONLY_INDEXES = {"ix_account_discipline", "ix_account_first_then_name",
                           "ix_account_name_then_id",
-                          "ix_account_redirect_lower", "ix_mail_message_search_text_trgm"}
+                          "ix_account_redirect_lower", "ix_mail_message_search_words_trgm"}
 
 
 def test_the_migrations_build_the_schema_the_models_describe(fresh_db):

@@ -103,6 +103,18 @@ def test_search_ignores_accents_case_and_line_breaks(app, student):
         == 400                                    # an accent alone folds to nothing
 
 
+def test_search_finds_the_words_together_not_only_each_of_them(app, student):
+    """On PostgreSQL the index finds the messages holding each word (search_words); the
+    whole text must still contain them in that order."""
+    deliver(app, "claire.bernard", ["zoe.le-gall"], "Programme",
+            "Le musée lundi est fermé. Sortie au parc mardi.")
+    deliver(app, "lucas.martin", ["zoe.le-gall"], "Rappel",
+            "Sortie au musée lundi ; sortie au musée mardi.")
+    assert subjects(page(student.get("/messagerie/recherche?q=sortie au musée"))) == ["Rappel"]
+    assert sorted(subjects(page(student.get("/messagerie/recherche?q=musée lundi")))) == [
+        "Programme", "Rappel"]
+
+
 def test_search_never_finds_other_peoples_messages(app, logged_in):
     deliver(app, "claire.bernard", ["lucas.martin"], "Secret de Lucas")
     client = logged_in("zoe.le-gall")

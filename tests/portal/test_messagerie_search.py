@@ -48,8 +48,11 @@ def test_upgrade_from_0004_fills_the_search_key_of_stored_messages(tmp_path, liv
         db.session.execute(message.insert().values(**OLD_MESSAGE))
         db.session.commit()
         upgrade(directory=migrations)
-        key = db.session.scalar(sa.text("SELECT search_text FROM mail_message"))
+        key, words = db.session.execute(sa.text(
+            "SELECT search_text, search_words FROM mail_message")).one()
         db.session.remove()
         db.engine.dispose()
     assert key == ("sortie au musee\nclaire bernard\nzoe le gall <zoe.le-gall@ent.test>\n"
                    "rendez-vous a 8 h devant l'oeuvre.")
+    assert words == ("sortie au musee claire bernard zoe le gall <zoe.le-gall@ent.test> "
+                     "rendez-vous a 8 h devant l'oeuvre.")
