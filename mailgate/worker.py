@@ -25,6 +25,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -209,13 +210,24 @@ def drain(worker: str | None = None, *, now: datetime | None = None) -> int:
     return total
 
 
+# Seconds between two looks for messages a gateway left unindexed, while none are found.
+# They are LEFT_AFTER (30 s) old before a look takes them; looking at every round cost the
+# database 0.9 ms a time, 27 µs per message forwarded during a burst.
+LOOK_FOR_LEFT_EVERY = 5.0
+
+
 def run_forever(stop: threading.Event, *, idle: float = 1.0) -> None:
     worker = worker_name()
     last_purge = utcnow()
+    next_look = 0.0
     while not stop.is_set():
         try:
-            handled = (scheduler.run_due() + fanout.run_batch() + indexer.index_left()
-                       + run_once(worker))
+            handled = scheduler.run_due() + fanout.run_batch()
+            if time.monotonic() >= next_look:
+                left = indexer.index_left()
+                next_look = 0.0 if left else time.monotonic() + LOOK_FOR_LEFT_EVERY
+                handled += left
+            handled += run_once(worker)
             if (utcnow() - last_purge).total_seconds() > PURGE_EVERY:
                 queue.purge_finished()
                 db.session.commit()

@@ -3,15 +3,17 @@ read from its header; its parts, attachments and search text come a moment later
 before that works; a body the parser cannot read ends up shown as received."""
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from datetime import timedelta
 
 from sqlalchemy import select
 
+from directory.clock import travel_to, utcnow
 from directory.db import db
 from directory.enums import Profile
-from mailgate import identity, indexer, mime, routing, store
+from mailgate import identity, indexer, mime, routing, store, worker
 from mailgate.models import MailAttachment, MailboxItem, MailMessage
 from portal.messagerie.search import search
 
@@ -92,6 +94,34 @@ def test_messages_a_gateway_left_unindexed_are_indexed_by_the_worker_round():
     message = db.session.get(MailMessage, message_id)
     assert message.indexed_at is not None and message.text_body.strip() == "Reste."
     assert "reste." in message.search_text
+
+
+def test_the_running_worker_indexes_what_a_gateway_left(mail_app, monkeypatch):
+    """`preau worker` looks for messages left unindexed every LOOK_FOR_LEFT_EVERY seconds while
+    it finds none, and takes one once it is LEFT_AFTER old."""
+    monkeypatch.setattr(worker, "LOOK_FOR_LEFT_EVERY", 0.2)
+    stop = threading.Event()
+
+    def run():
+        with mail_app.app_context():
+            worker.run_forever(stop, idle=0.05)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.3)                     # the worker has looked once, and found nothing
+        pupil = new_account(Profile.STUDENT, group_of="zoe.le-gall")
+        message_id = _stored_raw(pupil, raw(mail(JOSEPH, address_of(pupil), "Oublié",
+                                                 "Repris par le worker.")))
+        with travel_to(utcnow() + indexer.LEFT_AFTER + timedelta(seconds=1)):
+            deadline = time.monotonic() + 10
+            while _unindexed_id(message_id) is not None and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    message = db.session.get(MailMessage, message_id)
+    assert message.indexed_at is not None and message.text_body.strip() == "Repris par le worker."
 
 
 def _unindexed_id(message_id: int) -> int | None:
