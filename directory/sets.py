@@ -135,14 +135,21 @@ def update_rows(table: sa.Table, rows: Sequence[dict], *, keys: Sequence[str],
                              **{f"v_{n}": _plain(row[n]) for n in names if n not in keys}}
                             for row in rows])
         return
+    connection.execute(
+        _update_statement(table, tuple(names), tuple(keys), tuple(where), tuple(also)),
+        {**{f"c{i}": [_plain(row[n]) for row in rows] for i, n in enumerate(names)},
+         **{f"a_{n}": v for n, v in also.items()}, **{f"w_{k}": v for k, v in where.items()}})
+
+
+@lru_cache(maxsize=64)
+def _update_statement(table: sa.Table, names: tuple[str, ...], keys: tuple[str, ...],
+                      where: tuple[str, ...], also: tuple[str, ...]) -> sa.TextClause:
     arrays = ", ".join(f"CAST(:c{i} AS {_pg_type(table.c[n])}[])" for i, n in enumerate(names))
     sets = [f'"{n}" = u.c{i}' for i, n in enumerate(names) if n not in keys]
     sets += [f'"{n}" = CAST(:a_{n} AS {_pg_type(table.c[n])})' for n in also]
     conditions = [f'"{table.name}"."{k}" = u.c{names.index(k)}' for k in keys]
     conditions += [f'"{table.name}"."{k}" = :w_{k}' for k in where]
-    connection.execute(text(
+    return text(
         f'UPDATE "{table.name}" SET {", ".join(sets)} FROM unnest({arrays}) '
         f"AS u({', '.join(f'c{i}' for i in range(len(names)))}) "
-        f"WHERE {' AND '.join(conditions)}"),
-        {**{f"c{i}": [_plain(row[n]) for row in rows] for i, n in enumerate(names)},
-         **{f"a_{n}": v for n, v in also.items()}, **{f"w_{k}": v for k, v in where.items()}})
+        f"WHERE {' AND '.join(conditions)}")
