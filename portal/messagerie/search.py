@@ -3,13 +3,13 @@ never a sender's address, which may be a member's redirect address.
 
 The searched text is folded by mailgate.models.search_key, the function that filled each
 message's `search_text`, so the search ignores case, accents ("eleve" finds "Élève") and line
-breaks, and is a containment test on one column, with no function applied per row:
+breaks, and is a containment test, with no function applied per row:
 - PostgreSQL: `search_text LIKE '%…%'`, with, for each searched word, `search_words LIKE
   '%word%'`, which the GIN trigram index on the message's distinct words (migration 0020)
   serves. The planner starts from that index when the text is rare and from the account's
-  items when it is common. A text without three letters or digits in a row has no trigram to look up:
-  `strpos` then, which no index serves, so that the account's items are read rather than
-  the whole index.
+  items when it is common. A text without three letters or digits in a row has no trigram
+  to look up: `strpos` then, which no index serves, so that the account's items are read
+  rather than the whole index.
 - SQLite: `instr`, over the account's messages.
 """
 from __future__ import annotations
