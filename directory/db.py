@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from typing import TypeVar
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Enum, MetaData, event
+from sqlalchemy import Enum, MetaData, event, text
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase
 
@@ -135,6 +135,14 @@ def write_transaction(work: Callable[[], T]) -> T:
         db.session.rollback()
         raise
     return result
+
+
+def has_lz4(connection) -> bool:
+    """Whether the database is a PostgreSQL built with lz4 (it lists it among its TOAST
+    compressions): the migrations that compress columns with it, and their test, ask."""
+    return connection.dialect.name == "postgresql" and bool(connection.scalar(text(
+        "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+        "WHERE name = 'default_toast_compression'")))
 
 
 def is_lock_conflict(error: BaseException) -> bool:

@@ -25,6 +25,7 @@ Revises: 0004_mailgate
 from alembic import op
 import sqlalchemy as sa
 
+from directory.db import has_lz4
 from mailgate.models import SEARCHED_COLUMNS as SEARCHED, search_key
 
 revision = '0005_mailbox_search'
@@ -37,13 +38,6 @@ BATCH = 1000
 
 def _postgresql() -> bool:
     return op.get_bind().dialect.name == "postgresql"
-
-
-def _has_lz4() -> bool:
-    """Whether this server was built with lz4 (it lists it among its TOAST compressions)."""
-    return bool(op.get_bind().scalar(sa.text(
-        "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
-        "WHERE name = 'default_toast_compression'")))
 
 
 def _fill_search_text() -> None:
@@ -79,7 +73,7 @@ def upgrade():
                                       server_default=sa.false()))
         batch_op.create_index('ix_mailbox_item_account_folder',
                               ['account_id', 'folder_id', 'is_read'])
-    if _postgresql() and _has_lz4():
+    if has_lz4(op.get_bind()):
         op.execute("ALTER TABLE mail_message ALTER COLUMN search_text SET COMPRESSION lz4")
     _fill_search_text()
     if _postgresql():

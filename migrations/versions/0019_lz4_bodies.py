@@ -13,7 +13,8 @@ Revision ID: 0019
 Revises: 0018
 """
 from alembic import op
-import sqlalchemy as sa
+
+from directory.db import has_lz4
 
 revision = '0019'
 down_revision = '0018'
@@ -24,16 +25,8 @@ COLUMNS = (("mail_message", "source"), ("mail_message", "text_body"),
            ("mail_message", "html_body"), ("mail_blob", "data"))
 
 
-def _lz4_available() -> bool:
-    """PostgreSQL, built with lz4 (it lists it among its TOAST compressions)."""
-    bind = op.get_bind()
-    return bind.dialect.name == "postgresql" and bool(bind.scalar(sa.text(
-        "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
-        "WHERE name = 'default_toast_compression'")))
-
-
 def _compress_with(method: str) -> None:
-    if _lz4_available():
+    if has_lz4(op.get_bind()):
         for table, column in COLUMNS:
             op.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET COMPRESSION {method}")
 

@@ -21,6 +21,7 @@ Revises: 0019
 from alembic import op
 import sqlalchemy as sa
 
+from directory.db import has_lz4
 from mailgate.models import search_words_of
 
 revision = '0020'
@@ -66,12 +67,8 @@ def upgrade():
     with op.batch_alter_table('mail_message', schema=None) as batch_op:
         batch_op.add_column(sa.Column('search_words', sa.Text(), nullable=False,
                                       server_default=''))
-    if _postgresql():
-        lz4 = op.get_bind().scalar(sa.text(
-            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
-            "WHERE name = 'default_toast_compression'"))
-        if lz4:
-            op.execute("ALTER TABLE mail_message ALTER COLUMN search_words SET COMPRESSION lz4")
+    if has_lz4(op.get_bind()):
+        op.execute("ALTER TABLE mail_message ALTER COLUMN search_words SET COMPRESSION lz4")
     _fill_search_words()
     if _postgresql():
         op.execute("DROP INDEX ix_mail_message_search_text_trgm")
