@@ -273,7 +273,7 @@ def profile(pid: int, output: str) -> subprocess.Popen:
     spy = Path(sys.executable).parent / "py-spy"
     return subprocess.Popen([str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid), "--subprocesses",
                              "--duration", "10", "--rate", "200", "--format", "raw",
-                             "--output", output, "--nonblocking"],
+                             "--output", output, "--nonblocking", "--gil"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -22,7 +22,7 @@ from .db import db
 
 
 def _postgresql() -> bool:
-    return db.session.get_bind().dialect.name == "postgresql"
+    return dialect_name() == "postgresql"
 
 
 def any_of(column, ids: Iterable[int]) -> sa.ColumnElement[bool]:
@@ -31,6 +31,22 @@ def any_of(column, ids: Iterable[int]) -> sa.ColumnElement[bool]:
     if _postgresql():
         return column == sa.any_(sa.literal(values, type_=postgresql.ARRAY(sa.Integer)))
     return column.in_(bindparam("ids", values, expanding=True, literal_execute=True))
+
+
+def ids_parameter(column, name: str = "ids") -> sa.ColumnElement[bool]:
+    """`any_of` for a statement built once: the ids are its parameter `name` (a list of
+    integers) at each execution, not part of the statement. Building a statement and its
+    cache key again at every call costs more than running it (the gateway's quota reads: 0.25
+    ms a call)."""
+    if _postgresql():
+        return column == sa.any_(bindparam(name, type_=postgresql.ARRAY(sa.Integer)))
+    return column.in_(bindparam(name, expanding=True, literal_execute=True))
+
+
+def dialect_name() -> str:
+    """The session's database ("postgresql" or "sqlite"): the key of statements built once
+    per database."""
+    return db.session.get_bind().dialect.name
 
 
 def _plain(value):

@@ -27,13 +27,15 @@ import queue as stdqueue
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from functools import lru_cache
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, Update, bindparam, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from directory.clock import utcnow
 from directory.db import db, is_lock_conflict, write_lock
+from directory.sets import dialect_name, ids_parameter
 
 from . import mime
 from .models import MailMessage, search_key, search_words_of
@@ -110,10 +112,7 @@ def _parsed(ids: Sequence[int]) -> list[tuple[int, dict, list[mime.AttachmentDat
     """(id, new column values, attachments) of those of the messages not indexed yet."""
     if not ids:
         return []
-    table = MailMessage.__table__.c
-    rows = core(select(table.id, table.source, table.subject, table.from_name,
-                       table.to_display).where(table.id.in_(list(ids)),
-                                               table.indexed_at.is_(None))).all()
+    rows = core(_unindexed_statement(dialect_name()), {"ids": sorted(ids)}).all()
     found = []
     for row in rows:
         parsed = _read(row.source)
@@ -132,34 +131,46 @@ def _write(found: list[tuple[int, dict, list[mime.AttachmentData]]]) -> int:
     """Store what `_parsed` read, for the messages still not indexed: one UPDATE for all."""
     if not found:
         return 0
-    table = MailMessage.__table__
     now = utcnow()
     claimed = 0
     # The source is written again only when attachments were detached from it: PostgreSQL
     # would otherwise store (TOAST) its unchanged bytes a second time.
     for detached in (False, True):
-        rows = [values for _, values, attachments in found
-                if bool(attachments) == detached]
+        rows = [values for _, values, attachments in found if bool(attachments) == detached]
         if not rows:
             continue
-        columns = {"text_body": bindparam("v_text"), "html_body": bindparam("v_html"),
-                   "has_attachments": bindparam("v_attached"),
-                   "malformed": bindparam("v_malformed"),
-                   "search_text": bindparam("v_search"),
-                   "search_words": bindparam("v_words"), "indexed_at": now}
-        if detached:
-            columns["source"] = bindparam("v_source")
-        else:
+        if not detached:
             rows = [{k: v for k, v in row.items() if k != "v_source"} for row in rows]
-        claimed += core(update(table).where(table.c.id == bindparam("row_id"),
-                                            table.c.indexed_at.is_(None)).values(columns),
-                        rows).rowcount
+        claimed += core(_write_statement(detached),
+                        [{**row, "v_now": now} for row in rows]).rowcount
     if claimed != len(found):
         raise Conflict()
     for message_id, _, attachments in found:
         if attachments:
             save_attachments(message_id, attachments)
     return len(found)
+
+
+@lru_cache(maxsize=4)
+def _unindexed_statement(_dialect: str) -> Select:
+    """`_parsed`'s query, built once per database (the indexer runs it for every batch)."""
+    table = MailMessage.__table__.c
+    return select(table.id, table.source, table.subject, table.from_name,
+                  table.to_display).where(ids_parameter(table.id), table.indexed_at.is_(None))
+
+
+@lru_cache(maxsize=2)
+def _write_statement(detached: bool) -> Update:
+    """`_write`'s UPDATE (with the source, or without), built once."""
+    table = MailMessage.__table__
+    columns = {"text_body": bindparam("v_text"), "html_body": bindparam("v_html"),
+               "has_attachments": bindparam("v_attached"),
+               "malformed": bindparam("v_malformed"), "search_text": bindparam("v_search"),
+               "search_words": bindparam("v_words"), "indexed_at": bindparam("v_now")}
+    if detached:
+        columns["source"] = bindparam("v_source")
+    return update(table).where(table.c.id == bindparam("row_id"),
+                               table.c.indexed_at.is_(None)).values(columns)
 
 
 def _read(source: bytes) -> mime.Parsed:

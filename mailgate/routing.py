@@ -36,8 +36,9 @@ import enum
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
+from functools import lru_cache
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import Select, bindparam, exists, func, or_, select
 from sqlalchemy.orm import lazyload
 
 from directory.db import db
@@ -46,7 +47,7 @@ from directory.errors import InvalidInput
 from directory.models import Account, MailCorrespondent
 from directory.rights import writable
 from directory.roles import role_condition
-from directory.sets import any_of, insert_rows
+from directory.sets import dialect_name, ids_parameter, insert_rows
 from directory.wording import Reason
 
 from . import headers, mime, queue, reports, store
@@ -228,17 +229,24 @@ class Member:
     verified_redirect = Account.verified_redirect
 
 
+@lru_cache(maxsize=4)
+def _accounts_statement(_dialect: str) -> Select:
+    """`_accounts`' query, built once per database (it runs for every message)."""
+    return (select(Account.id, Account.address, Account.first_name, Account.last_name,
+                   Account.suspended, Account.redirect_address, Account.redirect_verified,
+                   role_condition(Role.INTERNAL_MAIL).label("internal"))
+            .where(or_(ids_parameter(Account.id),
+                       Account.address.in_(bindparam("addresses", expanding=True)))))
+
+
 def _accounts(given: Sequence[tuple[int | str, str]], domain: str) -> dict[int | str, Member]:
     ids = {g for g, _ in given if isinstance(g, int)}
     locals_ = {a.rpartition("@")[0]: a for g, a in given
                if isinstance(g, str) and a.rpartition("@")[2] == domain}
     if not ids and not locals_:
         return {}
-    rows = store.core(
-        select(Account.id, Account.address, Account.first_name, Account.last_name,
-               Account.suspended, Account.redirect_address, Account.redirect_verified,
-               role_condition(Role.INTERNAL_MAIL).label("internal"))
-        .where(or_(any_of(Account.id, ids), Account.address.in_(list(locals_)))))
+    rows = store.core(_accounts_statement(dialect_name()),
+                      {"ids": sorted(ids), "addresses": sorted(locals_)})
     found: dict[int | str, Member] = {}
     for row in rows:
         member = Member(*row)

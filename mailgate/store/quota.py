@@ -4,11 +4,12 @@ themselves); `recount_usage` recomputes it from the items, to check or repair.""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from sqlalchemy import and_, func, select, update
 
 from directory.db import db
-from directory.sets import add_to, any_of
+from directory.sets import add_to, any_of, dialect_name, ids_parameter
 
 from ..models import Mailbox, MailboxItem
 from .sql import core
@@ -34,24 +35,28 @@ def lock_usage(account_ids: Iterable[int]) -> dict[int, int]:
     account order so that two writers never wait on each other crosswise; SQLite's writer
     already holds the database lock, see `directory.db.write_lock`). For deciding quota of several
     messages at once in Python, then `add_usage`."""
-    ids = set(account_ids)
-    if not ids:
-        return {}
-    table = Mailbox.__table__.c
-    return dict(core(
-        select(table.account_id, table.used_bytes).where(any_of(table.account_id, ids))
-        .order_by(table.account_id).with_for_update()).all())
+    return _usage(account_ids, locked=True)
 
 
 def read_usage(account_ids: Iterable[int]) -> dict[int, int]:
     """account id → bytes used, without locking: a batch decides on these, writes its
     messages, then `settle_usage` locks the rows only for the end of its transaction."""
-    ids = set(account_ids)
+    return _usage(account_ids, locked=False)
+
+
+def _usage(account_ids: Iterable[int], *, locked: bool) -> dict[int, int]:
+    ids = sorted(set(account_ids))
     if not ids:
         return {}
+    return dict(core(_usage_statement(dialect_name(), locked), {"ids": ids}).all())
+
+
+@lru_cache(maxsize=8)
+def _usage_statement(_dialect: str, locked: bool):
+    """The usage query, built once per database (twice per group commit of the gateway)."""
     table = Mailbox.__table__.c
-    return dict(core(select(table.account_id, table.used_bytes)
-                     .where(any_of(table.account_id, ids))).all())
+    query = select(table.account_id, table.used_bytes).where(ids_parameter(table.account_id))
+    return query.order_by(table.account_id).with_for_update() if locked else query
 
 
 class QuotaRace(Exception):
