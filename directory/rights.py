@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy import and_, false, literal, or_, select, true, union
@@ -51,7 +52,7 @@ from .db import db
 from .enums import GroupKind, Profile, Role
 from .models import Account, Group, GroupMember, MailCorrespondent, ParentLink
 from .roles import effective_roles
-from .sets import any_of
+from .sets import dialect_name, ids_parameter
 from .wording import Reason
 
 CHUNK = 1000
@@ -76,16 +77,21 @@ def writable(sender: Account, candidate_ids: Iterable[int], *,
     ids = sorted({int(i) for i in candidate_ids if 0 < int(i) <= MAX_ID})
     if not ids:
         return {}
-    reach = _reach_condition(sender, Account)
+    statement = _writable_statement(sender_rule(sender), dialect_name())
     verdicts: dict[int, Verdict] = {}
     for start in range(0, len(ids), CHUNK):
-        rows = db.session.execute(
-            select(Account.id, Account.first_name, Account.last_name, Account.profile,
-                   Account.suspended, reach.label("reached"))
-            .where(any_of(Account.id, ids[start:start + CHUNK])))
-        for row in rows:
+        for row in db.session.execute(statement, {"ids": ids[start:start + CHUNK]}):
             verdicts[row.id] = _verdict(sender, row, replying_to)
     return verdicts
+
+
+@lru_cache(maxsize=1024)
+def _writable_statement(rule: SenderRule, _dialect: str) -> sa.Select:
+    """`writable`'s query for one rule, built once (every message the gateway receives asks
+    it): the candidates' ids are its parameter."""
+    return (select(Account.id, Account.first_name, Account.last_name, Account.profile,
+                   Account.suspended, _reach_of(rule, Account).label("reached"))
+            .where(ids_parameter(Account.id)))
 
 
 def writable_query(sender: Account) -> sa.Select:
@@ -165,12 +171,8 @@ class _Ties:
 def _ties(sender: Account, roles: frozenset[Role]) -> _Ties:
     children: list[int] = []
     if Role.SEND in roles:
-        children = list(db.session.scalars(
-            select(ParentLink.child_id).where(ParentLink.parent_id == sender.id)))
-    rows = db.session.execute(
-        select(GroupMember.account_id, GroupMember.group_id, Group.kind)
-        .join(Group, Group.id == GroupMember.group_id)
-        .where(GroupMember.account_id.in_([sender.id, *children]))).all()
+        children = list(db.session.scalars(_CHILDREN, {"parent": sender.id}))
+    rows = db.session.execute(_GROUPS_OF, {"accounts": [sender.id, *children]}).all()
 
     def groups(of_sender: bool, classes_only: bool) -> tuple[int, ...]:
         return tuple(sorted({group for account, group, kind in rows
@@ -182,12 +184,15 @@ def _ties(sender: Account, roles: frozenset[Role]) -> _Ties:
                  child_classes=groups(False, True))
 
 
-def _reach_condition(sender: Account, account) -> sa.ColumnElement[bool]:
-    """Writable if not suspended: the rules above, without the suspension of the candidate."""
-    return _reach_of(sender_rule(sender), account)
+# `_ties`' two queries, built once.
+_CHILDREN = select(ParentLink.child_id).where(ParentLink.parent_id == sa.bindparam("parent"))
+_GROUPS_OF = (select(GroupMember.account_id, GroupMember.group_id, Group.kind)
+              .join(Group, Group.id == GroupMember.group_id)
+              .where(GroupMember.account_id.in_(sa.bindparam("accounts", expanding=True))))
 
 
 def _reach_of(rule: SenderRule, account) -> sa.ColumnElement[bool]:
+    """Writable if not suspended: the rules above, without the suspension of the candidate."""
     if rule.suspended:
         return false()
     if rule.extended:

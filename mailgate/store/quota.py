@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import BigInteger, and_, bindparam, func, select, update
 
 from directory.db import db
 from directory.sets import add_to, any_of, dialect_name, ids_parameter
@@ -92,12 +92,20 @@ def usage(account_id: int) -> int:
 
 def full_mailboxes(account_ids: Iterable[int], quota: int, incoming: int = 0) -> set[int]:
     """Accounts whose usage leaves no room for `incoming` bytes (at least one)."""
-    ids = set(account_ids)
+    ids = sorted(set(account_ids))
     if not ids:
         return set()
+    return set(core(_full_statement(dialect_name()), {
+        "ids": ids, "incoming": max(incoming, 1), "quota": quota}).scalars())
+
+
+@lru_cache(maxsize=4)
+def _full_statement(_dialect: str):
+    """`full_mailboxes`' query, built once per database (every message asks it)."""
     table = Mailbox.__table__.c
-    return set(core(select(table.account_id).where(
-        any_of(table.account_id, ids), table.used_bytes + max(incoming, 1) > quota)).scalars())
+    return select(table.account_id).where(
+        ids_parameter(table.account_id),
+        table.used_bytes + bindparam("incoming", type_=BigInteger) > bindparam("quota"))
 
 
 def recount_usage(account_id: int) -> int:
