@@ -7,6 +7,7 @@ from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
+from directory.enums import GroupKind
 from directory.groups import managed_group
 from directory.search import (
     can_search,
@@ -67,9 +68,9 @@ def fill_choices(form: PeopleSearchForm, viewer) -> bool:
         visible = group is not None
         if visible:
             groups = [*groups, (group.id, group.name, group.kind, group.school.uai)]
+    kinds = {kind: gettext(kind.label) for kind in GroupKind}   # once, not once per group
     form.groupe.choices = [choice("", gettext("Tous"))] + [
-        choice(group_id, f"{name} · {gettext(kind.label)} · {uai}")
-        for group_id, name, kind, uai in groups]
+        choice(group_id, f"{name} · {kinds[kind]} · {uai}") for group_id, name, kind, uai in groups]
     return visible
 
 
