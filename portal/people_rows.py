@@ -2,11 +2,11 @@
 Python: name, profile, schools, classes, discipline, the envelope where writing is allowed, and
 the actions the page offers (add to a group, or manage a member).
 
-Through a Jinja loop these rows were about 1 ms of a search page's 5 ms of CPU (an escape, an
-attribute look-up and a context look-up per cell, `compose_link` per row); here each row is
-one format string. What is the same on every row (the translated words, the form addresses,
-the CSRF token) is worked out once per page. The table around them stays in
-templates/annuaire/_macros.html.
+A Jinja loop pays an escape, an attribute look-up and a context look-up per cell, and
+`compose_link`'s proxies per row; here each row is one format string, and what every row shares
+(the translated words, the form addresses, the CSRF token) is worked out once per page. An
+Annuaire search of 20 rows went from 4.7 to 4.5 ms of CPU in process. The table around the
+rows stays in templates/annuaire/_macros.html.
 """
 from __future__ import annotations
 

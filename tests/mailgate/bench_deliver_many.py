@@ -1,8 +1,7 @@
-"""CPU of the gateway's group commit per message: `routing.deliver_many` on batches of 100 (or
-BENCH_BATCH)
-messages of 10 KB (read as the gateway reads them, `mime.headers_only`) from a classmate to a
-student, with the committer's write lock and commit, timed with `time.thread_time` (this
-thread's CPU: Python, SQLAlchemy, psycopg; not the database server's).
+"""CPU of the gateway's group commit per message: `routing.deliver_many` on batches of 100
+(BENCH_BATCH=N: of N) messages of 10 KB (read as the gateway reads them, `mime.headers_only`)
+from a classmate to a student, with the committer's write lock and commit, timed with
+`time.thread_time` (this thread's CPU: Python, SQLAlchemy, psycopg; not the database server's).
 
     .venv/bin/pytest -n0 -s tests/mailgate/bench_deliver_many.py      # SQLite
     PREAU_TEST_DATABASE_URL=postgresql+psycopg://… .venv/bin/pytest -n0 -s tests/…  # PG
