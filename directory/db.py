@@ -114,10 +114,16 @@ def writing_from_the_start() -> Iterator[None]:
         _IMMEDIATE.reset(token)
 
 
+def dialect_name() -> str:
+    """The session's database, "postgresql" or "sqlite" (also the key of statements built
+    once per database)."""
+    return db.session.get_bind().dialect.name
+
+
 def write_lock() -> None:
     """On SQLite, make the current transaction the writer now (a no-op on PostgreSQL). Call it
     before the transaction's first read, or after committing what was read."""
-    if db.session.get_bind().dialect.name == "sqlite":
+    if dialect_name() == "sqlite":
         db.session.flush()
         db.session.connection().exec_driver_sql("UPDATE account SET id = id WHERE 0")
 

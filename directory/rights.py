@@ -48,11 +48,11 @@ from functools import lru_cache
 import sqlalchemy as sa
 from sqlalchemy import and_, false, literal, or_, select, true, union
 
-from .db import db
+from .db import db, dialect_name
 from .enums import GroupKind, Profile, Role
 from .models import Account, Group, GroupMember, MailCorrespondent, ParentLink
 from .roles import effective_roles
-from .sets import dialect_name, ids_parameter
+from .sets import ids_parameter
 from .wording import Reason
 
 CHUNK = 1000

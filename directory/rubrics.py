@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy import and_, exists, literal, or_, select, true, union
 
 from .clock import utcnow
-from .db import db
+from .db import db, dialect_name
 from .enums import GroupKind, Profile
 from .errors import PreauError
 from .models import Account, AccountSchool, Group, GroupMember, ParentLink, School
@@ -240,7 +240,7 @@ def ensure_default_rubrics(school_ids: Sequence[int] | None = None) -> int:
 def _insert_ignoring_duplicates(model):
     from sqlalchemy.dialects import postgresql, sqlite
 
-    dialect = sqlite if db.session.get_bind().dialect.name == "sqlite" else postgresql
+    dialect = sqlite if dialect_name() == "sqlite" else postgresql
     return dialect.insert(model).on_conflict_do_nothing()
 
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects import postgresql
 
-from .db import db
+from .db import db, dialect_name
 
 
 def _postgresql() -> bool:
@@ -41,12 +41,6 @@ def ids_parameter(column, name: str = "ids") -> sa.ColumnElement[bool]:
     if _postgresql():
         return column == sa.any_(bindparam(name, type_=postgresql.ARRAY(sa.Integer)))
     return column.in_(bindparam(name, expanding=True, literal_execute=True))
-
-
-def dialect_name() -> str:
-    """The session's database ("postgresql" or "sqlite"): the key of statements built once
-    per database."""
-    return db.session.get_bind().dialect.name
 
 
 def _plain(value):

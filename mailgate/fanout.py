@@ -35,7 +35,7 @@ from sqlalchemy import exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from directory.clock import utcnow
-from directory.db import db, write_lock
+from directory.db import db, dialect_name, write_lock
 from directory.models import Account
 from directory.sets import update_rows
 
@@ -131,7 +131,7 @@ def batch_size() -> int:
     configured = current_app.config["PREAU"].get("FANOUT_BATCH")
     if configured:
         return max(1, int(configured))
-    return BATCH if db.session.get_bind().dialect.name == "sqlite" else BATCH_POSTGRESQL
+    return BATCH if dialect_name() == "sqlite" else BATCH_POSTGRESQL
 
 
 def run_batch(limit: int | None = None) -> int:

@@ -34,8 +34,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from directory.clock import utcnow
-from directory.db import db, is_lock_conflict, write_lock
-from directory.sets import dialect_name, ids_parameter
+from directory.db import db, dialect_name, is_lock_conflict, write_lock
+from directory.sets import ids_parameter
 
 from . import mime
 from .models import MailMessage, search_key, search_words_of
@@ -57,7 +57,7 @@ def index_left(older_than: timedelta = LEFT_AFTER, limit: int = BATCH) -> int:
     query = select(table.id).where(table.indexed_at.is_(None),
                                    table.stored_at <= utcnow() - older_than)
     query = query.order_by(table.id).limit(limit)
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect_name() == "postgresql":
         query = query.with_for_update(skip_locked=True)     # two workers take different ones
     return index_ids(list(core(query).scalars()))
 
@@ -68,7 +68,7 @@ def index_ids(ids: Sequence[int]) -> int:
     it), the writing in a few statements whatever their number."""
     try:
         read = _parsed(ids)
-        if db.session.get_bind().dialect.name == "sqlite":
+        if dialect_name() == "sqlite":
             db.session.commit()     # end the read: the writes below take the write lock
         write_lock()
         done = _write(read)

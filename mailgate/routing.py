@@ -41,13 +41,13 @@ from functools import lru_cache
 from sqlalchemy import Select, bindparam, exists, func, or_, select
 from sqlalchemy.orm import lazyload
 
-from directory.db import db
+from directory.db import db, dialect_name
 from directory.enums import Role
 from directory.errors import InvalidInput
 from directory.models import Account, MailCorrespondent
 from directory.rights import writable
 from directory.roles import role_condition
-from directory.sets import dialect_name, ids_parameter, insert_rows
+from directory.sets import ids_parameter, insert_rows
 from directory.wording import Reason
 
 from . import headers, mime, queue, reports, store

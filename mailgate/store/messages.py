@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import and_, delete, exists, select, update
 
 from directory.clock import utcnow
-from directory.db import db
+from directory.db import db, dialect_name
 from directory.errors import NotFound
 from directory.models import Account
 from directory.sets import insert_rows
@@ -72,7 +72,7 @@ def save_messages(messages: Sequence[NewMessage]) -> list[int]:
         return []
     now = utcnow()
     rows = [_message_row(m, now) for m in messages]
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect_name() == "postgresql":
         ids = _insert_messages_pg(rows)
     else:
         table = MailMessage.__table__

@@ -8,8 +8,8 @@ from functools import lru_cache
 
 from sqlalchemy import BigInteger, and_, bindparam, func, select, update
 
-from directory.db import db
-from directory.sets import add_to, any_of, dialect_name, ids_parameter
+from directory.db import db, dialect_name
+from directory.sets import add_to, any_of, ids_parameter
 
 from ..models import Mailbox, MailboxItem
 from .sql import core

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 
 from sqlalchemy.dialects import postgresql, sqlite
 
-from directory.db import db
+from directory.db import db, dialect_name
 
 
 def insert_ignoring_duplicates(model):
     """INSERT … ON CONFLICT DO NOTHING on both databases."""
-    dialect = sqlite if db.session.get_bind().dialect.name == "sqlite" else postgresql
+    dialect = sqlite if dialect_name() == "sqlite" else postgresql
     return dialect.insert(model).on_conflict_do_nothing()
 
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from flask_babel import gettext
 from sqlalchemy import func, select
 
-from directory.db import db
+from directory.db import db, dialect_name
 from directory.errors import InvalidInput
 from directory.models import Account
 from mailgate.models import MailboxItem, MailFolder, MailMessage, search_key
@@ -39,7 +39,7 @@ def _like(key: str) -> str:
 
 def matching(key: str) -> sa.ColumnElement[bool]:
     """Messages whose subject, sender, recipients or text (folded) contain `key` (folded)."""
-    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    postgresql = dialect_name() == "postgresql"
     if postgresql and _HAS_TRIGRAM.search(key):
         # A text that contains `key` has each of key's words within one of its words: the
         # index on the distinct words finds those candidates, the whole text decides.
