@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from email.headerregistry import Group as AddressGroup
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy import exists, func, insert, literal, select, update
@@ -138,8 +139,7 @@ def run_batch(limit: int | None = None) -> int:
     """Route one batch of the oldest running job and commit. Returns how many recipients
     were routed (0: nothing to do)."""
     limit = limit or batch_size()
-    running = db.session.scalars(select(FanoutJob.id).where(FanoutJob.finished_at.is_(None))
-                                 .order_by(FanoutJob.id).limit(20)).all()
+    running = db.session.scalars(_running_statement()).all()
     db.session.commit()     # SQLite: the write lock is taken below, before any read
     for job_id in running:
         write_lock()
@@ -151,6 +151,13 @@ def run_batch(limit: int | None = None) -> int:
         _finish_if_done(job_id)
         db.session.commit()
     return 0
+
+
+@lru_cache(maxsize=1)
+def _running_statement():
+    """The running jobs, oldest first: built once (the worker asks at every round)."""
+    return select(FanoutJob.id).where(FanoutJob.finished_at.is_(None)).order_by(
+        FanoutJob.id).limit(20)
 
 
 def _claim(job_id: int, limit: int) -> list[int]:

@@ -24,13 +24,15 @@ import re
 from collections.abc import Iterable, Mapping
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
-from directory.db import db
+from directory.db import db, dialect_name
 from directory.models import Account
+from directory.sets import ids_parameter
 
 if TYPE_CHECKING:
     from .fanout_models import FanoutJob
@@ -71,16 +73,22 @@ def _job(message_id: int):
 def jobs_of(message_ids: Iterable[int]) -> dict[int, FanoutJob]:
     """The fan-out job (the first) of each of the messages that have one, in one query: the
     worker asks for a whole batch."""
-    from .fanout_models import FanoutJob
 
     ids = set(message_ids)
     if not ids:
         return {}
     found: dict[int, FanoutJob] = {}
-    for job in db.session.scalars(select(FanoutJob).where(FanoutJob.message_id.in_(ids))
-                                  .order_by(FanoutJob.id)):
+    for job in db.session.scalars(_jobs_statement(dialect_name()), {"ids": sorted(ids)}):
         found.setdefault(job.message_id, job)
     return found
+
+
+@lru_cache(maxsize=4)
+def _jobs_statement(_dialect: str):
+    """`jobs_of`'s query, built once per database (every round of the outbound worker)."""
+    from .fanout_models import FanoutJob
+
+    return select(FanoutJob).where(ids_parameter(FanoutJob.message_id)).order_by(FanoutJob.id)
 
 
 def values(message_id: int, account_id: int,

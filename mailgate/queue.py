@@ -15,14 +15,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, delete, or_, select, update
 
 from directory.clock import utcnow
-from directory.db import db
-from directory.sets import insert_rows
+from directory.db import db, dialect_name
+from directory.sets import ids_parameter, insert_rows
 
 from .models import EntryKind, EntryState, OutboundEntry
+from .store.sql import core
 
 LEASE = timedelta(minutes=1)
 HEARTBEAT = LEASE / 3
@@ -56,22 +58,28 @@ def enqueue(entries: Iterable[dict], *, lifetime: timedelta, now: datetime | Non
 def claim(worker: str, *, limit: int = 50, now: datetime | None = None,
           lease: timedelta = LEASE) -> list[Claimed]:
     now = now or utcnow()
-    due = (select(OutboundEntry.id)
-           .where(OutboundEntry.state == EntryState.PENDING,
-                  OutboundEntry.next_attempt_at <= now,
-                  or_(OutboundEntry.lease_until.is_(None), OutboundEntry.lease_until <= now))
-           .order_by(OutboundEntry.next_attempt_at, OutboundEntry.id)
-           .limit(limit).with_for_update(skip_locked=True))
-    statement = (update(OutboundEntry).where(OutboundEntry.id.in_(due.scalar_subquery()))
-                 .values(lease_until=now + lease, claimed_by=worker,
-                         attempts=OutboundEntry.attempts + 1)
-                 .returning(OutboundEntry.id, OutboundEntry.kind, OutboundEntry.message_id,
-                            OutboundEntry.account_id, OutboundEntry.author_id,
-                            OutboundEntry.address, OutboundEntry.attempts,
-                            OutboundEntry.expires_at))
-    claimed = [Claimed(*row) for row in db.session.execute(
-        statement, execution_options={"synchronize_session": False})]
-    return sorted(claimed, key=lambda c: c.id)
+    rows = core(_claim_statement(dialect_name()), {
+        "v_now": now, "v_lease": now + lease, "v_worker": worker, "v_limit": limit})
+    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+
+
+@lru_cache(maxsize=4)
+def _claim_statement(_dialect: str):
+    """`claim`'s UPDATE … RETURNING, built once per database: every round of every worker
+    runs it, and building it (with its cache key) cost more than running it."""
+    entry = OutboundEntry.__table__.c
+    now = bindparam("v_now", type_=entry.lease_until.type)
+    due = (select(entry.id)
+           .where(entry.state == EntryState.PENDING, entry.next_attempt_at <= now,
+                  or_(entry.lease_until.is_(None), entry.lease_until <= now))
+           .order_by(entry.next_attempt_at, entry.id)
+           .limit(bindparam("v_limit", type_=Integer)).with_for_update(skip_locked=True))
+    return (update(OutboundEntry.__table__).where(entry.id.in_(due.scalar_subquery()))
+            .values(lease_until=bindparam("v_lease", type_=entry.lease_until.type),
+                    claimed_by=bindparam("v_worker", type_=entry.claimed_by.type),
+                    attempts=entry.attempts + 1)
+            .returning(entry.id, entry.kind, entry.message_id, entry.account_id,
+                       entry.author_id, entry.address, entry.attempts, entry.expires_at))
 
 
 def _held(entry_ids: list[int], worker: str):
@@ -99,14 +107,23 @@ def renew(worker: str, entry_ids: Iterable[int], now: datetime | None = None) ->
 def mark_all_sent(entry_ids: Iterable[int], worker: str, now: datetime | None = None) -> int:
     """A batch's sent entries in one statement; those no longer `worker`'s are left as they
     are. Returns how many were marked."""
-    ids = list(entry_ids)
+    ids = sorted(set(entry_ids))
     if not ids:
         return 0
-    result = db.session.execute(
-        update(OutboundEntry).where(_held(ids, worker))
-        .values(state=EntryState.SENT, finished_at=now or utcnow(), lease_until=None,
-                last_error=None), execution_options={"synchronize_session": False})
-    return result.rowcount
+    return core(_sent_statement(dialect_name()),
+                {"ids": ids, "v_worker": worker, "v_now": now or utcnow()}).rowcount
+
+
+@lru_cache(maxsize=4)
+def _sent_statement(_dialect: str):
+    """`mark_all_sent`'s UPDATE, built once per database (every round of a worker runs it)."""
+    entry = OutboundEntry.__table__.c
+    return (update(OutboundEntry.__table__)
+            .where(ids_parameter(entry.id), entry.claimed_by == bindparam("v_worker"),
+                   entry.state == EntryState.PENDING)
+            .values(state=EntryState.SENT,
+                    finished_at=bindparam("v_now", type_=entry.finished_at.type),
+                    lease_until=None, last_error=None))
 
 
 def retry_delay(attempts: int) -> timedelta:

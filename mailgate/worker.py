@@ -29,16 +29,13 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import load_only
-
 from directory.clock import utcnow
 from directory.db import db, write_transaction
 
 from . import bounces, dkim_signing, fanout, indexer, personalise, queue, store
 from .automations import scheduler
 from .failures import Failure, FailureKind
-from .models import EntryKind, MailMessage, OutboundEntry
+from .models import EntryKind, OutboundEntry
 from .senders import Envelope, Senders
 from .settings import Settings, current
 from .smarthost import Outcome, Relay
@@ -141,12 +138,7 @@ def _prepare(claimed: list[queue.Claimed], settings: Settings) -> list[Prepared]
     identical copies (a mailing's forwards, unless personalised) once for the batch, since
     dkimpy's RSA in Python costs 6 ms a signature, 50 times the rest of a forward's relay
     (bench/relay_cpu.py --dkim)."""
-    message_ids = {entry.message_id for entry in claimed if entry.message_id}
-    messages = db.session.scalars(
-        select(MailMessage).where(MailMessage.id.in_(message_ids)).options(
-            load_only(MailMessage.id, MailMessage.source, MailMessage.has_attachments))
-    ) if message_ids else []
-    sources = {message.id: store.message_bytes(message) for message in messages}
+    sources = store.messages_bytes(entry.message_id for entry in claimed if entry.message_id)
     jobs = personalise.jobs_of(sources)
     dkim = signer()
     signed: dict[bytes, bytes] = {}     # the forwards of one message, not personalised, are

@@ -14,8 +14,9 @@ Every time is `directory.clock.utcnow()`, so tests move the clock instead of wai
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.exc import IntegrityError
 
 from directory.audience import recipients
@@ -38,10 +39,16 @@ def due(now: datetime):
             .order_by(Communication.next_run_at, Communication.id))
 
 
+@lru_cache(maxsize=1)
+def _any_due():
+    """Whether anything is due (`v_now`), built once: the worker asks at every round."""
+    return select(exists(due(bindparam("v_now", type_=Communication.next_run_at.type))))
+
+
 def run_due(now: datetime | None = None) -> int:
     """Run what is due and commit. Returns how many communications ran."""
     now = now or utcnow()
-    if not db.session.scalar(select(exists(due(now)))):
+    if not db.session.scalar(_any_due(), {"v_now": now}):
         db.session.commit()         # nothing due: no write lock taken, every idle second
         return 0
     db.session.commit()

@@ -19,7 +19,7 @@ under the instance folder, because:
 
 Every function here works in the caller's transaction and never commits.
 """
-from .attachments import AttachmentContent, attachment_for, message_bytes
+from .attachments import AttachmentContent, attachment_for, message_bytes, messages_bytes
 from .folder_ids import remember_folders, system_folders
 from .messages import (
     NewMessage,
@@ -48,7 +48,7 @@ from .sql import core, insert_ignoring_duplicates
 __all__ = [
     "AttachmentContent", "NewMessage", "QuotaRace", "add_items", "add_usage", "attachment_for",
     "collect_garbage", "core", "delete_items", "full_mailboxes", "insert_ignoring_duplicates",
-    "insert_items", "item_of", "item_rows", "lock_usage", "message_bytes", "read_usage", "recount_usage",
-    "remember_folders", "reserve", "save_message", "save_messages", "settle_usage",
+    "insert_items", "item_of", "item_rows", "lock_usage", "message_bytes", "messages_bytes",
+    "read_usage", "recount_usage", "remember_folders", "reserve", "save_message", "save_messages", "settle_usage",
     "system_folders", "usage",
 ]

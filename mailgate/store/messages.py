@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import and_, delete, exists, select, update
 
@@ -12,7 +13,7 @@ from directory.clock import utcnow
 from directory.db import db, dialect_name
 from directory.errors import NotFound
 from directory.models import Account
-from directory.sets import insert_rows
+from directory.sets import ids_parameter, insert_rows
 
 from .. import headers, indexer, mime
 from ..fanout_models import FanoutJob
@@ -197,16 +198,10 @@ def collect_garbage(message_ids: Iterable[int]) -> None:
     """Delete those of the messages that no mailbox holds, no pending entry will send and no
     running fan-out still places (mailgate/fanout.py), then the blobs no attachment points at
     any more."""
-    ids = set(message_ids)
+    ids = sorted(set(message_ids))
     if not ids:
         return
-    held = exists().where(MailboxItem.message_id == MailMessage.id)
-    queued = exists().where(OutboundEntry.message_id == MailMessage.id,
-                            OutboundEntry.state == EntryState.PENDING)
-    fanning_out = exists().where(FanoutJob.message_id == MailMessage.id,
-                                 FanoutJob.finished_at.is_(None))
-    gone = set(db.session.scalars(select(MailMessage.id).where(
-        MailMessage.id.in_(ids), ~held, ~queued, ~fanning_out)))
+    gone = set(core(_unreferenced_statement(dialect_name()), {"ids": ids}).scalars())
     if not gone:
         return
     digests = set(db.session.scalars(select(MailAttachment.blob_sha256).where(
@@ -216,3 +211,16 @@ def collect_garbage(message_ids: Iterable[int]) -> None:
     if digests:
         used = exists().where(MailAttachment.blob_sha256 == MailBlob.sha256)
         db.session.execute(delete(MailBlob).where(MailBlob.sha256.in_(digests), ~used))
+
+
+@lru_cache(maxsize=4)
+def _unreferenced_statement(_dialect: str):
+    """`collect_garbage`'s look for messages nothing references, built once per database:
+    the outbound worker asks it after every batch."""
+    message = MailMessage.__table__.c
+    held = exists().where(MailboxItem.message_id == message.id)
+    queued = exists().where(OutboundEntry.message_id == message.id,
+                            OutboundEntry.state == EntryState.PENDING)
+    fanning_out = exists().where(FanoutJob.message_id == message.id,
+                                 FanoutJob.finished_at.is_(None))
+    return select(message.id).where(ids_parameter(message.id), ~held, ~queued, ~fanning_out)
