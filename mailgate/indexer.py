@@ -12,8 +12,8 @@ Who runs it: a thread of each gateway process (`Indexer`), given the ids of the 
 every group commit of its process and, on PostgreSQL, gathering them for GATHER seconds, so
 the lag is about that plus one batch's time whatever the worker is doing, and two gateways
 never parse the same message; `preau worker` also calls `index_left` at every round, for
-messages a gateway left when it was stopped or killed (waiting for more than LEFT_AFTER). Opening a message not yet indexed indexes it on the spot (`index_now`,
-store.item_of).
+messages a gateway left when it was stopped or killed (waiting for more than LEFT_AFTER).
+Opening a message not yet indexed indexes it on the spot (`index_now`, store.item_of).
 
 Messages are parsed outside the write lock (on SQLite the gateway's committer waits for it),
 then written in one UPDATE … WHERE indexed_at IS NULL: if someone else indexed one of them
