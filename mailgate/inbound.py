@@ -5,8 +5,8 @@ MAIL FROM identifies the author (mailgate/identity.py), whose claim is checked a
 `routing.check` so the client gets a reply per recipient; DATA stores the message through
 `routing.deliver_many`, run by the committer thread for all the messages waiting together, and
 250 is sent only once that commit has returned. Only the header is read before that: the
-message is stored as received, and its parts are read after the commit (mailgate/indexer.py). Database reads run in a thread pool: the event
-loop never waits on the database.
+message is stored as received, and its parts are read after the commit (mailgate/indexer.py).
+Database reads run in a thread pool: the event loop never waits on the database.
 """
 from __future__ import annotations
 
