@@ -26,8 +26,9 @@ distinct recipient, in the order given: `outcome` DELIVERED (internal inbox), FO
 (queued to their redirect address) or REFUSED with a `refusal` code and its `why` naming the
 person (a `directory.wording.Reason`: `reason` is its French wording, for SMTP replies and
 report mails; web pages word it in the reader's language). Nothing is committed: the caller
-commits (the SMTP gateway answers 250 only after that). Refused recipients of kind NO_REDIRECT or MAILBOX_FULL also earn the author
-a warning message naming them (mailgate/reports.py). Redirect addresses never appear in a
+commits (the SMTP gateway answers 250 only after that). Refused recipients of kind
+NO_REDIRECT or MAILBOX_FULL also earn the author a warning message naming them
+(mailgate/reports.py). Redirect addresses never appear in a
 result, a reason, a stored header or a forwarded header.
 """
 from __future__ import annotations
