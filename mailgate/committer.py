@@ -15,10 +15,13 @@ import logging
 import queue as stdqueue
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from directory.db import db, write_lock
+
+from .turns import no_turns
 
 log = logging.getLogger("preau.mailgate")
 _STOP = object()
@@ -26,9 +29,11 @@ _STOP = object()
 
 class Committer:
     def __init__(self, app, *, max_batch: int = 256,
-                 after_commit: Callable[[list], None] | None = None):
+                 after_commit: Callable[[list], None] | None = None,
+                 turn: Callable[[], AbstractContextManager] = no_turns):
         self.app = app
         self.max_batch = max_batch
+        self.turn = turn        # the process's turns at SQLite's lock (mailgate/turns.py)
         # Given the results of each committed batch (the gateway: to its indexer thread).
         self.after_commit = after_commit
         self.jobs: stdqueue.SimpleQueue = stdqueue.SimpleQueue()
@@ -66,7 +71,8 @@ class Committer:
                 stopping = _STOP in batch
                 batch = [job for job in batch if job is not _STOP]
                 if batch:
-                    self._commit(batch)
+                    with self.turn():
+                        self._commit(batch)
                 if stopping:
                     return
 

@@ -35,6 +35,7 @@ from .committer import Committer
 from .routing import RoutingResult
 from .sender_auth import SenderAuthenticator
 from .settings import SenderAuth, Settings, from_app
+from .turns import Turns, no_turns
 
 log = logging.getLogger("preau.mailgate")
 
@@ -252,8 +253,10 @@ class Gateway:
         self.settings = from_app(app)
         self.sock = sock
         self.reads = inbound.Reads(app, read_threads)
-        self.indexer = indexer.Indexer(app)
-        self.committer = Committer(app, after_commit=self._index)
+        with app.app_context():
+            turn = Turns() if db.engine.dialect.name == "sqlite" else no_turns
+        self.indexer = indexer.Indexer(app, turn)
+        self.committer = Committer(app, after_commit=self._index, turn=turn)
         self.senders = None if self.settings.sender_auth == SenderAuth.OFF \
             else SenderAuthenticator(self.settings)
         self.handler = inbound.Inbound(self.settings, self.reads, self.committer, self.senders)

@@ -26,7 +26,8 @@ import logging
 import queue as stdqueue
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from functools import lru_cache
 
@@ -42,6 +43,7 @@ from . import mime
 from .models import MailMessage, search_key, search_words_of
 from .store.attachments import save_attachments
 from .store.sql import core
+from .turns import no_turns
 
 log = logging.getLogger("preau.mailgate")
 BATCH = 200
@@ -69,17 +71,19 @@ def index_left(older_than: timedelta = LEFT_AFTER, limit: int = BATCH) -> int:
     return index_ids(list(core(query).scalars()))
 
 
-def index_ids(ids: Sequence[int]) -> int:
+def index_ids(ids: Sequence[int], turn: Callable[[], AbstractContextManager] = no_turns) -> int:
     """Index these messages (those not indexed yet) and commit; how many were indexed. The
     parsing is done before the write lock is taken (on SQLite the gateway's committer needs
-    it), the writing in a few statements whatever their number."""
+    it), the writing in a few statements whatever their number, in `turn()` (the gateway's
+    turns at SQLite's lock, mailgate/turns.py)."""
     try:
         read = _parsed(ids)
         if dialect_name() == "sqlite":
             db.session.commit()     # end the read: the writes below take the write lock
-        write_lock()
-        done = _write(read)
-        db.session.commit()
+        with turn():
+            write_lock()
+            done = _write(read)
+            db.session.commit()
     except Conflict:
         db.session.rollback()
         return 0
@@ -210,8 +214,9 @@ class Indexer:
     """A thread indexing the messages its process has just stored (`add` after each commit):
     the lag is the time of one batch, whatever the worker is doing."""
 
-    def __init__(self, app):
+    def __init__(self, app, turn: Callable[[], AbstractContextManager] = no_turns):
         self.app = app
+        self.turn = turn
         self.waiting: stdqueue.SimpleQueue = stdqueue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name="preau-indexer", daemon=True)
         self.thread.start()
@@ -242,11 +247,10 @@ class Indexer:
                 if stopping:
                     return
 
-    @staticmethod
-    def _index(ids: list[int]) -> None:
+    def _index(self, ids: list[int]) -> None:
         try:
-            if not index_ids(ids):
-                index_ids(ids)      # a reader indexed one of them: the others, read again
+            if not index_ids(ids, self.turn):
+                index_ids(ids, self.turn)   # a reader indexed one of them: the others, again
         except Exception:
             log.exception("indexing failed (the worker will index them: index_left)")
         finally:
