@@ -22,6 +22,11 @@ class Turns:
         self._next_ticket = 0
         self._serving = 0
 
+    def waiting(self) -> int:
+        """How many turns were asked and not yet given (the one being served excluded)."""
+        with self._changed:
+            return max(self._next_ticket - self._serving - 1, 0)
+
     @contextmanager
     def __call__(self) -> Iterator[None]:
         with self._changed:
