@@ -179,7 +179,7 @@ class PreauSMTP(SMTP):
         from its start, where aiosmtpd's reader gives up on it)."""
         longest = self.line_length_limit - 2
         if not too_much:
-            if len(content) > longest and max(map(len, content.split(b"\r\n"))) > longest:
+            if _has_long_line(content, longest):
                 return "500 Line too long (see RFC5321 4.5.3.1.6)"
             return ""
         start = 0
@@ -195,6 +195,20 @@ class PreauSMTP(SMTP):
         if isinstance(status, str) and status.startswith("552 Error"):
             status = replies.for_client(self.too_large, False)
         await super().push(status)
+
+
+def _has_long_line(content: bytes, longest: int) -> bool:
+    """Whether a line of `content` (lines end at CRLF only) is longer than `longest`. Each
+    step looks for the last CRLF within the next `longest` + 2 bytes, so a message of short
+    lines is crossed in about size / `longest` steps, not one per line (splitting it into
+    lines was 2 % of the gateway's Python under a burst)."""
+    pos, size = 0, len(content)
+    while size - pos > longest:
+        end = content.rfind(b"\r\n", pos, pos + longest + 2)
+        if end == -1:
+            return True
+        pos = end + 2
+    return False
 
 
 def _started_end(tail: bytes) -> int:
