@@ -82,7 +82,8 @@ class Inbound:
     def __dir__(self):
         return hooks(type(self))
 
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+    @staticmethod
+    async def handle_EHLO(server, session, envelope, hostname, responses):
         session.host_name = hostname
         lines = [line for line in responses if not line.startswith("250-AUTH")]
         lines.insert(len(lines) - 1, "250-PIPELINING")
@@ -246,7 +247,9 @@ def hooks(cls: type) -> list[str]:
 
 
 # aiosmtpd also reads handle_EHLO's signature for every new session (to tell its old form
-# from the new): worked out once here.
+# from the new): worked out once here, on a plain function (a static method), whose signature
+# is read as it is, where a bound method's would be made again without its first parameter
+# (0.8 % of the gateway's Python under a burst of one message per session).
 Inbound.handle_EHLO.__signature__ = inspect.signature(Inbound.handle_EHLO)
 
 
