@@ -28,7 +28,7 @@ except ImportError:  # pragma: no cover
 from sqlalchemy import event
 from sqlalchemy.orm import configure_mappers
 
-from directory.db import db
+from directory.db import db, dialect_name
 
 from . import inbound, indexer, replies, store
 from .committer import Committer
@@ -268,8 +268,8 @@ class Gateway:
         self.sock = sock
         self.reads = inbound.Reads(app, read_threads)
         with app.app_context():
-            turn = Turns() if db.engine.dialect.name == "sqlite" else no_turns
-        self.indexer = indexer.Indexer(app, turn)
+            turn = Turns() if dialect_name() == "sqlite" else no_turns
+        self.indexer = indexer.Indexer(app, turn=turn)
         self.committer = Committer(app, after_commit=self._index, turn=turn)
         self.senders = None if self.settings.sender_auth == SenderAuth.OFF \
             else SenderAuthenticator(self.settings)

@@ -214,7 +214,7 @@ class Indexer:
     """A thread indexing the messages its process has just stored (`add` after each commit):
     the lag is the time of one batch, whatever the worker is doing."""
 
-    def __init__(self, app, turn: Callable[[], AbstractContextManager] = no_turns):
+    def __init__(self, app, *, turn: Callable[[], AbstractContextManager] = no_turns):
         self.app = app
         self.turn = turn
         self.waiting: stdqueue.SimpleQueue = stdqueue.SimpleQueue()
