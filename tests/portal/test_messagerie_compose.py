@@ -364,6 +364,25 @@ def test_the_picker_works_without_javascript(app, student):
     assert compose.find("input", id="subject").attrs["value"] == "Devoirs"
 
 
+def test_the_picker_escapes_what_it_lists(app, student):
+    """Its rows are written in Python (portal/people_rows.py), not by Jinja's autoescape."""
+    lucas = person(app, "lucas.martin")
+    with app.app_context():
+        db.session.execute(update(Account).where(Account.id == lucas)
+                           .values(first_name='<b>Lu</b> & "cas"'))
+        uai = db.session.scalar(select(Group).where(Group.name == "4A")).school.uai
+        db.session.commit()
+    doc = page(student.get("/messagerie/destinataires?nom=martin"))
+    row = next(r for r in doc.find("table", class_="picker-people").find("tbody").find_all("tr")
+               if "Lu" in r.find_all("td")[0].text)
+    assert row.find_all("td")[0].text == 'Martin <b>Lu</b> & "cas"' and row.find_all("b") == []
+    add = row.find("a", class_="add-chip")
+    assert add.attrs["data-label"] == '<b>Lu</b> & "cas" Martin' and add.find_all("b") == []
+    assert add.attrs["data-ids"] == str(lucas)
+    groups = doc.find("table", class_="picker-groups").find_all("a", class_="add-chip")
+    assert "4A (" + uai + ")" in [a.attrs["data-label"] for a in groups]
+
+
 def test_a_chip_is_removed_without_javascript(app, student):
     lucas, claire = person(app, "lucas.martin"), person(app, "claire.bernard")
     response = compose_post(student, {"to": [f"p:{lucas}", f"p:{claire}"],
