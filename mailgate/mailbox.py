@@ -5,6 +5,7 @@ for folders and mailbox rules. The portal's pages only call it.
   Corbeille; the other profiles have a Boîte d'envoi (what they sent), Brouillons and
   Corbeille. Everyone may add folders of their own. The *home* folder — where messages go
   when their folder is deleted — is the inbox for students, the outbox for the others.
+- Deleting an account (`delete_accounts`) erases with its mailbox the messages only it held.
 - Deleting a message sends it to the Corbeille; deleting in the Corbeille (or emptying it)
   removes it for good through `store.delete_items`, which frees the quota and the messages
   and attachments nobody holds any more. Deleting an own folder that still holds messages
@@ -22,6 +23,8 @@ from math import ceil
 
 from sqlalchemy import case, func, select, update
 
+from directory import account_admin
+from directory.account_admin import Refusal
 from directory.clock import utcnow
 from directory.db import db
 from directory.enums import Role
@@ -225,6 +228,17 @@ def empty_trash(account: Account) -> int:
     ids = list(db.session.scalars(select(MailboxItem.id).where(
         MailboxItem.folder_id == trash.id, MailboxItem.account_id == account.id)))
     return store.delete_items(account, ids) if ids else 0
+
+
+def delete_accounts(admin: Account, accounts: list[Account]) -> list[Refusal]:
+    """`directory.account_admin.delete_accounts`, and with the mailboxes the messages nobody
+    else holds (drafts, what only they received, and those messages' attachments): erasing an
+    account erases what it alone kept (SPEC §8, RGPD), not only its references to it."""
+    held = set(db.session.scalars(select(MailboxItem.message_id).where(
+        MailboxItem.account_id.in_([account.id for account in accounts]))))
+    refusals = account_admin.delete_accounts(admin, accounts)
+    store.collect_garbage(held)
+    return refusals
 
 
 # Drafts --------------------------------------------------------------------------------

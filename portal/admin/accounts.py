@@ -15,6 +15,7 @@ from directory.enums import GroupKind, Profile
 from directory.errors import InvalidInput
 from directory.models import Group
 from directory.search import classes_by_account
+from mailgate import mailbox
 from mailgate.models import MailboxItem
 
 from ..spreadsheet import csv_response
@@ -246,7 +247,7 @@ def delete(account_id: int):
     form = ConfirmForm()
     if form.validate_on_submit():
         name = target.full_name
-        if rules.delete_accounts(current_user, [target]):
+        if mailbox.delete_accounts(current_user, [target]):
             flash(gettext("Vous ne pouvez pas supprimer votre propre compte."), "warning")
             return redirect(url_for(".account", account_id=account_id), code=303)
         db.session.commit()

@@ -11,11 +11,14 @@ from sqlalchemy import select
 from directory.db import db
 from directory.import_models import AccountImport
 from directory.models import Account
-from mailgate.models import OutboundEntry
+from mailgate import mailbox, routing
+from mailgate.models import MailAttachment, MailBlob, MailboxItem, MailMessage, OutboundEntry
 from tests.conftest import csrf_token, post_form
 from tests.directory.account_files import excel_fr
 
+from . import messagerie_helpers as helpers
 from .annuaire_helpers import html, messages, school_id
+from .messagerie_helpers import person
 
 
 def account(app, login: str) -> Account | None:
@@ -160,6 +163,33 @@ def test_delete_states_what_happens_then_erases(admin, app):
     post_form(admin, f"/administration/comptes/{lucas.id}/suppression", {},
               page=f"/administration/comptes/{lucas.id}/suppression")
     assert account(app, "lucas.martin") is None
+
+
+def test_deleting_an_account_erases_the_messages_only_its_mailbox_held(admin, app):
+    """Its drafts and what it alone received go with it (with their attachments' blobs); a
+    message someone else also holds stays, for them."""
+    with app.app_context():
+        lucas, zoe = helpers.account("lucas.martin"), helpers.account("zoe.le-gall")
+        alone = routing.route(zoe, [lucas.id], helpers.message(
+            "zoe.le-gall", ["lucas.martin"], "Pour Lucas seul",
+            files=(("devoir.pdf", "application/pdf", b"%PDF-1.4 rien que pour lui"),)),
+            save_copy=False).message_id
+        shared = routing.route(zoe, [lucas.id], helpers.message(
+            "zoe.le-gall", ["lucas.martin"], "Copie gardée par Zoé")).message_id
+        draft = db.session.get(MailboxItem, mailbox.save_draft(lucas, helpers.message(
+            "lucas.martin", ["zoe.le-gall"], "Brouillon de Lucas"))).message_id
+        db.session.commit()
+        blobs = set(db.session.scalars(select(MailAttachment.blob_sha256)
+                                       .where(MailAttachment.message_id == alone)))
+        assert blobs
+    post_form(admin, f"/administration/comptes/{person(app, 'lucas.martin')}/suppression", {},
+              page=f"/administration/comptes/{person(app, 'lucas.martin')}/suppression")
+    with app.app_context():
+        left = set(db.session.scalars(select(MailMessage.id).where(
+            MailMessage.id.in_([alone, shared, draft]))))
+        assert left == {shared}
+        assert db.session.scalars(select(MailBlob.sha256)
+                                  .where(MailBlob.sha256.in_(blobs))).all() == []
 
 
 def test_edit_names_class_redirect_and_children(admin, app):
