@@ -49,17 +49,14 @@ _PICKER_ROW = ('<tr>\n      <td>{name}</td>\n      <td>{profile}</td>\n      <td
 def picker_rows(page: Page, add_url) -> Markup:
     """The <tr> of each row of the picker's `page`: an "Ajouter" link where writing is allowed
     (`add_url(token)`: the picker's address with the person added), else why not."""
-    add_word = escape(gettext("Ajouter"))
+    add_word = gettext("Ajouter")
     refused = escape(gettext("Vous ne pouvez pas lui écrire"))
     html = []
     for row in page.rows:
         person = row.person
         if row.writable:
-            name = escape(person.full_name)
-            token = f"p:{int(person.id)}"
-            add = (f'<a class="add-chip button small" href="{escape(add_url(token))}" '
-                   f'data-token="{token}" data-label="{name}" data-ids="{int(person.id)}">'
-                   f'{add_word}<span class="visually-hidden"> : {name}</span></a>')
+            add = add_chip(add_url, f"p:{int(person.id)}", person.full_name, [person.id],
+                           add_word, person.full_name)
         else:
             refusal = page.refusals.get(person.id)
             add = (f'<span class="hint refusal">'
@@ -69,6 +66,17 @@ def picker_rows(page: Page, add_url) -> Markup:
             profile=escape(person.profile_label), classes=escape(", ".join(person.classes)),
             add=add))
     return Markup("\n    ".join(html))
+
+
+def add_chip(add_url, token: str, label: str, ids, text: str, hidden_text: str = "") -> Markup:
+    """The picker's "Ajouter" link (templates/messagerie/_picker.html calls it too): without
+    JavaScript it adds `token` to the page's `ajout` values; with it, its data-token,
+    data-label and data-ids make a chip of the compose page."""
+    hidden = (f'<span class="visually-hidden"> : {escape(hidden_text)}</span>'
+              if hidden_text else "")
+    return Markup(f'<a class="add-chip button small" href="{escape(add_url(token))}" '
+                  f'data-token="{escape(token)}" data-label="{escape(label)}" '
+                  f'data-ids="{" ".join(str(int(i)) for i in ids)}">{escape(text)}{hidden}</a>')
 
 
 def _envelope(person, writable: bool, refusals: dict[int, str]) -> str:
