@@ -239,7 +239,9 @@ def reset_passwords(accounts: list[Account], password: str | None = None) -> lis
 def delete_accounts(admin: Account, accounts: list[Account]) -> list[Refusal]:
     """Erase the accounts and, through the foreign keys, everything personal attached to
     them (mailbox, address book, memberships, links); what they wrote to others stays with
-    the others, without author. Their universal address stays allocated, never reused."""
+    the others, without author. Their universal address stays allocated, never reused.
+    The messages themselves are mailgate's: call `mailgate.mailbox.delete_accounts`, which
+    also erases those only these mailboxes held."""
     refusals = []
     for account in accounts:
         if account.id == admin.id:
