@@ -1,7 +1,6 @@
 """CPU per message of the SMTP session alone: the gateway's aiosmtpd subclass (PreauSMTP) against
-aiosmtpd's own SMTP class, each with a handler that stores nothing and answers 250 (PreauSMTP's
-also gives the gateway's EHLO reply), on uvloop, loaded by Postfix's smtp-source (one session
-per message, as it sends them).
+aiosmtpd's own SMTP class, each with a handler that stores nothing and answers 250, on uvloop,
+loaded by Postfix's smtp-source (one session per message, as it sends them).
 
     .venv/bin/python bench/smtp_session.py [--messages 3000] [--sessions 20] [--size 10240]
         [--rounds 3]
@@ -33,21 +32,18 @@ async def serve(kind: str, port: int, ready) -> None:
     from aiosmtpd.smtp import SMTP
 
     from mailgate.gateway import PreauSMTP
-    from mailgate.inbound import Inbound
     from mailgate.settings import Settings
 
     settings = Settings(domain="ent.test", quota_bytes=1, max_message_bytes=20 << 20,
                         queue_lifetime=None, smarthost="capture:", smtp_listen="",
                         instance_path=None, hostname="mail.ent.test")
     handler, loop = Handler(), asyncio.get_running_loop()
-    preau = Handler()
-    preau.handle_EHLO = Inbound.handle_EHLO    # the gateway's EHLO reply, as it is written
 
     def session():
         if kind == "aiosmtpd":
             return SMTP(handler, data_size_limit=settings.max_message_bytes,
                         enable_SMTPUTF8=True, hostname="x", loop=loop)
-        return PreauSMTP(preau, settings=settings, data_size_limit=settings.max_message_bytes,
+        return PreauSMTP(handler, settings=settings, data_size_limit=settings.max_message_bytes,
                          enable_SMTPUTF8=True, hostname="x", loop=loop)
 
     server = await loop.create_server(session, "127.0.0.1", port)
