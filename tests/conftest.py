@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from html.parser import HTMLParser
 from types import SimpleNamespace
 
@@ -166,6 +167,25 @@ def make_app(instance_path, url: str):
                                  "WEB_LISTEN": "127.0.0.1:0"}})
 
 
+@pytest.fixture
+def own_database(tmp_path):
+    """An empty database of this test's own, to upgrade step by step (the rollback fixture
+    steps aside): a SQLite file, or a schema of its own in the PostgreSQL test database."""
+    base = session_database_url()
+    if not base:
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    schema = f"upgrade_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(base)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    yield sa.engine.make_url(base).update_query_dict(
+        {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    engine.dispose()
+
+
 def migrate_and_load_demo(app, users: int = 600) -> None:
     from flask_migrate import upgrade
 
@@ -231,7 +251,7 @@ class _SessionOfApp:
 def _rollback(request, app):
     """Each test sees the demo region and leaves nothing behind: every commit is a SAVEPOINT
     inside one outer transaction that is rolled back at the end."""
-    if "live_database" in request.fixturenames:
+    if {"live_database", "own_database"} & set(request.fixturenames):
         yield
         return
     with app.app_context():
