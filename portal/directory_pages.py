@@ -16,7 +16,7 @@ from directory.rights import writable
 from directory.search import AccountFilters, count_capped
 
 from .i18n import N_, said
-from .people_statements import people_statements
+from .people_statements import IDS, people_statements
 
 RESULTS_CAP = 1_000  # past that, one refines the search rather than paging
 WRITE_TO = N_("Écrire à %(name)s")
@@ -101,18 +101,21 @@ class PersonRow(NamedTuple):
 
 def people_page(viewer: Account, filters: AccountFilters, number: int, per_page: int, *,
                 group_id: int | None = None) -> Page:
-    """A page of people: PersonRow(person, writable, is_manager of `group_id`), in one
-    statement whatever the page's size (its rows carry the capped count, their schools and
-    classes), built once per shape (portal/people_statements.py)."""
+    """A page of people: PersonRow(person, writable, is_manager of `group_id`), in two
+    statements whatever the page's size (its people's ids, then their rows with schools,
+    classes and the capped count), built once per shape (portal/people_statements.py)."""
     statements, params = people_statements(viewer, filters, (number - 1) * per_page, per_page,
                                            RESULTS_CAP, manager_of=group_id)
     connection = db.session.connection()
-    found = connection.execute(statements.page, params).all()
+    ids = connection.execute(statements.ids, params).scalars().all()
+    found = connection.execute(statements.rows, {**params, IDS: ids}).all() if ids else []
     if found:
         total = found[0].total
     else:   # nobody on this page: none at all, or a page past the last (count them to say so)
         total = 0 if number == 1 else connection.execute(statements.count, params).scalar_one()
     total = _within(total, number, per_page)
+    position = {account_id: n for n, account_id in enumerate(ids)}
+    found.sort(key=lambda r: position[r.id])
     labels = {profile: gettext(profile.label) for profile in Profile}
     write_to = get_translations().gettext(WRITE_TO)
     rows = []

@@ -12,6 +12,7 @@ from directory.role_grants import grant_role, remove_role
 from directory.search import (
     AccountFilters,
     GroupFilters,
+    among,
     can_search,
     count_query,
     group_search_query,
@@ -185,3 +186,14 @@ def test_the_capped_count_is_the_number_of_results_up_to_cap_plus_one(paul, type
     total = len(logins(paul, name=typed))
     for cap in [*range(min(total, 40) + 2), 100, 1000]:
         assert db.session.scalar(count_query(paul, filters, cap)) == min(total, cap + 1), cap
+
+
+def test_among_finds_the_ids_of_one_list_parameter(ctx):
+    """Small and large ids alike (psycopg binds them as different integer types), a list of
+    one, ids that are nobody's, and the same statement again with another list."""
+    statement = select(Account.id).where(among(Account.id, "ids")).order_by(Account.id)
+    ids = list(db.session.scalars(select(Account.id).order_by(Account.id).limit(30)))
+    big = 2**31 - 1
+    assert list(db.session.scalars(statement, {"ids": [*ids[:20], big]})) == ids[:20]
+    assert list(db.session.scalars(statement, {"ids": [ids[-1]]})) == [ids[-1]]
+    assert list(db.session.scalars(statement, {"ids": []})) == []

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from directory.db import db
 from directory.enums import Profile
 from directory.models import Account, AccountSchool, GroupMember, MailCorrespondent, ParentLink
+from directory.search import AccountFilters, search_query
 from tests.conftest import login
 
 from .annuaire_helpers import group_id, html, messages, people_rows, school_id, status_text
@@ -158,6 +159,25 @@ def test_pages_follow_each_other_and_keep_the_filters(staff):
     assert len(second) == 20 and not set(first_names) & {row.name for row in second}
     assert {row.cells[1] for row in second} == {"Élève"}
     assert "résultats" in status_text(first)
+
+
+def test_the_number_of_results_is_the_same_on_every_page(app, staff):
+    """A full page counts the matches; the last page, short, tells them from its own rows:
+    both say the true number, and the page after the last is refused with the number of pages."""
+    with app.app_context():
+        viewer = db.session.scalar(select(Account).where(Account.login == "paul.durand"))
+        matches = db.session.scalar(select(func.count()).select_from(
+            search_query(viewer, AccountFilters(name="ma")).subquery()))
+    assert 20 < matches <= 1_000 and matches % 20, matches
+    last = matches // 20 + 1
+    expected = f"{matches} résultats"
+    for number in (1, last):
+        page = html(staff.get("/annuaire/", query_string={"nom": "ma", "page": number}))
+        assert status_text(page) == expected, number
+        assert len(people_rows(page)) == (20 if number == 1 else matches % 20)
+    after = staff.get("/annuaire/", query_string={"nom": "ma", "page": last + 1})
+    assert after.status_code == 404
+    assert f"tiennent sur {last} page(s)" in " ".join(messages(html(after)))
 
 
 @pytest.mark.parametrize(("params", "status", "message"), [

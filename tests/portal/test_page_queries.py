@@ -19,11 +19,11 @@ from .messagerie_helpers import deliver, item_id
 from .rubriques_helpers import client_of, four_a_rubric, publish
 
 MAX_STATEMENTS = 20
-# The directory searches (issue 16): the account, then one statement for the page of people
-# (its count, schools and classes in it); the picker adds the sender's own classes and groups
-# and, in one more, their members she may write to.
-SEARCH_STATEMENTS = {"/annuaire/?nom=zzmesure&par_page=50": 2,
-                     "/messagerie/destinataires?nom=zzmesure&par_page=50": 4}
+# The directory searches (issue 16): the account, then the ids of the page's people and their
+# rows (the count, schools and classes in them); the picker adds the sender's own classes and
+# groups and, in one more, their members she may write to.
+SEARCH_STATEMENTS = {"/annuaire/?nom=zzmesure&par_page=50": 3,
+                     "/messagerie/destinataires?nom=zzmesure&par_page=50": 5}
 BASE = 820_000  # ids of the people added, far from the demo's
 
 
