@@ -61,13 +61,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+# Dropped and created again at every round: a name of its own, so that it is never the
+# half-million-account database the directory benchmarks read.
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1/preau_smtp_bench"
+
+
 def fresh_database(kind: str, folder: Path) -> str:
     if kind == "sqlite":
         return f"sqlite:///{folder / 'bench.db'}"
     import sqlalchemy as sa
 
-    url = sa.engine.make_url(os.environ.get(
-        "PREAU_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1/preau_bench"))
+    url = sa.engine.make_url(os.environ.get("PREAU_BENCH_PG_URL", DEFAULT_PG_URL))
     admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
