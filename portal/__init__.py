@@ -14,7 +14,7 @@ from directory.passwords import POLICY
 from . import choice_html, config, reads_only, security
 from .extensions import babel, csrf, login_manager, migrate
 from .i18n import N_, said
-from .people_rows import add_chip, people_rows, picker_rows
+from .people_rows import add_chip, people_rows, picker_add_cell, picker_rows
 from .retry import Portal
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +62,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     choice_html.install(app)
     app.jinja_env.globals["people_rows"] = people_rows
     app.jinja_env.globals["picker_rows"] = picker_rows
+    app.jinja_env.globals["picker_add_cell"] = picker_add_cell
     app.jinja_env.globals["add_chip"] = add_chip
 
     from . import adhoc, admin, annuaire, auth, errors, groupes, home, password_reset, preferences

@@ -47,25 +47,40 @@ _PICKER_ROW = ('<tr>\n      <td>{name}</td>\n      <td>{profile}</td>\n      <td
 
 
 def picker_rows(page: Page, add_url) -> Markup:
-    """The <tr> of each row of the picker's `page`: an "Ajouter" link where writing is allowed
-    (`add_url(token)`: the picker's address with the person added), else why not."""
-    add_word = gettext("Ajouter")
-    refused = escape(gettext("Vous ne pouvez pas lui écrire"))
+    """The <tr> of each row of the picker's `page`: name, profile, classes and
+    `picker_add_cell`."""
+    words = _AddWords()
     html = []
     for row in page.rows:
         person = row.person
-        if row.writable:
-            add = add_chip(add_url, f"p:{int(person.id)}", person.full_name, [person.id],
-                           add_word, person.full_name)
-        else:
-            refusal = page.refusals.get(person.id)
-            add = (f'<span class="hint refusal">'
-                   f'{escape(refusal) if refusal else refused}</span>')
         html.append(_PICKER_ROW.format(
             name=f"{escape(person.last_name)} {escape(person.first_name)}",
             profile=escape(person.profile_label), classes=escape(", ".join(person.classes)),
-            add=add))
+            add=picker_add_cell(page, row, add_url, words)))
     return Markup("\n    ".join(html))
+
+
+class _AddWords:
+    """The words of the picker's last cell, translated once per page."""
+
+    def __init__(self):
+        self.add = gettext("Ajouter")
+        self.refused = escape(gettext("Vous ne pouvez pas lui écrire"))
+
+
+def picker_add_cell(page: Page, row, add_url, words: _AddWords | None = None) -> Markup:
+    """The picker's last cell for one row (person, writable) of `page` (its result rows, and
+    the members of an address-book group in templates/messagerie/_picker.html): an "Ajouter"
+    link where writing is allowed (`add_url(token)`: the picker's address with the person
+    added), else why not, in the rights engine's words when it gave them."""
+    words = words or _AddWords()
+    person = row[0]
+    if row.writable:
+        return add_chip(add_url, f"p:{int(person.id)}", person.full_name, [person.id],
+                        words.add, person.full_name)
+    refusal = page.refusals.get(person.id)
+    return Markup(f'<span class="hint refusal">'
+                  f'{escape(refusal) if refusal else words.refused}</span>')
 
 
 def add_chip(add_url, token: str, label: str, ids, text: str, hidden_text: str = "") -> Markup:

@@ -539,6 +539,26 @@ def test_picker_shows_a_groups_list_and_the_address_book(app, teacher):
         f"p:{person(app, 'joseph.fabre')}"
 
 
+def test_an_address_book_member_one_may_not_write_to_is_told_why_in_the_picker(app, student):
+    """The members of an address-book group get the same last cell as the search's rows: the
+    link where writing is allowed, else the rights engine's reason."""
+    with app.app_context():
+        zoe = account("zoe.le-gall")
+        contacts = book.create_group(zoe, "Mes contacts")
+        for login in ("lucas.martin", "eric.martin"):
+            book.add_member(zoe, contacts, person(app, login))
+        db.session.commit()
+        contacts_id = contacts.id
+    listing = page(student.get(f"/messagerie/destinataires?onglet=carnet&carnet={contacts_id}"))
+    rows = {r.find_all("td")[0].text: r for r in listing.find("table", class_="picker-people")
+            .find("tbody").find_all("tr")}
+    assert rows["Martin Lucas"].find("a", class_="add-chip").attrs["data-token"] == \
+        f"p:{person(app, 'lucas.martin')}"
+    assert rows["Martin Éric"].find_all("a") == []
+    assert "Éric Martin n'est ni dans vos classes ni dans vos groupes" in \
+        rows["Martin Éric"].find("span", class_="refusal").text
+
+
 # --- a typed name or address ------------------------------------------------------------
 
 def suggested(client, text: str) -> list[str]:
