@@ -39,6 +39,15 @@ _PARTSTATS = {"ACCEPTED": AnswerKind.ACCEPTED, "DECLINED": AnswerKind.REFUSED}
 CALENDAR_TYPES = ("text/calendar", "application/ics")
 
 
+def _is_calendar(part) -> bool:
+    """A calendar part: by its type, or an attachment named *.ics sent with no type of its own
+    (application/octet-stream), as some mail clients and webmails attach an answer."""
+    if part.get_content_type() in CALENDAR_TYPES:
+        return True
+    return part.get_content_type() == "application/octet-stream" \
+        and (part.get_filename() or "").lower().endswith(".ics")
+
+
 def _signature(event_id: int) -> str:
     key = current_app.config["SECRET_KEY"].encode()
     digest = hmac.new(key, f"agenda-organizer:{event_id}".encode(), hashlib.sha256).digest()
@@ -82,7 +91,7 @@ def _reply_event(raw: bytes, uid: str):
     """The VEVENT of the message's METHOD:REPLY for `uid`."""
     message = email.message_from_bytes(raw, policy=policy.default)
     for part in message.walk():
-        if part.get_content_type() not in CALENDAR_TYPES:
+        if not _is_calendar(part):
             continue
         try:
             cal = icalendar.Calendar.from_ical(part.get_payload(decode=True) or b"")

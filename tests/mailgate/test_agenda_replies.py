@@ -95,6 +95,33 @@ def test_joseph_accepts_with_a_comment_then_refuses_from_his_mail_client(sink, s
     assert answer_of(event, "joseph.fabre").answer.value == "refused"
 
 
+def test_a_reply_attached_as_an_untyped_ics_file_counts(sink, smtp):
+    """Some clients attach the answer as application/octet-stream named *.ics; the same bytes
+    under another name are not read as a calendar, and the mail is refused as unreadable."""
+    event, _ = published("Sortie au musée (pièce jointe)", notify=True, ask_confirmation=True)
+    _, invitation = invitation_to(sink, "joseph@example.org", "Sortie au musée (pièce jointe)")
+
+    def attached_as(filename: str) -> tuple[EmailMessage, str]:
+        typed, organizer = reply(invitation, "DECLINED", attendee="joseph@example.org")
+        calendar = next(p for p in typed.walk() if p.get_content_type() == "text/calendar")
+        message = EmailMessage()
+        for header in ("From", "To", "Subject", "Date", "Message-ID"):
+            message[header] = typed[header]
+        message.set_content("Je ne pourrai pas venir.")
+        message.add_attachment(calendar.get_payload(decode=True), maintype="application",
+                               subtype="octet-stream", filename=filename)
+        return message, organizer
+
+    message, organizer = attached_as("notes.txt")
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        smtp.sendmail("joseph@example.org", [organizer], message.as_bytes(policy=policy.SMTP))
+    assert refused.value.smtp_code == 550
+    assert answer_of(event, "joseph.fabre") is None
+    message, organizer = attached_as("reponse.ICS")
+    smtp.sendmail("joseph@example.org", [organizer], message.as_bytes(policy=policy.SMTP))
+    assert answer_of(event, "joseph.fabre").answer.value == "refused"
+
+
 def test_a_reply_to_an_unsigned_or_forged_address_is_refused(sink, smtp):
     event, _ = published("Sortie au musée (faux)", notify=True, ask_confirmation=True)
     _, invitation = invitation_to(sink, "joseph@example.org", "Sortie au musée (faux)")
