@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import delete, exists, false, or_, select, true
@@ -191,7 +191,8 @@ def groups_of_school(admin: Account, school_id: int | None) -> list[Group]:
 
 class EditRefused(Exception):
     """An edit that cannot be made: `code` (missing_name, too_long, unknown_class,
-    unknown_child, not_found) with its parameters; nothing is changed (the caller rolls back)."""
+    unknown_child, access_end_past, not_found) with its parameters; nothing is changed (the
+    caller rolls back)."""
 
     def __init__(self, code: str, **params):
         super().__init__(code)
@@ -205,13 +206,19 @@ class Refusal(enum.StrEnum):
 
 
 def set_suspended(admin: Account, accounts: list[Account], suspended: bool) -> list[Refusal]:
-    """Suspend (no login, mail refused 550 5.2.1, absent from pickers) or reactivate."""
+    """Suspend (no login, mail refused 550 5.2.1, absent from pickers) or reactivate.
+    Reactivating an account whose access has ended removes that end, which would otherwise
+    suspend it again (directory.accounts.end_ended_access)."""
     refusals = []
+    now = utcnow()
     for account in accounts:
         if account.id == admin.id:
             refusals.append(Refusal.SELF)
             continue
         account.suspended = suspended
+        if not suspended and account.access_ends_at is not None \
+                and account.access_ends_at <= now:
+            account.access_ends_at = None
     return refusals
 
 
@@ -261,11 +268,15 @@ class AccountEdit:
     redirect_address: str                # "" keeps none
     children_logins: list[str]
     school_admin: bool | None = None     # None: unchanged; only a region administrator
+    #: when the account stops giving access (None: no end); used only when `new_access_end`
+    access_ends_at: datetime | None = None
+    new_access_end: bool = False
 
 
 def edit_account(admin: Account, account: Account, edit: AccountEdit) -> None:
-    """Change names, profile, class, redirect address and children; EditRefused when a
-    value cannot be used."""
+    """Change names, profile, class, redirect address, children and the end of access (never
+    one already past: suspending is how access stops now); EditRefused when a value cannot
+    be used."""
     first, last = edit.first_name.strip(), edit.last_name.strip()
     if not first or not last:
         raise EditRefused("missing_name")
@@ -284,6 +295,10 @@ def edit_account(admin: Account, account: Account, edit: AccountEdit) -> None:
     _set_children(admin, account, edit.children_logins)
     if edit.school_admin is not None and admin.is_admin:
         account.is_school_admin = edit.school_admin
+    if edit.new_access_end:
+        if edit.access_ends_at is not None and edit.access_ends_at <= utcnow():
+            raise EditRefused("access_end_past")
+        account.access_ends_at = edit.access_ends_at
 
 
 def _move_to_class(admin: Account, account: Account, class_id: int) -> None:

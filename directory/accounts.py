@@ -1,16 +1,18 @@
-"""Creating accounts and changing their credentials, callable without a request."""
+"""Creating accounts, changing their credentials and ending their access, callable without a
+request."""
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, exists, or_, select, update
 
 from .addresses import allocate_address
 from .clock import utcnow
-from .db import db
+from .db import db, write_transaction
 from .enums import Profile
 from .errors import InvalidInput, NotFound
-from .models import Account, School
+from .models import Account, GroupMember, School
 from .naming import search_key
 from .passwords import hash_password, policy_errors
 
@@ -75,3 +77,27 @@ def change_password(account: Account, new_password: str) -> None:
 def end_sessions(account: Account) -> None:
     """Every session of the account ends, on every device (a stolen cookie included)."""
     account.session_key = secrets.token_urlsafe(16)
+
+
+def end_ended_access(now: datetime | None = None) -> int:
+    """Accounts whose access has ended (`access_ends_at` passed) are suspended, and
+    memberships whose end has passed are removed: from then on every rule about a suspended
+    account or a former member applies (no login, mail refused, absent from pickers). One
+    indexed look, and writes only when something has ended. Returns how many changed."""
+    now = now or utcnow()
+    ended = or_(exists().where(Account.access_ends_at <= now, Account.suspended.is_(False)),
+                exists().where(GroupMember.access_ends_at <= now))
+    if not db.session.scalar(select(ended)):
+        db.session.commit()
+        return 0
+
+    def end() -> int:
+        suspended = db.session.execute(
+            update(Account).where(Account.access_ends_at <= now, Account.suspended.is_(False))
+            .values(suspended=True).execution_options(synchronize_session=False)).rowcount
+        removed = db.session.execute(
+            delete(GroupMember).where(GroupMember.access_ends_at <= now)
+            .execution_options(synchronize_session=False)).rowcount
+        return suspended + removed
+
+    return write_transaction(end)

@@ -17,7 +17,9 @@ Each round also routes one batch of a background fan-out (mailgate/fanout.py), s
 to 100,000 people advances between sends and never holds the queue up, and first runs the
 automated communications that are due (mailgate/automations/scheduler.py), whose fan-outs
 the next batches route. And it indexes what the gateways left unindexed (mailgate/indexer.py:
-a gateway stopped or killed before its indexer thread came to it).
+a gateway stopped or killed before its indexer thread came to it). Once a minute it suspends
+the accounts whose access has ended and removes the memberships that have
+(`directory.accounts.end_ended_access`).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from directory.accounts import end_ended_access
 from directory.clock import utcnow
 from directory.db import db, write_transaction
 
@@ -196,8 +199,8 @@ def _report(entry_id: int, failure: Failure) -> None:
 def drain(worker: str | None = None, *, now: datetime | None = None) -> int:
     """Rounds until nothing is due (for `preau worker --drain` and tests)."""
     total = 0
-    while handled := (scheduler.run_due(now) + fanout.run_batch() + indexer.index_left()
-                      + run_once(worker, now=now)):
+    while handled := (end_ended_access(now) + scheduler.run_due(now) + fanout.run_batch()
+                      + indexer.index_left() + run_once(worker, now=now)):
         total += handled
     return total
 
@@ -208,13 +211,21 @@ def drain(worker: str | None = None, *, now: datetime | None = None) -> int:
 LOOK_FOR_LEFT_EVERY = 5.0
 
 
+# Seconds between two looks for accounts and memberships whose access has ended: an end
+# falls at a day's start, so it takes effect within a minute of it.
+LOOK_FOR_ENDED_ACCESS_EVERY = 60.0
+
+
 def run_forever(stop: threading.Event, *, idle: float = 1.0) -> None:
     worker = worker_name()
     last_purge = utcnow()
-    next_look = 0.0
+    next_look = next_access_look = 0.0
     while not stop.is_set():
         try:
             handled = scheduler.run_due() + fanout.run_batch()
+            if time.monotonic() >= next_access_look:
+                handled += end_ended_access()
+                next_access_look = time.monotonic() + LOOK_FOR_ENDED_ACCESS_EVERY
             if time.monotonic() >= next_look:
                 left = indexer.index_left()
                 next_look = 0.0 if left else time.monotonic() + LOOK_FOR_LEFT_EVERY

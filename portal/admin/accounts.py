@@ -3,11 +3,14 @@ does to it (SPEC §8). Rules live in directory.account_admin; these views read t
 call them and word their answers."""
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from agenda.times import day_start, local_date
 from directory import account_admin as rules
 from directory.account_admin import Activity, AdminFilters, EditRefused
 from directory.db import db
@@ -133,9 +136,10 @@ def account(account_id: int):
         prenom=target.first_name, nom=target.last_name, profil=target.profile.value,
         redirection=target.redirect_address or "",
         enfants="\n".join(c.login for c in rules.children_of(target)),
-        admin_etablissement=target.is_school_admin)
+        admin_etablissement=target.is_school_admin, fin_acces=_last_day(target))
     form.classe.choices = _class_choices(target)
     if form.validate_on_submit():
+        last_day = form.fin_acces.data
         edit = rules.AccountEdit(
             first_name=form.prenom.data, last_name=form.nom.data,
             profile=Profile(form.profil.data),
@@ -143,7 +147,9 @@ def account(account_id: int):
             redirect_address=form.redirection.data or "",
             children_logins=(form.enfants.data or "").split(),
             school_admin=bool(form.admin_etablissement.data) if current_user.is_admin
-            else None)
+            else None,
+            access_ends_at=day_start(last_day + timedelta(days=1)) if last_day else None,
+            new_access_end=last_day != _last_day(target))
         try:
             rules.edit_account(current_user, target, edit)
         except EditRefused as refused:
@@ -154,9 +160,16 @@ def account(account_id: int):
             flash(gettext("Compte de %(name)s enregistré.", name=target.full_name), "success")
             return redirect(url_for(".account", account_id=target.id), code=303)
     return render_template("admin/account.html", account=target, form=form,
-                           classes=rules.classes_of(target),
+                           last_day=_last_day(target), classes=rules.classes_of(target),
                            children=rules.children_of(target), password_form=PasswordForm(),
                            confirm=ConfirmForm()), 400 if form.errors else 200
+
+
+def _last_day(account) -> date | None:
+    """The last local day of an account's access: it ends at the next day's start."""
+    if account.access_ends_at is None:
+        return None
+    return local_date(account.access_ends_at - timedelta(microseconds=1))
 
 
 def _edit_refusal(refused: EditRefused) -> str:
@@ -166,6 +179,8 @@ def _edit_refusal(refused: EditRefused) -> str:
         "unknown_class": gettext("Cette classe n'est pas une classe de ses établissements."),
         "unknown_child": gettext("Aucun compte que vous administrez n'a l'identifiant "
                                  "« %(login)s ».", login=refused.params.get("login", "")),
+        "access_end_past": gettext("Le dernier jour d'accès ne peut pas être déjà passé : "
+                                   "pour arrêter l'accès maintenant, suspendez le compte."),
     }.get(refused.code, gettext("Modification impossible."))
 
 

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
+    DateField,
     EmailField,
     HiddenField,
     IntegerField,
@@ -70,6 +71,7 @@ class EditForm(FlaskForm):
     enfants = TextAreaField(_l("Enfants (identifiants, un par ligne)"),
                             validators=[Optional(), Length(max=2000)])
     admin_etablissement = BooleanField(_l("Administrateur des comptes de ses établissements"))
+    fin_acces = DateField(_l("Dernier jour d'accès"), validators=[Optional()])
 
 
 class NewAccountForm(FlaskForm):
