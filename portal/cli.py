@@ -96,15 +96,19 @@ def demo(users: int, seed: int, if_empty: bool):
     _guarded(action)
 
 
-@main.command("create-admin", help="Créer un compte administrateur.")
+@main.command("create-admin", help="Créer un compte administrateur de la région, ou d'un établissement avec --school-admin.")
 @click.option("--login", required=True, metavar="IDENTIFIANT", help="Identifiant du compte.")
 @click.option("--school", "uai", required=True, metavar="UAI",
               help="Code UAI de l'établissement de l'administrateur.")
 @click.option("--first-name", default="Administrateur", show_default=True, metavar="PRÉNOM",
               help="Prénom.")
 @click.option("--last-name", default="Préau", show_default=True, metavar="NOM", help="Nom.")
+@click.option("--school-admin", is_flag=True,
+              help="Administrateur des seuls comptes de cet établissement, et non de la "
+                   "région entière.")
 @click.password_option(metavar="MOT-DE-PASSE", help="Mot de passe (demandé s'il est omis).")
-def create_admin(login: str, uai: str, first_name: str, last_name: str, password: str):
+def create_admin(login: str, uai: str, first_name: str, last_name: str, school_admin: bool,
+                 password: str):
     from directory.accounts import create_account, school_by_uai
     from directory.enums import Profile
     from directory.errors import InvalidInput
@@ -114,11 +118,15 @@ def create_admin(login: str, uai: str, first_name: str, last_name: str, password
         errors = policy_errors(password)
         if errors:
             raise InvalidInput(" ".join(str(rule) for rule in errors))
+        school = school_by_uai(uai)
         account = create_account(login=login, first_name=first_name, last_name=last_name,
-                                 profile=Profile.STAFF, password=password,
-                                 schools=[school_by_uai(uai)], is_admin=True)
+                                 profile=Profile.STAFF, password=password, schools=[school],
+                                 is_admin=not school_admin)
+        account.is_school_admin = school_admin
         db.session.commit()
-        click.echo(f"Administrateur créé : {account.login} ({account.universal_address}).")
+        role = f"Administrateur de {school.name} ({school.uai})" if school_admin \
+            else "Administrateur"
+        click.echo(f"{role} créé : {account.login} ({account.universal_address}).")
 
     _guarded(action)
 

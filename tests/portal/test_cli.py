@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from directory.db import db
 from portal import create_app
 from portal.cli import main
-from tests.conftest import session_database_url
+from tests.conftest import login, make_app, session_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 PREAU = Path(sys.executable).with_name("preau")
@@ -328,6 +328,22 @@ def test_create_admin_makes_an_administrator(fresh_db):
                       "JOIN account_school m ON m.account_id = a.id "
                       "JOIN school s ON s.id = m.school_id WHERE a.login = 'chef'") \
         == [(True, "staff", "0310024H")]
+
+
+def test_create_admin_of_one_school_administers_that_school_only(fresh_db):
+    env, url = with_demo(fresh_db, "--users", "60")
+    result = preau(env, *admin_args(), "--school-admin")
+    assert result.exit_code == 0, result.output
+    school = query(url, "SELECT name FROM school WHERE uai = '0310024H'")[0][0]
+    assert f"Administrateur de {school} (0310024H) créé : chef (" in result.output
+    assert query(url, "SELECT is_admin, is_school_admin FROM account WHERE login = 'chef'") \
+        == [(False, True)]
+    client = make_app(Path(env["PREAU_INSTANCE_PATH"]), url).test_client()
+    assert login(client, "chef", "Chef-2026!x").status_code == 302
+    assert client.get("/administration/comptes/").status_code == 200
+    other = query(url, "SELECT a.id FROM account a JOIN account_school m ON m.account_id = a.id "
+                       "JOIN school s ON s.id = m.school_id WHERE s.uai <> '0310024H' LIMIT 1")
+    assert client.get(f"/administration/comptes/{other[0][0]}").status_code == 404
 
 
 @pytest.mark.parametrize(("args", "message"), [
