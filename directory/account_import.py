@@ -18,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
+
 from .account_file import AccountFile, FileRow, read_account_file
-from .db import db
+from .db import db, write_lock
 from .enums import Profile
 from .import_plan import Fate, ImportPlan, RowPlan, plan_rows, profile_of
 from .import_write import CreatedAccount, hashes_of, passwords_for, write
@@ -29,6 +31,7 @@ __all__ = ["BatchResult", "CreatedAccount", "Fate", "ImportPlan", "RowPlan",
            "application_order", "apply_batch", "apply_import", "plan_import"]
 
 BATCH = 500
+COLLISION_ATTEMPTS = 3
 
 
 @dataclass
@@ -65,7 +68,26 @@ def apply_batch(school: School, file: AccountFile, start: int, *, create_classes
     """Apply rows [start, start + size) of the application order, in one transaction that
     this function commits. Passwords are hashed between the read and the write, with no
     transaction open. `before_commit` runs inside the transaction (to queue the mail that
-    sends the new passwords)."""
+    sends the new passwords).
+
+    Between the plan and the write, someone else (another import, an administrator creating
+    an account by hand) may take a login or an external id the plan gave: the write then
+    breaks a unique constraint, nothing of the batch is kept, and the batch is planned and
+    written again against the database as it is then, up to COLLISION_ATTEMPTS times."""
+    attempt = 1
+    while True:
+        try:
+            return _apply_batch_once(school, file, start, create_classes=create_classes,
+                                     size=size, before_commit=before_commit)
+        except IntegrityError:
+            db.session.rollback()
+            if attempt == COLLISION_ATTEMPTS:
+                raise
+            attempt += 1
+
+
+def _apply_batch_once(school: School, file: AccountFile, start: int, *, create_classes: bool,
+                      size: int, before_commit) -> BatchResult:
     order = application_order(file.rows)
     rows = order[start:start + size]
     planned = plan_rows(school, file, rows, create_classes)
@@ -74,6 +96,7 @@ def apply_batch(school: School, file: AccountFile, start: int, *, create_classes
     creates = [plan for plan in plans if plan.fate == Fate.CREATE]
     passwords = passwords_for(creates)
     password_hashes = hashes_of(creates, passwords)
+    write_lock()        # on SQLite, the writer from the first write: a collision is refused
     created = write(school, plans, passwords, password_hashes)
     if before_commit is not None:
         before_commit(created)
