@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy import delete, exists, false, or_, select, true
 
+from .accounts import access_end_refused
 from .clock import utcnow
 from .db import db
 from .enums import GroupKind, Profile
@@ -296,7 +297,7 @@ def edit_account(admin: Account, account: Account, edit: AccountEdit) -> None:
     if edit.school_admin is not None and admin.is_admin:
         account.is_school_admin = edit.school_admin
     if edit.new_access_end:
-        if edit.access_ends_at is not None and edit.access_ends_at <= utcnow():
+        if access_end_refused(account.access_ends_at, edit.access_ends_at):
             raise EditRefused("access_end_past")
         account.access_ends_at = edit.access_ends_at
 

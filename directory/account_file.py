@@ -30,11 +30,14 @@ COLUMNS = {
     "password": ("mot de passe", "password"),
     "external_id": ("identifiant externe", "idnumber", "id number", "external id"),
     "parent_of": ("parent de", "parent of"),
+    "access_end": ("fin d acces", "dernier jour d acces", "date de fin", "end date",
+                   "enddate"),
 }
 # field → how a reason names its column: its header in a French file
 HEADER_NAMES = {"first_name": "prénom", "last_name": "nom", "profile": "profil",
                 "class_name": "classe", "email": "courriel", "password": "mot de passe",
-                "external_id": "identifiant externe", "parent_of": "parent de"}
+                "external_id": "identifiant externe", "parent_of": "parent de",
+                "access_end": "fin d'accès"}
 REQUIRED = ("first_name", "last_name", "profile")
 _COHORT = re.compile(r"^(?:groupe|cohort|cohorte)\s*(\d+)$")
 
@@ -56,6 +59,7 @@ class FileRow:
     email: str = ""
     password: str = ""
     external_id: str = ""
+    access_end: str = ""                    # the last day of access, as the file wrote it
     parent_of: list[str] = field(default_factory=list)
     cohorts: list[str] = field(default_factory=list)
 

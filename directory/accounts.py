@@ -79,6 +79,13 @@ def end_sessions(account: Account) -> None:
     account.session_key = secrets.token_urlsafe(16)
 
 
+def access_end_refused(current: datetime | None, new: datetime | None,
+                       now: datetime | None = None) -> bool:
+    """A new end of access may not be already past: stopping access at once is suspending.
+    An end left as it was is never refused (a file imported again, a form saved again)."""
+    return new is not None and new != current and new <= (now or utcnow())
+
+
 def end_ended_access(now: datetime | None = None) -> int:
     """Accounts whose access has ended (`access_ends_at` passed) are suspended, and
     memberships whose end has passed are removed: from then on every rule about a suspended

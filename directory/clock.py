@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -40,6 +40,19 @@ def travel_to(when: datetime) -> Iterator[None]:
 def local_time(when: datetime) -> datetime:
     """A stored naive-UTC time as the readers' clocks show it (aware, in their zone)."""
     return when.replace(tzinfo=UTC).astimezone(readers_zone())
+
+
+def end_of_local_day(day: date) -> datetime:
+    """The naive UTC moment `day` ends on the readers' clocks (the next day's start): when an
+    access whose last day is `day` ends."""
+    next_day = datetime.combine(day + timedelta(days=1), time(), tzinfo=readers_zone())
+    return next_day.astimezone(UTC).replace(tzinfo=None)
+
+
+def last_local_day(end: datetime) -> date:
+    """The last day, on the readers' clocks, before the naive UTC moment `end`: the inverse
+    of `end_of_local_day`."""
+    return local_time(end - timedelta(microseconds=1)).date()
 
 
 def readers_zone() -> ZoneInfo:

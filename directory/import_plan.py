@@ -14,11 +14,14 @@ import enum
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from sqlalchemy import select
 
 from .account_file import HEADER_NAMES, AccountFile, FileRow, header_key
+from .accounts import access_end_refused
 from .allocation import next_free, taken_variants
+from .clock import end_of_local_day
 from .db import db
 from .enums import GroupKind, Profile
 from .models import Account, AccountSchool, Group, GroupMember, ParentLink, School
@@ -65,6 +68,7 @@ class RowPlan:
     group_ids: list[int] = field(default_factory=list)
     child_ids: list[int] = field(default_factory=list)
     new_groups: list[tuple[GroupKind, str]] = field(default_factory=list)
+    access_ends_at: datetime | None = None      # from the file's last day of access
 
     def error(self, code: str, **params) -> None:
         self.errors.append(Reason(code, params))
@@ -94,6 +98,7 @@ class _Existing:
     last_name: str
     profile: Profile
     redirect_address: str | None
+    access_ends_at: datetime | None
 
 
 def profile_of(text: str) -> Profile | None:
@@ -147,9 +152,28 @@ def _checked(row: FileRow, first_lines: dict[int, int]) -> RowPlan:
         plan.error("bad_email", email=row.email)
     if row.password and policy_errors(row.password):
         plan.error("weak_password", policy=POLICY)
+    if row.access_end:
+        day = _day(row.access_end)
+        if day is None:
+            plan.error("bad_date", value=row.access_end)
+        else:
+            plan.access_ends_at = end_of_local_day(day)
     if first_lines[row.line] != row.line:
         plan.error("duplicate", line=first_lines[row.line])
     return plan
+
+
+DAY_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y")
+
+
+def _day(text: str) -> date | None:
+    """A day as French spreadsheets and ISO write it: 30/06/2027, 2027-06-30…"""
+    for pattern in DAY_FORMATS:
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    return None
 
 
 def _looks_like_email(text: str) -> bool:
@@ -164,7 +188,8 @@ def chunks(values: Sequence, size: int = CHUNK) -> Iterable[list]:
 
 
 _EXISTING_COLUMNS = (Account.id, Account.login, Account.external_id, Account.first_name,
-                     Account.last_name, Account.profile, Account.redirect_address)
+                     Account.last_name, Account.profile, Account.redirect_address,
+                     Account.access_ends_at)
 
 
 def _match(school: School, plans: list[RowPlan]) -> dict[int, _Existing | None]:
@@ -273,6 +298,8 @@ def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_s
             plan.child_ids.append(refs[ref])
         elif ref not in file_ids:
             plan.error("child_not_found", ref=ref)
+    if access_end_refused(existing.access_ends_at if existing else None, plan.access_ends_at):
+        plan.error("access_end_past", value=row.access_end)
     if plan.errors:
         return
     if plan.profile == Profile.PARENT and not row.email:
@@ -290,6 +317,8 @@ def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_s
         changes.append("email")
     if row.external_id and existing.external_id != row.external_id:
         changes.append("external_id")
+    if plan.access_ends_at and existing.access_ends_at != plan.access_ends_at:
+        changes.append("access_end")
     if existing.id not in in_school:
         changes.append("school")
     mine = memberships.get(existing.id, {})

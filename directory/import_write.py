@@ -103,7 +103,7 @@ def _insert_accounts(school: School, creates: list[RowPlan], passwords: list[str
             "redirect_verified": bool(plan.row.email), "pending_redirect_address": None,
             "password_hash": password_hash, "must_change_password": True,
             "suspended": False, "is_admin": False, "is_school_admin": False,
-            "created_at": now, "last_access_at": None})
+            "created_at": now, "last_access_at": None, "access_ends_at": plan.access_ends_at})
     ids = db.session.scalars(insert(Account).returning(Account.id, sort_by_parameter_order=True),
                              values).all()
     created = []
@@ -129,6 +129,8 @@ def _update_accounts(updates: list[RowPlan]) -> None:
             values.update(redirect_address=row.email, redirect_verified=True)
         if "external_id" in plan.changes:
             values["external_id"] = row.external_id
+        if "access_end" in plan.changes:
+            values["access_ends_at"] = plan.access_ends_at
         if len(values) > 1:
             by_columns[tuple(sorted(values))].append(values)
     for rows in by_columns.values():

@@ -3,16 +3,16 @@ does to it (SPEC §8). Rules live in directory.account_admin; these views read t
 call them and word their answers."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from agenda.times import day_start, local_date
 from directory import account_admin as rules
 from directory.account_admin import Activity, AdminFilters, EditRefused
+from directory.clock import end_of_local_day, last_local_day
 from directory.db import db
 from directory.enums import GroupKind, Profile
 from directory.errors import InvalidInput
@@ -148,7 +148,7 @@ def account(account_id: int):
             children_logins=(form.enfants.data or "").split(),
             school_admin=bool(form.admin_etablissement.data) if current_user.is_admin
             else None,
-            access_ends_at=day_start(last_day + timedelta(days=1)) if last_day else None,
+            access_ends_at=end_of_local_day(last_day) if last_day else None,
             new_access_end=last_day != _last_day(target))
         try:
             rules.edit_account(current_user, target, edit)
@@ -166,10 +166,7 @@ def account(account_id: int):
 
 
 def _last_day(account) -> date | None:
-    """The last local day of an account's access: it ends at the next day's start."""
-    if account.access_ends_at is None:
-        return None
-    return local_date(account.access_ends_at - timedelta(microseconds=1))
+    return last_local_day(account.access_ends_at) if account.access_ends_at else None
 
 
 def _edit_refusal(refused: EditRefused) -> str:

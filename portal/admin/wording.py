@@ -17,7 +17,8 @@ def fate_label(fate: Fate) -> str:
 
 CHANGES = {"names": N_("nom"), "profile": N_("profil"), "email": N_("courriel"),
            "external_id": N_("identifiant externe"), "school": N_("établissement"),
-           "class": N_("classe"), "groups": N_("groupes"), "children": N_("enfants")}
+           "class": N_("classe"), "groups": N_("groupes"), "children": N_("enfants"),
+           "access_end": N_("fin d'accès")}
 
 
 def changes(codes: list[str]) -> str:

@@ -160,3 +160,52 @@ def test_malformed_rows_are_errors_and_the_others_apply(school):
     assert [(r.fate, [e.code for e in r.errors]) for r in plan.rows] == [
         (Fate.ERROR, ["missing_name", "unknown_profile"]), (Fate.CREATE, [])]
     assert apply_import(school, read_account_file(data)) == (1, 0)
+
+
+def _with_end(rows: list[list[str]]) -> bytes:
+    return excel_fr(rows, header=("Nom", "Prénom", "Profil", "Identifiant externe",
+                                  "Fin d'accès"))
+
+
+def test_the_last_day_of_access_is_imported_and_changed_only_when_the_file_changes(school):
+    from datetime import date, timedelta
+
+    from directory.clock import end_of_local_day, last_local_day, travel_to, utcnow
+
+    june = date(utcnow().year + 1, 6, 30)
+    data = _with_end([["Blondel", "Victor", "Élève", "V-1", june.strftime("%d/%m/%Y")],
+                      ["Blondel", "Valérie", "Élève", "V-2", ""]])
+    assert apply_import(school, read_account_file(data)) == (2, 0)
+    victor = db.session.scalar(select(Account).where(Account.external_id == "V-1"))
+    valerie = db.session.scalar(select(Account).where(Account.external_id == "V-2"))
+    assert victor.access_ends_at == end_of_local_day(june)
+    assert last_local_day(victor.access_ends_at) == june
+    assert valerie.access_ends_at is None
+    assert [row.fate for row in plan_import(school, data).rows] == [Fate.UNCHANGED] * 2
+
+    later = _with_end([["Blondel", "Victor", "Élève", "V-1", (june + timedelta(days=1))
+                        .isoformat()],
+                       ["Blondel", "Valérie", "Élève", "V-2", ""]])
+    plan = plan_import(school, later)
+    assert [(row.fate, row.changes) for row in plan.rows] == [
+        (Fate.UPDATE, ["access_end"]), (Fate.UNCHANGED, [])]
+    assert apply_import(school, read_account_file(later)) == (0, 1)
+    db.session.expire_all()
+    assert last_local_day(victor.access_ends_at) == june + timedelta(days=1)
+
+    # Once that day has passed, the same file is still unchanged (no new end), but a new
+    # account or a changed end on a day already past is refused.
+    with travel_to(end_of_local_day(june) + timedelta(days=3)):
+        assert [row.fate for row in plan_import(school, later).rows] == [Fate.UNCHANGED] * 2
+        past = _with_end([["Blondel", "Victor", "Élève", "V-1", june.isoformat()],
+                          ["Blondel", "Vianney", "Élève", "V-3", june.isoformat()]])
+        assert _fates(plan_import(school, past)) == [
+            (2, "error", ["access_end_past"]), (3, "error", ["access_end_past"])]
+
+
+@pytest.mark.parametrize("typed", ["31/02/2027", "demain", "30/06/27", "2027/06/30"])
+def test_an_unreadable_last_day_is_a_row_error(school, typed):
+    plan = plan_import(school, _with_end([["Blondel", "Victor", "Élève", "V-1", typed]]))
+    assert _fates(plan) == [(2, "error", ["bad_date"])]
+    assert str(plan.rows[0].errors[0]) == \
+        f"date de fin d'accès illisible « {typed} » (attendu : jj/mm/aaaa)"

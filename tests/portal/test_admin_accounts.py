@@ -302,6 +302,24 @@ def test_a_rows_reasons_are_worded_in_the_readers_language(admin, app, language,
     assert "Solide-2026" not in preview.text
 
 
+@pytest.mark.parametrize(("language", "unreadable", "change"), [
+    ("fr", "date de fin d'accès illisible « 31/06/2027 » (attendu : jj/mm/aaaa)",
+     ["modification", "zoe.le-gall", "fin d'accès"]),
+    ("en", "unreadable end of access “31/06/2027” (expected: dd/mm/yyyy)",
+     ["update", "zoe.le-gall", "end of access"]),
+])
+def test_the_last_day_of_access_in_the_preview(admin, app, language, unreadable, change):
+    post_form(admin, f"/langue/{language}", {"next": "/"}, page="/")
+    data = excel_fr([["Le Gall", "Zoé", "Élève", "", "30/06/2099"],
+                     ["Blondel", "Victor", "Élève", "", "31/06/2027"]],
+                    header=("Nom", "Prénom", "Profil", "Classe", "Fin d'accès"))
+    preview = html(admin.get(upload(admin, app, data).headers["Location"]))
+    rows = [[td.text for td in tr.all("td")] for tr in
+            preview.one("table", class_="import-preview").one("tbody").all("tr")]
+    assert rows[0][4:7] == change
+    assert rows[1][6] == unreadable
+
+
 def test_batch_endpoint_reports_progress(admin, app):
     rows = [[f"Nom{n}", f"Prénom{n}", "Élève", "4A", f"n{n}@example.org", ""]
             for n in range(3)]
