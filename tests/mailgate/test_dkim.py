@@ -3,6 +3,7 @@ smarthost verifies against the public key, and a bad key stops the worker with o
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 
 import dkim
@@ -75,6 +76,7 @@ def test_without_dkim_settings_nothing_is_signed(smtp, sink):
 @pytest.mark.parametrize("key, selector, expected", [
     ("/nonexistent/dkim.pem", SELECTOR, "PREAU_DKIM_KEY : impossible de lire la clé"),
     ("not-a-key", SELECTOR, "n'est pas une clé privée DKIM utilisable"),
+    ("ec-key", SELECTOR, "n'est pas une clé privée DKIM utilisable (PEM RSA attendu)"),
     ("KEY", "", "PREAU_DKIM_KEY et PREAU_DKIM_SELECTOR vont ensemble"),
     ("KEY", "bad selector!", "PREAU_DKIM_SELECTOR invalide"),
 ])
@@ -83,6 +85,10 @@ def test_a_bad_dkim_setting_stops_the_worker_with_one_french_line(
     if key == "not-a-key":
         key = tmp_path / "not-a-key.pem"
         key.write_text("-----BEGIN PRIVATE KEY-----\nbm9wZQ==\n-----END PRIVATE KEY-----\n")
+    elif key == "ec-key":
+        key = tmp_path / "ec.pem"
+        subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout",
+                        "-out", str(key)], check=True, capture_output=True)
     elif key == "KEY":
         key = rsa_key[0]
     result = CliRunner().invoke(main, ["worker", "--drain"], env={
@@ -92,3 +98,29 @@ def test_a_bad_dkim_setting_stops_the_worker_with_one_french_line(
     assert result.exit_code == 1
     assert expected in result.output and "Traceback" not in result.output
     assert "envoi(s) traité(s)" not in result.output
+
+
+# Shapes a signer gets wrong: folded and repeated fields, a field named twice in the message,
+# spaces at line ends, blank lines at the end, bare LF line ends, 8-bit text, no body.
+MESSAGES = {
+    "folded": b"From: Claire Bernard <claire.bernard@ent.test>\r\nTo: a@example.org,\r\n"
+              b"\t b@example.org\r\nSubject: Sortie\r\n  au  mus\xc3\xa9e\r\n\r\nBonjour\r\n",
+    "repeated": b"Received: x\r\nFrom: a@ent.test\r\nTo: b@example.org\r\n"
+                b"To: c@example.org\r\nSubject: deux To\r\n\r\ncorps\r\n",
+    "spaces": b"From: a@ent.test  \r\nSubject:\tEspaces\t \r\n\r\nligne  \t\r\n\r\n\r\n",
+    "bare lf": b"From: a@ent.test\nSubject: LF\n\nune\nseule\n",
+    "8bit": b"From: a@ent.test\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Transfer-Encoding: 8bit\r\n\r\n\xc3\xa9l\xc3\xa8ve\r\n",
+    "no body": b"From: a@ent.test\r\nSubject: rien\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("name", MESSAGES)
+def test_every_shape_of_message_verifies_and_a_change_breaks_it(name, rsa_key):
+    signed = Signer(rsa_key[0], SELECTOR, "ent.test").sign(MESSAGES[name])
+    assert dkim.verify(signed, dnsfunc=dns_of(rsa_key[1]))
+    header, _, body = signed.partition(b"\r\n\r\n")
+    assert not dkim.verify(header + b"\r\n\r\n" + body + b"ajout\r\n",
+                           dnsfunc=dns_of(rsa_key[1]))
+    assert not dkim.verify(signed.replace(b"From: a@", b"From: z@").replace(
+        b"From: Claire", b"From: Clara"), dnsfunc=dns_of(rsa_key[1]))
