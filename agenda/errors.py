@@ -37,6 +37,8 @@ class Problem(enum.StrEnum):
     REPLY_NOT_FOR_EVENT = "reply_not_for_event"
     REPLY_WRONG_ATTENDEE = "reply_wrong_attendee"
     REPLY_PARTSTAT = "reply_partstat"                # partstat
+    REPLY_COUNTER = "reply_counter"                  # another time proposed (METHOD:COUNTER)
+    REPLY_REFRESH = "reply_refresh"                  # the invitation asked again (REFRESH)
 
 
 class AgendaError(PreauError):

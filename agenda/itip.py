@@ -9,7 +9,8 @@ through the gateway, which already knows its author (the member whose verified r
 address is the envelope sender; unknown senders are refused before this). It counts as that
 member's answer only if its ATTENDEE is that member (their redirect or universal address):
 a member cannot answer for another. PARTSTAT=ACCEPTED / DECLINED become accepted / refused,
-the attendee's COMMENT the comment; anything else is refused with a reason.
+the attendee's COMMENT the comment; anything else is refused with a reason, a proposal of
+another time (METHOD:COUNTER) and a request for the invitation again (METHOD:REFRESH) included.
 """
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ from .models import AnswerChannel, AnswerKind, Event, EventStatus
 PREFIX = "agenda"
 _TAG = re.compile(r"^(\d{1,18})-([a-z2-7]{16})$")
 _PARTSTATS = {"ACCEPTED": AnswerKind.ACCEPTED, "DECLINED": AnswerKind.REFUSED}
+# What an attendee's client may send besides a REPLY, refused with what to do instead.
+_NOT_ANSWERS = {"COUNTER": Problem.REPLY_COUNTER, "REFRESH": Problem.REPLY_REFRESH}
 CALENDAR_TYPES = ("text/calendar", "application/ics")
 
 
@@ -97,7 +100,10 @@ def _reply_event(raw: bytes, uid: str):
             cal = icalendar.Calendar.from_ical(part.get_payload(decode=True) or b"")
         except ValueError:
             raise AgendaError(Problem.REPLY_UNREADABLE) from None
-        if str(cal.get("METHOD", "")).upper() != "REPLY":
+        method = str(cal.get("METHOD", "")).upper()
+        if method in _NOT_ANSWERS:
+            raise AgendaError(_NOT_ANSWERS[method])
+        if method != "REPLY":
             continue
         for component in cal.walk("VEVENT"):
             if str(component.get("UID", "")) == uid:

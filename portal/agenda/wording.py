@@ -55,6 +55,11 @@ TEXTS = {
                                      "que son expéditeur : elle n'est pas prise en compte."),
     Problem.REPLY_PARTSTAT: _l("Préau ne connaît que les réponses « accepte » et « refuse » "
                                "(réponse reçue : %(partstat)s)."),
+    Problem.REPLY_COUNTER: _l("Préau ne reçoit pas de proposition d'un autre horaire : "
+                              "répondez « accepte » ou « refuse », et écrivez à "
+                              "l'organisateur pour en proposer un autre."),
+    Problem.REPLY_REFRESH: _l("Préau n'envoie pas de nouvelle copie de l'invitation : "
+                              "l'évènement à jour est dans l'agenda du portail."),
 }
 FIELDS = {"place": _l("Lieu"), "summary": _l("Résumé"), "comment": _l("Commentaire")}
 

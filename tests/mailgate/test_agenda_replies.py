@@ -22,7 +22,8 @@ from .conftest import account
 
 
 def reply(invitation: bytes, partstat: str, *, attendee: str, comment: str = "",
-          sender: str = "joseph@example.org") -> tuple[EmailMessage, str]:
+          sender: str = "joseph@example.org", method: str = "REPLY"
+          ) -> tuple[EmailMessage, str]:
     """The REPLY a mail client writes (RFC 5546 §3.2.3): same UID and SEQUENCE, the
     attendee alone with their PARTSTAT."""
     request = icalendar.Calendar.from_ical(invitation).walk("VEVENT")[0]
@@ -38,7 +39,7 @@ def reply(invitation: bytes, partstat: str, *, attendee: str, comment: str = "",
     calendar = icalendar.Calendar()
     calendar.add("PRODID", "-//Test client//FR")
     calendar.add("VERSION", "2.0")
-    calendar.add("METHOD", "REPLY")
+    calendar.add("METHOD", method)
     calendar.add_component(answer)
     organizer = str(request["ORGANIZER"]).removeprefix("mailto:")
     message = EmailMessage()
@@ -49,7 +50,7 @@ def reply(invitation: bytes, partstat: str, *, attendee: str, comment: str = "",
     message["Message-ID"] = make_msgid(domain="example.org")
     message.set_content("Réponse à l'invitation.")
     message.add_alternative(calendar.to_ical(), maintype="text", subtype="calendar",
-                            params={"method": "REPLY"})
+                            params={"method": method})
     return message, organizer
 
 
@@ -189,4 +190,21 @@ def test_a_tentative_answer_is_refused_with_its_reason(sink, smtp):
         smtp.sendmail("joseph@example.org", [organizer], message.as_bytes(policy=policy.SMTP))
     assert refused.value.smtp_code == 550
     assert "TENTATIVE" in refused.value.smtp_error.decode()
+    assert answer_of(event, "joseph.fabre") is None
+
+
+@pytest.mark.parametrize(("method", "expected"), [
+    ("COUNTER", "Preau ne recoit pas de proposition d'un autre horaire"),
+    ("REFRESH", "Preau n'envoie pas de nouvelle copie de l'invitation"),
+])
+def test_another_time_proposed_or_the_invitation_asked_again_is_refused_with_what_to_do(
+        sink, smtp, method, expected):
+    event, _ = published(f"Sortie au musée ({method})", notify=True, ask_confirmation=True)
+    _, invitation = invitation_to(sink, "joseph@example.org", f"Sortie au musée ({method})")
+    message, organizer = reply(invitation, "ACCEPTED", attendee="joseph@example.org",
+                               method=method)
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        smtp.sendmail("joseph@example.org", [organizer], message.as_bytes(policy=policy.SMTP))
+    assert refused.value.smtp_code == 550
+    assert expected in refused.value.smtp_error.decode()
     assert answer_of(event, "joseph.fabre") is None
