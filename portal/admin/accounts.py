@@ -76,11 +76,16 @@ def export():
         rows.extend([a.login, a.last_name, a.first_name, gettext(a.profile.label),
                      ", ".join(classes.get(a.id, [])), a.address,
                      gettext("suspendu") if a.suspended else gettext("actif"),
-                     _date(a.last_access_at)] for a in chunk)
+                     _date(a.last_access_at), _day(_last_day(a))] for a in chunk)
     header = [gettext("Identifiant"), gettext("Nom"), gettext("Prénom"), gettext("Profil"),
               gettext("Classe"), gettext("Adresse universelle"), gettext("État"),
-              gettext("Dernier accès")]
+              gettext("Dernier accès"), gettext("Dernier jour d'accès")]
     return csv_response(header, rows, "comptes.csv")
+
+
+def _day(day: date | None) -> str:
+    """As the import reads it back (its « Dernier jour d'accès » column)."""
+    return day.strftime("%d/%m/%Y") if day else ""
 
 
 def _date(when) -> str:

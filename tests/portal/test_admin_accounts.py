@@ -239,6 +239,22 @@ def test_export_neutralises_formulas(admin, app):
     assert rows[0][:3] == ["Identifiant", "Nom", "Prénom"]
     lucas_row = next(row for row in rows if row[0] == "lucas.martin")
     assert lucas_row[1:3] == ["'@Martin", "'=1+1"]
+    assert rows[0][-1] == "Dernier jour d'accès" and lucas_row[-1] == ""
+
+
+def test_the_export_gives_the_last_day_of_access_as_the_import_reads_it(admin, app):
+    from datetime import date
+
+    from directory.account_file import read_account_file
+    from directory.clock import end_of_local_day
+
+    zoe = account(app, "zoe.le-gall")
+    with app.app_context():
+        db.session.get(Account, zoe.id).access_ends_at = end_of_local_day(date(2099, 6, 30))
+        db.session.commit()
+    exported = admin.get("/administration/comptes/export.csv?nom=le+gall").get_data()
+    (row,) = [r for r in read_account_file(exported).rows if r.first_name == "Zoé"]
+    assert row.access_end == "30/06/2099"
 
 
 def upload(client, app, data: bytes, *, name="eleves.csv", create_classes=False):
