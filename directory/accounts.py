@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy import and_, delete, exists, or_, select, update
 
 from .addresses import allocate_address
 from .clock import utcnow
@@ -88,12 +88,14 @@ def access_end_refused(current: datetime | None, new: datetime | None,
 
 def end_ended_access(now: datetime | None = None) -> int:
     """Accounts whose access has ended (`access_ends_at` passed) are suspended, and
-    memberships whose end has passed are removed: from then on every rule about a suspended
+    memberships whose end has passed are removed (never a manager's: a group keeps its
+    managers): from then on every rule about a suspended
     account or a former member applies (no login, mail refused, absent from pickers). One
     indexed look, and writes only when something has ended. Returns how many changed."""
     now = now or utcnow()
+    member_ended = and_(GroupMember.access_ends_at <= now, GroupMember.is_manager.is_(False))
     ended = or_(exists().where(Account.access_ends_at <= now, Account.suspended.is_(False)),
-                exists().where(GroupMember.access_ends_at <= now))
+                exists().where(member_ended))
     if not db.session.scalar(select(ended)):
         db.session.commit()
         return 0
@@ -103,7 +105,7 @@ def end_ended_access(now: datetime | None = None) -> int:
             update(Account).where(Account.access_ends_at <= now, Account.suspended.is_(False))
             .values(suspended=True).execution_options(synchronize_session=False)).rowcount
         removed = db.session.execute(
-            delete(GroupMember).where(GroupMember.access_ends_at <= now)
+            delete(GroupMember).where(member_ended)
             .execution_options(synchronize_session=False)).rowcount
         return suspended + removed
 

@@ -16,9 +16,11 @@ forged request on someone else's group changes nothing and answers 404.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import delete, exists, false, insert, literal, select, update
 
+from .accounts import access_end_refused
 from .db import db
 from .enums import GroupKind, Role
 from .errors import InvalidInput
@@ -132,8 +134,24 @@ def remove_member(group: Group, account_id: int) -> Account:
     return db.session.get(Account, account_id)
 
 
+def set_member_end(group: Group, account_id: int, ends_at: datetime | None) -> Account:
+    """When a member's membership ends (None: no end): the outbound worker then removes it
+    (directory.accounts.end_ended_access). Never one already past (removing the member is how
+    it ends now), never for a manager (a group keeps its managers). Returns the member."""
+    member = db.session.get(GroupMember, (group.id, account_id))
+    if member is None:
+        raise InvalidInput.of("not_a_member")
+    if member.is_manager and ends_at is not None:
+        raise InvalidInput.of("manager_without_end", name=_name(account_id))
+    if access_end_refused(member.access_ends_at, ends_at):
+        raise InvalidInput.of("membership_end_past", name=_name(account_id))
+    member.access_ends_at = ends_at
+    return db.session.get(Account, account_id)
+
+
 def set_manager(editor: Account, group: Group, account_id: int, manager: bool) -> None:
-    """Make a member a manager, or make a manager a plain member again (never the last)."""
+    """Make a member a manager (whose membership then has no end), or make a manager a plain
+    member again (never the last)."""
     member = db.session.get(GroupMember, (group.id, account_id))
     if member is None:
         raise InvalidInput.of("not_a_member")
@@ -143,7 +161,7 @@ def set_manager(editor: Account, group: Group, account_id: int, manager: bool) -
         raise InvalidInput.of("last_manager")
     db.session.execute(update(GroupMember).where(
         GroupMember.group_id == group.id, GroupMember.account_id == account_id)
-        .values(is_manager=manager))
+        .values(is_manager=manager, **({"access_ends_at": None} if manager else {})))
 
 
 def _checked_text(name: str, description: str) -> tuple[str, str]:

@@ -65,6 +65,10 @@ WORDING: dict[str, str] = {
     "member_is_manager": N_("%(name)s est gestionnaire du groupe : retirez-lui d'abord la "
                             "gestion."),
     "last_manager": N_("Le groupe doit garder au moins un gestionnaire."),
+    "manager_without_end": N_("%(name)s gère le groupe : retirez-lui d'abord la gestion pour "
+                              "limiter sa participation dans le temps."),
+    "membership_end_past": N_("Cette date est déjà passée : pour que %(name)s quitte le groupe "
+                              "maintenant, retirez-le du groupe."),
     "group_name_missing": N_("Donnez un nom au groupe."),
     "group_name_too_long": N_("Le nom du groupe dépasse %(max)d caractères."),
     "group_name_no_letter": N_("Le nom du groupe doit contenir au moins une lettre ou un "

@@ -1,5 +1,5 @@
 """Ad hoc groups' life cycle: create, edit, add members one by one or the whole list of a
-search, remove members, name managers, delete after confirmation. Every group is loaded
+search, remove members, give a member a last day, name managers, delete after confirmation. Every group is loaded
 through `managed_group`, so someone who does not manage it gets 404, forged POST included."""
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
 
 from directory import groups
+from directory.clock import end_of_local_day
 from directory.db import db
 from directory.errors import InvalidInput
 from directory.models import Account, GroupMember
 
-from .directory_forms import AdHocGroupForm, ManagerForm, choice
+from .directory_forms import AdHocGroupForm, ManagerForm, MemberEndForm, choice
 from .group_members import Membership, apply_change, delete_page, register
 from .saving import FAILED, saved
 
@@ -103,6 +104,30 @@ def set_manager(group_id: int):
     def change() -> str:
         groups.set_manager(current_user, group, form.account.data, form.manager.data == "oui")
         return gettext("Les gestionnaires du groupe sont mis à jour.")
+
+    return apply_change(_page(group), change)
+
+
+@bp.route(f"/{GROUP_ID}/membres/fin", methods=["POST"])
+def set_member_end(group_id: int):
+    """A member's last day in the group (an internship, a term's option), or none."""
+    group = _group(group_id)
+    form = MemberEndForm()
+    if not form.validate():
+        if form.errors.keys() != {"fin"}:
+            abort(400)
+        flash(gettext("Date illisible : choisissez un jour (jj/mm/aaaa)."), "error")
+        return redirect(_page(group), code=303)
+    day = form.fin.data
+
+    def change() -> str:
+        person = groups.set_member_end(group, form.account.data,
+                                       end_of_local_day(day) if day else None)
+        if day is None:
+            return gettext("La participation de %(name)s au groupe n'a plus de fin.",
+                           name=person.full_name)
+        return gettext("%(name)s quittera le groupe après le %(day)s.",
+                       name=person.full_name, day=day.strftime("%d/%m/%Y"))
 
     return apply_change(_page(group), change)
 

@@ -13,6 +13,7 @@ from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms import (
     BooleanField,
+    DateField,
     HiddenField,
     IntegerField,
     SelectField,
@@ -182,6 +183,11 @@ class MemberForm(FlaskForm):
 class ManagerForm(FlaskForm):
     account = _account_field()
     manager = HiddenField(_l("Gestionnaire"), validators=[AnyOf(("oui", "non"))])
+
+
+class MemberEndForm(FlaskForm):
+    account = _account_field()
+    fin = DateField(_l("Jusqu'au"), validators=[Optional()])
 
 
 class ConfirmForm(FlaskForm):

@@ -3,6 +3,7 @@ people with their schools, classes and envelope, and the link to write to someon
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from math import ceil
 from typing import NamedTuple
 
@@ -97,11 +98,13 @@ class PersonRow(NamedTuple):
     person: Person
     writable: bool
     is_manager: bool | None = None
+    member_ends_at: datetime | None = None     # when the membership of `group_id` ends
 
 
 def people_page(viewer: Account, filters: AccountFilters, number: int, per_page: int, *,
                 group_id: int | None = None) -> Page:
-    """A page of people: PersonRow(person, writable, is_manager of `group_id`), in two
+    """A page of people: PersonRow(person, writable, is_manager of `group_id` and when
+    that membership ends), in two
     statements whatever the page's size (its people's ids, then their rows with schools,
     classes and the capped count), built once per shape (portal/people_statements.py)."""
     statements, params = people_statements(viewer, filters, (number - 1) * per_page, per_page,
@@ -126,8 +129,8 @@ def people_page(viewer: Account, filters: AccountFilters, number: int, per_page:
                         schools=sorted(r.schools or ()),
                         classes=sorted(r.classes or ()))
         person.write_label = write_to % {"name": person.full_name}
-        rows.append(PersonRow(person, bool(r.writable),
-                              r.is_manager if group_id is not None else None))
+        rows.append(PersonRow(person, bool(r.writable), *(
+            (r.is_manager, r.member_ends_at) if group_id is not None else ())))
     page = _page(rows, number, per_page, total)
     page.refusals = refusal_reasons(viewer, [r.person.id for r in rows if not r.writable])
     return page

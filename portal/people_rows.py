@@ -16,6 +16,8 @@ from flask_babel import gettext
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
+from directory.clock import last_local_day
+
 from .directory_pages import Page, compose_link
 
 _ROW = ('<tr>\n    <td>{name}{badge}</td>\n    <td>{profile}</td>\n    <td>{schools}</td>\n'
@@ -117,6 +119,9 @@ class _Actions:
             self.add_word = escape(gettext("Ajouter"))
         else:
             self.set_manager = escape(url_for("adhoc.set_manager", group_id=group.id))
+            self.set_end = escape(url_for("adhoc.set_member_end", group_id=group.id))
+            self.until = escape(gettext("Jusqu'au"))
+            self.save_word = escape(gettext("Enregistrer"))
             self.remove = escape(url_for("adhoc.remove_member", group_id=group.id))
             self.demote = escape(gettext("Retirer la gestion"))
             self.promote = escape(gettext("Nommer gestionnaire"))
@@ -126,7 +131,7 @@ class _Actions:
         if self.target is not None:
             return self._add(row.person)
         if self.manage:
-            return self._managing(row.person, row.is_manager)
+            return self._managing(row.person, row.is_manager, row.member_ends_at)
         return ""
 
     def _hidden(self, person) -> str:
@@ -139,7 +144,7 @@ class _Actions:
                 f'<button type="submit" class="small" aria-label="{label}">{self.add_word}'
                 f'</button></form></td>')
 
-    def _managing(self, person, is_manager: bool) -> str:
+    def _managing(self, person, is_manager: bool, ends_at) -> str:
         name = escape(person.full_name)
         change = self.demote if is_manager else self.promote
         html = (f'\n    <td class="actions">\n      <form method="post" '
@@ -151,5 +156,12 @@ class _Actions:
             html += (f'\n      <form method="post" action="{self.remove}">{self._hidden(person)}'
                      f'<button type="submit" class="small danger">'
                      f'{self.remove_word}'
+                     f'<span class="visually-hidden"> : {name}</span></button></form>')
+            last_day = last_local_day(ends_at).isoformat() if ends_at else ""
+            html += (f'\n      <form method="post" action="{self.set_end}" class="member-end">'
+                     f'{self._hidden(person)}<label>{self.until}'
+                     f'<span class="visually-hidden"> ({name})</span> '
+                     f'<input type="date" name="fin" value="{last_day}"></label> '
+                     f'<button type="submit" class="small secondary">{self.save_word}'
                      f'<span class="visually-hidden"> : {name}</span></button></form>')
         return html + "\n    </td>"

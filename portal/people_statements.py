@@ -69,7 +69,7 @@ class _Shape:
 class PeopleStatements:
     ids: sa.Select             # the ids of the page's people, in the page's order
     rows: sa.Select            # of the ids bound as IDS: PERSON_COLUMNS, writable, total,
-                               # schools, classes[, is_manager]
+                               # schools, classes[, is_manager, member_ends_at]
     count: sa.Select           # the matches, counted up to cap + 1
 
 
@@ -108,6 +108,10 @@ def _built(shape: _Shape, cap: int) -> PeopleStatements:
                        .where(GroupMember.group_id == shape.manager_of,
                               GroupMember.account_id == Account.id)
                        .scalar_subquery().label("is_manager"))
+        columns.append(select(GroupMember.access_ends_at)
+                       .where(GroupMember.group_id == shape.manager_of,
+                              GroupMember.account_id == Account.id)
+                       .scalar_subquery().label("member_ends_at"))
     page = search_page(shape.perimeter, filters, shape.offset, shape.limit)
     return PeopleStatements(
         ids=page.with_only_columns(Account.id, maintain_column_froms=True),

@@ -114,16 +114,21 @@ def test_reactivating_an_ended_account_removes_its_end(admin, app):
     assert login(app.test_client(), "zoe.le-gall").status_code == 302
 
 
-def test_memberships_end_on_their_day_and_only_those(app):
+def test_memberships_end_on_their_day_and_only_those_never_a_managers(app):
     with app.app_context():
-        members = db.session.scalars(select(GroupMember).limit(3)).all()
-        assert len(members) == 3
+        members = db.session.scalars(select(GroupMember).where(
+            GroupMember.is_manager.is_(False)).limit(2)).all()
+        manager = db.session.scalars(select(GroupMember).where(
+            GroupMember.is_manager.is_(True)).limit(1)).one()
+        assert len(members) == 2
         now = utcnow()
-        members[0].access_ends_at = now - timedelta(minutes=1)
+        members[0].access_ends_at = manager.access_ends_at = now - timedelta(minutes=1)
         members[1].access_ends_at = now + timedelta(days=1)
-        ended, coming = ((m.group_id, m.account_id) for m in members[:2])
+        ended, coming = ((m.group_id, m.account_id) for m in members)
+        kept = (manager.group_id, manager.account_id)
         db.session.commit()
         assert end_ended_access(now) == 1
+        assert db.session.get(GroupMember, kept) is not None
         left = set(db.session.execute(select(GroupMember.group_id, GroupMember.account_id)
                                       .where(GroupMember.access_ends_at.isnot(None))))
         assert ended not in left and coming in left

@@ -286,6 +286,7 @@ def test_forged_posts_by_non_managers_change_nothing(teacher, app, browser_of, f
         (f"/groupes/{gid}/membres/retirer", {"account": zoe}),
         (f"/groupes/{gid}/gestionnaires", {"account": me, "manager": "oui"}),
         (f"/groupes/{gid}/gestionnaires", {"account": claire, "manager": "non"}),
+        (f"/groupes/{gid}/membres/fin", {"account": zoe, "fin": "2099-06-30"}),
         (f"/groupes/{gid}/modifier", {"name": "Piraté", "school": school_id(app, "0310024H")}),
         (f"/groupes/{gid}/supprimer", {}),
     ]
@@ -294,6 +295,99 @@ def test_forged_posts_by_non_managers_change_nothing(teacher, app, browser_of, f
         assert client.get(url).status_code in (404, 405), url
     assert members_of(app, gid) == before
     assert group_id(app, "Club lecture") == gid
+
+
+def ends_of(app, gid: int) -> dict[str, object]:
+    with app.app_context():
+        return dict(db.session.execute(
+            select(Account.login, GroupMember.access_ends_at).join(GroupMember)
+            .where(GroupMember.group_id == gid)).all())
+
+
+def end_input(page, login_name_id: int):
+    """The « Jusqu'au » field of one member's row."""
+    (form,) = [f for f in page.all("form", class_="member-end")
+               if f.one("input", name="account").attrs["value"] == str(login_name_id)]
+    return form.one("input", name="fin")
+
+
+def test_a_member_gets_a_last_day_and_leaves_the_group_the_day_after(teacher, app):
+    from datetime import date, timedelta
+
+    from directory.accounts import end_ended_access
+    from directory.clock import end_of_local_day, travel_to, utcnow
+
+    gid = create(teacher, app)
+    zoe, claire = account_id(app, "zoe.le-gall"), account_id(app, "claire.bernard")
+    post_form(teacher, f"/groupes/{gid}/membres/ajouter", {"account": zoe},
+              page=f"/groupes/{gid}")
+    last = date(utcnow().year + 1, 1, 31)
+    response = post_form(teacher, f"/groupes/{gid}/membres/fin",
+                         {"account": zoe, "fin": last.isoformat()}, page=f"/groupes/{gid}",
+                         follow_redirects=True)
+    page = html(response)
+    assert f"Zoé Le Gall quittera le groupe après le {last:%d/%m/%Y}." in messages(page)
+    assert end_input(page, zoe).attrs["value"] == last.isoformat()
+    assert ends_of(app, gid)["zoe.le-gall"] == end_of_local_day(last)
+    assert page.all("form", class_="member-end") and not [
+        f for f in page.all("form", class_="member-end")
+        if f.one("input", name="account").attrs["value"] == str(claire)]  # a manager has none
+
+    with travel_to(end_of_local_day(last) - timedelta(minutes=1)), app.app_context():
+        assert end_ended_access() == 0
+    with travel_to(end_of_local_day(last) + timedelta(minutes=1)), app.app_context():
+        assert end_ended_access() == 1
+    assert members_of(app, gid) == {"claire.bernard": True}
+
+
+def test_a_members_end_is_removed_refused_when_past_and_never_a_managers(teacher, app):
+    from datetime import timedelta
+
+    from directory.clock import utcnow
+
+    gid = create(teacher, app)
+    zoe, claire = account_id(app, "zoe.le-gall"), account_id(app, "claire.bernard")
+    post_form(teacher, f"/groupes/{gid}/membres/ajouter", {"account": zoe},
+              page=f"/groupes/{gid}")
+    yesterday = (utcnow() - timedelta(days=2)).date().isoformat()
+    past = post_form(teacher, f"/groupes/{gid}/membres/fin", {"account": zoe, "fin": yesterday},
+                     page=f"/groupes/{gid}", follow_redirects=True)
+    assert "Cette date est déjà passée : pour que Zoé Le Gall quitte le groupe maintenant, " \
+        "retirez-le du groupe." in messages(html(past))
+    unreadable = post_form(teacher, f"/groupes/{gid}/membres/fin",
+                           {"account": zoe, "fin": "31/02"}, page=f"/groupes/{gid}",
+                           follow_redirects=True)
+    assert "Date illisible : choisissez un jour (jj/mm/aaaa)." in messages(html(unreadable))
+    manager = post_form(teacher, f"/groupes/{gid}/membres/fin",
+                        {"account": claire, "fin": "2099-06-30"}, page=f"/groupes/{gid}",
+                        follow_redirects=True)
+    assert "Claire Bernard gère le groupe : retirez-lui d'abord la gestion pour limiter sa " \
+        "participation dans le temps." in messages(html(manager))
+    assert set(ends_of(app, gid).values()) == {None}
+
+    post_form(teacher, f"/groupes/{gid}/membres/fin", {"account": zoe, "fin": "2099-06-30"},
+              page=f"/groupes/{gid}")
+    assert ends_of(app, gid)["zoe.le-gall"] is not None
+    cleared = post_form(teacher, f"/groupes/{gid}/membres/fin", {"account": zoe, "fin": ""},
+                        page=f"/groupes/{gid}", follow_redirects=True)
+    assert "La participation de Zoé Le Gall au groupe n'a plus de fin." in \
+        messages(html(cleared))
+    assert ends_of(app, gid)["zoe.le-gall"] is None
+    # Named manager, a member keeps no end.
+    with app.app_context():
+        colleague, login_name = db.session.execute(select(Account.id, Account.login).where(
+            Account.profile == "teacher", Account.login != "claire.bernard")).first()
+    post_form(teacher, f"/groupes/{gid}/membres/ajouter", {"account": colleague},
+              page=f"/groupes/{gid}")
+    post_form(teacher, f"/groupes/{gid}/membres/fin", {"account": colleague,
+                                                       "fin": "2099-06-30"},
+              page=f"/groupes/{gid}")
+    assert ends_of(app, gid)[login_name] is not None
+    post_form(teacher, f"/groupes/{gid}/gestionnaires", {"account": colleague,
+                                                         "manager": "oui"},
+              page=f"/groupes/{gid}")
+    assert members_of(app, gid)[login_name] is True
+    assert ends_of(app, gid)[login_name] is None
 
 
 def test_unknown_or_institutional_groups_cannot_be_changed(admin, app):
