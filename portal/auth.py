@@ -24,7 +24,7 @@ from sqlalchemy import Integer, String, bindparam, delete, exists, select
 from sqlalchemy.orm import joinedload
 
 from directory.accounts import change_password, end_sessions
-from directory.clock import utcnow
+from directory.clock import last_local_day, utcnow
 from directory.db import db, write_transaction
 from directory.models import Account, EndedSession
 from directory.passwords import hash_password, policy_errors, verify_password
@@ -107,14 +107,23 @@ def login():
                 form.form_errors.append(gettext("Identifiant ou mot de passe incorrect."))
             elif account.suspended:
                 write_transaction(lambda: throttle.succeeded(attempt))
-                form.form_errors.append(gettext(
-                    "Ce compte est suspendu. Adressez-vous à l'administrateur de votre "
-                    "établissement."))
+                form.form_errors.append(_suspended_message(account))
             else:
                 write_transaction(lambda: _record_login(account, attempt))
                 _open_session(account)
                 return redirect(local_path(request.args.get("next")) or url_for("home.index"))
     return render_template("auth/login.html", form=form), 200 if not form.errors else 400
+
+
+def _suspended_message(account: Account) -> str:
+    """Why a suspended account cannot log in: its access has ended, or it is suspended."""
+    ends = account.access_ends_at
+    if ends is not None and ends <= utcnow():
+        return gettext("L'accès de ce compte a pris fin le %(day)s. Adressez-vous à "
+                       "l'administrateur de votre établissement.",
+                       day=last_local_day(ends).strftime("%d/%m/%Y"))
+    return gettext("Ce compte est suspendu. Adressez-vous à l'administrateur de votre "
+                   "établissement.")
 
 
 def _record_login(account: Account, attempt: throttle.Attempt) -> None:

@@ -57,9 +57,11 @@ def test_the_account_is_suspended_the_day_after_its_last_day(admin, app):
         claire = db.session.scalar(select(Account).where(Account.login == "claire.bernard"))
         (decision,) = routing.check(claire, [zoe.id])
         assert decision.result.refusal == routing.Refusal.SUSPENDED
-    assert pupil.get("/messagerie/").status_code == 302      # her session no longer works
-    refused = login(app.test_client(), "zoe.le-gall")
-    assert "Ce compte est suspendu" in refused.get_data(as_text=True)
+    with travel_to(ends + timedelta(seconds=30)):
+        assert pupil.get("/messagerie/").status_code == 302      # her session no longer works
+        refused = login(app.test_client(), "zoe.le-gall")
+    assert f"L'accès de ce compte a pris fin le {last:%d/%m/%Y}. Adressez-vous à " \
+        "l'administrateur de votre établissement." in html(refused).text
     page = html(admin.get(f"/administration/comptes/{zoe.id}"))
     assert "suspendu" in page.one("dd", id="etat").text
 
