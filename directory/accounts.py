@@ -89,9 +89,9 @@ def access_end_refused(current: datetime | None, new: datetime | None,
 def end_ended_access(now: datetime | None = None) -> int:
     """Accounts whose access has ended (`access_ends_at` passed) are suspended, and
     memberships whose end has passed are removed (never a manager's: a group keeps its
-    managers): from then on every rule about a suspended
-    account or a former member applies (no login, mail refused, absent from pickers). One
-    indexed look, and writes only when something has ended. Returns how many changed."""
+    managers). From then on every rule about a suspended account or a former member applies
+    (no login, mail refused, absent from pickers). One indexed look, and writes only when
+    something has ended. Returns how many changed."""
     now = now or utcnow()
     member_ended = and_(GroupMember.access_ends_at <= now, GroupMember.is_manager.is_(False))
     ended = or_(exists().where(Account.access_ends_at <= now, Account.suspended.is_(False)),

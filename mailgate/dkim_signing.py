@@ -1,9 +1,9 @@
 """Optional DKIM signature of outgoing mail (PREAU_DKIM_KEY, PREAU_DKIM_SELECTOR).
 
 The worker signs each message just before handing it to the relay, so that a parent's mail
-provider can check that mail from @<domain> really left from Préau. The key is read and tried
-once when the worker starts: a missing file or a key that cannot sign stops it with one French
-line instead of failing on every message.
+provider can check that mail from @<domain> really left from Préau. The key is read and checked
+once when the worker starts: a missing file or a key that is not an RSA private key stops it
+with one French line instead of failing on every message.
 
 The signature (RFC 6376: rsa-sha256, relaxed/relaxed) is put together here with dkimpy's
 canonicalization, and made by OpenSSL (the `cryptography` package): dkimpy's own signing does

@@ -1,6 +1,7 @@
 """Ad hoc groups' life cycle: create, edit, add members one by one or the whole list of a
-search, remove members, give a member a last day, name managers, delete after confirmation. Every group is loaded
-through `managed_group`, so someone who does not manage it gets 404, forged POST included."""
+search, remove members, give a member a last day, name managers, delete after confirmation.
+Every group is loaded through `managed_group`, so someone who does not manage it gets 404,
+forged POST included."""
 from __future__ import annotations
 
 import re
