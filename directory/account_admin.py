@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import delete, exists, false, or_, select, true
 
 from .accounts import access_end_refused
-from .clock import utcnow
+from .clock import has_ended, utcnow
 from .db import db
 from .enums import GroupKind, Profile
 from .import_models import AccountImport
@@ -192,7 +192,7 @@ def groups_of_school(admin: Account, school_id: int | None) -> list[Group]:
 
 class EditRefused(Exception):
     """An edit that cannot be made: `code` (missing_name, too_long, unknown_class,
-    unknown_child, access_end_past, not_found) with its parameters; nothing is changed (the
+    unknown_child, access_end_past, own_access_end, not_found) with its parameters; nothing is changed (the
     caller rolls back)."""
 
     def __init__(self, code: str, **params):
@@ -217,8 +217,7 @@ def set_suspended(admin: Account, accounts: list[Account], suspended: bool) -> l
             refusals.append(Refusal.SELF)
             continue
         account.suspended = suspended
-        if not suspended and account.access_ends_at is not None \
-                and account.access_ends_at <= now:
+        if not suspended and has_ended(account.access_ends_at, now):
             account.access_ends_at = None
     return refusals
 
@@ -297,6 +296,8 @@ def edit_account(admin: Account, account: Account, edit: AccountEdit) -> None:
     if edit.school_admin is not None and admin.is_admin:
         account.is_school_admin = edit.school_admin
     if edit.new_access_end:
+        if account.id == admin.id and edit.access_ends_at is not None:
+            raise EditRefused("own_access_end")     # as one does not suspend oneself
         if access_end_refused(account.access_ends_at, edit.access_ends_at):
             raise EditRefused("access_end_past")
         account.access_ends_at = edit.access_ends_at

@@ -31,7 +31,7 @@ COLUMNS = {
     "external_id": ("identifiant externe", "idnumber", "id number", "external id"),
     "parent_of": ("parent de", "parent of"),
     "access_end": ("fin d acces", "dernier jour d acces", "date de fin", "end date",
-                   "enddate"),
+                   "enddate", "last day of access"),
 }
 # field → how a reason names its column: its header in a French file
 HEADER_NAMES = {"first_name": "prénom", "last_name": "nom", "profile": "profil",
@@ -39,6 +39,10 @@ HEADER_NAMES = {"first_name": "prénom", "last_name": "nom", "profile": "profil"
                 "external_id": "identifiant externe", "parent_of": "parent de",
                 "access_end": "fin d'accès"}
 REQUIRED = ("first_name", "last_name", "profile")
+# How a day is written in an account file (the export writes it so); the import also reads
+# the other DAY_FORMATS.
+DAY_FORMAT = "%d/%m/%Y"
+DAY_FORMATS = (DAY_FORMAT, "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y")
 _COHORT = re.compile(r"^(?:groupe|cohort|cohorte)\s*(\d+)$")
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import and_, delete, exists, false, or_, select, update
 
 from .addresses import allocate_address
-from .clock import utcnow
+from .clock import has_ended, utcnow
 from .db import db, write_transaction
 from .enums import Profile
 from .errors import InvalidInput, NotFound
@@ -83,26 +83,26 @@ def access_end_refused(current: datetime | None, new: datetime | None,
                        now: datetime | None = None) -> bool:
     """A new end of access may not be already past: stopping access at once is suspending.
     An end left as it was is never refused (a file imported again, a form saved again)."""
-    return new is not None and new != current and new <= (now or utcnow())
+    return new != current and has_ended(new, now)
 
 
 def end_ended_access(now: datetime | None = None) -> int:
     """Accounts whose access has ended (`access_ends_at` passed) are suspended, and
     memberships whose end has passed are removed (never a manager's: a group keeps its
     managers). From then on every rule about a suspended account or a former member applies
-    (no login, mail refused, absent from pickers). One indexed look, and writes only when
-    something has ended. Returns how many changed."""
+    (no login, mail refused, absent from pickers). One look through small indexes (of the
+    ends not enforced yet: migration 0023), and writes only when something has ended. Returns how many changed."""
     now = now or utcnow()
     member_ended = and_(GroupMember.access_ends_at <= now, GroupMember.is_manager.is_(False))
-    ended = or_(exists().where(Account.access_ends_at <= now, Account.suspended.is_(False)),
-                exists().where(member_ended))
+    account_ended = and_(Account.access_ends_at <= now, Account.suspended == false())
+    ended = or_(exists().where(account_ended), exists().where(member_ended))
     if not db.session.scalar(select(ended)):
         db.session.commit()
         return 0
 
     def end() -> int:
         suspended = db.session.execute(
-            update(Account).where(Account.access_ends_at <= now, Account.suspended.is_(False))
+            update(Account).where(account_ended)
             .values(suspended=True).execution_options(synchronize_session=False)).rowcount
         removed = db.session.execute(
             delete(GroupMember).where(member_ended)

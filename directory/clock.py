@@ -42,11 +42,22 @@ def local_time(when: datetime) -> datetime:
     return when.replace(tzinfo=UTC).astimezone(readers_zone())
 
 
-def end_of_local_day(day: date) -> datetime:
+# A last day from this year on means no end: exports write 31/12/9999 for it.
+NO_END_FROM_YEAR = 9000
+
+
+def end_of_local_day(day: date) -> datetime | None:
     """The naive UTC moment `day` ends on the readers' clocks (the next day's start): when an
-    access whose last day is `day` ends."""
+    access whose last day is `day` ends. None (no end) for a day in NO_END_FROM_YEAR or later."""
+    if day.year >= NO_END_FROM_YEAR:
+        return None
     next_day = datetime.combine(day + timedelta(days=1), time(), tzinfo=readers_zone())
     return next_day.astimezone(UTC).replace(tzinfo=None)
+
+
+def has_ended(end: datetime | None, now: datetime | None = None) -> bool:
+    """Whether an access (or a membership) ending at `end` has ended."""
+    return end is not None and end <= (now or utcnow())
 
 
 def last_local_day(end: datetime) -> date:

@@ -18,7 +18,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from .account_file import HEADER_NAMES, AccountFile, FileRow, header_key
+from .account_file import DAY_FORMATS, HEADER_NAMES, AccountFile, FileRow, header_key
 from .accounts import access_end_refused
 from .allocation import next_free, taken_variants
 from .clock import end_of_local_day
@@ -69,6 +69,7 @@ class RowPlan:
     child_ids: list[int] = field(default_factory=list)
     new_groups: list[tuple[GroupKind, str]] = field(default_factory=list)
     access_ends_at: datetime | None = None      # from the file's last day of access
+    access_end_given: bool = False              # the file gave one (31/12/9999: no end)
 
     def error(self, code: str, **params) -> None:
         self.errors.append(Reason(code, params))
@@ -157,13 +158,10 @@ def _checked(row: FileRow, first_lines: dict[int, int]) -> RowPlan:
         if day is None:
             plan.error("bad_date", value=row.access_end)
         else:
-            plan.access_ends_at = end_of_local_day(day)
+            plan.access_ends_at, plan.access_end_given = end_of_local_day(day), True
     if first_lines[row.line] != row.line:
         plan.error("duplicate", line=first_lines[row.line])
     return plan
-
-
-DAY_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y")
 
 
 def _day(text: str) -> date | None:
@@ -298,8 +296,12 @@ def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_s
             plan.child_ids.append(refs[ref])
         elif ref not in file_ids:
             plan.error("child_not_found", ref=ref)
-    if access_end_refused(existing.access_ends_at if existing else None, plan.access_ends_at):
-        plan.error("access_end_past", value=row.access_end)
+    current_end = existing.access_ends_at if existing else None
+    if access_end_refused(current_end, plan.access_ends_at):
+        # Not an error: the row's other changes still apply (a pupil kept on after the day
+        # the school's file still gives, say), the end is left as it is.
+        plan.notes.append(Reason("access_end_past", {"value": row.access_end}))
+        plan.access_ends_at, plan.access_end_given = current_end, False
     if plan.errors:
         return
     if plan.profile == Profile.PARENT and not row.email:
@@ -317,7 +319,7 @@ def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_s
         changes.append("email")
     if row.external_id and existing.external_id != row.external_id:
         changes.append("external_id")
-    if plan.access_ends_at and existing.access_ends_at != plan.access_ends_at:
+    if plan.access_end_given and existing.access_ends_at != plan.access_ends_at:
         changes.append("access_end")
     if existing.id not in in_school:
         changes.append("school")

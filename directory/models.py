@@ -90,10 +90,15 @@ class Account(db.Model):
     role_overrides: Mapped[list[RoleOverride]] = relationship(
         cascade="all, delete-orphan", lazy="selectin")
 
-    #: "never logged in N days after creation" over the region reads this index alone
+    #: "never logged in N days after creation" over the region reads the first index alone;
+    #: the worker's look for ended access the second (migration 0023)
     __table_args__ = (Index("ix_account_never_logged_in", "created_at",
                             postgresql_where=text("last_access_at IS NULL"),
-                            sqlite_where=text("last_access_at IS NULL")),)
+                            sqlite_where=text("last_access_at IS NULL")),
+                      Index("ix_account_access_ends_unsuspended", "access_ends_at",
+                            postgresql_where=text(
+                                "access_ends_at IS NOT NULL AND suspended = false"),
+                            sqlite_where=text("access_ends_at IS NOT NULL AND suspended = 0")))
 
     @property
     def full_name(self) -> str:

@@ -125,8 +125,8 @@ WORDING: dict[str, str] = {
     "bad_email": N_("courriel invalide « %(email)s »"),
     "weak_password": N_("mot de passe trop faible : %(policy)s"),
     "bad_date": N_("date de fin d'accès illisible « %(value)s » (attendu : jj/mm/aaaa)"),
-    "access_end_past": N_("dernier jour d'accès déjà passé (%(value)s) : pour arrêter "
-                          "l'accès, suspendez le compte"),
+    "access_end_past": N_("dernier jour d'accès déjà passé (%(value)s) : non repris ; pour "
+                          "arrêter l'accès, suspendez le compte"),
     "duplicate": N_("doublon de la ligne %(line)d"),
     "ambiguous": N_("%(count)d comptes de l'établissement portent ce nom : ajoutez un "
                     "identifiant externe"),

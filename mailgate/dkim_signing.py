@@ -33,6 +33,7 @@ _LINE_END = re.compile(rb"\r?\n")
 _SELECTOR = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _FIELD = re.compile(rb"^([^:\s][^:]*):(.*)$", re.DOTALL)
 _B64_LINE = 72
+MIN_KEY_BITS = 1024         # RFC 8301: verifiers must refuse shorter keys
 
 
 class Signer:
@@ -55,12 +56,18 @@ class Signer:
         if not isinstance(self.key, rsa.RSAPrivateKey):
             raise InvalidInput(f"PREAU_DKIM_KEY : « {key_path} » n'est pas une clé privée "
                                "DKIM utilisable (PEM RSA attendu).")
+        if self.key.key_size < MIN_KEY_BITS:
+            raise InvalidInput(f"PREAU_DKIM_KEY : « {key_path} » est une clé RSA de "
+                               f"{self.key.key_size} bits ; les messageries refusent les "
+                               f"signatures de moins de {MIN_KEY_BITS} bits (2048 conseillés).")
         self.selector = selector.encode()
         self.domain = domain.encode()
 
     def sign(self, data: bytes) -> bytes:
         """The message with CRLF line ends (as sent over SMTP) and its signature on top."""
         data = _LINE_END.sub(b"\r\n", data)
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"       # as SMTP will send it: the body is signed as it arrives
         header, _, body = data.partition(b"\r\n\r\n")
         body_hash = hashlib.sha256(Relaxed.canonicalize_body(body)).digest()
         tags = (b"v=1; a=rsa-sha256; c=relaxed/relaxed; d=" + self.domain + b"; s="

@@ -224,8 +224,8 @@ def run_forever(stop: threading.Event, *, idle: float = 1.0) -> None:
         try:
             handled = scheduler.run_due() + fanout.run_batch()
             if time.monotonic() >= next_access_look:
-                handled += end_ended_access()
                 next_access_look = time.monotonic() + LOOK_FOR_ENDED_ACCESS_EVERY
+                handled += end_ended_access()       # a failure waits for the next look
             if time.monotonic() >= next_look:
                 left = indexer.index_left()
                 next_look = 0.0 if left else time.monotonic() + LOOK_FOR_LEFT_EVERY

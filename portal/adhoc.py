@@ -120,11 +120,11 @@ def set_member_end(group_id: int):
         flash(gettext("Date illisible : choisissez un jour (jj/mm/aaaa)."), "error")
         return redirect(_page(group), code=303)
     day = form.fin.data
+    ends = end_of_local_day(day) if day else None
 
     def change() -> str:
-        person = groups.set_member_end(group, form.account.data,
-                                       end_of_local_day(day) if day else None)
-        if day is None:
+        person = groups.set_member_end(group, form.account.data, ends)
+        if ends is None:
             return gettext("La participation de %(name)s au groupe n'a plus de fin.",
                            name=person.full_name)
         return gettext("%(name)s quittera le groupe après le %(day)s.",

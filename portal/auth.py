@@ -24,7 +24,7 @@ from sqlalchemy import Integer, String, bindparam, delete, exists, select
 from sqlalchemy.orm import joinedload
 
 from directory.accounts import change_password, end_sessions
-from directory.clock import last_local_day, utcnow
+from directory.clock import has_ended, last_local_day, utcnow
 from directory.db import db, write_transaction
 from directory.models import Account, EndedSession
 from directory.passwords import hash_password, policy_errors, verify_password
@@ -118,7 +118,7 @@ def login():
 def _suspended_message(account: Account) -> str:
     """Why a suspended account cannot log in: its access has ended, or it is suspended."""
     ends = account.access_ends_at
-    if ends is not None and ends <= utcnow():
+    if has_ended(ends):
         return gettext("L'accès de ce compte a pris fin le %(day)s. Adressez-vous à "
                        "l'administrateur de votre établissement.",
                        day=last_local_day(ends).strftime("%d/%m/%Y"))

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from directory import account_admin as rules
 from directory.account_admin import Activity, AdminFilters, EditRefused
+from directory.account_file import DAY_FORMAT
 from directory.clock import end_of_local_day, last_local_day
 from directory.db import db
 from directory.enums import GroupKind, Profile
@@ -85,7 +86,7 @@ def export():
 
 def _day(day: date | None) -> str:
     """As the import reads it back (its « Dernier jour d'accès » column)."""
-    return day.strftime("%d/%m/%Y") if day else ""
+    return day.strftime(DAY_FORMAT) if day else ""
 
 
 def _date(when) -> str:
@@ -145,6 +146,7 @@ def account(account_id: int):
     form.classe.choices = _class_choices(target)
     if form.validate_on_submit():
         last_day = form.fin_acces.data
+        ends = end_of_local_day(last_day) if last_day else None
         edit = rules.AccountEdit(
             first_name=form.prenom.data, last_name=form.nom.data,
             profile=Profile(form.profil.data),
@@ -153,8 +155,9 @@ def account(account_id: int):
             children_logins=(form.enfants.data or "").split(),
             school_admin=bool(form.admin_etablissement.data) if current_user.is_admin
             else None,
-            access_ends_at=end_of_local_day(last_day) if last_day else None,
-            new_access_end=last_day != _last_day(target))
+            access_ends_at=ends,
+            # the form shows days: the same day saved again is no new end
+            new_access_end=ends != target.access_ends_at and last_day != _last_day(target))
         try:
             rules.edit_account(current_user, target, edit)
         except EditRefused as refused:
@@ -181,6 +184,7 @@ def _edit_refusal(refused: EditRefused) -> str:
         "unknown_class": gettext("Cette classe n'est pas une classe de ses établissements."),
         "unknown_child": gettext("Aucun compte que vous administrez n'a l'identifiant "
                                  "« %(login)s ».", login=refused.params.get("login", "")),
+        "own_access_end": gettext("Vous ne pouvez pas limiter votre propre accès."),
         "access_end_past": gettext("Le dernier jour d'accès ne peut pas être déjà passé : "
                                    "pour arrêter l'accès maintenant, suspendez le compte."),
     }.get(refused.code, gettext("Modification impossible."))

@@ -193,14 +193,43 @@ def test_the_last_day_of_access_is_imported_and_changed_only_when_the_file_chang
     db.session.expire_all()
     assert last_local_day(victor.access_ends_at) == june + timedelta(days=1)
 
-    # Once that day has passed, the same file is still unchanged (no new end), but a new
-    # account or a changed end on a day already past is refused.
+    # Once that day has passed, the same file is still unchanged (no new end). A changed end
+    # or a new account's end on a day already past is not taken, with a note; the row's
+    # other changes still apply.
     with travel_to(end_of_local_day(june) + timedelta(days=3)):
         assert [row.fate for row in plan_import(school, later).rows] == [Fate.UNCHANGED] * 2
-        past = _with_end([["Blondel", "Victor", "Élève", "V-1", june.isoformat()],
+        past = _with_end([["Blondel", "Victorin", "Élève", "V-1", june.isoformat()],
                           ["Blondel", "Vianney", "Élève", "V-3", june.isoformat()]])
-        assert _fates(plan_import(school, past)) == [
-            (2, "error", ["access_end_past"]), (3, "error", ["access_end_past"])]
+        plan = plan_import(school, past)
+        assert [(row.fate, row.changes, [n.code for n in row.notes]) for row in plan.rows] == [
+            (Fate.UPDATE, ["names"], ["access_end_past"]),
+            (Fate.CREATE, [], ["access_end_past"])]
+        assert str(plan.rows[0].notes[0]) == (
+            f"dernier jour d'accès déjà passé ({june.isoformat()}) : non repris ; pour "
+            "arrêter l'accès, suspendez le compte")
+        assert apply_import(school, read_account_file(past)) == (1, 1)
+        db.session.expire_all()
+        assert victor.first_name == "Victorin"
+        assert last_local_day(victor.access_ends_at) == june + timedelta(days=1)
+        vianney = db.session.scalar(select(Account).where(Account.external_id == "V-3"))
+        assert vianney.access_ends_at is None
+
+
+def test_a_last_day_in_the_year_9999_means_no_end(school):
+    from datetime import date
+
+    from directory.clock import end_of_local_day
+
+    data = _with_end([["Blondel", "Victor", "Élève", "V-1", "30/06/2099"]])
+    assert apply_import(school, read_account_file(data)) == (1, 0)
+    victor = db.session.scalar(select(Account).where(Account.external_id == "V-1"))
+    assert victor.access_ends_at == end_of_local_day(date(2099, 6, 30))
+    no_end = _with_end([["Blondel", "Victor", "Élève", "V-1", "31/12/9999"]])
+    assert [(row.fate, row.changes) for row in plan_import(school, no_end).rows] == [
+        (Fate.UPDATE, ["access_end"])]
+    assert apply_import(school, read_account_file(no_end)) == (0, 1)
+    db.session.expire_all()
+    assert victor.access_ends_at is None
 
 
 @pytest.mark.parametrize("typed", ["31/02/2027", "demain", "30/06/27", "2027/06/30"])

@@ -77,6 +77,7 @@ def test_without_dkim_settings_nothing_is_signed(smtp, sink):
     ("/nonexistent/dkim.pem", SELECTOR, "PREAU_DKIM_KEY : impossible de lire la clé"),
     ("not-a-key", SELECTOR, "n'est pas une clé privée DKIM utilisable"),
     ("ec-key", SELECTOR, "n'est pas une clé privée DKIM utilisable (PEM RSA attendu)"),
+    ("short-key", SELECTOR, "est une clé RSA de 768 bits"),
     ("KEY", "", "PREAU_DKIM_KEY et PREAU_DKIM_SELECTOR vont ensemble"),
     ("KEY", "bad selector!", "PREAU_DKIM_SELECTOR invalide"),
 ])
@@ -85,6 +86,10 @@ def test_a_bad_dkim_setting_stops_the_worker_with_one_french_line(
     if key == "not-a-key":
         key = tmp_path / "not-a-key.pem"
         key.write_text("-----BEGIN PRIVATE KEY-----\nbm9wZQ==\n-----END PRIVATE KEY-----\n")
+    elif key == "short-key":
+        key = tmp_path / "short.pem"
+        subprocess.run(["openssl", "genrsa", "-out", str(key), "768"], check=True,
+                       capture_output=True)
     elif key == "ec-key":
         key = tmp_path / "ec.pem"
         subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout",
@@ -112,6 +117,7 @@ MESSAGES = {
     "8bit": b"From: a@ent.test\r\nContent-Type: text/plain; charset=utf-8\r\n"
             b"Content-Transfer-Encoding: 8bit\r\n\r\n\xc3\xa9l\xc3\xa8ve\r\n",
     "no body": b"From: a@ent.test\r\nSubject: rien\r\n\r\n",
+    "no final line end": b"From: a@ent.test\r\nSubject: fin\r\n\r\nderni\xc3\xa8re ligne  ",
 }
 
 
@@ -119,6 +125,7 @@ MESSAGES = {
 def test_every_shape_of_message_verifies_and_a_change_breaks_it(name, rsa_key):
     signed = Signer(rsa_key[0], SELECTOR, "ent.test").sign(MESSAGES[name])
     assert dkim.verify(signed, dnsfunc=dns_of(rsa_key[1]))
+    assert signed.endswith(b"\r\n")      # as SMTP sends it, and as it was signed
     header, _, body = signed.partition(b"\r\n\r\n")
     assert not dkim.verify(header + b"\r\n\r\n" + body + b"ajout\r\n",
                            dnsfunc=dns_of(rsa_key[1]))

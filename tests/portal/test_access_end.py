@@ -85,6 +85,21 @@ def test_an_unreadable_date_is_refused_under_its_field(admin, app, typed):
     assert account(app, "zoe.le-gall").first_name == "Zoé"
 
 
+def test_an_administrator_does_not_limit_their_own_access(admin, app):
+    me = account(app, "admin")
+    refused = edit(admin, me, fin_acces="2099-06-30")
+    assert refused.status_code == 400
+    assert "Vous ne pouvez pas limiter votre propre accès." in html(refused).text
+    assert account(app, "admin").access_ends_at is None
+
+
+def test_a_day_in_the_year_9999_means_no_end(admin, app):
+    zoe = account(app, "zoe.le-gall")
+    assert edit(admin, zoe, fin_acces="2099-06-30").status_code == 303
+    assert edit(admin, zoe, fin_acces="9999-12-31").status_code == 303
+    assert account(app, "zoe.le-gall").access_ends_at is None
+
+
 def test_today_is_a_valid_last_day_and_an_empty_field_removes_the_end(admin, app):
     zoe = account(app, "zoe.le-gall")
     assert edit(admin, zoe, fin_acces=today().isoformat()).status_code == 303
