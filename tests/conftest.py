@@ -186,6 +186,14 @@ def own_database(tmp_path):
     engine.dispose()
 
 
+def live_demo_app(tmp_path_factory, url: str, name: str, users: int = 600):
+    """An app on a database whose commits other threads see (`fresh_database`), migrated and
+    loaded with a demo region of `users` accounts."""
+    app = make_app(tmp_path_factory.mktemp(f"{name}-instance"), url)
+    migrate_and_load_demo(app, users=users)
+    return app
+
+
 def migrate_and_load_demo(app, users: int = 600) -> None:
     from flask_migrate import upgrade
 

@@ -63,8 +63,6 @@ def live_database(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def live_app(live_database, tmp_path_factory):
-    from tests.conftest import make_app, migrate_and_load_demo
+    from tests.conftest import live_demo_app
 
-    app = make_app(tmp_path_factory.mktemp("agenda-instance"), live_database)
-    migrate_and_load_demo(app, users=50)
-    return app
+    return live_demo_app(tmp_path_factory, live_database, "agenda", users=50)

@@ -13,8 +13,7 @@ from werkzeug.serving import make_server
 from tests.conftest import (
     DEMO_PASSWORD,
     fresh_database,
-    make_app,
-    migrate_and_load_demo,
+    live_demo_app,
     missing,
 )
 
@@ -37,9 +36,8 @@ def live_database(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def live_app(live_database, tmp_path_factory):
-    app = make_app(tmp_path_factory.mktemp("live-instance"), live_database)
+    app = live_demo_app(tmp_path_factory, live_database, "live")
     app.config["TESTING"] = False
-    migrate_and_load_demo(app)
     return app
 
 

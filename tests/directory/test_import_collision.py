@@ -28,11 +28,9 @@ def live_database(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def live_app(live_database, tmp_path_factory):
-    from tests.conftest import make_app, migrate_and_load_demo
+    from tests.conftest import live_demo_app
 
-    app = make_app(tmp_path_factory.mktemp("imports-instance"), live_database)
-    migrate_and_load_demo(app, users=50)
-    return app
+    return live_demo_app(tmp_path_factory, live_database, "imports", users=50)
 
 
 def one_pupil(last: str, first: str):
