@@ -12,6 +12,7 @@ from directory.db import configure_engine, db
 from directory.passwords import POLICY
 
 from . import choice_html, config, reads_only, security
+from .directory_pages import page_link
 from .extensions import babel, csrf, login_manager, migrate
 from .i18n import N_, said
 from .people_rows import add_chip, people_rows, picker_add_cell, picker_rows
@@ -61,6 +62,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.install(app)
     choice_html.install(app)
     app.jinja_env.globals["people_rows"] = people_rows
+    app.jinja_env.globals["page_link"] = page_link
     app.jinja_env.globals["picker_rows"] = picker_rows
     app.jinja_env.globals["picker_add_cell"] = picker_add_cell
     app.jinja_env.globals["add_chip"] = add_chip
@@ -100,10 +102,11 @@ SERVICES = (
 
 
 def navigation(app: Flask) -> list[tuple[str, str]]:
-    from flask_babel import gettext
+    from flask_babel import get_translations
     from flask_login import current_user
 
-    return [(endpoint, gettext(label)) for endpoint, label in SERVICES
+    translations = get_translations()
+    return [(endpoint, translations.gettext(label)) for endpoint, label in SERVICES
             if endpoint in app.view_functions and _offered(endpoint, current_user)]
 
 

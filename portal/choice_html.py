@@ -1,4 +1,5 @@
-"""The HTML of a form's choice fields (select lists, checkbox lists), kept per process.
+"""HTML kept per process: a form's choice fields (select lists, checkbox lists), and the
+blocks of a page rendered only from fields and plain values (`kept_block`).
 
 The search forms offer the same choices to many requests: the profiles, the disciplines,
 schools and groups of one's schools, the page sizes. Rendering them through WTForms costs
@@ -8,11 +9,20 @@ from — the field's name, id, type, flags and render_kw, each choice's value, l
 reader's language) and whether it is selected, and the attributes the template passes — so
 a kept rendering is the one the field would give again: a renamed class or a new discipline
 is another key, and no delay applies. Fields without choices are rendered each time.
+
+`kept_block` does the same for a block of a template: `{% call kept_block("name", a, b) %}…
+{% endcall %}` renders the block once per key — its name, the reader's language and every
+part given (a field's whole state: data, errors, choices and which are selected; a list or
+a plain value as it is) — so the block must read nothing else: no CSRF token, no value of
+the request that is not among the parts. The Annuaire's filters and the navigation bar are
+such blocks; what they saved is measured in the README ("Directory search over HTTP").
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 
+from flask import request
+from flask_babel import get_locale
 from markupsafe import Markup, escape
 
 MAX_ENTRIES = 2_000
@@ -50,5 +60,27 @@ def checkbox_list(field) -> Markup:
         for option in field))
 
 
+def kept_block(name: str, *parts, caller) -> Markup:
+    """The block of a `{% call kept_block(name, *parts) %}`, rendered at the first call with
+    these parts in this language (and under this root of the site, for its links) and kept
+    (see the module's docstring)."""
+    key = ("block", name, str(get_locale()), request.script_root,
+           *(_part(part) for part in parts))
+    return _kept_or(key, caller)
+
+
+def _part(part) -> Hashable:
+    if hasattr(part, "widget"):     # a WTForms field
+        choices = tuple((str(value), str(label), bool(selected))
+                        for value, label, selected, *_ in part.iter_choices()) \
+            if hasattr(part, "iter_choices") else ()
+        return (type(part), part.name, part.id, repr(part.data), tuple(map(str, part.errors)),
+                choices, tuple(sorted(vars(part.flags).items())), repr(part.render_kw))
+    if isinstance(part, (list, tuple)):
+        return tuple(_part(item) for item in part)
+    return part
+
+
 def install(app) -> None:
-    app.jinja_env.globals.update(choice_widget=widget, checkbox_list=checkbox_list)
+    app.jinja_env.globals.update(choice_widget=widget, checkbox_list=checkbox_list,
+                                 kept_block=kept_block)

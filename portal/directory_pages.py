@@ -2,6 +2,7 @@
 people with their schools, classes and envelope, and the link to write to someone."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from math import ceil
@@ -155,6 +156,15 @@ def compose_link(account: Account) -> str:
             g.compose_url = url_for("messagerie.compose")
         return f"{g.compose_url}?destinataire={int(account.id)}"
     return f"mailto:{account.universal_address}"
+
+
+def page_link(endpoint: str, args, route: dict | None = None) -> Callable[[int], str]:
+    """The address of each page of the current search (the pagination's links): url_for
+    once, for the search without its page number, which each link then adds. A url_for per
+    link cost about 0.25 ms of a search's 4."""
+    base = url_for(endpoint, **page_args(args, route, page=None))
+    separator = "&" if "?" in base else "?"
+    return lambda number: f"{base}{separator}page={int(number)}"
 
 
 def page_args(args, route: dict | None = None, **changes) -> dict:

@@ -1,0 +1,59 @@
+"""Blocks of the search pages rendered once and kept per process (portal/choice_html.py
+`kept_block`): each search shows the filters chosen, the errors of that search, the current
+page in the navigation and the reader's language, never a block kept from another request."""
+from __future__ import annotations
+
+from tests.conftest import post_form
+
+from .annuaire_helpers import html, messages
+
+
+def _selected(page, select_id: str) -> list[str]:
+    return [option.text for option in page.one("select", id=select_id).all("option")
+            if "selected" in option.attrs]
+
+
+def _checked(page, name: str) -> list[str]:
+    return [box.attrs["value"] for box in page.all("input", name=name)
+            if "checked" in box.attrs]
+
+
+def test_each_search_shows_its_own_filters(teacher):
+    first = html(teacher.get("/annuaire/?nom=ma&discipline=anglais&profil=teacher"))
+    assert _selected(first, "discipline") == ["anglais"]
+    assert _checked(first, "profil") == ["teacher"]
+    second = html(teacher.get("/annuaire/?nom=ma&discipline=SVT&profil=student&par_page=50"))
+    assert _selected(second, "discipline") == ["SVT"]
+    assert _checked(second, "profil") == ["student"]
+    assert _selected(second, "par_page") == ["50"]
+    again = html(teacher.get("/annuaire/?nom=ma&discipline=anglais&profil=teacher"))
+    assert _selected(again, "discipline") == ["anglais"] and _selected(again, "par_page") == ["20"]
+    assert again.one("input", id="nom").attrs["value"] == "ma"
+
+
+def test_an_error_shows_with_its_search_only(teacher):
+    wrong = teacher.get("/annuaire/?nom=ma&groupe=999999")
+    assert wrong.status_code == 400
+    assert "Ce groupe n'existe pas ou ne vous est pas visible." in messages(html(wrong))
+    right = teacher.get("/annuaire/?nom=ma")
+    assert right.status_code == 200 and messages(html(right)) == []
+
+
+def test_the_navigation_marks_the_page_being_read(teacher):
+    for path, label in (("/annuaire/", "Annuaire"), ("/carnet/", "Carnet d'adresses"),
+                        ("/annuaire/?nom=ma", "Annuaire")):
+        current = html(teacher.get(path)).all("a", aria_current="page")
+        assert [link.text for link in current] == [label], path
+
+
+def test_the_kept_blocks_follow_the_readers_language(teacher):
+    french = html(teacher.get("/annuaire/?nom=ma"))
+    assert french.one("form", role="search").one("button").text == "Rechercher"
+    post_form(teacher, "/langue/en", {"next": "/annuaire/"}, page="/annuaire/")
+    english = html(teacher.get("/annuaire/?nom=ma"))
+    assert english.one("form", role="search").one("button").text == "Search"
+    assert english.one("label", for_="discipline").text == "Subject"
+    assert [link.text for link in english.all("a", aria_current="page")] == ["Directory"]
+    assert english.one("h1").text == "Directory"
+    picker = html(teacher.get("/messagerie/destinataires?nom=ma"))
+    assert picker.one("h1").text == "Add recipients"
