@@ -111,8 +111,9 @@ def people_page(viewer: Account, filters: AccountFilters, number: int, per_page:
     statements, params = people_statements(viewer, filters, (number - 1) * per_page, per_page,
                                            RESULTS_CAP, manager_of=group_id)
     connection = db.session.connection()
-    ids = connection.execute(statements.ids, params).scalars().all()
-    found = connection.execute(statements.rows, {**params, IDS: ids}).all() if ids else []
+    read_ids, read_rows = statements.reads(connection.dialect)
+    ids = read_ids.scalars(connection, params)
+    found = read_rows.rows(connection, {**params, IDS: ids}) if ids else []
     if found:
         total = found[0].total
     else:   # nobody on this page: none at all, or a page past the last (count them to say so)

@@ -22,12 +22,13 @@ first, whose number of pages must then be told.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy import select
 
+from directory.driver_reads import DriverRead
 from directory.enums import Profile
 from directory.models import Account, GroupMember
 from directory.rights import SenderRule, rule_condition, sender_rule
@@ -42,7 +43,7 @@ from directory.search import (
     name_key,
     perimeter_of,
     school_names,
-    search_page,
+    search_page_ids,
 )
 
 NO_LETTER = "-"     # a name without letter or digit: it folds to nothing and finds nobody
@@ -71,6 +72,16 @@ class PeopleStatements:
     rows: sa.Select            # of the ids bound as IDS: PERSON_COLUMNS, writable, total,
                                # schools, classes[, is_manager, member_ends_at]
     count: sa.Select           # the matches, counted up to cap + 1
+    _reads: dict = field(default_factory=dict, compare=False)
+
+    def reads(self, dialect) -> tuple[DriverRead, DriverRead]:
+        """`ids` and `rows` compiled for this database once, run on the driver's cursor
+        (directory/driver_reads.py): every search runs them."""
+        found = self._reads.get(dialect.name)
+        if found is None:
+            found = self._reads[dialect.name] = (DriverRead(self.ids, dialect),
+                                                 DriverRead(self.rows, dialect))
+        return found
 
 
 IDS = "ids"
@@ -112,8 +123,7 @@ def _built(shape: _Shape, cap: int) -> PeopleStatements:
                        .where(GroupMember.group_id == shape.manager_of,
                               GroupMember.account_id == Account.id)
                        .scalar_subquery().label("member_ends_at"))
-    page = search_page(shape.perimeter, filters, shape.offset, shape.limit)
     return PeopleStatements(
-        ids=page.with_only_columns(Account.id, maintain_column_froms=True),
+        ids=search_page_ids(shape.perimeter, filters, shape.offset, shape.limit),
         rows=select(*columns).where(among(Account.id, IDS)),
         count=count)

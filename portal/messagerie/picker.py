@@ -29,8 +29,8 @@ class OwnGroup(NamedTuple):
 def own_groups(viewer: Account) -> list[tuple[OwnGroup, tuple[int, ...]]]:
     """The classes and groups the viewer belongs to, with the members they may write to
     (their ids let the page count recipients as the server does)."""
-    groups = [OwnGroup(*row) for row in db.session.execute(_own_groups_statement(),
-                                                           {"viewer": viewer.id})]
+    rows = db.session.connection().execute(_own_groups_statement(), {"viewer": viewer.id})
+    groups = [OwnGroup(*row) for row in rows]
     members = writable_members(viewer, GroupMember, [g.id for g in groups])
     return [(g, members.get(g.id, ())) for g in groups]
 
