@@ -34,23 +34,24 @@ def _helpers():
 @reads_only
 @login_required
 def index():
-    if not can_search(current_user):
+    viewer = current_user._get_current_object()    # read often below: once through the proxy
+    if not can_search(viewer):
         abort(403)
-    target = _target_group()
+    target = _target_group(viewer)
     form = PeopleSearchForm(formdata=request.args)
-    group_visible = fill_choices(form, current_user)
+    group_visible = fill_choices(form, viewer)
     valid = form.validate()
     if not group_visible:
         form.groupe.errors.append(gettext("Ce groupe n'existe pas ou ne vous est pas visible."))
     if not (valid and group_visible):
-        return _render(form, target, None), 400
+        return _render(viewer, form, target, None), 400
     try:
-        page = people_page(current_user, form.filters(), form.page_number(), form.par_page.data)
+        page = people_page(viewer, form.filters(), form.page_number(), form.par_page.data)
     except PageOutOfRange as error:
         form.page.errors.append(gettext("Cette page n'existe pas : les résultats tiennent sur "
                                         "%(pages)d page(s).", pages=error.pages))
-        return _render(form, target, None), 404
-    return _render(form, target, page)
+        return _render(viewer, form, target, None), 404
+    return _render(viewer, form, target, page)
 
 
 def fill_choices(form: PeopleSearchForm, viewer) -> bool:
@@ -88,17 +89,17 @@ def _near(viewer) -> tuple[list[str], list[tuple]]:
     return _near_cache.get_or(key, lambda: (disciplines_near(viewer), groups_near(viewer)))
 
 
-def _target_group():
+def _target_group(viewer):
     raw = request.args.get("pour_groupe", "")
     if not raw:
         return None
-    group = managed_group(current_user, int(raw)) if raw.isdigit() and len(raw) < 10 else None
+    group = managed_group(viewer, int(raw)) if raw.isdigit() and len(raw) < 10 else None
     if group is None:
         abort(404)
     return group
 
 
-def _render(form, target, page):
+def _render(viewer, form, target, page):
     return render_template("annuaire/index.html", form=form, target=target, page=page,
                            filters=form.filters() if page is not None else None,
-                           region_wide=perimeter_school_ids(current_user) is None)
+                           region_wide=perimeter_school_ids(viewer) is None)

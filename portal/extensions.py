@@ -32,6 +32,22 @@ class RequestBabel(Babel):
     def domain_instance(self):
         return RequestDomain(domain=self.domain)
 
+    def init_app(self, app, *args, **kwargs):
+        """Flask-Babel's, then the templates' `_()` and `ngettext()` ask this domain for its
+        translations directly: Flask-Babel's own callables looked the domain up again from
+        the request context at each call (a search page makes about 30)."""
+        super().init_app(app, *args, **kwargs)
+
+        def translations():
+            return self.domain_instance.get_translations()
+
+        app.jinja_env.install_gettext_callables(
+            gettext=lambda s: translations().ugettext(s),
+            ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+            pgettext=lambda c, s: translations().upgettext(c, s),
+            npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+            newstyle=True)
+
 
 login_manager = LoginManager()
 csrf = CSRFProtect()

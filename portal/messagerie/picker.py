@@ -10,6 +10,7 @@ from typing import NamedTuple
 from sqlalchemy import Integer, bindparam, select
 
 from directory.db import db
+from directory.driver_reads import DriverRead
 from directory.enums import GroupKind
 from directory.models import Account, Group, GroupMember, School
 from directory.rights import writable_condition
@@ -29,21 +30,23 @@ class OwnGroup(NamedTuple):
 def own_groups(viewer: Account) -> list[tuple[OwnGroup, tuple[int, ...]]]:
     """The classes and groups the viewer belongs to, with the members they may write to
     (their ids let the page count recipients as the server does)."""
-    rows = db.session.connection().execute(_own_groups_statement(), {"viewer": viewer.id})
-    groups = [OwnGroup(*row) for row in rows]
+    connection = db.session.connection()
+    groups = [OwnGroup(*row) for row in _own_groups_read(connection.dialect).rows(
+        connection, {"viewer": viewer.id})]
     members = writable_members(viewer, GroupMember, [g.id for g in groups])
     return [(g, members.get(g.id, ())) for g in groups]
 
 
 @cache
-def _own_groups_statement():
-    """Built once: every search of the picker lists them, and building the statement cost
-    more than running it (most accounts belong to a handful of groups, many to none)."""
-    return (select(Group.id, Group.name, Group.kind, School.uai)
-            .join(GroupMember, GroupMember.group_id == Group.id)
-            .join(School, School.id == Group.school_id)
-            .where(GroupMember.account_id == bindparam("viewer", type_=Integer))
-            .order_by(Group.kind, Group.search_name))
+def _own_groups_read(dialect) -> DriverRead:
+    """Built once per database and run on the driver's cursor (directory/driver_reads.py):
+    every search of the picker lists them, and building the statement cost more than
+    running it (most accounts belong to a handful of groups, many to none)."""
+    return DriverRead(select(Group.id, Group.name, Group.kind, School.uai)
+                      .join(GroupMember, GroupMember.group_id == Group.id)
+                      .join(School, School.id == Group.school_id)
+                      .where(GroupMember.account_id == bindparam("viewer", type_=Integer))
+                      .order_by(Group.kind, Group.search_name), dialect)
 
 
 def contact_groups(viewer: Account) -> list[tuple[object, int, tuple[int, ...]]]:

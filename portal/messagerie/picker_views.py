@@ -77,27 +77,27 @@ def adding_url(tokens: list[str], field: str):
 
 
 def _directory(context: dict) -> int:
+    viewer = current_user._get_current_object()    # read often below: once through the proxy
     form = PeopleSearchForm(formdata=request.args)
-    context.update(form=form, page=None, group_chip=None, can_search=can_search(current_user),
-                   own_groups=picker.own_groups(current_user))
+    context.update(form=form, page=None, group_chip=None, can_search=can_search(viewer),
+                   own_groups=picker.own_groups(viewer))
     if not context["can_search"] or not any(request.args.get(k) for k in SEARCH_KEYS):
-        fill_choices(form, current_user)
+        fill_choices(form, viewer)
         return 200
-    visible = fill_choices(form, current_user)
+    visible = fill_choices(form, viewer)
     if not visible:
         form.groupe.errors.append(gettext("Ce groupe n'existe pas ou ne vous est pas visible."))
     if not (form.validate() and visible):
         return 400
     filters = form.filters()
     try:
-        context["page"] = people_page(current_user, filters, form.page_number(),
-                                      form.par_page.data)
+        context["page"] = people_page(viewer, filters, form.page_number(), form.par_page.data)
     except PageOutOfRange:
         form.page.errors.append(gettext("Cette page n'existe pas."))
         return 404
     if picker.group_only(filters):
         context["group_chip"] = recipients.directory_group_chip(
-            current_user, context["target_field"], filters.group_id)
+            viewer, context["target_field"], filters.group_id)
     return 200
 
 
