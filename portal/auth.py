@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
-from functools import cache, wraps
+from functools import wraps
 
 from flask import (
     Blueprint,
@@ -20,14 +20,14 @@ from flask import (
 from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import Integer, String, bindparam, delete, exists, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import delete, select
 
 from directory.accounts import change_password, end_sessions
 from directory.clock import has_ended, last_local_day, utcnow
 from directory.db import db, write_transaction
 from directory.models import Account, EndedSession
 from directory.passwords import hash_password, policy_errors, verify_password
+from directory.session_account import account_of_session
 
 from . import throttle
 from .extensions import login_manager
@@ -51,23 +51,10 @@ def load_account(session_id: str) -> Account | None:
     account_id, _, key = session_id.partition(":")
     if not account_id.isdigit() or len(account_id) > 10:
         return None
-    account = db.session.execute(_account_of_session(), {
-        "account_id": int(account_id), "token": session.get(SESSION_TOKEN, "")}
-    ).unique().scalar_one_or_none()
+    account = account_of_session(int(account_id), session.get(SESSION_TOKEN, ""))
     if account is None or (account.session_key or "") != key:
         return None
     return account
-
-
-@cache
-def _account_of_session():
-    """The statement of `load_account`, built once (building it cost more than running it):
-    the schools and roles every page reads come joined."""
-    ended = exists().where(EndedSession.token == bindparam("token", type_=String))
-    return (select(Account).options(joinedload(Account.schools),
-                                    joinedload(Account.role_overrides))
-            .where(Account.id == bindparam("account_id", type_=Integer),
-                   Account.suspended.is_(False), ~ended))
 
 
 login_manager.login_view = "auth.login"

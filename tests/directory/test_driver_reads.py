@@ -58,12 +58,14 @@ def test_the_engine_listeners_see_each_statement(ctx):
     def record(_connection, _cursor, statement, parameters, *_):
         seen.append((statement, parameters))
 
-    event.listen(db.engine, "before_cursor_execute", record)
+    for moment in ("before_cursor_execute", "after_cursor_execute"):
+        event.listen(db.engine, moment, record)
     try:
         read.scalars(connection, {"id": 1})
     finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-    assert [statement for statement, _ in seen] == [read.sql]
+        for moment in ("before_cursor_execute", "after_cursor_execute"):
+            event.remove(db.engine, moment, record)
+    assert [statement for statement, _ in seen] == [read.sql, read.sql]
 
 
 def test_a_driver_error_is_sqlalchemys_and_names_the_statement(ctx):

@@ -1,0 +1,88 @@
+"""The account of a signed-in request, read at every request with its schools and role
+overrides, in one statement run on the driver's cursor (directory/driver_reads.py).
+
+The ORM loading this account (joined eager loads, unique rows) was the largest piece of a
+directory search's own CPU after the page itself: 0.69 ms of CPU, where reading the same row
+and building the objects here takes 0.46 ms (in process, PostgreSQL, 1,000 loads each).
+The objects are built as the ORM would load them and attached to the session as persistent
+(`make_transient_to_detached`, then `Session.add`): their attributes have no history, the
+collections are loaded, nothing is written at the next flush unless changed, and a change
+(the last access, say) is an UPDATE of that row as for any loaded account.
+"""
+from __future__ import annotations
+
+from functools import cache
+
+from sqlalchemy import Integer, String, bindparam, exists, select
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
+
+from .db import db
+from .driver_reads import DriverRead
+from .models import Account, AccountSchool, EndedSession, RoleOverride, School
+
+_ACCOUNT = tuple(column.key for column in Account.__table__.columns)
+_SCHOOL = tuple(column.key for column in School.__table__.columns)
+
+
+def account_of_session(account_id: int, token: str) -> Account | None:
+    """The account `account_id`, unless it is suspended or the session `token` was ended,
+    attached to the request's session with its schools (by UAI) and role overrides."""
+    key = identity_key(Account, account_id)
+    if key in db.session.identity_map:     # already read in this transaction: read it again
+        return _through_the_orm(account_id, token)
+    connection = db.session.connection()
+    rows = _read(connection.dialect).rows(connection, {"account_id": account_id,
+                                                        "token": token})
+    if not rows:
+        return None
+    first = rows[0]
+    account = Account(**{name: getattr(first, name) for name in _ACCOUNT})
+    schools, overrides = {}, {}
+    for row in rows:
+        if row.school_id is not None and row.school_id not in schools:
+            schools[row.school_id] = _school(row)
+        if row.override_role is not None:
+            overrides[row.override_role] = RoleOverride(
+                account_id=account_id, role=row.override_role, granted=row.override_granted)
+    account.schools = list(schools.values())
+    account.role_overrides = list(overrides.values())
+    known = db.session.identity_map
+    built = [school for school in account.schools
+             if known.get(identity_key(School, school.id)) is not school]
+    for loaded in (*built, *account.role_overrides, account):
+        make_transient_to_detached(loaded)
+    db.session.add(account)
+    return account
+
+
+def _school(row) -> School:
+    """The school of the row, or the one this session has already read (a session holds
+    one object per row)."""
+    known = db.session.identity_map.get(identity_key(School, row.school_id))
+    if known is not None:
+        return known
+    return School(**{name: getattr(row, f"school_{name}") for name in _SCHOOL})
+
+
+@cache
+def _read(dialect) -> DriverRead:
+    ended = exists().where(EndedSession.token == bindparam("token", type_=String))
+    school_columns = [column.label(f"school_{column.key}") for column in School.__table__.c]
+    return DriverRead(
+        select(*Account.__table__.c, *school_columns,
+               RoleOverride.role.label("override_role"),
+               RoleOverride.granted.label("override_granted"))
+        .select_from(Account)
+        .outerjoin(AccountSchool, AccountSchool.account_id == Account.id)
+        .outerjoin(School, School.id == AccountSchool.school_id)
+        .outerjoin(RoleOverride, RoleOverride.account_id == Account.id)
+        .where(Account.id == bindparam("account_id", type_=Integer),
+               Account.suspended.is_(False), ~ended)
+        .order_by(School.uai), dialect)
+
+
+def _through_the_orm(account_id: int, token: str) -> Account | None:
+    ended = exists().where(EndedSession.token == token)
+    return db.session.scalars(select(Account).where(
+        Account.id == account_id, Account.suspended.is_(False), ~ended)).one_or_none()

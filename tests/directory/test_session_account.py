@@ -1,0 +1,95 @@
+"""The account of a signed-in request (directory/session_account.py) is the account the ORM
+would load: every column, its schools by UAI and its role overrides, attached to the session
+with nothing to write, and written like any loaded account once changed."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import event, insert, select
+
+from directory.accounts import school_by_uai
+from directory.clock import utcnow
+from directory.db import db
+from directory.enums import Role
+from directory.models import Account, AccountSchool, EndedSession, School
+from directory.role_grants import grant_role, remove_role
+from directory.session_account import account_of_session
+
+
+def _claire_with_two_schools_and_two_overrides() -> int:
+    claire = db.session.scalar(select(Account).where(Account.login == "claire.bernard"))
+    other = db.session.scalar(select(School).where(School.uai != claire.schools[0].uai)
+                              .order_by(School.uai))
+    db.session.execute(insert(AccountSchool).values(account_id=claire.id, school_id=other.id))
+    grant_role(claire, Role.DIRECTORY_ADVANCED)
+    remove_role(claire, Role.SEND_EXTENDED)
+    account_id = claire.id
+    db.session.commit()
+    db.session.expunge_all()
+    return account_id
+
+
+def _loaded_by_the_orm(account_id: int) -> dict:
+    account = db.session.get(Account, account_id)
+    found = {column.key: getattr(account, column.key) for column in Account.__table__.columns}
+    found["schools"] = [school.uai for school in account.schools]
+    found["overrides"] = sorted((o.role, o.granted) for o in account.role_overrides)
+    db.session.expunge_all()
+    return found
+
+
+def test_the_account_is_the_one_the_orm_loads(ctx):
+    account_id = _claire_with_two_schools_and_two_overrides()
+    expected = _loaded_by_the_orm(account_id)
+    account = account_of_session(account_id, "no-such-session")
+    found = {column.key: getattr(account, column.key) for column in Account.__table__.columns}
+    found["schools"] = [school.uai for school in account.schools]
+    found["overrides"] = sorted((o.role, o.granted) for o in account.role_overrides)
+    assert found == expected
+    assert len(expected["schools"]) == 2 and expected["schools"] == sorted(expected["schools"])
+    assert len(expected["overrides"]) == 2
+    assert db.session.get(Account, account_id) is account
+    assert not db.session.dirty and not db.session.new
+
+
+def test_nothing_is_written_unless_changed_then_only_the_change(ctx):
+    account_id = _claire_with_two_schools_and_two_overrides()
+    account = account_of_session(account_id, "")
+    written = []
+
+    def record(_connection, _cursor, statement, *_):
+        written.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        db.session.flush()
+        assert [s for s in written if not s.startswith("SELECT")] == []
+        account.last_access_at = utcnow()
+        db.session.commit()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    changes = [s for s in written if s.startswith(("INSERT", "UPDATE", "DELETE"))]
+    assert len(changes) == 1 and changes[0].startswith("UPDATE account SET last_access_at")
+    db.session.expunge_all()
+    assert _loaded_by_the_orm(account_id)["last_access_at"] is not None
+
+
+def test_a_suspended_account_or_an_ended_session_has_no_account(ctx):
+    account_id = _claire_with_two_schools_and_two_overrides()
+    db.session.add(EndedSession(token="ended", until=utcnow() + timedelta(days=1)))
+    db.session.commit()
+    assert account_of_session(account_id, "ended") is None
+    db.session.get(Account, account_id).suspended = True
+    db.session.commit()
+    db.session.expunge_all()
+    assert account_of_session(account_id, "") is None
+
+
+def test_a_school_or_account_already_read_is_the_same_object(ctx):
+    account_id = _claire_with_two_schools_and_two_overrides()
+    school = school_by_uai(_loaded_by_the_orm(account_id)["schools"][0])
+    account = account_of_session(account_id, "")
+    assert school in account.schools
+    db.session.expunge_all()
+    already = db.session.get(Account, account_id)
+    assert account_of_session(account_id, "") is already
