@@ -7,7 +7,7 @@ people one may write to; one's own classes and groups with "Voir la liste" and "
 liste") and the address book (its groups, "Voir la liste", "Ajouter la liste")."""
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from flask import abort, render_template, request, url_for
 from flask_babel import gettext
@@ -71,9 +71,8 @@ def adding_url(tokens: list[str], field: str):
     """token → this page's address with `field:token` added to the `ajout` values: the
     address without it is built once, each link only appends its token."""
     base = url_for("messagerie.picker", **page_args(request.args, ajout=tokens))
-    separator = "&" if "?" in base else "?"
-    return lambda token: base + separator + urlencode({"ajout": f"{field}:{token}"},
-                                                      safe=QUERY_SAFE)
+    prefix = f"{base}{'&' if '?' in base else '?'}ajout="
+    return lambda token: prefix + quote_plus(f"{field}:{token}", safe=QUERY_SAFE)
 
 
 def _directory(context: dict) -> int:
