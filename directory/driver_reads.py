@@ -18,43 +18,74 @@ it.
 """
 from __future__ import annotations
 
+import contextlib
 from collections import namedtuple
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 
 
 class DriverRead:
-    """One SELECT compiled for one database (`dialect`); `rows()` runs it with the values of
-    its bound parameters that have none in the statement (a typed name, a list of ids)."""
+    """One SELECT for one database; `rows()` runs it with the values of its bound parameters
+    that have none in the statement (a typed name, a list of ids). Built by compiling the
+    statement (`compiled`: for a statement built once per process), or from SQLAlchemy's own
+    execution of it (`of_execution`: nothing compiled again)."""
 
-    def __init__(self, statement: sa.Select, dialect):
+    def __init__(self, statement: sa.Select, dialect, sql: str, runtime: list[str],
+                 runtime_types: dict, constants: dict, names: tuple[str, ...] | None):
         self._dialect = dialect
+        self.sql = sql
+        self._runtime = tuple((name, _processor(runtime_types[name], dialect))
+                              for name in runtime)
+        self._constants = constants
+        self._names = names
+        columns = list(statement.selected_columns)
+        self._results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None)
+                              for column in columns)
+        self._convert = any(self._results)
+        self._row = namedtuple("Row", [column.key for column in columns])
+
+    @classmethod
+    def compiled(cls, statement: sa.Select, dialect) -> DriverRead:
+        """Compile `statement` for `dialect` (a few milliseconds: once per process)."""
         first = statement.compile(dialect=dialect)
-        runtime = [name for name, bind in first.binds.items() if bind.required]
-        if any(first.binds[name].expanding for name in runtime):
-            raise ValueError("a list bound at each run would be a new statement each time: "
-                             "bind it as one parameter (directory.search.among)")
+        runtime = _runtime_names(first)
         # The values written in the statement (limits, the lists of an IN) are bound once
         # here, each list as one parameter per item (`render_postcompile`).
         compiled = statement.params({name: None for name in runtime}).compile(
             dialect=dialect, compile_kwargs={"render_postcompile": True})
         if compiled.escaped_bind_names:
             raise ValueError("DriverRead takes no parameter whose name must be escaped")
-        self.sql = compiled.string
         binds = compiled.binds
-        self._runtime = tuple((name, _processor(binds[name].type, dialect))
-                              for name in runtime)
-        self._constants = {name: _processed(_bind_of(binds, name).type, dialect, value)
-                           for name, value in compiled.construct_params().items()
-                           if name not in runtime}
-        self._names = tuple(compiled.positiontup) if compiled.positiontup else None
-        columns = list(statement.selected_columns)
-        self._results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None)
-                              for column in columns)
-        self._convert = any(self._results)
-        self._row = namedtuple("Row", [column.key for column in columns], rename=True)
+        constants = {name: _processed(_bind_of(binds, name).type, dialect, value)
+                     for name, value in compiled.construct_params().items()
+                     if name not in runtime}
+        return cls(statement, dialect, compiled.string, runtime,
+                   {name: binds[name].type for name in runtime}, constants,
+                   tuple(compiled.positiontup) if compiled.positiontup else None)
+
+    @classmethod
+    def of_execution(cls, result: sa.CursorResult, statement: sa.Select) -> DriverRead | None:
+        """The read of `statement` as SQLAlchemy has just run it (`result`): its SQL and its
+        parameters as sent to the driver, the constant ones kept, the others bound again at
+        each run. Nothing is compiled: SQLAlchemy compiled the statement, or found it in its
+        cache under the same structure with other values, which building a DriverRead by
+        compiling would not (5 to 15 ms for a search page's statements). None where the
+        driver takes its parameters by position (SQLite): their order after the lists of
+        an IN are expanded is SQLAlchemy's own business."""
+        context = result.context
+        sent = context.parameters[0] if context.parameters else {}
+        if not isinstance(sent, Mapping) or context.compiled is None:
+            return None
+        binds = context.compiled.binds
+        try:
+            runtime = _runtime_names(context.compiled)
+        except ValueError:          # such a statement stays SQLAlchemy's to run
+            return None
+        constants = {name: value for name, value in sent.items() if name not in runtime}
+        return cls(statement, context.dialect, context.statement, runtime,
+                   {name: binds[name].type for name in runtime}, constants, None)
 
     def rows(self, connection: sa.Connection, params: Mapping) -> list:
         """The rows of the statement with these parameters, as named tuples."""
@@ -74,7 +105,8 @@ class DriverRead:
             except self._dialect.loaded_dbapi.Error as error:
                 raise self._wrapped(connection, cursor, bound, error) from error
         finally:
-            cursor.close()
+            with contextlib.suppress(self._dialect.loaded_dbapi.Error):
+                cursor.close()      # SQLite's, once its connection is invalidated, raises
         make = self._row._make
         if not self._convert:
             return [make(row) for row in found]
@@ -96,6 +128,22 @@ class DriverRead:
 
 
 
+def _runtime_names(compiled) -> list[str]:
+    """The parameters without a value in the statement, bound at each run. A value computed
+    at each execution (`callable_`) or a list expanded at each run would make each run
+    another statement: refused."""
+    runtime = []
+    for name, bind in compiled.binds.items():
+        if bind.callable is not None:
+            raise ValueError(f"{name}: a value computed at each execution")
+        if bind.required:
+            if bind.expanding:
+                raise ValueError("a list bound at each run would be a new statement each "
+                                 "time: bind it as one parameter (directory.search.among)")
+            runtime.append(name)
+    return runtime
+
+
 def _processor(type_, dialect):
     return type_.dialect_impl(dialect).bind_processor(dialect)
 
@@ -114,3 +162,17 @@ def _bind_of(binds, name: str):
     if position.isdigit() and base in binds and binds[base].expanding:
         return binds[base]
     raise ValueError(f"no bound parameter for {name}")
+
+
+def kept_per_database(build: Callable[[], sa.Select]) -> Callable[[object], DriverRead]:
+    """`read(dialect)`: `DriverRead.compiled(build(), dialect)`, compiled once per database
+    (for a statement every request runs)."""
+    kept: dict[str, DriverRead] = {}
+
+    def read(dialect) -> DriverRead:
+        found = kept.get(dialect.name)
+        if found is None:
+            found = kept[dialect.name] = DriverRead.compiled(build(), dialect)
+        return found
+
+    return read

@@ -61,7 +61,7 @@ class Account(db.Model):
     last_name: Mapped[str] = mapped_column(String(100))
     # "last first", folded (no accents, lower case): the key of name searches and sorting.
     # Indexed by migrations 0002, 0018 and 0024 only, with the columns the searches read
-    # (ix_account_first_then_name, ix_account_name_then_id; see tests/portal/test_cli.py).
+    # (ix_account_first_then_name, ix_account_name_then_first; see tests/portal/test_cli.py).
     search_name: Mapped[str] = mapped_column(String(201))
     search_first: Mapped[str] = mapped_column(String(100))
     profile: Mapped[Profile] = mapped_column(_enum(Profile, "profile"), index=True)

@@ -11,14 +11,12 @@ collections are loaded, nothing is written at the next flush unless changed, and
 """
 from __future__ import annotations
 
-from functools import cache
-
 from sqlalchemy import Integer, String, bindparam, exists, select
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
 from .db import db
-from .driver_reads import DriverRead
+from .driver_reads import kept_per_database
 from .models import Account, AccountSchool, EndedSession, RoleOverride, School
 
 _ACCOUNT = tuple(column.key for column in Account.__table__.columns)
@@ -28,14 +26,17 @@ _SCHOOL = tuple(column.key for column in School.__table__.columns)
 def account_of_session(account_id: int, token: str) -> Account | None:
     """The account `account_id`, unless it is suspended or the session `token` was ended,
     attached to the request's session with its schools (by UAI) and role overrides."""
-    key = identity_key(Account, account_id)
-    if key in db.session.identity_map:     # already read in this transaction: read it again
+    known = db.session.identity_map
+    if identity_key(Account, account_id) in known:  # already read in this transaction
         return _through_the_orm(account_id, token)
     connection = db.session.connection()
     rows = _read(connection.dialect).rows(connection, {"account_id": account_id,
                                                         "token": token})
     if not rows:
         return None
+    if any(identity_key(RoleOverride, (account_id, row.override_role)) in known
+           for row in rows if row.override_role is not None):
+        return _through_the_orm(account_id, token)      # one object per row in a session
     first = rows[0]
     account = Account(**{name: getattr(first, name) for name in _ACCOUNT})
     schools, overrides = {}, {}
@@ -47,7 +48,6 @@ def account_of_session(account_id: int, token: str) -> Account | None:
                 account_id=account_id, role=row.override_role, granted=row.override_granted)
     account.schools = list(schools.values())
     account.role_overrides = list(overrides.values())
-    known = db.session.identity_map
     built = [school for school in account.schools
              if known.get(identity_key(School, school.id)) is not school]
     for loaded in (*built, *account.role_overrides, account):
@@ -65,21 +65,22 @@ def _school(row) -> School:
     return School(**{name: getattr(row, f"school_{name}") for name in _SCHOOL})
 
 
-@cache
-def _read(dialect) -> DriverRead:
+def _statement():
     ended = exists().where(EndedSession.token == bindparam("token", type_=String))
     school_columns = [column.label(f"school_{column.key}") for column in School.__table__.c]
-    return DriverRead(
-        select(*Account.__table__.c, *school_columns,
-               RoleOverride.role.label("override_role"),
-               RoleOverride.granted.label("override_granted"))
-        .select_from(Account)
-        .outerjoin(AccountSchool, AccountSchool.account_id == Account.id)
-        .outerjoin(School, School.id == AccountSchool.school_id)
-        .outerjoin(RoleOverride, RoleOverride.account_id == Account.id)
-        .where(Account.id == bindparam("account_id", type_=Integer),
-               Account.suspended.is_(False), ~ended)
-        .order_by(School.uai), dialect)
+    return (select(*Account.__table__.c, *school_columns,
+                   RoleOverride.role.label("override_role"),
+                   RoleOverride.granted.label("override_granted"))
+            .select_from(Account)
+            .outerjoin(AccountSchool, AccountSchool.account_id == Account.id)
+            .outerjoin(School, School.id == AccountSchool.school_id)
+            .outerjoin(RoleOverride, RoleOverride.account_id == Account.id)
+            .where(Account.id == bindparam("account_id", type_=Integer),
+                   Account.suspended.is_(False), ~ended)
+            .order_by(School.uai))
+
+
+_read = kept_per_database(_statement)
 
 
 def _through_the_orm(account_id: int, token: str) -> Account | None:

@@ -111,9 +111,8 @@ def people_page(viewer: Account, filters: AccountFilters, number: int, per_page:
     statements, params = people_statements(viewer, filters, (number - 1) * per_page, per_page,
                                            RESULTS_CAP, manager_of=group_id)
     connection = db.session.connection()
-    read_ids, read_rows = statements.reads(connection.dialect)
-    ids = read_ids.scalars(connection, params)
-    found = read_rows.rows(connection, {**params, IDS: ids}) if ids else []
+    ids = [row[0] for row in statements.run("ids", connection, params)]
+    found = statements.run("rows", connection, {**params, IDS: ids}) if ids else []
     if found:
         total = found[0].total
     else:   # nobody on this page: none at all, or a page past the last (count them to say so)

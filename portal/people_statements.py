@@ -74,14 +74,22 @@ class PeopleStatements:
     count: sa.Select           # the matches, counted up to cap + 1
     _reads: dict = field(default_factory=dict, compare=False)
 
-    def reads(self, dialect) -> tuple[DriverRead, DriverRead]:
-        """`ids` and `rows` compiled for this database once, run on the driver's cursor
-        (directory/driver_reads.py): every search runs them."""
-        found = self._reads.get(dialect.name)
-        if found is None:
-            found = self._reads[dialect.name] = (DriverRead(self.ids, dialect),
-                                                 DriverRead(self.rows, dialect))
-        return found
+    def run(self, which: str, connection, params: dict) -> list:
+        """The rows of `ids` or `rows` (`which`). The first run of this shape goes through
+        SQLAlchemy, which compiles it or finds it in its cache (shapes that differ only in
+        their values share one compilation); on PostgreSQL the next ones run on the driver's
+        cursor as that first run was sent (directory/driver_reads.py), about 0.1 ms of CPU
+        less each."""
+        key = (connection.dialect.name, which)
+        read = self._reads.get(key)
+        if read:
+            return read.rows(connection, params)
+        statement = getattr(self, which)
+        result = connection.execute(statement, params)
+        rows = result.all()
+        if read is None:
+            self._reads[key] = DriverRead.of_execution(result, statement) or False
+        return rows
 
 
 IDS = "ids"

@@ -4,13 +4,12 @@ their address book, each with the number of members the sender may write to — 
 query per list, whatever the number of groups."""
 from __future__ import annotations
 
-from functools import cache
 from typing import NamedTuple
 
 from sqlalchemy import Integer, bindparam, select
 
 from directory.db import db
-from directory.driver_reads import DriverRead
+from directory.driver_reads import kept_per_database
 from directory.enums import GroupKind
 from directory.models import Account, Group, GroupMember, School
 from directory.rights import writable_condition
@@ -37,16 +36,18 @@ def own_groups(viewer: Account) -> list[tuple[OwnGroup, tuple[int, ...]]]:
     return [(g, members.get(g.id, ())) for g in groups]
 
 
-@cache
-def _own_groups_read(dialect) -> DriverRead:
-    """Built once per database and run on the driver's cursor (directory/driver_reads.py):
-    every search of the picker lists them, and building the statement cost more than
-    running it (most accounts belong to a handful of groups, many to none)."""
-    return DriverRead(select(Group.id, Group.name, Group.kind, School.uai)
-                      .join(GroupMember, GroupMember.group_id == Group.id)
-                      .join(School, School.id == Group.school_id)
-                      .where(GroupMember.account_id == bindparam("viewer", type_=Integer))
-                      .order_by(Group.kind, Group.search_name), dialect)
+def _own_groups_statement():
+    return (select(Group.id, Group.name, Group.kind, School.uai)
+            .join(GroupMember, GroupMember.group_id == Group.id)
+            .join(School, School.id == Group.school_id)
+            .where(GroupMember.account_id == bindparam("viewer", type_=Integer))
+            .order_by(Group.kind, Group.search_name))
+
+
+# Compiled once per database and run on the driver's cursor (directory/driver_reads.py): every
+# search of the picker lists them, and building the statement cost more than running it (most
+# accounts belong to a handful of groups, many to none).
+_own_groups_read = kept_per_database(_own_groups_statement)
 
 
 def contact_groups(viewer: Account) -> list[tuple[object, int, tuple[int, ...]]]:

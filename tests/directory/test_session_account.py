@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import delete, event, insert, select
 
 from directory.accounts import school_by_uai
 from directory.clock import utcnow
 from directory.db import db
 from directory.enums import Role
-from directory.models import Account, AccountSchool, EndedSession, School
+from directory.models import Account, AccountSchool, EndedSession, RoleOverride, School
 from directory.role_grants import grant_role, remove_role
 from directory.session_account import account_of_session
 
@@ -93,3 +93,38 @@ def test_a_school_or_account_already_read_is_the_same_object(ctx):
     db.session.expunge_all()
     already = db.session.get(Account, account_id)
     assert account_of_session(account_id, "") is already
+
+
+def test_an_account_without_school_or_override_has_both_lists_loaded_and_empty(ctx):
+    account_id = db.session.scalar(select(Account.id).where(Account.login == "paul.durand"))
+    db.session.execute(delete(AccountSchool).where(AccountSchool.account_id == account_id))
+    db.session.execute(delete(RoleOverride).where(RoleOverride.account_id == account_id))
+    db.session.commit()
+    db.session.expunge_all()
+    account = account_of_session(account_id, "")
+    seen = []
+
+    def record(_connection, _cursor, statement, *_):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert account.schools == [] and account.role_overrides == []
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert seen == []
+
+
+def test_an_override_already_read_in_the_session_is_the_one_the_account_holds(ctx):
+    account_id = _claire_with_two_schools_and_two_overrides()
+    override = db.session.scalars(select(RoleOverride)
+                                  .where(RoleOverride.account_id == account_id)).first()
+    account = account_of_session(account_id, "")
+    assert override in account.role_overrides
+    assert len(account.role_overrides) == 2 and not db.session.dirty
+
+
+def test_the_account_has_no_relationship_left_to_load():
+    """A relationship added to Account must be loaded by directory/session_account.py, or
+    every request would load it with a statement of its own."""
+    assert set(Account.__mapper__.relationships.keys()) == {"schools", "role_overrides"}

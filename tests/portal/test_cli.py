@@ -137,7 +137,7 @@ def test_init_warns_about_nothing(fresh_db):
 # Indexes only the migrations create: expressions, collations and operator classes that the
 # models do not declare (see migrations 0002 and 0005).
 MIGRATION_ONLY_INDEXES = {"ix_account_discipline", "ix_account_first_then_name",
-                          "ix_account_name_then_id",
+                          "ix_account_name_then_first",
                           "ix_account_redirect_lower", "ix_mail_message_search_words_trgm"}
 
 

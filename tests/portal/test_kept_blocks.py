@@ -57,3 +57,20 @@ def test_the_kept_blocks_follow_the_readers_language(teacher):
     assert english.one("h1").text == "Directory"
     picker = html(teacher.get("/messagerie/destinataires?nom=ma"))
     assert picker.one("h1").text == "Add recipients"
+
+
+def test_the_codes_typed_for_other_schools_show_with_their_search(logged_in):
+    advanced = logged_in("paul.durand")          # region-wide: the UAI field is offered
+    first = html(advanced.get("/annuaire/?nom=ma&uai=0310024H"))
+    assert first.one("input", id="uai").attrs["value"] == "0310024H"
+    second = html(advanced.get("/annuaire/?nom=ma"))
+    assert second.one("input", id="uai").attrs.get("value", "") == ""
+
+
+def test_the_picker_as_a_fragment_and_as_a_page(teacher):
+    fragment = html(teacher.get("/messagerie/destinataires?fragment=1&champ=cc&nom=ma"))
+    assert [h.text for h in fragment.all("h2", id="picker-title")] == ["Ajouter des destinataires"]
+    assert "« Copie »" in fragment.all("p")[0].text
+    page = html(teacher.get("/messagerie/destinataires?champ=to&nom=ma"))
+    assert [h.text for h in page.all("h1", id="picker-title")] == ["Ajouter des destinataires"]
+    assert _selected(page, "picker-champ") == ["À"]
