@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, event, insert, select
+from sqlalchemy import delete, insert, select
 
 from directory.accounts import school_by_uai
 from directory.clock import utcnow
@@ -14,6 +14,7 @@ from directory.enums import Role
 from directory.models import Account, AccountSchool, EndedSession, RoleOverride, School
 from directory.role_grants import grant_role, remove_role
 from directory.session_account import account_of_session
+from tests.query_count import counting
 
 
 def _claire_with_two_schools_and_two_overrides() -> int:
@@ -55,19 +56,11 @@ def test_the_account_is_the_one_the_orm_loads(ctx):
 def test_nothing_is_written_unless_changed_then_only_the_change(ctx):
     account_id = _claire_with_two_schools_and_two_overrides()
     account = account_of_session(account_id, "")
-    written = []
-
-    def record(_connection, _cursor, statement, *_):
-        written.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with counting(ctx) as written:
         db.session.flush()
         assert [s for s in written if not s.startswith("SELECT")] == []
         account.last_access_at = utcnow()
         db.session.commit()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     changes = [s for s in written if s.startswith(("INSERT", "UPDATE", "DELETE"))]
     assert len(changes) == 1 and changes[0].startswith("UPDATE account SET last_access_at")
     db.session.expunge_all()
@@ -102,16 +95,8 @@ def test_an_account_without_school_or_override_has_both_lists_loaded_and_empty(c
     db.session.commit()
     db.session.expunge_all()
     account = account_of_session(account_id, "")
-    seen = []
-
-    def record(_connection, _cursor, statement, *_):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with counting(ctx) as seen:
         assert account.schools == [] and account.role_overrides == []
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     assert seen == []
 
 
