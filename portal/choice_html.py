@@ -15,7 +15,8 @@ is another key, and no delay applies. Fields without choices are rendered each t
 part given (a field's whole state: data, errors, choices and which are selected; a list or
 a plain value as it is) — so the block must read nothing else: no CSRF token, no value of
 the request that is not among the parts. The Annuaire's filters and the navigation bar are
-such blocks; what they saved is measured in the README ("Directory search over HTTP").
+such blocks; what they saved is measured in the README ("Directory search within 3× of the
+floor").
 """
 from __future__ import annotations
 
@@ -30,11 +31,19 @@ _kept: dict[Hashable, Markup] = {}
 
 
 def _key(field, kind: str, attributes: dict) -> tuple:
-    choices = tuple((str(value), str(label), bool(selected))
-                    for value, label, selected, *_ in field.iter_choices())
-    return (kind, type(field), type(field.widget), field.name, field.id, choices,
-            tuple(sorted(vars(field.flags).items())), repr(field.render_kw),
+    return (kind, _field_state(field),
             tuple(sorted((name, str(value)) for name, value in attributes.items())))
+
+
+def _field_state(field) -> tuple:
+    """What a WTForms field is rendered from: its type, widget, name and id, data, errors,
+    choices (value, label, selected), flags and render_kw."""
+    choices = tuple((str(value), str(label), bool(selected))
+                    for value, label, selected, *_ in field.iter_choices()) \
+        if hasattr(field, "iter_choices") else ()
+    return (type(field), type(field.widget), field.name, field.id, repr(field.data),
+            tuple(map(str, field.errors)), choices, tuple(sorted(vars(field.flags).items())),
+            repr(field.render_kw))
 
 
 def _kept_or(key: tuple, render: Callable[[], Markup]) -> Markup:
@@ -71,11 +80,7 @@ def kept_block(name: str, *parts, caller) -> Markup:
 
 def _part(part) -> Hashable:
     if hasattr(part, "widget"):     # a WTForms field
-        choices = tuple((str(value), str(label), bool(selected))
-                        for value, label, selected, *_ in part.iter_choices()) \
-            if hasattr(part, "iter_choices") else ()
-        return (type(part), part.name, part.id, repr(part.data), tuple(map(str, part.errors)),
-                choices, tuple(sorted(vars(part.flags).items())), repr(part.render_kw))
+        return _field_state(part)
     if isinstance(part, (list, tuple)):
         return tuple(_part(item) for item in part)
     return part
