@@ -39,30 +39,24 @@ def account_of_session(account_id: int, token: str) -> Account | None:
         return _through_the_orm(account_id, token)      # one object per row in a session
     first = rows[0]
     account = Account(**{name: getattr(first, name) for name in _ACCOUNT})
-    schools, overrides = {}, {}
+    schools, overrides, built = {}, {}, []
     for row in rows:
         if row.school_id is not None and row.school_id not in schools:
-            schools[row.school_id] = _school(row)
+            # the one this session has already read, if any: one object per row
+            school = known.get(identity_key(School, row.school_id))
+            if school is None:
+                school = School(**{name: getattr(row, f"school_{name}") for name in _SCHOOL})
+                built.append(school)
+            schools[row.school_id] = school
         if row.override_role is not None:
             overrides[row.override_role] = RoleOverride(
                 account_id=account_id, role=row.override_role, granted=row.override_granted)
     account.schools = list(schools.values())
     account.role_overrides = list(overrides.values())
-    built = [school for school in account.schools
-             if known.get(identity_key(School, school.id)) is not school]
     for loaded in (*built, *account.role_overrides, account):
         make_transient_to_detached(loaded)
     db.session.add(account)
     return account
-
-
-def _school(row) -> School:
-    """The school of the row, or the one this session has already read (a session holds
-    one object per row)."""
-    known = db.session.identity_map.get(identity_key(School, row.school_id))
-    if known is not None:
-        return known
-    return School(**{name: getattr(row, f"school_{name}") for name in _SCHOOL})
 
 
 def _statement():
