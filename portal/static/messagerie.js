@@ -223,6 +223,8 @@
       event.preventDefault();
       if (!chosen() && input.value.trim()) { button.click(); }
     });
+    // The script is deferred: what was typed before it ran fired no input event of ours.
+    if (input.value.trim()) { ask(); }
   }
 
   setUpSelectAll();

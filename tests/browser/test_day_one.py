@@ -66,6 +66,27 @@ def test_zoe_types_a_name_picks_the_suggestion_and_sends(page, live_app):
     assert page.problems.errors == []
 
 
+def test_letters_typed_before_the_script_ran_still_bring_suggestions(page):
+    """messagerie.js is deferred: on a slow line the field is there before the script listens.
+    What was typed meanwhile is asked for as soon as it runs."""
+    browser_login(page, "zoe.le-gall")
+    held = []
+
+    def hold(route):
+        held.append(route)
+
+    page.route("**/static/messagerie.js*", hold)
+    page.goto("/messagerie/ecrire", wait_until="commit")
+    typed = page.get_by_label("Nom ou adresse d'une personne")
+    typed.press_sequentially("luc", delay=30)
+    page.wait_for_timeout(300)
+    assert len(held) == 1
+    held[0].continue_()
+    option = page.locator("#saisie-suggestions option[value='Lucas Martin <lucas.martin@ent.test>']")
+    option.wait_for(state="attached")
+    assert page.problems.errors == []
+
+
 def test_enter_on_an_address_asks_the_server(page):
     browser_login(page, "zoe.le-gall")
     page.goto("/messagerie/ecrire")
