@@ -29,8 +29,10 @@ trap stop EXIT
 for p in "$port" "$floor_port"; do
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$p/" && break; sleep 0.2; done
 done
-token=$(curl -s -c "$jar" "http://127.0.0.1:$port/connexion" | sed -n 's/.*name="csrf_token"[^>]*value="\([^"]*\)".*/\1/p' | head -1)
-curl -s -b "$jar" -c "$jar" -o /dev/null --data-urlencode "csrf_token=$token" \
+# One client, as a browser is: wrk sends the login's User-Agent (directory_http.lua).
+export PREAU_AGENT=preau-bench
+token=$(curl -s -A "$PREAU_AGENT" -c "$jar" "http://127.0.0.1:$port/connexion" | sed -n 's/.*name="csrf_token"[^>]*value="\([^"]*\)".*/\1/p' | head -1)
+curl -s -A "$PREAU_AGENT" -b "$jar" -c "$jar" -o /dev/null --data-urlencode "csrf_token=$token" \
     --data-urlencode "login=$login" --data-urlencode "password=Preau-demo-2026!" \
     "http://127.0.0.1:$port/connexion"
 export PREAU_COOKIE="session=$(awk '$6 == "session" {print $7}' "$jar")"
