@@ -107,13 +107,17 @@ def people_page(viewer: Account, filters: AccountFilters, number: int, per_page:
     """A page of people: PersonRow(person, writable, is_manager of `group_id` and when
     that membership ends), in two
     statements whatever the page's size (its people's ids, then their rows with schools,
-    classes and the capped count), built once per shape (portal/people_statements.py)."""
+    classes and the capped count, or the ids with the count), built once per shape
+    (portal/people_statements.py)."""
     statements, params = people_statements(viewer, filters, (number - 1) * per_page, per_page,
                                            RESULTS_CAP, manager_of=group_id)
     connection = db.session.connection()
-    ids = [row[0] for row in statements.run("ids", connection, params)]
+    id_rows = statements.run("ids", connection, params)
+    ids = [row[0] for row in id_rows]
     found = statements.run("rows", connection, {**params, IDS: ids}) if ids else []
-    if found:
+    if statements.total_with_ids and id_rows:
+        total = id_rows[0][1]
+    elif found:
         total = found[0].total
     else:   # nobody on this page: none at all, or a page past the last (count them to say so)
         total = 0 if number == 1 else connection.execute(statements.count, params).scalar_one()

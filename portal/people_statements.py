@@ -19,6 +19,10 @@ whether one may write to them, and the capped count as an uncorrelated scalar su
 once) has one good plan whatever the values, which PostgreSQL keeps (a generic plan of
 psycopg's prepared statement). The count alone is run only for an empty page past the
 first, whose number of pages must then be told.
+
+A page read from the members of few schools (a pupil's, a teacher's: directory/search.py
+`members_page_ids`) reads every match to sort them: its `ids` then count them too, and `rows`
+carry no count.
 """
 from __future__ import annotations
 
@@ -39,6 +43,7 @@ from directory.search import (
     among,
     class_names,
     count_query,
+    members_page_ids,
     name_bounds,
     name_key,
     perimeter_of,
@@ -69,9 +74,12 @@ class _Shape:
 @dataclass(frozen=True)
 class PeopleStatements:
     ids: sa.Select             # the ids of the page's people, in the page's order
-    rows: sa.Select            # of the ids bound as IDS: PERSON_COLUMNS, writable, total,
-                               # schools, classes[, is_manager, member_ends_at]
+                               # [, the number of matches: when total_with_ids]
+    rows: sa.Select            # of the ids bound as IDS: PERSON_COLUMNS, writable, total
+                               # (NULL when total_with_ids), schools, classes[, is_manager,
+                               # member_ends_at]
     count: sa.Select           # the matches, counted up to cap + 1
+    total_with_ids: bool = False
     _reads: dict = field(default_factory=dict, compare=False)
 
     def run(self, which: str, connection, params: dict) -> list:
@@ -119,8 +127,10 @@ def _built(shape: _Shape, cap: int) -> PeopleStatements:
                              school_ids=shape.school_ids, group_id=shape.group_id,
                              parents_of_class=shape.parents_of_class)
     count = count_query(shape.perimeter, filters, cap)
+    counted_ids = members_page_ids(shape.perimeter, filters, shape.offset, shape.limit)
+    total = count.scalar_subquery() if counted_ids is None else sa.null()
     columns = [*PERSON_COLUMNS, rule_condition(shape.rule).label("writable"),
-               count.scalar_subquery().label("total"),
+               total.label("total"),
                school_names().label("schools"), class_names().label("classes")]
     if shape.manager_of is not None:
         columns.append(select(GroupMember.is_manager)
@@ -132,6 +142,7 @@ def _built(shape: _Shape, cap: int) -> PeopleStatements:
                               GroupMember.account_id == Account.id)
                        .scalar_subquery().label("member_ends_at"))
     return PeopleStatements(
-        ids=search_page_ids(shape.perimeter, filters, shape.offset, shape.limit),
+        ids=counted_ids if counted_ids is not None else
+        search_page_ids(shape.perimeter, filters, shape.offset, shape.limit),
         rows=select(*columns).where(among(Account.id, IDS)),
-        count=count)
+        count=count, total_with_ids=counted_ids is not None)

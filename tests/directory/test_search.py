@@ -10,6 +10,7 @@ from directory.enums import GroupKind, Profile, Role
 from directory.models import Account, Group, School
 from directory.role_grants import grant_role, remove_role
 from directory.search import (
+    FEW_SCHOOLS,
     AccountFilters,
     GroupFilters,
     among,
@@ -17,7 +18,9 @@ from directory.search import (
     count_query,
     group_search_query,
     name_key,
+    perimeter_of,
     search_page,
+    search_page_ids,
     search_query,
 )
 
@@ -161,6 +164,56 @@ def test_a_page_is_the_same_slice_of_the_search(ctx, typed, login):
         offset = max(offset, 0)
         page = [a.id for a in db.session.scalars(search_page(viewer, filters, offset, limit))]
         assert page == everything[offset:offset + limit], (offset, limit)
+
+
+@pytest.mark.parametrize("typed", ["m", "mar", "le g", "lucas", "zz", ""])
+def test_a_page_read_from_the_members_of_chosen_schools_is_the_same_slice(paul, typed):
+    """A region-wide viewer choosing one school in the filter: the page is read from that
+    school's members (search._members_first), and is still the search's slice and count."""
+    filters = AccountFilters(name=typed, school_ids=(school("0310024H").id,))
+    everything = list(db.session.scalars(search_query(paul, filters)
+                                         .with_only_columns(Account.id)))
+    assert everything or typed == "zz"
+    for offset, limit in ((0, 20), (3, 5), (max(len(everything) - 3, 0), 20)):
+        page = [a.id for a in db.session.scalars(search_page(paul, filters, offset, limit))]
+        assert page == everything[offset:offset + limit], (offset, limit)
+        ids = list(db.session.scalars(search_page_ids(paul, filters, offset, limit)))
+        assert ids == page
+    for cap in (0, 1, len(everything) - 1, len(everything), 1000):
+        assert db.session.scalar(count_query(paul, filters, cap)) == \
+            min(len(everything), cap + 1), cap
+
+
+@pytest.mark.parametrize("typed", ["m", "ma", "b", "le", "z", "lucas"])
+def test_a_pupils_capped_count_is_the_number_of_results(zoe, typed):
+    """A pupil's perimeter is one school: counted from its members."""
+    total = len(logins(zoe, name=typed))
+    for cap in [*range(min(total, 10) + 2), 1000]:
+        assert db.session.scalar(count_query(zoe, AccountFilters(name=typed), cap)) == \
+            min(total, cap + 1), cap
+
+
+def test_few_schools_are_read_member_by_member_on_postgresql(zoe, paul):
+    """On PostgreSQL a pupil's page, or a page of one chosen school, starts from the
+    school's members (= ANY(ARRAY(…))); a region-wide search, or one of more than
+    FEW_SCHOOLS schools, from the name indexes (the union of the two sides)."""
+    from sqlalchemy.dialects import postgresql
+
+    def sql(viewer, **filters) -> str:
+        statement = search_page_ids(perimeter_of(viewer), AccountFilters(name="mar", **filters),
+                                    0, 20)
+        return str(statement.compile(dialect=postgresql.dialect()))
+
+    db.session.add_all(School(uai=f"031999{n}A", name=f"Collège {n}", city="Muret")
+                       for n in range(FEW_SCHOOLS))
+    db.session.flush()
+    school_ids = list(db.session.scalars(select(School.id).order_by(School.id)))
+    assert len(school_ids) > FEW_SCHOOLS
+    assert "= ANY(ARRAY(SELECT account_school.account_id" in sql(zoe)
+    assert "UNION" not in sql(zoe)
+    assert "ANY(ARRAY" not in sql(paul) and "UNION" in sql(paul)
+    assert "ANY(ARRAY" in sql(paul, school_ids=tuple(school_ids[:FEW_SCHOOLS]))
+    assert "ANY(ARRAY" not in sql(paul, school_ids=tuple(school_ids[:FEW_SCHOOLS + 1]))
 
 
 def test_schools_offered_by_code_sort_the_french_way(ctx):
