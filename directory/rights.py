@@ -72,12 +72,14 @@ class Verdict:
 
 
 def writable(sender: Account, candidate_ids: Iterable[int], *,
-             replying_to: int | None = None) -> dict[int, Verdict]:
-    """For each candidate account id: may `sender` write to it. Unknown ids are absent."""
+             replying_to: int | None = None,
+             rule: SenderRule | None = None) -> dict[int, Verdict]:
+    """For each candidate account id: may `sender` write to it. Unknown ids are absent.
+    `rule`: `sender_rule(sender)` when the caller has read it already in this request."""
     ids = sorted({int(i) for i in candidate_ids if 0 < int(i) <= MAX_ID})
     if not ids:
         return {}
-    statement = _writable_statement(sender_rule(sender), dialect_name())
+    statement = _writable_statement(rule or sender_rule(sender), dialect_name())
     verdicts: dict[int, Verdict] = {}
     for start in range(0, len(ids), CHUNK):
         for row in db.session.execute(statement, {"ids": ids[start:start + CHUNK]}):

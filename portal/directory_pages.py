@@ -14,7 +14,7 @@ from flask_babel import get_translations, gettext
 from directory.db import db
 from directory.enums import Profile
 from directory.models import Account
-from directory.rights import writable
+from directory.rights import SenderRule, sender_rule, writable
 from directory.search import AccountFilters, count_capped
 
 from .i18n import N_, said
@@ -103,14 +103,15 @@ class PersonRow(NamedTuple):
 
 
 def people_page(viewer: Account, filters: AccountFilters, number: int, per_page: int, *,
-                group_id: int | None = None) -> Page:
+                group_id: int | None = None, rule: SenderRule | None = None) -> Page:
     """A page of people: PersonRow(person, writable, is_manager of `group_id` and when
     that membership ends), in two
     statements whatever the page's size (its people's ids, then their rows with schools,
     classes and the capped count, or the ids with the count), built once per shape
     (portal/people_statements.py)."""
+    rule = rule or sender_rule(viewer)    # read once: the statements and the refusals
     statements, params = people_statements(viewer, filters, (number - 1) * per_page, per_page,
-                                           RESULTS_CAP, manager_of=group_id)
+                                           RESULTS_CAP, manager_of=group_id, rule=rule)
     connection = db.session.connection()
     id_rows = statements.run("ids", connection, params)
     ids = [row[0] for row in id_rows]
@@ -137,17 +138,19 @@ def people_page(viewer: Account, filters: AccountFilters, number: int, per_page:
         rows.append(PersonRow(person, bool(r.writable), *(
             (r.is_manager, r.member_ends_at) if group_id is not None else ())))
     page = _page(rows, number, per_page, total)
-    page.refusals = refusal_reasons(viewer, [r.person.id for r in rows if not r.writable])
+    page.refusals = refusal_reasons(viewer, [r.person.id for r in rows if not r.writable],
+                                    rule=rule)
     return page
 
 
-def refusal_reasons(viewer: Account, account_ids: list[int]) -> dict[int, str]:
+def refusal_reasons(viewer: Account, account_ids: list[int], *,
+                    rule: SenderRule | None = None) -> dict[int, str]:
     """Why `viewer` may not write to each of these people, in the rights engine's words —
     shown where the directory and the picker offer no envelope. One query for the page."""
     if not account_ids:
         return {}
     return {account_id: said(verdict.why)
-            for account_id, verdict in writable(viewer, account_ids).items()
+            for account_id, verdict in writable(viewer, account_ids, rule=rule).items()
             if not verdict.allowed}
 
 

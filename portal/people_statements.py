@@ -104,15 +104,17 @@ IDS = "ids"
 
 
 def people_statements(viewer, filters: AccountFilters, offset: int, limit: int, cap: int,
-                      manager_of: int | None = None) -> tuple[PeopleStatements, dict]:
-    """The statements of this page and their parameters."""
+                      manager_of: int | None = None, rule: SenderRule | None = None
+                      ) -> tuple[PeopleStatements, dict]:
+    """The statements of this page and their parameters (`rule`: the viewer's
+    `sender_rule`, when read already)."""
     typed = filters.name.strip()
     name, params = "", {}
     if typed:
         name = BOUND_NAME if name_key(typed) else NO_LETTER
         if name == BOUND_NAME:
             params = name_bounds(typed)
-    shape = _Shape(perimeter=perimeter_of(viewer), rule=sender_rule(viewer), name=name,
+    shape = _Shape(perimeter=perimeter_of(viewer), rule=rule or sender_rule(viewer), name=name,
                    profiles=tuple(filters.profiles), discipline=filters.discipline,
                    school_ids=tuple(filters.school_ids), group_id=filters.group_id,
                    parents_of_class=filters.parents_of_class, offset=offset, limit=limit,

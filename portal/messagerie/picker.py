@@ -4,15 +4,17 @@ their address book, each with the number of members the sender may write to — 
 query per list, whatever the number of groups."""
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
+import sqlalchemy as sa
 from sqlalchemy import Integer, bindparam, select
 
 from directory.db import db
 from directory.driver_reads import kept_per_database
 from directory.enums import GroupKind
 from directory.models import Account, Group, GroupMember, School
-from directory.rights import writable_condition
+from directory.rights import SenderRule, rule_condition, sender_rule
 from directory.search import AccountFilters
 
 from ..carnet import book
@@ -26,13 +28,15 @@ class OwnGroup(NamedTuple):
     uai: str        # its school's
 
 
-def own_groups(viewer: Account) -> list[tuple[OwnGroup, tuple[int, ...]]]:
+def own_groups(viewer: Account, rule: SenderRule | None = None
+               ) -> list[tuple[OwnGroup, tuple[int, ...]]]:
     """The classes and groups the viewer belongs to, with the members they may write to
-    (their ids let the page count recipients as the server does)."""
+    (their ids let the page count recipients as the server does). `rule`: the viewer's
+    `sender_rule`, when read already."""
     connection = db.session.connection()
     groups = [OwnGroup(*row) for row in _own_groups_read(connection.dialect).rows(
         connection, {"viewer": viewer.id})]
-    members = writable_members(viewer, GroupMember, [g.id for g in groups])
+    members = writable_members(viewer, GroupMember, [g.id for g in groups], rule)
     return [(g, members.get(g.id, ())) for g in groups]
 
 
@@ -57,22 +61,29 @@ def contact_groups(viewer: Account) -> list[tuple[object, int, tuple[int, ...]]]
     return [(g, count, members.get(g.id, ())) for g, count in groups]
 
 
-def writable_members(viewer: Account, membership, group_ids: list[int]
-                     ) -> dict[int, tuple[int, ...]]:
+def writable_members(viewer: Account, membership, group_ids: list[int],
+                     rule: SenderRule | None = None) -> dict[int, tuple[int, ...]]:
     """group id → ids of its members the viewer may write to (themselves excepted, as
     `recipients.writable_members`), in one query."""
     if not group_ids:
         return {}
     found: dict[int, list[int]] = {}
-    rows = db.session.execute(
-        select(membership.group_id, Account.id)
-        .join(Account, Account.id == membership.account_id)
-        .where(membership.group_id.in_(group_ids), writable_condition(viewer),
-               Account.id != viewer.id)
-        .order_by(membership.group_id, Account.id))
+    rows = db.session.execute(_writable_members_statement(membership, rule or sender_rule(viewer)),
+                              {"group_ids": group_ids, "viewer": viewer.id})
     for group_id, account_id in rows:
         found.setdefault(group_id, []).append(account_id)
     return {group_id: tuple(ids) for group_id, ids in found.items()}
+
+
+@lru_cache(maxsize=256)
+def _writable_members_statement(membership, rule: SenderRule) -> sa.Select:
+    """`writable_members`' query for one rule, built once (building the rule's SQL cost more
+    than running it, for a pupil's picker)."""
+    return (select(membership.group_id, Account.id)
+            .join(Account, Account.id == membership.account_id)
+            .where(membership.group_id.in_(bindparam("group_ids", expanding=True)),
+                   rule_condition(rule), Account.id != bindparam("viewer", type_=Integer))
+            .order_by(membership.group_id, Account.id))
 
 
 def group_only(filters: AccountFilters) -> bool:

@@ -14,6 +14,7 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from directory.errors import InvalidInput
+from directory.rights import sender_rule
 from directory.search import can_search
 from mailgate import mailbox
 
@@ -77,9 +78,10 @@ def adding_url(tokens: list[str], field: str):
 
 def _directory(context: dict) -> int:
     viewer = current_user._get_current_object()    # read often below: once through the proxy
+    rule = sender_rule(viewer)      # read once: own groups, the page and its refusals
     form = PeopleSearchForm(formdata=request.args)
     context.update(form=form, page=None, group_chip=None, can_search=can_search(viewer),
-                   own_groups=picker.own_groups(viewer))
+                   own_groups=picker.own_groups(viewer, rule))
     if not context["can_search"] or not any(request.args.get(k) for k in SEARCH_KEYS):
         fill_choices(form, viewer)
         return 200
@@ -90,7 +92,8 @@ def _directory(context: dict) -> int:
         return 400
     filters = form.filters()
     try:
-        context["page"] = people_page(viewer, filters, form.page_number(), form.par_page.data)
+        context["page"] = people_page(viewer, filters, form.page_number(), form.par_page.data,
+                                      rule=rule)
     except PageOutOfRange:
         form.page.errors.append(gettext("Cette page n'existe pas."))
         return 404

@@ -24,6 +24,11 @@ MAX_STATEMENTS = 20
 # groups and, in one more, their members she may write to.
 SEARCH_STATEMENTS = {"/annuaire/?nom=zzmesure&par_page=50": 3,
                      "/messagerie/destinataires?nom=zzmesure&par_page=50": 5}
+# A pupil's: her groups, read once for the writing rule of the whole page (the page's rows,
+# the refusals, her classes' members), the refusals' own statement, and « ma » so that some
+# rows are refused.
+PUPIL_SEARCHES = {"/annuaire/?nom=ma&par_page=50": 5,
+                  "/messagerie/destinataires?nom=ma&par_page=50": 7}
 BASE = 820_000  # ids of the people added, far from the demo's
 
 
@@ -83,7 +88,7 @@ def test_main_pages_issue_the_same_bounded_number_of_statements_at_two_sizes(app
     pages = {
         pupil: ["/", "/messagerie/", f"/messagerie/message/{message}", "/carnet/",
                 f"/carnet/{contacts_id}", f"/rubriques/{four_a_rubric(app)}",
-                "/agenda/?mois=2026-03", "/agenda/semaine?jour=2026-03-02"],
+                "/agenda/?mois=2026-03", "/agenda/semaine?jour=2026-03-02", *PUPIL_SEARCHES],
         teacher: ["/annuaire/?nom=zzmesure&par_page=50",
                   "/messagerie/destinataires?nom=zzmesure&par_page=50",
                   f"/groupes/{group_id}?par_page=100", f"/agenda/groupe/{group_id}/?mois=2026-03"],
@@ -101,5 +106,6 @@ def test_main_pages_issue_the_same_bounded_number_of_statements_at_two_sizes(app
                             if small[url] != large[url]}
     assert max(small.values()) <= MAX_STATEMENTS, small
     assert {url: small[url] for url in SEARCH_STATEMENTS} == SEARCH_STATEMENTS
+    assert {url: small[url] for url in PUPIL_SEARCHES} == PUPIL_SEARCHES
     found = teacher.get("/annuaire/?nom=zzmesure&par_page=50").get_data(as_text=True)
     assert found.count("Zzmesure") >= 27
