@@ -136,7 +136,10 @@ def _members_first(perimeter: Perimeter, filters: AccountFilters) -> str | None:
     the 16,404 last names and 34,349 first names of the region that match and joining them
     with the school's members: 13 ms for the page's ids and as much for its count (« m »: 17
     and more). Read from the school's members by primary key, filtered and sorted: 2.3 ms for
-    « m », whatever the prefix. A region-wide perimeter keeps the name indexes."""
+    « m », whatever the prefix. A region-wide perimeter keeps the name indexes, and a search
+    within a group starts from the group's members."""
+    if filters.group_id is not None:    # a group's members are fewer still: let it start there
+        return None
     if perimeter.school_ids is not None and 0 < len(perimeter.school_ids) <= FEW_SCHOOLS:
         return "perimeter"
     if filters.school_ids and len(filters.school_ids) <= FEW_SCHOOLS:
@@ -191,7 +194,8 @@ def search_page(viewer: Account | Perimeter, filters: AccountFilters, offset: in
     match (tens of thousands for "mar" in a region) or walks the last-name index from "a"
     (slow for "du"). Here each side is its own SELECT, sorted and cut at offset + limit: the
     last-name side is a bounded range scan of its index, the first-name side reads a covering
-    index (migration 0002); only their union of at most 2 × (offset + limit) rows is sorted."""
+    index (migration 0002); only their union of at most 2 × (offset + limit) rows is sorted.
+    A page of few schools' people is read from their members instead (`_members_first`)."""
     key = _key_of(filters)
     if not key or _members_first(_perimeter(viewer), filters):
         return _members_query(viewer, filters).limit(limit).offset(offset)
@@ -202,8 +206,9 @@ def search_page(viewer: Account | Perimeter, filters: AccountFilters, offset: in
 
 def search_page_ids(viewer: Account | Perimeter, filters: AccountFilters, offset: int,
                     limit: int) -> sa.Select:
-    """The ids of `search_page`'s people, in its order. For a name, they are read from the
-    union of its two sides alone, without joining `account` back (on PostgreSQL, over the 20
+    """The ids of `search_page`'s people, in its order. For a name read from the name indexes
+    (not `_members_first`), from the union of its two sides alone, without joining `account`
+    back (on PostgreSQL, over the 20
     prefixes of bench/directory_http.sh: planned in 0.28 ms instead of 0.35 on average, run
     in 0.10 ms instead of 0.17)."""
     key = _key_of(filters)
@@ -243,7 +248,8 @@ def _name_sides(viewer, filters: AccountFilters, key: str, first: int) -> sa.Sub
 
 def count_query(viewer: Account | Perimeter, filters: AccountFilters, cap: int) -> sa.Select:
     """The number of matches of `search_query`, counted up to cap + 1 (see `count_capped`).
-    A name is counted as `search_page` reads it, side by side: each side (last name, first
+    A page of few schools' people is counted from their members (`_members_first`). Otherwise
+    a name is counted as `search_page` reads it, side by side: each side (last name, first
     name) cut at cap + 1 and read from its covering index (migrations 0002 and 0018), then
     their union (a person matching by both counts once), cut again. When the last names alone
     pass the cap (a common prefix), the union is not read at all: the CASE asks for it only
@@ -352,9 +358,12 @@ class among(FunctionElement):
     the list: `= ANY(CAST(… AS INTEGER[]))` on PostgreSQL, `IN (SELECT value FROM
     json_each(…))` on SQLite. An IN of one parameter per id would be prepared by psycopg once
     per list of value types (it binds 7 as a smallint, 70,000 as an integer), each time
-    planned anew; one text parameter is one prepared statement with one generic plan."""
+    planned anew; one text parameter is one prepared statement with one generic plan.
 
-    type = sa.Boolean()
+    Untyped (NullType), not Boolean: SQLite has no boolean, and SQLAlchemy would write a
+    Boolean condition as `(… IN …) = 1`, which SQLite's planner does not read as a lookup
+    (it scans the table, or walks every name of the region, and tests each row)."""
+
     inherit_cache = True
 
     def __init__(self, column, name: str):
@@ -379,9 +388,8 @@ class member_of(FunctionElement):
     """`column` is one of the ids `members` (a SELECT of one column) returns, read from those
     members first: `= ANY(ARRAY(…))` on PostgreSQL, whose planner cannot tell how many an
     array holds and so probes the primary key for each rather than walk another index;
-    `IN (…)` on SQLite, which starts from the subquery anyway."""
+    `IN (…)` on SQLite, which starts from the subquery anyway. Untyped, as `among`."""
 
-    type = sa.Boolean()
     inherit_cache = True
 
     def __init__(self, column, members: sa.Select):

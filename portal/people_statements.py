@@ -20,9 +20,9 @@ once) has one good plan whatever the values, which PostgreSQL keeps (a generic p
 psycopg's prepared statement). The count alone is run only for an empty page past the
 first, whose number of pages must then be told.
 
-A page read from the members of few schools (a pupil's, a teacher's: directory/search.py
-`members_page_ids`) reads every match to sort them: its `ids` then count them too, and `rows`
-carry no count.
+A page read from the members of few schools (a pupil's or a parent's perimeter, or a school
+chosen in the filter: directory/search.py `members_page_ids`) reads every match to sort them:
+its `ids` then count them too, and `rows` carry no count.
 """
 from __future__ import annotations
 

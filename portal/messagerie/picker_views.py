@@ -78,11 +78,15 @@ def adding_url(tokens: list[str], field: str):
 
 def _directory(context: dict) -> int:
     viewer = current_user._get_current_object()    # read often below: once through the proxy
-    rule = sender_rule(viewer)      # read once: own groups, the page and its refusals
+    allowed = can_search(viewer)
+    searching = allowed and any(request.args.get(k) for k in SEARCH_KEYS)
+    # A search reads the writing rule once for own groups, the page and its refusals; without
+    # one, own_groups reads it only when there are groups.
+    rule = sender_rule(viewer) if searching else None
     form = PeopleSearchForm(formdata=request.args)
-    context.update(form=form, page=None, group_chip=None, can_search=can_search(viewer),
+    context.update(form=form, page=None, group_chip=None, can_search=allowed,
                    own_groups=picker.own_groups(viewer, rule))
-    if not context["can_search"] or not any(request.args.get(k) for k in SEARCH_KEYS):
+    if not searching:
         fill_choices(form, viewer)
         return 200
     visible = fill_choices(form, viewer)

@@ -214,6 +214,20 @@ def test_few_schools_are_read_member_by_member_on_postgresql(zoe, paul):
     assert "ANY(ARRAY" not in sql(paul) and "UNION" in sql(paul)
     assert "ANY(ARRAY" in sql(paul, school_ids=tuple(school_ids[:FEW_SCHOOLS]))
     assert "ANY(ARRAY" not in sql(paul, school_ids=tuple(school_ids[:FEW_SCHOOLS + 1]))
+    assert "ANY(ARRAY" not in sql(zoe, group_id=1)     # a group's members are fewer still
+
+
+def test_list_conditions_are_plain_lookups_on_sqlite(zoe):
+    """SQLite has no boolean: a Boolean-typed condition would be written `(… IN …) = 1`,
+    which its planner does not read as a lookup of the list's ids."""
+    from sqlalchemy.dialects import sqlite
+
+    statement = search_page_ids(perimeter_of(zoe), AccountFilters(name="mar"), 0, 20) \
+        .where(among(Account.id, "ids"))
+    sql = " ".join(str(statement.compile(dialect=sqlite.dialect())).split())
+    assert "account.id IN (SELECT account_school.account_id" in sql
+    assert "json_each(?))" in sql
+    assert ") = 1" not in sql
 
 
 def test_schools_offered_by_code_sort_the_french_way(ctx):
