@@ -208,9 +208,8 @@ def search_page_ids(viewer: Account | Perimeter, filters: AccountFilters, offset
                     limit: int) -> sa.Select:
     """The ids of `search_page`'s people, in its order. For a name read from the name indexes
     (not `_members_first`), from the union of its two sides alone, without joining `account`
-    back (on PostgreSQL, over the 20
-    prefixes of bench/directory_http.sh: planned in 0.28 ms instead of 0.35 on average, run
-    in 0.10 ms instead of 0.17)."""
+    back (on PostgreSQL, over the 20 prefixes of bench/directory_http.sh: planned in 0.28 ms
+    instead of 0.35 on average, run in 0.10 ms instead of 0.17)."""
     key = _key_of(filters)
     if not key or _members_first(_perimeter(viewer), filters):
         return search_page(viewer, filters, offset, limit).with_only_columns(
