@@ -4,21 +4,20 @@ their address book, each with the number of members the sender may write to — 
 query per list, whatever the number of groups."""
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import NamedTuple
 
-import sqlalchemy as sa
 from sqlalchemy import Integer, bindparam, select
 
 from directory.db import db
 from directory.driver_reads import kept_per_database
 from directory.enums import GroupKind
 from directory.models import Account, Group, GroupMember, School
-from directory.rights import SenderRule, rule_condition, sender_rule
+from directory.rights import SenderRule
 from directory.search import AccountFilters
 
 from ..carnet import book
 from ..carnet.models import ContactMember
+from . import recipients
 
 
 class OwnGroup(NamedTuple):
@@ -36,7 +35,8 @@ def own_groups(viewer: Account, rule: SenderRule | None = None
     connection = db.session.connection()
     groups = [OwnGroup(*row) for row in _own_groups_read(connection.dialect).rows(
         connection, {"viewer": viewer.id})]
-    members = writable_members(viewer, GroupMember, [g.id for g in groups], rule)
+    members = recipients.writable_members_by_group(viewer, GroupMember, [g.id for g in groups],
+                                                   rule)
     return [(g, members.get(g.id, ())) for g in groups]
 
 
@@ -57,33 +57,9 @@ _own_groups_read = kept_per_database(_own_groups_statement)
 def contact_groups(viewer: Account) -> list[tuple[object, int, tuple[int, ...]]]:
     """(contact group, members, members one may write to) of the viewer's address book."""
     groups = book.picker_groups(viewer)
-    members = writable_members(viewer, ContactMember, [g.id for g, _ in groups])
+    members = recipients.writable_members_by_group(viewer, ContactMember,
+                                                   [g.id for g, _ in groups])
     return [(g, count, members.get(g.id, ())) for g, count in groups]
-
-
-def writable_members(viewer: Account, membership, group_ids: list[int],
-                     rule: SenderRule | None = None) -> dict[int, tuple[int, ...]]:
-    """group id → ids of its members the viewer may write to (themselves excepted, as
-    `recipients.writable_members`), in one query."""
-    if not group_ids:
-        return {}
-    found: dict[int, list[int]] = {}
-    rows = db.session.execute(_writable_members_statement(membership, rule or sender_rule(viewer)),
-                              {"group_ids": group_ids, "viewer": viewer.id})
-    for group_id, account_id in rows:
-        found.setdefault(group_id, []).append(account_id)
-    return {group_id: tuple(ids) for group_id, ids in found.items()}
-
-
-@lru_cache(maxsize=256)
-def _writable_members_statement(membership, rule: SenderRule) -> sa.Select:
-    """`writable_members`' query for one rule, built once (building the rule's SQL cost more
-    than running it, for a pupil's picker)."""
-    return (select(membership.group_id, Account.id)
-            .join(Account, Account.id == membership.account_id)
-            .where(membership.group_id.in_(bindparam("group_ids", expanding=True)),
-                   rule_condition(rule), Account.id != bindparam("viewer", type_=Integer))
-            .order_by(membership.group_id, Account.id))
 
 
 def group_only(filters: AccountFilters) -> bool:
