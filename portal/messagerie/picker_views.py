@@ -80,8 +80,8 @@ def _directory(context: dict) -> int:
     viewer = current_user._get_current_object()    # read often below: once through the proxy
     allowed = can_search(viewer)
     searching = allowed and any(request.args.get(k) for k in SEARCH_KEYS)
-    # A search reads the writing rule once for own groups, the page and its refusals; without
-    # one, own_groups reads it only when there are groups.
+    # A search reads the writing rule once for own groups, the page, its refusals and its
+    # group's chip; without one, own_groups reads it only when there are groups.
     rule = sender_rule(viewer) if searching else None
     form = PeopleSearchForm(formdata=request.args)
     context.update(form=form, page=None, group_chip=None, can_search=allowed,
@@ -103,7 +103,7 @@ def _directory(context: dict) -> int:
         return 404
     if picker.group_only(filters):
         context["group_chip"] = recipients.directory_group_chip(
-            viewer, context["target_field"], filters.group_id)
+            viewer, context["target_field"], filters.group_id, rule)
     return 200
 
 

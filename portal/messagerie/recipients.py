@@ -130,11 +130,12 @@ def _names(sender: Account, ids: Sequence[int]) -> dict[int, str]:
     return {row.id: f"{row.first_name} {row.last_name}".strip() for row in rows}
 
 
-def directory_group_chip(sender: Account, field: str, group_id: int) -> Chip:
+def directory_group_chip(sender: Account, field: str, group_id: int,
+                         rule: SenderRule | None = None) -> Chip:
     group = visible_group(sender, group_id)
     if group is None:
         raise NotFound("Ce groupe n'existe pas.")
-    members = writable_members(sender, GroupMember, group.id)
+    members = writable_members(sender, GroupMember, group.id, rule)
     return Chip(field, GROUP, group.id, f"{group.name} ({group.school.uai})", members)
 
 
@@ -146,11 +147,12 @@ def contact_group_chip(sender: Account, field: str, group_id: int) -> Chip:
     return Chip(field, CONTACTS, group.id, group.name, members)
 
 
-def writable_members(sender: Account, membership, group_id: int) -> tuple[int, ...]:
+def writable_members(sender: Account, membership, group_id: int,
+                     rule: SenderRule | None = None) -> tuple[int, ...]:
     """The members of a group (`membership`: GroupMember or ContactMember) the sender may
     write to, the sender excepted (a teacher writing to her class does not write to herself),
     in name order."""
-    return writable_members_by_group(sender, membership, [group_id]).get(group_id, ())
+    return writable_members_by_group(sender, membership, [group_id], rule).get(group_id, ())
 
 
 def writable_members_by_group(sender: Account, membership, group_ids: Sequence[int],
