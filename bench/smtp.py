@@ -5,7 +5,8 @@
 
 For each database: a fresh database (SQLite file in a temporary folder, or the PostgreSQL
 database named by PREAU_BENCH_PG_URL, dropped and created again) with the demo region;
-`preau mailgate --processes N` (by default 1 on SQLite, one per core on PostgreSQL);
+`preau mailgate --processes N` (by default one per core, with their shared writer process;
+`--writer own`: each process writes its own);
 Postfix's `smtp-source` sends the burst from joseph@example.org (a parent's verified
 redirect address) to zoe.le-gall@ent.test (his daughter, a student): identity, rights and
 quota are checked for every message and each one is in her inbox, committed, before its 250. Printed: accepted msgs/s (= delivered: internal
@@ -295,12 +296,15 @@ def top_frames(collapsed: str, count: int = 15) -> str:
 
 
 def gateway_processes(kind: str, args) -> int:
-    """`--processes`, else what the README advises: one on SQLite, whose single writer makes
-    a second process wait for the lock (10,000 messages: 714 and 692 msgs/s with one process,
-    577 with two, whose batches were half as large), one per core on PostgreSQL."""
-    if args.processes:
-        return args.processes
-    return 1 if kind == "sqlite" else os.cpu_count() or 1
+    """`--processes`, else what the README advises: one per core (on SQLite they hand their
+    writes to one shared writer process, `preau mailgate`'s default there)."""
+    return args.processes or os.cpu_count() or 1
+
+
+def gateway_arguments(kind: str, args) -> list[str]:
+    """`preau mailgate`'s arguments for this run."""
+    writer = {"shared": ["--shared-writer"], "own": ["--own-writers"]}.get(args.writer, [])
+    return ["mailgate", "--processes", str(gateway_processes(kind, args)), *writer]
 
 
 def bench(kind: str, args) -> float:
@@ -313,7 +317,7 @@ def bench(kind: str, args) -> float:
         preau(env, "init")
         preau(env, "demo")
         count = gateway_processes(kind, args)
-        gateway = background(env, "mailgate", "--processes", str(count))
+        gateway = background(env, *gateway_arguments(kind, args))
         try:
             wait_for(port)
             time.sleep(1.0 if count > 1 else 0.2)
@@ -405,7 +409,7 @@ def forward_preau(kind: str, args) -> float:
         expected = args.messages + scalar(url, "SELECT count(*) FROM outbound_entry "
                                                "WHERE state = 'pending'")   # the demo's own
         processes = gateway_processes(kind, args)
-        children = [background(env, "mailgate", "--processes", str(processes)),
+        children = [background(env, *gateway_arguments(kind, args)),
                     background(env, "worker")]
         profiles = []
         try:
@@ -466,7 +470,7 @@ def relay_preau(kind: str, args) -> float:
     then one worker is started; msgs/s from the first message the sink receives to the
     last (the worker's start-up left out)."""
     with forwarding_instance(kind) as (url, port, sink, env):
-        gateway = background(env, "mailgate", "--processes", str(gateway_processes(kind, args)))
+        gateway = background(env, *gateway_arguments(kind, args))
         try:
             wait_for(port)
             smtp_source(port, args.messages, args.sessions, args.size, FORWARDED)
@@ -660,8 +664,11 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--size", type=int, default=10_240)
     parser.add_argument("--processes", type=int,
-                        help="gateway processes (default: 1 on SQLite, one per core on "
-                             "PostgreSQL, as the README advises)")
+                        help="gateway processes (default: one per core, as the README "
+                             "advises)")
+    parser.add_argument("--writer", choices=("shared", "own"),
+                        help="with several processes: one shared writer process, or each its "
+                             "own (default: `preau mailgate`'s, shared on SQLite only)")
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--forwarding", action="store_true",
                         help="SMTP in → queue → smarthost, against Postfix with a relayhost")

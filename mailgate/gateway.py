@@ -1,12 +1,12 @@
 """`preau mailgate`: the SMTP server process(es).
 
 One process runs an asyncio loop serving every session, a thread pool for database reads,
-one committer thread (mailgate/committer.py) and one indexer thread (mailgate/indexer.py),
-which reads the parts of the messages just committed. `--processes N` starts N such processes on the
-same port (SO_REUSEPORT: the kernel spreads connections), which is how one machine uses more
-than one core; they share nothing but the database. On SQLite the gateway's connections use
-synchronous=FULL: a message answered 250 survives a power cut, not only a crash (the
-indexer's transactions excepted: what they write is derived from the message).
+and its writer (mailgate/writer.py): its own committer thread (mailgate/committer.py) and
+indexer thread (mailgate/indexer.py), which reads the parts of the messages just committed.
+`--processes N` starts N such processes on the same port (SO_REUSEPORT: the kernel spreads
+connections), which is how one machine uses more than one core. On PostgreSQL they share
+nothing but the database; on SQLite, whose database has one writer at a time, they hand their
+writes to one shared writer process instead. Durability: see mailgate/writer.py.
 """
 from __future__ import annotations
 
@@ -25,17 +25,12 @@ try:  # libuv's event loop, a drop-in for asyncio's (not built for Windows)
     import uvloop
 except ImportError:  # pragma: no cover
     uvloop = None
-from sqlalchemy import event
 from sqlalchemy.orm import configure_mappers
 
-from directory.db import db, dialect_name
-
-from . import inbound, indexer, replies, store
-from .committer import Committer
-from .routing import RoutingResult
+from . import inbound, replies, store
 from .sender_auth import SenderAuthenticator
 from .settings import SenderAuth, Settings, from_app
-from .turns import Turns, no_turns
+from .writer import OwnWriter, SharedWriter, secret_from_environment
 
 log = logging.getLogger("preau.mailgate")
 
@@ -228,28 +223,6 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def durable_sqlite(app) -> None:
-    with app.app_context():
-        engine = db.engine
-    if engine.dialect.name != "sqlite" or event.contains(engine, "connect", _full_sync):
-        return
-    event.listen(engine, "connect", _full_sync)
-    event.listen(engine, "checkout", _sync_level)   # out of any transaction, as SQLite wants
-    engine.dispose()
-
-
-def _full_sync(dbapi_connection, _record) -> None:
-    dbapi_connection.execute("PRAGMA synchronous=FULL")
-
-
-def _sync_level(dbapi_connection, _record, _proxy) -> None:
-    """FULL (a 250 survives a power cut), except for the indexer's transactions, whose
-    writes can be derived again from the message (a lost one leaves it unindexed, and it is
-    indexed again): their commits need not wait for the disk."""
-    level = "NORMAL" if indexer.DERIVED_WRITES.get() else "FULL"
-    dbapi_connection.execute(f"PRAGMA synchronous={level}")
-
-
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
     if not settings.tls_cert:
         return None
@@ -261,27 +234,22 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 class Gateway:
     """The SMTP service of one process, on an already bound socket."""
 
-    def __init__(self, app, sock: socket.socket, *, read_threads: int = 8):
-        durable_sqlite(app)
+    def __init__(self, app, sock: socket.socket, *, read_threads: int = 8,
+                 shared_writer: str | None = None):
+        """`shared_writer`: the socket of the writer process this one hands its writes to
+        (mailgate/writer.py); None, this process writes them itself."""
         store.remember_folders(app)
         self.settings = from_app(app)
         self.sock = sock
         self.reads = inbound.Reads(app, read_threads)
-        with app.app_context():
-            turn = Turns() if dialect_name() == "sqlite" else no_turns
-        self.indexer = indexer.Indexer(app, turn=turn)
-        self.committer = Committer(app, after_commit=self._index, turn=turn)
+        self.writer = OwnWriter(app) if shared_writer is None \
+            else SharedWriter(shared_writer, secret_from_environment())
         self.senders = None if self.settings.sender_auth == SenderAuth.OFF \
             else SenderAuthenticator(self.settings)
-        self.handler = inbound.Inbound(self.settings, self.reads, self.committer, self.senders)
+        self.handler = inbound.Inbound(self.settings, self.reads, self.writer, self.senders)
         self.tls = tls_context(self.settings)    # read once, not at every connection
         self.server: asyncio.AbstractServer | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-
-    def _index(self, results: list) -> None:
-        """After a group commit: its stored messages to the indexer thread."""
-        self.indexer.add(r.message_id for r in results
-                         if isinstance(r, RoutingResult) and r.message_id)
 
     def _session(self) -> SMTP:
         # The loop given: aiosmtpd would otherwise look it up for every session (0.6 % of the
@@ -300,8 +268,7 @@ class Gateway:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
-        self.committer.stop()
-        self.indexer.stop()
+        self.writer.stop()
         self.reads.stop()
         if self.senders is not None:
             self.senders.stop()
@@ -316,10 +283,19 @@ def settle() -> None:
     gc.freeze()
 
 
-def run(app, host: str, port: int) -> None:
+def event_loop_runner():
+    """uvloop's `run` where it is installed, else asyncio's."""
+    return uvloop.run if uvloop is not None else asyncio.run
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    return uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop()
+
+
+def run(app, host: str, port: int, shared_writer: str | None = None) -> None:
     """One gateway process until SIGTERM or Ctrl-C."""
     async def main():
-        gateway = Gateway(app, listening_socket(host, port))
+        gateway = Gateway(app, listening_socket(host, port), shared_writer=shared_writer)
         settle()        # before the first session: the collection takes a while
         await gateway.start()
         stop = asyncio.Event()
@@ -330,20 +306,18 @@ def run(app, host: str, port: int) -> None:
         await stop.wait()
         await gateway.stop()
 
-    if uvloop is not None:
-        uvloop.run(main())
-    else:
-        asyncio.run(main())
+    event_loop_runner()(main())
 
 
 class GatewayThread:
     """The gateway on its own loop in a thread of this process (tests, `preau serve`)."""
 
-    def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0,
+                 shared_writer: str | None = None):
         self.sock = listening_socket(host, port)
         self.port = self.sock.getsockname()[1]
-        self.gateway = Gateway(app, self.sock)
-        self.loop = uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop()
+        self.gateway = Gateway(app, self.sock, shared_writer=shared_writer)
+        self.loop = new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="preau-mailgate",
                                        daemon=True)
 

@@ -15,11 +15,24 @@ def author_for(sender: str) -> Account | None:
     address = sender.strip().strip("<>").strip().lower()
     if not address:
         return None
-    author = db.session.scalar(
-        select(Account).options(selectinload(Account.role_overrides), lazyload(Account.schools))
-        .where(func.lower(Account.redirect_address) == address,
-               Account.redirect_verified.is_(True))
-        .order_by(Account.suspended, Account.id).limit(1))
+    return _detached(db.session.scalar(
+        _authors().where(func.lower(Account.redirect_address) == address,
+                         Account.redirect_verified.is_(True))
+        .order_by(Account.suspended, Account.id).limit(1)))
+
+
+def author_by_id(account_id: int) -> Account | None:
+    """The member as `author_for` gives it, by id (the shared writer, mailgate/writer.py,
+    receives authors as their ids)."""
+    return _detached(db.session.scalar(_authors().where(Account.id == account_id)))
+
+
+def _authors():
+    return select(Account).options(selectinload(Account.role_overrides),
+                                   lazyload(Account.schools))
+
+
+def _detached(author: Account | None) -> Account | None:
     if author is not None:
         db.session.expunge(author)
     return author

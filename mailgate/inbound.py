@@ -3,7 +3,8 @@
 MAIL FROM identifies the author (mailgate/identity.py), whose claim is checked at DATA
 (mailgate/sender_auth.py: SPF, DKIM, DMARC); each RCPT TO is judged at once by
 `routing.check` so the client gets a reply per recipient; DATA stores the message through
-`routing.deliver_many`, run by the committer thread for all the messages waiting together, and
+`routing.deliver_many`, run by the committer thread (this process's, or the shared writer's:
+mailgate/writer.py) for all the messages waiting together, and
 250 is sent only once that commit has returned. Only the header is read before that: the
 message is stored as received, and its parts are read after the commit (mailgate/indexer.py).
 Database reads run in a thread pool: the event loop never waits on the database.
@@ -24,9 +25,9 @@ from directory.wording import Reason
 
 from . import bounces, identity, local_handlers, mime, replies, routing
 from .cache import IDENTITY_TTL, InFlight, TimedCache
-from .committer import Committer
 from .sender_auth import Action, Check, SenderAuthenticator
 from .settings import MB, Settings
+from .writer import OwnWriter, SharedWriter
 
 log = logging.getLogger("preau.mailgate")
 
@@ -69,11 +70,11 @@ class Transaction:
 
 
 class Inbound:
-    def __init__(self, settings: Settings, reads: Reads, committer: Committer,
+    def __init__(self, settings: Settings, reads: Reads, writer: OwnWriter | SharedWriter,
                  senders: SenderAuthenticator | None = None):
         self.settings = settings
         self.reads = reads
-        self.committer = committer
+        self.writer = writer        # runs the jobs that write, committed (mailgate/writer.py)
         self.senders = senders      # None: PREAU_SENDER_AUTH=off
         self.authors = TimedCache(IDENTITY_TTL)      # see mailgate/cache.py
         self.accepted = TimedCache(IDENTITY_TTL)
@@ -178,7 +179,7 @@ class Inbound:
                                                          transaction.too_many))
         raw = envelope.original_content
         if transaction.bounce_ids:
-            await self.committer.run(bounces.receive, transaction.bounce_ids, raw)
+            await self.writer.run(bounces.receive, transaction.bounce_ids, raw)
             if not transaction.decisions:
                 return self._reply(envelope, replies.BOUNCE_ACCEPTED)
         check = None
@@ -196,7 +197,7 @@ class Inbound:
             refusal = await self._hand_over(transaction, raw)
             if not transaction.decisions:
                 return self._reply(envelope, refusal or replies.HANDLED)
-        result = await self.committer.run_many(routing.deliver_many, routing.Delivery(
+        result = await self.writer.run_many(routing.deliver_many, routing.Delivery(
             transaction.author, parsed, transaction.decisions, received=self._received(session),
             authentication=check.header(self.settings.hostname) if check else None,
             sender_check=check.verdict if check else None))
@@ -216,7 +217,7 @@ class Inbound:
 
     async def _hand_over(self, transaction: Transaction, raw: bytes) -> str | None:
         """Give the message to each local handler it was sent to; the first refusal."""
-        refusals = [await self.committer.run(handler.receive, transaction.author, target, raw)
+        refusals = [await self.writer.run(handler.receive, transaction.author, target, raw)
                     for handler, target in transaction.handled]
         first = next((reason for reason in refusals if reason), None)
         return replies.HANDLER_REFUSED.format(reason=replies.one_line(first)) if first else None

@@ -48,7 +48,7 @@ from .turns import no_turns
 log = logging.getLogger("preau.mailgate")
 BATCH = 200
 # Set in the indexer's thread: its writes can be derived again from the stored message, so
-# on SQLite its commits skip the fsync (mailgate/gateway.py `durable_sqlite`).
+# on SQLite its commits skip the fsync (mailgate/writer.py `durable_sqlite`).
 DERIVED_WRITES = contextvars.ContextVar("preau_derived_writes", default=False)
 LEFT_AFTER = timedelta(seconds=30)     # older and not indexed: its gateway's thread is gone
 # Seconds the thread waits on PostgreSQL, after a message arrives, for more to index with it.

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import click
@@ -62,22 +65,41 @@ def web(listen: str | None, workers: int, threads: int) -> None:
     Portal().run()
 
 
-def mailgate(processes: int, port_checked: bool) -> None:
+def mailgate(processes: int, shared_writer: bool, port_checked: bool,
+             writer_socket: str | None, serve_writer: str | None) -> None:
+    from mailgate import gateway, writer
+
+    if serve_writer:
+        _run_part(lambda app: writer.run(app, serve_writer))
+        return
     host, port = split_listen(_listen("PREAU_SMTP_LISTEN", "127.0.0.1:2525"), "PREAU_SMTP_LISTEN")
     if not port_checked:
         ensure_free(host, port, "Passerelle SMTP")
-    from mailgate import gateway
-
     if processes > 1:
         # Each child binds the port itself (SO_REUSEPORT); it was checked free here.
         command = [sys.executable, "-m", "portal.cli", "mailgate", "--port-checked"]
-        Supervisor({f"mailgate {n + 1}": command for n in range(processes)}).run()
+        if not shared_writer:
+            Supervisor({f"mailgate {n + 1}": command for n in range(processes)}).run()
+            return
+        folder = tempfile.mkdtemp(prefix="preau-writer-")      # only this user may enter
+        path = os.path.join(folder, "writer.sock")
+        os.environ[writer.SECRET_VARIABLE] = secrets.token_hex(32)     # for the children
+        try:
+            Supervisor({"mailgate writer": command + ["--serve-writer", path]}
+                       | {f"mailgate {n + 1}": command + ["--writer-socket", path]
+                          for n in range(processes)}).run()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
         return
+    _run_part(lambda app: gateway.run(app, host, port, shared_writer=writer_socket))
+
+
+def _run_part(run) -> None:
     from directory.errors import PreauError
     from portal import create_app
 
     try:
-        gateway.run(create_app(), host, port)
+        run(create_app())
     except PreauError as error:       # a setting the gateway cannot use
         raise click.ClickException(error.message) from None
 
@@ -209,7 +231,12 @@ def register(group: click.Group) -> None:
                      metavar="NOMBRE",
                      help="Processus de la passerelle, qui partagent le port "
                           "(SO_REUSEPORT).")(
-            click.option("--port-checked", is_flag=True, hidden=True)(mailgate)))
+            click.option("--shared-writer/--own-writers", default=True, show_default=True,
+                         help="Avec plusieurs processus : un processus écrivain enregistre "
+                              "les messages de tous, ou chacun enregistre les siens.")(
+                click.option("--port-checked", is_flag=True, hidden=True)(
+                    click.option("--writer-socket", hidden=True)(
+                        click.option("--serve-writer", hidden=True)(mailgate))))))
     group.command("worker", help="Le facteur seul : il envoie la file des messages sortants.")(
         click.option("--drain", is_flag=True,
                      help="Envoyer ce qui est dû, puis s'arrêter (au lieu de "

@@ -135,6 +135,58 @@ def test_sigkill_during_a_burst_loses_no_message_that_was_answered_250(mail_app,
         MailboxItem.account_id == pupil.id, MailMessage.indexed_at.is_(None))) == 0
 
 
+def child_with(parent: int, argument: str) -> int:
+    """The pid of `parent`'s child whose command line holds `argument`."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat_file:
+                parent_of = int(stat_file.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                arguments = cmdline.read().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent_of == parent and argument.encode() in arguments:
+            return int(entry)
+    raise AssertionError(f"no child of {parent} with {argument}")
+
+
+def test_the_shared_writer_killed_mid_burst_loses_nothing_answered_250_and_comes_back(
+        mail_app, live_database):
+    """`preau mailgate --processes 2`: two session processes, one writer process. SIGKILL on
+    the writer: sessions waiting on it answer 451, the supervisor starts it again, and the
+    sessions deliver through the new one."""
+    pupil = new_account(Profile.STUDENT, group_of="zoe.le-gall")
+    port = free_port()
+    env = preau_env(mail_app, live_database, PREAU_SMTP_LISTEN=f"127.0.0.1:{port}")
+    gateway = start(["mailgate", "--processes", "2"], env)
+    try:
+        wait_for_port(port, gateway)
+        burst = Burst(port, address_of(pupil), total=1000, sessions=8)
+        for thread in burst.threads:
+            thread.start()
+        while burst.count() < 300 and any(t.is_alive() for t in burst.threads):
+            time.sleep(0.005)
+        os.kill(child_with(gateway.pid, "--serve-writer"), signal.SIGKILL)
+        for thread in burst.threads:
+            thread.join(120)
+        accepted = list(burst.accepted)
+        assert 300 <= len(accepted) < 1000
+        after = mail(JOSEPH, address_of(pupil), "Après le retour de l'écrivain")
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
+            client.sendmail(JOSEPH, [address_of(pupil)], raw(after))
+    finally:
+        stop(gateway)
+    db.session.rollback()
+    stored = set(db.session.scalars(
+        select(MailMessage.message_id_header)
+        .join(MailboxItem, MailboxItem.message_id == MailMessage.id)
+        .where(MailboxItem.account_id == pupil.id)))
+    assert [m for m in accepted if m not in stored] == []
+    assert after["Message-ID"] in stored
+
+
 def _queue_forwards(count: int, prefix: str) -> list[str]:
     message = system_mail.build(to="personne@example.com", subject="Lot", body="Lot",
                                 domain="ent.test")

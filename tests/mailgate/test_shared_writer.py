@@ -1,0 +1,195 @@
+"""Several gateway processes, one writer (mailgate/writer.py): sessions hand their jobs over a
+Unix socket and answer 250 after the writer's commit; the writer indexes what it stored;
+a connection without the secret is closed before anything is unpickled; while the writer is
+away the sessions answer 451 and store nothing, and they reach it again once it is back.
+The real processes (`preau mailgate --processes 2`) are in test_processes.py."""
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import secrets
+import smtplib
+import socket
+import stat
+import time
+
+import pytest
+from sqlalchemy import select
+
+from directory.db import db
+from directory.enums import Profile
+from directory.models import Account
+from mailgate import bounces, worker
+from mailgate.gateway import GatewayThread
+from mailgate.models import EntryState, MailboxItem, MailMessage, OutboundEntry
+from mailgate.settings import current
+from mailgate.writer import SECRET_VARIABLE, SharedWriter, WriterThread
+
+from .conftest import account, address_of, new_account
+from .helpers import mail, raw
+from .test_bounces import CLAIRE_REDIRECT, JOSEPH, failure_notice
+
+
+@pytest.fixture
+def secret(monkeypatch) -> bytes:
+    value = secrets.token_hex(32)
+    monkeypatch.setenv(SECRET_VARIABLE, value)
+    return value.encode()
+
+
+@pytest.fixture
+def socket_path(tmp_path) -> str:
+    folder = tmp_path / "writer"
+    folder.mkdir(mode=0o700)
+    return str(folder / "writer.sock")
+
+
+@pytest.fixture
+def writer(mail_app, socket_path, secret):
+    running = WriterThread(mail_app, socket_path, secret).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def shared(mail_app, writer, socket_path):
+    """A gateway whose writes go to the writer thread's socket."""
+    running = GatewayThread(mail_app, shared_writer=socket_path).start()
+    running.gateway.writer.connect_for = 1.0
+    yield running
+    running.stop()
+
+
+def send(port: int, message) -> dict:
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        return client.sendmail(JOSEPH, [message["To"]], raw(message))
+
+
+def indexed_by_the_writer(message_id: str, seconds: float = 10) -> MailMessage:
+    """The stored message once indexed, by the writer alone (this test indexes nothing)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        db.session.rollback()
+        stored = db.session.scalar(select(MailMessage).where(
+            MailMessage.message_id_header == message_id))
+        if stored is not None and stored.indexed_at is not None:
+            return stored
+        assert time.monotonic() < deadline, f"{message_id} stored {stored}, not indexed"
+        time.sleep(0.02)
+
+
+def test_a_message_is_stored_by_the_writer_then_indexed(shared):
+    pupil = new_account(Profile.STUDENT, group_of="zoe.le-gall")
+    message = mail(JOSEPH, address_of(pupil), "Sortie au parc", "Rendez-vous à 9 h au portail.")
+    with smtplib.SMTP("127.0.0.1", shared.port, timeout=30) as client:
+        client.ehlo("client.example.org")
+        client.mail(JOSEPH)
+        client.rcpt(address_of(pupil))
+        code, reply = client.data(raw(message))
+    assert code == 250
+    stored = indexed_by_the_writer(message["Message-ID"])
+    assert f"({stored.id})" in reply.decode()
+    assert "portail" in stored.search_text
+    joseph = db.session.scalar(select(MailMessage.author_id).where(
+        MailMessage.id == stored.id))
+    assert joseph is not None and joseph == stored.author_id
+    assert db.session.scalar(select(MailboxItem.account_id).where(
+        MailboxItem.message_id == stored.id, MailboxItem.account_id == pupil.id)) == pupil.id
+
+
+def test_many_sessions_at_once_each_get_their_own_message_id(shared):
+    pupil = new_account(Profile.STUDENT, group_of="zoe.le-gall")
+    messages = [mail(JOSEPH, address_of(pupil), f"Lot {n}") for n in range(30)]
+    clients = [smtplib.SMTP("127.0.0.1", shared.port, timeout=30) for _ in range(6)]
+    try:
+        for n, message in enumerate(messages):
+            assert clients[n % 6].sendmail(JOSEPH, [address_of(pupil)], raw(message)) == {}
+    finally:
+        for client in clients:
+            client.quit()
+    ids = {indexed_by_the_writer(m["Message-ID"]).id for m in messages}
+    assert len(ids) == 30
+
+
+def test_a_bounce_coming_back_is_recorded_by_the_writer(shared, sink):
+    """A job that is not a delivery (`run`, not `run_many`) goes the same way."""
+    message = mail(JOSEPH, "claire.bernard@ent.test", "Rendu par le relais")
+    assert send(shared.port, message) == {}
+    stored = indexed_by_the_writer(message["Message-ID"])
+    worker.drain()
+    db.session.rollback()
+    entry = db.session.scalar(select(OutboundEntry).where(
+        OutboundEntry.message_id == stored.id))
+    assert entry.state == EntryState.SENT
+    notice = failure_notice(f"550 5.1.1 <{CLAIRE_REDIRECT}> no such user")
+    with smtplib.SMTP("127.0.0.1", shared.port, timeout=30) as client:
+        assert client.sendmail("<>", [bounces.envelope_sender(entry.id, current())],
+                               notice) == {}
+    db.session.rollback()
+    assert db.session.get(OutboundEntry, entry.id).state == EntryState.BOUNCED
+
+
+def test_the_socket_is_for_its_user_only(writer, socket_path):
+    assert stat.S_IMODE(os.stat(socket_path).st_mode) == 0o600
+
+
+def test_a_connection_without_the_secret_is_closed_before_anything_is_unpickled(
+        writer, socket_path, tmp_path, secret):
+    planted = tmp_path / "planted"
+
+    class Plant:
+        def __reduce__(self):
+            return (open, (str(planted), "w"))
+
+    payload = pickle.dumps((1, False, print, (Plant(),), {}))
+    with socket.socket(socket.AF_UNIX) as client:
+        client.connect(socket_path)
+        client.sendall(b"x" * len(secret) + len(payload).to_bytes(4, "big") + payload)
+        client.settimeout(5)
+        assert client.recv(100) == b""          # closed, nothing answered
+    assert not planted.exists()
+
+
+def test_while_the_writer_is_away_sessions_answer_451_then_deliver_once_it_is_back(
+        mail_app, writer, shared, socket_path, secret):
+    pupil = new_account(Profile.STUDENT, group_of="zoe.le-gall")
+    before = mail(JOSEPH, address_of(pupil), "Avant l'arrêt")
+    assert send(shared.port, before) == {}
+    indexed_by_the_writer(before["Message-ID"])
+    writer.stop()
+    lost = mail(JOSEPH, address_of(pupil), "Pendant l'arrêt")
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        send(shared.port, lost)
+    assert refused.value.smtp_code == 451
+    back = WriterThread(mail_app, socket_path, secret).start()
+    try:
+        after = mail(JOSEPH, address_of(pupil), "Après le retour")
+        assert send(shared.port, after) == {}
+        indexed_by_the_writer(after["Message-ID"])
+    finally:
+        back.stop()
+    db.session.rollback()
+    assert db.session.scalar(select(MailMessage).where(
+        MailMessage.message_id_header == lost["Message-ID"])) is None
+
+
+def test_a_failing_job_gets_its_error_and_the_connection_goes_on(writer, socket_path, secret):
+    """Jobs that raise (here `int("x")`, and an author who no longer exists) get their
+    exception back; the next job on the same connection runs. An author travels as their id
+    and the writer reads them from the database."""
+    zoe = account("zoe.le-gall")
+    gone = Account(id=10**9, login="parti")
+
+    async def jobs():
+        shared = SharedWriter(socket_path, secret, connect_for=1.0)
+        try:
+            with pytest.raises(ValueError):
+                await shared.run(int, "x")
+            with pytest.raises(LookupError):
+                await shared.run(getattr, gone, "login")
+            return await shared.run(int, "7"), await shared.run(getattr, zoe, "login")
+        finally:
+            shared.stop()
+
+    assert asyncio.run(jobs()) == (7, "zoe.le-gall")
