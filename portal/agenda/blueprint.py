@@ -104,9 +104,11 @@ def install(app) -> None:
 
 
 def _receive_reply(author, event_id: int, raw: bytes) -> str | None:
+    """Run by the gateway's committer, in the transaction of a batch that holds other
+    messages' jobs: a refused reply undoes its own writes only (a savepoint)."""
     try:
-        itip.receive_reply(author, event_id, raw)
+        with db.session.begin_nested():
+            itip.receive_reply(author, event_id, raw)
     except AgendaError as error:
-        db.session.rollback()
         return describe(error)
     return None
