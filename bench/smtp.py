@@ -296,8 +296,8 @@ def top_frames(collapsed: str, count: int = 15) -> str:
 
 
 def gateway_processes(kind: str, args) -> int:
-    """`--processes`, else what the README advises: one per core (on SQLite they hand their
-    writes to one shared writer process, `preau mailgate`'s default there)."""
+    """`--processes`, else what the README advises: one per core (they hand their writes to
+    one shared writer process, `preau mailgate`'s default)."""
     return args.processes or os.cpu_count() or 1
 
 
@@ -668,7 +668,7 @@ def main() -> None:
                              "advises)")
     parser.add_argument("--writer", choices=("shared", "own"),
                         help="with several processes: one shared writer process, or each its "
-                             "own (default: `preau mailgate`'s, shared on SQLite only)")
+                             "own (default: `preau mailgate`'s, shared)")
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--forwarding", action="store_true",
                         help="SMTP in → queue → smarthost, against Postfix with a relayhost")

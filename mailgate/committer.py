@@ -1,4 +1,5 @@
-"""Group commit: one thread writes the messages of every SMTP session of this process.
+"""Group commit: one thread writes the messages of every SMTP session of this process (in the
+shared writer process, mailgate/shared_writer.py: of every gateway process).
 
 Sessions hand their delivery job over and wait; the thread runs all the jobs that arrived while
 it was busy, then commits once. Under load one commit (one fsync) serves many messages, and

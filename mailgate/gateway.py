@@ -4,9 +4,9 @@ One process runs an asyncio loop serving every session, a thread pool for databa
 and its writer (mailgate/writer.py): its own committer thread (mailgate/committer.py) and
 indexer thread (mailgate/indexer.py), which reads the parts of the messages just committed.
 `--processes N` starts N such processes on the same port (SO_REUSEPORT: the kernel spreads
-connections), which is how one machine uses more than one core. On PostgreSQL they share
-nothing but the database; on SQLite, whose database has one writer at a time, they hand their
-writes to one shared writer process instead. Durability: see mailgate/writer.py.
+connections), which is how one machine uses more than one core; they hand their writes to one
+shared writer process (mailgate/shared_writer.py), or with `--own-writers` each writes its
+own. Durability: see mailgate/writer.py.
 """
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ from sqlalchemy.orm import configure_mappers
 from . import inbound, replies, store
 from .sender_auth import SenderAuthenticator
 from .settings import SenderAuth, Settings, from_app
-from .writer import OwnWriter, SharedWriter, secret_from_environment
+from .shared_writer import SharedWriter, secret_from_environment
+from .writer import OwnWriter
 
 log = logging.getLogger("preau.mailgate")
 
@@ -237,7 +238,7 @@ class Gateway:
     def __init__(self, app, sock: socket.socket, *, read_threads: int = 8,
                  shared_writer: str | None = None):
         """`shared_writer`: the socket of the writer process this one hands its writes to
-        (mailgate/writer.py); None, this process writes them itself."""
+        (mailgate/shared_writer.py); None, this process writes them itself."""
         store.remember_folders(app)
         self.settings = from_app(app)
         self.sock = sock

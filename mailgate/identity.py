@@ -22,8 +22,8 @@ def author_for(sender: str) -> Account | None:
 
 
 def author_by_id(account_id: int) -> Account | None:
-    """The member as `author_for` gives it, by id (the shared writer, mailgate/writer.py,
-    receives authors as their ids)."""
+    """The member as `author_for` gives it, by id (the shared writer, mailgate/shared_writer.py,
+    when it no longer has an account a gateway process sent)."""
     return _detached(db.session.scalar(_authors().where(Account.id == account_id)))
 
 

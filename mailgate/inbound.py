@@ -4,7 +4,7 @@ MAIL FROM identifies the author (mailgate/identity.py), whose claim is checked a
 (mailgate/sender_auth.py: SPF, DKIM, DMARC); each RCPT TO is judged at once by
 `routing.check` so the client gets a reply per recipient; DATA stores the message through
 `routing.deliver_many`, run by the committer thread (this process's, or the shared writer's:
-mailgate/writer.py) for all the messages waiting together, and
+mailgate/shared_writer.py) for all the messages waiting together, and
 250 is sent only once that commit has returned. Only the header is read before that: the
 message is stored as received, and its parts are read after the commit (mailgate/indexer.py).
 Database reads run in a thread pool: the event loop never waits on the database.
@@ -27,7 +27,8 @@ from . import bounces, identity, local_handlers, mime, replies, routing
 from .cache import IDENTITY_TTL, InFlight, TimedCache
 from .sender_auth import Action, Check, SenderAuthenticator
 from .settings import MB, Settings
-from .writer import OwnWriter, SharedWriter
+from .shared_writer import SharedWriter
+from .writer import OwnWriter
 
 log = logging.getLogger("preau.mailgate")
 

@@ -25,7 +25,8 @@ class LocalHandler:
     prefix: str
     #: tag (what follows "+") → the object it names, or None; reads only
     accepts: Callable[[str], Any]
-    #: (author Account, object, raw message) → None when done, else a French refusal reason
+    #: (author Account, object, raw message) → None when done, else a French refusal reason;
+    #: a module-level function: the shared writer (mailgate/shared_writer.py) receives it by name
     receive: Callable[[Any, Any, bytes], str | None]
 
 

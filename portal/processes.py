@@ -67,10 +67,11 @@ def web(listen: str | None, workers: int, threads: int) -> None:
 
 def mailgate(processes: int, shared_writer: bool, port_checked: bool,
              writer_socket: str | None, serve_writer: str | None) -> None:
-    from mailgate import gateway, writer
+    from mailgate import gateway
+    from mailgate.shared_writer import SECRET_VARIABLE, run_writer
 
     if serve_writer:
-        _run_part(lambda app: writer.run(app, serve_writer))
+        _run_part(lambda app: run_writer(app, serve_writer))
         return
     host, port = split_listen(_listen("PREAU_SMTP_LISTEN", "127.0.0.1:2525"), "PREAU_SMTP_LISTEN")
     if not port_checked:
@@ -83,7 +84,7 @@ def mailgate(processes: int, shared_writer: bool, port_checked: bool,
             return
         folder = tempfile.mkdtemp(prefix="preau-writer-")      # only this user may enter
         path = os.path.join(folder, "writer.sock")
-        os.environ[writer.SECRET_VARIABLE] = secrets.token_hex(32)     # for the children
+        os.environ[SECRET_VARIABLE] = secrets.token_hex(32)      # for the children
         try:
             Supervisor({"mailgate writer": command + ["--serve-writer", path]}
                        | {f"mailgate {n + 1}": command + ["--writer-socket", path]

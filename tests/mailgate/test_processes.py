@@ -9,6 +9,7 @@ import signal
 import smtplib
 import socket
 import ssl
+import stat
 import subprocess
 import sys
 import threading
@@ -168,7 +169,12 @@ def test_the_shared_writer_killed_mid_burst_loses_nothing_answered_250_and_comes
             thread.start()
         while burst.count() < 300 and any(t.is_alive() for t in burst.threads):
             time.sleep(0.005)
-        os.kill(child_with(gateway.pid, "--serve-writer"), signal.SIGKILL)
+        writer = child_with(gateway.pid, "--serve-writer")
+        with open(f"/proc/{writer}/cmdline", "rb") as cmdline:
+            arguments = cmdline.read().decode().split("\0")
+        folder = os.path.dirname(arguments[arguments.index("--serve-writer") + 1])
+        assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+        os.kill(writer, signal.SIGKILL)
         for thread in burst.threads:
             thread.join(120)
         accepted = list(burst.accepted)
@@ -178,6 +184,7 @@ def test_the_shared_writer_killed_mid_burst_loses_nothing_answered_250_and_comes
             client.sendmail(JOSEPH, [address_of(pupil)], raw(after))
     finally:
         stop(gateway)
+    assert not os.path.exists(folder)       # the supervisor removed the socket's folder
     db.session.rollback()
     stored = set(db.session.scalars(
         select(MailMessage.message_id_header)
@@ -185,6 +192,24 @@ def test_the_shared_writer_killed_mid_burst_loses_nothing_answered_250_and_comes
         .where(MailboxItem.account_id == pupil.id)))
     assert [m for m in accepted if m not in stored] == []
     assert after["Message-ID"] in stored
+
+
+def test_processes_that_write_their_own_messages_deliver_too(mail_app, live_database):
+    pupil = new_account(Profile.STUDENT, group_of="zoe.le-gall")
+    port = free_port()
+    env = preau_env(mail_app, live_database, PREAU_SMTP_LISTEN=f"127.0.0.1:{port}")
+    gateway = start(["mailgate", "--processes", "2", "--own-writers"], env)
+    try:
+        wait_for_port(port, gateway)
+        with pytest.raises(AssertionError):
+            child_with(gateway.pid, "--serve-writer")
+        messages = [mail(JOSEPH, address_of(pupil), f"Chacun le sien {n}") for n in range(6)]
+        for message in messages:
+            with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+                client.sendmail(JOSEPH, [address_of(pupil)], raw(message))
+    finally:
+        stop(gateway)
+    assert all(stored_with_id(m["Message-ID"]) is not None for m in messages)
 
 
 def _queue_forwards(count: int, prefix: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""Several gateway processes, one writer (mailgate/writer.py): sessions hand their jobs over a
+"""Several gateway processes, one writer (mailgate/shared_writer.py): sessions hand their jobs over a
 Unix socket and answer 250 after the writer's commit; the writer indexes what it stored;
 a connection without the secret is closed before anything is unpickled; while the writer is
 away the sessions answer 451 and store nothing, and they reach it again once it is back.
@@ -12,6 +12,7 @@ import secrets
 import smtplib
 import socket
 import stat
+import threading
 import time
 
 import pytest
@@ -19,12 +20,11 @@ from sqlalchemy import select
 
 from directory.db import db
 from directory.enums import Profile
-from directory.models import Account
 from mailgate import bounces, worker
 from mailgate.gateway import GatewayThread
 from mailgate.models import EntryState, MailboxItem, MailMessage, OutboundEntry
 from mailgate.settings import current
-from mailgate.writer import SECRET_VARIABLE, SharedWriter, WriterThread
+from mailgate.shared_writer import _HEADER, SECRET_VARIABLE, SharedWriter, WriterThread
 
 from .conftest import account, address_of, new_account
 from .helpers import mail, raw
@@ -99,17 +99,30 @@ def test_a_message_is_stored_by_the_writer_then_indexed(shared):
 
 
 def test_many_sessions_at_once_each_get_their_own_message_id(shared):
-    pupil = new_account(Profile.STUDENT, group_of="zoe.le-gall")
-    messages = [mail(JOSEPH, address_of(pupil), f"Lot {n}") for n in range(30)]
-    clients = [smtplib.SMTP("127.0.0.1", shared.port, timeout=30) for _ in range(6)]
-    try:
-        for n, message in enumerate(messages):
-            assert clients[n % 6].sendmail(JOSEPH, [address_of(pupil)], raw(message)) == {}
-    finally:
-        for client in clients:
-            client.quit()
-    ids = {indexed_by_the_writer(m["Message-ID"]).id for m in messages}
-    assert len(ids) == 30
+    """Jobs in flight together on the connection, answered in any order, each to its own
+    session: the id in each 250 is that of the message the session sent."""
+    to = address_of(new_account(Profile.STUDENT, group_of="zoe.le-gall"))
+    replies: dict[str, bytes] = {}
+
+    def session(n: int) -> None:
+        with smtplib.SMTP("127.0.0.1", shared.port, timeout=30) as client:
+            client.ehlo("client.example.org")
+            for k in range(5):
+                message = mail(JOSEPH, to, f"Lot {n}-{k}")
+                client.mail(JOSEPH)
+                client.rcpt(to)
+                code, reply = client.data(raw(message))
+                assert code == 250
+                replies[message["Message-ID"]] = reply
+
+    threads = [threading.Thread(target=session, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(replies) == 40
+    for message_id, reply in replies.items():
+        assert f"({indexed_by_the_writer(message_id).id})" in reply.decode()
 
 
 def test_a_bounce_coming_back_is_recorded_by_the_writer(shared, sink):
@@ -142,13 +155,22 @@ def test_a_connection_without_the_secret_is_closed_before_anything_is_unpickled(
         def __reduce__(self):
             return (open, (str(planted), "w"))
 
-    payload = pickle.dumps((1, False, print, (Plant(),), {}))
+    def frames(given: bytes) -> bytes:
+        payload = pickle.dumps((False, print, (Plant(),), {}))
+        return given + _HEADER.pack(len(payload), 1) + payload
+
     with socket.socket(socket.AF_UNIX) as client:
         client.connect(socket_path)
-        client.sendall(b"x" * len(secret) + len(payload).to_bytes(4, "big") + payload)
+        client.sendall(frames(b"x" * len(secret)))
         client.settimeout(5)
         assert client.recv(100) == b""          # closed, nothing answered
     assert not planted.exists()
+    with socket.socket(socket.AF_UNIX) as client:     # the same with the secret: it is read
+        client.connect(socket_path)
+        client.sendall(frames(secret))
+        client.settimeout(5)
+        assert client.recv(100)
+    assert planted.exists()
 
 
 def test_while_the_writer_is_away_sessions_answer_451_then_deliver_once_it_is_back(
@@ -175,21 +197,48 @@ def test_while_the_writer_is_away_sessions_answer_451_then_deliver_once_it_is_ba
 
 
 def test_a_failing_job_gets_its_error_and_the_connection_goes_on(writer, socket_path, secret):
-    """Jobs that raise (here `int("x")`, and an author who no longer exists) get their
-    exception back; the next job on the same connection runs. An author travels as their id
-    and the writer reads them from the database."""
+    """A job that raises gets its exception back; the next job on the same connection runs.
+    An account goes whole the first time, then as its id, which the writer recognises."""
     zoe = account("zoe.le-gall")
-    gone = Account(id=10**9, login="parti")
 
     async def jobs():
         shared = SharedWriter(socket_path, secret, connect_for=1.0)
         try:
             with pytest.raises(ValueError):
                 await shared.run(int, "x")
-            with pytest.raises(LookupError):
-                await shared.run(getattr, gone, "login")
-            return await shared.run(int, "7"), await shared.run(getattr, zoe, "login")
+            first = await shared.run(getattr, zoe, "login")
+            whole = len(shared._dumps((zoe,)))      # sent within the second: its id only
+            return first, await shared.run(getattr, zoe, "login"), whole
         finally:
             shared.stop()
 
-    assert asyncio.run(jobs()) == (7, "zoe.le-gall")
+    first, again, sent_again = asyncio.run(jobs())
+    assert first == again == "zoe.le-gall"
+    assert sent_again < 200 < len(pickle.dumps(zoe))
+    assert writer.server.account(zoe.id).login == "zoe.le-gall"
+    with pytest.raises(LookupError):
+        writer.server.account(10**9)
+
+
+def test_jobs_waiting_for_a_writer_that_is_away_wait_for_one_attempt_together(
+        mail_app, writer, shared):
+    """Three sessions reach the missing writer at once: all three answer 451 after one
+    attempt of `connect_for` seconds (1 s here), not one after another."""
+    to = address_of(new_account(Profile.STUDENT, group_of="zoe.le-gall"))
+    writer.stop()
+    codes: list[int] = []
+
+    def session(n: int) -> None:
+        try:
+            send(shared.port, mail(JOSEPH, to, f"Absent {n}"))
+        except smtplib.SMTPDataError as refused:
+            codes.append(refused.smtp_code)
+
+    threads = [threading.Thread(target=session, args=(n,)) for n in range(3)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert codes == [451, 451, 451]
+    assert time.monotonic() - started < 2.5
