@@ -1,6 +1,8 @@
 """Building messages and reading the store in mail gateway tests."""
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 import uuid
 from email.message import EmailMessage
@@ -91,3 +93,24 @@ def stored_with_id(message_id: str) -> MailMessage | None:
 def count(model, *conditions) -> int:
     db.session.rollback()
     return db.session.scalar(select(func.count()).select_from(model).where(*conditions))
+
+
+def run_in_own_loop(coroutine, seconds: float = 60):
+    """`asyncio.run(coroutine)` in a thread of its own, its result or its exception: under
+    xdist another test of this process may have left an event loop marked running in the
+    main thread, where asyncio.run() refuses to start."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = asyncio.run(coroutine)
+        except BaseException as error:     # handed to the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(seconds)
+    if "error" in outcome:
+        raise outcome["error"]
+    assert "result" in outcome, f"still running after {seconds} s"
+    return outcome["result"]

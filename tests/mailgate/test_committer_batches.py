@@ -14,6 +14,7 @@ from mailgate.committer import Committer
 from mailgate.local_handlers import find
 
 from .conftest import new_account
+from .helpers import run_in_own_loop
 
 
 def rename(account_id: int, name: str) -> str:
@@ -23,7 +24,7 @@ def rename(account_id: int, name: str) -> str:
 
 
 def test_a_refused_agenda_reply_leaves_the_other_jobs_of_its_batch_written(mail_app):
-    person = new_account(Profile.TEACHER)
+    person_id = new_account(Profile.TEACHER).id
     author = new_account(Profile.STUDENT, group_of="zoe.le-gall")
     handler, _ = find(mail_app, "agenda+1-x@ent.test", "ent.test")     # the agenda's
     released = threading.Event()
@@ -36,18 +37,18 @@ def test_a_refused_agenda_reply_leaves_the_other_jobs_of_its_batch_written(mail_
     committer = Committer(mail_app, turn=held_first_turn)
 
     async def batch():
-        first = asyncio.ensure_future(committer.run(rename, person.id, "Premier"))
+        first = asyncio.ensure_future(committer.run(rename, person_id, "Premier"))
         await asyncio.sleep(0.2)
-        renamed = asyncio.ensure_future(committer.run(rename, person.id, "Renommé"))
+        renamed = asyncio.ensure_future(committer.run(rename, person_id, "Renommé"))
         refused = asyncio.ensure_future(committer.run(handler.receive, author, 10**9, b""))
         await asyncio.sleep(0.2)
         released.set()
         return await asyncio.gather(first, renamed, refused)
 
     try:
-        first, renamed, refusal = asyncio.run(batch())
+        first, renamed, refusal = run_in_own_loop(batch())
     finally:
         committer.stop()
     assert (first, renamed) == ("Premier", "Renommé") and refusal
     db.session.rollback()
-    assert db.session.get(Account, person.id).first_name == "Renommé"
+    assert db.session.get(Account, person_id).first_name == "Renommé"

@@ -5,7 +5,6 @@ away the sessions answer 451 and store nothing, and they reach it again once it 
 The real processes (`preau mailgate --processes 2`) are in test_processes.py."""
 from __future__ import annotations
 
-import asyncio
 import os
 import pickle
 import secrets
@@ -27,7 +26,7 @@ from mailgate.settings import current
 from mailgate.shared_writer import _HEADER, SECRET_VARIABLE, SharedWriter, WriterThread
 
 from .conftest import account, address_of, new_account
-from .helpers import mail, raw
+from .helpers import mail, raw, run_in_own_loop
 from .test_bounces import CLAIRE_REDIRECT, JOSEPH, failure_notice
 
 
@@ -212,7 +211,7 @@ def test_a_failing_job_gets_its_error_and_the_connection_goes_on(writer, socket_
         finally:
             shared.stop()
 
-    first, again, sent_again = asyncio.run(jobs())
+    first, again, sent_again = run_in_own_loop(jobs())
     assert first == again == "zoe.le-gall"
     assert sent_again < 200 < len(pickle.dumps(zoe))
     assert writer.server.account(zoe.id).login == "zoe.le-gall"
