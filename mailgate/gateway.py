@@ -11,24 +11,16 @@ own. Durability: see mailgate/writer.py.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import re
-import signal
 import socket
 import ssl
-import threading
 
 from aiosmtpd.smtp import MISSING, SMTP
 
-try:  # libuv's event loop, a drop-in for asyncio's (not built for Windows)
-    import uvloop
-except ImportError:  # pragma: no cover
-    uvloop = None
-from sqlalchemy.orm import configure_mappers
-
 from . import inbound, replies, store
 from .sender_auth import SenderAuthenticator
+from .service import ServiceThread, until_stopped
 from .settings import SenderAuth, Settings, from_app
 from .shared_writer import SharedWriter, secret_from_environment
 from .writer import OwnWriter
@@ -275,42 +267,13 @@ class Gateway:
             self.senders.stop()
 
 
-def settle() -> None:
-    """What start-up made lives as long as the process (the app, the ORM's mappers, compiled
-    patterns): frozen out of the cyclic collector's sight, so that its collections under a
-    burst walk only the objects made since, not the hundreds of thousands made at start."""
-    configure_mappers()
-    gc.collect()
-    gc.freeze()
-
-
-def event_loop_runner():
-    """uvloop's `run` where it is installed, else asyncio's."""
-    return uvloop.run if uvloop is not None else asyncio.run
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    return uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop()
-
-
 def run(app, host: str, port: int, shared_writer: str | None = None) -> None:
     """One gateway process until SIGTERM or Ctrl-C."""
-    async def main():
-        gateway = Gateway(app, listening_socket(host, port), shared_writer=shared_writer)
-        settle()        # before the first session: the collection takes a while
-        await gateway.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        print(f"[mailgate] passerelle SMTP à l'écoute sur {host}:{port}", flush=True)
-        await stop.wait()
-        await gateway.stop()
-
-    event_loop_runner()(main())
+    until_stopped(lambda: Gateway(app, listening_socket(host, port), shared_writer=shared_writer),
+                  f"[mailgate] passerelle SMTP à l'écoute sur {host}:{port}")
 
 
-class GatewayThread:
+class GatewayThread(ServiceThread):
     """The gateway on its own loop in a thread of this process (tests, `preau serve`)."""
 
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0,
@@ -318,17 +281,4 @@ class GatewayThread:
         self.sock = listening_socket(host, port)
         self.port = self.sock.getsockname()[1]
         self.gateway = Gateway(app, self.sock, shared_writer=shared_writer)
-        self.loop = new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="preau-mailgate",
-                                       daemon=True)
-
-    def start(self) -> GatewayThread:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.gateway.start(), self.loop).result(10)
-        return self
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.gateway.stop(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
+        super().__init__(self.gateway, "preau-mailgate")

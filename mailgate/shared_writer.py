@@ -30,9 +30,7 @@ import itertools
 import logging
 import os
 import pickle
-import signal
 import struct
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +39,7 @@ from directory.models import Account
 
 from . import identity
 from .cache import IDENTITY_TTL, TimedCache
+from .service import ServiceThread, until_stopped
 from .writer import OwnWriter
 
 log = logging.getLogger("preau.mailgate")
@@ -309,43 +308,13 @@ def secret_from_environment() -> bytes:
 
 def run_writer(app, path: str) -> None:
     """The shared writer process until SIGTERM or Ctrl-C."""
-    from .gateway import event_loop_runner, settle  # the gateway imports this module
-
-    async def main():
-        server = WriterServer(app, path, secret_from_environment())
-        settle()
-        await server.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        print(f"[mailgate] écrivain partagé à l'écoute sur {path}", flush=True)
-        await stop.wait()
-        await server.stop()
-
-    event_loop_runner()(main())
+    until_stopped(lambda: WriterServer(app, path, secret_from_environment()),
+                  f"[mailgate] écrivain partagé à l'écoute sur {path}")
 
 
-class WriterThread:
+class WriterThread(ServiceThread):
     """The shared writer on its own loop in a thread of this process (tests)."""
 
     def __init__(self, app, path: str, secret: bytes):
-        from .gateway import new_event_loop
-
         self.server = WriterServer(app, path, secret)
-        self.loop = new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="preau-writer",
-                                       daemon=True)
-
-    def start(self) -> WriterThread:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(10)
-        return self
-
-    def stop(self) -> None:
-        if self.loop.is_closed():
-            return
-        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(60)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
+        super().__init__(self.server, "preau-writer")

@@ -93,6 +93,24 @@ class Burst:
         with self.lock:
             return len(self.accepted)
 
+    def until(self, accepted: int) -> Burst:
+        """Started; returns once `accepted` messages were answered 250 (or all sessions
+        ended)."""
+        for thread in self.threads:
+            thread.start()
+        while self.count() < accepted and any(t.is_alive() for t in self.threads):
+            time.sleep(0.005)
+        return self
+
+
+def in_mailbox_of(person) -> set[str]:
+    """The Message-IDs of what is in `person`'s mailbox now."""
+    db.session.rollback()
+    return set(db.session.scalars(
+        select(MailMessage.message_id_header)
+        .join(MailboxItem, MailboxItem.message_id == MailMessage.id)
+        .where(MailboxItem.account_id == person.id)))
+
 
 def test_sigkill_during_a_burst_loses_no_message_that_was_answered_250(mail_app,
                                                                        live_database):
@@ -102,11 +120,7 @@ def test_sigkill_during_a_burst_loses_no_message_that_was_answered_250(mail_app,
     gateway = start(["mailgate"], env)
     try:
         wait_for_port(port, gateway)
-        burst = Burst(port, address_of(pupil), total=1000, sessions=8)
-        for thread in burst.threads:
-            thread.start()
-        while burst.count() < 300 and any(t.is_alive() for t in burst.threads):
-            time.sleep(0.005)
+        burst = Burst(port, address_of(pupil), total=1000, sessions=8).until(300)
         gateway.send_signal(signal.SIGKILL)
         gateway.wait()
         for thread in burst.threads:
@@ -120,11 +134,7 @@ def test_sigkill_during_a_burst_loses_no_message_that_was_answered_250(mail_app,
             client.sendmail(JOSEPH, [address_of(pupil)], raw(after))
     finally:
         stop(gateway)
-    db.session.rollback()
-    stored = set(db.session.scalars(
-        select(MailMessage.message_id_header)
-        .join(MailboxItem, MailboxItem.message_id == MailMessage.id)
-        .where(MailboxItem.account_id == pupil.id)))
+    stored = in_mailbox_of(pupil)
     assert [m for m in accepted if m not in stored] == []
     assert after["Message-ID"] in stored
     # What the killed gateway's indexer thread had not come to, the worker's round indexes.
@@ -164,11 +174,7 @@ def test_the_shared_writer_killed_mid_burst_loses_nothing_answered_250_and_comes
     gateway = start(["mailgate", "--processes", "2"], env)
     try:
         wait_for_port(port, gateway)
-        burst = Burst(port, address_of(pupil), total=1000, sessions=8)
-        for thread in burst.threads:
-            thread.start()
-        while burst.count() < 300 and any(t.is_alive() for t in burst.threads):
-            time.sleep(0.005)
+        burst = Burst(port, address_of(pupil), total=1000, sessions=8).until(300)
         writer = child_with(gateway.pid, "--serve-writer")
         with open(f"/proc/{writer}/cmdline", "rb") as cmdline:
             arguments = cmdline.read().decode().split("\0")
@@ -185,11 +191,7 @@ def test_the_shared_writer_killed_mid_burst_loses_nothing_answered_250_and_comes
     finally:
         stop(gateway)
     assert not os.path.exists(folder)       # the supervisor removed the socket's folder
-    db.session.rollback()
-    stored = set(db.session.scalars(
-        select(MailMessage.message_id_header)
-        .join(MailboxItem, MailboxItem.message_id == MailMessage.id)
-        .where(MailboxItem.account_id == pupil.id)))
+    stored = in_mailbox_of(pupil)
     assert [m for m in accepted if m not in stored] == []
     assert after["Message-ID"] in stored
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from directory.db import db
 from directory.enums import Profile
-from mailgate import bounces, worker
+from mailgate import bounces
 from mailgate.gateway import GatewayThread
 from mailgate.models import EntryState, MailboxItem, MailMessage, OutboundEntry
 from mailgate.settings import current
@@ -27,7 +27,7 @@ from mailgate.shared_writer import _HEADER, SECRET_VARIABLE, SharedWriter, Write
 
 from .conftest import account, address_of, new_account
 from .helpers import mail, raw, run_in_own_loop
-from .test_bounces import CLAIRE_REDIRECT, JOSEPH, failure_notice
+from .test_bounces import CLAIRE_REDIRECT, JOSEPH, failure_notice, forwarded_entry
 
 
 @pytest.fixture
@@ -126,14 +126,8 @@ def test_many_sessions_at_once_each_get_their_own_message_id(shared):
 
 def test_a_bounce_coming_back_is_recorded_by_the_writer(shared, sink):
     """A job that is not a delivery (`run`, not `run_many`) goes the same way."""
-    message = mail(JOSEPH, "claire.bernard@ent.test", "Rendu par le relais")
-    assert send(shared.port, message) == {}
-    stored = indexed_by_the_writer(message["Message-ID"])
-    worker.drain()
-    db.session.rollback()
-    entry = db.session.scalar(select(OutboundEntry).where(
-        OutboundEntry.message_id == stored.id))
-    assert entry.state == EntryState.SENT
+    with smtplib.SMTP("127.0.0.1", shared.port, timeout=30) as client:
+        entry = forwarded_entry(client, "Rendu par le relais")
     notice = failure_notice(f"550 5.1.1 <{CLAIRE_REDIRECT}> no such user")
     with smtplib.SMTP("127.0.0.1", shared.port, timeout=30) as client:
         assert client.sendmail("<>", [bounces.envelope_sender(entry.id, current())],
