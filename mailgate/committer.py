@@ -88,7 +88,7 @@ class Committer:
         finally:
             db.session.close()
         for job, (result, error) in zip(batch, results, strict=True):
-            job.loop.call_soon_threadsafe(_settle, job.future, result, error)
+            job.loop.call_soon_threadsafe(settle, job.future, result, error)
         if self.after_commit is not None:
             self.after_commit([result for result, error in results if error is None])
 
@@ -129,10 +129,14 @@ def _execute(batch: list[Job]) -> list[tuple[Any, None]]:
     return [(results[n], None) for n in range(len(batch))]
 
 
-def _settle(future: asyncio.Future, result, error) -> None:
-    if future.cancelled():
+def settle(future: asyncio.Future, result, error: BaseException | None) -> None:
+    """A job's outcome to the session waiting for it (on its loop), unless it gave up."""
+    if future.done():
         return
-    if error is not None:
-        future.set_exception(error)
-    else:
+    if error is None:
         future.set_result(result)
+        return
+    try:
+        future.set_exception(error)
+    except TypeError:       # StopIteration, which a future cannot hold
+        future.set_exception(RuntimeError(repr(error)))

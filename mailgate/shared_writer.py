@@ -39,6 +39,7 @@ from directory.models import Account
 
 from . import identity
 from .cache import IDENTITY_TTL, TimedCache
+from .committer import settle
 from .service import ServiceThread, until_stopped
 from .writer import OwnWriter
 
@@ -138,7 +139,7 @@ class SharedWriter:
                     result, error = pickle.loads(payload)
                 except Exception as failure:       # an exception this side cannot rebuild
                     result, error = None, failure
-                _settle(answer, result, error)
+                settle(answer, result, error)
         except (asyncio.IncompleteReadError, OSError):
             pass
         finally:
@@ -150,18 +151,6 @@ class SharedWriter:
     def stop(self) -> None:
         if self.stream is not None:
             self.stream.close()
-
-
-def _settle(answer: asyncio.Future, result, error) -> None:
-    if answer.done():
-        return
-    if error is None:
-        answer.set_result(result)
-        return
-    try:
-        answer.set_exception(error)
-    except TypeError:       # StopIteration, which a future cannot hold
-        answer.set_exception(RuntimeError(repr(error)))
 
 
 def _fail(answer: asyncio.Future, why: str) -> None:
