@@ -104,10 +104,21 @@ def browser_login(page, login: str, password: str = DEMO_PASSWORD) -> None:
 
 
 def axe_check(page) -> None:
-    """No serious or critical accessibility violation on the current page (axe-core)."""
-    from axe_playwright_python.sync_playwright import Axe
+    """No serious or critical accessibility violation on the current page (axe-core).
 
-    results = Axe().run(page)
+    A click on a link returns before the new page has loaded: axe then met a document
+    still empty (« Cannot read properties of null »), or one that a navigation replaced
+    under it. It waits for the page's load, and runs once more if a navigation came
+    between."""
+    from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import Error as PlaywrightError
+
+    page.wait_for_load_state()
+    try:
+        results = Axe().run(page)
+    except PlaywrightError:
+        page.wait_for_load_state()
+        results = Axe().run(page)
     bad = [violation for violation in results.response["violations"]
            if violation["impact"] in ("serious", "critical")]
     assert not bad, "\n".join(

@@ -127,6 +127,7 @@ def test_a_teacher_writes_to_her_class_through_the_picker_with_an_attachment(pag
     assert page.get_by_role("heading", level=1).inner_text() == "Boîte d'envoi"
     axe_check(page)
     page.get_by_role("link", name="Écrire un message").click()
+    page.wait_for_url("**/messagerie/ecrire")
     axe_check(page)
 
     page.get_by_role("button", name="Ajouter un destinataire").click()
