@@ -248,14 +248,20 @@ def _parents_of(class_ids: tuple[int, ...]) -> sa.Select:
 def _verdict(sender: Account, row, replying_to: int | None) -> Verdict:
     if (row.reached or row.id == replying_to) and not row.suspended and not sender.suspended:
         return Verdict(row.id, True, None)      # nearly every row: no name to write
-    name = f"{row.first_name} {row.last_name}".strip()
+    return Verdict(row.id, False, refusal(sender, f"{row.first_name} {row.last_name}".strip(),
+                                          row.profile, suspended=row.suspended))
+
+
+def refusal(sender: Account, name: str, profile: Profile, *, suspended: bool) -> Reason:
+    """Why `sender` may not write to a person (`name`, `profile`, `suspended`) whom the rule
+    does not let them write to: `writable`'s reason for that person. A page whose statement
+    holds `rule_condition` tells its refused rows' reasons with this, without asking
+    `writable` again."""
     if sender.suspended:
-        return Verdict(row.id, False, Reason("sender_suspended", {"name": name}))
-    if row.suspended:
-        return Verdict(row.id, False, Reason("recipient_suspended", {"name": name}))
-    if row.reached or row.id == replying_to:
-        return Verdict(row.id, True, None)
-    return Verdict(row.id, False, refusal_reason(sender, name, row.profile))
+        return Reason("sender_suspended", {"name": name})
+    if suspended:
+        return Reason("recipient_suspended", {"name": name})
+    return refusal_reason(sender, name, profile)
 
 
 _RULE_WORDS = {Profile.STUDENT: "student", Profile.TEACHER: "teacher",

@@ -14,7 +14,7 @@ from flask_babel import get_translations, gettext
 from directory.db import db
 from directory.enums import Profile
 from directory.models import Account
-from directory.rights import SenderRule, sender_rule, writable
+from directory.rights import SenderRule, refusal, sender_rule, writable
 from directory.search import AccountFilters, count_capped
 
 from .i18n import N_, said
@@ -127,7 +127,7 @@ def people_page(viewer: Account, filters: AccountFilters, number: int, per_page:
     found.sort(key=lambda r: position[r.id])
     labels = {profile: gettext(profile.label) for profile in Profile}
     write_to = get_translations().gettext(WRITE_TO)
-    rows = []
+    rows, refusals = [], {}
     for r in found:
         person = Person(id=r.id, first_name=r.first_name, last_name=r.last_name,
                         profile=r.profile, profile_label=labels[r.profile],
@@ -137,9 +137,11 @@ def people_page(viewer: Account, filters: AccountFilters, number: int, per_page:
         person.write_label = write_to % {"name": person.full_name}
         rows.append(PersonRow(person, bool(r.writable), *(
             (r.is_manager, r.member_ends_at) if group_id is not None else ())))
+        if not r.writable:      # the row holds the rule's verdict: its reason, without a query
+            refusals[r.id] = said(refusal(viewer, person.full_name, r.profile,
+                                          suspended=r.suspended))
     page = _page(rows, number, per_page, total)
-    page.refusals = refusal_reasons(viewer, [r.person.id for r in rows if not r.writable],
-                                    rule=rule)
+    page.refusals = refusals
     return page
 
 

@@ -53,7 +53,7 @@ from directory.search import (
 
 NO_LETTER = "-"     # a name without letter or digit: it folds to nothing and finds nobody
 PERSON_COLUMNS = (Account.id, Account.first_name, Account.last_name, Account.profile,
-                  Account.discipline, Account.address)
+                  Account.discipline, Account.address, Account.suspended)
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,10 @@ class _Shape:
 class PeopleStatements:
     ids: sa.Select             # the ids of the page's people, in the page's order
                                # [, the number of matches: when total_with_ids]
-    rows: sa.Select            # of the ids bound as IDS: PERSON_COLUMNS, writable, total
-                               # (NULL when total_with_ids), schools, classes[, is_manager,
-                               # member_ends_at]
+    rows: sa.Select            # of the ids bound as IDS: PERSON_COLUMNS, writable (the
+                               # rule_condition: with `suspended`, a refused row's reason),
+                               # total (NULL when total_with_ids), schools, classes[,
+                               # is_manager, member_ends_at]
     count: sa.Select           # the matches, counted up to cap + 1
     total_with_ids: bool = False
     _reads: dict = field(default_factory=dict, compare=False)

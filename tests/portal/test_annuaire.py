@@ -9,6 +9,7 @@ from directory.db import db
 from directory.enums import Profile
 from directory.models import Account, AccountSchool, GroupMember, MailCorrespondent, ParentLink
 from directory.search import AccountFilters, search_query
+from portal.directory_pages import people_page, refusal_reasons
 from tests.conftest import login
 
 from .annuaire_helpers import group_id, html, messages, people_rows, school_id, status_text
@@ -94,6 +95,28 @@ def test_the_envelope_shows_whom_one_may_answer(app, student):
         db.session.commit()
     after = {row.name: row for row in find(student, nom=teacher.last_name)}
     assert after[name].envelope == f"/messagerie/ecrire?destinataire={teacher_id}"
+
+
+def test_a_refused_rows_reason_is_the_rights_engines(app, second_client):
+    """The page tells a refused row's reason from the row itself (the rule's verdict and the
+    person's suspension), without asking the rights engine again: the very reasons the engine
+    gives, for a pupil's refusals and for a suspended account an administrator finds."""
+    with app.app_context():
+        lucas = db.session.scalar(select(Account).where(Account.login == "lucas.martin"))
+        lucas.suspended = True
+        db.session.commit()
+    admin = second_client("admin")
+    table = html(admin.get("/annuaire/", query_string={"nom": "martin lucas"}))
+    cells = next(tr.all("td") for tr in table.one("table", class_="people").all("tr")
+                 if tr.all("td") and tr.all("td")[0].text == "Martin Lucas")
+    assert "Lucas Martin : compte suspendu" in cells[-1].text
+    for login_name, typed in (("zoe.le-gall", "ma"), ("admin", "martin")):
+        with app.test_request_context():
+            viewer = db.session.scalar(select(Account).where(Account.login == login_name))
+            page = people_page(viewer, AccountFilters(name=typed), 1, 100)
+            refused = [row.person.id for row in page.rows if not row.writable]
+            assert refused, login_name
+            assert page.refusals == refusal_reasons(viewer, refused)
 
 
 def test_teacher_sees_envelopes_everywhere_and_other_schools(teacher, app):
