@@ -165,6 +165,14 @@ def _bind_of(binds, name: str):
     raise ValueError(f"no bound parameter for {name}")
 
 
+def flushed_connection(session) -> sa.Connection:
+    """The session's connection, its pending changes flushed first as an ORM query would
+    (unless in `no_autoflush`): a read on the driver's cursor then sees them."""
+    if session.autoflush:
+        session.flush()
+    return session.connection()
+
+
 def kept_per_database(build: Callable[[], sa.Select]) -> Callable[[object], DriverRead]:
     """`read(dialect)`: `DriverRead.compiled(build(), dialect)`, compiled once per database
     (for a statement every request runs)."""

@@ -49,10 +49,11 @@ import sqlalchemy as sa
 from sqlalchemy import and_, false, literal, or_, select, true, union
 
 from .db import db, dialect_name
+from .driver_reads import flushed_connection, kept_per_database
 from .enums import GroupKind, Profile, Role
 from .models import Account, Group, GroupMember, MailCorrespondent, ParentLink
 from .roles import effective_roles
-from .sets import ids_parameter
+from .sets import among, ids_parameter
 from .wording import Reason
 
 CHUNK = 1000
@@ -171,10 +172,11 @@ class _Ties:
 
 
 def _ties(sender: Account, roles: frozenset[Role]) -> _Ties:
+    connection = flushed_connection(db.session)
     children: list[int] = []
     if Role.SEND in roles:
-        children = list(db.session.scalars(_CHILDREN, {"parent": sender.id}))
-    rows = db.session.execute(_GROUPS_OF, {"accounts": [sender.id, *children]}).all()
+        children = _children(connection.dialect).scalars(connection, {"parent": sender.id})
+    rows = _groups_of(connection.dialect).rows(connection, {"accounts": [sender.id, *children]})
 
     def groups(of_sender: bool, classes_only: bool) -> tuple[int, ...]:
         return tuple(sorted({group for account, group, kind in rows
@@ -186,11 +188,15 @@ def _ties(sender: Account, roles: frozenset[Role]) -> _Ties:
                  child_classes=groups(False, True))
 
 
-# `_ties`' two queries, built once.
-_CHILDREN = select(ParentLink.child_id).where(ParentLink.parent_id == sa.bindparam("parent"))
-_GROUPS_OF = (select(GroupMember.account_id, GroupMember.group_id, Group.kind)
-              .join(Group, Group.id == GroupMember.group_id)
-              .where(GroupMember.account_id.in_(sa.bindparam("accounts", expanding=True))))
+# `_ties`' two queries, compiled once per database and run on the driver's cursor
+# (directory/driver_reads.py): every message the gateway routes and every search page of a
+# restricted sender asks them, and through the ORM session they cost three times their run.
+_children = kept_per_database(lambda: select(ParentLink.child_id).where(
+    ParentLink.parent_id == sa.bindparam("parent", type_=sa.Integer)))
+_groups_of = kept_per_database(lambda: (
+    select(GroupMember.account_id, GroupMember.group_id, Group.kind)
+    .join(Group, Group.id == GroupMember.group_id)
+    .where(among(GroupMember.account_id, "accounts"))))
 
 
 def _reach_of(rule: SenderRule, account) -> sa.ColumnElement[bool]:

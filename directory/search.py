@@ -341,48 +341,6 @@ def classes_by_account(account_ids: Sequence[int]) -> dict[int, list[str]]:
     return classes
 
 
-class IdList(sa.types.TypeDecorator):
-    """A list of ids bound as one text parameter (see `among`)."""
-
-    impl = sa.String
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        ids = ",".join(str(int(i)) for i in value)
-        return f"{{{ids}}}" if dialect.name == "postgresql" else f"[{ids}]"
-
-
-class among(FunctionElement):
-    """`column` is one of the ids bound to `name` (a list of ints), as one parameter whatever
-    the list: `= ANY(CAST(… AS INTEGER[]))` on PostgreSQL, `IN (SELECT value FROM
-    json_each(…))` on SQLite. An IN of one parameter per id would be prepared by psycopg once
-    per list of value types (it binds 7 as a smallint, 70,000 as an integer), each time
-    planned anew; one text parameter is one prepared statement with one generic plan.
-
-    Untyped (NullType), not Boolean: SQLite has no boolean, and SQLAlchemy would write a
-    Boolean condition as `(… IN …) = 1`, which SQLite's planner does not read as a lookup
-    (it scans the table, or walks every name of the region, and tests each row)."""
-
-    inherit_cache = True
-
-    def __init__(self, column, name: str):
-        super().__init__(column, sa.bindparam(name, type_=IdList()))
-
-
-@compiles(among, "postgresql")
-def _any_of_array(element, compiler, **kw):
-    column, ids = element.clauses
-    return (f"{compiler.process(column, **kw)} = ANY(CAST({compiler.process(ids, **kw)} "
-            f"AS INTEGER[]))")
-
-
-@compiles(among, "sqlite")
-def _in_json_each(element, compiler, **kw):
-    column, ids = element.clauses
-    return (f"{compiler.process(column, **kw)} IN (SELECT value FROM "
-            f"json_each({compiler.process(ids, **kw)}))")
-
-
 class member_of(FunctionElement):
     """`column` is one of the ids `members` (a SELECT of one column) returns, read from those
     members first: `= ANY(ARRAY(…))` on PostgreSQL, whose planner cannot tell how many an

@@ -17,6 +17,8 @@ from functools import lru_cache
 import sqlalchemy as sa
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from .db import db, dialect_name
 
@@ -163,3 +165,45 @@ def _update_statement(table: sa.Table, names: tuple[str, ...], keys: tuple[str, 
         f'UPDATE "{table.name}" SET {", ".join(sets)} FROM unnest({arrays}) '
         f"AS u({', '.join(f'c{i}' for i in range(len(names)))}) "
         f"WHERE {' AND '.join(conditions)}")
+
+
+class IdList(sa.types.TypeDecorator):
+    """A list of ids bound as one text parameter (see `among`)."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        ids = ",".join(str(int(i)) for i in value)
+        return f"{{{ids}}}" if dialect.name == "postgresql" else f"[{ids}]"
+
+
+class among(FunctionElement):
+    """`column` is one of the ids bound to `name` (a list of ints), as one parameter whatever
+    the list: `= ANY(CAST(… AS INTEGER[]))` on PostgreSQL, `IN (SELECT value FROM
+    json_each(…))` on SQLite. An IN of one parameter per id would be prepared by psycopg once
+    per list of value types (it binds 7 as a smallint, 70,000 as an integer), each time
+    planned anew; one text parameter is one prepared statement with one generic plan.
+
+    Untyped (NullType), not Boolean: SQLite has no boolean, and SQLAlchemy would write a
+    Boolean condition as `(… IN …) = 1`, which SQLite's planner does not read as a lookup
+    (it scans the table, or walks every name of the region, and tests each row)."""
+
+    inherit_cache = True
+
+    def __init__(self, column, name: str):
+        super().__init__(column, sa.bindparam(name, type_=IdList()))
+
+
+@compiles(among, "postgresql")
+def _any_of_array(element, compiler, **kw):
+    column, ids = element.clauses
+    return (f"{compiler.process(column, **kw)} = ANY(CAST({compiler.process(ids, **kw)} "
+            f"AS INTEGER[]))")
+
+
+@compiles(among, "sqlite")
+def _in_json_each(element, compiler, **kw):
+    column, ids = element.clauses
+    return (f"{compiler.process(column, **kw)} IN (SELECT value FROM "
+            f"json_each({compiler.process(ids, **kw)}))")

@@ -40,7 +40,6 @@ from directory.search import (
     BOUND_NAME,
     AccountFilters,
     Perimeter,
-    among,
     class_names,
     count_query,
     members_page_ids,
@@ -50,6 +49,7 @@ from directory.search import (
     school_names,
     search_page_ids,
 )
+from directory.sets import among
 
 NO_LETTER = "-"     # a name without letter or digit: it folds to nothing and finds nobody
 PERSON_COLUMNS = (Account.id, Account.first_name, Account.last_name, Account.profile,

@@ -11,7 +11,8 @@ from directory.db import db
 from directory.driver_reads import DriverRead
 from directory.enums import GroupKind, Profile
 from directory.models import Account, Group, GroupMember
-from directory.search import among, class_names, school_names
+from directory.search import class_names, school_names
+from directory.sets import among
 from tests.conftest import missing, session_database_url
 
 

@@ -192,6 +192,20 @@ def test_ad_hoc_group_membership_opens_writing_for_a_student(people):
     assert writable(zoe, [stranger.id])[stranger.id].allowed
 
 
+def test_a_membership_not_yet_flushed_counts_as_for_any_query(people):
+    """The sender's ties are read on the driver's cursor: what the session holds unflushed
+    is flushed first, as the ORM's autoflush would before a query of its own."""
+    zoe, stranger = people["zoe"], people["student_other_class"]
+    group = Group(kind=GroupKind.AD_HOC, name="Club de lecture zz", search_name="club de lecture zz",
+                  school_id=zoe.schools[0].id)
+    db.session.add(group)
+    db.session.flush()
+    assert not writable(zoe, [stranger.id])[stranger.id].allowed
+    db.session.add_all([GroupMember(group_id=group.id, account_id=zoe.id),
+                        GroupMember(group_id=group.id, account_id=stranger.id)])
+    assert writable(zoe, [stranger.id])[stranger.id].allowed
+
+
 @pytest.mark.parametrize("sender", ["zoe", "joseph", "claire"])
 def test_query_count_does_not_depend_on_the_candidates(people, sender):
     """The sender's ties (at most two small queries), then one SELECT for the candidates."""

@@ -13,7 +13,6 @@ from directory.search import (
     FEW_SCHOOLS,
     AccountFilters,
     GroupFilters,
-    among,
     can_search,
     count_query,
     group_search_query,
@@ -23,6 +22,7 @@ from directory.search import (
     search_page_ids,
     search_query,
 )
+from directory.sets import among
 
 
 def account(login: str) -> Account:
