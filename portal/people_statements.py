@@ -32,7 +32,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 from sqlalchemy import select
 
-from directory.driver_reads import DriverRead
+from directory.driver_reads import KeptStatement
 from directory.enums import Profile
 from directory.models import Account, GroupMember
 from directory.rights import SenderRule, rule_condition, sender_rule
@@ -81,24 +81,16 @@ class PeopleStatements:
                                # is_manager, member_ends_at]
     count: sa.Select           # the matches, counted up to cap + 1
     total_with_ids: bool = False
-    _reads: dict = field(default_factory=dict, compare=False)
+    _kept: dict = field(default_factory=dict, compare=False)
 
     def run(self, which: str, connection, params: dict) -> list:
-        """The rows of `ids` or `rows` (`which`). The first run of this shape goes through
-        SQLAlchemy, which compiles it or finds it in its cache (shapes that differ only in
-        their values share one compilation); on PostgreSQL the next ones run on the driver's
-        cursor as that first run was sent (directory/driver_reads.py), about 0.1 ms of CPU
-        less each."""
-        key = (connection.dialect.name, which)
-        read = self._reads.get(key)
-        if read:
-            return read.rows(connection, params)
-        statement = getattr(self, which)
-        result = connection.execute(statement, params)
-        rows = result.all()
-        if read is None:
-            self._reads[key] = DriverRead.of_execution(result, statement) or False
-        return rows
+        """The rows of `ids` or `rows` (`which`): on PostgreSQL, after the first run, on the
+        driver's cursor as that first run was sent (directory/driver_reads.py
+        `KeptStatement`), about 0.1 ms of CPU less each."""
+        kept = self._kept.get(which)
+        if kept is None:
+            kept = self._kept[which] = KeptStatement(getattr(self, which))
+        return kept.rows(connection, params)
 
 
 IDS = "ids"

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy import bindparam, event, select
 
 from directory.db import db
-from directory.driver_reads import DriverRead
+from directory.driver_reads import DriverRead, KeptStatement
 from directory.enums import GroupKind, Profile
 from directory.models import Account, Group, GroupMember
 from directory.search import class_names, school_names
@@ -73,6 +73,32 @@ def test_a_read_taken_from_sqlalchemys_run_reads_the_same_with_other_values(ctx)
     for params in ({"name_from": "b", "ids": all_ids}, {"name_from": "m", "ids": all_ids[:60]}):
         expected = [tuple(row) for row in connection.execute(statement, params)]
         assert expected and [tuple(row) for row in read.rows(connection, params)] == expected
+
+
+def test_a_kept_statement_runs_first_through_sqlalchemy_then_on_the_cursor(ctx):
+    """KeptStatement: the same rows at every run, with other values; from the second run
+    on PostgreSQL, without SQLAlchemy's execution (no ORM or Core execution event)."""
+    connection = db.session.connection()
+    all_ids = db.session.scalars(select(Account.id)).all()
+    statement = _statement()
+    kept = KeptStatement(statement)
+    executions = []
+
+    def record(*_args):
+        executions.append(1)
+
+    runs = ({"name_from": "b", "ids": all_ids}, {"name_from": "m", "ids": all_ids[:60]},
+            {"name_from": "c", "ids": all_ids})
+    event.listen(db.engine, "before_execute", record)
+    try:
+        for params in runs:
+            expected = [tuple(row) for row in connection.execute(statement, params)]
+            executions.clear()
+            assert expected and [tuple(row) for row in kept.rows(connection, params)] == expected
+            through_sqlalchemy = len(executions)
+    finally:
+        event.remove(db.engine, "before_execute", record)
+    assert through_sqlalchemy == (1 if connection.dialect.name == "sqlite" else 0)
 
 
 def test_the_engine_listeners_see_each_statement(ctx):
