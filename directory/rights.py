@@ -49,7 +49,7 @@ import sqlalchemy as sa
 from sqlalchemy import and_, false, literal, or_, select, true, union
 
 from .db import db, dialect_name
-from .driver_reads import flushed_connection, kept_per_database
+from .driver_reads import KeptStatement, flushed_connection, kept_per_database
 from .enums import GroupKind, Profile, Role
 from .models import Account, Group, GroupMember, MailCorrespondent, ParentLink
 from .roles import effective_roles
@@ -81,20 +81,23 @@ def writable(sender: Account, candidate_ids: Iterable[int], *,
     if not ids:
         return {}
     statement = _writable_statement(rule or sender_rule(sender), dialect_name())
+    connection = flushed_connection(db.session)
     verdicts: dict[int, Verdict] = {}
     for start in range(0, len(ids), CHUNK):
-        for row in db.session.execute(statement, {"ids": ids[start:start + CHUNK]}):
+        for row in statement.rows(connection, {"ids": ids[start:start + CHUNK]}):
             verdicts[row.id] = _verdict(sender, row, replying_to)
     return verdicts
 
 
 @lru_cache(maxsize=1024)
-def _writable_statement(rule: SenderRule, _dialect: str) -> sa.Select:
+def _writable_statement(rule: SenderRule, _dialect: str) -> KeptStatement:
     """`writable`'s query for one rule, built once (every message the gateway receives asks
-    it): the candidates' ids are its parameter."""
-    return (select(Account.id, Account.first_name, Account.last_name, Account.profile,
-                   Account.suspended, _reach_of(rule, Account).label("reached"))
-            .where(ids_parameter(Account.id)))
+    it) and run on the driver's cursor after its first run: the candidates' ids are its
+    parameter."""
+    return KeptStatement(
+        select(Account.id, Account.first_name, Account.last_name, Account.profile,
+               Account.suspended, _reach_of(rule, Account).label("reached"))
+        .where(ids_parameter(Account.id)))
 
 
 def writable_query(sender: Account) -> sa.Select:
