@@ -140,7 +140,7 @@ def _runtime_names(compiled) -> list[str]:
         if bind.required:
             if bind.expanding:
                 raise ValueError("a list bound at each run would be a new statement each "
-                                 "time: bind it as one parameter (directory.search.among)")
+                                 "time: bind it as one parameter (directory.sets.among)")
             runtime.append(name)
     return runtime
 
@@ -191,10 +191,10 @@ class KeptStatement:
 
 
 def flushed_connection(session) -> sa.Connection:
-    """The session's connection, its pending changes flushed first as an ORM query would
-    (unless in `no_autoflush`): a read on the driver's cursor then sees them."""
-    if session.autoflush:
-        session.flush()
+    """The (scoped) session's connection, its pending changes flushed first as an ORM query
+    would (`Session._autoflush`: not in `no_autoflush`, not while flushing): a read on the
+    driver's cursor then sees them."""
+    session()._autoflush()
     return session.connection()
 
 

@@ -14,7 +14,7 @@ from flask_babel import get_translations, gettext
 from directory.db import db
 from directory.enums import Profile
 from directory.models import Account
-from directory.rights import SenderRule, refusal, sender_rule, writable
+from directory.rights import SenderRule, refusal, sender_rule
 from directory.search import AccountFilters, count_capped
 
 from .i18n import N_, said
@@ -127,7 +127,7 @@ def people_page(viewer: Account, filters: AccountFilters, number: int, per_page:
     found.sort(key=lambda r: position[r.id])
     labels = {profile: gettext(profile.label) for profile in Profile}
     write_to = get_translations().gettext(WRITE_TO)
-    rows, refusals = [], {}
+    rows, refused = [], []
     for r in found:
         person = Person(id=r.id, first_name=r.first_name, last_name=r.last_name,
                         profile=r.profile, profile_label=labels[r.profile],
@@ -137,23 +137,20 @@ def people_page(viewer: Account, filters: AccountFilters, number: int, per_page:
         person.write_label = write_to % {"name": person.full_name}
         rows.append(PersonRow(person, bool(r.writable), *(
             (r.is_manager, r.member_ends_at) if group_id is not None else ())))
-        if not r.writable:      # the row holds the rule's verdict: its reason, without a query
-            refusals[r.id] = said(refusal(viewer, person.full_name, r.profile,
-                                          suspended=r.suspended))
+        if not r.writable:
+            refused.append((r.id, person.full_name, r.profile, r.suspended))
     page = _page(rows, number, per_page, total)
-    page.refusals = refusals
+    page.refusals = refusal_reasons(viewer, refused)
     return page
 
 
-def refusal_reasons(viewer: Account, account_ids: list[int], *,
-                    rule: SenderRule | None = None) -> dict[int, str]:
-    """Why `viewer` may not write to each of these people, in the rights engine's words —
-    shown where the directory and the picker offer no envelope. One query for the page."""
-    if not account_ids:
-        return {}
-    return {account_id: said(verdict.why)
-            for account_id, verdict in writable(viewer, account_ids, rule=rule).items()
-            if not verdict.allowed}
+def refusal_reasons(viewer: Account, refused) -> dict[int, str]:
+    """Why `viewer` may not write to each person of a page whose rows hold the rule's verdict
+    (`rights.rule_condition`, false for these): (id, name, profile, suspended) → the rights
+    engine's reason in words, shown where the directory and the picker offer no envelope.
+    No query: the row has said it all."""
+    return {account_id: said(refusal(viewer, name, profile, suspended=suspended))
+            for account_id, name, profile, suspended in refused}
 
 
 def compose_link(account: Account) -> str:

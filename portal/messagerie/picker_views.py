@@ -122,8 +122,9 @@ def _address_book(context: dict) -> int:
                         paging.page_number(), paging.par_page.data)
     except PageOutOfRange:
         return 404
-    page.refusals = refusal_reasons(current_user, [row[0].id for row in page.rows
-                                                   if not row[1]])
+    page.refusals = refusal_reasons(current_user, [
+        (account.id, account.full_name, account.profile, account.suspended)
+        for account, allowed in page.rows if not allowed])
     context["page"] = page
     context["viewing"] = recipients.contact_group_chip(current_user, context["target_field"],
                                                        group.id)

@@ -193,8 +193,9 @@ def test_ad_hoc_group_membership_opens_writing_for_a_student(people):
 
 
 def test_a_membership_not_yet_flushed_counts_as_for_any_query(people):
-    """The sender's ties are read on the driver's cursor: what the session holds unflushed
-    is flushed first, as the ORM's autoflush would before a query of its own."""
+    """The rights engine reads on the driver's cursor (the sender's ties, writable's own
+    statement): what the session holds unflushed is flushed first, as the ORM's autoflush
+    would before a query of its own."""
     zoe, stranger = people["zoe"], people["student_other_class"]
     group = Group(kind=GroupKind.AD_HOC, name="Club de lecture zz", search_name="club de lecture zz",
                   school_id=zoe.schools[0].id)
@@ -204,6 +205,10 @@ def test_a_membership_not_yet_flushed_counts_as_for_any_query(people):
     db.session.add_all([GroupMember(group_id=group.id, account_id=zoe.id),
                         GroupMember(group_id=group.id, account_id=stranger.id)])
     assert writable(zoe, [stranger.id])[stranger.id].allowed
+    claire = people["claire"]      # an extended sender: no ties, writable's own read alone
+    assert writable(claire, [stranger.id])[stranger.id].allowed
+    stranger.suspended = True
+    assert not writable(claire, [stranger.id])[stranger.id].allowed
 
 
 @pytest.mark.parametrize("sender", ["zoe", "joseph", "claire"])

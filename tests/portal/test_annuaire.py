@@ -8,8 +8,10 @@ from sqlalchemy import func, select
 from directory.db import db
 from directory.enums import Profile
 from directory.models import Account, AccountSchool, GroupMember, MailCorrespondent, ParentLink
+from directory.rights import writable
 from directory.search import AccountFilters, search_query
-from portal.directory_pages import people_page, refusal_reasons
+from portal.directory_pages import people_page
+from portal.i18n import said
 from tests.conftest import login
 
 from .annuaire_helpers import group_id, html, messages, people_rows, school_id, status_text
@@ -116,7 +118,10 @@ def test_a_refused_rows_reason_is_the_rights_engines(app, second_client):
             page = people_page(viewer, AccountFilters(name=typed), 1, 100)
             refused = [row.person.id for row in page.rows if not row.writable]
             assert refused, login_name
-            assert page.refusals == refusal_reasons(viewer, refused)
+            verdicts = writable(viewer, refused)
+            assert not any(verdict.allowed for verdict in verdicts.values())
+            assert page.refusals == {account_id: said(verdict.why)
+                                     for account_id, verdict in verdicts.items()}
 
 
 def test_teacher_sees_envelopes_everywhere_and_other_schools(teacher, app):

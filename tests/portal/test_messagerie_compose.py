@@ -629,3 +629,20 @@ def test_a_posted_chip_of_a_stranger_names_nobody(app, student):
     assert response.status_code == 400
     assert errors(response) == "Un des destinataires n'existe pas."
     assert name not in response.get_data(as_text=True)
+
+
+def test_the_pickers_writable_members_see_what_the_session_has_not_flushed(ctx):
+    """The picker's members of one's groups are read on the driver's cursor: a change the
+    session holds unflushed (a member suspended) is flushed first, as an ORM query would."""
+    from directory.rights import sender_rule
+    from portal.messagerie.recipients import writable_members_by_group
+
+    zoe = db.session.scalar(select(Account).where(Account.login == "zoe.le-gall"))
+    four_a = db.session.scalar(select(Group.id).join(GroupMember)
+                               .where(GroupMember.account_id == zoe.id, Group.name == "4A"))
+    rule = sender_rule(zoe)     # read before: only the members' own read may flush
+    members = writable_members_by_group(zoe, GroupMember, [four_a], rule)[four_a]
+    classmate = db.session.get(Account, members[0])
+    classmate.suspended = True
+    assert classmate.id not in writable_members_by_group(zoe, GroupMember, [four_a],
+                                                         rule).get(four_a, ())
