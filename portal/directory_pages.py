@@ -14,7 +14,7 @@ from flask_babel import get_translations, gettext
 from directory.db import db
 from directory.enums import Profile
 from directory.models import Account
-from directory.rights import SenderRule, refusal, sender_rule
+from directory.rights import SenderRule, refusal
 from directory.search import AccountFilters, count_capped
 
 from .i18n import N_, said
@@ -109,7 +109,6 @@ def people_page(viewer: Account, filters: AccountFilters, number: int, per_page:
     statements whatever the page's size (its people's ids, then their rows with schools,
     classes and the capped count, or the ids with the count), built once per shape
     (portal/people_statements.py)."""
-    rule = rule or sender_rule(viewer)    # read once: the statements and the refusals
     statements, params = people_statements(viewer, filters, (number - 1) * per_page, per_page,
                                            RESULTS_CAP, manager_of=group_id, rule=rule)
     connection = db.session.connection()

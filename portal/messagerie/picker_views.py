@@ -80,7 +80,7 @@ def _directory(context: dict) -> int:
     viewer = current_user._get_current_object()    # read often below: once through the proxy
     allowed = can_search(viewer)
     searching = allowed and any(request.args.get(k) for k in SEARCH_KEYS)
-    # A search reads the writing rule once for own groups, the page, its refusals and its
+    # A search reads the writing rule once for own groups, the page (its refusals too) and its
     # group's chip; without one, own_groups reads it only when there are groups.
     rule = sender_rule(viewer) if searching else None
     form = PeopleSearchForm(formdata=request.args)
