@@ -37,11 +37,29 @@ class School(db.Model):
 
 
 class AccountSchool(db.Model):
+    """An account's membership of a school, with a copy of what a search within few schools
+    reads of the account (its folded names, suspension and profile): the school's name index,
+    ix_account_school_names, gives a pupil's Annuaire its page in one index range instead of
+    a read of the school's thousand accounts one by one (directory/search.py `_school_index`).
+
+    The copy is the database's to keep (migration 0025): a trigger fills it when the row is
+    inserted, another rewrites it when the account's names, suspension or profile change,
+    whatever wrote them (the ORM, an import's bulk statements, the worker's suspensions). No
+    code writes these columns; until the insert's trigger has run (SQLite's fires after the
+    insert), they are NULL."""
+
     __tablename__ = "account_school"
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
                                             primary_key=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("school.id", ondelete="CASCADE"),
-                                           primary_key=True, index=True)
+                                           primary_key=True)
+    search_name: Mapped[str | None] = mapped_column(String(201))
+    search_first: Mapped[str | None] = mapped_column(String(100))
+    suspended: Mapped[bool | None] = mapped_column(Boolean)
+    profile: Mapped[Profile | None] = mapped_column(_enum(Profile, "profile"))
+
+    __table_args__ = (Index("ix_account_school_names", "school_id", "search_name", "account_id",
+                            "search_first", "suspended", "profile"),)
 
 
 class ParentLink(db.Model):

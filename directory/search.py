@@ -226,10 +226,51 @@ def members_page_ids(viewer: Account | Perimeter, filters: AccountFilters, offse
     so counting them there costs nothing, where `count_query` would read the members again
     (1.3 ms for a pupil's « mar » among 473,764 accounts). None for a page read from the name
     indexes."""
-    if not _members_first(_perimeter(viewer), filters):
+    perimeter = _perimeter(viewer)
+    if not _members_first(perimeter, filters):
         return None
+    matches = _school_index(perimeter, filters)
+    if matches is not None:
+        return (select(matches.c.account_id, func.count().over().label("total"))
+                .order_by(matches.c.search_name, matches.c.account_id)
+                .limit(limit).offset(offset))
     return search_page(viewer, filters, offset, limit).with_only_columns(
         Account.id, func.count().over().label("total"), maintain_column_froms=True)
+
+
+def _school_index(perimeter: Perimeter, filters: AccountFilters) -> sa.Subquery | None:
+    """The people of a page read from few schools' members (`_members_first`), as distinct
+    (account_id, search_name) rows read from the schools' name index alone (the copy of the
+    account's names, suspension and profile in `account_school`, see AccountSchool); None for
+    a page read otherwise, or one that asks for what the index does not hold (a discipline) or
+    for two lists of schools (the perimeter's and the filter's).
+
+    For a pupil's « mar » among 473,764 accounts on PostgreSQL: 11 buffers, 0.14–0.25 ms of
+    execution and 0.06–0.16 ms of planning, where reading her school's 958 accounts by primary
+    key took 2,920 buffers, 1.2–1.8 ms and 1.2–1.6 ms (migration 0025)."""
+    members_first = _members_first(perimeter, filters)
+    if members_first is None or filters.discipline:
+        return None
+    if members_first == "perimeter":
+        school_ids = None if filters.school_ids else perimeter.school_ids
+    else:
+        school_ids = filters.school_ids if perimeter.school_ids is None else None
+    if not school_ids:
+        return None
+    conditions = [AccountSchool.school_id.in_(list(school_ids))]
+    if not perimeter.admin:
+        conditions.append(AccountSchool.suspended.is_(False))
+    if filters.profiles:
+        conditions.append(AccountSchool.profile.in_(list(filters.profiles)))
+    key = _key_of(filters)
+    if key is not None:
+        conditions.append(or_(_name_condition(AccountSchool.search_name, key),
+                              _name_condition(AccountSchool.search_first, key))
+                          if key else false())
+    matches = select(AccountSchool.account_id, AccountSchool.search_name).where(*conditions)
+    # a person of two of the schools has two rows (one school has one each: no DISTINCT,
+    # 0.1 ms less)
+    return (matches.distinct() if len(school_ids) > 1 else matches).subquery()
 
 
 def _name_sides(viewer, filters: AccountFilters, key: str, first: int) -> sa.Subquery:
@@ -255,7 +296,12 @@ def count_query(viewer: Account | Perimeter, filters: AccountFilters, cap: int) 
     otherwise (on PostgreSQL the union's InitPlan is then never executed: 1.4 → 0.3 ms for
     « mar » among 473,764 accounts)."""
     key = _key_of(filters)
-    if not key or _members_first(_perimeter(viewer), filters):
+    perimeter = _perimeter(viewer)
+    matches = _school_index(perimeter, filters)
+    if matches is not None:
+        limited = select(matches.c.account_id).limit(cap + 1).subquery()
+        return select(func.count()).select_from(limited)
+    if not key or _members_first(perimeter, filters):
         limited = ids_of(_members_query(viewer, filters)).limit(cap + 1).subquery()
         return select(func.count()).select_from(limited)
     conditions = _conditions(viewer, filters)
