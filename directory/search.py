@@ -136,8 +136,9 @@ def _members_first(perimeter: Perimeter, filters: AccountFilters) -> str | None:
     the 16,404 last names and 34,349 first names of the region that match and joining them
     with the school's members: 13 ms for the page's ids and as much for its count (« m »: 17
     and more). Read from the school's members by primary key, filtered and sorted: 2.3 ms for
-    « m », whatever the prefix. A region-wide perimeter keeps the name indexes, and a search
-    within a group starts from the group's members."""
+    « m », whatever the prefix; from the schools' name index (`_school_index`, migration
+    0025), where the page asks for nothing it lacks, 0.3 ms. A region-wide perimeter keeps
+    the name indexes, and a search within a group starts from the group's members."""
     if filters.group_id is not None:    # a group's members are fewer still: let it start there
         return None
     if perimeter.school_ids is not None and 0 < len(perimeter.school_ids) <= FEW_SCHOOLS:
