@@ -7,6 +7,7 @@ from functools import partial
 from sqlalchemy import (
     Boolean,
     DateTime,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -42,21 +43,23 @@ class AccountSchool(db.Model):
     ix_account_school_names, gives a pupil's Annuaire its page in one index range instead of
     a read of the school's thousand accounts one by one (directory/search.py `_school_index`).
 
-    The copy is the database's to keep (migration 0025): a trigger fills it when the row is
-    inserted, another rewrites it when the account's names, suspension or profile change,
-    whatever wrote them (the ORM, an import's bulk statements, the worker's suspensions). No
-    code writes these columns; until the insert's trigger has run (SQLite's fires after the
-    insert), they are NULL."""
+    The copy is the database's to keep (migration 0025, which says how): a trigger fills it
+    when the row is inserted, another rewrites it when the account's names, suspension or
+    profile change, whatever wrote them (the ORM, an import's bulk statements, the worker's
+    suspensions). No code writes these columns (FetchedValue: the ORM reads them back from the
+    database). A migration that recreates `account` or `account_school` on SQLite must drop
+    and recreate those triggers."""
 
     __tablename__ = "account_school"
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
                                             primary_key=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("school.id", ondelete="CASCADE"),
                                            primary_key=True)
-    search_name: Mapped[str | None] = mapped_column(String(201))
-    search_first: Mapped[str | None] = mapped_column(String(100))
-    suspended: Mapped[bool | None] = mapped_column(Boolean)
-    profile: Mapped[Profile | None] = mapped_column(_enum(Profile, "profile"))
+    search_name: Mapped[str | None] = mapped_column(String(201), server_default=FetchedValue())
+    search_first: Mapped[str | None] = mapped_column(String(100), server_default=FetchedValue())
+    suspended: Mapped[bool | None] = mapped_column(Boolean, server_default=FetchedValue())
+    profile: Mapped[Profile | None] = mapped_column(_enum(Profile, "profile"),
+                                                    server_default=FetchedValue())
 
     __table_args__ = (Index("ix_account_school_names", "school_id", "search_name", "account_id",
                             "search_first", "suspended", "profile"),)

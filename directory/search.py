@@ -105,11 +105,16 @@ def perimeter_condition(viewer: Account | Perimeter, account=Account, *,
     perimeter = viewer if isinstance(viewer, Perimeter) else perimeter_of(viewer)
     if perimeter.school_ids == ():
         return false()
-    condition = true() if perimeter.admin else account.suspended.is_(False)
+    condition = _shown(perimeter, account.suspended)
     if perimeter.school_ids is not None:
         condition = and_(condition, _in_schools(account, perimeter.school_ids,
                                                 from_members=from_members))
     return condition
+
+
+def _shown(perimeter: Perimeter, suspended) -> sa.ColumnElement[bool]:
+    """Suspended accounts are shown to administrators only (`suspended`: the column read)."""
+    return true() if perimeter.admin else suspended.is_(False)
 
 
 def _in_schools(account, school_ids: Sequence[int], *,
@@ -129,8 +134,8 @@ FEW_SCHOOLS = 3
 
 
 def _members_first(perimeter: Perimeter, filters: AccountFilters) -> str | None:
-    """Which school list a page of people is read from, member by member: "perimeter",
-    "filter", or None (from the name indexes).
+    """Which school list a page of people is read from, its members rather than the region's
+    names: "perimeter", "filter", or None (from the name indexes).
 
     For a pupil (one school of 958 accounts among 473,764), PostgreSQL read « mar » by walking
     the 16,404 last names and 34,349 first names of the region that match and joining them
@@ -167,6 +172,15 @@ def _name_condition(column, key: str) -> sa.ColumnElement[bool]:
     return prefix_condition(column, key)
 
 
+def _name_match(key: str, last_name, first_name) -> sa.ColumnElement[bool]:
+    """The folded name asked for (see `_key_of`) starts the last name or the first name
+    (`last_name`, `first_name`: the key columns read); a name that folds to nothing finds
+    nobody."""
+    if not key:
+        return false()
+    return or_(_name_condition(last_name, key), _name_condition(first_name, key))
+
+
 def _key_of(filters: AccountFilters) -> str | None:
     """The folded name asked for (BOUND_NAME passes through); None: no name asked."""
     if filters.name == BOUND_NAME:
@@ -181,9 +195,7 @@ def search_query(viewer: Account | Perimeter, filters: AccountFilters, *,
     query = select(Account).where(*_conditions(viewer, filters, members_first))
     key = _key_of(filters)
     if key is not None:
-        query = query.where(or_(_name_condition(Account.search_name, key),
-                                _name_condition(Account.search_first, key))
-                            if key else false())
+        query = query.where(_name_match(key, Account.search_name, Account.search_first))
     return query.order_by(Account.search_name, Account.id)
 
 
@@ -222,11 +234,12 @@ def search_page_ids(viewer: Account | Perimeter, filters: AccountFilters, offset
 
 def members_page_ids(viewer: Account | Perimeter, filters: AccountFilters, offset: int,
                      limit: int) -> sa.Select | None:
-    """For a page read from few schools' members (`_members_first`): `search_page_ids`, each
-    id with the number of every match as a second column. Every match is read to be sorted,
-    so counting them there costs nothing, where `count_query` would read the members again
-    (1.3 ms for a pupil's « mar » among 473,764 accounts). None for a page read from the name
-    indexes."""
+    """For a page read from few schools' members (`_members_first`): the ids of its people
+    in `search_page_ids`' order, each with the number of every match as a second column, read
+    from the schools' name index (`_school_index`) where it holds what the page asks, else
+    from the members' accounts (`search_page`). Every match is read to be sorted, so counting
+    them there costs nothing, where `count_query` would read them again. None for a page read
+    from the name indexes."""
     perimeter = _perimeter(viewer)
     if not _members_first(perimeter, filters):
         return None
@@ -240,36 +253,34 @@ def members_page_ids(viewer: Account | Perimeter, filters: AccountFilters, offse
 
 
 def _school_index(perimeter: Perimeter, filters: AccountFilters) -> sa.Subquery | None:
-    """The people of a page read from few schools' members (`_members_first`), as distinct
-    (account_id, search_name) rows read from the schools' name index alone (the copy of the
-    account's names, suspension and profile in `account_school`, see AccountSchool); None for
-    a page read otherwise, or one that asks for what the index does not hold (a discipline) or
-    for two lists of schools (the perimeter's and the filter's).
+    """The people of a page read from few schools' members (`_members_first`), as
+    (account_id, search_name) rows, each person once, read from the schools' name index alone
+    (the copy of the account's names, suspension and profile in `account_school`, see
+    AccountSchool); None for a page read otherwise, or one that asks for what the index does
+    not hold (a discipline) or for two lists of schools (the perimeter's and the filter's).
 
-    For a pupil's « mar » among 473,764 accounts on PostgreSQL: 11 buffers, 0.14–0.25 ms of
-    execution and 0.06–0.16 ms of planning, where reading her school's 958 accounts by primary
-    key took 2,920 buffers, 1.2–1.8 ms and 1.2–1.6 ms (migration 0025)."""
+    For a pupil's « mar » among 473,764 accounts on PostgreSQL, warm: 11 buffers, 0.18–0.20 ms
+    of execution and 0.06–0.09 ms of planning, where reading her school's 958 accounts by
+    primary key took 2,920 buffers, 1.36–1.48 ms and 0.40 ms (migration 0025)."""
     members_first = _members_first(perimeter, filters)
     if members_first is None or filters.discipline:
         return None
-    if members_first == "perimeter":
+    if members_first == "perimeter":    # and a filter of schools too: two lists
         school_ids = None if filters.school_ids else perimeter.school_ids
-    else:
+    else:                               # a perimeter of schools too: two lists; (): nobody
         school_ids = filters.school_ids if perimeter.school_ids is None else None
     if not school_ids:
         return None
-    conditions = [AccountSchool.school_id.in_(list(school_ids))]
-    if not perimeter.admin:
-        conditions.append(AccountSchool.suspended.is_(False))
+    conditions = [AccountSchool.school_id.in_(list(school_ids)),
+                  _shown(perimeter, AccountSchool.suspended)]
     if filters.profiles:
         conditions.append(AccountSchool.profile.in_(list(filters.profiles)))
     key = _key_of(filters)
     if key is not None:
-        conditions.append(or_(_name_condition(AccountSchool.search_name, key),
-                              _name_condition(AccountSchool.search_first, key))
-                          if key else false())
+        conditions.append(_name_match(key, AccountSchool.search_name,
+                                      AccountSchool.search_first))
     matches = select(AccountSchool.account_id, AccountSchool.search_name).where(*conditions)
-    # a person of two of the schools has two rows (one school has one each: no DISTINCT,
+    # a person of two of the schools has a row in each: DISTINCT (one school: none needed,
     # 0.1 ms less)
     return (matches.distinct() if len(school_ids) > 1 else matches).subquery()
 
@@ -289,7 +300,8 @@ def _name_sides(viewer, filters: AccountFilters, key: str, first: int) -> sa.Sub
 
 def count_query(viewer: Account | Perimeter, filters: AccountFilters, cap: int) -> sa.Select:
     """The number of matches of `search_query`, counted up to cap + 1 (see `count_capped`).
-    A page of few schools' people is counted from their members (`_members_first`). Otherwise
+    A page of few schools' people is counted from their members (`_members_first`), in the
+    schools' name index where it holds what is asked (`_school_index`). Otherwise
     a name is counted as `search_page` reads it, side by side: each side (last name, first
     name) cut at cap + 1 and read from its covering index (migrations 0002 and 0018), then
     their union (a person matching by both counts once), cut again. When the last names alone

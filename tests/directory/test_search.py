@@ -194,9 +194,11 @@ def test_a_pupils_capped_count_is_the_number_of_results(zoe, typed):
 
 
 def test_few_schools_are_read_member_by_member_on_postgresql(zoe, paul):
-    """On PostgreSQL a pupil's page, or a page of one chosen school, starts from the
+    """On PostgreSQL a pupil's search, or a search of one chosen school, starts from the
     school's members (= ANY(ARRAY(…))); a region-wide search, or one of more than
-    FEW_SCHOOLS schools, from the name indexes (the union of the two sides)."""
+    FEW_SCHOOLS schools, from the name indexes (the union of the two sides). The pages
+    themselves read such a search's ids from the schools' name index
+    (tests/directory/test_school_index.py)."""
     from sqlalchemy.dialects import postgresql
 
     def sql(viewer, **filters) -> str:
