@@ -166,7 +166,7 @@ def _bind_of(binds, name: str):
 
 
 class KeptStatement:
-    """A statement built once (per shape, per rule) and run many times with other values. Its
+    """A statement built once (per shape of page, of rule) and run many times with other values. Its
     first run on a database goes through SQLAlchemy, which compiles it or finds it in its
     cache (statements that differ only in their values share one compilation, where compiling
     a DriverRead of its own would cost 5 to 15 ms); on PostgreSQL the next runs go on the

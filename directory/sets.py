@@ -191,8 +191,12 @@ class among(FunctionElement):
 
     inherit_cache = True
 
-    def __init__(self, column, name: str):
-        super().__init__(column, sa.bindparam(name, type_=IdList()))
+    def __init__(self, column, name: str, values: Sequence[int] | None = None):
+        """`values`: the list itself, for a statement run once; without, it is given at each
+        run of a statement built once."""
+        ids = sa.bindparam(name, type_=IdList()) if values is None else \
+            sa.bindparam(name, list(values), type_=IdList())
+        super().__init__(column, ids)
 
 
 @compiles(among, "postgresql")

@@ -35,7 +35,7 @@ from sqlalchemy import select
 from directory.driver_reads import KeptStatement
 from directory.enums import Profile
 from directory.models import Account, GroupMember
-from directory.rights import SenderRule, rule_condition, sender_rule
+from directory.rights import RuleShape, SenderRule, rule_condition, sender_rule
 from directory.search import (
     BOUND_NAME,
     AccountFilters,
@@ -59,7 +59,7 @@ PERSON_COLUMNS = (Account.id, Account.first_name, Account.last_name, Account.pro
 @dataclass(frozen=True)
 class _Shape:
     perimeter: Perimeter
-    rule: SenderRule
+    rule: RuleShape            # the viewer's values are parameters (SenderRule.parameters)
     name: str                  # BOUND_NAME, NO_LETTER (finds nobody) or "" (no name asked)
     profiles: tuple[Profile, ...]
     discipline: str
@@ -101,13 +101,14 @@ def people_statements(viewer, filters: AccountFilters, offset: int, limit: int, 
                       ) -> tuple[PeopleStatements, dict]:
     """The statements of this page and their parameters (`rule`: the viewer's
     `sender_rule`, when read already)."""
+    rule = rule or sender_rule(viewer)
     typed = filters.name.strip()
-    name, params = "", {}
+    name, params = "", dict(rule.parameters)
     if typed:
         name = BOUND_NAME if name_key(typed) else NO_LETTER
         if name == BOUND_NAME:
-            params = name_bounds(typed)
-    shape = _Shape(perimeter=perimeter_of(viewer), rule=rule or sender_rule(viewer), name=name,
+            params.update(name_bounds(typed))
+    shape = _Shape(perimeter=perimeter_of(viewer), rule=rule.shape, name=name,
                    profiles=tuple(filters.profiles), discipline=filters.discipline,
                    school_ids=tuple(filters.school_ids), group_id=filters.group_id,
                    parents_of_class=filters.parents_of_class, offset=offset, limit=limit,

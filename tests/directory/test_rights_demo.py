@@ -250,3 +250,28 @@ def test_parent_reaches_the_class_not_every_group_of_the_child(people):
     refused = writable(joseph, [student.id])[student.id]
     assert refused.reason == (f"{student.full_name} n'est ni votre enfant ni dans la classe "
                               "de vos enfants")
+
+
+def test_senders_of_one_shape_share_a_statement_and_keep_their_own_verdicts(people):
+    """Zoé and a pupil of another class have rules of one shape: one `writable` statement
+    serves both, each run with its sender's values (a value kept from the first run would
+    give the second pupil Zoé's classmates). Run several times: on PostgreSQL the runs after
+    the first go on the driver's cursor."""
+    from directory.rights import _writable_statement, sender_rule
+
+    zoe, other = people["zoe"], people["student_other_class"]
+    assert sender_rule(zoe).shape == sender_rule(other).shape
+    assert sender_rule(zoe).parameters != sender_rule(other).parameters
+    classmate = people["lucas"]
+    other_classmate = db.session.scalar(
+        select(Account).join(GroupMember, GroupMember.account_id == Account.id)
+        .where(GroupMember.group_id.in_(_groups_of(other)), Account.id != other.id,
+               Account.profile == Profile.STUDENT, Account.suspended.is_(False),
+               Account.id.not_in(_members_of(_groups_of(zoe)))).limit(1))
+    built = _writable_statement.cache_info().currsize
+    for _ in range(4):
+        assert writable(zoe, [classmate.id])[classmate.id].allowed
+        assert not writable(zoe, [other_classmate.id])[other_classmate.id].allowed
+        assert writable(other, [other_classmate.id])[other_classmate.id].allowed
+        assert not writable(other, [classmate.id])[classmate.id].allowed
+    assert _writable_statement.cache_info().currsize <= built + 1
