@@ -117,7 +117,7 @@ def writable_query(sender: Account) -> sa.Select:
         return select(Account.id).where(condition)
     ties = _ties(sender, effective_roles(sender))
     pool = [select(literal(sender.id)), _correspondents(sender.id)]
-    listed = _Listed(ties)
+    listed = _Listed(ties=ties)
     if ties.own_groups:
         pool.append(_members_of(listed.own_groups))
     if ties.own_classes:
@@ -145,14 +145,29 @@ TIE_LISTS = ("own_groups", "own_classes", "children", "child_groups", "child_cla
 @dataclass(frozen=True)
 class RuleShape:
     """Which clauses a rule's SQL has, without the sender's values (hashable: the statements
-    built from a rule are built once per shape). `lists`: the names of the sender's ties
-    that are not empty (TIE_LISTS)."""
+    built from a rule are built once per shape). `lists`: (name, slots) of each of the
+    sender's ties that is not empty (TIE_LISTS), its ids bound as `slots` parameters
+    (`list_slots`)."""
 
     suspended: bool
     extended: bool
     student_rule: bool = False
     send: bool = False
-    lists: frozenset[str] = frozenset()
+    lists: tuple[tuple[str, int], ...] = ()
+
+    def slots(self, name: str) -> int:
+        """The parameters of the list `name` (0: the sender has none of it)."""
+        return dict(self.lists).get(name, 0)
+
+
+def list_slots(count: int) -> int:
+    """The parameters a list of `count` ids is bound as, in a statement shared by every
+    sender of a shape: the next power of two, the last id repeated. One parameter per id
+    keeps what PostgreSQL estimates of a short list, so that it plans a search page's rows
+    once for every sender (a generic plan; a list as one array parameter is estimated at ten
+    items, and each run was planned again: 0.26–0.30 ms); rounding the count keeps the
+    statements few (one per shape and sizes)."""
+    return 1 << max(count - 1, 0).bit_length()
 
 
 @dataclass(frozen=True)
@@ -169,17 +184,22 @@ class SenderRule:
 
     @cached_property
     def shape(self) -> RuleShape:
-        lists = frozenset(name for name in TIE_LISTS
-                          if self.ties is not None and getattr(self.ties, name))
+        lists = tuple((name, list_slots(len(getattr(self.ties, name)))) for name in TIE_LISTS
+                      if self.ties is not None and getattr(self.ties, name))
         return RuleShape(self.suspended, self.extended, self.student_rule, self.send, lists)
 
     @cached_property
     def parameters(self) -> dict:
-        """The values of the shape's statement: the sender, and each list of their ties."""
+        """The values of the shape's statement: the sender, and the ids of each list of their
+        ties, one per slot (`list_slots`)."""
         if self.suspended or self.extended:
             return {}
-        return {"rule_sender": self.sender_id,
-                **{f"rule_{name}": list(getattr(self.ties, name)) for name in self.shape.lists}}
+        values = {"rule_sender": self.sender_id}
+        for name, slots in self.shape.lists:
+            ids = list(getattr(self.ties, name))
+            ids += ids[-1:] * (slots - len(ids))
+            values.update((f"rule_{name}_{n}", ids[n]) for n in range(slots))
+        return values
 
 
 def sender_rule(sender: Account) -> SenderRule:
@@ -204,8 +224,8 @@ def rule_condition(rule: SenderRule | RuleShape, account=Account) -> sa.ColumnEl
 @dataclass(frozen=True)
 class _Ties:
     """The sender's groups and children, and the children's groups, read before the rule's
-    SQL is built: the rule then holds short literal lists of group ids, which every planner
-    turns into index lookups, whatever its statistics say."""
+    SQL is run: the rule then holds short lists of group ids, one parameter per id, which
+    every planner turns into index lookups, whatever its statistics say."""
 
     own_groups: tuple[int, ...] = ()
     own_classes: tuple[int, ...] = ()
@@ -243,51 +263,57 @@ _groups_of = kept_per_database(lambda: (
 
 
 class _Listed:
-    """The lists of a rule's ties in its SQL, each bound as one parameter `rule_<name>`
-    (`listed.own_groups(column)`: the column is one of them): with the sender's values
-    (`_Listed(ties)`), or without, to be given at each run of a statement built for a shape
-    (`_Listed(None)`)."""
+    """The lists of a rule's ties in its SQL (`listed.own_groups(column)`: the column is one
+    of them): for a statement built for a shape (`_Listed(shape=…)`), the shape's slots of
+    each list as parameters `rule_<name>_<n>`, given at each run (`SenderRule.parameters`);
+    with the sender's values (`_Listed(ties=…)`), each list as one parameter under a name of
+    its own (unique), so that such a statement never shares SQLAlchemy's compiled form, nor a
+    parameter, with a shape's (where the values would be taken for its constants)."""
 
-    def __init__(self, ties: _Ties | None):
-        self._ties = ties
+    def __init__(self, *, shape: RuleShape | None = None, ties: _Ties | None = None):
+        self._shape, self._ties = shape, ties
 
     def __getattr__(self, name: str):
         if name not in TIE_LISTS:
             raise AttributeError(name)
-        values = None if self._ties is None else list(getattr(self._ties, name))
-        return lambda column: among(column, f"rule_{name}", values)
+        if self._ties is None:
+            slots = [sa.bindparam(f"rule_{name}_{n}", type_=sa.Integer)
+                     for n in range(self._shape.slots(name))]
+            return lambda column: column.in_(slots)
+        values = list(getattr(self._ties, name))
+        return lambda column: among(column, f"rule_{name}", values, unique=True)
 
 
 def _reach_of(rule: SenderRule | RuleShape, account) -> sa.ColumnElement[bool]:
     """Writable if not suspended: the rules above, without the suspension of the candidate."""
     if isinstance(rule, SenderRule):
-        shape, listed = rule.shape, _Listed(rule.ties)
-        sender = sa.bindparam("rule_sender", rule.sender_id, type_=sa.Integer)
+        shape, listed = rule.shape, _Listed(ties=rule.ties)
+        sender = sa.bindparam("rule_sender", rule.sender_id, type_=sa.Integer, unique=True)
     else:
-        shape, listed = rule, _Listed(None)
+        shape, listed = rule, _Listed(shape=rule)
         sender = sa.bindparam("rule_sender", type_=sa.Integer)
     if shape.suspended:
         return false()
     if shape.extended:
         return true()
-    lists = shape.lists
+    has = shape.slots
     clauses = [account.id == sender, account.id.in_(_correspondents(sender))]
-    if shape.student_rule and "own_groups" in lists:
+    if shape.student_rule and has("own_groups"):
         clauses += [_members_with_profile(account, listed.own_groups,
                                           Profile.STUDENT, Profile.TEACHER),
                     account.id.in_(_members_of(listed.own_groups, managers_only=True))]
-        if "own_classes" in lists:
+        if has("own_classes"):
             clauses.append(account.id.in_(_parents_of(listed.own_classes)))
     if shape.send:
-        if "children" in lists:
+        if has("children"):
             clauses.append(listed.children(account.id))
-        if "child_classes" in lists:
+        if has("child_classes"):
             clauses += [_members_with_profile(account, listed.child_classes, Profile.STUDENT),
                         account.id.in_(_parents_of(listed.child_classes))]
-        if "child_groups" in lists:
+        if has("child_groups"):
             clauses += [_members_with_profile(account, listed.child_groups, Profile.TEACHER),
                         account.id.in_(_members_of(listed.child_groups, managers_only=True))]
-        if "own_groups" in lists:
+        if has("own_groups"):
             clauses.append(account.id.in_(_members_of(listed.own_groups)))
     return or_(*clauses)
 

@@ -191,11 +191,13 @@ class among(FunctionElement):
 
     inherit_cache = True
 
-    def __init__(self, column, name: str, values: Sequence[int] | None = None):
+    def __init__(self, column, name: str, values: Sequence[int] | None = None, *,
+                 unique: bool = False):
         """`values`: the list itself, for a statement run once; without, it is given at each
-        run of a statement built once."""
-        ids = sa.bindparam(name, type_=IdList()) if values is None else \
-            sa.bindparam(name, list(values), type_=IdList())
+        run of a statement built once. `unique`: SQLAlchemy names the parameter anew in each
+        statement (`name_1`…)."""
+        ids = sa.bindparam(name, type_=IdList(), unique=unique) if values is None else \
+            sa.bindparam(name, list(values), type_=IdList(), unique=unique)
         super().__init__(column, ids)
 
 

@@ -275,3 +275,23 @@ def test_senders_of_one_shape_share_a_statement_and_keep_their_own_verdicts(peop
         assert writable(other, [other_classmate.id])[other_classmate.id].allowed
         assert not writable(other, [classmate.id])[classmate.id].allowed
     assert _writable_statement.cache_info().currsize <= built + 1
+
+
+def test_a_statement_holding_one_senders_values_never_lends_them_to_a_shape(people):
+    """SQLAlchemy keys its compiled statements by structure, not by values: a statement built
+    with Zoé's rule (her values in it) and the same structure as `writable`'s shared one must
+    not be taken for it, or the shared statement, kept on the driver's cursor, would judge
+    every pupil with Zoé's groups."""
+    from directory.rights import _reach_of, _writable_statement, sender_rule
+    from directory.sets import ids_parameter
+
+    zoe, other = people["zoe"], people["student_other_class"]
+    classmate = people["lucas"]
+    twin = (select(Account.id, Account.first_name, Account.last_name, Account.profile,
+                   Account.suspended, _reach_of(sender_rule(zoe), Account).label("reached"))
+            .where(ids_parameter(Account.id)))
+    _writable_statement.cache_clear()
+    for _ in range(3):
+        assert db.session.connection().execute(twin, {"ids": [classmate.id]}).one().reached
+        assert not writable(other, [classmate.id])[classmate.id].allowed
+        assert writable(zoe, [classmate.id])[classmate.id].allowed
