@@ -35,15 +35,16 @@ goes through group membership or parent links, which already tie people to their
 
 Cost, whatever the size of the region: for a restricted sender, first their children and the
 groups of themselves and their children are read (two small indexed queries); the rule is then
-SQL over those group ids, each list bound as one parameter (`group_member.group_id = ANY(…)`,
-primary-key lookups of values the planner knows). Checking a list of candidates is then one
-SELECT per chunk of `CHUNK` ids; an extended sender needs that SELECT only.
+SQL over those group ids, one parameter per id (`group_member.group_id IN (…)`, primary-key
+lookups of a short list). Checking a list of candidates is then one SELECT per chunk of
+`CHUNK` ids; an extended sender needs that SELECT only.
 
 The statements kept for many runs (`writable`'s, a search page's, the picker's) are built once
-per `RuleShape` — which clauses the rule has — and given the sender's values as parameters
-(`SenderRule.parameters`): every pupil of the region shares one, where a statement per sender
-cost 2.1 ms of CPU (`writable`) and 3.7 ms (a search page's) at each sender's first request,
-and a few thousand senders turned the caches over.
+per `RuleShape` — which clauses the rule has, and how many parameters each list takes
+(`list_slots`) — and given the sender's values as parameters (`SenderRule.parameters`): the
+pupils of a region share a handful, where a statement per sender cost 2.1 ms of CPU
+(`writable`) and 3.7 ms (a search page's) at each sender's first request, and a few thousand
+senders turned the caches over.
 """
 from __future__ import annotations
 

@@ -4,11 +4,12 @@ SQLAlchemy Core.
 
 Building them with the expression language costs more Python than running them (about 1.5 ms
 each on the Annuaire's searches, where a prebuilt statement runs in 0.4 ms): the page builds
-them once per *shape* — the viewer's perimeter and writing rule, the filters other than the
-name, the page asked for — and passes the name typed as two bound parameters. The builder
+them once per *shape* — the viewer's perimeter, the shape of her writing rule
+(`rights.RuleShape`), the filters other than the name, the page asked for — and passes the
+name typed and the rule's values (`SenderRule.parameters`) as bound parameters. The builder
 below reads nothing but its arguments, all plain values, so a statement is reused only where
-it is the very statement the same arguments would build again; a change of perimeter, rule or
-filter is another shape.
+it is the very statement the same arguments would build again; a change of perimeter, of the
+rule's shape or of a filter is another shape.
 
 Two statements rather than one: PostgreSQL plans a statement again at every search when its
 plan depends on the name typed (how many people a prefix matches decides how the page is
