@@ -35,8 +35,9 @@ goes through group membership or parent links, which already tie people to their
 
 Cost, whatever the size of the region: for a restricted sender, first their children and the
 groups of themselves and their children are read (two small indexed queries); the rule is then
-SQL over those group ids, one parameter per id (`group_member.group_id IN (…)`, primary-key
-lookups of a short list). Checking a list of candidates is then one SELECT per chunk of
+SQL over those group ids (`group_member.group_id IN (…)`, primary-key lookups of a short
+list): one parameter per id in the statements kept per shape (below), one parameter per list
+(`sets.among`) in a statement built for one sender (`writable_condition`). Checking a list of candidates is then one SELECT per chunk of
 `CHUNK` ids; an extended sender needs that SELECT only.
 
 The statements kept for many runs (`writable`'s, a search page's, the picker's) are built once
@@ -60,7 +61,7 @@ from .driver_reads import KeptStatement, flushed_connection, kept_per_database
 from .enums import GroupKind, Profile, Role
 from .models import Account, Group, GroupMember, MailCorrespondent, ParentLink
 from .roles import effective_roles
-from .sets import among, ids_parameter
+from .sets import Int4, among, ids_parameter
 from .wording import Reason
 
 CHUNK = 1000
@@ -98,7 +99,7 @@ def writable(sender: Account, candidate_ids: Iterable[int], *,
     return verdicts
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
 def _writable_statement(shape: RuleShape, _dialect: str) -> KeptStatement:
     """`writable`'s query for one shape of rule, built once (every message the gateway
     receives asks it) and run on the driver's cursor after its first run: the candidates' ids
@@ -165,9 +166,10 @@ def list_slots(count: int) -> int:
     """The parameters a list of `count` ids is bound as, in a statement shared by every
     sender of a shape: the next power of two, the last id repeated. One parameter per id
     keeps what PostgreSQL estimates of a short list, so that it plans a search page's rows
-    once for every sender (a generic plan; a list as one array parameter is estimated at ten
-    items, and each run was planned again: 0.26–0.30 ms); rounding the count keeps the
-    statements few (one per shape and sizes)."""
+    once for every sender of a shape (a generic plan; a list as one array parameter is
+    estimated at ten items, and each run was planned again: 0.26–0.30 ms); rounding the count
+    keeps the statements few (one per shape and sizes). Each is an `Int4`, so that psycopg
+    prepares one statement whatever the ids (see there)."""
     return 1 << max(count - 1, 0).bit_length()
 
 
@@ -185,8 +187,15 @@ class SenderRule:
 
     @cached_property
     def shape(self) -> RuleShape:
+        """Only the lists the rule reads (`_reach_of`): senders whose statements would be
+        the same SQL share one shape."""
+        read: set[str] = set()
+        if self.student_rule and self.ties.own_groups:
+            read |= {"own_groups", "own_classes"}
+        if self.send:
+            read |= {"children", "child_classes", "child_groups", "own_groups"}
         lists = tuple((name, list_slots(len(getattr(self.ties, name)))) for name in TIE_LISTS
-                      if self.ties is not None and getattr(self.ties, name))
+                      if name in read and getattr(self.ties, name))
         return RuleShape(self.suspended, self.extended, self.student_rule, self.send, lists)
 
     @cached_property
@@ -225,8 +234,8 @@ def rule_condition(rule: SenderRule | RuleShape, account=Account) -> sa.ColumnEl
 @dataclass(frozen=True)
 class _Ties:
     """The sender's groups and children, and the children's groups, read before the rule's
-    SQL is run: the rule then holds short lists of group ids, one parameter per id, which
-    every planner turns into index lookups, whatever its statistics say."""
+    SQL is run: the rule then holds short lists of group ids, which every planner turns into
+    index lookups, whatever its statistics say."""
 
     own_groups: tuple[int, ...] = ()
     own_classes: tuple[int, ...] = ()
@@ -278,7 +287,7 @@ class _Listed:
         if name not in TIE_LISTS:
             raise AttributeError(name)
         if self._ties is None:
-            slots = [sa.bindparam(f"rule_{name}_{n}", type_=sa.Integer)
+            slots = [sa.bindparam(f"rule_{name}_{n}", type_=Int4())
                      for n in range(self._shape.slots(name))]
             return lambda column: column.in_(slots)
         values = list(getattr(self._ties, name))
@@ -292,7 +301,7 @@ def _reach_of(rule: SenderRule | RuleShape, account) -> sa.ColumnElement[bool]:
         sender = sa.bindparam("rule_sender", rule.sender_id, type_=sa.Integer, unique=True)
     else:
         shape, listed = rule, _Listed(shape=rule)
-        sender = sa.bindparam("rule_sender", type_=sa.Integer)
+        sender = sa.bindparam("rule_sender", type_=Int4())
     if shape.suspended:
         return false()
     if shape.extended:

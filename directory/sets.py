@@ -167,6 +167,23 @@ def _update_statement(table: sa.Table, names: tuple[str, ...], keys: tuple[str, 
         f"WHERE {' AND '.join(conditions)}")
 
 
+class Int4(sa.types.TypeDecorator):
+    """An integer parameter that PostgreSQL always receives as an integer (int4). psycopg
+    binds a Python int as a smallint below 32,768 and as an integer above, and prepares a
+    statement once per pattern of parameter types: a statement shared by many senders whose
+    ids fall on both sides would be prepared, and planned, once per pattern."""
+
+    impl = sa.Integer
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None or dialect.name != "postgresql":
+            return value
+        from psycopg.types.numeric import Int4 as PostgresInt4
+
+        return PostgresInt4(value)
+
+
 class IdList(sa.types.TypeDecorator):
     """A list of ids bound as one text parameter (see `among`)."""
 
@@ -183,7 +200,9 @@ class among(FunctionElement):
     the list: `= ANY(CAST(… AS INTEGER[]))` on PostgreSQL, `IN (SELECT value FROM
     json_each(…))` on SQLite. An IN of one parameter per id would be prepared by psycopg once
     per list of value types (it binds 7 as a smallint, 70,000 as an integer), each time
-    planned anew; one text parameter is one prepared statement with one generic plan.
+    planned anew, unless each is an `Int4`; one text parameter is one prepared statement.
+    (PostgreSQL estimates such a list at ten items: where the estimate decides the plan, the
+    rights engine binds its short lists one `Int4` per id, see rights.list_slots.)
 
     Untyped (NullType), not Boolean: SQLite has no boolean, and SQLAlchemy would write a
     Boolean condition as `(… IN …) = 1`, which SQLite's planner does not read as a lookup

@@ -279,9 +279,10 @@ def test_senders_of_one_shape_share_a_statement_and_keep_their_own_verdicts(peop
 
 def test_a_statement_holding_one_senders_values_never_lends_them_to_a_shape(people):
     """SQLAlchemy keys its compiled statements by structure, not by values: a statement built
-    with Zoé's rule (her values in it) and the same structure as `writable`'s shared one must
-    not be taken for it, or the shared statement, kept on the driver's cursor, would judge
-    every pupil with Zoé's groups."""
+    with Zoé's rule (her values in it) in the shape of `writable`'s shared one must never be
+    taken for it, or the shared statement, kept on the driver's cursor, would judge every
+    pupil with Zoé's groups. They differ in structure (her lists as one parameter each, under
+    names of their own): this fails if they ever come to share a compiled form."""
     from directory.rights import _reach_of, _writable_statement, sender_rule
     from directory.sets import ids_parameter
 
