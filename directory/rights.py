@@ -37,8 +37,9 @@ Cost, whatever the size of the region: for a restricted sender, first their chil
 groups of themselves and their children are read (two small indexed queries); the rule is then
 SQL over those group ids (`group_member.group_id IN (…)`, primary-key lookups of a short
 list): one parameter per id in the statements kept per shape (below), one parameter per list
-(`sets.among`) in a statement built for one sender (`writable_condition`). Checking a list of candidates is then one SELECT per chunk of
-`CHUNK` ids; an extended sender needs that SELECT only.
+(`sets.among`) in a statement built for one sender (`writable_condition`). Checking a list of
+candidates is then one SELECT per chunk of `CHUNK` ids; an extended sender needs that SELECT
+only.
 
 The statements kept for many runs (`writable`'s, a search page's, the picker's) are built once
 per `RuleShape` — which clauses the rule has, and how many parameters each list takes
