@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import sqlalchemy as sa
+from psycopg.types.numeric import Int4 as PostgresInt4
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
@@ -179,8 +180,6 @@ class Int4(sa.types.TypeDecorator):
     def process_bind_param(self, value, dialect):
         if value is None or dialect.name != "postgresql":
             return value
-        from psycopg.types.numeric import Int4 as PostgresInt4
-
         return PostgresInt4(value)
 
 
