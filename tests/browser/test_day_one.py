@@ -109,6 +109,7 @@ def test_joseph_finds_the_parents_of_4a(page):
     page.get_by_role("checkbox", name="Parent d'élève").check()
     page.get_by_label("Classe ou groupe").select_option(label="4A · Classe · 0310024H")
     page.get_by_role("button", name="Rechercher").click()
+    page.wait_for_load_state()      # the click returns once the results have started loading
     main = page.locator("main").inner_text()
     assert "Aucun résultat" not in main and "Fabre Joseph" in main
     assert page.locator("table.people tbody tr").count() > 5
