@@ -4,16 +4,19 @@ their address book, each with the number of members the sender may write to — 
 query per list, whatever the number of groups."""
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
-from sqlalchemy import Integer, bindparam, select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import aliased
 
 from directory.db import db
-from directory.driver_reads import kept_per_database
+from directory.driver_reads import KeptStatement, flushed_connection
 from directory.enums import GroupKind
 from directory.models import Account, Group, GroupMember, School
-from directory.rights import SenderRule
+from directory.rights import RuleShape, SenderRule, rule_condition, sender_rule
 from directory.search import AccountFilters
+from directory.sets import Int4
 
 from ..carnet import book
 from ..carnet.models import ContactMember
@@ -30,28 +33,40 @@ class OwnGroup(NamedTuple):
 def own_groups(viewer: Account, rule: SenderRule | None = None
                ) -> list[tuple[OwnGroup, tuple[int, ...]]]:
     """The classes and groups the viewer belongs to, with the members they may write to
-    (their ids let the page count recipients as the server does). `rule`: the viewer's
-    `sender_rule`, when read already."""
-    connection = db.session.connection()
-    groups = [OwnGroup(*row) for row in _own_groups_read(connection.dialect).rows(
-        connection, {"viewer": viewer.id})]
-    members = recipients.writable_members_by_group(viewer, GroupMember, [g.id for g in groups],
-                                                   rule)
-    return [(g, members.get(g.id, ())) for g in groups]
+    (their ids let the page count recipients as the server does), in one statement.
+    `rule`: the viewer's `sender_rule`, when read already."""
+    rule = rule or sender_rule(viewer)
+    rows = _own_groups_statement(rule.shape).rows(
+        flushed_connection(db.session), {**rule.parameters, "viewer": viewer.id})
+    groups: dict[int, tuple[OwnGroup, list[int]]] = {}
+    for group_id, name, kind, uai, member_id in rows:
+        group = groups.get(group_id)
+        if group is None:
+            group = groups[group_id] = (OwnGroup(group_id, name, kind, uai), [])
+        if member_id is not None:
+            group[1].append(member_id)
+    return [(group, tuple(members)) for group, members in groups.values()]
 
 
-def _own_groups_statement():
-    return (select(Group.id, Group.name, Group.kind, School.uai)
-            .join(GroupMember, GroupMember.group_id == Group.id)
-            .join(School, School.id == Group.school_id)
-            .where(GroupMember.account_id == bindparam("viewer", type_=Integer))
-            .order_by(Group.kind, Group.search_name))
-
-
-# Compiled once per database and run on the driver's cursor (directory/driver_reads.py): every
-# search of the picker lists them, and building the statement cost more than running it (most
-# accounts belong to a handful of groups, many to none).
-_own_groups_read = kept_per_database(_own_groups_statement)
+@lru_cache(maxsize=256)
+def _own_groups_statement(shape: RuleShape) -> KeptStatement:
+    """The viewer's groups (by kind, then name), each joined with its members the rule lets
+    the viewer write to (by name; none: one row whose member is NULL), for one shape of rule
+    (its values are parameters: `SenderRule.parameters`). One statement where the groups and
+    their members were two: every page of the picker runs it."""
+    viewer = bindparam("viewer", type_=Int4())
+    writable = (select(GroupMember.group_id, Account.id, Account.search_name)
+                .join(Account, Account.id == GroupMember.account_id)
+                .where(rule_condition(shape), Account.id != viewer)).subquery()
+    mine = aliased(GroupMember)
+    return KeptStatement(
+        select(Group.id, Group.name, Group.kind, School.uai, writable.c.id.label("member_id"))
+        .join(mine, mine.group_id == Group.id)
+        .join(School, School.id == Group.school_id)
+        .outerjoin(writable, writable.c.group_id == Group.id)
+        .where(mine.account_id == viewer)
+        .order_by(Group.kind, Group.search_name, Group.id, writable.c.search_name,
+                  writable.c.id))
 
 
 def contact_groups(viewer: Account) -> list[tuple[object, int, tuple[int, ...]]]:

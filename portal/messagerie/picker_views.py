@@ -80,9 +80,9 @@ def _directory(context: dict) -> int:
     viewer = current_user._get_current_object()    # read often below: once through the proxy
     allowed = can_search(viewer)
     searching = allowed and any(request.args.get(k) for k in SEARCH_KEYS)
-    # A search reads the writing rule once for own groups, the page (its refusals too) and its
-    # group's chip; without one, own_groups reads it only when there are groups.
-    rule = sender_rule(viewer) if searching else None
+    # The writing rule, read once for own groups, the page (its refusals too) and its group's
+    # chip.
+    rule = sender_rule(viewer)
     form = PeopleSearchForm(formdata=request.args)
     context.update(form=form, page=None, group_chip=None, can_search=allowed,
                    own_groups=picker.own_groups(viewer, rule))

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from directory.db import db
-from directory.enums import Profile
+from directory.enums import GroupKind, Profile
 from directory.models import Account, Group, GroupMember
 from directory.rights import writable
 from mailgate import store, worker
@@ -629,6 +629,43 @@ def test_a_posted_chip_of_a_stranger_names_nobody(app, student):
     assert response.status_code == 400
     assert errors(response) == "Un des destinataires n'existe pas."
     assert name not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("login", ["zoe.le-gall", "joseph.fabre", "claire.bernard"])
+def test_the_pickers_own_groups_hold_the_members_the_rule_lets_one_write_to(ctx, login):
+    """The picker's own groups come with their members in one statement (picker.own_groups):
+    each group's members are those `writable` allows, the viewer excepted, in name order; a
+    suspended classmate is not among them; a group of the viewer alone is listed, empty."""
+    from portal.messagerie.picker import own_groups
+
+    viewer = db.session.scalar(select(Account).where(Account.login == login))
+    alone = Group(kind=GroupKind.AD_HOC, name="Zz seule", search_name="zz seule",
+                  school_id=viewer.schools[0].id)
+    db.session.add(alone)
+    db.session.flush()
+    db.session.add(GroupMember(group_id=alone.id, account_id=viewer.id))
+    classmate = db.session.scalar(
+        select(GroupMember.account_id).where(
+            GroupMember.group_id.in_(select(GroupMember.group_id)
+                                     .where(GroupMember.account_id == viewer.id)),
+            GroupMember.account_id != viewer.id).limit(1))
+    if classmate is not None:
+        db.session.get(Account, classmate).suspended = True
+
+    listed = own_groups(viewer)
+    mine = db.session.scalars(select(GroupMember.group_id)
+                              .where(GroupMember.account_id == viewer.id)).all()
+    assert sorted(group.id for group, _ in listed) == sorted(mine)
+    assert dict((group.id, members) for group, members in listed)[alone.id] == ()
+    for group, members in listed:
+        everyone = db.session.scalars(select(GroupMember.account_id)
+                                      .where(GroupMember.group_id == group.id)).all()
+        allowed = {account_id for account_id, verdict in writable(viewer, everyone).items()
+                   if verdict.allowed and account_id != viewer.id}
+        assert set(members) == allowed and len(members) == len(allowed), group.name
+        assert classmate not in members
+        names = [(db.session.get(Account, i).search_name, i) for i in members]
+        assert names == sorted(names), group.name
 
 
 def test_the_pickers_writable_members_see_what_the_session_has_not_flushed(ctx):

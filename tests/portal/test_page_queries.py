@@ -21,14 +21,14 @@ from .rubriques_helpers import client_of, four_a_rubric, publish
 MAX_STATEMENTS = 20
 # The directory searches (issue 16): the account, then the ids of the page's people and their
 # rows (the count, schools and classes in them); the picker adds the sender's own classes and
-# groups and, in one more, their members she may write to.
+# groups with their members she may write to, in one.
 SEARCH_STATEMENTS = {"/annuaire/?nom=zzmesure&par_page=50": 3,
-                     "/messagerie/destinataires?nom=zzmesure&par_page=50": 5}
+                     "/messagerie/destinataires?nom=zzmesure&par_page=50": 4}
 # A pupil's: her groups, read once for the writing rule of the whole page (the page's rows
 # and their refusals, her classes' members), and « ma » so that some rows are refused: their
 # reasons come with the rows, no statement of their own.
 PUPIL_SEARCHES = {"/annuaire/?nom=ma&par_page=50": 4,
-                  "/messagerie/destinataires?nom=ma&par_page=50": 6}
+                  "/messagerie/destinataires?nom=ma&par_page=50": 5}
 BASE = 820_000  # ids of the people added, far from the demo's
 
 
