@@ -1,7 +1,8 @@
 """What the recipient picker lists besides a directory search (which is the Annuaire's own,
 `portal.directory_pages.people_page`): the sender's own classes and groups, and the groups of
-their address book, each with the number of members the sender may write to — one grouped
-query per list, whatever the number of groups."""
+their address book, each with the members the sender may write to: one statement for one's own
+groups with their members, two for the address book (its groups, then their members), whatever
+the number of groups."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -36,6 +37,8 @@ def own_groups(viewer: Account, rule: SenderRule | None = None
     (their ids let the page count recipients as the server does), in one statement.
     `rule`: the viewer's `sender_rule`, when read already."""
     rule = rule or sender_rule(viewer)
+    if rule.ties is not None and not rule.ties.own_groups:
+        return []       # a restricted sender's rule has read her groups: she has none
     rows = _own_groups_statement(rule.shape).rows(
         flushed_connection(db.session), {**rule.parameters, "viewer": viewer.id})
     groups: dict[int, tuple[OwnGroup, list[int]]] = {}
