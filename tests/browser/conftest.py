@@ -3,6 +3,7 @@
 by Playwright in Debian's chromium — never a downloaded browser."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -58,10 +59,35 @@ def browser():
         missing(f"chromium not found at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
+    with sync_playwright() as playwright, _clicks_wait_for_the_next_page():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield chromium
         chromium.close()
+
+
+@contextlib.contextmanager
+def _clicks_wait_for_the_next_page():
+    """A click that follows a link or submits a form returns once the next page has started
+    loading: what a test read then could be a document not parsed yet (CI once counted the 0
+    rows of a results table, and axe met an empty document). During the browser tests, every
+    `Locator.click` (unless told `no_wait_after`) also waits for the page's load, as a person
+    waits for the page to show; a click that starts no navigation finds the page loaded and
+    does not wait. Other actions that navigate (`press("Enter")`, a script's
+    `location.assign`) still wait explicitly where a test needs it."""
+    from playwright.sync_api import Locator
+
+    click = Locator.click
+
+    def click_then_wait(self, *args, **kwargs):
+        click(self, *args, **kwargs)
+        if not (kwargs.get("no_wait_after") or kwargs.get("trial")):
+            self.page.wait_for_load_state()
+
+    Locator.click = click_then_wait
+    try:
+        yield
+    finally:
+        Locator.click = click
 
 
 class PageProblems:
