@@ -19,14 +19,12 @@ from collections.abc import Sequence
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from directory.db import db
+from directory.db import db, is_deadlock
 
 from . import times
 from .errors import AgendaError, Problem
 from .models import Booking, Event, EventStatus, Resource
 from .recurrence import Occurrence
-
-DEADLOCK = "40P01"
 
 
 def book(event: Event, occurrences: Sequence[Occurrence]) -> None:
@@ -55,7 +53,7 @@ def _insert(rows: list[dict]) -> None:
         with db.session.begin_nested():
             db.session.execute(insert(Booking), rows)
     except OperationalError as error:
-        if getattr(error.orig, "sqlstate", None) != DEADLOCK:
+        if not is_deadlock(error):
             raise
         with db.session.begin_nested():
             db.session.execute(insert(Booking), rows)

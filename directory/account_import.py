@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from .account_file import AccountFile, FileRow, read_account_file
-from .db import db, write_lock
+from .db import db, is_deadlock, write_lock
 from .enums import Profile
 from .import_plan import Fate, ImportPlan, RowPlan, plan_rows, profile_of
 from .import_write import CreatedAccount, hashes_of, passwords_for, write
@@ -73,13 +73,17 @@ def apply_batch(school: School, file: AccountFile, start: int, *, create_classes
     Between the plan and the write, someone else (another import, an administrator creating
     an account by hand) may take a login or an external id the plan gave: the write then
     breaks a unique constraint, nothing of the batch is kept, and the batch is planned and
-    written again against the database as it is then, up to COLLISION_ATTEMPTS times."""
+    written again against the database as it is then, up to COLLISION_ATTEMPTS times. The
+    same when PostgreSQL aborts the batch to break a deadlock (with the worker suspending
+    ended accounts, say, whose rows the batch also writes)."""
     attempt = 1
     while True:
         try:
             return _apply_batch_once(school, file, start, create_classes=create_classes,
                                      size=size, before_commit=before_commit)
-        except IntegrityError:
+        except (IntegrityError, OperationalError) as error:
+            if isinstance(error, OperationalError) and not is_deadlock(error):
+                raise
             db.session.rollback()
             if attempt == COLLISION_ATTEMPTS:
                 raise

@@ -24,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 T = TypeVar("T")
 SQLITE_BUSY, SQLITE_LOCKED = 5, 6
+PG_DEADLOCK = "40P01"
 PING_AFTER_IDLE = 5.0   # seconds: a connection unused that long is pinged before use
 _IMMEDIATE: ContextVar[bool] = ContextVar("preau_sqlite_immediate", default=False)
 
@@ -149,6 +150,13 @@ def has_lz4(connection) -> bool:
     return connection.dialect.name == "postgresql" and bool(connection.scalar(text(
         "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
         "WHERE name = 'default_toast_compression'")))
+
+
+def is_deadlock(error: BaseException) -> bool:
+    """PostgreSQL aborted the transaction (or the savepoint) to break a deadlock (SQLSTATE
+    40P01): nothing of it was kept, and the same work run again waits its turn instead."""
+    return isinstance(error, OperationalError) and \
+        getattr(error.orig, "sqlstate", None) == PG_DEADLOCK
 
 
 def is_lock_conflict(error: BaseException) -> bool:
