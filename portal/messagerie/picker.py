@@ -15,7 +15,7 @@ from directory.db import db
 from directory.driver_reads import KeptStatement, flushed_connection
 from directory.enums import GroupKind
 from directory.models import Account, Group, GroupMember, School
-from directory.rights import RuleShape, SenderRule, rule_condition, sender_rule
+from directory.rights import RuleShape, SenderRule, sender_rule
 from directory.search import AccountFilters
 from directory.sets import Int4
 
@@ -58,9 +58,7 @@ def _own_groups_statement(shape: RuleShape) -> KeptStatement:
     (its values are parameters: `SenderRule.parameters`). One statement where the groups and
     their members were two: every page of the picker runs it."""
     viewer = bindparam("viewer", type_=Int4())
-    writable = (select(GroupMember.group_id, Account.id, Account.search_name)
-                .join(Account, Account.id == GroupMember.account_id)
-                .where(rule_condition(shape), Account.id != viewer)).subquery()
+    writable = recipients.writable_memberships(GroupMember, shape, viewer).subquery()
     mine = aliased(GroupMember)
     return KeptStatement(
         select(Group.id, Group.name, Group.kind, School.uai, writable.c.id.label("member_id"))
