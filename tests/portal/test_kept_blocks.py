@@ -3,7 +3,12 @@
 page in the navigation and the reader's language, never a block kept from another request."""
 from __future__ import annotations
 
-from tests.conftest import post_form
+from sqlalchemy import select
+
+from directory.db import db
+from directory.enums import Role
+from directory.models import Account, RoleOverride
+from tests.conftest import login, post_form
 
 from .annuaire_helpers import html, messages
 
@@ -74,3 +79,32 @@ def test_the_picker_as_a_fragment_and_as_a_page(teacher):
     page = html(teacher.get("/messagerie/destinataires?champ=to&nom=ma"))
     assert [h.text for h in page.all("h1", id="picker-title")] == ["Ajouter des destinataires"]
     assert _selected(page, "picker-champ") == ["À"]
+
+
+
+def _services(client) -> list[str]:
+    return [link.text for link in html(client.get("/carnet/")).one("nav").all("a")]
+
+
+def _signed_in(app, login_name: str):
+    client = app.test_client()
+    assert login(client, login_name).status_code == 302
+    return client
+
+
+def test_the_navigation_offers_each_person_their_own_services(app):
+    """The services are kept per set of rights: a role taken away shows at the next page,
+    and the same process goes on showing each other person theirs."""
+    teacher = _signed_in(app, "claire.bernard")
+    assert {"Groupes", "Écrire à plusieurs"} <= set(_services(teacher))
+    with app.app_context():
+        claire = db.session.scalar(select(Account).where(Account.login == "claire.bernard"))
+        db.session.add(RoleOverride(account_id=claire.id, role=Role.DIRECTORY_MANAGER,
+                                    granted=False))
+        db.session.commit()
+    services = _services(teacher)
+    assert "Groupes" not in services and "Écrire à plusieurs" in services
+    pupil = _services(_signed_in(app, "zoe.le-gall"))
+    assert "Messagerie" in pupil
+    assert not {"Groupes", "Écrire à plusieurs", "Administration"} & set(pupil)
+    assert {"Groupes", "Administration"} <= set(_services(_signed_in(app, "admin")))
