@@ -4,7 +4,6 @@ the shared writer) run for the life of a process, or in a thread of this process
 from __future__ import annotations
 
 import asyncio
-import gc
 import signal
 import threading
 from collections.abc import Callable
@@ -14,7 +13,8 @@ try:  # libuv's event loop, a drop-in for asyncio's (not built for Windows)
     import uvloop
 except ImportError:  # pragma: no cover
     uvloop = None
-from sqlalchemy.orm import configure_mappers
+
+from directory.heap import settle
 
 
 class Service(Protocol):
@@ -42,15 +42,6 @@ def until_stopped(make: Callable[[], Service], banner: str) -> None:
         await service.stop()
 
     (uvloop.run if uvloop is not None else asyncio.run)(main())
-
-
-def settle() -> None:
-    """What start-up made lives as long as the process (the app, the ORM's mappers, compiled
-    patterns): frozen out of the cyclic collector's sight, so that its collections under a
-    burst walk only the objects made since, not the hundreds of thousands made at start."""
-    configure_mappers()
-    gc.collect()
-    gc.freeze()
 
 
 class ServiceThread:

@@ -58,9 +58,12 @@ def web(listen: str | None, workers: int, threads: int) -> None:
             self.cfg.set("accesslog", "-")
 
         def load(self):
+            from directory.heap import settle
             from portal import create_app
 
-            return create_app()
+            app = create_app()
+            settle()
+            return app
 
     Portal().run()
 
