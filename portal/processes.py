@@ -58,12 +58,9 @@ def web(listen: str | None, workers: int, threads: int) -> None:
             self.cfg.set("accesslog", "-")
 
         def load(self):
-            from directory.heap import settle
-            from portal import create_app
+            from portal import worker_app
 
-            app = create_app()
-            settle()
-            return app
+            return worker_app()
 
     Portal().run()
 

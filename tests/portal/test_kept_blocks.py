@@ -60,6 +60,9 @@ def test_the_kept_blocks_follow_the_readers_language(teacher):
     assert english.one("label", for_="discipline").text == "Subject"
     assert [link.text for link in english.all("a", aria_current="page")] == ["Directory"]
     assert english.one("h1").text == "Directory"
+    services = [link.text for link in english.all("nav")[0].all("a")]
+    assert services[:4] == ["Mail", "Directory", "Groups", "Address book"], services
+    assert "Messagerie" in [link.text for link in french.all("nav")[0].all("a")]
     picker = html(teacher.get("/messagerie/destinataires?nom=ma"))
     assert picker.one("h1").text == "Add recipients"
 
@@ -79,7 +82,6 @@ def test_the_picker_as_a_fragment_and_as_a_page(teacher):
     page = html(teacher.get("/messagerie/destinataires?champ=to&nom=ma"))
     assert [h.text for h in page.all("h1", id="picker-title")] == ["Ajouter des destinataires"]
     assert _selected(page, "picker-champ") == ["À"]
-
 
 
 def _services(client) -> list[str]:

@@ -9,9 +9,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_each_worker_settles_its_heap_once_its_app_is_made(tmp_path):
-    """directory/heap.py: start-up's objects are frozen out of the cyclic collector's sight
-    (a full collection then walked them all, 46–88 ms in the middle of a request)."""
+def test_the_web_process_settles_its_heap_once_its_app_is_made(tmp_path):
+    """`portal.worker_app`, which `preau web` loads too (directory/heap.py): start-up's objects
+    are frozen out of the cyclic collector's sight (a full collection walked them all, 46–88 ms
+    in the middle of a request)."""
     probe = ("import gc, wsgi; "
              "print(type(wsgi.app).__name__, gc.get_freeze_count(), len(gc.get_objects(2)))")
     env = {**os.environ, "PREAU_INSTANCE_PATH": str(tmp_path),
