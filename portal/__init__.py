@@ -87,7 +87,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
-
 def worker_app() -> Flask:
     """The app of a long-running web process (`preau web`, `gunicorn wsgi:app`): made, then the
     process's heap settled (directory/heap.py). Under gunicorn each worker makes its own,
@@ -95,6 +94,7 @@ def worker_app() -> Flask:
     app = create_app()
     settle()
     return app
+
 
 # Services in the order of the navigation bar; a service appears once its blueprint exists.
 # The labels are translated by navigation() (N_ only marks them).
