@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from directory.clock import travel_to, utcnow
-from directory.db import db
+from directory.db import db, write_transaction
 from directory.enums import Profile
 from mailgate import identity, indexer, mime, routing, store, worker
 from mailgate.models import MailAttachment, MailboxItem, MailMessage
@@ -45,12 +45,14 @@ def test_a_message_is_in_the_inbox_at_250_and_found_by_its_text_once_indexed(smt
 
 def _stored_raw(pupil, data: bytes) -> int:
     """What the gateway commits before its 250 (header read, body as received), without its
-    indexer thread: the message waits, as after a gateway killed right after the commit."""
+    indexer thread: the message waits, as after a gateway killed right after the commit. The
+    delivery holds SQLite's write lock from its first statement, as the gateway's committer
+    does: a running worker may commit between the reads and the writes."""
     author = identity.author_for(JOSEPH)
     parsed = mime.headers_only(data)
     decisions = routing.check(author, [pupil.id])
-    result = routing.deliver(author, parsed, decisions, save_copy=False)
-    db.session.commit()
+    result = write_transaction(
+        lambda: routing.deliver(author, parsed, decisions, save_copy=False))
     assert result.message_id is not None
     return result.message_id
 
