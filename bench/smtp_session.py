@@ -1,9 +1,11 @@
 """CPU per message of the SMTP session alone: the gateway's aiosmtpd subclass (PreauSMTP) against
 aiosmtpd's own SMTP class, each with a handler that stores nothing and answers 250, on uvloop,
-loaded by Postfix's smtp-source (one session per message, as it sends them).
+loaded by Postfix's smtp-source (one session per message, as it sends them; it says HELO).
+`--client ehlo`: Python's smtplib instead, in threads of this process, which says EHLO as
+mail servers and mail programs do (one session per message too).
 
     .venv/bin/python bench/smtp_session.py [--messages 3000] [--sessions 20] [--size 10240]
-        [--rounds 3]
+        [--rounds 3] [--client smtp-source|ehlo]
 
 Each round runs aiosmtpd, then PreauSMTP, in a child process of its own, and prints the
 child's CPU (user + system) per message and its msgs/s: what reading, parsing and answering
@@ -14,9 +16,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import smtplib
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -74,14 +78,42 @@ def measure(kind: str, args) -> tuple[float, float]:
             return (int(fields[11]) + int(fields[12])) / tick
 
         before, started = cpu(), time.perf_counter()
-        subprocess.run(["smtp-source", "-s", str(args.sessions), "-m", str(args.messages),
-                        "-l", str(args.size), "-f", "a@example.org", "-t", "b@ent.test",
-                        f"127.0.0.1:{port}"], check=True, stdout=subprocess.DEVNULL)
+        if args.client == "ehlo":
+            ehlo_sessions(port, args)
+        else:
+            subprocess.run(["smtp-source", "-s", str(args.sessions), "-m", str(args.messages),
+                            "-l", str(args.size), "-f", "a@example.org", "-t", "b@ent.test",
+                            f"127.0.0.1:{port}"], check=True, stdout=subprocess.DEVNULL)
         elapsed, used = time.perf_counter() - started, cpu() - before
     finally:
         server.terminate()
         server.wait(10)
     return used / args.messages * 1000, args.messages / elapsed
+
+
+def ehlo_sessions(port: int, args) -> None:
+    """`args.messages` messages over `args.sessions` threads, each message in a session of its
+    own: EHLO, MAIL, RCPT, DATA, QUIT (smtplib)."""
+    body = b"Subject: mesure\r\n\r\n" + (b"x" * 76 + b"\r\n") * (args.size // 78)
+    failures: list[BaseException] = []
+
+    def sender(count: int) -> None:
+        try:
+            for _ in range(count):
+                with smtplib.SMTP("127.0.0.1", port) as client:
+                    client.sendmail("a@example.org", ["b@ent.test"], body)
+        except (OSError, smtplib.SMTPException) as error:
+            failures.append(error)
+
+    each, extra = divmod(args.messages, args.sessions)
+    threads = [threading.Thread(target=sender, args=(each + (n < extra),))
+               for n in range(args.sessions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise SystemExit(f"{len(failures)} sessions failed, the first: {failures[0]!r}")
 
 
 def main() -> None:
@@ -90,6 +122,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--size", type=int, default=10_240)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--client", choices=("smtp-source", "ehlo"), default="smtp-source")
     parser.add_argument("--child", choices=("aiosmtpd", "preau"))
     parser.add_argument("--port", type=int)
     args = parser.parse_args()
