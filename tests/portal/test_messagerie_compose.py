@@ -646,6 +646,15 @@ def test_the_pickers_own_groups_hold_the_members_the_rule_lets_one_write_to(ctx,
     db.session.add(alone)
     db.session.flush()
     db.session.add(GroupMember(group_id=alone.id, account_id=viewer.id))
+    # and one with someone each viewer may write to (a parent has no group of his own)
+    other = "zoe.le-gall" if login == "claire.bernard" else "claire.bernard"
+    shared = Group(kind=GroupKind.AD_HOC, name="Zz avec", search_name="zz avec",
+                   school_id=viewer.schools[0].id)
+    db.session.add(shared)
+    db.session.flush()
+    db.session.add_all([GroupMember(group_id=shared.id, account_id=viewer.id),
+                        GroupMember(group_id=shared.id, account_id=db.session.scalar(
+                            select(Account.id).where(Account.login == other)))])
     db.session.flush()
     rule = sender_rule(viewer)      # read before the suspension: only own_groups may flush it
 
@@ -664,9 +673,9 @@ def test_the_pickers_own_groups_hold_the_members_the_rule_lets_one_write_to(ctx,
         assert names == sorted(names), group.name
 
     reachable = [members[0] for _, members in listed if members]
-    if reachable:
-        db.session.get(Account, reachable[0]).suspended = True     # not flushed
-        assert all(reachable[0] not in members for _, members in own_groups(viewer, rule))
+    assert reachable                # « Zz avec » at least
+    db.session.get(Account, reachable[0]).suspended = True     # not flushed
+    assert all(reachable[0] not in members for _, members in own_groups(viewer, rule))
 
 
 def test_the_pickers_writable_members_see_what_the_session_has_not_flushed(ctx):
