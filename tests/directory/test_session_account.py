@@ -113,3 +113,28 @@ def test_the_account_has_no_relationship_left_to_load():
     """A relationship added to Account must be loaded by directory/session_account.py, or
     every request would load it with a statement of its own."""
     assert set(Account.__mapper__.relationships.keys()) == {"schools", "role_overrides"}
+
+
+def test_its_collections_change_as_a_loaded_accounts_do(ctx):
+    """Built without the constructor, the account's collections are the ORM's own: a role
+    override taken away is deleted (delete-orphan), one changed is updated, one added is
+    inserted, and a school dropped leaves the association table, each in one statement."""
+    account_id = _claire_with_two_schools_and_two_overrides()
+    account = account_of_session(account_id, "")
+    (advanced,) = [o for o in account.role_overrides if o.role == Role.DIRECTORY_ADVANCED]
+    kept_school = account.schools[0]
+    with counting(ctx) as written:
+        remove_role(account, Role.DIRECTORY_ADVANCED)       # by default no: the grant goes
+        grant_role(account, Role.SEND_EXTENDED)             # by default yes: the removal goes
+        grant_role(account, Role.INTERNAL_MAIL)             # a new grant
+        account.schools.remove(account.schools[1])
+        db.session.commit()
+    changes = sorted(s.split(" WHERE")[0].split(" (")[0] for s in written
+                     if s.startswith(("INSERT", "UPDATE", "DELETE")))
+    assert changes == ["DELETE FROM account_school", "DELETE FROM role_override",
+                       "INSERT INTO role_override"], written
+    assert advanced not in account.role_overrides
+    db.session.expunge_all()
+    found = _loaded_by_the_orm(account_id)
+    assert found["schools"] == [kept_school.uai]
+    assert found["overrides"] == [(Role.INTERNAL_MAIL, True)]
