@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, inspect, select
 
 from directory.accounts import school_by_uai
 from directory.clock import utcnow
@@ -43,6 +43,9 @@ def test_the_account_is_the_one_the_orm_loads(ctx):
     account_id = _claire_with_two_schools_and_two_overrides()
     expected = _loaded_by_the_orm(account_id)
     account = account_of_session(account_id, "no-such-session")
+    for built in (account, *account.schools, *account.role_overrides):     # nothing to read
+        state = inspect(built)
+        assert state.persistent and not state.unloaded and not state.expired_attributes
     found = {column.key: getattr(account, column.key) for column in Account.__table__.columns}
     found["schools"] = [school.uai for school in account.schools]
     found["overrides"] = sorted((o.role, o.granted) for o in account.role_overrides)
@@ -115,10 +118,18 @@ def test_the_account_has_no_relationship_left_to_load():
     assert set(Account.__mapper__.relationships.keys()) == {"schools", "role_overrides"}
 
 
+def test_no_load_listener_misses_the_objects_built_without_a_query():
+    """directory/session_account.py builds these objects as a query does, but no `load`
+    event fires for them: a listener of it (a `@reconstructor`, say) would not run for the
+    signed-in account, which must then be built otherwise."""
+    for model in (Account, School, RoleOverride):
+        assert not inspect(model).class_manager.dispatch.load, model
+
+
 def test_its_collections_change_as_a_loaded_accounts_do(ctx):
-    """Built without the constructor, the account's collections are the ORM's own: a role
-    override taken away is deleted (delete-orphan), one changed is updated, one added is
-    inserted, and a school dropped leaves the association table, each in one statement."""
+    """Built without the constructor, the account's collections are the ORM's own: role
+    overrides taken away are deleted (delete-orphan), one added is inserted, and a school
+    dropped leaves the association table, each in one statement."""
     account_id = _claire_with_two_schools_and_two_overrides()
     account = account_of_session(account_id, "")
     (advanced,) = [o for o in account.role_overrides if o.role == Role.DIRECTORY_ADVANCED]
