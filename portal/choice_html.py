@@ -15,8 +15,8 @@ is another key, and no delay applies. Fields without choices are rendered each t
 part given (a field's whole state: data, errors, choices and which are selected; a list or
 a plain value as it is) — so the block must read nothing else: no CSRF token, no value of
 the request that is not among the parts. The Annuaire's filters and the navigation bar are
-such blocks; what they saved is measured in the README ("Directory search within 3× of the
-floor").
+such blocks; what they saved is measured in docs/PERFORMANCE.md ("Directory search within 3×
+of the floor").
 """
 from __future__ import annotations
 

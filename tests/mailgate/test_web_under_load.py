@@ -3,7 +3,8 @@ and `preau mailgate` as processes of their own on the test database.
 
 - Issue 10, item 1: while the gateway receives a steady stream over SMTP, 40 logins and 40
   messages sent from the web form all succeed — on SQLite (the embedded default) as on
-  PostgreSQL. The test prints its figures (`pytest -s`): they are the ones in the README.
+  PostgreSQL. The test prints its figures (`pytest -s`): they are the ones in
+  docs/PERFORMANCE.md (« The portal under mail load »).
 - Item 2: 80 wrong passwords for one account sent at once get at most 5 password checks."""
 from __future__ import annotations
 
