@@ -19,6 +19,7 @@ import ssl
 from aiosmtpd.smtp import MISSING, SMTP
 
 from . import inbound, replies, store
+from .address_syntax import PLAIN_ADDRESS
 from .sender_auth import SenderAuthenticator
 from .service import ServiceThread, until_stopped
 from .settings import SenderAuth, Settings, from_app
@@ -31,9 +32,7 @@ log = logging.getLogger("preau.mailgate")
 # `<local@domain>` in plain dot-atoms, then the command's parameters: nearly every MAIL FROM
 # and RCPT TO. aiosmtpd parses addresses with the email package's header parser (and builds a
 # class on each call), a tenth of the gateway's time under load; anything else still goes there.
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_PLAIN_PATH = re.compile(rf"\s*<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>"
-                         r"[ \t]*([^(]*)", re.DOTALL)
+_PLAIN_PATH = re.compile(rf"\s*<({PLAIN_ADDRESS})>[ \t]*([^(]*)", re.DOTALL)
 
 
 # Bytes that are not UTF-8 (aiosmtpd keeps them as surrogates) and control characters: no

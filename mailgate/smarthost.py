@@ -14,12 +14,13 @@ RSET first, and a reused connection the relay has closed meanwhile is opened aga
 same message: only a fresh connection that fails makes the message wait for a retry.
 To a relay announcing PIPELINING (Postfix does), MAIL, RCPT and DATA go in one write
 (`_pipelined`): one round trip before the message instead of three, which halved the worker's
-CPU per forwarded message (bench/relay_cpu.py, 10 KB to smtp-sink: 252 → 129 µs).
+CPU per forwarded message (bench/relay_cpu.py, 10 KB to smtp-sink: 252 → 129 µs). Its paths
+and dot-stuffing are written without the standard library's regular expression and address
+parser (`path_of`, `dot_stuffed`): 228–232 → 82–104 µs on another machine.
 """
 from __future__ import annotations
 
 import functools
-import re
 import smtplib
 import ssl
 import time
@@ -31,6 +32,8 @@ from urllib.parse import unquote, urlsplit
 
 from directory.clock import utcnow
 from directory.errors import InvalidInput
+
+from .address_syntax import is_plain
 
 TIMEOUT = 60
 IDLE_CHECK = 5.0
@@ -104,8 +107,8 @@ def _pipelined(connection: smtplib.SMTP, sender: str, recipient: str, data: byte
         options = [*options, f"SIZE={len(data)}"]
     encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
     extra = "".join(" " + option for option in options)
-    connection.send((f"MAIL FROM:{smtplib.quoteaddr(sender)}{extra}\r\n"
-                     f"RCPT TO:{smtplib.quoteaddr(recipient)}\r\nDATA\r\n").encode(encoding))
+    connection.send((f"MAIL FROM:{path_of(sender)}{extra}\r\n"
+                     f"RCPT TO:{path_of(recipient)}\r\nDATA\r\n").encode(encoding))
     mail = connection.getreply()
     if mail[0] != 250:
         _abandon(connection, 2)
@@ -118,13 +121,30 @@ def _pipelined(connection: smtplib.SMTP, sender: str, recipient: str, data: byte
     if code != 354:
         _abandon(connection, 0)
         raise smtplib.SMTPDataError(code, text)
-    quoted = re.sub(rb"(?m)^\.", b"..", data)
+    quoted = dot_stuffed(data)
     if not quoted.endswith(b"\r\n"):
         quoted += b"\r\n"
     connection.send(quoted + b".\r\n")
     code, text = connection.getreply()
     if code != 250:
         raise smtplib.SMTPDataError(code, text)
+
+
+def path_of(address: str) -> str:
+    """`smtplib.quoteaddr`: the address between angle brackets, read by the email package's
+    parser (10 µs an address) unless it is a plain one, as the queue's nearly always are."""
+    return f"<{address}>" if is_plain(address) else smtplib.quoteaddr(address)
+
+
+def dot_stuffed(data: bytes) -> bytes:
+    """The content as DATA sends it (RFC 5321 4.5.2): a dot doubled where it starts a line,
+    at the start or after a line feed. After a bare line feed too: a relay that takes it for a
+    line's end (Postfix does) would otherwise read that dot as a stuffed one, and a lone dot
+    there as the end of the data. The same as `re.sub(rb"(?m)^\\.", b"..", data)`, which
+    tries a match at every byte: 52 µs for 10 KB, a fifth of the worker's CPU for a forward;
+    this takes 11 µs."""
+    stuffed = data.replace(b"\n.", b"\n..")
+    return b"." + stuffed if stuffed.startswith(b".") else stuffed
 
 
 def _abandon(connection: smtplib.SMTP, unread: int) -> None:
