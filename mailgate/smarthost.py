@@ -16,7 +16,7 @@ To a relay announcing PIPELINING (Postfix does), MAIL, RCPT and DATA go in one w
 (`_pipelined`): one round trip before the message instead of three, which halved the worker's
 CPU per forwarded message (bench/relay_cpu.py, 10 KB to smtp-sink: 252 → 129 µs). Its paths
 and dot-stuffing are written without the standard library's regular expression and address
-parser (`path_of`, `dot_stuffed`): 228–232 → 82–104 µs on another machine.
+parser (`path_of`, `dot_stuffed`): 228–232 → 82–104 µs on PostgreSQL (docs/PERFORMANCE.md).
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """What the worker writes to the relay without the standard library's help: the paths of MAIL
 and RCPT (`smarthost.path_of`) are `smtplib.quoteaddr`'s for any address, and the content's
 dot-stuffing (`smarthost.dot_stuffed`) doubles the dot that starts each line, as RFC 5321
-says. A line starts at the beginning and after every line feed, a bare one too (see there)."""
+says. A line starts at the beginning and after every line feed, a bare one too (why: the
+docstring of `smarthost.dot_stuffed`)."""
 from __future__ import annotations
 
 import smtplib
@@ -16,7 +17,7 @@ from .test_sending import Relaying
 
 ADDRESS_PIECES = st.sampled_from(["a", "Z", "0", ".", "@", "-", "+", "'", "=", "_", " ", "<",
                                   ">", '"', "(", ")", ",", ";", ":", "[", "]", "\\", "é",
-                                  "ent.test", "Zoé Le Gall "])
+                                  "\n", "\r", "\t", "ent.test", "Zoé Le Gall "])
 CONTENT_PIECES = st.sampled_from([b"a", b".", b"..", b"\r", b"\n", b"\r\n", b" ", b"x" * 70,
                                   "é".encode()])
 
@@ -39,6 +40,7 @@ def test_a_plain_address_is_written_as_smtplib_writes_it(address):
 @example("Zoé <zoe@ent.test>")
 @example('"zoe le gall"@ent.test')
 @example("zoe@[127.0.0.1]")
+@example("zoe@ent.test\n")
 def test_any_other_address_is_written_as_smtplib_writes_it(address):
     assert path_of(address) == smtplib.quoteaddr(address)
 
