@@ -1,13 +1,15 @@
-"""CPU per message of the SMTP session alone: the gateway's aiosmtpd subclass (PreauSMTP) against
-aiosmtpd's own SMTP class, each with a handler that stores nothing and answers 250, on uvloop,
-loaded by Postfix's smtp-source (one session per message, as it sends them; it says HELO).
+"""CPU per message of the SMTP session alone: the gateway's aiosmtpd subclass (PreauSMTP), each
+session a copy of a template as the gateway makes them (`preau`) and made by the constructor as
+aiosmtpd makes them (`preau-constructed`), against aiosmtpd's own SMTP class; each with a
+handler that stores nothing and answers 250, on uvloop, loaded by Postfix's smtp-source (one
+session per message, as it sends them; it says HELO).
 `--client ehlo`: Python's smtplib instead, in threads of this process, which says EHLO as
 mail servers and mail programs do (one session per message too).
 
     .venv/bin/python bench/smtp_session.py [--messages 3000] [--sessions 20] [--size 10240]
         [--rounds 3] [--client smtp-source|ehlo]
 
-Each round runs aiosmtpd, then PreauSMTP, in a child process of its own, and prints the
+Each round runs aiosmtpd, then both PreauSMTP, in a child process of its own, and prints the
 child's CPU (user + system) per message and its msgs/s: what reading, parsing and answering
 cost on the event loop, without the database, the committer or the indexer.
 """
@@ -25,6 +27,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+# PreauSMTP as the gateway makes it (a copy of one template session, `PreauSMTP.fresh`) and
+# made by aiosmtpd's constructor for every session.
+KINDS = ("aiosmtpd", "preau-constructed", "preau")
 
 
 class Handler:
@@ -50,7 +57,8 @@ async def serve(kind: str, port: int, ready) -> None:
         return PreauSMTP(handler, settings=settings, data_size_limit=settings.max_message_bytes,
                          enable_SMTPUTF8=True, hostname="x", loop=loop)
 
-    server = await loop.create_server(session, "127.0.0.1", port)
+    server = await loop.create_server(session().fresh if kind == "preau" else session,
+                                      "127.0.0.1", port)
     ready()
     await asyncio.Event().wait()
     server.close()
@@ -123,14 +131,14 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=10_240)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--client", choices=("smtp-source", "ehlo"), default="smtp-source")
-    parser.add_argument("--child", choices=("aiosmtpd", "preau"))
+    parser.add_argument("--child", choices=KINDS)
     parser.add_argument("--port", type=int)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.port)
         return
     for round_number in range(1, args.rounds + 1):
-        figures = {kind: measure(kind, args) for kind in ("aiosmtpd", "preau")}
+        figures = {kind: measure(kind, args) for kind in KINDS}
         print(f"round {round_number}: " + "; ".join(
             f"{kind} {cpu:.2f} ms CPU per message, {rate:.0f} msgs/s"
             for kind, (cpu, rate) in figures.items())
