@@ -55,6 +55,27 @@ class WriterGone(ConnectionError):
     """The shared writer closed the connection, could not be reached, or did not answer."""
 
 
+class Outbox:
+    """The frames written to one stream in one turn of the event loop, sent together at the
+    next: the jobs of sessions that end their DATA at the same moment, and the answers of one
+    group commit, go in one system call, which wakes the other side once, instead of one
+    each."""
+
+    def __init__(self, stream: asyncio.StreamWriter):
+        self.stream = stream
+        self.frames: list[bytes] = []
+
+    def put(self, number: int, payload: bytes) -> None:
+        if not self.frames:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self.frames += (_HEADER.pack(len(payload), number), payload)
+
+    def flush(self) -> None:
+        frames, self.frames = self.frames, []
+        if frames and not self.stream.is_closing():
+            self.stream.writelines(frames)
+
+
 class SharedWriter:
     """The writer process, seen from a gateway process: `run` and `run_many` as the committer's,
     over one connection that many sessions use at once (each job numbered, answered in any
@@ -64,6 +85,7 @@ class SharedWriter:
         self.path, self.secret, self.connect_for = path, secret, connect_for
         self.numbers = itertools.count()
         self.stream: asyncio.StreamWriter | None = None
+        self.outbox: Outbox | None = None
         self.waiting: dict[int, asyncio.Future] = {}     # this connection's jobs
         self.connecting: asyncio.Future | None = None
         self.sent = TimedCache(IDENTITY_TTL / 2)      # accounts sent whole lately, by object
@@ -75,13 +97,13 @@ class SharedWriter:
         return await self._ask(True, function, (item,), {})
 
     async def _ask(self, many: bool, function, args: tuple, kwargs: dict) -> Any:
-        stream, waiting = await self._connected()
+        outbox, waiting = await self._connected()
         payload = self._dumps((many, function, args, kwargs))
         number = next(self.numbers)
         loop = asyncio.get_running_loop()
         answer = waiting[number] = loop.create_future()
         expiry = loop.call_later(ANSWER_WITHIN, _fail, answer, "did not answer")
-        stream.writelines((_HEADER.pack(len(payload), number), payload))
+        outbox.put(number, payload)
         try:
             return await answer
         finally:
@@ -103,13 +125,13 @@ class SharedWriter:
         self.sent.put(id(account), account)
         return account_sent_whole, (pickle.dumps(account, _PROTOCOL),)
 
-    async def _connected(self) -> tuple[asyncio.StreamWriter, dict[int, asyncio.Future]]:
+    async def _connected(self) -> tuple[Outbox, dict[int, asyncio.Future]]:
         if self.stream is None or self.stream.is_closing():
             if self.connecting is None or self.connecting.done():
                 self.connecting = asyncio.ensure_future(self._connect())
             # Every job that comes meanwhile waits for this one attempt and its deadline.
             await asyncio.shield(self.connecting)
-        return self.stream, self.waiting
+        return self.outbox, self.waiting
 
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
@@ -123,7 +145,7 @@ class SharedWriter:
                     raise WriterGone(f"shared writer unreachable at {self.path}") from error
                 await asyncio.sleep(0.1)
         stream.write(self.secret)
-        self.stream, self.waiting = stream, {}
+        self.stream, self.outbox, self.waiting = stream, Outbox(stream), {}
         self.sent.clear()       # a new writer knows no account yet
         loop.create_task(self._read_answers(reader, stream, self.waiting))
 
@@ -198,7 +220,7 @@ class WriterServer:
         self.accounts = TimedCache(IDENTITY_TTL)
         self.readers: set[asyncio.Task] = set()     # one per connection
         self.tasks: set[asyncio.Task] = set()       # one per job
-        self.streams: set[asyncio.StreamWriter] = set()
+        self.outboxes: dict[asyncio.StreamWriter, Outbox] = {}
         self.server: asyncio.AbstractServer | None = None
         self.stopping = False
 
@@ -210,7 +232,7 @@ class WriterServer:
 
     async def _serve(self, reader: asyncio.StreamReader, stream: asyncio.StreamWriter) -> None:
         self.readers.add(asyncio.current_task())
-        self.streams.add(stream)
+        outbox = self.outboxes[stream] = Outbox(stream)
         try:
             given = await reader.readexactly(len(self.secret))
             if not hmac.compare_digest(given, self.secret):
@@ -219,7 +241,7 @@ class WriterServer:
             while True:
                 number, payload = await _frame(reader)
                 task = asyncio.get_running_loop().create_task(
-                    self._answer(stream, number, payload))
+                    self._answer(outbox, number, payload))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
         except (asyncio.IncompleteReadError, OSError, asyncio.CancelledError):
@@ -227,7 +249,7 @@ class WriterServer:
         finally:
             self.readers.discard(asyncio.current_task())
             if not self.stopping:       # `stop` closes the streams once all is answered
-                self.streams.discard(stream)
+                self.outboxes.pop(stream, None)
                 stream.close()
 
     def account(self, account_id: int) -> Account:
@@ -249,7 +271,7 @@ class WriterServer:
         self.accounts.put(account.id, account)
         return account
 
-    async def _answer(self, stream: asyncio.StreamWriter, number: int, payload: bytes) -> None:
+    async def _answer(self, outbox: Outbox, number: int, payload: bytes) -> None:
         """Run one job and send its result, or the exception that stopped it (its author
         gone, for instance): that session answers 451, the others go on."""
         try:
@@ -264,8 +286,7 @@ class WriterServer:
             answer = pickle.dumps((result, error), _PROTOCOL)
         except Exception:
             answer = pickle.dumps((None, RuntimeError(repr(error or result))), _PROTOCOL)
-        if not stream.is_closing():
-            stream.writelines((_HEADER.pack(len(answer), number), answer))
+        outbox.put(number, answer)
 
     async def stop(self) -> None:
         """No new job is read; those read are committed and answered; then the connections
@@ -279,7 +300,8 @@ class WriterServer:
             await asyncio.wait(list(self.readers), timeout=5)
         if self.tasks:
             await asyncio.wait(list(self.tasks), timeout=30)
-        for stream in self.streams:
+        for stream, outbox in self.outboxes.items():
+            outbox.flush()
             stream.close()
         if self.server is not None:
             await self.server.wait_closed()

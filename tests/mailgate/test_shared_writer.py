@@ -5,6 +5,7 @@ away the sessions answer 451 and store nothing, and they reach it again once it 
 The real processes (`preau mailgate --processes 2`) are in test_processes.py."""
 from __future__ import annotations
 
+import asyncio
 import os
 import pickle
 import secrets
@@ -23,7 +24,14 @@ from mailgate import bounces
 from mailgate.gateway import GatewayThread
 from mailgate.models import EntryState, MailboxItem, MailMessage, OutboundEntry
 from mailgate.settings import current
-from mailgate.shared_writer import _HEADER, SECRET_VARIABLE, SharedWriter, WriterThread
+from mailgate.shared_writer import (
+    _HEADER,
+    SECRET_VARIABLE,
+    Outbox,
+    SharedWriter,
+    WriterThread,
+    _frame,
+)
 
 from .conftest import account, address_of, new_account
 from .helpers import mail, raw, run_in_own_loop
@@ -235,3 +243,62 @@ def test_jobs_waiting_for_a_writer_that_is_away_wait_for_one_attempt_together(
         thread.join(30)
     assert codes == [451, 451, 451]
     assert time.monotonic() - started < 2.5
+
+
+def counting_writelines(stream: asyncio.StreamWriter) -> list[int]:
+    """How many frames each of the stream's `writelines` calls carried."""
+    calls: list[int] = []
+    original = stream.writelines
+
+    def writelines(frames):
+        frames = list(frames)
+        calls.append(len(frames) // 2)
+        original(frames)
+
+    stream.writelines = writelines
+    return calls
+
+
+def test_frames_put_in_one_turn_go_in_one_write_and_arrive_whole_and_in_order():
+    async def exchange():
+        ours, theirs = socket.socketpair()
+        reader, stream = await asyncio.open_connection(sock=ours)
+        their_reader, their_stream = await asyncio.open_connection(sock=theirs)
+        calls = counting_writelines(stream)
+        outbox = Outbox(stream)
+        for number in range(3):
+            outbox.put(number, f"job {number}".encode() * (number + 1))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        outbox.put(3, b"")
+        outbox.put(4, b"x" * 100_000)
+        await asyncio.sleep(0.05)
+        received = [await _frame(their_reader) for _ in range(5)]
+        outbox.put(5, b"late")
+        stream.close()
+        await asyncio.sleep(0.05)       # its flush finds the stream closed: nothing, no error
+        their_stream.close()
+        return calls, received
+
+    calls, received = run_in_own_loop(exchange())
+    assert calls == [3, 2]
+    assert received == [(0, b"job 0"), (1, b"job 1job 1"), (2, b"job 2job 2job 2"), (3, b""),
+                        (4, b"x" * 100_000)]
+
+
+def test_jobs_of_one_moment_go_to_the_writer_in_one_write_each_answered(writer, socket_path,
+                                                                        secret):
+    """Ten jobs asked at once: one write on the connection, ten right answers."""
+    async def jobs():
+        shared = SharedWriter(socket_path, secret, connect_for=1.0)
+        try:
+            await shared.run(len, "warm")       # connected
+            calls = counting_writelines(shared.stream)
+            answers = await asyncio.gather(*(shared.run(len, "x" * n) for n in range(10)))
+            return calls, answers
+        finally:
+            shared.stop()
+
+    calls, answers = run_in_own_loop(jobs())
+    assert calls == [10]
+    assert answers == list(range(10))
