@@ -18,12 +18,11 @@ import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from email.utils import formatdate
 
 from directory.db import db
 from directory.wording import Reason
 
-from . import bounces, identity, local_handlers, mime, replies, routing
+from . import bounces, headers, identity, local_handlers, mime, replies, routing
 from .cache import IDENTITY_TTL, InFlight, TimedCache
 from .sender_auth import Action, Check, SenderAuthenticator
 from .settings import MB, Settings
@@ -232,7 +231,7 @@ class Inbound:
         member could tell others where their private mailbox lives."""
         protocol = "ESMTPS" if session.ssl else "ESMTP"
         return (f"by {self.settings.hostname} (Preau) with {protocol} id {uuid.uuid4().hex[:16]}"
-                f"; {formatdate(localtime=True)}")
+                f"; {headers.date_now()}")
 
     @staticmethod
     def _reply(envelope, reply: str) -> str:

@@ -1,6 +1,9 @@
 """Every reply of the gateway (issue 5), over a real SMTP conversation on loopback."""
 from __future__ import annotations
 
+import time
+from email.utils import parsedate_to_datetime
+
 from directory.db import db
 from directory.enums import Profile
 from mailgate import store
@@ -43,6 +46,22 @@ def test_mail_from_a_members_redirect_address_reaches_the_students_inbox(smtp):
     assert JOSEPH not in source
     assert (stored.from_name, stored.from_address) == ("Joseph Fabre", "joseph.fabre@ent.test")
     assert source.startswith("Received: by mail.ent.test (Preau) with ESMTP id ")
+
+
+def test_the_received_field_says_when_each_message_came_in(smtp):
+    """Its date is the second the message was accepted (made once a second, not stale)."""
+    dates = []
+    for n in range(2):
+        message = mail(JOSEPH, ZOE, f"Heure {n}")
+        before = time.time()
+        smtp.sendmail(JOSEPH, [ZOE], raw(message))
+        after = time.time()
+        received = stored_with_id(message["Message-ID"]).source.decode().split("\r\n")[0]
+        when = parsedate_to_datetime(received.rpartition("; ")[2]).timestamp()
+        assert int(before) <= when <= after
+        dates.append(when)
+        time.sleep(1.1)
+    assert dates[1] - dates[0] >= 1
 
 
 def test_redirect_addresses_in_to_and_cc_are_stored_as_universal_addresses(smtp):
