@@ -7,7 +7,7 @@ session per message, as it sends them; it says HELO).
 mail servers and mail programs do (one session per message too).
 
     .venv/bin/python bench/smtp_session.py [--messages 3000] [--sessions 20] [--size 10240]
-        [--rounds 3] [--client smtp-source|ehlo]
+        [--rounds 3] [--client smtp-source|ehlo] [--kinds aiosmtpd,preau-constructed,preau]
 
 Each round runs aiosmtpd, then both PreauSMTP, in a child process of its own, and prints the
 child's CPU (user + system) per message and its msgs/s: what reading, parsing and answering
@@ -131,6 +131,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=10_240)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--client", choices=("smtp-source", "ehlo"), default="smtp-source")
+    parser.add_argument("--kinds", default=",".join(KINDS),
+                        help="which sessions to measure, in this order (comma-separated)")
     parser.add_argument("--child", choices=KINDS)
     parser.add_argument("--port", type=int)
     args = parser.parse_args()
@@ -138,7 +140,7 @@ def main() -> None:
         child(args.child, args.port)
         return
     for round_number in range(1, args.rounds + 1):
-        figures = {kind: measure(kind, args) for kind in KINDS}
+        figures = {kind: measure(kind, args) for kind in args.kinds.split(",")}
         print(f"round {round_number}: " + "; ".join(
             f"{kind} {cpu:.2f} ms CPU per message, {rate:.0f} msgs/s"
             for kind, (cpu, rate) in figures.items())

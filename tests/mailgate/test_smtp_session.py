@@ -1,12 +1,17 @@
-"""Every connection's session is a copy of one template (`PreauSMTP.fresh`) instead of a new
-aiosmtpd session: the copy must hold what aiosmtpd's constructor would have made, with its own
-stream state and its own methods, and sessions served one after the other or at the same time
-must not share anything a conversation changes."""
+"""The gateway's session (PreauSMTP) where it does what aiosmtpd does another way.
+- Every connection's session is a copy of one template (`PreauSMTP.fresh`) instead of a new
+  aiosmtpd session: the copy must hold what aiosmtpd's constructor would have made, with its own
+  stream state and its own methods, and sessions served one after the other or at the same time
+  must not share anything a conversation changes.
+- The copies keep aiosmtpd's idle timeout: a client silent for the timeout is disconnected,
+  one that keeps talking is not."""
 from __future__ import annotations
 
 import asyncio
 import smtplib
+import socket
 import ssl
+import time
 import types
 from concurrent.futures import ThreadPoolExecutor
 
@@ -27,10 +32,10 @@ class Handler:
         return responses
 
 
-def made(handler, loop, tls=None) -> PreauSMTP:
+def made(handler, loop, tls=None, timeout: float = 300) -> PreauSMTP:
     return PreauSMTP(handler, settings=SETTINGS, data_size_limit=SETTINGS.max_message_bytes,
                      enable_SMTPUTF8=True, decode_data=False, hostname="mail.ent.test",
-                     ident="Préau", tls_context=tls, timeout=300, loop=loop)
+                     ident="Préau", tls_context=tls, timeout=timeout, loop=loop)
 
 
 def shape(value, owner):
@@ -107,3 +112,54 @@ def test_sessions_copied_from_one_template_keep_their_conversations_apart():
                                    [f"to{n}@ent.test", f"cc{n}@ent.test"]) for n in range(13))
     assert template.session is None and template.envelope is None
     assert template.transport is None
+
+
+class Serving:
+    """Sessions copied from a template with this timeout, on a loop in a thread."""
+
+    def __init__(self, timeout: float):
+        self.loop = asyncio.new_event_loop()
+        template = made(Handler(), self.loop, timeout=timeout)
+        self.server = self.loop.run_until_complete(
+            self.loop.create_server(template.fresh, "127.0.0.1", 0))
+        self.port = self.server.sockets[0].getsockname()[1]
+        self.running = ThreadPoolExecutor(1).submit(self.loop.run_forever)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.running.result(10)
+        self.server.close()
+        self.loop.run_until_complete(self.server.wait_closed())
+        self.loop.close()
+
+
+def seconds_until_closed(client: socket.socket) -> float:
+    """From now until the server closes the connection (what it still sends is read)."""
+    started = time.monotonic()
+    client.settimeout(5)
+    while client.recv(4096):
+        pass
+    return time.monotonic() - started
+
+
+def test_a_silent_client_is_disconnected_after_the_timeout():
+    with Serving(timeout=0.4) as serving:
+        with socket.create_connection(("127.0.0.1", serving.port)) as client:
+            assert client.recv(4096).startswith(b"220 ")
+            assert 0.3 <= seconds_until_closed(client) < 1.5
+
+
+def test_a_client_that_keeps_talking_stays_then_is_disconnected_a_timeout_after_its_last_word():
+    with Serving(timeout=0.4) as serving:
+        with socket.create_connection(("127.0.0.1", serving.port)) as client:
+            reader = client.makefile("rb")
+            assert reader.readline().startswith(b"220 ")
+            started = time.monotonic()
+            while time.monotonic() - started < 1.2:       # three timeouts' worth
+                client.sendall(b"NOOP\r\n")
+                assert reader.readline().startswith(b"250 ")
+                time.sleep(0.1)
+            assert 0.3 <= seconds_until_closed(client) < 1.5
