@@ -9,9 +9,10 @@ mail servers and mail programs do (one session per message too).
     .venv/bin/python bench/smtp_session.py [--messages 3000] [--sessions 20] [--size 10240]
         [--rounds 3] [--client smtp-source|ehlo] [--kinds aiosmtpd,preau-constructed,preau]
 
-Each round runs aiosmtpd, then both PreauSMTP, in a child process of its own, and prints the
-child's CPU (user + system) per message and its msgs/s: what reading, parsing and answering
-cost on the event loop, without the database, the committer or the indexer.
+Each round runs each of `--kinds` (by default all three), in that order, in a child process
+of its own, and prints the child's CPU (user + system) per message and its msgs/s: what
+reading, parsing and answering cost on the event loop, without the database, the committer or
+the indexer.
 """
 from __future__ import annotations
 
@@ -136,6 +137,9 @@ def main() -> None:
     parser.add_argument("--child", choices=KINDS)
     parser.add_argument("--port", type=int)
     args = parser.parse_args()
+    unknown = set(args.kinds.split(",")) - set(KINDS)
+    if unknown:
+        parser.error(f"--kinds: unknown {', '.join(sorted(unknown))} (known: {', '.join(KINDS)})")
     if args.child:
         child(args.child, args.port)
         return

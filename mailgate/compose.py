@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid
+from email.utils import formataddr, make_msgid
 
 from directory.models import Account
 
+from .headers import date_now
 from .settings import current
 
 
@@ -31,7 +32,7 @@ def compose(author: Account, *, to: Sequence[Account] = (), cc: Sequence[Account
         if people:
             message[name] = addresses(people)
     message["Subject"] = subject
-    message["Date"] = formatdate(localtime=True)
+    message["Date"] = date_now()
     message["Message-ID"] = make_msgid(domain=settings.domain)
     if in_reply_to:
         message["In-Reply-To"] = in_reply_to

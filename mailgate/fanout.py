@@ -28,7 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from email.headerregistry import Group as AddressGroup
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import make_msgid
 from functools import lru_cache
 
 import sqlalchemy as sa
@@ -42,7 +42,7 @@ from directory.sets import update_rows
 
 from . import mime, routing, store
 from .fanout_models import AckChannel, FanoutJob, FanoutRecipient, RecipientState
-from .headers import author_from
+from .headers import author_from, date_now
 from .models import MailMessage
 from .personalise import read_token
 from .settings import current
@@ -61,7 +61,7 @@ def message(author: Account, *, subject: str, text: str, audience: str) -> Email
     mail["From"] = author_from(author.full_name, settings.universal(author.address))
     mail["To"] = AddressGroup(display_name=audience)
     mail["Subject"] = subject
-    mail["Date"] = formatdate(localtime=True)
+    mail["Date"] = date_now()
     mail["Message-ID"] = make_msgid(domain=settings.domain)
     mail.set_content(text, cte="quoted-printable")
     return mail

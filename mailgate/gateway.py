@@ -11,6 +11,7 @@ own. Durability: see mailgate/writer.py.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import re
 import socket
@@ -65,9 +66,14 @@ class PreauSMTP(SMTP):
         aiosmtpd's constructor looks up the session's and the handler's methods again for
         every session (inspect.getmembers, dir, a signature): 45–52 µs timed alone, against
         13 µs for this copy; with one session per message, as most senders send, the session's
-        CPU went from 0.72–0.73 to 0.57–0.66 ms a message (bench/smtp_session.py)."""
+        CPU went from 0.72–0.73 to 0.57–0.66 ms a message (bench/smtp_session.py).
+        aiosmtpd keeps the line length allowed per command (MAIL's grows with EHLO's
+        extensions) in one table on its class, which its constructor empties for each new
+        session: each copy has a table of its own instead."""
+        assert self.transport is None and self.session is None, "a connected session"
         session = object.__new__(type(self))
         session.__dict__.update(self.__dict__)
+        session.command_size_limits = collections.defaultdict(_default_command_size)
         asyncio.StreamReaderProtocol.__init__(
             session, asyncio.StreamReader(loop=self.loop, limit=self.line_length_limit),
             client_connected_cb=session._cb_client_connected, loop=self.loop)
@@ -240,6 +246,10 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(settings.tls_cert, settings.tls_key or None)
     return context
+
+
+def _default_command_size() -> int:
+    return SMTP.command_size_limit
 
 
 def _bound(method, template: PreauSMTP, session: PreauSMTP):

@@ -241,16 +241,16 @@ class Inbound:
 @functools.cache
 def hooks(cls: type) -> list[str]:
     """What `dir()` lists of the session (PreauSMTP) and of its handler (Inbound): the
-    methods aiosmtpd looks for. It looks them up for every new session with dir() and
+    methods aiosmtpd looks for. Its constructor looks them up with dir() and
     inspect.getmembers(), which would otherwise read every attribute of both (about 0.3 ms
-    of CPU a session, and most senders open one session per message)."""
+    of CPU). The gateway calls it once, for its template session (`PreauSMTP.fresh`); tests
+    and bench/smtp_session.py make sessions with it."""
     return [name for name in dir(cls) if name.startswith(("smtp_", "auth_", "handle_"))]
 
 
-# aiosmtpd also reads handle_EHLO's signature for every new session (to tell its old form
-# from the new): worked out once here, on a plain function (a static method), whose signature
-# is read as it is, where a bound method's would be made again without its first parameter
-# (0.8 % of the gateway's Python under a burst of one message per session).
+# aiosmtpd's constructor also reads handle_EHLO's signature (to tell its old form from the
+# new): worked out once here, on a plain function (a static method), whose signature is read
+# as it is, where a bound method's would be made again without its first parameter.
 Inbound.handle_EHLO.__signature__ = inspect.signature(Inbound.handle_EHLO)
 
 

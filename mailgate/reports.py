@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import make_msgid
 
 from babel.units import format_unit
 
@@ -37,7 +37,7 @@ def build(*, to: str, subject: str, body: str, settings: Settings,
     message["From"] = no_reply(settings)
     message["To"] = to
     message["Subject"] = subject
-    message["Date"] = formatdate(localtime=True)
+    message["Date"] = headers.date_now()
     message["Message-ID"] = make_msgid(domain=settings.domain)
     message["Auto-Submitted"] = "auto-replied"
     if in_reply_to:

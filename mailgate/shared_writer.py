@@ -131,6 +131,10 @@ class SharedWriter:
                 self.connecting = asyncio.ensure_future(self._connect())
             # Every job that comes meanwhile waits for this one attempt and its deadline.
             await asyncio.shield(self.connecting)
+            # Lost again before this job's turn: the answers of that connection have all
+            # been failed already, this one would never come.
+            if self.stream.is_closing():
+                raise WriterGone("the shared writer went away")
         return self.outbox, self.waiting
 
     async def _connect(self) -> None:

@@ -3,7 +3,7 @@ outgoing mail, sent by the worker with a null envelope sender (never bounced bac
 from __future__ import annotations
 
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import make_msgid
 
 from . import headers, mime, queue, store
 from .models import EntryKind
@@ -15,7 +15,7 @@ def build(*, to: str, subject: str, body: str, domain: str) -> EmailMessage:
     message["From"] = f"Préau <ne-pas-repondre@{domain}>"
     message["To"] = to
     message["Subject"] = subject
-    message["Date"] = formatdate(localtime=True)
+    message["Date"] = headers.date_now()
     message["Message-ID"] = make_msgid(domain=domain)
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(body)

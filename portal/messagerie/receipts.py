@@ -10,7 +10,7 @@ reply (`replying_to`: the reader may always answer the author).
 from __future__ import annotations
 
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid
+from email.utils import formataddr, make_msgid
 
 from flask_babel import gettext
 from sqlalchemy import update
@@ -19,7 +19,7 @@ from directory.clock import utcnow
 from directory.db import db
 from directory.errors import InvalidInput
 from directory.models import Account
-from mailgate import mime, routing, store
+from mailgate import headers, mime, routing, store
 from mailgate.models import MailboxItem, MailMessage
 from mailgate.settings import current
 
@@ -47,7 +47,7 @@ def build(reader: Account, message: MailMessage) -> EmailMessage:
                                  charset="utf-8")
     receipt["To"] = formataddr((message.from_name, message.from_address), charset="utf-8")
     receipt["Subject"] = gettext("Accusé de réception : %(subject)s", subject=title)
-    receipt["Date"] = formatdate(localtime=True)
+    receipt["Date"] = headers.date_now()
     receipt["Message-ID"] = make_msgid(domain=settings.domain)
     receipt["In-Reply-To"] = message.message_id_header
     receipt["References"] = message.message_id_header

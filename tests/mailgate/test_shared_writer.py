@@ -1,5 +1,5 @@
-"""Several gateway processes, one writer (mailgate/shared_writer.py): sessions hand their jobs over a
-Unix socket and answer 250 after the writer's commit; the writer indexes what it stored;
+"""Several gateway processes, one writer (mailgate/shared_writer.py): sessions hand their jobs over
+a Unix socket and answer 250 after the writer's commit; the writer indexes what it stored;
 a connection without the secret is closed before anything is unpickled; while the writer is
 away the sessions answer 451 and store nothing, and they reach it again once it is back.
 The real processes (`preau mailgate --processes 2`) are in test_processes.py."""

@@ -52,6 +52,8 @@ def test_the_received_field_says_when_each_message_came_in(smtp):
     """Its date is the second the message was accepted (made once a second, not stale)."""
     dates = []
     for n in range(2):
+        if n:
+            time.sleep(1.1)
         message = mail(JOSEPH, ZOE, f"Heure {n}")
         before = time.time()
         smtp.sendmail(JOSEPH, [ZOE], raw(message))
@@ -60,7 +62,6 @@ def test_the_received_field_says_when_each_message_came_in(smtp):
         when = parsedate_to_datetime(received.rpartition("; ")[2]).timestamp()
         assert int(before) <= when <= after
         dates.append(when)
-        time.sleep(1.1)
     assert dates[1] - dates[0] >= 1
 
 

@@ -11,9 +11,12 @@ import asyncio
 import smtplib
 import socket
 import ssl
+import threading
 import time
 import types
 from concurrent.futures import ThreadPoolExecutor
+
+from aiosmtpd.smtp import SMTP
 
 from mailgate.gateway import PreauSMTP
 from mailgate.settings import Settings
@@ -61,7 +64,11 @@ def test_a_copy_holds_what_the_constructor_makes_with_its_own_stream_and_methods
             template, constructed = made(handler, loop, tls), made(handler, loop, tls)
             copy = template.fresh()
             assert type(copy) is PreauSMTP
-            assert copy.__dict__.keys() == constructed.__dict__.keys()
+            assert copy.__dict__.keys() == constructed.__dict__.keys() | {
+                "command_size_limits"}      # its own (see the test below)
+            limits = copy.command_size_limits
+            assert limits is not SMTP.command_size_limits and not limits
+            assert limits["MAIL"] == 512
             for name, value in constructed.__dict__.items():
                 assert shape(copy.__dict__[name], copy) == shape(value, constructed), name
             assert copy._smtp_methods["DATA"].__self__ is copy
@@ -73,10 +80,32 @@ def test_a_copy_holds_what_the_constructor_makes_with_its_own_stream_and_methods
         loop.close()
 
 
+class Serving:
+    """Sessions copied from one template (as the gateway makes them), on a loop in a thread."""
+
+    def __init__(self, handler=None, timeout: float = 300):
+        self.loop = asyncio.new_event_loop()
+        self.template = made(handler or Handler(), self.loop, timeout=timeout)
+        self.server = self.loop.run_until_complete(
+            self.loop.create_server(self.template.fresh, "127.0.0.1", 0))
+        self.port = self.server.sockets[0].getsockname()[1]
+        self.thread = threading.Thread(target=self.loop.run_forever)
+        self.thread.start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.server.close()
+        self.loop.run_until_complete(self.server.wait_closed())
+        self.loop.close()
+
+
 def test_sessions_copied_from_one_template_keep_their_conversations_apart():
     """Ten clients at once, then one after the other, each with its own HELO name and
     envelope, over a real socket."""
-    loop = asyncio.new_event_loop()
     seen: list[tuple[str, str, list[str]]] = []
 
     class Recording(Handler):
@@ -85,81 +114,68 @@ def test_sessions_copied_from_one_template_keep_their_conversations_apart():
             seen.append((session.host_name, envelope.mail_from, list(envelope.rcpt_tos)))
             return "250 OK"
 
-    handler = Recording()
-    template = made(handler, loop)
-    server = loop.run_until_complete(loop.create_server(template.fresh, "127.0.0.1", 0))
-    port = server.sockets[0].getsockname()[1]
-    ready = ThreadPoolExecutor(1).submit(loop.run_forever)
+    with Serving(Recording()) as serving:
+        def client(n: int) -> None:
+            with smtplib.SMTP("127.0.0.1", serving.port, local_hostname=f"client{n}.example",
+                              timeout=10) as smtp:
+                smtp.sendmail(f"from{n}@example.org", [f"to{n}@ent.test", f"cc{n}@ent.test"],
+                              b"Subject: x\r\n\r\nhello\r\n")
 
-    def client(n: int) -> None:
-        with smtplib.SMTP("127.0.0.1", port, local_hostname=f"client{n}.example",
-                          timeout=10) as smtp:
-            smtp.sendmail(f"from{n}@example.org", [f"to{n}@ent.test", f"cc{n}@ent.test"],
-                          b"Subject: x\r\n\r\nhello\r\n")
-
-    try:
         with ThreadPoolExecutor(10) as pool:
             list(pool.map(client, range(10)))
         for n in range(10, 13):
             client(n)
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        ready.result(10)
-        server.close()
-        loop.run_until_complete(server.wait_closed())
-        loop.close()
+        template = serving.template
     assert sorted(seen) == sorted((f"client{n}.example", f"from{n}@example.org",
                                    [f"to{n}@ent.test", f"cc{n}@ent.test"]) for n in range(13))
     assert template.session is None and template.envelope is None
     assert template.transport is None
 
 
-class Serving:
-    """Sessions copied from a template with this timeout, on a loop in a thread."""
-
-    def __init__(self, timeout: float):
-        self.loop = asyncio.new_event_loop()
-        template = made(Handler(), self.loop, timeout=timeout)
-        self.server = self.loop.run_until_complete(
-            self.loop.create_server(template.fresh, "127.0.0.1", 0))
-        self.port = self.server.sockets[0].getsockname()[1]
-        self.running = ThreadPoolExecutor(1).submit(self.loop.run_forever)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.running.result(10)
-        self.server.close()
-        self.loop.run_until_complete(self.server.wait_closed())
-        self.loop.close()
-
-
-def seconds_until_closed(client: socket.socket) -> float:
-    """From now until the server closes the connection (what it still sends is read)."""
-    started = time.monotonic()
-    client.settimeout(5)
-    while client.recv(4096):
-        pass
-    return time.monotonic() - started
+def test_each_session_has_its_own_command_line_limits():
+    """aiosmtpd keeps them in one table on its class, emptied by its constructor at every
+    session: EHLO lengthens MAIL's by its extensions' parameters, and every command name
+    asked about gets an entry. Copies have their own: after twenty EHLO sessions MAIL's limit
+    is what one EHLO makes it, and long unknown commands leave the class's table alone."""
+    names_before = dict(SMTP.command_size_limits)
+    with Serving() as serving:
+        for n in range(20):
+            with smtplib.SMTP("127.0.0.1", serving.port, timeout=10) as smtp:
+                smtp.ehlo("client.example.org")
+                for k in range(3):
+                    code, _ = smtp.docmd(f"XUNKNOWN{n}X{k}", "a" * 600)
+                    assert code == 500
+                sender = "a" * 540 + "@example.org"      # a line of 566 bytes
+                code, reply = smtp.docmd(f"MAIL FROM:<{sender}>")
+                assert (code, reply) == (500, b"Command line too long"), n
+    assert dict(SMTP.command_size_limits) == names_before
 
 
 def test_a_silent_client_is_disconnected_after_the_timeout():
     with Serving(timeout=0.4) as serving:
+        started = time.monotonic()      # the server's timer cannot start before this
         with socket.create_connection(("127.0.0.1", serving.port)) as client:
+            client.settimeout(5)
             assert client.recv(4096).startswith(b"220 ")
-            assert 0.3 <= seconds_until_closed(client) < 1.5
+            while client.recv(4096):
+                pass
+            assert 0.38 <= time.monotonic() - started < 2
 
 
 def test_a_client_that_keeps_talking_stays_then_is_disconnected_a_timeout_after_its_last_word():
-    with Serving(timeout=0.4) as serving:
+    with Serving(timeout=1.0) as serving:
         with socket.create_connection(("127.0.0.1", serving.port)) as client:
+            client.settimeout(5)
             reader = client.makefile("rb")
             assert reader.readline().startswith(b"220 ")
             started = time.monotonic()
-            while time.monotonic() - started < 1.2:       # three timeouts' worth
+            while True:
+                last_word = time.monotonic()
                 client.sendall(b"NOOP\r\n")
                 assert reader.readline().startswith(b"250 ")
+                if last_word - started > 2.5:       # two and a half timeouts' worth
+                    break
                 time.sleep(0.1)
-            assert 0.3 <= seconds_until_closed(client) < 1.5
+            while client.recv(4096):
+                pass
+            assert 0.95 <= time.monotonic() - last_word < 3
