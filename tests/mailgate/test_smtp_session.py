@@ -81,25 +81,31 @@ def test_a_copy_holds_what_the_constructor_makes_with_its_own_stream_and_methods
 
 
 class Serving:
-    """Sessions copied from one template (as the gateway makes them), on a loop in a thread."""
+    """Sessions copied from one template (as the gateway makes them), on a loop in a thread.
+    Everything the loop runs, the server's start and close included, runs on that thread: the
+    test's own thread may hold another running loop (Playwright's, from a browser test earlier
+    in the same worker), and asyncio refuses to run a second one there."""
 
     def __init__(self, handler=None, timeout: float = 300):
         self.loop = asyncio.new_event_loop()
         self.template = made(handler or Handler(), self.loop, timeout=timeout)
-        self.server = self.loop.run_until_complete(
-            self.loop.create_server(self.template.fresh, "127.0.0.1", 0))
-        self.port = self.server.sockets[0].getsockname()[1]
         self.thread = threading.Thread(target=self.loop.run_forever)
         self.thread.start()
+        self.server = asyncio.run_coroutine_threadsafe(
+            self.loop.create_server(self.template.fresh, "127.0.0.1", 0), self.loop).result(10)
+        self.port = self.server.sockets[0].getsockname()[1]
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
+        async def close():
+            self.server.close()
+            await self.server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
-        self.server.close()
-        self.loop.run_until_complete(self.server.wait_closed())
         self.loop.close()
 
 
