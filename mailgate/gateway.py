@@ -53,6 +53,8 @@ class PreauSMTP(SMTP):
     """aiosmtpd with our wording for the replies it writes itself, and a quicker path for
     plain addresses."""
 
+    _continued: tuple[bytes, ...] = ()    # the lines of a reply held by push(), see there
+
     def __init__(self, *args, settings: Settings, **kwargs):
         super().__init__(*args, **kwargs)
         self.too_large = inbound.too_large_reply(settings)
@@ -204,8 +206,19 @@ class PreauSMTP(SMTP):
         return "552 Error: Too much mail data"
 
     async def push(self, status):
+        """A reply's lines written together: aiosmtpd writes each line of EHLO's reply on its
+        own, one system call and one packet each (six for the gateway's EHLO, which every
+        mail server and mail program says). A continuation line (`250-…`) is held until its
+        reply's last line, which always follows it without waiting for the client."""
         if isinstance(status, str) and status.startswith("552 Error"):
             status = replies.for_client(self.too_large, False)
+        if isinstance(status, str):
+            status = status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
+        if status[3:4] == b"-":
+            self._continued = (*self._continued, status)
+            return
+        if self._continued:
+            status, self._continued = b"\r\n".join((*self._continued, status)), ()
         await super().push(status)
 
 

@@ -185,3 +185,30 @@ def test_a_client_that_keeps_talking_stays_then_is_disconnected_a_timeout_after_
             while client.recv(4096):
                 pass
             assert 0.95 <= time.monotonic() - last_word < 3
+
+
+def test_a_reply_of_several_lines_is_written_at_once():
+    """EHLO's reply (six lines, as the gateway answers) in one write: one system call and one
+    packet, where aiosmtpd writes each line on its own. The replies after it are unchanged."""
+    writes: list[bytes] = []
+
+    class Recording(Handler):
+        async def handle_EHLO(self, server, session, envelope, hostname, responses):
+            transport = server.transport       # asyncio's: every write the session makes
+            write = transport.write
+            transport.write = lambda data: (writes.append(bytes(data)), write(data))[1]
+            session.host_name = hostname
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    with Serving(Recording()) as serving:
+        with smtplib.SMTP("127.0.0.1", serving.port, timeout=10) as smtp:
+            assert smtp.ehlo("client.example.org")[0] == 250
+            assert all(smtp.has_extn(name) for name in ("size", "8bitmime", "smtputf8",
+                                                        "pipelining"))
+            assert smtp.noop()[0] == 250
+            smtp.sendmail("zoe@example.org", ["camille@ent.test"], b"Subject: x\r\n\r\nhello\r\n")
+    assert writes[0] == (b"250-mail.ent.test\r\n250-SIZE 1048576\r\n250-8BITMIME\r\n"
+                         b"250-SMTPUTF8\r\n250-PIPELINING\r\n250 HELP\r\n")
+    assert writes[1:] == [b"250 OK\r\n", b"250 OK\r\n", b"250 OK\r\n",
+                          b"354 End data with <CR><LF>.<CR><LF>\r\n", b"250 OK\r\n",
+                          b"221 Bye\r\n"]
