@@ -107,7 +107,7 @@ def run_in_own_loop(coroutine, seconds: float = 60):
         except BaseException as error:     # handed to the caller's thread
             outcome["error"] = error
 
-    thread = threading.Thread(target=run)
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     thread.join(seconds)
     if "error" in outcome:

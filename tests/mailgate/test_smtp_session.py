@@ -89,10 +89,15 @@ class Serving:
     def __init__(self, handler=None, timeout: float = 300):
         self.loop = asyncio.new_event_loop()
         self.template = made(handler or Handler(), self.loop, timeout=timeout)
-        self.thread = threading.Thread(target=self.loop.run_forever)
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.server = asyncio.run_coroutine_threadsafe(
-            self.loop.create_server(self.template.fresh, "127.0.0.1", 0), self.loop).result(10)
+        try:
+            self.server = asyncio.run_coroutine_threadsafe(
+                self.loop.create_server(self.template.fresh, "127.0.0.1", 0),
+                self.loop).result(10)
+        except BaseException:
+            self._stop()
+            raise
         self.port = self.server.sockets[0].getsockname()[1]
 
     def __enter__(self):
@@ -103,7 +108,12 @@ class Serving:
             self.server.close()
             await self.server.wait_closed()
 
-        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
+        try:
+            asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
+        finally:
+            self._stop()
+
+    def _stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self.loop.close()
