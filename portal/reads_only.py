@@ -20,6 +20,15 @@ transaction, committed or rolled back as any other. Elsewhere (SQLite, or the te
 session bound to one connection) nothing changes. Statements sent through the driver itself
 (psycopg's executemany in mailgate/store/messages.py) are not seen here: a view that uses them
 is not one to mark.
+
+Every other page runs in a transaction, and most of them only read. On PostgreSQL such a
+transaction ends with COMMIT rather than ROLLBACK (`_commit_what_only_read`): the two are the
+same for a transaction of plain SELECTs, but a ROLLBACK would make psycopg forget the
+statements it prepared, the signed-in account's read among them, and plan them again at the
+next request. A transaction that ran anything else (a write, a locking read), a request that
+failed, or one that is not a GET or HEAD, ends as before. What is run on the driver's own
+cursor without SQLAlchemy's cursor events (the executemany of mailgate/store/messages.py,
+reached only from POST requests) is not seen here, hence the last condition.
 """
 from __future__ import annotations
 
@@ -28,11 +37,14 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from flask import current_app, request
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, event
 
 from directory.db import db
 
 READS_ONLY = "preau_reads_only"
+WROTE = "preau_wrote"       # in a connection's info: its transaction ran more than SELECTs
+READING_METHODS = frozenset({"GET", "HEAD"})
 _LOCKS_OR_WRITES = re.compile(
     r"\bFOR\s+(?:UPDATE|SHARE|NO\s+KEY\s+UPDATE|KEY\s+SHARE)\b"
     r"|\b(?:pg_advisory|nextval|setval)\w*\s*\(", re.IGNORECASE)
@@ -51,7 +63,9 @@ def install(app) -> None:
     with app.app_context():
         engine = db.engine
     if engine.dialect.name == "postgresql":
+        event.listen(engine, "begin", _transaction_began)
         event.listen(engine, "before_cursor_execute", _transaction_before_writing)
+        app.teardown_request(_commit_what_only_read)    # before the session's own teardown
 
 
 def _outside_transactions() -> None:
@@ -67,13 +81,39 @@ def _outside_transactions() -> None:
                                                  READS_ONLY: True})
 
 
+def _transaction_began(connection) -> None:
+    connection.info[WROTE] = False
+
+
 def _transaction_before_writing(connection, _cursor, statement, _parameters, _context,
                                 _executemany) -> None:
-    if not connection.get_execution_options().get(READS_ONLY):
+    if _plain_select(statement):
+        return
+    connection.info[WROTE] = True
+    if connection.get_execution_options().get(READS_ONLY):
+        raw = connection.connection.dbapi_connection
+        if raw.autocommit:
+            raw.autocommit = False
+
+
+def _commit_what_only_read(error: BaseException | None) -> None:
+    """End with COMMIT a request's transaction that ran only plain SELECTs (see the module's
+    docstring), on the driver: the session's own end then finds no transaction to roll back
+    (psycopg sends nothing then)."""
+    if error is not None or request.method not in READING_METHODS:
+        return
+    session = db.session()
+    if not session.in_transaction():
+        return
+    bind = session.get_bind()
+    if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
+        return
+    connection = session.connection()
+    if connection.info.get(WROTE, True):
         return
     raw = connection.connection.dbapi_connection
-    if raw.autocommit and not _plain_select(statement):
-        raw.autocommit = False
+    if raw.info.transaction_status == TransactionStatus.INTRANS:
+        raw.commit()
 
 
 @lru_cache(maxsize=1024)

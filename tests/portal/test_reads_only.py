@@ -1,6 +1,8 @@
 """On PostgreSQL, a page marked `@reads_only` runs its SELECTs outside any transaction (no
 BEGIN, no ROLLBACK: two round trips fewer), and its first write or locking read opens an
-ordinary transaction, which is rolled back or committed as usual (portal/reads_only.py).
+ordinary transaction, which is rolled back or committed as usual; any other page that only
+read ends its transaction with COMMIT, keeping the statements psycopg prepared
+(portal/reads_only.py).
 Run on a database of its own: the test harness's session, bound to one connection inside a
 transaction, steps aside for a `live_database`."""
 from __future__ import annotations
@@ -36,6 +38,13 @@ def app(live_database, tmp_path):
                            .values(first_name="Effacé"))
         db.session.rollback()
         return "ok"
+
+    @app.get("/essai/ecrire-sans-marque")
+    def writes_unmarked():
+        person = db.session.scalar(select(Account).where(Account.login == "zoe.le-gall"))
+        db.session.execute(update(Account).where(Account.id == person.id)
+                           .values(first_name="Effacé"))
+        return "ok"             # never committed: the request's end rolls it back
 
     @app.get("/essai/verrouiller")
     @reads_only
@@ -116,3 +125,29 @@ def test_the_search_statement_stays_prepared_from_one_request_to_the_next(app):
             prepared = connection.exec_driver_sql(
                 "SELECT statement FROM pg_prepared_statements").scalars().all()
     assert any("search_name" in statement for statement in prepared), prepared
+
+
+def _prepared(app) -> list[str]:
+    with app.app_context():
+        with db.engine.connect() as connection:     # the pool's one connection, reused
+            return connection.exec_driver_sql(
+                "SELECT statement FROM pg_prepared_statements").scalars().all()
+
+
+def test_a_page_without_the_mark_that_only_read_keeps_its_statements_prepared(app):
+    """Its transaction ends with COMMIT, not ROLLBACK (which makes psycopg forget them): the
+    signed-in account's read, run at every request, is prepared once."""
+    client = _signed_in(app)
+    for _ in range(8):
+        assert client.get("/carnet/").status_code == 200
+    assert any("ended_session" in statement for statement in _prepared(app))
+
+
+def test_a_page_without_the_mark_that_wrote_without_committing_is_rolled_back(app):
+    client = _signed_in(app)
+    for _ in range(8):
+        assert client.get("/essai/ecrire-sans-marque").status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(Account.first_name)
+                                 .where(Account.login == "zoe.le-gall")) != "Effacé"
+    assert not any("ended_session" in statement for statement in _prepared(app))
