@@ -126,36 +126,55 @@ def manages_condition(account: Account, rubric=Rubric) -> sa.ColumnElement[bool]
     """SQL over `rubric`: `account` manages it."""
     if account.is_admin:
         return true()
-    clauses = [exists().where(RubricManager.rubric_id == rubric.id,
-                              RubricManager.account_id == account.id)]
-    group_manager = GroupMember.is_manager.is_(True)
-    if account.profile in MANAGING_PROFILES:
-        group_manager = or_(group_manager, exists().where(Group.id == GroupMember.group_id,
-                                                          Group.kind != GroupKind.AD_HOC))
-    clauses.append(exists().where(GroupMember.group_id == rubric.group_id,
-                                  GroupMember.account_id == account.id, group_manager))
-    if account.profile == Profile.STAFF:
-        clauses.append(and_(rubric.group_id.is_(None), exists().where(
-            AccountSchool.school_id == rubric.school_id, AccountSchool.account_id == account.id)))
-    return or_(*clauses)
+    return rubric.id.in_(union(*_managing(account)))
 
 
 def reads_condition(account: Account, rubric=Rubric) -> sa.ColumnElement[bool]:
     """SQL over `rubric`: `account` reads it (manages it, or belongs to a population)."""
     if account.is_admin:
         return true()
+    return rubric.id.in_(union(*_populations_of(account), *_managing(account)))
+
+
+# Both conditions are "the rubric's id is among these", each way of reading or managing one
+# an indexed lookup that starts from the account: as one OR of EXISTS correlated to the
+# rubric, PostgreSQL read every rubric of the region for each of them (the agenda of a
+# teacher: 25 and 37 ms among 9,500 rubrics). `correlate(None)`: the ids do not depend on the
+# rubric the caller's query reads, even where that query reads the same tables.
+
+def _managing(account: Account) -> list[sa.Select]:
+    """The ids of the rubrics `account` manages (administrators apart), one SELECT per way."""
+    named = select(RubricManager.rubric_id).where(RubricManager.account_id == account.id)
+    group_manager = GroupMember.is_manager.is_(True)
+    of_group = (select(Rubric.id).join(GroupMember, GroupMember.group_id == Rubric.group_id)
+                .where(GroupMember.account_id == account.id))
+    if account.profile in MANAGING_PROFILES:
+        of_group = of_group.join(Group, Group.id == GroupMember.group_id)
+        group_manager = or_(group_manager, Group.kind != GroupKind.AD_HOC)
+    ways = [named, of_group.where(group_manager)]
+    if account.profile == Profile.STAFF:
+        ways.append(select(Rubric.id)
+                    .join(AccountSchool, AccountSchool.school_id == Rubric.school_id)
+                    .where(AccountSchool.account_id == account.id, Rubric.group_id.is_(None)))
+    return [way.correlate(None) for way in ways]
+
+
+def _populations_of(account: Account) -> list[sa.Select]:
+    """The ids of the rubrics one of whose populations `account` belongs to."""
     population = RubricPopulation
-    own_groups = select(GroupMember.group_id).where(GroupMember.account_id == account.id)
-    own_schools = select(AccountSchool.school_id).where(AccountSchool.account_id == account.id)
-    scopes = [population.group_id.in_(own_groups), population.school_id.in_(own_schools)]
+    of_profile = population.profile == account.profile
+    ways = [select(population.rubric_id)
+            .join(GroupMember, GroupMember.group_id == population.group_id)
+            .where(GroupMember.account_id == account.id, of_profile),
+            select(population.rubric_id)
+            .join(AccountSchool, AccountSchool.school_id == population.school_id)
+            .where(AccountSchool.account_id == account.id, of_profile)]
     if account.profile == Profile.PARENT:
-        scopes.append(population.group_id.in_(
-            select(GroupMember.group_id)
-            .join(ParentLink, ParentLink.child_id == GroupMember.account_id)
-            .where(ParentLink.parent_id == account.id)))
-    member = rubric.id.in_(select(population.rubric_id).where(
-        population.profile == account.profile, or_(*scopes)))
-    return or_(member, manages_condition(account, rubric))
+        ways.append(select(population.rubric_id)
+                    .join(GroupMember, GroupMember.group_id == population.group_id)
+                    .join(ParentLink, ParentLink.child_id == GroupMember.account_id)
+                    .where(ParentLink.parent_id == account.id, of_profile))
+    return [way.correlate(None) for way in ways]
 
 
 def readable_rubric_ids(account: Account) -> sa.Select:

@@ -163,3 +163,42 @@ def test_role_condition_agrees_with_effective_roles(zoe):
         found = set(db.session.scalars(select(Account.id).where(
             Account.id.in_([p.id for p in people]), role_condition(role))))
         assert found == {p.id for p in people if role in effective_roles(p)}, role
+
+
+def test_what_each_account_reads_and_manages_agrees_with_each_rubrics_readers(school, four_a):
+    """The two directions of one rule: the rubrics an account reads (`reads_condition`, the
+    ids of every way of reading one) and manages, against `readers` and `managers` of each
+    rubric; with a named manager, an ad hoc group's rubric and its manager, and a teacher of
+    that group who does not manage it."""
+    claire, paul = account("claire.bernard"), account("paul.durand")
+    life = db.session.scalar(select(Rubric).where(Rubric.default_of == f"school:{school.id}"))
+    rubrics.add_manager(life, "claire.bernard")
+    club = Group(kind=GroupKind.AD_HOC, name="Club échecs", search_name="club echecs",
+                 school_id=school.id)
+    db.session.add(club)
+    db.session.flush()
+    db.session.add_all([GroupMember(group_id=club.id, account_id=paul.id, is_manager=True),
+                        GroupMember(group_id=club.id, account_id=claire.id)])
+    db.session.add(Rubric(school_id=school.id, group_id=club.id, name="Échecs",
+                          description="", created_at=life.created_at))
+    db.session.flush()
+    people = db.session.scalars(select(Account).where(
+        Account.is_admin.is_(False),
+        Account.id.in_(select(AccountSchool.account_id)
+                       .where(AccountSchool.school_id == school.id)))).all()
+    every = db.session.scalars(select(Rubric.id)).all()
+    reading = {r: set(db.session.scalars(rubrics.readers(r))) for r in every}
+    managing = {r: set(db.session.scalars(rubrics.managers(r))) for r in every}
+    managed_somewhere = 0
+    for person in people:
+        reads = set(db.session.scalars(select(Rubric.id).where(
+            rubrics.reads_condition(person))))
+        manages = set(db.session.scalars(select(Rubric.id).where(
+            rubrics.manages_condition(person))))
+        assert reads == {r for r in every if person.id in reading[r]}, person.login
+        assert manages == {r for r in every if person.id in managing[r]}, person.login
+        managed_somewhere += bool(manages)
+    club_rubric = db.session.scalar(select(Rubric.id).where(Rubric.group_id == club.id))
+    assert paul.id in managing[club_rubric] and claire.id not in managing[club_rubric]
+    assert claire.id in managing[life.id]
+    assert managed_somewhere >= 3
