@@ -103,14 +103,9 @@ def readable_groups(account: Account) -> list[Group]:
 
 
 def _rubrics_of(account: Account, condition) -> list[Rubric]:
-    """Rubrics meeting `condition`, by name; an administrator's are those of their own
-    spaces (they manage every rubric of the region: a list of thousands helps nobody)."""
-    query = select(Rubric).where(condition).order_by(Rubric.name, Rubric.id)
-    if account.is_admin:
-        schools = select(Group.school_id).where(Group.id.in_(readable_group_ids(account)))
-        query = query.where(or_(Rubric.group_id.in_(readable_group_ids(account)),
-                                and_(Rubric.group_id.is_(None), Rubric.school_id.in_(schools))))
-    return list(db.session.scalars(query))
+    """Rubrics meeting `condition`, by name, as lists show them (`rubrics.listed`)."""
+    return list(db.session.scalars(select(Rubric).where(rubrics.listed(account, condition))
+                                   .order_by(Rubric.name, Rubric.id)))
 
 
 def readable_rubrics(account: Account) -> list[Rubric]:

@@ -177,6 +177,21 @@ def _populations_of(account: Account) -> list[sa.Select]:
     return [way.correlate(None) for way in ways]
 
 
+def listed(account: Account, condition: sa.ColumnElement[bool],
+           rubric=Rubric) -> sa.ColumnElement[bool]:
+    """`condition` (`reads_condition`, `manages_condition`) as lists of rubrics apply it ("Mes
+    rubriques", the agenda's choices): an administrator reads and manages every rubric of the
+    region, and a list of thousands helps nobody, so hers are those of her own spaces (her
+    schools' and her groups')."""
+    if not account.is_admin:
+        return condition
+    own_groups = select(GroupMember.group_id).where(GroupMember.account_id == account.id)
+    own_schools = select(AccountSchool.school_id).where(AccountSchool.account_id == account.id)
+    return and_(condition, or_(
+        rubric.group_id.in_(own_groups.correlate(None)),
+        and_(rubric.group_id.is_(None), rubric.school_id.in_(own_schools.correlate(None)))))
+
+
 def readable_rubric_ids(account: Account) -> sa.Select:
     return select(Rubric.id).where(reads_condition(account))
 
@@ -209,7 +224,7 @@ def readable_rubrics(account: Account) -> list[Rubric]:
     """"Mes rubriques": school rubrics first, then by space and name."""
     return list(db.session.scalars(
         select(Rubric).outerjoin(Group, Group.id == Rubric.group_id)
-        .where(reads_condition(account))
+        .where(listed(account, reads_condition(account)))
         .order_by(Rubric.school_id, Rubric.group_id.isnot(None), Group.name, Rubric.name,
                   Rubric.id)))
 

@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from directory.db import db
+from directory.models import Account
+from directory.rubric_models import Rubric
 from portal.rubriques.models import Article, ArticleFile
 from tests.conftest import csrf_token
 
@@ -37,6 +39,26 @@ def test_mes_rubriques_lists_the_rubrics_of_her_spaces(app, rubric_id):
     page = html(client_of(app, "zoe.le-gall").get("/rubriques/"))
     assert "Vie de l&#39;établissement" in page
     assert f'href="/rubriques/{rubric_id}"' in page
+
+
+def test_an_administrators_list_holds_her_spaces_rubrics_and_she_opens_any_other(app):
+    """She manages every rubric of the region: her list is her schools' and groups' (the
+    agenda's choices are cut the same way, `rubrics.listed`), the others open by address."""
+    with app.app_context():
+        admin = db.session.scalar(select(Account).where(Account.login == "admin"))
+        own = {school.id for school in admin.schools}
+        rubrics = db.session.execute(select(Rubric.id, Rubric.school_id, Rubric.group_id)).all()
+    assert own and {school for _, school, _ in rubrics} - own
+    client = client_of(app, "admin")
+    page = html(client.get("/rubriques/"))
+    listed = {int(n) for n in re.findall(r'href="/rubriques/(\d+)"', page)}
+    assert listed and "Vous gérez toutes les rubriques de la région" in page
+    assert all(school in own for rubric, school, group in rubrics if rubric in listed)
+    assert {rubric for rubric, school, group in rubrics
+            if school in own and group is None} <= listed
+    elsewhere = next(rubric for rubric, school, _ in rubrics if school not in own)
+    assert elsewhere not in listed
+    assert client.get(f"/rubriques/{elsewhere}").status_code == 200
 
 
 def test_a_parent_of_4a_reads_the_4a_rubric_a_parent_of_4b_gets_404(app, rubric_id, claire):
