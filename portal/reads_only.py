@@ -32,10 +32,12 @@ reached only from POST requests) is not seen here, hence the last condition.
 """
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from functools import lru_cache
 
+import psycopg
 from flask import current_app, request
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, event
@@ -113,7 +115,10 @@ def _commit_what_only_read(error: BaseException | None) -> None:
         return
     raw = connection.connection.dbapi_connection
     if raw.info.transaction_status == TransactionStatus.INTRANS:
-        raw.commit()
+        # The response is made: a COMMIT of reads that fails (a connection lost) loses
+        # nothing, and the session's end then rolls back or drops the connection as usual.
+        with contextlib.suppress(psycopg.Error):
+            raw.commit()
 
 
 @lru_cache(maxsize=1024)
