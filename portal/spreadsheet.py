@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
-from flask import Response
+from flask import Response, stream_with_context
 
 
 def cell(text: str) -> str:
@@ -15,9 +15,30 @@ def cell(text: str) -> str:
 
 
 def csv_response(header: Sequence[str], rows: Iterable[Sequence[str]], filename: str) -> Response:
+    return Response("\ufeff" + _lines([header, *rows]), mimetype="text/csv",
+                    headers=_attachment(filename))
+
+
+def csv_stream(header: Sequence[str], chunks: Iterable[Iterable[Sequence[str]]],
+               filename: str) -> Response:
+    """The same file written while `chunks` (lists of rows) are read: however many rows, the
+    process holds one chunk at a time. An error met after the first chunk can no longer
+    change the answer's status: the file then ends early."""
+    def parts() -> Iterator[str]:
+        yield "\ufeff" + _lines([header])
+        for rows in chunks:
+            yield _lines(rows)
+
+    return Response(stream_with_context(parts()), mimetype="text/csv",
+                    headers=_attachment(filename))
+
+
+def _lines(rows: Iterable[Sequence[str]]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow(header)
-    writer.writerows([cell(str(value)) for value in row] for row in rows)
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    csv.writer(out, delimiter=";").writerows([cell(str(value)) for value in row]
+                                             for row in rows)
+    return out.getvalue()
+
+
+def _attachment(filename: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{filename}"'}

@@ -242,6 +242,29 @@ def test_export_neutralises_formulas(admin, app):
     assert rows[0][-1] == "Dernier jour d'accès" and lucas_row[-1] == ""
 
 
+def test_the_export_holds_every_account_with_its_classes_however_many(admin, app,
+                                                                    monkeypatch):
+    """Written while read, a chunk at a time (here 50 accounts, so many chunks): every
+    account once, in name order, none left out past a limit."""
+    from directory.search import classes_by_account
+    from portal.admin import accounts
+
+    monkeypatch.setattr(accounts, "EXPORT_CHUNK", 50)
+    response = admin.get("/administration/comptes/export.csv")
+    assert response.is_streamed and response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff")),
+                           delimiter=";"))[1:]
+    with app.app_context():
+        everyone = db.session.execute(select(Account.id, Account.login)
+                                      .order_by(Account.search_name, Account.id)).all()
+        classes = classes_by_account([account_id for account_id, _ in everyone])
+    assert len(everyone) > 10 * 50
+    assert [row[0] for row in rows] == [login for _, login in everyone]
+    expected = {login: ", ".join(classes.get(account_id, [])) for account_id, login in everyone}
+    assert {row[0]: row[4] for row in rows} == expected
+    assert any(expected.values())
+
+
 def test_the_export_gives_the_last_day_of_access_as_the_import_reads_it(admin, app):
     from datetime import date
 
