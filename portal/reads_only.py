@@ -26,13 +26,15 @@ transaction ends with COMMIT rather than ROLLBACK (`_commit_what_only_read`): th
 same for a transaction of plain SELECTs, but a ROLLBACK would make psycopg forget the
 statements it prepared, the signed-in account's read among them, and plan them again at the
 next request. A transaction that ran anything else (a write, a locking read), a request that
-failed, or one that is not a GET or HEAD, ends as before. What is run on the driver's own
-cursor without SQLAlchemy's cursor events (the executemany of mailgate/store/messages.py,
-reached only from POST requests) is not seen here, hence the last condition.
+failed, or one that is not a GET or HEAD, ends as before. This rests on two facts, to keep
+true: a SELECT that `_plain_select` accepts changes nothing a COMMIT would keep (the functions
+that do, such as pg_notify or set_config, and SELECT … INTO, are refused by name); and what
+is run on the driver's own cursor without SQLAlchemy's cursor events (the executemany of
+mailgate/store/messages.py) is never alone in its transaction (a message saved has its
+mailbox rows written through SQLAlchemy) and is reached from POST requests only.
 """
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -41,15 +43,18 @@ import psycopg
 from flask import current_app, request
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import SQLAlchemyError
 
 from directory.db import db
 
 READS_ONLY = "preau_reads_only"
 WROTE = "preau_wrote"       # in a connection's info: its transaction ran more than SELECTs
+CONNECTION = "preau_connection"     # in a session's info: its transaction's connection
 READING_METHODS = frozenset({"GET", "HEAD"})
 _LOCKS_OR_WRITES = re.compile(
     r"\bFOR\s+(?:UPDATE|SHARE|NO\s+KEY\s+UPDATE|KEY\s+SHARE)\b"
-    r"|\b(?:pg_advisory|nextval|setval)\w*\s*\(", re.IGNORECASE)
+    r"|\b(?:pg_advisory|nextval|setval|pg_notify|set_config|lo_)\w*\s*\(|\bINTO\b",
+    re.IGNORECASE)
 
 
 def reads_only(view: Callable) -> Callable:
@@ -67,6 +72,8 @@ def install(app) -> None:
     if engine.dialect.name == "postgresql":
         event.listen(engine, "begin", _transaction_began)
         event.listen(engine, "before_cursor_execute", _transaction_before_writing)
+        if not event.contains(db.session, "after_begin", _session_connected):
+            event.listen(db.session, "after_begin", _session_connected)
         app.teardown_request(_commit_what_only_read)    # before the session's own teardown
 
 
@@ -98,27 +105,32 @@ def _transaction_before_writing(connection, _cursor, statement, _parameters, _co
             raw.autocommit = False
 
 
+def _session_connected(session, _transaction, connection) -> None:
+    session.info[CONNECTION] = connection
+
+
 def _commit_what_only_read(error: BaseException | None) -> None:
     """End with COMMIT a request's transaction that ran only plain SELECTs (see the module's
     docstring), on the driver: the session's own end then finds no transaction to roll back
-    (psycopg sends nothing then)."""
-    if error is not None or request.method not in READING_METHODS:
-        return
+    (psycopg sends nothing then). The response is made: whatever goes wrong here (a
+    connection lost, a transaction the request left failed) is left to the session's end,
+    which rolls back or drops the connection as it always did."""
     session = db.session()
-    if not session.in_transaction():
+    connection = session.info.pop(CONNECTION, None)     # none: no SQL in this transaction
+    if error is not None or request.method not in READING_METHODS or connection is None \
+            or not session.in_transaction():
         return
     bind = session.get_bind()
     if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
         return
-    connection = session.connection()
-    if connection.info.get(WROTE, True):
-        return
-    raw = connection.connection.dbapi_connection
-    if raw.info.transaction_status == TransactionStatus.INTRANS:
-        # The response is made: a COMMIT of reads that fails (a connection lost) loses
-        # nothing, and the session's end then rolls back or drops the connection as usual.
-        with contextlib.suppress(psycopg.Error):
+    try:
+        if connection.closed or connection.info.get(WROTE, True):
+            return
+        raw = connection.connection.dbapi_connection
+        if raw is not None and raw.info.transaction_status == TransactionStatus.INTRANS:
             raw.commit()
+    except (SQLAlchemyError, psycopg.Error):
+        return
 
 
 @lru_cache(maxsize=1024)

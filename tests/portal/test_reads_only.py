@@ -7,9 +7,12 @@ Run on a database of its own: the test harness's session, bound to one connectio
 transaction, steps aside for a `live_database`."""
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from psycopg.pq import TransactionStatus
 from sqlalchemy import event, select, update
+from sqlalchemy.exc import DBAPIError
 
 from directory.db import db
 from directory.models import Account
@@ -45,6 +48,14 @@ def app(live_database, tmp_path):
         db.session.execute(update(Account).where(Account.id == person.id)
                            .values(first_name="Effacé"))
         return "ok"             # never committed: the request's end rolls it back
+
+    @app.get("/essai/echec-rattrape")
+    def fails_and_recovers():
+        person = db.session.scalar(select(Account).where(Account.login == "zoe.le-gall"))
+        person.login = None     # NOT NULL: the flush fails, the session's transaction with it
+        with contextlib.suppress(DBAPIError):
+            db.session.flush()
+        return "ok"             # the request's end rolls it back
 
     @app.get("/essai/verrouiller")
     @reads_only
@@ -147,7 +158,13 @@ def test_a_page_without_the_mark_that_wrote_without_committing_is_rolled_back(ap
     client = _signed_in(app)
     for _ in range(8):
         assert client.get("/essai/ecrire-sans-marque").status_code == 200
-    with app.app_context():
+    assert not any("ended_session" in statement for statement in _prepared(app))
+    with app.app_context():     # (its end's ROLLBACK forgets them: looked at before)
         assert db.session.scalar(select(Account.first_name)
                                  .where(Account.login == "zoe.le-gall")) != "Effacé"
-    assert not any("ended_session" in statement for statement in _prepared(app))
+
+
+def test_a_page_whose_transaction_failed_still_answers_and_the_next_request_works(app):
+    client = _signed_in(app)
+    assert client.get("/essai/echec-rattrape").status_code == 200
+    assert client.get("/carnet/").status_code == 200
