@@ -22,8 +22,9 @@ def csv_response(header: Sequence[str], rows: Iterable[Sequence[str]], filename:
 def csv_stream(header: Sequence[str], chunks: Iterable[Iterable[Sequence[str]]],
                filename: str) -> Response:
     """The same file written while `chunks` (lists of rows) are read: however many rows, the
-    process holds one chunk at a time. An error met after the first chunk can no longer
-    change the answer's status: the file then ends early."""
+    process holds one chunk at a time. Once the answer has begun, an error cannot change its
+    status: the download is cut short, which the browser reports as failed. So a caller
+    reads its first chunk before calling this: an error there is still an error page."""
     def parts() -> Iterator[str]:
         yield "\ufeff" + _lines([header])
         for rows in chunks:

@@ -3,6 +3,7 @@ does to it (SPEC §8). Rules live in directory.account_admin; these views read t
 call them and word their answers."""
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -72,7 +73,9 @@ def accounts():
 @administrator_required
 def export():
     """Every account the filters find, however many (a region's half million included), with
-    its classes: the file is written while they are read, EXPORT_CHUNK at a time."""
+    its classes: the file is written while they are read, EXPORT_CHUNK at a time, in the
+    request's transaction, held while the file downloads (25 s for 473,764 accounts on a
+    2-core machine; longer for a slow client)."""
     _, filters = _filter_form()
     query = rules.find_query(current_user, filters).with_only_columns(
         *EXPORTED, class_names().label("classes"))
@@ -81,10 +84,11 @@ def export():
               gettext("Dernier accès"), gettext("Dernier jour d'accès")]
     profiles = {profile: gettext(profile.label) for profile in Profile}
     states = {True: gettext("suspendu"), False: gettext("actif")}
+    found = db.session.execute(query.execution_options(yield_per=EXPORT_CHUNK)).partitions()
+    first = next(found, [])     # read before answering: an error here is still a 500
 
     def chunks():
-        found = db.session.execute(query.execution_options(yield_per=EXPORT_CHUNK))
-        for chunk in found.partitions():
+        for chunk in itertools.chain([first], found):
             yield [[row.login, row.last_name, row.first_name, profiles[row.profile],
                     ", ".join(sorted(row.classes or ())), row.address, states[row.suspended],
                     _date(row.last_access_at), _day(_last_day(row))]

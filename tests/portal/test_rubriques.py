@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from directory.db import db
-from directory.models import Account
+from directory.models import Account, GroupMember
 from directory.rubric_models import Rubric
 from portal.rubriques.models import Article, ArticleFile
 from tests.conftest import csrf_token
@@ -47,6 +47,8 @@ def test_an_administrators_list_holds_her_spaces_rubrics_and_she_opens_any_other
     with app.app_context():
         admin = db.session.scalar(select(Account).where(Account.login == "admin"))
         own = {school.id for school in admin.schools}
+        groups = set(db.session.scalars(select(GroupMember.group_id)
+                                        .where(GroupMember.account_id == admin.id)))
         rubrics = db.session.execute(select(Rubric.id, Rubric.school_id, Rubric.group_id)).all()
     assert own and {school for _, school, _ in rubrics} - own
     client = client_of(app, "admin")
@@ -54,6 +56,9 @@ def test_an_administrators_list_holds_her_spaces_rubrics_and_she_opens_any_other
     listed = {int(n) for n in re.findall(r'href="/rubriques/(\d+)"', page)}
     assert listed and "Vous gérez toutes les rubriques de la région" in page
     assert all(school in own for rubric, school, group in rubrics if rubric in listed)
+    others_groups = {rubric for rubric, school, group in rubrics
+                     if school in own and group is not None and group not in groups}
+    assert others_groups and not others_groups & listed    # her school's classes: not hers
     assert {rubric for rubric, school, group in rubrics
             if school in own and group is None} <= listed
     elsewhere = next(rubric for rubric, school, _ in rubrics if school not in own)
