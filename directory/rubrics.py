@@ -138,9 +138,10 @@ def reads_condition(account: Account, rubric=Rubric) -> sa.ColumnElement[bool]:
 
 # Both conditions are "the rubric's id is among these", each way of reading or managing one
 # an indexed lookup that starts from the account: as one OR of EXISTS correlated to the
-# rubric, PostgreSQL read every rubric of the region for each of them (the agenda of a
-# teacher: 25 and 37 ms among 9,500 rubrics). `correlate(None)`: the ids do not depend on the
-# rubric the caller's query reads, even where that query reads the same tables.
+# rubric, PostgreSQL read every rubric of the region for each of them (the agenda's two lists
+# for a member of staff: 58.8 and 26.4 ms among 9,500 rubrics, now 0.13 and 0.07 ms).
+# `correlate(None)`: the ids do not depend on the rubric the caller's query reads, even where
+# that query reads the same tables.
 
 def _managing(account: Account) -> list[sa.Select]:
     """The ids of the rubrics `account` manages (administrators apart), one SELECT per way."""
