@@ -41,6 +41,7 @@ from functools import lru_cache
 
 import psycopg
 from flask import current_app, request
+from flask_sqlalchemy.session import Session as FlaskSession
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import SQLAlchemyError
@@ -72,8 +73,8 @@ def install(app) -> None:
     if engine.dialect.name == "postgresql":
         event.listen(engine, "begin", _transaction_began)
         event.listen(engine, "before_cursor_execute", _transaction_before_writing)
-        if not event.contains(db.session, "after_begin", _session_connected):
-            event.listen(db.session, "after_begin", _session_connected)
+        if not event.contains(FlaskSession, "after_begin", _session_connected):    # once
+            event.listen(FlaskSession, "after_begin", _session_connected)
         app.teardown_request(_commit_what_only_read)    # before the session's own teardown
 
 
@@ -124,7 +125,7 @@ def _commit_what_only_read(error: BaseException | None) -> None:
     if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
         return
     try:
-        if connection.closed or connection.info.get(WROTE, True):
+        if connection.closed or connection.invalidated or connection.info.get(WROTE, True):
             return
         raw = connection.connection.dbapi_connection
         if raw is not None and raw.info.transaction_status == TransactionStatus.INTRANS:
