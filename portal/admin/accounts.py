@@ -22,6 +22,7 @@ from directory.search import class_names, classes_by_account
 from mailgate import mailbox
 from mailgate.models import MailboxItem
 
+from ..directory_forms import choice
 from ..spreadsheet import csv_stream
 from . import bp
 from .access import administrator_required
@@ -38,14 +39,15 @@ EXPORTED = (Account.id, Account.search_name, Account.login, Account.last_name,
 def _filter_form() -> tuple[FilterForm, AdminFilters]:
     form = FilterForm(formdata=request.args)
     schools = rules.administered_schools(current_user)
-    form.etablissement.choices = [("", gettext("Tous"))] + [
+    form.etablissement.choices = [choice("", gettext("Tous"))] + [
         (str(s.id), f"{s.name} ({s.uai})") for s in schools]
-    form.profil.choices = [("", gettext("Tous"))] + [(p.value, gettext(p.label))
+    form.profil.choices = [choice("", gettext("Tous"))] + [choice(p.value, gettext(p.label))
                                                      for p in Profile]
     school_id = int(form.etablissement.data) if (form.etablissement.data or "").isdigit() \
         else None
     groups = rules.groups_of_school(current_user, school_id)
-    form.groupe.choices = [("", gettext("Toutes"))] + [(str(g.id), g.name) for g in groups]
+    form.groupe.choices = [choice("", gettext("Toutes"))] + [choice(str(g.id), g.name)
+                                                             for g in groups]
     if not form.validate():
         return form, AdminFilters(school_id=school_id)
     return form, AdminFilters(
@@ -146,13 +148,13 @@ def _account_or_404(account_id: int):
     return rules.administered_account(current_user, account_id) or abort(404)
 
 
-def _class_choices(account) -> list[tuple[str, str]]:
+def _class_choices(account) -> list:
     school_ids = [s.id for s in account.schools]
     classes = db.session.scalars(select(Group).where(
         Group.school_id.in_(school_ids), Group.kind == GroupKind.CLASS)
         .order_by(Group.school_id, Group.search_name)) if school_ids else []
-    return [("", gettext("(inchangée)"))] + [(str(g.id), f"{g.name} ({g.school.uai})")
-                                             for g in classes]
+    return [choice("", gettext("(inchangée)"))] + [choice(str(g.id), f"{g.name} ({g.school.uai})")
+                                                   for g in classes]
 
 
 @bp.route("/comptes/<int(max=2147483647):account_id>", methods=["GET", "POST"])
@@ -306,7 +308,7 @@ def delete(account_id: int):
 def new_account():
     form = NewAccountForm()
     schools = rules.administered_schools(current_user)
-    form.etablissement.choices = [(str(s.id), f"{s.name} ({s.uai})") for s in schools]
+    form.etablissement.choices = [choice(str(s.id), f"{s.name} ({s.uai})") for s in schools]
     if form.validate_on_submit():
         if form.envoi.data == "envoyer" and not form.redirection.data:
             form.redirection.errors.append(gettext(

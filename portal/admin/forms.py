@@ -29,9 +29,10 @@ from wtforms.validators import (
 from directory.account_admin import Activity
 from directory.enums import Profile
 
+from ..directory_forms import choice
 from ..forms import password_policy
 
-PROFILE_CHOICES = [(p.value, p.label) for p in Profile]
+PROFILE_CHOICES = [choice(p.value, p.label) for p in Profile]
 
 
 class FilterForm(FlaskForm):
@@ -42,11 +43,12 @@ class FilterForm(FlaskForm):
     etablissement = SelectField(_l("Établissement"), default="")
     profil = SelectField(_l("Profil"), default="")
     groupe = SelectField(_l("Classe ou groupe"), default="")
-    etat = SelectField(_l("État"), default="", choices=[("", _l("Tous")), ("actif", _l("Actifs")),
-                                             ("suspendu", _l("Suspendus"))])
+    etat = SelectField(_l("État"), default="", choices=[
+        choice("", _l("Tous")), choice("actif", _l("Actifs")),
+        choice("suspendu", _l("Suspendus"))])
     activite = SelectField(_l("Activité"), default="", choices=[
-        ("", _l("Toutes")), (Activity.NEVER.value, _l("Jamais connectés")),
-        (Activity.INACTIVE.value, _l("Inactifs depuis plus de N jours"))])
+        choice("", _l("Toutes")), choice(Activity.NEVER.value, _l("Jamais connectés")),
+        choice(Activity.INACTIVE.value, _l("Inactifs depuis plus de N jours"))])
     jours = IntegerField(_l("N jours"), default=30,
                          validators=[Optional(), NumberRange(min=0, max=36_500)])
     page = IntegerField(default=1, validators=[Optional(), NumberRange(min=1, max=100_000)])
@@ -85,17 +87,17 @@ class NewAccountForm(FlaskForm):
         Optional(), Email(_l("Cette adresse électronique n'est pas valide."),
                           check_deliverability=False), Length(max=254)])
     envoi = SelectField(_l("Mot de passe"), choices=[
-        ("envoyer", _l("Générer un mot de passe et l'envoyer à l'adresse de redirection")),
-        ("saisir", _l("Saisir un mot de passe, à changer à la première connexion"))])
+        choice("envoyer", _l("Générer un mot de passe et l'envoyer à l'adresse de redirection")),
+        choice("saisir", _l("Saisir un mot de passe, à changer à la première connexion"))])
     mot_de_passe = PasswordField(_l("Mot de passe (s'il est saisi)"),
                                  validators=[Optional(), Length(max=200), password_policy])
 
 
 class PasswordForm(FlaskForm):
     mode = SelectField(_l("Nouveau mot de passe"), choices=[
-        ("envoyer", _l("Générer et envoyer à l'adresse de redirection vérifiée")),
-        ("fiche", _l("Générer et imprimer une fiche")),
-        ("saisir", _l("Saisir un mot de passe, à changer à la prochaine connexion"))])
+        choice("envoyer", _l("Générer et envoyer à l'adresse de redirection vérifiée")),
+        choice("fiche", _l("Générer et imprimer une fiche")),
+        choice("saisir", _l("Saisir un mot de passe, à changer à la prochaine connexion"))])
     mot_de_passe = PasswordField(_l("Mot de passe (s'il est saisi)"),
                                  validators=[Optional(), Length(max=200), password_policy])
 

@@ -18,6 +18,7 @@ from directory.clock import utcnow
 from directory.db import db
 from directory.search import classes_by_account
 
+from ..directory_forms import choice
 from ..i18n import said
 from . import bp, wording
 from .access import administrator_required
@@ -40,7 +41,7 @@ def mail_generated_passwords(created) -> None:
 @administrator_required
 def upload():
     form = UploadForm()
-    form.etablissement.choices = [(str(s.id), f"{s.name} ({s.uai})")
+    form.etablissement.choices = [choice(str(s.id), f"{s.name} ({s.uai})")
                                   for s in rules.administered_schools(current_user)]
     if form.validate_on_submit():
         school = rules.administered_school(current_user, int(form.etablissement.data)) \

@@ -8,6 +8,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
+from ..directory_forms import choice
 from .importing import CATEGORIES, NEW_GROUP
 from .models import NAME_MAX
 
@@ -32,9 +33,10 @@ class ImportForm(FlaskForm):
 
     def fill_targets(self, groups) -> None:
         self.target.choices = [
-            (CATEGORIES, gettext("Dans les groupes nommés par les catégories des fiches")),
-            (NEW_GROUP, gettext("Dans un nouveau groupe")),
-        ] + [(str(g.id), gettext("Dans mon groupe « %(name)s »", name=g.name)) for g in groups]
+            choice(CATEGORIES, gettext("Dans les groupes nommés par les catégories des fiches")),
+            choice(NEW_GROUP, gettext("Dans un nouveau groupe")),
+        ] + [choice(str(g.id), gettext("Dans mon groupe « %(name)s »", name=g.name))
+             for g in groups]
 
     def read_file(self) -> bytes | None:
         """The uploaded bytes, or None (with the error on the field) when over the limit."""

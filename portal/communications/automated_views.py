@@ -19,6 +19,7 @@ from mailgate.automations.communications import CommunicationError, Draft
 from mailgate.automations.models import Communication, Kind, Repeat
 from mailgate.automations.schedule import to_utc
 
+from ..directory_forms import choice
 from .blueprint import (
     ID,
     bp,
@@ -92,9 +93,10 @@ def _edit(shown: Communication | None, school_id: int, group_id: int | None,
           space_name: str):
     form = _form(shown)
     if group_id:
-        form.groupes.choices = [(g, n) for g, n in group_choices([school_id]) if g == group_id]
+        form.groupes.choices = [choice(g, n) for g, n in group_choices([school_id])
+                                if g == group_id]
     else:
-        form.groupes.choices = group_choices([school_id])
+        form.groupes.choices = [choice(g, n) for g, n in group_choices([school_id])]
     if form.validate_on_submit():
         saved = _save(form, shown, school_id, group_id)
         if saved is not None:

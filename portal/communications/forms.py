@@ -64,8 +64,8 @@ class WriteForm(AudienceForm):
     fichiers = MultipleFileField(_l("Pièces jointes"))
     apercu_pour = SelectField(_l("Aperçu pour"), coerce=int, validate_choice=False)
     quand = RadioField(_l("Envoi"), default="maintenant",
-                       choices=[("maintenant", _l("Maintenant")),
-                                ("programme", _l("À une date et une heure"))])
+                       choices=[choice("maintenant", _l("Maintenant")),
+                                choice("programme", _l("À une date et une heure"))])
     date = DateField(_l("Date"), validators=[Optional()])
     heure = TimeField(_l("Heure (heure de Paris)"), validators=[Optional()])
 

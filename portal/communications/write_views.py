@@ -24,6 +24,7 @@ from mailgate.automations.communications import CommunicationError, Draft
 from mailgate.automations.models import Communication, Kind, Repeat
 from mailgate.automations.schedule import to_utc
 
+from ..directory_forms import choice
 from ..directory_pages import PageOutOfRange, paginate
 from ..rubriques import labels
 from .blueprint import ID, bp, own_message, portal_url, problem_text, writer
@@ -78,7 +79,8 @@ def _signature_choices(form: WriteForm, editing: bool) -> dict[int, str]:
     """The author's signatures, the default one chosen on a new message (a draft's text
     already ends with the signature chosen when it was saved)."""
     signatures = communications.signatures_of(current_user)
-    form.signature.choices = [(0, gettext("Aucune"))] + [(s.id, s.name) for s in signatures]
+    form.signature.choices = [choice(0, gettext("Aucune"))] + [choice(s.id, s.name)
+                                                                for s in signatures]
     if request.method == "GET" and not editing and signatures and signatures[0].is_default:
         form.signature.data = signatures[0].id
     return {s.id: s.body for s in signatures}
@@ -127,7 +129,7 @@ def write(communication_id: int | None = None):
     else:
         form = WriteForm(formdata=None)
     groups = group_choices(school_ids)
-    form.groupes.choices = form.parents_de.choices = groups
+    form.groupes.choices = form.parents_de.choices = [choice(g, name) for g, name in groups]
     signatures = _signature_choices(form, editing is not None)
     counted = people = shown = None
     valid = form.validate_on_submit() if request.method == "POST" else False
@@ -144,12 +146,12 @@ def write(communication_id: int | None = None):
         counted = count(audience, now)
         people = communications.first_recipients(
             Audience(**{**audience.__dict__, "excluded_ids": ()}), SHOWN_PEOPLE, now)
-        form.exclus.choices = [(p.id, p.full_name) for p in people]
-        form.apercu_pour.choices = [(p.id, p.full_name) for p in people
-                                    if p.id not in audience.excluded_ids]
-        chosen = form.apercu_pour.data if form.apercu_pour.data in dict(
-            form.apercu_pour.choices) else (form.apercu_pour.choices[0][0]
-                                            if form.apercu_pour.choices else None)
+        form.exclus.choices = [choice(p.id, p.full_name) for p in people]
+        previewed = [p for p in people if p.id not in audience.excluded_ids]
+        form.apercu_pour.choices = [choice(p.id, p.full_name) for p in previewed]
+        ids = [p.id for p in previewed]
+        chosen = form.apercu_pour.data if form.apercu_pour.data in ids else \
+            (ids[0] if ids else None)
         if chosen and communications.pickable_recipient(audience, chosen, now):
             form.apercu_pour.data = chosen
             shown = merge.preview(_text(form, signatures), portal_url(), chosen)

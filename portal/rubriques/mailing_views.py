@@ -19,6 +19,7 @@ from mailgate.fanout_models import FanoutJob
 from mailgate.fanout_preview import preview
 
 from .. import fanout_pages
+from ..directory_forms import choice
 from ..directory_pages import paginate
 from . import articles, labels
 from .blueprint import ID, article_to_manage, back, bp
@@ -30,7 +31,8 @@ REPORT_PAGE = fanout_pages.REPORT_PAGE
 
 def _populations(form: SendForm, shown: Article) -> dict[int, str]:
     chosen = {p.id: labels.population_label(p) for p in shown.rubric.populations}
-    form.populations.choices = list(chosen.items())
+    form.populations.choices = [choice(population_id, label)
+                                for population_id, label in chosen.items()]
     return chosen
 
 
