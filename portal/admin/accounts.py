@@ -40,9 +40,9 @@ def _filter_form() -> tuple[FilterForm, AdminFilters]:
     form = FilterForm(formdata=request.args)
     schools = rules.administered_schools(current_user)
     form.etablissement.choices = [choice("", gettext("Tous"))] + [
-        (str(s.id), f"{s.name} ({s.uai})") for s in schools]
+        choice(str(s.id), f"{s.name} ({s.uai})") for s in schools]
     form.profil.choices = [choice("", gettext("Tous"))] + [choice(p.value, gettext(p.label))
-                                                     for p in Profile]
+                                                           for p in Profile]
     school_id = int(form.etablissement.data) if (form.etablissement.data or "").isdigit() \
         else None
     groups = rules.groups_of_school(current_user, school_id)
@@ -79,7 +79,8 @@ def export():
     one statement that starts after the last account of the one before (in the index's name
     order). The first is read before answering, so an error there is an error page; the
     others run while the file downloads (Flask ends the request's transaction when the view
-    returns, so nothing may be left open across that: no cursor)."""
+    returns, so nothing may be left open across that: no cursor). The file is therefore not
+    one snapshot: an account renamed or created meanwhile may be missing or appear twice."""
     _, filters = _filter_form()
     query = rules.find_query(current_user, filters).with_only_columns(
         *EXPORTED, class_names().label("classes"))
