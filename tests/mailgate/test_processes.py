@@ -183,11 +183,14 @@ def test_the_shared_writer_killed_mid_burst_loses_nothing_answered_250_and_comes
         os.kill(writer, signal.SIGKILL)
         for thread in burst.threads:
             thread.join(120)
+        # Sessions whose job was in the writer at the kill answered 451 and stopped; when
+        # none was (all between two messages), every session goes on through the new writer.
         accepted = list(burst.accepted)
-        assert 300 <= len(accepted) < 1000
+        assert len(accepted) >= 300
         after = mail(JOSEPH, address_of(pupil), "Après le retour de l'écrivain")
         with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
             client.sendmail(JOSEPH, [address_of(pupil)], raw(after))
+        assert child_with(gateway.pid, "--serve-writer") != writer
     finally:
         stop(gateway)
     assert not os.path.exists(folder)       # the supervisor removed the socket's folder
