@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from agenda import access, comments, confirmations, events, notices, recurrence, resources, times
-from agenda.models import AnswerKind, Event, EventStatus
+from agenda.models import Agenda, AnswerKind, Event, EventStatus
 from agenda.recurrence import Repeat
 from mailgate import fanout
 
@@ -16,6 +16,7 @@ from ..directory_forms import choice
 from .blueprint import (
     ID,
     PortalLinks,
+    agenda_or_404,
     bp,
     event_or_404,
     report_notice,
@@ -31,6 +32,10 @@ from .forms import OTHER_RULE, REPEAT_CHOICES, AnswerForm, CommentForm, EventFor
 @login_required
 def new_event(group_id: int | None = None, rubric_id: int | None = None):
     form = _form()
+    if (group_id, rubric_id) != (None, None) and \
+            not _offer_space(form, agenda_or_404(group_id, rubric_id)):
+        return render_template("error.html", code=403, title=_("Accès refusé"),
+                               text=_("Vous n'écrivez pas dans cet agenda.")), 403
     if not form.agenda.choices:
         return render_template("error.html", code=403, title=_("Accès refusé"),
                                text=_("Vous n'écrivez dans aucun agenda.")), 403
@@ -119,15 +124,36 @@ def _form(event: Event | None = None) -> EventForm:
     else:
         groups = access.writable_groups(current_user)
         rubrics = access.writable_rubrics(current_user)
-        form.agenda.choices = [choice(str(g.id), f"{g.name} ({g.school.name})") for g in groups]
-        form.agenda.choices += [choice(f"r{r.id}", _("Rubrique %(name)s (%(space)s)",
-                                                     name=r.name, space=_space_name(r)))
-                                for r in rubrics]
+        form.agenda.choices = [choice(str(g.id), _group_label(g)) for g in groups]
+        form.agenda.choices += [choice(f"r{r.id}", _rubric_label(r)) for r in rubrics]
         schools = {g.school_id for g in groups} | {r.school_id for r in rubrics}
     form.resources.choices = [choice(r.id, r.name) for r in resources.of_schools(schools)]
     if event is not None and event.rrule and recurrence.repeat_of(event.rrule)[0] == Repeat.OTHER:
         form.repeat.choices = [*form.repeat.choices, OTHER_RULE]
     return form
+
+
+def _offer_space(form: EventForm, agenda: Agenda) -> bool:
+    """The agenda of the page the form was opened from (its group's or rubric's) among the
+    form's choices: the writer's own spaces, to which an administrator's agenda of another
+    school is added (she writes in every agenda, but lists only her own). False where the
+    writer may not add events to that agenda."""
+    if not access.may_write(current_user, agenda):
+        return False
+    key = agenda.key
+    if all(offered.value != key for offered in form.agenda.choices):
+        label = _rubric_label(agenda.rubric) if agenda.rubric_id is not None \
+            else _group_label(agenda.group)
+        form.agenda.choices = [*form.agenda.choices, choice(key, label)]
+    return True
+
+
+def _group_label(group) -> str:
+    return f"{group.name} ({group.school.name})"
+
+
+def _rubric_label(rubric) -> str:
+    return _("Rubrique %(name)s (%(space)s)", name=rubric.name, space=_space_name(rubric))
 
 
 def _space_name(rubric) -> str:

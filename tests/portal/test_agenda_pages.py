@@ -116,6 +116,25 @@ def test_a_pupil_cannot_open_the_form_nor_the_table(student, app):
     assert student.get(f"/agenda/evenement/{event_id}/modifier").status_code == 404
 
 
+def test_an_administrator_adds_an_event_to_a_class_agenda_of_another_school(admin, app):
+    """She writes in every agenda but her form lists only her own school's: the agenda she
+    opened the form from is offered and chosen, and the event goes there, not to the first
+    of her list."""
+    gid = group_id(app, "4A", "0310002C")
+    form = html(admin.get(f"/agenda/groupe/{gid}/nouveau"))
+    options = form.one("select", name="agenda").all("option")
+    assert [o.attrs["value"] for o in options if "selected" in o.attrs] == [str(gid)]
+    assert len(options) > 1         # her own agendas are still offered
+    event_id = event_id_of(post_form(admin, f"/agenda/groupe/{gid}/nouveau",
+                                     {**FORM, "agenda": gid, "publish": "x"}))
+    with app.app_context():
+        assert db.session.get(Event, event_id).agenda.group_id == gid
+    # A teacher of the first school does not read that agenda: not found.
+    teacher = app.test_client()
+    login(teacher, "claire.bernard")
+    assert teacher.get(f"/agenda/groupe/{gid}/nouveau").status_code == 404
+
+
 def test_an_agenda_of_a_group_one_is_not_in_is_not_found(student, app):
     with app.app_context():
         from directory.models import Group
