@@ -28,7 +28,8 @@ _ROW = ('<tr>\n    <td>{name}{badge}</td>\n    <td>{profile}</td>\n    <td>{scho
 def people_rows(page: Page, *, target=None, group=None, manage: bool = False) -> Markup:
     """The <tr> of each row of `page`: PersonRow(person, writable, is_manager)."""
     actions = _Actions(target, group, manage)
-    badge = f' <span class="badge">{escape(gettext("gestionnaire"))}</span>'
+    manager = escape(gettext("gestionnaire"))   # outside the f-string, where pybabel sees it
+    badge = f' <span class="badge">{manager}</span>'
     html = []
     for row in page.rows:
         person = row.person

@@ -53,6 +53,7 @@ REFUSALS = {
     Refusal.UNKNOWN.value: N_("compte supprimé"),
     AUTHOR_GONE: N_("le compte de l'auteur n'existe plus"),
 }
+NOT_DELIVERED = N_("non remis")     # a refusal without words of its own
 
 
 def population_label(population: RubricPopulation) -> str:
@@ -75,4 +76,4 @@ def refusal(code: str | None, author: Account | None, first_name: str, last_name
     """Why a recipient was not reached; the rights engine's own words for its refusals."""
     if code == Refusal.NOT_ALLOWED.value and author is not None:
         return said(refusal_reason(author, f"{first_name} {last_name}".strip(), Profile(profile)))
-    return gettext(REFUSALS.get(code or "", N_("non remis")))
+    return gettext(REFUSALS.get(code or "", NOT_DELIVERED))
