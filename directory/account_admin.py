@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy import delete, exists, false, or_, select, true
+from sqlalchemy import and_, delete, exists, false, or_, select, true
 
 from .accounts import access_end_refused
 from .clock import has_ended, utcnow
@@ -51,13 +51,20 @@ def administered_school_ids(admin: Account) -> list[int] | None:
 
 
 def scope_condition(admin: Account, account=Account) -> sa.ColumnElement[bool]:
+    """The accounts `admin` administers: every one for a region administrator; for a school
+    administrator, those of her schools but the administrators' (a region administrator
+    belongs to a school too, and whoever sets an account's password or redirect address holds
+    it: a school administrator would take the region's), herself excepted."""
     school_ids = administered_school_ids(admin)
     if school_ids is None:
         return true()
     if not school_ids:
         return false()
-    return account.id.in_(select(AccountSchool.account_id)
-                          .where(AccountSchool.school_id.in_(school_ids)))
+    return and_(
+        account.id.in_(select(AccountSchool.account_id)
+                       .where(AccountSchool.school_id.in_(school_ids))),
+        or_(account.id == admin.id,
+            and_(account.is_admin.is_(False), account.is_school_admin.is_(False))))
 
 
 def administered_account(admin: Account, account_id: int) -> Account | None:

@@ -87,6 +87,37 @@ def test_school_admin_sees_only_own_school_and_gets_404_elsewhere(school_admin, 
     assert "Rôles d'un compte" not in html(school_admin.get("/administration/")).text
 
 
+def test_a_school_admin_does_not_reach_the_region_administrator_of_her_school(school_admin,
+                                                                             app):
+    """The region administrator belongs to 0310024H too: a school administrator who could set
+    his password would hold the region. Neither he nor another school administrator is hers
+    to administer; she still is."""
+    region_admin = account(app, "admin")
+    with app.app_context():
+        claire = db.session.scalar(select(Account).where(Account.login == "claire.bernard"))
+        claire.is_school_admin = True
+        db.session.commit()
+        claire_id = claire.id
+    listed = html(school_admin.get("/administration/comptes/?nom=pr"))
+    assert "admin" not in (table_logins(listed) if listed.all("table", class_="accounts")
+                           else [])
+    token = csrf_token(school_admin.get("/administration/comptes/").get_data(as_text=True))
+    for target in (region_admin.id, claire_id):
+        assert school_admin.get(f"/administration/comptes/{target}").status_code == 404
+        response = school_admin.post(f"/administration/comptes/{target}/mot-de-passe",
+                                     data={"csrf_token": token, "mode": "saisir",
+                                           "mot_de_passe": "Xx-12345678"})
+        assert response.status_code == 404
+        bulk = school_admin.post("/administration/comptes/actions",
+                                 data={"csrf_token": token, "ids": [target],
+                                       "action": "suspendre"})
+        assert bulk.status_code == 303
+    assert not account(app, "admin").suspended and not account(app, "claire.bernard").suspended
+    assert account(app, "admin").password_hash == region_admin.password_hash
+    paul = account(app, "paul.durand")
+    assert school_admin.get(f"/administration/comptes/{paul.id}").status_code == 200
+
+
 def test_forged_posts_change_nothing(admin, app):
     zoe = account(app, "zoe.le-gall")
     assert admin.post(f"/administration/comptes/{zoe.id}/suspension").status_code == 400
