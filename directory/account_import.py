@@ -25,7 +25,7 @@ from .db import db, is_deadlock, write_lock
 from .enums import Profile
 from .import_plan import Fate, ImportPlan, RowPlan, plan_rows, profile_of
 from .import_write import CreatedAccount, hashes_of, passwords_for, write
-from .models import School
+from .models import Account, School
 
 __all__ = ["BatchResult", "CreatedAccount", "Fate", "ImportPlan", "RowPlan",
            "application_order", "apply_batch", "apply_import", "plan_import"]
@@ -53,18 +53,19 @@ def application_order(rows: Sequence[FileRow]) -> list[FileRow]:
 
 
 def plan_import(school: School, data: bytes | AccountFile, *,
-                create_classes: bool = False) -> ImportPlan:
+                create_classes: bool = False, importer: Account | None = None) -> ImportPlan:
     """What applying the file would do, row by row; writes nothing. FileRefused when the file
-    cannot be read at all."""
+    cannot be read at all. `importer`: the administrator whose reach bounds it (None: the
+    operator's command line, the whole region; import_plan.py)."""
     file = data if isinstance(data, AccountFile) else read_account_file(data)
-    plans = plan_rows(school, file, file.rows, create_classes)
+    plans = plan_rows(school, file, file.rows, create_classes, importer)
     return ImportPlan(school=school, file=file, rows=plans)
 
 
 def apply_batch(school: School, file: AccountFile, start: int, *, create_classes: bool = False,
                 size: int = BATCH,
-                before_commit: Callable[[list[CreatedAccount]], None] | None = None
-                ) -> BatchResult:
+                before_commit: Callable[[list[CreatedAccount]], None] | None = None,
+                importer: Account | None = None) -> BatchResult:
     """Apply rows [start, start + size) of the application order, in one transaction that
     this function commits. Passwords are hashed between the read and the write, with no
     transaction open. `before_commit` runs inside the transaction (to queue the mail that
@@ -80,7 +81,8 @@ def apply_batch(school: School, file: AccountFile, start: int, *, create_classes
     while True:
         try:
             return _apply_batch_once(school, file, start, create_classes=create_classes,
-                                     size=size, before_commit=before_commit)
+                                     size=size, before_commit=before_commit,
+                                     importer=importer)
         except (IntegrityError, OperationalError) as error:
             if isinstance(error, OperationalError) and not is_deadlock(error):
                 raise
@@ -91,10 +93,10 @@ def apply_batch(school: School, file: AccountFile, start: int, *, create_classes
 
 
 def _apply_batch_once(school: School, file: AccountFile, start: int, *, create_classes: bool,
-                      size: int, before_commit) -> BatchResult:
+                      size: int, before_commit, importer: Account | None) -> BatchResult:
     order = application_order(file.rows)
     rows = order[start:start + size]
-    planned = plan_rows(school, file, rows, create_classes)
+    planned = plan_rows(school, file, rows, create_classes, importer)
     plans = [plan for plan in planned if plan.fate in (Fate.CREATE, Fate.UPDATE)]
     db.session.commit()                                    # end the read transaction
     creates = [plan for plan in plans if plan.fate == Fate.CREATE]
@@ -112,12 +114,13 @@ def _apply_batch_once(school: School, file: AccountFile, start: int, *, create_c
 
 def apply_import(school: School, file: AccountFile, *, create_classes: bool = False,
                  size: int = BATCH, before_commit=None,
-                 progress: Callable[[BatchResult], None] | None = None) -> tuple[int, int]:
+                 progress: Callable[[BatchResult], None] | None = None,
+                 importer: Account | None = None) -> tuple[int, int]:
     """Apply the whole file batch after batch; (created, updated)."""
     created = updated = start = 0
     while True:
         result = apply_batch(school, file, start, create_classes=create_classes, size=size,
-                             before_commit=before_commit)
+                             before_commit=before_commit, importer=importer)
         created, updated = created + len(result.created), updated + result.updated
         if progress is not None:
             progress(result)

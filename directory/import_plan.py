@@ -7,6 +7,13 @@ parent may already belong to another school); without one, the account of this s
 the same name (folded) and profile, if there is exactly one. Every read is one query per
 chunk of rows (IN lists of at most `CHUNK` values): the cost follows the file, never the
 size of the region.
+
+An import changes only what its author (`importer`; None: the command line's operator, who
+has the whole region) administers (account_admin.scope_condition): a row about anyone else
+is an error, except a parent of another school whom the row gives a child of this school,
+who joins it with the names, profile and address he has. A child is named among the accounts
+of this school (or the file's new ones): a file cannot link a parent to another school's
+pupil.
 """
 from __future__ import annotations
 
@@ -18,6 +25,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
+from .account_admin import scope_condition
 from .account_file import DAY_FORMATS, HEADER_NAMES, AccountFile, FileRow, header_key
 from .accounts import access_end_refused
 from .allocation import next_free, taken_variants
@@ -107,7 +115,7 @@ def profile_of(text: str) -> Profile | None:
 
 
 def plan_rows(school: School, file: AccountFile, rows: Sequence[FileRow],
-              create_classes: bool) -> list[RowPlan]:
+              create_classes: bool, importer: Account | None = None) -> list[RowPlan]:
     """The plans of `rows` (all of the file, or one batch of it); duplicates are looked for
     in the whole file, the database only for `rows`."""
     first_lines = _first_occurrences(file.rows)
@@ -119,11 +127,12 @@ def plan_rows(school: School, file: AccountFile, rows: Sequence[FileRow],
     memberships = _memberships(school.id, matched_ids)
     in_school = _in_school(school.id, matched_ids)
     children = _children(matched_ids)
-    refs = child_refs([ref for plan in valid for ref in plan.row.parent_of])
+    refs = child_refs([ref for plan in valid for ref in plan.row.parent_of], school.id)
     file_ids = {row.external_id for row in file.rows if row.external_id}
+    outside = _outside_reach(importer, matched_ids)
     for plan in valid:
         _decide(plan, matches.get(id(plan)), groups, memberships, in_school, children,
-                refs, file_ids, create_classes)
+                refs, file_ids, create_classes, outside)
     _give_logins(school, [plan for plan in valid if plan.fate == Fate.CREATE])
     return plans
 
@@ -258,13 +267,26 @@ def _children(parent_ids: list[int]) -> dict[int, set[int]]:
     return result
 
 
-def child_refs(refs: list[str]) -> dict[str, int]:
-    """A child named by external id or by login → its account id."""
+def _outside_reach(importer: Account | None, account_ids: list[int]) -> set[int]:
+    """The accounts among `account_ids` that `importer` does not administer."""
+    if importer is None:
+        return set()
+    inside: set[int] = set()
+    for chunk in chunks(account_ids):
+        inside.update(db.session.scalars(select(Account.id).where(
+            Account.id.in_(chunk), scope_condition(importer))))
+    return set(account_ids) - inside
+
+
+def child_refs(refs: list[str], school_id: int) -> dict[str, int]:
+    """A child of school `school_id` named by external id or by login → its account id."""
     found: dict[str, int] = {}
     for chunk in chunks(sorted(set(refs))):
         for account_id, external_id, login in db.session.execute(
                 select(Account.id, Account.external_id, Account.login)
-                .where(Account.external_id.in_(chunk) | Account.login.in_(chunk))):
+                .join(AccountSchool, AccountSchool.account_id == Account.id)
+                .where(AccountSchool.school_id == school_id,
+                       Account.external_id.in_(chunk) | Account.login.in_(chunk))):
             for key in (external_id, login):
                 if key in chunk:
                     found[key] = account_id
@@ -272,10 +294,15 @@ def child_refs(refs: list[str]) -> dict[str, int]:
 
 
 def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_school,
-            children, refs, file_ids, create_classes: bool) -> None:
+            children, refs, file_ids, create_classes: bool, outside: set[int]) -> None:
     if plan.errors:
         return
     row = plan.row
+    joining = existing is not None and existing.id in outside
+    if joining and not (plan.profile == existing.profile == Profile.PARENT and row.parent_of
+                        and existing.id not in in_school):
+        plan.error("not_administered")
+        return
     if row.class_name:
         plan.class_id = groups.get((GroupKind.CLASS, header_key(row.class_name)))
         if plan.class_id is None:
@@ -311,16 +338,10 @@ def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_s
         return
     plan.account_id, plan.login = existing.id, existing.login
     changes = plan.changes
-    if (existing.first_name, existing.last_name) != (row.first_name, row.last_name):
-        changes.append("names")
-    if existing.profile != plan.profile:
-        changes.append("profile")
-    if row.email and (existing.redirect_address or "").lower() != row.email.lower():
-        changes.append("email")
-    if row.external_id and existing.external_id != row.external_id:
-        changes.append("external_id")
-    if plan.access_end_given and existing.access_ends_at != plan.access_ends_at:
-        changes.append("access_end")
+    if joining:     # another school's parent: he joins, as he is
+        plan.notes.append(Reason("other_school_parent"))
+    else:
+        _identity_changes(plan, existing)
     if existing.id not in in_school:
         changes.append("school")
     mine = memberships.get(existing.id, {})
@@ -336,6 +357,21 @@ def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_s
     if row.password:
         plan.notes.append(Reason("password_kept"))
     plan.fate = Fate.UPDATE if changes else Fate.UNCHANGED
+
+
+def _identity_changes(plan: RowPlan, existing: _Existing) -> None:
+    """What the row changes of the account's names, profile, address, ids and access."""
+    row, changes = plan.row, plan.changes
+    if (existing.first_name, existing.last_name) != (row.first_name, row.last_name):
+        changes.append("names")
+    if existing.profile != plan.profile:
+        changes.append("profile")
+    if row.email and (existing.redirect_address or "").lower() != row.email.lower():
+        changes.append("email")
+    if row.external_id and existing.external_id != row.external_id:
+        changes.append("external_id")
+    if plan.access_end_given and existing.access_ends_at != plan.access_ends_at:
+        changes.append("access_end")
 
 
 def _give_logins(school: School, plans: list[RowPlan]) -> None:

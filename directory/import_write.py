@@ -63,7 +63,7 @@ def write(school: School, plans: list[RowPlan], passwords: list[str | None],
     if joining:
         db.session.execute(insert(AccountSchool), joining)
     _place_in_groups(school, touched, group_ids)
-    _link_children(touched)
+    _link_children(school, touched)
     if any(kind == GroupKind.CLASS for plan in plans for kind, _ in plan.new_groups):
         from .rubrics import ensure_default_rubrics
 
@@ -165,11 +165,11 @@ def _place_in_groups(school: School, plans: list[RowPlan],
         db.session.execute(insert(GroupMember), rows)
 
 
-def _link_children(plans: list[RowPlan]) -> None:
+def _link_children(school: School, plans: list[RowPlan]) -> None:
     refs = sorted({ref for plan in plans for ref in plan.row.parent_of})
     if not refs:
         return
-    found = child_refs(refs)
+    found = child_refs(refs, school.id)
     wanted = {(plan.account_id, found[ref]) for plan in plans for ref in plan.row.parent_of
               if ref in found}
     present = set()

@@ -131,7 +131,12 @@ WORDING: dict[str, str] = {
     "ambiguous": N_("%(count)d comptes de l'établissement portent ce nom : ajoutez un "
                     "identifiant externe"),
     "unknown_class": N_("classe inconnue « %(name)s »"),
-    "child_not_found": N_("enfant introuvable « %(ref)s »"),
+    "child_not_found": N_("enfant introuvable « %(ref)s » (dans l'établissement ou le "
+                          "fichier)"),
+    "not_administered": N_("compte d'un administrateur ou d'un autre établissement : vous ne "
+                           "l'administrez pas, l'import ne le modifie pas"),
+    "other_school_parent": N_("parent déjà inscrit dans un autre établissement : il rejoint "
+                              "celui-ci, ses nom, profil et courriel restent ceux qu'il a"),
     "class_created": N_("la classe « %(name)s » sera créée"),
     "group_created": N_("le groupe « %(name)s » sera créé"),
     "parent_without_email": N_("parent sans courriel : pas d'adresse de redirection, les "

@@ -70,7 +70,8 @@ def preview(import_id: int):
     if kept.finished_at is not None:
         return redirect(url_for(".result", import_id=kept.id))
     school = rules.administered_school(current_user, kept.school_id) or abort(404)
-    plan = plan_import(school, kept.content, create_classes=kept.create_classes)
+    plan = plan_import(school, kept.content, create_classes=kept.create_classes,
+                       importer=current_user._get_current_object())
     db.session.rollback()
     return render_template("admin/import_preview.html", kept=kept, plan=plan, school=school,
                            Fate=Fate, wording=wording, said=said,
@@ -110,7 +111,8 @@ def _apply(kept):
     file = read_account_file(kept.content)
     import_id, start = kept.id, kept.rows_done
     result = apply_batch(school, file, start, create_classes=kept.create_classes,
-                         size=WEB_BATCH, before_commit=mail_generated_passwords)
+                         size=WEB_BATCH, before_commit=mail_generated_passwords,
+                         importer=current_user._get_current_object())
     kept = rules.administered_import(current_user, import_id)
     kept.rows_done = result.done
     kept.created_count += len(result.created)

@@ -106,7 +106,7 @@ def test_unknown_class_created_when_asked(school):
     assert six_z.kind == GroupKind.CLASS and six_z.school_id == school.id
 
 
-def test_parent_links_to_child_of_file_or_of_region(school):
+def test_parent_links_to_child_of_file_or_of_the_school(school):
     data = utf8_bom_moodle([
         ["Roux", "Mère", "parent", "", "", "P-1", "E-1|zoe.le-gall"],
         ["Roux", "Léo", "student", "4A", "", "E-1", ""],
@@ -122,6 +122,76 @@ def test_parent_links_to_child_of_file_or_of_region(school):
         ParentLink, ParentLink.child_id == Account.id).where(ParentLink.parent_id == mother.id)))
     assert children == {"zoe.le-gall", "0310024h.l.roux"}
     assert [r.fate for r in plan_import(school, data).rows[:2]] == [Fate.UNCHANGED] * 2
+
+
+def _of_school(uai: str, profile: Profile) -> Account:
+    from directory.models import AccountSchool, School
+    return db.session.scalar(
+        select(Account).join(AccountSchool, AccountSchool.account_id == Account.id)
+        .join(School, School.id == AccountSchool.school_id)
+        .where(School.uai == uai, Account.profile == profile).order_by(Account.id).limit(1))
+
+
+def _school_admin(login: str) -> Account:
+    account = db.session.scalar(select(Account).where(Account.login == login))
+    account.is_school_admin = True
+    db.session.flush()
+    return account
+
+
+def test_a_school_administrators_file_changes_only_what_she_administers(school):
+    """A row about another school's teacher (by external id) or about the region
+    administrator (by name) is an error, applying it changes nothing; a parent cannot be
+    linked to another school's pupil. The command line's operator (no importer) has the whole
+    region."""
+    paul = _school_admin("paul.durand")
+    teacher = _of_school("0310002C", Profile.TEACHER)
+    teacher.external_id = "B-T-1"
+    pupil = _of_school("0310002C", Profile.STUDENT)
+    db.session.flush()
+    before = (teacher.first_name, teacher.last_name, teacher.redirect_address)
+    data = utf8_bom_moodle([
+        ["Pirate", "Nom", "teacher", "", "moi@example.org", "B-T-1", ""],
+        ["Préau", "Administrateur", "staff", "", "moi@example.org", "", ""],
+        ["Roux", "Mère", "parent", "", "", "P-9", pupil.login],
+    ], header=("lastname", "firstname", "profile", "class", "email", "idnumber", "parent of"))
+    plan = plan_import(school, data, importer=paul)
+    assert _fates(plan) == [(2, "error", ["not_administered"]),
+                            (3, "error", ["not_administered"]),
+                            (4, "error", ["child_not_found"])]
+    assert apply_import(school, read_account_file(data), importer=paul) == (0, 0)
+    db.session.refresh(teacher)
+    assert (teacher.first_name, teacher.last_name, teacher.redirect_address) == before
+    assert school.id not in {s.id for s in teacher.schools}
+    assert db.session.scalar(select(Account).where(Account.external_id == "P-9")) is None
+    operator = plan_import(school, data)
+    assert [r.fate for r in operator.rows[:2]] == [Fate.UPDATE, Fate.UPDATE]
+
+
+def test_another_schools_parent_joins_as_he_is_when_the_file_gives_him_a_child_here(school):
+    paul = _school_admin("paul.durand")
+    parent = _of_school("0310002C", Profile.PARENT)
+    parent.external_id, parent.redirect_address = "B-P-1", "parent@example.org"
+    db.session.flush()
+    names = (parent.first_name, parent.last_name)
+    header = ("lastname", "firstname", "profile", "class", "email", "idnumber", "parent of")
+    alone = utf8_bom_moodle([["Autre", "Nom", "parent", "", "", "B-P-1", ""]], header=header)
+    assert _fates(plan_import(school, alone, importer=paul)) == [
+        (2, "error", ["not_administered"])]     # without a child here, not hers to take
+    data = utf8_bom_moodle([
+        ["Autre", "Nom", "parent", "", "moi@example.org", "B-P-1", "zoe.le-gall"],
+    ], header=header)
+    plan = plan_import(school, data, importer=paul)
+    assert _fates(plan) == [(2, "update", [])]
+    assert [n.code for n in plan.rows[0].notes] == ["other_school_parent"]
+    assert sorted(plan.rows[0].changes) == ["children", "school"]
+    apply_import(school, read_account_file(data), importer=paul)
+    db.session.refresh(parent)
+    assert (parent.first_name, parent.last_name, parent.redirect_address) == \
+        (*names, "parent@example.org")
+    assert school.id in {s.id for s in parent.schools}
+    assert "zoe.le-gall" in set(db.session.scalars(select(Account.login).join(
+        ParentLink, ParentLink.child_id == Account.id).where(ParentLink.parent_id == parent.id)))
 
 
 def test_login_collisions_get_a_number_and_accents_are_folded(school):
