@@ -40,6 +40,7 @@ from .wording import Reason
 CHUNK = 500
 LIMITS = {"first_name": 100, "last_name": 100, "class_name": 120, "email": 254,
           "external_id": 64, "password": 200}
+GROUP_NAME_LIMIT = 120      # a cohort is a group: Group.name's length
 
 PROFILE_WORDS = {
     "eleve": Profile.STUDENT, "eleves": Profile.STUDENT, "student": Profile.STUDENT,
@@ -158,6 +159,8 @@ def _checked(row: FileRow, first_lines: dict[int, int]) -> RowPlan:
     for name, limit in LIMITS.items():
         if len(getattr(row, name)) > limit:
             plan.error("too_long", column=HEADER_NAMES[name], limit=limit)
+    if any(len(cohort) > GROUP_NAME_LIMIT for cohort in row.cohorts):
+        plan.error("too_long", column="groupe", limit=GROUP_NAME_LIMIT)
     if row.email and not _looks_like_email(row.email):
         plan.error("bad_email", email=row.email)
     if row.password and policy_errors(row.password):

@@ -194,6 +194,15 @@ def test_another_schools_parent_joins_as_he_is_when_the_file_gives_him_a_child_h
         ParentLink, ParentLink.child_id == Account.id).where(ParentLink.parent_id == parent.id)))
 
 
+def test_a_group_name_longer_than_a_group_holds_is_a_row_error(school):
+    """PostgreSQL refused it only when applying (500, the import half done); SQLite kept it."""
+    data = utf8_bom_moodle([["Petit", "Marc", "teacher", "", "", "T-8", "x" * 121],
+                            ["Petit", "Anne", "teacher", "", "", "T-7", "Chorale"]])
+    plan = plan_import(school, data)
+    assert _fates(plan) == [(2, "error", ["too_long"]), (3, "create", [])]
+    assert apply_import(school, read_account_file(data)) == (1, 0)
+
+
 def test_login_collisions_get_a_number_and_accents_are_folded(school):
     data = excel_fr([["Blondel", "Véronique", "Enseignant", "", "", ""],
                      ["Blondel", "Vincent", "Enseignant", "", "", ""],
