@@ -324,21 +324,31 @@ def _move_to_class(admin: Account, account: Account, class_id: int) -> None:
 
 
 def _set_children(admin: Account, account: Account, logins: list[str]) -> None:
+    """The parent's children among those `admin` administers become `logins`; a child of a
+    school she does not administer keeps its link (a parent of two schools, SPEC §1)."""
     logins = sorted({login.strip() for login in logins if login.strip()})
     children = list(db.session.scalars(select(Account).where(
         Account.login.in_(logins), scope_condition(admin)))) if logins else []
     if len(children) != len(logins):
         missing = sorted(set(logins) - {child.login for child in children})
         raise EditRefused("unknown_child", login=missing[0])
-    db.session.execute(delete(ParentLink).where(ParentLink.parent_id == account.id))
+    db.session.execute(delete(ParentLink).where(
+        ParentLink.parent_id == account.id,
+        ParentLink.child_id.in_(select(Account.id).where(scope_condition(admin)))))
+    kept = set(db.session.scalars(select(ParentLink.child_id).where(
+        ParentLink.parent_id == account.id)))
     for child in children:
-        db.session.add(ParentLink(parent_id=account.id, child_id=child.id))
+        if child.id not in kept:
+            db.session.add(ParentLink(parent_id=account.id, child_id=child.id))
 
 
-def children_of(account: Account) -> list[Account]:
-    return list(db.session.scalars(select(Account).join(
-        ParentLink, ParentLink.child_id == Account.id).where(
-        ParentLink.parent_id == account.id).order_by(Account.search_name)))
+def children_of(account: Account, admin: Account | None = None) -> list[Account]:
+    """The account's children; with `admin`, only those she administers."""
+    query = select(Account).join(ParentLink, ParentLink.child_id == Account.id).where(
+        ParentLink.parent_id == account.id).order_by(Account.search_name)
+    if admin is not None:
+        query = query.where(scope_condition(admin))
+    return list(db.session.scalars(query))
 
 
 def classes_of(account: Account) -> list[Group]:

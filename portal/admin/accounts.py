@@ -150,7 +150,9 @@ def _account_or_404(account_id: int):
 
 
 def _class_choices(account) -> list:
-    school_ids = [s.id for s in account.schools]
+    """The classes of the account's schools that the administrator administers."""
+    mine = rules.administered_school_ids(current_user)
+    school_ids = [s.id for s in account.schools if mine is None or s.id in mine]
     classes = db.session.scalars(select(Group).where(
         Group.school_id.in_(school_ids), Group.kind == GroupKind.CLASS)
         .order_by(Group.school_id, Group.search_name)) if school_ids else []
@@ -165,7 +167,7 @@ def account(account_id: int):
     form = EditForm(obj=None) if request.method == "POST" else EditForm(
         prenom=target.first_name, nom=target.last_name, profil=target.profile.value,
         redirection=target.redirect_address or "",
-        enfants="\n".join(c.login for c in rules.children_of(target)),
+        enfants="\n".join(c.login for c in rules.children_of(target, current_user)),
         admin_etablissement=target.is_school_admin, fin_acces=_last_day(target))
     form.classe.choices = _class_choices(target)
     if form.validate_on_submit():

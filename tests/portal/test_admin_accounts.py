@@ -242,6 +242,42 @@ def test_edit_names_class_redirect_and_children(admin, app):
     assert account(app, "joseph.fabre").redirect_address == "joseph@example.org"
 
 
+def test_a_school_admin_edits_a_parent_of_two_schools_without_touching_the_other_child(
+        school_admin, app):
+    """Joseph has a child in each school: the administrator of the first sees and edits only
+    hers; saving (even after removing hers) keeps the other school's link, and its classes
+    are not offered."""
+    from directory.models import AccountSchool, Group, ParentLink, School
+
+    with app.app_context():
+        other = db.session.scalar(select(School).where(School.uai == "0310002C"))
+        joseph = db.session.scalar(select(Account).where(Account.login == "joseph.fabre"))
+        child = db.session.scalar(select(Account).join(
+            AccountSchool, AccountSchool.account_id == Account.id).where(
+            AccountSchool.school_id == other.id, Account.profile == "student").limit(1))
+        db.session.add_all([AccountSchool(account_id=joseph.id, school_id=other.id),
+                            ParentLink(parent_id=joseph.id, child_id=child.id)])
+        db.session.commit()
+        joseph_id, child_id, child_login = joseph.id, child.id, child.login
+        other_classes = {str(g) for g in db.session.scalars(select(Group.id).where(
+            Group.school_id == other.id))}
+    url = f"/administration/comptes/{joseph_id}"
+    page = html(school_admin.get(url))
+    assert page.one("textarea", name="enfants").text == "zoe.le-gall"
+    assert not other_classes & {o.attrs["value"] for o in page.one(
+        "select", name="classe").all("option")}
+    fields = {"prenom": "Joseph", "nom": "Fabre", "profil": "parent", "classe": "",
+              "redirection": "joseph@example.org"}
+    saved = post_form(school_admin, url, {**fields, "enfants": "zoe.le-gall"})
+    assert saved.status_code == 303
+    removed = post_form(school_admin, url, {**fields, "enfants": ""})
+    assert removed.status_code == 303
+    with app.app_context():
+        links = set(db.session.scalars(select(ParentLink.child_id).where(
+            ParentLink.parent_id == joseph_id)))
+    assert links == {child_id}, child_login
+
+
 def test_create_by_hand_with_the_nomenclature(admin, app):
     school = school_id(app, "0310024H")
     data = {"etablissement": str(school), "prenom": "Victor", "nom": "Blondel",
