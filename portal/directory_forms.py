@@ -48,6 +48,10 @@ PROFILE_LABEL_MARKERS = (N_("Élève"), N_("Parent d'élève"), N_("Enseignant")
                          N_("Personnel non enseignant"), N_("Autre"))
 # The same for the kinds of group (directory/enums.py GROUP_KIND_LABELS).
 GROUP_KIND_LABEL_MARKERS = (N_("Classe"), N_("Groupe"), N_("Groupe libre"))
+# The same for the roles (directory/enums.py ROLE_LABELS; the administration's roles page).
+ROLE_LABEL_MARKERS = (N_("Messagerie interne"), N_("Accès au service d'envoi"),
+                      N_("Accès au service d'envoi étendu"), N_("Utilisateur (annuaire)"),
+                      N_("Utilisateur avancé (annuaire)"), N_("Gestionnaire annuaire"))
 
 
 class QuickSelect(Select):

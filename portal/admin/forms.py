@@ -32,7 +32,7 @@ from directory.enums import Profile
 from ..directory_forms import choice
 from ..forms import password_policy
 
-PROFILE_CHOICES = [choice(p.value, p.label) for p in Profile]
+PROFILE_CHOICES = [choice(p.value, _l(p.label)) for p in Profile]   # read at each render
 
 
 class FilterForm(FlaskForm):

@@ -53,11 +53,11 @@ def change_role(account_id: int):
     role = Role(form.role.data)
     if form.action.data == "accorder":
         grant_role(account, role)
-        message = gettext("Rôle « %(role)s » accordé à %(name)s.", role=role.label,
+        message = gettext("Rôle « %(role)s » accordé à %(name)s.", role=gettext(role.label),
                           name=account.full_name)
     else:
         remove_role(account, role)
-        message = gettext("Rôle « %(role)s » retiré à %(name)s.", role=role.label,
+        message = gettext("Rôle « %(role)s » retiré à %(name)s.", role=gettext(role.label),
                           name=account.full_name)
     db.session.commit()
     flash(message, "success")

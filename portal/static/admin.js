@@ -35,7 +35,7 @@
     form.querySelector("button[type=submit]").disabled = true;
     bar.hidden = false;
     step().catch(function () {
-      text.textContent = "Erreur : rechargez la page pour reprendre l'import.";
+      text.textContent = form.dataset.error;
     });
   });
 })();

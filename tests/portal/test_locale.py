@@ -37,3 +37,11 @@ def test_the_password_policy_is_one_text_in_the_readers_language(logged_in):
     assert "The password must contain at least 8 characters." in weak
     assert "The password must contain at least one uppercase letter." in weak
     assert "Le mot de passe doit" not in weak
+
+
+def test_an_english_administrator_reads_roles_and_profiles_in_english(admin):
+    post_form(admin, "/langue/en", {"next": "/"}, page="/")
+    roles = admin.get("/administration/?compte=zoe.le-gall").get_data(as_text=True)
+    assert "Internal mail" in roles and "Messagerie interne" not in roles
+    new = admin.get("/administration/comptes/nouveau").get_data(as_text=True)
+    assert ">Student<" in new and ">Élève<" not in new
