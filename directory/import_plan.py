@@ -119,8 +119,8 @@ def plan_rows(school: School, file: AccountFile, rows: Sequence[FileRow],
               create_classes: bool, importer: Account | None = None) -> list[RowPlan]:
     """The plans of `rows` (all of the file, or one batch of it); duplicates are looked for
     in the whole file, the database only for `rows`."""
-    first_lines = _first_occurrences(file.rows)
-    plans = [_checked(row, first_lines) for row in rows]
+    first_lines, namesakes = _first_occurrences(file.rows), _namesakes(file.rows)
+    plans = [_checked(row, first_lines, namesakes) for row in rows]
     valid = [plan for plan in plans if not plan.errors]
     matches = _match(school, valid)
     groups = school_groups(school.id)
@@ -150,7 +150,25 @@ def _first_occurrences(rows: Iterable[FileRow]) -> dict[int, int]:
     return result
 
 
-def _checked(row: FileRow, first_lines: dict[int, int]) -> RowPlan:
+def _namesakes(rows: Iterable[FileRow]) -> dict[int, int]:
+    """line of a row without external id → the first other line with the same name and
+    profile but another class. Matched by name, such rows would all be one account (the
+    first batch would create it, the next move it to the other's class): they need ids."""
+    by_name: dict[tuple, list[FileRow]] = defaultdict(list)
+    for row in rows:
+        if not row.external_id:
+            by_name[(search_key(row.first_name, row.last_name)[0],
+                     profile_of(row.profile))].append(row)
+    result = {}
+    for same in by_name.values():
+        if len({header_key(row.class_name) for row in same}) > 1:
+            for row in same:
+                result[row.line] = next(other.line for other in same if other is not row)
+    return result
+
+
+def _checked(row: FileRow, first_lines: dict[int, int], namesakes: dict[int, int]
+             ) -> RowPlan:
     plan = RowPlan(row=row, profile=profile_of(row.profile))
     if not row.first_name or not row.last_name:
         plan.error("missing_name")
@@ -173,6 +191,8 @@ def _checked(row: FileRow, first_lines: dict[int, int]) -> RowPlan:
             plan.access_ends_at, plan.access_end_given = end_of_local_day(day), True
     if first_lines[row.line] != row.line:
         plan.error("duplicate", line=first_lines[row.line])
+    if row.line in namesakes:
+        plan.error("namesake", line=namesakes[row.line])
     return plan
 
 

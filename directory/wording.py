@@ -128,6 +128,8 @@ WORDING: dict[str, str] = {
     "access_end_past": N_("dernier jour d'accès déjà passé (%(value)s) : non repris ; pour "
                           "arrêter l'accès, suspendez le compte"),
     "duplicate": N_("doublon de la ligne %(line)d"),
+    "namesake": N_("même nom et même profil que la ligne %(line)d, dans une autre classe : "
+                   "ajoutez un identifiant externe pour les distinguer"),
     "ambiguous": N_("%(count)d comptes de l'établissement portent ce nom : ajoutez un "
                     "identifiant externe"),
     "unknown_class": N_("classe inconnue « %(name)s »"),

@@ -203,6 +203,25 @@ def test_a_group_name_longer_than_a_group_holds_is_a_row_error(school):
     assert apply_import(school, read_account_file(data)) == (1, 0)
 
 
+def test_namesakes_in_two_classes_need_external_ids(school):
+    """Matched by name, both rows were one account: the preview said "create" twice, the
+    first batch created the pupil and the next moved him to the other's class."""
+    data = excel_fr([["Roux", "Léo", "Élève", "4A", "", ""],
+                     ["Blanc", "Ana", "Élève", "4A", "", ""],
+                     ["Roux", "Léo", "Élève", "5B", "", ""]])
+    plan = plan_import(school, data, create_classes=True)
+    assert _fates(plan) == [(2, "error", ["namesake"]), (3, "create", []),
+                            (4, "error", ["namesake"])]
+    assert [str(e) for e in plan.rows[0].errors] == [
+        "même nom et même profil que la ligne 4, dans une autre classe : ajoutez un "
+        "identifiant externe pour les distinguer"]
+    assert apply_import(school, read_account_file(data), create_classes=True, size=1) == (1, 0)
+    with_ids = utf8_bom_moodle([["Roux", "Léo", "student", "4A", "", "E-41", ""],
+                                ["Roux", "Léo", "student", "5B", "", "E-51", ""]])
+    assert [r.fate for r in plan_import(school, with_ids, create_classes=True).rows] == [
+        Fate.CREATE, Fate.CREATE]
+
+
 def test_login_collisions_get_a_number_and_accents_are_folded(school):
     data = excel_fr([["Blondel", "Véronique", "Enseignant", "", "", ""],
                      ["Blondel", "Vincent", "Enseignant", "", "", ""],
