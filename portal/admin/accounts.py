@@ -133,6 +133,9 @@ def bulk():
         flash(gettext("Sélectionnez au moins un compte."), "warning")
         return redirect(back, code=303)
     if form.action.data == "mot_de_passe":
+        if form.confirme.data != "1":   # every chosen password is replaced: say whose first
+            return render_template("admin/bulk_passwords.html", accounts=accounts,
+                                   back=back, form=form)
         return reset_and_report(accounts, mode="envoyer")
     suspend = form.action.data == "suspendre"
     refused = rules.set_suspended(current_user, accounts, suspend)

@@ -58,6 +58,7 @@ class BulkForm(FlaskForm):
     ids = SelectMultipleField(coerce=int, validate_choice=False)
     action = HiddenField(validators=[AnyOf(["suspendre", "reactiver", "mot_de_passe"])])
     retour = HiddenField()
+    confirme = HiddenField()    # "1": new passwords confirmed on the page listing them
 
 
 class EditForm(FlaskForm):

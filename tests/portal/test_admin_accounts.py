@@ -7,6 +7,7 @@ import io
 
 import pytest
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from directory.db import db
 from directory.import_models import AccountImport
@@ -150,6 +151,25 @@ def test_bulk_suspend_a_selection(admin, app):
                          page="/administration/comptes/", follow_redirects=True)
     assert "2 comptes suspendus." in messages(html(response))
     assert account(app, "lucas.martin").suspended
+
+
+def test_new_passwords_for_a_selection_are_confirmed_first(admin, app):
+    zoe, lucas = account(app, "zoe.le-gall"), account(app, "lucas.martin")
+    token = csrf_token(admin.get("/administration/comptes/").get_data(as_text=True))
+    asked = admin.post("/administration/comptes/actions",
+                       data={"csrf_token": token, "ids": [zoe.id, lucas.id],
+                             "action": "mot_de_passe", "retour": "/administration/comptes/"})
+    page = html(asked)
+    assert asked.status_code == 200
+    assert "Donner un nouveau mot de passe à 2 comptes" in page.one("h1").text
+    assert "Zoé Le Gall (zoe.le-gall)" in page.text
+    assert account(app, "zoe.le-gall").password_hash == zoe.password_hash
+    form = page.one("form", action="/administration/comptes/actions")
+    data = [(i.attrs["name"], i.attrs["value"]) for i in form.all("input")]
+    done = admin.post("/administration/comptes/actions", data=MultiDict(data))
+    assert done.status_code == 200 and "login-sheet" in done.get_data(as_text=True)
+    assert account(app, "zoe.le-gall").password_hash != zoe.password_hash
+    assert account(app, "lucas.martin").password_hash != lucas.password_hash
 
 
 def test_reset_by_mail_to_the_verified_redirect(admin, app):
