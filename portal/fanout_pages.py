@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import abort, jsonify
 from flask_babel import gettext
 
+from directory.clock import local_time
 from directory.db import db
 from directory.models import Account
 from mailgate import fanout
@@ -48,7 +49,8 @@ def report_csv(job: FanoutJob, filename: str):
     rows = ([row.last_name, row.first_name, gettext(row.profile.label), labels.fate(row.state),
              labels.refusal(row.refusal, author, row.first_name, row.last_name, row.profile)
              if row.state == RecipientState.REFUSED else "",
-             row.acknowledged_at.strftime("%d/%m/%Y %H:%M") if row.acknowledged_at else ""]
+             local_time(row.acknowledged_at).strftime("%d/%m/%Y %H:%M")
+             if row.acknowledged_at else ""]
             for row in db.session.execute(fanout.recipients_query(job)).yield_per(2000))
     return csv_response([gettext("Nom"), gettext("Prénom"), gettext("Profil"),
                          gettext("Résultat"), gettext("Raison"),

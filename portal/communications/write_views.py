@@ -118,14 +118,7 @@ def write(communication_id: int | None = None):
     if request.method == "POST":
         form = WriteForm()
     elif editing is not None:
-        saved = editing.chosen
-        form = WriteForm(formdata=None, objet=editing.subject, texte=editing.body,
-                         groupes=list(saved.group_ids),
-                         parents_de=list(saved.parents_of_group_ids),
-                         profils=[p.value for p in saved.profiles],
-                         roles=[r.value for r in saved.roles], inactifs=saved.inactive_days,
-                         jamais_connectes=saved.never_logged_in,
-                         exclus=list(saved.excluded_ids))
+        form = _draft_form(editing)
     else:
         form = WriteForm(formdata=None)
     groups = group_choices(school_ids)
@@ -134,8 +127,7 @@ def write(communication_id: int | None = None):
     counted = people = shown = None
     valid = form.validate_on_submit() if request.method == "POST" else False
     saving = "brouillon" in request.form or "envoyer" in request.form
-    if request.method == "POST" and not form.groupes.errors and not form.parents_de.errors \
-            and not form.inactifs.errors:
+    if request.method == "POST" and not _audience_errors(form):
         audience = audience_of(form, school_ids)
         if saving and valid:
             done = _save(form, audience, groups, signatures, editing,
@@ -155,10 +147,34 @@ def write(communication_id: int | None = None):
         if chosen and communications.pickable_recipient(audience, chosen, now):
             form.apercu_pour.data = chosen
             shown = merge.preview(_text(form, signatures), portal_url(), chosen)
+    listed = {p.id for p in people or ()}
     return render_template("communications/write.html", form=form, counted=counted,
                            people=people, shown=shown, editing=editing,
+                           unlisted=[i for i in form.exclus.data or () if i not in listed],
                            fields=merge.SHOWN), \
         400 if saving or (request.method == "POST" and counted is None) else 200
+
+
+def _draft_form(editing: Communication) -> WriteForm:
+    """A draft's form as it was saved, with its date and time of sending (Paris) when it has
+    one: a message put back to the drafts reopens scheduled, not "Maintenant"."""
+    saved = editing.chosen
+    when = local_time(editing.send_at) if editing.send_at else None
+    return WriteForm(formdata=None, objet=editing.subject, texte=editing.body,
+                     groupes=list(saved.group_ids), parents_de=list(saved.parents_of_group_ids),
+                     profils=[p.value for p in saved.profiles],
+                     roles=[r.value for r in saved.roles], inactifs=saved.inactive_days,
+                     jamais_connectes=saved.never_logged_in, exclus=list(saved.excluded_ids),
+                     quand="programme" if when else "maintenant",
+                     date=when.date() if when else None,
+                     heure=when.time().replace(second=0, microsecond=0) if when else None)
+
+
+def _audience_errors(form: WriteForm) -> bool:
+    """A filter's value the form refused (an unknown profile or role, a group not offered)
+    would make a wrong audience or none: no count, no save, the form again."""
+    return any(field.errors for field in (form.groupes, form.parents_de, form.profils,
+                                          form.roles, form.inactifs, form.exclus))
 
 
 def _save(form: WriteForm, audience: Audience, groups, signatures, editing, *,

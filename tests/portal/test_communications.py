@@ -8,6 +8,7 @@ import re
 from datetime import date, datetime, timedelta
 from html.parser import HTMLParser
 
+import pytest
 from sqlalchemy import func, select
 
 from directory.clock import local_time, utcnow
@@ -34,6 +35,54 @@ class Text(HTMLParser):
         parser = cls()
         parser.feed(html)
         return " ".join(" ".join(parser.parts).split())
+
+
+class Submitted(HTMLParser):
+    """What a browser sends for a page's form without a change: its inputs (boxes and radios
+    when checked), each select's chosen options (a single select's first one when none is) and
+    its text areas; files and buttons left out."""
+
+    def __init__(self):
+        super().__init__()
+        self.data: dict[str, list[str]] = {}
+        self.select: tuple[str, bool, list[str]] | None = None
+        self.textarea: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        found = dict(attrs)
+        name, kind = found.get("name"), found.get("type", "text")
+        if tag == "input" and name and kind not in ("file", "submit"):
+            if kind not in ("checkbox", "radio") or "checked" in found:
+                self.data.setdefault(name, []).append(found.get("value") or "")
+        elif tag == "select" and name:
+            self.select = (name, "multiple" in found, [])
+        elif tag == "option" and self.select:
+            self.select[2].append(found.get("value", ""))
+            if "selected" in found:
+                self.data.setdefault(self.select[0], []).append(found.get("value", ""))
+        elif tag == "textarea" and name:
+            self.textarea = [name]
+
+    def handle_endtag(self, tag):
+        if tag == "select" and self.select:
+            name, multiple, options = self.select
+            if not multiple and name not in self.data and options:
+                self.data[name] = options[:1]
+            self.select = None
+        elif tag == "textarea" and self.textarea:
+            self.data[self.textarea[0]] = ["".join(self.textarea[1:]).removeprefix("\r\n")]
+            self.textarea = None
+
+    def handle_data(self, data):
+        if self.textarea:
+            self.textarea.append(data)
+
+    @classmethod
+    def of(cls, html: str) -> dict[str, list[str]]:
+        parser = cls()
+        parser.feed(html.split('<form method="post" enctype="multipart/form-data"')[1]
+                    .split("</form>")[0].join(("<form>", "</form>")))
+        return parser.data
 
 
 def compose(client, data: dict, url: str = "/communications/ecrire"):
@@ -127,6 +176,52 @@ def test_a_draft_is_kept_and_edited(teacher, app):
             url=f"/communications/ecrire/{draft.id}")
     [sent] = communications_of(app, "claire.bernard")
     assert sent.id == draft.id and not sent.draft and sent.body == "Fini"
+
+
+def test_a_reopened_draft_keeps_its_exclusions_when_sent_at_once(teacher, app):
+    four_a, joseph = group_id(app, "4A"), account(app, "joseph.fabre")
+    compose(teacher, {"parents_de": str(four_a), "objet": "Sortie", "texte": "Bonjour",
+                      "exclus": [str(joseph.id)], "brouillon": "1"})
+    [draft] = communications_of(app, "claire.bernard")
+    assert draft.chosen.excluded_ids == (joseph.id,)
+    url = f"/communications/ecrire/{draft.id}"
+    reopened = Submitted.of(teacher.get(url).get_data(as_text=True))
+    response = teacher.post(url, data={**reopened, "envoyer": "1"})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    [sent] = communications_of(app, "claire.bernard")
+    assert not sent.draft and sent.chosen.excluded_ids == (joseph.id,)
+
+
+def test_a_scheduled_message_put_back_to_the_drafts_reopens_at_its_paris_time(teacher, app):
+    tomorrow = local_time(utcnow()).date() + timedelta(days=1)
+    compose(teacher, {"groupes": str(group_id(app, "4A")), "objet": "Réunion",
+                      "texte": "Bonjour", "quand": "programme", "date": tomorrow.isoformat(),
+                      "heure": "08:00", "envoyer": "1"})
+    [scheduled] = communications_of(app, "claire.bernard")
+    page = teacher.get(f"/communications/messages/{scheduled.id}").get_data(as_text=True)
+    teacher.post(f"/communications/messages/{scheduled.id}/annuler",
+                 data={"csrf_token": csrf_token(page)})
+    [draft] = communications_of(app, "claire.bernard")
+    assert draft.draft and draft.next_run_at is None
+    url = f"/communications/ecrire/{draft.id}"
+    reopened = Submitted.of(teacher.get(url).get_data(as_text=True))
+    assert (reopened["quand"], reopened["date"], reopened["heure"]) == (
+        ["programme"], [tomorrow.isoformat()], ["08:00"])
+    response = teacher.post(url, data={**reopened, "envoyer": "1"})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    [sent] = communications_of(app, "claire.bernard")
+    assert local_time(sent.next_run_at).replace(tzinfo=None) == datetime.combine(
+        tomorrow, datetime.min.time()).replace(hour=8)
+
+
+@pytest.mark.parametrize("field", ["profils", "roles", "exclus"])
+def test_an_unknown_profile_role_or_exclusion_is_refused_and_saves_nothing(teacher, app,
+                                                                          field):
+    for button in ("compter", "brouillon", "envoyer"):
+        response = compose(teacher, {field: "x", "objet": "Sortie", "texte": "Bonjour",
+                                     button: "1"})
+        assert response.status_code == 400
+    assert communications_of(app, "claire.bernard") == []
 
 
 def test_the_default_signature_ends_the_message(teacher, app):

@@ -4,6 +4,7 @@ button and by the mail's link, and a reminder to those who did not confirm."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from html import unescape
 
 from sqlalchemy import func, select
@@ -172,3 +173,26 @@ def test_sending_to_no_population_is_refused_and_creates_nothing(app):
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(FanoutJob).where(
             FanoutJob.origin == f"article:{article_id}")) == 0
+
+
+def test_the_reports_csv_gives_the_confirmation_times_in_paris_time(app):
+    """Stored in UTC, shown on the page in Paris time: the CSV says what the page says, one
+    hour ahead in winter and two in summer."""
+    claire = client_of(app, "claire.bernard")
+    article_id = publish(claire, four_a_rubric(app), "Horaires d'hiver et d'été")
+    job_url = _sent(app, claire, article_id)
+    confirmed = {"joseph.fabre": datetime(2026, 1, 15, 7, 30),
+                 "zoe.le-gall": datetime(2026, 7, 15, 7, 30)}
+    with app.app_context():
+        from directory.models import Account
+
+        for login_name, when in confirmed.items():
+            person = db.session.scalar(select(Account.id).where(Account.login == login_name))
+            row = db.session.get(FanoutRecipient, (_job_id(job_url), person))
+            row.acknowledged_at, row.acknowledged_by = when, AckChannel.LINK
+        db.session.commit()
+    table = claire.get(job_url + "/rapport.csv").get_data(as_text=True)
+    rows = {tuple(line.split(";")[:2]): line.split(";")[-1]
+            for line in table.lstrip("\ufeff").splitlines()}
+    assert rows[("Fabre", "Joseph")] == "15/01/2026 08:30"
+    assert rows[("Le Gall", "Zoé")] == "15/07/2026 09:30"
