@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from directory.audience import Audience, TriggerKind
 from directory.clock import utcnow
@@ -171,17 +172,34 @@ def schools_of(account: Account) -> list[int]:
 
 def create(author: Account, draft: Draft, *, school_id: int | None = None,
            group_id: int | None = None, portal_url: str = "",
-           files: list[tuple[str, str, bytes]] = ()) -> Communication:
+           files: list[tuple[str, str, bytes]] = (),
+           idempotency_key: str | None = None) -> Communication:
+    """A new communication; with `idempotency_key` (drawn by the form), the one a first
+    submission of the same form made, if any (`by_key`), whatever this one holds."""
     now = utcnow()
     _check(draft, files, now)
     communication = Communication(author_id=author.id, school_id=school_id, group_id=group_id,
-                                  portal_url=portal_url, window_start=now, created_at=now)
+                                  portal_url=portal_url, window_start=now, created_at=now,
+                                  idempotency_key=idempotency_key)
     _fill(communication, draft)
-    db.session.add(communication)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(communication)
+            db.session.flush()
+    except IntegrityError:      # the first submission committed meanwhile
+        return by_key(author, idempotency_key)
     _attach(communication, files)
     plan(communication, now)
     return communication
+
+
+def by_key(author: Account, idempotency_key: str | None) -> Communication | None:
+    """The communication `author`'s form with this key created."""
+    if not idempotency_key:
+        return None
+    return db.session.scalar(select(Communication).where(
+        Communication.author_id == author.id,
+        Communication.idempotency_key == idempotency_key))
 
 
 def update(communication: Communication, draft: Draft,

@@ -83,11 +83,15 @@ class Communication(db.Model):
     window_start: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    #: drawn by the form that created it: a second submission finds it (migration 0026)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
 
     #: the scheduler's "what is due?" reads the planned ones only
     __table_args__ = (Index("ix_communication_due", "next_run_at",
                             postgresql_where=text("next_run_at IS NOT NULL"),
-                            sqlite_where=text("next_run_at IS NOT NULL")),)
+                            sqlite_where=text("next_run_at IS NOT NULL")),
+                      Index("ix_communication_author_key", "author_id", "idempotency_key",
+                            unique=True))
 
     @property
     def chosen(self) -> Audience:

@@ -9,6 +9,7 @@ from flask_wtf.file import MultipleFileField
 from wtforms import (
     BooleanField,
     DateField,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectField,
@@ -68,6 +69,7 @@ class WriteForm(AudienceForm):
                                 choice("programme", _l("À une date et une heure"))])
     date = DateField(_l("Date"), validators=[Optional()])
     heure = TimeField(_l("Heure (heure de Paris)"), validators=[Optional()])
+    cle = HiddenField(validators=[Optional(), Length(min=16, max=64)])  # drawn once shown
 
 
 class AutomatedForm(FlaskForm):

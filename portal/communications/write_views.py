@@ -6,6 +6,7 @@ draft. The message goes through the background fan-out like every population mai
 history shows every message and, for each, every recipient's outcome."""
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -120,7 +121,12 @@ def write(communication_id: int | None = None):
     elif editing is not None:
         form = _draft_form(editing)
     else:
-        form = WriteForm(formdata=None)
+        form = WriteForm(formdata=None, cle=uuid.uuid4().hex)
+    if request.method == "POST" and editing is None:
+        first = communications.by_key(current_user, form.cle.data)
+        if first is not None:       # sent twice (a double click): the first one stands
+            flash(gettext("Ce message est déjà enregistré : le voici."), "info")
+            return redirect(url_for(".message", communication_id=first.id), code=303)
     groups = group_choices(school_ids)
     form.groupes.choices = form.parents_de.choices = [choice(g, name) for g, name in groups]
     signatures = _signature_choices(form, editing is not None)
@@ -190,7 +196,7 @@ def _save(form: WriteForm, audience: Audience, groups, signatures, editing, *,
     try:
         if editing is None:
             saved = communications.create(current_user, plan, portal_url=portal_url(),
-                                          files=_files())
+                                          files=_files(), idempotency_key=form.cle.data or None)
         else:
             communications.update(editing, plan, files=_files())
             saved = editing

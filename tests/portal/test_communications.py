@@ -178,6 +178,25 @@ def test_a_draft_is_kept_and_edited(teacher, app):
     assert sent.id == draft.id and not sent.draft and sent.body == "Fini"
 
 
+def test_the_same_form_sent_twice_makes_one_message(teacher, app):
+    """A double click on « Envoyer »: the second submission finds the message the first made
+    (the form's key) and shows it; a new form makes a new message."""
+    page = teacher.get("/communications/ecrire").get_data(as_text=True)
+    data = {**{name: values for name, values in Submitted.of(page).items()},
+            "groupes": str(group_id(app, "4A")), "objet": "Sortie", "texte": "Lundi",
+            "envoyer": "1"}
+    assert len(data["cle"][0]) >= 16
+    first = teacher.post("/communications/ecrire", data=data)
+    second = teacher.post("/communications/ecrire", data=data)
+    [sent] = communications_of(app, "claire.bernard")
+    assert first.headers["Location"] == second.headers["Location"] == \
+        f"/communications/messages/{sent.id}"
+    assert "Ce message est déjà enregistré" in Text.of(
+        teacher.get(second.headers["Location"]).get_data(as_text=True))
+    other = teacher.get("/communications/ecrire").get_data(as_text=True)
+    assert Submitted.of(other)["cle"] != data["cle"]
+
+
 def test_a_reopened_draft_keeps_its_exclusions_when_sent_at_once(teacher, app):
     four_a, joseph = group_id(app, "4A"), account(app, "joseph.fabre")
     compose(teacher, {"parents_de": str(four_a), "objet": "Sortie", "texte": "Bonjour",
