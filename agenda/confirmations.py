@@ -61,20 +61,23 @@ def answer_of(event: Event, account: Account) -> Answer | None:
     return db.session.get(Answer, (event.id, account.id))
 
 
-def _rows_query(event: Event):
+def _rows_query(event: Event, *columns) -> Select:
+    """The people the table lists — the agenda's readers but the event's author — each with
+    their answer; `columns` instead of (Account, Answer) for the counts, which must cover the
+    same people."""
     readers = access.readers(event.agenda).subquery()
-    return (select(Account, Answer)
+    return (select(*(columns or (Account, Answer))).select_from(Account)
             .join(readers, readers.c.account_id == Account.id)
             .outerjoin(Answer, and_(Answer.event_id == event.id,
                                     Answer.account_id == Account.id))
-            .where(Account.id != event.author_id)
-            .order_by(Account.search_name, Account.id))
+            .where(Account.id != event.author_id))
 
 
 def table(event: Event, page: int = 1) -> tuple[list[Row], int]:
     """One page of (reader, answer) and the number of readers, by name."""
     total = db.session.scalar(select(func.count()).select_from(_rows_query(event).subquery()))
-    rows = db.session.execute(_rows_query(event).limit(PAGE_SIZE)
+    rows = db.session.execute(_rows_query(event)
+                              .order_by(Account.search_name, Account.id).limit(PAGE_SIZE)
                               .offset((max(page, 1) - 1) * PAGE_SIZE)).all()
     return [Row(a, r) for a, r in rows], total
 
@@ -91,14 +94,12 @@ def all_rows(event: Event) -> Iterator[Row]:
 
 
 def counts(event: Event) -> dict[AnswerKind | None, int]:
-    """How many accepted, refused, and (key None) have not answered."""
+    """How many of the table's people accepted, refused, and (key None) have not answered:
+    the author's own answer and those of people who no longer read the agenda are left out."""
     found = dict(db.session.execute(
-        select(Answer.answer, func.count()).where(Answer.event_id == event.id)
-        .group_by(Answer.answer)).all())
-    total = db.session.scalar(select(func.count()).select_from(_rows_query(event).subquery()))
-    answered = sum(found.values())
+        _rows_query(event, Answer.answer, func.count()).group_by(Answer.answer)).all())
     return {AnswerKind.ACCEPTED: found.get(AnswerKind.ACCEPTED, 0),
-            AnswerKind.REFUSED: found.get(AnswerKind.REFUSED, 0), None: total - answered}
+            AnswerKind.REFUSED: found.get(AnswerKind.REFUSED, 0), None: found.get(None, 0)}
 
 
 def silent(event: Event) -> Select:

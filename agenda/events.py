@@ -163,13 +163,14 @@ def _utc(local: datetime) -> datetime:
 
 
 def _checked_resources(agenda: Agenda, ids: Sequence[int]) -> list[Resource]:
-    """Active resources of the agenda's school, or UNKNOWN_RESOURCE."""
+    """Active resources of the agenda's school (its group's or its rubric's), or
+    UNKNOWN_RESOURCE."""
     wanted = {int(i) for i in ids}
     if not wanted:
         return []
     found = list(db.session.scalars(select(Resource).where(
         Resource.id.in_(wanted), Resource.active.is_(True),
-        Resource.school_id == agenda.group.school_id)))
+        Resource.school_id == agenda.school_id)))
     if len(found) != len(wanted):
         raise AgendaError(Problem.UNKNOWN_RESOURCE)
     return found

@@ -3,6 +3,8 @@
 A file is refused as a whole, with the line and the reason, when it is not a calendar or a
 content line cannot be parsed; otherwise each VEVENT is read on its own and one that cannot
 be used (no start, an end before its start) is skipped with its reason, the others imported.
+A UID met again (merged calendars, an exporter that repeats an event) keeps its first event;
+the later ones are skipped with the reason DUPLICATE_UID.
 Unknown properties are ignored. Times:
 - with a TZID the file defines (VTIMEZONE) or the machine knows: converted to UTC, even when
   the zone is unknown to the machine (icalendar builds it from the file's VTIMEZONE);
@@ -45,12 +47,14 @@ class ImportedEvent:
 
 
 NOTES = ("floating_time", "unknown_zone", "rdate_ignored", "untitled")
+DUPLICATE_UID = "duplicate_uid"         # a skip reason the portal words
 
 
 @dataclass
 class ReadCalendar:
     events: list[ImportedEvent]
-    skipped: list[tuple[str, str]]          # (uid, reason as the library or we said it)
+    skipped: list[tuple[str, str]]          # (uid, reason as the library or we said it,
+                                            # or DUPLICATE_UID)
 
 
 def read(data: bytes) -> ReadCalendar:
@@ -110,6 +114,7 @@ def _check_line(line: str, number: int) -> None:
 
 def _read_events(calendar, result: ReadCalendar) -> None:
     overrides: dict[str, list[datetime]] = {}
+    seen = {event.uid for event in result.events}       # the file's earlier calendars too
     for component in calendar.walk("VEVENT"):
         uid = str(component.get("UID", "")).strip() or _made_up_uid(component)
         try:
@@ -118,10 +123,15 @@ def _read_events(calendar, result: ReadCalendar) -> None:
             result.skipped.append((uid, _one_line(error)))
             continue
         recurrence_id = component.get("RECURRENCE-ID")
-        if recurrence_id is not None:
-            original = _utc(recurrence_id.dt, event.notes)
-            overrides.setdefault(uid, []).append(original)
+        original = _utc(recurrence_id.dt, event.notes) if recurrence_id is not None else None
+        if original is not None:
             event.uid = f"{uid}/{original:%Y%m%dT%H%M%SZ}"
+        if event.uid in seen:
+            result.skipped.append((event.uid, DUPLICATE_UID))
+            continue
+        seen.add(event.uid)
+        if original is not None:
+            overrides.setdefault(uid, []).append(original)
         result.events.append(event)
     for event in result.events:
         event.exdates += overrides.get(event.uid, [])

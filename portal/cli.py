@@ -151,7 +151,7 @@ def import_ics(file: str, group: str, apply_: bool):
     from agenda import access, ical_read, importing
     from agenda.errors import AgendaError
 
-    from .agenda.wording import describe, fate_labels, note_labels
+    from .agenda.wording import describe, fate_labels, note_labels, skip_reason
 
     path = Path(file)
     if not path.is_file():
@@ -168,8 +168,7 @@ def import_ics(file: str, group: str, apply_: bool):
         fates, notes = fate_labels(), note_labels()
         for line in lines:
             when = f"{times.to_local(line.starts_at):%d/%m/%Y %H:%M}" if line.starts_at else ""
-            reason = ("cet UID appartient à un autre agenda" if line.reason == "elsewhere"
-                      else line.reason)
+            reason = skip_reason(line.reason) if line.reason else ""
             extra = " ".join([reason, *(notes[n] for n in line.notes)]).strip()
             click.echo(f"{fates[line.fate]:<11} {when:<16} {line.title or line.uid}"
                        + (f" — {extra}" if extra else ""))

@@ -15,6 +15,8 @@ from directory.models import Account
 from mailgate import personalise
 from mailgate.fanout_models import FanoutJob
 
+from ..directory_forms import MAX_PAGE
+from ..directory_pages import page_count
 from ..i18n import N_
 from ..spreadsheet import csv_response
 from .blueprint import (
@@ -86,11 +88,18 @@ def _answer_target(token: str) -> tuple[int, int] | None:
 @bp.route(f"/evenement/{ID.format('event_id')}/reponses")
 @login_required
 def answers(event_id: int):
+    """One page of the table; a page past the last is not found (a huge number would
+    overflow the database's OFFSET: refused before any query)."""
     event = writable_event_or_404(event_id)
     page = max(request.args.get("page", 1, type=int), 1)
+    if page > MAX_PAGE:
+        abort(404)
     rows, total = confirmations.table(event, page)
+    pages = page_count(total, confirmations.PAGE_SIZE)
+    if page > pages:
+        abort(404)
     return render_template("agenda/answers.html", event=event, rows=rows, total=total,
-                           page=page, pages=max(1, -(-total // confirmations.PAGE_SIZE)),
+                           page=page, pages=pages,
                            counts=confirmations.counts(event), form=OnBehalfForm(),
                            AnswerKind=AnswerKind)
 

@@ -55,7 +55,11 @@ def new_event(group_id: int | None = None, rubric_id: int | None = None):
 @bp.route(f"/evenement/{ID.format('event_id')}/modifier", methods=["GET", "POST"])
 @login_required
 def edit_event(event_id: int):
+    """A cancelled event is not edited: saving it would publish it again, unannounced."""
     event = writable_event_or_404(event_id)
+    if event.status == EventStatus.CANCELLED:
+        flash(_("Cet évènement est annulé : il ne peut plus être modifié."), "error")
+        return redirect(url_for(".event", event_id=event.id))
     form = _form(event)
     if request.method == "GET":
         _fill(form, event)

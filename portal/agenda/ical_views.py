@@ -17,23 +17,25 @@ from directory.db import db
 
 from .blueprint import agenda_or_404, bp, space_route
 from .forms import ImportForm
-from .wording import describe, fate_labels, note_labels
+from .wording import describe, fate_labels, note_labels, skip_reason
 
 FEED_PAST = timedelta(days=366)
 FEED_LIMIT = 2000
 
 
-def _events(account, agendas: list[Agenda] | None):
+def _events(account, agendas: list[Agenda] | None) -> list[Event]:
     """The events a feed or an export carries: from a year ago on, drafts of others left
-    out, at most FEED_LIMIT (recurring events count once)."""
+    out, at most FEED_LIMIT (recurring events count once). Past the cap, those that ended
+    longest ago are dropped, never the upcoming ones or a series still running; the file
+    lists the rest by start."""
     query = (select(Event).join(Agenda).where(access.visible_events(account),
                                               Event.last_ends_at > utcnow() - FEED_PAST)
-             .order_by(Event.starts_at).limit(FEED_LIMIT))
+             .order_by(Event.last_ends_at.desc(), Event.id.desc()).limit(FEED_LIMIT))
     if agendas is None:
         query = query.where(access.readable_agendas(account))
     else:
         query = query.where(Event.agenda_id.in_([a.id for a in agendas]))
-    return db.session.scalars(query)
+    return sorted(db.session.scalars(query), key=lambda e: (e.starts_at, e.id))
 
 
 def _calendar(account, agendas, name: str, filename: str) -> Response:
@@ -74,7 +76,7 @@ def import_ics(group_id: int | None = None, rubric_id: int | None = None):
     status = 400 if form.errors else 200
     return render_template("agenda/import.html", agenda=agenda, form=form, lines=lines,
                            applied=applied, fate_labels=fate_labels(),
-                           note_labels=note_labels()), status
+                           note_labels=note_labels(), skip_reason=skip_reason), status
 
 
 

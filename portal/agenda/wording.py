@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
 from agenda.errors import AgendaError, Problem
+from agenda.ical_read import DUPLICATE_UID
 from agenda.importing import Fate
 
 _l = lazy_gettext
@@ -82,6 +83,14 @@ def _shown(name: str, value) -> str:
 def fate_labels() -> dict:
     return {Fate.CREATE: _("créé"), Fate.UPDATE: _("mis à jour"),
             Fate.UNCHANGED: _("inchangé"), Fate.SKIP: _("ignoré")}
+
+
+def skip_reason(reason: str) -> str:
+    """Why an imported event was skipped: the importer's codes in words, the reader's own
+    reasons (the calendar library's) as they are."""
+    return {"elsewhere": _("cet UID appartient à un autre agenda"),
+            DUPLICATE_UID: _("cet UID figure déjà plus haut dans le fichier : seul le premier "
+                             "évènement est repris")}.get(reason, reason)
 
 
 def note_labels() -> dict:

@@ -112,6 +112,28 @@ def test_recurrence_kept_unknown_properties_ignored_same_uid_updated(claire, age
     assert event.title == "Théâtre (salle B)" and event.sequence == 1
 
 
+def test_a_uid_twice_in_the_file_keeps_the_first_and_skips_the_later(claire, agenda_4a):
+    at_ten = ["DTSTART;TZID=Europe/Paris:20260317T100000",
+              "DTEND;TZID=Europe/Paris:20260317T110000"]
+    data = calendar(*vevent("d-1", *at_ten, "SUMMARY:Premier"),
+                    *vevent("d-2", *at_ten, "SUMMARY:Autre"),
+                    *vevent("d-1", *at_ten, "SUMMARY:Doublon"))
+    read = ical_read.read(data)
+    assert [e.title for e in read.events] == ["Premier", "Autre"]
+    assert read.skipped == [("d-1", ical_read.DUPLICATE_UID)]
+    lines = importing.apply(claire, agenda_4a, read)
+    assert sorted((line.fate, line.uid, line.reason) for line in lines) == [
+        (importing.Fate.CREATE, "d-1", ""), (importing.Fate.CREATE, "d-2", ""),
+        (importing.Fate.SKIP, "d-1", ical_read.DUPLICATE_UID)]
+    from sqlalchemy import select
+
+    from agenda.models import Event
+    from directory.db import db
+
+    db.session.flush()
+    assert db.session.scalar(select(Event.title).where(Event.uid == "d-1")) == "Premier"
+
+
 def test_an_export_imports_back_unchanged(claire, agenda_4a):
     event, _ = save(claire, agenda_4a, event_input(place="Musée", summary="Pique-nique"))
     data = ical.export([event], name="4A")

@@ -3,14 +3,17 @@ comments with moderation, and the notice a pupil finds in the portal's inbox."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import icalendar
 from sqlalchemy import select
 
 from agenda import itip
 from agenda.models import Answer, Event
+from directory.clock import utcnow
 from directory.db import db
 from mailgate.models import FolderKind, MailboxItem, MailFolder, MailMessage
+from portal.agenda import ical_views
 from tests.conftest import login, post_form
 
 from .annuaire_helpers import group_id, html, messages
@@ -52,6 +55,18 @@ def test_a_group_feed_carries_no_draft_of_others(teacher, app):
     url = feed_url(zoe, group=group_id(app, "4A")).replace("http://localhost", "")
     text = app.test_client().get(url).get_data(as_text=True)
     assert "Réunion parents" in text and "Brouillon secret" not in text
+
+
+def test_a_capped_export_keeps_the_upcoming_events(teacher, app, monkeypatch):
+    monkeypatch.setattr(ical_views, "FEED_LIMIT", 2)
+    now = utcnow()
+    for title, days in (("Sortie passée", -60), ("Sortie prochaine", 7),
+                        ("Sortie suivante", 14)):
+        day = f"{now + timedelta(days=days):%Y-%m-%d}"
+        event_id_of(new_event(teacher, app, title=title, start_date=day, end_date=day))
+    data = teacher.get(f"/agenda/groupe/{group_id(app, '4A')}/agenda.ics").data
+    titles = [str(e["SUMMARY"]) for e in icalendar.Calendar.from_ical(data).walk("VEVENT")]
+    assert titles == ["Sortie prochaine", "Sortie suivante"]
 
 
 def test_the_one_click_link_asks_then_records(teacher, app):

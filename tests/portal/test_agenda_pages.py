@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from agenda.models import Answer, Event, Resource, ResourceKind
 from directory.db import db
-from tests.conftest import login, post_form
+from tests.conftest import csrf_token, login, post_form
 
 from .annuaire_helpers import group_id, html, messages, school_id
 
@@ -30,9 +30,9 @@ def event_id_of(response) -> int:
     return int(response.headers["Location"].rsplit("/", 1)[1])
 
 
-def coach(app) -> int:
+def coach(app, name: str = "Car") -> int:
     with app.app_context():
-        resource = Resource(school_id=school_id(app, "0310024H"), name="Car",
+        resource = Resource(school_id=school_id(app, "0310024H"), name=name,
                             kind=ResourceKind.EQUIPMENT)
         db.session.add(resource)
         db.session.commit()
@@ -104,6 +104,57 @@ def test_the_organiser_answers_on_behalf_of_a_parent(teacher, app):
         answer = db.session.get(Answer, (event_id, joseph))
         assert (answer.answer.value, answer.comment, answer.channel.value) == \
             ("refused", "Au téléphone", "organiser")
+
+
+def test_a_cancelled_event_is_not_edited_nor_published_again(teacher, app):
+    event_id = event_id_of(new_event(teacher, app, notify="y"))
+    post_form(teacher, f"/agenda/evenement/{event_id}/annuler", {})
+    with app.app_context():
+        sequence = db.session.get(Event, event_id).sequence
+    page = html(teacher.get(f"/agenda/evenement/{event_id}"))
+    assert "annulé" in page.one("h1").text
+    assert f"/agenda/evenement/{event_id}/modifier" not in \
+        [a.attrs.get("href") for a in page.all("a")]
+    refused = "Cet évènement est annulé : il ne peut plus être modifié."
+    response = teacher.get(f"/agenda/evenement/{event_id}/modifier", follow_redirects=True)
+    assert refused in messages(html(response))
+    response = post_form(teacher, f"/agenda/evenement/{event_id}/modifier",
+                         {**FORM, "agenda": group_id(app, "4A"), "title": "Sortie reportée",
+                          "publish": "x"}, page=f"/agenda/groupe/{group_id(app, '4A')}/nouveau")
+    assert response.headers["Location"].endswith(f"/agenda/evenement/{event_id}")
+    with app.app_context():
+        event = db.session.get(Event, event_id)
+        assert (event.status.value, event.title, event.sequence) == \
+            ("cancelled", "Sortie au musée", sequence)
+
+
+def test_a_page_of_answers_past_the_last_is_not_found(teacher, app):
+    event_id = event_id_of(new_event(teacher, app, ask_confirmation="y"))
+    url = f"/agenda/evenement/{event_id}/reponses"
+    assert teacher.get(url).status_code == 200
+    assert teacher.get(f"{url}?page=1").status_code == 200
+    assert teacher.get(f"{url}?page=99999999999999999999").status_code == 404
+    assert teacher.get(f"{url}?page=2").status_code == 404           # 4A has < 100 readers
+
+
+def test_an_ics_file_with_a_uid_twice_imports_the_rest(teacher, app):
+    event = ["BEGIN:VEVENT", "UID:twice@test", "DTSTAMP:20260101T000000Z",
+             "DTSTART;TZID=Europe/Paris:20260317T100000",
+             "DTEND;TZID=Europe/Paris:20260317T110000", "SUMMARY:Théâtre", "END:VEVENT"]
+    data = "\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Test//FR",
+                         *event, *event, *[line.replace("twice", "once") for line in event],
+                         "END:VCALENDAR", ""]).encode()
+    url = f"/agenda/groupe/{group_id(app, '4A')}/importer"
+    response = teacher.post(url, content_type="multipart/form-data", data={
+        "csrf_token": csrf_token(teacher.get(url).get_data(as_text=True)), "confirm": "y",
+        "file": (io.BytesIO(data), "agenda.ics")})
+    assert response.status_code == 200
+    rows = [tr.text for tr in html(response).all("tr")]
+    assert any("twice@test" in row and "cet UID figure déjà plus haut dans le fichier" in row
+               for row in rows)
+    with app.app_context():
+        assert sorted(db.session.scalars(select(Event.uid).where(
+            Event.uid.in_(["twice@test", "once@test"])))) == ["once@test", "twice@test"]
 
 
 def test_a_pupil_cannot_open_the_form_nor_the_table(student, app):

@@ -11,6 +11,7 @@ from tests.conftest import post_form
 
 from .annuaire_helpers import group_id
 from .rubriques_helpers import client_of, four_a_rubric, four_b, html
+from .test_agenda_pages import coach
 
 FORM = {"title": "Réunion parents-professeurs", "start_date": "2026-03-19",
         "start_time": "18:00", "end_date": "2026-03-19", "end_time": "20:00",
@@ -90,6 +91,21 @@ def test_the_group_agenda_still_answers_by_group_id(app):
     event_id = event_id_of(response)
     page = html(claire.get(f"/agenda/evenement/{event_id}"))
     assert f'href="/agenda/groupe/{gid}/"' in page
+
+
+def test_a_resource_is_booked_for_a_rubric_agenda_event_and_on_its_edit(app):
+    """A rubric agenda has no group: the resource is checked against the rubric's school."""
+    rubric_id = four_a_rubric(app)
+    car, hall = coach(app), coach(app, "Salle polyvalente")
+    claire = client_of(app, "claire.bernard")
+    event_id = event_id_of(new_rubric_event(claire, rubric_id, resources=[car]))
+    response = post_form(claire, f"/agenda/evenement/{event_id}/modifier",
+                         {**FORM, "agenda": f"r{rubric_id}", "resources": [car, hall]})
+    assert response.status_code == 302, html(response)
+    with app.app_context():
+        event = db.session.get(Event, event_id)
+        assert sorted(r.id for r in event.resources) == sorted([car, hall])
+        assert event.agenda.group_id is None
 
 
 def _in_days(days: int) -> str:

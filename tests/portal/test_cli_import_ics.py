@@ -93,3 +93,15 @@ def test_refusals_are_one_french_line(demo_env, tmp_path, content, group, expect
     result = preau(env, "import-ics", str(file), "--group", four_a(url) if group == "4A" else group)
     assert result.exit_code == 1
     assert expected in one_error_line(result)
+
+
+def test_a_uid_twice_is_said_in_words(demo_env, tmp_path, live_database):
+    env, url = demo_env
+    event = ICS.split("BEGIN:VEVENT")[1].split("END:VEVENT")[0]
+    twice = ICS.replace("END:VCALENDAR", f"BEGIN:VEVENT{event}END:VEVENT\r\nEND:VCALENDAR")
+    file = tmp_path / "deux.ics"
+    file.write_text(twice.replace("cli-1@test", "cli-2@test"), encoding="utf-8")
+    result = preau(env, "import-ics", str(file), "--group", four_a(url))
+    assert result.exit_code == 0, result.output
+    assert "cet UID figure déjà plus haut dans le fichier" in result.output
+    assert "duplicate_uid" not in result.output
