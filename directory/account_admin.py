@@ -84,12 +84,13 @@ def administered_accounts(admin: Account, account_ids: list[int]) -> list[Accoun
                                    .order_by(Account.search_name, Account.id)))
 
 
-def awaiting_sheet(school_id: int, limit: int) -> list[Account]:
-    """Accounts of a school created without a password (imported with no email): their
-    printable sheet gives them one."""
+def awaiting_sheet(admin: Account, school_id: int, limit: int) -> list[Account]:
+    """Accounts of a school created without a password (imported with no email) that `admin`
+    administers: their printable sheet gives them one."""
     return list(db.session.scalars(
         select(Account).join(AccountSchool, AccountSchool.account_id == Account.id)
-        .where(AccountSchool.school_id == school_id, Account.password_hash == NO_PASSWORD)
+        .where(AccountSchool.school_id == school_id, Account.password_hash == NO_PASSWORD,
+               scope_condition(admin))
         .order_by(Account.search_name, Account.id).limit(limit)))
 
 

@@ -109,6 +109,8 @@ class _Existing:
     profile: Profile
     redirect_address: str | None
     access_ends_at: datetime | None
+    is_admin: bool
+    is_school_admin: bool
 
 
 def profile_of(text: str) -> Profile | None:
@@ -128,12 +130,15 @@ def plan_rows(school: School, file: AccountFile, rows: Sequence[FileRow],
     memberships = _memberships(school.id, matched_ids)
     in_school = _in_school(school.id, matched_ids)
     children = _children(matched_ids)
-    refs = child_refs([ref for plan in valid for ref in plan.row.parent_of], school.id)
+    refs = child_refs([ref for plan in valid for ref in plan.row.parent_of],
+                      school.id if importer is not None else None)
     file_ids = {row.external_id for row in file.rows if row.external_id}
+    # the file's children this plan creates: a parent of another school may join for them
+    creating = {plan.row.external_id for plan in valid if plan.row.external_id}
     outside = _outside_reach(importer, matched_ids)
     for plan in valid:
         _decide(plan, matches.get(id(plan)), groups, memberships, in_school, children,
-                refs, file_ids, create_classes, outside)
+                refs, file_ids, create_classes, outside, creating)
     _give_logins(school, [plan for plan in valid if plan.fate == Fate.CREATE])
     return plans
 
@@ -151,19 +156,22 @@ def _first_occurrences(rows: Iterable[FileRow]) -> dict[int, int]:
 
 
 def _namesakes(rows: Iterable[FileRow]) -> dict[int, int]:
-    """line of a row without external id → the first other line with the same name and
-    profile but another class. Matched by name, such rows would all be one account (the
-    first batch would create it, the next move it to the other's class): they need ids."""
+    """line of a row without external id → the first line with the same name and profile
+    in another class (with an id or not). Matched by name, such a row would be the other's
+    account (the first batch would create it, the next move it to the other's class, and so
+    at every import): it needs an id."""
     by_name: dict[tuple, list[FileRow]] = defaultdict(list)
     for row in rows:
-        if not row.external_id:
-            by_name[(search_key(row.first_name, row.last_name)[0],
-                     profile_of(row.profile))].append(row)
+        by_name[(search_key(row.first_name, row.last_name)[0],
+                 profile_of(row.profile))].append(row)
     result = {}
     for same in by_name.values():
-        if len({header_key(row.class_name) for row in same}) > 1:
-            for row in same:
-                result[row.line] = next(other.line for other in same if other is not row)
+        for row in same:
+            if not row.external_id:
+                other = next((o.line for o in same
+                              if header_key(o.class_name) != header_key(row.class_name)), None)
+                if other is not None:
+                    result[row.line] = other
     return result
 
 
@@ -177,7 +185,11 @@ def _checked(row: FileRow, first_lines: dict[int, int], namesakes: dict[int, int
     for name, limit in LIMITS.items():
         if len(getattr(row, name)) > limit:
             plan.error("too_long", column=HEADER_NAMES[name], limit=limit)
-    if any(len(cohort) > GROUP_NAME_LIMIT for cohort in row.cohorts):
+    if row.class_name and len(row.class_name) <= LIMITS["class_name"] \
+            and _group_key_too_long(row.class_name):
+        plan.error("too_long", column=HEADER_NAMES["class_name"], limit=GROUP_NAME_LIMIT)
+    if any(len(cohort) > GROUP_NAME_LIMIT or _group_key_too_long(cohort)
+           for cohort in row.cohorts):
         plan.error("too_long", column="groupe", limit=GROUP_NAME_LIMIT)
     if row.email and not _looks_like_email(row.email):
         plan.error("bad_email", email=row.email)
@@ -194,6 +206,12 @@ def _checked(row: FileRow, first_lines: dict[int, int], namesakes: dict[int, int
     if row.line in namesakes:
         plan.error("namesake", line=namesakes[row.line])
     return plan
+
+
+def _group_key_too_long(name: str) -> bool:
+    """A group's folded name (its search key, Group.search_name) may be longer than the name
+    itself (« œ », « ß », ligatures): it must fit too."""
+    return len(search_key("", name)[0]) > GROUP_NAME_LIMIT
 
 
 def _day(text: str) -> date | None:
@@ -219,7 +237,7 @@ def chunks(values: Sequence, size: int = CHUNK) -> Iterable[list]:
 
 _EXISTING_COLUMNS = (Account.id, Account.login, Account.external_id, Account.first_name,
                      Account.last_name, Account.profile, Account.redirect_address,
-                     Account.access_ends_at)
+                     Account.access_ends_at, Account.is_admin, Account.is_school_admin)
 
 
 def _match(school: School, plans: list[RowPlan]) -> dict[int, _Existing | None]:
@@ -301,15 +319,17 @@ def _outside_reach(importer: Account | None, account_ids: list[int]) -> set[int]
     return set(account_ids) - inside
 
 
-def child_refs(refs: list[str], school_id: int) -> dict[str, int]:
-    """A child of school `school_id` named by external id or by login → its account id."""
+def child_refs(refs: list[str], school_id: int | None) -> dict[str, int]:
+    """A child named by external id or by login → its account id: among the accounts of
+    school `school_id` (an administrator's import), or of the region (None: the operator's)."""
     found: dict[str, int] = {}
     for chunk in chunks(sorted(set(refs))):
-        for account_id, external_id, login in db.session.execute(
-                select(Account.id, Account.external_id, Account.login)
-                .join(AccountSchool, AccountSchool.account_id == Account.id)
-                .where(AccountSchool.school_id == school_id,
-                       Account.external_id.in_(chunk) | Account.login.in_(chunk))):
+        query = select(Account.id, Account.external_id, Account.login).where(
+            Account.external_id.in_(chunk) | Account.login.in_(chunk))
+        if school_id is not None:
+            query = query.join(AccountSchool, AccountSchool.account_id == Account.id).where(
+                AccountSchool.school_id == school_id)
+        for account_id, external_id, login in db.session.execute(query):
             for key in (external_id, login):
                 if key in chunk:
                     found[key] = account_id
@@ -317,13 +337,13 @@ def child_refs(refs: list[str], school_id: int) -> dict[str, int]:
 
 
 def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_school,
-            children, refs, file_ids, create_classes: bool, outside: set[int]) -> None:
+            children, refs, file_ids, create_classes: bool, outside: set[int],
+            creating: set[str]) -> None:
     if plan.errors:
         return
     row = plan.row
     joining = existing is not None and existing.id in outside
-    if joining and not (plan.profile == existing.profile == Profile.PARENT and row.parent_of
-                        and existing.id not in in_school):
+    if joining and not _may_join(plan, existing, in_school, refs, creating):
         plan.error("not_administered")
         return
     if row.class_name:
@@ -380,6 +400,15 @@ def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_s
     if row.password:
         plan.notes.append(Reason("password_kept"))
     plan.fate = Fate.UPDATE if changes else Fate.UNCHANGED
+
+
+def _may_join(plan: RowPlan, existing: _Existing, in_school, refs, creating) -> bool:
+    """Another school's parent (never an administrator) joins this one for a child of it:
+    one the school has, or one this file creates."""
+    return (plan.profile == existing.profile == Profile.PARENT
+            and not (existing.is_admin or existing.is_school_admin)
+            and existing.id not in in_school
+            and any(ref in refs or ref in creating for ref in plan.row.parent_of))
 
 
 def _identity_changes(plan: RowPlan, existing: _Existing) -> None:

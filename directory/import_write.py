@@ -51,7 +51,10 @@ def hashes_of(creates: list[RowPlan], passwords: list[str | None]) -> list[str]:
 
 
 def write(school: School, plans: list[RowPlan], passwords: list[str | None],
-           password_hashes: list[str]) -> list[CreatedAccount]:
+           password_hashes: list[str], *, children_in_school: bool = True
+           ) -> list[CreatedAccount]:
+    """`children_in_school`: children are named among the school's accounts (an
+    administrator's import), else among the region's (the operator's command line)."""
     group_ids = _create_groups(school, plans)
     creates = [plan for plan in plans if plan.fate == Fate.CREATE]
     updates = [plan for plan in plans if plan.fate == Fate.UPDATE]
@@ -63,7 +66,7 @@ def write(school: School, plans: list[RowPlan], passwords: list[str | None],
     if joining:
         db.session.execute(insert(AccountSchool), joining)
     _place_in_groups(school, touched, group_ids)
-    _link_children(school, touched)
+    _link_children(school.id if children_in_school else None, touched)
     if any(kind == GroupKind.CLASS for plan in plans for kind, _ in plan.new_groups):
         from .rubrics import ensure_default_rubrics
 
@@ -165,11 +168,11 @@ def _place_in_groups(school: School, plans: list[RowPlan],
         db.session.execute(insert(GroupMember), rows)
 
 
-def _link_children(school: School, plans: list[RowPlan]) -> None:
+def _link_children(school_id: int | None, plans: list[RowPlan]) -> None:
     refs = sorted({ref for plan in plans for ref in plan.row.parent_of})
     if not refs:
         return
-    found = child_refs(refs, school.id)
+    found = child_refs(refs, school_id)
     wanted = {(plan.account_id, found[ref]) for plan in plans for ref in plan.row.parent_of
               if ref in found}
     present = set()

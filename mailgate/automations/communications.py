@@ -186,8 +186,11 @@ def create(author: Account, draft: Draft, *, school_id: int | None = None,
         with db.session.begin_nested():
             db.session.add(communication)
             db.session.flush()
-    except IntegrityError:      # the first submission committed meanwhile
-        return by_key(author, idempotency_key)
+    except IntegrityError:
+        first = by_key(author, idempotency_key)     # the first submission committed meanwhile
+        if first is None:
+            raise
+        return first
     _attach(communication, files)
     plan(communication, now)
     return communication

@@ -128,7 +128,7 @@ def _apply(kept):
 @administrator_required
 def result(import_id: int):
     kept = _upload_or_404(import_id)
-    waiting = rules.awaiting_sheet(kept.school_id, SHEETS_AT_ONCE)
+    waiting = rules.awaiting_sheet(current_user, kept.school_id, SHEETS_AT_ONCE)
     return render_template("admin/import_result.html", kept=kept, waiting=waiting,
                            summary=wording.summary(kept.created_count, kept.updated_count),
                            classes=classes_by_account([a.id for a in waiting]),
@@ -141,7 +141,7 @@ def sheets(import_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     kept = _upload_or_404(import_id)
-    waiting = rules.awaiting_sheet(kept.school_id, SHEETS_AT_ONCE)
+    waiting = rules.awaiting_sheet(current_user, kept.school_id, SHEETS_AT_ONCE)
     if not waiting:
         flash(gettext("Aucun compte n'attend sa fiche."), "info")
         return redirect(url_for(".result", import_id=kept.id), code=303)

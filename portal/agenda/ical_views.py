@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import case, select
 
 from agenda import access, feeds, ical, ical_read, importing
 from agenda.errors import AgendaError
@@ -25,12 +25,15 @@ FEED_LIMIT = 2000
 
 def _events(account, agendas: list[Agenda] | None) -> list[Event]:
     """The events a feed or an export carries: from a year ago on, drafts of others left
-    out, at most FEED_LIMIT (recurring events count once). Past the cap, those that ended
-    longest ago are dropped, never the upcoming ones or a series still running; the file
-    lists the rest by start."""
+    out, at most FEED_LIMIT (recurring events count once). The cap keeps first the events not
+    over yet (a series still running too), soonest first, then the past ones, latest first;
+    the file lists them by start."""
+    now = utcnow()
+    ahead = Event.last_ends_at >= now
     query = (select(Event).join(Agenda).where(access.visible_events(account),
-                                              Event.last_ends_at > utcnow() - FEED_PAST)
-             .order_by(Event.last_ends_at.desc(), Event.id.desc()).limit(FEED_LIMIT))
+                                              Event.last_ends_at > now - FEED_PAST)
+             .order_by(case((ahead, 0), else_=1), case((ahead, Event.starts_at)),
+                       Event.last_ends_at.desc(), Event.id).limit(FEED_LIMIT))
     if agendas is None:
         query = query.where(access.readable_agendas(account))
     else:

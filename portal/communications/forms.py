@@ -49,7 +49,7 @@ class AudienceForm(FlaskForm):
     parents_de = SelectMultipleField(_l("Parents des élèves de"), coerce=int)
     profils = CheckboxesField(_l("Profils"), choices=[choice(p.value, label)
                                                      for p, label in PROFILES.items()])
-    roles = CheckboxesField(_l("Rôles"), choices=[choice(r.value, r.label) for r in Role])
+    roles = CheckboxesField(_l("Rôles"), choices=[choice(r.value, _l(r.label)) for r in Role])
     inactifs = IntegerField(_l("Inactifs depuis plus de (jours)"), validators=[
         Optional(), NumberRange(1, 3650, _l("Entre 1 et 3650 jours."))])
     jamais_connectes = BooleanField(_l("Jamais connectés"))

@@ -124,12 +124,13 @@ def test_parent_links_to_child_of_file_or_of_the_school(school):
     assert [r.fate for r in plan_import(school, data).rows[:2]] == [Fate.UNCHANGED] * 2
 
 
-def _of_school(uai: str, profile: Profile) -> Account:
+def _of_school(uai: str, profile: Profile, nth: int = 0) -> Account:
     from directory.models import AccountSchool, School
     return db.session.scalar(
         select(Account).join(AccountSchool, AccountSchool.account_id == Account.id)
         .join(School, School.id == AccountSchool.school_id)
-        .where(School.uai == uai, Account.profile == profile).order_by(Account.id).limit(1))
+        .where(School.uai == uai, Account.profile == profile).order_by(Account.id)
+        .offset(nth).limit(1))
 
 
 def _school_admin(login: str) -> Account:
@@ -220,6 +221,68 @@ def test_namesakes_in_two_classes_need_external_ids(school):
                                 ["Roux", "Léo", "student", "5B", "", "E-51", ""]])
     assert [r.fate for r in plan_import(school, with_ids, create_classes=True).rows] == [
         Fate.CREATE, Fate.CREATE]
+
+
+def test_no_parent_joins_without_a_real_child_here_nor_any_administrator(school):
+    paul = _school_admin("paul.durand")
+    parent = _of_school("0310002C", Profile.PARENT)
+    parent.external_id = "B-P-2"
+    other_admin = _of_school("0310002C", Profile.PARENT, nth=1)
+    db.session.flush()
+    header = ("lastname", "firstname", "profile", "class", "email", "idnumber", "parent of")
+    # the child row is itself an error (no name): it will never be created
+    data = utf8_bom_moodle([["Autre", "Nom", "parent", "", "", "B-P-2", "E-9"],
+                            ["", "", "student", "4A", "", "E-9", ""]], header=header)
+    assert _fates(plan_import(school, data, importer=paul))[0] == \
+        (2, "error", ["not_administered"])
+    other_admin.is_school_admin, other_admin.external_id = True, "B-A-1"
+    db.session.flush()
+    admin_row = utf8_bom_moodle([["Autre", "Nom", "parent", "", "", "B-A-1", "zoe.le-gall"]],
+                                header=header)
+    assert _fates(plan_import(school, admin_row, importer=paul)) == [
+        (2, "error", ["not_administered"])]
+
+
+def test_the_operator_links_a_child_of_another_school(school):
+    pupil = _of_school("0310002C", Profile.STUDENT)
+    header = ("lastname", "firstname", "profile", "class", "email", "idnumber", "parent of")
+    data = utf8_bom_moodle([["Roux", "Mère", "parent", "", "", "P-8", pupil.login]],
+                           header=header)
+    assert _fates(plan_import(school, data)) == [(2, "create", [])]
+    apply_import(school, read_account_file(data))
+    mother = db.session.scalar(select(Account).where(Account.external_id == "P-8"))
+    assert db.session.scalar(select(ParentLink.child_id).where(
+        ParentLink.parent_id == mother.id)) == pupil.id
+
+
+def test_a_namesake_beside_a_row_with_an_id_needs_one_too(school):
+    data = utf8_bom_moodle([["Roux", "Léo", "student", "4A", "", "E-41", ""],
+                            ["Roux", "Léo", "student", "4A", "", "", ""],
+                            ["Roux", "Léo", "student", "5B", "", "", ""]])
+    plan = plan_import(school, data, create_classes=True)
+    assert _fates(plan) == [(2, "create", []), (3, "error", ["namesake"]),
+                            (4, "error", ["namesake"])]
+    assert [e.params["line"] for e in plan.rows[1].errors] == [4]    # the other class's
+    assert [e.params["line"] for e in plan.rows[2].errors] == [2]
+
+
+def test_a_group_name_whose_folded_form_is_too_long_is_a_row_error(school):
+    data = utf8_bom_moodle([["Petit", "Marc", "teacher", "", "", "T-6", "œ" * 61]])
+    assert _fates(plan_import(school, data)) == [(2, "error", ["too_long"])]
+
+
+def test_sheets_to_print_are_of_accounts_one_administers(school):
+    from directory.account_admin import awaiting_sheet
+    from directory.passwords import NO_PASSWORD
+
+    paul = _school_admin("paul.durand")
+    claire = _school_admin("claire.bernard")
+    claire.password_hash = NO_PASSWORD
+    zoe = db.session.scalar(select(Account).where(Account.login == "zoe.le-gall"))
+    zoe.password_hash = NO_PASSWORD
+    db.session.flush()
+    waiting = {a.login for a in awaiting_sheet(paul, school.id, 100)}
+    assert "zoe.le-gall" in waiting and "claire.bernard" not in waiting
 
 
 def test_login_collisions_get_a_number_and_accents_are_folded(school):

@@ -61,12 +61,15 @@ def test_a_capped_export_keeps_the_upcoming_events(teacher, app, monkeypatch):
     monkeypatch.setattr(ical_views, "FEED_LIMIT", 2)
     now = utcnow()
     for title, days in (("Sortie passée", -60), ("Sortie prochaine", 7),
-                        ("Sortie suivante", 14)):
+                        ("Sortie lointaine", 60), ("Sortie suivante", 14)):
         day = f"{now + timedelta(days=days):%Y-%m-%d}"
         event_id_of(new_event(teacher, app, title=title, start_date=day, end_date=day))
     data = teacher.get(f"/agenda/groupe/{group_id(app, '4A')}/agenda.ics").data
     titles = [str(e["SUMMARY"]) for e in icalendar.Calendar.from_ical(data).walk("VEVENT")]
     assert titles == ["Sortie prochaine", "Sortie suivante"]
+    monkeypatch.setattr(ical_views, "FEED_LIMIT", 4)    # room for the past one: it comes last
+    data = teacher.get(f"/agenda/groupe/{group_id(app, '4A')}/agenda.ics").data
+    assert len(icalendar.Calendar.from_ical(data).walk("VEVENT")) == 4
 
 
 def test_the_one_click_link_asks_then_records(teacher, app):
