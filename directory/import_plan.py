@@ -10,10 +10,11 @@ size of the region.
 
 An import changes only what its author (`importer`; None: the command line's operator, who
 has the whole region) administers (account_admin.scope_condition): a row about anyone else
-is an error, except a parent of another school whom the row gives a child of this school,
-who joins it with the names, profile and address he has. A child is named among the accounts
-of this school (or the file's new ones): a file cannot link a parent to another school's
-pupil.
+is an error, except a parent of another school (never an administrator) whom the row gives a
+child of this school, one it has or one the file creates: he joins it with the names, profile
+and address he has. An administrator's file names children among the accounts of this school
+(or the file's new ones), so it cannot link a parent to another school's pupil; the
+operator's, among the region's.
 """
 from __future__ import annotations
 
