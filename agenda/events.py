@@ -66,7 +66,8 @@ def save(author: Account, agenda: Agenda, data: EventInput,
     back. The caller commits."""
     title, place, summary = _checked_text(data)
     starts, ends = _checked_times(data)
-    resources = _checked_resources(agenda, data.resource_ids)
+    resources = _checked_resources(agenda, data.resource_ids,
+                                   event.resources if event is not None else ())
     was_published = event is not None and event.status == EventStatus.PUBLISHED
     if event is None:
         event = Event(agenda_id=agenda.id, author_id=author.id, uid=new_uid(),
@@ -162,18 +163,21 @@ def _utc(local: datetime) -> datetime:
         raise AgendaError(problem, when=local) from None
 
 
-def _checked_resources(agenda: Agenda, ids: Sequence[int]) -> list[Resource]:
-    """Active resources of the agenda's school (its group's or its rubric's), or
+def _checked_resources(agenda: Agenda, ids: Sequence[int],
+                       held: Sequence[Resource] = ()) -> list[Resource]:
+    """Active resources of the agenda's school (its group's or its rubric's), and those the
+    event already holds (one archived since stays booked until taken off), or
     UNKNOWN_RESOURCE."""
     wanted = {int(i) for i in ids}
     if not wanted:
         return []
+    kept = [resource for resource in held if resource.id in wanted]
     found = list(db.session.scalars(select(Resource).where(
-        Resource.id.in_(wanted), Resource.active.is_(True),
-        Resource.school_id == agenda.school_id)))
-    if len(found) != len(wanted):
+        Resource.id.in_(wanted - {resource.id for resource in kept}),
+        Resource.active.is_(True), Resource.school_id == agenda.school_id)))
+    if len(kept) + len(found) != len(wanted):
         raise AgendaError(Problem.UNKNOWN_RESOURCE)
-    return found
+    return kept + found
 
 
 def _set_exceptions(event: Event, excluded: Sequence[date]) -> list[recurrence.Occurrence]:

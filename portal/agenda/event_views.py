@@ -132,6 +132,9 @@ def _form(event: Event | None = None) -> EventForm:
         form.agenda.choices += [choice(f"r{r.id}", _rubric_label(r)) for r in rubrics]
         schools = {g.school_id for g in groups} | {r.school_id for r in rubrics}
     form.resources.choices = [choice(r.id, r.name) for r in resources.of_schools(schools)]
+    if event is not None:       # one archived since it was booked stays offered, and chosen
+        form.resources.choices += [choice(r.id, _("%(name)s (archivée)", name=r.name))
+                                   for r in event.resources if not r.active]
     if event is not None and event.rrule and recurrence.repeat_of(event.rrule)[0] == Repeat.OTHER:
         form.repeat.choices = [*form.repeat.choices, OTHER_RULE]
     return form

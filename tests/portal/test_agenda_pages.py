@@ -157,6 +157,30 @@ def test_an_ics_file_with_a_uid_twice_imports_the_rest(teacher, app):
             Event.uid.in_(["twice@test", "once@test"])))) == ["once@test", "twice@test"]
 
 
+def test_an_archived_resource_stays_booked_when_its_event_is_edited(teacher, app):
+    """The edit form offered the active resources only: the event's archived one was not
+    drawn, so the browser did not send it and any edit took it off without a word."""
+    car = coach(app)
+    event_id = event_id_of(new_event(teacher, app, resources=[car]))
+    with app.app_context():
+        db.session.get(Resource, car).active = False
+        db.session.commit()
+    url = f"/agenda/evenement/{event_id}/modifier"
+    page = html(teacher.get(url))
+    chosen = [box for box in page.all("input", name="resources") if "checked" in box.attrs]
+    assert [box.attrs["value"] for box in chosen] == [str(car)]
+    assert "Car (archivée)" in page.text
+    gid = group_id(app, "4A")
+    response = post_form(teacher, url, {**FORM, "agenda": gid, "title": "Sortie au musée (bis)",
+                                        "resources": [o.attrs["value"] for o in chosen],
+                                        "publish": "x"})
+    assert response.status_code == 302, messages(html(response))
+    with app.app_context():
+        event = db.session.get(Event, event_id)
+        assert event.title == "Sortie au musée (bis)"
+        assert [r.id for r in event.resources] == [car]
+
+
 def test_a_pupil_cannot_open_the_form_nor_the_table(student, app):
     gid = group_id(app, "4A")
     assert student.get(f"/agenda/groupe/{gid}/nouveau").status_code == 403
