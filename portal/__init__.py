@@ -15,7 +15,7 @@ from directory.passwords import POLICY
 from . import choice_html, config, reads_only, security
 from .directory_pages import page_link
 from .extensions import babel, csrf, login_manager, migrate
-from .i18n import N_, said
+from .i18n import N_, day_at_time, said
 from .people_rows import add_chip, people_rows, picker_add_cell, picker_rows
 from .retry import Portal
 
@@ -67,6 +67,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["picker_rows"] = picker_rows
     app.jinja_env.globals["picker_add_cell"] = picker_add_cell
     app.jinja_env.globals["add_chip"] = add_chip
+    app.jinja_env.globals["day_at_time"] = day_at_time
 
     from . import adhoc, admin, annuaire, auth, errors, groupes, home, password_reset, preferences
     from .agenda import views as agenda

@@ -1,12 +1,22 @@
 """Translation helpers of the portal (Flask-Babel does the translating)."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask_babel import gettext
 
+from directory.clock import local_time
 from directory.errors import PreauError
 from directory.wording import N_, WORDING, Reason
 
-__all__ = ["N_", "said"]
+__all__ = ["N_", "day_at_time", "said"]
+
+
+def day_at_time(when: datetime) -> str:
+    """A moment the database keeps (naive UTC) as its reader reads it, in the portal's time
+    zone: « 12/05/2026 à 08:00 », « 12/05/2026 at 08:00 »."""
+    local = local_time(when)
+    return gettext("%(day)s à %(time)s", day=f"{local:%d/%m/%Y}", time=f"{local:%H:%M}")
 
 
 def said(what: Reason | PreauError | str | None) -> str:

@@ -20,6 +20,7 @@ from mailgate.automations.models import Communication, Kind, Repeat
 from mailgate.automations.schedule import to_utc
 
 from ..directory_forms import choice
+from ..i18n import day_at_time
 from .blueprint import (
     ID,
     bp,
@@ -58,8 +59,8 @@ def _list(space_name: str, found: list[Communication], new_url: str):
 def rule_of(communication: Communication) -> str:
     """The rule in words: "Tous les jours à 08:00 · jamais connectés 7, 15 jours après…"."""
     if communication.repeat == Repeat.ONCE:
-        when = gettext("Le %(when)s", when=local_time(communication.send_at).strftime(
-            "%d/%m/%Y à %H:%M")) if communication.send_at else gettext("Une fois")
+        when = gettext("Le %(when)s", when=day_at_time(communication.send_at)) \
+            if communication.send_at else gettext("Une fois")
     elif communication.repeat == Repeat.WEEKLY:
         when = gettext("Chaque %(day)s à %(time)s", day=str(
             WEEKDAYS[communication.weekday or 0]), time=communication.at_time)

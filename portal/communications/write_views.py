@@ -27,6 +27,7 @@ from mailgate.automations.schedule import to_utc
 
 from ..directory_forms import choice
 from ..directory_pages import PageOutOfRange, paginate
+from ..i18n import day_at_time
 from ..rubriques import labels
 from .blueprint import ID, bp, own_message, portal_url, problem_text, writer
 from .forms import PROFILES, ButtonForm, SignatureForm, WriteForm
@@ -209,7 +210,7 @@ def _save(form: WriteForm, audience: Audience, groups, signatures, editing, *,
         flash(gettext("Brouillon enregistré."), "success")
     elif send_at:
         flash(gettext("Message programmé pour le %(when)s.",
-                      when=local_time(send_at).strftime("%d/%m/%Y à %H:%M")), "success")
+                      when=day_at_time(send_at)), "success")
     else:
         flash(gettext("Le message part : suivez son envoi ci-dessous."), "success")
     return saved
@@ -227,8 +228,7 @@ def state_of(communication: Communication) -> str:
     if communication.draft:
         return gettext("Brouillon")
     if communication.next_run_at is not None:
-        return gettext("Programmé pour le %(when)s", when=local_time(
-            communication.next_run_at).strftime("%d/%m/%Y à %H:%M"))
+        return gettext("Programmé pour le %(when)s", when=day_at_time(communication.next_run_at))
     if not communication.active:
         return gettext("Désactivé")
     return gettext("Envoyé")

@@ -45,3 +45,18 @@ def test_an_english_administrator_reads_roles_and_profiles_in_english(admin):
     assert "Internal mail" in roles and "Messagerie interne" not in roles
     new = admin.get("/administration/comptes/nouveau").get_data(as_text=True)
     assert ">Student<" in new and ">Élève<" not in new
+
+
+def test_a_moment_reads_in_the_readers_language(app):
+    """The communications wrote « 12/05/2026 à 08:00 » in English too (« à » in the format)."""
+    from datetime import datetime
+
+    from flask_babel import force_locale
+
+    from portal.i18n import day_at_time
+
+    moment = datetime(2026, 5, 12, 6, 0)        # naive UTC: 08:00 in Paris
+    with app.test_request_context():
+        assert day_at_time(moment) == "12/05/2026 à 08:00"
+        with force_locale("en"):
+            assert day_at_time(moment) == "12/05/2026 at 08:00"
