@@ -47,14 +47,18 @@ class ImportedEvent:
 
 
 NOTES = ("floating_time", "unknown_zone", "rdate_ignored", "untitled")
-DUPLICATE_UID = "duplicate_uid"         # a skip reason the portal words
+# Skip reasons of ours, which the portal words (the calendar library's own are kept as said)
+DUPLICATE_UID = "duplicate_uid"
+NO_START = "no_start"
+MIXED_TIMES = "mixed_times"             # a day for one end, a time for the other
+END_BEFORE_START = "end_before_start"
 
 
 @dataclass
 class ReadCalendar:
     events: list[ImportedEvent]
-    skipped: list[tuple[str, str]]          # (uid, reason as the library or we said it,
-                                            # or DUPLICATE_UID)
+    skipped: list[tuple[str, str]]          # (uid, reason as the library said it, or one
+                                            # of our codes below)
 
 
 def read(data: bytes) -> ReadCalendar:
@@ -141,7 +145,7 @@ def _event(component, uid: str) -> ImportedEvent:
     problems = [f"{name}: {reason}" for name, reason in getattr(component, "errors", [])]
     start_property = component.get("DTSTART")
     if start_property is None:
-        raise ValueError(problems[0] if problems else "DTSTART manquant")
+        raise ValueError(problems[0] if problems else NO_START)
     notes: list[str] = []
     start = start_property.dt
     all_day = not isinstance(start, datetime)
@@ -153,14 +157,14 @@ def _event(component, uid: str) -> ImportedEvent:
     else:
         end = start + timedelta(days=1) if all_day else start
     if isinstance(start, datetime) != isinstance(end, datetime):
-        raise ValueError("DTSTART et DTEND de types différents")
+        raise ValueError(MIXED_TIMES)
     if all_day:
         last = end - timedelta(days=1) if end > start else start
         starts_at, ends_at = times.all_day_range(start, last)
     else:
         starts_at, ends_at = _utc(start, notes, start_property), _utc(end, notes, end_property)
     if ends_at < starts_at:
-        raise ValueError("DTEND avant DTSTART")
+        raise ValueError(END_BEFORE_START)
     title = " ".join(str(component.get("SUMMARY", "")).split())[:TITLE_MAX]
     if not title:
         title, notes = "(sans titre)", notes + ["untitled"]

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
 from agenda.errors import AgendaError, Problem
-from agenda.ical_read import DUPLICATE_UID
+from agenda.ical_read import DUPLICATE_UID, END_BEFORE_START, MIXED_TIMES, NO_START
 from agenda.importing import Fate
 
 _l = lazy_gettext
@@ -90,7 +90,10 @@ def skip_reason(reason: str) -> str:
     reasons (the calendar library's) as they are."""
     return {"elsewhere": _("cet UID appartient à un autre agenda"),
             DUPLICATE_UID: _("cet UID figure déjà plus haut dans le fichier : seul le premier "
-                             "évènement est repris")}.get(reason, reason)
+                             "évènement est repris"),
+            NO_START: _("pas de début (DTSTART)"),
+            MIXED_TIMES: _("un jour pour le début et une heure pour la fin (ou l'inverse)"),
+            END_BEFORE_START: _("la fin (DTEND) précède le début")}.get(reason, reason)
 
 
 def note_labels() -> dict:

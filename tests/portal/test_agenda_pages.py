@@ -157,6 +157,36 @@ def test_an_ics_file_with_a_uid_twice_imports_the_rest(teacher, app):
             Event.uid.in_(["twice@test", "once@test"])))) == ["once@test", "twice@test"]
 
 
+def test_an_events_skip_reason_is_in_the_readers_language(teacher, app):
+    """No start, or an end before the start: the reasons were French sentences of the
+    reader, shown as they were to an English reader too."""
+    events = [["BEGIN:VEVENT", "UID:sans-debut@test", "DTSTAMP:20260101T000000Z",
+               "SUMMARY:Sans début", "END:VEVENT"],
+              ["BEGIN:VEVENT", "UID:a-l-envers@test", "DTSTAMP:20260101T000000Z",
+               "DTSTART:20260317T100000Z", "DTEND:20260317T090000Z", "SUMMARY:À l'envers",
+               "END:VEVENT"]]
+    data = "\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Test//FR",
+                         *events[0], *events[1], "END:VCALENDAR", ""]).encode()
+    url = f"/agenda/groupe/{group_id(app, '4A')}/importer"
+
+    def rows() -> list[str]:
+        response = teacher.post(url, content_type="multipart/form-data", data={
+            "csrf_token": csrf_token(teacher.get(url).get_data(as_text=True)),
+            "file": (io.BytesIO(data), "agenda.ics")})
+        assert response.status_code == 200
+        return [tr.text for tr in html(response).all("tr")]
+
+    french = rows()
+    assert any("sans-debut@test" in r and "pas de début (DTSTART)" in r for r in french)
+    assert any("a-l-envers@test" in r and "la fin (DTEND) précède le début" in r
+               for r in french)
+    post_form(teacher, "/langue/en", {"next": "/"}, page="/")
+    english = rows()
+    assert any("sans-debut@test" in r and "no start (DTSTART)" in r for r in english)
+    assert any("a-l-envers@test" in r and "the end (DTEND) comes before the start" in r
+               for r in english)
+
+
 def test_an_archived_resource_stays_booked_when_its_event_is_edited(teacher, app):
     """The edit form offered the active resources only: the event's archived one was not
     drawn, so the browser did not send it and any edit took it off without a word."""
