@@ -211,6 +211,18 @@ def test_an_archived_resource_stays_booked_when_its_event_is_edited(teacher, app
         assert [r.id for r in event.resources] == [car]
 
 
+def test_a_two_day_event_over_the_clock_change_shows_both_days(teacher, app):
+    """28–29 March 2026 lasts 47 hours: the page compared durations and said one day."""
+    two = event_id_of(new_event(teacher, app, all_day="y", start_date="2026-03-28",
+                                end_date="2026-03-29"))
+    one = event_id_of(new_event(teacher, app, all_day="y", start_date="2026-03-29",
+                                end_date="2026-03-29"))
+    assert "28/03/2026 – 29/03/2026 (toute la journée)" in \
+        html(teacher.get(f"/agenda/evenement/{two}")).text
+    shown = html(teacher.get(f"/agenda/evenement/{one}")).text
+    assert "29/03/2026 (toute la journée)" in shown and "– 29/03/2026" not in shown
+
+
 def test_a_pupil_cannot_open_the_form_nor_the_table(student, app):
     gid = group_id(app, "4A")
     assert student.get(f"/agenda/groupe/{gid}/nouveau").status_code == 403
