@@ -247,6 +247,12 @@ def recipients_query(job: FanoutJob, *, state: RecipientState | None = None,
     return query
 
 
+def confirmed_query(job: FanoutJob) -> sa.Select:
+    """Who confirmed reading what `job` sent, by name: a reminder's confirmations are
+    recorded on the first sending's rows (`ack_job_id`), as `acknowledged_count` counts."""
+    return recipients_query(db.session.get(FanoutJob, job.ack_job_id), acknowledged=True)
+
+
 def acknowledged_count(job: FanoutJob) -> int:
     return db.session.scalar(select(func.count()).select_from(FanoutRecipient).where(
         FanoutRecipient.job_id == job.ack_job_id, FanoutRecipient.acknowledged_at.isnot(None)))

@@ -98,8 +98,7 @@ def mailing(job_id: int):
     context = fanout_pages.report(job, form.number() if form.validate() else 1)
     confirmed = None
     if job.acknowledge and context["progress"].finished:
-        confirmed = paginate(fanout.recipients_query(job, acknowledged=True), 1, REPORT_PAGE,
-                             id_column=Account.id)
+        confirmed = paginate(fanout.confirmed_query(job), 1, REPORT_PAGE, id_column=Account.id)
     return render_template("rubriques/mailing.html", **context, article=shown,
                            confirmed=confirmed, reminder=ReminderForm(
                                formdata=None, cle=uuid.uuid4().hex),

@@ -146,6 +146,9 @@ def test_a_reminder_goes_to_those_who_did_not_confirm(app):
         assert reminder.total == original.total - 1 - sum(
             1 for r in db.session.scalars(select(FanoutRecipient.state).where(
                 FanoutRecipient.job_id == original.id)) if r == "refused")
+    route_everything(app)
+    reminder_page = html(claire.get(response.headers["Location"]))
+    assert "Le Gall" in reminder_page.split('class="confirmed"')[1].split("</table>")[0]
 
 
 def test_a_mailing_of_a_draft_is_refused_and_others_jobs_are_not_found(app):
