@@ -17,7 +17,7 @@ from directory.clock import utcnow
 from directory.db import db
 from directory.models import Account
 
-from . import recurrence
+from . import booking, recurrence
 from .errors import AgendaError
 from .ical_read import ImportedEvent, ReadCalendar
 from .models import Agenda, Event, EventException, EventStatus
@@ -74,11 +74,16 @@ def apply(author: Account | None, agenda: Agenda, read: ReadCalendar) -> list[Li
         elif fate == Fate.UPDATE:
             event = existing[imported.uid]
             event.sequence += 1
-            _copy(event, imported)
+            occurrences = _copy(event, imported)
+            if event.resources:     # its rooms follow it (freed when it is cancelled)
+                db.session.flush()
+                booking.book(event, occurrences)
     return lines
 
 
-def _copy(event: Event, imported: ImportedEvent) -> None:
+def _copy(event: Event, imported: ImportedEvent) -> list[recurrence.Occurrence]:
+    """The file's values into `event`; its occurrences (the first date only for a rule the
+    expander rejects)."""
     event.title, event.place, event.summary = imported.title, imported.place, imported.summary
     event.starts_at, event.ends_at = imported.starts_at, imported.ends_at
     event.all_day, event.rrule = imported.all_day, imported.rrule
@@ -86,13 +91,13 @@ def _copy(event: Event, imported: ImportedEvent) -> None:
     event.exceptions = [EventException(starts_at=moment)
                         for moment in sorted(set(imported.exdates))]
     event.updated_at = utcnow()
-    event.last_ends_at = imported.ends_at
-    if event.rrule:
-        try:
-            every = recurrence.all_of(event, strict=False)
-        except AgendaError:         # a rule the expander rejects: the first date only
-            every = []
-        event.last_ends_at = max((o.ends_at for o in every), default=imported.ends_at)
+    first = [recurrence.Occurrence(event, imported.starts_at, imported.ends_at)]
+    try:
+        every = recurrence.all_of(event, strict=False) if event.rrule else first
+    except AgendaError:
+        every = []
+    event.last_ends_at = max((o.ends_at for o in every), default=imported.ends_at)
+    return every or first
 
 
 def _same(event: Event, imported: ImportedEvent) -> bool:

@@ -187,6 +187,42 @@ def test_an_events_skip_reason_is_in_the_readers_language(teacher, app):
                for r in english)
 
 
+def test_an_imported_update_moves_the_events_bookings(teacher, app):
+    """The event comes back from another calendar moved by a day: its room is held at the
+    new time, free at the old one (it stayed held at the old time, free at the new); cancelled
+    by the next file, it holds nothing."""
+    from datetime import datetime
+
+    from agenda.models import Booking
+
+    car = coach(app)
+    event_id = event_id_of(new_event(teacher, app, resources=[car]))
+    with app.app_context():
+        uid = db.session.get(Event, event_id).uid
+    url = f"/agenda/groupe/{group_id(app, '4A')}/importer"
+
+    def send(*lines: str) -> None:
+        data = "\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Test//FR",
+                             "BEGIN:VEVENT", f"UID:{uid}", "DTSTAMP:20260101T000000Z",
+                             "DTSTART:20260313T080000Z", "DTEND:20260313T110000Z",
+                             "SUMMARY:Sortie au musée", *lines, "END:VEVENT",
+                             "END:VCALENDAR", ""]).encode()
+        response = teacher.post(url, content_type="multipart/form-data", data={
+            "csrf_token": csrf_token(teacher.get(url).get_data(as_text=True)),
+            "confirm": "y", "file": (io.BytesIO(data), "agenda.ics")})
+        assert response.status_code in (200, 302, 303), messages(html(response))
+
+    def held() -> list[tuple]:
+        with app.app_context():
+            return [(b.resource_id, b.starts_at) for b in db.session.scalars(
+                select(Booking).where(Booking.event_id == event_id))]
+
+    send()
+    assert held() == [(car, datetime(2026, 3, 13, 8, 0))]
+    send("STATUS:CANCELLED")
+    assert held() == []
+
+
 def test_an_archived_resource_stays_booked_when_its_event_is_edited(teacher, app):
     """The edit form offered the active resources only: the event's archived one was not
     drawn, so the browser did not send it and any edit took it off without a word."""
