@@ -313,6 +313,18 @@ def runs_of(communication: Communication) -> list[Sent]:
         .where(CommunicationRun.communication_id == communication.id)
         .order_by(CommunicationRun.ran_at.desc(), CommunicationRun.id.desc())
         .limit(HISTORY_SHOWN)).tuples())
+    return _with_outcomes(rows)
+
+
+def sent_of(communication: Communication, run_id: int) -> Sent | None:
+    """One occurrence of the communication, with its outcomes (an older one than the
+    history lists, say); None if it has no such occurrence."""
+    found = run_of(communication, run_id)
+    return _with_outcomes([found])[0] if found is not None else None
+
+
+def _with_outcomes(rows) -> list[Sent]:
+    """(run, job) rows as Sent, their outcomes counted in one query."""
     outcomes: dict[int, dict[str, int]] = {}
     job_ids = [job.id for _, job in rows if job is not None]
     if job_ids:

@@ -32,7 +32,7 @@ from .blueprint import (
     space_url,
 )
 from .forms import KINDS, REPEATS, TRIGGERS, WEEKDAYS, AutomatedForm, ButtonForm
-from .write_views import _history, describe, group_choices
+from .write_views import _history, describe, group_choices, history_csv
 
 
 @bp.route(f"/etablissements/{ID.format('school_id')}")
@@ -176,7 +176,13 @@ def automated(communication_id: int):
     shown = space_communication(communication_id)
     return _history(shown, "communications/automated.html", rule=rule_of(shown),
                     back=space_url(shown), kind=str(KINDS[shown.kind]),
-                    repeats=REPEATS)
+                    repeats=REPEATS, csv_endpoint=".automated_csv")
+
+
+@bp.route(f"/automatisees/{ID.format('communication_id')}/envois/"
+          f"{ID.format('run_id')}.csv")
+def automated_csv(communication_id: int, run_id: int):
+    return history_csv(space_communication(communication_id), run_id)
 
 
 @bp.route(f"/automatisees/{ID.format('communication_id')}/"

@@ -25,6 +25,7 @@ from mailgate.automations.communications import CommunicationError, Draft
 from mailgate.automations.models import Communication, Kind, Repeat
 from mailgate.automations.schedule import to_utc
 
+from .. import fanout_pages
 from ..directory_forms import choice
 from ..directory_pages import PageOutOfRange, paginate
 from ..i18n import day_at_time
@@ -238,15 +239,33 @@ def state_of(communication: Communication) -> str:
 def message(communication_id: int):
     writer()
     shown = own_message(communication_id)
-    return _history(shown, "communications/message.html")
+    return _history(shown, "communications/message.html", csv_endpoint=".message_csv")
 
 
-def _history(shown: Communication, template: str, **extra):
+@bp.route(f"/messages/{ID.format('communication_id')}/envois/{ID.format('run_id')}.csv")
+def message_csv(communication_id: int, run_id: int):
+    writer()
+    return history_csv(own_message(communication_id), run_id)
+
+
+def history_csv(shown: Communication, run_id: int):
+    """Every recipient of one occurrence with their outcome, however many (the page lists
+    them RESULTS_CAP at most)."""
+    found = communications.run_of(shown, run_id)
+    if found is None or found[1] is None:
+        abort(404)
+    return fanout_pages.report_csv(found[1], f"envoi-{found[0].id}.csv")
+
+
+def _history(shown: Communication, template: str, *, csv_endpoint: str, **extra):
     """A communication with each of its occurrences and, for one (the newest, or the one
-    asked for), every recipient with their outcome."""
+    asked for, even older than the list shows), every recipient with their outcome."""
     runs = communications.runs_of(shown)
     asked = request.args.get("envoi", type=int)
-    current = next((sent for sent in runs if sent.run.id == asked), runs[0] if runs else None)
+    current = runs[0] if runs else None
+    if asked is not None:
+        current = next((sent for sent in runs if sent.run.id == asked), None) or \
+            communications.sent_of(shown, asked) or abort(404)
     page = None
     if current is not None and current.job is not None:
         try:
@@ -254,8 +273,10 @@ def _history(shown: Communication, template: str, **extra):
                             max(1, request.args.get("page", 1, type=int)), REPORT_PAGE)
         except PageOutOfRange:
             abort(404)
+    csv_url = url_for(csv_endpoint, communication_id=shown.id, run_id=current.run.id) \
+        if current is not None and current.job is not None else None
     return render_template(template, communication=shown, runs=runs, current=current,
-                           page=page, fate=labels.fate,
+                           page=page, csv_url=csv_url, fate=labels.fate,
                            reason=labels.refusal, state=state_of, local_time=local_time,
                            files=communications.files_of(shown), button=ButtonForm(), **extra)
 

@@ -290,6 +290,21 @@ def test_staff_manage_the_automated_communications_of_their_school(staff, app):
     history = Text.of(staff.get(f"/communications/automatisees/{made.id}")
                       .get_data(as_text=True))
     assert "(essai)" in history and "Durand Paul" in history
+    # every recipient of an occurrence in a file (the page lists 1,000 at most), and an
+    # occurrence asked for by its number, or not found
+    with app.app_context():
+        run_id = db.session.scalar(select(CommunicationRun.id).where(
+            CommunicationRun.communication_id == made.id))
+    page = staff.get(f"/communications/automatisees/{made.id}").get_data(as_text=True)
+    link = f"/communications/automatisees/{made.id}/envois/{run_id}.csv"
+    assert f'href="{link}"' in page
+    rows = staff.get(link).get_data(as_text=True).splitlines()
+    assert rows[0].lstrip("\ufeff").startswith("Nom;Prénom")
+    assert any(r.startswith("Durand;Paul") for r in rows[1:])
+    assert staff.get(f"/communications/automatisees/{made.id}?envoi={run_id}").status_code == 200
+    assert staff.get(f"/communications/automatisees/{made.id}?envoi=999999").status_code == 404
+    assert staff.get(f"/communications/automatisees/{made.id}/envois/999999.csv"
+                     ).status_code == 404
 
 
 def test_someone_elses_communication_is_not_found(staff, app):
