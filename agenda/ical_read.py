@@ -47,6 +47,7 @@ class ImportedEvent:
 
 
 NOTES = ("floating_time", "unknown_zone", "rdate_ignored", "untitled")
+UID_MAX = 255       # Event.uid's length
 # Skip reasons of ours, which the portal words (the calendar library's own are kept as said)
 DUPLICATE_UID = "duplicate_uid"
 NO_START = "no_start"
@@ -120,7 +121,7 @@ def _read_events(calendar, result: ReadCalendar) -> None:
     overrides: dict[str, list[datetime]] = {}
     seen = {event.uid for event in result.events}       # the file's earlier calendars too
     for component in calendar.walk("VEVENT"):
-        uid = str(component.get("UID", "")).strip() or _made_up_uid(component)
+        uid = (str(component.get("UID", "")).strip() or _made_up_uid(component))[:UID_MAX]
         try:
             event = _event(component, uid)
         except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as error:
@@ -129,7 +130,7 @@ def _read_events(calendar, result: ReadCalendar) -> None:
         recurrence_id = component.get("RECURRENCE-ID")
         original = _utc(recurrence_id.dt, event.notes) if recurrence_id is not None else None
         if original is not None:
-            event.uid = f"{uid}/{original:%Y%m%dT%H%M%SZ}"
+            event.uid = f"{uid[:UID_MAX - 17]}/{original:%Y%m%dT%H%M%SZ}"   # 17: the date
         if event.uid in seen:
             result.skipped.append((event.uid, DUPLICATE_UID))
             continue
@@ -169,7 +170,7 @@ def _event(component, uid: str) -> ImportedEvent:
     if not title:
         title, notes = "(sans titre)", notes + ["untitled"]
     event = ImportedEvent(
-        uid=uid[:255], title=title, starts_at=starts_at, ends_at=ends_at, all_day=all_day,
+        uid=uid, title=title, starts_at=starts_at, ends_at=ends_at, all_day=all_day,
         place=" ".join(str(component.get("LOCATION", "")).split())[:PLACE_MAX],
         summary=str(component.get("DESCRIPTION", "")).strip()[:SUMMARY_MAX],
         cancelled=str(component.get("STATUS", "")).upper() == "CANCELLED", notes=notes)

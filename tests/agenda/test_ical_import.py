@@ -134,6 +134,26 @@ def test_a_uid_twice_in_the_file_keeps_the_first_and_skips_the_later(claire, age
     assert db.session.scalar(select(Event.title).where(Event.uid == "d-1")) == "Premier"
 
 
+def test_a_long_uid_and_its_moved_occurrence_fit_the_column(claire, agenda_4a):
+    """A UID of 300 characters, and the copy of one occurrence moved (its UID and the
+    date): both within the 255 the column holds, the occurrence still left out of the
+    series."""
+    long = "x" * 300 + "@test"
+    data = calendar(*vevent(long, "DTSTART:20260317T090000Z", "DTEND:20260317T100000Z",
+                            "RRULE:FREQ=WEEKLY;COUNT=3", "SUMMARY:Cours"),
+                    *vevent(long, "RECURRENCE-ID:20260324T090000Z",
+                            "DTSTART:20260325T090000Z", "DTEND:20260325T100000Z",
+                            "SUMMARY:Cours déplacé"))
+    read = ical_read.read(data)
+    assert [len(e.uid) <= 255 for e in read.events] == [True, True]
+    series = next(e for e in read.events if e.title == "Cours")
+    assert [f"{d:%Y%m%d}" for d in series.exdates] == ["20260324"]
+    importing.apply(claire, agenda_4a, read)
+    from directory.db import db
+
+    db.session.flush()
+
+
 def test_an_export_imports_back_unchanged(claire, agenda_4a):
     event, _ = save(claire, agenda_4a, event_input(place="Musée", summary="Pique-nique"))
     data = ical.export([event], name="4A")
