@@ -12,10 +12,11 @@ Who may do what:
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from directory.audience import Audience, TriggerKind
@@ -206,9 +207,17 @@ def by_key(author: Account, idempotency_key: str | None) -> Communication | None
 
 
 def update(communication: Communication, draft: Draft,
-           files: list[tuple[str, str, bytes]] = ()) -> None:
+           files: list[tuple[str, str, bytes]] = (), *,
+           removed_file_ids: Sequence[int] = ()) -> None:
+    """Change a communication: its files `removed_file_ids` taken off, `files` added, all
+    of them together within FILES_MAX_BYTES."""
     now = utcnow()
-    _check(draft, files, now)
+    if removed_file_ids:
+        db.session.execute(delete(CommunicationFile).where(
+            CommunicationFile.communication_id == communication.id,
+            CommunicationFile.id.in_([int(i) for i in removed_file_ids])))
+    kept = sum(size for _, _, size in files_of(communication))
+    _check(draft, files, now, kept_bytes=kept)
     _fill(communication, draft)
     _attach(communication, files)
     plan(communication, now)
@@ -243,7 +252,7 @@ def _fill(communication: Communication, draft: Draft) -> None:
     communication.draft = draft.draft
 
 
-def _check(draft: Draft, files, now: datetime) -> None:
+def _check(draft: Draft, files, now: datetime, *, kept_bytes: int = 0) -> None:
     if draft.kind != Kind.MESSAGE and not draft.name.strip():
         raise CommunicationError(Problem.NAME_MISSING)
     if not draft.subject.strip():
@@ -264,7 +273,7 @@ def _check(draft: Draft, files, now: datetime) -> None:
     if draft.days and not all(n.strip().isdigit() and 0 < int(n) <= 3650
                               for n in draft.days.split(",")):
         raise CommunicationError(Problem.BAD_DAYS)
-    if sum(len(data) for _, _, data in files) > FILES_MAX_BYTES:
+    if kept_bytes + sum(len(data) for _, _, data in files) > FILES_MAX_BYTES:
         raise CommunicationError(Problem.FILES_TOO_BIG, max=FILES_MAX_BYTES // 1024 // 1024)
 
 

@@ -29,6 +29,7 @@ from .. import fanout_pages
 from ..directory_forms import choice
 from ..directory_pages import PageOutOfRange, paginate
 from ..i18n import day_at_time
+from ..messagerie.display import size_text
 from ..rubriques import labels
 from .blueprint import ID, bp, own_message, portal_url, problem_text, writer
 from .forms import PROFILES, ButtonForm, SignatureForm, WriteForm
@@ -159,7 +160,8 @@ def write(communication_id: int | None = None):
     return render_template("communications/write.html", form=form, counted=counted,
                            people=people, shown=shown, editing=editing,
                            unlisted=[i for i in form.exclus.data or () if i not in listed],
-                           fields=merge.SHOWN), \
+                           fields=merge.SHOWN, files_of=communications.files_of,
+                           size_text=size_text), \
         400 if saving or (request.method == "POST" and counted is None) else 200
 
 
@@ -200,7 +202,9 @@ def _save(form: WriteForm, audience: Audience, groups, signatures, editing, *,
             saved = communications.create(current_user, plan, portal_url=portal_url(),
                                           files=_files(), idempotency_key=form.cle.data or None)
         else:
-            communications.update(editing, plan, files=_files())
+            communications.update(editing, plan, files=_files(),
+                                  removed_file_ids=request.form.getlist("retirer_fichier",
+                                                                        type=int))
             saved = editing
     except CommunicationError as error:
         form.form_errors.append(problem_text(error))

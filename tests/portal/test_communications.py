@@ -322,6 +322,43 @@ def test_someone_elses_communication_is_not_found(staff, app):
     assert client.get(f"/communications/messages/{made.id}").status_code == 404
 
 
+def test_a_drafts_attachments_are_listed_removable_and_counted_together(teacher, app,
+                                                                       monkeypatch):
+    """Each save added its files and checked only the new ones against the limit; the
+    draft's page showed none of those it kept, so authors attached them again."""
+    from io import BytesIO
+
+    from mailgate.automations import communications as business
+    from mailgate.automations.models import CommunicationFile
+
+    monkeypatch.setattr(business, "FILES_MAX_BYTES", 40)
+    fields = {"groupes": str(group_id(app, "4A")), "objet": "Programme", "texte": "Ci-joint",
+              "brouillon": "1"}
+
+    def save(url: str, *files: bytes, **extra):
+        page = teacher.get(url).get_data(as_text=True)
+        return teacher.post(url, content_type="multipart/form-data", data={
+            "csrf_token": csrf_token(page), **fields, **extra,
+            "fichiers": [(BytesIO(data), f"f{n}.pdf") for n, data in enumerate(files)]})
+
+    assert save("/communications/ecrire", b"%PDF-1.4 premier").status_code == 303
+    [draft] = communications_of(app, "claire.bernard")
+    url = f"/communications/ecrire/{draft.id}"
+    page = teacher.get(url).get_data(as_text=True)
+    assert "Retirer f0.pdf" in Text.of(page)
+    with app.app_context():
+        [kept] = db.session.scalars(select(CommunicationFile.id).where(
+            CommunicationFile.communication_id == draft.id))
+    too_big = save(url, b"%PDF-1.4 second, trop pour deux")
+    assert too_big.status_code == 400       # 16 kept + 31 added > 40
+    replaced = save(url, b"%PDF-1.4 second, trop pour deux", retirer_fichier=str(kept))
+    assert replaced.status_code == 303
+    with app.app_context():
+        assert list(db.session.execute(select(CommunicationFile.data).where(
+            CommunicationFile.communication_id == draft.id)).scalars()) == [
+            b"%PDF-1.4 second, trop pour deux"]
+
+
 def test_an_attachment_travels_with_the_message(teacher, app):
     from io import BytesIO
 
