@@ -44,6 +44,19 @@ def book(event: Event, occurrences: Sequence[Occurrence]) -> None:
         raise
 
 
+def holds(event: Event, occurrences: Sequence[Occurrence]) -> bool:
+    """Whether `event`'s bookings already cover exactly these occurrences (its dates did not
+    change): an archived resource is kept then, never booked anew."""
+    held = set(db.session.execute(select(Booking.starts_at, Booking.ends_at).where(
+        Booking.event_id == event.id)).tuples())
+    return held == {(o.starts_at, o.ends_at) for o in occurrences}
+
+
+def release(events: Sequence[Event]) -> None:
+    """Free every booking of `events` (before booking them again together)."""
+    db.session.execute(delete(Booking).where(Booking.event_id.in_([e.id for e in events])))
+
+
 def _insert(rows: list[dict]) -> None:
     """Two overlapping INSERTs at the same instant can each wait on the other's uncommitted
     row while checking the exclusion constraint: PostgreSQL then aborts one of them as a

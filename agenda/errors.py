@@ -19,6 +19,7 @@ class Problem(enum.StrEnum):
     RECURRENCE_TOO_LONG = "recurrence_too_long"      # max
     NOT_AN_OCCURRENCE = "not_an_occurrence"
     UNKNOWN_RESOURCE = "unknown_resource"
+    RESOURCE_ARCHIVED = "resource_archived"          # resource: kept, not at new dates
     RESOURCE_TAKEN = "resource_taken"                # resource, title, starts, ends
     RESOURCE_NAME_TAKEN = "resource_name_taken"      # name
     RESOURCE_NAME_MISSING = "resource_name_missing"

@@ -82,6 +82,7 @@ def save(author: Account, agenda: Agenda, data: EventInput,
     event.notify, event.ask_confirmation = data.notify, data.ask_confirmation
     event.follow_up = data.follow_up
     event.read_receipt = data.notify and data.read_receipt
+    archived = [r for r in resources if not r.active]
     event.resources = resources
     if data.publish or was_published:
         event.status = EventStatus.PUBLISHED
@@ -89,6 +90,9 @@ def save(author: Account, agenda: Agenda, data: EventInput,
     db.session.flush()
     occurrences = _set_exceptions(event, data.excluded)
     event.last_ends_at = max(o.ends_at for o in occurrences) if occurrences else ends
+    if archived and event.status == EventStatus.PUBLISHED \
+            and not booking.holds(event, occurrences):
+        raise AgendaError(Problem.RESOURCE_ARCHIVED, resource=archived[0].name)
     booking.book(event, occurrences)
     if not was_published:
         return event, Change.ADDED if event.status == EventStatus.PUBLISHED else Change.NONE

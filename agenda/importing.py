@@ -2,8 +2,10 @@
 
 `plan` says what each event of the file would become — created, updated (same UID already
 in this agenda), unchanged, or skipped with its reason — and `apply` does it. Imported
-events are published without notices (the file's authors told their people already) and
-reserve no resource. A UID that belongs to another agenda's event is skipped, never moved:
+events are published without notices (the file's authors told their people already); a new
+one reserves no resource, an updated one keeps its own, booked again for its new dates
+(every updated event's bookings are released first, so that two events of the file may swap
+their times). A UID that belongs to another agenda's event is skipped, never moved:
 an import cannot take over someone else's event.
 """
 from __future__ import annotations
@@ -63,6 +65,7 @@ def apply(author: Account | None, agenda: Agenda, read: ReadCalendar) -> list[Li
     fates = {line.uid: line.fate for line in lines}
     existing = {e.uid: e for e in db.session.scalars(
         select(Event).where(Event.uid.in_([e.uid for e in read.events])))}
+    holding = []        # updated events with resources, and their new occurrences
     for imported in read.events:
         fate = fates[imported.uid]
         if fate == Fate.CREATE:
@@ -75,15 +78,19 @@ def apply(author: Account | None, agenda: Agenda, read: ReadCalendar) -> list[Li
             event = existing[imported.uid]
             event.sequence += 1
             occurrences = _copy(event, imported)
-            if event.resources:     # its rooms follow it (freed when it is cancelled)
-                db.session.flush()
-                booking.book(event, occurrences)
+            if event.resources:
+                holding.append((event, occurrences))
+    if holding:     # their rooms follow them (freed when cancelled); a conflict refuses all
+        db.session.flush()
+        booking.release([event for event, _ in holding])
+        for event, occurrences in holding:
+            booking.book(event, occurrences)
     return lines
 
 
 def _copy(event: Event, imported: ImportedEvent) -> list[recurrence.Occurrence]:
     """The file's values into `event`; its occurrences (the first date only for a rule the
-    expander rejects)."""
+    expander rejects; none when every date is excluded)."""
     event.title, event.place, event.summary = imported.title, imported.place, imported.summary
     event.starts_at, event.ends_at = imported.starts_at, imported.ends_at
     event.all_day, event.rrule = imported.all_day, imported.rrule
@@ -95,9 +102,9 @@ def _copy(event: Event, imported: ImportedEvent) -> list[recurrence.Occurrence]:
     try:
         every = recurrence.all_of(event, strict=False) if event.rrule else first
     except AgendaError:
-        every = []
+        every = first
     event.last_ends_at = max((o.ends_at for o in every), default=imported.ends_at)
-    return every or first
+    return every
 
 
 def _same(event: Event, imported: ImportedEvent) -> bool:

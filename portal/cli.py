@@ -164,7 +164,12 @@ def import_ics(file: str, group: str, apply_: bool):
         except AgendaError as error:
             raise OneLine(f"{file} : {describe(error)}") from None
         agenda = access.ensure_agenda(target)
-        lines = importing.apply(None, agenda, read) if apply_ else importing.plan(agenda, read)
+        try:
+            lines = importing.apply(None, agenda, read) if apply_ else \
+                importing.plan(agenda, read)
+        except AgendaError as error:    # a room the file's new times would take twice
+            db.session.rollback()
+            raise OneLine(f"{file} : {describe(error)}") from None
         fates, notes = fate_labels(), note_labels()
         for line in lines:
             when = f"{times.to_local(line.starts_at):%d/%m/%Y %H:%M}" if line.starts_at else ""

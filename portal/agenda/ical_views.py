@@ -13,7 +13,7 @@ from agenda import access, feeds, ical, ical_read, importing
 from agenda.errors import AgendaError
 from agenda.models import Agenda, Event
 from directory.clock import utcnow
-from directory.db import db
+from directory.db import db, write_transaction
 
 from .blueprint import agenda_or_404, bp, space_route
 from .forms import ImportForm
@@ -67,9 +67,8 @@ def import_ics(group_id: int | None = None, rubric_id: int | None = None):
     if form.validate_on_submit():
         try:
             read = ical_read.read(form.file.data.read(ical_read.MAX_BYTES + 1))
-            if form.confirm.data:
-                lines = importing.apply(current_user, agenda, read)
-                db.session.commit()
+            if form.confirm.data:   # the writer's lock, as any booking takes it
+                lines = write_transaction(lambda: importing.apply(current_user, agenda, read))
                 applied = True
             else:
                 lines = importing.plan(agenda, read)

@@ -31,6 +31,9 @@ TEXTS = {
                                   "peut pas être exclu."),
     Problem.UNKNOWN_RESOURCE: _l("Une des ressources choisies n'existe pas ou n'est plus "
                                  "réservable dans cet établissement."),
+    Problem.RESOURCE_ARCHIVED: _l("« %(resource)s » est archivé : l'évènement le garde à ses "
+                                  "dates, mais ne peut pas le réserver à d'autres. Décochez-le "
+                                  "pour changer les dates."),
     Problem.RESOURCE_TAKEN: _l("« %(resource)s » est déjà réservé du %(starts)s au %(ends)s "
                                "pour « %(title)s » : rien n'a été enregistré. Choisissez "
                                "d'autres horaires ou une autre ressource."),

@@ -223,6 +223,43 @@ def test_an_imported_update_moves_the_events_bookings(teacher, app):
     assert held() == []
 
 
+def test_an_import_may_swap_two_events_but_not_take_a_room_twice(teacher, app):
+    """Two events of the file holding the same room exchange their times: booked together,
+    not one after the other against the other's old booking. Moving one onto a third
+    event's booking refuses the whole file, in words."""
+    car = coach(app)
+    first = event_id_of(new_event(teacher, app, title="Premier", resources=[car]))
+    second = event_id_of(new_event(teacher, app, title="Second", resources=[car],
+                                   start_date="2026-03-19", end_date="2026-03-19"))
+    third = event_id_of(new_event(teacher, app, title="Troisième", resources=[car],
+                                  start_date="2026-03-26", end_date="2026-03-26"))
+    with app.app_context():
+        uids = {i: db.session.get(Event, i).uid for i in (first, second, third)}
+    url = f"/agenda/groupe/{group_id(app, '4A')}/importer"
+
+    def send(*events: tuple[int, str]):
+        lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Test//FR"]
+        for event_id, day in events:
+            lines += ["BEGIN:VEVENT", f"UID:{uids[event_id]}", "DTSTAMP:20260101T000000Z",
+                      f"DTSTART:{day}T080000Z", f"DTEND:{day}T110000Z",
+                      f"SUMMARY:{event_id}", "END:VEVENT"]
+        data = "\r\n".join([*lines, "END:VCALENDAR", ""]).encode()
+        return teacher.post(url, content_type="multipart/form-data", data={
+            "csrf_token": csrf_token(teacher.get(url).get_data(as_text=True)),
+            "confirm": "y", "file": (io.BytesIO(data), "agenda.ics")})
+
+    def days() -> list[str]:
+        with app.app_context():
+            return [f"{db.session.get(Event, i).starts_at:%d}" for i in (first, second)]
+
+    assert send((first, "20260319"), (second, "20260312")).status_code == 200
+    assert days() == ["19", "12"]
+    refused = send((first, "20260326"))
+    assert refused.status_code == 400
+    assert "« Car » est déjà réservé" in html(refused).text
+    assert days() == ["19", "12"]
+
+
 def test_an_archived_resource_stays_booked_when_its_event_is_edited(teacher, app):
     """The edit form offered the active resources only: the event's archived one was not
     drawn, so the browser did not send it and any edit took it off without a word."""
@@ -245,6 +282,14 @@ def test_an_archived_resource_stays_booked_when_its_event_is_edited(teacher, app
         event = db.session.get(Event, event_id)
         assert event.title == "Sortie au musée (bis)"
         assert [r.id for r in event.resources] == [car]
+    # kept at its dates, never booked at others
+    moved = post_form(teacher, url, {**FORM, "agenda": gid, "start_date": "2026-03-19",
+                                     "end_date": "2026-03-19", "resources": [str(car)],
+                                     "publish": "x"})
+    assert moved.status_code == 400
+    assert "« Car » est archivé" in " ".join(messages(html(moved)))
+    with app.app_context():
+        assert f"{db.session.get(Event, event_id).starts_at:%d}" == "12"
 
 
 def test_a_two_day_event_over_the_clock_change_shows_both_days(teacher, app):
