@@ -212,10 +212,11 @@ def update(communication: Communication, draft: Draft,
     """Change a communication: its files `removed_file_ids` taken off, `files` added, all
     of them together within FILES_MAX_BYTES."""
     now = utcnow()
-    if removed_file_ids:
+    removed = [i for i in removed_file_ids if valid_id(i)]
+    if removed:
         db.session.execute(delete(CommunicationFile).where(
             CommunicationFile.communication_id == communication.id,
-            CommunicationFile.id.in_([int(i) for i in removed_file_ids])))
+            CommunicationFile.id.in_(removed)))
     kept = sum(size for _, _, size in files_of(communication))
     _check(draft, files, now, kept_bytes=kept)
     _fill(communication, draft)

@@ -305,6 +305,9 @@ def test_staff_manage_the_automated_communications_of_their_school(staff, app):
     assert staff.get(f"/communications/automatisees/{made.id}?envoi=999999").status_code == 404
     assert staff.get(f"/communications/automatisees/{made.id}/envois/999999.csv"
                      ).status_code == 404
+    other = app.test_client()
+    login(other, "claire.bernard")          # not of this school's staff
+    assert other.get(link).status_code in (403, 404)
 
 
 def test_someone_elses_communication_is_not_found(staff, app):
@@ -349,6 +352,7 @@ def test_a_drafts_attachments_are_listed_removable_and_counted_together(teacher,
     with app.app_context():
         [kept] = db.session.scalars(select(CommunicationFile.id).where(
             CommunicationFile.communication_id == draft.id))
+    assert save(url, retirer_fichier="99999999999").status_code == 303     # no such file
     too_big = save(url, b"%PDF-1.4 second, trop pour deux")
     assert too_big.status_code == 400       # 16 kept + 31 added > 40
     replaced = save(url, b"%PDF-1.4 second, trop pour deux", retirer_fichier=str(kept))
