@@ -7,7 +7,10 @@ progress); without JavaScript the apply button runs every batch in one request.
 """
 from __future__ import annotations
 
-from flask import abort, flash, jsonify, redirect, render_template, url_for
+from math import ceil
+from typing import NamedTuple
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
@@ -28,6 +31,12 @@ from .password_mail import send_passwords
 
 WEB_BATCH = 200
 SHEETS_AT_ONCE = 2000
+PREVIEW_PAGE = 500      # rows of the preview a page shows (a school's file: up to 50,000)
+
+
+class PreviewPage(NamedTuple):
+    number: int
+    pages: int
 
 
 def mail_generated_passwords(created) -> None:
@@ -73,7 +82,15 @@ def preview(import_id: int):
     plan = plan_import(school, kept.content, create_classes=kept.create_classes,
                        importer=current_user._get_current_object())
     db.session.rollback()
+    errors_only = request.args.get("erreurs") == "1"
+    rows = [r for r in plan.rows if r.fate == Fate.ERROR] if errors_only else plan.rows
+    number = request.args.get("page", 1, type=int)
+    pages = max(1, ceil(len(rows) / PREVIEW_PAGE))
+    if not 1 <= number <= pages:
+        abort(404)
     return render_template("admin/import_preview.html", kept=kept, plan=plan, school=school,
+                           rows=rows[(number - 1) * PREVIEW_PAGE:number * PREVIEW_PAGE],
+                           page=PreviewPage(number, pages), errors_only=errors_only,
                            Fate=Fate, wording=wording, said=said,
                            confirm=ConfirmForm())
 

@@ -377,6 +377,27 @@ def upload(client, app, data: bytes, *, name="eleves.csv", create_classes=False)
                        content_type="multipart/form-data")
 
 
+def test_a_long_files_preview_is_paged_and_its_errors_found_apart(admin, app):
+    """A school's file may hold tens of thousands of rows: the preview showed them all in one
+    page. Now 500 a page, and the rows in error on their own."""
+    rows = [[f"Nom{n:04d}", "Élève", "Élève", "4A", "", ""] for n in range(1, 1201)]
+    rows[700][2] = "Chef"                           # line 702: an unknown profile
+    response = upload(admin, app, excel_fr(rows))
+    assert response.status_code == 303
+    url = response.headers["Location"]
+
+    def lines(query: str = "") -> list[str]:
+        page = html(admin.get(url + query))
+        return [tr.all("td")[0].text for tr in
+                page.one("table", class_="import-preview").one("tbody").all("tr")]
+
+    first = lines()
+    assert len(first) == 500 and first[0] == "2"
+    assert lines("?page=3") == [str(n) for n in range(1002, 1202)]
+    assert admin.get(url + "?page=4").status_code == 404
+    assert lines("?erreurs=1") == ["702"]
+
+
 def test_upload_preview_apply_and_print_sheets(admin, app):
     data = excel_fr([["Blondel", "Victor", "Élève", "4A", "", ""],
                      ["Blondel", "Véra", "Parent", "", "vera@example.org", ""],
