@@ -164,11 +164,17 @@ def set_manager(editor: Account, group: Group, account_id: int, manager: bool) -
         .values(is_manager=manager, **({"access_ends_at": None} if manager else {})))
 
 
+def name_too_long(name: str) -> bool:
+    """A group's name past NAME_MAX, or its folded form (Group.search_name), which « œ »,
+    « ß » and ligatures make longer than the name."""
+    return len(name) > NAME_MAX or len(search_key("", name)[0]) > NAME_MAX
+
+
 def _checked_text(name: str, description: str) -> tuple[str, str]:
     name, description = (name or "").strip(), (description or "").strip()
     if not name:
         raise InvalidInput.of("group_name_missing")
-    if len(name) > NAME_MAX:
+    if name_too_long(name):
         raise InvalidInput.of("group_name_too_long", max=NAME_MAX)
     if not search_key("", name)[0]:
         raise InvalidInput.of("group_name_no_letter")

@@ -33,6 +33,8 @@ from .allocation import next_free, taken_variants
 from .clock import end_of_local_day
 from .db import db
 from .enums import GroupKind, Profile
+from .groups import NAME_MAX as GROUP_NAME_MAX
+from .groups import name_too_long as group_name_too_long
 from .models import Account, AccountSchool, Group, GroupMember, ParentLink, School
 from .naming import login_for, search_key
 from .passwords import POLICY, policy_errors
@@ -41,7 +43,6 @@ from .wording import Reason
 CHUNK = 500
 LIMITS = {"first_name": 100, "last_name": 100, "class_name": 120, "email": 254,
           "external_id": 64, "password": 200}
-GROUP_NAME_LIMIT = 120      # a cohort is a group: Group.name's length
 
 PROFILE_WORDS = {
     "eleve": Profile.STUDENT, "eleves": Profile.STUDENT, "student": Profile.STUDENT,
@@ -186,12 +187,10 @@ def _checked(row: FileRow, first_lines: dict[int, int], namesakes: dict[int, int
     for name, limit in LIMITS.items():
         if len(getattr(row, name)) > limit:
             plan.error("too_long", column=HEADER_NAMES[name], limit=limit)
-    if row.class_name and len(row.class_name) <= LIMITS["class_name"] \
-            and _group_key_too_long(row.class_name):
-        plan.error("too_long", column=HEADER_NAMES["class_name"], limit=GROUP_NAME_LIMIT)
-    if any(len(cohort) > GROUP_NAME_LIMIT or _group_key_too_long(cohort)
-           for cohort in row.cohorts):
-        plan.error("too_long", column="groupe", limit=GROUP_NAME_LIMIT)
+    if len(row.class_name) <= LIMITS["class_name"] and group_name_too_long(row.class_name):
+        plan.error("too_long", column=HEADER_NAMES["class_name"], limit=GROUP_NAME_MAX)
+    if any(group_name_too_long(cohort) for cohort in row.cohorts):     # groups too
+        plan.error("too_long", column="groupe", limit=GROUP_NAME_MAX)
     if row.email and not _looks_like_email(row.email):
         plan.error("bad_email", email=row.email)
     if row.password and policy_errors(row.password):
@@ -207,12 +206,6 @@ def _checked(row: FileRow, first_lines: dict[int, int], namesakes: dict[int, int
     if row.line in namesakes:
         plan.error("namesake", line=namesakes[row.line])
     return plan
-
-
-def _group_key_too_long(name: str) -> bool:
-    """A group's folded name (its search key, Group.search_name) may be longer than the name
-    itself (« œ », « ß », ligatures): it must fit too."""
-    return len(search_key("", name)[0]) > GROUP_NAME_LIMIT
 
 
 def _day(text: str) -> date | None:

@@ -54,7 +54,8 @@ def test_co_managers_need_the_manager_role(claire):
 
 
 @pytest.mark.parametrize(("name", "message"), [
-    ("", "Donnez un nom"), ("x" * 121, "dépasse 120"), ("%%%", "au moins une lettre"),
+    ("", "Donnez un nom"), ("x" * 121, "dépasse 120"), ("œ" * 61, "dépasse 120"),
+    ("%%%", "au moins une lettre"),
     ("Atelier théâtre", "existe déjà")])
 def test_bad_names_are_refused(claire, group, name, message):
     before = db.session.scalar(select(func.count()).select_from(Group))
