@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 
 from agenda import times
-from directory.db import db
+from directory.db import db, write_transaction
 from directory.errors import PreauError
 
 from .cli_french import install as speak_french
@@ -164,9 +164,9 @@ def import_ics(file: str, group: str, apply_: bool):
         except AgendaError as error:
             raise OneLine(f"{file} : {describe(error)}") from None
         agenda = access.ensure_agenda(target)
-        try:
-            lines = importing.apply(None, agenda, read) if apply_ else \
-                importing.plan(agenda, read)
+        try:    # applying books rooms: the writer's lock, as the web import takes it
+            lines = write_transaction(lambda: importing.apply(None, agenda, read)) \
+                if apply_ else importing.plan(agenda, read)
         except AgendaError as error:    # a room the file's new times would take twice
             db.session.rollback()
             raise OneLine(f"{file} : {describe(error)}") from None
@@ -180,7 +180,6 @@ def import_ics(file: str, group: str, apply_: bool):
         counts = {fate: sum(line.fate == fate for line in lines) for fate in importing.Fate}
         summary = ", ".join(f"{n} {fates[fate]}" for fate, n in counts.items() if n)
         if apply_:
-            db.session.commit()
             click.echo(f"Agenda « {target.name} » : {summary}.")
         else:
             click.echo(f"Simulation pour l'agenda « {target.name} » : {summary}. Rien n'est "

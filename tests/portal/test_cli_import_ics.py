@@ -105,3 +105,44 @@ def test_a_uid_twice_is_said_in_words(demo_env, tmp_path, live_database):
     assert result.exit_code == 0, result.output
     assert "cet UID figure déjà plus haut dans le fichier" in result.output
     assert "duplicate_uid" not in result.output
+
+
+def test_a_room_the_file_would_take_twice_is_said_in_a_sentence(demo_env, tmp_path,
+                                                                 live_database):
+    """Two imported events hold the coach; a file moving the first onto the second's day is
+    refused whole, in a sentence naming the room, and leaves the first where it was."""
+    env, url = demo_env
+
+    def calendar(*events: tuple[str, str]) -> str:
+        lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Test//FR"]
+        for uid, day in events:
+            lines += ["BEGIN:VEVENT", f"UID:{uid}", "DTSTAMP:20260101T000000Z",
+                      f"DTSTART:{day}T080000Z", f"DTEND:{day}T110000Z", f"SUMMARY:{uid}",
+                      "END:VEVENT"]
+        return "\r\n".join([*lines, "END:VCALENDAR", ""])
+
+    file = tmp_path / "car.ics"
+    file.write_text(calendar(("car-1@test", "20260402"), ("car-2@test", "20260409")))
+    assert preau(env, "import-ics", str(file), "--group", four_a(url), "--apply").exit_code == 0
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        school = connection.scalar(sa.text("SELECT id FROM school WHERE uai = '0310024H'"))
+        car = connection.scalar(sa.text(
+            "INSERT INTO agenda_resource (school_id, name, kind, active) "
+            "VALUES (:school, 'Car', 'room', :yes) RETURNING id"), {"school": school, "yes": True})
+        for event_id, starts_at, ends_at in connection.execute(sa.text(
+                "SELECT id, starts_at, ends_at FROM agenda_event "
+                "WHERE uid IN ('car-1@test', 'car-2@test')")).all():
+            connection.execute(sa.text("INSERT INTO agenda_event_resource (event_id, resource_id) "
+                                       "VALUES (:event, :car)"), {"event": event_id, "car": car})
+            connection.execute(sa.text(
+                "INSERT INTO agenda_booking (resource_id, event_id, starts_at, ends_at) "
+                "VALUES (:car, :event, :starts, :ends)"),
+                {"car": car, "event": event_id, "starts": starts_at, "ends": ends_at})
+    engine.dispose()
+    file.write_text(calendar(("car-1@test", "20260409")))
+    result = preau(env, "import-ics", str(file), "--group", four_a(url), "--apply")
+    assert "« Car » est déjà réservé" in one_error_line(result)
+    assert "resource_taken" not in result.output
+    day = query(url, "SELECT starts_at FROM agenda_event WHERE uid = 'car-1@test'")[0][0]
+    assert str(day).startswith("2026-04-02")
