@@ -251,20 +251,56 @@ def reset_passwords(accounts: list[Account], password: str | None = None) -> lis
     return result
 
 
-def delete_accounts(admin: Account, accounts: list[Account]) -> list[Refusal]:
+@dataclass
+class Deletion:
+    refused: list[Refusal]
+    #: kept, for they belong to schools the administrator does not administer too (a teacher
+    #: of two schools, a parent of two): only taken out of hers (`withdraw_from_schools`)
+    withdrawn: list[Account]
+
+
+def delete_accounts(admin: Account, accounts: list[Account]) -> Deletion:
     """Erase the accounts and, through the foreign keys, everything personal attached to
     them (mailbox, address book, memberships, links); what they wrote to others stays with
     the others, without author. Their universal address stays allocated, never reused.
-    The messages themselves are mailgate's: call `mailgate.mailbox.delete_accounts`, which
-    also erases those only these mailboxes held."""
-    refusals = []
+    An account that also belongs to a school `admin` does not administer is not hers to
+    erase: it only leaves her schools. The messages themselves are mailgate's: call
+    `mailgate.mailbox.delete_accounts`, which also erases those only these mailboxes held."""
+    deletion = Deletion(refused=[], withdrawn=[])
     for account in accounts:
         if account.id == admin.id:
-            refusals.append(Refusal.SELF)
-            continue
-        db.session.delete(account)
+            deletion.refused.append(Refusal.SELF)
+        elif schools_beyond_reach(admin, account):
+            withdraw_from_schools(admin, account)
+            deletion.withdrawn.append(account)
+        else:
+            db.session.delete(account)
     db.session.flush()
-    return refusals
+    return deletion
+
+
+def schools_beyond_reach(admin: Account, account: Account) -> list[School]:
+    """The schools of `account` that `admin` does not administer."""
+    school_ids = administered_school_ids(admin)
+    if school_ids is None:
+        return []
+    return [school for school in account.schools if school.id not in school_ids]
+
+
+def withdraw_from_schools(admin: Account, account: Account) -> None:
+    """Take `account` out of the schools `admin` administers: its membership of them, of
+    their groups (classes, institutional and ad hoc) and its links to their pupils. It keeps
+    its other schools, mailbox and password."""
+    school_ids = administered_school_ids(admin) or []
+    db.session.execute(delete(GroupMember).where(
+        GroupMember.account_id == account.id,
+        GroupMember.group_id.in_(select(Group.id).where(Group.school_id.in_(school_ids)))))
+    db.session.execute(delete(ParentLink).where(
+        ParentLink.parent_id == account.id,
+        ParentLink.child_id.in_(select(Account.id).where(scope_condition(admin)))))
+    db.session.execute(delete(AccountSchool).where(AccountSchool.account_id == account.id,
+                                                   AccountSchool.school_id.in_(school_ids)))
+    db.session.expire(account)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from math import ceil
 from sqlalchemy import case, func, select, update
 
 from directory import account_admin
-from directory.account_admin import Refusal
+from directory.account_admin import Deletion
 from directory.clock import utcnow
 from directory.db import db
 from directory.enums import Role
@@ -230,15 +230,15 @@ def empty_trash(account: Account) -> int:
     return store.delete_items(account, ids) if ids else 0
 
 
-def delete_accounts(admin: Account, accounts: list[Account]) -> list[Refusal]:
+def delete_accounts(admin: Account, accounts: list[Account]) -> Deletion:
     """`directory.account_admin.delete_accounts`, and with the mailboxes the messages nobody
     else holds (drafts, what only they received, and those messages' attachments): erasing an
     account erases what it alone kept (SPEC §8, RGPD), not only its references to it."""
     held = set(db.session.scalars(select(MailboxItem.message_id).where(
         MailboxItem.account_id.in_([account.id for account in accounts]))))
-    refusals = account_admin.delete_accounts(admin, accounts)
+    deletion = account_admin.delete_accounts(admin, accounts)
     store.collect_garbage(held)
-    return refusals
+    return deletion
 
 
 # Drafts --------------------------------------------------------------------------------

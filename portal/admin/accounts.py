@@ -282,11 +282,16 @@ def reset_and_report(accounts, *, mode: str, password: str | None = None):
     return redirect(target, code=303)
 
 
-@bp.route("/comptes/<int(max=2147483647):account_id>/fiche", methods=["POST"])
+@bp.route("/comptes/<int(max=2147483647):account_id>/fiche", methods=["GET", "POST"])
 @administrator_required
 def sheet(account_id: int):
+    """The sheet carries a new password: the page first says the current one will stop
+    working, and the sheet is made by its button."""
     target = _account_or_404(account_id)
-    if not ConfirmForm().validate_on_submit():
+    form = ConfirmForm()
+    if request.method == "GET":
+        return render_template("admin/sheet_confirm.html", account=target, form=form)
+    if not form.validate_on_submit():
         abort(400)
     return reset_and_report([target], mode="fiche")
 
@@ -295,18 +300,25 @@ def sheet(account_id: int):
 @administrator_required
 def delete(account_id: int):
     target = _account_or_404(account_id)
+    elsewhere = rules.schools_beyond_reach(current_user, target)
     form = ConfirmForm()
     if form.validate_on_submit():
         name = target.full_name
-        if mailbox.delete_accounts(current_user, [target]):
+        deletion = mailbox.delete_accounts(current_user, [target])
+        if deletion.refused:
             flash(gettext("Vous ne pouvez pas supprimer votre propre compte."), "warning")
             return redirect(url_for(".account", account_id=account_id), code=303)
         db.session.commit()
-        flash(gettext("Le compte de %(name)s est supprimé.", name=name), "success")
+        if deletion.withdrawn:
+            flash(gettext("%(name)s est retiré de votre établissement ; son compte reste dans "
+                          "les autres.", name=name), "success")
+        else:
+            flash(gettext("Le compte de %(name)s est supprimé.", name=name), "success")
         return redirect(url_for(".accounts"), code=303)
     messages = db.session.scalar(select(func.count()).select_from(MailboxItem)
                                  .where(MailboxItem.account_id == target.id))
-    return render_template("admin/delete.html", account=target, form=form, messages=messages)
+    return render_template("admin/delete.html", account=target, form=form, messages=messages,
+                           elsewhere=elsewhere)
 
 
 @bp.route("/comptes/nouveau", methods=["GET", "POST"])

@@ -48,7 +48,9 @@ def test_import_preview_apply_find_print_suspend(page):
     axe_check(page)
     account_url = page.url
 
-    page.get_by_role("button", name="Imprimer une fiche (nouveau mot de passe)").click()
+    page.get_by_role("link", name="Imprimer une fiche (nouveau mot de passe)…").click()
+    assert "cessera de fonctionner" in page.locator("main").inner_text()
+    page.get_by_role("button", name="Remplacer le mot de passe et afficher la fiche").click()
     sheet = page.locator("article.login-sheet")
     assert sheet.locator(".sheet-login").inner_text() == login
     assert len(sheet.locator(".sheet-password").inner_text()) >= 12

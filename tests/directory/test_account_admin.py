@@ -11,7 +11,7 @@ from directory.accounts import school_by_uai
 from directory.clock import utcnow
 from directory.db import db
 from directory.enums import Profile
-from directory.models import Account, AllocatedAddress
+from directory.models import Account, AllocatedAddress, Group, GroupMember, ParentLink
 from directory.passwords import verify_password
 from directory.rights import writable
 from directory.search import AccountFilters, search_query
@@ -111,11 +111,40 @@ def test_reset_password_forces_a_change_and_says_where_it_goes(region_admin):
 def test_delete_erases_the_account_but_never_frees_its_address(region_admin):
     lucas = by_login("lucas.martin")
     address = lucas.address
-    assert rules.delete_accounts(region_admin, [lucas]) == []
+    assert rules.delete_accounts(region_admin, [lucas]) == rules.Deletion([], [])
     db.session.commit()
     assert by_login("lucas.martin") is None
     assert db.session.get(AllocatedAddress, address) is not None
-    assert rules.delete_accounts(region_admin, [region_admin]) == [Refusal.SELF]
+    assert rules.delete_accounts(region_admin, [region_admin]).refused == [Refusal.SELF]
+
+
+def test_a_school_admin_takes_a_teacher_of_two_schools_out_of_hers_without_erasing_him(
+        school_admin, region_admin):
+    """Claire teaches in the other school too: its administrator still needs her account.
+    Deleting her from the first school takes her out of it, its groups and its pupils'
+    links; a region administrator erases her."""
+    claire, zoe = by_login("claire.bernard"), by_login("zoe.le-gall")
+    other = school_by_uai("0310002C")
+    there = db.session.scalar(select(Group).where(Group.school_id == other.id).limit(1))
+    claire.schools.append(other)
+    db.session.add_all([GroupMember(group_id=there.id, account_id=claire.id, is_manager=False),
+                        ParentLink(parent_id=claire.id, child_id=zoe.id)])
+    db.session.commit()
+    assert rules.schools_beyond_reach(school_admin, claire) == [other]
+    assert rules.schools_beyond_reach(region_admin, claire) == []
+    deletion = rules.delete_accounts(school_admin, [claire])
+    db.session.commit()
+    assert deletion == rules.Deletion([], [claire])
+    kept = by_login("claire.bernard")
+    assert kept is not None and kept.schools == [other]
+    groups = set(db.session.scalars(select(GroupMember.group_id).where(
+        GroupMember.account_id == kept.id)))
+    assert groups == {there.id}
+    assert db.session.scalar(select(ParentLink).where(ParentLink.parent_id == kept.id)) is None
+    assert rules.administered_account(school_admin, kept.id) is None
+    assert rules.delete_accounts(region_admin, [kept]).withdrawn == []
+    db.session.commit()
+    assert by_login("claire.bernard") is None
 
 
 def test_created_by_hand_with_the_nomenclature_and_a_collision_number(region_admin):

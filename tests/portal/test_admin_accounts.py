@@ -195,6 +195,9 @@ def test_reset_by_mail_without_address_says_print_a_sheet(admin, app):
 
 def test_printable_sheet_gives_a_working_password(admin, app):
     zoe = account(app, "zoe.le-gall")
+    asked = html(admin.get(f"/administration/comptes/{zoe.id}/fiche"))
+    assert "le mot de passe actuel de zoe.le-gall cessera de fonctionner" in asked.text
+    assert account(app, "zoe.le-gall").password_hash == zoe.password_hash
     page = html(post_form(admin, f"/administration/comptes/{zoe.id}/fiche", {},
                           page=f"/administration/comptes/{zoe.id}"))
     assert page.one("dd", class_="sheet-login").text == "zoe.le-gall"
@@ -214,6 +217,29 @@ def test_delete_states_what_happens_then_erases(admin, app):
     post_form(admin, f"/administration/comptes/{lucas.id}/suppression", {},
               page=f"/administration/comptes/{lucas.id}/suppression")
     assert account(app, "lucas.martin") is None
+
+
+def test_a_school_admin_withdraws_a_teacher_of_two_schools_rather_than_erase_him(
+        school_admin, app):
+    from directory.models import School
+
+    with app.app_context():
+        claire = db.session.scalar(select(Account).where(Account.login == "claire.bernard"))
+        other = db.session.scalar(select(School).where(School.uai == "0310002C"))
+        claire.schools.append(other)
+        db.session.commit()
+        url, other_name = f"/administration/comptes/{claire.id}/suppression", other.name
+    page = html(school_admin.get(url))
+    assert "Retirer Claire Bernard de votre établissement" in page.one("h1").text
+    assert other_name in page.text and "Supprimer définitivement" not in page.text
+    response = post_form(school_admin, url, {}, page=url, follow_redirects=True)
+    assert ("Claire Bernard est retiré de votre établissement ; son compte reste dans les "
+            "autres.") in messages(html(response))
+    kept = account(app, "claire.bernard")
+    assert kept is not None
+    with app.app_context():
+        assert [s.uai for s in db.session.get(Account, kept.id).schools] == ["0310002C"]
+    assert school_admin.get(url).status_code == 404
 
 
 def test_deleting_an_account_erases_the_messages_only_its_mailbox_held(admin, app):
