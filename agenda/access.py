@@ -22,7 +22,7 @@ from directory.db import db
 from directory.enums import GroupKind, Profile
 from directory.models import Account, Group, GroupMember, ParentLink
 from directory.rubric_models import Rubric
-from directory.search import valid_id
+from directory.search import id_from, valid_id
 
 from .models import Agenda, Event, EventStatus
 
@@ -148,10 +148,10 @@ def agenda_of_rubric(account: Account, rubric_id: int, *,
 def agenda_of_key(account: Account, key: str) -> Agenda | None:
     """The agenda the event form names by `Agenda.key` ("12": group, "r5": rubric)."""
     key = (key or "").strip()
-    if key.isdigit():
-        return agenda_of_group(account, int(key))
-    if key[:1] == "r" and key[1:].isdigit():
-        return agenda_of_rubric(account, int(key[1:]))
+    if (group_id := id_from(key)) is not None:
+        return agenda_of_group(account, group_id)
+    if key[:1] == "r" and (rubric_id := id_from(key[1:])) is not None:
+        return agenda_of_rubric(account, rubric_id)
     return None
 
 

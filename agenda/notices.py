@@ -73,7 +73,7 @@ def origin(event: Event) -> str:
 
 def event_id_of(job: FanoutJob) -> int | None:
     kind, _, number = job.origin.partition(":")
-    return int(number) if kind == "event" and number.isdigit() else None
+    return int(number) if kind == "event" and number.isdecimal() else None
 
 
 def after_save(author: Account, event: Event, change: Change, links: Links) -> FanoutJob | None:

@@ -37,6 +37,15 @@ def valid_id(value: int | None) -> bool:
     return isinstance(value, int) and 0 < value <= MAX_ID
 
 
+def id_from(text: str | None) -> int | None:
+    """The id a URL or a form wrote as `text`, or None when it names none: digits only
+    (« ² » is a digit to `str.isdigit` but not to `int`) and within MAX_ID."""
+    if not text or len(text) > 10 or not text.isascii() or not text.isdecimal():
+        return None
+    value = int(text)
+    return value if valid_id(value) else None
+
+
 @dataclass
 class AccountFilters:
     name: str = ""                      # prefix of first or last name, case/accent-insensitive

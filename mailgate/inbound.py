@@ -257,7 +257,7 @@ Inbound.handle_EHLO.__signature__ = inspect.signature(Inbound.handle_EHLO)
 def _declared_size(mail_options: list[str]) -> int:
     for option in mail_options:
         name, _, value = option.partition("=")
-        if name.upper() == "SIZE" and value.isdigit():
+        if name.upper() == "SIZE" and value.isdecimal():
             return int(value)
     return 0
 

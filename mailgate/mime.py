@@ -374,7 +374,7 @@ def rebuild(source: bytes, contents: dict[int, tuple[str, bytes]]) -> bytes:
     message = email.message_from_bytes(source, policy=policy.compat32)
     for part in ([message] if not message.is_multipart() else message.walk()):
         marker = part.get(MARKER)
-        if marker is None or not marker.strip().isdigit() or int(marker) not in contents:
+        if marker is None or not marker.strip().isdecimal() or int(marker) not in contents:
             continue
         ctype, data = contents[int(marker)]
         del part[MARKER]

@@ -13,6 +13,7 @@ from directory.search import (
     can_search,
     disciplines_near,
     groups_near,
+    id_from,
     perimeter_school_ids,
     visible_group,
 )
@@ -93,7 +94,8 @@ def _target_group(viewer):
     raw = request.args.get("pour_groupe", "")
     if not raw:
         return None
-    group = managed_group(viewer, int(raw)) if raw.isdigit() and len(raw) < 10 else None
+    group_id = id_from(raw)
+    group = managed_group(viewer, group_id) if group_id else None
     if group is None:
         abort(404)
     return group

@@ -27,6 +27,7 @@ from directory.clock import has_ended, last_local_day, utcnow
 from directory.db import db, write_transaction
 from directory.models import Account, EndedSession
 from directory.passwords import hash_password, policy_errors, verify_password
+from directory.search import id_from
 from directory.session_account import account_of_session
 
 from . import throttle
@@ -48,10 +49,11 @@ def load_account(session_id: str) -> Account | None:
     """The account of a session cookie, unless the account's sessions were all ended since
     (its session key changed), this session was ended by "Se déconnecter", or the account is
     suspended. One query, every request: nothing of the account is kept between requests."""
-    account_id, _, key = session_id.partition(":")
-    if not account_id.isdigit() or len(account_id) > 10:
+    number, _, key = session_id.partition(":")
+    account_id = id_from(number)
+    if account_id is None:
         return None
-    account = account_of_session(int(account_id), session.get(SESSION_TOKEN, ""))
+    account = account_of_session(account_id, session.get(SESSION_TOKEN, ""))
     if account is None or (account.session_key or "") != key:
         return None
     return account

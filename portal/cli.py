@@ -265,7 +265,7 @@ def _group(name_or_id: str):
 
     query = select(Group).join(School)
     found = list(db.session.scalars(query.where(Group.id == int(name_or_id)))) \
-        if name_or_id.isdigit() else []
+        if name_or_id.isdecimal() else []
     if not found:
         found = list(db.session.scalars(query.where(Group.name == name_or_id.strip())
                                         .order_by(School.uai).limit(6)))

@@ -21,7 +21,7 @@ DEMO_LOGINS = ("zoe.le-gall (Élève)", "lucas.martin (Élève)", "joseph.fabre 
 
 def split_listen(value: str, option: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not port.isdecimal() or not 0 < int(port) < 65536:
         raise click.ClickException(f"{option} doit être de la forme hôte:port, pas « {value} ».")
     return host.strip("[]"), int(port)
 

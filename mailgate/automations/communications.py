@@ -271,7 +271,7 @@ def _check(draft: Draft, files, now: datetime, *, kept_bytes: int = 0) -> None:
     if draft.repeat == Repeat.ONCE and draft.send_at is not None and draft.send_at < now \
             and not draft.draft:
         raise CommunicationError(Problem.IN_THE_PAST)
-    if draft.days and not all(n.strip().isdigit() and 0 < int(n) <= 3650
+    if draft.days and not all(n.strip().isdecimal() and 0 < int(n) <= 3650
                               for n in draft.days.split(",")):
         raise CommunicationError(Problem.BAD_DAYS)
     if kept_bytes + sum(len(data) for _, _, data in files) > FILES_MAX_BYTES:

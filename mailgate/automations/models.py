@@ -99,7 +99,7 @@ class Communication(db.Model):
 
     @property
     def steps(self) -> tuple[int, ...]:
-        return tuple(int(n) for n in self.days.split(",") if n.strip().isdigit())
+        return tuple(int(n) for n in self.days.split(",") if n.strip().isdecimal())
 
     @property
     def rule(self) -> Trigger:

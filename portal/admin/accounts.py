@@ -18,7 +18,7 @@ from directory.db import db
 from directory.enums import GroupKind, Profile
 from directory.errors import InvalidInput
 from directory.models import Account, Group
-from directory.search import class_names, classes_by_account
+from directory.search import class_names, classes_by_account, id_from
 from mailgate import mailbox
 from mailgate.models import MailboxItem
 
@@ -43,8 +43,7 @@ def _filter_form() -> tuple[FilterForm, AdminFilters]:
         choice(str(s.id), f"{s.name} ({s.uai})") for s in schools]
     form.profil.choices = [choice("", gettext("Tous"))] + [choice(p.value, gettext(p.label))
                                                            for p in Profile]
-    school_id = int(form.etablissement.data) if (form.etablissement.data or "").isdigit() \
-        else None
+    school_id = id_from(form.etablissement.data)
     groups = rules.groups_of_school(current_user, school_id)
     form.groupe.choices = [choice("", gettext("Toutes"))] + [choice(str(g.id), g.name)
                                                              for g in groups]

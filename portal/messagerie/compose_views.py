@@ -10,6 +10,7 @@ from flask_login import current_user
 from directory.db import write_transaction
 from directory.errors import InvalidInput
 from directory.rights import writable
+from directory.search import id_from
 from mailgate import mailbox, store
 from mailgate.routing import MAX_RECIPIENTS
 
@@ -30,9 +31,10 @@ def int_arg(values, name: str) -> int | None:
     value = values.get(name, "")
     if not value:
         return None
-    if not value.isdigit() or len(value) > 10:
+    number = id_from(value)
+    if number is None:
         abort(404)
-    return int(value)
+    return number
 
 
 # Endpoint `compose`: the one the Annuaire's envelope links to (directory_pages.compose_link).
@@ -155,10 +157,10 @@ def _read_form(comp: Composition) -> None:
     if comp.reply_item is not None:
         store.item_of(current_user, comp.reply_item)
     comp.source_item = int_arg(request.form, "source")
-    kept = request.form.getlist("garder")
-    if any(not k.isdigit() or len(k) > 10 for k in kept):
+    kept = [id_from(k) for k in request.form.getlist("garder")]
+    if None in kept:
         abort(404)
-    comp.kept = [int(k) for k in kept]
+    comp.kept = kept
     comp.draft_item = int_arg(request.form, "brouillon")
     if comp.draft_item is not None:
         mailbox.draft_item(current_user, comp.draft_item)

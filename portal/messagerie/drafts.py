@@ -15,6 +15,7 @@ from sqlalchemy import select
 from directory.db import db
 from directory.errors import InvalidInput, NotFound
 from directory.models import Account
+from directory.search import id_from
 from mailgate import mailbox, mime, store
 from mailgate.models import MailAttachment
 
@@ -48,7 +49,7 @@ def load(author: Account, item_id: int) -> Composition:
                 continue
     options = _options(next((f.value for f in fields if f.key == OPTIONS_FIELD), ""))
     reply = options.get("reply", "")
-    reply_item = int(reply) if reply.isdigit() and len(reply) < 11 else None
+    reply_item = id_from(reply)
     if reply_item is not None and _missing(author, reply_item):
         reply_item = None
     kept = list(db.session.scalars(select(MailAttachment.id).where(

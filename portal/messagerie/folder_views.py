@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from directory.db import db
 from directory.errors import InvalidInput
+from directory.search import id_from
 from mailgate import mailbox
 from mailgate.models import FolderKind
 
@@ -94,10 +95,10 @@ def selection():
 
 
 def _ticked() -> list[int]:
-    values = request.form.getlist("item")
-    if any(not v.isdigit() or len(v) > 10 for v in values):
+    ids = [id_from(v) for v in request.form.getlist("item")]
+    if None in ids:
         abort(400)
-    return [int(v) for v in values]
+    return ids
 
 
 def _apply(form: SelectionForm, ids: list[int]) -> str:

@@ -28,7 +28,7 @@ from directory.rights import (
     sender_rule,
     writable_condition,
 )
-from directory.search import perimeter_condition, visible_group
+from directory.search import id_from, perimeter_condition, visible_group
 from directory.sets import Int4, among
 from mailgate.routing import over_limit
 
@@ -41,7 +41,6 @@ FIELDS = ("to", "cc", "bcc")
 FIELD_LABELS = {"to": N_("À"), "cc": N_("Copie"), "bcc": N_("Copie cachée")}
 PERSON, GROUP, CONTACTS = "p", "g", "c"
 MAX_CHIPS = 200
-MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -68,10 +67,10 @@ class Chip:
 def parse(field: str, token: str) -> tuple[str, str, int]:
     """('to', 'p:12') → ('to', 'p', 12); anything else is InvalidInput."""
     kind, _, number = (token or "").partition(":")
-    if field not in FIELDS or kind not in (PERSON, GROUP, CONTACTS) or not number.isdigit() \
-            or len(number) > 10 or not 0 < int(number) <= MAX_ID:
+    found = id_from(number)
+    if field not in FIELDS or kind not in (PERSON, GROUP, CONTACTS) or found is None:
         raise InvalidInput(gettext("Un destinataire du formulaire est invalide."))
-    return field, kind, int(number)
+    return field, kind, found
 
 
 def parse_full(token: str) -> tuple[str, str, int]:

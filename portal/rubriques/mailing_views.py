@@ -86,7 +86,7 @@ def _job(job_id: int) -> tuple[FanoutJob, Article]:
     """A mailing of an article the viewer manages (any other: 404)."""
     job = db.session.get(FanoutJob, job_id) or abort(404)
     kind, _, number = job.origin.partition(":")
-    if kind != "article" or not number.isdigit():
+    if kind != "article" or not number.isdecimal():
         abort(404)
     return job, article_to_manage(int(number))
 
@@ -154,7 +154,7 @@ def acknowledge_link(token: str):
 
 def _title_of(job: FanoutJob) -> str:
     kind, _, number = job.origin.partition(":")
-    if kind == "article" and number.isdigit():
+    if kind == "article" and number.isdecimal():
         found = db.session.scalar(select(Article.title).where(Article.id == int(number)))
         if found:
             return found
