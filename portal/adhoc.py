@@ -11,14 +11,18 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
 
+from agenda.models import Agenda, Event
 from directory import groups
 from directory.clock import end_of_local_day
 from directory.db import db
 from directory.errors import InvalidInput
 from directory.models import Account, GroupMember
+from directory.rubric_models import Rubric
+from mailgate.automations.models import Communication
 
 from .directory_forms import AdHocGroupForm, ManagerForm, MemberEndForm, choice
 from .group_members import Membership, apply_change, delete_page, register
+from .rubriques.models import Article
 from .saving import FAILED, saved
 
 bp = Blueprint("adhoc", __name__, url_prefix="/groupes")
@@ -85,7 +89,12 @@ def edit(group_id: int):
         choices.append(group.school)
     form.school.choices = [choice(s.id, f"{s.name} ({s.uai})") for s in choices]
     if form.validate_on_submit():
-        if saved(lambda: groups.update_group(
+        if form.school.data != group.school_id and any(_going_with(group.id).values()):
+            # its rubrics, events (and their rooms) and communications belong to its school
+            form.school.errors.append(gettext(
+                "Ce groupe a des rubriques, des évènements ou des communications, qui "
+                "appartiennent à son établissement : il ne peut pas en changer."))
+        elif saved(lambda: groups.update_group(
                 current_user, group, name=form.name.data, description=form.description.data,
                 school_id=form.school.data, persistent=form.persistent.data),
                 errors=form.form_errors) is not FAILED:
@@ -138,4 +147,23 @@ def delete(group_id: int):
     group = _group(group_id)
     members = db.session.scalar(select(func.count()).where(GroupMember.group_id == group.id))
     return delete_page(group, groups.delete_group, then=url_for("groupes.index"),
-                       template="groupes/delete.html", members=members)
+                       template="groupes/delete.html", members=members,
+                       going=_going_with(group.id))
+
+
+def _going_with(group_id: int) -> dict[str, int]:
+    """What the database deletes with the group (its foreign keys cascade): its rubrics and
+    their articles, the events of its agenda and of its rubrics' agendas, and the automated
+    communications of its space, whoever wrote them. The confirmation page names them."""
+    rubric_ids = select(Rubric.id).where(Rubric.group_id == group_id)
+    agenda_ids = select(Agenda.id).where(or_(Agenda.group_id == group_id,
+                                             Agenda.rubric_id.in_(rubric_ids)))
+    return {
+        "rubrics": db.session.scalar(select(func.count()).where(Rubric.group_id == group_id)),
+        "articles": db.session.scalar(select(func.count()).where(
+            Article.rubric_id.in_(rubric_ids))),
+        "events": db.session.scalar(select(func.count()).where(
+            Event.agenda_id.in_(agenda_ids))),
+        "communications": db.session.scalar(select(func.count()).where(
+            Communication.group_id == group_id)),
+    }

@@ -27,6 +27,7 @@ from wtforms.widgets import CheckboxInput, ListWidget, Select, html_params
 from directory.enums import GroupKind, Profile, Role
 from directory.search import MAX_ID, AccountFilters, GroupFilters, name_key, school_choices
 
+from .forms import plausible_year
 from .i18n import N_
 
 try:  # WTForms ≥ 3.3 deprecates (value, label) tuples; older versions only know them.
@@ -191,7 +192,7 @@ class ManagerForm(FlaskForm):
 
 class MemberEndForm(FlaskForm):
     account = _account_field()
-    fin = DateField(_l("Jusqu'au"), validators=[Optional()])
+    fin = DateField(_l("Jusqu'au"), validators=[Optional(), plausible_year])
 
 
 class ConfirmForm(FlaskForm):

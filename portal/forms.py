@@ -8,6 +8,16 @@ from directory.passwords import policy_errors
 
 from .i18n import said
 
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+
+
+def plausible_year(form, field):
+    """A typed date within years the readers' zone converts and people mean: year 1 went
+    below the earliest datetime once converted to UTC (a 500), year 9999 past the last."""
+    if field.data is not None and not FIRST_YEAR <= field.data.year <= LAST_YEAR:
+        raise ValidationError(_("Choisissez une date entre %(first)d et %(last)d.",
+                                first=FIRST_YEAR, last=LAST_YEAR))
+
 
 def password_policy(form, field):
     """Each rule of the password policy the typed password breaks, in the reader's language."""

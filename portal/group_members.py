@@ -90,9 +90,9 @@ def apply_change(page: str, work: Callable[[], str]):
 
 
 def delete_page(group, delete: Callable[[Any], None], *, then: str, template: str,
-                members: int):
-    """The page that deletes a group once confirmed (it tells how many members it has),
-    then goes to `then`."""
+                members: int, **said: Any):
+    """The page that deletes a group once confirmed (it tells how many members it has, and
+    `said` what else goes with it), then goes to `then`."""
     form = ConfirmForm()
     if form.validate_on_submit():
         name = group.name
@@ -100,7 +100,7 @@ def delete_page(group, delete: Callable[[Any], None], *, then: str, template: st
         db.session.commit()
         flash(gettext("Le groupe « %(name)s » est supprimé.", name=name), "success")
         return redirect(then, code=303)
-    return render_template(template, group=group, form=form, members=members)
+    return render_template(template, group=group, form=form, members=members, **said)
 
 
 def back_to(own: str) -> str:

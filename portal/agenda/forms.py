@@ -27,6 +27,7 @@ from agenda.models import AnswerKind, FollowUp, ResourceKind
 from agenda.recurrence import Repeat
 
 from ..directory_forms import choice
+from ..forms import plausible_year
 
 FOLLOW_UP_CHOICES = (
     choice(FollowUp.OFF.value, _("Pas de suivi")),
@@ -54,16 +55,16 @@ class EventForm(FlaskForm):
         DataRequired(_("Donnez un titre à l'évènement.")), Length(max=200)])
     all_day = BooleanField(_("Toute la journée"))
     start_date = DateField(_("Date de début"), validators=[
-        InputRequired(_("Indiquez la date de début (jj/mm/aaaa)."))])
+        InputRequired(_("Indiquez la date de début (jj/mm/aaaa).")), plausible_year])
     start_time = TimeField(_("Heure de début"), validators=[Optional()])
     end_date = DateField(_("Date de fin"), validators=[
-        InputRequired(_("Indiquez la date de fin (jj/mm/aaaa)."))])
+        InputRequired(_("Indiquez la date de fin (jj/mm/aaaa).")), plausible_year])
     end_time = TimeField(_("Heure de fin"), validators=[Optional()])
     place = StringField(_("Lieu"), validators=[Length(max=200)])
     summary = TextAreaField(_("Résumé"), validators=[Length(max=10_000)])
     resources = MultiCheckboxField(_("Ressources réservées"), coerce=int, choices=[])
     repeat = SelectField(_("Répétition"), choices=REPEAT_CHOICES)
-    until = DateField(_("Jusqu'au"), validators=[Optional()])
+    until = DateField(_("Jusqu'au"), validators=[Optional(), plausible_year])
     excluded = StringField(_("Sauf les"), validators=[Length(max=2000)])
     notify = BooleanField(_("Avertir les personnes de l'espace par message"))
     read_receipt = BooleanField(_("Accusé de réception"))

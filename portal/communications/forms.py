@@ -26,6 +26,7 @@ from mailgate.automations.communications import BODY_MAX, NAME_MAX, SUBJECT_MAX
 from mailgate.automations.models import Kind, Repeat
 
 from ..directory_forms import CheckboxesField, choice
+from ..forms import plausible_year
 
 KINDS = {Kind.ANNOUNCE: _l("Annonce"), Kind.REMINDER: _l("Rappel"),
          Kind.ACCESS_ENDING: _l("Fin d'accès"), Kind.INACTIVITY: _l("Inactivité")}
@@ -67,7 +68,7 @@ class WriteForm(AudienceForm):
     quand = RadioField(_l("Envoi"), default="maintenant",
                        choices=[choice("maintenant", _l("Maintenant")),
                                 choice("programme", _l("À une date et une heure"))])
-    date = DateField(_l("Date"), validators=[Optional()])
+    date = DateField(_l("Date"), validators=[Optional(), plausible_year])
     heure = TimeField(_l("Heure (heure de Paris)"), validators=[Optional()])
     cle = HiddenField(validators=[Optional(), Length(min=16, max=64)])  # drawn once shown
 
@@ -85,7 +86,7 @@ class AutomatedForm(FlaskForm):
     jours = StringField(_l("Jours (séparés par des virgules)"), validators=[Length(max=40)])
     repetition = SelectField(_l("Quand"), choices=[choice(r.value, label)
                                                    for r, label in REPEATS.items()])
-    date = DateField(_l("Date"), validators=[Optional()])
+    date = DateField(_l("Date"), validators=[Optional(), plausible_year])
     heure = TimeField(_l("Heure (heure de Paris)"), default=None, validators=[Optional()])
     jour_semaine = SelectField(_l("Jour de la semaine"), coerce=int,
                                choices=[choice(n, label) for n, label in enumerate(WEEKDAYS)])

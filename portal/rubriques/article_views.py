@@ -17,6 +17,7 @@ from directory.rubrics import managed_rubric_ids
 from mailgate import fanout
 from mailgate.settings import current
 
+from .. import mail_html
 from . import articles
 from .blueprint import (
     FAILED,
@@ -79,6 +80,8 @@ def _editor(rubric, shown, form: ArticleForm):
                 flash(gettext("L'article « %(title)s » est enregistré.", title=written.title),
                       "success")
                 return back(url_for(".article", article_id=written.id))
+    # A refused form shows back what was typed: sanitised as a saved article would be.
+    form.contenu.data = mail_html.sanitize_article(form.contenu.data or "")
     return render_template("rubriques/editor.html", rubric=rubric, article=shown, form=form,
                            max_mb=current().max_message_bytes // 2**20), \
         400 if form.errors else 200

@@ -27,6 +27,7 @@ from directory.enums import Profile
 from directory.rubrics import DESCRIPTION_MAX, NAME_MAX
 
 from ..directory_forms import CheckboxesField, choice
+from ..forms import plausible_year
 from .articles import BODY_MAX, COMMENT_MAX, TITLE_MAX
 from .labels import PEOPLE
 from .models import CommentMode
@@ -72,7 +73,7 @@ class ArticleForm(FlaskForm):
         choice("plus-tard", _l("Publier plus tard, le :"))],
         validators=[AnyOf(("brouillon", "maintenant", "plus-tard"))])
     date = DateTimeLocalField(_l("Date et heure de publication"), format="%Y-%m-%dT%H:%M",
-                              validators=[Optional()])
+                              validators=[Optional(), plausible_year])
     commentaires = RadioField(_l("Commentaires"), default=CommentMode.OFF.value, choices=[
         choice(CommentMode.OFF.value, _l("Fermés")),
         choice(CommentMode.MODERATED.value, _l("Ouverts, publiés après votre accord")),

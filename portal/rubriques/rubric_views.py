@@ -182,8 +182,9 @@ def delete(rubric_id: int):
         return back(url_for(".index"))
     return render_template("rubriques/confirm.html", form=form,
                            title=gettext("Supprimer la rubrique « %(name)s »", name=shown.name),
-                           text=gettext("La rubrique et tous ses articles seront supprimés. "
-                                        "Cette action est définitive."),
+                           text=gettext("La rubrique, tous ses articles et les évènements de son "
+                                        "agenda seront supprimés. Cette action est "
+                                        "définitive."),
                            action=url_for(".delete", rubric_id=shown.id),
                            cancel=url_for(".settings", rubric_id=shown.id))
 

@@ -151,3 +151,9 @@ def test_memberships_end_on_their_day_and_only_those_never_a_managers(app):
         assert ended not in left and coming in left
         assert db.session.get(GroupMember, ended) is None
         assert end_ended_access(now) == 0
+
+
+def test_a_day_in_the_year_1_is_a_past_day(admin, app):
+    zoe = account(app, "zoe.le-gall")
+    assert edit(admin, zoe, fin_acces="0001-01-01").status_code == 400
+    assert account(app, "zoe.le-gall").access_ends_at is None

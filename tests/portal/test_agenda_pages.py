@@ -401,3 +401,11 @@ def test_a_comment_is_never_a_formula_in_the_csv(teacher, app):
               page=f"/agenda/evenement/{event_id}")
     text = teacher.get(f"/agenda/evenement/{event_id}/reponses.csv").get_data(as_text=True)
     assert 'Le Gall;Zoé;Élève;Refuse;"\'=HYPERLINK(""http://x"")"' in text
+
+
+def test_a_year_out_of_reach_is_refused_in_words(teacher, app):
+    """Year 1 went below the earliest datetime once converted from Paris time: a 500."""
+    for day in ("0001-01-01", "9999-12-31"):
+        response = new_event(teacher, app, start_date=day, end_date=day)
+        assert response.status_code == 400, day
+        assert "Choisissez une date entre 1900 et 2199." in " ".join(messages(html(response)))

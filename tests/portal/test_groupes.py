@@ -233,6 +233,68 @@ def test_manager_stays_member_and_can_hand_over(teacher, app):
     assert teacher.get(f"/groupes/{gid}/modifier").status_code == 404
 
 
+def give_a_rubric_and_an_event(app, gid: int) -> None:
+    """A rubric with two articles, and an event in the group's agenda."""
+    from datetime import datetime
+
+    from agenda.models import Agenda, Event, EventStatus
+    from directory.rubric_models import Rubric
+    from portal.rubriques.models import Article, ArticleStatus
+
+    with app.app_context():
+        group = db.session.get(Group, gid)
+        rubric = Rubric(school_id=group.school_id, group_id=gid, name="Lectures")
+        agenda = Agenda(group_id=gid)
+        db.session.add_all([rubric, agenda])
+        db.session.flush()
+        db.session.add_all([Article(rubric_id=rubric.id, title=f"Article {n}",
+                                    status=ArticleStatus.PUBLISHED) for n in (1, 2)])
+        when = datetime(2026, 3, 12, 9)
+        db.session.add(Event(agenda_id=agenda.id, uid=f"club-{gid}@test", title="Réunion",
+                             starts_at=when, ends_at=when, last_ends_at=when,
+                             status=EventStatus.PUBLISHED))
+        db.session.commit()
+
+
+def test_deleting_a_group_names_its_rubrics_articles_and_events_first(teacher, app):
+    """They go with it (the database's foreign keys cascade): the page says so before."""
+    from portal.rubriques.models import Article
+
+    gid = create(teacher, app)
+    give_a_rubric_and_an_event(app, gid)
+    said = html(teacher.get(f"/groupes/{gid}/supprimer")).one("ul", class_="consequences").text
+    assert "1 rubrique, avec 2 articles, leurs fichiers et leurs commentaires" in said
+    assert "1 évènement de son agenda" in said
+    assert "communication" not in said
+    post_form(teacher, f"/groupes/{gid}/supprimer", {})
+    with app.app_context():
+        assert db.session.scalar(select(Article).where(Article.title == "Article 1")) is None
+
+
+def test_a_group_with_rubrics_or_events_keeps_its_school(teacher, app):
+    """Its rubrics' readers, its events' rooms are its school's: moving only the group left
+    them behind (a rubric then offered the old school's parents as readers)."""
+    from directory.models import AccountSchool
+
+    other = school_id(app, "0310002C")
+    with app.app_context():
+        claire = db.session.scalar(select(Account).where(Account.login == "claire.bernard"))
+        db.session.add(AccountSchool(account_id=claire.id, school_id=other))
+        db.session.commit()
+    gid = create(teacher, app)
+    give_a_rubric_and_an_event(app, gid)
+    response = post_form(teacher, f"/groupes/{gid}/modifier", {
+        "name": "Club lecture", "description": "", "school": other})
+    assert response.status_code == 400
+    assert "il ne peut pas en changer" in html(response).text
+    with app.app_context():
+        assert db.session.get(Group, gid).school_id == school_id(app, "0310024H")
+    bare = create(teacher, app, name="Club sans rubrique")
+    moved = post_form(teacher, f"/groupes/{bare}/modifier", {
+        "name": "Club sans rubrique", "description": "", "school": other})
+    assert moved.status_code == 302
+
+
 def test_edit_then_delete_after_confirmation(teacher, app):
     gid = create(teacher, app)
     form = html(teacher.get(f"/groupes/{gid}/modifier"))

@@ -119,6 +119,24 @@ def test_a_published_article_is_on_her_home_page(app, rubric_id, claire):
     assert "Derniers articles" in home and "Les résultats du cross" in home
 
 
+def test_a_refused_article_shows_back_its_text_sanitised_and_a_far_date_in_words(
+        app, rubric_id, claire):
+    url = f"/rubriques/{rubric_id}/articles/nouveau"
+    token = csrf_token(html(claire.get(url)))
+    refused = claire.post(url, data={
+        "csrf_token": token, "titre": "", "publication": "maintenant", "commentaires": "off",
+        "contenu": '<p>Gardé</p><img src=x onerror="alert(1)"><script>alert(2)</script>'})
+    assert refused.status_code == 400
+    assert "<p>Gardé</p>" in html(refused)
+    assert "onerror" not in html(refused) and "<script>alert" not in html(refused)
+    for day in ("0001-01-01T00:00", "9999-12-31T23:59"):
+        far = claire.post(url, data={
+            "csrf_token": token, "titre": "Loin", "contenu": "<p>x</p>", "commentaires": "off",
+            "publication": "plus-tard", "date": day})
+        assert far.status_code == 400, day
+        assert "Choisissez une date entre 1900 et 2199." in html(far)
+
+
 def test_html_in_articles_is_sanitised(app, rubric_id, claire):
     article_id = publish(claire, rubric_id, "Corpus", body="<h2>Titre</h2><p><b>gras</b></p>"
                          + CORPUS)
