@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy import and_, delete, exists, false, or_, select, true
 
-from .accounts import access_end_refused
+from .accounts import access_end_refused, end_sessions
 from .clock import has_ended, utcnow
 from .db import db
 from .enums import GroupKind, Profile
@@ -217,7 +217,8 @@ class Refusal(enum.StrEnum):
 def set_suspended(admin: Account, accounts: list[Account], suspended: bool) -> list[Refusal]:
     """Suspend (no login, mail refused 550 5.2.1, absent from pickers) or reactivate.
     Reactivating an account whose access has ended removes that end, which would otherwise
-    suspend it again (directory.accounts.end_ended_access)."""
+    suspend it again (directory.accounts.end_ended_access). Either way its sessions end: a
+    cookie taken before a suspension does not come back with the reactivation."""
     refusals = []
     now = utcnow()
     for account in accounts:
@@ -225,6 +226,7 @@ def set_suspended(admin: Account, accounts: list[Account], suspended: bool) -> l
             refusals.append(Refusal.SELF)
             continue
         account.suspended = suspended
+        end_sessions(account)
         if not suspended and has_ended(account.access_ends_at, now):
             account.access_ends_at = None
     return refusals
@@ -247,6 +249,7 @@ def reset_passwords(accounts: list[Account], password: str | None = None) -> lis
     for account, plain, hashed in zip(accounts, passwords, hashes, strict=True):
         account.password_hash = hashed
         account.must_change_password = True
+        end_sessions(account)       # a password change ends every session (SPEC §10)
         result.append(NewPassword(account, plain, account.verified_redirect))
     return result
 

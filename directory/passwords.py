@@ -65,6 +65,35 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+_decoys: dict[str, str] = {}
+
+
+def verify_login(password_hash: str | None, password: str) -> bool:
+    """`verify_password` for a login form, whose refusal costs about the same whether the
+    login exists, holds a password of its own, a weaker one handed out by an administrator
+    (`_temporary_hasher`, `_generated_hasher`) or none yet: its response time must not tell
+    which logins exist, nor which still hold a password worth guessing. A refusal pays one
+    verification at `_hasher`'s cost and one at `_temporary_hasher`'s."""
+    if not _decoys:
+        _decoys.update(full=_hasher.hash("leurre"), temporary=_temporary_hasher.hash("leurre"))
+    if not password_hash or password_hash == NO_PASSWORD:
+        verify_password(_decoys["full"], password)
+        verify_password(_decoys["temporary"], password)
+        return False
+    if verify_password(password_hash, password):
+        return True
+    weaker = _needs_rehash(password_hash)
+    verify_password(_decoys["full" if weaker else "temporary"], password)
+    return False
+
+
+def _needs_rehash(password_hash: str) -> bool:
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except (InvalidHashError, ValueError):
+        return True
+
+
 def policy_errors(password: str) -> list[Reason]:
     """Every unmet rule, as a reason of directory/wording.py; an empty list means the
     password is acceptable."""

@@ -1,6 +1,7 @@
 """Login, logout, the forced password change and the access rules every view relies on."""
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from datetime import timedelta
 from functools import wraps
@@ -26,7 +27,7 @@ from directory.accounts import change_password, end_sessions
 from directory.clock import has_ended, last_local_day, utcnow
 from directory.db import db, write_transaction
 from directory.models import Account, EndedSession
-from directory.passwords import hash_password, policy_errors, verify_password
+from directory.passwords import policy_errors, verify_login, verify_password
 from directory.search import id_from
 from directory.session_account import account_of_session
 
@@ -51,12 +52,20 @@ def load_account(session_id: str) -> Account | None:
     suspended. One query, every request: nothing of the account is kept between requests."""
     number, _, key = session_id.partition(":")
     account_id = id_from(number)
-    if account_id is None:
-        return None
-    account = account_of_session(account_id, session.get(SESSION_TOKEN, ""))
+    account = account_of_session(account_id, session.get(SESSION_TOKEN, "")) \
+        if account_id is not None else None
     if account is None or (account.session_key or "") != key:
+        _forget_identity()
         return None
     return account
+
+
+def _forget_identity() -> None:
+    """A refused cookie loses the identity it carried: kept, it would be signed again with a
+    fresh date whenever the session changes (a message flashed), and a copy kept alive that
+    way would work again once its ended-session record expired."""
+    session.pop("_user_id", None)
+    session.pop(SESSION_TOKEN, None)
 
 
 login_manager.login_view = "auth.login"
@@ -78,7 +87,18 @@ def admin_required(view):
 
 
 def _client_address() -> str:
-    return request.remote_addr or "inconnu"
+    """The client the throttle counts. An IPv6 client by its /64: a subscriber's network,
+    whose every address is its own to pick from; an IPv4 one written as IPv6 as IPv4."""
+    raw = request.remote_addr or "inconnu"
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return raw
+    if address.version == 4:
+        return raw
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{address}/64", strict=False))
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
@@ -133,18 +153,21 @@ def _wait_message(wait: timedelta) -> str:
         seconds + 1)
 
 
-_unknown_login_hash: list[str] = []
-
-
 def _password_matches(account: Account | None, password: str) -> bool:
-    """An unknown login costs one argon2 verification too, so that the response time does not
-    tell which logins exist."""
-    if account is None:
-        if not _unknown_login_hash:
-            _unknown_login_hash.append(hash_password("compte inexistant"))
-        verify_password(_unknown_login_hash[0], password)
-        return False
-    return verify_password(account.password_hash, password)
+    return verify_login(account.password_hash if account is not None else None, password)
+
+
+def current_password_refusal(password: str) -> str | None:
+    """Why the signed-in member's « mot de passe actuel » is refused, else None. Throttled as
+    a login is: the current password guards the redirect address and the password itself,
+    so a session left open must not let one guess it."""
+    attempt = throttle.reserve(current_user.login, _client_address())
+    if attempt.wait is not None:
+        return _wait_message(attempt.wait)
+    if not verify_password(current_user.password_hash, password):
+        return gettext("Le mot de passe actuel est incorrect.")
+    write_transaction(lambda: throttle.succeeded(attempt))
+    return None
 
 
 def _open_session(account: Account) -> None:
@@ -204,8 +227,11 @@ def logout_everywhere():
 def change_password_view():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        if not verify_password(current_user.password_hash, form.current.data):
-            form.current.errors.append(gettext("Le mot de passe actuel est incorrect."))
+        refusal = current_password_refusal(form.current.data)
+        if refusal:
+            form.current.errors.append(refusal)
+        elif form.new.data == form.current.data:    # a handed-out password stays known
+            form.new.errors.append(gettext("Choisissez un mot de passe différent de l'actuel."))
         else:
             unmet = policy_errors(form.new.data)
             if unmet:

@@ -18,9 +18,9 @@ from directory import redirects
 from directory.db import db
 from directory.domain import mail_domain
 from directory.errors import InvalidInput
-from directory.passwords import verify_password
 from mailgate import system_mail
 
+from .auth import current_password_refusal
 from .forms import RedirectForm
 from .i18n import said
 from .saving import FAILED, saved
@@ -33,8 +33,9 @@ bp = Blueprint("preferences", __name__, url_prefix="/preferences")
 def index():
     form = RedirectForm()
     if form.validate_on_submit():
-        if not verify_password(current_user.password_hash, form.password.data):
-            form.password.errors.append(gettext("Le mot de passe actuel est incorrect."))
+        refusal = current_password_refusal(form.password.data)
+        if refusal:
+            form.password.errors.append(refusal)
         else:
             def change() -> None:
                 token = redirects.request_change(

@@ -455,3 +455,60 @@ def test_the_chosen_language_survives_login_and_logout(client):
     assert '<html lang="en">' in home and "Hello Zoé" in home
     post_form(client, "/deconnexion", {}, page="/")
     assert '<html lang="en">' in client.get("/connexion").get_data(as_text=True)
+
+
+def test_the_new_password_must_differ_from_the_current_one(app, client):
+    """A password handed out by an administrator (on a sheet, in a mail) stays known: the
+    forced change must change it."""
+    set_account(app, "zoe.le-gall", must_change_password=True)
+    login(client, "zoe.le-gall")
+    response = change(client, DEMO_PASSWORD, DEMO_PASSWORD)
+    assert response.status_code == 400
+    assert "Choisissez un mot de passe différent de l'actuel." in page_text(response)
+    assert get_account(app, "zoe.le-gall", "must_change_password") == (True,)
+
+
+def test_guesses_of_the_current_password_are_throttled_as_logins(app, client):
+    """A session left open on a shared computer must not let one guess the password that
+    guards the redirect address: after five wrong ones, even the right one waits."""
+    login(client, "joseph.fabre")
+    for _ in range(5):
+        response = change(client, "Pas-le-bon-2026", NEW_PASSWORD)
+        assert "Le mot de passe actuel est incorrect." in page_text(response)
+    response = post_form(client, "/preferences/", {"address": "pirate@example.com",
+                                                   "password": DEMO_PASSWORD})
+    assert response.status_code == 400
+    assert "Trop de tentatives" in page_text(response)
+    assert get_account(app, "joseph.fabre", "pending_redirect_address") == (None,)
+
+
+@pytest.mark.parametrize("kind", ["own", "temporary", "generated", "none", "unknown"])
+def test_a_login_password_is_checked_whatever_the_hash_s_cost(kind):
+    from directory.passwords import (
+        NO_PASSWORD,
+        hash_generated_password,
+        hash_password,
+        hash_temporary_password,
+        verify_login,
+    )
+
+    made = {"own": hash_password, "temporary": hash_temporary_password,
+            "generated": hash_generated_password}
+    stored = made[kind]("Secret-2026!") if kind in made else \
+        (NO_PASSWORD if kind == "none" else None)
+    assert verify_login(stored, "Secret-2026!") is (kind in made)
+    assert verify_login(stored, "Autre-2026!") is False
+
+
+def test_an_ipv6_client_is_counted_by_its_network(app, client):
+    """A subscriber picks any address of its /64: five failures from five of them lock the
+    pair as from one address; an IPv4 address written as IPv6 counts as itself."""
+    for n in range(1, 6):
+        login_from(client, f"2001:db8:1:2::{n:x}", "zoe.le-gall", "Mauvais-mot-2026")
+    assert THROTTLED.search(page_text(login_from(client, "2001:db8:1:2:ffff::1", "zoe.le-gall")))
+    age_attempts(app, 2 / 60)       # past the login's own delay, not the pair's lock
+    assert login_from(client, "2001:db8:1:3::1", "zoe.le-gall").status_code == 302
+    post_form(client, "/deconnexion", {}, page="/")
+    for _ in range(5):
+        login_from(client, "::ffff:192.0.2.44", "lucas.martin", "Mauvais-mot-2026")
+    assert THROTTLED.search(page_text(login_from(client, "192.0.2.44", "lucas.martin")))

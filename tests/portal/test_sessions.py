@@ -105,3 +105,38 @@ def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(app, clien
     assert not is_logged_in(laptop)
     assert not is_logged_in(stolen)
     assert login(laptop, "zoe.le-gall", NEW_PASSWORD).status_code == 302
+
+
+def test_an_administrator_s_new_password_or_suspension_ends_the_sessions(app, client, logged_in):
+    """The administrator who resets or suspends an account believes the intruder is out: a
+    copied cookie must not come back with the reactivation."""
+    assert login(client, "zoe.le-gall").status_code == 302
+    stolen = replayed(app, cookie_of(client))
+    admin = app.test_client()
+    assert login(admin, "admin").status_code == 302
+    zoe = person(app, "zoe.le-gall")
+    suspension = f"/administration/comptes/{zoe}/suspension"
+    post_form(admin, suspension, {}, page=f"/administration/comptes/{zoe}")
+    post_form(admin, suspension, {}, page=f"/administration/comptes/{zoe}")
+    assert not is_logged_in(stolen) and not is_logged_in(client)
+
+    assert login(client, "zoe.le-gall").status_code == 302
+    stolen = replayed(app, cookie_of(client))
+    post_form(admin, f"/administration/comptes/{zoe}/mot-de-passe",
+              {"mode": "saisir", "mot_de_passe": NEW_PASSWORD},
+              page=f"/administration/comptes/{zoe}")
+    assert stolen.get("/preferences/").status_code == 302
+    assert stolen.get("/").headers["Location"].startswith("/connexion")
+
+
+def test_a_refused_cookie_is_answered_without_its_identity(app, client):
+    """Kept, the identity would be signed again with a fresh date (the login message is
+    flashed into the session), and a copy kept alive that way would work again once its
+    ended-session record expired."""
+    assert login(client, "zoe.le-gall").status_code == 302
+    cookie = cookie_of(client)
+    post_form(client, "/deconnexion", {}, page="/")
+    thief = replayed(app, cookie)
+    assert thief.get("/messagerie/").status_code == 302
+    renewed = app.session_interface.get_signing_serializer(app).loads(cookie_of(thief))
+    assert "_user_id" not in renewed and "sid" not in renewed
