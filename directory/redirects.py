@@ -29,8 +29,7 @@ def request_change(account: Account, address: str, secret_key: str, *,
     address = address.strip()
     domain = address.rpartition("@")[2].lower()
     if mail_domain and domain == mail_domain.lower():
-        raise InvalidInput(f"L'adresse de redirection doit être extérieure à Préau (pas une "
-                           f"adresse @{mail_domain}).")
+        raise InvalidInput.of("redirect_inside", domain=mail_domain)
     account.pending_redirect_address = address
     return _serializer(secret_key).dumps({"account": account.id, "address": address})
 
@@ -42,15 +41,13 @@ def check(account: Account, token: str, secret_key: str, *,
     try:
         data = _serializer(secret_key).loads(token, max_age=max_age)
     except SignatureExpired:
-        raise InvalidInput("Ce lien de vérification a expiré (il est valable 48 heures). "
-                           "Demandez-en un nouveau dans Préférences.") from None
+        raise InvalidInput.of("redirect_link_expired") from None
     except BadSignature:
-        raise InvalidInput("Ce lien de vérification n'est pas valide.") from None
+        raise InvalidInput.of("redirect_link_invalid") from None
     if not isinstance(data, dict) or data.get("account") != account.id:
-        raise InvalidInput("Ce lien de vérification a été envoyé pour un autre compte.")
+        raise InvalidInput.of("redirect_link_other_account")
     if account.pending_redirect_address != data.get("address"):
-        raise InvalidInput("Ce lien de vérification a déjà été utilisé ou remplacé par une "
-                           "demande plus récente.")
+        raise InvalidInput.of("redirect_link_used")
     return data["address"]
 
 

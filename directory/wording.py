@@ -96,6 +96,17 @@ WORDING: dict[str, str] = {
     "not_a_filing_folder": N_("On ne range pas de message dans « %(folder)s »."),
     "draft_quota_full": N_("Votre espace de stockage est plein : le brouillon n'est pas "
                            "enregistré. Supprimez des messages et videz la Corbeille."),
+    # directory/redirects.py: a redirect address refused, a verification link that cannot
+    # be used.
+    "redirect_inside": N_("L'adresse de redirection doit être extérieure à Préau (pas une "
+                          "adresse @%(domain)s)."),
+    "redirect_link_expired": N_("Ce lien de vérification a expiré (il est valable 48 heures). "
+                                "Demandez-en un nouveau dans Préférences."),
+    "redirect_link_invalid": N_("Ce lien de vérification n'est pas valide."),
+    "redirect_link_other_account": N_("Ce lien de vérification a été envoyé pour un autre "
+                                      "compte."),
+    "redirect_link_used": N_("Ce lien de vérification a déjà été utilisé ou remplacé par une "
+                             "demande plus récente."),
     # directory/passwords.py: the password policy (SPEC §8), its one description, then each
     # rule a password breaks.
     "password_policy": N_("%(min_length)d caractères au moins, dont une minuscule, une majuscule "

@@ -13,9 +13,12 @@ from directory.db import db
 from directory.enums import GroupKind
 from directory.models import Account, Group, GroupMember, ParentLink
 from directory.roles import effective_roles
-from mailgate.models import MailboxItem, MailFolder, MailMessage
+from mailgate import store
+from mailgate.models import MailboxItem, MailFolder
 
 from .carnet import exporting
+
+BATCH = 200       # messages read at once: a large mailbox is never all in memory
 
 
 def personal_data_zip(account: Account, domain: str) -> bytes:
@@ -23,13 +26,17 @@ def personal_data_zip(account: Account, domain: str) -> bytes:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("profil.json", json.dumps(profile(account, domain), ensure_ascii=False,
                                                    indent=2))
-        for folder, item_id, source in db.session.execute(
-                select(MailFolder.name, MailboxItem.id, MailMessage.source)
-                .join(MailFolder, MailFolder.id == MailboxItem.folder_id)
-                .join(MailMessage, MailMessage.id == MailboxItem.message_id)
-                .where(MailboxItem.account_id == account.id)
-                .order_by(MailFolder.name, MailboxItem.received_at, MailboxItem.id)):
-            archive.writestr(f"messages/{_safe(folder)}/{item_id}.eml", source)
+        items = db.session.execute(
+            select(MailFolder.name, MailboxItem.id, MailboxItem.message_id)
+            .join(MailFolder, MailFolder.id == MailboxItem.folder_id)
+            .where(MailboxItem.account_id == account.id)
+            .order_by(MailFolder.name, MailboxItem.received_at, MailboxItem.id)).all()
+        for start in range(0, len(items), BATCH):
+            batch = items[start:start + BATCH]
+            # the stored source has its attachments apart (mailgate/store): put them back
+            whole = store.messages_bytes(message_id for _, _, message_id in batch)
+            for folder, item_id, message_id in batch:
+                archive.writestr(f"messages/{_safe(folder)}/{item_id}.eml", whole[message_id])
         archive.writestr("carnet.vcf", exporting.export_book(account, "4.0"))
     return out.getvalue()
 

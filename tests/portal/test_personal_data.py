@@ -27,5 +27,21 @@ def test_member_downloads_a_zip_of_their_own_data(app, student):
     assert any(b"Subject: Sortie au parc" in m and b"Rendez-vous" in m for m in messages)
 
 
+def test_the_messages_come_with_their_attachments(app, student):
+    """The stored source keeps its attachments apart: the .eml puts them back."""
+    import email
+    from email import policy
+
+    pdf = b"%PDF-1.4 la liste des fournitures"
+    deliver(app, "claire.bernard", ["zoe.le-gall"], "Fournitures", "Ci-joint.",
+            files=(("fournitures.pdf", "application/pdf", pdf),))
+    archive = zipfile.ZipFile(io.BytesIO(student.get("/preferences/mes-donnees.zip").data))
+    found = [email.message_from_bytes(archive.read(name), policy=policy.default)
+             for name in archive.namelist() if name.endswith(".eml")]
+    (message,) = [m for m in found if m["Subject"] == "Fournitures"]
+    (attached,) = list(message.iter_attachments())
+    assert attached.get_filename() == "fournitures.pdf" and attached.get_content() == pdf
+
+
 def test_anonymous_gets_the_login_page(client):
     assert client.get("/preferences/mes-donnees.zip").status_code == 302
