@@ -96,6 +96,14 @@ WORDING: dict[str, str] = {
     "not_a_filing_folder": N_("On ne range pas de message dans « %(folder)s »."),
     "draft_quota_full": N_("Votre espace de stockage est plein : le brouillon n'est pas "
                            "enregistré. Supprimez des messages et videz la Corbeille."),
+    # mailgate/models.py: the system folders' names (FOLDER_LABELS), a parameter of the
+    # reasons about a folder.
+    "folder.inbox": N_("Boîte de réception"),
+    "folder.sent": N_("Messages envoyés"),
+    "folder.drafts": N_("Brouillons"),
+    "folder.trash": N_("Corbeille"),
+    "folder.outbox": N_("Boîte d'envoi"),
+    "folder.user": N_("Dossier"),
     # directory/redirects.py: a redirect address refused, a verification link that cannot
     # be used.
     "redirect_inside": N_("L'adresse de redirection doit être extérieure à Préau (pas une "

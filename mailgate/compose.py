@@ -7,7 +7,7 @@ from email.utils import formataddr, make_msgid
 
 from directory.models import Account
 
-from .headers import date_now
+from .headers import date_now, one_line
 from .settings import current
 
 
@@ -31,7 +31,7 @@ def compose(author: Account, *, to: Sequence[Account] = (), cc: Sequence[Account
     for name, people in (("To", to), ("Cc", cc), ("Bcc", bcc)):
         if people:
             message[name] = addresses(people)
-    message["Subject"] = subject
+    message["Subject"] = one_line(subject)
     message["Date"] = date_now()
     message["Message-ID"] = make_msgid(domain=settings.domain)
     if in_reply_to:

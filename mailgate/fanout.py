@@ -42,7 +42,7 @@ from directory.sets import update_rows
 
 from . import mime, routing, store
 from .fanout_models import AckChannel, FanoutJob, FanoutRecipient, RecipientState
-from .headers import author_from, date_now
+from .headers import author_from, date_now, one_line
 from .models import MailMessage
 from .personalise import read_token
 from .settings import current
@@ -60,7 +60,7 @@ def message(author: Account, *, subject: str, text: str, audience: str) -> Email
     mail = EmailMessage()
     mail["From"] = author_from(author.full_name, settings.universal(author.address))
     mail["To"] = AddressGroup(display_name=audience)
-    mail["Subject"] = subject
+    mail["Subject"] = one_line(subject)
     mail["Date"] = date_now()
     mail["Message-ID"] = make_msgid(domain=settings.domain)
     mail.set_content(text, cte="quoted-printable")

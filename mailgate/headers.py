@@ -99,6 +99,13 @@ def stored_header(parsed: Parsed, *, author_from: str | None, received: str | No
     return b"".join(f.raw for f in out) + b"\r\n", message_id
 
 
+def one_line(text: str) -> str:
+    """`text` fit for a header we write (a subject): its line breaks — CR, LF, and those
+    Python also splits on, as U+2028 pasted from a document or a newline a received
+    subject decoded to — as spaces. The email package refuses a header holding one."""
+    return " ".join(text.splitlines())
+
+
 def date_now() -> str:
     """The present time as a Date or Received field writes it (local time, to the second):
     made once a second rather than for every message (`formatdate` takes 12 µs)."""

@@ -184,7 +184,7 @@ def owned_item_ids(account: Account, item_ids: Sequence[int]) -> list[int]:
 
 def move(account: Account, item_ids: Sequence[int], folder: MailFolder) -> int:
     if folder.kind in NOT_FOR_FILING:
-        raise InvalidInput.of("not_a_filing_folder", folder=folder.label)
+        raise InvalidInput.of("not_a_filing_folder", folder=folder.kind.reason)
     ids = owned_item_ids(account, item_ids)
     _move_items(account, ids, folder)
     return len(ids)
@@ -223,11 +223,17 @@ def in_trash(account: Account, item_ids: Sequence[int]) -> int:
         MailboxItem.id.in_(list(item_ids)), MailboxItem.folder_id == trash.id))
 
 
+TRASH_BATCH = 5_000     # items removed per statement: a staff member's trash has no bound
+
+
 def empty_trash(account: Account) -> int:
     trash = system_folder(account, FolderKind.TRASH)
-    ids = list(db.session.scalars(select(MailboxItem.id).where(
-        MailboxItem.folder_id == trash.id, MailboxItem.account_id == account.id)))
-    return store.delete_items(account, ids) if ids else 0
+    in_trash = select(MailboxItem.id).where(
+        MailboxItem.folder_id == trash.id, MailboxItem.account_id == account.id)
+    gone = 0
+    while ids := list(db.session.scalars(in_trash.limit(TRASH_BATCH))):
+        gone += store.delete_items(account, ids)
+    return gone
 
 
 def delete_accounts(admin: Account, accounts: list[Account]) -> Deletion:

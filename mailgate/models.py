@@ -31,6 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from directory.clock import utcnow
 from directory.db import db, text_enum
 from directory.naming import fold
+from directory.wording import WORDING, Reason
 
 _enum = partial(text_enum, length=10)
 
@@ -45,17 +46,16 @@ class FolderKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
+        """The French name (gettext(label) shows it in the reader's language)."""
         return FOLDER_LABELS[self]
 
+    @property
+    def reason(self) -> Reason:
+        """The name as a parameter of a reason, worded in the reader's language."""
+        return Reason(f"folder.{self.value}")
 
-FOLDER_LABELS = {
-    FolderKind.INBOX: "Boîte de réception",
-    FolderKind.SENT: "Messages envoyés",
-    FolderKind.DRAFTS: "Brouillons",
-    FolderKind.TRASH: "Corbeille",
-    FolderKind.OUTBOX: "Boîte d'envoi",
-    FolderKind.USER: "Dossier",
-}
+
+FOLDER_LABELS = {kind: WORDING[f"folder.{kind.value}"] for kind in FolderKind}
 SYSTEM_FOLDERS = (FolderKind.INBOX, FolderKind.SENT, FolderKind.DRAFTS, FolderKind.TRASH,
                   FolderKind.OUTBOX)
 

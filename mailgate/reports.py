@@ -36,7 +36,7 @@ def build(*, to: str, subject: str, body: str, settings: Settings,
     message = EmailMessage()
     message["From"] = no_reply(settings)
     message["To"] = to
-    message["Subject"] = subject
+    message["Subject"] = headers.one_line(subject)
     message["Date"] = headers.date_now()
     message["Message-ID"] = make_msgid(domain=settings.domain)
     message["Auto-Submitted"] = "auto-replied"

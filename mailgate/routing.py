@@ -441,7 +441,7 @@ def _place(job: Delivery, inboxes: dict[int, int], copies: dict, usage: dict[int
     if (job.author.id, kind) in copies and _fits(usage, job.author.id, size, quota):
         outcome.copy_folder = kind
     else:
-        outcome.notices.append(Reason("copy_not_saved", {"folder": kind.label}))
+        outcome.notices.append(Reason("copy_not_saved", {"folder": kind.reason}))
     return outcome
 
 

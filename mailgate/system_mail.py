@@ -14,7 +14,7 @@ def build(*, to: str, subject: str, body: str, domain: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = f"Préau <ne-pas-repondre@{domain}>"
     message["To"] = to
-    message["Subject"] = subject
+    message["Subject"] = headers.one_line(subject)
     message["Date"] = headers.date_now()
     message["Message-ID"] = make_msgid(domain=domain)
     message["Auto-Submitted"] = "auto-generated"

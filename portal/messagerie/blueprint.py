@@ -14,16 +14,10 @@ from mailgate import settings as mail_settings
 from mailgate.models import FolderKind
 
 from ..errors import MESSAGES
-from ..i18n import N_
 from . import display
 
 bp = Blueprint("messagerie", __name__, url_prefix="/messagerie")
 
-# The names of the system folders are defined in mailgate/models.py (FOLDER_LABELS), outside
-# the files `pybabel extract` reads: listed here so that the catalog has them. They are
-# translated at run time by gettext(folder.label) in the views and the templates.
-FOLDER_LABEL_MARKERS = (N_("Boîte de réception"), N_("Messages envoyés"), N_("Brouillons"),
-                        N_("Corbeille"), N_("Boîte d'envoi"), N_("Dossier"))
 ID = "<int(max=2147483647):{}>"
 
 

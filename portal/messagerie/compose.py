@@ -232,9 +232,13 @@ def reply(author: Account, item_id: int, *, everyone: bool = False) -> Compositi
     wrote = gettext("Le %(date)s, %(sender)s a écrit :", date=display.full_date(message.sent_at),
                     sender=_sender_line(message))
     body = f"\n\n{wrote}\n{quoted}\n"
-    chips = recipients.resolve(author, [("to", recipients.PERSON, ids[0])] if ids else [])
+    # Whoever has left (suspended, another school) since is left out, as in a saved draft:
+    # the routing checks each recipient again when the reply is sent.
+    chips = recipients.resolve(author, [("to", recipients.PERSON, ids[0])] if ids else [],
+                               drop_missing=True)
     if len(ids) > 1:
-        chips += recipients.resolve(author, [("cc", recipients.PERSON, i) for i in ids[1:]])
+        chips += recipients.resolve(author, [("cc", recipients.PERSON, i) for i in ids[1:]],
+                                    drop_missing=True)
     return Composition(chips=chips, subject=_prefixed(gettext("Re"), message.subject), body=body,
                        reply_item=item_id, copy=mailbox.has_inbox(author))
 

@@ -72,13 +72,12 @@ def _add_tokens(comp: Composition, tokens: list[str]) -> None:
     """Chips chosen in the picker without JavaScript (`ajout` values)."""
     if not tokens:
         return
+    known = [(c.field, c.kind, c.id) for c in comp.chips]
     try:
         entries = [recipients.parse_full(t) for t in tokens]
-    except InvalidInput as error:
+        comp.chips = recipients.resolve(current_user, known + entries)
+    except InvalidInput as error:       # someone unknown, or no longer in one's directory
         flash(said(error), "error")
-        return
-    known = [(c.field, c.kind, c.id) for c in comp.chips]
-    comp.chips = recipients.resolve(current_user, known + entries)
 
 
 @bp.route("/ecrire", methods=["POST"])

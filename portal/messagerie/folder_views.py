@@ -77,16 +77,20 @@ def selection():
         abort(400)
     ids = _ticked()
 
+    trashed = 0
+
     def work() -> str | None:
         """None: messages of the Corbeille would go for good, ask first."""
-        if form.action.data == "supprimer" and not form.confirme.data \
-                and mailbox.in_trash(current_user, mailbox.owned_item_ids(current_user, ids)):
-            return None
+        nonlocal trashed
+        if form.action.data == "supprimer" and not form.confirme.data:
+            trashed = mailbox.in_trash(current_user, mailbox.owned_item_ids(current_user, ids))
+            if trashed:
+                return None
         return _apply(form, ids)
 
     message = saved(work)
     if message is None:
-        return render_template("messagerie/confirm_delete.html", ids=ids,
+        return render_template("messagerie/confirm_delete.html", ids=ids, trashed=trashed,
                                form=SelectionForm(formdata=None),
                                retour=request.form.get("retour", ""))
     if message is not FAILED:

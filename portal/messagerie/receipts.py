@@ -46,7 +46,8 @@ def build(reader: Account, message: MailMessage) -> EmailMessage:
     receipt["From"] = formataddr((reader.full_name, settings.universal(reader.address)),
                                  charset="utf-8")
     receipt["To"] = formataddr((message.from_name, message.from_address), charset="utf-8")
-    receipt["Subject"] = gettext("Accusé de réception : %(subject)s", subject=title)
+    receipt["Subject"] = headers.one_line(
+        gettext("Accusé de réception : %(subject)s", subject=title))
     receipt["Date"] = headers.date_now()
     receipt["Message-ID"] = make_msgid(domain=settings.domain)
     receipt["In-Reply-To"] = message.message_id_header

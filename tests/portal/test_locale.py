@@ -60,3 +60,18 @@ def test_a_moment_reads_in_the_readers_language(app):
         assert day_at_time(moment) == "12/05/2026 à 08:00"
         with force_locale("en"):
             assert day_at_time(moment) == "12/05/2026 at 08:00"
+
+
+def test_a_folder_named_in_a_reason_reads_in_the_readers_language(app):
+    """« la copie n'a pas été enregistrée dans « Messages envoyés » » named the folder in
+    French on an English page: the folder is a reason of its own."""
+    from flask_babel import force_locale
+
+    from directory.wording import Reason
+    from mailgate.models import FolderKind
+    from portal.i18n import said
+
+    notice = Reason("copy_not_saved", {"folder": FolderKind.SENT.reason})
+    assert "« Messages envoyés »" in str(notice)
+    with app.test_request_context(), force_locale("en"):
+        assert "“Sent”" in said(notice) and "envoyés" not in said(notice)

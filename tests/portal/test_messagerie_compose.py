@@ -694,3 +694,47 @@ def test_the_pickers_writable_members_see_what_the_session_has_not_flushed(ctx):
     classmate.suspended = True
     assert classmate.id not in writable_members_by_group(zoe, GroupMember, [four_a],
                                                          rule).get(four_a, ())
+
+
+def test_reply_all_leaves_out_whoever_has_left(app, logged_in):
+    """A pupil of the class suspended since: the other pupils' « Répondre à tous » opens
+    without her (it was a 500)."""
+    deliver(app, "claire.bernard", ["zoe.le-gall", "lucas.martin"], "Sortie")
+    with app.app_context():
+        db.session.execute(update(Account).where(Account.login == "lucas.martin")
+                           .values(suspended=True))
+        db.session.commit()
+    zoe = logged_in("zoe.le-gall")
+    item = item_id(app, "zoe.le-gall", "Sortie")
+    response = zoe.get(f"/messagerie/ecrire?repondre_tous={item}")
+    assert response.status_code == 200
+    assert [b.attrs["value"] for b in page(response).find_all("button", class_="chip")] == \
+        [f"to:p:{person(app, 'claire.bernard')}"]
+
+
+def test_a_chip_added_for_someone_unknown_is_said_not_a_500(app, logged_in):
+    from directory.models import AccountSchool, School
+
+    with app.app_context():
+        stranger = db.session.scalar(
+            select(Account.id).join(AccountSchool, AccountSchool.account_id == Account.id)
+            .join(School, School.id == AccountSchool.school_id)
+            .where(School.uai == "0310002C").limit(1))
+    zoe = logged_in("zoe.le-gall")
+    response = zoe.get(f"/messagerie/ecrire?ajout=to:p:{stranger}")
+    assert response.status_code == 200
+    assert page(response).find_all("button", class_="chip") == []
+    assert flashes(response)
+
+
+@pytest.mark.parametrize("subject", ["Ligne\u2028coupée", "Saut\x0bvertical", "Fin\rde ligne"])
+def test_a_line_break_in_the_subject_becomes_a_space(app, logged_in, subject):
+    claire = logged_in("claire.bernard")
+    response = compose_post(claire, {"to": f"p:{person(app, 'zoe.le-gall')}",
+                                     "subject": subject, "body": "Bonjour."})
+    assert response.status_code == 303
+    folded = " ".join(subject.splitlines())
+    assert folded in [s for _, s, _ in items(app, "zoe.le-gall")]
+    draft = compose_post(claire, {"to": f"p:{person(app, 'zoe.le-gall')}", "subject": subject,
+                                  "body": "Brouillon.", "action": "brouillon"})
+    assert draft.status_code in (302, 303)

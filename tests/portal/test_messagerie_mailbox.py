@@ -303,3 +303,15 @@ def test_a_full_mailbox_is_said_and_refuses_mail(app, student, logged_in):
         "div", class_="form-errors").text
     assert items(app, "zoe.le-gall", FolderKind.DRAFTS) == []
     csrf_token(response.get_data(as_text=True))
+
+
+def test_the_confirmation_counts_only_what_the_corbeille_holds(app, student):
+    """Ticked in several folders (a search), only those of the Corbeille go for good."""
+    for n in range(3):
+        deliver(app, "lucas.martin", ["zoe.le-gall"], f"Mêlé {n}")
+    ids = [i for i, _, _ in items(app, "zoe.le-gall", FolderKind.INBOX)]
+    selection(student, ids[:1], "supprimer")
+    asked = selection(student, ids, "supprimer")
+    said = page(asked).find("section", class_="narrow").text
+    assert "Le message sélectionné dans la Corbeille sera supprimé définitivement." in said
+    assert "Les 2 autres messages sélectionnés iront dans la Corbeille." in said
