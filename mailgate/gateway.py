@@ -137,8 +137,10 @@ class PreauSMTP(SMTP):
         else:
             self.envelope.content = content
         self.envelope.original_content = content
-        status = await self._call_handler_hook("DATA")
-        self._set_post_data_state()
+        try:
+            status = await self._call_handler_hook("DATA")
+        finally:    # even on an error: the next MAIL must not join this envelope, its author
+            self._set_post_data_state()
         await self.push("250 OK" if status is MISSING else status)
 
     async def _content(self) -> bytes | str:

@@ -17,7 +17,7 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
-from email.utils import formataddr, formatdate, getaddresses
+from email.utils import formataddr, formatdate, getaddresses, parseaddr
 
 from .mime import Field, Parsed, decode_words, unfold
 
@@ -87,6 +87,11 @@ def stored_header(parsed: Parsed, *, author_from: str | None, received: str | No
             if message_id:
                 continue
             message_id = original.value.strip()
+        elif original.key == "disposition-notification-to" and author_from:
+            # the receipt goes to the author's universal address, never to an address the
+            # author typed: a recipient's mail program would send it from a private address
+            out.append(field(original.name, parseaddr(author_from)[1]))
+            continue
         out.append(_rewritten(original, address_map, names or {})
                    if original.key in REWRITTEN else original)
     if not message_id:

@@ -171,11 +171,14 @@ def split(raw: bytes) -> tuple[list[Field], bytes]:
         line = raw[position:end]
         if line in (b"\r\n", b"\n"):
             return fields, raw[end:]
+        content = line.rstrip(b"\r\n")
+        if b"\r" in content:   # a lone CR: the email package starts a new field there
+            content = content.replace(b"\r", b" ")
         if line[:1] in (b" ", b"\t") and fields:
-            fields[-1].raw += line.rstrip(b"\r\n") + b"\r\n"
+            fields[-1].raw += content + b"\r\n"
         elif b":" in line and _is_field_name(line.split(b":", 1)[0]):
             name = line.split(b":", 1)[0].decode("ascii")
-            fields.append(Field(name, line.rstrip(b"\r\n") + b"\r\n"))
+            fields.append(Field(name, content + b"\r\n"))
         else:
             return fields, raw[position:]
         position = end
@@ -373,8 +376,8 @@ def rebuild(source: bytes, contents: dict[int, tuple[str, bytes]]) -> bytes:
         return source
     message = email.message_from_bytes(source, policy=policy.compat32)
     for part in ([message] if not message.is_multipart() else message.walk()):
-        marker = part.get(MARKER)
-        if marker is None or not marker.strip().isdecimal() or int(marker) not in contents:
+        marker = str(part.get(MARKER, "")).strip()     # an 8-bit value reads as a Header
+        if not marker.isdecimal() or int(marker) not in contents:
             continue
         ctype, data = contents[int(marker)]
         del part[MARKER]

@@ -41,8 +41,7 @@ def build(*, to: str, subject: str, body: str, settings: Settings,
     message["Message-ID"] = make_msgid(domain=settings.domain)
     message["Auto-Submitted"] = "auto-replied"
     if in_reply_to:
-        message["In-Reply-To"] = in_reply_to
-        message["References"] = in_reply_to
+        message["In-Reply-To"] = message["References"] = headers.one_line(in_reply_to)
     message.set_content(body)
     return message
 

@@ -35,12 +35,14 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from email.utils import getaddresses
 from functools import cache
 
 import dkim
 import spf
 from publicsuffixlist import PublicSuffixList
 
+from .mime import unfold
 from .models import SenderCheck
 from .resolver import Resolver, TemporaryFailure
 from .settings import SenderAuth, Settings
@@ -127,7 +129,8 @@ class SenderAuthenticator:
         if spf_result == "pass":
             return Check(SenderCheck.PASS, spf="pass",
                          dmarc="temperror" if dmarc_trouble else "pass")
-        dkim_result, aligned = self._dkim(raw, domain, policy is not None and policy.strict_dkim)
+        dkim_result, aligned = self._dkim(raw, sender, domain,
+                                          policy is not None and policy.strict_dkim)
         if aligned:
             return Check(SenderCheck.PASS, spf=spf_result, dkim=dkim_result,
                          dmarc="temperror" if dmarc_trouble else "pass")
@@ -161,8 +164,10 @@ class SenderAuthenticator:
             else tags.get("p", "none")
         return Policy(disposition, tags.get("adkim", "r") == "s")
 
-    def _dkim(self, raw: bytes, domain: str, strict: bool) -> tuple[str | None, bool]:
-        """(RFC 8601 result of the best signature, whether a valid one is aligned)."""
+    def _dkim(self, raw: bytes, sender: str, domain: str,
+              strict: bool) -> tuple[str | None, bool]:
+        """(RFC 8601 result of the best signature, whether a valid one is aligned and vouches
+        for `sender`: see `_vouches_for`)."""
         try:
             verifier = dkim.DKIM(raw, timeout=self.settings.dns_timeout)
         except dkim.DKIMException:
@@ -185,10 +190,25 @@ class SenderAuthenticator:
                 continue
             results.append("pass" if valid else "fail")
             if valid and aligned(verifier.domain.decode("ascii", "replace").lower(), domain,
-                                 strict):
+                                 strict) and _vouches_for(verifier, sender):
                 return "pass", True
         best = next(r for r in ("pass", "temperror", "fail", "permerror") if r in results)
         return best, False
+
+
+def _vouches_for(verifier: dkim.DKIM, sender: str) -> bool:
+    """Whether the signature just verified covers the message's one From, and that From is
+    the envelope's sender. A signature vouches for its domain, not for which of the domain's
+    users wrote: anyone with an address at a member's provider could have a message of their
+    own signed, then send it again under the member's address (DMARC aligns with the From
+    for this reason)."""
+    signed = {name.strip().lower()
+              for name in verifier.signature_fields.get(b"h", b"").split(b":")}
+    froms = [value for name, value in verifier.headers if name.strip().lower() == b"from"]
+    if b"from" not in signed or len(froms) != 1:
+        return False
+    written = getaddresses([unfold(froms[0])])
+    return len(written) == 1 and written[0][1].lower() == sender.lower()
 
 
 # pyspf takes its DNS function from a module global (made to be replaced). Ours asks the

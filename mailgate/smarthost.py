@@ -215,6 +215,10 @@ class Relay:
             return self._refused(code, text)
         except smtplib.SMTPResponseException as error:
             return self._refused(error.smtp_code, error.smtp_error)
+        except UnicodeEncodeError:      # an address in Unicode, and a relay without SMTPUTF8
+            self.close()
+            return Outcome(False, True, "adresse internationalisée : le relais n'accepte pas "
+                                        "SMTPUTF8")
         except (smtplib.SMTPException, OSError) as error:
             self.close()
             return Outcome(False, False, f"relais injoignable : {error}", reached=False)

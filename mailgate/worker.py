@@ -47,6 +47,7 @@ log = logging.getLogger("preau.worker")
 PURGE_EVERY = 600
 BATCH = 200
 GONE = Outcome(False, True, "message supprimé avant l'envoi")
+UNREADABLE = Outcome(False, True, "message impossible à reconstituer pour l'envoi")
 
 
 def worker_name() -> str:
@@ -56,7 +57,8 @@ def worker_name() -> str:
 @dataclass(frozen=True)
 class Prepared:
     entry: queue.Claimed
-    envelope: Envelope | None       # None: its message was deleted before it could be sent
+    envelope: Envelope | None       # None: not to be sent, for `outcome`'s reason
+    outcome: Outcome = GONE         # its message was deleted before it could be sent
 
 
 def run_once(worker: str | None = None, *, now: datetime | None = None,
@@ -73,7 +75,7 @@ def run_once(worker: str | None = None, *, now: datetime | None = None,
         db.session.commit()             # end the read: the writes below take the lock first
         outcomes = senders().send([p.envelope for p in prepared if p.envelope is not None])
         results = iter(outcomes)
-        fates = [(p.entry, next(results) if p.envelope is not None else GONE)
+        fates = [(p.entry, next(results) if p.envelope is not None else p.outcome)
                  for p in prepared]
         write_transaction(lambda: _record(fates, worker, settings, now))
     return len(claimed)
@@ -152,13 +154,18 @@ def _prepare(claimed: list[queue.Claimed], settings: Settings) -> list[Prepared]
             continue
         forward = entry.kind == EntryKind.FORWARD
         sender = bounces.envelope_sender(entry.id, settings) if forward else ""
-        data = personalise.forward_bytes(sources[entry.message_id], entry.message_id,
-                                          entry.account_id, entry.address if forward else None,
-                                          jobs=jobs)
-        if dkim is not None:
-            if data not in signed:
-                signed[data] = dkim.sign(data)
-            data = signed[data]
+        try:    # one message that cannot be made out fails alone, not its whole batch
+            data = personalise.forward_bytes(sources[entry.message_id], entry.message_id,
+                                              entry.account_id,
+                                              entry.address if forward else None, jobs=jobs)
+            if dkim is not None:
+                if data not in signed:
+                    signed[data] = dkim.sign(data)
+                data = signed[data]
+        except Exception:
+            log.exception("entry %s could not be made out", entry.id)
+            prepared.append(Prepared(entry, None, UNREADABLE))
+            continue
         prepared.append(Prepared(entry, Envelope(sender, entry.address, data)))
     return prepared
 

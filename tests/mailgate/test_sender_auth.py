@@ -196,3 +196,17 @@ def test_off_checks_nothing(gateway_in):
     assert stored_with_id(message_id).sender_check is None
     assert b"Authentication-Results" not in stored_with_id(message_id).source
     client.close()
+
+
+def test_a_signature_of_the_domain_does_not_vouch_for_another_of_its_users(outside, rsa_key):
+    """Anyone with an address at a member's provider can have a message of their own signed
+    by it, then replay it under the member's address: the signed From must be the sender."""
+    member = parent_at("dkim.example")
+    message = mail("intrus@dkim.example", ZOE, "Rejoué")
+    with open(rsa_key[0], "rb") as pem:
+        signature = dkim.sign(raw(message), SELECTOR.encode(), b"dkim.example", pem.read(),
+                              include_headers=[b"from", b"to", b"subject"])
+    assert outside.mail(member)[0] == 250
+    assert outside.rcpt(ZOE)[0] == 250
+    code, reply = outside.data(signature + raw(message))
+    assert code == 550 and "5.7.26" in reply.decode()
