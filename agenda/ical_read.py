@@ -26,6 +26,7 @@ from icalendar.parser import Contentline
 
 from . import times
 from .errors import AgendaError, Problem
+from .events import LONGEST
 
 MAX_BYTES = 5 * 1024 * 1024
 TITLE_MAX, PLACE_MAX, SUMMARY_MAX = 200, 200, 10_000
@@ -53,6 +54,7 @@ DUPLICATE_UID = "duplicate_uid"
 NO_START = "no_start"
 MIXED_TIMES = "mixed_times"             # a day for one end, a time for the other
 END_BEFORE_START = "end_before_start"
+TOO_LONG = "too_long"                   # longer than an event of the form may last
 
 
 @dataclass
@@ -166,6 +168,8 @@ def _event(component, uid: str) -> ImportedEvent:
         starts_at, ends_at = _utc(start, notes, start_property), _utc(end, notes, end_property)
     if ends_at < starts_at:
         raise ValueError(END_BEFORE_START)
+    if ends_at - starts_at > LONGEST:
+        raise ValueError(TOO_LONG)
     title = " ".join(str(component.get("SUMMARY", "")).split())[:TITLE_MAX]
     if not title:
         title, notes = "(sans titre)", notes + ["untitled"]

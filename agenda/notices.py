@@ -22,7 +22,6 @@ transaction, so an event is never saved without its notices nor the reverse.
 from __future__ import annotations
 
 import enum
-import uuid
 from typing import Protocol
 
 from sqlalchemy import Select
@@ -32,8 +31,9 @@ from mailgate import fanout, personalise
 from mailgate.fanout_models import FanoutJob
 
 from . import access, confirmations, ical, itip, times
+from .errors import AgendaError, Problem
 from .events import Change
-from .models import Event
+from .models import Event, EventStatus
 
 
 class Kind(enum.StrEnum):
@@ -84,14 +84,19 @@ def after_save(author: Account, event: Event, change: Change, links: Links) -> F
     return announce(author, event, _KIND_OF_CHANGE[change], links)
 
 
-def remind(author: Account, event: Event, links: Links) -> FanoutJob:
-    """Remind those who have not answered."""
+def remind(author: Account, event: Event, links: Links, *, key: str) -> FanoutJob:
+    """Remind those who have not answered a published event that asks for answers (a draft
+    would go out unpublished, a cancelled one come back in calendars). `key`: one per form
+    shown, so that a second click finds the first reminder."""
+    if not event.ask_confirmation or event.status != EventStatus.PUBLISHED:
+        raise AgendaError(Problem.NOT_ASKED)
     return announce(author, event, Kind.REMINDER, links,
-                    recipients=confirmations.silent(event))
+                    recipients=confirmations.silent(event),
+                    key=f"{origin(event)}:{Kind.REMINDER}:{key}")
 
 
 def announce(author: Account, event: Event, kind: Kind, links: Links, *,
-             recipients: Select | None = None) -> FanoutJob:
+             recipients: Select | None = None, key: str | None = None) -> FanoutJob:
     """The job that tells `recipients` (the agenda's readers) about `event`; the worker
     sends it. The same change announced twice (same SEQUENCE) makes one job."""
     answering = event.ask_confirmation and kind != Kind.CANCELLED
@@ -100,8 +105,7 @@ def announce(author: Account, event: Event, kind: Kind, links: Links, *,
         event, method=method, url=links.event(event), rsvp=event.ask_confirmation,
         attendee=ical.Person(personalise.ADDRESS, personalise.NAME),
         organizer=ical.Person(itip.organizer_address(event), author.full_name))
-    key = uuid.uuid4().hex if kind == Kind.REMINDER \
-        else f"{origin(event)}:{kind}:{event.sequence}"
+    key = key or f"{origin(event)}:{kind}:{event.sequence}"
     return fanout.submit(
         author, _message(author, event, kind, links.event(event), answering),
         access.readers(event.agenda) if recipients is None else recipients,

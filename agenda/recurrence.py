@@ -89,10 +89,20 @@ def between(event: Event, start: datetime, end: datetime) -> list[Occurrence]:
         if event.starts_at < end and event.ends_at > start:
             return [Occurrence(event, event.starts_at, event.ends_at)]
         return []
+    # Never past the last occurrence kept when the event was saved (at most MAX_OCCURRENCES):
+    # an imported rule may repeat every second, and a page asks for weeks.
+    end = min(end, event.last_ends_at or end)
+    if start >= end:
+        return []
     cal = ical.calendar([ical.vevent(event)])
-    found = recurring_ical_events.of(cal).between(times.aware(start), times.aware(end))
-    return sorted((_occurrence(event, component) for component in found),
-                  key=lambda o: o.starts_at)
+    try:
+        found = recurring_ical_events.of(cal).between(times.aware(start), times.aware(end))
+        return sorted((_occurrence(event, component) for component in found),
+                      key=lambda o: o.starts_at)
+    except (recurring_ical_events.InvalidCalendar, ValueError):   # a rule kept as it came
+        if event.starts_at < end and event.ends_at > start:
+            return [Occurrence(event, event.starts_at, event.ends_at)]
+        return []
 
 
 def all_of(event: Event, *, strict: bool = True) -> list[Occurrence]:

@@ -3,6 +3,8 @@ their notice; the organiser sees the table of answers, writes one on someone's b
 exports them as CSV, reminds those who did not answer, and moderates comments."""
 from __future__ import annotations
 
+import uuid
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -12,6 +14,7 @@ from agenda.errors import AgendaError
 from agenda.models import AnswerChannel, AnswerKind, Event
 from directory.db import db
 from directory.models import Account
+from directory.search import valid_id
 from mailgate import personalise
 from mailgate.fanout_models import FanoutJob
 
@@ -28,7 +31,7 @@ from .blueprint import (
     saved,
     writable_event_or_404,
 )
-from .forms import AnswerForm, CommentForm, OnBehalfForm
+from .forms import AnswerForm, CommentForm, OnBehalfForm, RemindForm
 from .wording import describe
 
 ANSWER_LABELS = {AnswerKind.ACCEPTED: N_("Accepte"), AnswerKind.REFUSED: N_("Refuse")}
@@ -101,6 +104,7 @@ def answers(event_id: int):
     return render_template("agenda/answers.html", event=event, rows=rows, total=total,
                            page=page, pages=pages,
                            counts=confirmations.counts(event), form=OnBehalfForm(),
+                           remind_form=RemindForm(formdata=None, cle=uuid.uuid4().hex),
                            AnswerKind=AnswerKind)
 
 
@@ -109,7 +113,8 @@ def answers(event_id: int):
 def answer_on_behalf(event_id: int):
     event = writable_event_or_404(event_id)
     form = OnBehalfForm()
-    account = db.session.get(Account, form.account.data) if form.validate() else None
+    account = db.session.get(Account, form.account.data) \
+        if form.validate() and valid_id(form.account.data) else None
     if account is None:
         abort(400)
     if saved(lambda: confirmations.answer(event, account, AnswerKind(form.answer.data),
@@ -139,7 +144,11 @@ def answers_csv(event_id: int):
 @login_required
 def remind(event_id: int):
     event = writable_event_or_404(event_id)
-    report = saved(lambda: notices.remind(current_user, event, PortalLinks()))
+    form = RemindForm()
+    if not form.validate_on_submit():
+        abort(400)
+    report = saved(lambda: notices.remind(current_user, event, PortalLinks(),
+                                          key=form.cle.data))
     report_notice(report)
     return redirect(url_for(".answers", event_id=event.id))
 

@@ -69,8 +69,8 @@ def _month(agenda):
     found = schedule.occurrences(current_user, start, end,
                                      [agenda] if agenda else None)
     return render_template("agenda/month.html", **_context(agenda), first=first, weeks=weeks,
-                           days=grid.by_day(found), today=_today(),
-                           previous=grid.previous_month(first), following=grid.next_month(first),
+                           days=grid.by_day(found, [weeks[0][0], weeks[-1][-1]]),
+                           today=_today(), previous=grid.previous_month(first), following=grid.next_month(first),
                            week_endpoint="agenda.group_week" if agenda else "agenda.my_week")
 
 
@@ -79,6 +79,6 @@ def _week(agenda):
     start, end = grid.utc_bounds(days)
     found = schedule.occurrences(current_user, start, end, [agenda] if agenda else None)
     return render_template("agenda/week.html", **_context(agenda), week=days,
-                           days=grid.by_day(found), today=_today(),
+                           days=grid.by_day(found, days), today=_today(),
                            previous=days[0] - timedelta(days=7),
                            following=days[0] + timedelta(days=7))

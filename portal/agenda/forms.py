@@ -10,6 +10,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectField,
@@ -125,6 +126,11 @@ class OnBehalfForm(FlaskForm):
         choice(AnswerKind.ACCEPTED.value, _("Accepte")),
         choice(AnswerKind.REFUSED.value, _("Refuse"))))
     comment = StringField(_("Commentaire"), validators=[Length(max=1000)])
+
+
+class RemindForm(FlaskForm):
+    # One per page shown: a second click on « Relancer » finds the first reminder.
+    cle = HiddenField(validators=[DataRequired(), Length(min=16, max=64)])
 
 
 class CommentForm(FlaskForm):

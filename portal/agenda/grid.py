@@ -47,12 +47,15 @@ def utc_bounds(days: Sequence[date]) -> tuple[datetime, datetime]:
     return times.all_day_range(days[0], days[-1])
 
 
-def by_day(occurrences: Sequence[Occurrence]) -> dict[date, list[Occurrence]]:
+def by_day(occurrences: Sequence[Occurrence],
+           shown: Sequence[date]) -> dict[date, list[Occurrence]]:
+    """The occurrences of each day of `shown` (an event over years is not walked day by
+    day beyond the page)."""
     found: dict[date, list[Occurrence]] = defaultdict(list)
     for occurrence in occurrences:
-        day = times.local_date(occurrence.starts_at)
-        last = times.local_date(max(occurrence.ends_at - timedelta(seconds=1),
-                                    occurrence.starts_at))
+        day = max(times.local_date(occurrence.starts_at), shown[0])
+        last = min(times.local_date(max(occurrence.ends_at - timedelta(seconds=1),
+                                        occurrence.starts_at)), shown[-1])
         while day <= last:
             found[day].append(occurrence)
             day += timedelta(days=1)

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
 from agenda.errors import AgendaError, Problem
-from agenda.ical_read import DUPLICATE_UID, END_BEFORE_START, MIXED_TIMES, NO_START
+from agenda.ical_read import DUPLICATE_UID, END_BEFORE_START, MIXED_TIMES, NO_START, TOO_LONG
 from agenda.importing import Fate
 
 _l = lazy_gettext
@@ -96,7 +96,9 @@ def skip_reason(reason: str) -> str:
                              "évènement est repris"),
             NO_START: _("pas de début (DTSTART)"),
             MIXED_TIMES: _("un jour pour le début et une heure pour la fin (ou l'inverse)"),
-            END_BEFORE_START: _("la fin (DTEND) précède le début")}.get(reason, reason)
+            END_BEFORE_START: _("la fin (DTEND) précède le début"),
+            TOO_LONG: _("plus long qu'une année : découpez-le en plusieurs évènements")
+            }.get(reason, reason)
 
 
 def note_labels() -> dict:

@@ -159,3 +159,30 @@ def test_an_export_imports_back_unchanged(claire, agenda_4a):
     data = ical.export([event], name="4A")
     lines = importing.plan(agenda_4a, ical_read.read(data))
     assert [(line.fate, line.uid) for line in lines] == [(importing.Fate.UNCHANGED, event.uid)]
+
+
+def test_a_rule_repeating_every_second_is_expanded_no_further_than_its_kept_occurrences(
+        claire, agenda_4a):
+    """The import keeps 400 occurrences; a month's page asked the expander for millions."""
+    from datetime import timedelta
+
+    from agenda.models import Event
+    from directory.db import db
+
+    read = ical_read.read(calendar(*vevent(
+        "chaque-seconde@test", "DTSTART:20270301T080000Z", "DTEND:20270301T080001Z",
+        "RRULE:FREQ=SECONDLY", "SUMMARY:Trop souvent")))
+    importing.apply(claire, agenda_4a, read)
+    event = db.session.scalar(db.select(Event).where(Event.uid == "chaque-seconde@test"))
+    start = datetime(2027, 3, 1)
+    found = recurrence.between(event, start, start + timedelta(days=60))
+    assert 0 < len(found) <= recurrence.MAX_OCCURRENCES
+
+
+def test_an_event_longer_than_a_year_is_skipped_with_its_reason(claire, agenda_4a):
+    read = ical_read.read(calendar(*vevent(
+        "millenaire@test", "DTSTART;VALUE=DATE:00020101", "DTEND;VALUE=DATE:99980101",
+        "SUMMARY:Toujours")))
+    assert read.events == [] and read.skipped == [("millenaire@test", ical_read.TOO_LONG)]
+    lines = importing.apply(claire, agenda_4a, read)
+    assert [line.reason for line in lines] == [ical_read.TOO_LONG]

@@ -154,8 +154,11 @@ def test_the_reminder_goes_to_those_who_did_not_answer_and_a_change_to_everyone(
     zoe = client_of(app, "zoe.le-gall")
     post_form(zoe, f"/agenda/evenement/{event_id}/reponse", {"answer": "accepted"},
               page=f"/agenda/evenement/{event_id}")
-    post_form(teacher, f"/agenda/evenement/{event_id}/relancer", {},
-              page=f"/agenda/evenement/{event_id}/reponses")
+    answers = html(teacher.get(f"/agenda/evenement/{event_id}/reponses"))
+    key = answers.one("input", name="cle").attrs["value"]
+    for _ in range(2):      # a double click: one reminder
+        post_form(teacher, f"/agenda/evenement/{event_id}/relancer", {"cle": key},
+                  page=f"/agenda/evenement/{event_id}/reponses")
     with app.app_context():
         zoe_id = db.session.scalar(select(Account.id).where(Account.login == "zoe.le-gall"))
         jobs = fanout.jobs_of(notices.origin(db.session.get(Event, event_id)))
@@ -165,3 +168,15 @@ def test_the_reminder_goes_to_those_who_did_not_answer_and_a_change_to_everyone(
         assert db.session.get(FanoutRecipient, (reminder.id, zoe_id)) is None
         assert db.session.scalar(select(func.count()).select_from(FanoutRecipient).where(
             FanoutRecipient.job_id == first.id, FanoutRecipient.account_id == zoe_id)) == 1
+
+
+def test_no_reminder_for_an_event_that_asks_no_answer_or_is_cancelled(teacher, app):
+    """A draft would go out unpublished, a cancelled event come back in calendars."""
+    quiet = event_id_of(new_event(teacher, app, title="Sans confirmation", notify="y"))
+    answers = html(teacher.get(f"/agenda/evenement/{quiet}/reponses"))
+    assert "Relancer" not in answers.text
+    response = post_form(teacher, f"/agenda/evenement/{quiet}/relancer", {"cle": "k" * 32},
+                         page=f"/agenda/evenement/{quiet}/reponses")
+    assert response.status_code == 302
+    with app.app_context():
+        assert len(fanout.jobs_of(notices.origin(db.session.get(Event, quiet)))) == 1
