@@ -13,6 +13,7 @@ Every time is `directory.clock.utcnow()`, so tests move the clock instead of wai
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from functools import lru_cache
 
@@ -28,6 +29,8 @@ from .. import fanout
 from .models import Communication, CommunicationRun
 from .outgoing import mail_of
 from .schedule import next_occurrence
+
+log = logging.getLogger("preau.scheduler")
 
 CLAIM = 20
 
@@ -54,14 +57,19 @@ def run_due(now: datetime | None = None) -> int:
     db.session.commit()
     write_lock()
     claimed = list(db.session.scalars(due(now).limit(CLAIM).with_for_update(skip_locked=True)))
-    try:
-        for communication in claimed:
-            run(communication, now)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()       # another worker ran these occurrences: nothing to do
-        return 0
-    return len(claimed)
+    ran = 0
+    for communication in claimed:   # each on its own: one that fails holds up no other
+        try:
+            with db.session.begin_nested():
+                run(communication, now)
+            ran += 1
+        except IntegrityError:      # this occurrence has run already (a one-time
+            communication.next_run_at = next_occurrence(communication, now)  # reactivated)
+        except Exception:
+            log.exception("communication %s could not run", communication.id)
+            communication.next_run_at = next_occurrence(communication, now)
+    db.session.commit()
+    return ran
 
 
 def run(communication: Communication, now: datetime) -> CommunicationRun:

@@ -29,6 +29,7 @@ from .. import fanout_pages
 from ..directory_forms import choice
 from ..directory_pages import PageOutOfRange, paginate
 from ..i18n import day_at_time
+from ..messagerie import compose
 from ..messagerie.display import size_text
 from ..rubriques import labels
 from .blueprint import ID, bp, own_message, portal_url, problem_text, writer
@@ -107,8 +108,11 @@ def _send_at(form: WriteForm) -> datetime | None:
 
 
 def _files() -> list[tuple[str, str, bytes]]:
-    return [(f.filename, f.mimetype, f.read()) for f in request.files.getlist("fichiers")
-            if f and f.filename]
+    """The uploads, their names and types made safe as the compose form's are (a line break
+    in a name could not be written in the message's header when it is due)."""
+    return [(u.filename, u.content_type, u.data) for u in (
+        compose.upload(f.filename, f.mimetype, f.read())
+        for f in request.files.getlist("fichiers") if f and f.filename)]
 
 
 @bp.route("/ecrire", methods=["GET", "POST"])

@@ -304,3 +304,20 @@ def test_a_trial_goes_to_its_author_alone():
     assert db.session.scalars(select(FanoutRecipient.account_id).where(
         FanoutRecipient.job_id == job.id)).all() == [author.id]
     assert trial.trial
+
+
+def test_a_one_time_communication_reactivated_after_it_ran_holds_up_no_other():
+    """Its occurrence has run: running it again broke the unique run, and the whole claim
+    with it, at every round — no other communication of the region went out."""
+    pupil = person(START)
+    group = space(pupil)
+    once = automated(group, repeat=Repeat.ONCE, send_at=START + DAY)
+    assert run_at(START + DAY + timedelta(minutes=1)) == 1
+    with travel_to(START + 2 * DAY):
+        communications.deactivate(once)
+        communications.reactivate(once)
+        db.session.commit()
+    daily = automated(group, now=START + 2 * DAY)
+    assert run_at(START.replace(hour=7) + 3 * DAY) == 1
+    assert list(recipients_by_day(daily).values()) == [{pupil.id}]
+    assert len(recipients_by_day(once)) == 1

@@ -385,6 +385,32 @@ def test_an_attachment_travels_with_the_message(teacher, app):
         f"/communications/messages/{draft.id}").get_data(as_text=True)
 
 
+def test_an_attachment_named_with_a_line_break_is_renamed_and_the_message_can_be_made(
+        teacher, app):
+    """Its name went as it came into the message's header when due: the email package
+    refused it, and the scheduler stopped there at every round."""
+    from io import BytesIO
+
+    from mailgate.automations.outgoing import mail_of
+
+    page = teacher.get("/communications/ecrire").get_data(as_text=True)
+    fields = {"csrf_token": csrf_token(page), "groupes": str(group_id(app, "4A")),
+              "objet": "Programme", "texte": "Ci-joint.", "brouillon": "1"}
+    body = b"".join(f'--b0\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                    f"{value}\r\n".encode() for name, value in fields.items())
+    body += (b"--b0\r\nContent-Disposition: form-data; name=\"fichiers\"; "
+             b"filename*=UTF-8''pro%0Agramme.pdf\r\nContent-Type: application/pdf\r\n\r\n"
+             b"%PDF-1.4 x\r\n--b0--\r\n")
+    response = teacher.post("/communications/ecrire", data=BytesIO(body),
+                            content_type="multipart/form-data; boundary=b0")
+    assert response.status_code == 303, response.get_data(as_text=True)
+    [draft] = communications_of(app, "claire.bernard")
+    with app.app_context():
+        mail = mail_of(db.session.get(Communication, draft.id), account(app, "claire.bernard"))
+        [attached] = list(mail.iter_attachments())
+        assert attached.get_filename() == "pro_gramme.pdf"
+
+
 def test_a_teacher_of_a_class_manages_its_automated_communications_and_a_pupil_does_not(
         teacher, app):
     four_a = group_id(app, "4A")
