@@ -31,6 +31,7 @@ from .passwords import (
     hash_temporary_password,
     hash_temporary_passwords,
 )
+from .rubric_models import Rubric, RubricManager
 from .search import count_capped, name_key, prefix_condition, valid_id
 
 COUNT_CAP = 10_000
@@ -292,7 +293,8 @@ def schools_beyond_reach(admin: Account, account: Account) -> list[School]:
 
 def withdraw_from_schools(admin: Account, account: Account) -> None:
     """Take `account` out of the schools `admin` administers: its membership of them, of
-    their groups (classes, institutional and ad hoc) and its links to their pupils. It keeps
+    their groups (classes, institutional and ad hoc), of their rubrics' managers and its
+    links to their pupils. It keeps
     its other schools, mailbox and password."""
     school_ids = administered_school_ids(admin) or []
     db.session.execute(delete(GroupMember).where(
@@ -301,6 +303,9 @@ def withdraw_from_schools(admin: Account, account: Account) -> None:
     db.session.execute(delete(ParentLink).where(
         ParentLink.parent_id == account.id,
         ParentLink.child_id.in_(select(Account.id).where(scope_condition(admin)))))
+    db.session.execute(delete(RubricManager).where(
+        RubricManager.account_id == account.id,
+        RubricManager.rubric_id.in_(select(Rubric.id).where(Rubric.school_id.in_(school_ids)))))
     db.session.execute(delete(AccountSchool).where(AccountSchool.account_id == account.id,
                                                    AccountSchool.school_id.in_(school_ids)))
     db.session.expire(account)

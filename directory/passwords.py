@@ -73,25 +73,32 @@ def verify_login(password_hash: str | None, password: str) -> bool:
     login exists, holds a password of its own, a weaker one handed out by an administrator
     (`_temporary_hasher`, `_generated_hasher`) or none yet: its response time must not tell
     which logins exist, nor which still hold a password worth guessing. A refusal pays one
-    verification at `_hasher`'s cost and one at `_temporary_hasher`'s."""
+    verification at each of the three costs: the stored hash's, and decoys of the others."""
     if not _decoys:
-        _decoys.update(full=_hasher.hash("leurre"), temporary=_temporary_hasher.hash("leurre"))
-    if not password_hash or password_hash == NO_PASSWORD:
-        verify_password(_decoys["full"], password)
-        verify_password(_decoys["temporary"], password)
-        return False
-    if verify_password(password_hash, password):
+        _decoys.update({kind: hasher.hash("leurre") for kind, hasher in _HASHERS.items()})
+    kind = _kind_of(password_hash)
+    if kind is not None and verify_password(password_hash, password):
         return True
-    weaker = _needs_rehash(password_hash)
-    verify_password(_decoys["full" if weaker else "temporary"], password)
+    for other, decoy in _decoys.items():
+        if other != kind:
+            verify_password(decoy, password)
     return False
 
 
-def _needs_rehash(password_hash: str) -> bool:
-    try:
-        return _hasher.check_needs_rehash(password_hash)
-    except (InvalidHashError, ValueError):
-        return True
+_HASHERS = {"own": _hasher, "temporary": _temporary_hasher, "generated": _generated_hasher}
+
+
+def _kind_of(password_hash: str | None) -> str | None:
+    """Which of the hashers made `password_hash` (None: no password, or one we cannot read)."""
+    if not password_hash or password_hash == NO_PASSWORD:
+        return None
+    for kind, hasher in _HASHERS.items():
+        try:
+            if not hasher.check_needs_rehash(password_hash):
+                return kind
+        except (InvalidHashError, ValueError):
+            return None
+    return "own"
 
 
 def policy_errors(password: str) -> list[Reason]:

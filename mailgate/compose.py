@@ -35,8 +35,8 @@ def compose(author: Account, *, to: Sequence[Account] = (), cc: Sequence[Account
     message["Date"] = date_now()
     message["Message-ID"] = make_msgid(domain=settings.domain)
     if in_reply_to:
-        message["In-Reply-To"] = in_reply_to
-        message["References"] = (references + " " + in_reply_to).strip()
+        message["In-Reply-To"] = one_line(in_reply_to)
+        message["References"] = one_line(references + " " + in_reply_to).strip()
     if read_receipt:
         message["Disposition-Notification-To"] = settings.universal(author.address)
     message.set_content(text)

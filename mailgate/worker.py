@@ -31,6 +31,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from directory.accounts import end_ended_access
 from directory.clock import utcnow
 from directory.db import db, write_transaction
@@ -162,6 +164,8 @@ def _prepare(claimed: list[queue.Claimed], settings: Settings) -> list[Prepared]
                 if data not in signed:
                     signed[data] = dkim.sign(data)
                 data = signed[data]
+        except SQLAlchemyError:     # the database, not the message: the batch is tried again
+            raise
         except Exception:
             log.exception("entry %s could not be made out", entry.id)
             prepared.append(Prepared(entry, None, UNREADABLE))

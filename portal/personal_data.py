@@ -36,7 +36,9 @@ def personal_data_zip(account: Account, domain: str) -> bytes:
             # the stored source has its attachments apart (mailgate/store): put them back
             whole = store.messages_bytes(message_id for _, _, message_id in batch)
             for folder, item_id, message_id in batch:
-                archive.writestr(f"messages/{_safe(folder)}/{item_id}.eml", whole[message_id])
+                if message_id in whole:     # else deleted meanwhile
+                    archive.writestr(f"messages/{_safe(folder)}/{item_id}.eml",
+                                     whole[message_id])
         archive.writestr("carnet.vcf", exporting.export_book(account, "4.0"))
     return out.getvalue()
 

@@ -50,8 +50,8 @@ def build(reader: Account, message: MailMessage) -> EmailMessage:
         gettext("Accusé de réception : %(subject)s", subject=title))
     receipt["Date"] = headers.date_now()
     receipt["Message-ID"] = make_msgid(domain=settings.domain)
-    receipt["In-Reply-To"] = message.message_id_header
-    receipt["References"] = message.message_id_header
+    receipt["In-Reply-To"] = receipt["References"] = headers.one_line(
+        message.message_id_header)
     receipt["Auto-Submitted"] = "auto-replied"
     receipt.set_content(gettext(
         "Votre message « %(subject)s » du %(sent)s a été lu par %(name)s (%(address)s) le "

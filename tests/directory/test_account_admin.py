@@ -14,6 +14,7 @@ from directory.enums import Profile
 from directory.models import Account, AllocatedAddress, Group, GroupMember, ParentLink
 from directory.passwords import verify_password
 from directory.rights import writable
+from directory.rubric_models import Rubric, RubricManager
 from directory.search import AccountFilters, search_query
 
 
@@ -127,8 +128,15 @@ def test_a_school_admin_takes_a_teacher_of_two_schools_out_of_hers_without_erasi
     other = school_by_uai("0310002C")
     there = db.session.scalar(select(Group).where(Group.school_id == other.id).limit(1))
     claire.schools.append(other)
+    here_rubric = db.session.scalar(select(Rubric).where(
+        Rubric.school_id == school_by_uai("0310024H").id).limit(1))
+    there_rubric = Rubric(school_id=other.id, name="Rubrique de l'autre collège")
+    db.session.add(there_rubric)
+    db.session.flush()
     db.session.add_all([GroupMember(group_id=there.id, account_id=claire.id, is_manager=False),
-                        ParentLink(parent_id=claire.id, child_id=zoe.id)])
+                        ParentLink(parent_id=claire.id, child_id=zoe.id),
+                        RubricManager(rubric_id=here_rubric.id, account_id=claire.id),
+                        RubricManager(rubric_id=there_rubric.id, account_id=claire.id)])
     db.session.commit()
     assert rules.schools_beyond_reach(school_admin, claire) == [other]
     assert rules.schools_beyond_reach(region_admin, claire) == []
@@ -141,6 +149,8 @@ def test_a_school_admin_takes_a_teacher_of_two_schools_out_of_hers_without_erasi
         GroupMember.account_id == kept.id)))
     assert groups == {there.id}
     assert db.session.scalar(select(ParentLink).where(ParentLink.parent_id == kept.id)) is None
+    assert set(db.session.scalars(select(RubricManager.rubric_id).where(
+        RubricManager.account_id == kept.id))) == {there_rubric.id}
     assert rules.administered_account(school_admin, kept.id) is None
     assert rules.delete_accounts(region_admin, [kept]).withdrawn == []
     db.session.commit()

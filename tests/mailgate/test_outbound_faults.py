@@ -80,3 +80,15 @@ def test_a_report_on_a_subject_decoding_to_a_line_break_reaches_its_author(smtp,
     assert entry.state == EntryState.FAILED
     (report,) = sink.to(JOSEPH)
     assert "ligne coup" in parsed(report.data)["Subject"]
+
+
+def test_a_reply_to_a_message_id_holding_a_line_separator_can_be_written():
+    """A Message-ID received with U+2028 is stored decoded: answering it wrote it raw into
+    In-Reply-To, which the email package refuses (a 500 on « Répondre »)."""
+    from mailgate.compose import compose
+
+    from .conftest import account
+
+    message = compose(account("zoe.le-gall"), subject="Re : x", text="Oui.",
+                      in_reply_to="<a\u2028b@example.org>", references="<c\u2028d@example.org>")
+    assert message["In-Reply-To"] == "<a b@example.org>"
