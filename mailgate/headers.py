@@ -21,6 +21,19 @@ from email.utils import formataddr, formatdate, getaddresses, parseaddr
 
 from .mime import Field, Parsed, decode_words, unfold
 
+# Our count of a message's passes through Préau: the trace fields that would count its hops
+# are dropped (they may name a redirect address), so a redirection sending a member's mail
+# back into Préau would loop forever without it (mailgate/inbound.py refuses the last pass).
+PASSES = "X-Preau-Passes"
+MAX_PASSES = 5
+
+
+def passes(parsed: Parsed) -> int:
+    """How many times the message has been through Préau already."""
+    value = parsed.get(PASSES).strip()
+    return int(value) if value.isascii() and value.isdecimal() and len(value) < 4 else 0
+
+
 KEEP = frozenset({
     "date", "subject", "message-id", "in-reply-to", "references", "mime-version",
     "content-type", "content-transfer-encoding", "content-disposition", "content-language",
@@ -75,6 +88,8 @@ def stored_header(parsed: Parsed, *, author_from: str | None, received: str | No
         out.append(field("Received", received))
     if authentication:
         out.append(field("Authentication-Results", authentication))
+    if received:        # through SMTP: one more pass
+        out.append(field(PASSES, str(passes(parsed) + 1)))
     if author_from:
         out.append(field("From", author_from))
     else:

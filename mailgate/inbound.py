@@ -193,6 +193,8 @@ class Inbound:
             parsed = mime.headers_only(raw)     # the parts are read by mailgate/indexer.py
         except mime.UnreadableMessage:
             return self._reply(envelope, replies.UNREADABLE_MESSAGE)
+        if (count := headers.passes(parsed)) >= headers.MAX_PASSES:
+            return self._reply(envelope, replies.LOOP.format(passes=count))
         if transaction.handled:
             refusal = await self._hand_over(transaction, raw)
             if not transaction.decisions:

@@ -41,6 +41,8 @@ SENDER_CHECK_UNAVAILABLE = ("451 4.7.0 L'expéditeur ne peut pas être vérifié
 # Permanent problems of the message or the command itself: retrying cannot help.
 UNREADABLE_MESSAGE = ("554 5.6.0 Message illisible : sa structure MIME est trop imbriquée "
                       "ou corrompue")
+LOOP = ("554 5.4.6 Boucle de messagerie : ce message est déjà passé {passes} fois par Préau "
+        "(une redirection renvoie-t-elle le courrier vers Préau ?)")
 BAD_ADDRESS = "501 5.1.3 Adresse illisible : elle doit être écrite en ASCII ou en UTF-8"
 HANDLED = "250 2.0.0 Message traité"
 HANDLER_REFUSED = "550 5.7.1 {reason}"

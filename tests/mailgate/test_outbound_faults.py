@@ -92,3 +92,21 @@ def test_a_reply_to_a_message_id_holding_a_line_separator_can_be_written():
     message = compose(account("zoe.le-gall"), subject="Re : x", text="Oui.",
                       in_reply_to="<a\u2028b@example.org>", references="<c\u2028d@example.org>")
     assert message["In-Reply-To"] == "<a b@example.org>"
+
+
+def test_a_message_sent_back_into_preau_by_a_redirection_stops_after_five_passes(smtp, sink):
+    """A member's mailbox redirecting everything to their Préau address: each pass counts,
+    the trace fields that would count hops being dropped (they may name a redirect address)."""
+    import smtplib
+
+    import pytest
+
+    message = mail(JOSEPH, "claire.bernard@ent.test", "Tour", X_Preau_Passes="3")
+    send_by_smtp(smtp, JOSEPH, message)
+    worker.drain()
+    (delivery,) = sink.to(CLAIRE_REDIRECT)
+    assert parsed(delivery.data)["X-Preau-Passes"] == "4"
+    again = mail(JOSEPH, "claire.bernard@ent.test", "Tour encore", X_Preau_Passes="5")
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        smtp.sendmail(JOSEPH, ["claire.bernard@ent.test"], raw(again))
+    assert refused.value.smtp_code == 554 and b"5.4.6" in refused.value.smtp_error
