@@ -4,6 +4,7 @@ un essai à moi-même", and the history of each (every occurrence, every recipie
 outcome). The rules live in mailgate/automations/; these views only read forms and words."""
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, time
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -98,6 +99,11 @@ def _edit(shown: Communication | None, school_id: int, group_id: int | None,
                                 if g == group_id]
     else:
         form.groupes.choices = [choice(g, n) for g, n in group_choices([school_id])]
+    if request.method == "POST" and shown is None:
+        first = communications.by_key(current_user, form.cle.data)
+        if first is not None:       # saved twice (a double click): the first one stands
+            flash(gettext("Cette communication est déjà enregistrée : la voici."), "info")
+            return redirect(url_for(".automated", communication_id=first.id), code=303)
     if form.validate_on_submit():
         saved = _save(form, shown, school_id, group_id)
         if saved is not None:
@@ -113,7 +119,7 @@ def _form(shown: Communication | None) -> AutomatedForm:
     if request.method == "POST":
         return AutomatedForm()
     if shown is None:
-        return AutomatedForm(formdata=None, genre=Kind.REMINDER.value,
+        return AutomatedForm(formdata=None, cle=uuid.uuid4().hex, genre=Kind.REMINDER.value,
                              repetition=Repeat.DAILY.value,
                              heure=time(8, 0), jours="7,15",
                              regle=TriggerKind.NEVER_LOGGED_IN.value,
@@ -159,7 +165,8 @@ def _save(form: AutomatedForm, shown: Communication | None, school_id: int,
     try:
         if shown is None:
             shown = communications.create(current_user, plan, school_id=school_id,
-                                          group_id=group_id, portal_url=portal_url())
+                                          group_id=group_id, portal_url=portal_url(),
+                                          idempotency_key=form.cle.data or None)
         else:
             communications.update(shown, plan)
     except CommunicationError as error:

@@ -94,6 +94,7 @@ class AutomatedForm(FlaskForm):
         DataRequired(_l("Donnez un objet au message.")), Length(max=SUBJECT_MAX)])
     texte = TextAreaField(_l("Message"), validators=[
         DataRequired(_l("Écrivez le message.")), Length(max=BODY_MAX)])
+    cle = HiddenField(validators=[Optional(), Length(min=16, max=64)])  # drawn once shown
 
 
 class SignatureForm(FlaskForm):

@@ -310,6 +310,23 @@ def test_staff_manage_the_automated_communications_of_their_school(staff, app):
     assert other.get(link).status_code in (403, 404)
 
 
+def test_an_automated_communication_saved_twice_is_made_once(staff, app):
+    """A double click on « Enregistrer »: two communications ran for ever, each reminder
+    twice."""
+    school = school_id(app, "0310024H")
+    new = f"/communications/etablissements/{school}/nouvelle"
+    page = staff.get(new).get_data(as_text=True)
+    key = re.search(r'name="cle"[^>]*value="([^"]+)"', page).group(1)
+    data = {"csrf_token": csrf_token(page), "cle": key, "nom": "Une seule", "genre": "reminder",
+            "profils": "student", "regle": "never_logged_in", "jours": "7",
+            "repetition": "daily", "heure": "08:00", "jour_semaine": "0",
+            "objet": "Votre compte", "texte": "Bonjour."}
+    first, second = staff.post(new, data=data), staff.post(new, data=data)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    assert [c.name for c in communications_of(app, "paul.durand")] == ["Une seule"]
+
+
 def test_someone_elses_communication_is_not_found(staff, app):
     school = school_id(app, "0310024H")
     new = f"/communications/etablissements/{school}/nouvelle"
