@@ -22,14 +22,18 @@ from dataclasses import dataclass, field
 from directory.db import db
 from directory.wording import Reason
 
-from . import bounces, headers, identity, local_handlers, mime, replies, routing
+from . import bounces, headers, identity, local_handlers, mime, replies, reports, routing
 from .cache import IDENTITY_TTL, InFlight, TimedCache
+from .models import SenderCheck
 from .sender_auth import Action, Check, SenderAuthenticator
 from .settings import MB, Settings
 from .shared_writer import SharedWriter
 from .writer import OwnWriter
 
 log = logging.getLogger("preau.mailgate")
+# Why a local handler did not act on a message whose sender could not be authenticated.
+NOT_VERIFIED = ("expéditeur non vérifié (ni SPF ni une signature DKIM de son domaine) : "
+                "répondez depuis le lien du message")
 
 
 class Reads:
@@ -196,9 +200,13 @@ class Inbound:
         if (count := headers.passes(parsed)) >= headers.MAX_PASSES:
             return self._reply(envelope, replies.LOOP.format(passes=count))
         if transaction.handled:
-            refusal = await self._hand_over(transaction, raw)
+            reason = await self._hand_over(transaction, raw, check)
             if not transaction.decisions:
-                return self._reply(envelope, refusal or replies.HANDLED)
+                return self._reply(envelope, replies.HANDLER_REFUSED.format(
+                    reason=replies.one_line(reason)) if reason else replies.HANDLED)
+            if reason:      # the others get it: the 250 cannot tell the author, a report does
+                await self.writer.run(reports.not_taken, transaction.author,
+                                      parsed.get("subject"), reason)
         result = await self.writer.run_many(routing.deliver_many, routing.Delivery(
             transaction.author, parsed, transaction.decisions, received=self._received(session),
             authentication=check.header(self.settings.hostname) if check else None,
@@ -217,12 +225,17 @@ class Inbound:
                 domain=sender.strip("<> ").rpartition("@")[2], summary=check.summary)
         return None
 
-    async def _hand_over(self, transaction: Transaction, raw: bytes) -> str | None:
-        """Give the message to each local handler it was sent to; the first refusal."""
+    async def _hand_over(self, transaction: Transaction, raw: bytes,
+                         check: Check | None) -> str | None:
+        """Give the message to each local handler it was sent to; the first refusal's
+        reason. A sender the check could not authenticate (delivered all the same under
+        PREAU_SENDER_AUTH=mark, shown as such to its readers) acts on nothing: an answer
+        to an agenda counts as the member's without anyone seeing the doubt."""
+        if check is not None and check.verdict == SenderCheck.UNVERIFIED:
+            return NOT_VERIFIED
         refusals = [await self.writer.run(handler.receive, transaction.author, target, raw)
                     for handler, target in transaction.handled]
-        first = next((reason for reason in refusals if reason), None)
-        return replies.HANDLER_REFUSED.format(reason=replies.one_line(first)) if first else None
+        return next((reason for reason in refusals if reason), None)
 
     async def handle_exception(self, error: Exception) -> str:
         log.exception("SMTP session failed", exc_info=error)

@@ -85,6 +85,16 @@ def undeliverable(author: Account, subject: str, sent_at: datetime,
     return send_report(author, f"Non remis : {title}", body, in_reply_to=in_reply_to)
 
 
+def not_taken(author: Account, subject: str, reason: str) -> bool:
+    """A message also sent to an address Préau handles itself (an agenda's answers) went
+    to its other recipients, but that part was refused: the 250 could not say so."""
+    title = subject or "(sans objet)"
+    body = (f"Bonjour {author.full_name},\n\n"
+            f"Votre message « {title} » a bien été remis à ses destinataires, mais sa partie "
+            f"adressée à Préau n'a pas été prise en compte : {reason}.\n\n"
+            "Ce message est envoyé automatiquement par Préau ; n'y répondez pas.\n")
+    return send_report(author, f"Non pris en compte : {title}", body)
+
 
 _WHAT = {
     FailureKind.REFUSED: "le serveur d'envoi a refusé le message",

@@ -208,3 +208,26 @@ def test_another_time_proposed_or_the_invitation_asked_again_is_refused_with_wha
     assert refused.value.smtp_code == 550
     assert expected in refused.value.smtp_error.decode()
     assert answer_of(event, "joseph.fabre") is None
+
+
+def test_a_refused_answer_also_sent_to_someone_else_is_reported_to_its_author(sink, smtp):
+    """The message goes to its other recipient (250): the refusal of its agenda part
+    cannot be said in the reply, so a report says it."""
+    event, _ = published("Sortie au musée (copie)", notify=True, ask_confirmation=True)
+    _, invitation = invitation_to(sink, "joseph@example.org", "Sortie au musée (copie)")
+    message, organizer = reply(invitation, "TENTATIVE", attendee="joseph@example.org")
+    del message["To"]
+    message["To"] = f"{organizer}, claire.bernard@ent.test"
+    sink.reset()
+    smtp.sendmail("joseph@example.org", [organizer, "claire.bernard@ent.test"],
+                  message.as_bytes(policy=policy.SMTP))
+    from mailgate import worker
+
+    worker.drain()
+    assert answer_of(event, "joseph.fabre") is None
+    from email import message_from_bytes
+
+    reports = [message_from_bytes(d.data, policy=policy.default)
+               for d in sink.to("joseph@example.org")]
+    (report,) = [r for r in reports if r["Subject"].startswith("Non pris en compte")]
+    assert "TENTATIVE" in report.get_content()

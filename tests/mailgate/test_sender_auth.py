@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from directory.db import db
 from directory.enums import Profile
+from directory.models import Account
 from mailgate.gateway import GatewayThread
 from mailgate.models import MailboxItem, SenderCheck
 from tests.conftest import login, make_app
@@ -210,3 +211,24 @@ def test_a_signature_of_the_domain_does_not_vouch_for_another_of_its_users(outsi
     assert outside.rcpt(ZOE)[0] == 250
     code, reply = outside.data(signature + raw(message))
     assert code == 550 and "5.7.26" in reply.decode()
+
+
+def test_under_mark_an_unauthenticated_answer_to_an_agenda_counts_for_nobody(gateway_in, sink):
+    """A message that fails the check is delivered under « mark », its doubt shown to its
+    readers; an agenda answer has no reader to see it: it is refused, not counted."""
+    from .agenda_helpers import answer_of, invitation_to, published
+    from .test_agenda_replies import reply
+
+    sender = parent_at("spf-fail.example")
+    title = f"Réunion (non vérifiée {next(_serial)})"
+    event, _ = published(title, notify=True, ask_confirmation=True)
+    _, invitation = invitation_to(sink, sender, title)
+    message, organizer = reply(invitation, "ACCEPTED", attendee=sender, sender=sender)
+    client = outsider(gateway_in("mark").port)
+    assert client.mail(sender)[0] == 250
+    assert client.rcpt(organizer)[0] == 250
+    code, text = client.data(raw(message))
+    client.close()
+    assert code == 550 and "non verifie" in text.decode()
+    login = db.session.scalar(select(Account.login).where(Account.redirect_address == sender))
+    assert answer_of(event, login) is None
