@@ -14,10 +14,12 @@ from mailgate.fanout_models import FanoutJob, RecipientState
 
 from .directory_pages import PageOutOfRange, paginate
 from .rubriques import labels
-from .spreadsheet import csv_response
+from .spreadsheet import csv_stream, in_chunks
 
 REPORT_PAGE = 50
 POLL_SECONDS = 1
+
+CSV_CHUNK = 2_000     # recipients read per statement while a report's file is written
 
 
 def state(job: FanoutJob):
@@ -45,13 +47,18 @@ def author_of(job: FanoutJob) -> Account | None:
 
 
 def report_csv(job: FanoutJob, filename: str):
+    """Every recipient, however many (a region's population): written while read, a chunk
+    at a time (`spreadsheet.in_chunks`)."""
     author = author_of(job)
-    rows = ([row.last_name, row.first_name, gettext(row.profile.label), labels.fate(row.state),
-             labels.refusal(row.refusal, author, row.first_name, row.last_name, row.profile)
-             if row.state == RecipientState.REFUSED else "",
-             local_time(row.acknowledged_at).strftime("%d/%m/%Y %H:%M")
-             if row.acknowledged_at else ""]
-            for row in db.session.execute(fanout.recipients_query(job)).yield_per(2000))
-    return csv_response([gettext("Nom"), gettext("Prénom"), gettext("Profil"),
-                         gettext("Résultat"), gettext("Raison"),
-                         gettext("Lecture confirmée le")], rows, filename)
+    query = fanout.recipients_query(job).add_columns(Account.search_name)
+    chunks = in_chunks(query, (Account.search_name, Account.id), CSV_CHUNK)
+    return csv_stream([gettext("Nom"), gettext("Prénom"), gettext("Profil"),
+                       gettext("Résultat"), gettext("Raison"), gettext("Lecture confirmée le")],
+                      ([[row.last_name, row.first_name, gettext(row.profile.label),
+                         labels.fate(row.state),
+                         labels.refusal(row.refusal, author, row.first_name, row.last_name,
+                                        row.profile)
+                         if row.state == RecipientState.REFUSED else "",
+                         local_time(row.acknowledged_at).strftime("%d/%m/%Y %H:%M")
+                         if row.acknowledged_at else ""] for row in chunk]
+                       for chunk in chunks), filename)

@@ -7,6 +7,31 @@ import io
 from collections.abc import Iterable, Iterator, Sequence
 
 from flask import Response, stream_with_context
+from sqlalchemy import Select, tuple_
+
+from directory.db import db
+
+
+def in_chunks(query: Select, order: Sequence, size: int) -> Iterator[list]:
+    """The rows of `query`, in the order of `order` (columns it selects, naming one row),
+    `size` at a time: each chunk is one statement starting after the last row of the one
+    before, so no cursor stays open while a file downloads (Flask ends the request's
+    transaction when the view returns). The first chunk is read at once, so an error there
+    is still an error page. Not one snapshot: a row written meanwhile may be missed or read
+    twice."""
+    query = query.order_by(None).order_by(*order)
+    first = db.session.execute(query.limit(size)).all()
+
+    def chunks() -> Iterator[list]:
+        chunk = first
+        while chunk:
+            yield chunk
+            if len(chunk) < size:
+                return
+            last = tuple(getattr(chunk[-1], column.key) for column in order)
+            chunk = db.session.execute(query.where(tuple_(*order) > last).limit(size)).all()
+
+    return chunks()
 
 
 def cell(text: str) -> str:

@@ -8,7 +8,7 @@ from datetime import date
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
 from flask_login import current_user
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 
 from directory import account_admin as rules
 from directory.account_admin import Activity, AdminFilters, EditRefused
@@ -23,7 +23,7 @@ from mailgate import mailbox
 from mailgate.models import MailboxItem
 
 from ..directory_forms import choice
-from ..spreadsheet import csv_stream
+from ..spreadsheet import csv_stream, in_chunks
 from . import bp
 from .access import administrator_required
 from .forms import BulkForm, ConfirmForm, EditForm, FilterForm, NewAccountForm, PasswordForm
@@ -74,12 +74,8 @@ def accounts():
 @administrator_required
 def export():
     """Every account the filters find, however many (a region's half million included), with
-    its classes: the file is written while they are read, EXPORT_CHUNK at a time, each chunk
-    one statement that starts after the last account of the one before (in the index's name
-    order). The first is read before answering, so an error there is an error page; the
-    others run while the file downloads (Flask ends the request's transaction when the view
-    returns, so nothing may be left open across that: no cursor). The file is therefore not
-    one snapshot: an account renamed or created meanwhile may be missing or appear twice."""
+    its classes: the file is written while they are read, a chunk at a time in the index's
+    name order (`spreadsheet.in_chunks`)."""
     _, filters = _filter_form()
     query = rules.find_query(current_user, filters).with_only_columns(
         *EXPORTED, class_names().label("classes"))
@@ -88,23 +84,12 @@ def export():
               gettext("Dernier accès"), gettext("Dernier jour d'accès")]
     profiles = {profile: gettext(profile.label) for profile in Profile}
     states = {True: gettext("suspendu"), False: gettext("actif")}
-    first = db.session.execute(query.limit(EXPORT_CHUNK)).all()
-
-    def chunks():
-        chunk = first
-        while chunk:
-            yield [[row.login, row.last_name, row.first_name, profiles[row.profile],
-                    ", ".join(sorted(row.classes or ())), row.address, states[row.suspended],
-                    _date(row.last_access_at), _day(_last_day(row))]
-                   for row in chunk]
-            if len(chunk) < EXPORT_CHUNK:
-                return
-            last = chunk[-1]
-            chunk = db.session.execute(query.where(
-                tuple_(Account.search_name, Account.id) > (last.search_name, last.id))
-                .limit(EXPORT_CHUNK)).all()
-
-    return csv_stream(header, chunks(), "comptes.csv")
+    chunks = in_chunks(query, (Account.search_name, Account.id), EXPORT_CHUNK)
+    return csv_stream(header, ([[row.login, row.last_name, row.first_name, profiles[row.profile],
+                                 ", ".join(sorted(row.classes or ())), row.address,
+                                 states[row.suspended], _date(row.last_access_at),
+                                 _day(_last_day(row))] for row in chunk]
+                               for chunk in chunks), "comptes.csv")
 
 
 def _day(day: date | None) -> str:

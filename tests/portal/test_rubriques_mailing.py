@@ -31,7 +31,7 @@ def counts(page: str) -> dict[str, str]:
                                                   page)}
 
 
-def test_preview_then_send_once_and_the_report_says_what_the_preview_said(app):
+def test_preview_then_send_once_and_the_report_says_what_the_preview_said(app, monkeypatch):
     claire = client_of(app, "claire.bernard")
     article_id = publish(claire, four_a_rubric(app), "Réunion parents-professeurs")
     form = send_form(claire, article_id)
@@ -72,6 +72,13 @@ def test_preview_then_send_once_and_the_report_says_what_the_preview_said(app):
     table = claire.get(job_url + "/rapport.csv")
     rows = table.get_data(as_text=True).lstrip("\ufeff").splitlines()
     assert rows[0].startswith("Nom;Prénom;Profil;Résultat") and len(rows) == int(seen["Total"]) + 1
+    # written while read, a chunk at a time: three recipients a statement, none lost
+    from portal import fanout_pages
+
+    monkeypatch.setattr(fanout_pages, "CSV_CHUNK", 3)
+    chunked = claire.get(job_url + "/rapport.csv")
+    assert chunked.is_streamed and chunked.get_data(as_text=True).lstrip("\ufeff").splitlines() \
+        == rows
 
 
 def _sent(app, claire, article_id: int, *, acknowledge: bool = True) -> str:
