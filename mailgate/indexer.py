@@ -191,7 +191,8 @@ def _read(source: bytes) -> mime.Parsed:
         return quick
     try:
         return mime.parse(source)
-    except mime.UnreadableMessage:
+    except Exception:   # unreadable, or what the email package still fails on: one message
+        log.exception("message read as received")         # must not stop its batch
         # Nested too deep for the parser though the gateway's count let it through
         # (mime.headers_only): shown as received, with the malformed notice.
         fields, body = mime.split(source)

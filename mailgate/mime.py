@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from email import policy
 from email.errors import (
     HeaderParseError,
+    MessageError,
     MultipartInvariantViolationDefect,
     NoBoundaryInMultipartDefect,
     StartBoundaryNotFoundDefect,
@@ -213,7 +214,8 @@ def parse(raw: bytes) -> Parsed:
         _read_parts(parsed, message)
     except RecursionError:
         raise UnreadableMessage("MIME structure too deep for the parser") from None
-    except (ValueError, LookupError, TypeError, AttributeError, IndexError):
+    except (ValueError, LookupError, TypeError, AttributeError, IndexError,
+            MessageError):      # a part header the email package cannot take
         parsed.malformed = True
         parsed.attachments = []
         parsed.html_body = None

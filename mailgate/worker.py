@@ -28,6 +28,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -227,28 +228,42 @@ LOOK_FOR_LEFT_EVERY = 5.0
 LOOK_FOR_ENDED_ACCESS_EVERY = 60.0
 
 
+def _purge() -> int:
+    queue.purge_finished()
+    db.session.commit()
+    return 0
+
+
+def _step(name: str, work: Callable[[], int]) -> int:
+    """What `work` handled; 0 when it failed (logged, its transaction rolled back)."""
+    try:
+        return work()
+    except Exception:
+        log.exception("outbound worker: %s failed", name)
+        db.session.rollback()
+        return 0
+
+
 def run_forever(stop: threading.Event, *, idle: float = 1.0) -> None:
     worker = worker_name()
     last_purge = utcnow()
     next_look = next_access_look = 0.0
     while not stop.is_set():
-        try:
-            handled = scheduler.run_due() + fanout.run_batch()
-            if time.monotonic() >= next_access_look:
-                next_access_look = time.monotonic() + LOOK_FOR_ENDED_ACCESS_EVERY
-                handled += end_ended_access()       # a failure waits for the next look
-            if time.monotonic() >= next_look:
-                left = indexer.index_left()
-                next_look = 0.0 if left else time.monotonic() + LOOK_FOR_LEFT_EVERY
-                handled += left
-            handled += run_once(worker)
-            if (utcnow() - last_purge).total_seconds() > PURGE_EVERY:
-                queue.purge_finished()
-                db.session.commit()
-                last_purge = utcnow()
-        except Exception:
-            log.exception("outbound worker round failed")
-            db.session.rollback()
-            handled = 0
+        # Each step on its own: one that fails (a message it cannot read, a communication
+        # it cannot make) must not hold up the others, forwarding above all.
+        handled = _step("scheduled communications", scheduler.run_due) \
+            + _step("fan-out", fanout.run_batch)
+        if time.monotonic() >= next_access_look:
+            next_access_look = time.monotonic() + LOOK_FOR_ENDED_ACCESS_EVERY
+            handled += _step("ends of access", end_ended_access)
+        if time.monotonic() >= next_look:
+            next_look = time.monotonic() + LOOK_FOR_LEFT_EVERY
+            left = _step("indexing", indexer.index_left)
+            next_look = 0.0 if left else next_look
+            handled += left
+        handled += _step("outbound queue", lambda: run_once(worker))
+        if (utcnow() - last_purge).total_seconds() > PURGE_EVERY:
+            last_purge = utcnow()
+            _step("purge", _purge)
         if not handled:
             stop.wait(idle)

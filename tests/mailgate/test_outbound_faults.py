@@ -110,3 +110,28 @@ def test_a_message_sent_back_into_preau_by_a_redirection_stops_after_five_passes
     with pytest.raises(smtplib.SMTPDataError) as refused:
         smtp.sendmail(JOSEPH, ["claire.bernard@ent.test"], raw(again))
     assert refused.value.smtp_code == 554 and b"5.4.6" in refused.value.smtp_error
+
+
+def test_a_part_header_the_email_package_cannot_take_is_read_as_received(smtp, sink):
+    """A form feed then « word: » in an attachment's header made the email package raise
+    HeaderParseError: indexing failed on it at every round, and with it the worker's sending
+    for the whole region."""
+    data = b"\r\n".join([
+        f"From: {JOSEPH}".encode(), b"To: claire.bernard@ent.test", b"Subject: Saut de page",
+        b"Message-ID: <saut-de-page@example.org>", b"MIME-Version: 1.0",
+        b'Content-Type: multipart/mixed; boundary="B"', b"",
+        b"--B", b"Content-Type: text/plain", b"", b"Le texte.",
+        b"--B", b'Content-Type: application/pdf; name="a.pdf"',
+        b'Content-Disposition: attachment; filename="a\x0cword: b.pdf"',
+        b"Content-Transfer-Encoding: base64", b"", b"JVBERg==", b"--B--", b""])
+    assert smtp.sendmail(JOSEPH, ["claire.bernard@ent.test"], data) == {}
+    from directory.db import db
+    from mailgate.models import MailMessage
+
+    from .helpers import indexed
+
+    indexed()       # the gateway's indexer, or the worker's catch-up, read it
+    stored = stored_with_id("<saut-de-page@example.org>")
+    assert db.session.get(MailMessage, stored.id).malformed
+    worker.drain()
+    assert len(sink.to(CLAIRE_REDIRECT)) == 1
