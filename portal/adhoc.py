@@ -69,7 +69,7 @@ def _co_managers(text: str) -> list[Account]:
     if not names:
         return []
     found = list(db.session.scalars(select(Account).where(
-        or_(func.lower(Account.address).in_(names), func.lower(Account.login).in_(names)))))
+        or_(Account.address.in_(names), func.lower(Account.login).in_(names)))))
     known = {a.address.lower() for a in found} | {a.login.lower() for a in found}
     unknown = [n for n in names if n not in known]
     if unknown:

@@ -10,14 +10,19 @@ from __future__ import annotations
 import re
 
 from flask_babel import gettext
-from sqlalchemy import func
 
 from directory.db import db
 from directory.domain import mail_domain
 from directory.errors import InvalidInput
 from directory.models import Account
 from directory.rights import writable_condition
-from directory.search import AccountFilters, can_search, search_page, search_query
+from directory.search import (
+    AccountFilters,
+    can_search,
+    prefix_condition,
+    search_page,
+    search_query,
+)
 
 MAX_SUGGESTIONS = 8
 TEXT_MAX = 200
@@ -47,8 +52,11 @@ def suggestions(sender: Account, text: str) -> list[Account]:
     if local is False:                  # an address of another domain: nobody of Préau
         return []
     if local is not None:
+        # addresses are written in lower case (directory.naming): the unique index's range,
+        # where lower(address) read every account at each pause in the typing
         query = search_query(sender, AccountFilters()).where(
-            func.lower(Account.address).startswith(local, autoescape=True))
+            prefix_condition(Account.address, local),
+            Account.address.startswith(local, autoescape=True))
     else:
         query = search_page(sender, AccountFilters(name=text), 0, MAX_SUGGESTIONS * 3)
     return list(db.session.scalars(query.where(writable_condition(sender))
@@ -67,7 +75,7 @@ def resolve(sender: Account, text: str) -> Account:
         found = None
         if domain == _domain() and can_search(sender):
             found = db.session.scalar(search_query(sender, AccountFilters()).where(
-                func.lower(Account.address) == local, writable_condition(sender)))
+                Account.address == local, writable_condition(sender)))
         if found is None:
             raise InvalidInput(gettext("Destinataire inconnu : %(text)s.", text=text))
         return found
