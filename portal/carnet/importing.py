@@ -182,6 +182,12 @@ def build_plan(owner: Account, cards: Sequence[Card], target: Target) -> Plan:
             if outcome.person.id not in entry.account_ids:
                 entry.account_ids.append(outcome.person.id)
     groups = list(planned.values())
+    if len(groups) > book.MAX_GROUPS:   # before their names go into one statement
+        raise InvalidInput(ngettext("Cet import créerait %(num)d groupe(s) : votre carnet "
+                                    "dépasserait %(max)d groupes.",
+                                    "Cet import créerait %(num)d groupe(s) : votre carnet "
+                                    "dépasserait %(max)d groupes.",
+                                    len(groups), max=book.MAX_GROUPS))
     _attach_existing(owner, groups, target)
     _check_limits(owner, groups)
     return Plan(outcomes, groups)

@@ -26,6 +26,7 @@ VERSIONS = ("3.0", "4.0")
 MAX_CARDS = 5000
 # Labels that Google Contacts adds to every card: not groups chosen by the person.
 SYSTEM_CATEGORIES = frozenset({"mycontacts", "starred"})
+MAX_CATEGORIES = 256    # a card's categories read, past what a book may hold (200 groups)
 _NAME = re.compile(r"^(?:[A-Za-z0-9-]+\.)?([A-Za-z0-9-]+)\s*[;:]")
 
 
@@ -192,11 +193,16 @@ def _read_component(component, begin: int) -> Card:
         card.given = _text(getattr(name, "given", ""))
     card.emails = [_text(line.value).removeprefix("mailto:").strip()
                    for line in contents.get("email", []) if _text(line.value).strip()]
+    seen: set[str] = set()
     for line in contents.get("categories", []):
         values = line.value if isinstance(line.value, list) else [line.value]
-        card.categories += [c for c in (_text(v) for v in values)
-                            if c and c.lower() not in SYSTEM_CATEGORIES
-                            and c not in card.categories]
+        for category in (_text(v) for v in values):
+            if category and category.lower() not in SYSTEM_CATEGORIES and category not in seen:
+                seen.add(category)
+                card.categories.append(category)
+        if len(card.categories) > MAX_CATEGORIES:   # more than a book holds: refused later
+            del card.categories[MAX_CATEGORIES + 1:]
+            break
     return card
 
 

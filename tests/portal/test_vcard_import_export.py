@@ -375,3 +375,16 @@ def test_a_long_preview_lists_the_first_recognised_cards_and_counts_the_others(a
     assert "… et 2 autres fiches reconnues." in doc.text
     confirm(teacher, preview)
     assert len(groups_of(app, "claire.bernard")["Famille"]) == 4
+
+
+def test_a_card_with_thousands_of_categories_is_refused_in_words(app, teacher):
+    """Their names went into one statement (a 500 past the driver's parameters) and their
+    check was quadratic: a card holds at most what a book may hold."""
+    categories = ",".join(f"Groupe {n}" for n in range(70_000))
+    card = ("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Lucas Martin\r\nN:Martin;Lucas;;;\r\n"
+            "EMAIL:lucas.martin@ent.test\r\n"
+            f"CATEGORIES:{categories}\r\nEND:VCARD\r\n").encode()
+    response = upload(teacher, card)
+    assert response.status_code == 400
+    assert "votre carnet dépasserait 200 groupes" in response.get_data(as_text=True)
+    assert groups_of(app, "claire.bernard") == {}
