@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from flask import Flask, request
+from flask import Flask, request, session
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import BadRequest
 
@@ -36,6 +36,10 @@ class SessionInterface(SecureCookieSessionInterface):
 
 
 def add_headers(response):
+    if "_user_id" in session and request.endpoint != "static":
+        # a member's pages stay out of caches: a school's shared computer, the next pupil
+        # going back in the browser's history after « Se déconnecter »
+        response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -140,3 +140,13 @@ def test_a_refused_cookie_is_answered_without_its_identity(app, client):
     assert thief.get("/messagerie/").status_code == 302
     renewed = app.session_interface.get_signing_serializer(app).loads(cookie_of(thief))
     assert "_user_id" not in renewed and "sid" not in renewed
+
+
+def test_a_members_pages_stay_out_of_caches(app, client):
+    """On a school's shared computer, the next pupil must not find them in the browser's
+    history or cache after « Se déconnecter »; the portal's static files may be cached."""
+    assert "no-store" not in client.get("/connexion").headers.get("Cache-Control", "")
+    assert login(client, "zoe.le-gall").status_code == 302
+    assert client.get("/messagerie/").headers["Cache-Control"] == "no-store"
+    static = client.get("/static/style.css")
+    assert static.status_code == 200 and "no-store" not in static.headers.get("Cache-Control", "")
