@@ -106,6 +106,20 @@ def parse_count(name: str, value: str, default: int, *, most: int) -> int:
     return number
 
 
+def parse_megabytes(name: str, value: str, default: float) -> float:
+    """A size in megabytes (« 20 », « 2.5 »); empty: `default`."""
+    if not str(value).strip():
+        return default
+    try:
+        number = float(str(value).replace(",", "."))
+    except ValueError:
+        number = 0.0
+    if not 0 < number <= 100_000:
+        raise InvalidInput(f"PREAU_{name} invalide : « {value} » (un nombre de mégaoctets, "
+                           "par exemple 20).")
+    return number
+
+
 def parse_choice(name: str, value: str, choices: type[StrEnum]):
     try:
         return choices(value.strip().lower())
@@ -123,8 +137,9 @@ def from_app(app) -> Settings:
     domain = mail_domain(app)
     settings = Settings(
         domain=domain,
-        quota_bytes=int(float(preau.get("QUOTA_MB", "45")) * MB),
-        max_message_bytes=int(float(preau.get("MAX_MESSAGE_MB", "20")) * MB),
+        quota_bytes=int(parse_megabytes("QUOTA_MB", preau.get("QUOTA_MB", ""), 45) * MB),
+        max_message_bytes=int(parse_megabytes("MAX_MESSAGE_MB",
+                                              preau.get("MAX_MESSAGE_MB", ""), 20) * MB),
         queue_lifetime=parse_duration(preau.get("QUEUE_LIFETIME", "5d")),
         smarthost=preau.get("SMARTHOST", "capture:") or "capture:",
         smtp_listen=preau.get("SMTP_LISTEN", "127.0.0.1:2525"),
@@ -142,6 +157,10 @@ def from_app(app) -> Settings:
         dns_timeout=parse_duration(preau.get("DNS_TIMEOUT") or "5s").total_seconds(),
         send_threads=parse_count("SEND_THREADS", preau.get("SEND_THREADS", ""), 4, most=64),
     )
+    if not settings.smarthost.startswith("capture:"):
+        from .smarthost import parse_url
+
+        parse_url(settings.smarthost)   # a typo stops the start, not every sending round
     app.extensions["mailgate.settings"] = settings
     return settings
 

@@ -21,6 +21,7 @@ parser (`path_of`, `dot_stuffed`): 228–232 → 82–104 µs on PostgreSQL (doc
 from __future__ import annotations
 
 import functools
+import re
 import smtplib
 import ssl
 import time
@@ -82,11 +83,18 @@ class Endpoint:
 
 def parse_url(smarthost: str) -> Endpoint:
     parts = urlsplit(smarthost)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+        parts = parts._replace(scheme="")
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-        raise InvalidInput(f"PREAU_SMARTHOST invalide : « {smarthost} » (smtp://hôte:port, "
+        # a log or a terminal must not show the relay's password, however mistyped the rest
+        shown = re.sub(r":[^:@/]*@", ":***@", smarthost)
+        raise InvalidInput(f"PREAU_SMARTHOST invalide : « {shown} » (smtp://hôte:port, "
                            "smtps://hôte:port, capture: ou capture:DOSSIER).")
     return Endpoint(parts.scheme, parts.hostname,
-                    parts.port or (465 if parts.scheme == "smtps" else 25),
+                    port or (465 if parts.scheme == "smtps" else 25),
                     unquote(parts.username or ""), unquote(parts.password or ""))
 
 

@@ -6,6 +6,7 @@ import secrets
 from pathlib import Path
 
 from directory.domain import DEFAULT_MAIL_DOMAIN
+from mailgate.settings import parse_megabytes
 
 DEFAULTS = {
     "MAIL_DOMAIN": DEFAULT_MAIL_DOMAIN,
@@ -66,5 +67,6 @@ def load(folder: Path | None = None) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         "BABEL_DEFAULT_LOCALE": "fr",
-        "MAX_CONTENT_LENGTH": (int(preau["MAX_MESSAGE_MB"]) + 5) * 1024 * 1024,
+        "MAX_CONTENT_LENGTH": int(
+            (parse_megabytes("MAX_MESSAGE_MB", preau["MAX_MESSAGE_MB"], 20) + 5) * 1024 * 1024),
     }

@@ -370,3 +370,27 @@ def test_installed_command_reports_an_unknown_school_without_traceback(fresh_db)
     assert completed.stderr.strip() == "Erreur : Établissement inconnu : 9999999Z."
     assert completed.stdout == ""
     assert account_count(url) == 0
+
+
+@pytest.mark.parametrize(("value", "accepted"), [("2.5", True), ("2,5", True), ("", True),
+                                                 ("beaucoup", False), ("0", False)])
+def test_a_size_in_megabytes_is_read_or_refused_in_one_line(fresh_db, value, accepted):
+    """PREAU_MAX_MESSAGE_MB=2.5 gave a traceback on every command, `preau init` included."""
+    env, _ = fresh_db()
+    result = preau({**env, "PREAU_MAX_MESSAGE_MB": value}, "init")
+    if accepted:
+        assert result.exit_code == 0, result.output
+    else:
+        assert "PREAU_MAX_MESSAGE_MB invalide" in one_error_line(result)
+
+
+def test_a_mistyped_smarthost_is_refused_without_its_password():
+    from directory.errors import InvalidInput
+    from mailgate.smarthost import parse_url
+
+    for url in ("smtp//relais:s3cret@mx.example.org", "smtp://relais:s3cret@mx.example.org:x"):
+        with pytest.raises(InvalidInput) as refused:
+            parse_url(url)
+        assert "PREAU_SMARTHOST invalide" in refused.value.message
+        assert "s3cret" not in refused.value.message
+    assert parse_url("smtp://relais:s3cret@mx.example.org:587").port == 587
