@@ -31,6 +31,7 @@ from directory.models import Account
 from mailgate.settings import current
 
 from . import confirmations
+from .confirmations import COMMENT_MAX
 from .errors import AgendaError, Problem
 from .models import AnswerChannel, AnswerKind, Event, EventStatus
 
@@ -130,7 +131,9 @@ def _comment(component, attendee) -> str:
     notes = component.get("COMMENT", [])
     notes = notes if isinstance(notes, list) else [notes]
     text = "\n".join(str(n).strip() for n in notes if str(n).strip())
-    return text or html.unescape(str(attendee.params.get("X-RESPONSE-COMMENT", ""))).strip()
+    text = text or html.unescape(str(attendee.params.get("X-RESPONSE-COMMENT", ""))).strip()
+    # a mail client's long note keeps its answer: cut, where the form would refuse it
+    return text if len(text) <= COMMENT_MAX else text[:COMMENT_MAX - 1] + "…"
 
 
 def answer_token(event: Event, account_id: int) -> str:

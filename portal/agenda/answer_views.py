@@ -57,7 +57,7 @@ def one_click(token: str):
     found = _answer_target(token)
     event = db.session.get(Event, found[0]) if found else None
     account = db.session.get(Account, found[1]) if found else None
-    if event is None or account is None:
+    if event is None or account is None or account.suspended:   # as a suspended login
         abort(404)
     form = AnswerForm()
     current = confirmations.answer_of(event, account)

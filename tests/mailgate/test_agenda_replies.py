@@ -231,3 +231,14 @@ def test_a_refused_answer_also_sent_to_someone_else_is_reported_to_its_author(si
                for d in sink.to("joseph@example.org")]
     (report,) = [r for r in reports if r["Subject"].startswith("Non pris en compte")]
     assert "TENTATIVE" in report.get_content()
+
+
+def test_a_long_note_from_a_mail_client_keeps_its_answer(sink, smtp):
+    """Past the form's 1,000 characters the whole answer was refused: the note is cut."""
+    event, _ = published("Sortie au musée (long mot)", notify=True, ask_confirmation=True)
+    _, invitation = invitation_to(sink, "joseph@example.org", "Sortie au musée (long mot)")
+    message, organizer = reply(invitation, "ACCEPTED", attendee="joseph@example.org",
+                               comment="Bien reçu. " * 200)
+    smtp.sendmail("joseph@example.org", [organizer], message.as_bytes(policy=policy.SMTP))
+    answer = answer_of(event, "joseph.fabre")
+    assert answer.answer.value == "accepted" and len(answer.comment) == 1000

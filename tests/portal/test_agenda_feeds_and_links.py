@@ -12,6 +12,7 @@ from agenda import itip
 from agenda.models import Answer, Event
 from directory.clock import utcnow
 from directory.db import db
+from directory.models import Account
 from mailgate.models import FolderKind, MailboxItem, MailFolder, MailMessage
 from portal.agenda import ical_views
 from tests.conftest import login, post_form
@@ -92,6 +93,10 @@ def test_the_one_click_link_asks_then_records(teacher, app):
         assert (answer.answer.value, answer.comment, answer.channel.value) == \
             ("accepted", "Avec plaisir", "link")
     assert anonymous.get(f"/agenda/reponse/{token[:-2]}xx").status_code == 404
+    with app.app_context():     # a suspended account answers no more than it logs in
+        db.session.get(Account, joseph).suspended = True
+        db.session.commit()
+    assert anonymous.get(f"/agenda/reponse/{token}").status_code == 404
 
 
 def test_moderated_comments_wait_for_the_organiser(teacher, app):
