@@ -91,7 +91,9 @@ def between(event: Event, start: datetime, end: datetime) -> list[Occurrence]:
         return []
     # Never past the last occurrence kept when the event was saved (at most MAX_OCCURRENCES):
     # an imported rule may repeat every second, and a page asks for weeks.
-    end = min(end, event.last_ends_at or end)
+    if event.last_ends_at is not None:     # an instant's last occurrence ends where it starts
+        instant = timedelta(microseconds=1) if event.ends_at == event.starts_at else timedelta()
+        end = min(end, event.last_ends_at + instant)
     if start >= end:
         return []
     cal = ical.calendar([ical.vevent(event)])

@@ -199,19 +199,20 @@ class Inbound:
             return self._reply(envelope, replies.UNREADABLE_MESSAGE)
         if (count := headers.passes(parsed)) >= headers.MAX_PASSES:
             return self._reply(envelope, replies.LOOP.format(passes=count))
+        reason = None
         if transaction.handled:
             reason = await self._hand_over(transaction, raw, check)
             if not transaction.decisions:
                 return self._reply(envelope, replies.HANDLER_REFUSED.format(
                     reason=replies.one_line(reason)) if reason else replies.HANDLED)
-            if reason:      # the others get it: the 250 cannot tell the author, a report does
-                await self.writer.run(reports.not_taken, transaction.author,
-                                      parsed.get("subject"), reason)
         result = await self.writer.run_many(routing.deliver_many, routing.Delivery(
             transaction.author, parsed, transaction.decisions, received=self._received(session),
             authentication=check.header(self.settings.hostname) if check else None,
             sender_check=check.verdict if check else None))
         if result.accepted:
+            if reason:      # the others got it: the 250 cannot tell the author, a report does
+                await self.writer.run(reports.not_taken, transaction.author,
+                                      parsed.get("subject"), reason)
             return self._reply(envelope, f"{replies.STORED} ({result.message_id})")
         first = result.refused[0]
         return self._reply(envelope, replies.refusal(first.refusal, first.reason))

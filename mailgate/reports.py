@@ -91,7 +91,7 @@ def not_taken(author: Account, subject: str, reason: str) -> bool:
     title = subject or "(sans objet)"
     body = (f"Bonjour {author.full_name},\n\n"
             f"Votre message « {title} » a bien été remis à ses destinataires, mais sa partie "
-            f"adressée à Préau n'a pas été prise en compte : {reason}.\n\n"
+            f"adressée à Préau n'a pas été prise en compte : {reason.rstrip('.')}.\n\n"
             "Ce message est envoyé automatiquement par Préau ; n'y répondez pas.\n")
     return send_report(author, f"Non pris en compte : {title}", body)
 

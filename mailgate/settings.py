@@ -114,7 +114,7 @@ def parse_megabytes(name: str, value: str, default: float) -> float:
         number = float(str(value).replace(",", "."))
     except ValueError:
         number = 0.0
-    if not 0 < number <= 100_000:
+    if not 0.01 <= number <= 100_000:
         raise InvalidInput(f"PREAU_{name} invalide : « {value} » (un nombre de mégaoctets, "
                            "par exemple 20).")
     return number
@@ -133,6 +133,14 @@ def from_app(app) -> Settings:
     cached = app.extensions.get("mailgate.settings")
     if cached is not None:
         return cached
+    settings = app.extensions["mailgate.settings"] = read(app)
+    return settings
+
+
+def read(app) -> Settings:
+    """The settings the app's configuration gives, or InvalidInput naming the first variable
+    that cannot be used: the app factory asks once, so that a typo stops every process at
+    start, the web's included, in one line."""
     preau = app.config.get("PREAU", {})
     domain = mail_domain(app)
     settings = Settings(
@@ -161,7 +169,6 @@ def from_app(app) -> Settings:
         from .smarthost import parse_url
 
         parse_url(settings.smarthost)   # a typo stops the start, not every sending round
-    app.extensions["mailgate.settings"] = settings
     return settings
 
 

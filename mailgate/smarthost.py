@@ -90,7 +90,7 @@ def parse_url(smarthost: str) -> Endpoint:
         parts = parts._replace(scheme="")
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         # a log or a terminal must not show the relay's password, however mistyped the rest
-        shown = re.sub(r":[^:@/]*@", ":***@", smarthost)
+        shown = re.sub(r":[^@]*@", ":***@", smarthost)
         raise InvalidInput(f"PREAU_SMARTHOST invalide : « {shown} » (smtp://hôte:port, "
                            "smtps://hôte:port, capture: ou capture:DOSSIER).")
     return Endpoint(parts.scheme, parts.hostname,

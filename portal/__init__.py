@@ -11,6 +11,7 @@ from directory.clock import DEFAULT_ZONE, zone_named
 from directory.db import configure_engine, db
 from directory.heap import settle
 from directory.passwords import POLICY
+from mailgate import settings as mail_settings
 
 from . import choice_html, config, reads_only, security
 from .directory_pages import page_link
@@ -51,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     trust_proxies(app)
     zone_named(app.config["PREAU"].get("TIMEZONE") or DEFAULT_ZONE)    # a typo stops here
+    mail_settings.read(app)         # so does one in the mail settings (SMARTHOST, QUOTA_MB…)
 
     db.init_app(app)
     with app.app_context():

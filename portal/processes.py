@@ -112,12 +112,13 @@ def worker(drain: bool) -> None:
     from mailgate import worker as outbound
     from portal import create_app
 
-    app = create_app()
-    with app.app_context():
-        try:
+    try:        # a setting the worker cannot use: one line
+        app = create_app()
+        with app.app_context():
             outbound.signer()
-        except PreauError as error:
-            raise click.ClickException(error.message) from None
+    except PreauError as error:
+        raise click.ClickException(error.message) from None
+    with app.app_context():
         if drain:
             click.echo(f"[worker] {outbound.drain()} envoi(s) traité(s).")
             return

@@ -30,6 +30,7 @@ def in_chunks(query: Select, order: Sequence, size: int) -> Iterator[list]:
                 return
             last = tuple(getattr(chunk[-1], column.key) for column in order)
             chunk = db.session.execute(query.where(tuple_(*order) > last).limit(size)).all()
+            db.session.rollback()   # read: no transaction stays open while the file goes
 
     return chunks()
 

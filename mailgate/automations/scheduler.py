@@ -18,7 +18,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import bindparam, exists, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from directory.audience import recipients
 from directory.clock import utcnow
@@ -65,6 +65,8 @@ def run_due(now: datetime | None = None) -> int:
             ran += 1
         except IntegrityError:      # this occurrence has run already (a one-time
             communication.next_run_at = next_occurrence(communication, now)  # reactivated)
+        except SQLAlchemyError:     # the database's trouble, not the communication's: the
+            raise                   # round is tried again (the worker's step rolls back)
         except Exception:
             log.exception("communication %s could not run", communication.id)
             communication.next_run_at = next_occurrence(communication, now)

@@ -49,11 +49,11 @@ def suggestions(sender: Account, text: str) -> list[Account]:
     if len(text) < 2 or not can_search(sender):
         return []
     local = _local_part(text)
-    if local is False:                  # an address of another domain: nobody of Préau
+    if local is False or local == "":   # another domain's address, or only a domain typed
         return []
     if local is not None:
-        # addresses are written in lower case (directory.naming): the unique index's range,
-        # where lower(address) read every account at each pause in the typing
+        # addresses are written in lower case (directory.naming): the unique index's range
+        # (bytewise: migration 0027), where lower(address) read every account at each pause
         query = search_query(sender, AccountFilters()).where(
             prefix_condition(Account.address, local),
             Account.address.startswith(local, autoescape=True))

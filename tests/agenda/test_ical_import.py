@@ -186,3 +186,19 @@ def test_an_event_longer_than_a_year_is_skipped_with_its_reason(claire, agenda_4
     assert read.events == [] and read.skipped == [("millenaire@test", ical_read.TOO_LONG)]
     lines = importing.apply(claire, agenda_4a, read)
     assert [line.reason for line in lines] == [ical_read.TOO_LONG]
+
+
+def test_an_instants_series_keeps_its_last_occurrence_in_a_page(claire, agenda_4a):
+    """An event without length: its last occurrence ends where it starts, at the bound."""
+    from datetime import timedelta
+
+    from agenda.models import Event
+    from directory.db import db
+
+    read = ical_read.read(calendar(*vevent(
+        "instant@test", "DTSTART:20270301T080000Z", "DTEND:20270301T080000Z",
+        "RRULE:FREQ=DAILY;COUNT=3", "SUMMARY:Rappel")))
+    importing.apply(claire, agenda_4a, read)
+    event = db.session.scalar(db.select(Event).where(Event.uid == "instant@test"))
+    found = recurrence.between(event, datetime(2027, 3, 1), datetime(2027, 3, 1) + timedelta(10))
+    assert [o.starts_at.day for o in found] == [1, 2, 3]

@@ -394,3 +394,14 @@ def test_a_mistyped_smarthost_is_refused_without_its_password():
         assert "PREAU_SMARTHOST invalide" in refused.value.message
         assert "s3cret" not in refused.value.message
     assert parse_url("smtp://relais:s3cret@mx.example.org:587").port == 587
+
+
+def test_a_mistyped_mail_setting_stops_any_command_at_start(fresh_db):
+    """Read when the first message asked, a bad PREAU_QUOTA_MB or PREAU_SMARTHOST gave a 500
+    on every Messagerie page of a portal started without complaint."""
+    env, _ = fresh_db()
+    for name, value in (("PREAU_QUOTA_MB", "beaucoup"),
+                        ("PREAU_SMARTHOST", "smtp//relais:s3cret@mx.example.org")):
+        result = preau({**env, name: value}, "init")
+        line = one_error_line(result)
+        assert f"{name} invalide" in line and "s3cret" not in line

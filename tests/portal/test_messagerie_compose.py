@@ -572,6 +572,7 @@ def test_typing_a_name_or_an_address_suggests_people_one_may_write_to(app, logge
     assert "Lucas Martin <lucas.martin@ent.test>" in suggested(zoe, "luc")
     assert suggested(zoe, "lucas.mar") == ["Lucas Martin <lucas.martin@ent.test>"]
     assert suggested(zoe, "Lucas.MAR") == ["Lucas Martin <lucas.martin@ent.test>"]
+    assert suggested(zoe, "@ent") == []
     assert suggested(zoe, "lucas.martin@ent") == ["Lucas Martin <lucas.martin@ent.test>"]
     assert suggested(zoe, "lucas.martin@example.org") == []
     assert suggested(zoe, "l") == []
