@@ -294,8 +294,7 @@ def schools_beyond_reach(admin: Account, account: Account) -> list[School]:
 def withdraw_from_schools(admin: Account, account: Account) -> None:
     """Take `account` out of the schools `admin` administers: its membership of them, of
     their groups (classes, institutional and ad hoc), of their rubrics' managers and its
-    links to their pupils. It keeps
-    its other schools, mailbox and password."""
+    links to their pupils. It keeps its other schools, mailbox and password."""
     school_ids = administered_school_ids(admin) or []
     db.session.execute(delete(GroupMember).where(
         GroupMember.account_id == account.id,
