@@ -19,6 +19,7 @@ from directory.search import (
     classes_of_group_members,
     group_search_query,
     member_counts,
+    perimeter_condition,
     perimeter_school_ids,
     search_query,
     visible_group,
@@ -106,9 +107,12 @@ def _no_such_page(error: PageOutOfRange) -> str:
 
 
 def _managers(group: Group) -> list[Account]:
+    """The group's managers the reader may find, as its member table shows its members (a
+    suspended manager, or one outside the reader's directory, is not named)."""
     return list(db.session.scalars(
         select(Account).join(GroupMember, GroupMember.account_id == Account.id)
-        .where(GroupMember.group_id == group.id, GroupMember.is_manager.is_(True))
+        .where(GroupMember.group_id == group.id, GroupMember.is_manager.is_(True),
+               perimeter_condition(current_user))
         .order_by(Account.search_name)))
 
 

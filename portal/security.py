@@ -40,6 +40,8 @@ def add_headers(response):
         # a member's pages stay out of caches: a school's shared computer, the next pupil
         # going back in the browser's history after « Se déconnecter »
         response.headers.setdefault("Cache-Control", "no-store")
+    if request.is_secure:   # over HTTPS (or behind a TLS proxy): browsers keep to it
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")

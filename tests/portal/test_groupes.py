@@ -6,7 +6,7 @@ import csv
 import io
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from directory.db import db
 from directory.models import Account, Group, GroupMember
@@ -136,6 +136,29 @@ def test_teacher_creates_a_group_and_is_its_manager(teacher, app):
     assert "Groupe libre (pérenne)" in page.text
     assert [row.name for row in people_rows(page)] == ["Bernard Claire gestionnaire"]
     assert members_of(app, gid) == {"claire.bernard": True}
+
+
+def test_a_suspended_manager_is_not_named_to_the_groups_members(teacher, app):
+    """The member table leaves out whom the reader may not find; the managers' line named
+    them all."""
+    gid = create(teacher, app)
+    post_form(teacher, f"/groupes/{gid}/membres/ajouter",
+              {"account": account_id(app, "zoe.le-gall")}, page=f"/annuaire/?pour_groupe={gid}")
+    assert "zoe.le-gall" in members_of(app, gid)
+    zoe = app.test_client()
+    login(zoe, "zoe.le-gall")
+
+    def managers() -> str:
+        page = html(zoe.get(f"/groupes/{gid}"))
+        return " ".join(dd.text for dd in page.all("dd"))
+
+    assert "Claire Bernard" in managers()
+    with app.app_context():
+        db.session.execute(update(Account).where(Account.login == "claire.bernard")
+                           .values(suspended=True))
+        db.session.commit()
+    assert "Claire Bernard" not in managers() and "Club lecture" in html(
+        zoe.get(f"/groupes/{gid}")).one("h1").text
 
 
 @pytest.mark.parametrize(("data", "message"), [

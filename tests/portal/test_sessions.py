@@ -150,3 +150,12 @@ def test_a_members_pages_stay_out_of_caches(app, client):
     assert client.get("/messagerie/").headers["Cache-Control"] == "no-store"
     static = client.get("/static/style.css")
     assert static.status_code == 200 and "no-store" not in static.headers.get("Cache-Control", "")
+
+
+def test_over_https_browsers_are_told_to_keep_to_it(app):
+    """Strict-Transport-Security, only on an answer that came over HTTPS (or a TLS proxy the
+    portal believes): over plain HTTP it would mean nothing, or lock a test machine out."""
+    secure = app.test_client()
+    assert secure.get("/connexion", base_url="https://localhost").headers[
+        "Strict-Transport-Security"] == "max-age=31536000"
+    assert "Strict-Transport-Security" not in app.test_client().get("/connexion").headers
