@@ -120,10 +120,10 @@ def stored_header(parsed: Parsed, *, author_from: str | None, received: str | No
 
 
 def one_line(text: str) -> str:
-    """`text` fit for a header we write (a subject): its line breaks — CR, LF, and those
-    Python also splits on, as U+2028 pasted from a document or a newline a received
-    subject decoded to — as spaces. The email package refuses a header holding one."""
-    return " ".join(text.splitlines())
+    """`text` on one line, its runs of white space as one space: fit for a header we write
+    (a subject: the email package refuses one holding a line break — CR, LF, or U+2028
+    pasted from a document, a newline a received subject decoded to) and for an SMTP reply."""
+    return " ".join(text.split())
 
 
 def date_now() -> str:

@@ -204,7 +204,7 @@ class Inbound:
             reason = await self._hand_over(transaction, raw, check)
             if not transaction.decisions:
                 return self._reply(envelope, replies.HANDLER_REFUSED.format(
-                    reason=replies.one_line(reason)) if reason else replies.HANDLED)
+                    reason=headers.one_line(reason)) if reason else replies.HANDLED)
         result = await self.writer.run_many(routing.deliver_many, routing.Delivery(
             transaction.author, parsed, transaction.decisions, received=self._received(session),
             authentication=check.header(self.settings.hostname) if check else None,

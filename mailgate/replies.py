@@ -7,6 +7,7 @@ import unicodedata
 
 from directory.wording import Reason
 
+from .headers import one_line
 from .routing import Refusal
 
 REFUSALS = {
@@ -51,10 +52,6 @@ HANDLER_REFUSED = "550 5.7.1 {reason}"
 def refusal(code: Refusal, reason: str | Reason | None) -> str:
     """The reply for a refusal and its reason, in French (directory/wording.py)."""
     return f"{REFUSALS[code]} {one_line(str(reason or ''))}".rstrip()
-
-
-def one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def for_client(reply: str, smtputf8: bool) -> str:
