@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Enum, MetaData, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase
 
@@ -119,6 +120,19 @@ def dialect_name() -> str:
     """The session's database, "postgresql" or "sqlite" (also the key of statements built
     once per database)."""
     return db.session.get_bind().dialect.name
+
+
+def insert_ignoring_duplicates(model):
+    """INSERT … ON CONFLICT DO NOTHING into `model`'s table, in the session's database's
+    dialect: a row whose key a unique constraint already holds is skipped instead of failing
+    the whole statement. That key may have been written a moment ago by another request (a
+    form sent twice by a double click): PostgreSQL waits for that transaction, and skips the
+    row if it commits. The statement's rowcount (kept, `preserve_rowcount`) is the number of
+    rows really written; RETURNING gives them. An INSERT … SELECT needs a WHERE (`WHERE
+    true` will do): SQLite's parser would otherwise read ON CONFLICT as a join's ON."""
+    dialect = sqlite if dialect_name() == "sqlite" else postgresql
+    return dialect.insert(model).on_conflict_do_nothing().execution_options(
+        preserve_rowcount=True)
 
 
 def write_lock() -> None:

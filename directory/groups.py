@@ -7,7 +7,8 @@ Rules kept here:
 - a manager must hold the "Gestionnaire annuaire" role (or be an administrator): managing a
   group gives the power to add anyone of one's perimeter to it;
 - people are added only from within the editor's search perimeter (`search.search_query`),
-  one by one or the whole result of a search in one INSERT … SELECT;
+  one by one or the whole result of a search in one INSERT … SELECT, skipping who is a
+  member already, even one added meanwhile by the same form sent twice (a double click);
 - a group's school is one of the editor's schools (any school for an administrator);
 - names are unique per school among ad hoc groups.
 A group the viewer does not manage is simply not found (`managed_group` answers None), so a
@@ -18,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, exists, false, insert, literal, select, update
+from sqlalchemy import delete, exists, false, literal, select, update
 
 from .accounts import access_end_refused
-from .db import db
+from .db import db, insert_ignoring_duplicates
 from .enums import GroupKind, Role
 from .errors import InvalidInput
 from .models import Account, Group, GroupMember, School
@@ -103,8 +104,9 @@ def add_member(editor: Account, group: Group, account_id: int) -> tuple[Account,
         raise InvalidInput.of("person_outside_directory")
     if _is_member(group.id, account.id):
         return account, False
-    db.session.add(GroupMember(group_id=group.id, account_id=account.id, is_manager=False))
-    return account, True
+    added = db.session.execute(insert_ignoring_duplicates(GroupMember).values(
+        group_id=group.id, account_id=account.id, is_manager=False)).rowcount
+    return account, added == 1
 
 
 def add_search_results(editor: Account, group: Group, filters: AccountFilters) -> int:
@@ -117,11 +119,8 @@ def add_search_results(editor: Account, group: Group, filters: AccountFilters) -
         select(literal(group.id), found.c.id, false())
         .where(~exists().where(GroupMember.group_id == group.id,
                                GroupMember.account_id == found.c.id)))
-    statement = insert(GroupMember.__table__).from_select(
-        ["group_id", "account_id", "is_manager"], new_members)
-    # psycopg's rowcount of an INSERT … SELECT is lost unless SQLAlchemy keeps it at once.
-    result = db.session.execute(statement.execution_options(preserve_rowcount=True))
-    return result.rowcount
+    return db.session.execute(insert_ignoring_duplicates(GroupMember).from_select(
+        ["group_id", "account_id", "is_manager"], new_members)).rowcount
 
 
 def remove_member(group: Group, account_id: int) -> Account:

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy import and_, exists, literal, or_, select, true, union
 
 from .clock import utcnow
-from .db import db, dialect_name
+from .db import db, insert_ignoring_duplicates
 from .enums import GroupKind, Profile
 from .errors import PreauError
 from .models import Account, AccountSchool, Group, GroupMember, ParentLink, School
@@ -260,7 +260,7 @@ def ensure_default_rubrics(school_ids: Sequence[int] | None = None) -> int:
     columns = ["school_id", "group_id", "name", "description", "default_of", "created_at"]
     created = []
     for query in (for_schools, for_classes):
-        statement = _insert_ignoring_duplicates(Rubric).from_select(columns, query).returning(
+        statement = insert_ignoring_duplicates(Rubric).from_select(columns, query).returning(
             Rubric.id, Rubric.school_id, Rubric.group_id)
         created += db.session.execute(statement).all()
     rows = [{"rubric_id": rubric_id, "group_id": group_id,
@@ -270,13 +270,6 @@ def ensure_default_rubrics(school_ids: Sequence[int] | None = None) -> int:
     if rows:
         db.session.execute(sa.insert(RubricPopulation), rows)
     return len(created)
-
-
-def _insert_ignoring_duplicates(model):
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect = sqlite if dialect_name() == "sqlite" else postgresql
-    return dialect.insert(model).on_conflict_do_nothing()
 
 
 # --- managing rubrics ------------------------------------------------------------------------

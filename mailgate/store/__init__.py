@@ -43,11 +43,11 @@ from .quota import (
     settle_usage,
     usage,
 )
-from .sql import core, insert_ignoring_duplicates
+from .sql import core
 
 __all__ = [
     "AttachmentContent", "NewMessage", "QuotaRace", "add_items", "add_usage", "attachment_for",
-    "collect_garbage", "core", "delete_items", "full_mailboxes", "insert_ignoring_duplicates",
+    "collect_garbage", "core", "delete_items", "full_mailboxes",
     "insert_items", "item_of", "item_rows", "lock_usage", "message_bytes", "messages_bytes",
     "read_usage", "recount_usage", "remember_folders", "reserve", "save_message",
     "save_messages", "settle_usage", "system_folders", "usage",

@@ -8,14 +8,14 @@ from functools import lru_cache
 
 from sqlalchemy import exists, select
 
-from directory.db import db, dialect_name
+from directory.db import db, dialect_name, insert_ignoring_duplicates
 from directory.errors import NotFound
 from directory.models import Account
 from directory.sets import ids_parameter
 
 from .. import mime
 from ..models import MailAttachment, MailBlob, MailboxItem, MailMessage
-from .sql import core, insert_ignoring_duplicates
+from .sql import core
 
 
 def save_attachments(message_id: int, attachments: Sequence[mime.AttachmentData]) -> None:

@@ -1,18 +1,11 @@
-"""SQL helpers of the store: portable INSERT … ON CONFLICT DO NOTHING, Core statements in the
-session's transaction (SQLite's write lock is `directory.db.write_lock`)."""
+"""SQL helpers of the store: Core statements in the session's transaction (SQLite's write lock
+is `directory.db.write_lock`, the portable INSERT … ON CONFLICT DO NOTHING
+`directory.db.insert_ignoring_duplicates`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.dialects import postgresql, sqlite
-
-from directory.db import db, dialect_name
-
-
-def insert_ignoring_duplicates(model):
-    """INSERT … ON CONFLICT DO NOTHING on both databases."""
-    dialect = sqlite if dialect_name() == "sqlite" else postgresql
-    return dialect.insert(model).on_conflict_do_nothing()
+from directory.db import db
 
 
 def core(statement, rows: Sequence[dict] | dict | None = None):

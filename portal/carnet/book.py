@@ -4,23 +4,28 @@
   forged request on someone else's group changes nothing.
 - Members are people the owner can find in the directory (`directory.search.search_query`):
   the book may hold people the owner cannot write to; pages show the envelope only where
-  `directory.rights` allows it.
+  `directory.rights` allows it. A member the owner can no longer find (gone to another
+  school, suspended) stays until removed, shown by name only: the book never tells more of a
+  person than the directory would.
 - "Ajouter la liste" adds every result of a search, across pages, in one INSERT ... SELECT.
+- A form sent twice at once (a double click) adds nobody twice and fails nowhere: members and
+  groups are written with `insert_ignoring_duplicates`, and the counts are of the rows really
+  written.
 - Limits keep a book usable: `MAX_GROUPS` groups per owner, `MAX_MEMBERS` per group.
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
 from flask_babel import gettext, ngettext
-from sqlalchemy import exists, func, insert, literal, select
+from sqlalchemy import exists, func, literal, select
 from sqlalchemy.orm import lazyload
 
-from directory.db import db
+from directory.db import db, insert_ignoring_duplicates
 from directory.errors import InvalidInput
 from directory.models import Account
 from directory.naming import fold
 from directory.rights import writable_condition
-from directory.search import AccountFilters, search_query
+from directory.search import AccountFilters, perimeter_condition, search_query
 
 from .models import NAME_KEY_MAX, NAME_MAX, ContactGroup, ContactMember
 
@@ -78,14 +83,31 @@ def group_count(owner: Account) -> int:
 def create_group(owner: Account, name: str) -> ContactGroup:
     """A new empty group; the caller commits."""
     name = checked_name(name)
-    if group_count(owner) >= MAX_GROUPS:
-        raise InvalidInput(gettext("Votre carnet compte déjà %(max)d groupes : supprimez-en un "
-                                   "avant d'en créer un autre.", max=MAX_GROUPS))
+    _check_room_for_a_group(owner)
     _check_name_free(owner, name)
-    group = ContactGroup(owner_id=owner.id, name=name, name_key=name_key(name))
-    db.session.add(group)
-    db.session.flush()
+    group = _new_group(owner, name)
+    if group is None:       # the same name, written meanwhile by the form sent twice
+        _check_name_free(owner, name)
     return group
+
+
+def group_called(owner: Account, name: str) -> ContactGroup:
+    """The owner's group named `name`, a new one if there is none: where an import puts
+    people. The same import confirmed twice at once (a double click) fills one group."""
+    name = checked_name(name)
+    existing = group_named(owner, name)
+    if existing is not None:
+        return existing
+    _check_room_for_a_group(owner)
+    return _new_group(owner, name) or group_named(owner, name)
+
+
+def _new_group(owner: Account, name: str) -> ContactGroup | None:
+    """A new group called `name` (checked), or None when the owner has one of that name
+    already, written meanwhile by a request running at the same time."""
+    group_id = db.session.scalar(insert_ignoring_duplicates(ContactGroup).values(
+        owner_id=owner.id, name=name, name_key=name_key(name)).returning(ContactGroup.id))
+    return None if group_id is None else db.session.get(ContactGroup, group_id)
 
 
 def rename_group(owner: Account, group: ContactGroup, name: str) -> None:
@@ -98,6 +120,12 @@ def rename_group(owner: Account, group: ContactGroup, name: str) -> None:
 def delete_group(group: ContactGroup) -> None:
     db.session.execute(sa.delete(ContactMember).where(ContactMember.group_id == group.id))
     db.session.delete(group)
+
+
+def _check_room_for_a_group(owner: Account) -> None:
+    if group_count(owner) >= MAX_GROUPS:
+        raise InvalidInput(gettext("Votre carnet compte déjà %(max)d groupes : supprimez-en un "
+                                   "avant d'en créer un autre.", max=MAX_GROUPS))
 
 
 def _check_name_free(owner: Account, name: str) -> None:
@@ -119,8 +147,10 @@ def member_count(group_id: int) -> int:
 
 
 def members_query(owner: Account, group: ContactGroup) -> sa.Select:
-    """Rows (Account, writable) of a group's members, sorted by last then first name."""
-    return (select(Account, writable_condition(owner).label("writable"))
+    """Rows (Account, writable, findable) of a group's members, sorted by last then first
+    name; `findable`: the owner may still find them in the directory."""
+    return (select(Account, writable_condition(owner).label("writable"),
+                   perimeter_condition(owner).label("findable"))
             .join(ContactMember, ContactMember.account_id == Account.id)
             .where(ContactMember.group_id == group.id)
             .order_by(Account.search_name, Account.id)
@@ -145,8 +175,9 @@ def add_member(owner: Account, group: ContactGroup, account_id: int) -> tuple[Ac
         return account, False
     if member_count(group.id) >= MAX_MEMBERS:
         raise InvalidInput(_full(group, 0))
-    db.session.add(ContactMember(group_id=group.id, account_id=account.id))
-    return account, True
+    added = db.session.execute(insert_ignoring_duplicates(ContactMember).values(
+        group_id=group.id, account_id=account.id)).rowcount
+    return account, added == 1
 
 
 def add_search_results(owner: Account, group: ContactGroup, filters: AccountFilters) -> int:
@@ -166,7 +197,8 @@ def has_criteria(filters: AccountFilters) -> bool:
 
 def add_ids(group: ContactGroup, ids: sa.Select) -> int:
     """Add the accounts of the SELECT `ids` that are not members yet, within MAX_MEMBERS:
-    one count and one INSERT ... SELECT, whatever the number of people."""
+    one count and one INSERT ... SELECT, whatever the number of people. Returns how many
+    were written: those added meanwhile by another request are neither added nor counted."""
     found = ids.subquery()
     new_members = (select(literal(group.id).label("group_id"), found.c.id.label("account_id"))
                    .where(~exists().where(ContactMember.group_id == group.id,
@@ -176,10 +208,10 @@ def add_ids(group: ContactGroup, ids: sa.Select) -> int:
         new_members.limit(room + 1).subquery()))
     if adding > room:
         raise InvalidInput(_full(group, room))
-    if adding:
-        db.session.execute(insert(ContactMember).from_select(["group_id", "account_id"],
-                                                             new_members))
-    return adding
+    if not adding:
+        return 0
+    return db.session.execute(insert_ignoring_duplicates(ContactMember).from_select(
+        ["group_id", "account_id"], new_members)).rowcount
 
 
 def _full(group: ContactGroup, room: int) -> str:

@@ -1,7 +1,8 @@
 """vCard export of one group or of the whole book: one card per person, with the universal
-address only (the redirect address is never read here), the person's schools as ORG and the
-owner's groups holding them as CATEGORIES — so that importing the file again rebuilds the
-same groups. Two queries whatever the size of the book."""
+address only (the redirect address is never read here), the person's schools as ORG (only
+for people the owner may still find in the directory, as the group's page shows them) and
+the owner's groups holding them as CATEGORIES — so that importing the file again rebuilds
+the same groups. Two queries whatever the size of the book."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from directory.db import db
 from directory.domain import universal
 from directory.models import Account, AccountSchool, School
+from directory.search import perimeter_condition
 
 from .models import ContactGroup, ContactMember
 from .vcard import Entry, write_cards
@@ -34,21 +36,22 @@ def export_book(owner: Account, version: str,
             entries[account_id] = Entry(full_name=f"{first} {last}".strip(), family=last,
                                         given=first, email=universal(address))
         entries[account_id].categories.append(group_name)
-    memberships = (select(ContactMember.account_id)
-                   .join(ContactGroup, ContactGroup.id == ContactMember.group_id)
-                   .where(in_book))
-    schools = _schools(memberships)
+    findable_members = (select(ContactMember.account_id)
+                        .join(ContactGroup, ContactGroup.id == ContactMember.group_id)
+                        .join(Account, Account.id == ContactMember.account_id)
+                        .where(in_book, perimeter_condition(owner)))
+    schools = _schools(findable_members)
     for account_id, entry in entries.items():
         entry.organisations = schools.get(account_id, [])
     return write_cards(entries.values(), version)
 
 
-def _schools(memberships) -> dict[int, list[str]]:
+def _schools(account_ids) -> dict[int, list[str]]:
     names: dict[int, list[str]] = defaultdict(list)
     rows = db.session.execute(
         select(AccountSchool.account_id, School.name)
         .join(School, School.id == AccountSchool.school_id)
-        .where(AccountSchool.account_id.in_(memberships))
+        .where(AccountSchool.account_id.in_(account_ids))
         .order_by(School.uai))
     for account_id, name in rows:
         if name not in names[account_id]:

@@ -272,12 +272,14 @@ def apply_signed_plan(owner: Account, token: str, secret: str) -> list[tuple[str
 
 def _groups_of(owner: Account, planned: Iterable) -> Iterable[tuple[ContactGroup, list[int]]]:
     for name, existing_id, account_ids in planned:
-        group = book.owned_group(owner, existing_id) if existing_id else \
-            book.group_named(owner, name)
-        if existing_id and group is None:
+        if not existing_id:
+            yield book.group_called(owner, name), account_ids
+            continue
+        group = book.owned_group(owner, existing_id)
+        if group is None:
             raise InvalidInput(gettext("Le groupe « %(name)s » n'existe plus : importez le "
                                        "fichier à nouveau.", name=name))
-        yield group or book.create_group(owner, name), account_ids
+        yield group, account_ids
 
 
 def _add_checked(owner: Account, group: ContactGroup, account_ids: list[int]) -> int:

@@ -6,7 +6,8 @@ person) and writing `Entry`s (what an export gives) — no database.
 Reading goes in two passes so that a refusal names the right line of the file:
 1. lines are unfolded on the raw bytes (a folded line may cut a UTF-8 character in two, as
    some exporters do), decoded (UTF-8, else Windows-1252), and cut into cards by their
-   BEGIN/END lines, each logical line remembering the physical line where it starts;
+   BEGIN/END lines, each logical line remembering the physical line where it starts. Lines
+   end with CRLF or LF, or with CR alone in a file without any LF (classic Mac OS);
 2. each card is parsed by vobject, whose errors are mapped back to those physical lines.
 """
 from __future__ import annotations
@@ -93,8 +94,11 @@ def read_cards(data: bytes) -> list[Card]:
 
 
 def _logical_lines(data: bytes) -> list[_Line]:
+    # CR alone ends lines only in a file without any LF: in any other, a stray CR inside a
+    # value stays part of it.
+    line_end = b"\n" if b"\n" in data else b"\r"
     raw: list[tuple[int, bytes]] = []
-    for number, physical in enumerate(data.split(b"\n"), start=1):
+    for number, physical in enumerate(data.split(line_end), start=1):
         physical = physical.rstrip(b"\r")
         if physical[:1] in (b" ", b"\t") and raw:
             raw[-1] = (raw[-1][0], raw[-1][1] + physical[1:])

@@ -101,7 +101,8 @@ def group(group_id: int):
         try:
             page = paginate(book.members_query(current_user, group), paging.page_number(),
                             paging.par_page.data)
-            page.classes, status = classes_by_account([r[0].id for r in page.rows]), 200
+            page.classes = classes_by_account([r[0].id for r in page.rows if r.findable])
+            status = 200
         except PageOutOfRange as error:
             paging.page.errors.append(_no_such_page(error))
             status = 404
