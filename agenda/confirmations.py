@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, and_, func, select
 
 from directory.clock import utcnow
-from directory.db import db
+from directory.db import db, insert_ignoring_duplicates
 from directory.models import Account
 
 from . import access
@@ -33,22 +33,38 @@ class Row:
 
 def answer(event: Event, account: Account, kind: AnswerKind, comment: str = "", *,
            channel: AnswerChannel, recorded_by: Account | None = None) -> Answer:
-    """Record `account`'s answer (replacing the previous one); the caller commits."""
-    if not event.ask_confirmation or event.status != EventStatus.PUBLISHED:
-        raise AgendaError(Problem.NOT_ASKED)
+    """Record `account`'s answer (replacing the previous one); the caller commits.
+
+    The row is made with INSERT … ON CONFLICT DO NOTHING, then written: the same answer sent
+    twice at once (a double click, the link and a mail client) waits for the first and
+    replaces it, where a plain INSERT found the key taken (a 500 on PostgreSQL)."""
+    problem = closed(event)
+    if problem is not None:
+        raise AgendaError(problem)
     if not is_invited(event, account.id):
         raise AgendaError(Problem.NOT_INVITED)
     comment = (comment or "").strip()
     if len(comment) > COMMENT_MAX:
         raise AgendaError(Problem.TEXT_TOO_LONG, field="comment", max=COMMENT_MAX)
-    row = db.session.get(Answer, (event.id, account.id))
-    if row is None:
-        row = Answer(event_id=event.id, account_id=account.id)
-        db.session.add(row)
+    now = utcnow()
+    db.session.execute(insert_ignoring_duplicates(Answer).values(
+        event_id=event.id, account_id=account.id, answer=kind, channel=channel,
+        comment=comment, answered_at=now))
+    row = db.session.get(Answer, (event.id, account.id), populate_existing=True)
     row.answer, row.comment, row.channel = kind, comment, channel
     row.recorded_by_id = recorded_by.id if recorded_by else None
-    row.answered_at = utcnow()
+    row.answered_at = now
     return row
+
+
+def closed(event: Event) -> Problem | None:
+    """Why `event` takes no answer, or None: cancelled, or asking for none (a draft, or
+    confirmation not asked, or no longer)."""
+    if event.status == EventStatus.CANCELLED:
+        return Problem.EVENT_CANCELLED
+    if not event.ask_confirmation or event.status != EventStatus.PUBLISHED:
+        return Problem.NOT_ASKED
+    return None
 
 
 def is_invited(event: Event, account_id: int) -> bool:

@@ -24,6 +24,7 @@ class Problem(enum.StrEnum):
     RESOURCE_NAME_TAKEN = "resource_name_taken"      # name
     RESOURCE_NAME_MISSING = "resource_name_missing"
     NOT_ASKED = "not_asked"                          # the event asks no confirmation
+    EVENT_CANCELLED = "event_cancelled"              # it takes no answer any more
     NOT_INVITED = "not_invited"
     FOLLOW_UP_OFF = "follow_up_off"
     COMMENT_EMPTY = "comment_empty"
@@ -37,6 +38,8 @@ class Problem(enum.StrEnum):
     REPLY_UNREADABLE = "reply_unreadable"
     REPLY_NOT_FOR_EVENT = "reply_not_for_event"
     REPLY_WRONG_ATTENDEE = "reply_wrong_attendee"
+    REPLY_SHARED_ADDRESS = "reply_shared_address"    # several invited share the sender's address
+    REPLY_ONE_OCCURRENCE = "reply_one_occurrence"    # RECURRENCE-ID: one date of a series
     REPLY_PARTSTAT = "reply_partstat"                # partstat
     REPLY_COUNTER = "reply_counter"                  # another time proposed (METHOD:COUNTER)
     REPLY_REFRESH = "reply_refresh"                  # the invitation asked again (REFRESH)

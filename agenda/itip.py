@@ -11,6 +11,16 @@ member's answer only if its ATTENDEE is that member (their redirect or universal
 a member cannot answer for another. PARTSTAT=ACCEPTED / DECLINED become accepted / refused,
 the attendee's COMMENT the comment; anything else is refused with a reason, a proposal of
 another time (METHOD:COUNTER) and a request for the invitation again (METHOD:REFRESH) included.
+
+A family may register one address for two parents: the gateway then names the first of them
+as the author, but each got an invitation of their own at that address, made out to their
+name (the ATTENDEE's CN, which mail clients send back). The answer is for the one of the
+address's people invited to the event, or the one the CN names; when it names none of them,
+the sender is told so rather than one of them answered for.
+
+Answers are kept per event, not per date: an answer to one occurrence of a repeated event
+(a VEVENT with RECURRENCE-ID and no answer for the whole series beside it) is refused, so
+that declining one Thursday does not decline them all.
 """
 from __future__ import annotations
 
@@ -25,15 +35,17 @@ from email import policy
 import icalendar
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
 
 from directory.db import db
 from directory.models import Account
+from mailgate import identity
 from mailgate.settings import current
 
 from . import confirmations
 from .confirmations import COMMENT_MAX
 from .errors import AgendaError, Problem
-from .models import AnswerChannel, AnswerKind, Event, EventStatus
+from .models import AnswerChannel, AnswerKind, Event
 
 PREFIX = "agenda"
 _TAG = re.compile(r"^(\d{1,18})-([a-z2-7]{16})$")
@@ -77,22 +89,23 @@ def receive_reply(author: Account, event_id: int, raw: bytes) -> AnswerKind:
     """Record the answer that `raw` (a mail carrying a METHOD:REPLY) gives for `author`;
     raises AgendaError. The caller commits."""
     event = db.session.get(Event, event_id)
-    if event is None or event.status != EventStatus.PUBLISHED:
+    if event is None or event.is_draft:
         raise AgendaError(Problem.REPLY_NOT_FOR_EVENT)
+    if (closed := confirmations.closed(event)) is not None:
+        raise AgendaError(closed)
     component = _reply_event(raw, event.uid)
-    attendee = _attendee_of(component, author)
+    attendee, account = _attendee_of(component, event, author)
     partstat = str(attendee.params.get("PARTSTAT", "")).upper()
     kind = _PARTSTATS.get(partstat)
     if kind is None:
         raise AgendaError(Problem.REPLY_PARTSTAT, partstat=partstat or "?")
-    account = db.session.get(Account, author.id)
     confirmations.answer(event, account, kind, _comment(component, attendee),
                          channel=AnswerChannel.MAIL)
     return kind
 
 
 def _reply_event(raw: bytes, uid: str):
-    """The VEVENT of the message's METHOD:REPLY for `uid`."""
+    """The VEVENT of the message's METHOD:REPLY answering the whole of event `uid`."""
     message = email.message_from_bytes(raw, policy=policy.default)
     for part in message.walk():
         if not _is_calendar(part):
@@ -106,22 +119,60 @@ def _reply_event(raw: bytes, uid: str):
             raise AgendaError(_NOT_ANSWERS[method])
         if method != "REPLY":
             continue
-        for component in cal.walk("VEVENT"):
-            if str(component.get("UID", "")) == uid:
+        mine = [c for c in cal.walk("VEVENT") if str(c.get("UID", "")) == uid]
+        for component in mine:
+            if "RECURRENCE-ID" not in component:
                 return component
-        raise AgendaError(Problem.REPLY_NOT_FOR_EVENT)
+        raise AgendaError(Problem.REPLY_ONE_OCCURRENCE if mine else Problem.REPLY_NOT_FOR_EVENT)
     raise AgendaError(Problem.REPLY_UNREADABLE)
 
 
-def _attendee_of(component, author: Account):
-    mine = {current().universal(author.address).lower()}
-    if author.verified_redirect:
-        mine.add(author.verified_redirect.lower())
+def _attendee_of(component, event: Event, author: Account) -> tuple[object, Account]:
+    """The ATTENDEE that is one of the sender's people, and the member it stands for."""
+    household = _sharing_address(author)
+    redirect = (author.verified_redirect or "").lower()
     attendees = component.get("ATTENDEE", [])
     for attendee in attendees if isinstance(attendees, list) else [attendees]:
-        if str(attendee).lower().removeprefix("mailto:") in mine:
-            return attendee
+        address = str(attendee).lower().removeprefix("mailto:")
+        for account in household:
+            if address == current().universal(account.address).lower():
+                return attendee, account
+        if redirect and address == redirect:
+            return attendee, _named(attendee, event, household)
     raise AgendaError(Problem.REPLY_WRONG_ATTENDEE)
+
+
+def _sharing_address(author: Account) -> list[Account]:
+    """The members who may write from the author's address: the author, and the others who
+    verified the same redirect address (a family's), suspended ones left out."""
+    if not author.verified_redirect:
+        return [db.session.get(Account, author.id)]
+    return list(db.session.scalars(select(Account).where(
+        *identity.writing_from(author.verified_redirect), Account.suspended.is_(False))
+        .order_by(Account.id)))
+
+
+def _named(attendee, event: Event, household: list[Account]) -> Account:
+    """Which of the people of a shared address the answer is for: the one invited to the
+    event, else the invited one the ATTENDEE's CN names; none or several: refused."""
+    if len(household) == 1:
+        return household[0]
+    invited = [a for a in household if confirmations.is_invited(event, a.id)]
+    if not invited:
+        raise AgendaError(Problem.NOT_INVITED)
+    if len(invited) == 1:
+        return invited[0]
+    name = _folded(str(attendee.params.get("CN", "")))
+    named = [a for a in invited if name and _folded(a.full_name) == name]
+    if len(named) != 1:
+        raise AgendaError(Problem.REPLY_SHARED_ADDRESS)
+    return named[0]
+
+
+def _folded(name: str) -> str:
+    """A name as the invitation's CN carries it (mailgate/personalise.py writes no double
+    quote) and as clients send it back, case and spacing aside."""
+    return " ".join(name.replace('"', "'").split()).casefold()
 
 
 def _comment(component, attendee) -> str:

@@ -16,9 +16,14 @@ def author_for(sender: str) -> Account | None:
     if not address:
         return None
     return _detached(db.session.scalar(
-        _authors().where(func.lower(Account.redirect_address) == address,
-                         Account.redirect_verified.is_(True))
-        .order_by(Account.suspended, Account.id).limit(1)))
+        _authors().where(*writing_from(address)).order_by(Account.suspended, Account.id).limit(1)))
+
+
+def writing_from(address: str) -> tuple:
+    """The conditions on Account of the members who may write from `address` (any case): it
+    is their verified redirect address. One indexed lookup (ix_account_redirect_lower)."""
+    return (func.lower(Account.redirect_address) == address.lower(),
+            Account.redirect_verified.is_(True))
 
 
 def author_by_id(account_id: int) -> Account | None:

@@ -59,6 +59,10 @@ def one_click(token: str):
     account = db.session.get(Account, found[1]) if found else None
     if event is None or account is None or account.suspended:   # as a suspended login
         abort(404)
+    closed = confirmations.closed(event)
+    if closed is not None:      # said at once, rather than after the form is filled in
+        return render_template("agenda/one_click.html", event=event, account=account,
+                               closed=describe(AgendaError(closed)), form=None, done=None)
     form = AnswerForm()
     current = confirmations.answer_of(event, account)
     if request.method == "POST" and form.validate():

@@ -41,6 +41,7 @@ TEXTS = {
                                     "établissement."),
     Problem.RESOURCE_NAME_MISSING: _l("Donnez un nom à la ressource."),
     Problem.NOT_ASKED: _l("Cet évènement ne demande pas de confirmation."),
+    Problem.EVENT_CANCELLED: _l("Cet évènement est annulé : il n'attend plus de réponse."),
     Problem.NOT_INVITED: _l("Cette personne ne fait pas partie des invités de cet "
                             "évènement."),
     Problem.FOLLOW_UP_OFF: _l("Les commentaires sont fermés pour cet évènement."),
@@ -57,6 +58,16 @@ TEXTS = {
                                     "cet agenda."),
     Problem.REPLY_WRONG_ATTENDEE: _l("Cette réponse est écrite au nom d'une autre personne "
                                      "que son expéditeur : elle n'est pas prise en compte."),
+    Problem.REPLY_SHARED_ADDRESS: _l("Cette adresse est celle de plusieurs personnes "
+                                     "invitées, et la réponse ne dit pas laquelle répond : "
+                                     "elle n'est pas prise en compte. Répondez avec le lien "
+                                     "de votre message d'invitation ou sur la fiche de "
+                                     "l'évènement."),
+    Problem.REPLY_ONE_OCCURRENCE: _l("Cette réponse ne vaut que pour une seule date d'un "
+                                     "évènement répété, et Préau enregistre une réponse pour "
+                                     "toutes ses dates : elle n'est pas prise en compte. "
+                                     "Répondez pour toute la série, et écrivez à "
+                                     "l'organisateur pour une date particulière."),
     Problem.REPLY_PARTSTAT: _l("Préau ne connaît que les réponses « accepte » et « refuse » "
                                "(réponse reçue : %(partstat)s)."),
     Problem.REPLY_COUNTER: _l("Préau ne reçoit pas de proposition d'un autre horaire : "
