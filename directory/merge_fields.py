@@ -1,30 +1,60 @@
-"""The values of the merge fields of a message to many (SPEC §9) for one recipient:
-first and last name, login, class, school, and for a parent their children's first names.
-A handful of indexed queries per person: the worker asks when it forwards one message, a
-page when it previews one recipient — never for a whole population at once."""
+"""The values of the merge fields of a message to many (SPEC §9) for its recipients: first
+and last name, login, class, school, and for a parent their children's first names.
+Four queries for any number of people: the worker reads those of a whole batch of forwards
+at once (mailgate/personalise.py), a page those of the one recipient it previews."""
 from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
 
 from sqlalchemy import select
 
 from .db import db
 from .enums import GroupKind, Profile
-from .models import Account, Group, GroupMember, ParentLink, School
+from .models import Account, AccountSchool, Group, GroupMember, ParentLink, School
+from .sets import any_of
 
 
 def values(account_id: int) -> dict[str, str]:
     """Field name → text for `account_id` ({} for an account that no longer exists)."""
-    person = db.session.get(Account, account_id)
-    if person is None:
+    return values_of([account_id]).get(account_id, {})
+
+
+def values_of(account_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+    """`values` of each of `account_ids` that exists."""
+    ids = set(account_ids)
+    if not ids:
         return {}
-    children = list(db.session.scalars(
-        select(Account).join(ParentLink, ParentLink.child_id == Account.id)
-        .where(ParentLink.parent_id == person.id).order_by(Account.first_name, Account.id)))
-    whose_classes = [c.id for c in children] if person.profile == Profile.PARENT else [person.id]
-    classes = sorted(set(db.session.scalars(
-        select(Group.name).join(GroupMember, GroupMember.group_id == Group.id)
-        .where(GroupMember.account_id.in_(whose_classes), Group.kind == GroupKind.CLASS))))
-    school = db.session.scalar(select(School.name).where(
-        School.id.in_([s.id for s in person.schools])).order_by(School.uai).limit(1))
-    return {"prenom": person.first_name, "nom": person.last_name, "identifiant": person.login,
-            "classe": ", ".join(classes), "etablissement": school or "",
-            "enfant": ", ".join(child.first_name for child in children)}
+    people = db.session.execute(
+        select(Account.id, Account.first_name, Account.last_name, Account.login,
+               Account.profile).where(any_of(Account.id, ids))).all()
+    children: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for parent_id, child_id, first_name in db.session.execute(
+            select(ParentLink.parent_id, Account.id, Account.first_name)
+            .join(Account, Account.id == ParentLink.child_id)
+            .where(any_of(ParentLink.parent_id, ids))
+            .order_by(Account.first_name, Account.id)):
+        children[parent_id].append((child_id, first_name))
+    whose_classes = {person.id: [child_id for child_id, _ in children[person.id]]
+                     if person.profile == Profile.PARENT else [person.id] for person in people}
+    classes: dict[int, set[str]] = defaultdict(set)
+    for account_id, name in db.session.execute(
+            select(GroupMember.account_id, Group.name)
+            .join(Group, Group.id == GroupMember.group_id)
+            .where(any_of(GroupMember.account_id,
+                          {i for whose in whose_classes.values() for i in whose}),
+                   Group.kind == GroupKind.CLASS)):
+        classes[account_id].add(name)
+    school: dict[int, str] = {}
+    for account_id, name in db.session.execute(
+            select(AccountSchool.account_id, School.name)
+            .join(School, School.id == AccountSchool.school_id)
+            .where(any_of(AccountSchool.account_id, ids)).order_by(School.uai)):
+        school.setdefault(account_id, name)
+    return {person.id: {
+        "prenom": person.first_name, "nom": person.last_name, "identifiant": person.login,
+        "classe": ", ".join(sorted({name for whose in whose_classes[person.id]
+                                    for name in classes[whose]})),
+        "etablissement": school.get(person.id, ""),
+        "enfant": ", ".join(first_name for _, first_name in children[person.id])}
+        for person in people}

@@ -41,7 +41,7 @@ from directory.models import Account
 from directory.sets import update_rows
 
 from . import mime, routing, store
-from .fanout_models import AckChannel, FanoutJob, FanoutRecipient, RecipientState
+from .fanout_models import REACHED, AckChannel, FanoutJob, FanoutRecipient, RecipientState
 from .headers import author_from, date_now, one_line
 from .models import MailMessage
 from .personalise import read_token
@@ -115,7 +115,7 @@ def remind(job: FanoutJob, author: Account, mail: EmailMessage, *,
     """Send `mail` again to the recipients of `job` who were reached and have not confirmed."""
     waiting = select(FanoutRecipient.account_id).where(
         FanoutRecipient.job_id == job.ack_job_id, FanoutRecipient.acknowledged_at.is_(None),
-        FanoutRecipient.state != RecipientState.REFUSED)
+        _reached())
     return submit(author, mail, waiting, origin=job.origin, idempotency_key=idempotency_key,
                   audience=job.audience, acknowledge=True, link_template=job.link_template,
                   reminder_of=job.ack_job_id, forward_invitation=job.forward_invitation)
@@ -258,14 +258,20 @@ def acknowledged_count(job: FanoutJob) -> int:
         FanoutRecipient.job_id == job.ack_job_id, FanoutRecipient.acknowledged_at.isnot(None)))
 
 
+def _reached() -> sa.ColumnElement[bool]:
+    """The recipients the message reached: only they are asked to confirm their reading (a
+    refused one never got it, a pending one not yet)."""
+    return FanoutRecipient.state.in_(REACHED)
+
+
 def acknowledge(job_id: int, account_id: int, channel: AckChannel) -> bool:
-    """Record that `account_id` read what job `job_id` sent; False if they were no
-    recipient of a job asking for it. Confirming twice keeps the first time."""
+    """Record that `account_id` read what job `job_id` sent; False if the job asked no
+    confirmation or did not reach them. Confirming twice keeps the first time."""
     job = db.session.get(FanoutJob, job_id)
     if job is None or not job.acknowledge:
         return False
     row = db.session.get(FanoutRecipient, (job.ack_job_id, account_id))
-    if row is None:
+    if row is None or row.state not in REACHED:
         return False
     if row.acknowledged_at is None:
         row.acknowledged_at, row.acknowledged_by = utcnow(), channel
@@ -281,12 +287,13 @@ def acknowledge_by_token(token: str) -> FanoutJob | None:
 
 
 def awaiting_acknowledgement(origin: str, account_id: int) -> list[int]:
-    """Jobs about `origin` that asked `account_id` to confirm and still wait for it."""
+    """Jobs about `origin` that reached `account_id`, asked them to confirm, and still wait
+    for it."""
     return list(db.session.scalars(
         select(FanoutJob.id).join(FanoutRecipient, FanoutRecipient.job_id == FanoutJob.id)
         .where(FanoutJob.origin == origin, FanoutJob.acknowledge.is_(True),
                FanoutJob.reminder_of.is_(None), FanoutRecipient.account_id == account_id,
-               FanoutRecipient.acknowledged_at.is_(None))))
+               FanoutRecipient.acknowledged_at.is_(None), _reached())))
 
 
 def acknowledge_origin(origin: str, account_id: int) -> int:

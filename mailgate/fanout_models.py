@@ -35,6 +35,10 @@ class RecipientState(enum.StrEnum):
     REFUSED = "refused"         # see `refusal` (routing.Refusal)
 
 
+#: the message got to them: the states whose recipients may confirm their reading
+REACHED = (RecipientState.DELIVERED, RecipientState.FORWARDED)
+
+
 class AckChannel(enum.StrEnum):
     LINK = "link"               # the signed link of the message
     PAGE = "page"               # the button of the page the message points to
@@ -49,7 +53,9 @@ class FanoutJob(db.Model):
     #: the message, stored once for every recipient (kept while the job runs)
     message_id: Mapped[int | None] = mapped_column(
         ForeignKey("mail_message.id", ondelete="SET NULL"), index=True)
-    #: what the job is about, in the caller's terms ("article:12"): how it finds its jobs
+    #: what the job is about, in the caller's terms ("article:12"): how it finds its jobs.
+    #: When that article or event is deleted, the database detaches its jobs ("deleted:"
+    #: before the origin, migration 0028): SQLite gives its number to the next one
     origin: Mapped[str] = mapped_column(String(80), index=True)
     #: the population as the author chose it, in their words (lists and reports show it)
     audience: Mapped[str] = mapped_column(Text, default="")

@@ -4,6 +4,7 @@ of who will get it and how (counted in SQL, mailgate/fanout_preview.py), the bac
 reading, the reminder, and the signed link that confirms without logging in."""
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from flask import abort, flash, render_template, request, url_for
@@ -71,7 +72,7 @@ def send(article_id: int):
         recipients = members_of_populations(form.populations.data)
         if "envoyer" in request.form:
             job = fanout.submit(current_user, mail, recipients, origin=shown.origin,
-                                idempotency_key=form.cle.data, audience=audience,
+                                idempotency_key=_sending_key(form), audience=audience,
                                 acknowledge=form.confirmation.data,
                                 link_template=_link_template())
             db.session.commit()
@@ -80,6 +81,15 @@ def send(article_id: int):
     return render_template("rubriques/send.html", article=shown, form=form, seen=seen,
                            author=current_user, refusal=labels.refusal), \
         400 if form.errors else 200
+
+
+def _sending_key(form: SendForm) -> str:
+    """The form's one-time key with what it sends: a double click finds the first mailing,
+    the same form sent again to other people or with another text (after « Précédent »)
+    is a mailing of its own."""
+    sent = [form.cle.data, ",".join(map(str, sorted(form.populations.data))),
+            str(bool(form.confirmation.data)), form.texte.data]
+    return hashlib.sha256("\n".join(sent).encode()).hexdigest()
 
 
 def _job(job_id: int) -> tuple[FanoutJob, Article]:
