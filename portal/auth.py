@@ -21,6 +21,7 @@ from flask import (
 from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import generate_csrf
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete, select
 
 from directory.accounts import change_password, end_sessions
@@ -41,6 +42,9 @@ bp = Blueprint("auth", __name__)
 
 ACCESS_REFRESH = timedelta(minutes=1)
 SESSION_TOKEN = "sid"         # names this session, so that "Se déconnecter" can end it
+DEVICE_COOKIE = "appareil"     # names a browser that logged in as a login (portal/throttle.py)
+DEVICE_LIFETIME = timedelta(days=365)
+_DEVICE_SALT = "preau-known-device"
 OPEN_ENDPOINTS = {"auth.login", "auth.logout", "auth.logout_everywhere", "auth.change_password",
                   "static", "home.set_language", "preferences.confirm_redirect"}
 
@@ -107,7 +111,8 @@ def login():
         return redirect(url_for("home.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        attempt = throttle.reserve(form.login.data.strip(), _client_address())
+        login_name = form.login.data.strip()
+        attempt = throttle.reserve(login_name, _client_address(), _known_device(login_name))
         if attempt.wait is not None:
             form.form_errors.append(_wait_message(attempt.wait))
         else:
@@ -120,8 +125,39 @@ def login():
             else:
                 write_transaction(lambda: _record_login(account, attempt))
                 _open_session(account)
-                return redirect(local_path(request.args.get("next")) or url_for("home.index"))
+                response = redirect(local_path(request.args.get("next"))
+                                    or url_for("home.index"))
+                _remember_device(response, account.login)
+                return response
     return render_template("auth/login.html", form=form), 200 if not form.errors else 400
+
+
+def _device_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_DEVICE_SALT)
+
+
+def _known_device(login_name: str) -> str | None:
+    """The id of this browser's device cookie if it was given at a successful login as
+    `login_name` less than DEVICE_LIFETIME ago; else None — a cookie forged, expired or given
+    for another login is no pass, and the attempt is counted as a stranger's."""
+    try:
+        known = _device_signer().loads(request.cookies.get(DEVICE_COOKIE, ""),
+                                       max_age=int(DEVICE_LIFETIME.total_seconds()))
+    except BadSignature:        # SignatureExpired included
+        return None
+    if not isinstance(known, dict) or known.get("login") != login_name \
+            or not isinstance(known.get("device"), str):
+        return None
+    return known["device"]
+
+
+def _remember_device(response, login_name: str) -> None:
+    """Give the browser a new device cookie for `login_name` (it replaces any other)."""
+    response.set_cookie(
+        DEVICE_COOKIE,
+        _device_signer().dumps({"login": login_name, "device": secrets.token_urlsafe(16)}),
+        max_age=int(DEVICE_LIFETIME.total_seconds()), httponly=True, samesite="Lax",
+        secure=current_app.session_interface.get_cookie_secure(current_app))
 
 
 def _suspended_message(account: Account) -> str:
@@ -161,7 +197,8 @@ def current_password_refusal(password: str) -> str | None:
     """Why the signed-in member's « mot de passe actuel » is refused, else None. Throttled as
     a login is: the current password guards the redirect address and the password itself,
     so a session left open must not let one guess it."""
-    attempt = throttle.reserve(current_user.login, _client_address())
+    attempt = throttle.reserve(current_user.login, _client_address(),
+                               _known_device(current_user.login))
     if attempt.wait is not None:
         return _wait_message(attempt.wait)
     if not verify_password(current_user.password_hash, password):

@@ -1,14 +1,26 @@
 """« Mot de passe oublié ? »: ask for a link by login, then choose a new password through it.
 
 The request page answers the same sentence whether the login exists, has a verified redirect
-address or not, so that it tells nobody which logins exist; the mail goes out through the
-outbound queue like any other. The rules (one hour, single use) are in
-directory/password_reset.py."""
+address or not, so that it tells nobody which logins exist — in the same time, too: the
+account is looked up and its mail written into the outbound queue only once the answer has
+been sent (when the web server closes the response), since writing a mail takes as long again
+as the rest of the request and would tell which logins have a verified address. The rules
+(one hour, single use) are in directory/password_reset.py."""
 from __future__ import annotations
 
+from functools import partial
 from math import ceil
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    copy_current_request_context,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    url_for,
+)
 from flask_babel import gettext, ngettext
 from flask_login import current_user
 
@@ -50,11 +62,18 @@ def request_link():
                 "Trop de demandes. Réessayez dans %(num)d minute.",
                 "Trop de demandes. Réessayez dans %(num)d minutes.", blocked))
         else:
-            account = password_reset.recipient(login_name)
-            if account is not None:
-                write_transaction(lambda: _send_link(account))
-            return render_template("auth/forgotten_sent.html")
+            response = make_response(render_template("auth/forgotten_sent.html"))
+            response.call_on_close(copy_current_request_context(partial(_mail_link, login_name)))
+            return response
     return render_template("auth/forgotten.html", form=form), 400 if form.errors else 200
+
+
+def _mail_link(login_name: str) -> None:
+    """Runs after the answer was sent, in a copy of the request's context (its language and
+    host for the link)."""
+    account = password_reset.recipient(login_name)
+    if account is not None:
+        write_transaction(lambda: _send_link(account))
 
 
 def _send_link(account) -> None:

@@ -20,8 +20,12 @@ SENT = "Si cet identifiant correspond à un compte qui a une adresse de redirect
 
 
 def ask(client, login_name: str):
-    return post_form(client, "/mot-de-passe-oublie/", {"login": login_name},
-                     page="/mot-de-passe-oublie/")
+    """Ask for a link. It is written once the answer has been sent, when the web server
+    closes the response (portal/password_reset.py): the test client's is closed here."""
+    response = post_form(client, "/mot-de-passe-oublie/", {"login": login_name},
+                         page="/mot-de-passe-oublie/")
+    response.close()
+    return response
 
 
 def reset_links(app, address: str) -> list[str]:
