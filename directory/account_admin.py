@@ -16,12 +16,13 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import and_, delete, exists, false, or_, select, true
+from sqlalchemy.orm import aliased
 
 from .accounts import access_end_refused, end_sessions
 from .clock import has_ended, utcnow
 from .db import db
 from .enums import GroupKind, Profile
-from .import_models import AccountImport
+from .import_models import AccountCreation, AccountImport
 from .models import Account, AccountSchool, Group, GroupMember, ParentLink, School
 from .naming import login_for, search_key
 from .passwords import (
@@ -32,7 +33,14 @@ from .passwords import (
     hash_temporary_passwords,
 )
 from .rubric_models import Rubric, RubricManager
-from .search import count_capped, name_key, prefix_condition, valid_id
+from .search import (
+    classes_by_account,
+    count_capped,
+    name_key,
+    name_list,
+    prefix_condition,
+    valid_id,
+)
 
 COUNT_CAP = 10_000
 MAX_INACTIVE_DAYS = 36_500
@@ -68,6 +76,30 @@ def scope_condition(admin: Account, account=Account) -> sa.ColumnElement[bool]:
             and_(account.is_admin.is_(False), account.is_school_admin.is_(False))))
 
 
+def shared_beyond_reach(admin: Account, account=Account) -> sa.ColumnElement[bool]:
+    """`account` also belongs to a school `admin` does not administer (a teacher or a parent
+    of two schools): it is not hers alone. Whoever sets what lets one act as an account holds
+    it, in the other school too: its password (typed, mailed or on a sheet), its redirect
+    address (where its mail and a new password go), its names and profile. So she sets none
+    of them on such an account, nor erases it (`delete_accounts` takes it out of her schools).
+    The one rule of the account's page, the password pages and the import."""
+    school_ids = administered_school_ids(admin)
+    if school_ids is None:
+        return false()
+    membership = aliased(AccountSchool)     # the query may join AccountSchool already
+    return exists().where(membership.account_id == account.id,
+                          membership.school_id.not_in(school_ids))
+
+
+def not_hers_alone(admin: Account, accounts: list[Account]) -> list[Account]:
+    """The accounts among `accounts` that are `shared_beyond_reach`, in one query."""
+    if not accounts or administered_school_ids(admin) is None:
+        return []
+    shared = set(db.session.scalars(select(Account.id).where(
+        Account.id.in_([account.id for account in accounts]), shared_beyond_reach(admin))))
+    return [account for account in accounts if account.id in shared]
+
+
 def administered_account(admin: Account, account_id: int) -> Account | None:
     if not valid_id(account_id):
         return None
@@ -85,14 +117,23 @@ def administered_accounts(admin: Account, account_ids: list[int]) -> list[Accoun
                                    .order_by(Account.search_name, Account.id)))
 
 
+def _awaiting_sheet_query(admin: Account, school_id: int) -> sa.Select:
+    return (select(Account).join(AccountSchool, AccountSchool.account_id == Account.id)
+            .where(AccountSchool.school_id == school_id, Account.password_hash == NO_PASSWORD,
+                   scope_condition(admin), ~shared_beyond_reach(admin)))
+
+
 def awaiting_sheet(admin: Account, school_id: int, limit: int) -> list[Account]:
     """Accounts of a school created without a password (imported with no email) that `admin`
-    administers: their printable sheet gives them one."""
-    return list(db.session.scalars(
-        select(Account).join(AccountSchool, AccountSchool.account_id == Account.id)
-        .where(AccountSchool.school_id == school_id, Account.password_hash == NO_PASSWORD,
-               scope_condition(admin))
-        .order_by(Account.search_name, Account.id).limit(limit)))
+    administers, hers alone: their printable sheet gives them one."""
+    return list(db.session.scalars(_awaiting_sheet_query(admin, school_id)
+                                   .order_by(Account.search_name, Account.id).limit(limit)))
+
+
+def awaiting_sheet_count(admin: Account, school_id: int) -> int:
+    """How many `awaiting_sheet` would give without its limit."""
+    return db.session.scalar(select(sa.func.count()).select_from(
+        _awaiting_sheet_query(admin, school_id).subquery()))
 
 
 def administered_schools(admin: Account) -> list[School]:
@@ -201,8 +242,8 @@ def groups_of_school(admin: Account, school_id: int | None) -> list[Group]:
 
 class EditRefused(Exception):
     """An edit that cannot be made: `code` (missing_name, too_long, unknown_class,
-    unknown_child, access_end_past, own_access_end, not_found) with its parameters; nothing is changed (the
-    caller rolls back)."""
+    unknown_child, not_a_pupil, shared_account, access_end_past, own_access_end, not_found)
+    with its parameters; nothing is changed (the caller rolls back)."""
 
     def __init__(self, code: str, **params):
         super().__init__(code)
@@ -271,10 +312,11 @@ def delete_accounts(admin: Account, accounts: list[Account]) -> Deletion:
     erase: it only leaves her schools. The messages themselves are mailgate's: call
     `mailgate.mailbox.delete_accounts`, which also erases those only these mailboxes held."""
     deletion = Deletion(refused=[], withdrawn=[])
+    shared = {account.id for account in not_hers_alone(admin, accounts)}
     for account in accounts:
         if account.id == admin.id:
             deletion.refused.append(Refusal.SELF)
-        elif schools_beyond_reach(admin, account):
+        elif account.id in shared:
             withdraw_from_schools(admin, account)
             deletion.withdrawn.append(account)
         else:
@@ -284,7 +326,8 @@ def delete_accounts(admin: Account, accounts: list[Account]) -> Deletion:
 
 
 def schools_beyond_reach(admin: Account, account: Account) -> list[School]:
-    """The schools of `account` that `admin` does not administer."""
+    """The schools of `account` that `admin` does not administer (what the delete page names
+    when the account is `shared_beyond_reach`)."""
     school_ids = administered_school_ids(admin)
     if school_ids is None:
         return []
@@ -327,17 +370,23 @@ class AccountEdit:
 def edit_account(admin: Account, account: Account, edit: AccountEdit) -> None:
     """Change names, profile, class, redirect address, children and the end of access (never
     one already past: suspending is how access stops now); EditRefused when a value cannot
-    be used."""
+    be used. Names, profile and redirect address only on an account hers alone
+    (`shared_beyond_reach`)."""
     first, last = edit.first_name.strip(), edit.last_name.strip()
     if not first or not last:
         raise EditRefused("missing_name")
     if len(first) > 100 or len(last) > 100:
         raise EditRefused("too_long")
+    address = edit.redirect_address.strip()
+    identity_changes = ((first, last) != (account.first_name, account.last_name)
+                        or edit.profile != account.profile
+                        or address != (account.redirect_address or ""))
+    if identity_changes and not_hers_alone(admin, [account]):
+        raise EditRefused("shared_account")
     if (first, last) != (account.first_name, account.last_name):
         account.first_name, account.last_name = first, last
         account.search_name, account.search_first = search_key(first, last)
     account.profile = edit.profile
-    address = edit.redirect_address.strip()
     if address != (account.redirect_address or ""):
         account.redirect_address = address or None
         account.redirect_verified = bool(address)
@@ -368,14 +417,18 @@ def _move_to_class(admin: Account, account: Account, class_id: int) -> None:
 
 
 def _set_children(admin: Account, account: Account, logins: list[str]) -> None:
-    """The parent's children among those `admin` administers become `logins`; a child of a
-    school she does not administer keeps its link (a parent of two schools, SPEC §1)."""
+    """The parent's children among those `admin` administers become `logins`, pupils only;
+    a child of a school she does not administer keeps its link (a parent of two schools,
+    SPEC §1)."""
     logins = sorted({login.strip() for login in logins if login.strip()})
     children = list(db.session.scalars(select(Account).where(
         Account.login.in_(logins), scope_condition(admin)))) if logins else []
     if len(children) != len(logins):
         missing = sorted(set(logins) - {child.login for child in children})
         raise EditRefused("unknown_child", login=missing[0])
+    not_pupils = [child.login for child in children if child.profile != Profile.STUDENT]
+    if not_pupils:
+        raise EditRefused("not_a_pupil", login=not_pupils[0])
     db.session.execute(delete(ParentLink).where(
         ParentLink.parent_id == account.id,
         ParentLink.child_id.in_(select(Account.id).where(scope_condition(admin)))))
@@ -395,11 +448,46 @@ def children_of(account: Account, admin: Account | None = None) -> list[Account]
     return list(db.session.scalars(query))
 
 
-def classes_of(account: Account) -> list[Group]:
-    return list(db.session.scalars(select(Group).join(
-        GroupMember, GroupMember.group_id == Group.id).where(
+def classes_of(account: Account, admin: Account) -> list[Group]:
+    """The account's classes in the schools `admin` administers (a parent or a teacher of
+    two schools: the other's classes are not hers to see)."""
+    query = select(Group).join(GroupMember, GroupMember.group_id == Group.id).where(
         GroupMember.account_id == account.id, Group.kind == GroupKind.CLASS)
-        .order_by(Group.name)))
+    school_ids = administered_school_ids(admin)
+    if school_ids is not None:
+        query = query.where(Group.school_id.in_(school_ids))
+    return list(db.session.scalars(query.order_by(Group.name)))
+
+
+def administered_classes_by_account(admin: Account, account_ids: list[int]
+                                    ) -> dict[int, list[str]]:
+    """`search.classes_by_account`, only the classes of the schools `admin` administers."""
+    school_ids = administered_school_ids(admin)
+    if school_ids is None:
+        return classes_by_account(account_ids)
+    classes: dict[int, list[str]] = {}
+    if not account_ids:
+        return classes
+    rows = db.session.execute(   # kind and school checked here, as classes_by_account does
+        select(GroupMember.account_id, Group.name, Group.kind, Group.school_id)
+        .join(Group, Group.id == GroupMember.group_id)
+        .where(GroupMember.account_id.in_(list(account_ids))))
+    for account_id, name, kind, school_id in sorted(rows, key=lambda row: row[1]):
+        if kind == GroupKind.CLASS and school_id in school_ids:
+            classes.setdefault(account_id, []).append(name)
+    return classes
+
+
+def administered_class_names(admin: Account, account=Account) -> sa.ScalarSelect:
+    """The names of `account`'s classes in the schools `admin` administers, correlated as
+    `search.class_names` (the export's « Classe » column)."""
+    query = (select(name_list(Group.name).filter(Group.kind == GroupKind.CLASS))
+             .join(GroupMember, GroupMember.group_id == Group.id)
+             .where(GroupMember.account_id == account.id))
+    school_ids = administered_school_ids(admin)
+    if school_ids is not None:
+        query = query.where(Group.school_id.in_(school_ids))
+    return query.scalar_subquery()
 
 
 # Creating by hand -------------------------------------------------------------------------
@@ -413,6 +501,11 @@ class NewAccount:
     class_id: int | None = None
     redirect_address: str = ""
     password: str = ""                  # "" → generated
+    #: the key the form carried: the same form sent again finds this account (`created_by_key`)
+    form_key: str = ""
+
+
+CREATION_KEYS_KEPT = timedelta(days=1)
 
 
 def login_of(school: School, first_name: str, last_name: str) -> str:
@@ -442,7 +535,23 @@ def create_by_hand(admin: Account, new: NewAccount) -> tuple[Account, str]:
     db.session.flush()
     if new.class_id is not None:
         _move_to_class(admin, account, new.class_id)
+    if new.form_key:
+        now = utcnow()
+        db.session.execute(delete(AccountCreation).where(
+            AccountCreation.created_at < now - CREATION_KEYS_KEPT))
+        db.session.add(AccountCreation(author_id=admin.id, form_key=new.form_key,
+                                       account_id=account.id, created_at=now))
+        db.session.flush()
     return account, password
+
+
+def created_by_key(admin: Account, form_key: str) -> Account | None:
+    """The account `admin`'s « Créer un compte » form with this key created, if it did."""
+    if not form_key:
+        return None
+    return db.session.scalar(select(Account).join(
+        AccountCreation, AccountCreation.account_id == Account.id).where(
+        AccountCreation.author_id == admin.id, AccountCreation.form_key == form_key))
 
 
 UPLOADS_KEPT = timedelta(days=2)

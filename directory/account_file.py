@@ -43,6 +43,9 @@ REQUIRED = ("first_name", "last_name", "profile")
 # the other DAY_FORMATS.
 DAY_FORMAT = "%d/%m/%Y"
 DAY_FORMATS = (DAY_FORMAT, "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y")
+#: what portal.spreadsheet.cell guards with a leading apostrophe (tab and carriage return
+#: included: a stripped cell no longer starts with them, its apostrophe does)
+GUARDED = ("=", "+", "-", "@", "\t", "\r")
 _COHORT = re.compile(r"^(?:groupe|cohort|cohorte)\s*(\d+)$")
 
 
@@ -67,6 +70,16 @@ class FileRow:
     parent_of: list[str] = field(default_factory=list)
     cohorts: list[str] = field(default_factory=list)
 
+    @property
+    def classes(self) -> list[str]:
+        """The class cell's classes: « 4A, 4B » names two (the export writes a teacher's
+        classes so); the same class twice counts once."""
+        names: dict[str, str] = {}
+        for part in self.class_name.split(","):
+            if part.strip():
+                names.setdefault(header_key(part), part.strip())
+        return list(names.values())
+
 
 @dataclass
 class AccountFile:
@@ -85,6 +98,8 @@ def read_account_file(data: bytes) -> AccountFile:
     if len(data) > MAX_BYTES:
         raise FileRefused("too_big", megabytes=MAX_BYTES // (1024 * 1024))
     text, encoding = _decode(data)
+    if "\x00" in text:     # a database refuses it in text (PostgreSQL), wherever it is
+        raise FileRefused("not_text")
     if not text.strip():
         raise FileRefused("empty")
     separator = _separator(text)
@@ -173,9 +188,16 @@ def _columns(header: list[str]) -> tuple[dict[str, int], list[int], list[str]]:
     return columns, [index for _, index in sorted(cohorts)], ignored
 
 
+def unguarded(text: str) -> str:
+    """A cell as it was before an export guarded it from being read as a formula
+    (portal.spreadsheet.cell writes « '=Dupont » for « =Dupont »): the re-imported file
+    gives the name the account has."""
+    return text[1:] if text[:1] == "'" and text[1:2] in GUARDED else text
+
+
 def _row(line: int, cells: list[str], columns: dict[str, int], cohorts: list[int]) -> FileRow:
     def cell(index: int) -> str:
-        return cells[index].strip() if index < len(cells) else ""
+        return unguarded(cells[index].strip()).strip() if index < len(cells) else ""
 
     values = {key: cell(index) for key, index in columns.items()}
     parent_of = [part.strip() for part in re.split(r"[|,;]", values.pop("parent_of", ""))

@@ -103,8 +103,7 @@ def _apply_batch_once(school: School, file: AccountFile, start: int, *, create_c
     passwords = passwords_for(creates)
     password_hashes = hashes_of(creates, passwords)
     write_lock()        # on SQLite, the writer from the first write: a collision is refused
-    created = write(school, plans, passwords, password_hashes,
-                    children_in_school=importer is not None)
+    created = write(school, plans, passwords, password_hashes, importer=importer)
     if before_commit is not None:
         before_commit(created)
     db.session.commit()

@@ -1,4 +1,5 @@
-"""An uploaded account file, kept between its preview and its application (SPEC §8)."""
+"""What account administration keeps between two requests (SPEC §8): an uploaded account file,
+kept between its preview and its application; the form key of an account created by hand."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -31,3 +32,17 @@ class AccountImport(db.Model):
 
     def __repr__(self) -> str:
         return f"<AccountImport {self.id} {self.filename!r} {self.rows_done} rows done>"
+
+
+class AccountCreation(db.Model):
+    """The key of a « Créer un compte » form that created an account: the same form sent again
+    (a double click, a reload) finds that account instead of creating a second one. Two
+    sendings at once on PostgreSQL: the second waits on the first's login, then fails, and
+    finds the first's account by this key (account_admin.created_by_key). Kept a day."""
+
+    __tablename__ = "account_creation"
+    author_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    form_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -10,11 +10,16 @@ size of the region.
 
 An import changes only what its author (`importer`; None: the command line's operator, who
 has the whole region) administers (account_admin.scope_condition): a row about anyone else
-is an error, except a parent of another school (never an administrator) whom the row gives a
-child of this school, one it has or one the file creates: he joins it with the names, profile
-and address he has. An administrator's file names children among the accounts of this school
-(or the file's new ones), so it cannot link a parent to another school's pupil; the
-operator's, among the region's.
+is an error, another school's parent included (a school administrator's file does not bring
+him into hers: she would then set his password). A row about an account that also belongs to
+a school she does not administer (account_admin.shared_beyond_reach) may place it in her
+classes and groups and give it her pupils, not change its names, profile, email, external id
+or end of access. An administrator's file names children among the pupils she administers
+(or the file's new ones), so it cannot link a parent to another school's pupil nor to an
+administrator; the operator's, among the region's pupils.
+
+A class cell may name several classes, separated by commas (as the export writes a teacher's
+« 4A, 4B »): the account's classes in this school become exactly those.
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from .account_admin import scope_condition
+from .account_admin import scope_condition, shared_beyond_reach
 from .account_file import DAY_FORMATS, HEADER_NAMES, AccountFile, FileRow, header_key
 from .accounts import access_end_refused
 from .allocation import next_free, taken_variants
@@ -41,8 +46,8 @@ from .passwords import POLICY, policy_errors
 from .wording import Reason
 
 CHUNK = 500
-LIMITS = {"first_name": 100, "last_name": 100, "class_name": 120, "email": 254,
-          "external_id": 64, "password": 200}
+LIMITS = {"first_name": 100, "last_name": 100, "email": 254, "external_id": 64,
+          "password": 200}
 
 PROFILE_WORDS = {
     "eleve": Profile.STUDENT, "eleves": Profile.STUDENT, "student": Profile.STUDENT,
@@ -52,7 +57,7 @@ PROFILE_WORDS = {
     "enseignant": Profile.TEACHER, "teacher": Profile.TEACHER, "editingteacher": Profile.TEACHER,
     "professeur": Profile.TEACHER,
     "personnel non enseignant": Profile.STAFF, "personnel": Profile.STAFF,
-    "staff": Profile.STAFF,
+    "staff": Profile.STAFF, "non teaching staff": Profile.STAFF,
     "autre": Profile.OTHER, "other": Profile.OTHER,
 }
 
@@ -75,7 +80,7 @@ class RowPlan:
     account_id: int | None = None
     changes: list[str] = field(default_factory=list)
     # what the write step needs, found while planning
-    class_id: int | None = None
+    class_ids: list[int] = field(default_factory=list)
     group_ids: list[int] = field(default_factory=list)
     child_ids: list[int] = field(default_factory=list)
     new_groups: list[tuple[GroupKind, str]] = field(default_factory=list)
@@ -132,15 +137,13 @@ def plan_rows(school: School, file: AccountFile, rows: Sequence[FileRow],
     memberships = _memberships(school.id, matched_ids)
     in_school = _in_school(school.id, matched_ids)
     children = _children(matched_ids)
-    refs = child_refs([ref for plan in valid for ref in plan.row.parent_of],
-                      school.id if importer is not None else None)
+    refs = child_refs([ref for plan in valid for ref in plan.row.parent_of], school.id,
+                      importer)
     file_ids = {row.external_id for row in file.rows if row.external_id}
-    # the file's children this plan creates: a parent of another school may join for them
-    creating = {plan.row.external_id for plan in valid if plan.row.external_id}
-    outside = _outside_reach(importer, matched_ids)
+    outside, shared = _outside_reach(importer, matched_ids), _shared(importer, matched_ids)
     for plan in valid:
         _decide(plan, matches.get(id(plan)), groups, memberships, in_school, children,
-                refs, file_ids, create_classes, outside, creating)
+                refs, file_ids, create_classes, outside, shared)
     _give_logins(school, [plan for plan in valid if plan.fate == Fate.CREATE])
     return plans
 
@@ -152,7 +155,7 @@ def _first_occurrences(rows: Iterable[FileRow]) -> dict[int, int]:
     for row in rows:
         key = ("id", row.external_id) if row.external_id else (
             "name", search_key(row.first_name, row.last_name)[0], profile_of(row.profile),
-            header_key(row.class_name))
+            _classes_key(row))
         result[row.line] = first.setdefault(key, row.line)
     return result
 
@@ -171,10 +174,15 @@ def _namesakes(rows: Iterable[FileRow]) -> dict[int, int]:
         for row in same:
             if not row.external_id:
                 other = next((o.line for o in same
-                              if header_key(o.class_name) != header_key(row.class_name)), None)
+                              if _classes_key(o) != _classes_key(row)), None)
                 if other is not None:
                     result[row.line] = other
     return result
+
+
+def _classes_key(row: FileRow) -> tuple[str, ...]:
+    """The row's classes, whatever their order and spelling (case, accents)."""
+    return tuple(sorted({header_key(name) for name in row.classes}))
 
 
 def _checked(row: FileRow, first_lines: dict[int, int], namesakes: dict[int, int]
@@ -187,7 +195,7 @@ def _checked(row: FileRow, first_lines: dict[int, int], namesakes: dict[int, int
     for name, limit in LIMITS.items():
         if len(getattr(row, name)) > limit:
             plan.error("too_long", column=HEADER_NAMES[name], limit=limit)
-    if len(row.class_name) <= LIMITS["class_name"] and group_name_too_long(row.class_name):
+    if any(group_name_too_long(name) for name in row.classes):
         plan.error("too_long", column=HEADER_NAMES["class_name"], limit=GROUP_NAME_MAX)
     if any(group_name_too_long(cohort) for cohort in row.cohorts):     # groups too
         plan.error("too_long", column="groupe", limit=GROUP_NAME_MAX)
@@ -302,6 +310,18 @@ def _children(parent_ids: list[int]) -> dict[int, set[int]]:
     return result
 
 
+def _shared(importer: Account | None, account_ids: list[int]) -> set[int]:
+    """The accounts among `account_ids` that also belong to a school `importer` does not
+    administer (account_admin.shared_beyond_reach)."""
+    if importer is None:
+        return set()
+    found: set[int] = set()
+    for chunk in chunks(account_ids):
+        found.update(db.session.scalars(select(Account.id).where(
+            Account.id.in_(chunk), shared_beyond_reach(importer))))
+    return found
+
+
 def _outside_reach(importer: Account | None, account_ids: list[int]) -> set[int]:
     """The accounts among `account_ids` that `importer` does not administer."""
     if importer is None:
@@ -313,16 +333,18 @@ def _outside_reach(importer: Account | None, account_ids: list[int]) -> set[int]
     return set(account_ids) - inside
 
 
-def child_refs(refs: list[str], school_id: int | None) -> dict[str, int]:
-    """A child named by external id or by login → its account id: among the accounts of
-    school `school_id` (an administrator's import), or of the region (None: the operator's)."""
+def child_refs(refs: list[str], school_id: int, importer: Account | None) -> dict[str, int]:
+    """A child named by external id or by login → its account id: a pupil of school
+    `school_id` whom `importer` administers (an administrator's import), or a pupil of the
+    region (None: the operator's)."""
     found: dict[str, int] = {}
     for chunk in chunks(sorted(set(refs))):
         query = select(Account.id, Account.external_id, Account.login).where(
-            Account.external_id.in_(chunk) | Account.login.in_(chunk))
-        if school_id is not None:
+            Account.external_id.in_(chunk) | Account.login.in_(chunk),
+            Account.profile == Profile.STUDENT)
+        if importer is not None:
             query = query.join(AccountSchool, AccountSchool.account_id == Account.id).where(
-                AccountSchool.school_id == school_id)
+                AccountSchool.school_id == school_id, scope_condition(importer))
         for account_id, external_id, login in db.session.execute(query):
             for key in (external_id, login):
                 if key in chunk:
@@ -332,22 +354,23 @@ def child_refs(refs: list[str], school_id: int | None) -> dict[str, int]:
 
 def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_school,
             children, refs, file_ids, create_classes: bool, outside: set[int],
-            creating: set[str]) -> None:
+            shared: set[int]) -> None:
     if plan.errors:
         return
     row = plan.row
-    joining = existing is not None and existing.id in outside
-    if joining and not _may_join(plan, existing, in_school, refs, creating):
+    if existing is not None and existing.id in outside:
         plan.error("not_administered")
         return
-    if row.class_name:
-        plan.class_id = groups.get((GroupKind.CLASS, header_key(row.class_name)))
-        if plan.class_id is None:
-            if not create_classes:
-                plan.error("unknown_class", name=row.class_name)
-                return
-            plan.new_groups.append((GroupKind.CLASS, row.class_name))
-            plan.notes.append(Reason("class_created", {"name": row.class_name}))
+    for name in row.classes:
+        class_id = groups.get((GroupKind.CLASS, header_key(name)))
+        if class_id is not None:
+            plan.class_ids.append(class_id)
+        elif not create_classes:
+            plan.error("unknown_class", name=name)
+            return
+        else:
+            plan.new_groups.append((GroupKind.CLASS, name))
+            plan.notes.append(Reason("class_created", {"name": name}))
     for name in row.cohorts:
         group_id = groups.get((GroupKind.GROUP, header_key(name)))
         if group_id is None:
@@ -375,15 +398,16 @@ def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_s
         return
     plan.account_id, plan.login = existing.id, existing.login
     changes = plan.changes
-    if joining:     # another school's parent: he joins, as he is
-        plan.notes.append(Reason("other_school_parent"))
-    else:
-        _identity_changes(plan, existing)
+    _identity_changes(plan, existing)
+    if changes and existing.id in shared:     # not hers alone: she does not set who he is
+        plan.error("not_administered")
+        return
     if existing.id not in in_school:
         changes.append("school")
     mine = memberships.get(existing.id, {})
     classes = {g for g, kind in mine.items() if kind == GroupKind.CLASS}
-    if row.class_name and (plan.class_id is None or classes != {plan.class_id}):
+    if row.classes and (any(kind == GroupKind.CLASS for kind, _ in plan.new_groups)
+                        or classes != set(plan.class_ids)):
         changes.append("class")
     if any(kind == GroupKind.GROUP for kind, _ in plan.new_groups) or \
             any(g not in mine for g in plan.group_ids):
@@ -394,15 +418,6 @@ def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_s
     if row.password:
         plan.notes.append(Reason("password_kept"))
     plan.fate = Fate.UPDATE if changes else Fate.UNCHANGED
-
-
-def _may_join(plan: RowPlan, existing: _Existing, in_school, refs, creating) -> bool:
-    """Another school's parent (never an administrator) joins this one for a child of it:
-    one the school has, or one this file creates."""
-    return (plan.profile == existing.profile == Profile.PARENT
-            and not (existing.is_admin or existing.is_school_admin)
-            and existing.id not in in_school
-            and any(ref in refs or ref in creating for ref in plan.row.parent_of))
 
 
 def _identity_changes(plan: RowPlan, existing: _Existing) -> None:

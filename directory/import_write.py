@@ -51,10 +51,10 @@ def hashes_of(creates: list[RowPlan], passwords: list[str | None]) -> list[str]:
 
 
 def write(school: School, plans: list[RowPlan], passwords: list[str | None],
-           password_hashes: list[str], *, children_in_school: bool = True
+           password_hashes: list[str], *, importer: Account | None
            ) -> list[CreatedAccount]:
-    """`children_in_school`: children are named among the school's accounts (an
-    administrator's import), else among the region's (the operator's command line)."""
+    """`importer`: the administrator whose file it is, children named among the pupils of
+    the school she administers; None: the operator's command line, among the region's."""
     group_ids = _create_groups(school, plans)
     creates = [plan for plan in plans if plan.fate == Fate.CREATE]
     updates = [plan for plan in plans if plan.fate == Fate.UPDATE]
@@ -66,7 +66,7 @@ def write(school: School, plans: list[RowPlan], passwords: list[str | None],
     if joining:
         db.session.execute(insert(AccountSchool), joining)
     _place_in_groups(school, touched, group_ids)
-    _link_children(school.id if children_in_school else None, touched)
+    _link_children(school.id, importer, touched)
     if any(kind == GroupKind.CLASS for plan in plans for kind, _ in plan.new_groups):
         from .rubrics import ensure_default_rubrics
 
@@ -145,10 +145,10 @@ def _place_in_groups(school: School, plans: list[RowPlan],
     moving, wanted = [], set()
     for plan in plans:
         row = plan.row
-        if row.class_name and (plan.fate == Fate.CREATE or "class" in plan.changes):
+        if row.classes and (plan.fate == Fate.CREATE or "class" in plan.changes):
             moving.append(plan.account_id)
-            wanted.add((group_ids[(GroupKind.CLASS, header_key(row.class_name))],
-                        plan.account_id))
+            wanted.update((group_ids[(GroupKind.CLASS, header_key(name))], plan.account_id)
+                          for name in row.classes)
         if plan.fate == Fate.CREATE or "groups" in plan.changes:
             for name in row.cohorts:
                 wanted.add((group_ids[(GroupKind.GROUP, header_key(name))], plan.account_id))
@@ -168,11 +168,11 @@ def _place_in_groups(school: School, plans: list[RowPlan],
         db.session.execute(insert(GroupMember), rows)
 
 
-def _link_children(school_id: int | None, plans: list[RowPlan]) -> None:
+def _link_children(school_id: int, importer: Account | None, plans: list[RowPlan]) -> None:
     refs = sorted({ref for plan in plans for ref in plan.row.parent_of})
     if not refs:
         return
-    found = child_refs(refs, school_id)
+    found = child_refs(refs, school_id, importer)
     wanted = {(plan.account_id, found[ref]) for plan in plans for ref in plan.row.parent_of
               if ref in found}
     present = set()

@@ -156,8 +156,6 @@ WORDING: dict[str, str] = {
                           "fichier)"),
     "not_administered": N_("compte d'un administrateur ou d'un autre établissement : vous ne "
                            "l'administrez pas, l'import ne le modifie pas"),
-    "other_school_parent": N_("parent déjà inscrit dans un autre établissement : il rejoint "
-                              "celui-ci, ses nom, profil et courriel restent ceux qu'il a"),
     "class_created": N_("la classe « %(name)s » sera créée"),
     "group_created": N_("le groupe « %(name)s » sera créé"),
     "parent_without_email": N_("parent sans courriel : pas d'adresse de redirection, les "

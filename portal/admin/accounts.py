@@ -3,12 +3,14 @@ does to it (SPEC §8). Rules live in directory.account_admin; these views read t
 call them and word their answers."""
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from directory import account_admin as rules
 from directory.account_admin import Activity, AdminFilters, EditRefused
@@ -18,15 +20,24 @@ from directory.db import db
 from directory.enums import GroupKind, Profile
 from directory.errors import InvalidInput
 from directory.models import Account, Group
-from directory.search import class_names, classes_by_account, id_from
+from directory.search import id_from
 from mailgate import mailbox
 from mailgate.models import MailboxItem
 
 from ..directory_forms import choice
+from ..directory_pages import page_args
 from ..spreadsheet import csv_stream, in_chunks
 from . import bp
 from .access import administrator_required
-from .forms import BulkForm, ConfirmForm, EditForm, FilterForm, NewAccountForm, PasswordForm
+from .forms import (
+    BulkForm,
+    ConfirmForm,
+    EditForm,
+    FilterForm,
+    NewAccountForm,
+    PasswordForm,
+    SuspendForm,
+)
 from .password_mail import send_password, send_passwords
 
 PER_PAGE = 50
@@ -62,9 +73,13 @@ def _filter_form() -> tuple[FilterForm, AdminFilters]:
 @administrator_required
 def accounts():
     form, filters = _filter_form()
-    page = rules.find_accounts(current_user, filters, form.page.data or 1, PER_PAGE)
-    classes = classes_by_account([a.id for a in page.accounts])
-    args = {k: v for k, v in request.args.items() if k != "page"}
+    number = form.page.data if form.page.data and not form.page.errors else 1
+    page = rules.find_accounts(current_user, filters, number, PER_PAGE)
+    classes = rules.administered_classes_by_account(current_user, [a.id for a in page.accounts])
+    # url_for's own names (`endpoint`, `_scheme`…) are not the filters': a query string
+    # carrying them broke every link of the page
+    args = {key: value for key, value in page_args(request.args).items()
+            if key not in ("page", "endpoint")}
     return render_template("admin/accounts.html", form=form, page=page, classes=classes,
                            args=args, bulk=BulkForm(), cap=rules.COUNT_CAP), \
         400 if form.errors else 200
@@ -78,7 +93,7 @@ def export():
     name order (`spreadsheet.in_chunks`)."""
     _, filters = _filter_form()
     query = rules.find_query(current_user, filters).with_only_columns(
-        *EXPORTED, class_names().label("classes"))
+        *EXPORTED, rules.administered_class_names(current_user).label("classes"))
     header = [gettext("Identifiant"), gettext("Nom"), gettext("Prénom"), gettext("Profil"),
               gettext("Classe"), gettext("Adresse universelle"), gettext("État"),
               gettext("Dernier accès"), gettext("Dernier jour d'accès")]
@@ -127,9 +142,13 @@ def bulk():
     done = len(accounts) - len(refused)
     flash((ngettext("%(num)d compte suspendu.", "%(num)d comptes suspendus.", done) if suspend
            else ngettext("%(num)d compte réactivé.", "%(num)d comptes réactivés.", done))
-          + (" " + gettext("Vous ne pouvez pas suspendre votre propre compte.")
-             if refused else ""), "success")
+          + (" " + _own_account_refused(suspend) if refused else ""), "success")
     return redirect(back, code=303)
+
+
+def _own_account_refused(suspend: bool) -> str:
+    return gettext("Vous ne pouvez pas suspendre votre propre compte.") if suspend \
+        else gettext("Vous ne pouvez pas réactiver votre propre compte.")
 
 
 def _account_or_404(account_id: int):
@@ -181,8 +200,12 @@ def account(account_id: int):
             flash(gettext("Compte de %(name)s enregistré.", name=target.full_name), "success")
             return redirect(url_for(".account", account_id=target.id), code=303)
     return render_template("admin/account.html", account=target, form=form,
-                           last_day=_last_day(target), classes=rules.classes_of(target),
-                           children=rules.children_of(target), password_form=PasswordForm(),
+                           last_day=_last_day(target),
+                           classes=rules.classes_of(target, current_user),
+                           children=rules.children_of(target, current_user),
+                           hers_alone=not rules.not_hers_alone(current_user, [target]),
+                           password_form=PasswordForm(), suspend_form=SuspendForm(
+                               formdata=None, suspendre="0" if target.suspended else "1"),
                            confirm=ConfirmForm()), 400 if form.errors else 200
 
 
@@ -198,6 +221,12 @@ def _edit_refusal(refused: EditRefused) -> str:
         "unknown_class": gettext("Cette classe n'est pas une classe de ses établissements."),
         "unknown_child": gettext("Aucun compte que vous administrez n'a l'identifiant "
                                  "« %(login)s ».", login=refused.params.get("login", "")),
+        "not_a_pupil": gettext("« %(login)s » n'est pas un compte d'élève : seul un élève "
+                               "peut être l'enfant d'un compte.",
+                               login=refused.params.get("login", "")),
+        "shared_account": gettext("Ce compte appartient aussi à un établissement que vous "
+                                  "n'administrez pas : vous ne pouvez changer ni son nom, ni "
+                                  "son profil, ni son adresse de redirection."),
         "own_access_end": gettext("Vous ne pouvez pas limiter votre propre accès."),
         "access_end_past": gettext("Le dernier jour d'accès ne peut pas être déjà passé : "
                                    "pour arrêter l'accès maintenant, suspendez le compte."),
@@ -208,11 +237,12 @@ def _edit_refusal(refused: EditRefused) -> str:
 @administrator_required
 def suspension(account_id: int):
     target = _account_or_404(account_id)
-    if not ConfirmForm().validate_on_submit():
+    form = SuspendForm()
+    if not form.validate_on_submit():
         abort(400)
-    suspend = not target.suspended
+    suspend = form.suspendre.data == "1"
     if rules.set_suspended(current_user, [target], suspend):
-        flash(gettext("Vous ne pouvez pas suspendre votre propre compte."), "warning")
+        flash(_own_account_refused(suspend), "warning")
     else:
         db.session.commit()
         flash(gettext("Compte de %(name)s suspendu : il ne peut plus se connecter et les "
@@ -243,7 +273,20 @@ def password(account_id: int):
 
 def reset_and_report(accounts, *, mode: str, password: str | None = None):
     """New passwords: mailed to verified redirect addresses (mode "envoyer"), else printed
-    on sheets; a typed one is only confirmed (the administrator hands it over)."""
+    on sheets; a typed one is only confirmed (the administrator hands it over). Never for an
+    account that is not the administrator's alone (rules.shared_beyond_reach)."""
+    shared = rules.not_hers_alone(current_user, accounts)
+    if shared:
+        flash(ngettext("%(num)d compte appartient aussi à un établissement que vous "
+                       "n'administrez pas : son mot de passe n'est pas changé.",
+                       "%(num)d comptes appartiennent aussi à un établissement que vous "
+                       "n'administrez pas : leur mot de passe n'est pas changé.",
+                       len(shared)), "warning")
+        kept = [account for account in accounts if account not in shared]
+        if not kept:
+            return redirect(url_for(".account", account_id=accounts[0].id)
+                            if len(accounts) == 1 else url_for(".accounts"), code=303)
+        accounts = kept
     results = rules.reset_passwords(accounts, password)
     mails = [new for new in results if mode == "envoyer" and new.mail_to]
     send_passwords([{"to": new.mail_to, "name": new.account.full_name,
@@ -260,7 +303,8 @@ def reset_and_report(accounts, *, mode: str, password: str | None = None):
                        "%(num)d mots de passe envoyés par courriel.", mailed), "success")
     if sheets:
         return render_template("admin/sheets.html", sheets=sheets,
-                               classes=classes_by_account([s.account.id for s in sheets]))
+                               classes=rules.administered_classes_by_account(
+                                   current_user, [s.account.id for s in sheets]))
     target = url_for(".account", account_id=accounts[0].id) if len(accounts) == 1 \
         else url_for(".accounts")
     return redirect(target, code=303)
@@ -308,10 +352,14 @@ def delete(account_id: int):
 @bp.route("/comptes/nouveau", methods=["GET", "POST"])
 @administrator_required
 def new_account():
-    form = NewAccountForm()
+    form = NewAccountForm() if request.method == "POST" else NewAccountForm(
+        formdata=None, cle=uuid.uuid4().hex)
     schools = rules.administered_schools(current_user)
     form.etablissement.choices = [choice(str(s.id), f"{s.name} ({s.uai})") for s in schools]
     if form.validate_on_submit():
+        first = rules.created_by_key(current_user, form.cle.data or "")
+        if first is not None:
+            return _created_already(first)
         if form.envoi.data == "envoyer" and not form.redirection.data:
             form.redirection.errors.append(gettext(
                 "Pour envoyer le mot de passe, saisissez l'adresse de redirection."))
@@ -324,19 +372,34 @@ def new_account():
             new = rules.NewAccount(
                 school=school, first_name=form.prenom.data, last_name=form.nom.data,
                 profile=Profile(form.profil.data), redirect_address=form.redirection.data or "",
-                password=form.mot_de_passe.data if form.envoi.data == "saisir" else "")
+                password=form.mot_de_passe.data if form.envoi.data == "saisir" else "",
+                form_key=form.cle.data or "")
             try:
                 created, plain = rules.create_by_hand(current_user, new)
-            except InvalidInput as error:
-                form.form_errors.append(error.message)
-            else:
                 if form.envoi.data == "envoyer":
                     send_password(to=created.redirect_address, name=created.full_name,
                                   login=created.login, password=plain)
                 db.session.commit()
+            except InvalidInput as error:
+                db.session.rollback()
+                form.form_errors.append(error.message)
+            except IntegrityError:
+                # the same form sent twice at once: the other sending created it first
+                db.session.rollback()
+                first = rules.created_by_key(current_user, new.form_key)
+                if first is None:
+                    raise
+                return _created_already(first)
+            else:
                 flash(gettext("Compte créé : identifiant %(login)s.", login=created.login)
                       + (" " + gettext("Le mot de passe a été envoyé à %(address)s.",
                                        address=created.redirect_address)
                          if form.envoi.data == "envoyer" else ""), "success")
                 return redirect(url_for(".account", account_id=created.id), code=303)
     return render_template("admin/new_account.html", form=form), 400 if form.errors else 200
+
+
+def _created_already(account):
+    flash(gettext("Ce formulaire a déjà créé le compte %(login)s : le voici.",
+                  login=account.login), "info")
+    return redirect(url_for(".account", account_id=account.id), code=303)

@@ -92,6 +92,8 @@ class NewAccountForm(FlaskForm):
         choice("saisir", _l("Saisir un mot de passe, à changer à la première connexion"))])
     mot_de_passe = PasswordField(_l("Mot de passe (s'il est saisi)"),
                                  validators=[Optional(), Length(max=200), password_policy])
+    #: drawn when the form is shown: sent twice (a double click), it creates one account
+    cle = HiddenField(validators=[Optional(), Length(min=16, max=64)])
 
 
 class PasswordForm(FlaskForm):
@@ -105,6 +107,13 @@ class PasswordForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A button that changes something: only its CSRF token."""
+
+
+class SuspendForm(FlaskForm):
+    """« Suspendre » or « Réactiver »: the state wanted, not a switch, so that the same click
+    sent twice (or from a page older than a colleague's change) does not undo itself."""
+
+    suspendre = HiddenField(validators=[AnyOf(["0", "1"])])
 
 
 class UploadForm(FlaskForm):

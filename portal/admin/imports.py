@@ -19,7 +19,6 @@ from directory.account_file import FileRefused, read_account_file
 from directory.account_import import Fate, apply_batch, plan_import
 from directory.clock import utcnow
 from directory.db import db
-from directory.search import classes_by_account
 
 from ..directory_forms import choice
 from ..i18n import said
@@ -145,10 +144,10 @@ def _apply(kept):
 @administrator_required
 def result(import_id: int):
     kept = _upload_or_404(import_id)
-    waiting = rules.awaiting_sheet(current_user, kept.school_id, SHEETS_AT_ONCE)
-    return render_template("admin/import_result.html", kept=kept, waiting=waiting,
+    return render_template("admin/import_result.html", kept=kept,
+                           waiting=rules.awaiting_sheet_count(current_user, kept.school_id),
+                           batch=SHEETS_AT_ONCE,
                            summary=wording.summary(kept.created_count, kept.updated_count),
-                           classes=classes_by_account([a.id for a in waiting]),
                            confirm=ConfirmForm())
 
 

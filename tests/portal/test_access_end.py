@@ -122,7 +122,7 @@ def test_reactivating_an_ended_account_removes_its_end(admin, app):
     assert kept == local_date(utcnow() - timedelta(hours=1)).isoformat()
     assert edit(admin, zoe, prenom="Zoëlle", fin_acces=kept).status_code == 303
     assert account(app, "zoe.le-gall").first_name == "Zoëlle"
-    post_form(admin, f"/administration/comptes/{zoe.id}/suspension", {},
+    post_form(admin, f"/administration/comptes/{zoe.id}/suspension", {"suspendre": "0"},
               page=f"/administration/comptes/{zoe.id}")
     after = account(app, "zoe.le-gall")
     assert (after.suspended, after.access_ends_at) == (False, None)

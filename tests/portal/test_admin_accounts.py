@@ -132,14 +132,15 @@ def test_forged_posts_change_nothing(admin, app):
 
 def test_suspend_then_no_login_then_reactivate(admin, app, client):
     zoe = account(app, "zoe.le-gall")
-    response = post_form(admin, f"/administration/comptes/{zoe.id}/suspension", {},
-                         page=f"/administration/comptes/{zoe.id}", follow_redirects=True)
+    response = post_form(admin, f"/administration/comptes/{zoe.id}/suspension",
+                         {"suspendre": "1"}, page=f"/administration/comptes/{zoe.id}",
+                         follow_redirects=True)
     assert "suspendu" in html(response).one("dd", id="etat").text
     fresh = app.test_client()
     refused = post_form(fresh, "/connexion", {"login": "zoe.le-gall",
                                               "password": "Preau-demo-2026!"})
     assert "Ce compte est suspendu" in refused.get_data(as_text=True)
-    post_form(admin, f"/administration/comptes/{zoe.id}/suspension", {},
+    post_form(admin, f"/administration/comptes/{zoe.id}/suspension", {"suspendre": "0"},
               page=f"/administration/comptes/{zoe.id}")
     assert not account(app, "zoe.le-gall").suspended
 

@@ -116,8 +116,8 @@ def test_an_administrator_s_new_password_or_suspension_ends_the_sessions(app, cl
     assert login(admin, "admin").status_code == 302
     zoe = person(app, "zoe.le-gall")
     suspension = f"/administration/comptes/{zoe}/suspension"
-    post_form(admin, suspension, {}, page=f"/administration/comptes/{zoe}")
-    post_form(admin, suspension, {}, page=f"/administration/comptes/{zoe}")
+    post_form(admin, suspension, {"suspendre": "1"}, page=f"/administration/comptes/{zoe}")
+    post_form(admin, suspension, {"suspendre": "0"}, page=f"/administration/comptes/{zoe}")
     assert not is_logged_in(stolen) and not is_logged_in(client)
 
     assert login(client, "zoe.le-gall").status_code == 302
