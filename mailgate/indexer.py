@@ -40,7 +40,7 @@ from directory.db import db, dialect_name, is_lock_conflict, write_lock
 from directory.sets import ids_parameter
 
 from . import mime
-from .models import MailMessage, search_key, search_words_of
+from .models import MailMessage, search_text_of, search_words_of
 from .store.attachments import save_attachments
 from .store.sql import core
 from .turns import no_turns
@@ -127,8 +127,9 @@ def _parsed(ids: Sequence[int]) -> list[tuple[int, dict, list[mime.AttachmentDat
     found = []
     for row in rows:
         parsed = _read(row.source)
-        searched = search_key(row.subject or "", row.from_name or "", row.to_display or "",
-                              parsed.text_body)
+        searched = search_text_of({"subject": row.subject, "from_name": row.from_name,
+                                   "to_display": row.to_display,
+                                   "text_body": parsed.text_body})
         found.append((row.id, {
             "row_id": row.id, "v_text": parsed.text_body, "v_html": parsed.html_body,
             "v_attached": bool(parsed.attachments), "v_malformed": parsed.malformed,

@@ -136,9 +136,14 @@ def rename_folder(account: Account, folder: MailFolder, name: str, *,
 
 def delete_folder(account: Account, folder: MailFolder, *, move_to_home: bool = False) -> int:
     """Delete an own folder. A folder that still holds messages is deleted only when the
-    owner agreed to move them to the home folder. Returns how many messages moved."""
+    owner agreed to move them to the home folder. Returns how many messages moved.
+
+    The folder's row is locked before its messages are counted: a move into it at the same
+    instant (`move`) waits, then finds it gone. Counted before the lock, those messages were
+    deleted with the folder (its items go by ON DELETE CASCADE), quota and all."""
     if folder.kind != FolderKind.USER or folder.account_id != account.id:
         raise InvalidInput.of("system_folder_delete")
+    _lock_folder(account, folder, exclusive=True)
     held = count_in(folder)
     if held and not move_to_home:
         raise InvalidInput.of("folder_not_empty", name=folder.name, num=held)
@@ -150,6 +155,17 @@ def delete_folder(account: Account, folder: MailFolder, *, move_to_home: bool = 
     db.session.delete(folder)
     db.session.flush()
     return held
+
+
+def _lock_folder(account: Account, folder: MailFolder, *, exclusive: bool) -> None:
+    """Lock the folder's row until commit — `exclusive` to delete it, else shared, to file
+    messages into it — or NotFound when it is no longer the account's. On SQLite the
+    writer's lock (`directory.db.write_lock`) already keeps the two apart."""
+    query = select(MailFolder.id).where(MailFolder.id == folder.id,
+                                        MailFolder.account_id == account.id)
+    locked = query.with_for_update(read=not exclusive, key_share=not exclusive)
+    if db.session.scalar(locked) is None:
+        raise NotFound.of("folder_missing")
 
 
 def count_in(folder: MailFolder) -> int:
@@ -186,6 +202,7 @@ def move(account: Account, item_ids: Sequence[int], folder: MailFolder) -> int:
     if folder.kind in NOT_FOR_FILING:
         raise InvalidInput.of("not_a_filing_folder", folder=folder.kind.reason)
     ids = owned_item_ids(account, item_ids)
+    _lock_folder(account, folder, exclusive=False)
     _move_items(account, ids, folder)
     return len(ids)
 

@@ -33,6 +33,8 @@ from directory.db import db, text_enum
 from directory.naming import fold
 from directory.wording import WORDING, Reason
 
+from .personalise import without_placeholders
+
 _enum = partial(text_enum, length=10)
 
 
@@ -131,8 +133,10 @@ def search_key(*parts: str) -> str:
 
 
 def search_text_of(row: Mapping) -> str:
-    """`MailMessage.search_text` of a row being inserted, from its other columns."""
-    return search_key(*(row.get(name) or "" for name in SEARCHED_COLUMNS))
+    """`MailMessage.search_text` of a row, from its other columns (the indexer's too), the
+    per-recipient placeholders of a message written for many left out (personalise.py)."""
+    return search_key(*(without_placeholders(row.get(name) or "")
+                        for name in SEARCHED_COLUMNS))
 
 
 def _search_text_of(context) -> str:

@@ -184,6 +184,13 @@ def apply(text: str, found: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda match: found.get(match[1], match[0]), text)
 
 
+def without_placeholders(text: str) -> str:
+    """`text` with a space where each placeholder is: what the mailbox search compares
+    (mailgate/models.py `search_text_of`). Each reader reads their own value there, never
+    the placeholder, so a search must not find a message by it."""
+    return _PLACEHOLDER.sub(" ", text) if _MARK in text else text
+
+
 def text_for(text: str, message_id: int, account_id: int) -> str:
     """The message's text as `account_id` reads it in the messagerie."""
     if _MARK not in text:

@@ -173,30 +173,44 @@ def send(author: Account, comp: Composition) -> Sent:
     targets = [i for ids in recipients.recipients_by_field(comp.chips).values() for i in ids]
     decisions = routing.check(author, targets, replying_to=replied.id if replied else None,
                               incoming_size=parsed.size)
-    blocking = list(dict.fromkeys(said(d.result.why) for d in decisions
-                                  if d.result.refusal in BLOCKING))
+    blocking = [d.result for d in decisions if d.result.refusal in BLOCKING]
     if blocking:
-        raise InvalidInput(gettext("Le message n'est pas envoyé : %(reasons)s.",
-                                   reasons=" ; ".join(blocking)))
+        raise _not_sent(blocking)
     student = mailbox.has_inbox(author)
+    draft_gone = _drop_sent_draft(author, comp, decisions)
     result = routing.deliver(author, parsed, decisions, save_copy=comp.copy or not student,
                              copy_to_self=comp.copy and not student)
+    if draft_gone and result.message_id is None:
+        # The mailboxes `check` found open filled up meanwhile (another transaction, on
+        # PostgreSQL): nothing is sent, and the rollback gives the draft back.
+        raise _not_sent(result.refused)
     notices = [said(notice) for notice in result.notices]
     if comp.copy and not student and not author.verified_redirect:
         notices.append(gettext("Vous n'avez pas d'adresse de redirection vérifiée : la copie "
                                "n'a pas pu vous être envoyée."))
-    if result.message_id is not None:
-        _after_sending(author, comp)
-    return Sent(result, notices)
-
-
-def _after_sending(author: Account, comp: Composition) -> None:
-    if comp.reply_item is not None:
+    if result.message_id is not None and comp.reply_item is not None:
         db.session.execute(update(MailboxItem).where(
             MailboxItem.id == comp.reply_item, MailboxItem.account_id == author.id)
             .values(is_answered=True))
-    if comp.draft_item is not None:
-        store.delete_items(author, [comp.draft_item])
+    return Sent(result, notices)
+
+
+def _not_sent(refused: list[routing.RecipientResult]) -> InvalidInput:
+    reasons = dict.fromkeys(said(r.why) for r in refused)
+    return InvalidInput(gettext("Le message n'est pas envoyé : %(reasons)s.",
+                                reasons=" ; ".join(reasons)))
+
+
+def _drop_sent_draft(author: Account, comp: Composition,
+                     decisions: list[routing.Decision]) -> bool:
+    """Delete the draft being sent before its message is delivered, when someone will receive
+    it: the copy in Messages envoyés takes its place, and the quota must not count both (a
+    nearly full mailbox refused the copy while the draft went). Its files were read already.
+    Whether it went."""
+    if comp.draft_item is None or not any(d.result.accepted for d in decisions):
+        return False
+    store.delete_items(author, [comp.draft_item])
+    return True
 
 
 # Replies and forwards -----------------------------------------------------------------

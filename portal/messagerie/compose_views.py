@@ -69,14 +69,15 @@ def _starting_point() -> Composition:
 
 
 def _add_tokens(comp: Composition, tokens: list[str]) -> None:
-    """Chips chosen in the picker without JavaScript (`ajout` values)."""
+    """Chips chosen in the picker without JavaScript (`ajout` values). Someone unknown or no
+    longer in one's directory, or more chips than a form may hold, is said instead."""
     if not tokens:
         return
     known = [(c.field, c.kind, c.id) for c in comp.chips]
     try:
-        entries = [recipients.parse_full(t) for t in tokens]
+        entries = recipients.from_tokens(tokens, besides=len(known))
         comp.chips = recipients.resolve(current_user, known + entries)
-    except InvalidInput as error:       # someone unknown, or no longer in one's directory
+    except InvalidInput as error:
         flash(said(error), "error")
 
 

@@ -8,7 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
 from flask_login import current_user
 
-from directory.db import db
+from directory.db import db, write_transaction
 from directory.errors import InvalidInput
 from directory.search import id_from
 from mailgate import mailbox
@@ -88,7 +88,7 @@ def selection():
                 return None
         return _apply(form, ids)
 
-    message = saved(work)
+    message = saved(lambda: write_transaction(work))
     if message is None:
         return render_template("messagerie/confirm_delete.html", ids=ids, trashed=trashed,
                                form=SelectionForm(formdata=None),
@@ -187,9 +187,11 @@ def delete_folder(folder_id: int):
     held = mailbox.count_in(target)
     if form.validate_on_submit():
         name = target.name
-        moved = saved(lambda: mailbox.delete_folder(current_user, target,
-                                                    move_to_home=form.deplacer.data),
-                      errors=form.deplacer.errors)
+        # Read again in the writing transaction: a move into it waits for its end (see
+        # mailbox.delete_folder).
+        moved = saved(lambda: write_transaction(lambda: mailbox.delete_folder(
+            current_user, _own_folder(folder_id), move_to_home=form.deplacer.data)),
+            errors=form.deplacer.errors)
         if moved is not FAILED:
             home = gettext(mailbox.home_kind(current_user).label)
             flash(ngettext("Le dossier « %(name)s » est supprimé ; son message est dans "

@@ -29,6 +29,8 @@ from ..directory_pages import (
     people_page,
     refusal_reasons,
 )
+from ..errors import MESSAGES
+from ..i18n import said
 from ..reads_only import reads_only
 from . import picker, recipients
 from .blueprint import bp
@@ -49,10 +51,12 @@ def picker_page():
     if field not in recipients.FIELDS or tab not in ("annuaire", "carnet"):
         abort(400)
     try:
-        added = recipients.resolve(current_user, [
-            recipients.parse_full(t) for t in request.args.getlist("ajout")])
-    except InvalidInput:
-        abort(400)
+        added = recipients.resolve(current_user,
+                                   recipients.from_tokens(request.args.getlist("ajout")))
+    except InvalidInput as error:       # a value forged, or more than a form may hold
+        title, _text = MESSAGES[400]
+        return render_template("error.html", title=gettext(title), text=said(error),
+                               code=400), 400
     tokens = [c.full_token for c in added]
     context = {"draft": draft, "target_field": field, "tab": tab, "added": added,
                "tokens": tokens, "add_url": adding_url(tokens, field), "page_args": page_args,
@@ -122,9 +126,11 @@ def _address_book(context: dict) -> int:
                         paging.page_number(), paging.par_page.data)
     except PageOutOfRange:
         return 404
+    # Why not, for those the owner may still find in the directory only: of anyone else
+    # (suspended, gone to another school) the picker tells no more than the directory would.
     page.refusals = refusal_reasons(current_user, [
-        (account.id, account.full_name, account.profile, account.suspended)
-        for account, allowed in page.rows if not allowed])
+        (row[0].id, row[0].full_name, row[0].profile, row[0].suspended)
+        for row in page.rows if row.findable and not row.writable])
     context["page"] = page
     context["viewing"] = recipients.contact_group_chip(current_user, context["target_field"],
                                                        group.id)

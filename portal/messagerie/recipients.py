@@ -81,11 +81,25 @@ def parse_full(token: str) -> tuple[str, str, int]:
 
 def from_form(form) -> list[tuple[str, str, int]]:
     """The chips of a submitted form (hidden inputs named to, cc, bcc)."""
-    entries = [parse(field, token) for field in FIELDS for token in form.getlist(field)]
-    if len(entries) > MAX_CHIPS:
+    given = [(field, token) for field in FIELDS for token in form.getlist(field)]
+    _check_chip_count(len(given))
+    return [parse(field, token) for field, token in given]
+
+
+def from_tokens(tokens: Sequence[str], *, besides: int = 0) -> list[tuple[str, str, int]]:
+    """The chips chosen in the picker without JavaScript (`ajout` values of an address:
+    'to:p:12'), beside the `besides` chips the message holds already."""
+    _check_chip_count(besides + len(tokens))
+    return [parse_full(token) for token in tokens]
+
+
+def _check_chip_count(count: int) -> None:
+    """At most MAX_CHIPS chips, counted before any is read: whatever a form or an address
+    holds, the server reads no more. (The limit of 50 people is `check_count`'s: a group
+    chip counts for its members.)"""
+    if count > MAX_CHIPS:
         raise InvalidInput(gettext("Trop de destinataires dans le formulaire (%(max)d au "
                                    "plus).", max=MAX_CHIPS))
-    return entries
 
 
 def resolve(sender: Account, entries: Iterable[tuple[str, str, int]], *,
