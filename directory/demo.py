@@ -126,6 +126,18 @@ def plan_schools(users: int) -> int:
 
 def load_demo(users: int = 600, seed: int = 2026,
               echo: Callable[[str], None] = lambda _: None) -> str:
+    """The demo region written and committed; returns a summary line."""
+    summary = write_demo(users, seed, echo)
+    db.session.commit()
+    refresh_statistics()
+    return summary
+
+
+def write_demo(users: int = 600, seed: int = 2026,
+               echo: Callable[[str], None] = lambda _: None) -> str:
+    """The demo region written in the caller's transaction, which commits it (`preau demo`
+    with what it adds after, so that a failure leaves nothing and a second run starts from
+    an empty database); returns a summary line."""
     fake = Faker("fr_FR")
     fake.seed_instance(seed)
     region = Region(fake=fake, rng=random.Random(seed), now=utcnow(),
@@ -249,11 +261,9 @@ def _write(region: Region) -> None:
             db.session.execute(insert(model), rows[start:start + CHUNK])
     _reset_sequences()
     ensure_default_rubrics()
-    db.session.commit()
-    _refresh_statistics()
 
 
-def _refresh_statistics() -> None:
+def refresh_statistics() -> None:
     """After a bulk load the planner knows nothing of the new rows: without fresh statistics
     PostgreSQL picks sequential scans for searches until autovacuum comes round. SQLite's
     ANALYZE fills sqlite_stat1 the same way."""

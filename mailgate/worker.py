@@ -9,7 +9,9 @@ transaction (one UPDATE for all those sent). While the batch is out, a `Heartbea
 renews its lease (a minute) every 20 seconds, however long the relay takes.
 What kill -9 costs: a worker killed mid-batch has recorded nothing of that batch, so once its
 lease has passed (a minute) another round sends the batch's entries again, those already
-delivered included: at most one batch of duplicates per killed worker, never a loss.
+delivered included: at most one batch of duplicates per killed worker, never a loss. SIGTERM
+or a first Ctrl-C cost none: they set `run_forever`'s `stop`, so the batch out is finished and
+recorded before the worker leaves (portal/processes.py).
 Forwards use a signed envelope sender, `bounces+<entry id>-<day>-<hmac>@<domain>`
 (mailgate/bounces.py); reports and system mail use the null sender `<>`, so nobody bounces
 them back.
@@ -142,12 +144,14 @@ def senders() -> Senders:
 
 def _prepare(claimed: list[queue.Claimed], settings: Settings) -> list[Prepared]:
     """Each entry's envelope: its message read once for the whole batch (one query), then
-    made out to its recipient (mailgate/personalise.py) and signed with DKIM when configured:
+    made out to its recipient (mailgate/personalise.py, what the copies need read for the
+    whole batch too) and signed with DKIM when configured:
     identical copies (a mailing's forwards, unless personalised) once for the batch, since
     dkimpy's RSA in Python costs 6 ms a signature, 50 times the rest of a forward's relay
     (bench/relay_cpu.py --dkim)."""
     sources = store.messages_bytes(entry.message_id for entry in claimed if entry.message_id)
-    jobs = personalise.jobs_of(sources)
+    jobs = personalise.for_batch(sources, [(entry.message_id, entry.account_id)
+                                           for entry in claimed])
     dkim = signer()
     signed: dict[bytes, bytes] = {}     # the forwards of one message, not personalised, are
     prepared = []                       # the same bytes: signed once (RSA: 6 ms in Python)
@@ -208,11 +212,14 @@ def _report(entry_id: int, failure: Failure) -> None:
         bounces.report(entry, failure)
 
 
-def drain(worker: str | None = None, *, now: datetime | None = None) -> int:
-    """Rounds until nothing is due (for `preau worker --drain` and tests)."""
+def drain(worker: str | None = None, *, now: datetime | None = None,
+          stop: threading.Event | None = None) -> int:
+    """Rounds until nothing is due, or `stop` is set (for `preau worker --drain` and
+    tests)."""
     total = 0
-    while handled := (end_ended_access(now) + scheduler.run_due(now) + fanout.run_batch()
-                      + indexer.index_left() + run_once(worker, now=now)):
+    while not (stop and stop.is_set()) and (handled := (
+            end_ended_access(now) + scheduler.run_due(now) + fanout.run_batch()
+            + indexer.index_left() + run_once(worker, now=now))):
         total += handled
     return total
 

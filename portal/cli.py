@@ -72,7 +72,7 @@ def _safe_url(app) -> str:
               help="Graine du hasard : même graine, mêmes personnes.")
 @click.option("--if-empty", is_flag=True, help="Ne rien faire (code 0) si des comptes existent déjà.")
 def demo(users: int, seed: int, if_empty: bool):
-    from directory.demo import load_demo
+    from directory.demo import refresh_statistics, write_demo
     from directory.models import Account
 
     from .demo_life import bring_to_life
@@ -85,9 +85,10 @@ def demo(users: int, seed: int, if_empty: bool):
             raise click.ClickException("La base contient déjà des comptes ; la démo se charge "
                                        "dans une base vide.")
         started = time.perf_counter()
-        stats = load_demo(users=users, seed=seed, echo=click.echo)
+        stats = write_demo(users=users, seed=seed, echo=click.echo)
         life = bring_to_life()
-        db.session.commit()
+        db.session.commit()     # one transaction: a failure leaves the database empty
+        refresh_statistics()
         stats = f"{stats}, {life}"
         elapsed = time.perf_counter() - started
         click.echo(f"Région de démonstration chargée : {stats} en {elapsed:.1f} s "

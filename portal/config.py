@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from directory.domain import DEFAULT_MAIL_DOMAIN
@@ -44,9 +45,26 @@ def _secret_key(folder: Path) -> str:
     key_file = folder / "secret_key"
     if not key_file.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(secrets.token_hex(32))
-        key_file.chmod(0o600)
+        _write_once(key_file, secrets.token_hex(32))
     return key_file.read_text().strip()
+
+
+def _write_once(path: Path, text: str) -> None:
+    """`text` into `path`, unless another process wrote it first (`preau serve` starts three
+    at once): written whole into a file of its own (mode 0600), then linked to `path`, which
+    fails when `path` exists. A reader finds no file or a whole one, and every process reads
+    the key that won."""
+    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.link(partial, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(partial)
 
 
 def database_url(folder: Path) -> str:

@@ -3,6 +3,7 @@ runs the three as one process tree for a single machine, restarting any part tha
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import secrets
 import shutil
@@ -20,10 +21,30 @@ DEMO_LOGINS = ("zoe.le-gall (Élève)", "lucas.martin (Élève)", "joseph.fabre 
 
 
 def split_listen(value: str, option: str) -> tuple[str, int]:
+    """`hôte:port`, or `[adresse IPv6]:port`: an IPv6 address must be in brackets, as in a
+    URL, since its last group could be read as the port (`::1:8000` is an address)."""
+    host, port = _host_and_port(value.strip())
+    if host is None or not port.isdecimal() or not 0 < int(port) < 65536:
+        raise click.ClickException(f"{option} doit être de la forme hôte:port ou "
+                                   f"[adresse IPv6]:port, pas « {value} ».")
+    return host, int(port)
+
+
+def _host_and_port(value: str) -> tuple[str | None, str]:
+    """(host, port as written); host None when it cannot be one."""
+    if value.startswith("["):
+        address, _, port = value[1:].partition("]:")
+        try:
+            return str(ipaddress.IPv6Address(address)), port
+        except ValueError:
+            return None, port
     host, _, port = value.rpartition(":")
-    if not host or not port.isdecimal() or not 0 < int(port) < 65536:
-        raise click.ClickException(f"{option} doit être de la forme hôte:port, pas « {value} ».")
-    return host.strip("[]"), int(port)
+    return (host if host and not set(host) & set(":[] ") else None), port
+
+
+def host_port(host: str, port: int) -> str:
+    """`host:port` as a URL or a bind address writes it: an IPv6 address in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def ensure_free(host: str, port: int, what: str) -> None:
@@ -35,8 +56,8 @@ def ensure_free(host: str, port: int, what: str) -> None:
             probe.bind((host, port))
         except OSError as error:
             reason = "déjà utilisé" if error.errno == errno.EADDRINUSE else error.strerror
-            raise click.ClickException(f"{what} : le port {host}:{port} est {reason}.") \
-                from None
+            raise click.ClickException(
+                f"{what} : le port {host_port(host, port)} est {reason}.") from None
 
 
 def _listen(env_name: str, default: str) -> str:
@@ -46,13 +67,14 @@ def _listen(env_name: str, default: str) -> str:
 def web(listen: str | None, workers: int, threads: int) -> None:
     from gunicorn.app.base import BaseApplication
 
-    listen = listen or _listen("PREAU_WEB_LISTEN", "127.0.0.1:5000")
-    host, port = split_listen(listen, "--listen")
+    host, port = split_listen(listen or _listen("PREAU_WEB_LISTEN", "127.0.0.1:5000"),
+                              "--listen" if listen else "PREAU_WEB_LISTEN")
     ensure_free(host, port, "Portail")
+    checked_app()
 
     class Portal(BaseApplication):
         def load_config(self):
-            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("bind", host_port(host, port))
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
@@ -77,6 +99,7 @@ def mailgate(processes: int, shared_writer: bool, port_checked: bool,
     if not port_checked:
         ensure_free(host, port, "Passerelle SMTP")
     if processes > 1:
+        checked_app()
         # Each child binds the port itself (SO_REUSEPORT); it was checked free here.
         command = [sys.executable, "-m", "portal.cli", "mailgate", "--port-checked"]
         if not shared_writer:
@@ -95,12 +118,30 @@ def mailgate(processes: int, shared_writer: bool, port_checked: bool,
     _run_part(lambda app: gateway.run(app, host, port, shared_writer=writer_socket))
 
 
-def _run_part(run) -> None:
+def checked_app(*, dkim: bool = False):
+    """The app, made once to read every setting before anything starts: one that cannot be
+    used stops the start in one line, instead of a traceback in each gunicorn worker or a
+    part that `Supervisor` starts again and again. `dkim`: the worker's DKIM key too."""
     from directory.errors import PreauError
+    from mailgate import worker as outbound
     from portal import create_app
 
     try:
-        run(create_app())
+        app = create_app()
+        if dkim:
+            with app.app_context():
+                outbound.signer()
+    except PreauError as error:
+        raise click.ClickException(error.message) from None
+    return app
+
+
+def _run_part(run) -> None:
+    from directory.errors import PreauError
+
+    app = checked_app()
+    try:
+        run(app)
     except PreauError as error:       # a setting the gateway cannot use
         raise click.ClickException(error.message) from None
 
@@ -108,41 +149,49 @@ def _run_part(run) -> None:
 def worker(drain: bool) -> None:
     import threading
 
-    from directory.errors import PreauError
     from mailgate import worker as outbound
-    from portal import create_app
 
-    try:        # a setting the worker cannot use: one line
-        app = create_app()
-        with app.app_context():
-            outbound.signer()
-    except PreauError as error:
-        raise click.ClickException(error.message) from None
+    app = checked_app(dkim=True)
+    stop = threading.Event()
+    stop_after_the_batch_on_signals(stop)
     with app.app_context():
-        if drain:
-            click.echo(f"[worker] {outbound.drain()} envoi(s) traité(s).")
-            return
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        click.echo("[worker] file d'envoi sortante en service.")
         try:
+            if drain:
+                click.echo(f"[worker] {outbound.drain(stop=stop)} envoi(s) traité(s).")
+                return
+            click.echo("[worker] file d'envoi sortante en service.")
             outbound.run_forever(stop)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:       # a second Ctrl-C: at once
             pass
+
+
+def stop_after_the_batch_on_signals(stop) -> None:
+    """SIGTERM, or a first Ctrl-C, sets `stop`: the worker ends the batch it is sending and
+    records it before leaving. Stopped mid-batch, it would have recorded nothing of it, and
+    sent it all again once its lease passed, what the relay had accepted included. A second
+    Ctrl-C stops at once (a relay that no longer answers can hold a batch for minutes)."""
+    def interrupted(*_) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, interrupted)
 
 
 class Supervisor:
     """Keeps child processes running until Ctrl-C or SIGTERM: a child that ends is started
     again after a pause that doubles from 1 second to 1 minute while it keeps dying, and goes
     back to 1 second once it has run for a minute. Each restart is logged on stderr. On
-    Ctrl-C or SIGTERM every child gets SIGTERM, then SIGKILL after `grace` seconds."""
+    Ctrl-C or SIGTERM every child gets SIGTERM, then SIGKILL after `grace` seconds, or at
+    once on a second Ctrl-C. However `run` ends (a child that cannot be started included),
+    it leaves no child behind."""
 
     FIRST_PAUSE, LONGEST_PAUSE, STEADY = 1.0, 60.0, 60.0
 
     def __init__(self, commands: dict[str, list[str]], grace: float = 15):
         self.commands, self.grace = commands, grace
-        self.children = {name: subprocess.Popen(command) for name, command in commands.items()}
-        self.started = {name: time.monotonic() for name in commands}
+        self.children: dict[str, subprocess.Popen] = {}
+        self.started: dict[str, float] = {}
         self.pause = dict.fromkeys(commands, self.FIRST_PAUSE)
         self.due: dict[str, float] = {}
         self.stopping = False
@@ -150,12 +199,23 @@ class Supervisor:
     def run(self) -> None:
         signal.signal(signal.SIGTERM, self._stop)
         try:
+            for name in self.commands:
+                self._start(name, time.monotonic())
             while not self.stopping:
                 self._watch(time.monotonic())
                 time.sleep(0.3)
         except KeyboardInterrupt:
             pass
-        self._stop_all()
+        finally:
+            self._stop_all()
+
+    def _start(self, name: str, now: float) -> None:
+        try:
+            self.children[name] = subprocess.Popen(self.commands[name])
+        except OSError as error:
+            raise click.ClickException(f"{name} : impossible de démarrer "
+                                       f"({error.strerror}).") from None
+        self.started[name] = now
 
     def _stop(self, *_) -> None:
         self.stopping = True
@@ -165,8 +225,7 @@ class Supervisor:
             if name in self.due:
                 if now >= self.due[name]:
                     del self.due[name]
-                    self.children[name] = subprocess.Popen(self.commands[name])
-                    self.started[name] = now
+                    self._start(name, now)
                     _log(f"{name} redémarré (pid {self.children[name].pid}).")
                 continue
             if child.poll() is None:
@@ -183,10 +242,14 @@ class Supervisor:
         running = [c for c in self.children.values() if c.poll() is None]
         for child in running:
             child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.grace
+        try:
+            for child in running:
+                child.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            pass
         for child in running:
-            try:
-                child.wait(timeout=self.grace)
-            except subprocess.TimeoutExpired:
+            if child.poll() is None:
                 child.kill()
                 child.wait()
 
@@ -197,19 +260,21 @@ def _log(line: str) -> None:
 
 def serve() -> None:
     """Start web, mailgate and worker as children, restart any that dies; Ctrl-C or SIGTERM
-    stops all three."""
-    web_listen = _listen("PREAU_WEB_LISTEN", "127.0.0.1:5000")
-    smtp_listen = _listen("PREAU_SMTP_LISTEN", "127.0.0.1:2525")
-    ensure_free(*split_listen(web_listen, "PREAU_WEB_LISTEN"), "Portail")
-    ensure_free(*split_listen(smtp_listen, "PREAU_SMTP_LISTEN"), "Passerelle SMTP")
+    stops all three. Ports and settings are checked before any starts: a mistake is one
+    line, not three parts failing and started again and again."""
+    portal_at = split_listen(_listen("PREAU_WEB_LISTEN", "127.0.0.1:5000"), "PREAU_WEB_LISTEN")
+    gateway_at = split_listen(_listen("PREAU_SMTP_LISTEN", "127.0.0.1:2525"), "PREAU_SMTP_LISTEN")
+    ensure_free(*portal_at, "Portail")
+    ensure_free(*gateway_at, "Passerelle SMTP")
+    checked_app(dkim=True)
     command = [sys.executable, "-m", "portal.cli"]
     # The gateway's port was checked just above: a restarted gateway must not refuse to
     # start because its own dying predecessor still held the port a moment ago.
     supervisor = Supervisor({"web": command + ["web"],
                              "mailgate": command + ["mailgate", "--port-checked"],
                              "worker": command + ["worker"]})
-    click.echo(f"\nPréau est démarré.\n  Portail : http://{web_listen}/\n"
-               f"  Passerelle SMTP : {smtp_listen}\n"
+    click.echo(f"\nPréau est démarré.\n  Portail : http://{host_port(*portal_at)}/\n"
+               f"  Passerelle SMTP : {host_port(*gateway_at)}\n"
                f"  Comptes de démonstration (mot de passe Preau-demo-2026!) : "
                f"{', '.join(DEMO_LOGINS)}\n  Ctrl-C pour arrêter.\n")
     supervisor.run()
