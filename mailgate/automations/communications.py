@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy import Select, delete, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import load_only
 
 from directory.audience import Audience, TriggerKind
 from directory.clock import utcnow
@@ -126,10 +127,16 @@ def own_message(account: Account, communication_id: int) -> Communication | None
         Communication.author_id == account.id))
 
 
-def messages_of(account: Account) -> list[Communication]:
-    return list(db.session.scalars(select(Communication).where(
-        Communication.author_id == account.id, Communication.kind == Kind.MESSAGE)
-        .order_by(Communication.created_at.desc(), Communication.id.desc())))
+def messages_query(account: Account) -> Select:
+    """The author's messages, newest first, for their list to page through: only the columns
+    the list shows are loaded (not the bodies, nor the audiences' JSON), and any other one
+    read raises rather than costing a query per row."""
+    return (select(Communication)
+            .options(load_only(Communication.subject, Communication.audience_label,
+                               Communication.draft, Communication.active,
+                               Communication.next_run_at, raiseload=True))
+            .where(Communication.author_id == account.id, Communication.kind == Kind.MESSAGE)
+            .order_by(Communication.created_at.desc(), Communication.id.desc()))
 
 
 def of_space(school_id: int, group_id: int | None) -> list[Communication]:

@@ -37,6 +37,7 @@ from .forms import PROFILES, ButtonForm, SignatureForm, WriteForm
 
 SHOWN_PEOPLE = 100
 REPORT_PAGE = 50
+LIST_PAGE = 20
 
 
 def group_choices(school_ids: list[int]) -> list[tuple[int, str]]:
@@ -227,10 +228,21 @@ def _save(form: WriteForm, audience: Audience, groups, signatures, editing, *,
 
 @bp.route("/")
 def index():
+    """The author's messages, LIST_PAGE at a time: someone who writes several times a week
+    would otherwise get a page that grows for years."""
     writer()
-    return render_template("communications/index.html",
-                           messages=communications.messages_of(current_user),
-                           state=state_of, spaces=communications.spaces_of(current_user))
+    try:
+        page = paginate(communications.messages_query(current_user), asked_page(), LIST_PAGE,
+                        id_column=Communication.id)
+    except PageOutOfRange:
+        abort(404)
+    return render_template("communications/index.html", page=page, state=state_of,
+                           spaces=communications.spaces_of(current_user))
+
+
+def asked_page() -> int:
+    """The page number of the query string; the first page when it is none or no number."""
+    return max(1, request.args.get("page", 1, type=int))
 
 
 def state_of(communication: Communication) -> str:
@@ -277,8 +289,7 @@ def _history(shown: Communication, template: str, *, csv_endpoint: str, **extra)
     page = None
     if current is not None and current.job is not None:
         try:
-            page = paginate(fanout.recipients_query(current.job),
-                            max(1, request.args.get("page", 1, type=int)), REPORT_PAGE)
+            page = paginate(fanout.recipients_query(current.job), asked_page(), REPORT_PAGE)
         except PageOutOfRange:
             abort(404)
     csv_url = url_for(csv_endpoint, communication_id=shown.id, run_id=current.run.id) \

@@ -107,23 +107,39 @@
       status.textContent = link.dataset.label + " : " + form.dataset.added;
     }
 
-    function withFragment(url) {
+    // The picker's address as the dialog's fragment, or as its page of its own.
+    function pickerUrl(url, asFragment) {
       var target = new URL(url, window.location.href);
-      target.searchParams.set("fragment", "1");
+      if (asFragment) {
+        target.searchParams.set("fragment", "1");
+      } else {
+        target.searchParams.delete("fragment");
+      }
       if (fieldChoice) { target.searchParams.set("champ", fieldChoice.value); }
       return target.toString();
     }
 
+    // Only the picker's own fragment goes into the dialog (its answers to a search with a
+    // mistake, 400 or 404, are fragments too). Anything else — the login page after the
+    // session ended, the password change the account must make, an error page — is a page:
+    // the whole window goes to the picker's page, where the server answers with it. Shown in
+    // the dialog, the login form was sent by the search's handler as a GET, password in the
+    // address.
     function load(url) {
-      fetch(withFragment(url), {credentials: "same-origin"})
-        .then(function (response) { return response.text(); })
-        .then(function (html) {
-          content.innerHTML = html;
-          var heading = content.querySelector("#picker-title");
-          if (heading) {
+      fetch(pickerUrl(url, true), {credentials: "same-origin"})
+        .then(function (response) {
+          return response.text().then(function (html) {
+            var answer = document.createElement("template");
+            answer.innerHTML = html;
+            var heading = answer.content.querySelector("#picker-title");
+            if (response.redirected || !heading) {
+              window.location.assign(pickerUrl(url, false));
+              return;
+            }
+            content.replaceChildren(answer.content);
             heading.tabIndex = -1;
             heading.focus();
-          }
+          });
         });
     }
 
@@ -156,9 +172,12 @@
         load(link.href);
       }
     });
+    // The picker's search is a GET form: sent by fetch, its fields in the address. Any other
+    // form is left to the browser.
     content.addEventListener("submit", function (event) {
-      event.preventDefault();
       var search = event.target;
+      if (!search.classList.contains("picker-search") || search.method !== "get") { return; }
+      event.preventDefault();
       var url = new URL(search.action, window.location.href);
       new FormData(search).forEach(function (value, key) {
         url.searchParams.append(key, value);
