@@ -1,9 +1,19 @@
 """Follow-up comments on an event ("suivi"): off, open, or moderated — then a comment waits
-for the organiser's approval before anyone else sees it (its author sees it as pending)."""
+for the organiser's approval before anyone else sees it (its author sees it as pending).
+
+The flood rule, for the event's comments and the rubrics' article comments alike: on one
+event (or article) one author has at most WAITING_MAX comments awaiting moderation, and
+writes at most DAILY_MAX in a day; the event's organiser and the article's managers, whose
+comments need no approval, are not held to it. Pages show comments a page at a time anyway:
+the rule keeps one author from filling those pages, or the moderator's queue, alone."""
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from datetime import timedelta
 
+import sqlalchemy as sa
+from sqlalchemy import func, or_, select
+
+from directory.clock import utcnow
 from directory.db import db
 from directory.models import Account
 
@@ -12,6 +22,24 @@ from .errors import AgendaError, Problem
 from .models import Comment, CommentState, Event, FollowUp
 
 TEXT_MAX = 2000
+PAGE_SIZE = 50       # the newest comments a page shows, with a link to older ones
+WAITING_MAX = 5
+DAILY_MAX = 10
+DAY = timedelta(days=1)
+
+
+def check_flood(model: type, on_item: sa.ColumnElement[bool], author_id: int) -> None:
+    """Raise AgendaError (COMMENTS_WAITING, COMMENTS_DAILY) when the author may not add a comment to the item: `model` is
+    a comment table (author_id, created_at, and a state stored as CommentState's values),
+    `on_item` picks that item's comments. Counted in one statement."""
+    waiting, today = db.session.execute(
+        select(func.count().filter(model.state == CommentState.PENDING),
+               func.count().filter(model.created_at > utcnow() - DAY))
+        .where(on_item, model.author_id == author_id)).one()
+    if waiting >= WAITING_MAX:
+        raise AgendaError(Problem.COMMENTS_WAITING, max=WAITING_MAX)
+    if today >= DAILY_MAX:
+        raise AgendaError(Problem.COMMENTS_DAILY, max=DAILY_MAX)
 
 
 def add(event: Event, author: Account, text: str) -> Comment:
@@ -22,27 +50,29 @@ def add(event: Event, author: Account, text: str) -> Comment:
         raise AgendaError(Problem.COMMENT_EMPTY)
     if len(text) > TEXT_MAX:
         raise AgendaError(Problem.TEXT_TOO_LONG, field="comment", max=TEXT_MAX)
-    if author.id != event.author_id and not confirmations.is_invited(event, author.id):
+    organiser = author.id == event.author_id
+    if not organiser and not confirmations.is_invited(event, author.id):
         raise AgendaError(Problem.NOT_INVITED)
-    state = CommentState.PENDING if event.follow_up == FollowUp.MODERATED \
-        and author.id != event.author_id else CommentState.PUBLISHED
+    if not organiser:
+        check_flood(Comment, Comment.event_id == event.id, author.id)
+    state = CommentState.PENDING if event.follow_up == FollowUp.MODERATED and not organiser \
+        else CommentState.PUBLISHED
     comment = Comment(event_id=event.id, author_id=author.id, text=text, state=state)
     db.session.add(comment)
     return comment
 
 
-def shown(event: Event, viewer: Account, *, moderator: bool) -> list[tuple[Comment, Account]]:
-    """Published comments, the viewer's own pending ones, and every pending one for a
-    moderator; oldest first."""
+def shown(event: Event, viewer: Account, *, moderator: bool) -> sa.Select:
+    """(Comment, author) rows of the published comments, the viewer's own pending ones, and
+    every pending one for a moderator; newest first, for a page of the newest."""
     seen = [Comment.state == CommentState.PUBLISHED]
     if moderator:
         seen.append(Comment.state == CommentState.PENDING)
     else:
         seen.append((Comment.state == CommentState.PENDING) & (Comment.author_id == viewer.id))
-    return list(db.session.execute(
-        select(Comment, Account).outerjoin(Account, Account.id == Comment.author_id)
-        .where(Comment.event_id == event.id, or_(*seen))
-        .order_by(Comment.created_at, Comment.id)).tuples())
+    return (select(Comment, Account).outerjoin(Account, Account.id == Comment.author_id)
+            .where(Comment.event_id == event.id, or_(*seen))
+            .order_by(Comment.created_at.desc(), Comment.id.desc()))
 
 
 def moderate(event: Event, comment_id: int, approve: bool) -> Comment | None:

@@ -28,6 +28,8 @@ class Problem(enum.StrEnum):
     NOT_INVITED = "not_invited"
     FOLLOW_UP_OFF = "follow_up_off"
     COMMENT_EMPTY = "comment_empty"
+    COMMENTS_WAITING = "comments_waiting"            # max: the author's awaiting moderation
+    COMMENTS_DAILY = "comments_daily"                # max: the author's in 24 hours
     # iCalendar files
     ICS_UNREADABLE = "ics_unreadable"                # line, reason
     ICS_NOT_A_CALENDAR = "ics_not_a_calendar"

@@ -3,16 +3,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from agenda import access, comments, confirmations, events, notices, recurrence, resources, times
-from agenda.models import Agenda, AnswerKind, Event, EventStatus
+from agenda.models import Agenda, AnswerKind, Comment, Event, EventStatus
 from agenda.recurrence import Repeat
 from mailgate import fanout
 
 from ..directory_forms import choice
+from ..directory_pages import PageOutOfRange, paginate
 from .blueprint import (
     ID,
     PortalLinks,
@@ -73,16 +74,23 @@ def edit_event(event_id: int):
 @bp.route(f"/evenement/{ID.format('event_id')}")
 @login_required
 def event(event_id: int):
+    """The event, with a page of its comments: the newest (`?page=2`: the ones before)."""
     event = event_or_404(event_id)
     organiser = access.may_write(current_user, event.agenda)
     mine = confirmations.answer_of(event, current_user)
     answer_form = AnswerForm(answer=mine.answer.value if mine else None,
                              comment=mine.comment if mine else "")
     invited = event.ask_confirmation and confirmations.is_invited(event, current_user.id)
+    try:
+        shown = paginate(comments.shown(event, current_user, moderator=organiser),
+                         max(request.args.get("page", 1, type=int), 1), comments.PAGE_SIZE,
+                         id_column=Comment.id)
+    except PageOutOfRange:
+        abort(404)
     return render_template(
         "agenda/event.html", event=event, organiser=organiser, mine=mine,
         answer_form=answer_form, invited=invited, comment_form=CommentForm(),
-        comments=comments.shown(event, current_user, moderator=organiser),
+        comments=shown,
         counts=confirmations.counts(event) if organiser and event.ask_confirmation else None,
         sent=[(job, fanout.progress(job)) for job in fanout.jobs_of(notices.origin(event))[:10]]
         if organiser else [],

@@ -1,5 +1,6 @@
-"""The words of the agenda's reason codes (agenda/errors.py), in the reader's language: web
-pages, `preau import-ics` and the gateway's refusal of a METHOD:REPLY all say them from here."""
+"""The words of the agenda's reason codes (agenda/errors.py; article comments share the
+flood rule of agenda/comments.py, and its words), in the reader's language: web pages,
+`preau import-ics` and the gateway's refusal of a METHOD:REPLY all say them from here."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -46,6 +47,10 @@ TEXTS = {
                             "évènement."),
     Problem.FOLLOW_UP_OFF: _l("Les commentaires sont fermés pour cet évènement."),
     Problem.COMMENT_EMPTY: _l("Écrivez un commentaire avant de l'envoyer."),
+    Problem.COMMENTS_WAITING: _l("Vous avez déjà %(max)s commentaires en attente de modération ici : "
+                      "attendez qu'ils soient lus avant d'en proposer un autre."),
+    Problem.COMMENTS_DAILY: _l("Vous avez écrit %(max)s commentaires ici en 24 heures, le maximum : "
+                    "réessayez plus tard."),
     Problem.ICS_UNREADABLE: _l("Fichier iCalendar illisible, ligne %(line)s : %(reason)s."),
     Problem.ICS_NOT_A_CALENDAR: _l("Ce fichier n'est pas un calendrier iCalendar (.ics) : il "
                                    "doit commencer par BEGIN:VCALENDAR."),

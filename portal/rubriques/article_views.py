@@ -10,6 +10,8 @@ from flask import Response, abort, flash, jsonify, render_template, request, url
 from flask_babel import gettext
 from flask_login import current_user
 
+from agenda import comments
+from agenda.errors import AgendaError
 from directory.clock import local_time, readers_zone
 from directory.db import db
 from directory.errors import PreauError
@@ -17,7 +19,9 @@ from directory.rubrics import managed_rubric_ids
 from mailgate import fanout
 from mailgate.settings import current
 
-from .. import mail_html
+from .. import mail_html, saving
+from ..agenda import wording as agenda_wording
+from ..directory_pages import PageOutOfRange, paginate
 from . import articles
 from .blueprint import (
     FAILED,
@@ -25,23 +29,32 @@ from .blueprint import (
     article_to_manage,
     back,
     bp,
+    describe,
     readable_article,
     rubric_to_manage,
     saved,
 )
-from .forms import ArticleForm, CommentForm, ConfirmForm, ModerationForm
-from .models import CommentMode, CommentState
+from .forms import ArticleForm, CommentForm, ConfirmForm, ModerationForm, PageForm
+from .models import ArticleComment, CommentMode, CommentState
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @bp.route(f"/articles/{ID.format('article_id')}")
 def article(article_id: int):
+    """The article with a page of its comments, the newest (`?page=2`: the ones before)."""
     shown = readable_article(article_id)
     manager = bool(managed_rubric_ids(current_user, [shown.rubric_id]))
+    paging = PageForm(formdata=request.args)
+    if not paging.validate():
+        abort(404)
+    try:
+        page = paginate(articles.comments_of(current_user, shown, manager=manager),
+                        paging.number(), comments.PAGE_SIZE, id_column=ArticleComment.id)
+    except PageOutOfRange:
+        abort(404)
     return render_template(
-        "rubriques/article.html", article=shown, manager=manager,
-        comments=articles.comments_of(current_user, shown, manager=manager),
+        "rubriques/article.html", article=shown, manager=manager, comments=page,
         comment_form=CommentForm(formdata=None), moderation=ModerationForm(formdata=None),
         confirm=ConfirmForm(formdata=None),
         awaiting=fanout.awaiting_acknowledgement(shown.origin, current_user.id),
@@ -170,13 +183,20 @@ def comment(article_id: int):
             flash(errors[0], "error")
         return back(url_for(".article", article_id=shown.id) + "#commentaires")
     manager = bool(managed_rubric_ids(current_user, [shown.rubric_id]))
-    added = saved(lambda: articles.add_comment(current_user, shown, form.texte.data,
-                                               manager=manager))
+    added = saving.saved(lambda: articles.add_comment(current_user, shown, form.texte.data,
+                                                      manager=manager),
+                         catch=PreauError, describe=_comment_refusal)
     if added is not FAILED:
         flash(gettext("Votre commentaire est publié.") if added.state == CommentState.PUBLISHED
               else gettext("Votre commentaire sera publié après l'accord de l'auteur."),
               "success")
     return back(url_for(".article", article_id=shown.id) + "#commentaires")
+
+
+def _comment_refusal(error: PreauError) -> str:
+    """The flood rule is the agenda's comments' (agenda/comments.py): so are its words."""
+    return agenda_wording.describe(error) if isinstance(error, AgendaError) \
+        else describe(error)
 
 
 @bp.route(f"/articles/{ID.format('article_id')}/moderer", methods=["POST"])

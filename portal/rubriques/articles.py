@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 
+from agenda import comments
 from directory.clock import utcnow
 from directory.db import db
 from directory.errors import InvalidInput, NotFound
@@ -179,8 +180,9 @@ def _claim_files(editor: Account, article: Article) -> None:
 
 # --- comments ------------------------------------------------------------------------------------
 
-def comments_of(account: Account, article: Article, *, manager: bool) -> list[ArticleComment]:
-    """Published comments; managers see those awaiting approval too, and authors their own."""
+def comments_of(account: Account, article: Article, *, manager: bool) -> sa.Select:
+    """Published comments; managers see those awaiting approval too, and authors their own.
+    Newest first, for a page of the newest."""
     query = select(ArticleComment).where(ArticleComment.article_id == article.id)
     if not manager:
         query = query.where(or_(ArticleComment.state == CommentState.PUBLISHED,
@@ -188,11 +190,12 @@ def comments_of(account: Account, article: Article, *, manager: bool) -> list[Ar
                                      ArticleComment.state == CommentState.PENDING)))
     else:
         query = query.where(ArticleComment.state != CommentState.REJECTED)
-    return list(db.session.scalars(query.order_by(ArticleComment.created_at,
-                                                  ArticleComment.id)))
+    return query.order_by(ArticleComment.created_at.desc(), ArticleComment.id.desc())
 
 
 def add_comment(author: Account, article: Article, body: str, *, manager: bool) -> ArticleComment:
+    """A reader's comment, within the agenda's flood rule (comments.check_flood), which
+    managers are not held to."""
     if article.comments == CommentMode.OFF or not is_published(article):
         raise InvalidInput(gettext("Les commentaires sont fermés pour cet article."))
     body = body.strip()
@@ -201,6 +204,8 @@ def add_comment(author: Account, article: Article, body: str, *, manager: bool) 
     if len(body) > COMMENT_MAX:
         raise InvalidInput(gettext("Un commentaire compte au plus %(max)d caractères.",
                                    max=COMMENT_MAX))
+    if not manager:
+        comments.check_flood(ArticleComment, ArticleComment.article_id == article.id, author.id)
     state = CommentState.PENDING if article.comments == CommentMode.MODERATED and not manager \
         else CommentState.PUBLISHED
     comment = ArticleComment(article_id=article.id, author_id=author.id, body=body, state=state)
@@ -216,8 +221,3 @@ def moderate(article: Article, comment_id: int, state: CommentState) -> None:
     if comment is None:
         raise NotFound(gettext("Ce commentaire n'existe pas."))
     comment.state = state
-
-
-def pending_comments(article: Article) -> int:
-    return db.session.scalar(select(func.count()).select_from(ArticleComment).where(
-        ArticleComment.article_id == article.id, ArticleComment.state == CommentState.PENDING))
