@@ -8,7 +8,7 @@ from datetime import datetime
 from math import ceil
 from typing import NamedTuple
 
-from flask import current_app, g, url_for
+from flask import current_app, g, request, url_for
 from flask_babel import get_translations, gettext
 
 from directory.db import db
@@ -65,6 +65,13 @@ def _within(total: int, number: int, per_page: int) -> int:
 def _page(rows, number: int, per_page: int, total: int) -> Page:
     return Page(rows=rows, number=number, per_page=per_page, total=min(total, RESULTS_CAP),
                 capped=total > RESULTS_CAP)
+
+
+def asked_page() -> int:
+    """The page number of the query string (`?page=`): the first page when there is none, or
+    no whole number, or one below 1. A page past the last is the caller's 404: `paginate`
+    raises PageOutOfRange before any OFFSET, which a huge number would overflow."""
+    return max(1, request.args.get("page", 1, type=int))
 
 
 def paginate(query, number: int, per_page: int, id_column=Account.id) -> Page:
@@ -174,10 +181,11 @@ def page_link(endpoint: str, args, route: dict | None = None) -> Callable[[int],
 
 def page_args(args, route: dict | None = None, **changes) -> dict:
     """url_for arguments: the route's own, then the query string of the current search (lists
-    kept; names starting with "_" dropped, url_for would read them as options) with some
-    values changed."""
+    kept; "endpoint" and names starting with "_" dropped: url_for would read them as its own
+    parameters, a 500 for `?endpoint=x`) with some values changed."""
     values = {key: items if len(items) > 1 else items[0]
-              for key, items in args.to_dict(flat=False).items() if not key.startswith("_")}
+              for key, items in args.to_dict(flat=False).items()
+              if not key.startswith("_") and key != "endpoint"}
     values.update(changes)
     values.update(route or {})
     return values

@@ -76,10 +76,7 @@ def accounts():
     number = form.page.data if form.page.data and not form.page.errors else 1
     page = rules.find_accounts(current_user, filters, number, PER_PAGE)
     classes = rules.administered_classes_by_account(current_user, [a.id for a in page.accounts])
-    # url_for's own names (`endpoint`, `_scheme`…) are not the filters': a query string
-    # carrying them broke every link of the page
-    args = {key: value for key, value in page_args(request.args).items()
-            if key not in ("page", "endpoint")}
+    args = {key: value for key, value in page_args(request.args).items() if key != "page"}
     return render_template("admin/accounts.html", form=form, page=page, classes=classes,
                            args=args, bulk=BulkForm(), cap=rules.COUNT_CAP), \
         400 if form.errors else 200

@@ -21,6 +21,7 @@ from directory.clock import utcnow
 from directory.db import db
 
 from ..directory_forms import choice
+from ..directory_pages import asked_page
 from ..i18n import said
 from . import bp, wording
 from .access import administrator_required
@@ -83,7 +84,7 @@ def preview(import_id: int):
     db.session.rollback()
     errors_only = request.args.get("erreurs") == "1"
     rows = [r for r in plan.rows if r.fate == Fate.ERROR] if errors_only else plan.rows
-    number = request.args.get("page", 1, type=int)
+    number = asked_page()
     pages = max(1, ceil(len(rows) / PREVIEW_PAGE))
     if not 1 <= number <= pages:
         abort(404)

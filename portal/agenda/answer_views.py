@@ -19,7 +19,7 @@ from mailgate import personalise
 from mailgate.fanout_models import FanoutJob
 
 from ..directory_forms import MAX_PAGE
-from ..directory_pages import page_count
+from ..directory_pages import asked_page, page_count
 from ..i18n import N_
 from ..spreadsheet import csv_response
 from .blueprint import (
@@ -98,7 +98,7 @@ def answers(event_id: int):
     """One page of the table; a page past the last is not found (a huge number would
     overflow the database's OFFSET: refused before any query)."""
     event = writable_event_or_404(event_id)
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = asked_page()
     if page > MAX_PAGE:
         abort(404)
     rows, total = confirmations.table(event, page)

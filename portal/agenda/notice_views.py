@@ -3,7 +3,7 @@
 who got it forwarded with the invitation, who could not be reached and why), as a CSV too."""
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from flask import abort, render_template
 from flask_login import login_required
 
 from agenda import notices
@@ -11,6 +11,7 @@ from directory.db import db
 from mailgate.fanout_models import FanoutJob
 
 from .. import fanout_pages
+from ..directory_pages import asked_page
 from .blueprint import ID, bp, writable_event_or_404
 
 NOTICE = f"/evenement/{ID.format('event_id')}/avis/{ID.format('job_id')}"
@@ -29,9 +30,8 @@ def _notice(event_id: int, job_id: int):
 @login_required
 def notice(event_id: int, job_id: int):
     event, job = _notice(event_id, job_id)
-    number = max(request.args.get("page", 1, type=int), 1)
     return render_template("agenda/notice.html", event=event,
-                           **fanout_pages.report(job, number))
+                           **fanout_pages.report(job, asked_page()))
 
 
 @bp.route(NOTICE + "/etat")

@@ -189,6 +189,17 @@ def test_pages_follow_each_other_and_keep_the_filters(staff):
     assert "résultats" in status_text(first)
 
 
+def test_url_for_s_own_names_in_the_query_string_are_not_carried_into_the_links(staff):
+    """`?endpoint=x` was handed to url_for with the page's links: a 500 on every search with
+    more than one page, in the Annuaire and in the picker."""
+    for path in ("/annuaire/", "/messagerie/destinataires"):
+        response = staff.get(path, query_string={"profil": "student", "par_page": 20,
+                                                 "endpoint": "x", "_external": "1"})
+        assert response.status_code == 200, path
+        next_link = html(response).one("a", rel="next").attrs["href"]
+        assert "page=2" in next_link and "endpoint" not in next_link, path
+
+
 @pytest.mark.parametrize(("who", "login_name", "typed"), [
     ("staff", "paul.durand", "ma"),     # region-wide: read from the name indexes
     ("student", "zoe.le-gall", ""),     # one school: read from its members, counted with them
