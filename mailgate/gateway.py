@@ -15,7 +15,6 @@ import collections
 import logging
 import re
 import socket
-import ssl
 import types
 
 from aiosmtpd.smtp import MISSING, SMTP
@@ -24,7 +23,7 @@ from . import inbound, replies, store
 from .address_syntax import PLAIN_ADDRESS
 from .sender_auth import SenderAuthenticator
 from .service import ServiceThread, until_stopped
-from .settings import SenderAuth, Settings, from_app
+from .settings import SenderAuth, Settings, from_app, tls_context
 from .shared_writer import SharedWriter, secret_from_environment
 from .writer import OwnWriter
 
@@ -255,14 +254,6 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def tls_context(settings: Settings) -> ssl.SSLContext | None:
-    if not settings.tls_cert:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(settings.tls_cert, settings.tls_key or None)
-    return context
-
-
 def _default_command_size() -> int:
     return SMTP.command_size_limit
 
@@ -319,8 +310,9 @@ class Gateway:
 
 def run(app, host: str, port: int, shared_writer: str | None = None) -> None:
     """One gateway process until SIGTERM or Ctrl-C."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     until_stopped(lambda: Gateway(app, listening_socket(host, port), shared_writer=shared_writer),
-                  f"[mailgate] passerelle SMTP à l'écoute sur {host}:{port}")
+                  f"[mailgate] passerelle SMTP à l'écoute sur {where}")
 
 
 class GatewayThread(ServiceThread):

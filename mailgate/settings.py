@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import ssl
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -169,7 +170,22 @@ def read(app) -> Settings:
         from .smarthost import parse_url
 
         parse_url(settings.smarthost)   # a typo stops the start, not every sending round
+    tls_context(settings)           # nor an unreadable certificate every gateway start
     return settings
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The gateway's STARTTLS context (PREAU_TLS_CERT, PREAU_TLS_KEY), None without a
+    certificate; InvalidInput when the files cannot be read as a certificate and its key."""
+    if not settings.tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(settings.tls_cert, settings.tls_key or None)
+    except (OSError, ssl.SSLError) as error:
+        raise InvalidInput(f"PREAU_TLS_CERT / PREAU_TLS_KEY inutilisables : « "
+                           f"{settings.tls_cert} », « {settings.tls_key} » ({error}).") from None
+    return context
 
 
 def current() -> Settings:
