@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy import Select, delete, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import load_only
@@ -229,6 +230,36 @@ def update(communication: Communication, draft: Draft,
     _fill(communication, draft)
     _attach(communication, files)
     plan(communication, now)
+
+
+class Cancel(enum.StrEnum):
+    """What became of a message's « Annuler l'envoi »."""
+    CANCELLED = "cancelled"
+    TOO_LATE = "too_late"               # the scheduler took it first: it is going out
+    ALREADY_DRAFT = "already_draft"     # cancelled already (another tab, a second click)
+
+
+def cancel_sending(message: Communication) -> Cancel:
+    """Put a scheduled message back to the drafts, unless the scheduler has taken it.
+
+    The scheduler takes a due message by locking its row and moving its next run on in the
+    transaction that starts the sending (scheduler.run_due). The cancel is one conditional
+    UPDATE of the row as it was read — still not a draft, still waiting for the same run — so
+    the two exclude each other in either order: on PostgreSQL the UPDATE waits for the
+    scheduler's lock and then finds the row changed, and the scheduler skips a row the UPDATE
+    holds; on SQLite the writers take turns, and a request whose row changed since it read it
+    is run again (portal/retry.py)."""
+    seen = message.next_run_at
+    changed = seen is not None and db.session.execute(
+        sa.update(Communication)
+        .where(Communication.id == message.id, Communication.draft.is_(False),
+               Communication.next_run_at == seen)
+        .values(draft=True, next_run_at=None)
+        .execution_options(synchronize_session=False)).rowcount == 1
+    db.session.refresh(message)
+    if changed:
+        return Cancel.CANCELLED
+    return Cancel.ALREADY_DRAFT if message.draft else Cancel.TOO_LATE
 
 
 def deactivate(communication: Communication) -> None:

@@ -21,14 +21,14 @@ from directory.enums import Profile, Role
 from directory.models import Group
 from mailgate import fanout
 from mailgate.automations import communications, merge
-from mailgate.automations.communications import CommunicationError, Draft
+from mailgate.automations.communications import Cancel, CommunicationError, Draft
 from mailgate.automations.models import Communication, Kind, Repeat
 from mailgate.automations.schedule import to_utc
 
 from .. import fanout_pages
 from ..directory_forms import choice
-from ..directory_pages import PageOutOfRange, paginate
-from ..i18n import day_at_time
+from ..directory_pages import PageOutOfRange, asked_page, paginate
+from ..i18n import N_, day_at_time
 from ..messagerie import compose
 from ..messagerie.display import size_text
 from ..rubriques import labels
@@ -240,11 +240,6 @@ def index():
                            spaces=communications.spaces_of(current_user))
 
 
-def asked_page() -> int:
-    """The page number of the query string; the first page when it is none or no number."""
-    return max(1, request.args.get("page", 1, type=int))
-
-
 def state_of(communication: Communication) -> str:
     if communication.draft:
         return gettext("Brouillon")
@@ -300,16 +295,27 @@ def _history(shown: Communication, template: str, *, csv_endpoint: str, **extra)
                            files=communications.files_of(shown), button=ButtonForm(), **extra)
 
 
+CANCEL_OUTCOMES = {
+    Cancel.CANCELLED: (N_("L'envoi est annulé : le message est dans vos brouillons."),
+                       "success"),
+    Cancel.TOO_LATE: (N_("Trop tard : l'envoi est déjà parti, il ne peut plus être annulé."),
+                      "warning"),
+    Cancel.ALREADY_DRAFT: (N_("L'envoi était déjà annulé : le message est dans vos "
+                              "brouillons."), "success"),
+}
+
+
 @bp.route(f"/messages/{ID.format('communication_id')}/annuler", methods=["POST"])
 def cancel(communication_id: int):
-    """A scheduled message goes back to the drafts."""
+    """A scheduled message goes back to the drafts, unless its sending has begun."""
     writer()
     shown = own_message(communication_id)
-    if not ButtonForm().validate_on_submit() or shown.next_run_at is None:
+    if not ButtonForm().validate_on_submit():
         abort(400)
-    shown.draft, shown.next_run_at = True, None
+    outcome = communications.cancel_sending(shown)
     db.session.commit()
-    flash(gettext("L'envoi est annulé : le message est dans vos brouillons."), "success")
+    words, category = CANCEL_OUTCOMES[outcome]
+    flash(gettext(words), category)
     return redirect(url_for(".message", communication_id=shown.id), code=303)
 
 

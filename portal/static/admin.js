@@ -1,6 +1,32 @@
-// Administration: apply an import batch by batch with a progress bar; print login sheets.
+// Administration: a form's buttons wait for its answer; apply an import batch by batch with
+// a progress bar; print login sheets.
 (function () {
   "use strict";
+
+  // A second click would send the form again (the server refuses the double, but says so
+  // instead of the answer). The buttons are disabled once the browser has taken the clicked
+  // one's name and value, and enabled again when it shows the page from its back/forward
+  // cache. A form that another handler sends itself (the import's batches) is left alone, and
+  // so is a search (GET), which changes nothing.
+  document.addEventListener("submit", function (event) {
+    if (event.defaultPrevented || event.target.method === "get") { return; }
+    var buttons = Array.prototype.filter.call(event.target.elements, function (element) {
+      return element.type === "submit";
+    });
+    window.setTimeout(function () {
+      buttons.forEach(function (button) {
+        button.disabled = true;
+        button.dataset.sent = "";
+      });
+    }, 0);
+  });
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) { return; }
+    document.querySelectorAll("[data-sent]").forEach(function (button) {
+      button.disabled = false;
+      delete button.dataset.sent;
+    });
+  });
 
   document.querySelectorAll("[data-print]").forEach(function (button) {
     button.addEventListener("click", function () { window.print(); });
