@@ -3,16 +3,29 @@
 Three layers, so that one mistake is not enough for a script to run:
 1. nh3 keeps a list of harmless tags and attributes, filters `style` down to presentational
    properties, drops `javascript:` and other schemes, and adds `rel="noopener noreferrer"` to
-   links (which open in a new tab);
+   links (which open in a new tab, except a link to a place in the message itself);
 2. the sanitised HTML is served as its own small document, shown in an `<iframe sandbox>`
    without `allow-scripts` — so even markup that slipped through cannot run;
-3. that document carries its own Content-Security-Policy: no script at all, inline styles only,
-   and images only from `data:` URLs until the reader asks to "Afficher les images" — which is
-   how remote images (tracking pixels) stay blocked: the browser never fetches them.
+3. that document carries its own Content-Security-Policy: the same sandbox (so the document
+   opened on its own, in a tab, is no page of the portal either), no script at all, inline
+   styles only, and images only from `data:` URLs until the reader asks to "Afficher les
+   images" — which is how remote images (tracking pixels) stay blocked: the browser never
+   fetches them.
+
+The pictures a mail client sends inside the message (`multipart/related`, shown with
+`<img src="cid:…">`: signatures, pasted screenshots) are put in place as `data:` URLs. A URL of
+the portal would not do: the sandboxed frame has no origin of its own, so the browser sends no
+session cookie (SameSite=Lax) with what it loads, and the image would meet the login page.
 """
 from __future__ import annotations
 
+import base64
 import re
+from collections.abc import Iterable, Mapping
+from functools import partial
+from html import unescape
+from typing import NamedTuple
+from urllib.parse import unquote
 
 import nh3
 
@@ -22,7 +35,8 @@ ALLOWED_TAGS = {
     "hr", "i", "img", "ins", "kbd", "li", "ol", "p", "pre", "q", "s", "small", "span", "strike",
     "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "tt", "u", "ul",
 }
-COMMON_ATTRIBUTES = {"style", "title", "align", "dir", "lang"}
+# `id` too: a newsletter's table of contents leads to its sections by their id.
+COMMON_ATTRIBUTES = {"style", "title", "align", "dir", "lang", "id"}
 ALLOWED_ATTRIBUTES = {
     "*": COMMON_ATTRIBUTES,
     "a": {"href", "name"},
@@ -45,6 +59,10 @@ STYLE_PROPERTIES = {
 }
 URL_SCHEMES = {"http", "https", "mailto", "data", "cid"}
 _DATA_URL = re.compile(r"^data:image/(png|gif|jpeg|webp);base64,", re.IGNORECASE)
+# The pictures of a message shown in its text (`cid:`): raster types only, and no more than
+# this much of them, since each comes inside the frame's document.
+INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+INLINE_IMAGES_BUDGET = 5 * 1024 * 1024
 # A style value may use colours (rgb(…)) but never url(…), expression(…) or escapes.
 _SAFE_STYLE_VALUE = re.compile(r"^[#\w\s.,%'\"/+-]*(\((?:[\d\s.,%]*)\)[#\w\s.,%'\"/+-]*)*$")
 
@@ -59,11 +77,15 @@ def _safe_style(value: str) -> str | None:
     return ";".join(kept) or None
 
 
-def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
-    """`data:` URLs only as images of a raster type (never data:text/html in a link); styles
-    reduced to presentational declarations whose values load and compute nothing."""
+def _attribute_filter(inline_images: Mapping[str, str], tag: str, attribute: str, value: str
+                      ) -> str | None:
+    """`data:` URLs only as images of a raster type (never data:text/html in a link); a `cid:`
+    image becomes the `data:` URL of its part, when `inline_images` has it; styles reduced to
+    presentational declarations whose values load and compute nothing."""
     if attribute == "style":
         return _safe_style(value)
+    if tag == "img" and attribute == "src" and value.strip().lower().startswith("cid:"):
+        value = inline_images.get(_content_id(value), value)
     if attribute in ("href", "src") and value.strip().lower().startswith("data:"):
         return value if tag == "img" and _DATA_URL.match(value.strip()) else None
     if tag == "a" and attribute == "href" and value.strip().lower().startswith("cid:"):
@@ -71,24 +93,73 @@ def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
+def _content_id(cid_url: str) -> str:
+    """`cid:ii_lx%40mail` → `ii_lx@mail`, the Content-ID as stored (RFC 2392)."""
+    return unquote(cid_url.strip()[4:]).strip().strip("<>")
+
+
+class InlinePart(NamedTuple):
+    id: int
+    content_type: str
+    size: int
+
+
+def inline_parts(parts: Iterable[InlinePart]) -> list[int]:
+    """The ids of the parts (with a Content-ID, in the message's order) to show in place: the
+    raster images, as long as they fit in INLINE_IMAGES_BUDGET together."""
+    chosen, left = [], INLINE_IMAGES_BUDGET
+    for part in parts:
+        if part.content_type.lower() in INLINE_IMAGE_TYPES and part.size <= left:
+            chosen.append(part.id)
+            left -= part.size
+    return chosen
+
+
+def data_url(content_type: str, data: bytes) -> str:
+    return f"data:{content_type.lower()};base64,{base64.b64encode(data).decode('ascii')}"
+
+
 DROPPED_WITH_CONTENT = {"script", "style", "title", "head", "noscript", "template", "iframe",
                         "object", "embed", "svg", "math"}
 
 
-def sanitize(html: str) -> str:
-    """The HTML of a message, with everything that could run or escape its frame removed."""
-    return nh3.clean(
+def sanitize(html: str, inline_images: Mapping[str, str] | None = None) -> str:
+    """The HTML of a message, with everything that could run or escape its frame removed.
+    `inline_images`: Content-ID → `data:` URL of the pictures sent with it (see
+    `inline_parts`); other `cid:` images stay unresolved."""
+    clean = nh3.clean(
         html,
         tags=ALLOWED_TAGS,
         clean_content_tags=DROPPED_WITH_CONTENT,
         attributes=ALLOWED_ATTRIBUTES,
-        attribute_filter=_attribute_filter,
+        attribute_filter=partial(_attribute_filter, inline_images or {}),
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer",
-        set_tag_attribute_values={"a": {"target": "_blank"}},
         filter_style_properties=STYLE_PROPERTIES,
         strip_comments=True,
     )
+    return _LINK.sub(_opening_apart, clean)
+
+
+# nh3 writes every attribute as name="value" and escapes any `"` inside a value (not always
+# `>`: nh3 before 0.3 leaves it as it is), so these read a start tag of its output exactly.
+_ATTRIBUTE = re.compile(r'\s+([^\s"\'>/=]+)="([^"]*)"')
+_ATTRIBUTES = r'(?:\s+[^\s"\'>/=]+="[^"]*")*'
+_LINK = re.compile(rf"<a({_ATTRIBUTES})(\s*/?)>")
+_IMAGE = re.compile(rf"<img({_ATTRIBUTES})(\s*/?)>")
+
+
+def _attributes(tag: re.Match) -> dict[str, str]:
+    return {name: unescape(value) for name, value in _ATTRIBUTE.findall(tag.group(1))}
+
+
+def _opening_apart(tag: re.Match) -> str:
+    """A link opens in a new tab, except one to a place in the message itself (`#s2`, a
+    newsletter's table of contents), which scrolls the frame."""
+    href = _attributes(tag).get("href")
+    if href is None or href.strip().startswith("#"):
+        return tag.group(0)
+    return f'<a{tag.group(1)} target="_blank"{tag.group(2)}>'
 
 
 # Articles of the rubrics are shown in the page itself, under the site's CSP (no inline
@@ -124,18 +195,30 @@ def sanitize_article(html: str) -> str:
 
 
 def has_remote_images(html: str) -> bool:
-    """Whether the sanitised HTML refers to images the browser would fetch from elsewhere."""
-    return re.search(r"<img[^>]+src=\"(https?:)?//", html, re.IGNORECASE) is not None
+    """Whether the sanitised HTML has images the browser would fetch: any source but a
+    `data:` URL or an unresolved `cid:` (which nothing fetches) — `https://`, `//host`, and
+    also `\\\\host` or a relative path, which a browser reads as a URL too."""
+    for tag in _IMAGE.finditer(html):
+        source = _attributes(tag).get("src", "").strip().lower()
+        if source and not source.startswith(("data:", "cid:")):
+            return True
+    return False
+
+
+# The frame's sandbox, in its <iframe> and in its document's own policy: popups (a link opens
+# in a new tab, as a page of its own), nothing else — no script, no form, no origin.
+FRAME_SANDBOX = "allow-popups allow-popups-to-escape-sandbox"
 
 
 def frame_csp(show_images: bool) -> str:
     """The policy of the framed message document (see the module docstring)."""
     images = "data: https: http:" if show_images else "data:"
-    return (f"default-src 'none'; style-src 'unsafe-inline'; img-src {images}; "
-            "font-src 'none'; form-action 'none'; base-uri 'none'; frame-ancestors 'self'")
+    return (f"sandbox {FRAME_SANDBOX}; default-src 'none'; style-src 'unsafe-inline'; "
+            f"img-src {images}; font-src 'none'; form-action 'none'; base-uri 'none'; "
+            "frame-ancestors 'self'")
 
 
 def frame_document(sanitized_html: str) -> str:
     """A complete document around sanitised HTML, for the sandboxed frame."""
-    return ("<!doctype html><html><head><meta charset=\"utf-8\">"
-            "<base target=\"_blank\"></head><body>" + sanitized_html + "</body></html>")
+    return ("<!doctype html><html><head><meta charset=\"utf-8\"></head><body>"
+            + sanitized_html + "</body></html>")

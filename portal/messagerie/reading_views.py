@@ -1,6 +1,6 @@
 """Reading a message: its text as text, its HTML sanitised in a sandboxed frame (a document
-of its own with its own Content-Security-Policy, see portal/mail_html.py), its attachments
-downloaded as files, and the read-receipt question."""
+of its own with its own Content-Security-Policy, see portal/mail_html.py) with the pictures
+sent inside it, its attachments downloaded as files, and the read-receipt question."""
 from __future__ import annotations
 
 import re
@@ -14,7 +14,7 @@ from sqlalchemy import select
 from directory.db import db
 from directory.models import Account
 from mailgate import mailbox, personalise, store
-from mailgate.models import FolderKind, MailAttachment
+from mailgate.models import FolderKind, MailAttachment, MailBlob
 
 from .. import mail_html
 from ..i18n import said
@@ -24,7 +24,15 @@ from .blueprint import ID, bp, move_targets, sidebar
 from .forms import ReceiptForm, SelectionForm
 
 ITEM_ID = ID.format("item_id")
-_SAFE_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
+# The types an attachment is served with as its sender declared them: what a browser shows or
+# hands to an application, never a script, a style sheet or a page (with nosniff, a browser
+# runs none of these as one). Any other (text/html, text/javascript, text/css, image/svg+xml…)
+# goes out as application/octet-stream: on the portal's own origin, a file anyone could mail
+# in must not be a script that `script-src 'self'` would let a page load.
+_SERVED_AS_DECLARED = re.compile(
+    r"^(image/(png|jpeg|gif|webp)|application/pdf|text/plain|text/csv|(audio|video)/[a-z0-9.+-]+"
+    r"|application/(msword|vnd\.ms-(excel|powerpoint)|rtf"
+    r"|vnd\.(openxmlformats-officedocument|oasis\.opendocument)\.[a-z0-9.+-]+))$")
 
 
 @bp.route(f"/message/{ITEM_ID}")
@@ -46,6 +54,7 @@ def read(item_id: int):
         "messagerie/read.html", item=item, message=message, attachments=attachments,
         ask_receipt=ask, receipt_form=ReceiptForm(formdata=None),
         actions=SelectionForm(formdata=None), remote_images=remote,
+        frame_sandbox=mail_html.FRAME_SANDBOX,
         show_images=request.args.get("images") == "1",
         targets=move_targets(side, side["current_folder"]),
         author_view=message.author_id == current_user.id,
@@ -60,7 +69,8 @@ def html_frame(item_id: int):
     if not message.html_body:
         abort(404)
     show_images = request.args.get("images") == "1"
-    document = mail_html.frame_document(mail_html.sanitize(message.html_body))
+    document = mail_html.frame_document(
+        mail_html.sanitize(message.html_body, _inline_images(message.id)))
     response = Response(document, mimetype="text/html")
     response.headers["Content-Security-Policy"] = mail_html.frame_csp(show_images)
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
@@ -69,13 +79,30 @@ def html_frame(item_id: int):
     return response
 
 
+def _inline_images(message_id: int) -> dict[str, str]:
+    """Content-ID → `data:` URL of the pictures sent inside the message that its HTML may show
+    in place (mail_html.inline_parts chooses them)."""
+    parts = db.session.execute(
+        select(MailAttachment.id, MailAttachment.content_type, MailAttachment.size)
+        .where(MailAttachment.message_id == message_id, MailAttachment.content_id.is_not(None))
+        .order_by(MailAttachment.position)).all()
+    chosen = mail_html.inline_parts(mail_html.InlinePart(*part) for part in parts)
+    if not chosen:
+        return {}
+    rows = db.session.execute(
+        select(MailAttachment.content_id, MailAttachment.content_type, MailBlob.data)
+        .join(MailBlob, MailBlob.sha256 == MailAttachment.blob_sha256)
+        .where(MailAttachment.id.in_(chosen)))
+    return {row.content_id: mail_html.data_url(row.content_type, row.data) for row in rows}
+
+
 @bp.route(f"/piece/{ID.format('attachment_id')}")
 def attachment(attachment_id: int):
     content = store.attachment_for(current_user, attachment_id)
     kind = content.content_type.lower()
     ascii_name = re.sub(r"[^A-Za-z0-9._-]+", "_", content.filename) or "piece-jointe"
-    response = Response(content.data,
-                        mimetype=kind if _SAFE_TYPE.match(kind) else "application/octet-stream")
+    response = Response(content.data, mimetype=kind if _SERVED_AS_DECLARED.match(kind)
+                        else "application/octet-stream")
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"{ascii_name}\"; "
         f"filename*=UTF-8''{quote(content.filename or ascii_name)}")
