@@ -3,8 +3,8 @@ for the organiser's approval before anyone else sees it (its author sees it as p
 
 The flood rule, for the event's comments and the rubrics' article comments alike: on one
 event (or article) one author has at most WAITING_MAX comments awaiting moderation, and
-writes at most DAILY_MAX in a day; the event's organiser and the article's managers, whose
-comments need no approval, are not held to it. Pages show comments a page at a time anyway:
+writes at most DAILY_MAX in a day; the agenda's writers (who moderate its events' comments)
+and the article's managers, whose comments need no approval, are not held to it. Pages show comments a page at a time anyway:
 the rule keeps one author from filling those pages, or the moderator's queue, alone."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from directory.clock import utcnow
 from directory.db import db
 from directory.models import Account
 
-from . import confirmations
+from . import access, confirmations
 from .errors import AgendaError, Problem
 from .models import Comment, CommentState, Event, FollowUp
 
@@ -50,7 +50,7 @@ def add(event: Event, author: Account, text: str) -> Comment:
         raise AgendaError(Problem.COMMENT_EMPTY)
     if len(text) > TEXT_MAX:
         raise AgendaError(Problem.TEXT_TOO_LONG, field="comment", max=TEXT_MAX)
-    organiser = author.id == event.author_id
+    organiser = access.may_write(author, event.agenda)     # who moderates: no approval
     if not organiser and not confirmations.is_invited(event, author.id):
         raise AgendaError(Problem.NOT_INVITED)
     if not organiser:

@@ -21,6 +21,9 @@ from .i18n import N_, said
 from .people_statements import IDS, people_statements
 
 RESULTS_CAP = 1_000  # past that, one refines the search rather than paging
+# The cap of a list that belongs to one thing (an event's comments, an author's messages): each
+# of its pages can be reached, and counting it whole costs an index range.
+UNCAPPED = 2_000_000_000
 WRITE_TO = N_("Écrire à %(name)s")
 
 
@@ -39,32 +42,28 @@ class Page:
     capped: bool
     classes: dict[int, list[str]] = field(default_factory=dict)
     refusals: dict[int, str] = field(default_factory=dict)   # why no envelope, by account id
+    cap: int = RESULTS_CAP
 
     @property
     def pages(self) -> int:
-        return page_count(min(self.total, RESULTS_CAP), self.per_page)
+        return page_count(min(self.total, self.cap), self.per_page)
 
 
 def page_count(total: int, per_page: int) -> int:
     return max(1, ceil(total / per_page))
 
 
-def _counted(query, number: int, per_page: int, id_column) -> int:
-    """The capped count of a search; a page past the last raises PageOutOfRange."""
-    return _within(count_capped(query, RESULTS_CAP, id_column), number, per_page)
-
-
-def _within(total: int, number: int, per_page: int) -> int:
+def _within(total: int, number: int, per_page: int, cap: int = RESULTS_CAP) -> int:
     """`total`, unless page `number` is past the last: PageOutOfRange."""
-    pages = page_count(min(total, RESULTS_CAP), per_page)
+    pages = page_count(min(total, cap), per_page)
     if number > pages:
         raise PageOutOfRange(pages)
     return total
 
 
-def _page(rows, number: int, per_page: int, total: int) -> Page:
-    return Page(rows=rows, number=number, per_page=per_page, total=min(total, RESULTS_CAP),
-                capped=total > RESULTS_CAP)
+def _page(rows, number: int, per_page: int, total: int, cap: int = RESULTS_CAP) -> Page:
+    return Page(rows=rows, number=number, per_page=per_page, total=min(total, cap),
+                capped=total > cap, cap=cap)
 
 
 def asked_page() -> int:
@@ -74,11 +73,13 @@ def asked_page() -> int:
     return max(1, request.args.get("page", 1, type=int))
 
 
-def paginate(query, number: int, per_page: int, id_column=Account.id) -> Page:
-    """One capped count and one page of rows of a sorted query."""
-    total = _counted(query, number, per_page, id_column)
+def paginate(query, number: int, per_page: int, id_column=Account.id, *,
+             cap: int = RESULTS_CAP) -> Page:
+    """One count, capped at `cap` (a page past the last raises PageOutOfRange), and one page
+    of rows of a sorted query."""
+    total = _within(count_capped(query, cap, id_column), number, per_page, cap)
     rows = db.session.execute(query.limit(per_page).offset((number - 1) * per_page)).all()
-    return _page(rows, number, per_page, total)
+    return _page(rows, number, per_page, total, cap)
 
 
 @dataclass(slots=True)

@@ -267,12 +267,17 @@ def serve() -> None:
     ensure_free(*portal_at, "Portail")
     ensure_free(*gateway_at, "Passerelle SMTP")
     checked_app(dkim=True)
+    from mailgate import queue
+
     command = [sys.executable, "-m", "portal.cli"]
     # The gateway's port was checked just above: a restarted gateway must not refuse to
     # start because its own dying predecessor still held the port a moment ago.
+    # The worker finishes the batch it has out before it leaves (its relay may take up to the
+    # batch's lease): killed sooner, it would send the batch again.
     supervisor = Supervisor({"web": command + ["web"],
                              "mailgate": command + ["mailgate", "--port-checked"],
-                             "worker": command + ["worker"]})
+                             "worker": command + ["worker"]},
+                            grace=queue.LEASE.total_seconds() + 15)
     click.echo(f"\nPréau est démarré.\n  Portail : http://{host_port(*portal_at)}/\n"
                f"  Passerelle SMTP : {host_port(*gateway_at)}\n"
                f"  Comptes de démonstration (mot de passe Preau-demo-2026!) : "

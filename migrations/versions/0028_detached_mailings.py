@@ -12,7 +12,9 @@ An article or event is deleted by its own page, or with its rubric, agenda, grou
 (ON DELETE CASCADE): a trigger on each table catches every way. It detaches rather than
 deletes: the copies people received keep their links and invitations (mailgate/personalise
 reads them from the job). "deleted:" before its origin names nothing any page looks up, and
-its form key becomes "deleted:<job id>", which no form sends.
+its form key becomes "deleted:<job id>", which no form sends. The upgrade detaches in the same
+way the mailings of articles and events deleted before it: those whose number names no row,
+or a row made after the mailing.
 
 Revision ID: 0028
 Revises: 0027
@@ -37,6 +39,11 @@ def _trigger(table: str) -> str:
 
 
 def upgrade():
+    for table, origin in ORIGINS.items():
+        op.execute(f"UPDATE fanout_job SET origin = 'deleted:' || origin, "
+                   f"idempotency_key = 'deleted:' || id WHERE origin LIKE '{origin}%' "
+                   f"AND NOT EXISTS (SELECT 1 FROM {table} WHERE '{origin}' || {table}.id = "
+                   f"fanout_job.origin AND {table}.created_at <= fanout_job.created_at)")
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"""CREATE FUNCTION fanout_job_detach() RETURNS trigger
             LANGUAGE plpgsql AS $$

@@ -13,7 +13,7 @@ from agenda.recurrence import Repeat
 from mailgate import fanout
 
 from ..directory_forms import choice
-from ..directory_pages import PageOutOfRange, asked_page, paginate
+from ..directory_pages import UNCAPPED, PageOutOfRange, asked_page, paginate
 from .blueprint import (
     ID,
     PortalLinks,
@@ -83,7 +83,7 @@ def event(event_id: int):
     invited = event.ask_confirmation and confirmations.is_invited(event, current_user.id)
     try:
         shown = paginate(comments.shown(event, current_user, moderator=organiser),
-                         asked_page(), comments.PAGE_SIZE,
+                         asked_page(), comments.PAGE_SIZE, cap=UNCAPPED,
                          id_column=Comment.id)
     except PageOutOfRange:
         abort(404)

@@ -27,7 +27,7 @@ from mailgate.automations.schedule import to_utc
 
 from .. import fanout_pages
 from ..directory_forms import choice
-from ..directory_pages import PageOutOfRange, asked_page, paginate
+from ..directory_pages import UNCAPPED, PageOutOfRange, asked_page, paginate
 from ..i18n import N_, day_at_time
 from ..messagerie import compose
 from ..messagerie.display import size_text
@@ -233,7 +233,7 @@ def index():
     writer()
     try:
         page = paginate(communications.messages_query(current_user), asked_page(), LIST_PAGE,
-                        id_column=Communication.id)
+                        id_column=Communication.id, cap=UNCAPPED)
     except PageOutOfRange:
         abort(404)
     return render_template("communications/index.html", page=page, state=state_of,

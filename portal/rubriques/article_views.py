@@ -21,7 +21,7 @@ from mailgate.settings import current
 
 from .. import mail_html, saving
 from ..agenda import wording as agenda_wording
-from ..directory_pages import PageOutOfRange, paginate
+from ..directory_pages import UNCAPPED, PageOutOfRange, paginate
 from . import articles
 from .blueprint import (
     FAILED,
@@ -50,7 +50,8 @@ def article(article_id: int):
         abort(404)
     try:
         page = paginate(articles.comments_of(current_user, shown, manager=manager),
-                        paging.number(), comments.PAGE_SIZE, id_column=ArticleComment.id)
+                        paging.number(), comments.PAGE_SIZE, id_column=ArticleComment.id,
+                        cap=UNCAPPED)
     except PageOutOfRange:
         abort(404)
     return render_template(

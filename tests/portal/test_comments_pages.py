@@ -120,6 +120,21 @@ def test_an_article_shows_its_newest_comments_and_links_to_the_older_ones(app, c
     assert zoe.get(f"{url}?page=0").status_code == 404
 
 
+def test_every_comment_can_be_reached_past_the_directory_s_cap_of_a_thousand(app, claire, zoe):
+    """A search's count stops at 1,000 (one refines the search instead); an event's or an
+    article's comments are counted whole, so that the oldest (a moderator's pending ones
+    included) stay a page away."""
+    event_id, article_id = event_with(app, claire, "open"), article_with(app, claire, "open")
+    old_event_comments(app, event_id, 1_060)
+    old_article_comments(app, article_id, 1_060)
+    for url, shown in ((f"/agenda/evenement/{event_id}", event_comments_shown),
+                       (f"/rubriques/articles/{article_id}", article_comments_shown)):
+        last = zoe.get(f"{url}?page=22")
+        assert last.status_code == 200, url
+        assert shown(tree(last))[:2] == ["Commentaire 1", "Commentaire 2"], url
+        assert zoe.get(f"{url}?page=23").status_code == 404, url
+
+
 def test_an_event_shows_its_newest_comments_and_links_to_the_older_ones(app, claire, zoe):
     event_id = event_with(app, claire, "open")
     old_event_comments(app, event_id, PAGE_SIZE + 3)
@@ -244,6 +259,20 @@ def test_an_author_writes_at_most_10_comments_a_day_on_an_event_its_organiser_mo
         assert messages(tree(comment_on_event(claire, event_id, f"Précision {n}"))) == [
             "Commentaire publié."]
     assert event_comment_count(app, event_id) == 2 * DAILY_MAX + 1
+
+
+def test_every_writer_of_the_agenda_comments_as_its_organiser(app, claire):
+    """Whoever may write the agenda moderates its events' comments (the event page and the
+    moderation agree): their comments need no approval and are held to no flood rule, not
+    only the event's author's. An administrator is one, without being invited."""
+    event_id = event_with(app, claire, "moderated")
+    admin = client_of(app, "admin")
+    for n in range(DAILY_MAX + 1):
+        assert messages(tree(comment_on_event(admin, event_id, f"Précision {n}"))) == [
+            "Commentaire publié."]
+    with app.app_context():
+        assert set(db.session.scalars(select(Comment.state).where(
+            Comment.event_id == event_id))) == {EventCommentState.PUBLISHED}
 
 
 # Line breaks ------------------------------------------------------------------------------------

@@ -66,6 +66,7 @@ def test_a_deleted_articles_mailings_do_not_show_on_the_article_that_takes_its_n
         job = db.session.get(FanoutJob, int(sent.headers["Location"].rsplit("/", 1)[1]))
         zoe = account("zoe.le-gall")
         assert personalise.values(job.message_id, zoe.id)["lien"].startswith("http")
+        assert job.origin == f"deleted:article:{first}"
 
 
 def test_a_deleted_events_notices_do_not_show_on_the_event_that_takes_its_number(teacher, app):
@@ -81,6 +82,9 @@ def test_a_deleted_events_notices_do_not_show_on_the_event_that_takes_its_number
             assert second == first
     page = page_text(teacher.get(f"/agenda/evenement/{second}"))
     assert "Conseil de classe" in page and "Avis envoyés" not in page
+    with app.app_context():
+        assert set(db.session.scalars(select(FanoutJob.origin).where(
+            FanoutJob.origin.like(f"%event:{first}")))) == {f"deleted:event:{first}"}
 
 
 def test_a_second_sending_from_the_same_form_is_a_mailing_of_its_own(app):
