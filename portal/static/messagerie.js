@@ -107,33 +107,37 @@
       status.textContent = link.dataset.label + " : " + form.dataset.added;
     }
 
-    // The picker's address as the dialog's fragment, or as its page of its own.
-    function pickerUrl(url, asFragment) {
+    // The picker's address as the dialog's fragment, for the field chosen on the page.
+    function fragmentUrl(url) {
       var target = new URL(url, window.location.href);
-      if (asFragment) {
-        target.searchParams.set("fragment", "1");
-      } else {
-        target.searchParams.delete("fragment");
-      }
+      target.searchParams.set("fragment", "1");
       if (fieldChoice) { target.searchParams.set("champ", fieldChoice.value); }
       return target.toString();
     }
 
     // Only the picker's own fragment goes into the dialog (its answers to a search with a
-    // mistake, 400 or 404, are fragments too). Anything else — the login page after the
-    // session ended, the password change the account must make, an error page — is a page:
-    // the whole window goes to the picker's page, where the server answers with it. Shown in
-    // the dialog, the login form was sent by the search's handler as a GET, password in the
-    // address.
+    // mistake, 400 or 404, are fragments too); the login page, shown there, had its form sent
+    // by the search's handler as a GET, password in the address.
+    // - Redirected: the session has ended (the login page) or the account must change its
+    //   password first. The server would keep nothing posted now (its CSRF token or its
+    //   session is gone), so the window goes to this page's own address: the login page's
+    //   `next` brings the reader back to it.
+    // - Any other page (an error): the session still holds. The dialog gives way to the
+    //   picker's path without JavaScript, which saves the message as a draft first.
     function load(url) {
-      fetch(pickerUrl(url, true), {credentials: "same-origin"})
+      fetch(fragmentUrl(url), {credentials: "same-origin"})
         .then(function (response) {
           return response.text().then(function (html) {
             var answer = document.createElement("template");
             answer.innerHTML = html;
             var heading = answer.content.querySelector("#picker-title");
-            if (response.redirected || !heading) {
-              window.location.assign(pickerUrl(url, false));
+            if (response.redirected) {
+              window.location.assign(window.location.pathname + window.location.search);
+              return;
+            }
+            if (!heading) {
+              dialog.close();
+              form.requestSubmit(opener);
               return;
             }
             content.replaceChildren(answer.content);
