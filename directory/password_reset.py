@@ -34,8 +34,11 @@ def _serializer(secret_key: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key, salt=_SALT)
 
 
-def _stamp(account: Account) -> str:
-    return hashlib.sha256(account.password_hash.encode()).hexdigest()[:20]
+def password_stamp(password_hash: str) -> str:
+    """A fingerprint of an account's present password: every new password is hashed with a
+    new salt, so what was signed with the stamp (a reset link, a device cookie in
+    portal/auth.py) no longer matches once the password is changed or reset."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:20]
 
 
 def recipient(login: str) -> Account | None:
@@ -48,7 +51,8 @@ def recipient(login: str) -> Account | None:
 
 
 def token_for(account: Account, secret_key: str) -> str:
-    return _serializer(secret_key).dumps({"account": account.id, "stamp": _stamp(account)})
+    return _serializer(secret_key).dumps({"account": account.id,
+                                          "stamp": password_stamp(account.password_hash)})
 
 
 def check(token: str, secret_key: str, *,
@@ -64,7 +68,7 @@ def check(token: str, secret_key: str, *,
         if isinstance(data, dict) and isinstance(data.get("account"), int) else None
     if account is None or account.suspended:
         return Refusal.INVALID
-    if data.get("stamp") != _stamp(account):
+    if data.get("stamp") != password_stamp(account.password_hash):
         return Refusal.USED
     return account
 

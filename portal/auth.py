@@ -22,12 +22,13 @@ from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import generate_csrf
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, select
 
 from directory.accounts import change_password, end_sessions
 from directory.clock import has_ended, last_local_day, utcnow
 from directory.db import db, write_transaction
 from directory.models import Account, EndedSession
+from directory.password_reset import password_stamp
 from directory.passwords import policy_errors, verify_login, verify_password
 from directory.search import id_from
 from directory.session_account import account_of_session
@@ -42,7 +43,7 @@ bp = Blueprint("auth", __name__)
 
 ACCESS_REFRESH = timedelta(minutes=1)
 SESSION_TOKEN = "sid"         # names this session, so that "Se déconnecter" can end it
-DEVICE_COOKIE = "appareil"     # names a browser that logged in as a login (portal/throttle.py)
+DEVICE_COOKIE = "appareil"     # names a browser that logged in to an account (portal/throttle.py)
 DEVICE_LIFETIME = timedelta(days=365)
 _DEVICE_SALT = "preau-known-device"
 OPEN_ENDPOINTS = {"auth.login", "auth.logout", "auth.logout_everywhere", "auth.change_password",
@@ -112,12 +113,13 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         login_name = form.login.data.strip()
-        attempt = throttle.reserve(login_name, _client_address(), _known_device(login_name))
+        holder = _holder(login_name)
+        attempt = throttle.reserve(login_name, _client_address(), _known_device(holder))
         if attempt.wait is not None:
             form.form_errors.append(_wait_message(attempt.wait))
         else:
-            account = db.session.scalar(select(Account).where(Account.login == attempt.login))
-            if not _password_matches(account, form.password.data):
+            account = _account_if_password_matches(holder, form.password.data)
+            if account is None:
                 form.form_errors.append(gettext("Identifiant ou mot de passe incorrect."))
             elif account.suspended:
                 write_transaction(lambda: throttle.succeeded(attempt))
@@ -127,7 +129,7 @@ def login():
                 _open_session(account)
                 response = redirect(local_path(request.args.get("next"))
                                     or url_for("home.index"))
-                _remember_device(response, account.login)
+                _remember_device(response, account)
                 return response
     return render_template("auth/login.html", form=form), 200 if not form.errors else 400
 
@@ -136,26 +138,48 @@ def _device_signer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_DEVICE_SALT)
 
 
-def _known_device(login_name: str) -> str | None:
-    """The id of this browser's device cookie if it was given at a successful login as
-    `login_name` less than DEVICE_LIFETIME ago; else None — a cookie forged, expired or given
-    for another login is no pass, and the attempt is counted as a stranger's."""
+def _holder(login_name: str) -> Row | None:
+    """The id and password hash of the account `login_name` names, if any: read once per
+    attempt, whether the login exists or not, and then used for both the device cookie and
+    the password. Plain values, which the throttle's commits do not expire: an ORM account
+    would be read again only when the login exists."""
+    return db.session.execute(select(Account.id, Account.password_hash)
+                              .where(Account.login == login_name)).one_or_none()
+
+
+def _account_if_password_matches(holder: Row | None, password: str) -> Account | None:
+    if not verify_login(holder.password_hash if holder is not None else None, password):
+        return None
+    return db.session.get(Account, holder.id)
+
+
+def _known_device(holder: Account | Row | None) -> str | None:
+    """The id of this browser's device cookie if it was given less than DEVICE_LIFETIME ago
+    at a successful login to the account `holder` (an account, or its id and password hash)
+    while it had its present password; else None, and the attempt is counted as a
+    stranger's. So a cookie forged or expired is no pass, nor one given for another account
+    — a deleted one whose login was handed out again included — nor one given before the
+    password was changed or reset."""
     try:
         known = _device_signer().loads(request.cookies.get(DEVICE_COOKIE, ""),
                                        max_age=int(DEVICE_LIFETIME.total_seconds()))
     except BadSignature:        # SignatureExpired included
         return None
-    if not isinstance(known, dict) or known.get("login") != login_name \
+    if holder is None or not isinstance(known, dict) or known.get("account") != holder.id \
+            or known.get("stamp") != password_stamp(holder.password_hash) \
             or not isinstance(known.get("device"), str):
         return None
     return known["device"]
 
 
-def _remember_device(response, login_name: str) -> None:
-    """Give the browser a new device cookie for `login_name` (it replaces any other)."""
+def _remember_device(response, account: Account) -> None:
+    """Give the browser a new device cookie for `account` with its present password (it
+    replaces any other)."""
     response.set_cookie(
         DEVICE_COOKIE,
-        _device_signer().dumps({"login": login_name, "device": secrets.token_urlsafe(16)}),
+        _device_signer().dumps({"account": account.id,
+                                "stamp": password_stamp(account.password_hash),
+                                "device": secrets.token_urlsafe(16)}),
         max_age=int(DEVICE_LIFETIME.total_seconds()), httponly=True, samesite="Lax",
         secure=current_app.session_interface.get_cookie_secure(current_app))
 
@@ -189,16 +213,12 @@ def _wait_message(wait: timedelta) -> str:
         seconds + 1)
 
 
-def _password_matches(account: Account | None, password: str) -> bool:
-    return verify_login(account.password_hash if account is not None else None, password)
-
-
 def current_password_refusal(password: str) -> str | None:
     """Why the signed-in member's « mot de passe actuel » is refused, else None. Throttled as
     a login is: the current password guards the redirect address and the password itself,
     so a session left open must not let one guess it."""
     attempt = throttle.reserve(current_user.login, _client_address(),
-                               _known_device(current_user.login))
+                               _known_device(current_user))
     if attempt.wait is not None:
         return _wait_message(attempt.wait)
     if not verify_password(current_user.password_hash, password):
@@ -278,7 +298,9 @@ def change_password_view():
                 write_transaction(lambda: change_password(account, form.new.data))
                 _open_session(account)      # every other session has ended
                 flash(gettext("Votre mot de passe a été changé."), "success")
-                return redirect(url_for("home.index"))
+                response = redirect(url_for("home.index"))
+                _remember_device(response, account)     # the old password's is void
+                return response
     status = 400 if form.errors else 200
     return render_template("auth/change_password.html", form=form), status
 

@@ -8,8 +8,9 @@ combination of user and address" describe it. Over the last 15 minutes:
 - one login, from every address: from its 5th failure on, each new attempt must come a delay
   after the previous failure, doubling from 1 second to 1 minute at most. A stranger can slow
   an account down this way, never lock its owner out;
-- a known device, OWASP's "device cookie": a browser that once logged in as this login shows
-  the signed cookie it was then given (portal/auth.py checks it and names the device). Its
+- a known device, OWASP's "device cookie": a browser that once logged in to the account this
+  login names, with its present password, shows the signed cookie it was then given
+  (portal/auth.py checks it and names the device; a new password voids it). Its
   attempts are counted by that device instead of by address and login: after 5 failures it is
   locked until the window has passed, like a pair, and they neither feed nor wait for the
   login's delay — a stranger pacing guesses from changing addresses, who keeps that delay
@@ -56,7 +57,8 @@ class Attempt:
 
 
 def reserve(login: str, client: str, device: str | None = None) -> Attempt:
-    """`device`: the id of the known device the caller recognised for this very login."""
+    """`device`: the id of the known device the caller recognised for the account this very
+    login names."""
     login, client = login[:120], client[:64]
 
     def write() -> int:

@@ -6,13 +6,19 @@ import re
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import select
 
+from directory.accounts import change_password, create_account, school_by_uai
+from directory.db import db
+from directory.models import Account, Profile
+from directory.password_reset import password_stamp
 from portal.auth import DEVICE_COOKIE
 from tests.conftest import DEMO_PASSWORD, login, page_text, post_form
 
-from .test_auth import THROTTLED, add_failures, attempts, login_from
+from .test_auth import THROTTLED, add_failures, attempts, get_account, login_from
 
 WRONG = "Mauvais-mot-2026"
+NEW_PASSWORD = "Nouveau-mot-2026!"
 STRANGERS = [f"203.0.113.{n}" for n in range(40)]
 
 
@@ -30,8 +36,9 @@ def owners_browser(app):
     return browser
 
 
-def logs_in(client, address: str, login_name: str = "zoe.le-gall") -> bool:
-    response = login_from(client, address, login_name)
+def logs_in(client, address: str, login_name: str = "zoe.le-gall",
+            password: str = DEMO_PASSWORD) -> bool:
+    response = login_from(client, address, login_name, password)
     if response.status_code == 302:
         return True
     assert THROTTLED.search(page_text(response)), page_text(response)
@@ -79,8 +86,10 @@ def test_no_device_cookie_after_a_refused_login(app):
 
 
 def forged(app) -> str:
+    """Zoé's device cookie to the letter, signed with another key."""
+    account_id, password_hash = get_account(app, "zoe.le-gall", "id", "password_hash")
     return URLSafeTimedSerializer("not-our-key", salt="preau-known-device").dumps(
-        {"login": "zoe.le-gall", "device": "x" * 22})
+        {"account": account_id, "stamp": password_stamp(password_hash), "device": "x" * 22})
 
 
 def lucas_device(app) -> str:
@@ -132,3 +141,61 @@ def test_the_current_password_check_of_the_owners_browser_is_not_held_up(app, ow
                          environ_base={"REMOTE_ADDR": "192.0.2.50"})
     assert response.status_code == 302, page_text(response)
     assert "Votre mot de passe a été changé." in page_text(owners_browser.get("/"))
+
+
+def change_password_at(browser, address: str) -> None:
+    response = post_form(browser, "/mot-de-passe",
+                         {"current": DEMO_PASSWORD, "new": NEW_PASSWORD,
+                          "confirm": NEW_PASSWORD},
+                         environ_base={"REMOTE_ADDR": address})
+    assert response.status_code == 302, page_text(response)
+
+
+def test_a_device_cookie_given_before_a_password_change_is_no_pass_after_it(app,
+                                                                           owners_browser):
+    """Someone who once logged in with Zoé's stolen password keeps no pass once she has
+    changed it; her own browser, where she changed it, keeps one."""
+    thiefs_browser = app.test_client()
+    assert logs_in(thiefs_browser, "203.0.113.200")
+    logout(thiefs_browser)
+    assert logs_in(owners_browser, "192.0.2.50")
+    change_password_at(owners_browser, "192.0.2.50")
+    logout(owners_browser)
+    add_failures(app, "zoe.le-gall", STRANGERS)
+    assert not logs_in(thiefs_browser, "203.0.113.200", password=NEW_PASSWORD)
+    assert logs_in(owners_browser, "192.0.2.99", password=NEW_PASSWORD)
+
+
+def test_a_password_reset_voids_the_owners_device_cookie(app, owners_browser):
+    """A reset (a link, an administrator) changes the password away from any browser: the
+    cookies given with the old one are no pass."""
+    with app.app_context():
+        change_password(db.session.scalar(select(Account).where(
+            Account.login == "zoe.le-gall")), NEW_PASSWORD)
+        db.session.commit()
+    add_failures(app, "zoe.le-gall", STRANGERS)
+    assert not logs_in(owners_browser, "192.0.2.99", password=NEW_PASSWORD)
+
+
+def create_anouk(app) -> None:
+    with app.app_context():
+        create_account(login="anouk.verdier", first_name="Anouk", last_name="Verdier",
+                       profile=Profile.STUDENT, password=DEMO_PASSWORD,
+                       schools=[school_by_uai("0310024H")])
+        db.session.commit()
+
+
+def test_a_deleted_accounts_device_cookie_is_no_pass_for_the_new_holder_of_its_login(app):
+    """Logins are handed out again once their account is deleted: the old holder's browser
+    is a stranger's to the namesake who gets the login next."""
+    create_anouk(app)
+    old_holders_browser = app.test_client()
+    assert logs_in(old_holders_browser, "192.0.2.80", "anouk.verdier")
+    logout(old_holders_browser)
+    with app.app_context():
+        db.session.delete(db.session.scalar(select(Account).where(
+            Account.login == "anouk.verdier")))
+        db.session.commit()
+    create_anouk(app)
+    add_failures(app, "anouk.verdier", STRANGERS)
+    assert not logs_in(old_holders_browser, "192.0.2.80", "anouk.verdier")
