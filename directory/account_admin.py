@@ -11,6 +11,7 @@ the order of the name index; the number of results is counted up to a cap (`coun
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -80,9 +81,11 @@ def shared_beyond_reach(admin: Account, account=Account) -> sa.ColumnElement[boo
     """`account` also belongs to a school `admin` does not administer (a teacher or a parent
     of two schools): it is not hers alone. Whoever sets what lets one act as an account holds
     it, in the other school too: its password (typed, mailed or on a sheet), its redirect
-    address (where its mail and a new password go), its names and profile. So she sets none
-    of them on such an account, nor erases it (`delete_accounts` takes it out of her schools).
-    The one rule of the account's page, the password pages and the import."""
+    address (where its mail and a new password go), its names and profile; and whoever
+    suspends it, ends its access or reactivates it opens or closes the other school's door.
+    So she does none of that to such an account (`edit_account`, `set_suspended`,
+    `reset_passwords`, the import's `import_plan`), nor erases it (`delete_accounts` takes it
+    out of her schools): it is her classes, groups and pupils she gives it, never who it is."""
     school_ids = administered_school_ids(admin)
     if school_ids is None:
         return false()
@@ -253,19 +256,26 @@ class EditRefused(Exception):
 
 class Refusal(enum.StrEnum):
     SELF = "self"                       # one does not suspend or delete oneself
+    SHARED = "shared"                   # not hers alone (`shared_beyond_reach`)
     NOT_FOUND = "not_found"
 
 
 def set_suspended(admin: Account, accounts: list[Account], suspended: bool) -> list[Refusal]:
-    """Suspend (no login, mail refused 550 5.2.1, absent from pickers) or reactivate.
-    Reactivating an account whose access has ended removes that end, which would otherwise
-    suspend it again (directory.accounts.end_ended_access). Either way its sessions end: a
-    cookie taken before a suspension does not come back with the reactivation."""
+    """Suspend (no login, mail refused 550 5.2.1, absent from pickers) or reactivate, every
+    account but `admin` herself and those not hers alone: one refusal for each left as it
+    was. Reactivating an account whose access has ended removes that end, which would
+    otherwise suspend it again (directory.accounts.end_ended_access). Either way its
+    sessions end: a cookie taken before a suspension does not come back with the
+    reactivation."""
     refusals = []
     now = utcnow()
+    shared = {account.id for account in not_hers_alone(admin, accounts)}
     for account in accounts:
         if account.id == admin.id:
             refusals.append(Refusal.SELF)
+            continue
+        if account.id in shared:
+            refusals.append(Refusal.SHARED)
             continue
         account.suspended = suspended
         end_sessions(account)
@@ -281,19 +291,29 @@ class NewPassword:
     mail_to: str | None          # the verified redirect address it is sent to, else None
 
 
-def reset_passwords(accounts: list[Account], password: str | None = None) -> list[NewPassword]:
-    """A new password that must be changed at next login: the one typed (checked against
-    the policy by the caller), else a generated one. Where it goes: the verified redirect
-    address when there is one, else a printable sheet (the caller shows it)."""
-    passwords = [password or generate_password() for _ in accounts]
-    hashes = hash_temporary_passwords(passwords, generated=password is None)
-    result = []
-    for account, plain, hashed in zip(accounts, passwords, hashes, strict=True):
+@dataclass
+class PasswordReset:
+    new: list[NewPassword]
+    refused: list[Refusal]      # one for each account whose password is left as it was
+
+
+def reset_passwords(admin: Account, accounts: list[Account],
+                    password: str | None = None) -> PasswordReset:
+    """A new password that must be changed at next login, on every account hers alone (the
+    others: Refusal.SHARED): the one typed (checked against the policy by the caller), else
+    a generated one. Where it goes: the verified redirect address when there is one, else a
+    printable sheet (the caller shows it)."""
+    shared = {account.id for account in not_hers_alone(admin, accounts)}
+    kept = [account for account in accounts if account.id not in shared]
+    passwords = [password or generate_password() for _ in kept]
+    hashes = hash_temporary_passwords(passwords, generated=password is None) if kept else []
+    reset = PasswordReset(new=[], refused=[Refusal.SHARED] * len(shared))
+    for account, plain, hashed in zip(kept, passwords, hashes, strict=True):
         account.password_hash = hashed
         account.must_change_password = True
         end_sessions(account)       # a password change ends every session (SPEC §10)
-        result.append(NewPassword(account, plain, account.verified_redirect))
-    return result
+        reset.new.append(NewPassword(account, plain, account.verified_redirect))
+    return reset
 
 
 @dataclass
@@ -370,8 +390,8 @@ class AccountEdit:
 def edit_account(admin: Account, account: Account, edit: AccountEdit) -> None:
     """Change names, profile, class, redirect address, children and the end of access (never
     one already past: suspending is how access stops now); EditRefused when a value cannot
-    be used. Names, profile and redirect address only on an account hers alone
-    (`shared_beyond_reach`)."""
+    be used. Names, profile, redirect address and end of access only on an account hers
+    alone (`shared_beyond_reach`)."""
     first, last = edit.first_name.strip(), edit.last_name.strip()
     if not first or not last:
         raise EditRefused("missing_name")
@@ -380,7 +400,8 @@ def edit_account(admin: Account, account: Account, edit: AccountEdit) -> None:
     address = edit.redirect_address.strip()
     identity_changes = ((first, last) != (account.first_name, account.last_name)
                         or edit.profile != account.profile
-                        or address != (account.redirect_address or ""))
+                        or address != (account.redirect_address or "")
+                        or edit.new_access_end)
     if identity_changes and not_hers_alone(admin, [account]):
         raise EditRefused("shared_account")
     if (first, last) != (account.first_name, account.last_name):
@@ -501,11 +522,22 @@ class NewAccount:
     class_id: int | None = None
     redirect_address: str = ""
     password: str = ""                  # "" → generated
-    #: the key the form carried: the same form sent again finds this account (`created_by_key`)
+    #: the key the form carried, drawn when it was shown: with what the form says of the
+    #: person, it finds the account it already created (`created_by_form`)
     form_key: str = ""
 
 
 CREATION_KEYS_KEPT = timedelta(days=1)
+
+
+def creation_key(new: NewAccount) -> str:
+    """The form's key with the person it creates: a double click (the same form, the same
+    person) finds the first account; the same form sent again for someone else (after the
+    browser's « Précédent ») creates theirs. The password is left out: the same person with
+    another password typed is still the same person."""
+    said = [new.form_key, str(new.school.id), new.first_name.strip(), new.last_name.strip(),
+            new.profile.value, str(new.class_id or ""), new.redirect_address.strip()]
+    return hashlib.sha256("\n".join(said).encode()).hexdigest()
 
 
 def login_of(school: School, first_name: str, last_name: str) -> str:
@@ -539,19 +571,21 @@ def create_by_hand(admin: Account, new: NewAccount) -> tuple[Account, str]:
         now = utcnow()
         db.session.execute(delete(AccountCreation).where(
             AccountCreation.created_at < now - CREATION_KEYS_KEPT))
-        db.session.add(AccountCreation(author_id=admin.id, form_key=new.form_key,
+        db.session.add(AccountCreation(author_id=admin.id, form_key=creation_key(new),
                                        account_id=account.id, created_at=now))
         db.session.flush()
     return account, password
 
 
-def created_by_key(admin: Account, form_key: str) -> Account | None:
-    """The account `admin`'s « Créer un compte » form with this key created, if it did."""
-    if not form_key:
+def created_by_form(admin: Account, new: NewAccount) -> Account | None:
+    """The account `admin`'s « Créer un compte » form already created for this person, if it
+    did (`creation_key`)."""
+    if not new.form_key:
         return None
     return db.session.scalar(select(Account).join(
         AccountCreation, AccountCreation.account_id == Account.id).where(
-        AccountCreation.author_id == admin.id, AccountCreation.form_key == form_key))
+        AccountCreation.author_id == admin.id,
+        AccountCreation.form_key == creation_key(new)))
 
 
 UPLOADS_KEPT = timedelta(days=2)

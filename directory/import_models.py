@@ -35,10 +35,12 @@ class AccountImport(db.Model):
 
 
 class AccountCreation(db.Model):
-    """The key of a « Créer un compte » form that created an account: the same form sent again
-    (a double click, a reload) finds that account instead of creating a second one. Two
-    sendings at once on PostgreSQL: the second waits on the first's login, then fails, and
-    finds the first's account by this key (account_admin.created_by_key). Kept a day."""
+    """The key of a « Créer un compte » form that created an account, hashed with the person
+    it names (account_admin.creation_key): the same form sent again (a double click, a reload)
+    finds that account instead of creating a second one, while the form sent back for someone
+    else creates theirs. Two sendings at once on PostgreSQL: the second waits on the first's
+    login, then fails, and finds the first's account by this key
+    (account_admin.created_by_form). Kept a day."""
 
     __tablename__ = "account_creation"
     author_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from directory import account_admin as rules
-from directory.account_admin import Activity, AdminFilters, EditRefused
+from directory.account_admin import Activity, AdminFilters, EditRefused, Refusal
 from directory.account_file import DAY_FORMAT
 from directory.clock import end_of_local_day, last_local_day
 from directory.db import db
@@ -137,15 +137,33 @@ def bulk():
     refused = rules.set_suspended(current_user, accounts, suspend)
     db.session.commit()
     done = len(accounts) - len(refused)
-    flash((ngettext("%(num)d compte suspendu.", "%(num)d comptes suspendus.", done) if suspend
-           else ngettext("%(num)d compte réactivé.", "%(num)d comptes réactivés.", done))
-          + (" " + _own_account_refused(suspend) if refused else ""), "success")
+    said = [ngettext("%(num)d compte suspendu.", "%(num)d comptes suspendus.", done) if suspend
+            else ngettext("%(num)d compte réactivé.", "%(num)d comptes réactivés.", done)]
+    if Refusal.SELF in refused:
+        said.append(_own_account_refused(suspend))
+    shared = refused.count(Refusal.SHARED)
+    if shared:
+        said.append(_shared_left_out(shared, suspend))
+    flash(" ".join(said), "success" if done else "warning")
     return redirect(back, code=303)
 
 
 def _own_account_refused(suspend: bool) -> str:
     return gettext("Vous ne pouvez pas suspendre votre propre compte.") if suspend \
         else gettext("Vous ne pouvez pas réactiver votre propre compte.")
+
+
+def _shared_left_out(number: int, suspend: bool) -> str:
+    """Why `number` accounts were left as they were (Refusal.SHARED)."""
+    if suspend:
+        return ngettext("%(num)d compte appartient aussi à un établissement que vous "
+                        "n'administrez pas : il n'est pas suspendu.",
+                        "%(num)d comptes appartiennent aussi à un établissement que vous "
+                        "n'administrez pas : ils ne sont pas suspendus.", number)
+    return ngettext("%(num)d compte appartient aussi à un établissement que vous "
+                    "n'administrez pas : il n'est pas réactivé.",
+                    "%(num)d comptes appartiennent aussi à un établissement que vous "
+                    "n'administrez pas : ils ne sont pas réactivés.", number)
 
 
 def _account_or_404(account_id: int):
@@ -223,7 +241,8 @@ def _edit_refusal(refused: EditRefused) -> str:
                                login=refused.params.get("login", "")),
         "shared_account": gettext("Ce compte appartient aussi à un établissement que vous "
                                   "n'administrez pas : vous ne pouvez changer ni son nom, ni "
-                                  "son profil, ni son adresse de redirection."),
+                                  "son profil, ni son adresse de redirection, ni son dernier "
+                                  "jour d'accès."),
         "own_access_end": gettext("Vous ne pouvez pas limiter votre propre accès."),
         "access_end_past": gettext("Le dernier jour d'accès ne peut pas être déjà passé : "
                                    "pour arrêter l'accès maintenant, suspendez le compte."),
@@ -238,8 +257,14 @@ def suspension(account_id: int):
     if not form.validate_on_submit():
         abort(400)
     suspend = form.suspendre.data == "1"
-    if rules.set_suspended(current_user, [target], suspend):
+    refused = rules.set_suspended(current_user, [target], suspend)
+    if Refusal.SELF in refused:
         flash(_own_account_refused(suspend), "warning")
+    elif refused:
+        flash(gettext("Ce compte appartient aussi à un établissement que vous n'administrez "
+                      "pas : seul un administrateur de tous ses établissements peut le "
+                      "suspendre ou le réactiver ; pour le retirer du vôtre, supprimez-le."),
+              "warning")
     else:
         db.session.commit()
         flash(gettext("Compte de %(name)s suspendu : il ne peut plus se connecter et les "
@@ -270,21 +295,18 @@ def password(account_id: int):
 
 def reset_and_report(accounts, *, mode: str, password: str | None = None):
     """New passwords: mailed to verified redirect addresses (mode "envoyer"), else printed
-    on sheets; a typed one is only confirmed (the administrator hands it over). Never for an
-    account that is not the administrator's alone (rules.shared_beyond_reach)."""
-    shared = rules.not_hers_alone(current_user, accounts)
-    if shared:
+    on sheets; a typed one is only confirmed (the administrator hands it over)."""
+    reset = rules.reset_passwords(current_user, accounts, password)
+    if reset.refused:
         flash(ngettext("%(num)d compte appartient aussi à un établissement que vous "
                        "n'administrez pas : son mot de passe n'est pas changé.",
                        "%(num)d comptes appartiennent aussi à un établissement que vous "
                        "n'administrez pas : leur mot de passe n'est pas changé.",
-                       len(shared)), "warning")
-        kept = [account for account in accounts if account not in shared]
-        if not kept:
-            return redirect(url_for(".account", account_id=accounts[0].id)
-                            if len(accounts) == 1 else url_for(".accounts"), code=303)
-        accounts = kept
-    results = rules.reset_passwords(accounts, password)
+                       len(reset.refused)), "warning")
+    results = reset.new
+    if not results:
+        return redirect(url_for(".account", account_id=accounts[0].id)
+                        if len(accounts) == 1 else url_for(".accounts"), code=303)
     mails = [new for new in results if mode == "envoyer" and new.mail_to]
     send_passwords([{"to": new.mail_to, "name": new.account.full_name,
                      "login": new.account.login, "password": new.password} for new in mails])
@@ -294,7 +316,7 @@ def reset_and_report(accounts, *, mode: str, password: str | None = None):
     mailed = len(results) - len(sheets) if mode != "saisir" else 0
     if mode == "saisir":
         flash(gettext("Mot de passe de %(name)s changé : il devra le changer à la prochaine "
-                      "connexion.", name=accounts[0].full_name), "success")
+                      "connexion.", name=results[0].account.full_name), "success")
     elif mailed:
         flash(ngettext("%(num)d mot de passe envoyé par courriel.",
                        "%(num)d mots de passe envoyés par courriel.", mailed), "success")
@@ -302,7 +324,7 @@ def reset_and_report(accounts, *, mode: str, password: str | None = None):
         return render_template("admin/sheets.html", sheets=sheets,
                                classes=rules.administered_classes_by_account(
                                    current_user, [s.account.id for s in sheets]))
-    target = url_for(".account", account_id=accounts[0].id) if len(accounts) == 1 \
+    target = url_for(".account", account_id=results[0].account.id) if len(accounts) == 1 \
         else url_for(".accounts")
     return redirect(target, code=303)
 
@@ -354,7 +376,15 @@ def new_account():
     schools = rules.administered_schools(current_user)
     form.etablissement.choices = [choice(str(s.id), f"{s.name} ({s.uai})") for s in schools]
     if form.validate_on_submit():
-        first = rules.created_by_key(current_user, form.cle.data or "")
+        school = rules.administered_school(current_user, int(form.etablissement.data))
+        if school is None:
+            abort(404)
+        new = rules.NewAccount(
+            school=school, first_name=form.prenom.data, last_name=form.nom.data,
+            profile=Profile(form.profil.data), redirect_address=form.redirection.data or "",
+            password=form.mot_de_passe.data if form.envoi.data == "saisir" else "",
+            form_key=form.cle.data or "")
+        first = rules.created_by_form(current_user, new)
         if first is not None:
             return _created_already(first)
         if form.envoi.data == "envoyer" and not form.redirection.data:
@@ -363,14 +393,6 @@ def new_account():
         elif form.envoi.data == "saisir" and not form.mot_de_passe.data:
             form.mot_de_passe.errors.append(gettext("Saisissez le mot de passe."))
         else:
-            school = rules.administered_school(current_user, int(form.etablissement.data))
-            if school is None:
-                abort(404)
-            new = rules.NewAccount(
-                school=school, first_name=form.prenom.data, last_name=form.nom.data,
-                profile=Profile(form.profil.data), redirect_address=form.redirection.data or "",
-                password=form.mot_de_passe.data if form.envoi.data == "saisir" else "",
-                form_key=form.cle.data or "")
             try:
                 created, plain = rules.create_by_hand(current_user, new)
                 if form.envoi.data == "envoyer":
@@ -383,7 +405,7 @@ def new_account():
             except IntegrityError:
                 # the same form sent twice at once: the other sending created it first
                 db.session.rollback()
-                first = rules.created_by_key(current_user, new.form_key)
+                first = rules.created_by_form(current_user, new)
                 if first is None:
                     raise
                 return _created_already(first)

@@ -99,12 +99,12 @@ def test_suspended_cannot_be_found_by_others_nor_written_to(region_admin):
 
 def test_reset_password_forces_a_change_and_says_where_it_goes(region_admin):
     claire, zoe = by_login("claire.bernard"), by_login("zoe.le-gall")
-    results = rules.reset_passwords([claire, zoe])
+    results = rules.reset_passwords(region_admin, [claire, zoe]).new
     db.session.commit()
     assert [r.mail_to for r in results] == ["claire.bernard@example.net", None]
     assert verify_password(claire.password_hash, results[0].password)
     assert claire.must_change_password and zoe.must_change_password
-    typed = rules.reset_passwords([zoe], "Nouveau-2026")
+    typed = rules.reset_passwords(region_admin, [zoe], "Nouveau-2026").new
     assert typed[0].password == "Nouveau-2026" and verify_password(zoe.password_hash,
                                                                    "Nouveau-2026")
 
