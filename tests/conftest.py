@@ -349,3 +349,15 @@ def staff(logged_in):
 @pytest.fixture
 def admin(logged_in):
     return logged_in("admin")
+
+
+@pytest.fixture
+def school_admin(app, logged_in):
+    """Paul, made administrator of his school's accounts, logged in."""
+    from directory.models import Account
+
+    with app.app_context():
+        paul = db.session.scalar(sa.select(Account).where(Account.login == "paul.durand"))
+        paul.is_school_admin = True
+        db.session.commit()
+    return logged_in("paul.durand")

@@ -13,11 +13,12 @@ from directory.account_import import apply_import, plan_import
 from directory.accounts import school_by_uai
 from directory.db import db
 from directory.enums import GroupKind, Profile
-from directory.models import Account, AccountSchool, Group, GroupMember, ParentLink, School
+from directory.models import Account, Group, GroupMember, ParentLink, School
 from directory.naming import search_key
 from tests.conftest import make_app, missing, session_database_url
 
 from .account_files import utf8_bom_moodle
+from .test_account_import import _of_school
 
 HEADER = ("lastname", "firstname", "profile", "class", "email", "idnumber", "parent of")
 
@@ -39,14 +40,6 @@ def school(ctx):
 
 def _account(login: str) -> Account:
     return db.session.scalar(select(Account).where(Account.login == login))
-
-
-def _of_school(uai: str, profile: Profile, nth: int = 0) -> Account:
-    return db.session.scalar(
-        select(Account).join(AccountSchool, AccountSchool.account_id == Account.id)
-        .join(School, School.id == AccountSchool.school_id)
-        .where(School.uai == uai, Account.profile == profile).order_by(Account.id)
-        .offset(nth).limit(1))
 
 
 def _school_admin(login: str) -> Account:

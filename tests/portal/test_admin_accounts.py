@@ -40,15 +40,6 @@ def other_school_login(app) -> str:
             .where(School.uai == "0310002C").limit(1))
 
 
-@pytest.fixture
-def school_admin(app, logged_in):
-    with app.app_context():
-        paul = db.session.scalar(select(Account).where(Account.login == "paul.durand"))
-        paul.is_school_admin = True
-        db.session.commit()
-    return logged_in("paul.durand")
-
-
 def table_logins(page) -> list[str]:
     return [tr.all("td")[2].text for tr in page.one("table", class_="accounts")
             .one("tbody").all("tr")]

@@ -27,15 +27,6 @@ def account(app, login: str) -> Account | None:
         return found
 
 
-@pytest.fixture
-def school_admin(app, logged_in):
-    with app.app_context():
-        paul = db.session.scalar(select(Account).where(Account.login == "paul.durand"))
-        paul.is_school_admin = True
-        db.session.commit()
-    return logged_in("paul.durand")
-
-
 def _other_school(app) -> tuple[int, str]:
     with app.app_context():
         other = db.session.scalar(select(School).where(School.uai == "0310002C"))
