@@ -17,14 +17,7 @@ from tests.conftest import csrf_token, post_form
 from tests.directory.account_files import excel_fr
 
 from .annuaire_helpers import html, messages, school_id
-
-
-def account(app, login: str) -> Account | None:
-    with app.app_context():
-        found = db.session.scalar(select(Account).where(Account.login == login))
-        if found is not None:
-            db.session.expunge(found)
-        return found
+from .test_admin_accounts import account
 
 
 def _other_school(app) -> tuple[int, str]:
@@ -139,7 +132,8 @@ def test_a_school_admin_sees_only_her_schools_classes_and_children(school_admin,
             GroupMember.account_id == claire_id, Group.kind == GroupKind.CLASS,
             School.uai == "0310024H").limit(1))
     parent_page = html(school_admin.get(f"/administration/comptes/{joseph_id}"))
-    assert child_login not in parent_page.one("dl", class_="account-facts").text
+    parent_facts = parent_page.one("dl", class_="account-facts").text
+    assert "zoe.le-gall" in parent_facts and child_login not in parent_facts
     claire_page = html(school_admin.get(f"/administration/comptes/{claire_id}"))
     facts = claire_page.one("dl", class_="account-facts").text
     assert own_class in facts and other_class not in facts
