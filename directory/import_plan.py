@@ -3,20 +3,23 @@ do — create, update (and what), unchanged, or an error with its reason — and
 new account gets, read from the database without writing anything.
 
 Matching: a row with an external id is the account with that id (anywhere in the region: a
-parent may already belong to another school); without one, the account of this school with
-the same name (folded) and profile, if there is exactly one. Every read is one query per
-chunk of rows (IN lists of at most `CHUNK` values): the cost follows the file, never the
-size of the region.
+parent may already belong to another school); without one, or with one no account has yet,
+the account of this school with the same name (folded) and profile, if there is exactly one
+(for a pupil with several, the one already in the row's classes) and no other row of the
+file would be it too. Every read is one query per chunk of rows (IN lists of at most `CHUNK`
+values): the cost follows the file, never the size of the region.
 
 An import changes only what its author (`importer`; None: the command line's operator, who
 has the whole region) administers (account_admin.scope_condition): a row about anyone else
-is an error, another school's parent included (a school administrator's file does not bring
-him into hers: she would then set his password). A row about an account that also belongs to
-a school she does not administer (account_admin.shared_beyond_reach) may place it in her
-classes and groups and give it her pupils, not change its names, profile, email, external id
-or end of access. An administrator's file names children among the pupils she administers
-(or the file's new ones), so it cannot link a parent to another school's pupil nor to an
-administrator; the operator's, among the region's pupils.
+is an error, except a parent of another school (never an administrator) whom the row gives a
+pupil of this school, one she administers or one the file creates: he joins it as he is
+(SPEC §1). A row about an account that also belongs to a school she does not administer
+(account_admin.shared_beyond_reach), that parent included, may place it in her classes and
+groups and give it her pupils, not change its names, profile, email, external id or end of
+access: those are left as they are, with a note. An administrator's file names children
+among the pupils she administers (or the pupils the file creates), so it cannot link a
+parent to another school's pupil nor to an administrator; the operator's, among the
+region's pupils.
 
 A class cell may name several classes, separated by commas (as the export writes a teacher's
 « 4A, 4B »): the account's classes in this school become exactly those.
@@ -127,48 +130,59 @@ def profile_of(text: str) -> Profile | None:
 def plan_rows(school: School, file: AccountFile, rows: Sequence[FileRow],
               create_classes: bool, importer: Account | None = None) -> list[RowPlan]:
     """The plans of `rows` (all of the file, or one batch of it); duplicates are looked for
-    in the whole file, the database only for `rows`."""
-    first_lines, namesakes = _first_occurrences(file.rows), _namesakes(file.rows)
+    in the whole file, the database only for `rows` (and the file's rows of their names)."""
+    people = {row.line: _person(row) for row in file.rows}
+    first_lines = _first_occurrences(file.rows, people)
+    namesakes = _namesakes(file.rows, people)
     plans = [_checked(row, first_lines, namesakes) for row in rows]
     valid = [plan for plan in plans if not plan.errors]
-    matches = _match(school, valid)
     groups = school_groups(school.id)
+    matches = _match(school, valid, file.rows, people, first_lines, groups)
     matched_ids = [account.id for account in matches.values() if account is not None]
     memberships = _memberships(school.id, matched_ids)
     in_school = _in_school(school.id, matched_ids)
     children = _children(matched_ids)
     refs = child_refs([ref for plan in valid for ref in plan.row.parent_of], school.id,
                       importer)
-    file_ids = {row.external_id for row in file.rows if row.external_id}
     outside, shared = _outside_reach(importer, matched_ids), _shared(importer, matched_ids)
-    for plan in valid:
+    # A child the file names but the database does not have yet must be one of the file's
+    # pupils that applying creates, so the rows naming children are decided last (the
+    # parents are applied after the pupils too: account_import.application_order).
+    creatable: set[str] = set()
+    for plan in sorted(valid, key=lambda plan: bool(plan.row.parent_of)):
         _decide(plan, matches.get(id(plan)), groups, memberships, in_school, children,
-                refs, file_ids, create_classes, outside, shared)
+                refs, creatable, create_classes, outside, shared)
+        if plan.profile == Profile.STUDENT and plan.fate != Fate.ERROR and \
+                plan.row.external_id:
+            creatable.add(plan.row.external_id)
     _give_logins(school, [plan for plan in valid if plan.fate == Fate.CREATE])
     return plans
 
 
-def _first_occurrences(rows: Iterable[FileRow]) -> dict[int, int]:
+def _person(row: FileRow) -> tuple[str, Profile | None]:
+    """Who a row is without its external id: folded name and profile."""
+    return search_key(row.first_name, row.last_name)[0], profile_of(row.profile)
+
+
+def _first_occurrences(rows: Iterable[FileRow], people: dict[int, tuple]) -> dict[int, int]:
     """line of a row → line of the first row of the file with the same identity."""
     first: dict[tuple, int] = {}
     result = {}
     for row in rows:
         key = ("id", row.external_id) if row.external_id else (
-            "name", search_key(row.first_name, row.last_name)[0], profile_of(row.profile),
-            _classes_key(row))
+            "name", *people[row.line], _classes_key(row))
         result[row.line] = first.setdefault(key, row.line)
     return result
 
 
-def _namesakes(rows: Iterable[FileRow]) -> dict[int, int]:
+def _namesakes(rows: Iterable[FileRow], people: dict[int, tuple]) -> dict[int, int]:
     """line of a row without external id → the first line with the same name and profile
     in another class (with an id or not). Matched by name, such a row would be the other's
     account (the first batch would create it, the next move it to the other's class, and so
     at every import): it needs an id."""
     by_name: dict[tuple, list[FileRow]] = defaultdict(list)
     for row in rows:
-        by_name[(search_key(row.first_name, row.last_name)[0],
-                 profile_of(row.profile))].append(row)
+        by_name[people[row.line]].append(row)
     result = {}
     for same in by_name.values():
         for row in same:
@@ -242,34 +256,78 @@ _EXISTING_COLUMNS = (Account.id, Account.login, Account.external_id, Account.fir
                      Account.access_ends_at, Account.is_admin, Account.is_school_admin)
 
 
-def _match(school: School, plans: list[RowPlan]) -> dict[int, _Existing | None]:
-    """id(plan) → the account the row is about (None: a new one). Ambiguities are errors."""
+def _match(school: School, plans: list[RowPlan], file_rows: Sequence[FileRow],
+           people: dict[int, tuple], first_lines: dict[int, int],
+           groups: dict[tuple[GroupKind, str], int]) -> dict[int, _Existing | None]:
+    """id(plan) → the account the row is about (None: a new one). Ambiguities are errors.
+
+    A row whose external id no account has yet falls back on the name, as a row without
+    one. Two rows of the file (in this batch or not) that would so both be the same account
+    are both refused: applied, the account would get both rows' children and classes, and
+    the last one's id."""
+    wanted = {people[plan.row.line] for plan in plans}
+    rows = [row for row in file_rows if people[row.line] in wanted]   # the plans' included
     by_id: dict[str, _Existing] = {}
-    for chunk in chunks(sorted({p.row.external_id for p in plans if p.row.external_id})):
-        for row in db.session.execute(select(*_EXISTING_COLUMNS)
-                                      .where(Account.external_id.in_(chunk))):
-            by_id[row.external_id] = _Existing(*row)
-    unmatched = [p for p in plans if p.row.external_id not in by_id]
-    by_name: dict[tuple[str, Profile], list[_Existing]] = defaultdict(list)
-    keys = sorted({search_key(p.row.first_name, p.row.last_name)[0] for p in unmatched})
-    for chunk in chunks(keys):
+    for chunk in chunks(sorted({row.external_id for row in rows if row.external_id})):
+        for found in db.session.execute(select(*_EXISTING_COLUMNS)
+                                        .where(Account.external_id.in_(chunk))):
+            by_id[found.external_id] = _Existing(*found)
+    by_name: dict[tuple, list[_Existing]] = defaultdict(list)
+    names = sorted({people[row.line][0] for row in rows if row.external_id not in by_id})
+    for chunk in chunks(names):
         query = (select(Account.search_name, *_EXISTING_COLUMNS)
                  .join(AccountSchool, AccountSchool.account_id == Account.id)
                  .where(AccountSchool.school_id == school.id, Account.search_name.in_(chunk)))
-        for row in db.session.execute(query):
-            by_name[(row[0], row.profile)].append(_Existing(*row[1:]))
+        for found in db.session.execute(query):
+            by_name[(found[0], found.profile)].append(_Existing(*found[1:]))
+    candidates = {row.line: [a for a in by_name.get(people[row.line], ())
+                             if a.external_id is None or not row.external_id]
+                  for row in rows if row.external_id not in by_id}
+    _narrow_by_class(school, rows, people, candidates, groups)
+    takers: dict[int, set[int]] = defaultdict(set)     # account id → rows (first lines)
+    for line, accounts in candidates.items():
+        if len(accounts) == 1:
+            takers[accounts[0].id].add(first_lines[line])
     matches: dict[int, _Existing | None] = {}
     for plan in plans:
+        line = plan.row.line
         if plan.row.external_id in by_id:
             matches[id(plan)] = by_id[plan.row.external_id]
             continue
-        key = (search_key(plan.row.first_name, plan.row.last_name)[0], plan.profile)
-        candidates = [a for a in by_name.get(key, ())
-                      if a.external_id is None or not plan.row.external_id]
-        if len(candidates) > 1:
-            plan.error("ambiguous", count=len(candidates))
-        matches[id(plan)] = candidates[0] if len(candidates) == 1 else None
+        accounts = candidates[line]
+        if len(accounts) > 1:
+            without_id = sum(a.external_id is None for a in accounts)
+            if without_id > 1:      # an id on the row would not tell them apart either
+                plan.error("ambiguous_without_ids", count=without_id)
+            else:
+                plan.error("ambiguous", count=len(accounts))
+        elif accounts and len(takers[accounts[0].id]) > 1:
+            other = min(takers[accounts[0].id] - {first_lines[line]})
+            plan.error("namesake_account", line=other)
+        matches[id(plan)] = accounts[0] if len(accounts) == 1 else None
     return matches
+
+
+def _narrow_by_class(school: School, rows: list[FileRow], people: dict[int, tuple],
+                     candidates: dict[int, list[_Existing]],
+                     groups: dict[tuple[GroupKind, str], int]) -> None:
+    """A pupil's row with several namesakes in the school: the one already in the row's
+    classes, if there is exactly one."""
+    rows_by_line = {row.line: row for row in rows}
+    torn = [line for line, accounts in candidates.items() if len(accounts) > 1
+            and people[line][1] == Profile.STUDENT and rows_by_line[line].classes]
+    if not torn:
+        return
+    memberships = _memberships(school.id, sorted({a.id for line in torn
+                                                  for a in candidates[line]}))
+    for line in torn:
+        wanted = {groups.get((GroupKind.CLASS, header_key(name)))
+                  for name in rows_by_line[line].classes}
+        inside = [a for a in candidates[line]
+                  if {g for g, kind in memberships.get(a.id, {}).items()
+                      if kind == GroupKind.CLASS} == wanted]
+        if len(inside) == 1:
+            candidates[line] = inside
 
 
 def school_groups(school_id: int) -> dict[tuple[GroupKind, str], int]:
@@ -353,12 +411,14 @@ def child_refs(refs: list[str], school_id: int, importer: Account | None) -> dic
 
 
 def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_school,
-            children, refs, file_ids, create_classes: bool, outside: set[int],
+            children, refs, creatable: set[str], create_classes: bool, outside: set[int],
             shared: set[int]) -> None:
     if plan.errors:
         return
     row = plan.row
-    if existing is not None and existing.id in outside:
+    joining = existing is not None and existing.id in outside and \
+        _may_join(plan, existing, refs, creatable)
+    if existing is not None and existing.id in outside and not joining:
         plan.error("not_administered")
         return
     for name in row.classes:
@@ -381,7 +441,7 @@ def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_s
     for ref in row.parent_of:
         if ref in refs:
             plan.child_ids.append(refs[ref])
-        elif ref not in file_ids:
+        elif ref not in creatable:
             plan.error("child_not_found", ref=ref)
     current_end = existing.access_ends_at if existing else None
     if access_end_refused(current_end, plan.access_ends_at):
@@ -399,9 +459,12 @@ def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_s
     plan.account_id, plan.login = existing.id, existing.login
     changes = plan.changes
     _identity_changes(plan, existing)
-    if changes and existing.id in shared:     # not hers alone: she does not set who he is
-        plan.error("not_administered")
-        return
+    if joining:
+        plan.notes.append(Reason("other_school_parent"))
+    elif changes and existing.id in shared:
+        plan.notes.append(Reason("shared_identity_kept"))
+    if joining or existing.id in shared:     # not hers alone: she does not set who he is
+        changes.clear()
     if existing.id not in in_school:
         changes.append("school")
     mine = memberships.get(existing.id, {})
@@ -418,6 +481,17 @@ def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_s
     if row.password:
         plan.notes.append(Reason("password_kept"))
     plan.fate = Fate.UPDATE if changes else Fate.UNCHANGED
+
+
+def _may_join(plan: RowPlan, existing: _Existing, refs, creatable: set[str]) -> bool:
+    """Another school's parent (never an administrator) joins this one for a child of it
+    (SPEC §1: a parent belongs to the schools of his children): a pupil of this school whom
+    the importer administers, or one the file creates. He joins as he is (names, profile,
+    address, password, end of access: another school's to set); this school then gives him
+    its children, classes and groups only (account_admin.shared_beyond_reach)."""
+    return (plan.profile == existing.profile == Profile.PARENT
+            and not (existing.is_admin or existing.is_school_admin)
+            and any(ref in refs or ref in creatable for ref in plan.row.parent_of))
 
 
 def _identity_changes(plan: RowPlan, existing: _Existing) -> None:

@@ -151,11 +151,27 @@ WORDING: dict[str, str] = {
                    "ajoutez un identifiant externe pour les distinguer"),
     "ambiguous": N_("%(count)d comptes de l'établissement portent ce nom : ajoutez un "
                     "identifiant externe"),
+    "ambiguous_without_ids": N_("%(count)d comptes de l'établissement portent ce nom et ce "
+                                "profil sans identifiant externe : l'import ne peut pas savoir "
+                                "lequel est celui de cette ligne. Supprimez le compte en "
+                                "double, ou corrigez sur sa page le nom de celui qui n'est pas "
+                                "cette personne, puis importez à nouveau le fichier"),
+    "namesake_account": N_("un compte de l'établissement sans identifiant externe porte ce "
+                           "nom et ce profil, comme la ligne %(line)d : l'import ne peut pas "
+                           "savoir à laquelle des deux il correspond. Importez d'abord un "
+                           "fichier ne contenant que sa ligne (le compte en prendra "
+                           "l'identifiant externe), puis ce fichier"),
     "unknown_class": N_("classe inconnue « %(name)s »"),
-    "child_not_found": N_("enfant introuvable « %(ref)s » (dans l'établissement ou le "
-                          "fichier)"),
+    "child_not_found": N_("enfant introuvable « %(ref)s » : ce n'est ni un élève de "
+                          "l'établissement, ni une ligne d'élève acceptée du fichier"),
     "not_administered": N_("compte d'un administrateur ou d'un autre établissement : vous ne "
                            "l'administrez pas, l'import ne le modifie pas"),
+    "other_school_parent": N_("parent déjà inscrit dans un autre établissement : il rejoint "
+                              "celui-ci, ses nom, profil et courriel restent ceux qu'il a"),
+    "shared_identity_kept": N_("compte partagé avec un autre établissement : ses nom, "
+                               "prénom, profil, courriel, identifiant externe et dernier jour "
+                               "d'accès restent ceux qu'il a, seuls classe, groupes et enfants "
+                               "sont repris du fichier"),
     "class_created": N_("la classe « %(name)s » sera créée"),
     "group_created": N_("le groupe « %(name)s » sera créé"),
     "parent_without_email": N_("parent sans courriel : pas d'adresse de redirection, les "

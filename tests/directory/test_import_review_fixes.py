@@ -124,24 +124,30 @@ def test_a_third_namesake_gets_3_on_a_database_with_a_linguistic_collation(
 
 # 2. Another school's accounts ---------------------------------------------------------------
 
-def test_another_schools_parent_does_not_join_through_parent_of(school):
+def test_another_schools_parent_joins_through_parent_of_as_he_is(school):
     """A school administrator's file naming another school's parent (by his external id)
-    « parent de » one of her pupils brought him into her school; she could then set his
-    password. The row is refused and nothing changes."""
+    « parent de » one of her pupils brought him into her school, where she could then set
+    his password. He still joins (SPEC §1: a parent belongs to the schools of his children),
+    with the child and nothing else: his names stay his school's, and the account is no
+    longer hers alone (tests/directory/test_import_matching_fixes.py: nor his email and
+    password)."""
     paul = _school_admin("paul.durand")
     parent = _of_school("0310002C", Profile.PARENT)
     parent.external_id = "B-P-1"
     db.session.flush()
+    names = (parent.first_name, parent.last_name)
     data = utf8_bom_moodle([["Autre", "Nom", "parent", "", "", "B-P-1", "zoe.le-gall"]],
                            header=HEADER)
-    assert _fates(plan_import(school, data, importer=paul)) == [
-        (2, "error", ["not_administered"])]
-    assert apply_import(school, read_account_file(data), importer=paul) == (0, 0)
+    plan = plan_import(school, data, importer=paul)
+    assert _fates(plan) == [(2, "update", [])]
+    assert sorted(plan.rows[0].changes) == ["children", "school"]
+    assert apply_import(school, read_account_file(data), importer=paul) == (0, 1)
     db.session.refresh(parent)
-    assert school.id not in {s.id for s in parent.schools}
+    assert (parent.first_name, parent.last_name) == names
+    assert school.id in {s.id for s in parent.schools}
     assert db.session.scalar(select(ParentLink).where(
         ParentLink.parent_id == parent.id, ParentLink.child_id == _account("zoe.le-gall").id)) \
-        is None
+        is not None
 
 
 def test_a_refused_child_row_lets_no_parent_join_either(school):
@@ -158,8 +164,10 @@ def test_a_refused_child_row_lets_no_parent_join_either(school):
 
 
 def test_an_import_does_not_change_the_email_of_an_account_shared_with_another_school(school):
-    """Claire teaches in both schools: Paul's file may keep her in his classes, not redirect
-    her mail (and the new passwords it would carry) to another address."""
+    """Claire teaches in both schools: Paul's file may place her in his classes, not redirect
+    her mail (and the new passwords it would carry) to another address. The row was refused
+    whole, her class with it; now the email is left as it is, with a note, and the class
+    applied."""
     paul = _school_admin("paul.durand")
     claire = _account("claire.bernard")
     claire.schools.append(school_by_uai("0310002C"))
@@ -169,13 +177,15 @@ def test_an_import_does_not_change_the_email_of_an_account_shared_with_another_s
     same = utf8_bom_moodle([[claire.last_name, claire.first_name, "teacher", "", "",
                              "T-C-1", ""]], header=HEADER)
     assert _fates(plan_import(school, same, importer=paul)) == [(2, "unchanged", [])]
-    data = utf8_bom_moodle([[claire.last_name, claire.first_name, "teacher", "",
+    data = utf8_bom_moodle([[claire.last_name, claire.first_name, "teacher", "3A",
                              "pirate@example.org", "T-C-1", ""]], header=HEADER)
-    assert _fates(plan_import(school, data, importer=paul)) == [
-        (2, "error", ["not_administered"])]
+    plan = plan_import(school, data, importer=paul)
+    assert _fates(plan) == [(2, "update", [])] and plan.rows[0].changes == ["class"]
+    assert [n.code for n in plan.rows[0].notes] == ["shared_identity_kept"]
     apply_import(school, read_account_file(data), importer=paul)
     db.session.refresh(claire)
     assert claire.redirect_address == before
+    assert _classes(claire, school) == {"3A"}
 
 
 # 5. NUL -------------------------------------------------------------------------------------
