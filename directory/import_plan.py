@@ -26,73 +26,26 @@ A class cell may name several classes, separated by commas (as the export writes
 """
 from __future__ import annotations
 
-import enum
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 
 from .account_admin import scope_condition, shared_beyond_reach
-from .account_file import DAY_FORMATS, HEADER_NAMES, AccountFile, FileRow, header_key
+from .account_file import AccountFile, FileRow, header_key
 from .accounts import access_end_refused
 from .allocation import next_free, taken_variants
-from .clock import end_of_local_day
 from .db import db
 from .enums import GroupKind, Profile
-from .groups import NAME_MAX as GROUP_NAME_MAX
-from .groups import name_too_long as group_name_too_long
+from .import_rows import Fate, RowPlan, checked, first_occurrences, namesakes, person
+from .import_rows import profile_of as profile_of  # account_import reads it from here
 from .models import Account, AccountSchool, Group, GroupMember, ParentLink, School
-from .naming import login_for, search_key
-from .passwords import POLICY, policy_errors
+from .naming import login_for
 from .wording import Reason
 
 CHUNK = 500
-LIMITS = {"first_name": 100, "last_name": 100, "email": 254, "external_id": 64,
-          "password": 200}
-
-PROFILE_WORDS = {
-    "eleve": Profile.STUDENT, "eleves": Profile.STUDENT, "student": Profile.STUDENT,
-    "etudiant": Profile.STUDENT,
-    "parent": Profile.PARENT, "parents": Profile.PARENT, "parent d eleve": Profile.PARENT,
-    "responsable": Profile.PARENT,
-    "enseignant": Profile.TEACHER, "teacher": Profile.TEACHER, "editingteacher": Profile.TEACHER,
-    "professeur": Profile.TEACHER,
-    "personnel non enseignant": Profile.STAFF, "personnel": Profile.STAFF,
-    "staff": Profile.STAFF, "non teaching staff": Profile.STAFF,
-    "autre": Profile.OTHER, "other": Profile.OTHER,
-}
-
-
-class Fate(enum.StrEnum):
-    CREATE = "create"
-    UPDATE = "update"
-    UNCHANGED = "unchanged"
-    ERROR = "error"
-
-
-@dataclass
-class RowPlan:
-    row: FileRow
-    profile: Profile | None = None
-    fate: Fate = Fate.ERROR
-    errors: list[Reason] = field(default_factory=list)     # codes of directory/wording.py
-    notes: list[Reason] = field(default_factory=list)
-    login: str | None = None
-    account_id: int | None = None
-    changes: list[str] = field(default_factory=list)
-    # what the write step needs, found while planning
-    class_ids: list[int] = field(default_factory=list)
-    group_ids: list[int] = field(default_factory=list)
-    child_ids: list[int] = field(default_factory=list)
-    new_groups: list[tuple[GroupKind, str]] = field(default_factory=list)
-    access_ends_at: datetime | None = None      # from the file's last day of access
-    access_end_given: bool = False              # the file gave one (31/12/9999: no end)
-
-    def error(self, code: str, **params) -> None:
-        self.errors.append(Reason(code, params))
-        self.fate = Fate.ERROR
 
 
 @dataclass
@@ -123,18 +76,15 @@ class _Existing:
     is_school_admin: bool
 
 
-def profile_of(text: str) -> Profile | None:
-    return PROFILE_WORDS.get(header_key(text))
-
 
 def plan_rows(school: School, file: AccountFile, rows: Sequence[FileRow],
               create_classes: bool, importer: Account | None = None) -> list[RowPlan]:
     """The plans of `rows` (all of the file, or one batch of it); duplicates are looked for
     in the whole file, the database only for `rows` (and the file's rows of their names)."""
-    people = {row.line: _person(row) for row in file.rows}
-    first_lines = _first_occurrences(file.rows, people)
-    namesakes = _namesakes(file.rows, people)
-    plans = [_checked(row, first_lines, namesakes) for row in rows]
+    people = {row.line: person(row) for row in file.rows}
+    first_lines = first_occurrences(file.rows, people)
+    namesake_lines = namesakes(file.rows, people)
+    plans = [checked(row, first_lines, namesake_lines) for row in rows]
     valid = [plan for plan in plans if not plan.errors]
     groups = school_groups(school.id)
     matches = _match(school, valid, file.rows, people, first_lines, groups)
@@ -158,91 +108,6 @@ def plan_rows(school: School, file: AccountFile, rows: Sequence[FileRow],
     _give_logins(school, [plan for plan in valid if plan.fate == Fate.CREATE])
     return plans
 
-
-def _person(row: FileRow) -> tuple[str, Profile | None]:
-    """Who a row is without its external id: folded name and profile."""
-    return search_key(row.first_name, row.last_name)[0], profile_of(row.profile)
-
-
-def _first_occurrences(rows: Iterable[FileRow], people: dict[int, tuple]) -> dict[int, int]:
-    """line of a row → line of the first row of the file with the same identity."""
-    first: dict[tuple, int] = {}
-    result = {}
-    for row in rows:
-        key = ("id", row.external_id) if row.external_id else (
-            "name", *people[row.line], _classes_key(row))
-        result[row.line] = first.setdefault(key, row.line)
-    return result
-
-
-def _namesakes(rows: Iterable[FileRow], people: dict[int, tuple]) -> dict[int, int]:
-    """line of a row without external id → the first line with the same name and profile
-    in another class (with an id or not). Matched by name, such a row would be the other's
-    account (the first batch would create it, the next move it to the other's class, and so
-    at every import): it needs an id."""
-    by_name: dict[tuple, list[FileRow]] = defaultdict(list)
-    for row in rows:
-        by_name[people[row.line]].append(row)
-    result = {}
-    for same in by_name.values():
-        for row in same:
-            if not row.external_id:
-                other = next((o.line for o in same
-                              if _classes_key(o) != _classes_key(row)), None)
-                if other is not None:
-                    result[row.line] = other
-    return result
-
-
-def _classes_key(row: FileRow) -> tuple[str, ...]:
-    """The row's classes, whatever their order and spelling (case, accents)."""
-    return tuple(sorted({header_key(name) for name in row.classes}))
-
-
-def _checked(row: FileRow, first_lines: dict[int, int], namesakes: dict[int, int]
-             ) -> RowPlan:
-    plan = RowPlan(row=row, profile=profile_of(row.profile))
-    if not row.first_name or not row.last_name:
-        plan.error("missing_name")
-    if plan.profile is None:
-        plan.error("unknown_profile", profile=row.profile)
-    for name, limit in LIMITS.items():
-        if len(getattr(row, name)) > limit:
-            plan.error("too_long", column=HEADER_NAMES[name], limit=limit)
-    if any(group_name_too_long(name) for name in row.classes):
-        plan.error("too_long", column=HEADER_NAMES["class_name"], limit=GROUP_NAME_MAX)
-    if any(group_name_too_long(cohort) for cohort in row.cohorts):     # groups too
-        plan.error("too_long", column="groupe", limit=GROUP_NAME_MAX)
-    if row.email and not _looks_like_email(row.email):
-        plan.error("bad_email", email=row.email)
-    if row.password and policy_errors(row.password):
-        plan.error("weak_password", policy=POLICY)
-    if row.access_end:
-        day = _day(row.access_end)
-        if day is None:
-            plan.error("bad_date", value=row.access_end)
-        else:
-            plan.access_ends_at, plan.access_end_given = end_of_local_day(day), True
-    if first_lines[row.line] != row.line:
-        plan.error("duplicate", line=first_lines[row.line])
-    if row.line in namesakes:
-        plan.error("namesake", line=namesakes[row.line])
-    return plan
-
-
-def _day(text: str) -> date | None:
-    """A day as French spreadsheets and ISO write it: 30/06/2027, 2027-06-30…"""
-    for pattern in DAY_FORMATS:
-        try:
-            return datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    return None
-
-
-def _looks_like_email(text: str) -> bool:
-    local, at, domain = text.rpartition("@")
-    return bool(at and local and "." in domain and not any(c.isspace() for c in text))
 
 
 def chunks(values: Sequence, size: int = CHUNK) -> Iterable[list]:
