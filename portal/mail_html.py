@@ -60,7 +60,7 @@ STYLE_PROPERTIES = {
 URL_SCHEMES = {"http", "https", "mailto", "data", "cid"}
 _DATA_URL = re.compile(r"^data:image/(png|gif|jpeg|webp);base64,", re.IGNORECASE)
 # The pictures of a message shown in its text (`cid:`): raster types only, and no more than
-# this much of them, since each comes inside the frame's document.
+# this much of them, since each comes inside the frame's document — once per reference.
 INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 INLINE_IMAGES_BUDGET = 5 * 1024 * 1024
 # A style value may use colours (rgb(…)) but never url(…), expression(…) or escapes.
@@ -77,15 +77,15 @@ def _safe_style(value: str) -> str | None:
     return ";".join(kept) or None
 
 
-def _attribute_filter(inline_images: Mapping[str, str], tag: str, attribute: str, value: str
+def _attribute_filter(pictures: _Pictures, tag: str, attribute: str, value: str
                       ) -> str | None:
     """`data:` URLs only as images of a raster type (never data:text/html in a link); a `cid:`
-    image becomes the `data:` URL of its part, when `inline_images` has it; styles reduced to
+    image becomes the `data:` URL of its part, while `pictures` allows it; styles reduced to
     presentational declarations whose values load and compute nothing."""
     if attribute == "style":
         return _safe_style(value)
     if tag == "img" and attribute == "src" and value.strip().lower().startswith("cid:"):
-        value = inline_images.get(_content_id(value), value)
+        value = pictures.put_in_place(value)
     if attribute in ("href", "src") and value.strip().lower().startswith("data:"):
         return value if tag == "img" and _DATA_URL.match(value.strip()) else None
     if tag == "a" and attribute == "href" and value.strip().lower().startswith("cid:"):
@@ -104,6 +104,30 @@ class InlinePart(NamedTuple):
     size: int
 
 
+class InlineImage(NamedTuple):
+    """A picture sent inside the message, as the frame's document carries it."""
+    url: str        # its `data:` URL
+    size: int       # its bytes, what INLINE_IMAGES_BUDGET counts
+
+
+class _Pictures:
+    """The `cid:` references of one message put in place, INLINE_IMAGES_BUDGET charged at
+    each of them, not once per picture: the document carries a copy of the picture for every
+    reference, and one small picture referenced 50,000 times would make a frame of gigabytes.
+    A reference past the budget keeps its `cid:`, which shows nothing."""
+
+    def __init__(self, images: Mapping[str, InlineImage]):
+        self.images = images
+        self.left = INLINE_IMAGES_BUDGET
+
+    def put_in_place(self, cid_url: str) -> str:
+        image = self.images.get(_content_id(cid_url))
+        if image is None or image.size > self.left:
+            return cid_url
+        self.left -= image.size
+        return image.url
+
+
 def inline_parts(parts: Iterable[InlinePart]) -> list[int]:
     """The ids of the parts (with a Content-ID, in the message's order) to show in place: the
     raster images, as long as they fit in INLINE_IMAGES_BUDGET together."""
@@ -115,24 +139,25 @@ def inline_parts(parts: Iterable[InlinePart]) -> list[int]:
     return chosen
 
 
-def data_url(content_type: str, data: bytes) -> str:
-    return f"data:{content_type.lower()};base64,{base64.b64encode(data).decode('ascii')}"
+def inline_image(content_type: str, data: bytes) -> InlineImage:
+    return InlineImage(
+        f"data:{content_type.lower()};base64,{base64.b64encode(data).decode('ascii')}", len(data))
 
 
 DROPPED_WITH_CONTENT = {"script", "style", "title", "head", "noscript", "template", "iframe",
                         "object", "embed", "svg", "math"}
 
 
-def sanitize(html: str, inline_images: Mapping[str, str] | None = None) -> str:
+def sanitize(html: str, inline_images: Mapping[str, InlineImage] | None = None) -> str:
     """The HTML of a message, with everything that could run or escape its frame removed.
-    `inline_images`: Content-ID → `data:` URL of the pictures sent with it (see
-    `inline_parts`); other `cid:` images stay unresolved."""
+    `inline_images`: Content-ID → the pictures sent with it (see `inline_parts`), put in place
+    within INLINE_IMAGES_BUDGET (`_Pictures`); other `cid:` images stay unresolved."""
     clean = nh3.clean(
         html,
         tags=ALLOWED_TAGS,
         clean_content_tags=DROPPED_WITH_CONTENT,
         attributes=ALLOWED_ATTRIBUTES,
-        attribute_filter=partial(_attribute_filter, inline_images or {}),
+        attribute_filter=partial(_attribute_filter, _Pictures(inline_images or {})),
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer",
         filter_style_properties=STYLE_PROPERTIES,

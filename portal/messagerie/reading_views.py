@@ -79,9 +79,9 @@ def html_frame(item_id: int):
     return response
 
 
-def _inline_images(message_id: int) -> dict[str, str]:
-    """Content-ID → `data:` URL of the pictures sent inside the message that its HTML may show
-    in place (mail_html.inline_parts chooses them)."""
+def _inline_images(message_id: int) -> dict[str, mail_html.InlineImage]:
+    """Content-ID → the pictures sent inside the message that its HTML may show in place
+    (mail_html.inline_parts chooses them)."""
     parts = db.session.execute(
         select(MailAttachment.id, MailAttachment.content_type, MailAttachment.size)
         .where(MailAttachment.message_id == message_id, MailAttachment.content_id.is_not(None))
@@ -93,7 +93,7 @@ def _inline_images(message_id: int) -> dict[str, str]:
         select(MailAttachment.content_id, MailAttachment.content_type, MailBlob.data)
         .join(MailBlob, MailBlob.sha256 == MailAttachment.blob_sha256)
         .where(MailAttachment.id.in_(chosen)))
-    return {row.content_id: mail_html.data_url(row.content_type, row.data) for row in rows}
+    return {row.content_id: mail_html.inline_image(row.content_type, row.data) for row in rows}
 
 
 @bp.route(f"/piece/{ID.format('attachment_id')}")
