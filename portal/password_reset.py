@@ -4,10 +4,13 @@ The request page answers the same sentence whether the login exists, has a verif
 address or not, so that it tells nobody which logins exist — in the same time, too: the
 account is looked up and its mail written into the outbound queue only once the answer has
 been sent (when the web server closes the response), since writing a mail takes as long again
-as the rest of the request and would tell which logins have a verified address. The rules
-(one hour, single use) are in directory/password_reset.py."""
+as the rest of the request and would tell which logins have a verified address. The link
+begins with PREAU_PUBLIC_URL, not with whatever Host header the request came with (unset,
+only this machine's own name is taken from it: `config.link_origin`). The rules (one hour,
+single use) are in directory/password_reset.py."""
 from __future__ import annotations
 
+import logging
 from functools import partial
 from math import ceil
 
@@ -19,6 +22,7 @@ from flask import (
     make_response,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_babel import gettext, ngettext
@@ -31,11 +35,12 @@ from directory.errors import InvalidInput
 from directory.password_reset import Refusal
 from mailgate import system_mail
 
-from . import throttle
+from . import config, throttle
 from .auth import _client_address
 from .forms import ForgottenPasswordForm, NewPasswordForm
 
 bp = Blueprint("password_reset", __name__, url_prefix="/mot-de-passe-oublie")
+log = logging.getLogger("preau.portal")
 
 def _refusal_text(refusal: Refusal) -> str:
     return {Refusal.EXPIRED: gettext("Ce lien a expiré : il est valable une heure. "
@@ -69,16 +74,22 @@ def request_link():
 
 
 def _mail_link(login_name: str) -> None:
-    """Runs after the answer was sent, in a copy of the request's context (its language and
-    host for the link)."""
+    """Runs after the answer was sent, in a copy of the request's context (its language for
+    the mail)."""
     account = password_reset.recipient(login_name)
-    if account is not None:
-        write_transaction(lambda: _send_link(account))
+    if account is None:
+        return
+    origin = config.link_origin(current_app.config["PREAU"], request.host, request.scheme)
+    if origin is None:
+        log.error("password reset link not mailed: PREAU_PUBLIC_URL is not set, and the "
+                  "request's host %r is not this machine", request.host)
+        return
+    write_transaction(lambda: _send_link(account, origin))
 
 
-def _send_link(account) -> None:
+def _send_link(account, origin: str) -> None:
     token = password_reset.token_for(account, current_app.config["SECRET_KEY"])
-    link = url_for(".choose", token=token, _external=True)
+    link = origin + url_for(".choose", token=token)
     body = gettext("Bonjour %(name)s,\n\n"
                    "Quelqu'un (vous, sans doute) a demandé à changer le mot de passe de votre "
                    "compte Préau « %(login)s ».\n"
