@@ -28,6 +28,8 @@ from .forms import ConfirmForm, PageForm, ReminderForm, SendForm
 from .models import Article
 
 REPORT_PAGE = fanout_pages.REPORT_PAGE
+# The preview's hidden field: the digest of the selection it counted (`_selection`).
+COUNTED = "decompte"
 
 
 def _populations(form: SendForm, shown: Article) -> dict[int, str]:
@@ -65,12 +67,18 @@ def send(article_id: int):
             "Un nouvel article a été publié dans la rubrique « %(rubric)s » : « %(title)s ».",
             rubric=shown.rubric.name, title=shown.title))
     chosen = _populations(form, shown)
-    seen = None
+    seen = counted = None
+    changed = False
     if form.validate_on_submit():
         audience = ", ".join(chosen[p] for p in form.populations.data)
         mail = _mail(shown, form.texte.data, audience, form.confirmation.data)
         recipients = members_of_populations(form.populations.data)
-        if "envoyer" in request.form:
+        counted = _digest(_selection(form))
+        # The button « Envoyer à N personnes » sends what was counted: a selection changed
+        # since is counted again rather than sent to people the author never saw counted.
+        sending = "envoyer" in request.form
+        changed = sending and request.form.get(COUNTED, counted) != counted
+        if sending and not changed:
             job = fanout.submit(current_user, mail, recipients, origin=shown.origin,
                                 idempotency_key=_sending_key(form), audience=audience,
                                 acknowledge=form.confirmation.data,
@@ -79,17 +87,25 @@ def send(article_id: int):
             return back(url_for(".mailing", job_id=job.id))
         seen = preview(current_user, recipients, len(mail.as_bytes()))
     return render_template("rubriques/send.html", article=shown, form=form, seen=seen,
+                           counted=counted, counted_field=COUNTED, selection_changed=changed,
                            author=current_user, refusal=labels.refusal), \
         400 if form.errors else 200
+
+
+def _selection(form: SendForm) -> list[str]:
+    """Who gets the message and whether they are asked to confirm reading it."""
+    return [",".join(map(str, sorted(form.populations.data))), str(bool(form.confirmation.data))]
+
+
+def _digest(parts: list[str]) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def _sending_key(form: SendForm) -> str:
     """The form's one-time key with what it sends: a double click finds the first mailing,
     the same form sent again to other people or with another text (after « Précédent »)
     is a mailing of its own."""
-    sent = [form.cle.data, ",".join(map(str, sorted(form.populations.data))),
-            str(bool(form.confirmation.data)), form.texte.data]
-    return hashlib.sha256("\n".join(sent).encode()).hexdigest()
+    return _digest([form.cle.data, *_selection(form), form.texte.data])
 
 
 def _job(job_id: int) -> tuple[FanoutJob, Article]:
