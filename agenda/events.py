@@ -35,7 +35,8 @@ LONGEST = timedelta(days=366)
 class Change(enum.StrEnum):
     NONE = "none"               # a draft saved, or nothing the invited need to know
     ADDED = "added"             # published for the first time
-    CHANGED = "changed"         # a published event changed (new SEQUENCE)
+    CHANGED = "changed"         # a published event changed (new SEQUENCE), not its dates
+    MOVED = "moved"             # its dates changed too: the answers given before count no more
     CANCELLED = "cancelled"
 
 
@@ -73,7 +74,7 @@ def save(author: Account, agenda: Agenda, data: EventInput,
         event = Event(agenda_id=agenda.id, author_id=author.id, uid=new_uid(),
                       status=EventStatus.DRAFT, sequence=0, created_at=utcnow())
         db.session.add(event)
-    before = _fingerprint(event)
+    before, dates_before = _fingerprint(event), dates(event)
     event.title, event.place, event.summary = title, place, summary
     event.starts_at, event.ends_at, event.all_day = starts, ends, data.all_day
     event.last_ends_at = event.last_ends_at or ends
@@ -88,7 +89,7 @@ def save(author: Account, agenda: Agenda, data: EventInput,
         event.status = EventStatus.PUBLISHED
     event.updated_at = utcnow()
     db.session.flush()
-    occurrences = _set_exceptions(event, data.excluded)
+    occurrences = _set_exceptions(event, data.excluded, kept_rule=data.repeat == Repeat.OTHER)
     event.last_ends_at = max(o.ends_at for o in occurrences) if occurrences else ends
     if archived and event.status == EventStatus.PUBLISHED \
             and not booking.holds(event, occurrences):
@@ -96,10 +97,10 @@ def save(author: Account, agenda: Agenda, data: EventInput,
     booking.book(event, occurrences)
     if not was_published:
         return event, Change.ADDED if event.status == EventStatus.PUBLISHED else Change.NONE
-    if _fingerprint(event) != before:
-        event.sequence += 1
-        return event, Change.CHANGED
-    return event, Change.NONE
+    if _fingerprint(event) == before:
+        return event, Change.NONE
+    event.sequence += 1
+    return event, Change.MOVED if mark_moved(event, dates_before) else Change.CHANGED
 
 
 def cancel(event: Event) -> Change:
@@ -121,10 +122,26 @@ def new_uid() -> str:
     return f"{uuid.uuid4()}@{current().domain}"
 
 
+def dates(event: Event) -> tuple:
+    """When `event` happens: its start, end, all-day flag, rule and excluded dates."""
+    return (event.starts_at, event.ends_at, event.all_day, event.rrule,
+            tuple(e.starts_at for e in event.exceptions))
+
+
+def mark_moved(event: Event, before: tuple) -> bool:
+    """Stamp `event` (`dates_changed_at`) if its dates are no longer `before` (`dates(event)`
+    taken before the change): an answer says « I come on that day », so the answers given
+    until now are for the former date and are to be given again (agenda/confirmations.py).
+    Whoever changes the dates of a published event calls it. True when they changed."""
+    if dates(event) == before:
+        return False
+    event.dates_changed_at = utcnow()
+    return True
+
+
 def _fingerprint(event: Event) -> tuple:
     """What an invited person's calendar shows: a change of it is sent (RFC 5546 §2.1.4)."""
-    return (event.title, event.place, event.summary, event.starts_at, event.ends_at,
-            event.all_day, event.rrule, tuple(e.starts_at for e in event.exceptions))
+    return (event.title, event.place, event.summary, *dates(event))
 
 
 def _checked_text(data: EventInput) -> tuple[str, str, str]:
@@ -184,20 +201,34 @@ def _checked_resources(agenda: Agenda, ids: Sequence[int],
     return kept + found
 
 
-def _set_exceptions(event: Event, excluded: Sequence[date]) -> list[recurrence.Occurrence]:
+def _set_exceptions(event: Event, excluded: Sequence[date], *,
+                    kept_rule: bool) -> list[recurrence.Occurrence]:
     """Keep as exceptions the occurrences that fall on an excluded local day; every
-    excluded day must be one of the rule's. Returns the remaining occurrences."""
+    excluded day must be one of the rule's. Returns the remaining occurrences.
+
+    `kept_rule`: an imported rule the form cannot show, kept as it came; it is read as the
+    import read it (agenda/importing.py): its first `recurrence.MAX_OCCURRENCES` dates, or
+    its first date alone when the expander rejects it, and its excluded dates beyond those
+    stay. Read strictly, a rule of more dates refused every later edit of the event."""
+    held = {times.local_date(e.starts_at): e.starts_at for e in event.exceptions} \
+        if kept_rule else {}
     event.exceptions = []
     db.session.flush()
+    first = [recurrence.Occurrence(event, event.starts_at, event.ends_at)]
     if not event.rrule:
         if excluded:
             raise AgendaError(Problem.NOT_AN_OCCURRENCE, day=excluded[0])
-        return [recurrence.Occurrence(event, event.starts_at, event.ends_at)]
-    every = recurrence.all_of(event)
-    days = {times.local_date(o.starts_at): o for o in every}
+        return first
+    try:
+        every = recurrence.all_of(event, strict=not kept_rule)
+    except AgendaError:
+        if not kept_rule:
+            raise
+        every = first
+    days = {times.local_date(o.starts_at): o.starts_at for o in every}
     for day in sorted(set(excluded)):
-        if day not in days:
+        if day not in days and day not in held:
             raise AgendaError(Problem.NOT_AN_OCCURRENCE, day=day)
-        event.exceptions.append(EventException(starts_at=days[day].starts_at))
+        event.exceptions.append(EventException(starts_at=days.get(day, held.get(day))))
     gone = {e.starts_at for e in event.exceptions}
     return [o for o in every if o.starts_at not in gone]

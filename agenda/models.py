@@ -163,6 +163,9 @@ class Event(db.Model):
     read_receipt: Mapped[bool] = mapped_column(Boolean, default=False)
     #: iCalendar SEQUENCE: raised at each change sent to the invited
     sequence: Mapped[int] = mapped_column(Integer, default=0)
+    #: when its dates (start, end, all day, rule, excluded dates) last changed once published:
+    #: the answers given before are for the former date and count no more (migration 0030)
+    dates_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

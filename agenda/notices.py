@@ -22,36 +22,54 @@ transaction, so an event is never saved without its notices nor the reverse.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import Protocol
 
 from sqlalchemy import Select
 
 from directory.models import Account
+from directory.wording import N_
 from mailgate import fanout, personalise
 from mailgate.fanout_models import FanoutJob
 
-from . import access, confirmations, ical, itip, times
+from . import access, confirmations, ical, itip, recurrence, times
 from .errors import AgendaError, Problem
 from .events import Change
 from .models import Event, EventStatus
+from .recurrence import Repeat
 
 
 class Kind(enum.StrEnum):
     ADDED = "added"
     CHANGED = "changed"
+    MOVED = "moved"             # changed, dates included: the answers are to be given again
     CANCELLED = "cancelled"
     REMINDER = "reminder"
 
 
 _SUBJECTS = {
-    Kind.ADDED: "Évènement ajouté : {title} (le {date}) par {author}",
-    Kind.CHANGED: "Évènement modifié : {title} (le {date}) par {author}",
-    Kind.CANCELLED: "Évènement annulé : {title} (le {date}) par {author}",
-    Kind.REMINDER: "Rappel : merci de répondre pour « {title} » (le {date})",
+    Kind.ADDED: "Évènement ajouté : {title} ({date}) par {author}",
+    Kind.CHANGED: "Évènement modifié : {title} ({date}) par {author}",
+    Kind.MOVED: "Évènement modifié : {title} ({date}) par {author}",
+    Kind.CANCELLED: "Évènement annulé : {title} ({date}) par {author}",
+    Kind.REMINDER: "Rappel : merci de répondre pour « {title} » ({date})",
 }
 _KIND_OF_CHANGE = {Change.ADDED: Kind.ADDED, Change.CHANGED: Kind.CHANGED,
-                   Change.CANCELLED: Kind.CANCELLED}
+                   Change.MOVED: Kind.MOVED, Change.CANCELLED: Kind.CANCELLED}
 CONFIRM_LINE = "Vous pouvez confirmer votre présence sur la fiche de l'évènement"
+ANSWER_AGAIN = ("Les dates ont changé : les réponses données pour l'ancienne date ne comptent "
+                "plus. Merci de répondre à nouveau, même si votre réponse ne change pas.")
+
+#: How an event repeats, in the words of the event page (translated there by gettext of the
+#: same French text) and of the notices (French, the language of every mail of Préau).
+RULE_WORDS = {
+    Repeat.DAILY: N_("Chaque jour"),
+    Repeat.WEEKLY: N_("Chaque semaine"),
+    Repeat.FORTNIGHTLY: N_("Toutes les deux semaines"),
+    Repeat.MONTHLY: N_("Chaque mois"),
+    Repeat.OTHER: N_("Règle importée (conservée telle quelle)"),
+}
+UNTIL_WORDS = N_("%(rule)s jusqu'au %(day)s")
 
 
 class Links(Protocol):
@@ -114,10 +132,39 @@ def announce(author: Account, event: Event, kind: Kind, links: Links, *,
         forward_invitation=invitation.decode(), save_copy=False)
 
 
+def repetition(event: Event, translate: Callable[[str], str] = str) -> str:
+    """How `event` repeats and until when ("Chaque semaine jusqu'au 30/06/2026"), "" for an
+    event of one date: in French, or in the reader's language through `translate` (gettext)."""
+    repeat, until = recurrence.repeat_of(event.rrule)
+    if repeat == Repeat.NONE:
+        return ""
+    rule = translate(RULE_WORDS[repeat])
+    return translate(UNTIL_WORDS) % {"rule": rule, "day": f"{until:%d/%m/%Y}"} if until else rule
+
+
 def when(event: Event) -> str:
-    """"12/03/2026 à 09:00", or "12/03/2026" for an all-day event (Paris time)."""
+    """"le 12/03/2026 à 09:00", or "le 12/03/2026" for an all-day event (Paris time); for a
+    repeated event its rule and span from its first date ("chaque semaine jusqu'au
+    30/06/2026, à partir du 08/09/2025 à 17:00"): the first date alone told a family that
+    the September lesson had changed when a date of March was excluded."""
     local = times.to_local(event.starts_at)
-    return f"{local:%d/%m/%Y}" if event.all_day else f"{local:%d/%m/%Y à %H:%M}"
+    first = f"{local:%d/%m/%Y}" if event.all_day else f"{local:%d/%m/%Y à %H:%M}"
+    repeat, _ = recurrence.repeat_of(event.rrule)
+    if repeat == Repeat.NONE:
+        return f"le {first}"
+    if repeat == Repeat.OTHER:      # an imported rule: the page lists its dates
+        return f"à plusieurs dates, à partir du {first}"
+    words = repetition(event)
+    return f"{words[:1].lower()}{words[1:]}, à partir du {first}"
+
+
+def excluded(event: Event) -> str:
+    """"Sauf le 23/02/2026" / "Sauf les 23/02/2026, 02/03/2026": the dates a repeated event
+    skips, "" when none."""
+    days = [f"{times.local_date(e.starts_at):%d/%m/%Y}" for e in event.exceptions]
+    if not days:
+        return ""
+    return ("Sauf le " if len(days) == 1 else "Sauf les ") + ", ".join(days)
 
 
 def subject(event: Event, kind: Kind, author: Account) -> str:
@@ -126,11 +173,15 @@ def subject(event: Event, kind: Kind, author: Account) -> str:
 
 def _message(author: Account, event: Event, kind: Kind, event_link: str, answering: bool):
     lines = [subject(event, kind, author), ""]
+    if event.exceptions:
+        lines.append(excluded(event))
     if event.place:
         lines.append(f"Lieu : {event.place}")
     if event.summary:
         lines += ["", event.summary]
     lines.append("")
+    if answering and kind == Kind.MOVED:
+        lines += [ANSWER_AGAIN, ""]
     if answering:
         lines += [f"{CONFIRM_LINE} : {event_link}", "",
                   f"Ou répondez en un clic : {personalise.LINK}"]

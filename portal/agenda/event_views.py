@@ -25,7 +25,7 @@ from .blueprint import (
     space_route,
     writable_event_or_404,
 )
-from .forms import OTHER_RULE, REPEAT_CHOICES, AnswerForm, CommentForm, EventForm
+from .forms import OTHER_RULE, AnswerForm, CommentForm, EventForm
 
 
 @bp.route("/nouveau", methods=["GET", "POST"])
@@ -77,9 +77,10 @@ def event(event_id: int):
     """The event, with a page of its comments: the newest (`?page=2`: the ones before)."""
     event = event_or_404(event_id)
     organiser = access.may_write(current_user, event.agenda)
-    mine = confirmations.answer_of(event, current_user)
-    answer_form = AnswerForm(answer=mine.answer.value if mine else None,
-                             comment=mine.comment if mine else "")
+    mine = confirmations.row_of(event, current_user)
+    given = mine.answer or mine.former      # one given for the former dates, to confirm
+    answer_form = AnswerForm(answer=given.answer.value if given else None,
+                             comment=given.comment if given else "")
     invited = event.ask_confirmation and confirmations.is_invited(event, current_user.id)
     try:
         shown = paginate(comments.shown(event, current_user, moderator=organiser),
@@ -95,16 +96,18 @@ def event(event_id: int):
         sent=[(job, fanout.progress(job)) for job in fanout.jobs_of(notices.origin(event))[:10]]
         if organiser else [],
         upcoming=recurrence.between(event, event.starts_at, event.last_ends_at)[:20]
-        if event.rrule else [], AnswerKind=AnswerKind, one_second=timedelta(seconds=1),
-        repeat_label=repeat_label(event))
+        if event.rrule else [], AnswerKind=AnswerKind, one_second=timedelta(seconds=1))
 
 
+@bp.app_template_filter("repetition")
 def repeat_label(event: Event) -> str:
-    repeat, until = recurrence.repeat_of(event.rrule)
-    labels = {c.value if hasattr(c, "value") else c[0]: c.label if hasattr(c, "label") else c[1]
-              for c in (*REPEAT_CHOICES, OTHER_RULE)}
-    text = str(labels[repeat.value])
-    return _("%(rule)s jusqu'au %(day)s", rule=text, day=f"{until:%d/%m/%Y}") if until else text
+    """How `event` repeats and the dates it skips, in the reader's language, in the words of
+    its notices (agenda/notices.py): on the event page and the one-click answer page."""
+    words = notices.repetition(event, _)
+    if not event.exceptions:
+        return words
+    days = ", ".join(f"{times.local_date(e.starts_at):%d/%m/%Y}" for e in event.exceptions)
+    return words + " — " + _("sauf le %(days)s", days=days)
 
 
 @bp.route(f"/evenement/{ID.format('event_id')}/annuler", methods=["GET", "POST"])
@@ -201,6 +204,13 @@ def _save(form: EventForm, event: Event | None) -> Event | None:
         else event.agenda
     if agenda is None or not access.may_write(current_user, agenda):
         form.agenda.errors.append(_("Choisissez un agenda où vous pouvez écrire."))
+        return None
+    if event is not None and not event.is_draft and not publish:
+        # events.save publishes a published event's change and tells everyone: « Enregistrer
+        # en brouillon » would do just that under the opposite name.
+        form.form_errors.append(_("Un évènement publié ne redevient pas un brouillon : rien "
+                                  "n'a été enregistré. Cliquez sur « Valider » pour "
+                                  "enregistrer et publier la modification."))
         return None
     data = form.event_input(publish)
 

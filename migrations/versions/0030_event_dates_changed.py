@@ -1,0 +1,27 @@
+"""agenda_event.dates_changed_at: when the dates of an event asking for confirmation last moved
+
+An organiser who moved an event kept every answer: a family that accepted Tuesday was counted
+present on Thursday, was not reminded and was not told. The event now records when its dates
+(start, end, all day, rule, excluded dates) changed; an answer given before that moment is
+« à reconfirmer »: counted neither present nor absent, reminded, shown as given for the former
+date (agenda.confirmations). NULL: the dates never changed since the answers could be given.
+
+Revision ID: 0030
+Revises: 0029
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = '0030'
+down_revision = '0029'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.add_column("agenda_event", sa.Column("dates_changed_at", sa.DateTime(), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table("agenda_event") as batch:
+        batch.drop_column("dates_changed_at")
