@@ -45,6 +45,7 @@ class Problem(enum.StrEnum):
     REPLY_PARTSTAT = "reply_partstat"                # partstat
     REPLY_COUNTER = "reply_counter"                  # another time proposed (METHOD:COUNTER)
     REPLY_REFRESH = "reply_refresh"                  # the invitation asked again (REFRESH)
+    REPLY_OUTDATED = "reply_outdated"                # written, answered: a later answer is kept
 
 
 class AgendaError(PreauError):

@@ -24,12 +24,16 @@ import x_wr_timezone
 from dateutil.rrule import rrulestr
 from icalendar.parser import Contentline
 
-from . import times
+from . import recurrence, times
 from .errors import AgendaError, Problem
 from .events import LONGEST
+from .models import Event, EventStatus
 
 MAX_BYTES = 5 * 1024 * 1024
 TITLE_MAX, PLACE_MAX, SUMMARY_MAX = 200, 200, 10_000
+# What the calendar library raises on text it cannot read: the import and the answers by mail
+# (agenda/itip.py) catch the same.
+UNREADABLE = (ValueError, KeyError, IndexError, TypeError, AttributeError)
 
 
 @dataclass
@@ -68,12 +72,14 @@ def read(data: bytes) -> ReadCalendar:
     if len(data) > MAX_BYTES:
         raise AgendaError(Problem.ICS_TOO_LARGE, max_mb=MAX_BYTES // (1024 * 1024))
     text = _decoded(data)
+    if (line := nul_line(text)) is not None:
+        raise AgendaError(Problem.ICS_UNREADABLE, line=line, reason="NUL (U+0000)")
     if not text.lstrip().upper().startswith("BEGIN:VCALENDAR"):
         raise AgendaError(Problem.ICS_NOT_A_CALENDAR)
     _check_lines(text)
     try:
         calendars = icalendar.Calendar.from_ical(text, multiple=True)
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
+    except UNREADABLE as error:
         raise AgendaError(Problem.ICS_UNREADABLE, line="?", reason=_one_line(error)) from None
     result = ReadCalendar([], [])
     for calendar in calendars:
@@ -94,6 +100,15 @@ def _decoded(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return data.decode("cp1252", errors="replace")
+
+
+def nul_line(text: str | bytes) -> int | None:
+    """The line of the first NUL (U+0000), or None. Text holding one is unreadable, a file or an
+    answer by mail: no calendar writes it (a UTF-16 file has one in every other byte), and
+    PostgreSQL refuses it in any text column."""
+    nul, newline = ("\x00", "\n") if isinstance(text, str) else (b"\x00", b"\n")
+    at = text.find(nul)
+    return None if at < 0 else text.count(newline, 0, at) + 1
 
 
 def _check_lines(text: str) -> None:
@@ -184,21 +199,45 @@ def _event(component, uid: str) -> ImportedEvent:
         event.rrule = rules[0].to_ical().decode("ascii")
         rrulestr(event.rrule, dtstart=start if isinstance(start, datetime)
                  else datetime.combine(start, datetime.min.time()))   # ValueError: skipped
-        event.exdates = _exdates(component, notes)
+        event.exdates = _exdates(component, event, notes)
     if component.get("RDATE") is not None:
         notes.append("rdate_ignored")
     return event
 
 
-def _exdates(component, notes: list[str]) -> list[datetime]:
-    found = []
+def _exdates(component, event: ImportedEvent, notes: list[str]) -> list[datetime]:
+    """The UTC starts of the occurrences the EXDATEs exclude. A day (VALUE=DATE) excludes, in
+    a series at a time of day, the occurrences that start on that day (Paris time): some
+    calendars write days there, where RFC 5545 wants DTSTART's type, and the day's midnight
+    excluded nothing."""
+    found, days = [], set()
     values = component.get("EXDATE", [])
     for value in values if isinstance(values, list) else [values]:
         for moment in value.dts:
             day_or_time = moment.dt
-            found.append(times.day_start(day_or_time) if not isinstance(day_or_time, datetime)
-                         else _utc(day_or_time, notes))
-    return found
+            if isinstance(day_or_time, datetime):
+                found.append(_utc(day_or_time, notes))
+            elif event.all_day:
+                found.append(times.day_start(day_or_time))
+            else:
+                days.add(day_or_time)
+    return found + _starting_on(event, days) if days else found
+
+
+def _starting_on(event: ImportedEvent, days: set[date]) -> list[datetime]:
+    """The UTC starts of `event`'s occurrences that start on one of `days`, among those the
+    import keeps (agenda/importing.py: the first MAX_OCCURRENCES, or the first date alone
+    of a rule the expander rejects), found as the portal finds them (agenda/recurrence.py)
+    from an event not saved."""
+    series = Event(uid=event.uid, title=event.title, starts_at=event.starts_at,
+                   ends_at=event.ends_at, all_day=False, rrule=event.rrule, sequence=0,
+                   status=EventStatus.PUBLISHED, created_at=event.starts_at,
+                   updated_at=event.starts_at)
+    try:
+        kept = recurrence.all_of(series, strict=False)
+    except AgendaError:
+        kept = [recurrence.Occurrence(series, event.starts_at, event.ends_at)]
+    return [o.starts_at for o in kept if o.local_start.date() in days]
 
 
 def _utc(moment: datetime | date, notes: list[str], prop=None) -> datetime:

@@ -7,6 +7,12 @@ one reserves no resource, an updated one keeps its own, booked again for its new
 (every updated event's bookings are released first, so that two events of the file may swap
 their times). A UID that belongs to another agenda's event is skipped, never moved:
 an import cannot take over someone else's event.
+
+Since an import tells nobody, it does not do what would have to be told: an event cancelled
+in Préau is not changed nor published again (the edit form refuses it too), and an event
+whose people were told of it (« Avertir les personnes de l'espace ») is not moved nor
+cancelled by the file; both are skipped with their reason. An event whose dates it changes
+has its former answers to give again, as when its form moves it (`events.mark_moved`).
 """
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ from directory.clock import utcnow
 from directory.db import db
 from directory.models import Account
 
-from . import booking, recurrence
+from . import booking, events, recurrence
 from .errors import AgendaError
 from .ical_read import ImportedEvent, ReadCalendar
 from .models import Agenda, Event, EventException, EventStatus
@@ -32,13 +38,19 @@ class Fate(enum.StrEnum):
     SKIP = "skip"
 
 
+# Skip reasons of the import (those of the file's reading are in agenda/ical_read.py)
+ELSEWHERE = "elsewhere"                 # the UID is another agenda's event
+CANCELLED_HERE = "cancelled_here"       # cancelled in Préau: the file would change it
+NOTIFIED = "notified"                   # its people were told: the file would move or cancel it
+
+
 @dataclass
 class Line:
     fate: Fate
     uid: str
     title: str = ""
     starts_at: object = None
-    reason: str = ""            # SKIP: the reader's reason, or "elsewhere"
+    reason: str = ""            # SKIP: the reader's reason, or one of the import's above
     notes: tuple[str, ...] = ()
 
 
@@ -47,16 +59,25 @@ def plan(agenda: Agenda, read: ReadCalendar) -> list[Line]:
     existing = {e.uid: e for e in db.session.scalars(select(Event).where(Event.uid.in_(uids)))}
     lines = [Line(Fate.SKIP, uid, reason=reason) for uid, reason in read.skipped]
     for imported in read.events:
-        current = existing.get(imported.uid)
-        if current is not None and current.agenda_id != agenda.id:
-            fate = Fate.SKIP
-        elif current is None:
-            fate = Fate.CREATE
-        else:
-            fate = Fate.UNCHANGED if _same(current, imported) else Fate.UPDATE
-        lines.append(Line(fate, imported.uid, imported.title, imported.starts_at,
-                          "elsewhere" if fate == Fate.SKIP else "", tuple(imported.notes)))
+        fate, reason = _fate(agenda, existing.get(imported.uid), imported)
+        lines.append(Line(fate, imported.uid, imported.title, imported.starts_at, reason,
+                          tuple(imported.notes)))
     return lines
+
+
+def _fate(agenda: Agenda, current: Event | None, imported: ImportedEvent) -> tuple[Fate, str]:
+    if current is None:
+        return Fate.CREATE, ""
+    if current.agenda_id != agenda.id:
+        return Fate.SKIP, ELSEWHERE
+    if _same(current, imported):
+        return Fate.UNCHANGED, ""
+    if current.status == EventStatus.CANCELLED:
+        return Fate.SKIP, CANCELLED_HERE
+    if current.status == EventStatus.PUBLISHED and current.notify and (
+            imported.cancelled or _dates(imported) != events.dates(current)):
+        return Fate.SKIP, NOTIFIED
+    return Fate.UPDATE, ""
 
 
 def apply(author: Account | None, agenda: Agenda, read: ReadCalendar) -> list[Line]:
@@ -77,7 +98,10 @@ def apply(author: Account | None, agenda: Agenda, read: ReadCalendar) -> list[Li
         elif fate == Fate.UPDATE:
             event = existing[imported.uid]
             event.sequence += 1
+            published, before = event.status == EventStatus.PUBLISHED, events.dates(event)
             occurrences = _copy(event, imported)
+            if published:
+                events.mark_moved(event, before)
             if event.resources:
                 holding.append((event, occurrences))
     if holding:     # their rooms follow them (freed when cancelled); a conflict refuses all
@@ -108,9 +132,13 @@ def _copy(event: Event, imported: ImportedEvent) -> list[recurrence.Occurrence]:
 
 
 def _same(event: Event, imported: ImportedEvent) -> bool:
-    return (event.title, event.place, event.summary, event.starts_at, event.ends_at,
-            event.all_day, event.rrule, sorted(e.starts_at for e in event.exceptions),
+    return (event.title, event.place, event.summary, *events.dates(event),
             event.status == EventStatus.CANCELLED) == (
-        imported.title, imported.place, imported.summary, imported.starts_at,
-        imported.ends_at, imported.all_day, imported.rrule, sorted(set(imported.exdates)),
+        imported.title, imported.place, imported.summary, *_dates(imported),
         imported.cancelled)
+
+
+def _dates(imported: ImportedEvent) -> tuple:
+    """`events.dates` of the event as the file has it."""
+    return (imported.starts_at, imported.ends_at, imported.all_day, imported.rrule,
+            tuple(sorted(set(imported.exdates))))

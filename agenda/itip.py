@@ -1,5 +1,4 @@
-"""Answers from one's own mail client (iTIP, RFC 5546; iMIP, RFC 6047), and the signed links of
-the notices.
+"""Answers from one's own mail client (iTIP, RFC 5546; iMIP, RFC 6047).
 
 An invitation's ORGANIZER is the event's answering address `agenda+<event id>-<signature>@
 <domain>`: the signature (HMAC of the secret key) makes the address unguessable, so only
@@ -21,6 +20,13 @@ the sender is told so rather than one of them answered for.
 Answers are kept per event, not per date: an answer to one occurrence of a repeated event
 (a VEVENT with RECURRENCE-ID and no answer for the whole series beside it) is refused, so
 that declining one Thursday does not decline them all.
+
+A mail client may send its answer long after it was written (a phone offline for a day): an
+answer given since on the page, by the notice's link or by the organiser is kept, and the
+sender told why. The mailed answer's time is its DTSTAMP (when the client wrote it, in UTC),
+no later than its arrival. Two mailed answers count in the order they arrive: one is stored
+with its arrival time (agenda/confirmations.py), not its DTSTAMP, so the two cannot be
+compared by when they were written.
 """
 from __future__ import annotations
 
@@ -30,19 +36,20 @@ import hashlib
 import hmac
 import html
 import re
+from datetime import datetime
 from email import policy
 
 import icalendar
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
+from directory.clock import utcnow
 from directory.db import db
 from directory.models import Account
 from mailgate import identity
 from mailgate.settings import current
 
-from . import confirmations
+from . import confirmations, ical_read, times
 from .confirmations import COMMENT_MAX
 from .errors import AgendaError, Problem
 from .models import AnswerChannel, AnswerKind, Event
@@ -99,6 +106,7 @@ def receive_reply(author: Account, event_id: int, raw: bytes) -> AnswerKind:
     kind = _PARTSTATS.get(partstat)
     if kind is None:
         raise AgendaError(Problem.REPLY_PARTSTAT, partstat=partstat or "?")
+    _check_not_outdated(component, event, account)
     confirmations.answer(event, account, kind, _comment(component, attendee),
                          channel=AnswerChannel.MAIL)
     return kind
@@ -110,9 +118,12 @@ def _reply_event(raw: bytes, uid: str):
     for part in message.walk():
         if not _is_calendar(part):
             continue
+        data = part.get_payload(decode=True) or b""
+        if ical_read.nul_line(data) is not None:
+            raise AgendaError(Problem.REPLY_UNREADABLE)
         try:
-            cal = icalendar.Calendar.from_ical(part.get_payload(decode=True) or b"")
-        except ValueError:
+            cal = icalendar.Calendar.from_ical(data)
+        except ical_read.UNREADABLE:
             raise AgendaError(Problem.REPLY_UNREADABLE) from None
         method = str(cal.get("METHOD", "")).upper()
         if method in _NOT_ANSWERS:
@@ -187,18 +198,24 @@ def _comment(component, attendee) -> str:
     return text if len(text) <= COMMENT_MAX else text[:COMMENT_MAX - 1] + "…"
 
 
-def answer_token(event: Event, account_id: int) -> str:
-    """The token of a notice's one-click answer link for one member."""
-    return _serializer().dumps([event.id, account_id])
+def _check_not_outdated(component, event: Event, account: Account) -> None:
+    """Refuse the answer if the one stored was given after the client wrote it, on the page,
+    by the notice's link or by the organiser; compared to the second, as DTSTAMP is written."""
+    given = confirmations.answer_of(event, account)
+    if given is None or given.channel == AnswerChannel.MAIL:
+        return
+    written = _written_at(component)
+    if given.answered_at.replace(microsecond=0) > written:
+        raise AgendaError(Problem.REPLY_OUTDATED, written=times.to_local(written),
+                          answered=times.to_local(given.answered_at))
 
 
-def read_answer_token(token: str) -> tuple[int, int] | None:
-    try:
-        event_id, account_id = _serializer().loads(token)
-    except (BadSignature, ValueError, TypeError):
-        return None
-    return int(event_id), int(account_id)
-
-
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="agenda-answer")
+def _written_at(component) -> datetime:
+    """When the client wrote its answer: the DTSTAMP (UTC; a time without zone read as UTC,
+    as RFC 5545 wants it written), no later than now (a clock ahead); now without one."""
+    now = utcnow()
+    stamp = component.get("DTSTAMP")
+    moment = getattr(stamp, "dt", None)
+    if not isinstance(moment, datetime):
+        return now
+    return min(times.from_aware(moment) if moment.tzinfo else moment, now)

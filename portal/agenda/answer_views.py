@@ -9,7 +9,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from agenda import comments, confirmations, itip, notices, times
+from agenda import comments, confirmations, notices, times
 from agenda.errors import AgendaError
 from agenda.models import AnswerChannel, AnswerKind, Event
 from directory.db import db
@@ -82,14 +82,14 @@ def one_click(token: str):
 
 
 def _answer_target(token: str) -> tuple[int, int] | None:
-    """(event id, account id) of a notice's link: signed for its fan-out job (what the worker
-    writes in each message), or for the event (links of notices sent before)."""
+    """(event id, account id) of a notice's link, signed for its fan-out job (what the worker
+    writes in each message). The links signed for an event id alone, of the first notices,
+    are not read: on SQLite a deleted event's id is given again, and such a link answered
+    whichever event has it now."""
     signed = personalise.read_token(token)
     job = db.session.get(FanoutJob, signed[0]) if signed else None
     event_id = notices.event_id_of(job) if job else None
-    if event_id is not None:
-        return event_id, signed[1]
-    return itip.read_answer_token(token)
+    return (event_id, signed[1]) if event_id is not None else None
 
 
 @bp.route(f"/evenement/{ID.format('event_id')}/reponses")

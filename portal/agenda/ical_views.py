@@ -11,7 +11,7 @@ from sqlalchemy import case, select
 
 from agenda import access, feeds, ical, ical_read, importing
 from agenda.errors import AgendaError
-from agenda.models import Agenda, Event
+from agenda.models import Agenda, Event, EventStatus
 from directory.clock import utcnow
 from directory.db import db, write_transaction
 
@@ -24,13 +24,14 @@ FEED_LIMIT = 2000
 
 
 def _events(account, agendas: list[Agenda] | None) -> list[Event]:
-    """The events a feed or an export carries: from a year ago on, drafts of others left
-    out, at most FEED_LIMIT (recurring events count once). The cap keeps first the events not
-    over yet (a series still running too), soonest first, then the past ones, latest first;
-    the file lists them by start."""
+    """The events a feed or an export carries: from a year ago on, drafts left out, their
+    author's too (a calendar shows every event it gets as taking place, to whoever the file
+    or the feed is shared with), at most FEED_LIMIT (recurring events count once). The cap
+    keeps first the events not over yet (a series still running too), soonest first, then
+    the past ones, latest first; the file lists them by start."""
     now = utcnow()
     ahead = Event.last_ends_at >= now
-    query = (select(Event).join(Agenda).where(access.visible_events(account),
+    query = (select(Event).join(Agenda).where(Event.status != EventStatus.DRAFT,
                                               Event.last_ends_at > now - FEED_PAST)
              .order_by(case((ahead, 0), else_=1), case((ahead, Event.starts_at)),
                        Event.last_ends_at.desc(), Event.id).limit(FEED_LIMIT))

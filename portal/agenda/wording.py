@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext
 
 from agenda.errors import AgendaError, Problem
 from agenda.ical_read import DUPLICATE_UID, END_BEFORE_START, MIXED_TIMES, NO_START, TOO_LONG
-from agenda.importing import Fate
+from agenda.importing import CANCELLED_HERE, ELSEWHERE, NOTIFIED, Fate
 
 _l = lazy_gettext
 TEXTS = {
@@ -80,6 +80,10 @@ TEXTS = {
                               "l'organisateur pour en proposer un autre."),
     Problem.REPLY_REFRESH: _l("Préau n'envoie pas de nouvelle copie de l'invitation : "
                               "l'évènement à jour est dans l'agenda du portail."),
+    Problem.REPLY_OUTDATED: _l("Cette réponse a été écrite le %(written)s, avant celle que "
+                               "Préau a enregistrée le %(answered)s : elle n'est pas prise en "
+                               "compte. Pour changer votre réponse, répondez de nouveau ou "
+                               "sur la fiche de l'évènement."),
 }
 FIELDS = {"place": _l("Lieu"), "summary": _l("Résumé"), "comment": _l("Commentaire")}
 
@@ -107,13 +111,18 @@ def fate_labels() -> dict:
 def skip_reason(reason: str) -> str:
     """Why an imported event was skipped: the importer's codes in words, the reader's own
     reasons (the calendar library's) as they are."""
-    return {"elsewhere": _("cet UID appartient à un autre agenda"),
+    return {ELSEWHERE: _("cet UID appartient à un autre agenda"),
             DUPLICATE_UID: _("cet UID figure déjà plus haut dans le fichier : seul le premier "
                              "évènement est repris"),
             NO_START: _("pas de début (DTSTART)"),
             MIXED_TIMES: _("un jour pour le début et une heure pour la fin (ou l'inverse)"),
             END_BEFORE_START: _("la fin (DTEND) précède le début"),
-            TOO_LONG: _("plus long qu'une année : découpez-le en plusieurs évènements")
+            TOO_LONG: _("plus long qu'une année : découpez-le en plusieurs évènements"),
+            CANCELLED_HERE: _("annulé dans Préau : un import ne le rétablit ni ne le modifie ; "
+                              "s'il a lieu, créez-le de nouveau"),
+            NOTIFIED: _("ses invités ont été prévenus, et un import n'envoie aucun message : "
+                        "changez ses dates ou annulez-le depuis sa fiche, pour qu'ils le "
+                        "soient de nouveau"),
             }.get(reason, reason)
 
 

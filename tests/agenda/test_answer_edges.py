@@ -8,10 +8,12 @@ import time
 import pytest
 from sqlalchemy import delete
 
-from agenda import access, confirmations, events, itip
+from agenda import access, confirmations, events, notices
 from agenda.models import Answer, AnswerChannel, AnswerKind, Event
 from directory.db import db, write_transaction
 from directory.models import Account
+from mailgate import personalise
+from portal.agenda.blueprint import PortalLinks
 from tests.agenda.conftest import class_4a, event_input, person
 from tests.conftest import post_form
 from tests.portal.annuaire_helpers import html
@@ -20,12 +22,13 @@ CANCELLED = "Cet évènement est annulé : il n'attend plus de réponse."
 
 
 def test_the_link_of_a_cancelled_event_says_so_instead_of_asking(app):
-    with app.app_context():
+    with app.test_request_context():      # the notice's links: the portal's URLs
         claire, joseph = person("claire.bernard"), person("joseph.fabre")
         agenda = access.agenda_of_group(claire, class_4a().id)
-        event, _ = events.save(claire, agenda, event_input("Sortie (annulée)",
-                                                           ask_confirmation=True))
-        token, event_id, joseph_id = itip.answer_token(event, joseph.id), event.id, joseph.id
+        event, change = events.save(claire, agenda, event_input(
+            "Sortie (annulée)", notify=True, ask_confirmation=True))
+        job = notices.after_save(claire, event, change, PortalLinks())
+        token, event_id, joseph_id = personalise.token(job.id, joseph.id), event.id, joseph.id
         db.session.commit()
     anonymous = app.test_client()
     url = f"/agenda/reponse/{token}"

@@ -5,6 +5,7 @@ answering address and counts as his answer. Forged or unsigned replies are refus
 from __future__ import annotations
 
 import smtplib
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -12,7 +13,9 @@ from email.utils import formatdate, make_msgid
 import icalendar
 import pytest
 
-from agenda import events, notices
+from agenda import confirmations, events, notices
+from agenda.models import AnswerChannel, AnswerKind
+from directory.clock import travel_to, utcnow
 from directory.db import db, write_transaction
 from mailgate import fanout
 from tests.agenda.conftest import event_input
@@ -22,15 +25,15 @@ from .conftest import account
 
 
 def reply(invitation: bytes, partstat: str, *, attendee: str, comment: str = "",
-          sender: str = "joseph@example.org", method: str = "REPLY"
-          ) -> tuple[EmailMessage, str]:
+          sender: str = "joseph@example.org", method: str = "REPLY",
+          written: datetime | None = None) -> tuple[EmailMessage, str]:
     """The REPLY a mail client writes (RFC 5546 §3.2.3): same UID and SEQUENCE, the
-    attendee alone with their PARTSTAT."""
+    attendee alone with their PARTSTAT, stamped when it is written (`written`, UTC: now)."""
     request = icalendar.Calendar.from_ical(invitation).walk("VEVENT")[0]
     answer = icalendar.Event()
     for name in ("UID", "SEQUENCE", "DTSTART", "DTEND", "SUMMARY", "ORGANIZER"):
         answer.add(name, request.decoded(name) if name != "ORGANIZER" else request[name])
-    answer.add("DTSTAMP", request.decoded("DTSTAMP"))
+    answer.add("DTSTAMP", (written or utcnow()).replace(tzinfo=UTC))
     who = icalendar.vCalAddress(f"mailto:{attendee}")
     who.params["PARTSTAT"] = partstat
     answer.add("ATTENDEE", who)
@@ -242,3 +245,48 @@ def test_a_long_note_from_a_mail_client_keeps_its_answer(sink, smtp):
     smtp.sendmail("joseph@example.org", [organizer], message.as_bytes(policy=policy.SMTP))
     answer = answer_of(event, "joseph.fabre")
     assert answer.answer.value == "accepted" and len(answer.comment) == 1000
+
+
+def test_an_answer_written_before_the_one_given_on_the_page_does_not_undo_it(sink, smtp):
+    """Joseph's phone, offline, wrote « no » at 10:00; he said « yes » on the page at 11:00;
+    the phone's mail comes at noon: his answer stays « yes », and the mail is refused with
+    why. An answer his client writes after 11:00 still counts."""
+    event, _ = published("Sortie au musée (hors ligne)", notify=True, ask_confirmation=True)
+    _, invitation = invitation_to(sink, "joseph@example.org", "Sortie au musée (hors ligne)")
+    joseph, day = account("joseph.fabre"), datetime(2026, 3, 2)
+    with travel_to(day.replace(hour=11)):
+        write_transaction(lambda: confirmations.answer(
+            db.session.merge(event), db.session.merge(joseph), AnswerKind.ACCEPTED,
+            channel=AnswerChannel.PAGE))
+    with travel_to(day.replace(hour=12)):
+        message, organizer = reply(invitation, "DECLINED", attendee="joseph@example.org",
+                                   written=day.replace(hour=10))
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            smtp.sendmail("joseph@example.org", [organizer],
+                          message.as_bytes(policy=policy.SMTP))
+        assert refused.value.smtp_code == 550
+        assert "Cette reponse a ete ecrite le 02/03/2026 a 11:00, avant celle que Preau a " \
+            "enregistree le 02/03/2026 a 12:00 : elle n'est pas prise en compte." in \
+            " ".join(refused.value.smtp_error.decode().split())      # Paris time, UTC+1
+        answer = answer_of(event, "joseph.fabre")
+        assert (answer.answer.value, answer.channel.value) == ("accepted", "page")
+        message, organizer = reply(invitation, "DECLINED", attendee="joseph@example.org",
+                                   written=day.replace(hour=11, minute=30))
+        smtp.sendmail("joseph@example.org", [organizer], message.as_bytes(policy=policy.SMTP))
+        answer = answer_of(event, "joseph.fabre")
+        assert (answer.answer.value, answer.channel.value) == ("refused", "mail")
+
+
+def test_an_answer_with_a_nul_character_is_refused_for_good(sink, smtp):
+    """PostgreSQL refuses U+0000 in text: the comment reached the INSERT and the gateway
+    answered 451, so the client tried again for days. It is unreadable: refused at once."""
+    event, _ = published("Sortie au musée (NUL)", notify=True, ask_confirmation=True)
+    _, invitation = invitation_to(sink, "joseph@example.org", "Sortie au musée (NUL)")
+    message, organizer = reply(invitation, "ACCEPTED", attendee="joseph@example.org",
+                               comment="Je viens\x00 avec ma fille")
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        smtp.sendmail("joseph@example.org", [organizer], message.as_bytes(policy=policy.SMTP))
+    assert refused.value.smtp_code == 550
+    assert "Ce message ne contient pas de reponse iCalendar (METHOD:REPLY) lisible." in \
+        " ".join(refused.value.smtp_error.decode().split())
+    assert answer_of(event, "joseph.fabre") is None

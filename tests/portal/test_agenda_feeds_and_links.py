@@ -6,13 +6,15 @@ import re
 from datetime import timedelta
 
 import icalendar
+from itsdangerous import URLSafeSerializer
 from sqlalchemy import select
 
-from agenda import itip
+from agenda import notices
 from agenda.models import Answer, Event
 from directory.clock import utcnow
 from directory.db import db
 from directory.models import Account
+from mailgate import fanout, personalise
 from mailgate.models import FolderKind, MailboxItem, MailFolder, MailMessage
 from portal.agenda import ical_views
 from tests.conftest import login, post_form
@@ -73,13 +75,24 @@ def test_a_capped_export_keeps_the_upcoming_events(teacher, app, monkeypatch):
     assert len(icalendar.Calendar.from_ical(data).walk("VEVENT")) == 4
 
 
-def test_the_one_click_link_asks_then_records(teacher, app):
-    event_id = event_id_of(new_event(teacher, app, ask_confirmation="y"))
+def joseph_id(app) -> int:
     with app.app_context():
         from tests.agenda.conftest import person
 
-        joseph = person("joseph.fabre").id
-        token = itip.answer_token(db.session.get(Event, event_id), joseph)
+        return person("joseph.fabre").id
+
+
+def one_click_token(app, event_id: int, account_id: int) -> str:
+    """The token of the one-click link in the member's copy of the event's notice."""
+    with app.app_context():
+        job = fanout.jobs_of(notices.origin(db.session.get(Event, event_id)))[0]
+        return personalise.token(job.id, account_id)
+
+
+def test_the_one_click_link_asks_then_records(teacher, app):
+    event_id = event_id_of(new_event(teacher, app, notify="y", ask_confirmation="y"))
+    joseph = joseph_id(app)
+    token = one_click_token(app, event_id, joseph)
     anonymous = app.test_client()
     page = anonymous.get(f"/agenda/reponse/{token}")
     assert page.status_code == 200 and "Réponse de Joseph Fabre" in html(page).text
@@ -97,6 +110,26 @@ def test_the_one_click_link_asks_then_records(teacher, app):
         db.session.get(Account, joseph).suspended = True
         db.session.commit()
     assert anonymous.get(f"/agenda/reponse/{token}").status_code == 404
+
+
+def test_a_link_signed_for_an_event_number_alone_answers_nothing(teacher, app):
+    """The first notices' links were signed for [event id, account id]: on SQLite a deleted
+    event's number goes to the next event, and such a link answered whichever event has it
+    now — here, one published since."""
+    event_id = event_id_of(new_event(teacher, app, title="Sortie (numéro repris)",
+                                     notify="y", ask_confirmation="y"))
+    joseph = joseph_id(app)
+    old = URLSafeSerializer(app.config["SECRET_KEY"], salt="agenda-answer").dumps(
+        [event_id, joseph])
+    anonymous = app.test_client()
+    current = f"/agenda/reponse/{one_click_token(app, event_id, joseph)}"
+    page = anonymous.get(current)
+    assert page.status_code == 200 and "Sortie (numéro repris)" in html(page).text
+    assert anonymous.get(f"/agenda/reponse/{old}").status_code == 404
+    assert post_form(anonymous, f"/agenda/reponse/{old}", {"answer": "accepted"},
+                     page=current).status_code == 404
+    with app.app_context():
+        assert db.session.get(Answer, (event_id, joseph)) is None
 
 
 def test_moderated_comments_wait_for_the_organiser(teacher, app):
