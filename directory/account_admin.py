@@ -123,12 +123,14 @@ def administered_accounts(admin: Account, account_ids: list[int]) -> list[Accoun
 def _awaiting_sheet_query(admin: Account, school_id: int) -> sa.Select:
     return (select(Account).join(AccountSchool, AccountSchool.account_id == Account.id)
             .where(AccountSchool.school_id == school_id, Account.password_hash == NO_PASSWORD,
-                   scope_condition(admin), ~shared_beyond_reach(admin)))
+                   Account.suspended.is_(False), scope_condition(admin),
+                   ~shared_beyond_reach(admin)))
 
 
 def awaiting_sheet(admin: Account, school_id: int, limit: int) -> list[Account]:
     """Accounts of a school created without a password (imported with no email) that `admin`
-    administers, hers alone: their printable sheet gives them one."""
+    administers, hers alone: their printable sheet gives them one. A suspended one waits
+    until it is reactivated (a sheet for a pupil who has left is handed to nobody)."""
     return list(db.session.scalars(_awaiting_sheet_query(admin, school_id)
                                    .order_by(Account.search_name, Account.id).limit(limit)))
 
@@ -298,22 +300,39 @@ class PasswordReset:
 
 
 def reset_passwords(admin: Account, accounts: list[Account],
-                    password: str | None = None) -> PasswordReset:
+                    password: str | None = None, *, first_only: bool = False) -> PasswordReset:
     """A new password that must be changed at next login, on every account hers alone (the
     others: Refusal.SHARED): the one typed (checked against the policy by the caller), else
     a generated one. Where it goes: the verified redirect address when there is one, else a
-    printable sheet (the caller shows it)."""
+    printable sheet (the caller shows it).
+
+    `first_only`: the first password of accounts that had none (`awaiting_sheet`), given
+    only to those that still have none, by a conditional UPDATE each. Printed twice at once
+    (two tabs, two administrators), each account is in one printing's `new` only, the one
+    whose password it holds; in the other it is in neither list. On PostgreSQL the second
+    UPDATE waits for the first's commit, then finds the password set."""
     shared = {account.id for account in not_hers_alone(admin, accounts)}
     kept = [account for account in accounts if account.id not in shared]
     passwords = [password or generate_password() for _ in kept]
     hashes = hash_temporary_passwords(passwords, generated=password is None) if kept else []
     reset = PasswordReset(new=[], refused=[Refusal.SHARED] * len(shared))
     for account, plain, hashed in zip(kept, passwords, hashes, strict=True):
+        if first_only and not _first_password(account, hashed):
+            continue
         account.password_hash = hashed
         account.must_change_password = True
         end_sessions(account)       # a password change ends every session (SPEC §10)
         reset.new.append(NewPassword(account, plain, account.verified_redirect))
     return reset
+
+
+def _first_password(account: Account, password_hash: str) -> bool:
+    """Set `password_hash` on `account` if it still has no password; whether it did."""
+    given = db.session.execute(
+        sa.update(Account).where(Account.id == account.id,
+                                 Account.password_hash == NO_PASSWORD)
+        .values(password_hash=password_hash).execution_options(synchronize_session=False))
+    return given.rowcount == 1
 
 
 @dataclass
@@ -600,7 +619,7 @@ def keep_upload(admin: Account, school: School, filename: str, content: bytes,
     upload = AccountImport(school_id=school.id, author_id=admin.id, filename=filename[:200],
                            content=content, create_classes=create_classes,
                            created_at=utcnow(), rows_done=0, created_count=0,
-                           updated_count=0)
+                           updated_count=0, error_lines="", awaiting_sheet_count=0)
     db.session.add(upload)
     db.session.flush()
     return upload

@@ -7,6 +7,10 @@ planning that slice again against the database as it is then: the browser applie
 one request per batch, the command line loops over the same function, and a batch that ran
 twice finds its rows unchanged. Re-importing a file therefore writes nothing.
 
+A file kept between its preview and its application (import_models.AccountImport) records
+its progress in each batch's own transaction: accounts and counts are committed together or
+not at all, and a batch counts only if the kept file still stands where the batch started.
+
 Planning (matching rows to accounts, reasons, logins) is `import_plan`; writing (bulk
 statements) is `import_write`. Passwords are only set at creation (comparing them would cost
 an argon2 verification per row); a new account without an email gets no password at all
@@ -18,11 +22,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from .account_file import AccountFile, FileRow, read_account_file
+from .clock import utcnow
 from .db import db, is_deadlock, write_lock
 from .enums import Profile
+from .import_models import AccountImport
 from .import_plan import Fate, ImportPlan, RowPlan, plan_rows, profile_of
 from .import_write import CreatedAccount, hashes_of, passwords_for, write
 from .models import Account, School
@@ -40,7 +47,14 @@ class BatchResult:
     total: int
     created: list[CreatedAccount]
     updated: int
-    errors: int                    # rows of this batch left out, each with its reason
+    error_lines: list[int]         # the file's lines of this batch left out, each with its reason
+    #: False: the kept file had moved past this batch's start (another tab or administrator
+    #: applied it meanwhile); this batch wrote and counted nothing
+    counted: bool = True
+
+    @property
+    def errors(self) -> int:
+        return len(self.error_lines)
 
     @property
     def finished(self) -> bool:
@@ -65,11 +79,18 @@ def plan_import(school: School, data: bytes | AccountFile, *,
 def apply_batch(school: School, file: AccountFile, start: int, *, create_classes: bool = False,
                 size: int = BATCH,
                 before_commit: Callable[[list[CreatedAccount]], None] | None = None,
-                importer: Account | None = None) -> BatchResult:
+                importer: Account | None = None, upload_id: int | None = None) -> BatchResult:
     """Apply rows [start, start + size) of the application order, in one transaction that
     this function commits. Passwords are hashed between the read and the write, with no
     transaction open. `before_commit` runs inside the transaction (to queue the mail that
     sends the new passwords).
+
+    `upload_id`: the kept file (AccountImport) this batch is part of. Its progress and counts
+    are recorded first thing in the write transaction, by one conditional UPDATE relative to
+    what is there (`_record`). If the file no longer stands at `start` (the same batch
+    applied from two tabs at once, or by two administrators), the batch writes and counts
+    nothing (`counted` False): the one that recorded first is the one that wrote. On
+    PostgreSQL the second waits for the first's commit on that row, then finds it moved on.
 
     Between the plan and the write, someone else (another import, an administrator creating
     an account by hand) may take a login or an external id the plan gave: the write then
@@ -82,7 +103,7 @@ def apply_batch(school: School, file: AccountFile, start: int, *, create_classes
         try:
             return _apply_batch_once(school, file, start, create_classes=create_classes,
                                      size=size, before_commit=before_commit,
-                                     importer=importer)
+                                     importer=importer, upload_id=upload_id)
         except (IntegrityError, OperationalError) as error:
             if isinstance(error, OperationalError) and not is_deadlock(error):
                 raise
@@ -93,7 +114,8 @@ def apply_batch(school: School, file: AccountFile, start: int, *, create_classes
 
 
 def _apply_batch_once(school: School, file: AccountFile, start: int, *, create_classes: bool,
-                      size: int, before_commit, importer: Account | None) -> BatchResult:
+                      size: int, before_commit, importer: Account | None,
+                      upload_id: int | None) -> BatchResult:
     order = application_order(file.rows)
     rows = order[start:start + size]
     planned = plan_rows(school, file, rows, create_classes, importer)
@@ -102,14 +124,41 @@ def _apply_batch_once(school: School, file: AccountFile, start: int, *, create_c
     creates = [plan for plan in plans if plan.fate == Fate.CREATE]
     passwords = passwords_for(creates)
     password_hashes = hashes_of(creates, passwords)
+    result = BatchResult(done=min(start + size, len(order)), total=len(order), created=[],
+                         updated=sum(plan.fate == Fate.UPDATE for plan in plans),
+                         error_lines=[plan.row.line for plan in planned
+                                      if plan.fate == Fate.ERROR])
     write_lock()        # on SQLite, the writer from the first write: a collision is refused
-    created = write(school, plans, passwords, password_hashes, importer=importer)
+    if upload_id is not None and not _record(upload_id, start, result, len(creates),
+                                             awaiting_sheet=passwords.count(None)):
+        db.session.rollback()
+        return BatchResult(done=start, total=len(order), created=[], updated=0,
+                           error_lines=[], counted=False)
+    result.created = write(school, plans, passwords, password_hashes, importer=importer)
     if before_commit is not None:
-        before_commit(created)
+        before_commit(result.created)
     db.session.commit()
-    return BatchResult(done=min(start + size, len(order)), total=len(order), created=created,
-                       updated=sum(plan.fate == Fate.UPDATE for plan in plans),
-                       errors=sum(plan.fate == Fate.ERROR for plan in planned))
+    return result
+
+
+def _record(upload_id: int, start: int, result: BatchResult, created: int, *,
+            awaiting_sheet: int) -> bool:
+    """Count the batch in the kept file if it still stands at `start`; whether it did. The
+    applied file is erased with its last batch: it may hold passwords."""
+    values = {"rows_done": result.done,
+              "created_count": AccountImport.created_count + created,
+              "updated_count": AccountImport.updated_count + result.updated,
+              "awaiting_sheet_count": AccountImport.awaiting_sheet_count + awaiting_sheet}
+    if result.error_lines:
+        values["error_lines"] = AccountImport.error_lines + "".join(
+            f"{line} " for line in result.error_lines)
+    if result.finished:
+        values.update(finished_at=utcnow(), content=b"")
+    recorded = db.session.execute(
+        update(AccountImport)
+        .where(AccountImport.id == upload_id, AccountImport.rows_done == start)
+        .values(values).execution_options(synchronize_session=False))
+    return recorded.rowcount == 1
 
 
 def apply_import(school: School, file: AccountFile, *, create_classes: bool = False,

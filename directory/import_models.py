@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .clock import utcnow
@@ -24,11 +24,21 @@ class AccountImport(db.Model):
     #: the administrator ticked "create the classes the file names"
     create_classes: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    #: rows of the application order already applied (see account_import.apply_batch)
+    #: rows of the application order already applied; it and the counts below move
+    #: together, in each batch's own transaction (account_import.apply_batch)
     rows_done: Mapped[int] = mapped_column(Integer, default=0)
     created_count: Mapped[int] = mapped_column(Integer, default=0)
     updated_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: the lines of the file left out for an error, each followed by a space, in the order
+    #: they were applied (the file itself is erased once applied)
+    error_lines: Mapped[str] = mapped_column(Text, default="")
+    #: accounts this import created without a password (no email): their sheet gives one
+    awaiting_sheet_count: Mapped[int] = mapped_column(Integer, default=0)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    @property
+    def lines_in_error(self) -> list[int]:
+        return sorted(int(line) for line in self.error_lines.split())
 
     def __repr__(self) -> str:
         return f"<AccountImport {self.id} {self.filename!r} {self.rows_done} rows done>"

@@ -250,9 +250,8 @@ def import_users(file: str, uai: str, apply_: bool, create_classes: bool):
                                             create_classes=create_classes,
                                             before_commit=mail_generated_passwords,
                                             progress=progress)
-        click.echo(f"{school.name} ({school.uai}) : {wording.summary(created, updated)}"
-                   + (f" ; lignes en erreur non importées : {errors[0]}" if errors[0] else "")
-                   + ".")
+        click.echo(f"{school.name} ({school.uai}) : "
+                   f"{wording.summary(created, updated, errors[0])}.")
 
     try:
         _guarded(action)

@@ -130,8 +130,7 @@ def bulk():
         return redirect(back, code=303)
     if form.action.data == "mot_de_passe":
         if form.confirme.data != "1":   # every chosen password is replaced: say whose first
-            return render_template("admin/bulk_passwords.html", accounts=accounts,
-                                   back=back, form=form)
+            return _confirm_new_passwords(accounts, form, back)
         return reset_and_report(accounts, mode="envoyer")
     suspend = form.action.data == "suspendre"
     refused = rules.set_suspended(current_user, accounts, suspend)
@@ -146,6 +145,26 @@ def bulk():
         said.append(_shared_left_out(shared, suspend))
     flash(" ".join(said), "success" if done else "warning")
     return redirect(back, code=303)
+
+
+def _confirm_new_passwords(accounts, form, back: str):
+    """The page listing whose password the selection replaces: those not hers alone are
+    named apart, as left out (`reset_passwords` refuses them), and counted nowhere else."""
+    shared = rules.not_hers_alone(current_user, accounts)
+    if len(shared) == len(accounts):
+        _flash_shared_passwords(len(shared))
+        return redirect(back, code=303)
+    left_out = {account.id for account in shared}
+    return render_template("admin/bulk_passwords.html", back=back, form=form, left_out=shared,
+                           accounts=[a for a in accounts if a.id not in left_out])
+
+
+def _flash_shared_passwords(number: int) -> None:
+    flash(ngettext("%(num)d compte appartient aussi à un établissement que vous "
+                   "n'administrez pas : son mot de passe n'est pas changé.",
+                   "%(num)d comptes appartiennent aussi à un établissement que vous "
+                   "n'administrez pas : leur mot de passe n'est pas changé.", number),
+          "warning")
 
 
 def _own_account_refused(suspend: bool) -> str:
@@ -293,20 +312,21 @@ def password(account_id: int):
     return reset_and_report([target], mode=form.mode.data, password=typed)
 
 
-def reset_and_report(accounts, *, mode: str, password: str | None = None):
+def reset_and_report(accounts, *, mode: str, password: str | None = None,
+                     first_only: bool = False, back: str | None = None):
     """New passwords: mailed to verified redirect addresses (mode "envoyer"), else printed
-    on sheets; a typed one is only confirmed (the administrator hands it over)."""
-    reset = rules.reset_passwords(current_user, accounts, password)
+    on sheets; a typed one is only confirmed (the administrator hands it over).
+    `first_only`: the sheets of accounts still without a password (rules.reset_passwords),
+    then `back` when none is left."""
+    reset = rules.reset_passwords(current_user, accounts, password, first_only=first_only)
     if reset.refused:
-        flash(ngettext("%(num)d compte appartient aussi à un établissement que vous "
-                       "n'administrez pas : son mot de passe n'est pas changé.",
-                       "%(num)d comptes appartiennent aussi à un établissement que vous "
-                       "n'administrez pas : leur mot de passe n'est pas changé.",
-                       len(reset.refused)), "warning")
+        _flash_shared_passwords(len(reset.refused))
     results = reset.new
     if not results:
-        return redirect(url_for(".account", account_id=accounts[0].id)
-                        if len(accounts) == 1 else url_for(".accounts"), code=303)
+        if first_only:
+            flash(gettext("Aucun compte n'attend sa fiche."), "info")
+        return redirect(back or (url_for(".account", account_id=accounts[0].id)
+                                 if len(accounts) == 1 else url_for(".accounts")), code=303)
     mails = [new for new in results if mode == "envoyer" and new.mail_to]
     send_passwords([{"to": new.mail_to, "name": new.account.full_name,
                      "login": new.account.login, "password": new.password} for new in mails])
@@ -337,7 +357,8 @@ def sheet(account_id: int):
     target = _account_or_404(account_id)
     form = ConfirmForm()
     if request.method == "GET":
-        return render_template("admin/sheet_confirm.html", account=target, form=form)
+        return render_template("admin/sheet_confirm.html", account=target, form=form,
+                               hers_alone=not rules.not_hers_alone(current_user, [target]))
     if not form.validate_on_submit():
         abort(400)
     return reset_and_report([target], mode="fiche")

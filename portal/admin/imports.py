@@ -10,14 +10,12 @@ from __future__ import annotations
 from math import ceil
 from typing import NamedTuple
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask import abort, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from directory import account_admin as rules
 from directory.account_file import FileRefused, read_account_file
 from directory.account_import import Fate, apply_batch, plan_import
-from directory.clock import utcnow
 from directory.db import db
 
 from ..directory_forms import choice
@@ -32,6 +30,7 @@ from .password_mail import send_passwords
 WEB_BATCH = 200
 SHEETS_AT_ONCE = 2000
 PREVIEW_PAGE = 500      # rows of the preview a page shows (a school's file: up to 50,000)
+ERROR_LINES_SHOWN = 200  # line numbers in error the result page names
 
 
 class PreviewPage(NamedTuple):
@@ -98,16 +97,15 @@ def preview(import_id: int):
 @bp.route("/import/<int(max=2147483647):import_id>/lot", methods=["POST"])
 @administrator_required
 def apply_next_batch(import_id: int):
-    """One batch; JSON for the progress bar."""
+    """One batch; JSON for the progress bar, from what the kept file records (another tab
+    may have applied the batch meanwhile: this one then counted nothing)."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
     kept = _upload_or_404(import_id)
-    if kept.finished_at is not None:
-        return jsonify(done=kept.rows_done, total=kept.rows_done, finished=True,
-                       created=kept.created_count, updated=kept.updated_count,
-                       next=url_for(".result", import_id=kept.id))
-    result = _apply(kept)
-    return jsonify(done=result.done, total=result.total, finished=result.finished,
+    total = _apply(kept).total if kept.finished_at is None else None
+    kept = _upload_or_404(import_id)
+    return jsonify(done=kept.rows_done, total=total or kept.rows_done,
+                   finished=kept.finished_at is not None,
                    created=kept.created_count, updated=kept.updated_count,
                    next=url_for(".result", import_id=kept.id))
 
@@ -118,48 +116,44 @@ def apply_all(import_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     kept = _upload_or_404(import_id)
-    while kept.finished_at is None and not _apply(kept).finished:
+    while kept.finished_at is None:
+        _apply(kept)
         kept = _upload_or_404(import_id)
     return redirect(url_for(".result", import_id=kept.id), code=303)
 
 
 def _apply(kept):
+    """The next batch of `kept`, its progress recorded in the batch's own transaction."""
     school = rules.administered_school(current_user, kept.school_id) or abort(404)
-    file = read_account_file(kept.content)
-    import_id, start = kept.id, kept.rows_done
-    result = apply_batch(school, file, start, create_classes=kept.create_classes,
-                         size=WEB_BATCH, before_commit=mail_generated_passwords,
-                         importer=current_user._get_current_object())
-    kept = rules.administered_import(current_user, import_id)
-    kept.rows_done = result.done
-    kept.created_count += len(result.created)
-    kept.updated_count += result.updated
-    if result.finished:
-        kept.finished_at = utcnow()
-        kept.content = b""          # the file may hold passwords: kept no longer than needed
-    db.session.commit()
-    return result
+    return apply_batch(school, read_account_file(kept.content), kept.rows_done,
+                       create_classes=kept.create_classes, size=WEB_BATCH,
+                       before_commit=mail_generated_passwords,
+                       importer=current_user._get_current_object(), upload_id=kept.id)
 
 
 @bp.route("/import/<int(max=2147483647):import_id>/resultat")
 @administrator_required
 def result(import_id: int):
     kept = _upload_or_404(import_id)
+    lines = kept.lines_in_error
     return render_template("admin/import_result.html", kept=kept,
                            waiting=rules.awaiting_sheet_count(current_user, kept.school_id),
-                           batch=SHEETS_AT_ONCE,
-                           summary=wording.summary(kept.created_count, kept.updated_count),
+                           batch=SHEETS_AT_ONCE, lines_in_error=lines[:ERROR_LINES_SHOWN],
+                           more_errors=len(lines) > ERROR_LINES_SHOWN,
+                           summary=wording.summary(kept.created_count, kept.updated_count,
+                                                   len(lines)),
                            confirm=ConfirmForm())
 
 
 @bp.route("/import/<int(max=2147483647):import_id>/fiches", methods=["POST"])
 @administrator_required
 def sheets(import_id: int):
+    """The sheets of the school's accounts still without a password. Printed from two tabs
+    at once, each account's sheet comes out of one only (`first_only`): the other's password
+    would not have worked."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
     kept = _upload_or_404(import_id)
-    waiting = rules.awaiting_sheet(current_user, kept.school_id, SHEETS_AT_ONCE)
-    if not waiting:
-        flash(gettext("Aucun compte n'attend sa fiche."), "info")
-        return redirect(url_for(".result", import_id=kept.id), code=303)
-    return reset_and_report(waiting, mode="fiche")
+    return reset_and_report(rules.awaiting_sheet(current_user, kept.school_id, SHEETS_AT_ONCE),
+                            mode="fiche", first_only=True,
+                            back=url_for(".result", import_id=kept.id))

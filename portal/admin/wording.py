@@ -25,6 +25,12 @@ def changes(codes: list[str]) -> str:
     return ", ".join(gettext(CHANGES[code]) for code in codes)
 
 
-def summary(created: int, updated: int) -> str:
-    return ngettext("%(num)d créé", "%(num)d créés", created) + ", " + \
-        ngettext("%(num)d modifié", "%(num)d modifiés", updated)
+def summary(created: int, updated: int, errors: int) -> str:
+    """What applying a file did, the rows it left out included (the result page and
+    `preau import-users --apply` alike)."""
+    said = [ngettext("%(num)d créé", "%(num)d créés", created),
+            ngettext("%(num)d modifié", "%(num)d modifiés", updated)]
+    if errors:
+        said.append(ngettext("%(num)d ligne en erreur non importée",
+                             "%(num)d lignes en erreur non importées", errors))
+    return ", ".join(said)

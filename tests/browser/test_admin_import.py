@@ -36,7 +36,8 @@ def test_import_preview_apply_find_print_suspend(page):
     axe_check(page)
     page.get_by_role("button", name="Appliquer").click()
     page.wait_for_url("**/resultat")
-    assert page.locator(".import-summary").inner_text() == "2 créés, 0 modifiés."
+    assert page.locator(".import-summary").inner_text() == \
+        "2 créés, 0 modifiés, 1 ligne en erreur non importée."
 
     page.goto("/administration/comptes/")
     page.get_by_label("Nom", exact=True).fill(last)

@@ -434,7 +434,8 @@ def test_upload_preview_apply_and_print_sheets(admin, app):
                             response.headers["Location"]).get_data(as_text=True))},
                         follow_redirects=True)
     page = html(result)
-    assert page.one("p", class_="import-summary").text == "2 créés, 0 modifiés."
+    assert page.one("p", class_="import-summary").text == \
+        "2 créés, 0 modifiés, 1 ligne en erreur non importée."
     assert account(app, "0310024h.v.blondel") is not None
     sheets = html(post_form(admin, page.one("form", action=form.attrs["action"].replace(
         "appliquer", "fiches")).attrs["action"], {}, page=result.request.path))

@@ -221,7 +221,8 @@ def test_the_import_result_counts_every_account_waiting_for_its_sheet(admin, app
         waiting = len(db.session.scalars(select(AccountSchool.account_id).join(
             Account, Account.id == AccountSchool.account_id).where(
             AccountSchool.school_id == school_id(app, "0310024H"),
-            Account.password_hash == NO_PASSWORD)).all())
+            Account.password_hash == NO_PASSWORD, Account.suspended.is_(False))).all())
     assert waiting >= 3
-    assert f"{waiting} comptes n'ont pas encore de mot de passe" in text
+    assert (f"Dans tout l'établissement, {waiting} comptes n'ont pas encore de mot de passe"
+            in text)
     assert "Les 2 premiers à chaque impression." in text

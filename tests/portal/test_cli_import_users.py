@@ -26,7 +26,7 @@ def test_preview_then_apply_then_nothing_to_do(demo_env, tmp_path, live_database
     assert query(url, "SELECT COUNT(*) FROM account WHERE login LIKE '0310024h.%'") == [(0,)]
     applied = preau(env, "import-users", str(file), "--school", "0310024H", "--apply")
     assert applied.exit_code == 0, applied.output
-    assert "2 créés, 0 modifiés ; lignes en erreur non importées : 1." in applied.output
+    assert "2 créés, 0 modifiés, 1 ligne en erreur non importée." in applied.output
     assert sorted(query(url, "SELECT login FROM account WHERE login LIKE '0310024h.%'")) == [
         ("0310024h.v.blondel",), ("0310024h.v.blondel2",)]
     # Véra's generated password leaves by mail; Victor awaits his printable sheet
