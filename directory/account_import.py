@@ -28,9 +28,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from .account_file import AccountFile, FileRow, read_account_file
 from .clock import utcnow
 from .db import db, is_deadlock, write_lock
-from .enums import Profile
 from .import_models import AccountImport
-from .import_plan import Fate, ImportPlan, RowPlan, plan_rows, profile_of
+from .import_plan import Fate, ImportPlan, RowPlan, plan_rows
 from .import_write import CreatedAccount, hashes_of, passwords_for, write
 from .models import Account, School
 
@@ -62,8 +61,10 @@ class BatchResult:
 
 
 def application_order(rows: Sequence[FileRow]) -> list[FileRow]:
-    """Parents last (their children must exist), otherwise the file's order."""
-    return sorted(rows, key=lambda row: (profile_of(row.profile) == Profile.PARENT, row.line))
+    """The rows naming children last (their children must exist by then: a teacher who is
+    a parent too as well as a parent), otherwise the file's order; the plan decides them last
+    too (import_plan.plan_rows)."""
+    return sorted(rows, key=lambda row: (bool(row.parent_of), row.line))
 
 
 def plan_import(school: School, data: bytes | AccountFile, *,

@@ -40,7 +40,6 @@ from .allocation import next_free, taken_variants
 from .db import db
 from .enums import GroupKind, Profile
 from .import_rows import Fate, RowPlan, checked, first_occurrences, namesakes, person
-from .import_rows import profile_of as profile_of  # account_import reads it from here
 from .models import Account, AccountSchool, Group, GroupMember, ParentLink, School
 from .naming import login_for
 from .wording import Reason

@@ -288,3 +288,14 @@ def test_a_teachers_row_with_an_id_beside_two_namesakes_without_says_what_to_do(
     assert plan_import(school, _csv([["Petit", "Marc", "teacher", "", "", "", ""]])
                        ).rows[0].errors[0].code == "ambiguous_without_ids"
     assert Fate.ERROR == plan.rows[0].fate
+
+
+def test_a_teacher_naming_her_child_before_his_row_gets_him_in_a_later_batch(school):
+    """The rows naming children are applied last, whatever their profile: a teacher's row
+    naming a pupil the file creates further down, in a later batch, was refused when applied
+    (« enfant introuvable ») though the preview accepted it."""
+    data = _csv([["Roux", "Anne", "teacher", "", "", "T-5", "E-1"],
+                 ["Roux", "Léo", "student", "4A", "", "E-1", ""]])
+    assert _fates(plan_import(school, data)) == [(2, "create", []), (3, "create", [])]
+    assert apply_import(school, read_account_file(data), size=1) == (2, 0)
+    assert _children(_by_id("T-5")) == {_by_id("E-1").id}
