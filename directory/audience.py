@@ -5,7 +5,10 @@ background fan-out (mailgate/fanout.py) inserts from — never a loop over accou
 An `Audience` reads as a sentence:
 - *who*: the members of the chosen groups, and the parents of the members of the "parents
   of the pupils of…" groups; when neither is chosen, everyone of the space's schools (seed
-  002: "no group = the whole space");
+  002: "no group = the whole space"). Parents are linked to their children, not members of
+  their classes: with the profile Parent d'élève chosen, a chosen group also brings the
+  parents of its members, as a rubric's population "Parents d'élèves de 4A" does
+  (directory/rubrics.py);
 - *kept if* their profile is one of the chosen profiles, they hold every chosen role,
   they have been inactive for more than N days (no access since, counting from the account's
   creation for those who never came), they never logged in;
@@ -89,18 +92,23 @@ def last_seen(account=Account) -> sa.ColumnElement:
 
 
 def recipients(audience: Audience, now: datetime, trigger: Trigger = Trigger(),
-               window_start: datetime | None = None) -> sa.Select:
-    """SELECT account.id of the audience (and of the trigger's window (window_start, now])."""
+               window_start: datetime | None = None, *, but: int | None = None) -> sa.Select:
+    """SELECT account.id of the audience (and of the trigger's window (window_start, now]),
+    the account `but` apart (the author: the fan-out never sends her own message to her,
+    mailgate.fanout.submit)."""
     query = select(Account.id).where(_who(audience), *_kept(audience, now))
     if trigger.kind != TriggerKind.NONE:
         query = query.where(_triggered(audience, trigger, window_start or now, now))
+    if but is not None:
+        query = query.where(Account.id != but)
     return query
 
 
-def count(audience: Audience, now: datetime) -> int:
+def count(audience: Audience, now: datetime, *, but: int | None = None) -> int:
+    """How many people the message goes to, its author `but` apart as the fan-out does."""
     from .db import db
 
-    chosen = recipients(audience, now).subquery()
+    chosen = recipients(audience, now, but=but).subquery()
     return db.session.scalar(select(func.count()).select_from(chosen))
 
 
@@ -109,16 +117,22 @@ def _who(audience: Audience) -> sa.ColumnElement[bool]:
     if audience.group_ids:
         chosen.append(exists().where(GroupMember.account_id == Account.id,
                                      GroupMember.group_id.in_(audience.group_ids)))
+        if Profile.PARENT in audience.profiles:
+            chosen.append(and_(Account.profile == Profile.PARENT,
+                               _parent_of_members(audience.group_ids)))
     if audience.parents_of_group_ids:
-        child = aliased(GroupMember)
-        chosen.append(exists().where(
-            ParentLink.parent_id == Account.id, child.account_id == ParentLink.child_id,
-            child.group_id.in_(audience.parents_of_group_ids)))
+        chosen.append(_parent_of_members(audience.parents_of_group_ids))
     if not chosen:
         if not audience.school_ids:
             return sa.true()
         chosen.append(_in_schools(audience.school_ids))
     return or_(*chosen)
+
+
+def _parent_of_members(group_ids) -> sa.ColumnElement[bool]:
+    child = aliased(GroupMember)
+    return exists().where(ParentLink.parent_id == Account.id,
+                          child.account_id == ParentLink.child_id, child.group_id.in_(group_ids))
 
 
 def _in_schools(school_ids) -> sa.ColumnElement[bool]:
@@ -148,7 +162,8 @@ def _triggered(audience: Audience, trigger: Trigger, start: datetime,
     """The rule's moment (its start + N days) fell in (start, end] for one of its steps."""
     steps = trigger.days or DEFAULT_DAYS[trigger.kind]
     if trigger.kind == TriggerKind.NEVER_LOGGED_IN:
-        since = _joined(audience.group_ids) if audience.group_ids else Account.created_at
+        since = func.coalesce(_joined(audience.group_ids), Account.created_at) \
+            if audience.group_ids else Account.created_at
         return and_(Account.last_access_at.is_(None),
                     or_(*[_moment_in(since, timedelta(days=n), start, end) for n in steps]))
     if trigger.kind == TriggerKind.INACTIVE:
@@ -165,7 +180,8 @@ def _moment_in(since, delay: timedelta, start: datetime, end: datetime):
 
 def _joined(group_ids):
     """When the account joined the target groups (its creation, for memberships older than
-    the record of joining): a correlated scalar, so the window stays one comparison."""
+    the record of joining; NULL for a parent brought by a child's membership): a correlated
+    scalar, so the window stays one comparison."""
     return (select(func.max(func.coalesce(GroupMember.joined_at, Account.created_at)))
             .where(GroupMember.account_id == Account.id, GroupMember.group_id.in_(group_ids))
             .correlate(Account).scalar_subquery())

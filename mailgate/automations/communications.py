@@ -5,9 +5,15 @@ Who may do what:
 - "Écrire à plusieurs" is for teachers and staff (and administrators); each author sees only
   their own messages.
 - The automated communications of a school are managed by its staff and the administrators;
-  those of a group by its managers, its teachers, the staff of its school and the
-  administrators. Everything is loaded through `space_communication` / `own_message`, which
-  answer None for anything else (a 404 for the page).
+  those of a group by the staff of its school, the administrators and whoever manages the
+  group's space, as for its rubrics (`directory.rubrics.creatable_spaces`): its managers and,
+  for a class or an institutional group, its teachers and staff — a plain member of an ad hoc
+  group manages nothing of it. Everything is loaded through `space_communication` /
+  `own_message`, which answer None for anything else (a 404 for the page).
+- A communication goes out in the name and under the rights of its author, and whoever
+  edits it becomes its author (`update`): nobody's message goes out under the name of someone
+  who did not write it. One whose author is suspended or deleted is no longer sent
+  (`scheduler.author_sends`) until a manager takes it over by editing it.
 """
 from __future__ import annotations
 
@@ -17,10 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy import Select, delete, exists, func, or_, select
+from sqlalchemy import Select, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import load_only
 
+from directory import rubrics
 from directory.audience import Audience, TriggerKind
 from directory.clock import utcnow
 from directory.db import db
@@ -32,6 +39,7 @@ from directory.search import valid_id
 from ..fanout_models import FanoutJob, FanoutRecipient
 from .models import Communication, CommunicationFile, CommunicationRun, Kind, Repeat, Signature
 from .schedule import parse_time, plan
+from .scheduler import author_sends
 
 WRITERS = (Profile.TEACHER, Profile.STAFF)
 NAME_MAX, SUBJECT_MAX, BODY_MAX = 120, 200, 20_000
@@ -47,6 +55,7 @@ class Problem(enum.StrEnum):
     IN_THE_PAST = "in_the_past"
     BAD_DAYS = "bad_days"
     FILES_TOO_BIG = "files_too_big"             # max (Mo)
+    NOT_A_DRAFT = "not_a_draft"                 # sent or scheduled meanwhile (a second click)
 
 
 class CommunicationError(PreauError):
@@ -86,6 +95,8 @@ def manages_school(account: Account, school_id: int) -> bool:
 
 
 def managed_group(account: Account, group_id: int) -> Group | None:
+    """The group if `account` manages its automated communications (see the module's
+    docstring), else None."""
     if not valid_id(group_id):
         return None
     group = db.session.get(Group, group_id)
@@ -93,13 +104,8 @@ def managed_group(account: Account, group_id: int) -> Group | None:
         return None
     if manages_school(account, group.school_id):
         return group
-    role = db.session.execute(select(GroupMember.is_manager, Account.profile)
-                              .join(Account, Account.id == GroupMember.account_id)
-                              .where(GroupMember.group_id == group.id,
-                                     GroupMember.account_id == account.id)).first()
-    if role is not None and (role.is_manager or role.profile == Profile.TEACHER):
-        return group
-    return None
+    _, spaces = rubrics.creatable_spaces(account)
+    return group if any(space.id == group.id for space in spaces) else None
 
 
 def managed_school(account: Account, school_id: int) -> School | None:
@@ -140,14 +146,33 @@ def messages_query(account: Account) -> Select:
             .order_by(Communication.created_at.desc(), Communication.id.desc()))
 
 
-def of_space(school_id: int, group_id: int | None) -> list[Communication]:
-    """A space's automated communications, active ones first, by name."""
-    query = select(Communication).where(Communication.kind != Kind.MESSAGE,
-                                        Communication.school_id == school_id)
+@dataclass(frozen=True)
+class Listed:
+    """A communication of a space with its author (None once the account is deleted) and
+    whether it still goes out (`scheduler.author_sends`)."""
+    communication: Communication
+    author: Account | None
+    sends: bool
+
+
+def of_space(school_id: int, group_id: int | None) -> list[Listed]:
+    """A space's automated communications, active ones first, by name: one query."""
+    query = (select(Communication, Account, author_sends().label("sends"))
+             .outerjoin(Account, Account.id == Communication.author_id)
+             .where(Communication.kind != Kind.MESSAGE, Communication.school_id == school_id))
     query = query.where(Communication.group_id == group_id if group_id
                         else Communication.group_id.is_(None))
-    return list(db.session.scalars(query.order_by(Communication.active.desc(),
-                                                  func.lower(Communication.name))))
+    return [Listed(*row) for row in db.session.execute(
+        query.order_by(Communication.active.desc(), func.lower(Communication.name),
+                       Communication.id))]
+
+
+def listed(communication: Communication) -> Listed:
+    """One communication as its space's list shows it, for its own page."""
+    author = db.session.get(Account, communication.author_id) \
+        if communication.author_id else None
+    return Listed(communication, author, bool(db.session.scalar(
+        select(author_sends()).where(Communication.id == communication.id))))
 
 
 def pickable_recipient(audience: Audience, account_id: int,
@@ -161,11 +186,13 @@ def pickable_recipient(audience: Audience, account_id: int,
     return db.session.get(Account, account_id) if db.session.scalar(chosen) else None
 
 
-def first_recipients(audience: Audience, limit: int = 50, now: datetime | None = None):
-    """The first people of the audience by name (the exclusion list of the page)."""
+def first_recipients(audience: Audience, limit: int = 50, now: datetime | None = None, *,
+                     but: int | None = None):
+    """The first people of the audience by name (the exclusion list of the page), the
+    author `but` apart, as `count` leaves them out."""
     from directory.audience import recipients
 
-    chosen = recipients(audience, now or utcnow()).subquery()
+    chosen = recipients(audience, now or utcnow(), but=but).subquery()
     return list(db.session.scalars(select(Account).where(Account.id.in_(select(chosen.c.id)))
                                    .order_by(Account.search_name, Account.id).limit(limit)))
 
@@ -214,12 +241,26 @@ def by_key(author: Account, idempotency_key: str | None) -> Communication | None
         Communication.idempotency_key == idempotency_key))
 
 
-def update(communication: Communication, draft: Draft,
+def update(editor: Account, communication: Communication, draft: Draft,
            files: list[tuple[str, str, bytes]] = (), *,
            removed_file_ids: Sequence[int] = ()) -> None:
     """Change a communication: its files `removed_file_ids` taken off, `files` added, all
-    of them together within FILES_MAX_BYTES."""
+    of them together within FILES_MAX_BYTES. `editor` becomes its author: it goes out in
+    her name and under her rights from now on.
+
+    A draft is changed only while it is one: one conditional UPDATE of its row (… WHERE
+    draft) before anything else is written, so that of two submissions of one draft (a second
+    click on « Envoyer », another tab) the second finds it sent — on PostgreSQL it waits for
+    the first one's lock and then matches no row — and raises NOT_A_DRAFT, having attached
+    nothing and planned no second occurrence."""
     now = utcnow()
+    if communication.draft and db.session.execute(
+            sa.update(Communication)
+            .where(Communication.id == communication.id, Communication.draft.is_(True))
+            .values(draft=draft.draft)
+            .execution_options(synchronize_session=False)).rowcount != 1:
+        db.session.refresh(communication)
+        raise CommunicationError(Problem.NOT_A_DRAFT)
     removed = [i for i in removed_file_ids if valid_id(i)]
     if removed:
         db.session.execute(delete(CommunicationFile).where(
@@ -227,6 +268,7 @@ def update(communication: Communication, draft: Draft,
             CommunicationFile.id.in_(removed)))
     kept = sum(size for _, _, size in files_of(communication))
     _check(draft, files, now, kept_bytes=kept)
+    communication.author_id = editor.id
     _fill(communication, draft)
     _attach(communication, files)
     plan(communication, now)
@@ -440,15 +482,12 @@ def _clear_default(account: Account) -> None:
 
 def spaces_of(account: Account) -> tuple[list[School], list[Group]]:
     """The schools and groups whose automated communications `account` manages (for the
-    links of the "Écrire à plusieurs" page)."""
-    if account.is_admin:
-        schools = list(db.session.scalars(select(School).order_by(School.name).limit(50)))
-    else:
+    links of the "Écrire à plusieurs" page); an administrator, who manages them all, is
+    offered the groups she belongs to."""
+    if not account.is_admin:
         schools = [s for s in account.schools if manages_school(account, s.id)]
-    groups = list(db.session.scalars(
+        return schools, rubrics.creatable_spaces(account)[1]
+    schools = list(db.session.scalars(select(School).order_by(School.name).limit(50)))
+    return schools, list(db.session.scalars(
         select(Group).join(GroupMember, GroupMember.group_id == Group.id)
-        .join(Account, Account.id == GroupMember.account_id)
-        .where(GroupMember.account_id == account.id,
-               or_(GroupMember.is_manager.is_(True), Account.profile == Profile.TEACHER))
-        .order_by(Group.name)))
-    return schools, groups
+        .where(GroupMember.account_id == account.id).order_by(Group.name, Group.id)))

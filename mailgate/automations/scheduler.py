@@ -7,18 +7,24 @@ For each one it writes, in the same transaction: the occurrence (unique per comm
 and planned time: a second writer would fail instead of sending twice), the background
 fan-out of its message to the audience's one SELECT (mailgate/fanout.py, which routes each
 recipient through the rights engine), and the next run, the first one after *now*: the
-occurrences missed while every worker was down are run once, not one by one.
+occurrences missed while every worker was down are run once, not one by one. A
+communication whose author is suspended or deleted is not due (`author_sends`): every
+recipient would be refused, at every occurrence; it waits for a manager to take it over by
+editing it (communications.update).
 
 Every time is `directory.clock.utcnow()`, so tests move the clock instead of waiting.
 """
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime
 from functools import lru_cache
 
+import sqlalchemy as sa
 from sqlalchemy import bindparam, exists, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import aliased
 
 from directory.audience import recipients
 from directory.clock import utcnow
@@ -35,10 +41,20 @@ log = logging.getLogger("preau.scheduler")
 CLAIM = 20
 
 
+def author_sends() -> sa.ColumnElement[bool]:
+    """SQL over Communication: its author may still write (the account exists and is not
+    suspended: a suspended sender may write to nobody, directory/rights.py). Its own alias
+    of the account, so that a query joining the author as well correlates only the
+    communication."""
+    author = aliased(Account)
+    return exists().where(author.id == Communication.author_id, author.suspended.is_(False))
+
+
 def due(now: datetime):
     return (select(Communication)
             .where(Communication.next_run_at.isnot(None), Communication.next_run_at <= now,
-                   Communication.active.is_(True), Communication.draft.is_(False))
+                   Communication.active.is_(True), Communication.draft.is_(False),
+                   author_sends())
             .order_by(Communication.next_run_at, Communication.id))
 
 
@@ -103,9 +119,12 @@ def _send(communication: Communication, occurrence: datetime, chosen, now: datet
                         if communication.author_id else None)
     if author is None:
         return done                 # nobody to write as: the occurrence is recorded, empty
+    # The occurrence is sent once by the unique run above, in this transaction; the job's key
+    # must only never meet an older job of the author's: on SQLite the ids of runs (and of
+    # communications) deleted with their group are given again.
     job = fanout.submit(author, mail_of(communication, author), chosen,
                         origin=communication.origin,
-                        idempotency_key=f"{'trial' if trial else 'run'}-{done.id}",
+                        idempotency_key=f"{'trial' if trial else 'run'}-{uuid.uuid4().hex}",
                         audience=communication.audience_label, include_author=trial)
     done.job_id = job.id
     return done

@@ -50,7 +50,7 @@ def group_list(group_id: int):
                  url_for(".group_new", group_id=group.id))
 
 
-def _list(space_name: str, found: list[Communication], new_url: str):
+def _list(space_name: str, found: list[communications.Listed], new_url: str):
     return render_template("communications/automated_list.html", space_name=space_name,
                            communications=found, new_url=new_url, rule=rule_of,
                            kind=lambda c: str(KINDS[c.kind]), button=ButtonForm(),
@@ -168,7 +168,7 @@ def _save(form: AutomatedForm, shown: Communication | None, school_id: int,
                                           group_id=group_id, portal_url=portal_url(),
                                           idempotency_key=form.cle.data or None)
         else:
-            communications.update(shown, plan)
+            communications.update(current_user, shown, plan)
     except CommunicationError as error:
         db.session.rollback()
         form.form_errors.append(problem_text(error))
@@ -182,6 +182,7 @@ def _save(form: AutomatedForm, shown: Communication | None, school_id: int,
 def automated(communication_id: int):
     shown = space_communication(communication_id)
     return _history(shown, "communications/automated.html", rule=rule_of(shown),
+                    listed=communications.listed(shown),
                     back=space_url(shown), kind=str(KINDS[shown.kind]),
                     repeats=REPEATS, csv_endpoint=".automated_csv")
 

@@ -27,6 +27,8 @@ PROBLEMS = {
     Problem.IN_THE_PAST: N_("Cette date est passée : choisissez un moment à venir."),
     Problem.BAD_DAYS: N_("Les jours sont des nombres séparés par des virgules, comme 7,15."),
     Problem.FILES_TOO_BIG: N_("Les pièces jointes dépassent %(max)d Mo en tout."),
+    Problem.NOT_A_DRAFT: N_("Ce message n'est plus un brouillon : il est déjà envoyé ou "
+                            "programmé."),
 }
 
 

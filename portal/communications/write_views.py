@@ -21,7 +21,7 @@ from directory.enums import Profile, Role
 from directory.models import Group
 from mailgate import fanout
 from mailgate.automations import communications, merge
-from mailgate.automations.communications import Cancel, CommunicationError, Draft
+from mailgate.automations.communications import Cancel, CommunicationError, Draft, Problem
 from mailgate.automations.models import Communication, Kind, Repeat
 from mailgate.automations.schedule import to_utc
 
@@ -32,7 +32,7 @@ from ..i18n import N_, day_at_time
 from ..messagerie import compose
 from ..messagerie.display import size_text
 from ..rubriques import labels
-from .blueprint import ID, bp, own_message, portal_url, problem_text, writer
+from .blueprint import ID, PROBLEMS, bp, own_message, portal_url, problem_text, writer
 from .forms import PROFILES, ButtonForm, SignatureForm, WriteForm
 
 SHOWN_PEOPLE = 100
@@ -122,7 +122,10 @@ def write(communication_id: int | None = None):
     writer()
     editing = own_message(communication_id) if communication_id else None
     if editing is not None and not editing.draft:
-        abort(404)
+        if request.method != "POST":
+            abort(404)
+        return redirect(url_for(".message", communication_id=_sent_already(editing).id),
+                        code=303)
     school_ids = communications.schools_of(current_user)
     if request.method == "POST":
         form = WriteForm()
@@ -149,9 +152,10 @@ def write(communication_id: int | None = None):
             if done is not None:
                 return redirect(url_for(".message", communication_id=done.id), code=303)
         now = utcnow()
-        counted = count(audience, now)
+        counted = count(audience, now, but=current_user.id)
         people = communications.first_recipients(
-            Audience(**{**audience.__dict__, "excluded_ids": ()}), SHOWN_PEOPLE, now)
+            Audience(**{**audience.__dict__, "excluded_ids": ()}), SHOWN_PEOPLE, now,
+            but=current_user.id)
         form.exclus.choices = [choice(p.id, p.full_name) for p in people]
         previewed = [p for p in people if p.id not in audience.excluded_ids]
         form.apercu_pour.choices = [choice(p.id, p.full_name) for p in previewed]
@@ -207,13 +211,15 @@ def _save(form: WriteForm, audience: Audience, groups, signatures, editing, *,
             saved = communications.create(current_user, plan, portal_url=portal_url(),
                                           files=_files(), idempotency_key=form.cle.data or None)
         else:
-            communications.update(editing, plan, files=_files(),
+            communications.update(current_user, editing, plan, files=_files(),
                                   removed_file_ids=request.form.getlist("retirer_fichier",
                                                                         type=int))
             saved = editing
     except CommunicationError as error:
-        form.form_errors.append(problem_text(error))
         db.session.rollback()
+        if error.problem == Problem.NOT_A_DRAFT:
+            return _sent_already(editing)       # its page, as for a form posted after
+        form.form_errors.append(problem_text(error))
         return None
     db.session.commit()
     if draft:
@@ -224,6 +230,13 @@ def _save(form: WriteForm, audience: Audience, groups, signatures, editing, *,
     else:
         flash(gettext("Le message part : suivez son envoi ci-dessous."), "success")
     return saved
+
+
+def _sent_already(message: Communication) -> Communication:
+    """A form of a draft sent or scheduled meanwhile (a second click on « Envoyer », another
+    tab) changes nothing: the author is told so and sent to the message's page."""
+    flash(gettext(PROBLEMS[Problem.NOT_A_DRAFT]), "info")
+    return message
 
 
 @bp.route("/")

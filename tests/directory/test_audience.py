@@ -78,6 +78,10 @@ def reference(region: Region, audience: Audience, trigger: Trigger,
     children_of_groups = {a for g, a, _, _ in region.members
                           if g in audience.parents_of_group_ids}
     chosen |= {parent for parent, child in region.parents if child in children_of_groups}
+    if Profile.PARENT in audience.profiles:     # "Parents d'élèves de 4A": of its pupils
+        members = {a for g, a, _, _ in region.members if g in audience.group_ids}
+        chosen |= {parent for parent, child in region.parents
+                   if child in members and region.people[parent].profile == Profile.PARENT}
     if not audience.group_ids and not audience.parents_of_group_ids:
         chosen = {i for i in region.people
                   if not audience.school_ids or region.schools.get(i, set()) & set(
@@ -118,10 +122,10 @@ def fired(region, audience, trigger, person, start, now) -> bool:
         if audience.group_ids:
             joined = [j or person.created_at for g, a, j, _ in region.members
                       if a == person.id and g in audience.group_ids]
-            since = max(joined) if joined else None
+            since = max(joined) if joined else person.created_at    # a parent, say
         else:
             since = person.created_at
-        return since is not None and any(within(since + timedelta(days=n)) for n in steps)
+        return any(within(since + timedelta(days=n)) for n in steps)
     if trigger.kind == TriggerKind.INACTIVE:
         seen = person.last_access_at or person.created_at
         return any(within(seen + timedelta(days=n)) for n in steps)
