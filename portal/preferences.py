@@ -23,6 +23,7 @@ from mailgate import system_mail
 from .auth import current_password_refusal
 from .forms import RedirectForm
 from .i18n import said
+from .public_links import public_url_for
 from .saving import FAILED, saved
 
 bp = Blueprint("preferences", __name__, url_prefix="/preferences")
@@ -54,7 +55,7 @@ def index():
 
 
 def _send_verification(address: str, token: str) -> None:
-    link = url_for(".confirm_redirect", token=token, _external=True)
+    link = public_url_for(".confirm_redirect", token=token)
     body = gettext("Bonjour %(name)s,\n\n"
                    "Vous avez demandé que vos messages Préau soient redirigés vers cette "
                    "adresse.\n"

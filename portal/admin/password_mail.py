@@ -1,11 +1,13 @@
 """The mail that hands a new password to its owner's verified redirect address."""
 from __future__ import annotations
 
-from flask import has_request_context, url_for
+from flask import has_request_context
 from flask_babel import gettext
 
 from directory.domain import mail_domain
 from mailgate import system_mail
+
+from ..public_links import public_url_for
 
 
 def send_password(*, to: str, name: str, login: str, password: str) -> None:
@@ -19,7 +21,7 @@ def send_passwords(items: list[dict]) -> None:
 
 
 def password_message(*, to: str, name: str, login: str, password: str):
-    link = url_for("auth.login", _external=True) if has_request_context() else ""
+    link = public_url_for("auth.login") if has_request_context() else ""
     body = gettext("Bonjour %(name)s,\n\n"
                    "Votre compte Préau est prêt.\n\n"
                    "Identifiant : %(login)s\n"

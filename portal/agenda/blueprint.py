@@ -18,6 +18,7 @@ from directory.db import db, write_transaction
 from mailgate.fanout_models import FanoutJob
 from mailgate.local_handlers import LocalHandler, register
 
+from ..public_links import public_url_for
 from .wording import describe
 
 bp = Blueprint("agenda", __name__, url_prefix="/agenda")
@@ -56,10 +57,10 @@ class PortalLinks:
     """`notices.Links` with the portal's absolute URLs."""
 
     def event(self, event: Event) -> str:
-        return url_for("agenda.event", event_id=event.id, _external=True)
+        return public_url_for("agenda.event", event_id=event.id)
 
     def answer_template(self, event: Event) -> str:
-        return url_for("agenda.one_click", token="TOKEN", _external=True).replace(
+        return public_url_for("agenda.one_click", token="TOKEN").replace(
             "TOKEN", "{token}")
 
 

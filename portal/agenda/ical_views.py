@@ -15,6 +15,7 @@ from agenda.models import Agenda, Event, EventStatus
 from directory.clock import utcnow
 from directory.db import db, write_transaction
 
+from ..public_links import public_url_for
 from .blueprint import agenda_or_404, bp, space_route
 from .forms import ImportForm
 from .wording import describe, fate_labels, note_labels, skip_reason
@@ -44,7 +45,7 @@ def _events(account, agendas: list[Agenda] | None) -> list[Event]:
 
 def _calendar(account, agendas, name: str, filename: str) -> Response:
     data = ical.export(_events(account, agendas), name=name,
-                       url_of=lambda e: url_for(".event", event_id=e.id, _external=True))
+                       url_of=lambda e: public_url_for(".event", event_id=e.id))
     return Response(data, mimetype="text/calendar", headers={
         "Content-Disposition": f'attachment; filename="{filename}"',
         "Cache-Control": "private, max-age=300"})
@@ -100,7 +101,7 @@ def feeds_page():
             return redirect(url_for(".feeds"))
         token = feeds.create(current_user, agenda)
         db.session.commit()
-        return _feeds_page(groups, url_for(".feed", token=token, _external=True), agenda)
+        return _feeds_page(groups, public_url_for(".feed", token=token), agenda)
     return _feeds_page(groups, None, None)
 
 

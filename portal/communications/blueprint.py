@@ -14,6 +14,7 @@ from mailgate.automations.models import Communication
 
 from ..directory_pages import page_args
 from ..i18n import N_
+from ..public_links import public_url_for
 
 bp = Blueprint("communications", __name__, url_prefix="/communications")
 ID = "<int(max=2147483647):{}>"
@@ -75,4 +76,4 @@ def space_url(communication: Communication) -> str:
 
 
 def portal_url() -> str:
-    return url_for("home.index", _external=True) if request else ""
+    return public_url_for("home.index") if request else ""

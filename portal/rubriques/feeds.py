@@ -17,6 +17,7 @@ from directory.models import Account
 from directory.rubric_models import Rubric
 from directory.rubrics import visible_rubric
 
+from ..public_links import public_url_for
 from . import articles
 from .blueprint import ID, back, bp, readable_rubric
 from .forms import ConfirmForm
@@ -70,17 +71,17 @@ def feed(rubric_id: int, token: str):
 
 def _atom(rubric: Rubric, entries: list[Article], token: str) -> bytes:
     generator = FeedGenerator()
-    generator.id(url_for(".rubric", rubric_id=rubric.id, _external=True))
+    generator.id(public_url_for(".rubric", rubric_id=rubric.id))
     generator.title(f"{rubric.name} — {rubric.school.name}")
-    generator.link(href=url_for(".rubric", rubric_id=rubric.id, _external=True),
+    generator.link(href=public_url_for(".rubric", rubric_id=rubric.id),
                    rel="alternate")
-    generator.link(href=url_for(".feed", rubric_id=rubric.id, token=token, _external=True),
+    generator.link(href=public_url_for(".feed", rubric_id=rubric.id, token=token),
                    rel="self")
     generator.language("fr")
     generator.updated(_utc(max((a.updated_at for a in entries), default=rubric.created_at)))
     for article in reversed(entries):      # feedgen lists the last added first
         entry = generator.add_entry()
-        link = url_for(".article", article_id=article.id, _external=True)
+        link = public_url_for(".article", article_id=article.id)
         entry.id(link)
         entry.title(article.title)
         entry.link(href=link)

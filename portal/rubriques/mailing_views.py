@@ -22,6 +22,7 @@ from mailgate.fanout_preview import preview
 from .. import fanout_pages
 from ..directory_forms import choice
 from ..directory_pages import paginate
+from ..public_links import public_url_for
 from . import articles, labels
 from .blueprint import ID, article_to_manage, back, bp
 from .forms import ConfirmForm, PageForm, ReminderForm, SendForm
@@ -41,8 +42,7 @@ def _populations(form: SendForm, shown: Article) -> dict[int, str]:
 
 def _mail(shown: Article, text: str, audience: str, acknowledge: bool, *, reminder=False):
     lines = [text.strip(), "", gettext("Lire l'article : %(url)s",
-                                       url=url_for(".article", article_id=shown.id,
-                                                   _external=True))]
+                                       url=public_url_for(".article", article_id=shown.id))]
     if acknowledge:
         lines += ["", gettext("Merci de confirmer votre lecture en un clic :"), personalise.LINK]
     subject = gettext("Rappel : %(title)s", title=shown.title) if reminder else shown.title
@@ -51,7 +51,7 @@ def _mail(shown: Article, text: str, audience: str, acknowledge: bool, *, remind
 
 
 def _link_template() -> str:
-    return url_for(".acknowledge_link", token="TOKEN", _external=True).replace("TOKEN",
+    return public_url_for(".acknowledge_link", token="TOKEN").replace("TOKEN",
                                                                              "{token}")
 
 
