@@ -11,7 +11,8 @@ What kill -9 costs: a worker killed mid-batch has recorded nothing of that batch
 lease has passed (a minute) another round sends the batch's entries again, those already
 delivered included: at most one batch of duplicates per killed worker, never a loss. SIGTERM
 or a first Ctrl-C cost none: they set `run_forever`'s `stop`, so the batch out is finished and
-recorded before the worker leaves (portal/processes.py).
+recorded before the worker leaves (portal/processes.py), and no step of the round runs after
+it, the claim of a new batch above all.
 Forwards use a signed envelope sender, `bounces+<entry id>-<day>-<hmac>@<domain>`
 (mailgate/bounces.py); reports and system mail use the null sender `<>`, so nobody bounces
 them back.
@@ -215,11 +216,11 @@ def _report(entry_id: int, failure: Failure) -> None:
 def drain(worker: str | None = None, *, now: datetime | None = None,
           stop: threading.Event | None = None) -> int:
     """Rounds until nothing is due, or `stop` is set (for `preau worker --drain` and
-    tests)."""
+    tests): from then on no step runs, as in `run_forever`."""
+    steps = (lambda: end_ended_access(now), lambda: scheduler.run_due(now), fanout.run_batch,
+             indexer.index_left, lambda: run_once(worker, now=now))
     total = 0
-    while not (stop and stop.is_set()) and (handled := (
-            end_ended_access(now) + scheduler.run_due(now) + fanout.run_batch()
-            + indexer.index_left() + run_once(worker, now=now))):
+    while handled := sum(step() for step in steps if not (stop and stop.is_set())):
         total += handled
     return total
 
@@ -241,8 +242,13 @@ def _purge() -> int:
     return 0
 
 
-def _step(name: str, work: Callable[[], int]) -> int:
-    """What `work` handled; 0 when it failed (logged, its transaction rolled back)."""
+def _step(name: str, work: Callable[[], int], stop: threading.Event) -> int:
+    """What `work` handled; 0 when it failed (logged, its transaction rolled back), or when
+    `stop` was set, during an earlier step for instance: then it does not run. A worker told
+    to stop must claim no new batch, since `preau serve` kills it once the batch it has out
+    had time to finish; killed mid-batch, it would have the batch sent twice."""
+    if stop.is_set():
+        return 0
     try:
         return work()
     except Exception:
@@ -258,19 +264,19 @@ def run_forever(stop: threading.Event, *, idle: float = 1.0) -> None:
     while not stop.is_set():
         # Each step on its own: one that fails (a message it cannot read, a communication
         # it cannot make) must not hold up the others, forwarding above all.
-        handled = _step("scheduled communications", scheduler.run_due) \
-            + _step("fan-out", fanout.run_batch)
+        handled = _step("scheduled communications", scheduler.run_due, stop) \
+            + _step("fan-out", fanout.run_batch, stop)
         if time.monotonic() >= next_access_look:
             next_access_look = time.monotonic() + LOOK_FOR_ENDED_ACCESS_EVERY
-            handled += _step("ends of access", end_ended_access)
+            handled += _step("ends of access", end_ended_access, stop)
         if time.monotonic() >= next_look:
             next_look = time.monotonic() + LOOK_FOR_LEFT_EVERY
-            left = _step("indexing", indexer.index_left)
+            left = _step("indexing", indexer.index_left, stop)
             next_look = 0.0 if left else next_look
             handled += left
-        handled += _step("outbound queue", lambda: run_once(worker))
+        handled += _step("outbound queue", lambda: run_once(worker), stop)
         if (utcnow() - last_purge).total_seconds() > PURGE_EVERY:
             last_purge = utcnow()
-            _step("purge", _purge)
+            _step("purge", _purge, stop)
         if not handled:
             stop.wait(idle)
