@@ -141,7 +141,9 @@ def from_app(app) -> Settings:
 def read(app) -> Settings:
     """The settings the app's configuration gives, or InvalidInput naming the first variable
     that cannot be used: the app factory asks once, so that a typo stops every process at
-    start, the web's included, in one line."""
+    start, the web's included, in one line. The certificate's files are not opened here:
+    only where SMTP is served (`tls_context`, portal/processes.py `checked_app`), since they
+    may be readable by the gateway's user alone, or lie on its machines alone."""
     preau = app.config.get("PREAU", {})
     domain = mail_domain(app)
     settings = Settings(
@@ -170,7 +172,6 @@ def read(app) -> Settings:
         from .smarthost import parse_url
 
         parse_url(settings.smarthost)   # a typo stops the start, not every sending round
-    tls_context(settings)           # nor an unreadable certificate every gateway start
     return settings
 
 

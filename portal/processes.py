@@ -99,7 +99,7 @@ def mailgate(processes: int, shared_writer: bool, port_checked: bool,
     if not port_checked:
         ensure_free(host, port, "Passerelle SMTP")
     if processes > 1:
-        checked_app()
+        checked_app(tls=True)
         # Each child binds the port itself (SO_REUSEPORT); it was checked free here.
         command = [sys.executable, "-m", "portal.cli", "mailgate", "--port-checked"]
         if not shared_writer:
@@ -115,14 +115,17 @@ def mailgate(processes: int, shared_writer: bool, port_checked: bool,
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return
-    _run_part(lambda app: gateway.run(app, host, port, shared_writer=writer_socket))
+    _run_part(lambda app: gateway.run(app, host, port, shared_writer=writer_socket), tls=True)
 
 
-def checked_app(*, dkim: bool = False):
+def checked_app(*, dkim: bool = False, tls: bool = False):
     """The app, made once to read every setting before anything starts: one that cannot be
     used stops the start in one line, instead of a traceback in each gunicorn worker or a
-    part that `Supervisor` starts again and again. `dkim`: the worker's DKIM key too."""
+    part that `Supervisor` starts again and again. `dkim`: the worker's DKIM key too; `tls`:
+    the gateway's certificate and key too, read only where SMTP is served (they may be
+    readable by the gateway's user alone, or lie on its machines alone)."""
     from directory.errors import PreauError
+    from mailgate import settings as mail_settings
     from mailgate import worker as outbound
     from portal import create_app
 
@@ -131,15 +134,17 @@ def checked_app(*, dkim: bool = False):
         if dkim:
             with app.app_context():
                 outbound.signer()
+        if tls:
+            mail_settings.tls_context(mail_settings.from_app(app))
     except PreauError as error:
         raise click.ClickException(error.message) from None
     return app
 
 
-def _run_part(run) -> None:
+def _run_part(run, *, tls: bool = False) -> None:
     from directory.errors import PreauError
 
-    app = checked_app()
+    app = checked_app(tls=tls)
     try:
         run(app)
     except PreauError as error:       # a setting the gateway cannot use
@@ -266,7 +271,7 @@ def serve() -> None:
     gateway_at = split_listen(_listen("PREAU_SMTP_LISTEN", "127.0.0.1:2525"), "PREAU_SMTP_LISTEN")
     ensure_free(*portal_at, "Portail")
     ensure_free(*gateway_at, "Passerelle SMTP")
-    checked_app(dkim=True)
+    checked_app(dkim=True, tls=True)
     from mailgate import queue
 
     command = [sys.executable, "-m", "portal.cli"]

@@ -405,14 +405,3 @@ def test_a_mistyped_mail_setting_stops_any_command_at_start(fresh_db):
         result = preau({**env, name: value}, "init")
         line = one_error_line(result)
         assert f"{name} invalide" in line and "s3cret" not in line
-
-
-def test_an_unreadable_tls_certificate_stops_any_command_at_start(fresh_db, tmp_path):
-    """The gateway read PREAU_TLS_CERT when it started: a missing or broken file was a
-    traceback there, and `preau serve` started the gateway again and again."""
-    env, _ = fresh_db()
-    broken = tmp_path / "cert.pem"
-    broken.write_text("-----BEGIN CERTIFICATE-----\nnot one\n-----END CERTIFICATE-----\n")
-    for cert in (str(tmp_path / "missing.pem"), str(broken)):
-        result = preau({**env, "PREAU_TLS_CERT": cert}, "init")
-        assert "PREAU_TLS_CERT / PREAU_TLS_KEY inutilisables" in one_error_line(result)
