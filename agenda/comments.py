@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import func, or_, select
 
 from directory.clock import utcnow
-from directory.db import db
+from directory.db import db, write_lock
 from directory.models import Account
 
 from . import access, confirmations
@@ -31,7 +31,9 @@ DAY = timedelta(days=1)
 def check_flood(model: type, on_item: sa.ColumnElement[bool], author_id: int) -> None:
     """Raise AgendaError (COMMENTS_WAITING, COMMENTS_DAILY) when the author may not add a comment to the item: `model` is
     a comment table (author_id, created_at, and a state stored as CommentState's values),
-    `on_item` picks that item's comments. Counted in one statement."""
+    `on_item` picks that item's comments. Counted in one statement, once the author's other
+    comments wait for this one (`_one_comment_at_a_time`)."""
+    _one_comment_at_a_time(author_id)
     waiting, today = db.session.execute(
         select(func.count().filter(model.state == CommentState.PENDING),
                func.count().filter(model.created_at > utcnow() - DAY))
@@ -40,6 +42,17 @@ def check_flood(model: type, on_item: sa.ColumnElement[bool], author_id: int) ->
         raise AgendaError(Problem.COMMENTS_WAITING, max=WAITING_MAX)
     if today >= DAILY_MAX:
         raise AgendaError(Problem.COMMENTS_DAILY, max=DAILY_MAX)
+
+
+def _one_comment_at_a_time(author_id: int) -> None:
+    """Until the transaction ends, hold the author's other comments back before they are
+    counted: counted side by side, comments sent at once each found none of the others and
+    all passed the rule. Both counts are the author's, so the author's row is locked (FOR NO
+    KEY UPDATE on PostgreSQL, which holds back no one else's comment); on SQLite the
+    writer's lock keeps them apart."""
+    write_lock()
+    db.session.execute(select(Account.id).where(Account.id == author_id)
+                       .with_for_update(key_share=True))
 
 
 def add(event: Event, author: Account, text: str) -> Comment:
