@@ -38,12 +38,26 @@ def _trigger(table: str) -> str:
     return f"{table}_detaches_mailings"
 
 
+def backfill(table: str, origin: str) -> str:
+    """The upgrade's statement that detaches the mailings of `table`'s rows deleted before it.
+    The number after the origin's prefix is read as an integer and compared to the row's id,
+    so the primary key finds the row: comparing `origin || id` to the job's text, nothing
+    could, and SQLite read the whole table for every job. The CASE reads 1 to 18 digits and
+    nothing else (text PostgreSQL could not read as a number would stop the upgrade); `origin
+    || id` is still compared, after the key's look-up, so the same jobs are detached."""
+    number = f"substr(fanout_job.origin, {len(origin) + 1})"
+    return (f"UPDATE fanout_job SET origin = 'deleted:' || origin, "
+            f"idempotency_key = 'deleted:' || id WHERE origin LIKE '{origin}%' "
+            f"AND NOT EXISTS (SELECT 1 FROM {table} WHERE {table}.id = "
+            f"CASE WHEN length({number}) BETWEEN 1 AND 18 "
+            f"AND ltrim({number}, '0123456789') = '' THEN CAST({number} AS BIGINT) END "
+            f"AND '{origin}' || {table}.id = fanout_job.origin "
+            f"AND {table}.created_at <= fanout_job.created_at)")
+
+
 def upgrade():
     for table, origin in ORIGINS.items():
-        op.execute(f"UPDATE fanout_job SET origin = 'deleted:' || origin, "
-                   f"idempotency_key = 'deleted:' || id WHERE origin LIKE '{origin}%' "
-                   f"AND NOT EXISTS (SELECT 1 FROM {table} WHERE '{origin}' || {table}.id = "
-                   f"fanout_job.origin AND {table}.created_at <= fanout_job.created_at)")
+        op.execute(backfill(table, origin))
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"""CREATE FUNCTION fanout_job_detach() RETURNS trigger
             LANGUAGE plpgsql AS $$

@@ -23,5 +23,6 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table("agenda_event") as batch:
-        batch.drop_column("dates_changed_at")
+    # Not batch mode: on SQLite it rebuilds the table, and the rebuilt table would lose the
+    # trigger 0028 put on it. SQLite drops a column itself since 3.35.
+    op.execute("ALTER TABLE agenda_event DROP COLUMN dates_changed_at")
