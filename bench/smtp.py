@@ -288,6 +288,8 @@ def top_frames(collapsed: str, count: int = 15) -> str:
     total = 0
     for line in Path(collapsed).read_text().splitlines():
         stack, _, samples = line.rpartition(" ")
+        if not (stack and samples.isdigit()):     # py-spy writes a damaged line at times
+            continue
         frame = stack.rsplit(";", 1)[-1]
         own[frame] = own.get(frame, 0) + int(samples)
         total += int(samples)
