@@ -3,39 +3,83 @@ managers and by administrators.
 
 Rules kept here:
 - a manager is always a member; a member cannot be removed while manager; a group keeps at
-  least one manager;
+  least one manager, even when two of them demote each other at once;
 - a manager must hold the "Gestionnaire annuaire" role (or be an administrator): managing a
-  group gives the power to add anyone of one's perimeter to it;
+  group gives the power to add people of one's perimeter to it. That holds when they act,
+  not only when they are named: someone whose role an administrator or an import has taken
+  away since manages nothing any more (their groups, and those groups' rubrics), though
+  their row still says manager. The rule is `can_manage_groups`, and in SQL
+  `manager_membership` / `manager_memberships`;
 - people are added only from within the editor's search perimeter (`search.search_query`),
   one by one or the whole result of a search in one INSERT … SELECT, skipping who is a
   member already, even one added meanwhile by the same form sent twice (a double click);
+- they are people of the group's school (an administrator adds anyone): being members
+  gives pupils the right to write to each other (SPEC §2), and that right keeps to one's
+  school (directory/rights.py counts on it);
+- a group has at most MAX_MEMBERS members: « Ajouter la liste » of a search that forgot a
+  criterion must not put a whole region into it;
 - a group's school is one of the editor's schools (any school for an administrator);
-- names are unique per school among ad hoc groups.
+- names are unique per school among ad hoc groups, even for the form sent twice at once.
 A group the viewer does not manage is simply not found (`managed_group` answers None), so a
 forged request on someone else's group changes nothing and answers 404.
+
+Refusals are `directory.wording` codes, but for `GroupFull` and `OtherSchool`, whose words
+(a plural, a school's name) the view writes.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, exists, false, literal, select, update
+import sqlalchemy as sa
+from sqlalchemy import and_, delete, exists, false, func, literal, or_, select, true, update
 
 from .accounts import access_end_refused
 from .db import db, insert_ignoring_duplicates
 from .enums import GroupKind, Role
 from .errors import InvalidInput
-from .models import Account, Group, GroupMember, School
+from .models import Account, AccountSchool, Group, GroupMember, School
 from .naming import search_key
-from .roles import effective_roles
+from .roles import effective_roles, role_condition
 from .search import AccountFilters, ids_of, perimeter_condition, search_query, valid_id
 
 NAME_MAX = 120
 DESCRIPTION_MAX = 2000
+MAX_MEMBERS = 1000
+
+
+class GroupFull(InvalidInput):
+    """Adding would take `group` past MAX_MEMBERS; `room`: how many it may still take."""
+
+    def __init__(self, group: Group, room: int):
+        super().__init__(f"group {group.id} is full: room for {room} of {MAX_MEMBERS}")
+        self.group, self.room = group, max(room, 0)
+
+
+class OtherSchool(InvalidInput):
+    """`person` does not belong to `school`, the group's."""
+
+    def __init__(self, school: School, person: Account):
+        super().__init__(f"account {person.id} is not of school {school.uai}")
+        self.school, self.person = school, person
 
 
 def can_manage_groups(account: Account) -> bool:
     return account.is_admin or Role.DIRECTORY_MANAGER in effective_roles(account)
+
+
+def manager_membership(account: Account) -> sa.ColumnElement[bool]:
+    """SQL over `account`'s own GroupMember rows: those that make them a manager now (the
+    row says so and they may still manage groups)."""
+    return GroupMember.is_manager.is_(True) if can_manage_groups(account) else false()
+
+
+def manager_memberships(account=Account) -> sa.ColumnElement[bool]:
+    """SQL over GroupMember rows joined to their member `account` (the Account entity or an
+    alias): `manager_membership` of each, for statements about many accounts at once."""
+    return and_(GroupMember.is_manager.is_(True),
+                or_(account.is_admin.is_(True),
+                    role_condition(Role.DIRECTORY_MANAGER, account)))
 
 
 def managed_group(editor: Account, group_id: int) -> Group | None:
@@ -46,13 +90,14 @@ def managed_group(editor: Account, group_id: int) -> Group | None:
     if not editor.is_admin:
         query = query.where(exists().where(GroupMember.group_id == Group.id,
                                            GroupMember.account_id == editor.id,
-                                           GroupMember.is_manager.is_(True)))
+                                           manager_membership(editor)))
     return db.session.scalar(query)
 
 
 def is_manager_of(account: Account, group: Group) -> bool:
-    return bool(db.session.scalar(select(GroupMember.is_manager).where(
-        GroupMember.group_id == group.id, GroupMember.account_id == account.id)))
+    return bool(db.session.scalar(select(exists().where(
+        GroupMember.group_id == group.id, GroupMember.account_id == account.id,
+        manager_membership(account)))))
 
 
 def school_choices(editor: Account) -> list[School]:
@@ -71,10 +116,14 @@ def create_group(creator: Account, *, name: str, description: str, school_id: in
     _check_name_free(school.id, name)
     for manager in co_managers:
         _check_may_manage(creator, manager)
-    group = Group(kind=GroupKind.AD_HOC, name=name, search_name=search_key("", name)[0],
-                  description=description, school_id=school.id, persistent=persistent)
-    db.session.add(group)
-    db.session.flush()
+        _check_of_school(creator, school, manager)
+    group_id = db.session.scalar(insert_ignoring_duplicates(Group).values(
+        kind=GroupKind.AD_HOC, name=name, search_name=search_key("", name)[0],
+        description=description, school_id=school.id, persistent=persistent)
+        .returning(Group.id))
+    if group_id is None:        # the same name, written meanwhile by the form sent twice
+        _check_name_free(school.id, name)
+    group = db.session.get(Group, group_id)
     for manager in {creator.id: creator, **{m.id: m for m in co_managers}}.values():
         db.session.add(GroupMember(group_id=group.id, account_id=manager.id, is_manager=True))
     return group
@@ -104,21 +153,34 @@ def add_member(editor: Account, group: Group, account_id: int) -> tuple[Account,
         raise InvalidInput.of("person_outside_directory")
     if _is_member(group.id, account.id):
         return account, False
+    _check_of_school(editor, group.school, account)
+    if db.session.scalar(select(_counted(_members(group)))) >= MAX_MEMBERS:
+        raise GroupFull(group, 0)
     added = db.session.execute(insert_ignoring_duplicates(GroupMember).values(
         group_id=group.id, account_id=account.id, is_manager=False)).rowcount
     return account, added == 1
 
 
 def add_search_results(editor: Account, group: Group, filters: AccountFilters) -> int:
-    """"Ajouter la liste": every result of the search, across pages, in one statement.
-    Returns the number of people added (those already members are left as they are)."""
+    """"Ajouter la liste": every result of the search, across pages, who belongs to the
+    group's school: one count (of the members and of the newcomers, each up to
+    MAX_MEMBERS + 1) and one INSERT … SELECT, whatever the number of people. Returns the
+    number of people added (those already members are left as they are); GroupFull when
+    they would not all fit."""
     if filters.is_empty():
         raise InvalidInput.of("list_needs_criteria")
-    found = ids_of(search_query(editor, filters)).subquery()
+    found = ids_of(search_query(editor, filters).where(
+        _of_school(editor, group.school_id))).subquery()
     new_members = (
         select(literal(group.id), found.c.id, false())
         .where(~exists().where(GroupMember.group_id == group.id,
                                GroupMember.account_id == found.c.id)))
+    members, adding = db.session.execute(select(_counted(_members(group)),
+                                                _counted(new_members))).one()
+    if members + adding > MAX_MEMBERS:
+        raise GroupFull(group, MAX_MEMBERS - members)
+    if not adding:
+        return 0
     return db.session.execute(insert_ignoring_duplicates(GroupMember).from_select(
         ["group_id", "account_id", "is_manager"], new_members)).rowcount
 
@@ -150,13 +212,15 @@ def set_member_end(group: Group, account_id: int, ends_at: datetime | None) -> A
 
 def set_manager(editor: Account, group: Group, account_id: int, manager: bool) -> None:
     """Make a member a manager (whose membership then has no end), or make a manager a plain
-    member again (never the last)."""
+    member again (never the last: the managers are counted with their rows locked, so two
+    managers demoting each other at once are one after the other, and the second is
+    refused)."""
     member = db.session.get(GroupMember, (group.id, account_id))
     if member is None:
         raise InvalidInput.of("not_a_member")
     if manager:
         _check_may_manage(editor, db.session.get(Account, account_id))
-    elif member.is_manager and _manager_count(group.id) == 1:
+    elif account_id in (managers := _locked_managers(group.id)) and len(managers) == 1:
         raise InvalidInput.of("last_manager")
     db.session.execute(update(GroupMember).where(
         GroupMember.group_id == group.id, GroupMember.account_id == account_id)
@@ -207,13 +271,41 @@ def _check_may_manage(editor: Account, account: Account | None) -> None:
         raise InvalidInput.of("not_a_group_manager", name=account.full_name)
 
 
+def _of_school(editor: Account, school_id: int, account=Account) -> sa.ColumnElement[bool]:
+    """SQL over `account`: someone `editor` may make a member of a group of `school_id`."""
+    if editor.is_admin:
+        return true()
+    return exists().where(AccountSchool.account_id == account.id,
+                          AccountSchool.school_id == school_id)
+
+
+def _check_of_school(editor: Account, school: School, account: Account) -> None:
+    if db.session.scalar(select(Account.id).where(
+            Account.id == account.id, _of_school(editor, school.id))) is None:
+        raise OtherSchool(school, account)
+
+
+def _members(group: Group) -> sa.Select:
+    return select(GroupMember.account_id).where(GroupMember.group_id == group.id)
+
+
+def _counted(query: sa.Select) -> sa.ScalarSelect:
+    """How many rows `query` gives, counted no further than MAX_MEMBERS + 1."""
+    return select(func.count()).select_from(
+        query.limit(MAX_MEMBERS + 1).subquery()).scalar_subquery()
+
+
 def _is_member(group_id: int, account_id: int) -> bool:
     return db.session.get(GroupMember, (group_id, account_id)) is not None
 
 
-def _manager_count(group_id: int) -> int:
-    return len(db.session.scalars(select(GroupMember.account_id).where(
-        GroupMember.group_id == group_id, GroupMember.is_manager.is_(True)).limit(2)).all())
+def _locked_managers(group_id: int) -> list[int]:
+    """The group's managers, their rows locked until commit (FOR UPDATE on PostgreSQL, in
+    account order; SQLite's writer holds the database). A row another transaction demoted
+    meanwhile is read as it is once that one commits."""
+    return list(db.session.scalars(select(GroupMember.account_id).where(
+        GroupMember.group_id == group_id, GroupMember.is_manager.is_(True))
+        .order_by(GroupMember.account_id).with_for_update()))
 
 
 def _name(account_id: int) -> str:

@@ -8,7 +8,8 @@
   accounts of that profile who belong to the group (or school); for the profile Parent
   d'élève, also the parents of the group's members ("Parents d'élèves de 4A").
 - Its **managers** publish, edit and write to its populations: the managers named on the
-  rubric; for a group's rubric, the group's managers and, for a class or an institutional
+  rubric; for a group's rubric, the group's managers (while they hold the role that lets
+  one manage groups: `groups.manager_membership`) and, for a class or an institutional
   group (nobody "manages" an imported class), its members who are teachers or staff; for a
   school's rubric, the school's staff (Personnel non enseignant: direction, vie scolaire);
   administrators manage every rubric.
@@ -34,6 +35,7 @@ from .clock import utcnow
 from .db import db, insert_ignoring_duplicates
 from .enums import GroupKind, Profile
 from .errors import PreauError
+from .groups import manager_membership, manager_memberships
 from .models import Account, AccountSchool, Group, GroupMember, ParentLink, School
 from .rubric_models import Rubric, RubricManager, RubricPopulation
 from .search import valid_id
@@ -109,7 +111,7 @@ def managers(rubric_id: int) -> sa.Select:
                 .join(Group, Group.id == GroupMember.group_id)
                 .join(Account, Account.id == GroupMember.account_id)
                 .where(Rubric.id == rubric_id,
-                       or_(GroupMember.is_manager.is_(True),
+                       or_(manager_memberships(Account),
                            and_(Group.kind != GroupKind.AD_HOC,
                                 Account.profile.in_(MANAGING_PROFILES)))))
     of_school = (select(AccountSchool.account_id)
@@ -146,7 +148,7 @@ def reads_condition(account: Account, rubric=Rubric) -> sa.ColumnElement[bool]:
 def _managing(account: Account) -> list[sa.Select]:
     """The ids of the rubrics `account` manages (administrators apart), one SELECT per way."""
     named = select(RubricManager.rubric_id).where(RubricManager.account_id == account.id)
-    group_manager = GroupMember.is_manager.is_(True)
+    group_manager = manager_membership(account)
     of_group = (select(Rubric.id).join(GroupMember, GroupMember.group_id == Rubric.group_id)
                 .where(GroupMember.account_id == account.id))
     if account.profile in MANAGING_PROFILES:
@@ -286,9 +288,9 @@ def creatable_spaces(account: Account) -> tuple[list[School], list[Group]]:
     query = (select(Group).join(GroupMember, GroupMember.group_id == Group.id)
              .where(GroupMember.account_id == account.id))
     if account.profile in MANAGING_PROFILES:
-        query = query.where(or_(GroupMember.is_manager.is_(True), Group.kind != GroupKind.AD_HOC))
+        query = query.where(or_(manager_membership(account), Group.kind != GroupKind.AD_HOC))
     else:
-        query = query.where(GroupMember.is_manager.is_(True))
+        query = query.where(manager_membership(account))
     return schools, list(db.session.scalars(query.order_by(Group.name, Group.id)))
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
 
@@ -15,13 +15,14 @@ from agenda.models import Agenda, Event
 from directory import groups
 from directory.clock import end_of_local_day
 from directory.db import db
-from directory.errors import InvalidInput
+from directory.errors import InvalidInput, PreauError
 from directory.models import Account, GroupMember
 from directory.rubric_models import Rubric
 from mailgate.automations.models import Communication
 
 from .directory_forms import AdHocGroupForm, ManagerForm, MemberEndForm, choice
 from .group_members import Membership, apply_change, delete_page, register
+from .i18n import said
 from .rubriques.models import Article
 from .saving import FAILED, saved
 
@@ -39,9 +40,30 @@ def _page(group) -> str:
     return url_for("groupes.members", group_id=group.id)
 
 
+def _said(error: PreauError) -> str:
+    """A refusal of directory.groups in the reader's words: a full group and someone of
+    another school are worded here (a plural, a school's name), the others by their code."""
+    if isinstance(error, groups.GroupFull):
+        if error.room <= 0:
+            return gettext("Le groupe « %(name)s » compte déjà %(max)d membres, le maximum "
+                           "d'un groupe.", name=error.group.name, max=groups.MAX_MEMBERS)
+        return ngettext("Le groupe « %(name)s » ne peut plus recevoir que %(num)d personne "
+                        "(%(max)d membres au plus) : la liste en compte davantage. Précisez "
+                        "la recherche.",
+                        "Le groupe « %(name)s » ne peut plus recevoir que %(num)d personnes "
+                        "(%(max)d membres au plus) : la liste en compte davantage. Précisez "
+                        "la recherche.",
+                        error.room, name=error.group.name, max=groups.MAX_MEMBERS)
+    if isinstance(error, groups.OtherSchool):
+        return gettext("%(name)s ne fait pas partie de %(school)s, l'établissement du groupe : "
+                       "seules les personnes de cet établissement peuvent en être membres.",
+                       name=error.person.full_name, school=error.school.name)
+    return said(error)
+
+
 _group = register(bp, Membership(
     load=groups.managed_group, page=_page, add=groups.add_member,
-    add_search=groups.add_search_results, remove=groups.remove_member))
+    add_search=groups.add_search_results, remove=groups.remove_member, describe=_said))
 
 
 @bp.route("/nouveau", methods=["GET", "POST"])
@@ -55,7 +77,8 @@ def create():
         group = saved(lambda: groups.create_group(
             current_user, name=form.name.data, description=form.description.data,
             school_id=form.school.data, persistent=form.persistent.data,
-            co_managers=_co_managers(form.co_managers.data)), errors=form.form_errors)
+            co_managers=_co_managers(form.co_managers.data)), errors=form.form_errors,
+            describe=_said)
         if group is not FAILED:
             flash(gettext("Le groupe « %(name)s » est créé.", name=group.name), "success")
             return redirect(_page(group))

@@ -13,11 +13,13 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from directory.db import db
+from directory.errors import PreauError
 from directory.models import Account
 from directory.search import AccountFilters
 
 from .annuaire import fill_choices
 from .directory_forms import ConfirmForm, MemberForm, PeopleSearchForm
+from .i18n import said
 from .saving import FAILED, saved
 
 GROUP_ID = "<int(max=2147483647):group_id>"
@@ -32,6 +34,7 @@ class Membership:
     add: Callable[[Account, Any, int], tuple[Account, bool]]
     add_search: Callable[[Account, Any, AccountFilters], int]
     remove: Callable[[Any, int], Account]
+    describe: Callable[[PreauError], str] = said            # a refusal in words
 
 
 def register(bp: Blueprint, membership: Membership) -> Callable[[int], Any]:
@@ -42,7 +45,7 @@ def register(bp: Blueprint, membership: Membership) -> Callable[[int], Any]:
         return membership.load(current_user, group_id) or abort(404)
 
     def finish(group, work: Callable[[], str]):
-        return apply_change(membership.page(group), work)
+        return apply_change(membership.page(group), work, describe=membership.describe)
 
     @bp.route(f"/{GROUP_ID}/membres/ajouter", methods=["POST"], endpoint="add_member")
     def add_member(group_id: int):
@@ -80,10 +83,12 @@ def register(bp: Blueprint, membership: Membership) -> Callable[[int], Any]:
     return group_of
 
 
-def apply_change(page: str, work: Callable[[], str]):
+def apply_change(page: str, work: Callable[[], str], *,
+                 describe: Callable[[PreauError], str] = said):
     """Run a change of a group that returns the sentence saying what it did, flash that
-    sentence (or the refusal: nothing is kept), and go back to the group's `page`."""
-    message = saved(work)
+    sentence (or the refusal, worded by `describe`: nothing is kept), and go back to the
+    group's `page`."""
+    message = saved(work, describe=describe)
     if message is not FAILED:
         flash(message, "success")
     return redirect(back_to(page), code=303)

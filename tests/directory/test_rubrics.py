@@ -179,6 +179,8 @@ def test_what_each_account_reads_and_manages_agrees_with_each_rubrics_readers(sc
     db.session.flush()
     db.session.add_all([GroupMember(group_id=club.id, account_id=paul.id, is_manager=True),
                         GroupMember(group_id=club.id, account_id=claire.id)])
+    # a group's manager holds the role that lets one manage groups
+    paul.role_overrides.append(RoleOverride(role=Role.DIRECTORY_MANAGER, granted=True))
     db.session.add(Rubric(school_id=school.id, group_id=club.id, name="Échecs",
                           description="", created_at=life.created_at))
     db.session.flush()
