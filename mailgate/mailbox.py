@@ -26,7 +26,7 @@ from sqlalchemy import case, func, select, update
 from directory import account_admin
 from directory.account_admin import Deletion
 from directory.clock import utcnow
-from directory.db import db
+from directory.db import db, insert_ignoring_duplicates
 from directory.enums import Role
 from directory.errors import InvalidInput, NotFound
 from directory.models import Account
@@ -120,11 +120,12 @@ def create_folder(account: Account, name: str, *, reserved: Iterable[str] = ()
         MailFolder.account_id == account.id, MailFolder.kind == FolderKind.USER))
     if count >= MAX_FOLDERS:
         raise InvalidInput.of("too_many_folders", max=MAX_FOLDERS)
-    folder = MailFolder(account_id=account.id, kind=FolderKind.USER, name=name,
-                        created_at=utcnow())
-    db.session.add(folder)
-    db.session.flush()
-    return folder
+    folder_id = db.session.scalar(insert_ignoring_duplicates(MailFolder).values(
+        account_id=account.id, kind=FolderKind.USER, name=name, created_at=utcnow())
+        .returning(MailFolder.id))
+    if folder_id is None:       # the same name, written meanwhile by the form sent twice
+        checked_folder_name(account, name, reserved=reserved)
+    return db.session.get(MailFolder, folder_id)
 
 
 def rename_folder(account: Account, folder: MailFolder, name: str, *,
@@ -274,15 +275,27 @@ def draft_item(author: Account, item_id: int) -> MailboxItem:
     return item
 
 
+def lock_writing(author: Account) -> None:
+    """Lock the author's Brouillons until commit (FOR UPDATE on PostgreSQL; SQLite's writer
+    holds the database already, see `directory.db.write_lock`). Sending and saving a draft
+    take it before they read what they replace: the same form sent twice at once (a double
+    click) then runs one after the other, and the second finds the draft it replaces gone
+    and the message it sends sent, instead of sending it again or keeping two drafts."""
+    _lock_folder(author, system_folder(author, FolderKind.DRAFTS), exclusive=True)
+
+
 def save_draft(author: Account, message: EmailMessage, *, replacing: int | None = None) -> int:
     """Keep `message` in the author's Brouillons (replacing the draft `replacing`), counted
     in a student's quota like any message; returns its item id. Its header is kept whole:
     the fields only a draft carries (its recipients as chips, its options) are read back
-    from it."""
+    from it. NotFound when the draft it replaces is gone (sent, or replaced, by the same form
+    sent a moment before)."""
     parsed = mime.parse(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
     block = b"".join(f.raw for f in parsed.fields if f.key != "bcc") + b"\r\n"
-    if replacing is not None:
-        store.delete_items(author, [draft_item(author, replacing).id])
+    lock_writing(author)
+    if replacing is not None and not store.delete_items(author,
+                                                        [draft_item(author, replacing).id]):
+        raise NotFound.of("draft_missing")
     folder = system_folder(author, FolderKind.DRAFTS)
     limit = current().quota_bytes if has_inbox(author) else None
     if not store.reserve([author.id], parsed.size, limit):

@@ -6,9 +6,15 @@ unknown one or more than 50 people is a clear form error and nothing is sent at 
 `routing.deliver` stores and delivers on that judgement, and its per-recipient result is what
 the author sees — the same result the SMTP path turns into reply codes. Replies, reply-all and forwards start
 from a message the author holds (`store.item_of`: anyone else's is NotFound).
+
+A form is sent once: its sending key (`Composition.key`, drawn when the page was shown)
+becomes the Message-ID of what it sends, and a send runs under the author's lock
+(`mailbox.lock_writing`), so the same form sent twice (a double click) finds its message
+sent (`AlreadySent`), and a draft sent twice finds it gone (NotFound).
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -58,6 +64,16 @@ class Composition:
     kept: list[int] = field(default_factory=list)   # attachment ids of the source message
     uploads: list[Upload] = field(default_factory=list)
     draft_item: int | None = None       # the draft this composition replaces
+    key: str | None = None              # the form's sending key (see the module's docstring)
+
+
+class AlreadySent(Exception):
+    """The form of this sending key was sent already: nothing is sent again. `item_id`: the
+    author's own copy of the message it sent (None: they kept none)."""
+
+    def __init__(self, item_id: int | None):
+        super().__init__(item_id)
+        self.item_id = item_id
 
 
 def attachment_limit() -> int:
@@ -127,12 +143,32 @@ def build(author: Account, comp: Composition, files: list[Upload], *,
         attachments=[(f.filename, f.content_type, f.data) for f in files],
         in_reply_to=replied.message_id_header if replied else "",
         references=replied.references if replied else "", read_receipt=comp.receipt)
+    if comp.key and not draft:
+        message.replace_header("Message-ID", _message_id(author, comp.key))
     if draft:
         for chip in comp.chips:
             message["X-Preau-Chip"] = chip.full_token
         message["X-Preau-Options"] = (f"receipt={int(comp.receipt)}; copy={int(comp.copy)}; "
                                       f"reply={comp.reply_item or ''}")
     return message
+
+
+def _message_id(author: Account, key: str) -> str:
+    digest = hashlib.sha256(f"{author.id}\n{key}".encode()).hexdigest()[:48]
+    return f"<{digest}@{current().domain}>"
+
+
+def check_not_sent(author: Account, comp: Composition) -> None:
+    """AlreadySent when the author has sent the form of `comp.key` already."""
+    if not comp.key:
+        return
+    message_id = db.session.scalar(select(MailMessage.id).where(
+        MailMessage.author_id == author.id,
+        MailMessage.message_id_header == _message_id(author, comp.key)).limit(1))
+    if message_id is not None:
+        raise AlreadySent(db.session.scalar(select(MailboxItem.id).where(
+            MailboxItem.message_id == message_id, MailboxItem.account_id == author.id)
+            .order_by(MailboxItem.id).limit(1)))
 
 
 def _replied_message(author: Account, comp: Composition) -> MailMessage | None:
@@ -162,7 +198,10 @@ class Sent:
 
 def send(author: Account, comp: Composition) -> Sent:
     """Check everything, then route. Raises InvalidInput (nothing sent) for what the author
-    must fix; otherwise returns the routing's per-recipient result."""
+    must fix, AlreadySent or NotFound (its draft gone) for a form sent already; otherwise
+    returns the routing's per-recipient result."""
+    mailbox.lock_writing(author)
+    check_not_sent(author, comp)
     check_text(comp)
     if not comp.chips:
         raise InvalidInput(gettext("Ajoutez au moins un destinataire."))
@@ -206,10 +245,12 @@ def _drop_sent_draft(author: Account, comp: Composition,
     """Delete the draft being sent before its message is delivered, when someone will receive
     it: the copy in Messages envoyés takes its place, and the quota must not count both (a
     nearly full mailbox refused the copy while the draft went). Its files were read already.
-    Whether it went."""
+    Whether it went; NotFound when it had gone already (sent by the same form a moment
+    before: the author's lock makes the second send wait for the first)."""
     if comp.draft_item is None or not any(d.result.accepted for d in decisions):
         return False
-    store.delete_items(author, [comp.draft_item])
+    if not store.delete_items(author, [comp.draft_item]):
+        raise NotFound.of("draft_missing")
     return True
 
 

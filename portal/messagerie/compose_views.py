@@ -3,6 +3,9 @@ draft; send, save as draft, or — without JavaScript — save and open the pick
 chip. After sending, the per-recipient result of the routing."""
 from __future__ import annotations
 
+import hashlib
+import uuid
+
 from flask import abort, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 from flask_login import current_user
@@ -85,22 +88,29 @@ def _add_tokens(comp: Composition, tokens: list[str]) -> None:
 def compose_post():
     form = ComposeForm()
     comp = Composition(subject=form.subject.data or "", body=form.body.data or "",
-                       receipt=form.receipt.data, copy=form.copy.data)
+                       receipt=form.receipt.data, copy=form.copy.data, key=_sending_key())
+    action = "retirer" if request.form.get("retirer") else request.form.get("action", "envoyer")
     try:
+        if action == "envoyer":     # sent already: its draft, its files may be gone
+            compose.check_not_sent(current_user, comp)
         _read_form(comp)
+    except compose.AlreadySent as first:
+        return _already_sent(first)
     except InvalidInput as error:
         form.form_errors.append(said(error))
         return _page(form, comp, 400)
     if not form.validate_on_submit():
         return _page(form, comp, 400)
-    action = "retirer" if request.form.get("retirer") else request.form.get("action", "envoyer")
     if action not in ACTIONS:
         abort(400)
     if action == "ajouter":
         return _add_typed(form, comp)
-    done = saved(lambda: write_transaction(
-        lambda: compose.send(current_user, comp) if action == "envoyer"
-        else drafts.save(current_user, comp)), errors=form.form_errors)
+    try:
+        done = saved(lambda: write_transaction(
+            lambda: compose.send(current_user, comp) if action == "envoyer"
+            else drafts.save(current_user, comp)), errors=form.form_errors)
+    except compose.AlreadySent as first:
+        return _already_sent(first)
     if done is FAILED:
         if comp.uploads:
             form.form_errors.append(gettext("Joignez de nouveau vos fichiers : ils n'ont pas "
@@ -115,6 +125,29 @@ def compose_post():
     if action == "brouillon":
         flash(gettext("Le brouillon est enregistré dans « Brouillons »."), "success")
     return redirect(url_for(".compose", brouillon=done), code=303)
+
+
+def _sending_key() -> str | None:
+    """The form's one-time key (`cle`, drawn when the page was shown) with what it sends: a
+    double click sends once, and the same form sent again to other people or with another
+    text (after « Précédent ») is a message of its own. None for a form without a key."""
+    drawn = _drawn()
+    if drawn is None:
+        return None
+    chips = sorted(f"{name}:{token}" for name in recipients.FIELDS
+                   for token in request.form.getlist(name))
+    parts = [drawn, *chips, request.form.get("subject", ""), request.form.get("body", "")]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _already_sent(first: compose.AlreadySent):
+    """The answer to a form sent again once its message has gone (a double click): the
+    message sent, or where it would be."""
+    if first.item_id is None:
+        flash(gettext("Ce message est déjà envoyé."), "info")
+        return redirect(url_for(".index"), code=303)
+    flash(gettext("Ce message est déjà envoyé : le voici."), "info")
+    return redirect(url_for(".read", item_id=first.item_id), code=303)
 
 
 def _add_typed(form: ComposeForm, comp: Composition):
@@ -180,7 +213,18 @@ def _page(form: ComposeForm, comp: Composition, status: int = 200, typed_text: s
         fields=recipients.FIELDS, field_labels=recipients.FIELD_LABELS,
         attachment_limit=compose.attachment_limit(), student=student,
         has_redirect=bool(current_user.verified_redirect), typed_text=typed_text,
-        max_message=settings().max_message_bytes, **sidebar()), status
+        max_message=settings().max_message_bytes, sending_key=_drawn_key(), **sidebar()), status
+
+
+def _drawn() -> str | None:
+    drawn = request.form.get("cle", "")
+    return drawn if 16 <= len(drawn) <= 64 and drawn.isascii() and drawn.isalnum() else None
+
+
+def _drawn_key() -> str:
+    """The one-time key the page's form carries: the one it came with (nothing was sent), or
+    a new one."""
+    return _drawn() or uuid.uuid4().hex
 
 
 def _summary(comp: Composition, sent: compose.Sent) -> dict:

@@ -14,12 +14,12 @@ from directory.search import id_from
 from mailgate import mailbox
 from mailgate.models import FolderKind
 
-from ..directory_forms import ConfirmForm
+from ..directory_forms import ConfirmForm, choice
 from ..i18n import said
 from ..saving import FAILED, saved
 from .blueprint import ID, back, bp, move_targets, reserved_names, sidebar
 from .forms import DeleteFolderForm, FolderNameForm, ListForm, SearchForm, SelectionForm
-from .listing import PER_PAGE, folder_listing
+from .listing import PER_PAGE, folder_listing, shows_recipients
 from .search import search as search_messages
 
 FOLDER_ID = ID.format("folder_id")
@@ -37,6 +37,11 @@ def folder(folder_id: int):
 
 def _folder_page(folder):
     form = ListForm(formdata=request.args)
+    recipients = shows_recipients(folder)
+    if recipients:      # what the list shows in place of the sender, and sorts by
+        form.tri.choices = [
+            choice(value, gettext("Destinataires") if value == "expediteur" else label)
+            for value, label, *_ in form.tri.choices]
     side = sidebar(folder)
     listing, status = None, 400
     if form.validate():
@@ -52,7 +57,7 @@ def _folder_page(folder):
                 order=form.ordre.data), 200
     return render_template("messagerie/folder.html", form=form, listing=listing,
                            search=SearchForm(formdata=None), targets=move_targets(side, folder),
-                           **side), status
+                           recipients_column=recipients, **side), status
 
 
 @bp.route("/recherche")

@@ -12,12 +12,19 @@ from sqlalchemy import func, select
 
 from directory.db import db
 from directory.models import Account
-from mailgate.models import MailboxItem, MailFolder, MailMessage
+from mailgate.models import FolderKind, MailboxItem, MailFolder, MailMessage
 
 PER_PAGE = 50
 
 SORTS = ("date", "expediteur", "objet")
 ORDERS = ("desc", "asc")
+# Folders of what one wrote: their lists show the recipients where the others show the
+# sender (always oneself here), and « expediteur » sorts by them.
+RECIPIENT_FOLDERS = (FolderKind.SENT, FolderKind.OUTBOX, FolderKind.DRAFTS)
+
+
+def shows_recipients(folder: MailFolder) -> bool:
+    return folder.kind in RECIPIENT_FOLDERS
 
 
 @dataclass(frozen=True)
@@ -50,12 +57,16 @@ def with_message(query):
             .outerjoin(Account, Account.id == MailMessage.author_id))
 
 
-def _ordering(sort: str, order: str) -> list:
+def _ordering(sort: str, order: str, *, recipients: bool = False) -> list:
     newest = [MailboxItem.received_at.desc(), MailboxItem.id.desc()]
     if sort == "date":
         return newest if order == "desc" else [MailboxItem.received_at, MailboxItem.id]
-    column = func.coalesce(Account.search_name, func.lower(MailMessage.from_name)) \
-        if sort == "expediteur" else func.lower(MailMessage.subject)
+    if sort == "objet":
+        column = func.lower(MailMessage.subject)
+    elif recipients:
+        column = func.lower(MailMessage.to_display)
+    else:
+        column = func.coalesce(Account.search_name, func.lower(MailMessage.from_name))
     return [column.desc() if order == "desc" else column] + newest
 
 
@@ -65,7 +76,7 @@ def folder_listing(account: Account, folder: MailFolder, total: int, number: int
     first on narrow rows — sorted by date, in the index (folder_id, received_at, id) alone,
     so that a deep page skips index entries and not joined rows — and only those 50 are
     joined for what the list shows."""
-    ordering = _ordering(sort, order)
+    ordering = _ordering(sort, order, recipients=shows_recipients(folder))
     page_ids = select(MailboxItem.id).where(MailboxItem.folder_id == folder.id)
     if sort != "date":
         page_ids = with_message(page_ids)

@@ -1,8 +1,8 @@
 // Messagerie: small enhancements over pages that work without JavaScript.
 // - lists: a "select all" box;
 // - compose: recipient chips removed in place, the running count of recipients (groups
-//   counted by their members, each person once, as the server counts), and the recipient
-//   picker opened in a dialog instead of a page of its own.
+//   counted by their members, each person once, as the server counts), the recipient
+//   picker opened in a dialog instead of a page of its own, and « Envoyer » pressed once.
 (function () {
   "use strict";
 
@@ -148,6 +148,7 @@
     }
 
     setUpTyped(addChip);
+    setUpSendOnce(form);
 
     if (!dialog || !opener || typeof dialog.showModal !== "function") { return; }
     var status = document.createElement("p");
@@ -187,6 +188,29 @@
         url.searchParams.append(key, value);
       });
       load(url.toString());
+    });
+  }
+
+  // « Envoyer » clicked twice sends the form once: the button is disabled once the form is on
+  // its way (after the browser has read it: a disabled button is not sent), and the form is
+  // not sent again meanwhile, by any button. The server also recognises the form sent twice
+  // (its key `cle`). Back on the page (the browser's « Précédent »), the button works again.
+  function setUpSendOnce(form) {
+    var send = form.querySelector("button[name=action][value=envoyer]");
+    if (!send) { return; }
+    var sending = false;
+    form.addEventListener("submit", function (event) {
+      if (sending) {
+        event.preventDefault();
+        return;
+      }
+      if (event.submitter !== send) { return; }
+      sending = true;
+      setTimeout(function () { send.disabled = true; }, 0);
+    });
+    window.addEventListener("pageshow", function () {
+      sending = false;
+      send.disabled = false;
     });
   }
 
