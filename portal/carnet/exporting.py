@@ -1,8 +1,12 @@
-"""vCard export of one group or of the whole book: one card per person, with the universal
-address only (the redirect address is never read here), the person's schools as ORG (only
-for people the owner may still find in the directory, as the group's page shows them) and
-the owner's groups holding them as CATEGORIES — so that importing the file again rebuilds
-the same groups. Two queries whatever the size of the book."""
+"""vCard export of one group or of the whole book: one card per person the owner may still
+find in the directory, with the universal address only (the redirect address is never read
+here), the person's schools as ORG and the owner's groups holding them as CATEGORIES — so
+that importing the file again rebuilds the same groups. Two queries whatever the size of the
+book.
+
+A member the owner can no longer find (suspended, gone to another school) is left out: the
+group's page names them only (book.py: the book never tells more of a person than the
+directory would), and their address would tell whether the account still exists."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -28,7 +32,7 @@ def export_book(owner: Account, version: str,
                ContactGroup.name)
         .join(ContactMember, ContactMember.account_id == Account.id)
         .join(ContactGroup, ContactGroup.id == ContactMember.group_id)
-        .where(in_book)
+        .where(in_book, perimeter_condition(owner))
         .order_by(Account.search_name, Account.id, ContactGroup.name_key))
     entries: dict[int, Entry] = {}
     for account_id, first, last, address, group_name in rows:
