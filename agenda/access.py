@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from directory import rubrics
 from directory.db import db
 from directory.enums import GroupKind, Profile
+from directory.groups import manager_membership
 from directory.models import Account, Group, GroupMember, ParentLink
 from directory.rubric_models import Rubric
 from directory.search import id_from, valid_id
@@ -82,7 +83,7 @@ def _writer(account: Account, group_id) -> object:
     """SQL: `account` writes the agenda of group `group_id`."""
     institutional = account.profile in WRITING_PROFILES
     return and_(GroupMember.group_id == group_id, GroupMember.account_id == account.id,
-                or_(GroupMember.is_manager.is_(True),
+                or_(manager_membership(account),
                     and_(institutional, exists().where(
                         Group.id == GroupMember.group_id, Group.kind != GroupKind.AD_HOC))))
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from directory.db import db
 from directory.domain import universal
 from directory.enums import GroupKind
-from directory.groups import can_manage_groups, is_manager_of
+from directory.groups import can_manage_groups, is_manager_of, manager_memberships
 from directory.models import Account, Group, GroupMember
 from directory.naming import address_base
 from directory.search import (
@@ -111,7 +111,7 @@ def _managers(group: Group) -> list[Account]:
     suspended manager, or one outside the reader's directory, is not named)."""
     return list(db.session.scalars(
         select(Account).join(GroupMember, GroupMember.account_id == Account.id)
-        .where(GroupMember.group_id == group.id, GroupMember.is_manager.is_(True),
+        .where(GroupMember.group_id == group.id, manager_memberships(Account),
                perimeter_condition(current_user))
         .order_by(Account.search_name)))
 

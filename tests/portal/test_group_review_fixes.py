@@ -203,3 +203,24 @@ def test_the_list_past_the_groups_size_is_refused_and_adds_nobody(teacher, app,
     assert "Le groupe « Club lecture » compte déjà 2 membres, le maximum d'un groupe." in \
         messages(html(response))
     assert set(members_of(app, gid)) == {"claire.bernard", "zoe.le-gall"}
+
+
+def test_a_manager_who_lost_the_role_no_longer_writes_the_groups_agenda_nor_is_named(teacher,
+                                                                                    app):
+    """The agenda's writers and the group page's « Gestionnaires » follow the same rule as
+    the group itself."""
+    gid = create(teacher, app)
+    assert teacher.get(f"/agenda/groupe/{gid}/nouveau").status_code == 200
+    assert "Claire Bernard" in managers_shown(teacher, gid)
+    set_role(app, "claire.bernard", Role.DIRECTORY_ADVANCED, True)     # she still finds it
+    set_role(app, "claire.bernard", Role.DIRECTORY_MANAGER, False)
+    assert teacher.get(f"/agenda/groupe/{gid}/nouveau").status_code == 403
+    assert "Claire Bernard" not in managers_shown(teacher, gid)
+
+
+def managers_shown(client, gid: int) -> str:
+    """What the group page says after « Gestionnaires » ("" when it names nobody)."""
+    terms = html(client.get(f"/groupes/{gid}")).all("dl")[0]
+    said = [element.text for element in terms.children
+            if isinstance(element, type(terms)) and element.tag in ("dt", "dd")]
+    return said[said.index("Gestionnaires") + 1] if "Gestionnaires" in said else ""
