@@ -347,8 +347,17 @@ def add_population(rubric: Rubric, *, profile: Profile, group_id: int | None = N
             raise RubricError(Problem.UNKNOWN_SCOPE)
     elif school_id != rubric.school_id:
         raise RubricError(Problem.UNKNOWN_SCOPE)
-    if any((p.group_id, p.school_id, p.profile) == (group_id, school_id, profile)
-           for p in rubric.populations):
+    # One of group_id and school_id is always NULL, so the unique constraint never matches
+    # two rows: the rubric's row is locked first (the same form sent twice at once made two
+    # identical populations on PostgreSQL; SQLite's writers take turns), and the check reads
+    # the table, not the relationship loaded before the lock.
+    db.session.execute(select(Rubric.id).where(Rubric.id == rubric.id).with_for_update())
+    if db.session.scalar(select(exists().where(
+            RubricPopulation.rubric_id == rubric.id, RubricPopulation.profile == profile,
+            RubricPopulation.group_id.is_(None) if group_id is None
+            else RubricPopulation.group_id == group_id,
+            RubricPopulation.school_id.is_(None) if school_id is None
+            else RubricPopulation.school_id == school_id))):
         raise RubricError(Problem.POPULATION_EXISTS)
     population = RubricPopulation(group_id=group_id, school_id=school_id, profile=profile)
     rubric.populations.append(population)
@@ -379,8 +388,8 @@ def add_manager(rubric: Rubric, login_or_id: str | int) -> Account:
         raise RubricError(Problem.UNKNOWN_ACCOUNT)
     if account.profile not in MANAGING_PROFILES and not account.is_admin:
         raise RubricError(Problem.NOT_A_MANAGER_PROFILE, name=account.full_name)
-    if db.session.get(RubricManager, (rubric.id, account.id)) is None:
-        db.session.add(RubricManager(rubric_id=rubric.id, account_id=account.id))
+    db.session.execute(insert_ignoring_duplicates(RubricManager).values(
+        rubric_id=rubric.id, account_id=account.id))    # twice at once: named once, no error
     return account
 
 
