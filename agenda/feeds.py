@@ -1,8 +1,9 @@
 """Private subscription URLs (SPEC §7): one per member and agenda, or for "Mon agenda" (every
 agenda they read). The URL carries a random token; only its SHA-256 is stored, so a copy of
-the database gives no feed away. Revoking a token (or making a new one, which revokes the
-old) makes its URL answer 404 at once. A feed shows what its member may read *now*: leaving
-a group empties it of that group's events.
+the database gives no feed away (`new_token` and `digest`: the rule of every private feed,
+the rubrics' Atom feeds too), and the URL is shown once, when it is made. Revoking a token
+(or making a new one, which revokes the old) makes its URL answer 404 at once. A feed shows
+what its member may read *now*: leaving a group empties it of that group's events.
 """
 from __future__ import annotations
 
@@ -18,17 +19,24 @@ from directory.models import Account
 from .models import Agenda, FeedToken
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
+    """What is stored of a feed's token, and looked up when its URL is opened."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> tuple[str, str]:
+    """A new feed token (43 characters, for its URL, shown once) and its digest (stored)."""
+    token = secrets.token_urlsafe(32)
+    return token, digest(token)
 
 
 def create(account: Account, agenda: Agenda | None) -> str:
     """A new token for (account, agenda), revoking the previous one; returns the token,
     shown once. The caller commits."""
     revoke(account, agenda)
-    token = secrets.token_urlsafe(32)
+    token, stored = new_token()
     db.session.add(FeedToken(account_id=account.id, agenda_id=agenda.id if agenda else None,
-                             token_sha256=_digest(token)))
+                             token_sha256=stored))
     return token
 
 
@@ -54,7 +62,7 @@ def resolve(token: str) -> tuple[Account, Agenda | None] | None:
     """The member and agenda of a live token, or None (unknown, revoked, suspended)."""
     if not token or len(token) > 100:
         return None
-    row = db.session.scalar(select(FeedToken).where(FeedToken.token_sha256 == _digest(token),
+    row = db.session.scalar(select(FeedToken).where(FeedToken.token_sha256 == digest(token),
                                                     FeedToken.revoked_at.is_(None)))
     if row is None:
         return None

@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy import and_, delete, exists, false, or_, select, true
 from sqlalchemy.orm import aliased
 
-from .accounts import access_end_refused, end_sessions
+from .accounts import access_end_refused, end_sessions, name_refusal
 from .clock import has_ended, utcnow
 from .db import db
 from .enums import GroupKind, Profile
+from .errors import InvalidInput
 from .import_models import AccountCreation, AccountImport
 from .models import Account, AccountSchool, Group, GroupMember, ParentLink, School
 from .naming import login_for, search_key
@@ -33,6 +34,7 @@ from .passwords import (
     hash_temporary_password,
     hash_temporary_passwords,
 )
+from .redirects import address_refusal
 from .rubric_models import Rubric, RubricManager
 from .search import (
     classes_by_account,
@@ -247,8 +249,9 @@ def groups_of_school(admin: Account, school_id: int | None) -> list[Group]:
 
 class EditRefused(Exception):
     """An edit that cannot be made: `code` (missing_name, too_long, unknown_class,
-    unknown_child, not_a_pupil, shared_account, access_end_past, own_access_end, not_found)
-    with its parameters; nothing is changed (the caller rolls back)."""
+    unknown_child, not_a_pupil, shared_account, access_end_past, own_access_end, not_found,
+    and the codes of directory/wording.py name_control and redirect_inside) with its
+    parameters; nothing is changed (the caller rolls back)."""
 
     def __init__(self, code: str, **params):
         super().__init__(code)
@@ -410,24 +413,29 @@ def edit_account(admin: Account, account: Account, edit: AccountEdit) -> None:
     """Change names, profile, class, redirect address, children and the end of access (never
     one already past: suspending is how access stops now); EditRefused when a value cannot
     be used. Names, profile, redirect address and end of access only on an account hers
-    alone (`shared_beyond_reach`)."""
+    alone (`shared_beyond_reach`). New names and a new redirect address follow the rules of
+    creation (`name_refusal`, `address_refusal`); values left as they were are not refused."""
     first, last = edit.first_name.strip(), edit.last_name.strip()
     if not first or not last:
         raise EditRefused("missing_name")
     if len(first) > 100 or len(last) > 100:
         raise EditRefused("too_long")
     address = edit.redirect_address.strip()
-    identity_changes = ((first, last) != (account.first_name, account.last_name)
-                        or edit.profile != account.profile
-                        or address != (account.redirect_address or "")
+    names_change = (first, last) != (account.first_name, account.last_name)
+    address_changes = address != (account.redirect_address or "")
+    refusal = (name_refusal(first, last) if names_change else None) or \
+        (address_refusal(address) if address and address_changes else None)
+    if refusal is not None:
+        raise EditRefused(refusal.code, **refusal.params)
+    identity_changes = (names_change or edit.profile != account.profile or address_changes
                         or edit.new_access_end)
     if identity_changes and not_hers_alone(admin, [account]):
         raise EditRefused("shared_account")
-    if (first, last) != (account.first_name, account.last_name):
+    if names_change:
         account.first_name, account.last_name = first, last
         account.search_name, account.search_first = search_key(first, last)
     account.profile = edit.profile
-    if address != (account.redirect_address or ""):
+    if address_changes:
         account.redirect_address = address or None
         account.redirect_verified = bool(address)
     if edit.class_id is not None:
@@ -568,11 +576,17 @@ def login_of(school: School, first_name: str, last_name: str) -> str:
 
 
 def create_by_hand(admin: Account, new: NewAccount) -> tuple[Account, str]:
-    """The account and its first password (to send or print); the caller commits."""
+    """The account and its first password (to send or print); the caller commits.
+    InvalidInput when a name or the redirect address cannot be used (`create_account`,
+    `address_refusal`)."""
     from .accounts import create_account
 
     if administered_school(admin, new.school.id) is None:
         raise EditRefused("not_found")
+    address = new.redirect_address.strip()
+    refusal = address_refusal(address) if address else None
+    if refusal is not None:
+        raise InvalidInput(refusal)
     password = new.password or generate_password()
     account = create_account(
         login=login_of(new.school, new.first_name, new.last_name),
@@ -580,8 +594,8 @@ def create_by_hand(admin: Account, new: NewAccount) -> tuple[Account, str]:
         password=password, schools=[new.school], must_change_password=True,
         password_hash=hash_temporary_password(password) if new.password
         else hash_generated_password(password))
-    if new.redirect_address.strip():
-        account.redirect_address = new.redirect_address.strip()
+    if address:
+        account.redirect_address = address
         account.redirect_verified = True
     db.session.flush()
     if new.class_id is not None:

@@ -2,6 +2,7 @@
 request."""
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime
 
@@ -15,8 +16,23 @@ from .errors import InvalidInput, NotFound
 from .models import Account, GroupMember, School
 from .naming import search_key
 from .passwords import hash_password, policy_errors
+from .wording import Reason
 
 FIELD_LIMITS = {"login": 120, "first_name": 100, "last_name": 100, "discipline": 100}
+
+#: Line breaks (CR, LF, a spreadsheet cell's Alt+Enter, U+2028, U+2029) and every other
+#: control character (C0, DEL, C1): a name is written into mail headers (`From: Marie
+#: Dupont <…>`), where a line break ends the field and a control character has no place.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def name_refusal(*names: str) -> Reason | None:
+    """Why these first and last names cannot be an account's, or None. The one rule of
+    creation (`create_account`, so by hand too), editing (`account_admin.edit_account`) and
+    the import's row check (`import_rows.checked`)."""
+    if any(_CONTROL.search(name) for name in names):
+        return Reason("name_control")
+    return None
 
 
 def create_account(*, login: str, first_name: str, last_name: str, profile: Profile,
@@ -27,8 +43,11 @@ def create_account(*, login: str, first_name: str, last_name: str, profile: Prof
     """Create an account with a fresh universal address; the caller commits. An already
     hashed password may be given (`password_hash`), e.g. a temporary one.
 
-    Names are stored without surrounding spaces; a login may not contain any space, since the
-    login form could never match it.
+    Names are stored without surrounding spaces, and hold no line break nor other control
+    character (`name_refusal`); a login may not contain any space, since the login form could
+    never match it. The session key is drawn here: on SQLite an id freed by a deletion is
+    given again, and a cookie of the deleted account ("id:" when it had no key) would
+    otherwise open this one.
     """
     first_name, last_name = first_name.strip(), last_name.strip()
     values = {"login": login, "first_name": first_name, "last_name": last_name,
@@ -42,6 +61,9 @@ def create_account(*, login: str, first_name: str, last_name: str, profile: Prof
         raise InvalidInput("L'identifiant ne peut pas contenir d'espace.")
     if not (first_name or last_name):
         raise InvalidInput("Le nom ou le prénom doit être renseigné.")
+    refusal = name_refusal(first_name, last_name)
+    if refusal is not None:
+        raise InvalidInput(refusal)
     if db.session.scalar(select(Account.id).where(Account.login == login)):
         raise InvalidInput(f"L'identifiant « {login} » est déjà pris.")
     name_key, first_key = search_key(first_name, last_name)
@@ -52,6 +74,7 @@ def create_account(*, login: str, first_name: str, last_name: str, profile: Prof
         password_hash=password_hash or hash_password(password),
         must_change_password=must_change_password,
         is_admin=is_admin, external_id=external_id, created_at=utcnow(),
+        session_key=new_session_key(),
     )
     account.schools = list(schools)
     db.session.add(account)
@@ -74,9 +97,15 @@ def change_password(account: Account, new_password: str) -> None:
     end_sessions(account)
 
 
+def new_session_key() -> str:
+    """A key no cookie was made with (`Account.get_id`): drawn at creation, and anew to end
+    every session."""
+    return secrets.token_urlsafe(16)
+
+
 def end_sessions(account: Account) -> None:
     """Every session of the account ends, on every device (a stolen cookie included)."""
-    account.session_key = secrets.token_urlsafe(16)
+    account.session_key = new_session_key()
 
 
 def access_end_refused(current: datetime | None, new: datetime | None,

@@ -38,6 +38,7 @@ from .account_file import AccountFile, FileRow, header_key
 from .accounts import access_end_refused
 from .allocation import next_free, taken_variants
 from .db import db
+from .domain import mail_domain
 from .enums import GroupKind, Profile
 from .import_rows import Fate, RowPlan, checked, first_occurrences, namesakes, person
 from .models import Account, AccountSchool, Group, GroupMember, ParentLink, School
@@ -83,7 +84,8 @@ def plan_rows(school: School, file: AccountFile, rows: Sequence[FileRow],
     people = {row.line: person(row) for row in file.rows}
     first_lines = first_occurrences(file.rows, people)
     namesake_lines = namesakes(file.rows, people)
-    plans = [checked(row, first_lines, namesake_lines) for row in rows]
+    domain = mail_domain()
+    plans = [checked(row, first_lines, namesake_lines, domain) for row in rows]
     valid = [plan for plan in plans if not plan.errors]
     groups = school_groups(school.id)
     matches = _match(school, valid, file.rows, people, first_lines, groups)

@@ -1,7 +1,8 @@
 """The rows of an account file checked on their own, before the database is read
 (directory/import_plan.py): names, profile, lengths, e-mail, password, last day of access,
 and the file's duplicates and namesakes, which are found over the whole file whatever the
-batch (SPEC §8)."""
+batch (SPEC §8). Names and e-mail follow the rules of an account made by hand
+(`accounts.name_refusal`, `redirects.address_refusal`)."""
 from __future__ import annotations
 
 import enum
@@ -11,12 +12,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from .account_file import DAY_FORMATS, HEADER_NAMES, FileRow, header_key
+from .accounts import name_refusal
 from .clock import end_of_local_day
 from .enums import GroupKind, Profile
 from .groups import NAME_MAX as GROUP_NAME_MAX
 from .groups import name_too_long as group_name_too_long
 from .naming import search_key
 from .passwords import POLICY, policy_errors
+from .redirects import address_refusal
 from .wording import Reason
 
 LIMITS = {"first_name": 100, "last_name": 100, "email": 254, "external_id": 64,
@@ -61,7 +64,11 @@ class RowPlan:
     access_end_given: bool = False              # the file gave one (31/12/9999: no end)
 
     def error(self, code: str, **params) -> None:
-        self.errors.append(Reason(code, params))
+        self.refuse(Reason(code, params))
+
+    def refuse(self, reason: Reason) -> None:
+        """An error of a rule that words its own reason (`accounts.name_refusal`…)."""
+        self.errors.append(reason)
         self.fate = Fate.ERROR
 
 
@@ -109,11 +116,15 @@ def _classes_key(row: FileRow) -> tuple[str, ...]:
     return tuple(sorted({header_key(name) for name in row.classes}))
 
 
-def checked(row: FileRow, first_lines: dict[int, int], namesakes: dict[int, int]
-             ) -> RowPlan:
+def checked(row: FileRow, first_lines: dict[int, int], namesakes: dict[int, int],
+            mail_domain: str) -> RowPlan:
+    """The row's plan with the errors found in it alone; `mail_domain`: Préau's, where no
+    redirect address may be."""
     plan = RowPlan(row=row, profile=profile_of(row.profile))
     if not row.first_name or not row.last_name:
         plan.error("missing_name")
+    if refused_names := name_refusal(row.first_name, row.last_name):
+        plan.refuse(refused_names)
     if plan.profile is None:
         plan.error("unknown_profile", profile=row.profile)
     for name, limit in LIMITS.items():
@@ -125,6 +136,8 @@ def checked(row: FileRow, first_lines: dict[int, int], namesakes: dict[int, int]
         plan.error("too_long", column="groupe", limit=GROUP_NAME_MAX)
     if row.email and not _looks_like_email(row.email):
         plan.error("bad_email", email=row.email)
+    elif row.email and (refused_email := address_refusal(row.email, mail_domain)):
+        plan.refuse(refused_email)
     if row.password and policy_errors(row.password):
         plan.error("weak_password", policy=POLICY)
     if row.access_end:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, insert, select, update
 
 from .account_file import header_key
+from .accounts import new_session_key
 from .addresses import allocate_addresses
 from .clock import utcnow
 from .db import db
@@ -106,7 +107,9 @@ def _insert_accounts(school: School, creates: list[RowPlan], passwords: list[str
             "redirect_verified": bool(plan.row.email), "pending_redirect_address": None,
             "password_hash": password_hash, "must_change_password": True,
             "suspended": False, "is_admin": False, "is_school_admin": False,
-            "created_at": now, "last_access_at": None, "access_ends_at": plan.access_ends_at})
+            "created_at": now, "last_access_at": None, "access_ends_at": plan.access_ends_at,
+            # as accounts.create_account: no cookie of a deleted account with the same id
+            "session_key": new_session_key()})
     ids = db.session.scalars(insert(Account).returning(Account.id, sort_by_parameter_order=True),
                              values).all()
     created = []

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from .domain import mail_domain as app_mail_domain
 from .errors import InvalidInput
 from .models import Account
+from .wording import Reason
 
 VALIDITY_SECONDS = 48 * 3600
 _SALT = "preau-redirect-address"
@@ -19,17 +21,27 @@ def _serializer(secret_key: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key, salt=_SALT)
 
 
+def address_refusal(address: str, mail_domain: str | None = None) -> Reason | None:
+    """Why `address` cannot be a redirect address, or None: it may not be at Préau's own mail
+    domain (the app's unless given). Forwarding there would send the member's mail back into
+    Préau, which refuses it (the forward's sender is no member), or loop when it is their
+    own universal address. The one rule of Préférences (`request_change`), of an
+    administrator's edit and creation (`account_admin`) and of the import's row check
+    (`import_rows.checked`)."""
+    domain = (mail_domain or app_mail_domain()).lower()
+    if address.strip().rpartition("@")[2].lower().rstrip(".") == domain:
+        return Reason("redirect_inside", {"domain": domain})
+    return None
+
+
 def request_change(account: Account, address: str, secret_key: str, *,
                    mail_domain: str | None = None) -> str:
-    """Record the wished-for address and return the token of its verification link.
-
-    An address at Préau's own mail domain is refused: forwarding there would send the member's
-    mail back into Préau, in a loop when it is their own universal address.
-    """
+    """Record the wished-for address and return the token of its verification link;
+    InvalidInput when it cannot be a redirect address (`address_refusal`)."""
     address = address.strip()
-    domain = address.rpartition("@")[2].lower()
-    if mail_domain and domain == mail_domain.lower():
-        raise InvalidInput.of("redirect_inside", domain=mail_domain)
+    refusal = address_refusal(address, mail_domain)
+    if refusal is not None:
+        raise InvalidInput(refusal)
     account.pending_redirect_address = address
     return _serializer(secret_key).dumps({"account": account.id, "address": address})
 

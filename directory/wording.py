@@ -104,8 +104,11 @@ WORDING: dict[str, str] = {
     "folder.trash": N_("Corbeille"),
     "folder.outbox": N_("Boîte d'envoi"),
     "folder.user": N_("Dossier"),
-    # directory/redirects.py: a redirect address refused, a verification link that cannot
-    # be used.
+    # directory/accounts.py: names an account may not have (by hand, edited or imported).
+    "name_control": N_("Le nom et le prénom ne peuvent contenir ni retour à la ligne ni "
+                       "caractère de contrôle."),
+    # directory/redirects.py: a redirect address refused (in Préférences, by an
+    # administrator or in an imported file), a verification link that cannot be used.
     "redirect_inside": N_("L'adresse de redirection doit être extérieure à Préau (pas une "
                           "adresse @%(domain)s)."),
     "redirect_link_expired": N_("Ce lien de vérification a expiré (il est valable 48 heures). "

@@ -13,8 +13,10 @@ envelope sender and dropped when they fail, so a bounce is never answered with a
 Bounces that are not failure notices (auto-replies, delay warnings) are accepted and ignored.
 A failure is a `Failure` (mailgate/failures.py: a kind and the remote server's own words);
 mailgate/reports.py writes the report, where the remote words are quoted as theirs, never
-as Préau's. Redirect addresses in them are replaced by the universal address: they are
-never shown to other members.
+as Préau's. Every address in them is hidden (`masked`): the recipient's redirect address
+reads as their universal address, and any other (the redirect address spelled in punycode,
+where the recipient's provider forwarded it on, an alias) as « (adresse masquée) »: redirect
+addresses are never shown to other members, and a remote server may name any of them.
 """
 from __future__ import annotations
 
@@ -40,6 +42,12 @@ PREFIX = "bounces+"
 _SIGNED = re.compile(r"^bounces\+(\d{1,18})-(\d{1,6})-([0-9a-f]{16})$")
 _EPOCH = date(1970, 1, 1)
 _CONTEXT = b"preau-bounce-address:"     # this use of SECRET_KEY and no other
+MASKED = "(adresse masquée)"
+# An address as a remote server writes it in its answer: a quoted or plain local part, @,
+# a domain (Unicode or punycode); the brackets, quotes, separators and a sentence's final
+# dot around it are kept.
+_ADDRESS_IN_TEXT = re.compile(
+    r"""(?:"[^"\r\n]*"|[^\s<>"'()\[\],;:@]+)@[^\s<>"'()\[\],;:@]*[^\s<>"'()\[\],;:@.]""")
 
 
 # --- the signed envelope sender ------------------------------------------------------------
@@ -145,10 +153,33 @@ def report(entry: OutboundEntry, failure: Failure) -> int:
         return 0
     settings = current()
     shown = settings.universal(recipient.address) if recipient is not None else None
-    remote = re.sub(re.escape(entry.address), shown or "(adresse masquée)", failure.remote,
-                    flags=re.IGNORECASE)
+    remote = masked(failure.remote, entry.address, shown)
     who = f"{recipient.full_name} <{shown}>" if recipient is not None else "un destinataire"
     return int(reports.undeliverable(
         author, message.subject, message.sent_at,
         [(who, reports.failure_reason(replace(failure, remote=remote)))],
         in_reply_to=message.message_id_header, others_received=False))
+
+
+def masked(remote: str, address: str, shown: str | None) -> str:
+    """`remote` with every address-shaped token hidden: `address` (the recipient's redirect
+    address, in any case or spelling of its domain) becomes `shown`, their universal address,
+    and any other address, or `address` when there is no `shown`, « (adresse masquée) »."""
+    mine = _spelled(address) if address else None
+
+    def hidden(token: re.Match) -> str:
+        return shown if shown and _spelled(token[0]) == mine else MASKED
+
+    return _ADDRESS_IN_TEXT.sub(hidden, remote)
+
+
+def _spelled(address: str) -> str:
+    """An address in one spelling: lower case, its domain in Unicode (from punycode) and
+    without a final dot."""
+    local, _, domain = address.rpartition("@")
+    domain = domain.rstrip(".")
+    try:
+        domain = domain.encode("ascii").decode("idna")
+    except UnicodeError:
+        pass
+    return f"{local}@{domain}".lower()

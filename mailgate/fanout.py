@@ -266,9 +266,15 @@ def _reached() -> sa.ColumnElement[bool]:
 
 def acknowledge(job_id: int, account_id: int, channel: AckChannel) -> bool:
     """Record that `account_id` read what job `job_id` sent; False if the job asked no
-    confirmation or did not reach them. Confirming twice keeps the first time."""
+    confirmation or did not reach them, or if the account is gone or suspended — the mailed
+    link never expires, and a suspended parent confirms nothing, as a suspended login would
+    not (the agenda's one-click answer refuses them the same way). Confirming twice keeps the
+    first time."""
     job = db.session.get(FanoutJob, job_id)
     if job is None or not job.acknowledge:
+        return False
+    account = db.session.get(Account, account_id)
+    if account is None or account.suspended:
         return False
     row = db.session.get(FanoutRecipient, (job.ack_job_id, account_id))
     if row is None or row.state not in REACHED:

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Mapping
 from email.utils import formataddr, formatdate, getaddresses, parseaddr
 
-from .mime import Field, Parsed, decode_words, unfold
+from .mime import Field, Parsed, decode_name, one_line, unfold
 
 # Our count of a message's passes through Préau: the trace fields that would count its hops
 # are dropped (they may name a redirect address), so a redirection sending a member's mail
@@ -42,6 +42,11 @@ KEEP = frozenset({
     "keywords", "comments", "user-agent", "x-mailer", "accept-language",
 })
 REWRITTEN = frozenset({"to", "cc", "disposition-notification-to"})
+# Fields naming addresses that routing and storing read (`Parsed.addresses`): a message naming
+# more than MAX_NAMED addresses in them is refused (mailgate/inbound.py) — the envelope allows
+# 50 recipients, and reading tens of thousands of addresses would stall the shared commit.
+NAMING = REWRITTEN | {"bcc"}
+MAX_NAMED = 1000
 _ADDRESS_LIKE = re.compile(r"[^\s<>@]@[^\s<>@]")
 
 
@@ -53,6 +58,17 @@ def field(name: str, value: str) -> Field:
 def outside_addresses(parsed: Parsed) -> set[str]:
     """Addresses of To, Cc, Disposition-Notification-To: the candidates for rewriting."""
     return {address.lower() for name in REWRITTEN for _, address in parsed.addresses(name)}
+
+
+def may_name_too_many(parsed: Parsed) -> bool:
+    """Whether the NAMING fields are long enough to name more than MAX_NAMED addresses (each
+    takes a byte at least): ordinary mail is not read for it."""
+    return sum(len(f.raw) for f in parsed.fields if f.key in NAMING) > MAX_NAMED
+
+
+def named(parsed: Parsed) -> int:
+    """How many addresses the NAMING fields name; read once, kept for routing."""
+    return sum(len(parsed.addresses(name)) for name in NAMING)
 
 
 def hides_address(display_name: str) -> bool:
@@ -70,11 +86,12 @@ def masked_addresses(parsed: Parsed, address_map: Mapping[str, str]) -> set[str]
 def shown(name: str, address: str, address_map: Mapping[str, str],
           names: Mapping[str, str]) -> tuple[str, str]:
     """One recipient as stored and shown: `name` decoded; `names`: universal address (lower
-    case) → member's name, for the addresses `masked_addresses` gave."""
+    case) → member's name, for the addresses `masked_addresses` gave. The name is on one
+    line: a header we write holds no line break."""
     address = address_map.get(address.lower(), address)
     if hides_address(name):
         name = names.get(address.lower(), "")
-    return name, address
+    return (name if name.isprintable() else one_line(name)), address
 
 
 def stored_header(parsed: Parsed, *, author_from: str | None, received: str | None,
@@ -119,13 +136,6 @@ def stored_header(parsed: Parsed, *, author_from: str | None, received: str | No
     return b"".join(f.raw for f in out) + b"\r\n", message_id
 
 
-def one_line(text: str) -> str:
-    """`text` on one line, its runs of white space as one space: fit for a header we write
-    (a subject: the email package refuses one holding a line break — CR, LF, or U+2028
-    pasted from a document, a newline a received subject decoded to) and for an SMTP reply."""
-    return " ".join(text.split())
-
-
 def date_now() -> str:
     """The present time as a Date or Received field writes it (local time, to the second):
     made once a second rather than for every message (`formatdate` takes 12 µs)."""
@@ -140,7 +150,7 @@ def _date_of(second: int) -> str:
 def _rewritten(original: Field, address_map: Mapping[str, str],
                names: Mapping[str, str]) -> Field:
     value = unfold(original.raw.split(b":", 1)[1])
-    pairs = [(decode_words(name), address) for name, address in getaddresses([value])
+    pairs = [(decode_name(name), address) for name, address in getaddresses([value])
              if address]
     rewritten = [shown(name, address, address_map, names) for name, address in pairs]
     if rewritten == pairs:
@@ -150,7 +160,8 @@ def _rewritten(original: Field, address_map: Mapping[str, str],
 
 def _render(name: str, address: str) -> str:
     """formataddr, except that an address in UTF-8 (RFC 6532), which formataddr refuses, is
-    written as it came."""
+    written as it came. The name is written on one line, whatever it came from."""
+    name = one_line(name)
     if address.isascii():
         return formataddr((name, address), charset="utf-8")
     return f"{formataddr((name, '@'), charset='utf-8').removesuffix(' <@>')} <{address}>" \

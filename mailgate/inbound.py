@@ -31,6 +31,10 @@ from .shared_writer import SharedWriter
 from .writer import OwnWriter
 
 log = logging.getLogger("preau.mailgate")
+# RCPT commands one transaction may send (Postfix's smtpd_recipient_limit): past it, 452. The
+# 50-recipient limit counts distinct accounts, so without it repeats would grow the session
+# without bound, before any sender check.
+MAX_RCPT_COMMANDS = 1000
 # Why a local handler did not act on a message whose sender could not be authenticated.
 NOT_VERIFIED = ("expéditeur non vérifié (ni SPF ni une signature DKIM de son domaine) : "
                 "répondez depuis le lien du message")
@@ -70,7 +74,13 @@ class Transaction:
     decisions: list = field(default_factory=list)
     bounce_ids: list = field(default_factory=list)
     handled: list = field(default_factory=list)     # (LocalHandler, object) pairs
+    handled_tags: set = field(default_factory=set)  # their (prefix, tag): each handled once
     too_many: Reason | None = None     # the recipient limit was passed: why
+    commands: int = 0                  # RCPT commands so far, accepted or not
+
+    def recipients(self) -> int:
+        """How many distinct recipients were accepted: a repeat adds none."""
+        return len(self.decisions) + len(self.bounce_ids) + len(self.handled)
 
 
 class Inbound:
@@ -101,9 +111,8 @@ class Inbound:
             author = await self._author(address)
             if author is None:
                 return self._reply(envelope, replies.NOT_A_MEMBER.format(sender=address))
-            if author.suspended:
-                return self._reply(envelope, replies.AUTHOR_SUSPENDED.format(
-                    name=author.full_name))
+            if author.suspended:    # not named: the client may be anyone (SPEC §4)
+                return self._reply(envelope, replies.AUTHOR_SUSPENDED)
             transaction.author = author
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
@@ -111,10 +120,16 @@ class Inbound:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         transaction: Transaction = envelope.preau
+        transaction.commands += 1
+        if transaction.commands > MAX_RCPT_COMMANDS:
+            return self._reply(envelope, replies.TOO_MANY_COMMANDS.format(
+                limit=MAX_RCPT_COMMANDS))
+        before = transaction.recipients()
         reply = await self._judge(transaction, address)
         if reply is None:
-            envelope.rcpt_tos.append(address)
-            envelope.rcpt_options.extend(rcpt_options)
+            if transaction.recipients() > before:       # a repeat is not listed again
+                envelope.rcpt_tos.append(address)
+                envelope.rcpt_options.extend(rcpt_options)
             reply = replies.RECIPIENT_OK
         return self._reply(envelope, reply)
 
@@ -122,6 +137,8 @@ class Inbound:
         """None when accepted, else the refusal."""
         if bounces.is_bounce_address(address, self.settings.domain):
             bounce_id = bounces.entry_id_of(address, self.settings)
+            if bounce_id is not None and bounce_id in transaction.bounce_ids:
+                return None
             if bounce_id is None or not await self.reads.run(bounces.known_entry, bounce_id):
                 return replies.refusal(routing.Refusal.UNKNOWN,
                                        Reason("unknown", {"address": address}))
@@ -135,11 +152,14 @@ class Inbound:
         special = local_handlers.find(self.reads.app, address, self.settings.domain)
         if special is not None:
             handler, tag = special
+            if (handler.prefix, tag) in transaction.handled_tags:
+                return None
             target = await self.reads.run(handler.accepts, tag)
             if target is None:
                 return replies.refusal(routing.Refusal.UNKNOWN,
                                        Reason("unknown", {"address": address}))
             transaction.handled.append((handler, target))
+            transaction.handled_tags.add((handler.prefix, tag))
             return None
         key = (transaction.author.id, address.lower())
         decision = self.accepted.get(key)
@@ -199,6 +219,10 @@ class Inbound:
             return self._reply(envelope, replies.UNREADABLE_MESSAGE)
         if (count := headers.passes(parsed)) >= headers.MAX_PASSES:
             return self._reply(envelope, replies.LOOP.format(passes=count))
+        if headers.may_name_too_many(parsed):     # read off the event loop: it can take a second
+            if (count := await asyncio.to_thread(headers.named, parsed)) > headers.MAX_NAMED:
+                return self._reply(envelope, replies.TOO_MANY_NAMED.format(
+                    count=count, limit=headers.MAX_NAMED))
         reason = None
         if transaction.handled:
             reason = await self._hand_over(transaction, raw, check)

@@ -32,7 +32,7 @@ from directory.errors import InvalidInput, NotFound
 from directory.models import Account
 from directory.roles import effective_roles
 
-from . import mime, store
+from . import mime, queue, store
 from .models import FolderKind, MailboxItem, MailFolder
 from .settings import current
 
@@ -257,10 +257,17 @@ def empty_trash(account: Account) -> int:
 def delete_accounts(admin: Account, accounts: list[Account]) -> Deletion:
     """`directory.account_admin.delete_accounts`, and with the mailboxes the messages nobody
     else holds (drafts, what only they received, and those messages' attachments): erasing an
-    account erases what it alone kept (SPEC §8, RGPD), not only its references to it."""
+    account erases what it alone kept (SPEC §8, RGPD), not only its references to it. Its
+    mail still in the outbound queue is not sent to its redirect address, and the entries
+    already finished forget that address (`queue.forget_recipients`). The entries are read
+    first: the deletion leaves them without account."""
+    ids = [account.id for account in accounts]
     held = set(db.session.scalars(select(MailboxItem.message_id).where(
-        MailboxItem.account_id.in_([account.id for account in accounts]))))
+        MailboxItem.account_id.in_(ids))))
+    queued = queue.entries_for(ids)
     deletion = account_admin.delete_accounts(admin, accounts)
+    kept = {admin.id, *(account.id for account in deletion.withdrawn)}
+    queue.forget_recipients([entry for entry, account_id in queued if account_id not in kept])
     store.collect_garbage(held)
     return deletion
 

@@ -108,7 +108,7 @@ class Parsed:
         if found is None:
             raw = [unfold(f.raw.split(b":", 1)[1]) for f in self.fields if f.key == name]
             found = self._addresses[name] = [
-                (decode_words(n), a) for n, a in getaddresses(raw) if a]
+                (decode_name(n), a) for n, a in getaddresses(raw) if a]
         return list(found)
 
     @property
@@ -145,6 +145,20 @@ def decode_words(value: str) -> str:
         return clean(str(make_header(decode_header(value))))
     except (LookupError, ValueError, UnicodeError, HeaderParseError):
         return value
+
+
+def decode_name(value: str) -> str:
+    """A display name decoded, on one line: an encoded word may decode to a line break, which
+    a header we write must never hold (mailgate/headers.py)."""
+    return one_line(decode_words(value)) if "=?" in value else value
+
+
+def one_line(text: str) -> str:
+    """`text` on one line, its runs of white space as one space: fit for a header we write
+    (a subject: the email package refuses one holding a line break — CR, LF, or U+2028
+    pasted from a document, a newline a received subject decoded to; a display name) and for
+    an SMTP reply."""
+    return " ".join(text.split())
 
 
 def clean(text: str) -> str:

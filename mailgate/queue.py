@@ -160,6 +160,26 @@ def mark_failed(entry_id: int, worker: str | None, error: str,
     return result.rowcount == 1
 
 
+def entries_for(account_ids: list[int]) -> list[tuple[int, int]]:
+    """(entry id, account id) of the entries, of any kind and state, for these accounts."""
+    return list(db.session.execute(select(OutboundEntry.id, OutboundEntry.account_id).where(
+        OutboundEntry.account_id.in_(account_ids))).tuples())
+
+
+def forget_recipients(entry_ids: list[int]) -> None:
+    """The entries of accounts being erased (SPEC §8, RGPD): those still to be sent are not
+    sent to the erased person's address, and those finished no longer hold it (a bounce
+    arriving later is still matched, and reported without it)."""
+    if not entry_ids:
+        return
+    entries = ids_parameter(OutboundEntry.id)
+    db.session.execute(
+        delete(OutboundEntry).where(entries, OutboundEntry.state == EntryState.PENDING),
+        {"ids": entry_ids}, execution_options={"synchronize_session": False})
+    db.session.execute(update(OutboundEntry).where(entries).values(address=""),
+                       {"ids": entry_ids}, execution_options={"synchronize_session": False})
+
+
 def purge_finished(now: datetime | None = None, keep: timedelta = KEEP_FINISHED) -> int:
     """Forget entries finished long ago (a bounce arriving later is no longer matched)."""
     result = db.session.execute(

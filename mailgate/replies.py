@@ -28,7 +28,12 @@ STORED = "250 2.0.0 Message enregistré"
 NOT_A_MEMBER = ("550 5.7.1 {sender} n'est pas l'adresse de redirection d'un membre : "
                 "seuls les membres peuvent écrire à Préau, depuis l'adresse de redirection "
                 "vérifiée dans leurs Préférences")
-AUTHOR_SUSPENDED = "550 5.7.1 Le compte de {name} est suspendu : il ne peut pas envoyer de message"
+# Not named: MAIL FROM is answered before any check of the sender, to anyone (SPEC §4:
+# redirect addresses are private).
+AUTHOR_SUSPENDED = "550 5.7.1 Ce compte est suspendu : il ne peut pas envoyer de message"
+# mailgate/inbound.py: RCPT commands past MAX_RCPT_COMMANDS in one transaction.
+TOO_MANY_COMMANDS = ("452 4.5.3 Trop de commandes RCPT dans ce message : {limit} au plus, "
+                     "envoyez la suite dans un autre message")
 NULL_SENDER_ONLY_BOUNCES = ("550 5.7.1 Sans expéditeur, seuls les avis de non-remise de Préau "
                             "sont acceptés")
 TOO_LARGE = "552 5.3.4 Message trop volumineux : {mb} Mo au plus"
@@ -45,6 +50,8 @@ UNREADABLE_MESSAGE = ("554 5.6.0 Message illisible : sa structure MIME est trop 
 LOOP = ("554 5.4.6 Boucle de messagerie : ce message est déjà passé {passes} fois par Préau "
         "(une redirection renvoie-t-elle le courrier vers Préau ?)")
 BAD_ADDRESS = "501 5.1.3 Adresse illisible : elle doit être écrite en ASCII ou en UTF-8"
+TOO_MANY_NAMED = ("552 5.5.3 L'en-tête du message nomme trop d'adresses : {count}, pour "
+                  "{limit} au plus")
 HANDLED = "250 2.0.0 Message traité"
 HANDLER_REFUSED = "550 5.7.1 {reason}"
 

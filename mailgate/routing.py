@@ -326,6 +326,7 @@ class Delivery:
     copy_to_self: bool = False
     message_id: int | None = None   # already stored (`store_once`): placed, not stored again
     warn: bool = True               # warning message to the author for NO_REDIRECT/MAILBOX_FULL
+                                    # (through SMTP, only when others accepted it: `_warns`)
     # SMTP: what mailgate/sender_auth.py found (our Authentication-Results, the verdict).
     authentication: str | None = None
     sender_check: SenderCheck | None = None
@@ -408,8 +409,15 @@ def deliver_many(deliveries: Sequence[Delivery], *, lock_first: bool = False
     limits = {i: settings.quota_bytes for i in inboxes} | {
         author_id: settings.quota_bytes for author_id, kind in copies if kind == FolderKind.SENT}
     store.settle_usage(used_before, {i: usage[i] - used_before[i] for i in usage}, limits)
-    return [_warn(job.author, job.parsed, outcome) if job.warn else outcome
+    return [_warn(job.author, job.parsed, outcome) if _warns(job, outcome) else outcome
             for job, outcome in zip(deliveries, results, strict=True)]
+
+
+def _warns(job: Delivery, outcome: RoutingResult) -> bool:
+    """Whether the author gets a report of the recipients refused at delivery. Through SMTP
+    (`received`), a message no one accepted is answered 4xx/5xx at DATA, which tells the
+    client already (and a 4xx is retried): only refusals hidden by a 250 are reported."""
+    return job.warn and (bool(outcome.accepted) or job.received is None)
 
 
 def _copy_folders(authors: set[Account]) -> dict[tuple[int, FolderKind], int]:

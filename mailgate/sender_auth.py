@@ -18,7 +18,10 @@ only asks receivers not to act on failures of ordinary mail. PREAU_SENDER_AUTH=e
 refuses the message (550 5.7.26), mark delivers it as `SenderCheck.UNVERIFIED` (the reading
 page says "Expéditeur non vérifié"), off checks nothing. When the answer hangs on a DNS
 server that did not answer, nothing is concluded: 451 4.7.0 under enforce, so the sender
-retries later.
+retries later. Only when it hangs on it, though: a lookup that could not change the verdict
+leaves a refusal permanent (550) — a key that did not come for a signature whose domain is
+not aligned (it could never vouch), a DMARC record that did not come when no valid signature
+depends on its `adkim` (the only thing it decides here).
 
 The results are written into the stored message as Authentication-Results (RFC 8601)
 under our host name, methods and results only: the domain of a redirect address is private
@@ -129,12 +132,13 @@ class SenderAuthenticator:
         if spf_result == "pass":
             return Check(SenderCheck.PASS, spf="pass",
                          dmarc="temperror" if dmarc_trouble else "pass")
-        dkim_result, aligned = self._dkim(raw, sender, domain,
-                                          policy is not None and policy.strict_dkim)
-        if aligned:
+        strict = None if dmarc_trouble else policy is not None and policy.strict_dkim
+        signatures = self._dkim(raw, sender, domain, strict)
+        dkim_result = signatures.result
+        if signatures.vouches:
             return Check(SenderCheck.PASS, spf=spf_result, dkim=dkim_result,
                          dmarc="temperror" if dmarc_trouble else "pass")
-        temporary = dmarc_trouble or "temperror" in (spf_result, dkim_result)
+        temporary = spf_result == "temperror" or signatures.undecided
         dmarc = "temperror" if dmarc_trouble else "fail" if policy else "none"
         log.info("sender %s not authenticated from %s: SPF %s, DKIM %s, DMARC %s", domain,
                  address, spf_result, dkim_result, dmarc)
@@ -164,23 +168,24 @@ class SenderAuthenticator:
             else tags.get("p", "none")
         return Policy(disposition, tags.get("adkim", "r") == "s")
 
-    def _dkim(self, raw: bytes, sender: str, domain: str,
-              strict: bool) -> tuple[str | None, bool]:
-        """(RFC 8601 result of the best signature, whether a valid one is aligned and vouches
-        for `sender`: see `_vouches_for`)."""
+    def _dkim(self, raw: bytes, sender: str, domain: str, strict: bool | None) -> Signatures:
+        """The message's DKIM signatures for `sender` at `domain`; `strict`: the DMARC
+        record's adkim=s, None when the record could not be had."""
         try:
             verifier = dkim.DKIM(raw, timeout=self.settings.dns_timeout)
         except dkim.DKIMException:
-            return "permerror", False
+            return Signatures("permerror")
         count = sum(1 for name, _ in verifier.headers if name.lower() == b"dkim-signature")
         if not count:
-            return None, False
-        results = []
+            return Signatures(None)
+        results, undecided = [], False
         for index in range(min(count, MAX_SIGNATURES)):
             try:
                 valid = verifier.verify(idx=index, dnsfunc=self.resolver.for_dkim)
-            except TemporaryFailure:
+            except TemporaryFailure:        # its key did not come: it matters if aligned
                 results.append("temperror")
+                signer = verifier.domain.decode("ascii", "replace").lower()
+                undecided = undecided or aligned(signer, domain, bool(strict))
                 continue
             except dkim.ValidationError:        # the signature does not match the message
                 results.append("fail")
@@ -189,11 +194,23 @@ class SenderAuthenticator:
                 results.append("permerror")
                 continue
             results.append("pass" if valid else "fail")
-            if valid and aligned(verifier.domain.decode("ascii", "replace").lower(), domain,
-                                 strict) and _vouches_for(verifier, sender):
-                return "pass", True
+            signer = verifier.domain.decode("ascii", "replace").lower()
+            if valid and aligned(signer, domain, bool(strict)) \
+                    and _vouches_for(verifier, sender):
+                if strict is not None or aligned(signer, domain, True):
+                    return Signatures("pass", vouches=True)
+                undecided = True    # relaxed alignment only, and adkim unknown
         best = next(r for r in ("pass", "temperror", "fail", "permerror") if r in results)
-        return best, False
+        return Signatures(best, undecided=undecided)
+
+
+@dataclass(frozen=True)
+class Signatures:
+    """What the DKIM signatures of a message say for its envelope sender."""
+
+    result: str | None              # RFC 8601 result of the best; None: not signed
+    vouches: bool = False           # a valid one is aligned and vouches (`_vouches_for`)
+    undecided: bool = False         # one that could vouch could not be checked (DNS)
 
 
 def _vouches_for(verifier: dkim.DKIM, sender: str) -> bool:

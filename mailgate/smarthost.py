@@ -1,7 +1,10 @@
 """Handing a finished message to the outbound relay named by PREAU_SMARTHOST.
 
 - `smtp://[user:pass@]host[:port]` (port 25 by default): STARTTLS whenever the relay offers it
-  (certificate verified), then AUTH when a user is given;
+  (certificate verified), then AUTH when a user is given. With a user, STARTTLS is required:
+  a relay that does not offer it (or someone on the path who removed it from the EHLO
+  answer) never gets AUTH, which would carry the password in clear; the message waits and is
+  tried again (`NO_STARTTLS`, logged), as when the relay cannot be reached;
 - `smtps://[user:pass@]host[:port]` (465 by default): TLS from the first byte;
 - `capture:` (the default) writes each message as an .eml file into <instance>/mail-out/, and
   `capture:DIR` into DIR, so that a new user sees what would have been sent, and to whom
@@ -21,6 +24,7 @@ parser (`path_of`, `dot_stuffed`): 228–232 → 82–104 µs on PostgreSQL (doc
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import smtplib
 import ssl
@@ -36,8 +40,11 @@ from directory.errors import InvalidInput
 
 from .address_syntax import is_plain
 
+log = logging.getLogger("preau.worker")
 TIMEOUT = 60
 IDLE_CHECK = 5.0
+NO_STARTTLS = ("le relais n'offre pas STARTTLS : l'identifiant et le mot de passe ne sont pas "
+               "envoyés en clair")
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,10 @@ def _abandon(connection: smtplib.SMTP, unread: int) -> None:
         pass
 
 
+class StartTLSMissing(Exception):
+    """An smtp:// relay given credentials did not offer STARTTLS."""
+
+
 class Relay:
     """Send one message at a time to one recipient; never raises for a delivery problem.
     Not thread-safe: one Relay per sending thread."""
@@ -223,6 +234,10 @@ class Relay:
             return self._refused(code, text)
         except smtplib.SMTPResponseException as error:
             return self._refused(error.smtp_code, error.smtp_error)
+        except StartTLSMissing:
+            log.warning("relay %s:%s offers no STARTTLS: its credentials are not sent, the "
+                        "message waits", self.endpoint.host, self.endpoint.port)
+            return Outcome(False, False, NO_STARTTLS, reached=False)
         except UnicodeEncodeError:      # an address in Unicode, and a relay without SMTPUTF8
             self.close()
             return Outcome(False, True, "adresse internationalisée : le relais n'accepte pas "
@@ -252,6 +267,9 @@ class Relay:
         if endpoint.scheme == "smtp" and connection.has_extn("starttls"):
             connection.starttls(context=tls_context())
             connection.ehlo()
+        elif endpoint.scheme == "smtp" and endpoint.user:
+            connection.close()
+            raise StartTLSMissing
         if endpoint.user:
             connection.login(endpoint.user, endpoint.password)
         self.connection = connection

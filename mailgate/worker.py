@@ -54,6 +54,10 @@ PURGE_EVERY = 600
 BATCH = 200
 GONE = Outcome(False, True, "message supprimé avant l'envoi")
 UNREADABLE = Outcome(False, True, "message impossible à reconstituer pour l'envoi")
+# Past its lifetime when claimed again after an attempt that recorded nothing (a round that
+# failed before sending, a worker killed while preparing): failed and reported, as `defer`
+# does past the lifetime, instead of being claimed every minute for ever.
+EXPIRED = Outcome(False, False, "durée de vie dépassée avant l'envoi", reached=False)
 
 
 def worker_name() -> str:
@@ -77,7 +81,7 @@ def run_once(worker: str | None = None, *, now: datetime | None = None,
     if not claimed:
         return 0
     with Heartbeat(worker, [entry.id for entry in claimed]):
-        prepared = _prepare(claimed, settings)
+        prepared = _prepare(claimed, settings, now or utcnow())
         db.session.commit()             # end the read: the writes below take the lock first
         outcomes = senders().send([p.envelope for p in prepared if p.envelope is not None])
         results = iter(outcomes)
@@ -143,20 +147,31 @@ def senders() -> Senders:
     return pool
 
 
-def _prepare(claimed: list[queue.Claimed], settings: Settings) -> list[Prepared]:
+def _prepare(claimed: list[queue.Claimed], settings: Settings,
+             now: datetime) -> list[Prepared]:
     """Each entry's envelope: its message read once for the whole batch (one query), then
     made out to its recipient (mailgate/personalise.py, what the copies need read for the
     whole batch too) and signed with DKIM when configured:
     identical copies (a mailing's forwards, unless personalised) once for the batch, since
     dkimpy's RSA in Python costs 6 ms a signature, 50 times the rest of a forward's relay
-    (bench/relay_cpu.py --dkim)."""
-    sources = store.messages_bytes(entry.message_id for entry in claimed if entry.message_id)
+    (bench/relay_cpu.py --dkim).
+    An entry already tried that is past its lifetime is not sent (`EXPIRED`); a message that
+    cannot be made out fails alone (`UNREADABLE`), the rest of the batch is sent."""
+    expired = {entry.id for entry in claimed if entry.attempts > 1 and entry.expires_at <= now}
+    sources, unreadable = _sources({entry.message_id for entry in claimed
+                                    if entry.message_id and entry.id not in expired})
     jobs = personalise.for_batch(sources, [(entry.message_id, entry.account_id)
                                            for entry in claimed])
     dkim = signer()
     signed: dict[bytes, bytes] = {}     # the forwards of one message, not personalised, are
     prepared = []                       # the same bytes: signed once (RSA: 6 ms in Python)
     for entry in claimed:
+        if entry.id in expired:
+            prepared.append(Prepared(entry, None, EXPIRED))
+            continue
+        if entry.message_id in unreadable:
+            prepared.append(Prepared(entry, None, UNREADABLE))
+            continue
         if entry.message_id not in sources:
             prepared.append(Prepared(entry, None))
             continue
@@ -180,6 +195,28 @@ def _prepare(claimed: list[queue.Claimed], settings: Settings) -> list[Prepared]
     return prepared
 
 
+def _sources(message_ids: set[int]) -> tuple[dict[int, bytes], set[int]]:
+    """The batch's messages as `store.messages_bytes` reads them, in one query, and the ids
+    of those that could not be rebuilt: when one cannot, each is read again alone, so that
+    it fails alone instead of its whole batch at every round."""
+    try:
+        return store.messages_bytes(message_ids), set()
+    except SQLAlchemyError:     # the database, not a message: the batch is tried again
+        raise
+    except Exception:
+        log.exception("a message of the batch could not be read whole: each read alone")
+    sources, unreadable = {}, set()
+    for message_id in sorted(message_ids):
+        try:
+            sources.update(store.messages_bytes([message_id]))
+        except SQLAlchemyError:
+            raise
+        except Exception:
+            log.exception("message %s could not be read whole for sending", message_id)
+            unreadable.add(message_id)
+    return sources, unreadable
+
+
 def _record(fates: list[tuple[queue.Claimed, Outcome]], worker: str, settings: Settings,
             now: datetime | None) -> None:
     """What became of a batch, in the caller's one transaction: one UPDATE for all those
@@ -190,7 +227,8 @@ def _record(fates: list[tuple[queue.Claimed, Outcome]], worker: str, settings: S
             continue
         if outcome is GONE:
             queue.mark_failed(entry.id, worker, outcome.error, now)
-        elif not outcome.permanent and queue.defer(entry, worker, outcome.error, now):
+        elif outcome is not EXPIRED and not outcome.permanent \
+                and queue.defer(entry, worker, outcome.error, now):
             log.info("entry %s deferred: %s", entry.id, outcome.error)
         else:
             failure = _failure(outcome, settings.queue_lifetime)

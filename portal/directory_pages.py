@@ -69,7 +69,8 @@ def _page(rows, number: int, per_page: int, total: int, cap: int = RESULTS_CAP) 
 def asked_page() -> int:
     """The page number of the query string (`?page=`): the first page when there is none, or
     no whole number, or one below 1. A page past the last is the caller's 404: `paginate`
-    raises PageOutOfRange before any OFFSET, which a huge number would overflow."""
+    raises PageOutOfRange before any OFFSET, which a huge number would overflow, and so does
+    `people_page` for a page past the capped range."""
     return max(1, request.args.get("page", 1, type=int))
 
 
@@ -116,10 +117,17 @@ def people_page(viewer: Account, filters: AccountFilters, number: int, per_page:
     that membership ends), in two
     statements whatever the page's size (its people's ids, then their rows with schools,
     classes and the capped count, or the ids with the count), built once per shape
-    (portal/people_statements.py)."""
-    statements, params = people_statements(viewer, filters, (number - 1) * per_page, per_page,
-                                           RESULTS_CAP, manager_of=group_id, rule=rule)
+    (portal/people_statements.py). A page past the capped range is past the last whatever
+    the data: only the count runs (the first page's), never its OFFSET, which would read the
+    whole region for a 404."""
+    beyond = number > page_count(RESULTS_CAP, per_page)
+    statements, params = people_statements(viewer, filters, 0 if beyond else
+                                           (number - 1) * per_page, per_page, RESULTS_CAP,
+                                           manager_of=group_id, rule=rule)
     connection = db.session.connection()
+    if beyond:
+        total = connection.execute(statements.count, params).scalar_one()
+        raise PageOutOfRange(page_count(min(total, RESULTS_CAP), per_page))
     id_rows = statements.run("ids", connection, params)
     ids = [row[0] for row in id_rows]
     found = statements.run("rows", connection, {**params, IDS: ids}) if ids else []

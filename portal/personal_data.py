@@ -1,11 +1,18 @@
 """A member's own data, downloaded from Préférences (RGPD, SPEC §8): a zip of their profile
-(JSON), their messages (one .eml per message, by folder) and their address book (.vcf)."""
+(JSON), their messages (one .eml per message, by folder) and their address book (.vcf).
+
+An outbox has no quota, so a mailbox may weigh gigabytes: the archive is written to a
+temporary file (in memory while it is small, on disk beyond), and the messages are read a
+batch at a time, each batch bounded by its bytes rather than its count — two hundred messages
+of 20 MB would be 4 GB. What is in memory at once is one batch, whatever the mailbox's size."""
 from __future__ import annotations
 
-import io
 import json
 import re
+import tempfile
 import zipfile
+from collections.abc import Iterable, Iterator
+from typing import IO
 
 from sqlalchemy import select
 
@@ -18,29 +25,55 @@ from mailgate.models import MailboxItem, MailFolder
 
 from .carnet import exporting
 
-BATCH = 200       # messages read at once: a large mailbox is never all in memory
+BATCH = 200                         # messages read in one query at most…
+BATCH_BYTES = 16 * 1024 * 1024      # …and at most this many bytes of them (or one bigger one)
+IN_MEMORY = 4 * 1024 * 1024         # an archive bigger than this is spooled to disk
 
 
-def personal_data_zip(account: Account, domain: str) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("profil.json", json.dumps(profile(account, domain), ensure_ascii=False,
-                                                   indent=2))
-        items = db.session.execute(
-            select(MailFolder.name, MailboxItem.id, MailboxItem.message_id)
-            .join(MailFolder, MailFolder.id == MailboxItem.folder_id)
-            .where(MailboxItem.account_id == account.id)
-            .order_by(MailFolder.name, MailboxItem.received_at, MailboxItem.id)).all()
-        for start in range(0, len(items), BATCH):
-            batch = items[start:start + BATCH]
-            # the stored source has its attachments apart (mailgate/store): put them back
-            whole = store.messages_bytes(message_id for _, _, message_id in batch)
-            for folder, item_id, message_id in batch:
-                if message_id in whole:     # else deleted meanwhile
-                    archive.writestr(f"messages/{_safe(folder)}/{item_id}.eml",
-                                     whole[message_id])
-        archive.writestr("carnet.vcf", exporting.export_book(account, "4.0"))
-    return out.getvalue()
+def personal_data_zip(account: Account, domain: str) -> IO[bytes]:
+    """The archive, in a temporary file at its start, which the caller sends and closes."""
+    out = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY)
+    try:
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("profil.json", json.dumps(profile(account, domain),
+                                                       ensure_ascii=False, indent=2))
+            _write_messages(archive, account)
+            archive.writestr("carnet.vcf", exporting.export_book(account, "4.0"))
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    return out
+
+
+def _write_messages(archive: zipfile.ZipFile, account: Account) -> None:
+    items = db.session.execute(
+        select(MailFolder.name, MailboxItem.id, MailboxItem.message_id, MailboxItem.size)
+        .join(MailFolder, MailFolder.id == MailboxItem.folder_id)
+        .where(MailboxItem.account_id == account.id)
+        .order_by(MailFolder.name, MailboxItem.received_at, MailboxItem.id)).all()
+    for batch in _batches(items):
+        # the stored source has its attachments apart (mailgate/store): put them back
+        whole = store.messages_bytes(item.message_id for item in batch)
+        for item in batch:
+            if item.message_id in whole:     # else deleted meanwhile
+                archive.writestr(f"messages/{_safe(item.name)}/{item.id}.eml",
+                                 whole[item.message_id])
+
+
+def _batches(items: Iterable) -> Iterator[list]:
+    """`items` in order, cut into batches of at most BATCH messages and BATCH_BYTES bytes;
+    a message bigger than BATCH_BYTES is a batch alone."""
+    batch: list = []
+    size = 0
+    for item in items:
+        if batch and (len(batch) == BATCH or size + item.size > BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += item.size
+    if batch:
+        yield batch
 
 
 def profile(account: Account, domain: str) -> dict:

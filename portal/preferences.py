@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from flask_babel import gettext
@@ -90,9 +90,15 @@ def confirm_redirect(token: str):
 @bp.route("/mes-donnees.zip")
 @login_required
 def my_data():
-    """RGPD: everything Préau keeps about the member, as files they can open elsewhere."""
+    """RGPD: everything Préau keeps about the member, as files they can open elsewhere. Sent
+    from its temporary file a block at a time, which is closed (and removed) once sent."""
     from .personal_data import personal_data_zip
 
-    data = personal_data_zip(current_user, mail_domain())
-    return Response(data, mimetype="application/zip", headers={
-        "Content-Disposition": 'attachment; filename="mes-donnees-preau.zip"'})
+    archive = personal_data_zip(current_user, mail_domain())
+    size = archive.seek(0, 2)
+    archive.seek(0)
+    response = send_file(archive, mimetype="application/zip", as_attachment=True,
+                         download_name="mes-donnees-preau.zip", conditional=False)
+    response.content_length = size
+    response.headers["Cache-Control"] = "no-store"     # a member's data stays out of caches
+    return response

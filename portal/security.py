@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from flask import Flask, request, session
+from flask import Flask, current_app, request, session
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import BadRequest
 
@@ -28,11 +28,20 @@ def local_path(target: str | None) -> str | None:
     return cleaned
 
 
+def over_https(app: Flask) -> bool:
+    """Whether browsers reach the portal over HTTPS: the request came so (directly, or through
+    a proxy PREAU_TRUSTED_PROXIES believes), or PREAU_PUBLIC_URL says https. Behind a TLS proxy
+    whose X-Forwarded-Proto is not believed the request looks like plain http, yet browsers
+    are on https: their cookies must not travel over a downgraded http:// request."""
+    return (app.config.get("SESSION_COOKIE_SECURE", False) or request.is_secure
+            or app.config["PREAU"].get("PUBLIC_URL", "").startswith("https://"))
+
+
 class SessionInterface(SecureCookieSessionInterface):
-    """Marks the cookie Secure whenever the request came over HTTPS (or behind a TLS proxy)."""
+    """Marks the cookie Secure whenever browsers reach the portal over HTTPS."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
-        return app.config.get("SESSION_COOKIE_SECURE", False) or request.is_secure
+        return over_https(app)
 
 
 def add_headers(response):
@@ -40,7 +49,7 @@ def add_headers(response):
         # a member's pages stay out of caches: a school's shared computer, the next pupil
         # going back in the browser's history after « Se déconnecter »
         response.headers.setdefault("Cache-Control", "no-store")
-    if request.is_secure:   # over HTTPS (or behind a TLS proxy): browsers keep to it
+    if over_https(current_app):     # browsers keep to HTTPS
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -4,7 +4,7 @@ combination of user and address" describe it. Over the last 15 minutes:
 - a client address and a login together: after 5 failures that pair is locked until the
   window has passed — the person typing there, not the account;
 - one client address: a ceiling of 100 failures, for a whole school behind one NAT address,
-  whatever the logins tried;
+  whatever the logins tried — for every browser but a known device (below);
 - one login, from every address: from its 5th failure on, each new attempt must come a delay
   after the previous failure, doubling from 1 second to 1 minute at most. A stranger can slow
   an account down this way, never lock its owner out;
@@ -14,8 +14,11 @@ combination of user and address" describe it. Over the last 15 minutes:
   attempts are counted by that device instead of by address and login: after 5 failures it is
   locked until the window has passed, like a pair, and they neither feed nor wait for the
   login's delay — a stranger pacing guesses from changing addresses, who keeps that delay
-  at its longest, never holds up the owner at a browser they logged in from before. The
-  address's ceiling still counts them.
+  at its longest, never holds up the owner at a browser they logged in from before. Nor
+  does the address's ceiling hold it: a pupil failing 100 times from the school's one NAT
+  address would otherwise lock every teacher out at their own browser, and the device's
+  5-failure lock, which only logging in to that very account gives, already bounds its
+  guesses. Its failures still count towards the address's ceiling, for the other browsers.
 
 The attempt is reserved — written and committed — before the password is checked, then
 counted: of attempts made at the same instant each sees at least the ones committed before
@@ -115,7 +118,7 @@ def _wait(attempt_id: int, login: str, client: str, device: str | None) -> timed
     db.session.commit()
     if own_count > PAIR_FAILURES:
         return _until_window_ends(own_oldest, now)
-    if client_count > CLIENT_FAILURES:
+    if device is None and client_count > CLIENT_FAILURES:
         return _until_window_ends(client_oldest, now)
     delay = delay_after(login_count)
     if device is None and delay and login_latest is not None and now - login_latest < delay:

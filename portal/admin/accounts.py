@@ -21,11 +21,13 @@ from directory.enums import GroupKind, Profile
 from directory.errors import InvalidInput
 from directory.models import Account, Group
 from directory.search import id_from
+from directory.wording import Reason
 from mailgate import mailbox
 from mailgate.models import MailboxItem
 
 from ..directory_forms import choice
 from ..directory_pages import page_args
+from ..i18n import said
 from ..spreadsheet import csv_stream, in_chunks
 from . import bp
 from .access import administrator_required
@@ -248,7 +250,14 @@ def _last_day(account) -> date | None:
     return last_local_day(account.access_ends_at) if account.access_ends_at else None
 
 
+#: refusals of the directory's own rules, worded as wherever else they apply (Préférences, the
+#: import's preview, creation by hand)
+_RULES_WORDED = {"name_control", "redirect_inside"}
+
+
 def _edit_refusal(refused: EditRefused) -> str:
+    if refused.code in _RULES_WORDED:
+        return said(Reason(refused.code, refused.params))
     return {
         "missing_name": gettext("Le nom et le prénom sont obligatoires."),
         "too_long": gettext("Le nom ou le prénom dépasse 100 caractères."),
@@ -422,7 +431,7 @@ def new_account():
                 db.session.commit()
             except InvalidInput as error:
                 db.session.rollback()
-                form.form_errors.append(error.message)
+                form.form_errors.append(said(error))
             except IntegrityError:
                 # the same form sent twice at once: the other sending created it first
                 db.session.rollback()

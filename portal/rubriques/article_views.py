@@ -189,7 +189,8 @@ def comment(article_id: int):
                          catch=PreauError, describe=_comment_refusal)
     if added is not FAILED:
         flash(gettext("Votre commentaire est publié.") if added.state == CommentState.PUBLISHED
-              else gettext("Votre commentaire sera publié après l'accord de l'auteur."),
+              else gettext("Votre commentaire sera publié après l'accord d'un gestionnaire "
+                           "de la rubrique."),
               "success")
     return back(url_for(".article", article_id=shown.id) + "#commentaires")
 
@@ -205,7 +206,10 @@ def moderate(article_id: int):
     shown = article_to_manage(article_id)
     form = ModerationForm()
     if form.validate_on_submit():
-        saved(lambda: articles.moderate(shown, form.commentaire.data,
-                                        CommentState.PUBLISHED if form.decision.data == "publier"
-                                        else CommentState.REJECTED))
+        publish = form.decision.data == "publier"
+        if saved(lambda: articles.moderate(shown, form.commentaire.data,
+                                           CommentState.PUBLISHED if publish
+                                           else CommentState.REJECTED)) is not FAILED:
+            flash(gettext("Commentaire publié.") if publish else gettext("Commentaire refusé."),
+                  "success")
     return back(url_for(".article", article_id=shown.id) + "#commentaires")

@@ -1,17 +1,17 @@
 """Private Atom feeds (feedgen): one per member and rubric, so that parents follow a rubric
-in a feed reader, which cannot log in. The feed's URL carries a random token; revoking it
-deletes the token and the URL stops working (404). A token is also dead once its owner no
-longer reads the rubric or is suspended: access is checked at each request, as for a page."""
+in a feed reader, which cannot log in. The feed's URL carries a random token of which only
+the SHA-256 is kept, and which is shown once, when it is made: the agenda's rule for its
+private feeds (agenda/feeds.py `new_token`, `digest`). Revoking deletes the row and the URL
+stops working (404). A token is also dead once its owner no longer reads the rubric or is
+suspended: access is checked at each request, as for a page. The rubric page's buttons that
+make and revoke the address are in rubric_views.py."""
 from __future__ import annotations
 
-import secrets
-
 from feedgen.feed import FeedGenerator
-from flask import Response, abort, flash, url_for
-from flask_babel import gettext
-from flask_login import current_user
+from flask import Response, abort
 from sqlalchemy import delete, select
 
+from agenda.feeds import digest, new_token
 from directory.db import db
 from directory.models import Account
 from directory.rubric_models import Rubric
@@ -19,46 +19,34 @@ from directory.rubrics import visible_rubric
 
 from ..public_links import public_url_for
 from . import articles
-from .blueprint import ID, back, bp, readable_rubric
-from .forms import ConfirmForm
+from .blueprint import ID, bp
 from .models import Article, FeedToken
 
 ENTRIES = 20
 
 
-def token_of(account: Account, rubric: Rubric) -> FeedToken | None:
+def active(account: Account, rubric: Rubric) -> FeedToken | None:
     return db.session.scalar(select(FeedToken).where(FeedToken.account_id == account.id,
                                                      FeedToken.rubric_id == rubric.id))
 
 
-@bp.route(f"/{ID.format('rubric_id')}/flux", methods=["POST"])
-def new_feed(rubric_id: int):
-    """Create one's feed address, or replace it (the old one stops working)."""
-    shown = readable_rubric(rubric_id)
-    if ConfirmForm().validate_on_submit():
-        db.session.execute(delete(FeedToken).where(FeedToken.account_id == current_user.id,
-                                                   FeedToken.rubric_id == shown.id))
-        db.session.add(FeedToken(account_id=current_user.id, rubric_id=shown.id,
-                                 token=secrets.token_urlsafe(32)))
-        db.session.commit()
-        flash(gettext("Votre adresse de flux privée est prête : ne la partagez pas."), "success")
-    return back(url_for(".rubric", rubric_id=shown.id) + "#flux")
+def create(account: Account, rubric: Rubric) -> str:
+    """A new token for (account, rubric), replacing the previous one; returns its feed's URL,
+    to show once. The caller commits."""
+    revoke(account, rubric)
+    token, stored = new_token()
+    db.session.add(FeedToken(account_id=account.id, rubric_id=rubric.id, token_sha256=stored))
+    return public_url_for("rubriques.feed", rubric_id=rubric.id, token=token)
 
 
-@bp.route(f"/{ID.format('rubric_id')}/flux/revoquer", methods=["POST"])
-def revoke_feed(rubric_id: int):
-    shown = readable_rubric(rubric_id)
-    if ConfirmForm().validate_on_submit():
-        db.session.execute(delete(FeedToken).where(FeedToken.account_id == current_user.id,
-                                                   FeedToken.rubric_id == shown.id))
-        db.session.commit()
-        flash(gettext("L'adresse de votre flux ne fonctionne plus."), "success")
-    return back(url_for(".rubric", rubric_id=shown.id) + "#flux")
+def revoke(account: Account, rubric: Rubric) -> None:
+    db.session.execute(delete(FeedToken).where(FeedToken.account_id == account.id,
+                                               FeedToken.rubric_id == rubric.id))
 
 
 @bp.route(f"/{ID.format('rubric_id')}/flux/<string(length=43):token>.atom")
 def feed(rubric_id: int, token: str):
-    found = db.session.scalar(select(FeedToken).where(FeedToken.token == token,
+    found = db.session.scalar(select(FeedToken).where(FeedToken.token_sha256 == digest(token),
                                                       FeedToken.rubric_id == rubric_id))
     owner = db.session.get(Account, found.account_id) if found else None
     if owner is None or owner.suspended:

@@ -76,7 +76,8 @@ class ArticleForm(FlaskForm):
                               validators=[Optional(), plausible_year])
     commentaires = RadioField(_l("Commentaires"), default=CommentMode.OFF.value, choices=[
         choice(CommentMode.OFF.value, _l("Fermés")),
-        choice(CommentMode.MODERATED.value, _l("Ouverts, publiés après votre accord")),
+        choice(CommentMode.MODERATED.value,
+               _l("Ouverts, publiés après l'accord d'un gestionnaire")),
         choice(CommentMode.OPEN.value, _l("Ouverts, publiés aussitôt"))],
         validators=[AnyOf([m.value for m in CommentMode])])
 
@@ -88,7 +89,9 @@ class CommentForm(FlaskForm):
 
 class ModerationForm(FlaskForm):
     commentaire = IntegerField(validators=[DataRequired(), NumberRange(1, 2**31 - 1)])
-    decision = HiddenField(validators=[AnyOf(("publier", "refuser"))])
+    # The clicked button's name and value. Not a HiddenField: `hidden_tag()` would write an
+    # empty `decision` before the buttons, which the browser sends first, and the first wins.
+    decision = StringField(validators=[AnyOf(("publier", "refuser"))])
 
 
 def _at_least_one(form, field) -> None:

@@ -114,12 +114,13 @@ class ArticleComment(db.Model):
 
 
 class FeedToken(db.Model):
-    """The secret of one member's private Atom feed of one rubric: the feed's URL carries
-    it, since a feed reader cannot log in. Revoking deletes it (the URL stops working)."""
+    """One member's private Atom feed of one rubric: the feed's URL carries a token, since a
+    feed reader cannot log in, and only its SHA-256 is kept, as for the agenda's feeds
+    (agenda/feeds.py). Revoking deletes the row (the URL stops working)."""
 
     __tablename__ = "feed_token"
     id: Mapped[int] = mapped_column(primary_key=True)
-    token: Mapped[str] = mapped_column(String(64), unique=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     rubric_id: Mapped[int] = mapped_column(ForeignKey("rubric.id", ondelete="CASCADE"),
                                            index=True)

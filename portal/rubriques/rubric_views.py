@@ -1,5 +1,6 @@
-"""Rubric pages: "Mes rubriques", a rubric's articles (paged, newest first), creating a
-rubric, and its settings (name, populations with access, managers)."""
+"""Rubric pages: "Mes rubriques", a rubric's articles (paged, newest first) with the buttons
+of one's private feed (feeds.py), creating a rubric, and its settings (name, populations
+with access, managers)."""
 from __future__ import annotations
 
 from flask import flash, render_template, request, url_for
@@ -26,7 +27,7 @@ from directory.rubrics import (
 )
 
 from ..directory_forms import choice
-from ..directory_pages import PageOutOfRange, paginate
+from ..directory_pages import UNCAPPED, PageOutOfRange, paginate
 from . import articles, feeds
 from .blueprint import FAILED, ID, back, bp, readable_rubric, rubric_to_manage, saved
 from .forms import ConfirmForm, ManagerForm, NewRubricForm, PageForm, PopulationForm, RubricForm
@@ -48,23 +49,54 @@ def index():
 
 @bp.route(f"/{ID.format('rubric_id')}")
 def rubric(rubric_id: int):
-    shown = readable_rubric(rubric_id)
+    return _rubric_page(readable_rubric(rubric_id))
+
+
+def _rubric_page(shown, feed_url: str | None = None):
+    """The rubric's page; `feed_url`: the address of the viewer's feed just made, shown this
+    once (only its token's digest is kept)."""
     manager = bool(managed_rubric_ids(current_user, [shown.id]))
-    form, status, page = PageForm(formdata=request.args), 200, None
+    form, status, page, no_page = PageForm(formdata=request.args), 200, None, None
     if not form.validate():
-        status = 400
+        status, no_page = 400, gettext("Cette page n'existe pas.")
     else:
-        try:
+        try:   # every article can be reached: the count is a range of ix_article_rubric_page
             page = paginate(articles.rubric_articles(shown, manager=manager), form.number(),
-                            PER_PAGE, id_column=Article.id)
-        except PageOutOfRange:
-            status = 404
+                            PER_PAGE, id_column=Article.id, cap=UNCAPPED)
+        except PageOutOfRange as error:
+            status, no_page = 404, gettext(
+                "Cette page n'existe pas : la rubrique tient sur %(pages)d page(s).",
+                pages=error.pages)
     agenda = access.agenda_of_rubric(current_user, shown.id, create=False)
     return render_template("rubriques/rubric.html", rubric=shown, manager=manager, page=page,
-                           feed=feeds.token_of(current_user, shown),
+                           no_page=no_page, feed=feeds.active(current_user, shown),
+                           feed_url=feed_url,
                            events=schedule.upcoming(current_user, agendas=[agenda])
                            if agenda else [],
                            confirm=ConfirmForm(formdata=None)), status
+
+
+@bp.route(f"/{ID.format('rubric_id')}/flux", methods=["POST"])
+def new_feed(rubric_id: int):
+    """Create one's feed address, or replace it (the old one stops working): the answer is
+    the rubric's page showing it, since it cannot be shown again."""
+    shown = readable_rubric(rubric_id)
+    if not ConfirmForm().validate_on_submit():
+        return back(url_for(".rubric", rubric_id=shown.id) + "#flux")
+    url = feeds.create(current_user, shown)
+    db.session.commit()
+    flash(gettext("Votre adresse de flux privée est prête : ne la partagez pas."), "success")
+    return _rubric_page(shown, feed_url=url)
+
+
+@bp.route(f"/{ID.format('rubric_id')}/flux/revoquer", methods=["POST"])
+def revoke_feed(rubric_id: int):
+    shown = readable_rubric(rubric_id)
+    if ConfirmForm().validate_on_submit():
+        feeds.revoke(current_user, shown)
+        db.session.commit()
+        flash(gettext("L'adresse de votre flux ne fonctionne plus."), "success")
+    return back(url_for(".rubric", rubric_id=shown.id) + "#flux")
 
 
 def _spaces_form(form: NewRubricForm) -> None:

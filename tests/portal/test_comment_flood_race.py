@@ -106,8 +106,8 @@ def test_comments_sent_at_once_leave_at_most_5_awaiting_on_an_article(live_app):
             "csrf_token": token, "texte": f"Question {n}"}, follow_redirects=True)
         for n, tab in enumerate(zoe)])
     shown = said(answers)
-    assert shown.count(["Votre commentaire sera publié après l'accord de l'auteur."]) \
-        == WAITING_MAX, shown
+    assert shown.count(["Votre commentaire sera publié après l'accord d'un gestionnaire de "
+                        "la rubrique."]) == WAITING_MAX, shown
     assert shown.count([REFUSED]) == AT_ONCE - WAITING_MAX, shown
     assert pending(live_app, ArticleComment, ArticleComment.article_id == article_id,
                    CommentState.PENDING) == WAITING_MAX

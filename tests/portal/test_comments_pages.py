@@ -190,7 +190,8 @@ def test_an_author_has_at_most_5_article_comments_awaiting_moderation(app, clair
     article_id = article_with(app, claire, "moderated")
     for n in range(WAITING_MAX):
         page = tree(comment_on_article(zoe, article_id, f"Question {n}"))
-        assert "Votre commentaire sera publié après l'accord de l'auteur." in messages(page)
+        assert "Votre commentaire sera publié après l'accord d'un gestionnaire de la " \
+            "rubrique." in messages(page)
     refused = tree(comment_on_article(zoe, article_id, "Encore une question"))
     assert messages(refused) == [
         "Vous avez déjà 5 commentaires en attente de modération ici : attendez qu'ils soient "

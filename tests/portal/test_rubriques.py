@@ -233,8 +233,7 @@ def test_a_feed_token_works_until_it_is_revoked(app, rubric_id, claire):
     publish(claire, rubric_id, "Menu de la cantine")
     joseph = client_of(app, "joseph.fabre")
     page = html(joseph.get(f"/rubriques/{rubric_id}"))
-    joseph.post(f"/rubriques/{rubric_id}/flux", data={"csrf_token": csrf_token(page)})
-    page = html(joseph.get(f"/rubriques/{rubric_id}"))
+    page = html(joseph.post(f"/rubriques/{rubric_id}/flux", data={"csrf_token": csrf_token(page)}))
     url = re.search(r'id="feed-url" type="text" readonly value="http://localhost([^"]+)"', page)[1]
     anonymous = app.test_client()
     feed = anonymous.get(url)
