@@ -61,25 +61,31 @@ def claire(live_app):
         db.session.commit()
 
 
-def at_once(app, table: str, first: Callable[[], object], second: Callable[[], object]):
-    """Run `first` in this thread; just before its first INSERT INTO `table`, run `second` in
-    another thread, up to its own INSERT INTO `table`, which it then keeps uncommitted for
-    HOLD seconds while `first` goes on. Returns (first's result, second's result)."""
+def at_once(app, table: str, first: Callable[[], object], second: Callable[[], object], *,
+            statement: str = "INSERT INTO", wait: float | None = None):
+    """Run `first` in this thread; just before its first `statement` on `table` (an INSERT
+    unless told), run `second` in another thread, up to its own such statement, which it then
+    keeps uncommitted for HOLD seconds while `first` goes on. `wait`: when a lock `first`
+    holds may keep `second` waiting instead of writing, how long `first` gives it before going
+    on (None: `second` must write within 30 s). Returns (first's result, second's result)."""
     this, results, second_wrote = threading.current_thread(), {}, threading.Event()
     held = []
+    prefix = f"{statement} {table} ".upper()
 
-    def inserts(statement: str) -> bool:
-        return statement.lstrip().upper().startswith(f"INSERT INTO {table.upper()} ")
+    def matches(sql: str) -> bool:     # quoted or not, as each database writes it
+        return sql.lstrip().upper().replace('"', "").startswith(prefix)
 
-    def before(_conn, _cursor, statement, *_args) -> None:
-        if threading.current_thread() is this and not held and inserts(statement):
-            held.append(statement)
+    def before(_conn, _cursor, sql, *_args) -> None:
+        if threading.current_thread() is this and not held and matches(sql):
+            held.append(sql)
             other.start()
-            assert second_wrote.wait(30), "the second request never wrote"
+            if wait is None:
+                assert second_wrote.wait(30), "the second request never wrote"
+            else:
+                second_wrote.wait(wait)
 
-    def after(_conn, _cursor, statement, *_args) -> None:
-        if threading.current_thread() is other and inserts(statement) \
-                and not second_wrote.is_set():
+    def after(_conn, _cursor, sql, *_args) -> None:
+        if threading.current_thread() is other and matches(sql) and not second_wrote.is_set():
             second_wrote.set()
             time.sleep(HOLD)
 
@@ -97,11 +103,11 @@ def at_once(app, table: str, first: Callable[[], object], second: Callable[[], o
     try:
         results["first"] = first()
     finally:
+        if held:        # before the hooks go: the second may still be running its statement
+            other.join(60)
         event.remove(engine, "before_cursor_execute", before)
         event.remove(engine, "after_cursor_execute", after)
-        if other.is_alive() or held:
-            other.join(60)
-    assert held, f"the first request wrote nothing into {table}"
+    assert held, f"the first request never wrote into {table}"
     return results["first"], results["second"]
 
 

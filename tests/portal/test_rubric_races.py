@@ -1,7 +1,7 @@
 """A rubric's settings sent twice at once (a double click): « Ouvrir la rubrique à cette
 population » opens it once, and the second request says the population already has access;
 « Nommer gestionnaire » names her once, and neither request fails. The two requests really
-overlap (`at_once` of tests/portal/test_carnet_races.py, `overlapping` where a lock makes the second wait): on PostgreSQL, without the lock,
+overlap (`at_once` of tests/portal/test_carnet_races.py, with a wait where a lock makes the second one wait): on PostgreSQL, without the lock,
 both saw no such population and both wrote one (the unique key never matches, one of its
 columns being NULL), and the manager's second write broke the primary key (a 500)."""
 from __future__ import annotations
@@ -16,7 +16,6 @@ from directory.rubric_models import Rubric, RubricManager, RubricPopulation
 from tests.conftest import fresh_database, live_demo_app, login, post_form
 
 from .test_carnet_races import at_once
-from .test_webmail_review_races import overlapping
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +54,8 @@ def test_a_population_opened_twice_at_once_is_opened_once(live_app, rubric_and_c
                                  {"profil": "parent", "portee": f"s{school_id}"},
                                  page=f"/rubriques/{rubric_id}/parametres")
 
-    answers = overlapping(live_app, "INSERT INTO rubric_population", open_to_parents(first),
-                          open_to_parents(second))
+    answers = at_once(live_app, "rubric_population", open_to_parents(first),
+                      open_to_parents(second), wait=1.5)
     assert [a.status_code for a in answers] == [303, 303]
     with live_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(RubricPopulation).where(

@@ -5,16 +5,12 @@ leave the group one manager.
 
 The requests really overlap, on a database whose commits both see (test_carnet_races.py's
 `at_once` for the creations). Where the fix is a lock, the second request waits on it
-instead of writing: `overlapping` lets the first one go on after WAIT seconds. On SQLite the
+instead of writing: `at_once(wait=…)` lets the first one go on after WAIT seconds. On SQLite the
 write lock already serialises them; the tests check the same outcome there."""
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
-
 import pytest
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, func, select
 
 from directory import groups
 from directory.db import db
@@ -24,7 +20,7 @@ from mailgate.models import FolderKind, MailboxItem, MailFolder, MailMessage
 from tests.conftest import csrf_token, fresh_database, live_demo_app, login, post_form
 
 from .carnet_helpers import flashes, page
-from .test_carnet_races import HOLD, at_once
+from .test_carnet_races import at_once
 
 WAIT = 1.5      # seconds the first request gives the second to reach its write
 
@@ -46,51 +42,6 @@ def browser_twice(app, login_name: str):
     assert login(first, login_name).status_code == 302
     second.set_cookie("session", first.get_cookie("session").value)
     return first, second
-
-
-def overlapping(app, prefix: str, first: Callable[[], object], second: Callable[[], object]):
-    """Run `first` in this thread; just before its first statement starting with `prefix`,
-    run `second` in another thread and give it WAIT seconds to run its own such statement,
-    which it then keeps uncommitted for HOLD seconds. A lock `first` holds may keep `second`
-    waiting instead: `first` then goes on after WAIT. Returns (first's, second's result)."""
-    this, results, second_wrote = threading.current_thread(), {}, threading.Event()
-    held = []
-
-    def matches(statement: str) -> bool:     # quoted or not, as each database writes it
-        return statement.lstrip().upper().replace('"', "").startswith(prefix.upper())
-
-    def before(_conn, _cursor, statement, *_args) -> None:
-        if threading.current_thread() is this and not held and matches(statement):
-            held.append(statement)
-            other.start()
-            second_wrote.wait(WAIT)
-
-    def after(_conn, _cursor, statement, *_args) -> None:
-        if threading.current_thread() is other and matches(statement) \
-                and not second_wrote.is_set():
-            second_wrote.set()
-            time.sleep(HOLD)
-
-    def run_second() -> None:
-        try:
-            results["second"] = second()
-        finally:
-            second_wrote.set()
-
-    other = threading.Thread(target=run_second)
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", before)
-    event.listen(engine, "after_cursor_execute", after)
-    try:
-        results["first"] = first()
-    finally:
-        if held:        # before the hooks go: the second may still be running one
-            other.join(60)
-        event.remove(engine, "before_cursor_execute", before)
-        event.remove(engine, "after_cursor_execute", after)
-    assert held, f"the first request never ran {prefix}"
-    return results["first"], results["second"]
 
 
 def _account(login_name: str) -> Account:
@@ -132,7 +83,7 @@ def test_an_ad_hoc_group_created_twice_at_once_is_created_once(live_app):
             "name": "Club des sciences", "description": "", "school": school})
 
     try:
-        answers = at_once(live_app, '"group"', create(first), create(second))
+        answers = at_once(live_app, "group", create(first), create(second))
         assert [a.status_code for a in answers] == [400, 302]
         assert "Un groupe « Club des sciences » existe déjà dans cet établissement." in \
             page(answers[0]).text
@@ -162,7 +113,7 @@ def test_send_clicked_twice_at_once_sends_once(live_app):
     def click(client):
         return lambda: client.post("/messagerie/ecrire", data=data)
 
-    answers = overlapping(live_app, "INSERT INTO mailbox_item", click(first), click(second))
+    answers = at_once(live_app, "mailbox_item", click(first), click(second), wait=WAIT)
     with live_app.app_context():
         sent = db.session.scalars(select(MailMessage.id).where(
             MailMessage.author_id == _account("claire.bernard").id,
@@ -216,8 +167,8 @@ def test_two_managers_demoting_each_other_at_once_leave_one(live_app, two_manage
         return lambda: client.post(f"/groupes/{group_id}/gestionnaires", data={
             "csrf_token": tokens[client], "account": account_id, "manager": "non"})
 
-    answers = overlapping(live_app, "UPDATE group_member", demote(claire, other_id),
-                          demote(other, claire_id))
+    answers = at_once(live_app, "group_member", demote(claire, other_id),
+                      demote(other, claire_id), statement="UPDATE", wait=WAIT)
     with live_app.app_context():
         managers = db.session.scalars(select(GroupMember.account_id).where(
             GroupMember.group_id == group_id, GroupMember.is_manager.is_(True))).all()
