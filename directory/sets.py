@@ -231,3 +231,22 @@ def _in_json_each(element, compiler, **kw):
     column, ids = element.clauses
     return (f"{compiler.process(column, **kw)} IN (SELECT value FROM "
             f"json_each({compiler.process(ids, **kw)}))")
+
+
+class ids_text(FunctionElement):
+    """The ids of a group's rows as one text, separated by spaces (`"12 7 40"`), NULL when
+    none: what a page writes into an attribute, aggregated by the database rather than sent
+    a row per id. `string_agg` on PostgreSQL, `group_concat` on SQLite; in no given order."""
+
+    type = sa.String()
+    inherit_cache = True
+
+
+@compiles(ids_text, "postgresql")
+def _string_agg(element, compiler, **kw):
+    return f"string_agg(CAST({compiler.process(element.clauses, **kw)} AS TEXT), ' ')"
+
+
+@compiles(ids_text, "sqlite")
+def _group_concat(element, compiler, **kw):
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ' ')"

@@ -1,14 +1,14 @@
 """What the recipient picker lists besides a directory search (which is the Annuaire's own,
 `portal.directory_pages.people_page`): the sender's own classes and groups, and the groups of
 their address book, each with the members the sender may write to: one statement for one's own
-groups with their members, two for the address book (its groups, then their members), whatever
-the number of groups."""
+groups with how many they may write to, two for the address book (its groups, then their
+members), whatever the number of groups."""
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, case, func, literal_column, select
 from sqlalchemy.orm import aliased
 
 from directory.db import db
@@ -17,7 +17,8 @@ from directory.enums import GroupKind
 from directory.models import Account, Group, GroupMember, School
 from directory.rights import RuleShape, SenderRule, sender_rule
 from directory.search import AccountFilters
-from directory.sets import Int4
+from directory.sets import Int4, ids_text
+from mailgate.routing import MAX_RECIPIENTS
 
 from ..carnet import book
 from ..carnet.models import ContactMember
@@ -31,43 +32,48 @@ class OwnGroup(NamedTuple):
     uai: str        # its school's
 
 
-def own_groups(viewer: Account, rule: SenderRule | None = None
-               ) -> list[tuple[OwnGroup, tuple[int, ...]]]:
-    """The classes and groups the viewer belongs to, with the members they may write to
-    (their ids let the page count recipients as the server does), in one statement.
+class OwnGroupRow(NamedTuple):
+    group: OwnGroup
+    count: int                      # the members the viewer may write to
+    ids: tuple[int, ...] | None     # their ids; None above MAX_RECIPIENTS
+
+
+def own_groups(viewer: Account, rule: SenderRule | None = None) -> list[OwnGroupRow]:
+    """The classes and groups the viewer belongs to, each with how many members they may
+    write to and, when a message could hold them all (MAX_RECIPIENTS), their ids: they let the
+    page count recipients as the server does. One statement, a row per group: a member of a
+    thousand-member group is not sent a thousand rows with every page of the picker.
     `rule`: the viewer's `sender_rule`, when read already."""
     rule = rule or sender_rule(viewer)
     if rule.ties is not None and not rule.ties.own_groups:
         return []       # a restricted sender's rule has read her groups: she has none
     rows = _own_groups_statement(rule.shape).rows(
         flushed_connection(db.session), {**rule.parameters, "viewer": viewer.id})
-    groups: dict[int, tuple[OwnGroup, list[int]]] = {}
-    for group_id, name, kind, uai, member_id in rows:
-        group = groups.get(group_id)
-        if group is None:
-            group = groups[group_id] = (OwnGroup(group_id, name, kind, uai), [])
-        if member_id is not None:
-            group[1].append(member_id)
-    return [(group, tuple(members)) for group, members in groups.values()]
+    return [OwnGroupRow(OwnGroup(group_id, name, kind, uai), count,
+                        tuple(int(i) for i in ids.split()) if ids else
+                        (None if count > MAX_RECIPIENTS else ()))
+            for group_id, name, kind, uai, count, ids in rows]
 
 
 @lru_cache(maxsize=256)
 def _own_groups_statement(shape: RuleShape) -> KeptStatement:
-    """The viewer's groups (by kind, then name), each joined with its members the rule lets
-    the viewer write to (by name; none: one row whose member is NULL), for one shape of rule
-    (its values are parameters: `SenderRule.parameters`). One statement where the groups and
-    their members were two: every page of the picker runs it."""
+    """The viewer's groups (by kind, then name), each with the number of its members the rule
+    lets the viewer write to and their ids (at most MAX_RECIPIENTS of them, else NULL), for
+    one shape of rule (its values are parameters: `SenderRule.parameters`)."""
     viewer = bindparam("viewer", type_=Int4())
     writable = recipients.writable_memberships(GroupMember, shape, viewer).subquery()
     mine = aliased(GroupMember)
+    count = func.count(writable.c.id)
+    ids = case((count <= literal_column(str(MAX_RECIPIENTS)), ids_text(writable.c.id)))
     return KeptStatement(
-        select(Group.id, Group.name, Group.kind, School.uai, writable.c.id.label("member_id"))
+        select(Group.id, Group.name, Group.kind, School.uai, count.label("members"),
+               ids.label("member_ids"))
         .join(mine, mine.group_id == Group.id)
         .join(School, School.id == Group.school_id)
         .outerjoin(writable, writable.c.group_id == Group.id)
         .where(mine.account_id == viewer)
-        .order_by(Group.kind, Group.search_name, Group.id, writable.c.search_name,
-                  writable.c.id))
+        .group_by(Group.id, Group.name, Group.kind, Group.search_name, School.uai)
+        .order_by(Group.kind, Group.search_name, Group.id))
 
 
 def contact_groups(viewer: Account) -> list[tuple[object, int, tuple[int, ...]]]:

@@ -17,6 +17,7 @@ from directory.errors import InvalidInput
 from directory.rights import sender_rule
 from directory.search import can_search
 from mailgate import mailbox
+from mailgate.routing import MAX_RECIPIENTS
 
 from ..annuaire import fill_choices
 from ..carnet import book
@@ -61,7 +62,8 @@ def picker_page():
     context = {"draft": draft, "target_field": field, "tab": tab, "added": added,
                "tokens": tokens, "add_url": adding_url(tokens, field), "page_args": page_args,
                "compose_link": compose_link, "field_labels": recipients.FIELD_LABELS,
-               "fields": recipients.FIELDS, "fragment": request.args.get("fragment") == "1"}
+               "fields": recipients.FIELDS, "fragment": request.args.get("fragment") == "1",
+               "max_recipients": MAX_RECIPIENTS}
     status = 200
     if tab == "annuaire":
         status = _directory(context)

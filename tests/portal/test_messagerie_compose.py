@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from directory.db import db
 from directory.enums import GroupKind, Profile
-from directory.models import Account, Group, GroupMember
+from directory.models import Account, AccountSchool, Group, GroupMember
 from directory.rights import writable
 from mailgate import store, worker
 from mailgate.models import FolderKind, Mailbox, MailboxItem, MailMessage, OutboundEntry
@@ -636,9 +636,9 @@ def test_a_posted_chip_of_a_stranger_names_nobody(app, student):
 @pytest.mark.parametrize("login", ["zoe.le-gall", "joseph.fabre", "claire.bernard"])
 def test_the_pickers_own_groups_hold_the_members_the_rule_lets_one_write_to(ctx, login):
     """The picker's own groups come with their members in one statement (picker.own_groups):
-    each group's members are those `writable` allows, the viewer excepted, in name order; a
-    group of the viewer alone is listed, empty; a member suspended and not flushed yet is
-    gone (the statement flushes the session first, as an ORM query would)."""
+    each group's members are those `writable` allows, the viewer excepted, counted and
+    listed; a group of the viewer alone is listed, empty; a member suspended and not flushed
+    yet is gone (the statement flushes the session first, as an ORM query would)."""
     from directory.rights import sender_rule
     from portal.messagerie.picker import own_groups
 
@@ -663,21 +663,56 @@ def test_the_pickers_own_groups_hold_the_members_the_rule_lets_one_write_to(ctx,
     listed = own_groups(viewer, rule)
     mine = db.session.scalars(select(GroupMember.group_id)
                               .where(GroupMember.account_id == viewer.id)).all()
-    assert sorted(group.id for group, _ in listed) == sorted(mine)
-    assert dict((group.id, members) for group, members in listed)[alone.id] == ()
-    for group, members in listed:
+    assert sorted(row.group.id for row in listed) == sorted(mine)
+    assert {row.group.id: (row.count, row.ids) for row in listed}[alone.id] == (0, ())
+    for group, count, members in listed:
         everyone = db.session.scalars(select(GroupMember.account_id)
                                       .where(GroupMember.group_id == group.id)).all()
         allowed = {account_id for account_id, verdict in writable(viewer, everyone).items()
                    if verdict.allowed and account_id != viewer.id}
-        assert set(members) == allowed and len(members) == len(allowed), group.name
-        names = [(db.session.get(Account, i).search_name, i) for i in members]
-        assert names == sorted(names), group.name
+        assert set(members) == allowed and len(members) == len(allowed) == count, group.name
 
-    reachable = [members[0] for _, members in listed if members]
+    reachable = [row.ids[0] for row in listed if row.ids]
     assert reachable                # « Zz avec » at least
     db.session.get(Account, reachable[0]).suspended = True     # not flushed
-    assert all(reachable[0] not in members for _, members in own_groups(viewer, rule))
+    assert all(reachable[0] not in row.ids for row in own_groups(viewer, rule))
+
+
+def test_the_pickers_own_group_too_big_for_a_message_is_counted_without_its_ids(app, teacher):
+    """A group with more members one may write to than a message may hold (MAX_RECIPIENTS)
+    is counted by the database and listed without its ids nor « Ajouter la liste », which
+    could only lead to a refusal: the page says why instead. A page of the picker then costs
+    one row per group, not one per member."""
+    from mailgate.routing import MAX_RECIPIENTS
+    from portal.messagerie.picker import own_groups
+
+    with app.app_context():
+        claire = db.session.scalar(select(Account).where(Account.login == "claire.bernard"))
+        school_id = claire.schools[0].id
+        big = Group(kind=GroupKind.AD_HOC, name="Zz chorale", search_name="zz chorale",
+                    school_id=school_id)
+        db.session.add(big)
+        db.session.flush()
+        pupils = db.session.scalars(
+            select(Account.id).join(AccountSchool, AccountSchool.account_id == Account.id)
+            .where(AccountSchool.school_id == school_id, Account.profile == Profile.STUDENT,
+                   Account.suspended.is_(False))).all()
+        assert len(pupils) > MAX_RECIPIENTS
+        db.session.add_all([GroupMember(group_id=big.id, account_id=i)
+                            for i in [claire.id, *pupils]])
+        db.session.commit()
+        row = next(r for r in own_groups(claire) if r.group.id == big.id)
+        assert row.count == len(pupils) and row.ids is None
+        group_id = big.id
+
+    listing = page(teacher.get("/messagerie/destinataires"))
+    rows = listing.find("table", class_="picker-groups").find("tbody").find_all("tr")
+    cells = next(row.find_all("td") for row in rows
+                 if row.find("td").text.startswith("Zz chorale"))
+    assert cells[1].text == str(len(pupils))
+    assert not cells[2].find_all("a", class_="add-chip")
+    assert f"Trop de personnes pour un message ({MAX_RECIPIENTS} au plus)" in cells[2].text
+    assert f"groupe={group_id}" in cells[2].find("a").attrs["href"]
 
 
 def test_the_pickers_writable_members_see_what_the_session_has_not_flushed(ctx):
