@@ -132,6 +132,19 @@ def create_admin(login: str, uai: str, first_name: str, last_name: str, school_a
     _guarded(action)
 
 
+@main.command("purge-uploads", short_help="Effacer les fichiers d'articles abandonnés.",
+              help="Effacer les images et fichiers envoyés pour un article il y a plus d'un "
+                   "jour et qui ne sont dans aucun article enregistré (brouillons compris), "
+                   "par lots : à lancer chaque jour (cron).")
+def purge_uploads():
+    from .rubriques.articles import purge_orphans
+
+    def action(app):
+        click.echo(f"Fichiers d'articles abandonnés effacés : {purge_orphans()}.")
+
+    _guarded(action)
+
+
 class OneLine(click.ClickException):
     """A refusal printed as its French line alone (no "Error:" prefix), exit code 1."""
 

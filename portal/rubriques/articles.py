@@ -7,21 +7,26 @@ see is not found (404) and one may not change answers 404 as well.
 
 The body comes from the editor as HTML and is sanitised on save (mail_html.sanitize_article):
 what is stored is what is shown. Images and files are uploaded before the article is saved;
-they belong to the article whose saved body points at them (`_claim_files`).
+they belong to the article whose saved body points at them (`_claim_files`), draft or not, and
+go with it. Until then they are pending (`article_id` NULL): the only ones ever purged, once
+older than ORPHAN_LIFETIME — the uploader's at their next upload (`add_file`), everyone's by
+`preau purge-uploads` (`purge_orphans`) — and bounded per person (PENDING_FILES_MAX,
+PENDING_BYTES_MAX), so that nobody fills the disk with files no article shows.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 import sqlalchemy as sa
 from flask_babel import gettext
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from agenda import comments
 from directory.clock import utcnow
-from directory.db import db
+from directory.db import db, write_transaction
 from directory.errors import InvalidInput, NotFound
 from directory.models import Account
 from directory.rubric_models import Rubric
@@ -42,6 +47,17 @@ TITLE_MAX = 200
 BODY_MAX = 500_000
 COMMENT_MAX = 2000
 ORPHAN_LIFETIME = timedelta(days=1)
+"""A pending upload older than this was left behind (a draft abandoned, an image taken out of
+the text before saving, a page closed): a day covers writing an article in one sitting."""
+PENDING_FILES_MAX = 50
+"""Pending uploads one person may hold: an article's photo album of a school outing holds a
+few dozen pictures, uploaded before the article is first saved."""
+PENDING_BYTES_MAX = 200 * 2**20
+"""Bytes of pending uploads one person may hold: ten files at the default largest size
+(MAX_MESSAGE_MB, 20 MB) — what one member can pile up for a day, as the files are stored in
+the database."""
+PURGE_BATCH = 500
+"""Files `purge_orphans` deletes per transaction: short locks, and a bounded memory."""
 INLINE_IMAGES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 _FILE_LINK = re.compile(re.escape(mail_html.ARTICLE_FILES) + r"(\d+)")
 
@@ -136,22 +152,65 @@ def is_published(article: Article) -> bool:
 
 def add_file(uploader: Account, filename: str, content_type: str, data: bytes,
              max_bytes: int) -> ArticleFile:
-    """An image or file for an article being written; the caller commits. Files uploaded
-    more than a day ago and still in no article are removed now (the uploader's only)."""
+    """An image or file for an article being written; the caller commits. The uploader's own
+    orphans are purged first, then the file is refused if it would take their pending
+    uploads past PENDING_FILES_MAX or PENDING_BYTES_MAX. Their account's row is locked
+    before counting, so that uploads sent at once cannot pass the bound together (SQLite's
+    writers take turns from the purge on)."""
     if not data:
         raise InvalidInput(gettext("Le fichier est vide."))
     if len(data) > max_bytes:
         raise InvalidInput(gettext("Le fichier dépasse la taille maximale de %(size)d Mo.",
                                    size=max_bytes // 2**20))
+    db.session.execute(select(Account.id).where(Account.id == uploader.id).with_for_update())
     db.session.execute(delete(ArticleFile).where(
-        ArticleFile.uploader_id == uploader.id, ArticleFile.article_id.is_(None),
-        ArticleFile.created_at < utcnow() - ORPHAN_LIFETIME))
+        ArticleFile.uploader_id == uploader.id, _orphan_condition()),
+        execution_options={"synchronize_session": False})
+    count, size = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(ArticleFile.size), 0)).where(
+            ArticleFile.uploader_id == uploader.id, ArticleFile.article_id.is_(None))).one()
+    if count + 1 > PENDING_FILES_MAX or size + len(data) > PENDING_BYTES_MAX:
+        raise InvalidInput(gettext(
+            "Vous avez trop de fichiers envoyés qui ne sont encore dans aucun article "
+            "enregistré (au plus %(count)d fichiers et %(size)d Mo) : enregistrez votre "
+            "article avant d'en envoyer d'autres. Les fichiers laissés hors de tout article "
+            "sont effacés au bout d'un jour.",
+            count=PENDING_FILES_MAX, size=PENDING_BYTES_MAX // 2**20))
     kind = (content_type or "application/octet-stream").split(";")[0].strip().lower()[:255]
     item = ArticleFile(uploader_id=uploader.id, filename=(filename or "fichier")[-255:],
                        content_type=kind, size=len(data), data=data)
     db.session.add(item)
     db.session.flush()
     return item
+
+
+def purge_orphans(batch: int = PURGE_BATCH) -> int:
+    """Delete every pending upload older than ORPHAN_LIFETIME, region-wide, a batch per
+    transaction (`preau purge-uploads`, for a cron); returns how many went. The delete
+    checks again that each file is still in no article: one claimed by an article saved
+    meanwhile is kept."""
+    purged = 0
+    while True:
+        ids = list(db.session.scalars(select(ArticleFile.id).where(_orphan_condition())
+                                      .limit(batch)))
+        if not ids:
+            return purged
+        purged += write_transaction(partial(_delete_orphans, ids))
+        if len(ids) < batch:
+            return purged
+
+
+def _delete_orphans(ids: list[int]) -> int:
+    return db.session.execute(
+        delete(ArticleFile).where(ArticleFile.id.in_(ids), _orphan_condition()),
+        execution_options={"synchronize_session": False}).rowcount
+
+
+def _orphan_condition() -> sa.ColumnElement[bool]:
+    """A file in no saved article (`_claim_files` sets `article_id` when an article's body
+    points at it, a draft's too), uploaded more than ORPHAN_LIFETIME ago."""
+    return and_(ArticleFile.article_id.is_(None),
+                ArticleFile.created_at < utcnow() - ORPHAN_LIFETIME)
 
 
 def file_for(account: Account, file_id: int) -> ArticleFile:
