@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, and_, func, not_, select, true
 from sqlalchemy.orm import aliased
@@ -38,8 +39,11 @@ class Row:
 
 
 def answer(event: Event, account: Account, kind: AnswerKind, comment: str = "", *,
-           channel: AnswerChannel, recorded_by: Account | None = None) -> Answer:
+           channel: AnswerChannel, recorded_by: Account | None = None,
+           given_at: datetime | None = None) -> Answer:
     """Record `account`'s answer (replacing the previous one); the caller commits.
+    `given_at` (naive UTC, now by default): when it was given, for an answer written before
+    it reached us (a mail client's DTSTAMP, agenda/itip.py).
 
     The row is made with INSERT … ON CONFLICT DO NOTHING, then written: the same answer sent
     twice at once (a double click, the link and a mail client) waits for the first and
@@ -52,14 +56,14 @@ def answer(event: Event, account: Account, kind: AnswerKind, comment: str = "", 
     comment = (comment or "").strip()
     if len(comment) > COMMENT_MAX:
         raise AgendaError(Problem.TEXT_TOO_LONG, field="comment", max=COMMENT_MAX)
-    now = utcnow()
+    at = given_at or utcnow()
     db.session.execute(insert_ignoring_duplicates(Answer).values(
         event_id=event.id, account_id=account.id, answer=kind, channel=channel,
-        comment=comment, answered_at=now))
+        comment=comment, answered_at=at))
     row = db.session.get(Answer, (event.id, account.id), populate_existing=True)
     row.answer, row.comment, row.channel = kind, comment, channel
     row.recorded_by_id = recorded_by.id if recorded_by else None
-    row.answered_at = now
+    row.answered_at = at
     return row
 
 

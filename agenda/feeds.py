@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from directory.clock import utcnow
 from directory.db import db
@@ -56,6 +56,18 @@ def active(account: Account, agenda: Agenda | None) -> FeedToken | None:
     return db.session.scalar(select(FeedToken).where(
         FeedToken.account_id == account.id, FeedToken.revoked_at.is_(None),
         FeedToken.agenda_id.is_(None) if agenda_id is None else FeedToken.agenda_id == agenda_id))
+
+
+def active_by_group(account: Account, group_ids: list[int]) -> dict[int | None, FeedToken]:
+    """The member's live tokens for "Mon agenda" (key None) and the agendas of `group_ids`,
+    in one query whatever their number (the page listing them)."""
+    rows = db.session.execute(
+        select(Agenda.group_id, FeedToken)
+        .outerjoin(Agenda, Agenda.id == FeedToken.agenda_id)
+        .where(FeedToken.account_id == account.id, FeedToken.revoked_at.is_(None),
+               or_(FeedToken.agenda_id.is_(None), Agenda.group_id.in_(group_ids)))
+        .order_by(FeedToken.id))
+    return {group_id: token for group_id, token in rows}
 
 
 def resolve(token: str) -> tuple[Account, Agenda | None] | None:

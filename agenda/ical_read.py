@@ -12,6 +12,9 @@ Unknown properties are ignored. Times:
 - a calendar-wide X-WR-TIMEZONE (Google's exports) is applied first (x-wr-timezone).
 Recurring events keep their RRULE and EXDATEs; a modified occurrence (RECURRENCE-ID) becomes
 an event of its own and is excluded from its series. RDATE is not kept (said so).
+RFC 5545 §3.8.4.4 wants a RECURRENCE-ID of its series' DTSTART type; some clients write a day
+for an occurrence of a series at a time of day, or a time for one of an all-day series: each
+names the occurrence of that day (`_original_start`), as a day in EXDATE does.
 """
 from __future__ import annotations
 
@@ -59,6 +62,7 @@ NO_START = "no_start"
 MIXED_TIMES = "mixed_times"             # a day for one end, a time for the other
 END_BEFORE_START = "end_before_start"
 TOO_LONG = "too_long"                   # longer than an event of the form may last
+SEVERAL_THAT_DAY = "several_that_day"   # a RECURRENCE-ID day on which several occurrences start
 
 
 @dataclass
@@ -137,15 +141,20 @@ def _check_line(line: str, number: int) -> None:
 def _read_events(calendar, result: ReadCalendar) -> None:
     overrides: dict[str, list[datetime]] = {}
     seen = {event.uid for event in result.events}       # the file's earlier calendars too
+    series: dict[str, object] = {}                      # uid: the component of its series
     for component in calendar.walk("VEVENT"):
-        uid = (str(component.get("UID", "")).strip() or _made_up_uid(component))[:UID_MAX]
+        if component.get("RECURRENCE-ID") is None:
+            series.setdefault(_uid(component), component)
+    for component in calendar.walk("VEVENT"):
+        uid = _uid(component)
         try:
             event = _event(component, uid)
+            recurrence_id = component.get("RECURRENCE-ID")
+            original = None if recurrence_id is None else _original_start(
+                recurrence_id.dt, series.get(uid), uid, event.notes)
         except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as error:
             result.skipped.append((uid, _one_line(error)))
             continue
-        recurrence_id = component.get("RECURRENCE-ID")
-        original = _utc(recurrence_id.dt, event.notes) if recurrence_id is not None else None
         if original is not None:
             event.uid = f"{uid[:UID_MAX - 17]}/{original:%Y%m%dT%H%M%SZ}"   # 17: the date
         if event.uid in seen:
@@ -157,6 +166,29 @@ def _read_events(calendar, result: ReadCalendar) -> None:
         result.events.append(event)
     for event in result.events:
         event.exdates += overrides.get(event.uid, [])
+
+
+def _uid(component) -> str:
+    return (str(component.get("UID", "")).strip() or _made_up_uid(component))[:UID_MAX]
+
+
+def _original_start(moment: datetime | date, series, uid: str, notes: list[str]) -> datetime:
+    """The UTC start of the occurrence a RECURRENCE-ID names in `series` (its component, None
+    when the file has none: the value is read as it is). In an all-day series, the day it
+    names, as written (a time too: its date); in a series at a time of day, a day names the
+    occurrence starting that day (Paris time), or the day's start when none does — the copy
+    then excludes nothing —, and is refused (ValueError) when several do."""
+    start = series.get("DTSTART") if series is not None else None
+    if start is None:
+        return _utc(moment, notes)
+    if not isinstance(start.dt, datetime):
+        return times.day_start(moment.date() if isinstance(moment, datetime) else moment)
+    if isinstance(moment, datetime):
+        return _utc(moment, notes)
+    starting = _starting_on(_event(series, uid), {moment})
+    if len(starting) > 1:
+        raise ValueError(SEVERAL_THAT_DAY)
+    return starting[0] if starting else times.day_start(moment)
 
 
 def _event(component, uid: str) -> ImportedEvent:

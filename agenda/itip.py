@@ -19,14 +19,18 @@ the sender is told so rather than one of them answered for.
 
 Answers are kept per event, not per date: an answer to one occurrence of a repeated event
 (a VEVENT with RECURRENCE-ID and no answer for the whole series beside it) is refused, so
-that declining one Thursday does not decline them all.
+that declining one Thursday does not decline them all. An event that does not repeat has one
+date: a RECURRENCE-ID naming it (RFC 5546 §3.2.3 wants none there, some clients write one)
+answers the event — a day (VALUE=DATE, the type RFC 5545 §3.8.4.4 wants for an all-day
+event, which some clients write for a time of day too) names the event starting that day in
+Paris, a time the event starting then; one naming another date answers no date of it.
 
-A mail client may send its answer long after it was written (a phone offline for a day): an
-answer given since on the page, by the notice's link or by the organiser is kept, and the
-sender told why. The mailed answer's time is its DTSTAMP (when the client wrote it, in UTC),
-no later than its arrival. Two mailed answers count in the order they arrive: one is stored
-with its arrival time (agenda/confirmations.py), not its DTSTAMP, so the two cannot be
-compared by when they were written.
+A mail client may send its answer long after it was written (a phone offline for a day): the
+mailed answer is given when the client wrote it, its DTSTAMP (in UTC, bounded by
+`_written_at`), and is stored with that time — the organiser's « répondu le », and the
+clock every later answer is compared with. An answer given after it was written, on the
+page, by the notice's link, by the organiser or by another mail, is kept, and the sender
+told why; one written before the event's dates changed is for the former dates.
 """
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ import hashlib
 import hmac
 import html
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from email import policy
 
 import icalendar
@@ -100,20 +104,21 @@ def receive_reply(author: Account, event_id: int, raw: bytes) -> AnswerKind:
         raise AgendaError(Problem.REPLY_NOT_FOR_EVENT)
     if (closed := confirmations.closed(event)) is not None:
         raise AgendaError(closed)
-    component = _reply_event(raw, event.uid)
+    component = _reply_event(raw, event)
     attendee, account = _attendee_of(component, event, author)
     partstat = str(attendee.params.get("PARTSTAT", "")).upper()
     kind = _PARTSTATS.get(partstat)
     if kind is None:
         raise AgendaError(Problem.REPLY_PARTSTAT, partstat=partstat or "?")
-    _check_not_outdated(component, event, account)
+    written = _written_at(component, event)
+    _check_not_outdated(written, event, account)
     confirmations.answer(event, account, kind, _comment(component, attendee),
-                         channel=AnswerChannel.MAIL)
+                         channel=AnswerChannel.MAIL, given_at=written)
     return kind
 
 
-def _reply_event(raw: bytes, uid: str):
-    """The VEVENT of the message's METHOD:REPLY answering the whole of event `uid`."""
+def _reply_event(raw: bytes, event: Event):
+    """The VEVENT of the message's METHOD:REPLY answering the whole of `event`."""
     message = email.message_from_bytes(raw, policy=policy.default)
     for part in message.walk():
         if not _is_calendar(part):
@@ -130,12 +135,31 @@ def _reply_event(raw: bytes, uid: str):
             raise AgendaError(_NOT_ANSWERS[method])
         if method != "REPLY":
             continue
-        mine = [c for c in cal.walk("VEVENT") if str(c.get("UID", "")) == uid]
+        mine = [c for c in cal.walk("VEVENT") if str(c.get("UID", "")) == event.uid]
         for component in mine:
-            if "RECURRENCE-ID" not in component:
+            if "RECURRENCE-ID" not in component or _names_its_date(component, event):
                 return component
-        raise AgendaError(Problem.REPLY_ONE_OCCURRENCE if mine else Problem.REPLY_NOT_FOR_EVENT)
+        raise AgendaError(Problem.REPLY_ONE_OCCURRENCE if mine and event.rrule
+                          else Problem.REPLY_NOT_FOR_EVENT)
     raise AgendaError(Problem.REPLY_UNREADABLE)
+
+
+def _names_its_date(component, event: Event) -> bool:
+    """Whether the RECURRENCE-ID of `component` names the one date of `event`, which does
+    not repeat: in its day in Paris for a day or an all-day event (the date as written),
+    to the second for a time."""
+    if event.rrule:
+        return False
+    moment = getattr(component.get("RECURRENCE-ID"), "dt", None)
+    if isinstance(moment, datetime) and not event.all_day:
+        try:
+            start = times.from_aware(moment) if moment.tzinfo else times.to_utc(moment)
+        except times.AmbiguousTime:
+            return False
+        return start == event.starts_at.replace(microsecond=0)
+    if isinstance(moment, datetime):
+        moment = moment.date()
+    return moment == times.local_date(event.starts_at)
 
 
 def _attendee_of(component, event: Event, author: Account) -> tuple[object, Account]:
@@ -198,24 +222,39 @@ def _comment(component, attendee) -> str:
     return text if len(text) <= COMMENT_MAX else text[:COMMENT_MAX - 1] + "…"
 
 
-def _check_not_outdated(component, event: Event, account: Account) -> None:
-    """Refuse the answer if the one stored was given after the client wrote it, on the page,
-    by the notice's link or by the organiser; compared to the second, as DTSTAMP is written."""
+def _check_not_outdated(written: datetime, event: Event, account: Account) -> None:
+    """Refuse the answer if the one stored was given after the client wrote it, whatever its
+    channel (a mailed one is stored at its own DTSTAMP); compared to the second, as DTSTAMP
+    is written."""
     given = confirmations.answer_of(event, account)
-    if given is None or given.channel == AnswerChannel.MAIL:
-        return
-    written = _written_at(component)
-    if given.answered_at.replace(microsecond=0) > written:
+    if given is not None and given.answered_at.replace(microsecond=0) > written:
         raise AgendaError(Problem.REPLY_OUTDATED, written=times.to_local(written),
                           answered=times.to_local(given.answered_at))
 
 
-def _written_at(component) -> datetime:
-    """When the client wrote its answer: the DTSTAMP (UTC; a time without zone read as UTC,
-    as RFC 5545 wants it written), no later than now (a clock ahead); now without one."""
+def _written_at(component, event: Event) -> datetime:
+    """When the client wrote its answer: its DTSTAMP (UTC; a time without zone read as UTC,
+    as RFC 5545 wants it written), within what a wrong clock cannot move:
+    - no later than its arrival (a clock ahead): no answer is dated in the future;
+    - for the invitation as it is now (the REPLY's SEQUENCE, RFC 5546 §2.1.4, is the
+      event's), a second after its dates last changed at the earliest: that invitation was
+      sent after, and a clock a few minutes behind must not make the answer one for the
+      former dates. An answer to an earlier invitation keeps a DTSTAMP before the change:
+      it was for the former dates, and is to be given again (agenda/confirmations.py).
+    Its arrival when it has no DTSTAMP."""
     now = utcnow()
-    stamp = component.get("DTSTAMP")
-    moment = getattr(stamp, "dt", None)
+    moment = getattr(component.get("DTSTAMP"), "dt", None)
     if not isinstance(moment, datetime):
         return now
-    return min(times.from_aware(moment) if moment.tzinfo else moment, now)
+    written = times.from_aware(moment) if moment.tzinfo else moment
+    if event.dates_changed_at is not None and _sequence(component) >= event.sequence:
+        written = max(written, event.dates_changed_at + timedelta(seconds=1))
+    return min(written, now)
+
+
+def _sequence(component) -> int:
+    """The REPLY's SEQUENCE: the invitation's it answers (0 when absent, RFC 5545 §3.8.7.4)."""
+    try:
+        return int(component.get("SEQUENCE", 0))
+    except (TypeError, ValueError):
+        return 0

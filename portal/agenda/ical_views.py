@@ -112,12 +112,9 @@ def _feeds_page(groups, new_url, new_for):
 
 
 def _active(groups) -> dict:
-    """group id (None: Mon agenda) → the live token's row, for the page's list."""
-    found = {None: feeds.active(current_user, None)}
-    for group in groups:
-        agenda = db.session.scalar(select(Agenda).where(Agenda.group_id == group.id))
-        found[group.id] = feeds.active(current_user, agenda) if agenda else None
-    return found
+    """group id (None: Mon agenda) → the live token's row or None, for the page's list."""
+    found = feeds.active_by_group(current_user, [g.id for g in groups])
+    return {key: found.get(key) for key in [None, *(g.id for g in groups)]}
 
 
 @bp.route("/flux/<token>.ics")

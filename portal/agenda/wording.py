@@ -9,7 +9,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
 from agenda.errors import AgendaError, Problem
-from agenda.ical_read import DUPLICATE_UID, END_BEFORE_START, MIXED_TIMES, NO_START, TOO_LONG
+from agenda.ical_read import (
+    DUPLICATE_UID,
+    END_BEFORE_START,
+    MIXED_TIMES,
+    NO_START,
+    SEVERAL_THAT_DAY,
+    TOO_LONG,
+)
 from agenda.importing import CANCELLED_HERE, ELSEWHERE, NOTIFIED, Fate
 
 _l = lazy_gettext
@@ -118,6 +125,9 @@ def skip_reason(reason: str) -> str:
             MIXED_TIMES: _("un jour pour le début et une heure pour la fin (ou l'inverse)"),
             END_BEFORE_START: _("la fin (DTEND) précède le début"),
             TOO_LONG: _("plus long qu'une année : découpez-le en plusieurs évènements"),
+            SEVERAL_THAT_DAY: _("cette date déplacée est désignée par un jour "
+                                "(RECURRENCE-ID), et sa série a plusieurs dates ce jour-là : "
+                                "impossible de savoir laquelle elle remplace"),
             CANCELLED_HERE: _("annulé dans Préau : un import ne le rétablit ni ne le modifie ; "
                               "s'il a lieu, créez-le de nouveau"),
             NOTIFIED: _("ses invités ont été prévenus, et un import n'envoie aucun message : "
