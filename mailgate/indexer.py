@@ -40,7 +40,7 @@ from directory.db import db, dialect_name, is_lock_conflict, write_lock
 from directory.sets import ids_parameter
 
 from . import mime
-from .models import MailMessage, search_text_of, search_words_of
+from .models import SEARCHED_COLUMNS, MailMessage, search_text_of, search_words_of
 from .store.attachments import save_attachments
 from .store.sql import core
 from .turns import no_turns
@@ -127,9 +127,7 @@ def _parsed(ids: Sequence[int]) -> list[tuple[int, dict, list[mime.AttachmentDat
     found = []
     for row in rows:
         parsed = _read(row.source)
-        searched = search_text_of({"subject": row.subject, "from_name": row.from_name,
-                                   "to_display": row.to_display,
-                                   "text_body": parsed.text_body})
+        searched = search_text_of({**row._mapping, "text_body": parsed.text_body})
         found.append((row.id, {
             "row_id": row.id, "v_text": parsed.text_body, "v_html": parsed.html_body,
             "v_attached": bool(parsed.attachments), "v_malformed": parsed.malformed,
@@ -167,8 +165,9 @@ def _write(found: list[tuple[int, dict, list[mime.AttachmentData]]]) -> int:
 def _unindexed_statement(_dialect: str) -> Select:
     """`_parsed`'s query, built once per database (the indexer runs it for every batch)."""
     table = MailMessage.__table__.c
-    return select(table.id, table.source, table.subject, table.from_name,
-                  table.to_display).where(ids_parameter(table.id), table.indexed_at.is_(None))
+    searched = [table[name] for name in SEARCHED_COLUMNS if name != "text_body"]
+    return select(table.id, table.source, *searched).where(ids_parameter(table.id),
+                                                           table.indexed_at.is_(None))
 
 
 @lru_cache(maxsize=2)

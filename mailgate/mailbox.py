@@ -33,7 +33,7 @@ from directory.models import Account
 from directory.roles import effective_roles
 
 from . import mime, queue, store
-from .models import FolderKind, MailboxItem, MailFolder
+from .models import FolderKind, MailboxItem, MailFolder, MailMessage
 from .settings import current
 
 STUDENT_FOLDERS = (FolderKind.INBOX, FolderKind.SENT, FolderKind.DRAFTS, FolderKind.TRASH)
@@ -295,15 +295,18 @@ def save_draft(author: Account, message: EmailMessage, *, replacing: int | None 
     """Keep `message` in the author's Brouillons (replacing the draft `replacing`), counted
     in a student's quota like any message; returns its item id. Its header is kept whole:
     the fields only a draft carries (its recipients as chips, its options) are read back
-    from it. NotFound when the draft it replaces is gone (sent, or replaced, by the same form
-    sent a moment before)."""
+    from it. A form saves one draft: the message of a draft the author holds already with
+    the same Message-ID (the same form saved twice, drawn from its key by the caller, as
+    sending does) replaces that draft, even a brand-new composition's, which names none.
+    NotFound when the draft it replaces is gone (sent, or replaced by another form)."""
     parsed = mime.parse(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
     block = b"".join(f.raw for f in parsed.fields if f.key != "bcc") + b"\r\n"
     lock_writing(author)
+    folder = system_folder(author, FolderKind.DRAFTS)
+    replacing = _same_draft(author, folder, parsed.message_id) or replacing
     if replacing is not None and not store.delete_items(author,
                                                         [draft_item(author, replacing).id]):
         raise NotFound.of("draft_missing")
-    folder = system_folder(author, FolderKind.DRAFTS)
     limit = current().quota_bytes if has_inbox(author) else None
     if not store.reserve([author.id], parsed.size, limit):
         raise InvalidInput.of("draft_quota_full")
@@ -313,6 +316,19 @@ def save_draft(author: Account, message: EmailMessage, *, replacing: int | None 
     store.add_items(message_id, parsed.size, [(author.id, folder.id)], read=True)
     return db.session.scalar(select(MailboxItem.id).where(
         MailboxItem.message_id == message_id, MailboxItem.account_id == author.id))
+
+
+def _same_draft(author: Account, drafts: MailFolder, message_id: str) -> int | None:
+    """The author's draft whose message has this Message-ID, read under `lock_writing`: the
+    same form saved a moment before, by a request that has committed since."""
+    if not message_id:
+        return None
+    return db.session.scalar(
+        select(MailboxItem.id).join(MailMessage, MailMessage.id == MailboxItem.message_id)
+        .where(MailboxItem.account_id == author.id, MailboxItem.folder_id == drafts.id,
+               MailMessage.author_id == author.id,
+               MailMessage.message_id_header == message_id[:250])
+        .order_by(MailboxItem.id).limit(1))
 
 
 # Quota ---------------------------------------------------------------------------------

@@ -122,14 +122,18 @@ class MailBlob(db.Model):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-SEARCHED_COLUMNS = ("subject", "from_name", "to_display", "text_body")
+# The recipients in Cc too (migration 0033); never Bcc, which only the author may see.
+SEARCHED_COLUMNS = ("subject", "from_name", "to_display", "cc_display", "text_body")
 
 
 def search_key(*parts: str) -> str:
     """Texts as the mailbox search compares them: folded (lower case, no accents: "Élève" →
     "eleve") and every run of spaces and line breaks made one space — mail text is wrapped,
-    and "sortie au musée" must be found across a line break — then one part per line."""
-    return "\n".join(" ".join(fold(part).split()) for part in parts)
+    and "sortie au musée" must be found across a line break — then one part per line. An
+    empty part adds no line: a column the search takes later (Cc, migration 0033) leaves the
+    key of a message without it as it was."""
+    folded = (" ".join(fold(part).split()) for part in parts)
+    return "\n".join(part for part in folded if part)
 
 
 def search_text_of(row: Mapping) -> str:
@@ -190,7 +194,8 @@ class MailMessage(db.Model):
     # body as received while the message waits for the indexer (indexed_at NULL).
     source: Mapped[bytes] = mapped_column(LargeBinary)
     # What the mailbox search compares: `search_key` of the subject, sender's name,
-    # recipients and text, filled on insert, and again by the indexer once it has the text.
+    # recipients (To and Cc) and text, filled on insert, and again by the indexer once it
+    # has the text.
     search_text: Mapped[str] = mapped_column(Text, default=_search_text_of,
                                              server_default="")
     # Its distinct words, written with it: on PostgreSQL the GIN trigram index (migration

@@ -10,7 +10,9 @@ from a message the author holds (`store.item_of`: anyone else's is NotFound).
 A form is sent once: its sending key (`Composition.key`, drawn when the page was shown)
 becomes the Message-ID of what it sends, and a send runs under the author's lock
 (`mailbox.lock_writing`), so the same form sent twice (a double click) finds its message
-sent (`AlreadySent`), and a draft sent twice finds it gone (NotFound).
+sent (`AlreadySent`), and a draft sent twice finds it gone (NotFound). Saved as a draft, the
+same form is kept once: the draft's Message-ID comes from the key too (another one), and
+`mailbox.save_draft`, under the same lock, replaces the draft of that Message-ID.
 """
 from __future__ import annotations
 
@@ -143,8 +145,8 @@ def build(author: Account, comp: Composition, files: list[Upload], *,
         attachments=[(f.filename, f.content_type, f.data) for f in files],
         in_reply_to=replied.message_id_header if replied else "",
         references=replied.references if replied else "", read_receipt=comp.receipt)
-    if comp.key and not draft:
-        message.replace_header("Message-ID", _message_id(author, comp.key))
+    if comp.key:
+        message.replace_header("Message-ID", _message_id(author, comp.key, draft=draft))
     if draft:
         for chip in comp.chips:
             message["X-Preau-Chip"] = chip.full_token
@@ -153,8 +155,11 @@ def build(author: Account, comp: Composition, files: list[Upload], *,
     return message
 
 
-def _message_id(author: Account, key: str) -> str:
-    digest = hashlib.sha256(f"{author.id}\n{key}".encode()).hexdigest()[:48]
+def _message_id(author: Account, key: str, *, draft: bool = False) -> str:
+    """The Message-ID of what the form of `key` sends, or of the draft it saves: another
+    one, or `check_not_sent` would take the draft for the message sent."""
+    text = f"{author.id}\n{key}" + ("\ndraft" if draft else "")
+    digest = hashlib.sha256(text.encode()).hexdigest()[:48]
     return f"<{digest}@{current().domain}>"
 
 

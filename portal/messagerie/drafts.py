@@ -4,7 +4,9 @@ state the compose page keeps while the picker is used without JavaScript.
 A draft is a stored message like any other (so it counts in a student's quota), with two
 fields of its own that only the draft carries and that are never sent: `X-Preau-Chip`, one
 per recipient chip (`to:g:5`: a group stays a group), and `X-Preau-Options` (read receipt,
-copy, the message answered). Saving again replaces the previous version.
+copy, the message answered). Saving again replaces the previous version, and so does the
+same form saved twice at once (a double click): its draft is found by its Message-ID, drawn
+from the form's key (`compose.build`, `mailbox.save_draft`).
 
 `save` builds the message and keeps it through `mailgate.mailbox.save_draft`.
 """

@@ -1,5 +1,5 @@
-"""Searching one's own messages: subject, sender's name, recipients and text (SPEC §3) —
-never a sender's address, which may be a member's redirect address.
+"""Searching one's own messages: subject, sender's name, recipients (To and Cc, never Bcc)
+and text (SPEC §3) — never a sender's address, which may be a member's redirect address.
 
 The searched text is folded by mailgate.models.search_key, the function that filled each
 message's `search_text`, so the search ignores case, accents ("eleve" finds "Élève") and line
@@ -38,7 +38,8 @@ def _like(key: str) -> str:
 
 
 def matching(key: str) -> sa.ColumnElement[bool]:
-    """Messages whose subject, sender, recipients or text (folded) contain `key` (folded)."""
+    """Messages whose subject, sender, recipients (To, Cc) or text (folded) contain `key`
+    (folded)."""
     postgresql = dialect_name() == "postgresql"
     if postgresql and _HAS_TRIGRAM.search(key):
         # A text that contains `key` has each of key's words within one of its words: the
