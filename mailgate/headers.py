@@ -8,7 +8,9 @@ redirect address replaced by that member's universal address, and every display 
 contains an address (as Outlook writes `"claire@example.net" <claire@example.net>`, plain or
 RFC 2047 encoded) replaced by the member's name, or dropped for someone who is not a member:
 the name could be anyone's redirect address. Bcc never reaches the stored header. Our own
-Received field comes first, then our Authentication-Results (mailgate/sender_auth.py).
+Received field comes first, then our Authentication-Results (mailgate/sender_auth.py). A copy
+forwarded to a member's own address may also have its subject tagged (`tagged_subject`); the
+stored header keeps the subject as written.
 """
 from __future__ import annotations
 
@@ -17,9 +19,10 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
+from email.header import Header
 from email.utils import formataddr, formatdate, getaddresses, parseaddr
 
-from .mime import Field, Parsed, decode_name, one_line, unfold
+from .mime import Field, Parsed, decode_name, one_line, split, unfold
 
 # Our count of a message's passes through Préau: the trace fields that would count its hops
 # are dropped (they may name a redirect address), so a redirection sending a member's mail
@@ -134,6 +137,34 @@ def stored_header(parsed: Parsed, *, author_from: str | None, received: str | No
     if parsed.top_marker is not None:
         out.append(parsed.top_marker)
     return b"".join(f.raw for f in out) + b"\r\n", message_id
+
+
+def tagged_subject(data: bytes, tag: str) -> bytes:
+    """The message `data` with its subject starting with `tag`, once. A subject that starts
+    with it already is kept as it is; one that holds it elsewhere ("Re: [tag] …", or at the
+    end of a subject too long to be read whole) has it moved in front, as Mailman moves its
+    list prefix. Every Subject field is tagged (mail programs differ on which of two they
+    show); a message without one gets the tag alone. The new subject is written RFC 2047
+    encoded (the tag is not ASCII), folded; the rest of the message is left as it is."""
+    fields, body = split(data)
+    tagged = [_tagged(f, tag) if f.key == "subject" else f for f in fields]
+    if not any(f.key == "subject" for f in fields):
+        tagged.append(_encoded("Subject", tag))
+    if tagged == fields:
+        return data
+    return b"".join(f.raw for f in tagged) + b"\r\n" + body
+
+
+def _tagged(subject: Field, tag: str) -> Field:
+    text = one_line(subject.value)
+    if text.startswith(tag):
+        return subject
+    return _encoded(subject.name, f"{tag} {one_line(text.replace(tag, ' '))}".rstrip())
+
+
+def _encoded(name: str, text: str) -> Field:
+    value = Header(text, "utf-8", header_name=name).encode(linesep="\r\n")
+    return Field(name, f"{name}: {value}\r\n".encode("ascii"))
 
 
 def date_now() -> str:

@@ -8,7 +8,9 @@ heartbeat (mailgate/worker.py) pushes it on every 20 seconds while it works on t
 slow relay never loses a living worker its entries, while those of a worker that died are due
 again within a minute. Finishing an entry checks `claimed_by`, so a worker whose
 lease was taken over cannot overwrite the newer claim's result. The worker records a whole
-batch's outcomes in one transaction (`mark_all_sent` for the sent ones).
+batch's outcomes in one transaction (`mark_all_sent` for the sent ones). The claim also returns
+what the gateway found of each message's sender, which the worker's copy must say
+(mailgate/sender_auth.py `subject_tag`): read by the same statement, not by another query.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from directory.clock import utcnow
 from directory.db import db, dialect_name
 from directory.sets import ids_parameter, insert_rows
 
-from .models import EntryKind, EntryState, OutboundEntry
+from .models import EntryKind, EntryState, MailMessage, OutboundEntry, SenderCheck
 from .store.sql import core
 
 LEASE = timedelta(minutes=1)
@@ -43,6 +45,7 @@ class Claimed:
     address: str
     attempts: int
     expires_at: datetime
+    sender_check: SenderCheck | None = None     # of its message's sender (None: unchecked)
 
 
 def enqueue(entries: Iterable[dict], *, lifetime: timedelta, now: datetime | None = None) -> None:
@@ -68,7 +71,12 @@ def _claim_statement(_dialect: str):
     """`claim`'s UPDATE … RETURNING, built once per database: every round of every worker
     runs it, and building it (with its cache key) cost more than running it."""
     entry = OutboundEntry.__table__.c
+    message = MailMessage.__table__.c
     now = bindparam("v_now", type_=entry.lease_until.type)
+    # (SQLite's RETURNING names columns unqualified: `id` is then mail_message's, and
+    # `message_id` the entry's, mail_message having no column of that name.)
+    sender_check = (select(message.sender_check).where(message.id == entry.message_id)
+                    .scalar_subquery())
     due = (select(entry.id)
            .where(entry.state == EntryState.PENDING, entry.next_attempt_at <= now,
                   or_(entry.lease_until.is_(None), entry.lease_until <= now))
@@ -79,7 +87,8 @@ def _claim_statement(_dialect: str):
                     claimed_by=bindparam("v_worker", type_=entry.claimed_by.type),
                     attempts=entry.attempts + 1)
             .returning(entry.id, entry.kind, entry.message_id, entry.account_id,
-                       entry.author_id, entry.address, entry.attempts, entry.expires_at))
+                       entry.author_id, entry.address, entry.attempts, entry.expires_at,
+                       sender_check))
 
 
 def _held(entry_ids: list[int], worker: str):

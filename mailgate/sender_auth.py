@@ -16,7 +16,8 @@ Anything else does not authenticate, whatever the domain's DMARC `p=`: an addres
 an identity must prove itself (every large provider signs with DKIM), where a DMARC p=none
 only asks receivers not to act on failures of ordinary mail. PREAU_SENDER_AUTH=enforce then
 refuses the message (550 5.7.26), mark delivers it as `SenderCheck.UNVERIFIED` (the reading
-page says "Expéditeur non vérifié"), off checks nothing. When the answer hangs on a DNS
+page says "Expéditeur non vérifié", and so does the subject of every copy forwarded to a
+member's own address: `subject_tag`), off checks nothing. When the answer hangs on a DNS
 server that did not answer, nothing is concluded: 451 4.7.0 under enforce, so the sender
 retries later. Only when it hangs on it, though: a lookup that could not change the verdict
 leaves a refusal permanent (550) — a key that did not come for a signature whose domain is
@@ -53,6 +54,9 @@ from .settings import SenderAuth, Settings
 log = logging.getLogger("preau.mailgate")
 MAX_SIGNATURES = 5          # DKIM signatures tried per message
 SPF_QUERY_TIME = 20         # seconds for a whole SPF evaluation (RFC 7208 §4.6.4)
+# The words of the reading page for an unverified sender (templates/messagerie/read.html),
+# which forwarded copies say too (`subject_tag`): one wording, in French as Préau's mail.
+UNVERIFIED_WORDS = "Expéditeur non vérifié"
 
 
 class Action(enum.StrEnum):
@@ -211,6 +215,15 @@ class Signatures:
     result: str | None              # RFC 8601 result of the best; None: not signed
     vouches: bool = False           # a valid one is aligned and vouches (`_vouches_for`)
     undecided: bool = False         # one that could vouch could not be checked (DNS)
+
+
+def subject_tag(check: SenderCheck | None) -> str | None:
+    """What the subject of a copy forwarded to a member's own address starts with, for a
+    sender that did not authenticate (None: nothing). The member reads that copy in their own
+    mail program, where no page says the sender is unverified: the copy says it where every
+    program shows it, as mature gateways tag their subjects (mailgate/headers.py
+    `tagged_subject` puts it there once)."""
+    return f"[{UNVERIFIED_WORDS}]" if check == SenderCheck.UNVERIFIED else None
 
 
 def _vouches_for(verifier: dkim.DKIM, sender: str) -> bool:
