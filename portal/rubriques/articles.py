@@ -8,10 +8,13 @@ see is not found (404) and one may not change answers 404 as well.
 The body comes from the editor as HTML and is sanitised on save (mail_html.sanitize_article):
 what is stored is what is shown. Images and files are uploaded before the article is saved;
 they belong to the article whose saved body points at them (`_claim_files`), draft or not, and
-go with it. Until then they are pending (`article_id` NULL): the only ones ever purged, once
-older than ORPHAN_LIFETIME — the uploader's at their next upload (`add_file`), everyone's by
-`preau purge-uploads` (`purge_orphans`) — and bounded per person (PENDING_FILES_MAX,
-PENDING_BYTES_MAX), so that nobody fills the disk with files no article shows.
+go with it, whoever uploaded them: deleting an account leaves its files in the articles
+(`uploader_id` NULL). Until then they are pending (`article_id` NULL): the only ones ever
+purged, once older than ORPHAN_LIFETIME — the uploader's at their next upload (`add_file`),
+everyone's by `preau purge-uploads` (`purge_orphans`), which also takes at once those whose
+uploader's account is deleted, as no article can claim them any more — and bounded per person
+(PENDING_FILES_MAX, PENDING_BYTES_MAX), so that nobody fills the disk with files no article
+shows.
 """
 from __future__ import annotations
 
@@ -185,10 +188,10 @@ def add_file(uploader: Account, filename: str, content_type: str, data: bytes,
 
 
 def purge_orphans(batch: int = PURGE_BATCH) -> int:
-    """Delete every pending upload older than ORPHAN_LIFETIME, region-wide, a batch per
-    transaction (`preau purge-uploads`, for a cron); returns how many went. The delete
-    checks again that each file is still in no article: one claimed by an article saved
-    meanwhile is kept."""
+    """Delete every pending upload older than ORPHAN_LIFETIME or left by an account deleted
+    since, region-wide, a batch per transaction (`preau purge-uploads`, for a cron); returns
+    how many went. The delete checks again that each file is still in no article: one
+    claimed by an article saved meanwhile is kept."""
     purged = 0
     while True:
         ids = list(db.session.scalars(select(ArticleFile.id).where(_orphan_condition())
@@ -208,9 +211,11 @@ def _delete_orphans(ids: list[int]) -> int:
 
 def _orphan_condition() -> sa.ColumnElement[bool]:
     """A file in no saved article (`_claim_files` sets `article_id` when an article's body
-    points at it, a draft's too), uploaded more than ORPHAN_LIFETIME ago."""
+    points at it, a draft's too), uploaded more than ORPHAN_LIFETIME ago or by an account
+    deleted since (only its uploader could have claimed it)."""
     return and_(ArticleFile.article_id.is_(None),
-                ArticleFile.created_at < utcnow() - ORPHAN_LIFETIME)
+                or_(ArticleFile.created_at < utcnow() - ORPHAN_LIFETIME,
+                    ArticleFile.uploader_id.is_(None)))
 
 
 def file_for(account: Account, file_id: int) -> ArticleFile:

@@ -84,14 +84,17 @@ class ArticleFile(db.Model):
     """An image or file put into an article by the editor. Uploaded before the article is
     saved (`article_id` None, seen by its uploader only), it belongs to the article whose
     saved body points at it. Kept in the database, like mail attachments, so that every web
-    machine serves it."""
+    machine serves it. It outlives its uploader's account, as the article outlives its
+    author's: readers keep the article's images and files."""
 
     __tablename__ = "article_file"
     id: Mapped[int] = mapped_column(primary_key=True)
     article_id: Mapped[int | None] = mapped_column(
         ForeignKey("article.id", ondelete="CASCADE"), index=True)
-    uploader_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
-                                             index=True)
+    #: None once the uploader's account is deleted; a file still pending then can never be
+    #: claimed (articles.purge_orphans takes it at its next run)
+    uploader_id: Mapped[int | None] = mapped_column(
+        ForeignKey("account.id", ondelete="SET NULL"), index=True)
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(Integer)
