@@ -2,9 +2,11 @@
 `CommunicationError` with a `Problem` code that the page turns into words.
 
 Who may do what:
-- "Écrire à plusieurs" is for teachers and staff (and administrators); each author sees only
-  their own messages.
-- The automated communications of a school are managed by its staff and the administrators;
+- "Écrire à plusieurs" is for whoever holds « Accès au service d'envoi étendu » (teachers
+  and staff by default, or as an administrator grants or removes it: directory/roles.py) and
+  for administrators; each author sees only their own messages.
+- The automated communications of a school are managed by its staff who hold that role, and
+  the administrators;
   those of a group by the staff of its school, the administrators and whoever manages the
   group's space, as for its rubrics (`directory.rubrics.creatable_spaces`): its managers and,
   for a class or an institutional group, its teachers and staff — a plain member of an ad hoc
@@ -23,17 +25,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy import Select, delete, exists, func, select
+from sqlalchemy import Select, delete, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import load_only
 
 from directory import rubrics
 from directory.audience import Audience, TriggerKind
 from directory.clock import utcnow
-from directory.db import db
-from directory.enums import Profile
+from directory.db import db, write_lock
+from directory.enums import Profile, Role
 from directory.errors import PreauError
 from directory.models import Account, AccountSchool, Group, GroupMember, School
+from directory.roles import effective_roles
 from directory.search import valid_id
 
 from ..fanout_models import FanoutJob, FanoutRecipient
@@ -41,8 +44,11 @@ from .models import Communication, CommunicationFile, CommunicationRun, Kind, Re
 from .schedule import parse_time, plan
 from .scheduler import author_sends
 
-WRITERS = (Profile.TEACHER, Profile.STAFF)
 NAME_MAX, SUBJECT_MAX, BODY_MAX = 120, 200, 20_000
+FILENAME_MAX, CONTENT_TYPE_MAX = 200, 100     # CommunicationFile's columns
+#: no school has this id: the audience of an author without a school is nobody, never the
+#: whole region (an empty `Audience.school_ids`, kept for administrators)
+NO_SCHOOL = 0
 FILES_MAX_BYTES = 10 * 1024 * 1024
 
 
@@ -85,13 +91,16 @@ class Draft:
 # --- who may ----------------------------------------------------------------------------------
 
 def may_write_to_many(account: Account) -> bool:
-    return account.is_admin or account.profile in WRITERS
+    return account.is_admin or Role.SEND_EXTENDED in effective_roles(account)
 
 
 def manages_school(account: Account, school_id: int) -> bool:
+    """Its staff (as for its rubrics, directory/rubrics.py) who may write to many: a school's
+    communications go to all its members under their author's rights."""
     if account.is_admin:
         return True
-    return account.profile == Profile.STAFF and any(s.id == school_id for s in account.schools)
+    return account.profile == Profile.STAFF and may_write_to_many(account) \
+        and any(s.id == school_id for s in account.schools)
 
 
 def managed_group(account: Account, group_id: int) -> Group | None:
@@ -198,10 +207,12 @@ def first_recipients(audience: Audience, limit: int = 50, now: datetime | None =
 
 
 def schools_of(account: Account) -> list[int]:
+    """The schools an author's "Écrire à plusieurs" reaches: none listed for an
+    administrator (the whole region); [NO_SCHOOL] for anyone else without a school."""
     if account.is_admin:
         return []
     return list(db.session.scalars(select(AccountSchool.school_id).where(
-        AccountSchool.account_id == account.id)))
+        AccountSchool.account_id == account.id))) or [NO_SCHOOL]
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -266,8 +277,11 @@ def update(editor: Account, communication: Communication, draft: Draft,
         db.session.execute(delete(CommunicationFile).where(
             CommunicationFile.communication_id == communication.id,
             CommunicationFile.id.in_(removed)))
-    kept = sum(size for _, _, size in files_of(communication))
-    _check(draft, files, now, kept_bytes=kept)
+    attached = files_of(communication)
+    files = _not_attached(communication, attached, files)
+    _check(draft, files, now, kept_bytes=sum(size for _, _, size in attached))
+    if not listed(communication).sends:     # taken over from a suspended or deleted author:
+        communication.window_start = now    # what happened meanwhile does not trigger it
     communication.author_id = editor.id
     _fill(communication, draft)
     _attach(communication, files)
@@ -309,16 +323,23 @@ def deactivate(communication: Communication) -> None:
     communication.next_run_at = None
 
 
-def reactivate(communication: Communication) -> None:
-    """Active again from now: what happened while it was off does not trigger it."""
+def reactivate(communication: Communication) -> bool:
+    """Active again from now: what happened while it was off does not trigger it. False for
+    one already active (a stale page, a second click), left as it is: moving its window to
+    now would skip the people whose moment came since its last run."""
+    if communication.active:
+        return False
     now = utcnow()
     communication.active = True
     communication.window_start = now
     plan(communication, now)
+    return True
 
 
 def _fill(communication: Communication, draft: Draft) -> None:
-    communication.name = draft.name.strip() or draft.subject.strip()
+    communication.name = (draft.name.strip() or draft.subject.strip())[:NAME_MAX]
+    if draft.kind == Kind.MESSAGE:
+        communication.active = True     # a failed sending's mark (scheduler) goes with it
     communication.kind = draft.kind
     communication.subject = draft.subject.strip()
     communication.body = draft.body.strip()
@@ -340,7 +361,8 @@ def _check(draft: Draft, files, now: datetime, *, kept_bytes: int = 0) -> None:
         raise CommunicationError(Problem.SUBJECT_MISSING)
     if not draft.body.strip():
         raise CommunicationError(Problem.BODY_MISSING)
-    for value, most in ((draft.name, NAME_MAX), (draft.subject, SUBJECT_MAX),
+    name = draft.name if draft.kind != Kind.MESSAGE else ""    # a message's is its subject
+    for value, most in ((name, NAME_MAX), (draft.subject, SUBJECT_MAX),
                         (draft.body, BODY_MAX)):
         if len(value.strip()) > most:
             raise CommunicationError(Problem.TOO_LONG, max=most)
@@ -360,9 +382,35 @@ def _check(draft: Draft, files, now: datetime, *, kept_bytes: int = 0) -> None:
 
 def _attach(communication: Communication, files) -> None:
     for filename, content_type, data in files:
-        db.session.add(CommunicationFile(communication_id=communication.id, filename=filename,
-                                         content_type=content_type or "application/octet-stream",
+        if not content_type or len(content_type) > CONTENT_TYPE_MAX:
+            content_type = "application/octet-stream"
+        db.session.add(CommunicationFile(communication_id=communication.id,
+                                         filename=fitting_name(filename), content_type=content_type,
                                          data=data))
+
+
+def fitting_name(filename: str, most: int = FILENAME_MAX) -> str:
+    """The name cut to `most` characters, its extension kept (systems allow 255)."""
+    if len(filename) <= most:
+        return filename
+    stem, dot, extension = filename.rpartition(".")
+    if not dot or not stem or len(extension) >= most // 2:
+        return filename[:most]
+    return stem[:most - len(extension) - 1] + "." + extension
+
+
+def _not_attached(communication: Communication, attached: list[tuple[int, str, int]],
+                  files) -> list:
+    """`files` but those the communication already holds (same name, same bytes): a form
+    posted again with its files (the back button, then « Envoyer ») attaches them once."""
+    alike = {i for i, name, size in attached
+             for filename, _, data in files if (name, size) == (fitting_name(filename),
+                                                               len(data))}
+    if not alike:
+        return list(files)
+    held = set(db.session.execute(select(CommunicationFile.filename, CommunicationFile.data)
+                                  .where(CommunicationFile.id.in_(alike))).tuples())
+    return [f for f in files if (fitting_name(f[0]), f[2]) not in held]
 
 
 def files_of(communication: Communication) -> list[tuple[int, str, int]]:
@@ -396,11 +444,13 @@ class Sent:
 
 def runs_of(communication: Communication) -> list[Sent]:
     """The newest HISTORY_SHOWN occurrences with their outcomes: two queries, however long
-    the communication has been running."""
+    the communication has been running. An occurrence that found nobody in its window sent
+    nothing (scheduler._send) and is not listed."""
     rows = list(db.session.execute(
         select(CommunicationRun, FanoutJob)
         .outerjoin(FanoutJob, FanoutJob.id == CommunicationRun.job_id)
-        .where(CommunicationRun.communication_id == communication.id)
+        .where(CommunicationRun.communication_id == communication.id,
+               or_(CommunicationRun.job_id.isnot(None), CommunicationRun.trial.is_(True)))
         .order_by(CommunicationRun.ran_at.desc(), CommunicationRun.id.desc())
         .limit(HISTORY_SHOWN)).tuples())
     return _with_outcomes(rows)
@@ -445,10 +495,20 @@ def signatures_of(account: Account) -> list[Signature]:
 
 
 def add_signature(account: Account, name: str, body: str, *, default: bool) -> Signature:
+    """A new signature, or the same one the account already has (a second click on
+    « Enregistrer »)."""
     if not name.strip():
         raise CommunicationError(Problem.NAME_MISSING)
     if not body.strip():
         raise CommunicationError(Problem.BODY_MISSING)
+    _lock_signatures(account)
+    same = db.session.scalar(select(Signature).where(
+        Signature.account_id == account.id, Signature.name == name.strip()[:80],
+        Signature.body == body.strip()).limit(1))
+    if same is not None:
+        if default:
+            make_default(same)
+        return same
     is_first = not db.session.scalar(select(exists().where(Signature.account_id == account.id)))
     if default:
         _clear_default(account)
@@ -467,8 +527,17 @@ def own_signature(account: Account, signature_id: int) -> Signature | None:
 
 
 def make_default(signature: Signature) -> None:
-    _clear_default(db.session.get(Account, signature.account_id))
+    account = db.session.get(Account, signature.account_id)
+    _lock_signatures(account)
+    _clear_default(account)
     signature.is_default = True
+
+
+def _lock_signatures(account: Account) -> None:
+    """Changes to one account's signatures take turns (its row locked until the commit):
+    two requests at once would each add the same one, or each leave one as the default."""
+    write_lock()                    # SQLite; PostgreSQL locks the row
+    db.session.execute(select(Account.id).where(Account.id == account.id).with_for_update())
 
 
 def delete_signature(signature: Signature) -> None:

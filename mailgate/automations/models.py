@@ -76,6 +76,8 @@ class Communication(db.Model):
     #: the portal's address for {lien_portail}, taken from the page that created it
     portal_url: Mapped[str] = mapped_column(String(200), default="")
     draft: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: off: an automated communication deactivated; a message (never deactivated) whose
+    #: sending failed and that went back to the drafts (scheduler._failed)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: the next occurrence (naive UTC); None when nothing is planned
     next_run_at: Mapped[datetime | None] = mapped_column(DateTime)

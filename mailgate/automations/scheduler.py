@@ -12,13 +12,18 @@ communication whose author is suspended or deleted is not due (`author_sends`): 
 recipient would be refused, at every occurrence; it waits for a manager to take it over by
 editing it (communications.update).
 
+An occurrence of a recurring communication that finds nobody in its window keeps its run
+(which still guards the occurrence) but stores no message: a daily rule would otherwise put
+a copy in its author's outbox every day. A one-time communication that cannot be sent (an
+error while its message is made) goes back to its author (`_failed`), never dropped.
+
 Every time is `directory.clock.utcnow()`, so tests move the clock instead of waiting.
 """
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 import sqlalchemy as sa
@@ -32,13 +37,16 @@ from directory.db import db, write_lock
 from directory.models import Account
 
 from .. import fanout
-from .models import Communication, CommunicationRun
+from ..fanout_models import FanoutJob
+from .models import Communication, CommunicationRun, Kind, Repeat
 from .outgoing import mail_of
 from .schedule import next_occurrence
 
 log = logging.getLogger("preau.scheduler")
 
 CLAIM = 20
+#: a second « Envoyer un essai à moi-même » within this time is the same click
+TRIAL_GAP = timedelta(seconds=10)
 
 
 def author_sends() -> sa.ColumnElement[bool]:
@@ -85,9 +93,22 @@ def run_due(now: datetime | None = None) -> int:
             raise                   # round is tried again (the worker's step rolls back)
         except Exception:
             log.exception("communication %s could not run", communication.id)
-            communication.next_run_at = next_occurrence(communication, now)
+            _failed(communication, now)
     db.session.commit()
     return ran
+
+
+def _failed(communication: Communication, now: datetime) -> None:
+    """After an occurrence that raised: a recurring communication moves on to its next one;
+    a one-time one, which has none, goes back where its author sees it — a message to the
+    drafts marked failed (`active` False, which a message otherwise never is), an automated
+    one deactivated, to be reactivated."""
+    if communication.repeat != Repeat.ONCE:
+        communication.next_run_at = next_occurrence(communication, now)
+        return
+    communication.draft = communication.kind == Kind.MESSAGE
+    communication.active = False
+    communication.next_run_at = None
 
 
 def run(communication: Communication, now: datetime) -> CommunicationRun:
@@ -103,8 +124,22 @@ def run(communication: Communication, now: datetime) -> CommunicationRun:
 def send_trial(communication: Communication, author: Account,
                now: datetime | None = None) -> CommunicationRun:
     """"Envoyer un essai à moi-même": the message, with the author's own merge fields, to
-    the author alone, now. The caller commits."""
+    the author alone, now — or the trial of the same author that left less than TRIAL_GAP
+    ago (a double click), the communication's row locked meanwhile so that two requests take
+    turns. The caller commits."""
     now = now or utcnow()
+    write_lock()                    # SQLite; PostgreSQL locks the row
+    db.session.execute(select(Communication.id).where(Communication.id == communication.id)
+                       .with_for_update())
+    recent = db.session.scalar(
+        select(CommunicationRun)
+        .join(FanoutJob, FanoutJob.id == CommunicationRun.job_id)
+        .where(CommunicationRun.communication_id == communication.id,
+               CommunicationRun.trial.is_(True), CommunicationRun.ran_at > now - TRIAL_GAP,
+               FanoutJob.author_id == author.id)
+        .order_by(CommunicationRun.ran_at.desc()).limit(1))
+    if recent is not None:
+        return recent
     return _send(communication, now, select(Account.id).where(Account.id == author.id), now,
                  trial=True, author=author)
 
@@ -119,6 +154,10 @@ def _send(communication: Communication, occurrence: datetime, chosen, now: datet
                         if communication.author_id else None)
     if author is None:
         return done                 # nobody to write as: the occurrence is recorded, empty
+    if not trial and communication.repeat != Repeat.ONCE:
+        ids = chosen.subquery()
+        if not db.session.scalar(select(exists().where(ids.c[0] != author.id))):
+            return done             # nobody in the window: nothing stored, nothing listed
     # The occurrence is sent once by the unique run above, in this transaction; the job's key
     # must only never meet an older job of the author's: on SQLite the ids of runs (and of
     # communications) deleted with their group are given again.

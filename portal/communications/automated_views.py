@@ -203,8 +203,9 @@ def automated_action(communication_id: int, action: str):
         communications.deactivate(shown)
         message = gettext("« %(name)s » est désactivée.", name=shown.name)
     elif action == "reactiver":
-        communications.reactivate(shown)
-        message = gettext("« %(name)s » est de nouveau active.", name=shown.name)
+        message = gettext("« %(name)s » est de nouveau active.", name=shown.name) \
+            if communications.reactivate(shown) else \
+            gettext("« %(name)s » était déjà active.", name=shown.name)
     else:
         scheduler.send_trial(shown, current_user)
         message = gettext("Un essai part vers votre messagerie.")

@@ -135,7 +135,9 @@ def write(communication_id: int | None = None):
         form = WriteForm(formdata=None, cle=uuid.uuid4().hex)
     if request.method == "POST" and editing is None:
         first = communications.by_key(current_user, form.cle.data)
-        if first is not None:       # sent twice (a double click): the first one stands
+        if first is not None and first.draft and "envoyer" in request.form:
+            editing = first         # its draft saved, then back to the form and « Envoyer »
+        elif first is not None:     # sent twice (a double click): the first one stands
             flash(gettext("Ce message est déjà enregistré : le voici."), "info")
             return redirect(url_for(".message", communication_id=first.id), code=303)
     groups = group_choices(school_ids)
@@ -254,6 +256,8 @@ def index():
 
 
 def state_of(communication: Communication) -> str:
+    if communication.draft and not communication.active:   # put back by the scheduler
+        return gettext("L'envoi a échoué : rouvrez le brouillon et réessayez.")
     if communication.draft:
         return gettext("Brouillon")
     if communication.next_run_at is not None:
