@@ -6,7 +6,9 @@ account an administrator reaches is fetched through `administered_account`, so a
 of another school's account is simply not found.
 
 Finding accounts is one SELECT with the filters as conditions, paged by LIMIT/OFFSET in
-the order of the name index; the number of results is counted up to a cap (`count_capped`).
+the order of the name index; the number of results is counted up to a cap (`count_capped`),
+first: a page past the last of the capped results is refused before its OFFSET, which the
+database would walk row by row (page 100,000 is five million rows).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import enum
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from math import ceil
 
 import sqlalchemy as sa
 from sqlalchemy import and_, delete, exists, false, or_, select, true
@@ -224,15 +227,34 @@ class AccountPage:
 
     @property
     def has_next(self) -> bool:
-        return self.page * self.per_page < self.total
+        return self.page < pages_of(self.total, self.per_page)
+
+
+class PastLastPage(Exception):
+    """A page past the last of the results: `pages` is how many there are."""
+
+    def __init__(self, pages: int):
+        super().__init__(pages)
+        self.pages = pages
+
+
+def pages_of(total: int, per_page: int) -> int:
+    """Pages of `total` results counted up to COUNT_CAP + 1: those past the cap are not
+    paged through."""
+    return max(1, ceil(min(total, COUNT_CAP) / per_page))
 
 
 def find_accounts(admin: Account, filters: AdminFilters, page: int = 1,
                   per_page: int = 50) -> AccountPage:
+    """One page of the accounts `filters` find; PastLastPage, before any OFFSET, for a
+    page past the last."""
     page = max(page, 1)
     query = find_query(admin, filters)
+    total = count_capped(query, COUNT_CAP)
+    if page > pages_of(total, per_page):
+        raise PastLastPage(pages_of(total, per_page))
     accounts = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
-    return AccountPage(accounts, count_capped(query, COUNT_CAP), page, per_page)
+    return AccountPage(accounts, total, page, per_page)
 
 
 def groups_of_school(admin: Account, school_id: int | None) -> list[Group]:

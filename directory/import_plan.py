@@ -77,18 +77,38 @@ class _Existing:
 
 
 
-def plan_rows(school: School, file: AccountFile, rows: Sequence[FileRow],
-              create_classes: bool, importer: Account | None = None) -> list[RowPlan]:
-    """The plans of `rows` (all of the file, or one batch of it); duplicates are looked for
-    in the whole file, the database only for `rows` (and the file's rows of their names)."""
+@dataclass(frozen=True)
+class FileFacts:
+    """What planning any batch needs to know of the whole file, worked out once for all the
+    batches of an application (`file_facts`)."""
+
+    people: dict[int, tuple]                    # line → `person`
+    first_lines: dict[int, int]                 # line → `first_occurrences`
+    namesake_lines: dict[int, int]              # line → `namesakes`
+    rows_of: dict[tuple, list[FileRow]]         # `person` → the file's rows, in line order
+
+
+def file_facts(file: AccountFile) -> FileFacts:
     people = {row.line: person(row) for row in file.rows}
-    first_lines = first_occurrences(file.rows, people)
-    namesake_lines = namesakes(file.rows, people)
+    rows_of: dict[tuple, list[FileRow]] = defaultdict(list)
+    for row in file.rows:
+        rows_of[people[row.line]].append(row)
+    return FileFacts(people, first_occurrences(file.rows, people),
+                     namesakes(file.rows, people), dict(rows_of))
+
+
+def plan_rows(school: School, file: AccountFile, rows: Sequence[FileRow],
+              create_classes: bool, importer: Account | None = None, *,
+              facts: FileFacts | None = None) -> list[RowPlan]:
+    """The plans of `rows` (all of the file, or one batch of it); duplicates are looked for
+    in the whole file, the database only for `rows` (and the file's rows of their names).
+    `facts`: the file's `file_facts`, when the caller plans it batch after batch."""
+    facts = facts or file_facts(file)
     domain = mail_domain()
-    plans = [checked(row, first_lines, namesake_lines, domain) for row in rows]
+    plans = [checked(row, facts.first_lines, facts.namesake_lines, domain) for row in rows]
     valid = [plan for plan in plans if not plan.errors]
     groups = school_groups(school.id)
-    matches = _match(school, valid, file.rows, people, first_lines, groups)
+    matches = _match(school, valid, facts, groups)
     matched_ids = [account.id for account in matches.values() if account is not None]
     memberships = _memberships(school.id, matched_ids)
     in_school = _in_school(school.id, matched_ids)
@@ -122,8 +142,7 @@ _EXISTING_COLUMNS = (Account.id, Account.login, Account.external_id, Account.fir
                      Account.access_ends_at, Account.is_admin, Account.is_school_admin)
 
 
-def _match(school: School, plans: list[RowPlan], file_rows: Sequence[FileRow],
-           people: dict[int, tuple], first_lines: dict[int, int],
+def _match(school: School, plans: list[RowPlan], facts: FileFacts,
            groups: dict[tuple[GroupKind, str], int]) -> dict[int, _Existing | None]:
     """id(plan) → the account the row is about (None: a new one). Ambiguities are errors.
 
@@ -131,8 +150,10 @@ def _match(school: School, plans: list[RowPlan], file_rows: Sequence[FileRow],
     one. Two rows of the file (in this batch or not) that would so both be the same account
     are both refused: applied, the account would get both rows' children and classes, and
     the last one's id."""
+    people, first_lines = facts.people, facts.first_lines
     wanted = {people[plan.row.line] for plan in plans}
-    rows = [row for row in file_rows if people[row.line] in wanted]   # the plans' included
+    rows = sorted((row for key in wanted for row in facts.rows_of[key]),   # the plans' too
+                  key=lambda row: row.line)
     by_id: dict[str, _Existing] = {}
     for chunk in chunks(sorted({row.external_id for row in rows if row.external_id})):
         for found in db.session.execute(select(*_EXISTING_COLUMNS)

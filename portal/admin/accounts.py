@@ -76,9 +76,15 @@ def _filter_form() -> tuple[FilterForm, AdminFilters]:
 def accounts():
     form, filters = _filter_form()
     number = form.page.data if form.page.data and not form.page.errors else 1
-    page = rules.find_accounts(current_user, filters, number, PER_PAGE)
-    classes = rules.administered_classes_by_account(current_user, [a.id for a in page.accounts])
     args = {key: value for key, value in page_args(request.args).items() if key != "page"}
+    try:
+        page = rules.find_accounts(current_user, filters, number, PER_PAGE)
+    except rules.PastLastPage as error:
+        form.page.errors.append(gettext(
+            "Cette page n'existe pas : les résultats tiennent sur %(pages)d page(s).",
+            pages=error.pages))
+        return render_template("admin/accounts.html", form=form, page=None, args=args), 404
+    classes = rules.administered_classes_by_account(current_user, [a.id for a in page.accounts])
     return render_template("admin/accounts.html", form=form, page=page, classes=classes,
                            args=args, bulk=BulkForm(), cap=rules.COUNT_CAP), \
         400 if form.errors else 200
@@ -317,8 +323,18 @@ def password(account_id: int):
         flash(gettext("%(name)s n'a pas d'adresse de redirection vérifiée : imprimez une "
                       "fiche ou saisissez un mot de passe.", name=target.full_name), "warning")
         return redirect(url_for(".account", account_id=target.id), code=303)
+    if form.mode.data != "saisir" and form.confirme.data != "1":
+        return _confirm_new_password(target, form.mode.data)
     typed = form.mot_de_passe.data if form.mode.data == "saisir" else None
     return reset_and_report([target], mode=form.mode.data, password=typed)
+
+
+def _confirm_new_password(target, mode: str):
+    """A generated password replaces the current one at once: the page first says so, and
+    the button replaces it (« fiche » posts to `sheet`, « envoyer » back here, confirmed)."""
+    return render_template("admin/sheet_confirm.html", account=target, mode=mode,
+                           form=PasswordForm(formdata=None, mode=mode, confirme="1"),
+                           hers_alone=not rules.not_hers_alone(current_user, [target]))
 
 
 def reset_and_report(accounts, *, mode: str, password: str | None = None,
@@ -364,11 +380,9 @@ def sheet(account_id: int):
     """The sheet carries a new password: the page first says the current one will stop
     working, and the sheet is made by its button."""
     target = _account_or_404(account_id)
-    form = ConfirmForm()
     if request.method == "GET":
-        return render_template("admin/sheet_confirm.html", account=target, form=form,
-                               hers_alone=not rules.not_hers_alone(current_user, [target]))
-    if not form.validate_on_submit():
+        return _confirm_new_password(target, "fiche")
+    if not ConfirmForm().validate_on_submit():
         abort(400)
     return reset_and_report([target], mode="fiche")
 

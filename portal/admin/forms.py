@@ -103,6 +103,7 @@ class PasswordForm(FlaskForm):
         choice("saisir", _l("Saisir un mot de passe, à changer à la prochaine connexion"))])
     mot_de_passe = PasswordField(_l("Mot de passe (s'il est saisi)"),
                                  validators=[Optional(), Length(max=200), password_policy])
+    confirme = HiddenField()    # "1": the page saying the current one stops working was read
 
 
 class ConfirmForm(FlaskForm):

@@ -15,7 +15,7 @@ from flask_login import current_user
 
 from directory import account_admin as rules
 from directory.account_file import FileRefused, read_account_file
-from directory.account_import import Fate, apply_batch, plan_import
+from directory.account_import import Application, Fate, apply_batch, plan_import, prepared
 from directory.db import db
 
 from ..directory_forms import choice
@@ -116,16 +116,18 @@ def apply_all(import_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     kept = _upload_or_404(import_id)
+    application = prepared(read_account_file(kept.content)) if kept.finished_at is None \
+        else None       # read and ordered once for all the batches
     while kept.finished_at is None:
-        _apply(kept)
+        _apply(kept, application)
         kept = _upload_or_404(import_id)
     return redirect(url_for(".result", import_id=kept.id), code=303)
 
 
-def _apply(kept):
+def _apply(kept, application: Application | None = None):
     """The next batch of `kept`, its progress recorded in the batch's own transaction."""
     school = rules.administered_school(current_user, kept.school_id) or abort(404)
-    return apply_batch(school, read_account_file(kept.content), kept.rows_done,
+    return apply_batch(school, application or read_account_file(kept.content), kept.rows_done,
                        create_classes=kept.create_classes, size=WEB_BATCH,
                        before_commit=mail_generated_passwords,
                        importer=current_user._get_current_object(), upload_id=kept.id)

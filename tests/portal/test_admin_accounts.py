@@ -167,8 +167,8 @@ def test_new_passwords_for_a_selection_are_confirmed_first(admin, app):
 def test_reset_by_mail_to_the_verified_redirect(admin, app):
     claire = account(app, "claire.bernard")
     response = post_form(admin, f"/administration/comptes/{claire.id}/mot-de-passe",
-                         {"mode": "envoyer"}, page=f"/administration/comptes/{claire.id}",
-                         follow_redirects=True)
+                         {"mode": "envoyer", "confirme": "1"},
+                         page=f"/administration/comptes/{claire.id}", follow_redirects=True)
     assert "1 mot de passe envoyé par courriel." in messages(html(response))
     with app.app_context():
         assert db.session.scalar(select(OutboundEntry.id).where(
