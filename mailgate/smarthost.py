@@ -13,10 +13,16 @@
 One `Relay` keeps its connection open across messages (mailgate/senders.py gives each sending
 thread one, kept from batch to batch); it sends the bytes it is given (the worker has signed
 them with DKIM already). A connection left unused for `IDLE_CHECK` seconds is checked with
-RSET first, and a reused connection the relay has closed meanwhile is opened again for the
-same message: only a fresh connection that fails makes the message wait for a retry.
+RSET first, and a reused connection the relay has closed meanwhile (it fails at MAIL) is
+opened again for the same message: only a fresh connection that fails makes the message wait
+for a retry. A connection that fails once the message was written never does: the relay may
+have queued it, and sending it again at once would deliver it twice (`DataSent`).
+What only a 5xx to RCPT or to the data refuses for good is the message. A relay that refuses
+the session (its greeting, STARTTLS, AUTH, or 530/535/538 for want of authentication) would
+refuse every message alike until it or PREAU_SMARTHOST is mended: the messages wait, the
+operator reads why in the log, and the rest of the batch is not tried (`Outcome.relay_down`).
 To a relay announcing PIPELINING (Postfix does), MAIL, RCPT and DATA go in one write
-(`_pipelined`): one round trip before the message instead of three, which halved the worker's
+(`_submit`): one round trip before the message instead of three, which halved the worker's
 CPU per forwarded message (bench/relay_cpu.py, 10 KB to smtp-sink: 252 → 129 µs). Its paths
 and dot-stuffing are written without the standard library's regular expression and address
 parser (`path_of`, `dot_stuffed`): 228–232 → 82–104 µs on PostgreSQL (docs/PERFORMANCE.md).
@@ -42,7 +48,13 @@ from .address_syntax import is_plain
 
 log = logging.getLogger("preau.worker")
 TIMEOUT = 60
+# The reply to the final dot: RFC 5321 4.5.3.2.6 asks 10 minutes, as Postfix's
+# smtp_data_done_timeout, since a relay may scan a large attachment before it answers.
+DATA_DONE_TIMEOUT = 600
 IDLE_CHECK = 5.0
+# RFC 4954: authentication required (530), credentials refused (535), encryption required
+# (538). The relay refuses the session, not the message, whatever command it answers.
+SESSION_REFUSALS = frozenset({530, 535, 538})
 NO_STARTTLS = ("le relais n'offre pas STARTTLS : l'identifiant et le mot de passe ne sont pas "
                "envoyés en clair")
 
@@ -52,7 +64,9 @@ class Outcome:
     sent: bool
     permanent: bool = False     # a 5xx: do not try again
     error: str = ""             # the relay's answer, or why it could not be reached
-    reached: bool = True        # False: no answer from the relay at all
+    reached: bool = True        # False: the relay took no part in the message (unreachable,
+                                # refusing the session, or silent once it was written)
+    relay_down: bool = False    # no session could be had: the rest of the batch would fare alike
 
 
 def capture_folder(smarthost: str, instance_path: Path) -> Path | None:
@@ -112,37 +126,53 @@ def tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-def _pipelined(connection: smtplib.SMTP, sender: str, recipient: str, data: bytes,
-               options: list[str]) -> None:
-    """`connection.sendmail` for one recipient with MAIL, RCPT and DATA written at once and
-    their three answers read after (PIPELINING, RFC 2920), as Postfix's smtp client sends:
-    one round trip before the message instead of three. Raises what sendmail raises, and,
-    like it, leaves the connection ready for the next message (RSET after a refusal)."""
+def _submit(connection: smtplib.SMTP, sender: str, recipient: str, data: bytes,
+            options: list[str]) -> None:
+    """`connection.sendmail` for one recipient. To a relay announcing PIPELINING (RFC 2920),
+    MAIL, RCPT and DATA are written at once and their three answers read after, as Postfix's
+    smtp client sends: one round trip before the message instead of three. Raises what
+    sendmail raises, and `DataSent` for a failure once the message was being written; like
+    sendmail, leaves the connection ready for the next message (RSET after a refusal)."""
     if connection.has_extn("size"):
         options = [*options, f"SIZE={len(data)}"]
     encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
     extra = "".join(" " + option for option in options)
-    connection.send((f"MAIL FROM:{path_of(sender)}{extra}\r\n"
-                     f"RCPT TO:{path_of(recipient)}\r\nDATA\r\n").encode(encoding))
-    mail = connection.getreply()
-    if mail[0] != 250:
-        _abandon(connection, 2)
-        raise smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
-    rcpt = connection.getreply()
-    if rcpt[0] not in (250, 251):
-        _abandon(connection, 1)
-        raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
-    code, text = connection.getreply()
+    mail = f"MAIL FROM:{path_of(sender)}{extra}\r\n".encode(encoding)
+    rcpt = f"RCPT TO:{path_of(recipient)}\r\n".encode(encoding)
+    pipelining = connection.has_extn("pipelining")
+    if pipelining:
+        connection.send(mail + rcpt + b"DATA\r\n")
+    code, text = _answer(connection, None if pipelining else mail)
+    if code != 250:
+        _abandon(connection, 2 if pipelining else 0)
+        raise smtplib.SMTPSenderRefused(code, text, sender)
+    code, text = _answer(connection, None if pipelining else rcpt)
+    if code not in (250, 251):
+        _abandon(connection, 1 if pipelining else 0)
+        raise smtplib.SMTPRecipientsRefused({recipient: (code, text)})
+    code, text = _answer(connection, None if pipelining else b"DATA\r\n")
     if code != 354:
         _abandon(connection, 0)
         raise smtplib.SMTPDataError(code, text)
     quoted = dot_stuffed(data)
     if not quoted.endswith(b"\r\n"):
         quoted += b"\r\n"
-    connection.send(quoted + b".\r\n")
-    code, text = connection.getreply()
+    try:
+        connection.send(quoted + b".\r\n")
+        connection.sock.settimeout(DATA_DONE_TIMEOUT)
+        code, text = connection.getreply()
+        connection.sock.settimeout(connection.timeout)
+    except (smtplib.SMTPServerDisconnected, OSError) as error:
+        raise DataSent(str(error)) from error
     if code != 250:
         raise smtplib.SMTPDataError(code, text)
+
+
+def _answer(connection: smtplib.SMTP, command: bytes | None) -> tuple[int, bytes]:
+    """The relay's answer to `command`, written first unless it went in a pipelined write."""
+    if command is not None:
+        connection.send(command)
+    return connection.getreply()
 
 
 def path_of(address: str) -> str:
@@ -180,6 +210,11 @@ class StartTLSMissing(Exception):
     """An smtp:// relay given credentials did not offer STARTTLS."""
 
 
+class DataSent(Exception):
+    """The connection failed, or the relay said nothing in time, once the message was being
+    written: the relay may have queued it."""
+
+
 class Relay:
     """Send one message at a time to one recipient; never raises for a delivery problem.
     Not thread-safe: one Relay per sending thread."""
@@ -196,9 +231,9 @@ class Relay:
             capture(envelope_fields(sender, recipient) + data, self.folder)
             return Outcome(True)
         reused = self._usable_connection()
-        outcome = self._transaction(sender, recipient, data)
-        if reused and not outcome.reached:
-            outcome = self._transaction(sender, recipient, data)
+        outcome, again = self._transaction(sender, recipient, data)
+        if reused and again:
+            outcome, _ = self._transaction(sender, recipient, data)
         self.last_used = time.monotonic()
         return outcome
 
@@ -217,41 +252,70 @@ class Relay:
             return False
         return True
 
-    def _transaction(self, sender: str, recipient: str, data: bytes) -> Outcome:
+    def _transaction(self, sender: str, recipient: str,
+                     data: bytes) -> tuple[Outcome, bool]:
+        """What became of the message, and whether it may be sent again at once on a new
+        connection: only when the connection failed before the message was written."""
         try:
             connection = self._connect()
+        except StartTLSMissing:
+            log.warning("relay %s:%s offers no STARTTLS: its credentials are not sent, the "
+                        "message waits", self.endpoint.host, self.endpoint.port)
+            return Outcome(False, False, NO_STARTTLS, reached=False, relay_down=True), False
+        except (smtplib.SMTPException, OSError) as error:
+            return self._no_session(error), False
+        try:
             options = ["BODY=8BITMIME"] if connection.has_extn("8bitmime") \
                 and not data.isascii() else []
             if connection.has_extn("smtputf8") and not (sender + recipient).isascii():
                 options.append("SMTPUTF8")
-            if connection.has_extn("pipelining"):
-                _pipelined(connection, sender, recipient, data, options)
-            else:
-                connection.sendmail(sender, [recipient], data, mail_options=options)
-            return Outcome(True)
+            _submit(connection, sender, recipient, data, options)
+            return Outcome(True), False
+        except DataSent as error:
+            self.close()
+            log.warning("relay %s:%s: no answer once the message was written (%s): it waits "
+                        "for a retry rather than going twice now", self.endpoint.host,
+                        self.endpoint.port, error)
+            return Outcome(False, False, f"pas de réponse du relais après le message : {error}",
+                           reached=False), False
         except smtplib.SMTPRecipientsRefused as error:
             code, text = next(iter(error.recipients.values()))
-            return self._refused(code, text)
+            return self._refused(code, text), False
         except smtplib.SMTPResponseException as error:
-            return self._refused(error.smtp_code, error.smtp_error)
-        except StartTLSMissing:
-            log.warning("relay %s:%s offers no STARTTLS: its credentials are not sent, the "
-                        "message waits", self.endpoint.host, self.endpoint.port)
-            return Outcome(False, False, NO_STARTTLS, reached=False)
+            return self._refused(error.smtp_code, error.smtp_error), False
         except UnicodeEncodeError:      # an address in Unicode, and a relay without SMTPUTF8
             self.close()
             return Outcome(False, True, "adresse internationalisée : le relais n'accepte pas "
-                                        "SMTPUTF8")
+                                        "SMTPUTF8"), False
         except (smtplib.SMTPException, OSError) as error:
             self.close()
-            return Outcome(False, False, f"relais injoignable : {error}", reached=False)
+            return Outcome(False, False, f"relais injoignable : {error}", reached=False), True
 
     def _refused(self, code: int, text: bytes | str) -> Outcome:
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", errors="replace")
         if code in (421, -1):
             self.close()
-        return Outcome(False, 500 <= code < 600, f"{code} {' '.join(text.split())}")
+        if code in SESSION_REFUSALS:
+            return self._no_session(smtplib.SMTPResponseException(code, text))
+        return Outcome(False, 500 <= code < 600, f"{code} {_one_line(text)}")
+
+    def _no_session(self, error: Exception) -> Outcome:
+        """The relay could not be reached, or refused the session: nothing in the message is
+        the cause, and every message would fare alike until the relay or PREAU_SMARTHOST is
+        mended, so it waits for a retry; a refusal is logged as an error for the operator."""
+        where = f"{self.endpoint.host}:{self.endpoint.port}"
+        if isinstance(error, smtplib.SMTPResponseException):
+            reason = f"{error.smtp_code} {_one_line(error.smtp_error)}"
+            told = log.error if error.smtp_code >= 500 else log.warning
+            told("relay %s refused the session (%s): the messages wait; check the relay and "
+                 "PREAU_SMARTHOST's user and password", where, reason)
+            return Outcome(False, False, reason, reached=False, relay_down=True)
+        if isinstance(error, smtplib.SMTPServerDisconnected | OSError):
+            log.warning("relay %s unreachable (%s): the messages wait", where, error)
+        else:       # no AUTH offered, for one
+            log.error("relay %s refused the session (%s): the messages wait; check the relay "
+                      "and PREAU_SMARTHOST", where, error)
+        return Outcome(False, False, f"relais injoignable : {error}", reached=False,
+                       relay_down=True)
 
     def _connect(self) -> smtplib.SMTP:
         if self.connection is not None:
@@ -263,15 +327,18 @@ class Relay:
         else:
             connection = smtplib.SMTP(endpoint.host, endpoint.port, timeout=TIMEOUT,
                                       local_hostname=self.hostname)
-        connection.ehlo()
-        if endpoint.scheme == "smtp" and connection.has_extn("starttls"):
-            connection.starttls(context=tls_context())
+        try:
             connection.ehlo()
-        elif endpoint.scheme == "smtp" and endpoint.user:
+            if endpoint.scheme == "smtp" and connection.has_extn("starttls"):
+                connection.starttls(context=tls_context())
+                connection.ehlo()
+            elif endpoint.scheme == "smtp" and endpoint.user:
+                raise StartTLSMissing
+            if endpoint.user:
+                connection.login(endpoint.user, endpoint.password)
+        except BaseException:
             connection.close()
-            raise StartTLSMissing
-        if endpoint.user:
-            connection.login(endpoint.user, endpoint.password)
+            raise
         self.connection = connection
         return connection
 
@@ -283,3 +350,9 @@ class Relay:
         except (smtplib.SMTPException, OSError):
             self.connection.close()
         self.connection = None
+
+
+def _one_line(text: bytes | str) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    return " ".join(text.split())
