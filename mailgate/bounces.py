@@ -8,6 +8,19 @@ the server the forward went to learns it, so nobody else can make an author beli
 their message bounced; an address older than twice the queue lifetime is refused too, since
 no honest bounce comes that late. Any other `bounces+…` address is unknown (550 5.1.1).
 
+A bounce counts as soon as it comes, even while its entry is still pending: the relay
+usually tries the destination at once, so a « no such user » comes back within seconds,
+while the worker is still sending the rest of the batch (its entries become SENT when the
+whole batch is recorded). The entry is then marked BOUNCED, which `queue.mark_all_sent` and
+the worker's own failure leave alone (both only touch a PENDING entry), so its author is told
+once. Answering 451 until the entry is SENT would lose the notice whenever the relay gives
+up on it first, or the entry is deferred past its retries; and the signed address proves the
+relay was handed the message.
+
+A forward of a population mailing (mailgate/fanout.py) is not reported to its author one
+recipient at a time: its recipient is marked not reached in the job's report instead
+(`fanout.forward_failed`), which the worker's permanent failures get through `report` too.
+
 Only FORWARD entries are ever reported on; reports and system mail are sent with a null
 envelope sender and dropped when they fail, so a bounce is never answered with a bounce.
 Bounces that are not failure notices (auto-replies, delay warnings) are accepted and ignored.
@@ -30,10 +43,13 @@ from datetime import UTC, date, datetime, timedelta
 from email import policy
 from email.header import Header, decode_header
 
+from sqlalchemy import update
+
+from directory.clock import utcnow
 from directory.db import db
 from directory.models import Account
 
-from . import mime, queue, reports
+from . import fanout, mime, reports
 from .failures import Failure, FailureKind
 from .models import EntryKind, EntryState, MailMessage, OutboundEntry
 from .settings import Settings, current
@@ -105,11 +121,26 @@ def receive(entry_ids: list[int], raw: bytes) -> int:
     told = 0
     for entry_id in entry_ids:
         entry = db.session.get(OutboundEntry, entry_id)
-        if entry is None or entry.kind != EntryKind.FORWARD or entry.state != EntryState.SENT:
+        if entry is None or entry.kind != EntryKind.FORWARD:
             continue
-        if queue.mark_failed(entry.id, None, failure.log_text):
+        if _mark_bounced(entry.id, failure.log_text):
             told += report(entry, failure)
     return told
+
+
+_BOUNCEABLE = (EntryState.SENT, EntryState.PENDING)
+
+
+def _mark_bounced(entry_id: int, error: str) -> bool:
+    """The entry sent, or being sent, bounced (BOUNCED). False when it was not in either
+    state (already bounced or failed: the caller must not report twice)."""
+    result = db.session.execute(
+        update(OutboundEntry).where(OutboundEntry.id == entry_id,
+                                    OutboundEntry.state.in_(_BOUNCEABLE))
+        .values(state=EntryState.BOUNCED, finished_at=utcnow(), lease_until=None,
+                last_error=error[:2000]),
+        execution_options={"synchronize_session": False})
+    return result.rowcount == 1
 
 
 def failure_of(raw: bytes) -> Failure | None:
@@ -143,8 +174,14 @@ def _field(block, name: str) -> str:
 
 
 def report(entry: OutboundEntry, failure: Failure) -> int:
-    """Tell the author of `entry`'s message that it did not reach its recipient."""
-    if entry.kind != EntryKind.FORWARD or entry.author_id is None:
+    """Tell the author of `entry`'s message that it did not reach its recipient, or, for a
+    population mailing's forward, its job's report (`fanout.forward_failed`). Returns how
+    many authors were mailed."""
+    if entry.kind != EntryKind.FORWARD:
+        return 0
+    if fanout.forward_failed(entry.message_id, entry.account_id):
+        return 0
+    if entry.author_id is None:
         return 0
     author = db.session.get(Account, entry.author_id)
     recipient = db.session.get(Account, entry.account_id) if entry.account_id else None

@@ -14,7 +14,13 @@ and the one agenda notices and automated communications use as it is.
   message_id=…)` which places the stored message — and records each outcome, all in one
   transaction. A worker killed in the middle loses that transaction whole: its recipients
   are still pending and the next batch takes them, so nobody gets the message twice and
-  nobody is forgotten. The batch that finds nothing left marks the job finished.
+  nobody is forgotten. The batch that finds nothing left marks the job finished. A batch
+  that cannot be routed (its stored message unreadable, say) is undone alone (a savepoint):
+  its recipients are refused (UNROUTABLE) and the worker goes on, so one broken job never
+  holds up the mailings, notices and communications after it.
+- A forward that fails for good afterwards (refused by the relay, bounced, never left:
+  mailgate/bounces.py `report`) makes its recipient refused (FORWARD_FAILED) in the job's
+  report, instead of one « Non remis » mail to the author per recipient (`forward_failed`).
 - Progress is the count of rows per state; the report lists them; `preview`
   (mailgate/fanout_preview.py) judges the whole population the same way in SQL beforehand.
 - Read acknowledgements: a job may ask its recipients to confirm; each one's message carries
@@ -24,6 +30,7 @@ and the one agenda notices and automated communications use as it is.
 """
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from email.headerregistry import Group as AddressGroup
@@ -33,14 +40,14 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy import exists, func, insert, literal, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from directory.clock import utcnow
 from directory.db import db, dialect_name, write_lock
 from directory.models import Account
 from directory.sets import update_rows
 
-from . import mime, routing, store
+from . import mime, personalise, routing, store
 from .fanout_models import REACHED, AckChannel, FanoutJob, FanoutRecipient, RecipientState
 from .headers import author_from, date_now, one_line
 from .models import MailMessage
@@ -49,7 +56,11 @@ from .settings import current
 
 BATCH = 1000
 BATCH_POSTGRESQL = 5000
-AUTHOR_GONE = "author_gone"     # refusal of recipients left when the author's account went
+log = logging.getLogger("preau.fanout")
+# Refusals the engine records itself, beside routing's (routing.Refusal):
+AUTHOR_GONE = "author_gone"     # recipients left when the author's account went
+UNROUTABLE = "unroutable"       # their batch could not be routed (the message unreadable…)
+FORWARD_FAILED = "forward_failed"   # forwarded, then the forward failed for good
 
 
 def message(author: Account, *, subject: str, text: str, audience: str) -> EmailMessage:
@@ -145,7 +156,7 @@ def run_batch(limit: int | None = None) -> int:
         write_lock()
         ids = _claim(job_id, limit)
         if ids:
-            _route(db.session.get(FanoutJob, job_id), ids)
+            _route_alone(db.session.get(FanoutJob, job_id), ids)
             db.session.commit()
             return len(ids)
         _finish_if_done(job_id)
@@ -165,6 +176,22 @@ def _claim(job_id: int, limit: int) -> list[int]:
         select(FanoutRecipient.account_id)
         .where(FanoutRecipient.job_id == job_id, FanoutRecipient.state == RecipientState.PENDING)
         .order_by(FanoutRecipient.account_id).limit(limit).with_for_update(skip_locked=True)))
+
+
+def _route_alone(job: FanoutJob, ids: list[int]) -> None:
+    """`_route` in a savepoint: a batch that cannot be routed is undone alone and its
+    recipients refused (UNROUTABLE), instead of failing the round again and again and holding
+    up every job behind this one (the oldest running is always taken first). A database
+    error is the database's, not the job's: the round fails and is tried again."""
+    try:
+        with db.session.begin_nested():
+            _route(job, ids)
+    except SQLAlchemyError:
+        raise
+    except Exception:
+        log.exception("fan-out job %s: a batch of %s recipients could not be routed",
+                      job.id, len(ids))
+        _record(job.id, {(RecipientState.REFUSED, UNROUTABLE): ids})
 
 
 def _route(job: FanoutJob, ids: list[int]) -> None:
@@ -190,6 +217,27 @@ def _record(job_id: int, fates: dict[tuple[RecipientState, str | None], list[int
             for (state, refusal), ids in fates.items() for account_id in ids]
     update_rows(FanoutRecipient.__table__, rows, keys=("account_id",),
                 where={"job_id": job_id}, also={"routed_at": utcnow()})
+
+
+def forward_failed(message_id: int | None, account_id: int | None) -> bool:
+    """A forward of `message_id` to `account_id` failed for good. When the message is a
+    job's, the recipient was not reached after all: their row says so (REFUSED,
+    FORWARD_FAILED), where the job's report lists the people not reached and no reminder
+    goes to them, and True tells the caller to mail no report: a mailing to 2,000 parents
+    with 3 % dead addresses made 60 « Non remis » mails in the author's inbox. False: the
+    message is no job's."""
+    if message_id is None:
+        return False
+    job = personalise.jobs_of([message_id]).get(message_id)
+    if job is None:
+        return False
+    if account_id is not None:
+        store.core(update(FanoutRecipient.__table__)
+                   .where(FanoutRecipient.job_id == job.id,
+                          FanoutRecipient.account_id == account_id,
+                          FanoutRecipient.state == RecipientState.FORWARDED)
+                   .values(state=RecipientState.REFUSED, refusal=FORWARD_FAILED))
+    return True
 
 
 def _finish_if_done(job_id: int) -> None:

@@ -9,7 +9,7 @@ from directory.models import Account
 from directory.rights import refusal_reason
 from directory.rubric_models import RubricPopulation
 from directory.rubrics import Problem, RubricError
-from mailgate.fanout import AUTHOR_GONE
+from mailgate.fanout import AUTHOR_GONE, FORWARD_FAILED, UNROUTABLE
 from mailgate.fanout_models import RecipientState
 from mailgate.routing import Refusal
 
@@ -52,6 +52,8 @@ REFUSALS = {
     Refusal.TOO_LARGE.value: N_("message trop volumineux"),
     Refusal.UNKNOWN.value: N_("compte supprimé"),
     AUTHOR_GONE: N_("le compte de l'auteur n'existe plus"),
+    UNROUTABLE: N_("le message n'a pas pu être préparé pour l'envoi"),
+    FORWARD_FAILED: N_("le transfert à son adresse de redirection a échoué"),
 }
 NOT_DELIVERED = N_("non remis")     # a refusal without words of its own
 

@@ -1,0 +1,88 @@
+"""What goes wrong in a fan-out stays in its job: a job whose message cannot be routed is
+refused alone while the jobs after it go on, and a mailing's forwards that fail (refused by
+the relay, or bounced later) are marked in its report instead of mailing the author a
+« Non remis » per recipient."""
+from __future__ import annotations
+
+import smtplib
+import threading
+
+from sqlalchemy import select
+
+from directory.db import db
+from directory.enums import Profile
+from mailgate import bounces, fanout, store, worker
+from mailgate.fanout_models import FanoutJob, FanoutRecipient, RecipientState
+from mailgate.models import EntryState, OutboundEntry
+from mailgate.settings import current
+
+from .conftest import new_account
+from .test_fanout import new_job, population_of
+from .test_outbound import dsn
+
+
+def states(job: FanoutJob) -> dict[int, tuple[str, str | None]]:
+    db.session.rollback()
+    return {row.account_id: (row.state, row.refusal) for row in db.session.scalars(
+        select(FanoutRecipient).where(FanoutRecipient.job_id == job.id))}
+
+
+def test_a_job_that_cannot_be_routed_is_refused_alone_and_the_next_job_goes_on(mail_app,
+                                                                             monkeypatch):
+    author = new_account(Profile.TEACHER, redirect="auteure.bloquee@example.com")
+    first = [new_account(Profile.STUDENT, group_of="zoe.le-gall") for _ in range(2)]
+    second = [new_account(Profile.STUDENT, group_of="zoe.le-gall") for _ in range(2)]
+    broken = new_job(author, population_of(first))
+    later = new_job(author, population_of(second))
+    readable = store.message_bytes
+
+    def message_bytes(stored):
+        if stored.id == broken.message_id:
+            raise ValueError("a part of the stored message is missing")
+        return readable(stored)
+
+    monkeypatch.setattr(store, "message_bytes", message_bytes)
+    stop = threading.Event()
+    for _ in range(4):      # the worker's rounds (run_forever's fan-out step)
+        worker._step("fan-out", fanout.run_batch, stop)
+
+    assert set(states(later).values()) == {(RecipientState.DELIVERED, None)}
+    assert set(states(broken).values()) == {(RecipientState.REFUSED, fanout.UNROUTABLE)}
+    assert len(states(broken)) == 2
+    assert fanout.progress(db.session.get(FanoutJob, broken.id)).finished
+    assert fanout.progress(db.session.get(FanoutJob, later.id)).finished
+
+
+def test_a_mailings_failed_forwards_are_in_its_report_not_one_mail_each(gateway, sink):
+    author_redirect = "auteure.publipostage@example.com"
+    author = new_account(Profile.TEACHER, redirect=author_redirect)
+    parents = [new_account(Profile.PARENT, redirect=f"parent.{n}.{author.id}@example.org",
+                           group_of="zoe.le-gall") for n in range(4)]
+    refused, bounced, reached = parents[:2], parents[2], parents[3]
+    for parent in refused:
+        sink.refuse[parent.redirect_address] = ["550 5.1.1 Recipient address rejected"]
+    job = new_job(author, population_of(parents))
+    while fanout.run_batch():
+        pass
+    worker.drain()
+    db.session.rollback()
+    entry = db.session.scalar(select(OutboundEntry).where(
+        OutboundEntry.message_id == job.message_id,
+        OutboundEntry.account_id == bounced.id))
+    assert entry.state == EntryState.SENT
+    with smtplib.SMTP("127.0.0.1", gateway.port, timeout=30) as client:
+        address = bounces.envelope_sender(entry.id, current())
+        assert client.sendmail("<>", [address], dsn(entry.id)) == {}
+    worker.drain()
+
+    fates = states(job)
+    assert fates[reached.id] == (RecipientState.FORWARDED, None)
+    assert len(sink.to(reached.redirect_address)) == 1
+    for parent in (*refused, bounced):
+        assert fates[parent.id] == (RecipientState.REFUSED, fanout.FORWARD_FAILED)
+    progress = fanout.progress(db.session.get(FanoutJob, job.id))
+    assert progress.count(RecipientState.FORWARDED) == 1
+    assert progress.count(RecipientState.REFUSED, fanout.FORWARD_FAILED) == 3
+    assert sink.to(author_redirect) == []       # no « Non remis » per recipient
+    assert db.session.scalar(select(OutboundEntry).where(
+        OutboundEntry.account_id == author.id)) is None
