@@ -25,6 +25,7 @@ from directory.clock import utcnow
 from directory.db import db, dialect_name
 from directory.sets import ids_parameter, insert_rows
 
+from . import store
 from .models import EntryKind, EntryState, MailMessage, OutboundEntry, SenderCheck
 from .store.sql import core
 
@@ -33,6 +34,7 @@ HEARTBEAT = LEASE / 3
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_WAIT = timedelta(hours=4)
 KEEP_FINISHED = timedelta(days=30)
+PURGE_BATCH = 1000         # messages asked about at once once their entries are purged
 
 
 @dataclass(frozen=True)
@@ -141,11 +143,13 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def defer(entry: Claimed, worker: str, error: str, now: datetime | None = None) -> bool:
-    """A temporary failure: try again later. False when the entry's lifetime is over (the
-    caller then fails it)."""
+    """A temporary failure: try again later, and at the latest a minute before the entry's
+    lifetime ends (a claim after its end fails it untried): the time left is tried, not
+    given up hours early because the next delay of the series would overshoot. False when
+    no attempt fits any more (the caller then fails it)."""
     now = now or utcnow()
-    next_attempt = now + retry_delay(entry.attempts)
-    if next_attempt >= entry.expires_at:
+    next_attempt = min(now + retry_delay(entry.attempts), entry.expires_at - FIRST_RETRY)
+    if next_attempt <= now:
         return False
     db.session.execute(
         update(OutboundEntry).where(_mine(entry.id, worker))
@@ -154,17 +158,13 @@ def defer(entry: Claimed, worker: str, error: str, now: datetime | None = None) 
     return True
 
 
-def mark_failed(entry_id: int, worker: str | None, error: str,
-                now: datetime | None = None) -> bool:
-    """With a worker: its claimed entry failed for good (FAILED). Without: a bounce came back
-    for an entry already sent (BOUNCED). False when the entry was not in that state (already
-    handled: the caller must not report twice)."""
-    condition = _mine(entry_id, worker) if worker else and_(
-        OutboundEntry.id == entry_id, OutboundEntry.state == EntryState.SENT)
+def mark_failed(entry_id: int, worker: str, error: str, now: datetime | None = None) -> bool:
+    """The worker's claimed entry failed for good (FAILED). False when it no longer holds it
+    (a bounce marked it already, mailgate/bounces.py: the caller must not report twice)."""
     result = db.session.execute(
-        update(OutboundEntry).where(condition)
-        .values(state=EntryState.FAILED if worker else EntryState.BOUNCED,
-                finished_at=now or utcnow(), lease_until=None, last_error=error[:2000]),
+        update(OutboundEntry).where(_mine(entry_id, worker))
+        .values(state=EntryState.FAILED, finished_at=now or utcnow(), lease_until=None,
+                last_error=error[:2000]),
         execution_options={"synchronize_session": False})
     return result.rowcount == 1
 
@@ -190,8 +190,15 @@ def forget_recipients(entry_ids: list[int]) -> None:
 
 
 def purge_finished(now: datetime | None = None, keep: timedelta = KEEP_FINISHED) -> int:
-    """Forget entries finished long ago (a bounce arriving later is no longer matched)."""
-    result = db.session.execute(
-        delete(OutboundEntry).where(OutboundEntry.finished_at < (now or utcnow()) - keep),
-        execution_options={"synchronize_session": False})
-    return result.rowcount
+    """Forget entries finished long ago (a bounce arriving later is no longer matched), then
+    the messages only they still held: a forward's message is kept while a bounce may come
+    for it (store.collect_garbage), and nothing else asks about it afterwards."""
+    now = now or utcnow()
+    held = db.session.execute(
+        delete(OutboundEntry).where(OutboundEntry.finished_at < now - keep)
+        .returning(OutboundEntry.message_id),
+        execution_options={"synchronize_session": False}).scalars().all()
+    messages = sorted({message_id for message_id in held if message_id is not None})
+    for start in range(0, len(messages), PURGE_BATCH):
+        store.collect_garbage(messages[start:start + PURGE_BATCH], now)
+    return len(held)

@@ -277,12 +277,16 @@ def _report(entry_id: int, failure: Failure) -> None:
 def drain(worker: str | None = None, *, now: datetime | None = None,
           stop: threading.Event | None = None) -> int:
     """Rounds until nothing is due, or `stop` is set (for `preau worker --drain` and
-    tests): from then on no step runs, as in `run_forever`."""
+    tests): from then on no step runs, as in `run_forever`. Then entries finished long ago
+    are purged, as `run_forever` does from time to time: a drain run from a timer must not
+    let the queue grow for ever."""
     steps = (lambda: end_ended_access(now), lambda: scheduler.run_due(now), fanout.run_batch,
              indexer.index_left, lambda: run_once(worker, now=now))
     total = 0
     while handled := sum(step() for step in steps if not (stop and stop.is_set())):
         total += handled
+    if not (stop and stop.is_set()):
+        _purge(now)
     return total
 
 
@@ -297,8 +301,8 @@ LOOK_FOR_LEFT_EVERY = 5.0
 LOOK_FOR_ENDED_ACCESS_EVERY = 60.0
 
 
-def _purge() -> int:
-    queue.purge_finished()
+def _purge(now: datetime | None = None) -> int:
+    queue.purge_finished(now)
     db.session.commit()
     return 0
 
