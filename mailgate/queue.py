@@ -158,6 +158,16 @@ def defer(entry: Claimed, worker: str, error: str, now: datetime | None = None) 
     return True
 
 
+def release(entry_ids: list[int], worker: str) -> None:
+    """Give back entries the worker claimed but did not try (it was told to stop): due again
+    at once, for any worker, their attempt not counted."""
+    if entry_ids:
+        db.session.execute(
+            update(OutboundEntry).where(_held(entry_ids, worker))
+            .values(lease_until=None, claimed_by=None, attempts=OutboundEntry.attempts - 1),
+            execution_options={"synchronize_session": False})
+
+
 def mark_failed(entry_id: int, worker: str, error: str, now: datetime | None = None) -> bool:
     """The worker's claimed entry failed for good (FAILED). False when it no longer holds it
     (a bounce marked it already, mailgate/bounces.py: the caller must not report twice)."""

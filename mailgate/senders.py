@@ -18,6 +18,10 @@ from dataclasses import dataclass
 
 from .smarthost import Outcome, Relay
 
+# An envelope left unsent because the worker was told to stop: given back to the queue as it
+# was (mailgate/queue.py `release`), due at once for the next worker.
+NOT_TRIED = Outcome(sent=False, error="worker arrêté avant cet envoi", reached=False)
+
 
 @dataclass(frozen=True)
 class Envelope:
@@ -37,7 +41,8 @@ class Senders:
         self.lock = threading.Lock()
         self.pool = ThreadPoolExecutor(count, thread_name_prefix="preau-send")
 
-    def send(self, envelopes: Sequence[Envelope]) -> list[Outcome]:
+    def send(self, envelopes: Sequence[Envelope],
+             stop: threading.Event | None = None) -> list[Outcome]:
         """Each envelope's outcome, in order; returns once all are sent or refused. One task
         per thread, each taking the next envelope until none is left (one task per envelope
         cost a sixth of the worker's CPU per message, bench/relay_cpu.py: 143 → 122 µs).
@@ -45,7 +50,9 @@ class Senders:
         unreachable, or refusing the session), the envelopes not yet started get its outcome
         without trying: a relay dropping every packet would hold each of them for the connect
         timeout, 200 ÷ 4 threads × 60 s = 50 minutes a batch, while the worker does nothing
-        else (fan-outs, ends of access)."""
+        else (fan-outs, ends of access). Once `stop` is set (the worker told to stop), the
+        envelopes not yet started are `NOT_TRIED`: the worker gives them back untouched,
+        rather than being killed mid-batch and having the whole batch sent again."""
         outcomes: list[Outcome | None] = [None] * len(envelopes)
         numbers = iter(range(len(envelopes)))
         taking = threading.Lock()
@@ -59,6 +66,9 @@ class Senders:
                     unreachable = down[0] if down else None
                 if number is None:
                     return
+                if stop is not None and stop.is_set():
+                    outcomes[number] = NOT_TRIED
+                    continue
                 if unreachable is not None:
                     outcomes[number] = unreachable
                     continue

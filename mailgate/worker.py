@@ -57,7 +57,7 @@ from . import (
 from .automations import scheduler
 from .failures import Failure, FailureKind
 from .models import EntryKind, OutboundEntry
-from .senders import Envelope, Senders
+from .senders import NOT_TRIED, Envelope, Senders
 from .settings import Settings, current
 from .smarthost import Outcome, Relay
 
@@ -84,8 +84,9 @@ class Prepared:
 
 
 def run_once(worker: str | None = None, *, now: datetime | None = None,
-             limit: int = BATCH) -> int:
-    """One round: claim, send, record. Returns how many entries were handled."""
+             limit: int = BATCH, stop: threading.Event | None = None) -> int:
+    """One round: claim, send, record. Returns how many entries were handled. Once `stop`
+    is set, what is not sent yet is given back (`senders.NOT_TRIED`) and the rest recorded."""
     settings = current()
     worker = worker or worker_name()
     claimed = queue.claim(worker, limit=limit, now=now)
@@ -95,7 +96,8 @@ def run_once(worker: str | None = None, *, now: datetime | None = None,
     with Heartbeat(worker, [entry.id for entry in claimed]):
         prepared = _prepare(claimed, settings, now or utcnow())
         db.session.commit()             # end the read: the writes below take the lock first
-        outcomes = senders().send([p.envelope for p in prepared if p.envelope is not None])
+        outcomes = senders().send([p.envelope for p in prepared if p.envelope is not None],
+                                  stop)
         results = iter(outcomes)
         fates = [(p.entry, next(results) if p.envelope is not None else p.outcome)
                  for p in prepared]
@@ -245,8 +247,9 @@ def _record(fates: list[tuple[queue.Claimed, Outcome]], worker: str, settings: S
     """What became of a batch, in the caller's one transaction: one UPDATE for all those
     sent; deferrals, failures and their reports one by one (they are few)."""
     queue.mark_all_sent([entry.id for entry, outcome in fates if outcome.sent], worker, now)
+    queue.release([entry.id for entry, outcome in fates if outcome is NOT_TRIED], worker)
     for entry, outcome in fates:
-        if outcome.sent:
+        if outcome.sent or outcome is NOT_TRIED:
             continue
         if outcome is GONE:
             queue.mark_failed(entry.id, worker, outcome.error, now)
@@ -281,7 +284,7 @@ def drain(worker: str | None = None, *, now: datetime | None = None,
     are purged, as `run_forever` does from time to time: a drain run from a timer must not
     let the queue grow for ever."""
     steps = (lambda: end_ended_access(now), lambda: scheduler.run_due(now), fanout.run_batch,
-             indexer.index_left, lambda: run_once(worker, now=now))
+             indexer.index_left, lambda: run_once(worker, now=now, stop=stop))
     total = 0
     while handled := sum(step() for step in steps if not (stop and stop.is_set())):
         total += handled
@@ -339,7 +342,7 @@ def run_forever(stop: threading.Event, *, idle: float = 1.0) -> None:
             left = _step("indexing", indexer.index_left, stop)
             next_look = 0.0 if left else next_look
             handled += left
-        handled += _step("outbound queue", lambda: run_once(worker), stop)
+        handled += _step("outbound queue", lambda: run_once(worker, stop=stop), stop)
         if (utcnow() - last_purge).total_seconds() > PURGE_EVERY:
             last_purge = utcnow()
             _step("purge", _purge, stop)
