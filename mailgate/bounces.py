@@ -184,18 +184,24 @@ def report(entry: OutboundEntry, failure: Failure) -> int:
     if entry.author_id is None:
         return 0
     author = db.session.get(Account, entry.author_id)
-    recipient = db.session.get(Account, entry.account_id) if entry.account_id else None
-    message = db.session.get(MailMessage, entry.message_id) if entry.message_id else None
-    if author is None or message is None:
+    if author is None:
         return 0
+    recipient = db.session.get(Account, entry.account_id) if entry.account_id else None
+    # The message itself is gone when nobody kept it once sent (a pupil writing without a
+    # copy, a read receipt, a sent folder emptied): its author is told all the same, by the
+    # date it left. It is not kept for its bounces: most mail is forwarded, and a report
+    # needs no more than this.
+    message = db.session.get(MailMessage, entry.message_id) if entry.message_id else None
     settings = current()
     shown = settings.universal(recipient.address) if recipient is not None else None
     remote = masked(failure.remote, entry.address, shown)
     who = f"{recipient.full_name} <{shown}>" if recipient is not None else "un destinataire"
     return int(reports.undeliverable(
-        author, message.subject, message.sent_at,
+        author, message.subject if message is not None else None,
+        message.sent_at if message is not None else entry.created_at,
         [(who, reports.failure_reason(replace(failure, remote=remote)))],
-        in_reply_to=message.message_id_header, others_received=False))
+        in_reply_to=message.message_id_header if message is not None else "",
+        others_received=False))
 
 
 def masked(remote: str, address: str, shown: str | None) -> str:

@@ -25,7 +25,6 @@ from directory.clock import utcnow
 from directory.db import db, dialect_name
 from directory.sets import ids_parameter, insert_rows
 
-from . import store
 from .models import EntryKind, EntryState, MailMessage, OutboundEntry, SenderCheck
 from .store.sql import core
 
@@ -34,7 +33,7 @@ HEARTBEAT = LEASE / 3
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_WAIT = timedelta(hours=4)
 KEEP_FINISHED = timedelta(days=30)
-PURGE_BATCH = 1000         # messages asked about at once once their entries are purged
+PURGE_BATCH = 5000         # entries forgotten in one transaction
 
 
 @dataclass(frozen=True)
@@ -199,16 +198,16 @@ def forget_recipients(entry_ids: list[int]) -> None:
                        {"ids": entry_ids}, execution_options={"synchronize_session": False})
 
 
-def purge_finished(now: datetime | None = None, keep: timedelta = KEEP_FINISHED) -> int:
-    """Forget entries finished long ago (a bounce arriving later is no longer matched), then
-    the messages only they still held: a forward's message is kept while a bounce may come
-    for it (store.collect_garbage), and nothing else asks about it afterwards."""
-    now = now or utcnow()
-    held = db.session.execute(
-        delete(OutboundEntry).where(OutboundEntry.finished_at < now - keep)
-        .returning(OutboundEntry.message_id),
-        execution_options={"synchronize_session": False}).scalars().all()
-    messages = sorted({message_id for message_id in held if message_id is not None})
-    for start in range(0, len(messages), PURGE_BATCH):
-        store.collect_garbage(messages[start:start + PURGE_BATCH], now)
-    return len(held)
+def purge_finished(now: datetime | None = None, keep: timedelta = KEEP_FINISHED,
+                   limit: int | None = None) -> int:
+    """Forget at most `limit` entries finished long ago (a bounce arriving later is no longer
+    matched), oldest first; the caller commits and asks again while it gets `limit`
+    (PURGE_BATCH): the first purge of a queue that grew for months is many short
+    transactions, not one."""
+    limit = limit or PURGE_BATCH
+    entry = OutboundEntry.__table__.c
+    old = (select(entry.id).where(entry.finished_at < (now or utcnow()) - keep)
+           .order_by(entry.finished_at).limit(limit))
+    result = db.session.execute(delete(OutboundEntry).where(OutboundEntry.id.in_(old)),
+                                execution_options={"synchronize_session": False})
+    return result.rowcount

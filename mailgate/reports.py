@@ -71,18 +71,22 @@ def send_report(author: Account, subject: str, body: str, *, in_reply_to: str = 
     return True
 
 
-def undeliverable(author: Account, subject: str, sent_at: datetime,
+def undeliverable(author: Account, subject: str | None, sent_at: datetime,
                   failures: Sequence[tuple[str, str]], *, in_reply_to: str = "",
                   others_received: bool = True) -> bool:
-    """`failures`: (recipient as the author knows them, French reason) pairs."""
+    """`failures`: (recipient as the author knows them, French reason) pairs. `subject`
+    None: the message is no longer kept (a bounce coming back after nobody kept a copy),
+    named by its date alone."""
     lines = "\n".join(f"  - {who} : {reason}" for who, reason in failures)
     title = subject or "(sans objet)"
+    named = f"« {title} » " if subject is not None else ""
     body = (f"Bonjour {author.full_name},\n\n"
-            f"Votre message « {title} » du {local_time(sent_at):%d/%m/%Y à %H:%M} n'a pas pu être "
+            f"Votre message {named}du {local_time(sent_at):%d/%m/%Y à %H:%M} n'a pas pu être "
             f"remis aux destinataires suivants :\n\n{lines}\n\n"
             + ("Les autres destinataires l'ont bien reçu.\n\n" if others_received else "")
             + "Ce message est envoyé automatiquement par Préau ; n'y répondez pas.\n")
-    return send_report(author, f"Non remis : {title}", body, in_reply_to=in_reply_to)
+    return send_report(author, f"Non remis : {title}" if subject is not None else "Non remis",
+                       body, in_reply_to=in_reply_to)
 
 
 def not_taken(author: Account, subject: str, reason: str) -> bool:

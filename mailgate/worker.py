@@ -305,7 +305,8 @@ LOOK_FOR_ENDED_ACCESS_EVERY = 60.0
 
 
 def _purge(now: datetime | None = None) -> int:
-    queue.purge_finished(now)
+    while queue.purge_finished(now) == queue.PURGE_BATCH:
+        db.session.commit()
     db.session.commit()
     return 0
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, delete, exists, or_, select, update
+from sqlalchemy import and_, delete, exists, select, update
 
 from directory.clock import utcnow
 from directory.db import db, dialect_name
@@ -18,7 +18,6 @@ from directory.sets import ids_parameter, insert_rows
 from .. import headers, indexer, mime
 from ..fanout_models import FanoutJob
 from ..models import (
-    EntryKind,
     EntryState,
     MailAttachment,
     MailBlob,
@@ -30,7 +29,6 @@ from ..models import (
     search_text_of,
     search_words_of,
 )
-from ..settings import current
 from .attachments import save_attachments
 from .sql import core
 
@@ -196,21 +194,14 @@ def delete_items(account: Account, item_ids: Iterable[int]) -> int:
     return len(rows)
 
 
-def collect_garbage(message_ids: Iterable[int], now: datetime | None = None) -> None:
-    """Delete those of the messages that no mailbox holds, no pending entry will send, no
-    forward sent within the bounce window may still hear of (a bounce's report quotes the
-    message's subject and date: mailgate/bounces.py) and no running fan-out still places
-    (mailgate/fanout.py), then the blobs no attachment points at any more. A message kept
-    for its forwards goes with the queue's purge of their entries."""
-    from ..bounces import max_age_days
-
+def collect_garbage(message_ids: Iterable[int]) -> None:
+    """Delete those of the messages that no mailbox holds, no pending entry will send and no
+    running fan-out still places (mailgate/fanout.py), then the blobs no attachment points at
+    any more."""
     ids = sorted(set(message_ids))
     if not ids:
         return
-    # A bounce address is honoured for max_age_days whole days after the day it was made.
-    window = timedelta(days=max_age_days(current()) + 1)
-    gone = set(core(_unreferenced_statement(dialect_name()),
-                    {"ids": ids, "v_since": (now or utcnow()) - window}).scalars())
+    gone = set(core(_unreferenced_statement(dialect_name()), {"ids": ids}).scalars())
     if not gone:
         return
     digests = set(db.session.scalars(select(MailAttachment.blob_sha256).where(
@@ -225,16 +216,11 @@ def collect_garbage(message_ids: Iterable[int], now: datetime | None = None) -> 
 @lru_cache(maxsize=4)
 def _unreferenced_statement(_dialect: str):
     """`collect_garbage`'s look for messages nothing references, built once per database:
-    the outbound worker asks it after every batch. An entry still to send and a forward sent
-    recently are one look along the index of outbound_entry.message_id."""
+    the outbound worker asks it after every batch."""
     message = MailMessage.__table__.c
-    entry = OutboundEntry.__table__.c
     held = exists().where(MailboxItem.message_id == message.id)
-    since = bindparam("v_since", type_=entry.finished_at.type)
-    queued = exists().where(entry.message_id == message.id, or_(
-        entry.state == EntryState.PENDING,
-        and_(entry.kind == EntryKind.FORWARD, entry.state == EntryState.SENT,
-             entry.finished_at >= since)))
+    queued = exists().where(OutboundEntry.message_id == message.id,
+                            OutboundEntry.state == EntryState.PENDING)
     fanning_out = exists().where(FanoutJob.message_id == message.id,
                                  FanoutJob.finished_at.is_(None))
     return select(message.id).where(ids_parameter(message.id), ~held, ~queued, ~fanning_out)

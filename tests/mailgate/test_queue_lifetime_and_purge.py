@@ -1,13 +1,12 @@
 """The queue's end of life: the last hours of an entry's lifetime are tried (the series of
 delays no longer gives up up to four hours early), and `preau worker --drain` purges entries
-finished long ago as the long-running worker does, with the messages only they still held
-(a forward's message is kept while a bounce may come for it). Through the real queue,
-worker and a loopback relay."""
+finished long ago as the long-running worker does, in short transactions. Through the real
+queue, worker and a loopback relay."""
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import event, select, update
 
 from directory.clock import utcnow
 from directory.db import db
@@ -20,19 +19,27 @@ from .helpers import mail
 from .test_outbound import entries_of
 
 
-def forward_to_claire(subject: str) -> int:
-    """A message a pupil writes to her teacher (forwarded), keeping no copy of it: once sent,
-    only its forward's entry holds it."""
+def forward_to_claire(subject: str) -> tuple[int, int]:
+    """A message a pupil writes to her teacher (forwarded), keeping no copy of it: (the
+    message's id, the pupil's)."""
     pupil = new_account(Profile.STUDENT, group_of="zoe.le-gall")
     stored_id = routing.route(pupil, [account("claire.bernard").id],
                               mail("x@example.org", "claire.bernard@ent.test", subject),
                               save_copy=False).message_id
     db.session.commit()
-    return stored_id
+    return stored_id, pupil.id
+
+
+def entries_by(author_ids: list[int]) -> list[OutboundEntry]:
+    """Found by their author: a message nobody kept is collected once sent, and its entry's
+    message_id emptied."""
+    db.session.rollback()
+    return list(db.session.scalars(select(OutboundEntry).where(
+        OutboundEntry.author_id.in_(author_ids))))
 
 
 def test_the_last_hours_of_an_entrys_lifetime_are_tried_before_it_fails(sink):
-    stored_id = forward_to_claire("Encore trois heures")
+    stored_id, _pupil = forward_to_claire("Encore trois heures")
     now = utcnow()
     (entry,) = entries_of(stored_id)
     db.session.execute(update(OutboundEntry).where(OutboundEntry.id == entry.id)
@@ -53,16 +60,27 @@ def test_the_last_hours_of_an_entrys_lifetime_are_tried_before_it_fails(sink):
     assert not queue.defer(again, "w", "451 toujours", now=entry.next_attempt_at)
 
 
-def test_a_drain_purges_entries_finished_long_ago_and_the_messages_they_alone_held(sink):
-    stored_id = forward_to_claire("Parti il y a longtemps")
+def test_a_drain_purges_entries_finished_long_ago_in_short_transactions(sink, monkeypatch):
+    """Run from a timer, `preau worker --drain` forgets old entries as the long-running
+    worker does, a batch at a time (PURGE_BATCH, made 2 here): a queue that grew for months
+    is not purged in one transaction."""
+    stored, pupils = zip(*(forward_to_claire(f"Parti il y a longtemps {n}") for n in range(5)),
+                         strict=True)
     worker.drain()
-    (entry,) = entries_of(stored_id)
-    assert entry.state == EntryState.SENT
-    assert [d for d in sink.received if b"Parti il y a longtemps" in d.data]
-    # Kept for the bounces that may still come for it.
-    assert db.session.get(MailMessage, stored_id) is not None
+    assert {e.state for e in entries_by(pupils)} == {EntryState.SENT}
+    assert all(db.session.get(MailMessage, i) is None for i in stored)  # nobody kept them
+    monkeypatch.setattr(queue, "PURGE_BATCH", 2)
+    deletes = []
 
-    worker.drain(now=utcnow() + queue.KEEP_FINISHED + timedelta(days=1))
-    db.session.expire_all()
-    assert entries_of(stored_id) == []
-    assert db.session.get(MailMessage, stored_id) is None
+    def seen(_conn, _cursor, statement, *_):
+        if statement.startswith("DELETE FROM outbound_entry"):
+            deletes.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        worker.drain(now=utcnow() + queue.KEEP_FINISHED + timedelta(days=1))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    db.session.rollback()
+    assert entries_by(pupils) == []
+    assert len(deletes) >= 3            # 2 + 2 + 1 at least: each its own transaction
