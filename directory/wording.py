@@ -52,6 +52,7 @@ WORDING: dict[str, str] = {
     "too_large": N_("Le message dépasse la taille maximale de %(mb)d Mo"),
     "too_many": N_("Un message peut avoir au plus %(max)d destinataires (%(total)d indiqués ; "
                    "un groupe compte pour ses membres) : aucun envoi n'a été fait"),
+    "group_too_big": N_("Trop de personnes pour un message (%(max)d au plus)."),
     "no_recipient": N_("Indiquez au moins un destinataire."),
     "copy_not_saved": N_("Votre espace de stockage est plein : la copie de ce message n'a pas "
                          "été enregistrée dans « %(folder)s »."),

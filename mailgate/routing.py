@@ -184,6 +184,14 @@ def over_limit(recipients: Collection[int | str]) -> Reason | None:
     return Reason("too_many", {"max": MAX_RECIPIENTS, "total": len(recipients)})
 
 
+def group_over_limit(members: int) -> Reason | None:
+    """A group of `members` people one may write to is more than a message holds: why it
+    cannot be added whole (the recipient picker says so instead of offering it), or None."""
+    if members <= MAX_RECIPIENTS:
+        return None
+    return Reason("group_too_big", {"max": MAX_RECIPIENTS})
+
+
 def _once_per_account(decisions: Sequence[Decision]) -> list[Decision]:
     """One person named twice (by id and by address, or in To and Bcc) counts once."""
     seen: set[int] = set()

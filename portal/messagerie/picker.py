@@ -14,11 +14,12 @@ from sqlalchemy.orm import aliased
 from directory.db import db
 from directory.driver_reads import KeptStatement, flushed_connection
 from directory.enums import GroupKind
+from directory.errors import Reason
 from directory.models import Account, Group, GroupMember, School
 from directory.rights import RuleShape, SenderRule, sender_rule
 from directory.search import AccountFilters
 from directory.sets import Int4, ids_text
-from mailgate.routing import MAX_RECIPIENTS
+from mailgate.routing import MAX_RECIPIENTS, group_over_limit
 
 from ..carnet import book
 from ..carnet.models import ContactMember
@@ -36,6 +37,7 @@ class OwnGroupRow(NamedTuple):
     group: OwnGroup
     count: int                      # the members the viewer may write to
     ids: tuple[int, ...] | None     # their ids; None above MAX_RECIPIENTS
+    too_big: Reason | None          # why it cannot be added whole (routing.group_over_limit)
 
 
 def own_groups(viewer: Account, rule: SenderRule | None = None) -> list[OwnGroupRow]:
@@ -51,7 +53,7 @@ def own_groups(viewer: Account, rule: SenderRule | None = None) -> list[OwnGroup
         flushed_connection(db.session), {**rule.parameters, "viewer": viewer.id})
     return [OwnGroupRow(OwnGroup(group_id, name, kind, uai), count,
                         tuple(int(i) for i in ids.split()) if ids else
-                        (None if count > MAX_RECIPIENTS else ()))
+                        (None if count > MAX_RECIPIENTS else ()), group_over_limit(count))
             for group_id, name, kind, uai, count, ids in rows]
 
 

@@ -665,7 +665,7 @@ def test_the_pickers_own_groups_hold_the_members_the_rule_lets_one_write_to(ctx,
                               .where(GroupMember.account_id == viewer.id)).all()
     assert sorted(row.group.id for row in listed) == sorted(mine)
     assert {row.group.id: (row.count, row.ids) for row in listed}[alone.id] == (0, ())
-    for group, count, members in listed:
+    for group, count, members, _too_big in listed:
         everyone = db.session.scalars(select(GroupMember.account_id)
                                       .where(GroupMember.group_id == group.id)).all()
         allowed = {account_id for account_id, verdict in writable(viewer, everyone).items()
@@ -702,7 +702,7 @@ def test_the_pickers_own_group_too_big_for_a_message_is_counted_without_its_ids(
                             for i in [claire.id, *pupils]])
         db.session.commit()
         row = next(r for r in own_groups(claire) if r.group.id == big.id)
-        assert row.count == len(pupils) and row.ids is None
+        assert row.count == len(pupils) and row.ids is None and row.too_big.code == "group_too_big"
         group_id = big.id
 
     listing = page(teacher.get("/messagerie/destinataires"))
