@@ -46,26 +46,37 @@ class Senders:
         """Each envelope's outcome, in order; returns once all are sent or refused. One task
         per thread, each taking the next envelope until none is left (one task per envelope
         cost a sixth of the worker's CPU per message, bench/relay_cpu.py: 143 → 122 µs).
-        Once a new connection could not have a session (`Outcome.relay_down`: the relay
-        unreachable, or refusing the session), the envelopes not yet started get its outcome
-        without trying: a relay dropping every packet would hold each of them for the connect
-        timeout, 200 ÷ 4 threads × 60 s = 50 minutes a batch, while the worker does nothing
-        else (fan-outs, ends of access). Once `stop` is set (the worker told to stop), the
-        envelopes not yet started are `NOT_TRIED`: the worker gives them back untouched,
-        rather than being killed mid-batch and having the whole batch sent again."""
+        Once the relay is found down for all (`Outcome.relay_down`: a 5xx to the session, no
+        answer until a timeout), the envelopes not yet started get its outcome without
+        trying: a relay dropping every packet would hold each of them for the connect
+        timeout, 200 ÷ 4 threads × 60 s = 50 minutes a batch, and one silent after the data
+        for its 600 s, 8 hours, while the worker does nothing else (fan-outs, ends of
+        access). A thread whose new connection the relay turns away alone
+        (`Outcome.no_session`: « 421 too many connections », a reset) gives its envelope
+        back to the threads still sending and stops for this batch, as long as one is left:
+        the relay's connection limit caps the threads, instead of each refused connection
+        deferring the envelopes its thread takes (an attempt lost each, batch after batch).
+        Once `stop` is set (the worker told to stop), the envelopes not yet started are
+        `NOT_TRIED`: the worker gives them back untouched, rather than being killed
+        mid-batch and having the whole batch sent again."""
         outcomes: list[Outcome | None] = [None] * len(envelopes)
         numbers = iter(range(len(envelopes)))
+        given_back: list[int] = []
         taking = threading.Lock()
         down: list[Outcome] = []
+        threads = min(self.count, len(envelopes))
+        sending = threads               # the threads still taking envelopes
 
         def send_some() -> None:
+            nonlocal sending
             relay = self._relay()
             while True:
                 with taking:
-                    number = next(numbers, None)
+                    number = given_back.pop() if given_back else next(numbers, None)
                     unreachable = down[0] if down else None
-                if number is None:
-                    return
+                    if number is None:
+                        sending -= 1
+                        return
                 if stop is not None and stop.is_set():
                     outcomes[number] = NOT_TRIED
                     continue
@@ -74,12 +85,16 @@ class Senders:
                     continue
                 envelope = envelopes[number]
                 outcome = relay.send(envelope.sender, envelope.recipient, envelope.data)
-                if outcome.relay_down:
-                    with taking:
+                with taking:
+                    if outcome.relay_down:
                         down.append(outcome)
+                    elif outcome.no_session and sending > 1:
+                        given_back.append(number)
+                        sending -= 1
+                        return
                 outcomes[number] = outcome
 
-        tasks = [self.pool.submit(send_some) for _ in range(min(self.count, len(envelopes)))]
+        tasks = [self.pool.submit(send_some) for _ in range(threads)]
         for task in tasks:
             task.result()
         return outcomes

@@ -18,9 +18,13 @@ opened again for the same message: only a fresh connection that fails makes the 
 for a retry. A connection that fails once the message was written never does: the relay may
 have queued it, and sending it again at once would deliver it twice (`DataSent`).
 What only a 5xx to RCPT or to the data refuses for good is the message. A relay that refuses
-the session (its greeting, STARTTLS, AUTH, or 530/535/538 for want of authentication) would
-refuse every message alike until it or PREAU_SMARTHOST is mended: the messages wait, the
-operator reads why in the log, and the rest of the batch is not tried (`Outcome.relay_down`).
+the session with a 5xx (its greeting, STARTTLS, AUTH, or 530/535/538 for want of
+authentication) would refuse every message alike until it or PREAU_SMARTHOST is mended, and
+one that says nothing until the timeout (to the connection, or to a message's final dot)
+would hold every message as long: the messages wait, the operator reads why in the log, and
+the rest of the batch is not tried (`Outcome.relay_down`). A 4xx greeting (« 421 too many
+connections ») or a reset refuses one connection, not the relay: that message waits alone
+(`Outcome.no_session`), and the connections the relay did accept go on sending.
 To a relay announcing PIPELINING (Postfix does), MAIL, RCPT and DATA go in one write
 (`_submit`): one round trip before the message instead of three, which halved the worker's
 CPU per forwarded message (bench/relay_cpu.py, 10 KB to smtp-sink: 252 → 129 µs). Its paths
@@ -33,6 +37,7 @@ import functools
 import logging
 import re
 import smtplib
+import socket
 import ssl
 import time
 import uuid
@@ -66,7 +71,10 @@ class Outcome:
     error: str = ""             # the relay's answer, or why it could not be reached
     reached: bool = True        # False: the relay took no part in the message (unreachable,
                                 # refusing the session, or silent once it was written)
-    relay_down: bool = False    # no session could be had: the rest of the batch would fare alike
+    relay_down: bool = False    # a 5xx to the session, or no answer in time: the rest of the
+                                # batch would fare alike
+    no_session: bool = False    # this new connection had no session (a 4xx greeting, a
+                                # reset): another connection may have one
 
 
 def capture_folder(smarthost: str, instance_path: Path) -> Path | None:
@@ -273,6 +281,13 @@ class Relay:
             return Outcome(True), False
         except DataSent as error:
             self.close()
+            if _timed_out(error):
+                # 200 ÷ 4 threads × 600 s: 8 hours a batch if each message waited its turn
+                log.error("relay %s:%s said nothing in time after a message (%s): it and the "
+                          "rest of the batch wait for a retry", self.endpoint.host,
+                          self.endpoint.port, error)
+                return Outcome(False, False, f"le relais ne répond plus après un message : "
+                                             f"{error}", reached=False, relay_down=True), False
             log.warning("relay %s:%s: no answer once the message was written (%s): it waits "
                         "for a retry rather than going twice now", self.endpoint.host,
                         self.endpoint.port, error)
@@ -300,22 +315,34 @@ class Relay:
 
     def _no_session(self, error: Exception) -> Outcome:
         """The relay could not be reached, or refused the session: nothing in the message is
-        the cause, and every message would fare alike until the relay or PREAU_SMARTHOST is
-        mended, so it waits for a retry; a refusal is logged as an error for the operator."""
+        the cause, so it waits for a retry. The rest of the batch waits with it
+        (`relay_down`) only when every connection would fare alike: a 5xx refusal, a
+        certificate or a missing AUTH that only the relay's operator or PREAU_SMARTHOST can
+        mend (logged as an error), no answer until the timeout, or a name that does not
+        resolve. A 4xx (« 421 4.7.0 too many connections ») or a reset refuses this
+        connection only (`no_session`): a relay allowing fewer connections than
+        PREAU_SEND_THREADS had most of every batch deferred, each entry losing an attempt."""
         where = f"{self.endpoint.host}:{self.endpoint.port}"
         if isinstance(error, smtplib.SMTPResponseException):
             reason = f"{error.smtp_code} {_one_line(error.smtp_error)}"
-            told = log.error if error.smtp_code >= 500 else log.warning
-            told("relay %s refused the session (%s): the messages wait; check the relay and "
-                 "PREAU_SMARTHOST's user and password", where, reason)
-            return Outcome(False, False, reason, reached=False, relay_down=True)
-        if isinstance(error, smtplib.SMTPServerDisconnected | OSError):
+            if error.smtp_code >= 500:
+                log.error("relay %s refused the session (%s): the messages wait; check the "
+                          "relay and PREAU_SMARTHOST's user and password", where, reason)
+                return Outcome(False, False, reason, reached=False, relay_down=True)
+            log.warning("relay %s refused a connection (%s): its message waits", where,
+                        reason)
+            return Outcome(False, False, reason, reached=False, no_session=True)
+        reason = f"relais injoignable : {error}"
+        if _timed_out(error) or isinstance(error, socket.gaierror):
             log.warning("relay %s unreachable (%s): the messages wait", where, error)
-        else:       # no AUTH offered, for one
+            return Outcome(False, False, reason, reached=False, relay_down=True)
+        if isinstance(error, ssl.SSLCertVerificationError) \
+                or not isinstance(error, smtplib.SMTPServerDisconnected | OSError):
             log.error("relay %s refused the session (%s): the messages wait; check the relay "
-                      "and PREAU_SMARTHOST", where, error)
-        return Outcome(False, False, f"relais injoignable : {error}", reached=False,
-                       relay_down=True)
+                      "and PREAU_SMARTHOST", where, error)   # no AUTH offered, for one
+            return Outcome(False, False, reason, reached=False, relay_down=True)
+        log.warning("relay %s lost a connection (%s): its message waits", where, error)
+        return Outcome(False, False, reason, reached=False, no_session=True)
 
     def _connect(self) -> smtplib.SMTP:
         if self.connection is not None:
@@ -350,6 +377,16 @@ class Relay:
         except (smtplib.SMTPException, OSError):
             self.connection.close()
         self.connection = None
+
+
+def _timed_out(error: BaseException | None) -> bool:
+    """Whether the relay said nothing in time: smtplib reports a read that timed out as a
+    lost connection (`SMTPServerDisconnected`), the timeout only in its context."""
+    while error is not None:
+        if isinstance(error, TimeoutError):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def _one_line(text: bytes | str) -> str:

@@ -3,10 +3,14 @@ findings 1, 3 and 5): a relay refusing the session (a wrong password, AUTH requi
 greeting) refuses no message, so the forwards wait instead of failing for good with a
 « Non remis »; a connection lost once the message was written is not sent again at once (the
 relay may have it), and the final reply is waited for longer than the others; a relay that
-never answers holds a batch for one connect timeout, not one per message. Real aiosmtpd relays
-and sockets on loopback, the real worker and queue."""
+never answers holds a batch for one connect timeout, not one per message. Review of 984291d
+(findings 1 and 2): a relay turning one connection away (« 421 too many connections », a
+reset) holds back no other, and one silent after a message's data holds the batch for one
+final-dot timeout, not one per message. Real aiosmtpd relays and sockets on loopback, the real
+senders, worker and queue."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import ssl
@@ -16,7 +20,8 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from aiosmtpd.smtp import AuthResult
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult
 from sqlalchemy import delete, select
 
 from directory.clock import utcnow
@@ -278,3 +283,139 @@ def test_a_relay_that_never_answers_holds_a_batch_for_one_timeout_not_one_per_me
     assert took < 1.5, took             # one timeout (0.3 s), not twenty (6 s)
     db.session.execute(delete(OutboundEntry).where(OutboundEntry.address.in_(addresses)))
     db.session.commit()
+
+
+class TurningAway(Relaying):
+    """A relay turning connections away at the greeting: with `refusal` (a 421 line), or
+    hanging up without a word (b"", a reset). `turns_away(seen, open)` decides from how many
+    connections came before and how many are open; by default every connection while one is
+    open, as a relay allowing one connection per client (Postfix's
+    smtpd_client_connection_count_limit, the limits of hosted relays)."""
+
+    def __init__(self, refusal: bytes, turns_away=lambda seen, open_: open_ >= 1, **kwargs):
+        super().__init__(delay=0.02, **kwargs)      # the batch takes a while on one connection
+        self.refusal, self.turns_away = refusal, turns_away
+        self.seen = self.open = self.turned_away = 0
+        self.controller = _Admitting(self, hostname="127.0.0.1", port=free_port())
+
+    def __enter__(self) -> TurningAway:
+        super().__enter__()
+        waited = time.monotonic() + 5
+        while self.open and time.monotonic() < waited:     # the controller's own check
+            time.sleep(0.01)
+        with self.lock:
+            self.seen = self.turned_away = 0
+        return self
+
+
+class _AdmittingSMTP(SMTP):
+    async def _handle_client(self) -> None:
+        relay: TurningAway = self.event_handler
+        with relay.lock:
+            refused = relay.turns_away(relay.seen, relay.open)
+            relay.seen += 1
+            relay.turned_away += refused
+            relay.open += not refused
+        if refused:
+            if relay.refusal:
+                await self.push(relay.refusal.decode())
+                self.transport.close()
+            else:
+                self.transport.abort()
+            return
+        try:
+            await super()._handle_client()
+        finally:
+            with relay.lock:
+                relay.open -= 1
+
+
+class _Admitting(Controller):
+    def factory(self) -> SMTP:
+        return _AdmittingSMTP(self.handler, **self.SMTP_kwargs)
+
+
+@pytest.mark.parametrize("refusal", [b"421 4.7.0 Too many connections", b""],
+                         ids=["421", "reset"])
+def test_a_relay_busy_for_a_second_connection_still_gets_the_batch_on_the_first(refusal):
+    """Two threads, a relay taking one connection: the thread turned away gives its envelope
+    back and stops for the batch after one try, the other sends all ten on its connection:
+    nothing is deferred (984291d deferred the rest of the batch on both threads)."""
+    with TurningAway(refusal) as relay:
+        senders = Senders(2, lambda: Relay(relay.url, None, "mail.ent.test"))
+        try:
+            outcomes = senders.send([Envelope("", f"p{n}@example.com", BODY)
+                                     for n in range(10)])
+        finally:
+            senders.close()
+    assert [o.sent for o in outcomes] == [True] * 10, outcomes
+    assert sorted(relay.recipients()) == sorted(f"p{n}@example.com" for n in range(10))
+    assert len(relay.connections()) == 1
+    assert relay.turned_away == 1       # the second thread did try, once
+
+
+def test_a_connection_reset_defers_its_message_alone():
+    with TurningAway(b"", turns_away=lambda seen, open_: seen == 0) as relay:
+        senders = Senders(1, lambda: Relay(relay.url, None, "mail.ent.test"))
+        try:
+            outcomes = senders.send([Envelope("", f"p{n}@example.com", BODY)
+                                     for n in range(3)])
+        finally:
+            senders.close()
+    first, *others = outcomes
+    assert (first.sent, first.permanent, first.relay_down) == (False, False, False)
+    assert first.error.startswith("relais injoignable")
+    assert [o.sent for o in others] == [True, True]
+    assert relay.recipients() == ["p1@example.com", "p2@example.com"]
+
+
+class SilentAfterData(Relaying):
+    """Records each message, then never answers its final dot (an overloaded content filter,
+    a firewall dropping the connection silently)."""
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.received += [(r, session.peer[1]) for r in envelope.rcpt_tos]
+        await asyncio.sleep(3600)       # cancelled when the relay stops
+
+
+def test_a_relay_silent_after_the_data_holds_a_batch_for_one_timeout_not_one_per_message(
+        mail_app, monkeypatch):
+    monkeypatch.setattr(smarthost, "DATA_DONE_TIMEOUT", 0.3)
+    with SilentAfterData() as relay:
+        sending_through(mail_app, relay.url)
+        try:
+            addresses = _queue_forwards(20, f"silence{time.time_ns()}-")
+            started = utcnow()
+            began = time.monotonic()
+            assert worker.run_once(now=started) >= 20
+            took = time.monotonic() - began
+        finally:
+            back_to_the_sink(mail_app)
+    assert len(relay.recipients()) == 1         # the first message; the others untried
+    db.session.rollback()
+    entries = db.session.scalars(select(OutboundEntry).where(
+        OutboundEntry.address.in_(addresses))).all()
+    assert len(entries) == 20
+    assert {(e.state, e.attempts) for e in entries} == {(EntryState.PENDING, 1)}
+    assert all(e.next_attempt_at > started
+               and e.last_error.startswith("le relais ne répond plus après un message")
+               for e in entries)
+    assert took < 1.5, took             # one final-dot timeout (0.3 s), not 21 (6.3 s)
+    db.session.execute(delete(OutboundEntry).where(OutboundEntry.address.in_(addresses)))
+    db.session.commit()
+
+
+def test_a_connection_lost_after_the_data_does_not_hold_the_rest_of_the_batch():
+    with DroppingAfterData() as relay:
+        senders = Senders(1, lambda: Relay(relay.url, None, "mail.ent.test"))
+        try:
+            lost, *others = senders.send([Envelope("", r, BODY) for r in
+                                          ("coupure@example.com", "a@example.com",
+                                           "b@example.com")])
+        finally:
+            senders.close()
+    assert (lost.sent, lost.relay_down) == (False, False)
+    assert lost.error.startswith("pas de réponse du relais après le message")
+    assert [o.sent for o in others] == [True, True]
+    assert relay.recipients() == ["coupure@example.com", "a@example.com", "b@example.com"]
