@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import func, or_, select
 
 from directory.clock import utcnow
-from directory.db import db, write_lock
+from directory.db import db, lock_account
 from directory.models import Account
 
 from . import access, confirmations
@@ -49,10 +49,8 @@ def _one_comment_at_a_time(author_id: int) -> None:
     counted: counted side by side, comments sent at once each found none of the others and
     all passed the rule. Both counts are the author's, so the author's row is locked (FOR NO
     KEY UPDATE on PostgreSQL, which holds back no one else's comment); on SQLite the
-    writer's lock keeps them apart."""
-    write_lock()
-    db.session.execute(select(Account.id).where(Account.id == author_id)
-                       .with_for_update(key_share=True))
+    writer's lock keeps them apart (`lock_account`)."""
+    lock_account(author_id)
 
 
 def add(event: Event, author: Account, text: str) -> Comment:

@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from typing import TypeVar
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Enum, MetaData, event, text
+from sqlalchemy import Enum, MetaData, column, event, select, table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase
@@ -28,6 +28,7 @@ SQLITE_BUSY, SQLITE_LOCKED = 5, 6
 PG_DEADLOCK = "40P01"
 PING_AFTER_IDLE = 5.0   # seconds: a connection unused that long is pinged before use
 _IMMEDIATE: ContextVar[bool] = ContextVar("preau_sqlite_immediate", default=False)
+_ACCOUNT = table("account", column("id"))     # directory.models.Account imports this module
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING = {
@@ -141,6 +142,19 @@ def write_lock() -> None:
     if dialect_name() == "sqlite":
         db.session.flush()
         db.session.connection().exec_driver_sql("UPDATE account SET id = id WHERE 0")
+
+
+def lock_account(account_id: int) -> None:
+    """Until the transaction ends, hold back the other callers that lock this account's row:
+    work that counts or changes what is the account's alone (its pending uploads, its
+    signatures) then runs one caller after the other. On SQLite the writer's lock does it
+    (`write_lock`, so call this before the transaction's first read). On PostgreSQL the row
+    is locked FOR NO KEY UPDATE, not FOR UPDATE: the FOR KEY SHARE that every INSERT of a
+    row pointing at the account takes (a message delivered to her, a forward queued for
+    her) does not wait for it, so a teacher's upload being written holds back no mail."""
+    write_lock()
+    db.session.execute(select(_ACCOUNT.c.id).where(_ACCOUNT.c.id == account_id)
+                       .with_for_update(key_share=True))
 
 
 def write_transaction(work: Callable[[], T]) -> T:

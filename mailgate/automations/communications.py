@@ -32,7 +32,7 @@ from sqlalchemy.orm import load_only
 from directory import rubrics
 from directory.audience import Audience, TriggerKind
 from directory.clock import utcnow
-from directory.db import db, write_lock
+from directory.db import db, lock_account
 from directory.enums import Profile, Role
 from directory.errors import PreauError
 from directory.models import Account, AccountSchool, Group, GroupMember, School
@@ -536,8 +536,7 @@ def make_default(signature: Signature) -> None:
 def _lock_signatures(account: Account) -> None:
     """Changes to one account's signatures take turns (its row locked until the commit):
     two requests at once would each add the same one, or each leave one as the default."""
-    write_lock()                    # SQLite; PostgreSQL locks the row
-    db.session.execute(select(Account.id).where(Account.id == account.id).with_for_update())
+    lock_account(account.id)
 
 
 def delete_signature(signature: Signature) -> None:

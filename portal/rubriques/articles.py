@@ -29,7 +29,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 
 from agenda import comments
 from directory.clock import utcnow
-from directory.db import db, write_transaction
+from directory.db import db, lock_account, write_transaction
 from directory.errors import InvalidInput, NotFound
 from directory.models import Account
 from directory.rubric_models import Rubric
@@ -157,15 +157,15 @@ def add_file(uploader: Account, filename: str, content_type: str, data: bytes,
              max_bytes: int) -> ArticleFile:
     """An image or file for an article being written; the caller commits. The uploader's own
     orphans are purged first, then the file is refused if it would take their pending
-    uploads past PENDING_FILES_MAX or PENDING_BYTES_MAX. Their account's row is locked
-    before counting, so that uploads sent at once cannot pass the bound together (SQLite's
-    writers take turns from the purge on)."""
+    uploads past PENDING_FILES_MAX or PENDING_BYTES_MAX. Their account is locked before
+    counting (`lock_account`), so that uploads sent at once cannot pass the bound together;
+    mail delivered to them meanwhile does not wait."""
     if not data:
         raise InvalidInput(gettext("Le fichier est vide."))
     if len(data) > max_bytes:
         raise InvalidInput(gettext("Le fichier dépasse la taille maximale de %(size)d Mo.",
                                    size=max_bytes // 2**20))
-    db.session.execute(select(Account.id).where(Account.id == uploader.id).with_for_update())
+    lock_account(uploader.id)
     db.session.execute(delete(ArticleFile).where(
         ArticleFile.uploader_id == uploader.id, _orphan_condition()),
         execution_options={"synchronize_session": False})
