@@ -10,7 +10,9 @@ recipient through the rights engine), and the next run, the first one after *now
 occurrences missed while every worker was down are run once, not one by one. A
 communication whose author is suspended or deleted is not due (`author_sends`): every
 recipient would be refused, at every occurrence; it waits for a manager to take it over by
-editing it (communications.update).
+editing it (communications.update), or for its author to be reinstated. A recurring one lets
+its occurrences go meanwhile (`passed_over`): back, it does not catch up on the weeks it
+missed with stale reminders.
 
 An occurrence of a recurring communication that finds nobody in its window keeps its run
 (which still guards the occurrence) but stores no message: a daily rule would otherwise put
@@ -27,7 +29,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 import sqlalchemy as sa
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import aliased
 
@@ -58,18 +60,31 @@ def author_sends() -> sa.ColumnElement[bool]:
     return exists().where(author.id == Communication.author_id, author.suspended.is_(False))
 
 
-def due(now: datetime):
+def _at(now, author) -> sa.Select:
     return (select(Communication)
             .where(Communication.next_run_at.isnot(None), Communication.next_run_at <= now,
-                   Communication.active.is_(True), Communication.draft.is_(False),
-                   author_sends())
+                   Communication.active.is_(True), Communication.draft.is_(False), author)
             .order_by(Communication.next_run_at, Communication.id))
+
+
+def due(now: datetime):
+    return _at(now, author_sends())
+
+
+def passed_over(now: datetime):
+    """Recurring communications whose occurrence came while their author could not send:
+    the occurrence is let go (`_let_go`), so that what happened meanwhile does not trigger
+    them once the author is back — as a takeover starts them afresh (communications.update).
+    A one-time message waits (its author back, or taken over, it is sent)."""
+    return _at(now, and_(~author_sends(), Communication.repeat != Repeat.ONCE))
 
 
 @lru_cache(maxsize=1)
 def _any_due():
-    """Whether anything is due (`v_now`), built once: the worker asks at every round."""
-    return select(exists(due(bindparam("v_now", type_=Communication.next_run_at.type))))
+    """Whether anything is due or passed over (`v_now`), built once: the worker asks at every
+    round."""
+    now = bindparam("v_now", type_=Communication.next_run_at.type)
+    return select(exists(_at(now, or_(author_sends(), Communication.repeat != Repeat.ONCE))))
 
 
 def run_due(now: datetime | None = None) -> int:
@@ -94,8 +109,18 @@ def run_due(now: datetime | None = None) -> int:
         except Exception:
             log.exception("communication %s could not run", communication.id)
             _failed(communication, now)
+    for communication in db.session.scalars(
+            passed_over(now).limit(CLAIM).with_for_update(skip_locked=True)):
+        _let_go(communication, now)
     db.session.commit()
     return ran
+
+
+def _let_go(communication: Communication, now: datetime) -> None:
+    """An occurrence its author could not send (suspended): nothing sent, and its window
+    starts again now."""
+    communication.next_run_at = next_occurrence(communication, now)
+    communication.window_start = now
 
 
 def _failed(communication: Communication, now: datetime) -> None:

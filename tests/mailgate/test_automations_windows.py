@@ -133,3 +133,33 @@ def test_a_second_trial_within_seconds_is_the_first_one():
     assert second.id == first.id and later.id != first.id
     assert db.session.scalar(select(func.count()).where(
         CommunicationRun.communication_id == reminder.id, CommunicationRun.trial)) == 2
+
+
+def test_a_rule_whose_author_is_reinstated_does_not_catch_up_on_her_suspension():
+    """While its author is suspended, a recurring rule lets its occurrences go (nothing
+    sent, its window starting again): reinstated, she does not send the reminders whose
+    moment fell meanwhile, stale by then."""
+    leaving = person(START - 100 * DAY)
+    notice = automated(space(leaving), trigger=TriggerKind.ACCESS_ENDS, days="15",
+                       kind=Kind.ACCESS_ENDING)
+    run_at(START.replace(hour=7) + DAY)
+    paul = account("paul.durand")
+    db.session.execute(update(Account).where(Account.id == paul.id).values(suspended=True))
+    db.session.commit()
+    try:
+        every_morning(30)
+        with travel_to(START + 30 * DAY + DAY / 2):
+            db.session.execute(update(Account).where(Account.id == leaving.id)
+                               .values(access_ends_at=START + 33 * DAY))
+            db.session.execute(update(Account).where(Account.id == paul.id)
+                               .values(suspended=False))
+            db.session.commit()
+        for n in range(31, 34):
+            run_at(START.replace(hour=7) + n * DAY)
+    finally:
+        db.session.execute(update(Account).where(Account.id == paul.id)
+                           .values(suspended=False))
+        db.session.commit()
+
+    assert recipients_by_day(notice) == {}, \
+        "its 15-day moment fell while the author was suspended: it is stale"
