@@ -13,12 +13,18 @@ FIXTURE_STATEMENTS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 
 
 @contextmanager
-def counting(app):
-    """Collects the text of every statement run on the app's engine inside the block."""
-    statements: list[str] = []
+def counting(app, *, with_values: bool = False):
+    """Collects the text of every statement run on the app's engine inside the block; with
+    `with_values`, (text, its parameter values) pairs."""
+    statements: list = []
 
-    def record(_conn, _cursor, statement, *_args):
-        if not statement.startswith(FIXTURE_STATEMENTS):
+    def record(_conn, _cursor, statement, parameters, *_args):
+        if statement.startswith(FIXTURE_STATEMENTS):
+            return
+        if with_values:
+            values = parameters.values() if isinstance(parameters, dict) else parameters
+            statements.append((statement, list(values or ())))
+        else:
             statements.append(statement)
 
     with app.app_context():

@@ -16,7 +16,7 @@ from directory.enums import Profile
 from directory.models import Account, AccountSchool, GroupMember
 from mailgate.automations import communications, scheduler
 from mailgate.automations.communications import Draft
-from mailgate.automations.models import CommunicationRun, Kind
+from mailgate.automations.models import Communication, CommunicationRun, Kind
 from mailgate.models import FolderKind, MailboxItem, MailFolder
 
 from .conftest import account
@@ -64,7 +64,10 @@ def test_an_occurrence_with_nobody_in_its_window_stores_nothing_and_is_not_liste
     assert all(sent.job.total == 1 for sent in listed)
 
 
-def test_a_rule_taken_over_from_a_suspended_author_starts_from_the_takeover():
+def fifteen_day_notice_across_a_suspension(meanwhile) -> Communication:
+    """An access-ending notice (15 days) of Paul's, Paul suspended for 30 days, during which
+    an account's 15-day moment falls (its end set on day 30, three days ahead); on day 30
+    `meanwhile(paul, notice)` runs, then three mornings. Returns the notice."""
     leaving = person(START - 100 * DAY)
     notice = automated(space(leaving), trigger=TriggerKind.ACCESS_ENDS, days="15",
                        kind=Kind.ACCESS_ENDING)
@@ -77,16 +80,7 @@ def test_a_rule_taken_over_from_a_suspended_author_starts_from_the_takeover():
         with travel_to(START + 30 * DAY + DAY / 2):
             db.session.execute(update(Account).where(Account.id == leaving.id)
                                .values(access_ends_at=START + 33 * DAY))
-            editor = db.session.scalar(
-                select(Account).join(AccountSchool, AccountSchool.account_id == Account.id)
-                .where(AccountSchool.school_id == paul.schools[0].id,
-                       Account.profile == Profile.STAFF, Account.suspended.is_(False),
-                       Account.is_admin.is_(False), Account.id != paul.id)
-                .order_by(Account.id).limit(1))
-            communications.update(editor, notice, Draft(
-                name=notice.name, subject=notice.subject, body=notice.body, kind=notice.kind,
-                repeat=notice.repeat, trigger=notice.trigger, days=notice.days,
-                audience=notice.chosen, audience_label=notice.audience_label))
+            meanwhile(paul, notice)
             db.session.commit()
         for n in range(31, 34):
             run_at(START.replace(hour=7) + n * DAY)
@@ -94,7 +88,23 @@ def test_a_rule_taken_over_from_a_suspended_author_starts_from_the_takeover():
         db.session.execute(update(Account).where(Account.id == paul.id)
                            .values(suspended=False))
         db.session.commit()
+    return notice
 
+
+def test_a_rule_taken_over_from_a_suspended_author_starts_from_the_takeover():
+    def take_over(paul, notice):
+        editor = db.session.scalar(
+            select(Account).join(AccountSchool, AccountSchool.account_id == Account.id)
+            .where(AccountSchool.school_id == paul.schools[0].id,
+                   Account.profile == Profile.STAFF, Account.suspended.is_(False),
+                   Account.is_admin.is_(False), Account.id != paul.id)
+            .order_by(Account.id).limit(1))
+        communications.update(editor, notice, Draft(
+            name=notice.name, subject=notice.subject, body=notice.body, kind=notice.kind,
+            repeat=notice.repeat, trigger=notice.trigger, days=notice.days,
+            audience=notice.chosen, audience_label=notice.audience_label))
+
+    notice = fifteen_day_notice_across_a_suspension(take_over)
     assert recipients_by_day(notice) == {}, \
         "its 15-day moment fell while the author was suspended: it is stale"
 
@@ -139,27 +149,10 @@ def test_a_rule_whose_author_is_reinstated_does_not_catch_up_on_her_suspension()
     """While its author is suspended, a recurring rule lets its occurrences go (nothing
     sent, its window starting again): reinstated, she does not send the reminders whose
     moment fell meanwhile, stale by then."""
-    leaving = person(START - 100 * DAY)
-    notice = automated(space(leaving), trigger=TriggerKind.ACCESS_ENDS, days="15",
-                       kind=Kind.ACCESS_ENDING)
-    run_at(START.replace(hour=7) + DAY)
-    paul = account("paul.durand")
-    db.session.execute(update(Account).where(Account.id == paul.id).values(suspended=True))
-    db.session.commit()
-    try:
-        every_morning(30)
-        with travel_to(START + 30 * DAY + DAY / 2):
-            db.session.execute(update(Account).where(Account.id == leaving.id)
-                               .values(access_ends_at=START + 33 * DAY))
-            db.session.execute(update(Account).where(Account.id == paul.id)
-                               .values(suspended=False))
-            db.session.commit()
-        for n in range(31, 34):
-            run_at(START.replace(hour=7) + n * DAY)
-    finally:
+    def reinstate(paul, _notice):
         db.session.execute(update(Account).where(Account.id == paul.id)
                            .values(suspended=False))
-        db.session.commit()
 
+    notice = fifteen_day_notice_across_a_suspension(reinstate)
     assert recipients_by_day(notice) == {}, \
         "its 15-day moment fell while the author was suspended: it is stale"

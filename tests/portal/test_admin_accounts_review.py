@@ -5,10 +5,9 @@ page as from « Imprimer une fiche »."""
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from math import ceil
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from directory import account_admin
@@ -16,7 +15,7 @@ from directory.db import db
 from directory.models import Account
 from mailgate.models import OutboundEntry
 from tests.conftest import csrf_token
-from tests.query_count import FIXTURE_STATEMENTS
+from tests.query_count import counting
 
 from .annuaire_helpers import Element, html, messages
 
@@ -24,24 +23,10 @@ ACCOUNTS = "/administration/comptes/"
 NO_SUCH_PAGE = "Cette page n'existe pas : les résultats tiennent sur {} page(s)."
 
 
-@contextmanager
 def statements_of(app):
     """(SQL text, parameter values) of every statement run on the app's engine inside the
     block."""
-    found: list[tuple[str, list]] = []
-
-    def record(_conn, _cursor, statement, parameters, *_args):
-        if not statement.startswith(FIXTURE_STATEMENTS):
-            values = parameters.values() if isinstance(parameters, dict) else parameters
-            found.append((statement, list(values or ())))
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield found
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    return counting(app, with_values=True)
 
 
 def offsets(statements: list[tuple[str, list]]) -> set[int]:
