@@ -124,6 +124,8 @@ def test_an_untouched_name_is_not_refused(admin, app):
 def inside_domain(app, monkeypatch):
     """A mail domain the e-mail field accepts (`ent.test` is a reserved name it refuses)."""
     monkeypatch.setitem(app.config["PREAU"], "MAIL_DOMAIN", INSIDE_DOMAIN)
+    # the gateway's settings, cached from the configuration: read again, restored after
+    monkeypatch.setitem(app.extensions, "mailgate.settings", None)
 
 
 @pytest.mark.parametrize("address", ["x@ent.example.fr", "Claire.Bernard@ENT.Example.fr"])

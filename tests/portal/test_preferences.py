@@ -230,6 +230,8 @@ def test_bad_address_is_refused_with_a_message_and_nothing_written(app, parent, 
 def test_an_address_inside_preau_is_refused_to_avoid_a_loop(app, parent, address,
                                                             monkeypatch):
     monkeypatch.setitem(app.config["PREAU"], "MAIL_DOMAIN", "ent.example.fr")
+    # the gateway's settings, cached from the configuration: read again, restored after
+    monkeypatch.setitem(app.extensions, "mailgate.settings", None)
     response = request_address(parent, address)
     assert response.status_code == 400
     assert ("L'adresse de redirection doit être extérieure à Préau (pas une adresse "
