@@ -47,6 +47,13 @@ _UNREADABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 _END = b"\r\n.\r\n"
 _DATA_PIECE = 64 * 1024
 
+# Seconds a session may stay silent: between commands (aiosmtpd's timer, reset at each
+# command), and within DATA between two pieces of the content (`PreauSMTP._content`), so that
+# a slow but steady upload of a whole message is not cut.
+SESSION_TIMEOUT = 300
+# The name in the greeting: ASCII, as every reply before the client asks for SMTPUTF8.
+IDENT = "Preau"
+
 
 class PreauSMTP(SMTP):
     """aiosmtpd with our wording for the replies it writes itself, and a quicker path for
@@ -165,6 +172,11 @@ class PreauSMTP(SMTP):
                     except asyncio.LimitOverrunError as error:
                         piece = await reader.read(error.consumed)
                         done = False
+                # Each piece read restarts the timer: the timeout is a silence, not a budget
+                # for the whole DATA (a 20 MB message then needs no minimum speed beyond
+                # 64 KiB per timeout). The last piece's restart leaves the DATA hook (the
+                # sender check, the commit) a whole timeout too.
+                self._reset_timeout()
                 size += len(piece)
                 tail = (tail + piece[-4:])[-4:]
                 if kept is not None:
@@ -291,8 +303,8 @@ class Gateway:
         return PreauSMTP(self.handler, settings=self.settings,
                          data_size_limit=self.settings.max_message_bytes,
                          enable_SMTPUTF8=True, decode_data=False,
-                         hostname=self.settings.hostname, ident="Préau",
-                         tls_context=self.tls, timeout=300, loop=loop)
+                         hostname=self.settings.hostname, ident=IDENT,
+                         tls_context=self.tls, timeout=SESSION_TIMEOUT, loop=loop)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()

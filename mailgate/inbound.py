@@ -2,7 +2,8 @@
 
 MAIL FROM identifies the author (mailgate/identity.py), whose claim is checked at DATA
 (mailgate/sender_auth.py: SPF, DKIM, DMARC); each RCPT TO is judged at once by
-`routing.check` so the client gets a reply per recipient; DATA stores the message through
+`routing.check` so the client gets a reply per recipient (naming no member to a client not yet
+shown to speak for the author: `Inbound._proven`); DATA stores the message through
 `routing.deliver_many`, run by the committer thread (this process's, or the shared writer's:
 mailgate/shared_writer.py) for all the messages waiting together, and
 250 is sent only once that commit has returned. Only the header is read before that: the
@@ -25,7 +26,7 @@ from directory.wording import Reason
 from . import bounces, headers, identity, local_handlers, mime, replies, reports, routing
 from .cache import IDENTITY_TTL, InFlight, TimedCache
 from .models import SenderCheck
-from .sender_auth import Action, Check, SenderAuthenticator
+from .sender_auth import Action, Check, SenderAuthenticator, trusted_peer
 from .settings import MB, Settings
 from .shared_writer import SharedWriter
 from .writer import OwnWriter
@@ -75,8 +76,11 @@ class Transaction:
     bounce_ids: list = field(default_factory=list)
     handled: list = field(default_factory=list)     # (LocalHandler, object) pairs
     handled_tags: set = field(default_factory=set)  # their (prefix, tag): each handled once
-    too_many: Reason | None = None     # the recipient limit was passed: why
+    too_many: Reason | None = None     # the recipient limit was passed: why (kept till DATA)
     commands: int = 0                  # RCPT commands so far, accepted or not
+    # Whether the client showed it speaks for the author (`Inbound._proven`); None: not
+    # asked yet.
+    proven: bool | None = None
 
     def recipients(self) -> int:
         """How many distinct recipients were accepted: a repeat adds none."""
@@ -125,7 +129,7 @@ class Inbound:
             return self._reply(envelope, replies.TOO_MANY_COMMANDS.format(
                 limit=MAX_RCPT_COMMANDS))
         before = transaction.recipients()
-        reply = await self._judge(transaction, address)
+        reply = await self._judge(session, envelope, address)
         if reply is None:
             if transaction.recipients() > before:       # a repeat is not listed again
                 envelope.rcpt_tos.append(address)
@@ -133,8 +137,9 @@ class Inbound:
             reply = replies.RECIPIENT_OK
         return self._reply(envelope, reply)
 
-    async def _judge(self, transaction: Transaction, address: str) -> str | None:
+    async def _judge(self, session, envelope, address: str) -> str | None:
         """None when accepted, else the refusal."""
+        transaction: Transaction = envelope.preau
         if bounces.is_bounce_address(address, self.settings.domain):
             bounce_id = bounces.entry_id_of(address, self.settings)
             if bounce_id is not None and bounce_id in transaction.bounce_ids:
@@ -168,12 +173,18 @@ class Inbound:
                 ("check", *key, transaction.declared_size),
                 lambda: self.reads.run(self._check, transaction.author, address,
                                        transaction.declared_size))
-        if not decision.result.accepted:
-            return replies.refusal(decision.result.refusal, decision.result.reason)
-        transaction.too_many = routing.over_limit(
+        refused = decision.result
+        if not refused.accepted:
+            proven = refused.refusal not in replies.NAMING \
+                or await self._proven(session, envelope)
+            return replies.recipient_refusal(refused.refusal, refused.why, address,
+                                             proven=proven)
+        # All or nothing: once past the limit, no later RCPT (a repeat) brings it back under.
+        transaction.too_many = transaction.too_many or routing.over_limit(
             {d.result.account_id for d in transaction.decisions} | {decision.result.account_id})
         if transaction.too_many:
-            return replies.refusal(routing.Refusal.TOO_MANY, transaction.too_many)
+            return replies.recipient_refusal(routing.Refusal.TOO_MANY, transaction.too_many,
+                                             address, proven=True)
         self.accepted.put(key, decision)
         # The same account named twice is one recipient, delivered once.
         if any(d.result.account_id == decision.result.account_id
@@ -181,6 +192,20 @@ class Inbound:
             return None
         transaction.decisions.append(decision)
         return None
+
+    async def _proven(self, session, envelope) -> bool:
+        """Whether this transaction's client has shown it speaks for the author before DATA:
+        a trusted network, or SPF passes for the envelope sender (asked once per transaction,
+        and only when a refusal would say more than the address typed; DKIM needs the
+        message, checked at DATA). Until then an outsider who merely claims a member's
+        redirect address learns no member's name or state at RCPT (`replies.NAMING`).
+        Under PREAU_SENDER_AUTH=off nothing but a trusted network shows it."""
+        transaction: Transaction = envelope.preau
+        if transaction.proven is None:
+            transaction.proven = trusted_peer(session.peer, self.settings) or (
+                self.senders is not None and await self.senders.spf_passes(
+                    session.peer, session.host_name or "", envelope.mail_from))
+        return transaction.proven
 
     async def _author(self, address: str):
         key = address.strip("<> ").lower()
@@ -213,6 +238,7 @@ class Inbound:
             refusal = self._unauthenticated(check, envelope.mail_from)
             if refusal:
                 return self._reply(envelope, refusal)
+            transaction.proven = check.verdict in (SenderCheck.TRUSTED, SenderCheck.PASS)
         try:
             parsed = mime.headers_only(raw)     # the parts are read by mailgate/indexer.py
         except mime.UnreadableMessage:
@@ -235,11 +261,23 @@ class Inbound:
             sender_check=check.verdict if check else None))
         if result.accepted:
             if reason:      # the others got it: the 250 cannot tell the author, a report does
-                await self.writer.run(reports.not_taken, transaction.author,
-                                      parsed.get("subject"), reason)
+                await self._report_not_taken(transaction, parsed, reason)
             return self._reply(envelope, f"{replies.STORED} ({result.message_id})")
         first = result.refused[0]
-        return self._reply(envelope, replies.refusal(first.refusal, first.reason))
+        proven = first.refusal not in replies.NAMING or await self._proven(session, envelope)
+        return self._reply(envelope, replies.recipient_refusal(
+            first.refusal, first.why, str(first.given), proven=proven, at_data=True))
+
+    async def _report_not_taken(self, transaction: Transaction, parsed, reason: str) -> None:
+        """The report of a refused local part, once the message is committed: its failure
+        is logged, never answered 451 (the client would send the message again, and every
+        recipient would get it twice)."""
+        try:
+            await self.writer.run(reports.not_taken, transaction.author,
+                                  parsed.get("subject"), reason)
+        except Exception:
+            log.exception("report to the author of a message already delivered (%s) failed",
+                          reason)
 
     def _unauthenticated(self, check: Check, sender: str) -> str | None:
         action = check.action(self.settings.sender_auth)

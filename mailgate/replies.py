@@ -20,6 +20,18 @@ REFUSALS = {
     Refusal.TOO_MANY: "552 5.5.3",
     Refusal.TOO_LARGE: "552 5.3.4",
 }
+# At RCPT the over-limit refusal is 550, not 552: RFC 5321 §4.5.3.1.10 lets a client read a
+# 552 to RCPT as a 452 and send the recipients past the limit later in another transaction
+# (the limit is all or nothing: the message goes to none of them). Same words.
+RCPT_REFUSALS = {**REFUSALS, Refusal.TOO_MANY: "550 5.5.3"}
+# Refusals of an account that exists: their reasons name the member and tell their state
+# (suspended, no e-mail, a pupil's full mailbox, whom the author may write to). A client that
+# has not shown it speaks for the author (mailgate/inbound.py `Inbound._proven`) is told only
+# the address it typed, with one code for all but the full mailbox (temporary: 452 kept).
+NAMING = frozenset({Refusal.SUSPENDED, Refusal.NOT_ALLOWED, Refusal.NO_REDIRECT,
+                    Refusal.MAILBOX_FULL})
+RECIPIENT_REFUSED = "550 5.7.1 {address} ne peut pas recevoir ce message"
+RECIPIENT_FULL = "452 4.2.2 La boîte aux lettres de {address} est pleine"
 
 SENDER_OK = "250 2.1.0 Expéditeur accepté"
 RECIPIENT_OK = "250 2.1.5 Destinataire accepté"
@@ -59,6 +71,19 @@ HANDLER_REFUSED = "550 5.7.1 {reason}"
 def refusal(code: Refusal, reason: str | Reason | None) -> str:
     """The reply for a refusal and its reason, in French (directory/wording.py)."""
     return f"{REFUSALS[code]} {one_line(str(reason or ''))}".rstrip()
+
+
+def recipient_refusal(code: Refusal, reason: str | Reason | None, address: str, *,
+                      proven: bool, at_data: bool = False) -> str:
+    """The reply refusing the recipient `address` (as the client typed it) at RCPT, or at
+    DATA; `proven`: the client is known to speak for the author (trusted network, SPF, DKIM),
+    who may read why. Otherwise an account's refusal names only `address`."""
+    if not proven and code in NAMING:
+        words = RECIPIENT_FULL if code == Refusal.MAILBOX_FULL else RECIPIENT_REFUSED
+        return words.format(address=one_line(address.strip("<> ")))
+    if at_data:
+        return refusal(code, reason)
+    return f"{RCPT_REFUSALS[code]} {one_line(str(reason or ''))}".rstrip()
 
 
 def for_client(reply: str, smtputf8: bool) -> str:

@@ -119,6 +119,17 @@ class SenderAuthenticator:
         return await asyncio.get_running_loop().run_in_executor(
             self.executor, self.check_now, peer, helo, sender, raw)
 
+    async def spf_passes(self, peer: str, helo: str, sender: str) -> bool:
+        """Before DATA (there is no message yet for DKIM): whether SPF passes for the client
+        and the envelope sender. Its DNS answers are remembered (mailgate/resolver.py): the
+        check at DATA asks for them again without a lookup."""
+        address = client_address(peer)
+        if address is None:
+            return False
+        sender = sender.strip().strip("<>")
+        return await asyncio.get_running_loop().run_in_executor(
+            self.executor, self._spf, str(address), sender, helo) == "pass"
+
     def stop(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
@@ -258,6 +269,12 @@ def client_address(peer) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None
         return None
     mapped = getattr(address, "ipv4_mapped", None)
     return mapped or address
+
+
+def trusted_peer(peer, settings: Settings) -> bool:
+    """Whether the client at `peer` (aiosmtpd's session.peer) is in a trusted network."""
+    address = client_address(peer)
+    return address is not None and trusted(address, settings)
 
 
 def trusted(address, settings: Settings) -> bool:

@@ -1,22 +1,28 @@
-"""Findings of the review of the mail path (1, 3, 6, 7, 8), each through a real SMTP
-conversation on loopback."""
+"""Findings of the reviews of the mail path (1, 3, 6, 7, 8; then R4: 1, 5, 6, 7, 9), each
+through a real SMTP conversation on loopback."""
 from __future__ import annotations
 
 import base64
+import socket
+import time
 import uuid
 from email import message_from_bytes, policy
 
+import pytest
 from sqlalchemy import select
 
 from directory.db import db
 from directory.enums import Profile
-from mailgate import bounces, inbound, store, worker
+from directory.models import Account
+from mailgate import bounces, inbound, local_handlers, reports, store, worker
 from mailgate.models import EntryKind, FolderKind, OutboundEntry
 from mailgate.settings import current
 
 from .conftest import account, address_of, new_account
 from .helpers import inbox, mail, raw, stored_with_id
 from .test_bounces import failure_notice, forwarded_entry
+from .test_sender_auth import gateway_in, outside, outsider, parent_at  # noqa: F401 (fixtures)
+from .test_smtp_session import Serving
 
 JOSEPH = "joseph@example.org"
 ZOE = "zoe.le-gall@ent.test"
@@ -200,3 +206,157 @@ def test_the_reply_to_a_suspended_members_address_does_not_name_the_member(smtp)
     assert text(reply) == "5.7.1 Ce compte est suspendu : il ne peut pas envoyer de message"
     for part in (suspended.first_name, suspended.last_name):
         assert part not in text(reply)
+
+
+# === Review R4 of the SMTP gateway (items 1, 5, 6, 7, 9) ====================================
+
+# --- R4.1 an outsider who merely claims a member's address learns no name at RCPT -----------
+
+def refused_accounts() -> dict[str, Account]:
+    """One account per refusal that names its member: suspended, no redirect address (a
+    teacher), not allowed (a pupil of no class of Zoé's), full mailbox (a pupil)."""
+    full = new_account(Profile.STUDENT, group_of="zoe.le-gall")
+    store.system_folders([full.id], FolderKind.INBOX)
+    store.reserve([full.id], current().quota_bytes, None)
+    db.session.commit()
+    return {"suspended": new_account(Profile.STUDENT, group_of="zoe.le-gall", suspended=True),
+            "no_redirect": new_account(Profile.TEACHER, group_of="zoe.le-gall"),
+            "not_allowed": new_account(Profile.STUDENT),
+            "full": full}
+
+
+def test_an_unauthenticated_sender_learns_no_name_at_rcpt(outside):  # noqa: F811
+    """From 127.0.0.2, claiming a parent's address at a domain whose SPF says -all: the
+    refusals name only the address typed, one 550 5.7.1 for every state but the full
+    mailbox's 452."""
+    sender = parent_at("spf-fail.example")
+    people = refused_accounts()
+    assert outside.mail(sender)[0] == 250
+    answers = {}
+    for state, person in people.items():
+        code, reply = outside.rcpt(address_of(person))
+        answers[state] = (code, text(reply))
+        assert person.last_name not in text(reply) and person.full_name not in text(reply)
+    for state in ("suspended", "no_redirect", "not_allowed"):
+        assert answers[state] == (550, f"5.7.1 {address_of(people[state])} ne peut pas "
+                                        "recevoir ce message"), state
+    assert answers["full"] == (452, f"4.2.2 La boite aux lettres de "
+                                    f"{address_of(people['full'])} est pleine")
+
+
+def test_a_sender_proven_by_spf_before_data_still_reads_why(outside):  # noqa: F811
+    sender = parent_at("spf-pass.example")
+    suspended = new_account(Profile.STUDENT, group_of="zoe.le-gall", suspended=True)
+    assert outside.mail(sender)[0] == 250
+    code, reply = outside.rcpt(address_of(suspended))
+    assert (code, text(reply)) == (550, f"5.2.1 Le compte de {suspended.full_name} est suspendu")
+
+
+def test_the_spec_refusal_of_an_unknown_sender_still_comes_at_mail(outside):  # noqa: F811
+    code, reply = outside.mail("personne@spf-fail.example")
+    assert code == 550 and text(reply).startswith(
+        "5.7.1 personne@spf-fail.example n'est pas l'adresse de redirection d'un membre")
+
+
+def test_a_refusal_at_data_names_no_one_for_a_sender_delivered_unverified(gateway_in):  # noqa: F811
+    """PREAU_SENDER_AUTH=mark delivers an unauthenticated sender's mail: a mailbox that
+    filled between RCPT and DATA is refused without the pupil's name."""
+    client = outsider(gateway_in("mark").port)
+    try:
+        sender = parent_at("spf-softfail.example")
+        pupil = new_account(Profile.STUDENT, group_of="zoe.le-gall")
+        assert client.mail(sender)[0] == 250
+        assert client.rcpt(address_of(pupil))[0] == 250
+        store.system_folders([pupil.id], FolderKind.INBOX)
+        store.reserve([pupil.id], current().quota_bytes - 10, None)
+        db.session.commit()
+        code, reply = client.data(raw(mail(sender, address_of(pupil), "Plein")))
+        assert (code, text(reply)) == (
+            452, f"4.2.2 La boite aux lettres de {address_of(pupil)} est pleine")
+        assert inbox(pupil) == []
+    finally:
+        client.close()
+
+
+# --- R4.5 the 50-recipient limit is all or nothing, and permanent at RCPT ---------------------
+
+def test_a_repeat_after_the_51st_does_not_lift_the_limit_and_the_refusal_is_permanent(smtp):
+    pupils = [new_account(Profile.STUDENT, group_of="zoe.le-gall") for _ in range(51)]
+    message = mail(JOSEPH, ZOE, "Cinquante et un, puis le premier encore")
+    smtp.mail(JOSEPH)
+    assert [smtp.rcpt(address_of(p))[0] for p in pupils[:50]] == [250] * 50
+    code, reply = smtp.rcpt(address_of(pupils[50]))
+    assert code == 550              # 552 may be read as 452 (RFC 5321 §4.5.3.1.10)
+    assert text(reply).startswith("5.5.3 Un message peut avoir au plus 50 destinataires")
+    code, reply = smtp.rcpt(address_of(pupils[0]))          # a repeat of an accepted one
+    assert code == 550 and text(reply).startswith("5.5.3 ")
+    code, reply = smtp.data(raw(message))
+    assert code == 552 and text(reply).startswith("5.5.3")
+    assert stored_with_id(message["Message-ID"]) is None
+    assert inbox(pupils[0]) == []
+
+
+# --- R4.6 a failing report after the commit still answers 250 --------------------------------
+
+def refusing_receive(author, target, raw_message):
+    return "refusé pour l'essai"
+
+
+@pytest.fixture
+def refusing_handler(mail_app, monkeypatch):
+    """`essai+<tag>@ent.test`: a local address whose handler accepts every tag and refuses
+    every message."""
+    handlers = mail_app.extensions.setdefault(local_handlers.EXTENSION, {})
+    monkeypatch.setitem(handlers, "essai", local_handlers.LocalHandler(
+        "essai", lambda tag: tag, refusing_receive))
+    return "essai+revue@ent.test"
+
+
+def test_a_report_failing_after_the_commit_is_logged_and_the_client_gets_250(
+        smtp, refusing_handler, monkeypatch, caplog):
+    def failing(*args):
+        raise RuntimeError("base indisponible")
+
+    monkeypatch.setattr(reports, "not_taken", failing)
+    message = mail(JOSEPH, [ZOE, refusing_handler], "Rapport en panne")
+    smtp.mail(JOSEPH)
+    assert smtp.rcpt(ZOE)[0] == 250
+    assert smtp.rcpt(refusing_handler)[0] == 250
+    code, reply = smtp.data(raw(message))
+    assert code == 250 and text(reply).startswith("2.0.0"), reply
+    assert [m.message_id_header for m in inbox(account("zoe.le-gall"))
+            if m.message_id_header == message["Message-ID"]] == [message["Message-ID"]]
+    assert "base indisponible" in caplog.text
+
+
+# --- R4.7 a slow but steady DATA is not cut by the session timeout ---------------------------
+
+def test_a_slow_but_steady_data_is_not_cut_by_the_timeout():
+    line = b"x" * 78 + b"\r\n"
+    piece = line * (70 * 1024 // len(line))        # more than one piece the session reads
+    with Serving(timeout=1.0) as serving:
+        with socket.create_connection(("127.0.0.1", serving.port)) as client:
+            client.settimeout(10)
+            reader = client.makefile("rb")
+            assert reader.readline().startswith(b"220 ")
+            for command, expected in ((b"HELO client.example.org", b"250"),
+                                      (b"MAIL FROM:<a@example.org>", b"250"),
+                                      (b"RCPT TO:<b@ent.test>", b"250"),
+                                      (b"DATA", b"354")):
+                client.sendall(command + b"\r\n")
+                assert reader.readline().startswith(expected), command
+            started = time.monotonic()
+            while time.monotonic() - started < 3:      # three timeouts in all
+                client.sendall(piece)
+                time.sleep(0.5)
+            client.sendall(b".\r\n")
+            assert reader.readline().startswith(b"250 ")
+
+
+# --- R4.9 the greeting is ASCII ---------------------------------------------------------------
+
+def test_the_greeting_is_ascii(gateway):
+    with socket.create_connection(("127.0.0.1", gateway.port)) as client:
+        client.settimeout(10)
+        first = client.makefile("rb").readline()
+    assert first.isascii() and first == b"220 mail.ent.test Preau\r\n", first
