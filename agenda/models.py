@@ -256,7 +256,8 @@ class Comment(db.Model):
 
 class FeedToken(db.Model):
     """A private subscription URL: one member, one agenda (None: "Mon agenda", every agenda
-    they read). Only the SHA-256 of the token is kept; revoking sets `revoked_at`."""
+    they read). Only the SHA-256 of the token is kept; revoking sets `revoked_at`; ending the
+    account's sessions ends it too (`session_key`)."""
 
     __tablename__ = "agenda_feed_token"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -264,5 +265,9 @@ class FeedToken(db.Model):
                                             index=True)
     agenda_id: Mapped[int | None] = mapped_column(ForeignKey("agenda.id", ondelete="CASCADE"))
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    #: the account's session key when the token was made: once it changes (a password
+    #: changed or reset, « Se déconnecter de tous les appareils »), the feed is dead too
+    #: (feeds.resolve)
+    session_key: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)

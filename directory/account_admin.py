@@ -13,7 +13,6 @@ database would walk row by row (page 100,000 is five million rows).
 from __future__ import annotations
 
 import enum
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from math import ceil
@@ -22,12 +21,13 @@ import sqlalchemy as sa
 from sqlalchemy import and_, delete, exists, false, or_, select, true
 from sqlalchemy.orm import aliased
 
+from . import form_keys
 from .accounts import access_end_refused, end_sessions, name_refusal
 from .clock import has_ended, utcnow
 from .db import db
 from .enums import GroupKind, Profile
 from .errors import InvalidInput
-from .import_models import AccountCreation, AccountImport
+from .import_models import AccountImport
 from .models import Account, AccountSchool, Group, GroupMember, ParentLink, School
 from .naming import login_for, search_key
 from .passwords import (
@@ -576,17 +576,14 @@ class NewAccount:
     form_key: str = ""
 
 
-CREATION_KEYS_KEPT = timedelta(days=1)
-
-
 def creation_key(new: NewAccount) -> str:
     """The form's key with the person it creates: a double click (the same form, the same
     person) finds the first account; the same form sent again for someone else (after the
     browser's « Précédent ») creates theirs. The password is left out: the same person with
     another password typed is still the same person."""
-    said = [new.form_key, str(new.school.id), new.first_name.strip(), new.last_name.strip(),
-            new.profile.value, str(new.class_id or ""), new.redirect_address.strip()]
-    return hashlib.sha256("\n".join(said).encode()).hexdigest()
+    return form_keys.key(new.form_key, [new.school.id, new.first_name.strip(),
+                                        new.last_name.strip(), new.profile.value,
+                                        new.class_id or "", new.redirect_address.strip()])
 
 
 def login_of(school: School, first_name: str, last_name: str) -> str:
@@ -623,12 +620,7 @@ def create_by_hand(admin: Account, new: NewAccount) -> tuple[Account, str]:
     if new.class_id is not None:
         _move_to_class(admin, account, new.class_id)
     if new.form_key:
-        now = utcnow()
-        db.session.execute(delete(AccountCreation).where(
-            AccountCreation.created_at < now - CREATION_KEYS_KEPT))
-        db.session.add(AccountCreation(author_id=admin.id, form_key=creation_key(new),
-                                       account_id=account.id, created_at=now))
-        db.session.flush()
+        form_keys.record(admin.id, creation_key(new), Account, account.id)
     return account, password
 
 
@@ -637,10 +629,7 @@ def created_by_form(admin: Account, new: NewAccount) -> Account | None:
     did (`creation_key`)."""
     if not new.form_key:
         return None
-    return db.session.scalar(select(Account).join(
-        AccountCreation, AccountCreation.account_id == Account.id).where(
-        AccountCreation.author_id == admin.id,
-        AccountCreation.form_key == creation_key(new)))
+    return form_keys.made_by(admin.id, creation_key(new), Account)
 
 
 UPLOADS_KEPT = timedelta(days=2)

@@ -1,5 +1,6 @@
 """What account administration keeps between two requests (SPEC §8): an uploaded account file,
-kept between its preview and its application; the form key of an account created by hand."""
+kept between its preview and its application; the keys of forms that made something (an
+account created by hand, an event, an article: directory/form_keys.py)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -44,17 +45,19 @@ class AccountImport(db.Model):
         return f"<AccountImport {self.id} {self.filename!r} {self.rows_done} rows done>"
 
 
-class AccountCreation(db.Model):
-    """The key of a « Créer un compte » form that created an account, hashed with the person
-    it names (account_admin.creation_key): the same form sent again (a double click, a reload)
-    finds that account instead of creating a second one, while the form sent back for someone
-    else creates theirs. Two sendings at once on PostgreSQL: the second waits on the first's
-    login, then fails, and finds the first's account by this key
-    (account_admin.created_by_form). Kept a day."""
+class FormSubmission(db.Model):
+    """The key of a form that made something (directory/form_keys.py), hashed with what the
+    form said: the same form sent again (a double click, a reload) finds what its first
+    sending made instead of making a second one, while the form sent back with other words
+    (after the browser's « Précédent ») makes its own. `kind` is the made object's table
+    (« Créer un compte »: account; a new event: agenda_event; a new article: article) and
+    `object_id` its id, set in the transaction that claimed the key. Kept a day."""
 
-    __tablename__ = "account_creation"
+    __tablename__ = "form_submission"
     author_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
                                            primary_key=True)
     form_key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    #: None only inside the transaction that claimed the key, until its object is made
+    object_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

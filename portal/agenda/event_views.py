@@ -1,6 +1,7 @@
 """The event form (new, edit), the event page and cancelling an event."""
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -10,6 +11,7 @@ from flask_login import current_user, login_required
 from agenda import access, comments, confirmations, events, notices, recurrence, resources, times
 from agenda.models import Agenda, AnswerKind, Comment, Event, EventStatus
 from agenda.recurrence import Repeat
+from directory import form_keys
 from mailgate import fanout
 
 from ..directory_forms import choice
@@ -41,6 +43,7 @@ def new_event(group_id: int | None = None, rubric_id: int | None = None):
         return render_template("error.html", code=403, title=_("Accès refusé"),
                                text=_("Vous n'écrivez dans aucun agenda.")), 403
     if request.method == "GET":
+        form.cle.data = uuid.uuid4().hex    # the form sent twice makes one event
         if group_id is not None:
             form.agenda.data = str(group_id)
         elif rubric_id is not None:
@@ -213,9 +216,19 @@ def _save(form: EventForm, event: Event | None) -> Event | None:
                                   "enregistrer et publier la modification."))
         return None
     data = form.event_input(publish)
+    # A new event's form sent again (a double click on « Valider », two at once) finds the
+    # event its first sending made, and sends no second notice.
+    key = form_keys.key(form.cle.data, sorted(form.data.items())) \
+        if event is None and form.cle.data else None
 
     def work():
+        if key is not None:
+            first = form_keys.already_made(current_user.id, key, Event)
+            if first is not None:
+                return first, None
         saved_event, change = events.save(current_user, agenda, data, event)
+        if key is not None:
+            form_keys.made(current_user.id, key, saved_event.id)
         return saved_event, notices.after_save(current_user, saved_event, change, PortalLinks())
 
     result = saved(work)

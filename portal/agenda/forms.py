@@ -74,6 +74,9 @@ class EventForm(FlaskForm):
                            default=FollowUp.OFF.value)
     save_draft = SubmitField(_("Enregistrer en brouillon"))
     publish = SubmitField(_("Valider"))
+    #: drawn when a new event's form is shown: sent twice, it makes one event
+    #: (directory/form_keys.py); empty on the edit form
+    cle = HiddenField(validators=[Optional(), Length(min=16, max=64)])
 
     def validate_start_time(self, field):
         if not self.all_day.data and field.data is None:

@@ -3,6 +3,7 @@ for a confirmation), the editor, deleting, and the images and files the editor u
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -12,6 +13,7 @@ from flask_login import current_user
 
 from agenda import comments
 from agenda.errors import AgendaError
+from directory import form_keys
 from directory.clock import local_time, readers_zone
 from directory.db import db
 from directory.errors import PreauError
@@ -35,7 +37,7 @@ from .blueprint import (
     saved,
 )
 from .forms import ArticleForm, CommentForm, ConfirmForm, ModerationForm, PageForm
-from .models import ArticleComment, CommentMode, CommentState
+from .models import Article, ArticleComment, CommentMode, CommentState
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -65,7 +67,9 @@ def article(article_id: int):
 @bp.route(f"/{ID.format('rubric_id')}/articles/nouveau", methods=["GET", "POST"])
 def new_article(rubric_id: int):
     rubric = rubric_to_manage(rubric_id)
-    return _editor(rubric, None, ArticleForm())
+    # the key drawn here makes the editor sent twice (a double click) make one article
+    return _editor(rubric, None, ArticleForm() if request.method == "POST" else ArticleForm(
+        formdata=None, cle=uuid.uuid4().hex))
 
 
 @bp.route(f"/articles/{ID.format('article_id')}/modifier", methods=["GET", "POST"])
@@ -85,11 +89,12 @@ def _editor(rubric, shown, form: ArticleForm):
         if form.publication.data == "plus-tard" and when is None:
             form.date.errors.append(gettext("Indiquez la date et l'heure de publication."))
         else:
-            written = saved(lambda: articles.save(current_user, rubric, articles.Draft(
+            draft = articles.Draft(
                 title=form.titre.data, body=form.contenu.data or "",
                 publish=form.publication.data != "brouillon",
                 publish_at=_utc(when) if when else None,
-                comments=CommentMode(form.commentaires.data)), shown))
+                comments=CommentMode(form.commentaires.data))
+            written = saved(lambda: _save(rubric, shown, draft, form))
             if written is not FAILED:
                 flash(gettext("L'article « %(title)s » est enregistré.", title=written.title),
                       "success")
@@ -99,6 +104,22 @@ def _editor(rubric, shown, form: ArticleForm):
     return render_template("rubriques/editor.html", rubric=rubric, article=shown, form=form,
                            max_mb=current().max_message_bytes // 2**20), \
         400 if form.errors else 200
+
+
+def _save(rubric, shown, draft: articles.Draft, form: ArticleForm):
+    """Save the article; a new article's editor sent again (a double click on « Enregistrer
+    l'article », two at once) gives the article its first sending made, files included,
+    instead of a second one."""
+    key = form_keys.key(form.cle.data, [rubric.id, *sorted(form.data.items())]) \
+        if shown is None and form.cle.data else None
+    if key is not None:
+        first = form_keys.already_made(current_user.id, key, Article)
+        if first is not None:
+            return first
+    written = articles.save(current_user, rubric, draft, shown)
+    if key is not None:
+        form_keys.made(current_user.id, key, written.id)
+    return written
 
 
 def _local(when: datetime) -> datetime:

@@ -80,6 +80,9 @@ class ArticleForm(FlaskForm):
                _l("Ouverts, publiés après l'accord d'un gestionnaire")),
         choice(CommentMode.OPEN.value, _l("Ouverts, publiés aussitôt"))],
         validators=[AnyOf([m.value for m in CommentMode])])
+    #: drawn when a new article's editor is shown: sent twice, it makes one article
+    #: (directory/form_keys.py); empty when an article is edited
+    cle = HiddenField(validators=[Optional(), Length(min=16, max=64)])
 
 
 class CommentForm(FlaskForm):

@@ -119,7 +119,8 @@ class ArticleComment(db.Model):
 class FeedToken(db.Model):
     """One member's private Atom feed of one rubric: the feed's URL carries a token, since a
     feed reader cannot log in, and only its SHA-256 is kept, as for the agenda's feeds
-    (agenda/feeds.py). Revoking deletes the row (the URL stops working)."""
+    (agenda/feeds.py). Revoking deletes the row (the URL stops working); a token made before the
+    account's sessions were last ended (`session_key`) stops working as well."""
 
     __tablename__ = "feed_token"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -127,6 +128,9 @@ class FeedToken(db.Model):
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     rubric_id: Mapped[int] = mapped_column(ForeignKey("rubric.id", ondelete="CASCADE"),
                                            index=True)
+    #: the account's session key when the token was made: ending the account's sessions
+    #: ends the feed too (agenda.feeds.of_current_sessions)
+    session_key: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("account_id", "rubric_id"),)
