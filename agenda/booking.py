@@ -10,7 +10,9 @@ enforced by the database, so that two teachers saving at the same instant cannot
   first statement (`directory.db.write_transaction`, what BEGIN IMMEDIATE does): the second writer waits
   for the first to commit, then its check sees the winner's booking.
 Before inserting, the conflicts are looked up so the refusal names the resource, the event
-holding it and the times — the constraint only guards the race.
+holding it and the times — the constraint only guards the race. The other event's title is
+told only to a writer who may read it (agenda/access.py): an ad hoc group's « Équipe
+éducative – situation de … » is not shown to a teacher outside the group.
 """
 from __future__ import annotations
 
@@ -20,27 +22,30 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from directory.db import db, is_deadlock
+from directory.models import Account
 
-from . import times
+from . import access, times
 from .errors import AgendaError, Problem
 from .models import Booking, Event, EventStatus, Resource
 from .recurrence import Occurrence
 
 
-def book(event: Event, occurrences: Sequence[Occurrence]) -> None:
+def book(event: Event, occurrences: Sequence[Occurrence], writer: Account | None) -> None:
     """Replace the bookings of `event` by one per occurrence and resource, or raise
-    RESOURCE_TAKEN naming the first conflict. Drafts and cancelled events hold nothing."""
+    RESOURCE_TAKEN naming the first conflict (RESOURCE_TAKEN_ELSEWHERE, without its event,
+    when `writer` may not read that event; None: the command line, whose operator reads
+    every agenda). Drafts and cancelled events hold nothing."""
     db.session.execute(delete(Booking).where(Booking.event_id == event.id))
     if event.status != EventStatus.PUBLISHED or not event.resources or not occurrences:
         return
     resource_ids = [r.id for r in event.resources]
-    _raise_on_conflict(event, resource_ids, occurrences)
+    _raise_on_conflict(event, resource_ids, occurrences, writer)
     rows = [{"resource_id": r, "event_id": event.id, "starts_at": o.starts_at,
              "ends_at": o.ends_at} for r in resource_ids for o in occurrences]
     try:
         _insert(rows)
     except IntegrityError:
-        _raise_on_conflict(event, resource_ids, occurrences)
+        _raise_on_conflict(event, resource_ids, occurrences, writer)
         raise
 
 
@@ -89,10 +94,12 @@ def conflicts(event: Event, resource_ids: Sequence[int],
 
 
 def _raise_on_conflict(event: Event, resource_ids: Sequence[int],
-                       occurrences: Sequence[Occurrence]) -> None:
+                       occurrences: Sequence[Occurrence], writer: Account | None) -> None:
     found = conflicts(event, resource_ids, occurrences)
     if found:
         booking, other, resource = found[0]
-        raise AgendaError(Problem.RESOURCE_TAKEN, resource=resource.name, title=other.title,
-                          starts=times.to_local(booking.starts_at),
-                          ends=times.to_local(booking.ends_at))
+        when = {"resource": resource.name, "starts": times.to_local(booking.starts_at),
+                "ends": times.to_local(booking.ends_at)}
+        if writer is not None and access.visible_event(writer, other.id) is None:
+            raise AgendaError(Problem.RESOURCE_TAKEN_ELSEWHERE, **when)
+        raise AgendaError(Problem.RESOURCE_TAKEN, title=other.title, **when)

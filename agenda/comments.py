@@ -19,7 +19,7 @@ from directory.models import Account
 
 from . import access, confirmations
 from .errors import AgendaError, Problem
-from .models import Comment, CommentState, Event, FollowUp
+from .models import Comment, CommentState, Event, EventStatus, FollowUp
 
 TEXT_MAX = 2000
 PAGE_SIZE = 50       # the newest comments a page shows, with a link to older ones
@@ -54,7 +54,11 @@ def _one_comment_at_a_time(author_id: int) -> None:
 
 
 def add(event: Event, author: Account, text: str) -> Comment:
-    if event.follow_up == FollowUp.OFF:
+    """A comment on a published event (the page offers no form on another: a cancelled one
+    would leave the organiser moderating a dead event)."""
+    if event.status == EventStatus.CANCELLED:
+        raise AgendaError(Problem.COMMENT_CANCELLED)
+    if event.follow_up == FollowUp.OFF or event.status != EventStatus.PUBLISHED:
         raise AgendaError(Problem.FOLLOW_UP_OFF)
     text = (text or "").strip()
     if not text:

@@ -21,10 +21,14 @@ class Problem(enum.StrEnum):
     UNKNOWN_RESOURCE = "unknown_resource"
     RESOURCE_ARCHIVED = "resource_archived"          # resource: kept, not at new dates
     RESOURCE_TAKEN = "resource_taken"                # resource, title, starts, ends
+    # the same, by an event the writer may not read: its title is not told
+    RESOURCE_TAKEN_ELSEWHERE = "resource_taken_elsewhere"   # resource, starts, ends
     RESOURCE_NAME_TAKEN = "resource_name_taken"      # name
     RESOURCE_NAME_MISSING = "resource_name_missing"
     NOT_ASKED = "not_asked"                          # the event asks no confirmation
     EVENT_CANCELLED = "event_cancelled"              # it takes no answer any more
+    CANCELLED_MEANWHILE = "cancelled_meanwhile"      # cancelled (a draft deleted) during an edit
+    COMMENT_CANCELLED = "comment_cancelled"          # a cancelled event takes no comment
     NOT_INVITED = "not_invited"
     FOLLOW_UP_OFF = "follow_up_off"
     COMMENT_EMPTY = "comment_empty"
@@ -36,6 +40,8 @@ class Problem(enum.StrEnum):
     ICS_NO_EVENT = "ics_no_event"
     ICS_TOO_LARGE = "ics_too_large"                  # max_mb
     ICS_BAD_EVENT = "ics_bad_event"                  # uid, reason
+    ICS_TOO_MANY_EVENTS = "ics_too_many_events"      # max
+    ICS_TOO_NESTED = "ics_too_nested"                # components nested too deep to read
     # iTIP answers by mail
     REPLY_UNREADABLE = "reply_unreadable"
     REPLY_NOT_FOR_EVENT = "reply_not_for_event"

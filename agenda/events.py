@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from directory.clock import utcnow
 from directory.db import db
@@ -64,7 +64,13 @@ class EventInput:
 def save(author: Account, agenda: Agenda, data: EventInput,
          event: Event | None = None) -> tuple[Event, Change]:
     """Create (event None) or change `event`; raises AgendaError, leaving the caller to roll
-    back. The caller commits."""
+    back. The caller commits. An event cancelled (a draft deleted) since the form was shown
+    is refused (CANCELLED_MEANWHILE): saving it would publish it again, or book rooms for an
+    event that is not held."""
+    if event is not None:
+        _locked(event)
+        if event.status == EventStatus.CANCELLED:
+            raise AgendaError(Problem.CANCELLED_MEANWHILE)
     title, place, summary = _checked_text(data)
     starts, ends = _checked_times(data)
     resources = _checked_resources(agenda, data.resource_ids,
@@ -94,7 +100,7 @@ def save(author: Account, agenda: Agenda, data: EventInput,
     if archived and event.status == EventStatus.PUBLISHED \
             and not booking.holds(event, occurrences):
         raise AgendaError(Problem.RESOURCE_ARCHIVED, resource=archived[0].name)
-    booking.book(event, occurrences)
+    booking.book(event, occurrences, author)
     if not was_published:
         return event, Change.ADDED if event.status == EventStatus.PUBLISHED else Change.NONE
     if _fingerprint(event) == before:
@@ -105,7 +111,11 @@ def save(author: Account, agenda: Agenda, data: EventInput,
 
 def cancel(event: Event) -> Change:
     """Cancel a published event (kept, shown as cancelled, resources freed) or delete a
-    draft. The caller commits."""
+    draft. The caller commits. A draft deleted meanwhile (a second click) is left so."""
+    try:
+        _locked(event)
+    except AgendaError:
+        return Change.NONE
     if event.status == EventStatus.DRAFT:
         db.session.delete(event)
         return Change.NONE
@@ -114,8 +124,22 @@ def cancel(event: Event) -> Change:
     event.status = EventStatus.CANCELLED
     event.sequence += 1
     event.updated_at = utcnow()
-    booking.book(event, [])
+    booking.book(event, [], None)
     return Change.CANCELLED
+
+
+def _locked(event: Event) -> None:
+    """Lock `event`'s row until the transaction ends, then read it again (PostgreSQL: FOR NO
+    KEY UPDATE, which answers and comments, whose rows only point at it, do not wait for;
+    SQLite: the writer's lock, taken first, already orders writers): an edit and a cancel, or
+    two edits, sent at once run one after the other, and each sees what the other committed —
+    the status, the SEQUENCE. CANCELLED_MEANWHILE when the row is gone (a draft deleted)."""
+    event_id = inspect(event).identity[0]      # read without loading the row: it may be gone
+    locked = db.session.scalar(select(Event.id).where(Event.id == event_id)
+                               .with_for_update(key_share=True))
+    if locked is None:
+        raise AgendaError(Problem.CANCELLED_MEANWHILE)
+    db.session.refresh(event)
 
 
 def new_uid() -> str:

@@ -33,6 +33,9 @@ from .events import LONGEST
 from .models import Event, EventStatus
 
 MAX_BYTES = 5 * 1024 * 1024
+# Events (VEVENT) a file may hold: each is looked up, and a repeated one expanded, at the
+# preview and again at the import; a school's year fits many times over.
+MAX_EVENTS = 5_000
 TITLE_MAX, PLACE_MAX, SUMMARY_MAX = 200, 200, 10_000
 # What the calendar library raises on text it cannot read: the import and the answers by mail
 # (agenda/itip.py) catch the same.
@@ -80,7 +83,18 @@ def read(data: bytes) -> ReadCalendar:
         raise AgendaError(Problem.ICS_UNREADABLE, line=line, reason="NUL (U+0000)")
     if not text.lstrip().upper().startswith("BEGIN:VCALENDAR"):
         raise AgendaError(Problem.ICS_NOT_A_CALENDAR)
-    _check_lines(text)
+    if _check_lines(text) > MAX_EVENTS:
+        raise AgendaError(Problem.ICS_TOO_MANY_EVENTS, max=MAX_EVENTS)
+    try:
+        result = _read_calendars(text)
+    except RecursionError:      # components nested deeper than Python walks them
+        raise AgendaError(Problem.ICS_TOO_NESTED) from None
+    if not result.events and not result.skipped:
+        raise AgendaError(Problem.ICS_NO_EVENT)
+    return result
+
+
+def _read_calendars(text: str) -> ReadCalendar:
     try:
         calendars = icalendar.Calendar.from_ical(text, multiple=True)
     except UNREADABLE as error:
@@ -94,8 +108,6 @@ def read(data: bytes) -> ReadCalendar:
         except (ValueError, KeyError, TypeError, AttributeError):
             pass                        # an unknown X-WR-TIMEZONE: events read as they are
         _read_events(calendar, result)
-    if not result.events and not result.skipped:
-        raise AgendaError(Problem.ICS_NO_EVENT)
     return result
 
 
@@ -115,27 +127,30 @@ def nul_line(text: str | bytes) -> int | None:
     return None if at < 0 else text.count(newline, 0, at) + 1
 
 
-def _check_lines(text: str) -> None:
-    """Parse every unfolded content line, to name the first broken one by its line number."""
-    number, start, current = 0, 1, ""
+def _check_lines(text: str) -> int:
+    """Parse every unfolded content line, to name the first broken one by its line number.
+    Returns the number of events (BEGIN:VEVENT lines, as the calendar library reads them)."""
+    number, start, current, events = 0, 1, "", 0
     for number, raw in enumerate(text.splitlines(), start=1):
         if raw[:1] in (" ", "\t") and current:
             current += raw[1:]
             continue
-        _check_line(current, start)
+        events += _check_line(current, start)
         current, start = raw, number
-    _check_line(current, start)
+    return events + _check_line(current, start)
 
 
-def _check_line(line: str, number: int) -> None:
+def _check_line(line: str, number: int) -> bool:
+    """Whether the line begins an event; raises ICS_UNREADABLE when it cannot be parsed."""
     if not line.strip():
-        return
+        return False
     try:
-        Contentline(line).parts()
+        name, _params, value = Contentline(line).parts()
     except ValueError as error:
         reason = str(error).split(": ")[-1] if ": " in str(error) else str(error)
         raise AgendaError(Problem.ICS_UNREADABLE, line=number, reason=_one_line(reason)) \
             from None
+    return name.upper() == "BEGIN" and str(value).strip().upper() == "VEVENT"
 
 
 def _read_events(calendar, result: ReadCalendar) -> None:

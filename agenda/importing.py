@@ -54,9 +54,21 @@ class Line:
     notes: tuple[str, ...] = ()
 
 
+# UIDs looked up per statement: one bound parameter each, and PostgreSQL takes at most 65,535
+UID_CHUNK = 1_000
+
+
+def _existing(uids: list[str]) -> dict[str, Event]:
+    """The events already stored under these UIDs, whatever their agenda."""
+    found: dict[str, Event] = {}
+    for at in range(0, len(uids), UID_CHUNK):
+        found.update((e.uid, e) for e in db.session.scalars(
+            select(Event).where(Event.uid.in_(uids[at:at + UID_CHUNK]))))
+    return found
+
+
 def plan(agenda: Agenda, read: ReadCalendar) -> list[Line]:
-    uids = [e.uid for e in read.events]
-    existing = {e.uid: e for e in db.session.scalars(select(Event).where(Event.uid.in_(uids)))}
+    existing = _existing([e.uid for e in read.events])
     lines = [Line(Fate.SKIP, uid, reason=reason) for uid, reason in read.skipped]
     for imported in read.events:
         fate, reason = _fate(agenda, existing.get(imported.uid), imported)
@@ -84,8 +96,7 @@ def apply(author: Account | None, agenda: Agenda, read: ReadCalendar) -> list[Li
     """Write what `plan` says; `author` None for the command line. The caller commits."""
     lines = plan(agenda, read)
     fates = {line.uid: line.fate for line in lines}
-    existing = {e.uid: e for e in db.session.scalars(
-        select(Event).where(Event.uid.in_([e.uid for e in read.events])))}
+    existing = _existing([e.uid for e in read.events])
     holding = []        # updated events with resources, and their new occurrences
     for imported in read.events:
         fate = fates[imported.uid]
@@ -108,7 +119,7 @@ def apply(author: Account | None, agenda: Agenda, read: ReadCalendar) -> list[Li
         db.session.flush()
         booking.release([event for event, _ in holding])
         for event, occurrences in holding:
-            booking.book(event, occurrences)
+            booking.book(event, occurrences, author)
     return lines
 
 

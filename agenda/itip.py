@@ -118,7 +118,17 @@ def receive_reply(author: Account, event_id: int, raw: bytes) -> AnswerKind:
 
 
 def _reply_event(raw: bytes, event: Event):
-    """The VEVENT of the message's METHOD:REPLY answering the whole of `event`."""
+    """The VEVENT of the message's METHOD:REPLY answering the whole of `event`. A message or
+    a calendar nested too deep for Python's recursion (the parts of a mail and the
+    components of a calendar are walked recursively) is unreadable: refused, never left to
+    the gateway's 451, which the sender's server would retry for days."""
+    try:
+        return _reply_event_of(raw, event)
+    except RecursionError:
+        raise AgendaError(Problem.REPLY_UNREADABLE) from None
+
+
+def _reply_event_of(raw: bytes, event: Event):
     message = email.message_from_bytes(raw, policy=policy.default)
     for part in message.walk():
         if not _is_calendar(part):
@@ -154,7 +164,7 @@ def _names_its_date(component, event: Event) -> bool:
     if isinstance(moment, datetime) and not event.all_day:
         try:
             start = times.from_aware(moment) if moment.tzinfo else times.to_utc(moment)
-        except times.AmbiguousTime:
+        except (times.AmbiguousTime, OverflowError):     # year 1 in Paris: before UTC's year 1
             return False
         return start == event.starts_at.replace(microsecond=0)
     if isinstance(moment, datetime):

@@ -4,6 +4,7 @@ school. A resource is archived rather than deleted: its past bookings stay expla
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from directory.db import db
 from directory.enums import Profile
@@ -41,7 +42,11 @@ def create(manager: Account, school_id: int, name: str, kind: ResourceKind) -> R
                                                    Resource.name == name)) is not None:
         raise AgendaError(Problem.RESOURCE_NAME_TAKEN, name=name)
     resource = Resource(school_id=school_id, name=name, kind=kind, active=True)
-    db.session.add(resource)
+    try:        # the same name created at the same instant (a double click): the key refuses
+        with db.session.begin_nested():
+            db.session.add(resource)
+    except IntegrityError:
+        raise AgendaError(Problem.RESOURCE_NAME_TAKEN, name=name) from None
     return resource
 
 

@@ -13,6 +13,7 @@ from agenda import comments, confirmations, notices, times
 from agenda.errors import AgendaError
 from agenda.models import AnswerChannel, AnswerKind, Event
 from directory.db import db
+from directory.enums import Profile
 from directory.models import Account
 from directory.search import valid_id
 from mailgate import personalise
@@ -21,7 +22,7 @@ from mailgate.fanout_models import FanoutJob
 from ..directory_forms import MAX_PAGE
 from ..directory_pages import asked_page, page_count
 from ..i18n import N_
-from ..spreadsheet import csv_response
+from ..spreadsheet import csv_stream, in_chunks
 from .blueprint import (
     ID,
     PortalLinks,
@@ -34,6 +35,7 @@ from .blueprint import (
 from .forms import AnswerForm, CommentForm, OnBehalfForm, RemindForm
 from .wording import describe
 
+CSV_CHUNK = 2000        # readers a statement of the CSV export reads
 ANSWER_LABELS = {AnswerKind.ACCEPTED: N_("Accepte"), AnswerKind.REFUSED: N_("Refuse")}
 
 
@@ -132,16 +134,21 @@ def answer_on_behalf(event_id: int):
 @login_required
 def answers_csv(event_id: int):
     """Every reader and their answer, as a CSV file that a spreadsheet opens as is; times in
-    Paris time."""
+    Paris time. Written while read, a chunk at a time in name order (`spreadsheet.in_chunks`):
+    a statement per CSV_CHUNK readers, the file never whole in memory."""
     event = writable_event_or_404(event_id)
     header = [_("Nom"), _("Prénom"), _("Profil"), _("Réponse"), _("Commentaire"),
               _("Date de la réponse")]
-    rows = ([row.account.last_name, row.account.first_name, _(row.account.profile.label),
-             _(ANSWER_LABELS[row.answer.answer]) if row.answer else _("Sans réponse"),
-             row.answer.comment if row.answer else "",
-             f"{times.to_local(row.answer.answered_at):%d/%m/%Y %H:%M}" if row.answer else ""]
-            for row in confirmations.all_rows(event))
-    return csv_response(header, rows, f"reponses-{event.id}.csv")
+    answers = {kind: _(label) for kind, label in ANSWER_LABELS.items()}
+    answers[None] = _("Sans réponse")
+    profiles = {profile: _(profile.label) for profile in Profile}
+    chunks = in_chunks(confirmations.export_query(event), (Account.search_name, Account.id),
+                       CSV_CHUNK)
+    return csv_stream(header, ([[row.last_name, row.first_name, profiles[row.profile],
+                                 answers[row.answer], row.comment or "",
+                                 f"{times.to_local(row.answered_at):%d/%m/%Y %H:%M}"
+                                 if row.answered_at else ""] for row in chunk]
+                               for chunk in chunks), f"reponses-{event.id}.csv")
 
 
 @bp.route(f"/evenement/{ID.format('event_id')}/relancer", methods=["POST"])

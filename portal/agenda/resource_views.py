@@ -1,7 +1,7 @@
 """Rooms and equipment of the schools one manages (staff, administrators)."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -36,8 +36,14 @@ def resources_page():
 @bp.route(f"/ressources/{ID.format('resource_id')}/archiver", methods=["POST"])
 @login_required
 def archive_resource(resource_id: int):
+    """The form says the state wanted (`active`: 0 archives, 1 makes bookable again): a
+    double click, or a second manager's stale page, asks the same again and changes nothing,
+    where a toggle undid the first click."""
     resource = resources.managed_resource(current_user, resource_id) or abort(404)
-    resource.active = not resource.active
+    wanted = request.form.get("active")
+    if wanted not in ("0", "1"):
+        abort(400)
+    resource.active = wanted == "1"
     db.session.commit()
     flash(_("« %(name)s » n'est plus réservable.", name=resource.name) if not resource.active
           else _("« %(name)s » est de nouveau réservable.", name=resource.name), "success")

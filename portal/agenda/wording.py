@@ -39,17 +39,25 @@ TEXTS = {
                                   "peut pas être exclu."),
     Problem.UNKNOWN_RESOURCE: _l("Une des ressources choisies n'existe pas ou n'est plus "
                                  "réservable dans cet établissement."),
-    Problem.RESOURCE_ARCHIVED: _l("« %(resource)s » est archivé : l'évènement le garde à ses "
-                                  "dates, mais ne peut pas le réserver à d'autres. Décochez-le "
-                                  "pour changer les dates."),
-    Problem.RESOURCE_TAKEN: _l("« %(resource)s » est déjà réservé du %(starts)s au %(ends)s "
-                               "pour « %(title)s » : rien n'a été enregistré. Choisissez "
-                               "d'autres horaires ou une autre ressource."),
+    Problem.RESOURCE_ARCHIVED: _l("La ressource « %(resource)s » est archivée : l'évènement la "
+                                  "garde à ses dates, mais ne peut pas la réserver à d'autres. "
+                                  "Décochez-la pour changer les dates."),
+    Problem.RESOURCE_TAKEN: _l("La ressource « %(resource)s » est déjà réservée du %(starts)s "
+                               "au %(ends)s pour « %(title)s » : rien n'a été enregistré. "
+                               "Choisissez d'autres horaires ou une autre ressource."),
+    Problem.RESOURCE_TAKEN_ELSEWHERE: _l("La ressource « %(resource)s » est déjà réservée du "
+                                         "%(starts)s au %(ends)s pour un autre évènement : "
+                                         "rien n'a été enregistré. Choisissez d'autres "
+                                         "horaires ou une autre ressource."),
     Problem.RESOURCE_NAME_TAKEN: _l("Une ressource « %(name)s » existe déjà dans cet "
                                     "établissement."),
     Problem.RESOURCE_NAME_MISSING: _l("Donnez un nom à la ressource."),
     Problem.NOT_ASKED: _l("Cet évènement ne demande pas de confirmation."),
     Problem.EVENT_CANCELLED: _l("Cet évènement est annulé : il n'attend plus de réponse."),
+    Problem.CANCELLED_MEANWHILE: _l("Cet évènement vient d'être annulé (ou, brouillon, "
+                                    "supprimé) : rien n'a été enregistré."),
+    Problem.COMMENT_CANCELLED: _l("Cet évènement est annulé : il ne reçoit plus de "
+                                  "commentaire."),
     Problem.NOT_INVITED: _l("Cette personne ne fait pas partie des invités de cet "
                             "évènement."),
     Problem.FOLLOW_UP_OFF: _l("Les commentaires sont fermés pour cet évènement."),
@@ -64,6 +72,11 @@ TEXTS = {
     Problem.ICS_NO_EVENT: _l("Ce calendrier ne contient aucun évènement (VEVENT)."),
     Problem.ICS_TOO_LARGE: _l("Le fichier dépasse %(max_mb)s Mo."),
     Problem.ICS_BAD_EVENT: _l("L'évènement %(uid)s est invalide : %(reason)s."),
+    Problem.ICS_TOO_MANY_EVENTS: _l("Le fichier contient plus de %(max)s évènements (VEVENT), "
+                                    "le maximum d'un import : découpez-le en plusieurs "
+                                    "fichiers."),
+    Problem.ICS_TOO_NESTED: _l("Fichier iCalendar illisible : ses composants (BEGIN … END) "
+                               "sont imbriqués trop profondément."),
     Problem.REPLY_UNREADABLE: _l("Ce message ne contient pas de réponse iCalendar "
                                  "(METHOD:REPLY) lisible."),
     Problem.REPLY_NOT_FOR_EVENT: _l("Cette réponse ne concerne pas un évènement en cours de "

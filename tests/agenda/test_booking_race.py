@@ -69,7 +69,8 @@ def test_two_simultaneous_bookings_one_wins(setup):
     assert refusal.problem == Problem.RESOURCE_TAKEN
     assert refusal.params["title"] == winner and refusal.params["resource"] == coach_name
     with app.app_context():
-        assert f"« {coach_name} » est déjà réservé du 04/05/2026 à" in describe(refusal)
+        assert f"La ressource « {coach_name} » est déjà réservée du 04/05/2026 à" in \
+            describe(refusal)
         assert db.session.scalar(select(func.count()).select_from(Booking).where(
             Booking.resource_id == coach_id)) == 1
 

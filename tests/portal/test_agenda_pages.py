@@ -347,7 +347,7 @@ def test_double_booking_is_refused_with_the_conflict_named(teacher, app):
     response = new_event(teacher, app, title="Cross", start_time="11:00", end_time="14:00",
                          resources=[car])
     assert response.status_code == 400
-    assert ("« Car » est déjà réservé du 12/03/2026 à 09:00 au 12/03/2026 à 12:00 pour « Sortie "
+    assert ("La ressource « Car » est déjà réservée du 12/03/2026 à 09:00 au 12/03/2026 à 12:00 pour « Sortie "
             "au musée » : rien n'a été enregistré. Choisissez d'autres horaires ou une autre "
             "ressource.") in messages(html(response))
 
