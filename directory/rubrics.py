@@ -26,6 +26,7 @@ the portal words them.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
@@ -46,6 +47,15 @@ GROUP_PROFILES = (Profile.STUDENT, Profile.PARENT, Profile.TEACHER)
 MANAGING_PROFILES = (Profile.TEACHER, Profile.STAFF)
 NAME_MAX = 120
 DESCRIPTION_MAX = 2000
+# Characters XML cannot hold: the C0 controls but tab, line feed and carriage return (a form
+# feed pasted from a PDF), and U+FFFE/U+FFFF. A rubric's or an article's text holding one made
+# its Atom feed fail (lxml refuses them) for every subscriber; they are dropped when saved.
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def without_controls(text: str) -> str:
+    """`text` without the characters an XML document cannot hold (_NOT_IN_XML)."""
+    return _NOT_IN_XML.sub("", text)
 
 
 class Problem(enum.StrEnum):
@@ -399,7 +409,8 @@ def remove_manager(rubric: Rubric, account_id: int) -> None:
 
 
 def _checked_text(name: str, description: str) -> tuple[str, str]:
-    name, description = " ".join((name or "").split()), (description or "").strip()
+    name = " ".join(without_controls(name or "").split())
+    description = without_controls(description or "").strip()
     if not name:
         raise RubricError(Problem.NAME_MISSING)
     if len(name) > NAME_MAX:

@@ -24,7 +24,8 @@ and the one agenda notices and automated communications use as it is.
 - A forward that fails for good afterwards (refused by the relay, bounced, never left:
   mailgate/bounces.py `report`) makes its recipient refused (FORWARD_FAILED) in the job's
   report, instead of one « Non remis » mail to the author per recipient (`forward_failed`).
-- Progress is the count of rows per state; the report lists them; `preview`
+- Progress is the count of rows per state (`progress`; the polled bar counts the pending
+  alone, `advance`); the report lists them; `preview`
   (mailgate/fanout_preview.py) judges the whole population the same way in SQL beforehand.
 - Read acknowledgements: a job may ask its recipients to confirm; each one's message carries
   a signed link of their own (mailgate/personalise.py), and the caller's page may offer a
@@ -326,6 +327,18 @@ def progress(job: FanoutJob) -> Progress:
         .where(FanoutRecipient.job_id == job.id)
         .group_by(FanoutRecipient.state, FanoutRecipient.refusal)).all()
     return Progress(job.total, {(str(state), refusal): n for state, refusal, n in rows},
+                    job.finished_at is not None)
+
+
+def advance(job: FanoutJob) -> Progress:
+    """The progress bar's figures, which the page polls every second while the job runs:
+    the recipients still pending only, counted on ix_fanout_recipient_state (job_id, state),
+    and `finished_at`. Its `routed`, `percent` and `finished` are `progress`'s; its counts
+    hold the pending alone (the report reads `progress`, every state and refusal, which
+    reads each recipient's row)."""
+    pending = db.session.scalar(select(func.count()).select_from(FanoutRecipient).where(
+        FanoutRecipient.job_id == job.id, FanoutRecipient.state == RecipientState.PENDING))
+    return Progress(job.total, {(RecipientState.PENDING.value, None): pending},
                     job.finished_at is not None)
 
 

@@ -23,7 +23,9 @@ CSV_CHUNK = 2_000     # recipients read per statement while a report's file is w
 
 
 def state(job: FanoutJob):
-    progress = fanout.progress(job)
+    """What the progress bar polls (POLL_SECONDS): the pending recipients counted alone
+    (`fanout.advance`), not every recipient's row; the figures of the report's."""
+    progress = fanout.advance(job)
     return jsonify(total=progress.total, routed=progress.routed, percent=progress.percent,
                    finished=progress.finished)
 

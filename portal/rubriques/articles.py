@@ -33,7 +33,13 @@ from directory.db import db, lock_account, write_transaction
 from directory.errors import InvalidInput, NotFound
 from directory.models import Account
 from directory.rubric_models import Rubric
-from directory.rubrics import listed, manages_condition, readable_rubric_ids, reads_condition
+from directory.rubrics import (
+    listed,
+    manages_condition,
+    readable_rubric_ids,
+    reads_condition,
+    without_controls,
+)
 from directory.search import valid_id
 
 from .. import mail_html
@@ -123,20 +129,24 @@ class Draft:
 
 
 def save(editor: Account, rubric: Rubric, draft: Draft, article: Article | None = None) -> Article:
-    """Create or update an article of `rubric` (which `editor` manages); the caller commits."""
-    title = " ".join(draft.title.split())
+    """Create or update an article of `rubric` (which `editor` manages); the caller commits.
+    The characters XML cannot hold go (`rubrics.without_controls`): from the body after it is
+    sanitised too, which turns `&#1;` into the character itself. Published « maintenant »,
+    an article is dated now, unless it was already published: it keeps its date."""
+    title = " ".join(without_controls(draft.title).split())
     if not title:
         raise InvalidInput(gettext("Donnez un titre à l'article."))
     if len(title) > TITLE_MAX or len(draft.body) > BODY_MAX:
         raise InvalidInput(gettext("L'article est trop long."))
     now = utcnow()
+    was_published = article is not None and is_published(article, now)
     if article is None:
         article = Article(rubric_id=rubric.id, author_id=editor.id, created_at=now)
         db.session.add(article)
-    article.title, article.body = title, mail_html.sanitize_article(draft.body)
+    article.title = title
+    article.body = without_controls(mail_html.sanitize_article(without_controls(draft.body)))
     article.status = ArticleStatus.PUBLISHED if draft.publish else ArticleStatus.DRAFT
-    article.publish_at = draft.publish_at or (article.publish_at if article.id and
-                                              article.publish_at <= now else now)
+    article.publish_at = draft.publish_at or (article.publish_at if was_published else now)
     article.comments, article.updated_at = draft.comments, now
     db.session.flush()
     _claim_files(editor, article)
@@ -147,8 +157,8 @@ def delete_article(article: Article) -> None:
     db.session.delete(article)
 
 
-def is_published(article: Article) -> bool:
-    return article.status == ArticleStatus.PUBLISHED and article.publish_at <= utcnow()
+def is_published(article: Article, now: datetime | None = None) -> bool:
+    return article.status == ArticleStatus.PUBLISHED and article.publish_at <= (now or utcnow())
 
 
 # --- files ---------------------------------------------------------------------------------------

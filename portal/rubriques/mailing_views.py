@@ -8,7 +8,7 @@ import hashlib
 import uuid
 
 from flask import abort, flash, render_template, request, url_for
-from flask_babel import gettext, ngettext
+from flask_babel import force_locale, gettext, ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -31,21 +31,36 @@ from .models import Article
 REPORT_PAGE = fanout_pages.REPORT_PAGE
 # The preview's hidden field: the digest of the selection it counted (`_selection`).
 COUNTED = "decompte"
+# The language of what the families receive, whatever the language of the author's pages:
+# every mail Préau writes is French (agenda/notices.py). Within `force_locale(MAIL_LOCALE)`
+# go the lines the author cannot edit and the audience (the To header of every copy, and
+# FanoutJob.audience, which her French co-managers read on the article's mailings).
+MAIL_LOCALE = "fr"
 
 
-def _populations(form: SendForm, shown: Article) -> dict[int, str]:
-    chosen = {p.id: labels.population_label(p) for p in shown.rubric.populations}
-    form.populations.choices = [choice(population_id, label)
-                                for population_id, label in chosen.items()]
-    return chosen
+def _populations(form: SendForm, shown: Article) -> None:
+    """The form's choices, in the author's language (the page's)."""
+    form.populations.choices = [choice(p.id, labels.population_label(p))
+                                for p in shown.rubric.populations]
+
+
+def _audience(shown: Article, population_ids: list[int]) -> str:
+    """The chosen populations as the recipients read them: in French."""
+    with force_locale(MAIL_LOCALE):
+        named = {p.id: labels.population_label(p) for p in shown.rubric.populations}
+    return ", ".join(named[p] for p in population_ids)
 
 
 def _mail(shown: Article, text: str, audience: str, acknowledge: bool, *, reminder=False):
-    lines = [text.strip(), "", gettext("Lire l'article : %(url)s",
-                                       url=public_url_for(".article", article_id=shown.id))]
-    if acknowledge:
-        lines += ["", gettext("Merci de confirmer votre lecture en un clic :"), personalise.LINK]
-    subject = gettext("Rappel : %(title)s", title=shown.title) if reminder else shown.title
+    """The message: the author's text, then the lines she cannot edit, in French
+    (MAIL_LOCALE)."""
+    with force_locale(MAIL_LOCALE):
+        lines = [text.strip(), "", gettext("Lire l'article : %(url)s",
+                                           url=public_url_for(".article", article_id=shown.id))]
+        if acknowledge:
+            lines += ["", gettext("Merci de confirmer votre lecture en un clic :"),
+                      personalise.LINK]
+        subject = gettext("Rappel : %(title)s", title=shown.title) if reminder else shown.title
     return fanout.message(current_user, subject=subject, text="\n".join(lines) + "\n",
                           audience=audience)
 
@@ -66,11 +81,11 @@ def send(article_id: int):
         formdata=None, cle=uuid.uuid4().hex, texte=gettext(
             "Un nouvel article a été publié dans la rubrique « %(rubric)s » : « %(title)s ».",
             rubric=shown.rubric.name, title=shown.title))
-    chosen = _populations(form, shown)
+    _populations(form, shown)
     seen = counted = None
     changed = False
     if form.validate_on_submit():
-        audience = ", ".join(chosen[p] for p in form.populations.data)
+        audience = _audience(shown, form.populations.data)
         mail = _mail(shown, form.texte.data, audience, form.confirmation.data)
         recipients = members_of_populations(form.populations.data)
         counted = _digest(_selection(form))
@@ -109,12 +124,13 @@ def _sending_key(form: SendForm) -> str:
 
 
 def _job(job_id: int) -> tuple[FanoutJob, Article]:
-    """A mailing of an article the viewer manages (any other: 404)."""
+    """A mailing of an article the viewer manages; any other is not found (404), a reader
+    of the article included: its id tells nothing of the mailing."""
     job = db.session.get(FanoutJob, job_id) or abort(404)
     kind, _, number = job.origin.partition(":")
     if kind != "article" or not number.isdecimal():
         abort(404)
-    return job, article_to_manage(int(number))
+    return job, articles.managed_article(current_user, int(number)) or abort(404)
 
 
 @bp.route(f"/envois/{ID.format('job_id')}")
@@ -147,13 +163,20 @@ def mailing_csv(job_id: int):
 def remind(job_id: int):
     job, shown = _job(job_id)
     form = ReminderForm()
-    if not job.acknowledge or job.reminder_of or not form.validate_on_submit():
+    # The page offers the button once the mailing is finished: a reminder sent before
+    # would miss the recipients still pending.
+    if not job.acknowledge or job.reminder_of or job.finished_at is None \
+            or not form.validate_on_submit():
         abort(400)
-    text = gettext("Vous n'avez pas encore confirmé la lecture de l'article « %(title)s ».",
-                   title=shown.title)
-    reminder = fanout.remind(job, current_user, _mail(shown, text, job.audience, True,
-                                                      reminder=True),
-                             idempotency_key=form.cle.data)
+    if not articles.is_published(shown):
+        flash(gettext("Publiez l'article avant de l'envoyer : ses destinataires ne pourraient "
+                      "pas le lire."), "error")
+        return back(url_for(".mailing", job_id=job.id))
+    with force_locale(MAIL_LOCALE):
+        text = gettext("Vous n'avez pas encore confirmé la lecture de l'article "
+                       "« %(title)s ».", title=shown.title)
+        mail = _mail(shown, text, job.audience, True, reminder=True)
+    reminder = fanout.remind(job, current_user, mail, idempotency_key=form.cle.data)
     db.session.commit()
     flash(ngettext("Le rappel part vers %(num)d personne.",
                    "Le rappel part vers %(num)d personnes.", reminder.total), "success")

@@ -166,8 +166,8 @@ def test_a_mailing_of_a_draft_is_refused_and_others_jobs_are_not_found(app):
     assert "Publiez l'article avant" in unescape(html(response))
     article_id = publish(claire, rubric_id, "Kermesse")
     job_url = _sent(app, claire, article_id, acknowledge=False)
-    assert client_of(app, "zoe.le-gall").get(job_url).status_code == 403
-    assert client_of(app, "joseph.fabre").get(job_url + "/rapport.csv").status_code == 403
+    assert client_of(app, "zoe.le-gall").get(job_url).status_code == 404
+    assert client_of(app, "joseph.fabre").get(job_url + "/rapport.csv").status_code == 404
     assert claire.get("/rubriques/envois/999999").status_code == 404
 
 
