@@ -38,8 +38,14 @@ def travel_to(when: datetime) -> Iterator[None]:
 
 
 def local_time(when: datetime) -> datetime:
-    """A stored naive-UTC time as the readers' clocks show it (aware, in their zone)."""
-    return when.replace(tzinfo=UTC).astimezone(readers_zone())
+    """A stored naive-UTC time as the readers' clocks show it (aware, in their zone). A time
+    so near the ends of the calendar (31/12/9999 23:30) that the readers' zone would take it
+    past them stays in UTC: a page showing it is shown, not a 500."""
+    aware = when.replace(tzinfo=UTC)
+    try:
+        return aware.astimezone(readers_zone())
+    except OverflowError:
+        return aware
 
 
 # A last day from this year on means no end: exports write 31/12/9999 for it.

@@ -105,16 +105,27 @@ def checked_folder_name(account: Account, name: str, *, renaming: MailFolder | N
     taken = {kind.label.lower() for kind in FolderKind if kind != FolderKind.USER}
     if name.lower() in taken | {word.lower() for word in reserved}:
         raise InvalidInput.of("folder_name_reserved", name=name)
-    same = db.session.scalar(select(MailFolder).where(
+    # The name as stored, not as a folder the session loaded before (another request may
+    # have renamed it since: see `create_folder`).
+    same = select(MailFolder.name).where(
         MailFolder.account_id == account.id, MailFolder.kind == FolderKind.USER,
-        func.lower(MailFolder.name) == name.lower()))
-    if same is not None and same is not renaming:
-        raise InvalidInput.of("folder_name_taken", name=same.name)
+        func.lower(MailFolder.name) == name.lower())
+    if renaming is not None:
+        same = same.where(MailFolder.id != renaming.id)
+    other = db.session.scalar(same.limit(1))
+    if other is not None:
+        raise InvalidInput.of("folder_name_taken", name=other)
     return name
 
 
 def create_folder(account: Account, name: str, *, reserved: Iterable[str] = ()
                   ) -> MailFolder:
+    """A folder of the account's own. Created and renamed under the account's lock
+    (`lock_writing`): the name is checked once the others' creations and renamings have
+    committed, so two of them choosing one name at once (« Maths » and « maths » too: the
+    unique key is case-sensitive, the rule is not) keep one, and the other is told the
+    name is taken."""
+    lock_writing(account)
     name = checked_folder_name(account, name, reserved=reserved)
     count = db.session.scalar(select(func.count()).where(
         MailFolder.account_id == account.id, MailFolder.kind == FolderKind.USER))
@@ -130,8 +141,10 @@ def create_folder(account: Account, name: str, *, reserved: Iterable[str] = ()
 
 def rename_folder(account: Account, folder: MailFolder, name: str, *,
                   reserved: Iterable[str] = ()) -> None:
+    """Rename an own folder, under the account's lock as `create_folder`."""
     if folder.kind != FolderKind.USER:
         raise InvalidInput.of("system_folder_rename")
+    lock_writing(account)
     folder.name = checked_folder_name(account, name, renaming=folder, reserved=reserved)
 
 
@@ -230,7 +243,7 @@ def delete(account: Account, item_ids: Sequence[int]) -> tuple[int, int]:
     elsewhere = [i for i in ids if i not in in_trash]
     if elsewhere:
         _move_items(account, elsewhere, trash)
-    destroyed = store.delete_items(account, in_trash) if in_trash else 0
+    destroyed = store.delete_items(account, in_trash, folder_id=trash.id) if in_trash else 0
     return len(elsewhere), destroyed
 
 
@@ -245,12 +258,15 @@ TRASH_BATCH = 5_000     # items removed per statement: a staff member's trash ha
 
 
 def empty_trash(account: Account) -> int:
+    """Delete for good what the Corbeille holds; how many went (by this call: the same
+    emptying sent twice at once counts and frees each message once, see
+    `store.delete_items`)."""
     trash = system_folder(account, FolderKind.TRASH)
     in_trash = select(MailboxItem.id).where(
         MailboxItem.folder_id == trash.id, MailboxItem.account_id == account.id)
     gone = 0
     while ids := list(db.session.scalars(in_trash.limit(TRASH_BATCH))):
-        gone += store.delete_items(account, ids)
+        gone += store.delete_items(account, ids, folder_id=trash.id)
     return gone
 
 
@@ -287,7 +303,8 @@ def lock_writing(author: Account) -> None:
     holds the database already, see `directory.db.write_lock`). Sending and saving a draft
     take it before they read what they replace: the same form sent twice at once (a double
     click) then runs one after the other, and the second finds the draft it replaces gone
-    and the message it sends sent, instead of sending it again or keeping two drafts."""
+    and the message it sends sent, instead of sending it again or keeping two drafts.
+    Creating and renaming a folder take it before checking the name."""
     _lock_folder(author, system_folder(author, FolderKind.DRAFTS), exclusive=True)
 
 

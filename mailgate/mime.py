@@ -50,6 +50,7 @@ _FATAL = (NoBoundaryInMultipartDefect, StartBoundaryNotFoundDefect,
           MultipartInvariantViolationDefect)
 _FOLD = re.compile(rb"\r?\n(?=[ \t])")
 MAX_NESTING = 100       # multipart levels; real mail has a handful
+SENT_YEARS = range(1900, 9000)  # a Date field elsewhere is a broken clock: read as unreadable
 
 
 class UnreadableMessage(Exception):
@@ -121,13 +122,17 @@ class Parsed:
 
     @property
     def sent_at(self) -> datetime:
+        """The Date field in naive UTC; the time of reading (storage) when it cannot be read
+        or is not a date mail is ever sent on: outside SENT_YEARS. Such a date (the end of
+        year 9999) overflowed, turned into UTC (a 451 at the gateway, for days) or into the
+        readers' time (a 500 on reading, replying, forwarding)."""
         try:
             when = parsedate_to_datetime(self.get("date"))
-        except (TypeError, ValueError, IndexError):
+            if when.tzinfo is not None:
+                when = when.astimezone(UTC).replace(tzinfo=None)
+        except (TypeError, ValueError, IndexError, OverflowError):
             return utcnow()
-        if when.tzinfo is None:
-            return when
-        return when.astimezone(UTC).replace(tzinfo=None)
+        return when if when.year in SENT_YEARS else utcnow()
 
 
 def unfold(value: bytes) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import and_, delete, exists, select, update
+from sqlalchemy import delete, exists, select, update
 
 from directory.clock import utcnow
 from directory.db import db, dialect_name
@@ -180,14 +180,26 @@ def item_of(account: Account, item_id: int) -> tuple[MailboxItem, MailMessage]:
     return row[0], row[1]
 
 
-def delete_items(account: Account, item_ids: Iterable[int]) -> int:
+def delete_items(account: Account, item_ids: Iterable[int], *,
+                 folder_id: int | None = None) -> int:
     """Remove for good (emptying the Corbeille): frees the quota, then removes the messages and
-    attachments nobody references any more. Returns how many items went."""
-    mine = and_(MailboxItem.id.in_(set(item_ids)), MailboxItem.account_id == account.id)
-    rows = db.session.execute(select(MailboxItem.message_id, MailboxItem.size).where(mine)).all()
+    attachments nobody references any more. Returns how many items went. `folder_id`: only
+    those still in that folder (the Corbeille: one restored meanwhile in another tab stays).
+
+    The DELETE says what went (RETURNING): of two requests deleting the same items at once
+    (« Vider la Corbeille » clicked twice), the second waits for the first's row locks, then
+    deletes nothing, so frees nothing and counts nothing (counted from the items read before,
+    the quota was freed twice and went below zero)."""
+    ids = set(item_ids)
+    if not ids:
+        return 0
+    mine = [MailboxItem.id.in_(ids), MailboxItem.account_id == account.id]
+    if folder_id is not None:
+        mine.append(MailboxItem.folder_id == folder_id)
+    rows = db.session.execute(delete(MailboxItem).where(*mine)
+                              .returning(MailboxItem.message_id, MailboxItem.size)).all()
     if not rows:
         return 0
-    db.session.execute(delete(MailboxItem).where(mine))
     db.session.execute(update(Mailbox).where(Mailbox.account_id == account.id)
                        .values(used_bytes=Mailbox.used_bytes - sum(r.size for r in rows)))
     collect_garbage({r.message_id for r in rows})
@@ -197,11 +209,21 @@ def delete_items(account: Account, item_ids: Iterable[int]) -> int:
 def collect_garbage(message_ids: Iterable[int]) -> None:
     """Delete those of the messages that no mailbox holds, no pending entry will send and no
     running fan-out still places (mailgate/fanout.py), then the blobs no attachment points at
-    any more."""
+    any more.
+
+    On PostgreSQL the messages' rows are locked first (FOR NO KEY UPDATE, in id order): two
+    holders deleting their last copies at once (each emptying their Corbeille) would each
+    see the other's copy, not yet committed, and both keep the message, held by nobody for
+    ever. Locked, the second waits for the first to commit, then sees its copy gone. The
+    lock does not hold back a delivery: the FOR KEY SHARE that inserting an item or an entry
+    takes on its message does not conflict with it."""
     ids = sorted(set(message_ids))
     if not ids:
         return
-    gone = set(core(_unreferenced_statement(dialect_name()), {"ids": ids}).scalars())
+    dialect = dialect_name()
+    if dialect == "postgresql":
+        core(_lock_statement(), {"ids": ids})
+    gone = set(core(_unreferenced_statement(dialect), {"ids": ids}).scalars())
     if not gone:
         return
     digests = set(db.session.scalars(select(MailAttachment.blob_sha256).where(
@@ -211,6 +233,14 @@ def collect_garbage(message_ids: Iterable[int]) -> None:
     if digests:
         used = exists().where(MailAttachment.blob_sha256 == MailBlob.sha256)
         db.session.execute(delete(MailBlob).where(MailBlob.sha256.in_(digests), ~used))
+
+
+@lru_cache(maxsize=1)
+def _lock_statement():
+    """`collect_garbage`'s lock of the messages' rows (PostgreSQL only)."""
+    message = MailMessage.__table__.c
+    return (select(message.id).where(ids_parameter(message.id)).order_by(message.id)
+            .with_for_update(key_share=True))
 
 
 @lru_cache(maxsize=4)

@@ -17,6 +17,7 @@ same form is kept once: the draft's Message-ID comes from the key too (another o
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -262,10 +263,14 @@ def _drop_sent_draft(author: Account, comp: Composition,
 # Replies and forwards -----------------------------------------------------------------
 
 def _plain_text(message: MailMessage) -> str:
+    """The message's text, for quoting: an HTML-only message's with its tags dropped. nh3
+    writes HTML back (« & » as « &amp; », a non-breaking space as « &nbsp; »): its entities
+    are turned back into characters, for a text/plain body and a textarea (which escapes)."""
     if message.text_body.strip() or not message.html_body:
         return message.text_body
     text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>|</h\d>", "\n", message.html_body)
-    return "\n".join(line.strip() for line in nh3.clean(text, tags=set()).splitlines())
+    plain = html.unescape(nh3.clean(text, tags=set()))
+    return "\n".join(line.strip() for line in plain.splitlines())
 
 
 def _prefixed(prefix: str, subject: str) -> str:

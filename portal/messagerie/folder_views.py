@@ -8,7 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
 from flask_login import current_user
 
-from directory.db import db, write_transaction
+from directory.db import write_transaction
 from directory.errors import InvalidInput
 from directory.search import id_from
 from mailgate import mailbox
@@ -98,7 +98,7 @@ def selection():
         return render_template("messagerie/confirm_delete.html", ids=ids, trashed=trashed,
                                form=SelectionForm(formdata=None),
                                retour=request.form.get("retour", ""))
-    if message is not FAILED:
+    if message is not FAILED and message:   # "": deleted meanwhile by the same form sent twice
         flash(message, "success")
     return back()
 
@@ -143,8 +143,9 @@ def empty_trash():
     trash = mailbox.system_folder(current_user, FolderKind.TRASH)
     form = ConfirmForm()
     if form.validate_on_submit():
-        destroyed = mailbox.empty_trash(current_user)
-        db.session.commit()
+        # Counted from what this request deleted: the form sent twice at once says 0 the
+        # second time (mailgate.store.delete_items); on SQLite it writes from its first read.
+        destroyed = write_transaction(lambda: mailbox.empty_trash(current_user))
         flash(ngettext("La Corbeille est vide : %(num)d message supprimé définitivement.",
                        "La Corbeille est vide : %(num)d messages supprimés définitivement.",
                        destroyed), "success")
