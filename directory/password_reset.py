@@ -3,8 +3,13 @@ verified redirect address.
 
 The link carries the account id and a fingerprint of its current password hash. Setting a
 new password changes the hash, so the same link — and every other link sent before — is
-refused afterwards: single use without a table of tokens. Pupils have no redirect address:
-no link is sent to them (their teacher or the school's administrator resets the password).
+refused afterwards: single use without a table of tokens. It also carries a fingerprint of the
+verified redirect address it was mailed to: once that address is replaced — by the member
+(directory/redirects.py), an administrator (account_admin.py) or an import (import_write.py),
+or removed — a link mailed to the old one is refused too, whoever still reads that mailbox.
+Both are read from the account when the link is used, so every way of changing them counts.
+Pupils have no redirect address: no link is sent to them (their teacher or the school's
+administrator resets the password).
 
 Reasons are codes (see `Refusal`), turned into words by the page that shows them.
 """
@@ -28,6 +33,7 @@ class Refusal(enum.StrEnum):
     EXPIRED = "expired"     # older than an hour
     INVALID = "invalid"     # not signed by us, or for no account that may use it
     USED = "used"           # the password changed since the link was sent
+    READDRESSED = "readdressed"     # the verified redirect address changed since then
 
 
 def _serializer(secret_key: str) -> URLSafeTimedSerializer:
@@ -41,6 +47,14 @@ def password_stamp(password_hash: str) -> str:
     return hashlib.sha256(password_hash.encode()).hexdigest()[:20]
 
 
+def address_stamp(account: Account) -> str:
+    """A fingerprint of the verified redirect address a link is mailed to ("" for none),
+    salted with the password hash so that the link, which anyone holding it can decode, does
+    not give the address away."""
+    seen = f"{account.password_hash}\0{account.verified_redirect or ''}"
+    return hashlib.sha256(seen.encode()).hexdigest()[:20]
+
+
 def recipient(login: str) -> Account | None:
     """The account a link may be mailed for: it exists, is not suspended and has a verified
     redirect address. The caller answers the same sentence either way (no enumeration)."""
@@ -52,7 +66,8 @@ def recipient(login: str) -> Account | None:
 
 def token_for(account: Account, secret_key: str) -> str:
     return _serializer(secret_key).dumps({"account": account.id,
-                                          "stamp": password_stamp(account.password_hash)})
+                                          "stamp": password_stamp(account.password_hash),
+                                          "to": address_stamp(account)})
 
 
 def check(token: str, secret_key: str, *,
@@ -70,6 +85,8 @@ def check(token: str, secret_key: str, *,
         return Refusal.INVALID
     if data.get("stamp") != password_stamp(account.password_hash):
         return Refusal.USED
+    if data.get("to") != address_stamp(account):
+        return Refusal.READDRESSED
     return account
 
 

@@ -7,10 +7,21 @@ been sent (when the web server closes the response), since writing a mail takes 
 as the rest of the request and would tell which logins have a verified address. The link
 begins with PREAU_PUBLIC_URL, not with whatever Host header the request came with (unset,
 only this machine's own name is taken from it: `config.link_origin`). The rules (one hour,
-single use) are in directory/password_reset.py."""
+single use) are in directory/password_reset.py.
+
+A link is mailed at most once in MAIL_AGAIN_AFTER to an account's address, however many ask
+for one from however many client addresses (the throttle alone lets one login's requests
+through at about one a minute, as many mails into the member's own mailbox): a request within
+that time mails nothing, and its answer is the same page, sent before anything is looked up.
+Twenty minutes, a third of a link's hour: whoever asks and gets no new mail has in their
+mailbox a link mailed less than twenty minutes before, good for forty minutes more at least
+(unless the password was changed meanwhile) — a stranger asking again and again keeps nobody
+from a link — and a mailbox gets at most three an hour. The links mailed are found in the
+outbound queue, which keeps its entries thirty days: each is written with its account."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import partial
 from math import ceil
 
@@ -27,13 +38,17 @@ from flask import (
 )
 from flask_babel import gettext, ngettext
 from flask_login import current_user
+from sqlalchemy import func, select, update
 
 from directory import password_reset
+from directory.clock import utcnow
 from directory.db import db, write_transaction
 from directory.domain import mail_domain
 from directory.errors import InvalidInput
+from directory.models import Account
 from directory.password_reset import Refusal
 from mailgate import system_mail
+from mailgate.models import EntryKind, MailMessage, OutboundEntry
 
 from . import config, throttle
 from .auth import _client_address
@@ -42,12 +57,18 @@ from .forms import ForgottenPasswordForm, NewPasswordForm
 bp = Blueprint("password_reset", __name__, url_prefix="/mot-de-passe-oublie")
 log = logging.getLogger("preau.portal")
 
+MAIL_AGAIN_AFTER = timedelta(minutes=20)
+
+
 def _refusal_text(refusal: Refusal) -> str:
+    spent = gettext("Ce lien a déjà servi : le mot de passe a été changé depuis son envoi. "
+                    "Demandez-en un nouveau si besoin.")
     return {Refusal.EXPIRED: gettext("Ce lien a expiré : il est valable une heure. "
                                      "Demandez-en un nouveau."),
             Refusal.INVALID: gettext("Ce lien n'est pas valide. Demandez-en un nouveau."),
-            Refusal.USED: gettext("Ce lien a déjà servi : le mot de passe a été changé depuis "
-                                  "son envoi. Demandez-en un nouveau si besoin."),
+            Refusal.USED: spent,
+            Refusal.READDRESSED: gettext("Ce lien a été envoyé à une adresse de redirection "
+                                         "qui a changé depuis. Demandez-en un nouveau."),
             }[refusal]
 
 
@@ -84,10 +105,19 @@ def _mail_link(login_name: str) -> None:
         log.error("password reset link not mailed: PREAU_PUBLIC_URL is not set, and the "
                   "request's host %r is not this machine", request.host)
         return
-    write_transaction(lambda: _send_link(account, origin))
+    account_id = account.id
+    write_transaction(lambda: _send_link(account_id, origin))
 
 
-def _send_link(account, origin: str) -> None:
+def _send_link(account_id: int, origin: str) -> None:
+    # Read again, its row locked (FOR NO KEY UPDATE on PostgreSQL, which a mail delivered to
+    # the account meanwhile does not wait for; SQLite's write lock is already held): two
+    # requests at the same instant mail one link, the second seeing the first's entry.
+    account = db.session.scalar(
+        select(Account).where(Account.id == account_id).with_for_update(key_share=True)
+        .execution_options(populate_existing=True))
+    if account is None or account.suspended or not account.verified_redirect:
+        return
     token = password_reset.token_for(account, current_app.config["SECRET_KEY"])
     link = origin + url_for(".choose", token=token)
     body = gettext("Bonjour %(name)s,\n\n"
@@ -98,9 +128,35 @@ def _send_link(account, origin: str) -> None:
                    "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message : votre "
                    "mot de passe reste le même.\n",
                    name=account.full_name, login=account.login, link=link)
-    system_mail.send(system_mail.build(
+    message = system_mail.build(
         to=account.verified_redirect, subject=gettext("Préau : mot de passe oublié"),
-        body=body, domain=mail_domain()))
+        body=body, domain=mail_domain())
+    address = message["To"].addresses[0].addr_spec     # as the queue writes it
+    if _mailed_lately(account.id, address):
+        log.info("password reset link not mailed to account %s: one was mailed less than "
+                 "%s ago", account.id, MAIL_AGAIN_AFTER)
+        return
+    system_mail.send(message)
+    # The entry is the account's (as a forward to its redirect address is): `_mailed_lately`
+    # finds it by the account's index, and erasing the account forgets its address.
+    db.session.execute(
+        update(OutboundEntry)
+        .where(OutboundEntry.kind == EntryKind.SYSTEM, OutboundEntry.account_id.is_(None),
+               OutboundEntry.message_id == select(MailMessage.id).where(
+                   MailMessage.message_id_header == message["Message-ID"])
+               .scalar_subquery())
+        .values(account_id=account.id), execution_options={"synchronize_session": False})
+
+
+def _mailed_lately(account_id: int, address: str) -> bool:
+    """Whether a link was mailed to the account at `address`, its present one, within
+    MAIL_AGAIN_AFTER (those mailed to a former one no longer open:
+    directory/password_reset.py)."""
+    return bool(db.session.scalar(
+        select(func.count()).select_from(OutboundEntry)
+        .where(OutboundEntry.account_id == account_id, OutboundEntry.kind == EntryKind.SYSTEM,
+               OutboundEntry.address == address,
+               OutboundEntry.created_at > utcnow() - MAIL_AGAIN_AFTER)))
 
 
 @bp.route("/<token>", methods=["GET", "POST"])
