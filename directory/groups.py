@@ -18,7 +18,12 @@ Rules kept here:
   school (directory/rights.py counts on it);
 - a group has at most MAX_MEMBERS members: « Ajouter la liste » of a search that forgot a
   criterion must not put a whole region into it;
-- a group's school is one of the editor's schools (any school for an administrator);
+- a group's school is one of the editor's schools (any school for an administrator); it
+  moves to another only when all its members belong to that school too, as they would to be
+  added there (an administrator, who adds anyone, moves it anyway);
+- what counts or checks the members before changing them (the MAX_MEMBERS cap, the group's
+  school, a move) first locks the group's row (`_locked_school`): two « Ajouter la liste » at
+  once are counted one after the other, and a group deleted meanwhile is a refusal;
 - names are unique per school among ad hoc groups, even for the form sent twice at once.
 A group the viewer does not manage is simply not found (`managed_group` answers None), so a
 forged request on someone else's group changes nothing and answers 404.
@@ -133,6 +138,12 @@ def update_group(editor: Account, group: Group, *, name: str, description: str,
                  school_id: int, persistent: bool) -> None:
     name, description = _checked_text(name, description)
     school = group.school if school_id == group.school_id else _checked_school(editor, school_id)
+    if school.id != group.school_id:
+        _locked_school(group)
+        if not editor.is_admin and db.session.scalar(select(exists().where(
+                GroupMember.group_id == group.id, GroupMember.account_id == Account.id,
+                ~_of_school(editor, school.id)))):
+            raise InvalidInput.of("group_members_other_school", school=school.name)
     if (name, school.id) != (group.name, group.school_id):
         _check_name_free(school.id, name, but=group.id)
     group.name, group.search_name = name, search_key("", name)[0]
@@ -153,7 +164,8 @@ def add_member(editor: Account, group: Group, account_id: int) -> tuple[Account,
         raise InvalidInput.of("person_outside_directory")
     if _is_member(group.id, account.id):
         return account, False
-    _check_of_school(editor, group.school, account)
+    school_id = _locked_school(group)
+    _check_of_school(editor, db.session.get(School, school_id), account)
     if db.session.scalar(select(_counted(_members(group)))) >= MAX_MEMBERS:
         raise GroupFull(group, 0)
     added = db.session.execute(insert_ignoring_duplicates(GroupMember).values(
@@ -163,26 +175,29 @@ def add_member(editor: Account, group: Group, account_id: int) -> tuple[Account,
 
 def add_search_results(editor: Account, group: Group, filters: AccountFilters) -> int:
     """"Ajouter la liste": every result of the search, across pages, who belongs to the
-    group's school: one count (of the members and of the newcomers, each up to
-    MAX_MEMBERS + 1) and one INSERT … SELECT, whatever the number of people. Returns the
-    number of people added (those already members are left as they are); GroupFull when
-    they would not all fit."""
+    group's school, whatever their number: the group's row locked (`_locked_school`, which
+    reads its school), then one INSERT … SELECT that adds them only if they all fit (the
+    count of the members and of the newcomers, each up to MAX_MEMBERS + 1, is in its WHERE).
+    Returns the number of people added (those already members are left as they are);
+    GroupFull when they would not all fit (counted again only then, to say the room)."""
     if filters.is_empty():
         raise InvalidInput.of("list_needs_criteria")
+    school_id = _locked_school(group)
     found = ids_of(search_query(editor, filters).where(
-        _of_school(editor, group.school_id))).subquery()
+        _of_school(editor, school_id))).subquery()
     new_members = (
         select(literal(group.id), found.c.id, false())
         .where(~exists().where(GroupMember.group_id == group.id,
                                GroupMember.account_id == found.c.id)))
-    members, adding = db.session.execute(select(_counted(_members(group)),
-                                                _counted(new_members))).one()
-    if members + adding > MAX_MEMBERS:
-        raise GroupFull(group, MAX_MEMBERS - members)
-    if not adding:
-        return 0
-    return db.session.execute(insert_ignoring_duplicates(GroupMember).from_select(
-        ["group_id", "account_id", "is_manager"], new_members)).rowcount
+    fits = _counted(_members(group)) + _counted(new_members) <= MAX_MEMBERS
+    added = db.session.execute(insert_ignoring_duplicates(GroupMember).from_select(
+        ["group_id", "account_id", "is_manager"], new_members.where(fits))).rowcount
+    if not added:       # nobody new, or too many
+        members, adding = db.session.execute(select(_counted(_members(group)),
+                                                    _counted(new_members))).one()
+        if members + adding > MAX_MEMBERS:
+            raise GroupFull(group, MAX_MEMBERS - members)
+    return added
 
 
 def remove_member(group: Group, account_id: int) -> Account:
@@ -300,12 +315,30 @@ def _is_member(group_id: int, account_id: int) -> bool:
 
 
 def _locked_managers(group_id: int) -> list[int]:
-    """The group's managers, their rows locked until commit (FOR UPDATE on PostgreSQL, in
-    account order; SQLite's writer holds the database). A row another transaction demoted
-    meanwhile is read as it is once that one commits."""
-    return list(db.session.scalars(select(GroupMember.account_id).where(
-        GroupMember.group_id == group_id, GroupMember.is_manager.is_(True))
-        .order_by(GroupMember.account_id).with_for_update()))
+    """The group's managers who may still manage it (`manager_memberships`, and not
+    suspended: a row that says manager for someone who can no longer act keeps nobody in
+    charge), their rows locked until commit (FOR UPDATE on PostgreSQL, in account order;
+    SQLite's writer holds the database). A row another transaction demoted meanwhile is read
+    as it is once that one commits."""
+    return list(db.session.scalars(
+        select(GroupMember.account_id).join(Account, Account.id == GroupMember.account_id)
+        .where(GroupMember.group_id == group_id, manager_memberships(Account),
+               Account.suspended.is_(False))
+        .order_by(GroupMember.account_id).with_for_update(of=GroupMember)))
+
+
+def _locked_school(group: Group) -> int:
+    """Lock the group's row until commit and return its school as it is now: FOR NO KEY
+    UPDATE on PostgreSQL (the rows that point at the group are still written meanwhile), so
+    whoever counts or checks the members after it sees what the others locking it committed,
+    and a group deleted meanwhile is a refusal, not a foreign key's 500. SQLite has one
+    writer: a request whose reads another one's commit made stale fails at its first write
+    and runs again from the start (portal/retry.py)."""
+    school_id = db.session.scalar(select(Group.school_id).where(Group.id == group.id)
+                                  .with_for_update(key_share=True))
+    if school_id is None:
+        raise InvalidInput.of("group_gone")
+    return school_id
 
 
 def _name(account_id: int) -> str:

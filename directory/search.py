@@ -570,10 +570,15 @@ def groups_near(viewer: Account) -> list[tuple[int, str, GroupKind, str]]:
         .order_by(Group.school_id, Group.kind, Group.search_name))]
 
 
-def member_counts(group_ids: Sequence[int]) -> dict[int, int]:
+def member_counts(viewer: Account | Perimeter, group_ids: Sequence[int]) -> dict[int, int]:
+    """How many members of each group `viewer` finds: those its « Voir la liste » shows
+    (`perimeter_condition`: a suspended member, or one outside the viewer's perimeter, is
+    not counted). A group without any is left out."""
     if not group_ids:
         return {}
     rows = db.session.execute(
-        select(GroupMember.group_id, func.count()).where(GroupMember.group_id.in_(
-            list(group_ids))).group_by(GroupMember.group_id))
+        select(GroupMember.group_id, func.count())
+        .join(Account, Account.id == GroupMember.account_id)
+        .where(GroupMember.group_id.in_(list(group_ids)), perimeter_condition(viewer))
+        .group_by(GroupMember.group_id))
     return dict(rows.all())

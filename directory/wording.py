@@ -76,6 +76,10 @@ WORDING: dict[str, str] = {
                                "chiffre."),
     "group_description_too_long": N_("La description dépasse %(max)d caractères."),
     "not_your_school": N_("Choisissez un de vos établissements."),
+    "group_members_other_school": N_("Des membres du groupe ne font pas partie de "
+                                     "%(school)s : retirez-les avant de changer "
+                                     "l'établissement du groupe."),
+    "group_gone": N_("Ce groupe n'existe plus."),
     "group_name_taken": N_("Un groupe « %(name)s » existe déjà dans cet établissement."),
     "not_a_group_manager": N_("%(name)s n'a pas le rôle « Gestionnaire annuaire » : il ne peut "
                               "pas gérer de groupe."),

@@ -16,8 +16,9 @@ from directory import groups
 from directory.clock import end_of_local_day
 from directory.db import db
 from directory.errors import InvalidInput, PreauError
-from directory.models import Account, GroupMember
+from directory.models import Account
 from directory.rubric_models import Rubric
+from directory.search import member_counts
 from mailgate.automations.models import Communication
 
 from .directory_forms import AdHocGroupForm, ManagerForm, MemberEndForm, choice
@@ -168,7 +169,7 @@ def set_member_end(group_id: int):
 @bp.route(f"/{GROUP_ID}/supprimer", methods=["GET", "POST"])
 def delete(group_id: int):
     group = _group(group_id)
-    members = db.session.scalar(select(func.count()).where(GroupMember.group_id == group.id))
+    members = member_counts(current_user, [group.id]).get(group.id, 0)   # as its list shows
     return delete_page(group, groups.delete_group, then=url_for("groupes.index"),
                        template="groupes/delete.html", members=members,
                        going=_going_with(group.id))

@@ -59,7 +59,7 @@ def index():
         except PageOutOfRange as error:
             form.page.errors.append(_no_such_page(error))
             status = 404
-    counts = member_counts([row[0].id for row in page.rows]) if page else {}
+    counts = member_counts(current_user, [row[0].id for row in page.rows]) if page else {}
     return render_template("groupes/index.html", form=form, page=page, counts=counts,
                            may_create=can_manage_groups(current_user),
                            region_wide=perimeter_school_ids(current_user) is None), status

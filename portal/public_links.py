@@ -1,14 +1,32 @@
 """Links that leave the portal — mailed, in feeds, in calendar files: they begin with
-PREAU_PUBLIC_URL when it is set (the address people open the portal at, as a proxy in front
-may rewrite the request's host), else with the request's own. The « mot de passe oublié »
-link, asked by someone not signed in, follows a stricter rule: `config.link_origin`."""
+`config.link_origin`, the rule of the « mot de passe oublié » link: PREAU_PUBLIC_URL when it
+is set (the address people open the portal at, as a proxy in front may rewrite the request's
+host), else the request's own host only when it is this machine. Never any other Host header:
+the client writes it, and a member who posts an event with `Host: evil.example` would
+otherwise have every reader mailed a genuine notice whose links (and one-click tokens) go to
+evil.example. When there is no such origin the link keeps only its path, which points
+nowhere else, and an error is logged, as for the password reset (whose mail is not sent:
+here the notice, the mailing or the feed still goes, without an address to open)."""
 from __future__ import annotations
 
-from flask import current_app, url_for
+import logging
+
+from flask import current_app, has_request_context, request, url_for
+
+from . import config
+
+log = logging.getLogger("preau.portal")
 
 
 def public_url_for(endpoint: str, **values) -> str:
-    configured = current_app.config["PREAU"].get("PUBLIC_URL", "")
-    if configured:
-        return configured + url_for(endpoint, **values)
-    return url_for(endpoint, _external=True, **values)
+    if not has_request_context():       # no Host header: SERVER_NAME, the configuration's
+        configured = current_app.config["PREAU"].get("PUBLIC_URL", "").strip().rstrip("/")
+        return configured + url_for(endpoint, **values) if configured else \
+            url_for(endpoint, _external=True, **values)
+    path = url_for(endpoint, **values)
+    origin = config.link_origin(current_app.config["PREAU"], request.host, request.scheme)
+    if origin is None:
+        log.error("link to %s left without an address: PREAU_PUBLIC_URL is not set, and the "
+                  "request's host %r is not this machine", endpoint, request.host)
+        return path
+    return origin + path

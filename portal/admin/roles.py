@@ -1,6 +1,6 @@
 """Administration's front page, and the region administrator's grant or removal of one
 role for one account (SPEC §1, §8). The change is stored at once, so the account's next
-search or message sees it."""
+search or message sees it; two changes of one account are made one after the other."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -8,7 +8,7 @@ from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import or_, select
 
-from directory.db import db
+from directory.db import db, lock_account
 from directory.enums import Role
 from directory.models import Account
 from directory.role_grants import grant_role, remove_role, role_states
@@ -46,7 +46,11 @@ def index():
 @bp.route("/comptes/<int(max=2147483647):account_id>/roles", methods=["POST"])
 @admin_required
 def change_role(account_id: int):
-    account = db.session.get(Account, account_id) or abort(404)
+    # The account locked before its overrides are read: the same change sent twice at once
+    # (a double click, two administrators) is made one after the other, and the second one
+    # finds the first one's override instead of inserting it again (a duplicate key, a 500).
+    lock_account(account_id)
+    account = db.session.get(Account, account_id, populate_existing=True) or abort(404)
     form = RoleForm()
     if not form.validate_on_submit():
         abort(400)
