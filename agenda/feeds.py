@@ -19,7 +19,7 @@ import secrets
 from sqlalchemy import or_, select, update
 
 from directory.clock import utcnow
-from directory.db import db
+from directory.db import db, lock_account
 from directory.models import Account
 
 from .models import Agenda, FeedToken
@@ -50,7 +50,10 @@ def live_condition(token_model, account: Account):
 
 def create(account: Account, agenda: Agenda | None) -> str:
     """A new token for (account, agenda), revoking the previous one; returns the token,
-    shown once. The caller commits."""
+    shown once. The caller commits. The account is locked first (`lock_account`): the
+    button clicked twice at once makes the tokens one after the other, the second revoking
+    the first, instead of two live tokens for one agenda."""
+    lock_account(account.id)
     revoke(account, agenda)
     token, stored = new_token()
     db.session.add(FeedToken(account_id=account.id, agenda_id=agenda.id if agenda else None,

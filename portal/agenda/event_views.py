@@ -9,9 +9,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from agenda import access, comments, confirmations, events, notices, recurrence, resources, times
+from agenda.errors import AgendaError, Problem
 from agenda.models import Agenda, AnswerKind, Comment, Event, EventStatus
 from agenda.recurrence import Repeat
 from directory import form_keys
+from directory.db import db
 from mailgate import fanout
 
 from ..directory_forms import choice
@@ -28,6 +30,7 @@ from .blueprint import (
     writable_event_or_404,
 )
 from .forms import OTHER_RULE, AnswerForm, CommentForm, EventForm
+from .wording import describe
 
 
 @bp.route("/nouveau", methods=["GET", "POST"])
@@ -119,18 +122,30 @@ def cancel_event(event_id: int):
     event = writable_event_or_404(event_id)
     if request.method == "GET":
         return render_template("agenda/cancel.html", event=event)
-    draft = event.status == EventStatus.DRAFT
+    seen_draft = event.status == EventStatus.DRAFT
     space = event.agenda.space
 
     def work():
+        """What events.cancel did, read in its transaction (it locks and re-reads the event):
+        the page's « draft or published » may be out of date (published meanwhile in another
+        tab, cancelled or deleted by a click before)."""
         change = events.cancel(event)
-        return notices.after_save(current_user, event, change, PortalLinks()) if not draft \
-            else None
+        if change == events.Change.CANCELLED:
+            return change, notices.after_save(current_user, event, change, PortalLinks())
+        return ("deleted" if event in db.session.deleted else change), None
 
-    report = saved(work)
-    report_notice(report)
-    flash(_("Le brouillon est supprimé.") if draft else _("L'évènement est annulé."),
-          "success")
+    result = saved(work)
+    if result is None:      # refused: its words are flashed
+        return redirect(url_for(".event", event_id=event_id))
+    done, report = result
+    if done == "deleted":
+        flash(_("Le brouillon est supprimé."), "success")
+    elif done == events.Change.CANCELLED:
+        flash(_("Ce brouillon venait d'être publié : l'évènement est annulé.") if seen_draft
+              else _("L'évènement est annulé."), "success")
+        report_notice(report)
+    else:                   # already cancelled, or a draft already deleted: nothing done
+        flash(describe(AgendaError(Problem.CANCELLED_MEANWHILE)), "error")
     return redirect(url_for(".group_month", **space))
 
 

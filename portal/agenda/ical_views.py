@@ -99,8 +99,8 @@ def feeds_page():
             flash(_("Le lien est révoqué : les abonnements qui l'utilisaient ne reçoivent plus "
                     "rien."), "success")
             return redirect(url_for(".feeds"))
-        token = feeds.create(current_user, agenda)
-        db.session.commit()
+        # the account's lock taken before the transaction's first read (SQLite: write_lock)
+        token = write_transaction(lambda: feeds.create(current_user, agenda))
         return _feeds_page(groups, public_url_for(".feed", token=token), agenda)
     return _feeds_page(groups, None, None)
 

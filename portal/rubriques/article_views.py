@@ -58,7 +58,8 @@ def article(article_id: int):
         abort(404)
     return render_template(
         "rubriques/article.html", article=shown, manager=manager, comments=page,
-        comment_form=CommentForm(formdata=None), moderation=ModerationForm(formdata=None),
+        comment_form=CommentForm(formdata=None, cle=uuid.uuid4().hex),
+        moderation=ModerationForm(formdata=None),
         confirm=ConfirmForm(formdata=None),
         awaiting=fanout.awaiting_acknowledgement(shown.origin, current_user.id),
         mailings=fanout.jobs_of(shown.origin) if manager else [])
@@ -205,8 +206,7 @@ def comment(article_id: int):
             flash(errors[0], "error")
         return back(url_for(".article", article_id=shown.id) + "#commentaires")
     manager = bool(managed_rubric_ids(current_user, [shown.rubric_id]))
-    added = saving.saved(lambda: articles.add_comment(current_user, shown, form.texte.data,
-                                                      manager=manager),
+    added = saving.saved(lambda: _add_comment(shown, form, manager),
                          catch=PreauError, describe=_comment_refusal)
     if added is not FAILED:
         flash(gettext("Votre commentaire est publié.") if added.state == CommentState.PUBLISHED
@@ -214,6 +214,20 @@ def comment(article_id: int):
                            "de la rubrique."),
               "success")
     return back(url_for(".article", article_id=shown.id) + "#commentaires")
+
+
+def _add_comment(shown: Article, form: CommentForm, manager: bool) -> ArticleComment:
+    """The comment; the form sent again (a double click on « Publier le commentaire », two at once) gives
+    the comment its first sending made instead of a second one (directory/form_keys.py)."""
+    key = form_keys.key(form.cle.data, [shown.id, form.texte.data]) if form.cle.data else None
+    if key is not None:
+        first = form_keys.already_made(current_user.id, key, ArticleComment)
+        if first is not None:
+            return first
+    added = articles.add_comment(current_user, shown, form.texte.data, manager=manager)
+    if key is not None:
+        form_keys.made(current_user.id, key, added.id)
+    return added
 
 
 def _comment_refusal(error: PreauError) -> str:

@@ -43,6 +43,8 @@ class RubricForm(FlaskForm):
 
 class NewRubricForm(RubricForm):
     espace = SelectField(_l("Espace"), validators=[DataRequired(_l("Choisissez un espace."))])
+    #: drawn when the form is shown: sent twice, it makes one rubric (directory/form_keys.py)
+    cle = HiddenField(validators=[Optional(), Length(min=16, max=64)])
 
 
 class PopulationForm(FlaskForm):
@@ -88,6 +90,9 @@ class ArticleForm(FlaskForm):
 class CommentForm(FlaskForm):
     texte = TextAreaField(_l("Votre commentaire"), validators=[
         DataRequired(_l("Écrivez votre commentaire.")), Length(max=COMMENT_MAX)])
+    #: drawn when the article's page is shown: sent twice, the form makes one comment
+    #: (directory/form_keys.py)
+    cle = HiddenField(validators=[Optional(), Length(min=16, max=64)])
 
 
 class ModerationForm(FlaskForm):

@@ -3,13 +3,17 @@ of one's private feed (feeds.py), creating a rubric, and its settings (name, pop
 with access, managers)."""
 from __future__ import annotations
 
+import uuid
+
 from flask import flash, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
 from agenda import access, schedule
+from directory import form_keys
 from directory.db import db
 from directory.enums import Profile
+from directory.rubric_models import Rubric
 from directory.rubrics import add_manager as name_manager
 from directory.rubrics import add_population as open_to
 from directory.rubrics import (
@@ -113,16 +117,31 @@ def create():
         return render_template("error.html", code=403, title=gettext("Accès refusé"),
                                text=gettext("Vous ne gérez aucun espace où créer une "
                                             "rubrique.")), 403
-    if form.validate_on_submit():
-        space = form.espace.data
-        created = saved(lambda: create_rubric(
-            current_user, name=form.name.data, description=form.description.data,
-            **({"group_id": int(space[1:])} if space[0] == "g"
-               else {"school_id": int(space[1:])})))
+    if request.method == "GET":
+        form.cle.data = uuid.uuid4().hex    # the form sent twice makes one rubric
+    elif form.validate_on_submit():
+        created = saved(lambda: _create(form))
         if created is not FAILED:
             flash(gettext("La rubrique « %(name)s » est créée.", name=created.name), "success")
             return back(url_for(".settings", rubric_id=created.id))
     return render_template("rubriques/new.html", form=form), 400 if form.errors else 200
+
+
+def _create(form: NewRubricForm) -> Rubric:
+    """The new rubric; « Créer la rubrique » sent again (a double click, two at once) gives
+    the rubric its first sending made instead of a second one (directory/form_keys.py)."""
+    key = form_keys.key(form.cle.data, sorted(form.data.items())) if form.cle.data else None
+    if key is not None:
+        first = form_keys.already_made(current_user.id, key, Rubric)
+        if first is not None:
+            return first
+    space = form.espace.data
+    created = create_rubric(
+        current_user, name=form.name.data, description=form.description.data,
+        **({"group_id": int(space[1:])} if space[0] == "g" else {"school_id": int(space[1:])}))
+    if key is not None:
+        form_keys.made(current_user.id, key, created.id)
+    return created
 
 
 @bp.route(f"/{ID.format('rubric_id')}/parametres", methods=["GET", "POST"])
