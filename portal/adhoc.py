@@ -16,9 +16,8 @@ from directory import groups
 from directory.clock import end_of_local_day
 from directory.db import db
 from directory.errors import InvalidInput, PreauError
-from directory.models import Account
+from directory.models import Account, GroupMember
 from directory.rubric_models import Rubric
-from directory.search import member_counts
 from mailgate.automations.models import Communication
 
 from .directory_forms import AdHocGroupForm, ManagerForm, MemberEndForm, choice
@@ -169,7 +168,9 @@ def set_member_end(group_id: int):
 @bp.route(f"/{GROUP_ID}/supprimer", methods=["GET", "POST"])
 def delete(group_id: int):
     group = _group(group_id)
-    members = member_counts(current_user, [group.id]).get(group.id, 0)   # as its list shows
+    # every member whose place goes, the suspended and the hidden ones included (the list
+    # page counts what its reader sees)
+    members = db.session.scalar(select(func.count()).where(GroupMember.group_id == group.id))
     return delete_page(group, groups.delete_group, then=url_for("groupes.index"),
                        template="groupes/delete.html", members=members,
                        going=_going_with(group.id))

@@ -9,6 +9,7 @@ nowhere else, and an error is logged, as for the password reset (whose mail is n
 here the notice, the mailing or the feed still goes, without an address to open)."""
 from __future__ import annotations
 
+import functools
 import logging
 
 from flask import current_app, has_request_context, request, url_for
@@ -26,7 +27,14 @@ def public_url_for(endpoint: str, **values) -> str:
     path = url_for(endpoint, **values)
     origin = config.link_origin(current_app.config["PREAU"], request.host, request.scheme)
     if origin is None:
-        log.error("link to %s left without an address: PREAU_PUBLIC_URL is not set, and the "
-                  "request's host %r is not this machine", endpoint, request.host)
+        _say_without_address(request.host)
         return path
     return origin + path
+
+
+@functools.lru_cache(maxsize=64)
+def _say_without_address(host: str) -> None:
+    """Logged once per host and process, not once per link (a feed of 500 events polled
+    every quarter of an hour would write 48,000 lines a day)."""
+    log.error("links left without an address (their path only): PREAU_PUBLIC_URL is not set, "
+              "and the request's host %r is not this machine", host)

@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from agenda import access, schedule
 from directory import form_keys
-from directory.db import db
+from directory.db import db, write_transaction
 from directory.enums import Profile
 from directory.rubric_models import Rubric
 from directory.rubrics import add_manager as name_manager
@@ -87,8 +87,8 @@ def new_feed(rubric_id: int):
     shown = readable_rubric(rubric_id)
     if not ConfirmForm().validate_on_submit():
         return back(url_for(".rubric", rubric_id=shown.id) + "#flux")
-    url = feeds.create(current_user, shown)
-    db.session.commit()
+    # the account's lock taken before the transaction's first read (SQLite: write_lock)
+    url = write_transaction(lambda: feeds.create(current_user, shown))
     flash(gettext("Votre adresse de flux privée est prête : ne la partagez pas."), "success")
     return _rubric_page(shown, feed_url=url)
 
