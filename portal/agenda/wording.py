@@ -54,8 +54,8 @@ TEXTS = {
     Problem.RESOURCE_NAME_MISSING: _l("Donnez un nom à la ressource."),
     Problem.NOT_ASKED: _l("Cet évènement ne demande pas de confirmation."),
     Problem.EVENT_CANCELLED: _l("Cet évènement est annulé : il n'attend plus de réponse."),
-    Problem.CANCELLED_MEANWHILE: _l("Cet évènement vient d'être annulé (ou, brouillon, "
-                                    "supprimé) : rien n'a été enregistré."),
+    Problem.CANCELLED_MEANWHILE: _l("Cet évènement a été annulé ou supprimé entre-temps : "
+                                    "rien n'a été enregistré."),
     Problem.COMMENT_CANCELLED: _l("Cet évènement est annulé : il ne reçoit plus de "
                                   "commentaire."),
     Problem.NOT_INVITED: _l("Cette personne ne fait pas partie des invités de cet "

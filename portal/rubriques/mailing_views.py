@@ -169,8 +169,8 @@ def remind(job_id: int):
             or not form.validate_on_submit():
         abort(400)
     if not articles.is_published(shown):
-        flash(gettext("Publiez l'article avant de l'envoyer : ses destinataires ne pourraient "
-                      "pas le lire."), "error")
+        flash(gettext("L'article n'est plus publié : publiez-le avant de relancer ses "
+                      "destinataires, qui ne pourraient pas le lire."), "error")
         return back(url_for(".mailing", job_id=job.id))
     with force_locale(MAIL_LOCALE):
         text = gettext("Vous n'avez pas encore confirmé la lecture de l'article "

@@ -153,8 +153,8 @@ def test_an_edit_after_a_cancel_is_refused(claire, agenda_4a, coach):
         save(claire, agenda_4a, event_input("Sortie au musée (modifiée)",
                                             resource_ids=[coach.id]), event)
     assert refused.value.problem == Problem.CANCELLED_MEANWHILE
-    assert describe(refused.value) == "Cet évènement vient d'être annulé (ou, brouillon, " \
-        "supprimé) : rien n'a été enregistré."
+    assert describe(refused.value) == "Cet évènement a été annulé ou supprimé " \
+        "entre-temps : rien n'a été enregistré."
     db.session.expire_all()
     assert (event.status, event.title, event.sequence) == \
         (EventStatus.CANCELLED, "Sortie au musée", 1)

@@ -154,8 +154,8 @@ def test_a_draft_deleted_and_an_event_cancelled_say_so_once(teacher, app):
     page = html(teacher.get(f"/agenda/evenement/{published}/annuler"))
     again = teacher.post(f"/agenda/evenement/{published}/annuler",
                          data={"csrf_token": csrf_token(page)}, follow_redirects=True)
-    assert _flashes(again) == [("error", "Cet évènement vient d'être annulé (ou, brouillon, "
-                                         "supprimé) : rien n'a été enregistré.")]
+    assert _flashes(again) == [("error", "Cet évènement a été annulé ou supprimé "
+                                         "entre-temps : rien n'a été enregistré.")]
     assert _notices(app, published) == 2      # « ajouté », then « annulé » once
 
 

@@ -235,7 +235,7 @@ def test_no_reminder_for_an_article_put_back_to_draft(app):
     key = re.search(r'id="cle" name="cle" type="hidden" value="([^"]+)"', report)[1]
     response = claire.post(job_url + "/rappel", data={"csrf_token": csrf_token(report),
                                                       "cle": key}, follow_redirects=True)
-    assert any("Publiez l'article avant de l'envoyer" in m for m in messages(tree(response)))
+    assert any("L'article n'est plus publié : publiez-le avant de relancer" in m for m in messages(tree(response)))
     assert jobs_of(app, article_id) == 1
 
 
