@@ -3,8 +3,8 @@ and one indexed prefix query on Préau's own `account` table, rendered by a thre
 template; nothing else (no login, no perimeter, no ORM). bench/directory_http.sh serves it
 with gunicorn beside Préau and loads both with the same wrk script.
 
-It is the bare page of ../shared/bench/directory_floor/ (which generates its own 500,000
-names) pointed at the same rows Préau searches, so that both sides read the same data.
+It is the team's bare floor page (which generated its own 500,000 names) pointed at the
+same rows Préau searches, so that both sides read the same data.
 Run: PREAU_FLOOR_DSN=postgresql://… gunicorn -w 2 bench.directory_floor:app
 """
 from __future__ import annotations

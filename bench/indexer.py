@@ -3,7 +3,7 @@
     .venv/bin/python bench/indexer.py [--db sqlite|postgresql] [--messages 2000] [--size 10240]
 
 A fresh database (a SQLite file in a temporary folder, or PREAU_BENCH_PG_URL — default
-postgresql+psycopg://postgres@127.0.0.1/preau_index2_bench — whose public schema is made
+postgresql+psycopg://postgres@127.0.0.1/preau_mailbox_bench — whose public schema is made
 again), migrations, a small demo region; then `--messages` messages of about `--size` bytes
 stored raw for zoe.le-gall as the gateway stores them before its 250 (mime.headers_only +
 routing.deliver, indexed_at NULL), of four kinds in turn: smtp-source's (ASCII lines, what

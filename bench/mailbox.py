@@ -4,7 +4,7 @@
         [--runs 100]
 
 For each database: a fresh database (a SQLite file in a temporary folder, or the PostgreSQL
-database of PREAU_BENCH_PG_URL — default postgresql+psycopg://postgres@127.0.0.1/preau_h_e —
+database of PREAU_BENCH_PG_URL — default postgresql+psycopg://postgres@127.0.0.1/preau_mailbox_bench —
 whose public schema is dropped and made again), migrations, the demo region (600 accounts),
 then a student mailbox (zoe.le-gall) filled with `--messages` messages from her classmates and
 teachers, written with the message store's own functions (mailgate.store: one stored message
@@ -64,7 +64,7 @@ def fresh_database(kind: str, folder: Path) -> str:
     if kind == "sqlite":
         return f"sqlite:///{folder / 'bench.db'}"
     url = os.environ.get("PREAU_BENCH_PG_URL",
-                         "postgresql+psycopg://postgres@127.0.0.1/preau_h_e")
+                         "postgresql+psycopg://postgres@127.0.0.1/preau_mailbox_bench")
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")

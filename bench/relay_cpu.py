@@ -4,7 +4,7 @@
         [--size 10240] [--threads 4] [--dkim] [--profile FILE]
 
 A fresh database (SQLite in a temporary folder, or PREAU_BENCH_PG_URL, by default
-postgresql+psycopg://postgres@127.0.0.1/preau_relay_bench, dropped and created again) with the
+postgresql+psycopg://postgres@127.0.0.1/preau_smtp_bench, dropped and created again) with the
 demo region; one message of `--size` bytes is stored, and each round queues `--batch` FORWARD
 entries of it to claire.bernard@example.net (a teacher's redirect address, as
 bench/smtp.py --forwarding does through the gateway), then times one `worker.run_once()`

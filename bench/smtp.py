@@ -14,8 +14,8 @@ delivery is the commit), the count found in the inbox afterwards, the gateway pr
 RSS, then a second, smaller burst from a Python client (20 sessions) giving the latency of
 each message (MAIL..250 after DATA) as p50/p95.
 The quota is raised to 2 Go for the run (20,000 × 10 Ko would not fit in 45 Mo).
-Peers, same machine, same load, right after: ../shared/bench/smtp_ceiling.sh (smtp-sink,
-bare aiosmtpd, aiosmtpd + SQLite) and ../shared/bench/postfix_e2e.sh (Postfix into a maildir).
+Peers, same machine, same load, right after: bench/peers/smtp_ceiling.sh (smtp-sink,
+bare aiosmtpd, aiosmtpd + SQLite) and bench/peers/postfix_e2e.sh (Postfix into a maildir).
 
 Forwarding (`--forwarding`, issue 16): the same burst to claire.bernard@ent.test, a teacher
 whose mail goes to her verified redirect address, so each message is accepted, queued and
@@ -49,9 +49,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# The peers' scripts (postfix_e2e.sh, smtp_ceiling.sh): PREAU_BENCH_PEERS, else the shared
-# folder beside the repository.
-PEERS = Path(os.environ.get("PREAU_BENCH_PEERS", ROOT.parent / "shared" / "bench"))
+# The peers' scripts (bench/peers/: postfix_e2e.sh, smtp_ceiling.sh and its aiosmtpd_anchor.py),
+# or another copy of them named by PREAU_BENCH_PEERS.
+PEERS = Path(os.environ.get("PREAU_BENCH_PEERS", ROOT / "bench" / "peers"))
 SENDER, RECIPIENT = "joseph@example.org", "zoe.le-gall@ent.test"
 FORWARDED = "claire.bernard@ent.test"  # her mail goes to claire.bernard@example.net
 
