@@ -14,7 +14,7 @@ simply not found (None), and the page answers 404.
 """
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, exists, or_, select, true, union
+from sqlalchemy import Select, and_, exists, or_, select, union
 from sqlalchemy.exc import IntegrityError
 
 from directory import rubrics
@@ -39,15 +39,28 @@ def readable_group_ids(account: Account) -> Select:
     return select(union(own, children).subquery().c.group_id)
 
 
+def readable_agenda_ids(account: Account) -> list[int]:
+    """Ids of the agendas of "Mon agenda", the home page and the private feed, in one query:
+    the agendas of her groups and her children's, and of the rubrics she reads as lists show
+    them (`rubrics.listed`). An administrator reads every agenda (`may_read`), but hers here
+    are those of her own spaces: her groups' and her own schools' rubrics, as "Mes
+    rubriques" lists them; another school's events never fill her month."""
+    groups = readable_group_ids(account).correlate(None)
+    read = select(Rubric.id).where(rubrics.listed(account, rubrics.reads_condition(account)))
+    return list(db.session.scalars(union(
+        select(Agenda.id).where(Agenda.group_id.in_(groups)),
+        select(Agenda.id).where(Agenda.rubric_id.in_(read.correlate(None))))))
+
+
 def readable_agendas(account: Account) -> object:
-    """SQL condition on Agenda: `account` reads it. A rubric's agenda is judged through its
-    own row (EXISTS), so "Mon agenda" weighs only the agendas that have events in range."""
-    if account.is_admin:
-        return true()
-    return or_(Agenda.group_id.in_(readable_group_ids(account)),
-               and_(Agenda.rubric_id.isnot(None),
-                    exists().where(Rubric.id == Agenda.rubric_id,
-                                   rubrics.reads_condition(account))))
+    """SQL condition on a query of events joined to their Agenda: the event is in one of
+    `readable_agenda_ids`.
+    The ids come first, so the events are read through ix_agenda_event_agenda_range, one
+    range per agenda, whatever the region holds (as one OR of IN and a correlated EXISTS,
+    PostgreSQL read every event of the range, of every school)."""
+    ids = readable_agenda_ids(account)
+    # on both sides of the join (every caller joins Agenda), so the agendas come by their key
+    return and_(Event.agenda_id.in_(ids), Agenda.id.in_(ids))
 
 
 def readers(agenda: Agenda) -> Select:
@@ -181,8 +194,12 @@ def visible_event(account: Account, event_id: int) -> Event | None:
     """The event if `account` may see it, else None."""
     if not valid_id(event_id):
         return None
-    return db.session.scalar(select(Event).join(Agenda).where(
-        Event.id == event_id, visible_events(account), readable_agendas(account)))
+    # An administrator reads every agenda (`may_read`); everyone else, the same agendas as
+    # her lists and her feed (one rule: `readable_agendas`).
+    query = select(Event).join(Agenda).where(Event.id == event_id, visible_events(account))
+    if not account.is_admin:
+        query = query.where(readable_agendas(account))
+    return db.session.scalar(query)
 
 
 def writable_event(account: Account, event_id: int) -> Event | None:

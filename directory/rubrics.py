@@ -252,6 +252,22 @@ def managed_rubric_ids(account: Account, rubric_ids: Iterable[int]) -> set[int]:
 
 # --- the defaults every school and class has --------------------------------------------------
 
+def default_rubrics_missing(school_ids: Sequence[int]) -> bool:
+    """Whether a school of `school_ids` or one of its classes lacks its default rubric: one
+    read through the unique `default_of`, so that a page calls `ensure_default_rubrics` (a
+    write) only the first time after a school or a class appears."""
+    if not school_ids:
+        return False
+    school_key = literal("school:") + sa.cast(School.id, sa.String)
+    group_key = literal("group:") + sa.cast(Group.id, sa.String)
+    schools = select(School.id).where(School.id.in_(school_ids),
+                                      ~exists().where(Rubric.default_of == school_key))
+    classes = select(Group.id).where(Group.kind == GroupKind.CLASS,
+                                     Group.school_id.in_(school_ids),
+                                     ~exists().where(Rubric.default_of == group_key))
+    return bool(db.session.scalar(select(or_(schools.exists(), classes.exists()))))
+
+
 def ensure_default_rubrics(school_ids: Sequence[int] | None = None) -> int:
     """Create the missing default rubrics (with their populations) of these schools (every
     school if None) and of their classes: two INSERT … SELECT, then the new rubrics'

@@ -19,6 +19,7 @@ from directory.rubrics import add_population as open_to
 from directory.rubrics import (
     creatable_spaces,
     create_rubric,
+    default_rubrics_missing,
     delete_rubric,
     ensure_default_rubrics,
     managed_rubric_ids,
@@ -42,8 +43,10 @@ PER_PAGE = 10
 
 @bp.route("/")
 def index():
-    ensure_default_rubrics([school.id for school in current_user.schools])
-    db.session.commit()
+    school_ids = [school.id for school in current_user.schools]
+    if default_rubrics_missing(school_ids):   # a new school or class: else a read-only page
+        ensure_default_rubrics(school_ids)
+        db.session.commit()
     rubrics = readable_rubrics(current_user)
     schools, groups = creatable_spaces(current_user)
     return render_template("rubriques/index.html", rubrics=rubrics,
