@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.headerregistry import Group as AddressGroup
 from email.message import EmailMessage
@@ -322,12 +323,25 @@ class Progress:
 
 
 def progress(job: FanoutJob) -> Progress:
-    rows = db.session.execute(
-        select(FanoutRecipient.state, FanoutRecipient.refusal, func.count())
-        .where(FanoutRecipient.job_id == job.id)
-        .group_by(FanoutRecipient.state, FanoutRecipient.refusal)).all()
-    return Progress(job.total, {(str(state), refusal): n for state, refusal, n in rows},
-                    job.finished_at is not None)
+    return progress_of([job])[job.id]
+
+
+def progress_of(jobs: Iterable[FanoutJob]) -> dict[int, Progress]:
+    """`progress` of each of `jobs` (job id → Progress), in one statement grouped by job: a
+    page listing several jobs (an event's notices) asks no statement per job."""
+    jobs = list(jobs)
+    counts: dict[int, dict[tuple[str, str | None], int]] = {job.id: {} for job in jobs}
+    if jobs:
+        rows = db.session.execute(
+            select(FanoutRecipient.job_id, FanoutRecipient.state, FanoutRecipient.refusal,
+                   func.count())
+            .where(FanoutRecipient.job_id.in_(list(counts)))
+            .group_by(FanoutRecipient.job_id, FanoutRecipient.state,
+                      FanoutRecipient.refusal)).all()
+        for job_id, state, refusal, n in rows:
+            counts[job_id][(str(state), refusal)] = n
+    return {job.id: Progress(job.total, counts[job.id], job.finished_at is not None)
+            for job in jobs}
 
 
 def advance(job: FanoutJob) -> Progress:
@@ -422,7 +436,9 @@ def acknowledge_origin(origin: str, account_id: int) -> int:
     return len(jobs)
 
 
-def jobs_of(origin: str) -> list[FanoutJob]:
+def jobs_of(origin: str, limit: int | None = None) -> list[FanoutJob]:
+    """The jobs about `origin`, newest first: the newest `limit` of them (the statement's
+    LIMIT: a page shows a few of an event's many notices without reading them all)."""
     return list(db.session.scalars(select(FanoutJob).where(FanoutJob.origin == origin)
-                                   .order_by(FanoutJob.id.desc())))
+                                   .order_by(FanoutJob.id.desc()).limit(limit)))
 

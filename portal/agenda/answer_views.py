@@ -32,6 +32,7 @@ from .blueprint import (
     saved,
     writable_event_or_404,
 )
+from .event_views import add_comment
 from .forms import AnswerForm, CommentForm, OnBehalfForm, RemindForm
 from .wording import describe
 
@@ -172,7 +173,7 @@ def comment(event_id: int):
     if not form.validate():
         flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
     else:
-        added = saved(lambda: comments.add(event, current_user, form.text.data))
+        added = saved(lambda: add_comment(event, form))
         if added is not None:
             flash(_("Votre commentaire attend l'accord de l'organisateur.")
                   if added.state.value == "pending" else _("Commentaire publié."), "success")

@@ -15,6 +15,7 @@ from agenda.recurrence import Repeat
 from directory import form_keys
 from directory.db import db
 from mailgate import fanout
+from mailgate.fanout_models import FanoutJob
 
 from ..directory_forms import choice
 from ..directory_pages import UNCAPPED, PageOutOfRange, asked_page, paginate
@@ -31,6 +32,8 @@ from .blueprint import (
 )
 from .forms import OTHER_RULE, AnswerForm, CommentForm, EventForm
 from .wording import describe
+
+NOTICES_SHOWN = 10      # the event page's newest notices (the organiser's)
 
 
 @bp.route("/nouveau", methods=["GET", "POST"])
@@ -96,13 +99,36 @@ def event(event_id: int):
         abort(404)
     return render_template(
         "agenda/event.html", event=event, organiser=organiser, mine=mine,
-        answer_form=answer_form, invited=invited, comment_form=CommentForm(),
+        answer_form=answer_form, invited=invited, comment_form=CommentForm(formdata=None, cle=uuid.uuid4().hex),
         comments=shown,
         counts=confirmations.counts(event) if organiser and event.ask_confirmation else None,
-        sent=[(job, fanout.progress(job)) for job in fanout.jobs_of(notices.origin(event))[:10]]
-        if organiser else [],
+        sent=_notices_sent(event) if organiser else [],
         upcoming=recurrence.between(event, event.starts_at, event.last_ends_at)[:20]
         if event.rrule else [], AnswerKind=AnswerKind, one_second=timedelta(seconds=1))
+
+
+def _notices_sent(event: Event) -> list[tuple[FanoutJob, fanout.Progress]]:
+    """The newest NOTICES_SHOWN notices of the event with their figures: two statements
+    however many were sent (the jobs, then their recipients counted together)."""
+    jobs = fanout.jobs_of(notices.origin(event), NOTICES_SHOWN)
+    figures = fanout.progress_of(jobs)
+    return [(job, figures[job.id]) for job in jobs]
+
+
+def add_comment(event: Event, form: CommentForm) -> Comment:
+    """The comment, in the caller's write transaction; the form sent again (a double click on
+    « Commenter », two at once) gives the comment its first sending made instead of a second
+    one (directory/form_keys.py)."""
+    key = form_keys.key(form.cle.data, [event.id, form.text.data]) if form.cle.data else None
+    if key is not None:
+        first = form_keys.already_made(current_user.id, key, Comment)
+        if first is not None:
+            return first
+    added = comments.add(event, current_user, form.text.data)
+    if key is not None:
+        db.session.flush()      # its id
+        form_keys.made(current_user.id, key, added.id)
+    return added
 
 
 @bp.app_template_filter("repetition")

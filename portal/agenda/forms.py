@@ -139,6 +139,9 @@ class RemindForm(FlaskForm):
 class CommentForm(FlaskForm):
     text = TextAreaField(_("Votre commentaire"), validators=[
         DataRequired(_("Écrivez un commentaire avant de l'envoyer.")), Length(max=2000)])
+    #: drawn when the event's page is shown: sent twice, the form makes one comment
+    #: (directory/form_keys.py)
+    cle = HiddenField(validators=[Optional(), Length(min=16, max=64)])
 
 
 class ResourceForm(FlaskForm):

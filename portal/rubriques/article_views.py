@@ -40,6 +40,7 @@ from .forms import ArticleForm, CommentForm, ConfirmForm, ModerationForm, PageFo
 from .models import Article, ArticleComment, CommentMode, CommentState
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+MAILINGS_SHOWN = 20     # the article page's newest mailings (its managers')
 
 
 @bp.route(f"/articles/{ID.format('article_id')}")
@@ -62,7 +63,7 @@ def article(article_id: int):
         moderation=ModerationForm(formdata=None),
         confirm=ConfirmForm(formdata=None),
         awaiting=fanout.awaiting_acknowledgement(shown.origin, current_user.id),
-        mailings=fanout.jobs_of(shown.origin) if manager else [])
+        mailings=fanout.jobs_of(shown.origin, MAILINGS_SHOWN) if manager else [])
 
 
 @bp.route(f"/{ID.format('rubric_id')}/articles/nouveau", methods=["GET", "POST"])
