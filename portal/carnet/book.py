@@ -15,6 +15,8 @@
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 from flask_babel import gettext, ngettext
 from sqlalchemy import exists, func, literal, select
@@ -56,10 +58,16 @@ def checked_name(name: str) -> str:
 # Groups ----------------------------------------------------------------------------------
 
 def owned_group(owner: Account, group_id: int) -> ContactGroup | None:
-    if not (isinstance(group_id, int) and 0 < group_id <= MAX_ID):
-        return None
-    return db.session.scalar(select(ContactGroup).where(ContactGroup.id == group_id,
-                                                        ContactGroup.owner_id == owner.id))
+    return owned_groups(owner, [group_id]).get(group_id)
+
+
+def owned_groups(owner: Account, group_ids: Sequence[int]) -> dict[int, ContactGroup]:
+    """`owned_group` of several ids in one query: id → group, the owner's only."""
+    ids = [i for i in group_ids if isinstance(i, int) and 0 < i <= MAX_ID]
+    if not ids:
+        return {}
+    return {group.id: group for group in db.session.scalars(
+        select(ContactGroup).where(ContactGroup.id.in_(ids), ContactGroup.owner_id == owner.id))}
 
 
 def group_named(owner: Account, name: str) -> ContactGroup | None:

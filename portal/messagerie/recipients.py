@@ -20,7 +20,7 @@ from sqlalchemy import Select, bindparam, exists, or_, select
 from directory.db import db
 from directory.driver_reads import KeptStatement, flushed_connection
 from directory.errors import InvalidInput, NotFound
-from directory.models import Account, GroupMember, MailCorrespondent
+from directory.models import Account, Group, GroupMember, MailCorrespondent
 from directory.rights import (
     RuleShape,
     SenderRule,
@@ -28,12 +28,18 @@ from directory.rights import (
     sender_rule,
     writable_condition,
 )
-from directory.search import id_from, perimeter_condition, visible_group
+from directory.search import (
+    group_perimeter,
+    id_from,
+    perimeter_condition,
+    valid_id,
+    visible_group,
+)
 from directory.sets import Int4, among
 from mailgate.routing import over_limit
 
 from ..carnet import book
-from ..carnet.models import ContactMember
+from ..carnet.models import ContactGroup, ContactMember
 from ..i18n import N_
 
 FIELDS = ("to", "cc", "bcc")
@@ -105,45 +111,64 @@ def _check_chip_count(count: int) -> None:
 def resolve(sender: Account, entries: Iterable[tuple[str, str, int]], *,
             drop_missing: bool = False) -> list[Chip]:
     """Chips with their labels and the people they stand for, duplicates dropped (a chip
-    already in To is not repeated in Copie). A bounded number of queries: one for the
-    people, one per group chip. An unknown person is InvalidInput, a group one may not use
-    NotFound — or, with `drop_missing` (a draft saved earlier), both are left out."""
+    already in To is not repeated in Copie). A number of queries that does not grow with
+    the chips: the sender's rule once, then one for the people, one for the directory
+    groups, one for the address-book groups and one for the members of each kind. An
+    unknown person is InvalidInput, a group one may not use NotFound — or, with
+    `drop_missing` (a draft saved earlier), both are left out."""
     seen: set[tuple[str, int]] = set()
     unique = []
     for field, kind, number in entries:
         if (kind, number) not in seen:
             seen.add((kind, number))
             unique.append((field, kind, number))
-    person_ids = [n for _, k, n in unique if k == PERSON]
-    people = _names(sender, person_ids)
+    if not unique:
+        return []
+    rule = sender_rule(sender)
+    people = _names(sender, [n for _, k, n in unique if k == PERSON], rule)
+    groups = _directory_groups(sender, [n for _, k, n in unique if k == GROUP])
+    contact_groups = book.owned_groups(sender, [n for _, k, n in unique if k == CONTACTS])
+    members = {GROUP: writable_members_by_group(sender, GroupMember, list(groups), rule),
+               CONTACTS: writable_members_by_group(sender, ContactMember, list(contact_groups),
+                                                   rule)}
     chips = []
     for field, kind, number in unique:
         try:
-            chips.append(_chip(sender, field, kind, number, people))
+            chips.append(_chip(field, kind, number, people, groups, contact_groups, members))
         except (InvalidInput, NotFound):
             if not drop_missing:
                 raise
     return chips
 
 
-def _chip(sender: Account, field: str, kind: str, number: int, people: dict[int, str]
-          ) -> Chip:
+def _chip(field: str, kind: str, number: int, people: dict[int, str],
+          groups: dict[int, Group], contact_groups: dict[int, ContactGroup],
+          members: dict[str, dict[int, tuple[int, ...]]]) -> Chip:
     if kind == PERSON:
         if number not in people:
             raise InvalidInput(gettext("Un des destinataires n'existe pas."))
         return Chip(field, kind, number, people[number], (number,))
     if kind == GROUP:
-        return directory_group_chip(sender, field, number)
-    return contact_group_chip(sender, field, number)
+        group = groups.get(number)
+        if group is None:
+            raise NotFound("Ce groupe n'existe pas.")
+        return _directory_chip(field, group, members[GROUP].get(group.id, ()))
+    contact_group = contact_groups.get(number)
+    if contact_group is None:
+        raise NotFound("Ce groupe n'existe pas.")
+    return _contact_chip(field, contact_group, members[CONTACTS].get(contact_group.id, ()))
 
 
-def _names(sender: Account, ids: Sequence[int]) -> dict[int, str]:
+def _names(sender: Account, ids: Sequence[int], rule: SenderRule | None = None
+           ) -> dict[int, str]:
     """Names of the people `sender` may know of — in their directory perimeter, writable, or
     who wrote to them (a reply) —; anyone else is absent, like an unknown id: a chip posted
-    with someone's id must not tell a pupil the names of the whole region."""
+    with someone's id must not tell a pupil the names of the whole region. `rule`: the
+    sender's `sender_rule`, when read already."""
     if not ids:
         return {}
-    known = or_(perimeter_condition(sender), writable_condition(sender),
+    writable = rule_condition(rule) if rule is not None else writable_condition(sender)
+    known = or_(perimeter_condition(sender), writable,
                 exists().where(MailCorrespondent.account_id == sender.id,
                                MailCorrespondent.author_id == Account.id))
     rows = db.session.execute(select(Account.id, Account.first_name, Account.last_name)
@@ -156,16 +181,32 @@ def directory_group_chip(sender: Account, field: str, group_id: int,
     group = visible_group(sender, group_id)
     if group is None:
         raise NotFound("Ce groupe n'existe pas.")
-    members = writable_members(sender, GroupMember, group.id, rule)
-    return Chip(field, GROUP, group.id, f"{group.name} ({group.school.uai})", members)
+    return _directory_chip(field, group, writable_members(sender, GroupMember, group.id, rule))
 
 
 def contact_group_chip(sender: Account, field: str, group_id: int) -> Chip:
     group = book.owned_group(sender, group_id)
     if group is None:
         raise NotFound("Ce groupe n'existe pas.")
-    members = writable_members(sender, ContactMember, group.id)
+    return _contact_chip(field, group, writable_members(sender, ContactMember, group.id))
+
+
+def _directory_chip(field: str, group: Group, members: tuple[int, ...]) -> Chip:
+    return Chip(field, GROUP, group.id, f"{group.name} ({group.school.uai})", members)
+
+
+def _contact_chip(field: str, group: ContactGroup, members: tuple[int, ...]) -> Chip:
     return Chip(field, CONTACTS, group.id, group.name, members)
+
+
+def _directory_groups(sender: Account, group_ids: Sequence[int]) -> dict[int, Group]:
+    """The directory groups among `group_ids` that the sender sees (`visible_group`'s rule,
+    `group_perimeter`, in one query): id → group."""
+    ids = [i for i in group_ids if valid_id(i)]
+    if not ids:
+        return {}
+    return {group.id: group for group in db.session.scalars(
+        select(Group).where(Group.id.in_(ids), group_perimeter(sender)))}
 
 
 def writable_members(sender: Account, membership, group_id: int,
