@@ -43,14 +43,18 @@ def live_app(live_database, tmp_path_factory):
     return live_demo_app(tmp_path_factory, live_database, "carnetraces", users=100)
 
 
+def browser_twice(app, login_name: str):
+    """One person's browser twice: one session, each click with its own answer."""
+    first, second = app.test_client(), app.test_client()
+    assert login(first, login_name).status_code == 302
+    second.set_cookie("session", first.get_cookie("session").value)
+    return first, second
+
+
 @pytest.fixture
 def claire(live_app):
-    """Claire's browser twice — one session, each click with its own answer — and her
-    address book emptied afterwards."""
-    first, second = live_app.test_client(), live_app.test_client()
-    assert login(first, "claire.bernard").status_code == 302
-    second.set_cookie("session", first.get_cookie("session").value)
-    yield first, second
+    """Claire's browser twice (`browser_twice`), and her address book emptied afterwards."""
+    yield browser_twice(live_app, "claire.bernard")
     with live_app.app_context():
         from portal.carnet.models import ContactGroup
 

@@ -26,12 +26,12 @@ from directory.rubric_models import Rubric
 from mailgate.fanout_models import FanoutJob
 from portal.agenda import event_views
 from portal.rubriques.models import ArticleComment
-from tests.conftest import csrf_token, fresh_database, live_demo_app, login
+from tests.conftest import csrf_token, fresh_database, live_demo_app
 
 from .annuaire_helpers import group_id
 from .rubriques_helpers import client_of, four_a_rubric, html, publish
 from .test_agenda_pages import event_id_of, new_event
-from .test_carnet_races import at_once
+from .test_carnet_races import at_once, browser_twice
 
 KEY = re.compile(r'id="cle" name="cle" type="hidden" value="([0-9a-f]{32})"')
 
@@ -186,10 +186,7 @@ def live_app(live_database, tmp_path_factory):
 @pytest.fixture
 def two_clicks(live_app):
     """Claire's browser twice — one session, each click with its own answer."""
-    first, second = live_app.test_client(), live_app.test_client()
-    assert login(first, "claire.bernard").status_code == 302
-    second.set_cookie("session", first.get_cookie("session").value)
-    return first, second
+    return browser_twice(live_app, "claire.bernard")
 
 
 @pytest.mark.postgres_only

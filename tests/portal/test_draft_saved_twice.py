@@ -16,10 +16,10 @@ from directory.db import db
 from directory.models import Account
 from mailgate import store
 from mailgate.models import FolderKind, MailboxItem, MailFolder, MailMessage
-from tests.conftest import fresh_database, live_demo_app, login
+from tests.conftest import fresh_database, live_demo_app
 
 from .carnet_helpers import flashes, page
-from .test_carnet_races import at_once
+from .test_carnet_races import at_once, browser_twice
 
 WAIT = 1.5      # seconds the first request gives the second to reach its write
 SUBJECT = "Brouillon du double clic"
@@ -51,9 +51,7 @@ def _drafts(login_name: str) -> list[int]:
 
 @pytest.mark.parametrize("login_name", ["claire.bernard", "zoe.le-gall"])
 def test_a_new_draft_saved_twice_at_once_is_kept_once(live_app, login_name):
-    first, second = live_app.test_client(), live_app.test_client()
-    assert login(first, login_name).status_code == 302
-    second.set_cookie("session", first.get_cookie("session").value)
+    first, second = browser_twice(live_app, login_name)
     form = page(first.get("/messagerie/ecrire")).find("form", id="compose-form")
     hidden = {node.attrs["name"]: node.attrs["value"] for node in form.find_all("input")
               if node.attrs.get("name") in ("csrf_token", "cle")}

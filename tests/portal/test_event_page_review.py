@@ -21,11 +21,11 @@ from directory.db import db
 from mailgate import fanout
 from mailgate.fanout_models import FanoutJob, FanoutRecipient, RecipientState
 from portal.agenda.event_views import NOTICES_SHOWN
-from tests.conftest import csrf_token, fresh_database, live_demo_app, login
+from tests.conftest import csrf_token, fresh_database, live_demo_app
 from tests.query_count import counting, queries_of
 
 from .rubriques_helpers import client_of, four_a_rubric, html, publish
-from .test_carnet_races import at_once
+from .test_carnet_races import at_once, browser_twice
 from .test_comments_pages import event_with
 
 KEY = re.compile(r'id="cle" name="cle" type="hidden" value="([0-9a-f]{32})"')
@@ -178,9 +178,7 @@ def live_app(live_database, tmp_path_factory):
 
 @pytest.mark.postgres_only
 def test_an_event_comment_sent_twice_at_once_is_published_once(live_app):
-    first, second = live_app.test_client(), live_app.test_client()
-    assert login(first, "claire.bernard").status_code == 302
-    second.set_cookie("session", first.get_cookie("session").value)
+    first, second = browser_twice(live_app, "claire.bernard")
     event_id = event_with(live_app, first, "open")
     data = _comment_form(first, event_id, "Rendez-vous à 8 h ?")
     url = f"/agenda/evenement/{event_id}/commentaires"

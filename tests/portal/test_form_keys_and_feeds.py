@@ -41,7 +41,7 @@ from tests.conftest import (
 from .annuaire_helpers import group_id
 from .rubriques_helpers import client_of, four_a_rubric, html
 from .test_agenda_pages import FORM
-from .test_carnet_races import at_once
+from .test_carnet_races import at_once, browser_twice
 
 NEW_PASSWORD = "Autre-mot-de-passe-2026!"
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
@@ -231,10 +231,7 @@ def live_app(live_database, tmp_path_factory):
 @pytest.fixture
 def two_clicks(live_app):
     """Claire's browser twice — one session, each click with its own answer."""
-    first, second = live_app.test_client(), live_app.test_client()
-    assert login(first, "claire.bernard").status_code == 302
-    second.set_cookie("session", first.get_cookie("session").value)
-    return first, second
+    return browser_twice(live_app, "claire.bernard")
 
 
 @pytest.mark.postgres_only

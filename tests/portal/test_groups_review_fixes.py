@@ -17,14 +17,14 @@ from directory.db import db
 from directory.enums import GroupKind, Profile, Role
 from directory.models import Account, AccountSchool, Group, GroupMember, RoleOverride
 from directory.rights import writable
-from tests.conftest import csrf_token, fresh_database, live_demo_app, login, post_form
+from tests.conftest import csrf_token, fresh_database, live_demo_app, post_form
 
 from .annuaire_helpers import group_id, group_rows, html, messages, school_id, status_text
 from .carnet_helpers import client_of
 from .rubriques_helpers import route_everything
 from .test_agenda_notices import forwarded
 from .test_agenda_pages import FORM, event_id_of, new_event
-from .test_carnet_races import HOLD, at_once
+from .test_carnet_races import HOLD, at_once, browser_twice
 from .test_group_review_fixes import other_schools_pupil, set_role
 from .test_groupes import account_id, create, members_of
 
@@ -208,18 +208,11 @@ def live_app(live_database, tmp_path_factory):
     return live_demo_app(tmp_path_factory, live_database, "groupsreview", users=100)
 
 
-def _admin_twice(app):
-    first, second = app.test_client(), app.test_client()
-    assert login(first, "admin").status_code == 302
-    second.set_cookie("session", first.get_cookie("session").value)
-    return first, second
-
-
 @pytest.mark.postgres_only
 @pytest.mark.parametrize(("action", "role", "granted"), [
     ("accorder", Role.DIRECTORY_ADVANCED, True), ("retirer", Role.INTERNAL_MAIL, False)])
 def test_a_role_changed_twice_at_once_leaves_one_override(live_app, action, role, granted):
-    first, second = _admin_twice(live_app)
+    first, second = browser_twice(live_app, "admin")
     with live_app.app_context():
         lucas = db.session.scalar(select(Account).where(Account.login == "lucas.martin"))
         lucas_id = lucas.id
@@ -261,13 +254,6 @@ def club(live_app):
             db.session.commit()
 
 
-def _claire_twice(app):
-    first, second = app.test_client(), app.test_client()
-    assert login(first, "claire.bernard").status_code == 302
-    second.set_cookie("session", first.get_cookie("session").value)
-    return first, second
-
-
 def _two_classes(app, school: int) -> list[tuple[int, int]]:
     """(id, pupils) of two classes of `school` with pupils."""
     with app.app_context():
@@ -287,7 +273,7 @@ def test_two_lists_added_at_once_never_pass_the_cap(live_app, club, monkeypatch)
     (class_a, pupils_a), (class_b, pupils_b) = _two_classes(live_app, school)
     cap = 1 + max(pupils_a, pupils_b)       # Claire and either class, never both
     monkeypatch.setattr(groups, "MAX_MEMBERS", cap)
-    first, second = _claire_twice(live_app)
+    first, second = browser_twice(live_app, "claire.bernard")
 
     def add_list(client, class_id):
         return lambda: post_form(client, f"/groupes/{gid}/membres/ajouter-la-liste",
@@ -341,7 +327,7 @@ def _while_deleting(app, delete, add):
 @pytest.mark.parametrize("how", ["one", "list"])
 def test_adding_while_the_group_is_deleted_is_no_error(live_app, club, how):
     gid, school = club
-    first, second = _claire_twice(live_app)
+    first, second = browser_twice(live_app, "claire.bernard")
     ((class_a, _),) = _two_classes(live_app, school)[:1]
     with live_app.app_context():
         lucas = db.session.scalar(select(Account.id).where(Account.login == "lucas.martin"))

@@ -13,9 +13,9 @@ from directory import rubrics
 from directory.db import db
 from directory.models import Account, Group
 from directory.rubric_models import Rubric, RubricManager, RubricPopulation
-from tests.conftest import fresh_database, live_demo_app, login, post_form
+from tests.conftest import fresh_database, live_demo_app, post_form
 
-from .test_carnet_races import at_once
+from .test_carnet_races import at_once, browser_twice
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +31,7 @@ def live_app(live_database, tmp_path_factory):
 @pytest.fixture
 def rubric_and_clicks(live_app):
     """A rubric of Claire's class 4A, and her browser twice (one session)."""
-    first, second = live_app.test_client(), live_app.test_client()
-    assert login(first, "claire.bernard").status_code == 302
-    second.set_cookie("session", first.get_cookie("session").value)
+    first, second = browser_twice(live_app, "claire.bernard")
     with live_app.app_context():
         claire = db.session.scalar(select(Account).where(Account.login == "claire.bernard"))
         group = db.session.scalar(select(Group).where(Group.name == "4A"))

@@ -15,10 +15,10 @@ from directory.db import db
 from directory.models import Account
 from portal.rubriques.articles import PENDING_FILES_MAX
 from portal.rubriques.models import ArticleFile
-from tests.conftest import fresh_database, live_demo_app, login
+from tests.conftest import fresh_database, live_demo_app
 
 from .rubriques_helpers import four_a_rubric
-from .test_carnet_races import at_once
+from .test_carnet_races import at_once, browser_twice
 from .test_rubric_uploads import PNG, TOO_MANY, Editor
 
 
@@ -41,9 +41,7 @@ def pending_of(app, account_id: int) -> int:
 
 def test_two_uploads_at_once_past_the_bound_store_one(live_app):
     rubric_id = four_a_rubric(live_app)
-    first, second = live_app.test_client(), live_app.test_client()
-    assert login(first, "claire.bernard").status_code == 302
-    second.set_cookie("session", first.get_cookie("session").value)
+    first, second = browser_twice(live_app, "claire.bernard")
     with live_app.app_context():
         claire = db.session.scalar(select(Account.id).where(Account.login == "claire.bernard"))
         db.session.add_all(ArticleFile(uploader_id=claire, filename=f"photo-{n}.png",

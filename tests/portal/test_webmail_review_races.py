@@ -20,7 +20,7 @@ from mailgate.models import FolderKind, MailboxItem, MailFolder, MailMessage
 from tests.conftest import csrf_token, fresh_database, live_demo_app, login, post_form
 
 from .carnet_helpers import flashes, page
-from .test_carnet_races import at_once
+from .test_carnet_races import at_once, browser_twice
 
 WAIT = 1.5      # seconds the first request gives the second to reach its write
 
@@ -34,14 +34,6 @@ def live_database(tmp_path_factory) -> str:
 @pytest.fixture(scope="module")
 def live_app(live_database, tmp_path_factory):
     return live_demo_app(tmp_path_factory, live_database, "webmailraces", users=100)
-
-
-def browser_twice(app, login_name: str):
-    """One person's browser twice: one session, each click with its own answer."""
-    first, second = app.test_client(), app.test_client()
-    assert login(first, login_name).status_code == 302
-    second.set_cookie("session", first.get_cookie("session").value)
-    return first, second
 
 
 def _account(login_name: str) -> Account:

@@ -28,7 +28,7 @@ from tests.conftest import csrf_token, fresh_database, live_demo_app, login
 
 from .carnet_helpers import page
 from .messagerie_helpers import DOMAIN, account, deliver, flashes, item_id
-from .test_carnet_races import at_once
+from .test_carnet_races import at_once, browser_twice
 
 WAIT = 1.5      # seconds the first request gives the second to reach its write
 END_OF_TIME = "Fri, 31 Dec 9999 23:30:00 +0000"
@@ -150,14 +150,6 @@ def live_app(live_database, tmp_path_factory):
     return live_demo_app(tmp_path_factory, live_database, "storereview", users=100)
 
 
-def _browser_twice(app, login_name: str):
-    """One person's browser twice: one session, each click with its own answer."""
-    first, second = app.test_client(), app.test_client()
-    assert login(first, login_name).status_code == 302
-    second.set_cookie("session", first.get_cookie("session").value)
-    return first, second
-
-
 def _to_the_trash(app, login_name: str, subject: str) -> int:
     """The pupil's item of `subject`, put in their Corbeille; its id."""
     item = item_id(app, login_name, subject)
@@ -185,7 +177,7 @@ def _empty_form(client) -> dict:
 def test_the_trash_emptied_twice_at_once_frees_its_size_once(live_app):
     deliver(live_app, "claire.bernard", ["zoe.le-gall"], "Vidé deux fois", "x" * 50_000)
     _to_the_trash(live_app, "zoe.le-gall", "Vidé deux fois")
-    first, second = _browser_twice(live_app, "zoe.le-gall")
+    first, second = browser_twice(live_app, "zoe.le-gall")
     form = _empty_form(first)
 
     def empty(client):
@@ -206,7 +198,7 @@ def test_the_trash_emptied_twice_at_once_frees_its_size_once(live_app):
 def test_deleting_from_the_trash_confirmed_twice_at_once_frees_its_size_once(live_app):
     deliver(live_app, "claire.bernard", ["zoe.le-gall"], "Supprimé deux fois", "y" * 50_000)
     item = _to_the_trash(live_app, "zoe.le-gall", "Supprimé deux fois")
-    first, second = _browser_twice(live_app, "zoe.le-gall")
+    first, second = browser_twice(live_app, "zoe.le-gall")
     token = csrf_token(first.get("/messagerie/").get_data(as_text=True))
     data = {"csrf_token": token, "action": "supprimer", "item": str(item), "confirme": "y",
             "retour": "/messagerie/"}
@@ -227,7 +219,7 @@ def test_deleting_from_the_trash_confirmed_twice_at_once_frees_its_size_once(liv
 def test_a_message_restored_while_the_trash_empties_stays(live_app):
     deliver(live_app, "claire.bernard", ["zoe.le-gall"], "Restauré à temps")
     item = _to_the_trash(live_app, "zoe.le-gall", "Restauré à temps")
-    first, second = _browser_twice(live_app, "zoe.le-gall")
+    first, second = browser_twice(live_app, "zoe.le-gall")
     form = _empty_form(first)
     with live_app.app_context():
         inbox = mailbox.system_folder(account("zoe.le-gall"), FolderKind.INBOX).id
@@ -343,7 +335,7 @@ def _new_folder(app, login_name: str, name: str) -> int:
 def test_two_folders_renamed_to_one_name_at_once_keep_one(live_app, lucas_folders):
     folders = [_new_folder(live_app, "lucas.martin", name) for name in ("Brouillon 1",
                                                                         "Brouillon 2")]
-    first, second = _browser_twice(live_app, "lucas.martin")
+    first, second = browser_twice(live_app, "lucas.martin")
 
     def rename(client, folder):
         url = f"/messagerie/dossier/{folder}/renommer"
@@ -364,7 +356,7 @@ def test_a_folder_created_while_another_is_renamed_to_its_name_keeps_one(live_ap
     """« maths » created while « Devoirs » becomes « Maths »: the unique key tells them apart,
     the rule does not."""
     folder = _new_folder(live_app, "lucas.martin", "Devoirs")
-    first, second = _browser_twice(live_app, "lucas.martin")
+    first, second = browser_twice(live_app, "lucas.martin")
     url = f"/messagerie/dossier/{folder}/renommer"
     token = csrf_token(second.get(url).get_data(as_text=True))
     form = {"csrf_token": csrf_token(first.get("/messagerie/dossiers").get_data(as_text=True)),
