@@ -22,12 +22,14 @@ def build(*, to: str, subject: str, body: str, domain: str) -> EmailMessage:
     return message
 
 
-def send(message: EmailMessage) -> None:
-    """Queue `message` to its To address, in the caller's transaction (the caller commits)."""
-    send_many([message])
+def send(message: EmailMessage, *, account_id: int | None = None) -> None:
+    """Queue `message` to its To address, in the caller's transaction (the caller commits).
+    `account_id`: the account it is mailed for (its entry is then the account's, found by
+    the account's index, and forgotten with the account, as a forward to its address)."""
+    send_many([message], account_id=account_id)
 
 
-def send_many(messages: list[EmailMessage]) -> None:
+def send_many(messages: list[EmailMessage], *, account_id: int | None = None) -> None:
     """`send` for many messages (an import's passwords): one INSERT of the messages and one
     of the queue entries, whatever their number."""
     if not messages:
@@ -40,7 +42,7 @@ def send_many(messages: list[EmailMessage]) -> None:
                                                   address_map={}, domain=settings.domain)
         stored_messages.append(store.NewMessage(parsed, block, message_id, None, True))
     ids = store.save_messages(stored_messages)
-    queue.enqueue([{"kind": EntryKind.SYSTEM, "message_id": stored, "account_id": None,
+    queue.enqueue([{"kind": EntryKind.SYSTEM, "message_id": stored, "account_id": account_id,
                     "author_id": None, "address": message["To"].addresses[0].addr_spec}
                    for stored, message in zip(ids, messages, strict=True)],
                   lifetime=settings.queue_lifetime)

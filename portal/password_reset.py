@@ -38,7 +38,7 @@ from flask import (
 )
 from flask_babel import gettext, ngettext
 from flask_login import current_user
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from directory import password_reset
 from directory.clock import utcnow
@@ -48,7 +48,7 @@ from directory.errors import InvalidInput
 from directory.models import Account
 from directory.password_reset import Refusal
 from mailgate import system_mail
-from mailgate.models import EntryKind, MailMessage, OutboundEntry
+from mailgate.models import EntryKind, OutboundEntry
 
 from . import config, throttle
 from .auth import _client_address
@@ -136,16 +136,9 @@ def _send_link(account_id: int, origin: str) -> None:
         log.info("password reset link not mailed to account %s: one was mailed less than "
                  "%s ago", account.id, MAIL_AGAIN_AFTER)
         return
-    system_mail.send(message)
-    # The entry is the account's (as a forward to its redirect address is): `_mailed_lately`
-    # finds it by the account's index, and erasing the account forgets its address.
-    db.session.execute(
-        update(OutboundEntry)
-        .where(OutboundEntry.kind == EntryKind.SYSTEM, OutboundEntry.account_id.is_(None),
-               OutboundEntry.message_id == select(MailMessage.id).where(
-                   MailMessage.message_id_header == message["Message-ID"])
-               .scalar_subquery())
-        .values(account_id=account.id), execution_options={"synchronize_session": False})
+    # The entry is the account's: `_mailed_lately` finds it by the account's index, and
+    # erasing the account forgets its address.
+    system_mail.send(message, account_id=account.id)
 
 
 def _mailed_lately(account_id: int, address: str) -> bool:
