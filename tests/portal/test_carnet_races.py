@@ -66,12 +66,15 @@ def claire(live_app):
 
 
 def at_once(app, table: str, first: Callable[[], object], second: Callable[[], object], *,
-            statement: str = "INSERT INTO", wait: float | None = None):
+            statement: str = "INSERT INTO", wait: float | None = None,
+            second_first: bool = False):
     """Run `first` in this thread; just before its first `statement` on `table` (an INSERT
     unless told), run `second` in another thread, up to its own such statement, which it then
     keeps uncommitted for HOLD seconds while `first` goes on. `wait`: when a lock `first`
     holds may keep `second` waiting instead of writing, how long `first` gives it before going
-    on (None: `second` must write within 30 s). Returns (first's result, second's result)."""
+    on (None: `second` must write within 30 s). `second_first`: `second` runs up to its
+    statement before `first` starts at all (`first` need not write into `table`). Returns
+    (first's result, second's result)."""
     this, results, second_wrote = threading.current_thread(), {}, threading.Event()
     held = []
     prefix = f"{statement} {table} ".upper()
@@ -105,6 +108,10 @@ def at_once(app, table: str, first: Callable[[], object], second: Callable[[], o
     event.listen(engine, "before_cursor_execute", before)
     event.listen(engine, "after_cursor_execute", after)
     try:
+        if second_first:
+            held.append("second first")
+            other.start()
+            assert second_wrote.wait(30), "the second request never wrote"
         results["first"] = first()
     finally:
         if held:        # before the hooks go: the second may still be running its statement

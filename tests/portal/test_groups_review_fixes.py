@@ -6,11 +6,9 @@ at once and an addition while the group is deleted give no 500 and never pass MA
 from __future__ import annotations
 
 import re
-import threading
-import time
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 
 from directory import groups
 from directory.db import db
@@ -24,7 +22,7 @@ from .carnet_helpers import client_of
 from .rubriques_helpers import route_everything
 from .test_agenda_notices import forwarded
 from .test_agenda_pages import FORM, event_id_of, new_event
-from .test_carnet_races import HOLD, at_once, browser_twice
+from .test_carnet_races import at_once, browser_twice
 from .test_group_review_fixes import other_schools_pupil, set_role
 from .test_groupes import account_id, create, members_of
 
@@ -292,37 +290,6 @@ def test_two_lists_added_at_once_never_pass_the_cap(live_app, club, monkeypatch)
     assert re.search(r"compte déjà \d+ membres, le maximum|ne peut plus recevoir que", said), said
 
 
-def _while_deleting(app, delete, add):
-    """Run `delete` in another thread up to its DELETE of the group's row, which it keeps
-    uncommitted for HOLD seconds while `add` runs here. Returns (delete's, add's result)."""
-    results, deleted = {}, threading.Event()
-
-    def after(_conn, _cursor, sql, *_args) -> None:
-        if (threading.current_thread() is other and not deleted.is_set()
-                and sql.lstrip().upper().replace('"', "").startswith("DELETE FROM GROUP ")):
-            deleted.set()
-            time.sleep(HOLD)
-
-    def run_delete() -> None:
-        try:
-            results["delete"] = delete()
-        finally:
-            deleted.set()
-
-    other = threading.Thread(target=run_delete)
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "after_cursor_execute", after)
-    try:
-        other.start()
-        assert deleted.wait(30), "the group was never deleted"
-        results["add"] = add()
-    finally:
-        other.join(60)
-        event.remove(engine, "after_cursor_execute", after)
-    return results["delete"], results["add"]
-
-
 @pytest.mark.postgres_only
 @pytest.mark.parametrize("how", ["one", "list"])
 def test_adding_while_the_group_is_deleted_is_no_error(live_app, club, how):
@@ -336,10 +303,11 @@ def test_adding_while_the_group_is_deleted_is_no_error(live_app, club, how):
     url, data = ((f"/groupes/{gid}/membres/ajouter", {"account": lucas}) if how == "one" else
                  (f"/groupes/{gid}/membres/ajouter-la-liste",
                   {"groupe": class_a, "profil": "student"}))
-    deleted, added = _while_deleting(
-        live_app,
+    # the deletion holds its DELETE of the group's row uncommitted while the addition runs
+    added, deleted = at_once(
+        live_app, "group", lambda: first.post(url, data={"csrf_token": token, **data}),
         lambda: post_form(second, f"/groupes/{gid}/supprimer", {}),
-        lambda: first.post(url, data={"csrf_token": token, **data}))
+        statement="DELETE FROM", second_first=True)
     assert (deleted.status_code, added.status_code) == (303, 303)
     with live_app.app_context():
         assert db.session.get(Group, gid) is None
