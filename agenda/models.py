@@ -236,7 +236,7 @@ class Answer(db.Model):
     channel: Mapped[AnswerChannel] = mapped_column(_enum(AnswerChannel, "answer_channel"))
     #: the organiser who wrote it on the member's behalf, if any
     recorded_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("account.id", ondelete="SET NULL"))
+        ForeignKey("account.id", ondelete="SET NULL"), index=True)
     answered_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -248,7 +248,7 @@ class Comment(db.Model):
     event_id: Mapped[int] = mapped_column(ForeignKey("agenda_event.id", ondelete="CASCADE"),
                                           index=True)
     author_id: Mapped[int | None] = mapped_column(
-        ForeignKey("account.id", ondelete="SET NULL"))
+        ForeignKey("account.id", ondelete="SET NULL"), index=True)
     text: Mapped[str] = mapped_column(Text)
     state: Mapped[CommentState] = mapped_column(_enum(CommentState, "comment_state"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -263,7 +263,8 @@ class FeedToken(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
                                             index=True)
-    agenda_id: Mapped[int | None] = mapped_column(ForeignKey("agenda.id", ondelete="CASCADE"))
+    agenda_id: Mapped[int | None] = mapped_column(ForeignKey("agenda.id", ondelete="CASCADE"),
+                                                  index=True)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     #: the account's session key when the token was made: once it changes (a password
     #: changed or reset, « Se déconnecter de tous les appareils »), the feed is dead too

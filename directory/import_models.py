@@ -18,7 +18,7 @@ class AccountImport(db.Model):
     school_id: Mapped[int] = mapped_column(ForeignKey("school.id", ondelete="CASCADE"),
                                            index=True)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("account.id",
-                                                             ondelete="SET NULL"))
+                                                             ondelete="SET NULL"), index=True)
     filename: Mapped[str] = mapped_column(String(200))
     #: the file as uploaded: it is read again at each batch, never kept parsed
     content: Mapped[bytes] = mapped_column(LargeBinary)

@@ -236,4 +236,4 @@ class MailCorrespondent(db.Model):
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
                                             primary_key=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
-                                           primary_key=True)
+                                           primary_key=True, index=True)
