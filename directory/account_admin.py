@@ -460,6 +460,8 @@ def edit_account(admin: Account, account: Account, edit: AccountEdit) -> None:
     if address_changes:
         account.redirect_address = address or None
         account.redirect_verified = bool(address)
+        # The member's own request, not yet verified, gives way: its link would undo this.
+        account.pending_redirect_address = None
     if edit.class_id is not None:
         _move_to_class(admin, account, edit.class_id)
     _set_children(admin, account, edit.children_logins)

@@ -132,7 +132,9 @@ def _update_accounts(updates: list[RowPlan]) -> None:
         if "profile" in plan.changes:
             values["profile"] = plan.profile
         if "email" in plan.changes:
-            values.update(redirect_address=row.email, redirect_verified=True)
+            # the member's pending request gives way: its link would undo the file's address
+            values.update(redirect_address=row.email, redirect_verified=True,
+                          pending_redirect_address=None)
         if "external_id" in plan.changes:
             values["external_id"] = row.external_id
         if "access_end" in plan.changes:

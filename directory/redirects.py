@@ -3,6 +3,9 @@
 The pending address lives on the account; the link carries the account id and that address.
 Confirming moves it into place and clears it, so a second use of the same link finds no
 matching pending address and is refused. Until then the old verified address stays in use.
+An administrator's edit (account_admin.edit_account) or an import (import_write) that sets
+the redirect address clears the pending one too: a link mailed before would otherwise
+replace the address they set; it is refused as used (`redirect_link_used`).
 """
 from __future__ import annotations
 

@@ -22,14 +22,21 @@ def build(*, to: str, subject: str, body: str, domain: str) -> EmailMessage:
     return message
 
 
-def send(message: EmailMessage, *, account_id: int | None = None) -> None:
+def send(message: EmailMessage, *, account_id: int | None = None,
+         author_id: int | None = None) -> None:
     """Queue `message` to its To address, in the caller's transaction (the caller commits).
     `account_id`: the account it is mailed for (its entry is then the account's, found by
-    the account's index, and forgotten with the account, as a forward to its address)."""
-    send_many([message], account_id=account_id)
+    the account's index, and forgotten with the account, as a forward to its address).
+    `author_id`: the member who had it mailed, to an address of their choosing (a
+    verification link, portal/preferences.py), written as the entry's author; None for mail
+    that anyone may cause (a password reset link, portal/password_reset.py). That tells the
+    two apart in the queue. System mail is never reported on when it fails
+    (bounces.report): its author is told nothing."""
+    send_many([message], account_id=account_id, author_id=author_id)
 
 
-def send_many(messages: list[EmailMessage], *, account_id: int | None = None) -> None:
+def send_many(messages: list[EmailMessage], *, account_id: int | None = None,
+              author_id: int | None = None) -> None:
     """`send` for many messages (an import's passwords): one INSERT of the messages and one
     of the queue entries, whatever their number."""
     if not messages:
@@ -43,6 +50,6 @@ def send_many(messages: list[EmailMessage], *, account_id: int | None = None) ->
         stored_messages.append(store.NewMessage(parsed, block, message_id, None, True))
     ids = store.save_messages(stored_messages)
     queue.enqueue([{"kind": EntryKind.SYSTEM, "message_id": stored, "account_id": account_id,
-                    "author_id": None, "address": message["To"].addresses[0].addr_spec}
+                    "author_id": author_id, "address": message["To"].addresses[0].addr_spec}
                    for stored, message in zip(ids, messages, strict=True)],
                   lifetime=settings.queue_lifetime)

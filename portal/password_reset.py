@@ -144,11 +144,13 @@ def _send_link(account_id: int, origin: str) -> None:
 def _mailed_lately(account_id: int, address: str) -> bool:
     """Whether a link was mailed to the account at `address`, its present one, within
     MAIL_AGAIN_AFTER (those mailed to a former one no longer open:
-    directory/password_reset.py)."""
+    directory/password_reset.py). A reset link's entry has no author; a redirect address's
+    verification link, the account's too, has the member as its author
+    (portal/preferences.py), and is not one."""
     return bool(db.session.scalar(
         select(func.count()).select_from(OutboundEntry)
         .where(OutboundEntry.account_id == account_id, OutboundEntry.kind == EntryKind.SYSTEM,
-               OutboundEntry.address == address,
+               OutboundEntry.author_id.is_(None), OutboundEntry.address == address,
                OutboundEntry.created_at > utcnow() - MAIL_AGAIN_AFTER)))
 
 

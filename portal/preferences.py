@@ -1,5 +1,33 @@
-"""Préférences: the universal address, and the redirect address with its verification."""
+"""Préférences: the universal address, and the redirect address with its verification.
+
+The verification mails an account has sent are bounded, counted from those mails themselves
+in the outbound queue (`_verification_limit`, the one rule): a logged-in member could
+otherwise have Préau mail any outside address, from the school's domain, as often as they
+liked (the current password asked for slows down wrong guesses only).
+- An address is not mailed again within MAIL_AGAIN_AFTER (20 minutes) of a link mailed to it
+  for the account: that link, good for 48 hours, is in its mailbox. The address becomes the
+  pending one again, so that this link is the one that works (a request for another address
+  may have replaced it meanwhile), and the page says to look in that mailbox.
+- At most MAILS_PER_DAY (5) links are mailed for one account in 24 hours, whatever their
+  addresses; past that the request is refused and nothing changes (the pending address stays
+  as it was). A member who mistyped can type their address again at once; a script sending
+  the form again and again has five links a day mailed at most, one address one in 20
+  minutes at most.
+The requests of one account take turns (its row locked until the commit), so that two sent at
+once cannot both pass the bound.
+
+Each verification mail's queue entry is written with its account, so that erasing the account
+forgets the address typed (mailgate/queue.py `forget_recipients`), and with the member as its
+author: that tells it from a password reset link (portal/password_reset.py), which anyone may
+ask for and has no author, in the same queue. System mail is never reported on when it fails
+(mailgate/bounces.py `report`), so its author is told nothing more."""
 from __future__ import annotations
+
+import enum
+from datetime import timedelta
+from email.message import EmailMessage
+from math import ceil
+from typing import NamedTuple
 
 from flask import (
     Blueprint,
@@ -11,14 +39,17 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from directory import redirects
-from directory.db import db
+from directory.clock import utcnow
+from directory.db import db, lock_account
 from directory.domain import mail_domain
 from directory.errors import InvalidInput
 from mailgate import system_mail
+from mailgate.models import EntryKind, OutboundEntry
 
 from .auth import current_password_refusal
 from .forms import RedirectForm
@@ -27,6 +58,20 @@ from .public_links import public_url_for
 from .saving import FAILED, saved
 
 bp = Blueprint("preferences", __name__, url_prefix="/preferences")
+
+MAIL_AGAIN_AFTER = timedelta(minutes=20)
+MAILS_PER_DAY = 5
+_DAY = timedelta(hours=24)
+
+
+class Limit(enum.StrEnum):
+    MAILED_LATELY = "mailed_lately"     # this address got a link less than 20 minutes ago
+    TOO_MANY = "too_many"               # MAILS_PER_DAY links in the last 24 hours
+
+
+class Held(NamedTuple):
+    limit: Limit
+    wait: timedelta     # until a link may be mailed again
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -38,23 +83,72 @@ def index():
         if refusal:
             form.password.errors.append(refusal)
         else:
-            def change() -> None:
+            def change() -> Held | None:
+                lock_account(current_user.id)
                 token = redirects.request_change(
                     current_user, form.address.data, current_app.config["SECRET_KEY"],
                     mail_domain=mail_domain())
-                _send_verification(form.address.data.strip(), token)
+                message = _verification(current_user.pending_redirect_address, token)
+                held = _verification_limit(current_user.id,
+                                           message["To"].addresses[0].addr_spec)
+                if held is not None and held.limit is Limit.TOO_MANY:
+                    raise InvalidInput(_too_many_text(held.wait))  # rolled back by `saved`
+                if held is None:
+                    system_mail.send(message, account_id=current_user.id,
+                                     author_id=current_user.id)
+                return held
 
-            if saved(change, errors=form.address.errors) is not FAILED:
+            held = saved(change, errors=form.address.errors)
+            if held is None:
                 flash(gettext("Un lien de vérification a été envoyé à %(address)s. L'adresse "
                               "sera utilisée dès que vous aurez cliqué sur ce lien (valable 48 "
                               "heures).", address=current_user.pending_redirect_address),
                       "success")
                 return redirect(url_for(".index"))
+            if held is not FAILED:
+                flash(gettext("Un lien de vérification a déjà été envoyé à %(address)s il y a "
+                              "moins de %(minutes)d minutes : cherchez-le dans cette boîte aux "
+                              "lettres (et parmi ses indésirables). Aucun nouveau lien n'y est "
+                              "envoyé avant la fin de ce délai.",
+                              address=current_user.pending_redirect_address,
+                              minutes=MAIL_AGAIN_AFTER // timedelta(minutes=1)), "info")
+                return redirect(url_for(".index"))
     return render_template("preferences/index.html", form=form), \
         400 if form.errors else 200
 
 
-def _send_verification(address: str, token: str) -> None:
+def _verification_limit(account_id: int, address: str) -> Held | None:
+    """What holds back a verification link to `address` (as the queue writes it) for the
+    account now, or None: the module's rule, read from the verification mails the account had
+    sent in the last 24 hours (at most MAILS_PER_DAY, since the rule holds; entries are kept
+    30 days). The address is compared as written: the pending address becomes it again, and
+    must be the very one its link carries; another spelling of it (capitals) is another
+    address, within the day's MAILS_PER_DAY."""
+    now = utcnow()
+    sent = db.session.execute(
+        select(OutboundEntry.created_at, OutboundEntry.address)
+        .where(OutboundEntry.account_id == account_id, OutboundEntry.kind == EntryKind.SYSTEM,
+               OutboundEntry.author_id == account_id,
+               OutboundEntry.created_at > now - _DAY)).all()
+    same = [at for at, to in sent if to == address and at > now - MAIL_AGAIN_AFTER]
+    if same:
+        return Held(Limit.MAILED_LATELY, max(same) + MAIL_AGAIN_AFTER - now)
+    if len(sent) >= MAILS_PER_DAY:
+        oldest = sorted(at for at, _ in sent)[len(sent) - MAILS_PER_DAY]
+        return Held(Limit.TOO_MANY, oldest + _DAY - now)
+    return None
+
+
+def _too_many_text(wait: timedelta) -> str:
+    hours = max(1, ceil(wait / timedelta(hours=1)))
+    return ngettext("Trop de liens de vérification demandés : au plus %(count)d en 24 heures. "
+                    "Réessayez dans %(num)d heure.",
+                    "Trop de liens de vérification demandés : au plus %(count)d en 24 heures. "
+                    "Réessayez dans %(num)d heures.", hours, count=MAILS_PER_DAY)
+
+
+def _verification(address: str, token: str) -> EmailMessage:
+    """The verification mail of `token` to `address`, not yet queued."""
     link = public_url_for(".confirm_redirect", token=token)
     body = gettext("Bonjour %(name)s,\n\n"
                    "Vous avez demandé que vos messages Préau soient redirigés vers cette "
@@ -62,10 +156,9 @@ def _send_verification(address: str, token: str) -> None:
                    "Pour confirmer, ouvrez ce lien dans les 48 heures :\n\n%(link)s\n\n"
                    "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n",
                    name=current_user.full_name, link=link)
-    message = system_mail.build(to=address,
-                                subject=gettext("Préau : vérifiez votre adresse de redirection"),
-                                body=body, domain=mail_domain())
-    system_mail.send(message)
+    return system_mail.build(to=address,
+                             subject=gettext("Préau : vérifiez votre adresse de redirection"),
+                             body=body, domain=mail_domain())
 
 
 @bp.route("/verifier/<token>", methods=["GET", "POST"])
