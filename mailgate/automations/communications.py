@@ -526,6 +526,20 @@ def own_signature(account: Account, signature_id: int) -> Signature | None:
                                                      Signature.account_id == account.id))
 
 
+def locked_signature(account: Account, signature_id: int) -> Signature | None:
+    """One of the account's signatures, read once its signatures are locked
+    (`_lock_signatures`), to be changed or deleted: a change made meanwhile by another
+    request (« Supprimer » in another tab) is committed by then, so a deleted signature is
+    None instead of a row that an UPDATE or a DELETE would then miss (a StaleDataError on
+    PostgreSQL)."""
+    _lock_signatures(account)
+    if not valid_id(signature_id):
+        return None
+    return db.session.scalar(select(Signature).where(
+        Signature.id == signature_id, Signature.account_id == account.id)
+        .execution_options(populate_existing=True))
+
+
 def make_default(signature: Signature) -> None:
     account = db.session.get(Account, signature.account_id)
     _lock_signatures(account)
@@ -540,6 +554,9 @@ def _lock_signatures(account: Account) -> None:
 
 
 def delete_signature(signature: Signature) -> None:
+    """Takes the lock `make_default` takes: a deletion and a change of the default of the
+    same account's signatures are made one after the other."""
+    _lock_signatures(db.session.get(Account, signature.account_id))
     db.session.delete(signature)
 
 

@@ -16,7 +16,7 @@ from directory import account_admin as rules
 from directory.account_admin import Activity, AdminFilters, EditRefused, Refusal
 from directory.account_file import DAY_FORMAT
 from directory.clock import end_of_local_day, last_local_day
-from directory.db import db
+from directory.db import db, lock_account
 from directory.enums import GroupKind, Profile
 from directory.errors import InvalidInput
 from directory.models import Account, Group
@@ -390,6 +390,13 @@ def sheet(account_id: int):
 @bp.route("/comptes/<int(max=2147483647):account_id>/suppression", methods=["GET", "POST"])
 @administrator_required
 def delete(account_id: int):
+    if request.method == "POST":
+        # The account locked before it is read: the same deletion sent twice at once (a
+        # double click, two administrators) is made one after the other, and the second one
+        # reads the account after the first one's commit, so finds it gone (a 404) instead
+        # of deleting its school links a second time (a StaleDataError, a 500, on
+        # PostgreSQL).
+        lock_account(account_id)
     target = _account_or_404(account_id)
     elsewhere = rules.schools_beyond_reach(current_user, target)
     form = ConfirmForm()

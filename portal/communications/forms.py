@@ -47,6 +47,9 @@ PROFILES = {Profile.STUDENT: _l("Élèves"), Profile.PARENT: _l("Parents d'élè
 class AudienceForm(FlaskForm):
     """Who: the filters of the audience (directory/audience.py)."""
     groupes = SelectMultipleField(_l("Membres des groupes"), coerce=int)
+    #: an administrator's groups are the region's: the form lists those whose name starts so
+    groupes_nom = StringField(_l("Chercher un groupe par son nom"),
+                              validators=[Optional(), Length(max=120)])
     parents_de = SelectMultipleField(_l("Parents des élèves de"), coerce=int)
     profils = CheckboxesField(_l("Profils"), choices=[choice(p.value, label)
                                                      for p, label in PROFILES.items()])

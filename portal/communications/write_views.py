@@ -12,13 +12,14 @@ from datetime import datetime
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import false, select
 
 from directory.audience import Audience, count
 from directory.clock import local_time, utcnow
 from directory.db import db
 from directory.enums import Profile, Role
-from directory.models import Group
+from directory.models import Group, School
+from directory.search import name_key, prefix_condition, valid_id
 from mailgate import fanout
 from mailgate.automations import communications, merge
 from mailgate.automations.communications import Cancel, CommunicationError, Draft, Problem
@@ -36,6 +37,10 @@ from .blueprint import ID, PROBLEMS, bp, own_message, portal_url, problem_text, 
 from .forms import PROFILES, ButtonForm, SignatureForm, WriteForm
 
 SHOWN_PEOPLE = 100
+#: groups an administrator's form lists at once (the region's are thousands: she searches)
+LISTED_GROUPS = 200
+#: groups one message may name: their ids are checked by one query (one IN list)
+CHOSEN_GROUPS = 1000
 REPORT_PAGE = 50
 LIST_PAGE = 20
 
@@ -47,6 +52,26 @@ def group_choices(school_ids: list[int]) -> list[tuple[int, str]]:
     if school_ids:
         query = query.where(Group.school_id.in_(school_ids))
     return [(row.id, row.name) for row in db.session.execute(query.limit(2000))]
+
+
+def region_group_choices(chosen: list[int], search: str) -> tuple[list[tuple[int, str]], bool]:
+    """An administrator's groups, out of the whole region's (thousands): those she chose,
+    found by one query on their ids wherever they rank (an id no group has is left out, so
+    refused as a choice), then at most LISTED_GROUPS others, classes first, those whose name
+    starts with `search` when she searched; each named with its school (every school has
+    its « 4A »). And whether more groups than those listed would match."""
+    ids = sorted({i for i in chosen if valid_id(i)})[:CHOSEN_GROUPS]
+    named = (select(Group.id, Group.name, School.name.label("school"))
+             .join(School, School.id == Group.school_id)
+             .order_by(Group.kind, Group.search_name, School.name, Group.id))
+    picked = list(db.session.execute(named.where(Group.id.in_(ids)))) if ids else []
+    others = named.where(Group.id.not_in(ids)) if ids else named
+    if search.strip():
+        key = name_key(search)
+        others = others.where(prefix_condition(Group.search_name, key) if key else false())
+    listed = list(db.session.execute(others.limit(LISTED_GROUPS + 1)))
+    return ([(row.id, f"{row.name} ({row.school})") for row in picked + listed[:LISTED_GROUPS]],
+            len(listed) > LISTED_GROUPS)
 
 
 def audience_of(form: WriteForm, school_ids: list[int]) -> Audience:
@@ -140,7 +165,12 @@ def write(communication_id: int | None = None):
         elif first is not None:     # sent twice (a double click): the first one stands
             flash(gettext("Ce message est déjà enregistré : le voici."), "info")
             return redirect(url_for(".message", communication_id=first.id), code=303)
-    groups = group_choices(school_ids)
+    if school_ids:
+        groups, more_groups = group_choices(school_ids), False
+    else:                           # an administrator: the whole region
+        groups, more_groups = region_group_choices(
+            [*(form.groupes.data or ()), *(form.parents_de.data or ())],
+            form.groupes_nom.data or "")
     form.groupes.choices = form.parents_de.choices = [choice(g, name) for g, name in groups]
     signatures = _signature_choices(form, editing is not None)
     counted = people = shown = None
@@ -170,6 +200,8 @@ def write(communication_id: int | None = None):
     listed = {p.id for p in people or ()}
     return render_template("communications/write.html", form=form, counted=counted,
                            people=people, shown=shown, editing=editing,
+                           group_search=not school_ids, more_groups=more_groups,
+                           listed_groups=LISTED_GROUPS,
                            unlisted=[i for i in form.exclus.data or () if i not in listed],
                            fields=merge.SHOWN, files_of=communications.files_of,
                            size_text=size_text), \
@@ -361,7 +393,8 @@ def signatures():
           methods=["POST"])
 def signature_action(signature_id: int, action: str):
     writer()
-    signature = communications.own_signature(current_user, signature_id) or abort(404)
+    # Read after the lock: deleted meanwhile (another tab, a double click), it is not found.
+    signature = communications.locked_signature(current_user, signature_id) or abort(404)
     if not ButtonForm().validate_on_submit():
         abort(400)
     if action == "defaut":
