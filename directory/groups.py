@@ -39,7 +39,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy import and_, delete, exists, false, func, literal, or_, select, true, update
 
-from .accounts import access_end_refused
+from .accounts import access_end_refused, name_refusal
 from .db import db, insert_ignoring_duplicates
 from .enums import GroupKind, Role
 from .errors import InvalidInput
@@ -252,6 +252,10 @@ def _checked_text(name: str, description: str) -> tuple[str, str]:
     name, description = (name or "").strip(), (description or "").strip()
     if not name:
         raise InvalidInput.of("group_name_missing")
+    # a group's name is written into mail headers (the To of a mailing, an agenda notice),
+    # as a person's is: the same rule refuses line breaks and control characters
+    if name_refusal(name) is not None:
+        raise InvalidInput.of("group_name_control")
     if name_too_long(name):
         raise InvalidInput.of("group_name_too_long", max=NAME_MAX)
     if not search_key("", name)[0]:

@@ -72,6 +72,8 @@ WORDING: dict[str, str] = {
                               "maintenant, retirez-le du groupe."),
     "group_name_missing": N_("Donnez un nom au groupe."),
     "group_name_too_long": N_("Le nom du groupe dépasse %(max)d caractères."),
+    "group_name_control": N_("Le nom du groupe ne peut contenir ni retour à la ligne ni "
+                             "caractère de contrôle."),
     "group_name_no_letter": N_("Le nom du groupe doit contenir au moins une lettre ou un "
                                "chiffre."),
     "group_description_too_long": N_("La description dépasse %(max)d caractères."),

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr
 
 from directory.models import Account
 
-from .headers import date_now, one_line
+from .headers import date_now, new_message_id, one_line
 from .settings import current
 
 
@@ -33,7 +33,7 @@ def compose(author: Account, *, to: Sequence[Account] = (), cc: Sequence[Account
             message[name] = addresses(people)
     message["Subject"] = one_line(subject)
     message["Date"] = date_now()
-    message["Message-ID"] = make_msgid(domain=settings.domain)
+    message["Message-ID"] = new_message_id(settings.domain)
     if in_reply_to:
         message["In-Reply-To"] = one_line(in_reply_to)
         message["References"] = one_line(references + " " + in_reply_to).strip()

@@ -70,12 +70,14 @@ class Signer:
             data += b"\r\n"       # as SMTP will send it: the body is signed as it arrives
         header, _, body = data.partition(b"\r\n\r\n")
         body_hash = hashlib.sha256(Relaxed.canonicalize_body(body)).digest()
+        fields = _fields(header)
+        names = _oversigned(fields)
         tags = (b"v=1; a=rsa-sha256; c=relaxed/relaxed; d=" + self.domain + b"; s="
                 + self.selector + b"; t=" + str(int(time.time())).encode()
-                + b";\r\n\th=" + b":".join(SIGNED_HEADERS)
+                + b";\r\n\th=" + b":".join(names)
                 + b";\r\n\tbh=" + base64.b64encode(body_hash) + b";\r\n\tb=")
         digest = hashlib.sha256()
-        for name, value in Relaxed.canonicalize_headers(_signed(_fields(header))):
+        for name, value in Relaxed.canonicalize_headers(_signed(fields, names)):
             digest.update(name + b":" + value)
         ((name, value),) = Relaxed.canonicalize_headers([(b"DKIM-Signature", b" " + tags)])
         digest.update(name + b":" + value.rstrip(b"\r\n"))    # the signature's own field
@@ -100,13 +102,25 @@ def _fields(header: bytes) -> list[tuple[bytes, bytes]]:
     return fields
 
 
-def _signed(fields: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """The fields SIGNED_HEADERS names, in its order; a name present several times takes its
-    occurrences from the bottom up, one per mention (RFC 6376 5.4.2). A name absent from the
-    message is signed as absent: nobody can add that field on the way."""
+def _oversigned(fields: list[tuple[bytes, bytes]]) -> list[bytes]:
+    """The h= tag's names: each of SIGNED_HEADERS once more than the message holds it
+    (over-signing, dkimpy's `frozen_sign`, RFC 6376 8.15). The extra mention signs the
+    field's absence above the ones present: a second Subject, To or From put on top of a
+    signed message (most mail programs show the top one, a verifier picks from the bottom)
+    breaks the signature, instead of passing with our domain's name on someone else's words.
+    A name absent from the message is mentioned once, signed as absent: nobody can add it."""
+    present = [name.lower().strip() for name, _ in fields]
+    return [wanted for wanted in SIGNED_HEADERS for _ in range(present.count(wanted) + 1)]
+
+
+def _signed(fields: list[tuple[bytes, bytes]],
+            names: list[bytes]) -> list[tuple[bytes, bytes]]:
+    """The fields `names` mentions, in its order; a name present several times takes its
+    occurrences from the bottom up, one per mention (RFC 6376 5.4.2). A mention beyond the
+    occurrences signs nothing but their number."""
     left = list(fields)
     chosen = []
-    for wanted in SIGNED_HEADERS:
+    for wanted in names:
         for position in range(len(left) - 1, -1, -1):
             if left[position][0].lower().strip() == wanted:
                 chosen.append(left.pop(position))

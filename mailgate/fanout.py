@@ -40,7 +40,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from email.headerregistry import Group as AddressGroup
 from email.message import EmailMessage
-from email.utils import make_msgid
 from functools import lru_cache
 
 import sqlalchemy as sa
@@ -54,7 +53,7 @@ from directory.sets import update_rows
 
 from . import mime, personalise, routing, store
 from .fanout_models import REACHED, AckChannel, FanoutJob, FanoutRecipient, RecipientState
-from .headers import author_from, date_now, one_line
+from .headers import author_from, date_now, new_message_id, one_line
 from .models import MailMessage
 from .personalise import read_token
 from .settings import current
@@ -70,15 +69,17 @@ FORWARD_FAILED = "forward_failed"   # forwarded, then the forward failed for goo
 
 def message(author: Account, *, subject: str, text: str, audience: str) -> EmailMessage:
     """A message to a population: To names the population as an empty group
-    ("Parents d'élèves de 4A:;"), never its thousands of addresses. Quoted-printable keeps
+    ("Parents d'élèves de 4A:;"), never its thousands of addresses; its name on one line, as
+    every name Préau writes into a header (a line break there would end the field and start
+    one of the name's choosing). Quoted-printable keeps
     `[[preau:lien]]` whole in the stored bytes, where the worker finds it."""
     settings = current()
     mail = EmailMessage()
     mail["From"] = author_from(author.full_name, settings.universal(author.address))
-    mail["To"] = AddressGroup(display_name=audience)
+    mail["To"] = AddressGroup(display_name=one_line(audience))
     mail["Subject"] = one_line(subject)
     mail["Date"] = date_now()
-    mail["Message-ID"] = make_msgid(domain=settings.domain)
+    mail["Message-ID"] = new_message_id(settings.domain)
     mail.set_content(text, cte="quoted-printable")
     return mail
 

@@ -53,6 +53,13 @@ MAX_NAMED = 1000
 _ADDRESS_LIKE = re.compile(r"[^\s<>@]@[^\s<>@]")
 
 
+def new_message_id(domain: str) -> str:
+    """A Message-ID for a message Préau writes: `<32 random hex digits@domain>`. Not the
+    standard library's `make_msgid`, which writes the time to the centisecond and the id of
+    the process (web or worker) into every message it names."""
+    return f"<{uuid.uuid4().hex}@{domain}>"
+
+
 def field(name: str, value: str) -> Field:
     """A new field; non-ASCII values are expected to be RFC 2047 encoded already."""
     return Field(name, f"{name}: {value}\r\n".encode())
@@ -130,7 +137,7 @@ def stored_header(parsed: Parsed, *, author_from: str | None, received: str | No
         out.append(_rewritten(original, address_map, names or {})
                    if original.key in REWRITTEN else original)
     if not message_id:
-        message_id = f"<{uuid.uuid4().hex}@{domain}>"
+        message_id = new_message_id(domain)
         out.append(field("Message-ID", message_id))
     if not any(f.key == "date" for f in out):
         out.append(field("Date", date_now()))

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 from babel.units import format_unit
 
@@ -38,7 +37,7 @@ def build(*, to: str, subject: str, body: str, settings: Settings,
     message["To"] = to
     message["Subject"] = headers.one_line(subject)
     message["Date"] = headers.date_now()
-    message["Message-ID"] = make_msgid(domain=settings.domain)
+    message["Message-ID"] = headers.new_message_id(settings.domain)
     message["Auto-Submitted"] = "auto-replied"
     if in_reply_to:
         message["In-Reply-To"] = message["References"] = headers.one_line(in_reply_to)

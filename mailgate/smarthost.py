@@ -4,7 +4,9 @@
   (certificate verified), then AUTH when a user is given. With a user, STARTTLS is required:
   a relay that does not offer it (or someone on the path who removed it from the EHLO
   answer) never gets AUTH, which would carry the password in clear; the message waits and is
-  tried again (`NO_STARTTLS`, logged), as when the relay cannot be reached;
+  tried again (`NO_STARTTLS`, logged), as when the relay cannot be reached. The user and
+  password are ASCII (percent-encoded where the URL needs it): smtplib's AUTH sends nothing
+  else, so any other stops every process at start (`parse_url`, from mailgate/settings.py);
 - `smtps://[user:pass@]host[:port]` (465 by default): TLS from the first byte;
 - `capture:` (the default) writes each message as an .eml file into <instance>/mail-out/, and
   `capture:DIR` into DIR, so that a new user sees what would have been sent, and to whom
@@ -56,6 +58,13 @@ TIMEOUT = 60
 # The reply to the final dot: RFC 5321 4.5.3.2.6 asks 10 minutes, as Postfix's
 # smtp_data_done_timeout, since a relay may scan a large attachment before it answers.
 DATA_DONE_TIMEOUT = 600
+# The longest one message holds its sending thread with a relay that is slow but working: its
+# final answer up to DATA_DONE_TIMEOUT, the data's writing up to a TIMEOUT, and one TIMEOUT
+# for all the exchanges before (connection, EHLO, TLS, AUTH, MAIL, RCPT, DATA: a relay that
+# takes its time over a message answers these at once; one that lets any of them reach its
+# timeout ends the message there). `preau serve` waits that long for the worker's messages in
+# flight before it kills it (portal/processes.py `stop_grace`).
+LONGEST_SEND = DATA_DONE_TIMEOUT + 2 * TIMEOUT
 IDLE_CHECK = 5.0
 # RFC 4954: authentication required (530), credentials refused (535), encryption required
 # (538). The relay refuses the session, not the message, whatever command it answers.
@@ -118,13 +127,24 @@ def parse_url(smarthost: str) -> Endpoint:
         port = None
         parts = parts._replace(scheme="")
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-        # a log or a terminal must not show the relay's password, however mistyped the rest
-        shown = re.sub(r":[^@]*@", ":***@", smarthost)
-        raise InvalidInput(f"PREAU_SMARTHOST invalide : « {shown} » (smtp://hôte:port, "
-                           "smtps://hôte:port, capture: ou capture:DOSSIER).")
+        raise InvalidInput(f"PREAU_SMARTHOST invalide : « {_masked(smarthost)} » "
+                           "(smtp://hôte:port, smtps://hôte:port, capture: ou capture:DOSSIER).")
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    if not (user + password).isascii():
+        # smtplib's AUTH (PLAIN, LOGIN, CRAM-MD5) encodes them in ASCII: every connection
+        # would raise UnicodeEncodeError, and every message wait for ever
+        raise InvalidInput(f"PREAU_SMARTHOST invalide : « {_masked(smarthost)} » : "
+                           "l'identifiant et le mot de passe du relais ne peuvent contenir que "
+                           "des caractères ASCII (ni accent ni autre lettre non latine), seuls "
+                           "envoyés par l'authentification SMTP.")
     return Endpoint(parts.scheme, parts.hostname,
-                    port or (465 if parts.scheme == "smtps" else 25),
-                    unquote(parts.username or ""), unquote(parts.password or ""))
+                    port or (465 if parts.scheme == "smtps" else 25), user, password)
+
+
+def _masked(smarthost: str) -> str:
+    """PREAU_SMARTHOST as a log or a terminal may show it: without the relay's password,
+    however mistyped the rest."""
+    return re.sub(r":[^@]*@", ":***@", smarthost)
 
 
 @functools.cache
@@ -235,13 +255,31 @@ class Relay:
         self.last_used = 0.0
 
     def send(self, sender: str, recipient: str, data: bytes) -> Outcome:
+        """Never raises: an exception here would end the round before it records what the
+        other threads sent, and they would send it all again after the lease. A capture
+        folder that cannot be written (full disk, removed, not writable) is a relay out of
+        reach for every message alike (`relay_down`): they wait, nothing is lost. Anything
+        else unforeseen makes this message wait alone, logged with its traceback."""
         if self.folder is not None:
-            capture(envelope_fields(sender, recipient) + data, self.folder)
+            try:
+                capture(envelope_fields(sender, recipient) + data, self.folder)
+            except OSError as error:
+                log.error("capture folder %s cannot be written (%s): the messages wait",
+                          self.folder, error)
+                return Outcome(False, False, f"dossier de capture inutilisable : {error}",
+                               reached=False, relay_down=True)
             return Outcome(True)
-        reused = self._usable_connection()
-        outcome, again = self._transaction(sender, recipient, data)
-        if reused and again:
-            outcome, _ = self._transaction(sender, recipient, data)
+        try:
+            reused = self._usable_connection()
+            outcome, again = self._transaction(sender, recipient, data)
+            if reused and again:
+                outcome, _ = self._transaction(sender, recipient, data)
+        except Exception as error:
+            log.exception("relay %s:%s: unexpected error sending a message: it waits for a "
+                          "retry", self.endpoint.host, self.endpoint.port)
+            self.close()
+            outcome = Outcome(False, False, f"erreur inattendue à l'envoi : {error!r}",
+                              reached=False)
         self.last_used = time.monotonic()
         return outcome
 

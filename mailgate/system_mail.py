@@ -3,7 +3,6 @@ outgoing mail, sent by the worker with a null envelope sender (never bounced bac
 from __future__ import annotations
 
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 from . import headers, mime, queue, store
 from .models import EntryKind
@@ -16,7 +15,7 @@ def build(*, to: str, subject: str, body: str, domain: str) -> EmailMessage:
     message["To"] = to
     message["Subject"] = headers.one_line(subject)
     message["Date"] = headers.date_now()
-    message["Message-ID"] = make_msgid(domain=domain)
+    message["Message-ID"] = headers.new_message_id(domain)
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(body)
     return message

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 
 from sqlalchemy import select, update
 
@@ -24,7 +24,7 @@ from directory.db import db
 from directory.enums import GroupKind, Profile
 from directory.models import Account, Group, GroupMember
 from directory.rubric_models import Rubric
-from mailgate import routing
+from mailgate import headers, routing
 from mailgate.models import MailboxItem, MailMessage
 from mailgate.settings import current as mail_settings
 
@@ -142,7 +142,7 @@ def _send(author: Account, recipients: list[int], subject: str, body: str, when:
                               for first, last, address in named)
     message["Subject"] = subject
     message["Date"] = format_datetime(when.replace(tzinfo=UTC))
-    message["Message-ID"] = make_msgid(domain=domain)
+    message["Message-ID"] = headers.new_message_id(domain)
     message.set_content(body)
     for filename, data in files:
         message.add_attachment(data, maintype="application", subtype="pdf", filename=filename)

@@ -259,6 +259,24 @@ class Supervisor:
                 child.wait()
 
 
+# The worker's recording of its batch once sent: one transaction, which may first wait its
+# turn for SQLite's busy timeout (directory/db.py, 30 s).
+RECORDING = 30.0
+
+
+def stop_grace() -> float:
+    """How long `preau serve`'s parts have to finish after SIGTERM before they are killed.
+    Told to stop, the worker starts no further message, but waits for those in flight: a
+    relay may take up to `smarthost.LONGEST_SEND` over one (scanning a large attachment
+    before its final answer, up to DATA_DONE_TIMEOUT), then the batch's outcome is recorded.
+    Killed sooner, the worker has recorded nothing, and the whole batch (up to 200 messages)
+    is sent again once its lease has passed. A prompt relay costs no wait: the supervisor
+    stops waiting as soon as its parts have left; a second Ctrl-C kills at once."""
+    from mailgate import smarthost
+
+    return smarthost.LONGEST_SEND + RECORDING
+
+
 def _log(line: str) -> None:
     click.echo(f"[serve] {line}", err=True)
 
@@ -272,17 +290,13 @@ def serve() -> None:
     ensure_free(*portal_at, "Portail")
     ensure_free(*gateway_at, "Passerelle SMTP")
     checked_app(dkim=True, tls=True)
-    from mailgate import queue
-
     command = [sys.executable, "-m", "portal.cli"]
     # The gateway's port was checked just above: a restarted gateway must not refuse to
     # start because its own dying predecessor still held the port a moment ago.
-    # The worker finishes the batch it has out before it leaves (its relay may take up to the
-    # batch's lease): killed sooner, it would send the batch again.
     supervisor = Supervisor({"web": command + ["web"],
                              "mailgate": command + ["mailgate", "--port-checked"],
                              "worker": command + ["worker"]},
-                            grace=queue.LEASE.total_seconds() + 15)
+                            grace=stop_grace())
     click.echo(f"\nPréau est démarré.\n  Portail : http://{host_port(*portal_at)}/\n"
                f"  Passerelle SMTP : {host_port(*gateway_at)}\n"
                f"  Comptes de démonstration (mot de passe Preau-demo-2026!) : "

@@ -10,7 +10,7 @@ reply (`replying_to`: the reader may always answer the author).
 from __future__ import annotations
 
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr
 
 from flask_babel import gettext
 from sqlalchemy import update
@@ -49,7 +49,7 @@ def build(reader: Account, message: MailMessage) -> EmailMessage:
     receipt["Subject"] = headers.one_line(
         gettext("Accusé de réception : %(subject)s", subject=title))
     receipt["Date"] = headers.date_now()
-    receipt["Message-ID"] = make_msgid(domain=settings.domain)
+    receipt["Message-ID"] = headers.new_message_id(settings.domain)
     receipt["In-Reply-To"] = receipt["References"] = headers.one_line(
         message.message_id_header)
     receipt["Auto-Submitted"] = "auto-replied"
