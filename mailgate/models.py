@@ -268,7 +268,7 @@ class OutboundEntry(db.Model):
                                               default=EntryState.PENDING)
     message_id: Mapped[int | None] = mapped_column(
         ForeignKey("mail_message.id", ondelete="SET NULL"), index=True)
-    # The member the mail is for (None for system mail to a not yet verified address).
+    # The member the mail is for (None for system mail not written for one account).
     account_id: Mapped[int | None] = mapped_column(
         ForeignKey("account.id", ondelete="SET NULL"), index=True)
     # Who is told when it fails (the message's author).

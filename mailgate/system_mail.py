@@ -2,10 +2,15 @@
 outgoing mail, sent by the worker with a null envelope sender (never bounced back)."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 
+from sqlalchemy import select
+
+from directory.db import db
+
 from . import headers, mime, queue, store
-from .models import EntryKind
+from .models import EntryKind, OutboundEntry
 from .settings import current
 
 
@@ -52,3 +57,23 @@ def send_many(messages: list[EmailMessage], *, account_id: int | None = None,
                     "author_id": author_id, "address": message["To"].addresses[0].addr_spec}
                    for stored, message in zip(ids, messages, strict=True)],
                   lifetime=settings.queue_lifetime)
+
+
+#: A link is mailed to one address of an account at most once in this time, whoever asks (a
+#: password reset link, a redirect address's verification link): the one already in that
+#: mailbox stands meanwhile (portal/password_reset.py, portal/preferences.py).
+MAIL_AGAIN_AFTER = timedelta(minutes=20)
+
+
+def mailed_since(account_id: int, since: datetime, *,
+                 asked_by_member: bool) -> list[tuple[datetime, str]]:
+    """(when, address) of the system mail queued for the account since `since`, as its
+    entries say (kept 30 days): with `asked_by_member`, the mail its member had sent to an
+    address of their choosing (`send(author_id=…)`, the member as author: verification
+    links); else the mail anyone may cause (no author: password reset links)."""
+    entry = OutboundEntry
+    author = entry.author_id == account_id if asked_by_member else entry.author_id.is_(None)
+    return [tuple(row) for row in db.session.execute(
+        select(entry.created_at, entry.address)
+        .where(entry.account_id == account_id, entry.kind == EntryKind.SYSTEM, author,
+               entry.created_at > since))]

@@ -21,7 +21,6 @@ outbound queue, which keeps its entries thirty days: each is written with its ac
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from functools import partial
 from math import ceil
 
@@ -38,7 +37,7 @@ from flask import (
 )
 from flask_babel import gettext, ngettext
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from directory import password_reset
 from directory.clock import utcnow
@@ -48,7 +47,6 @@ from directory.errors import InvalidInput
 from directory.models import Account
 from directory.password_reset import Refusal
 from mailgate import system_mail
-from mailgate.models import EntryKind, OutboundEntry
 
 from . import config, throttle
 from .auth import _client_address
@@ -57,7 +55,7 @@ from .forms import ForgottenPasswordForm, NewPasswordForm
 bp = Blueprint("password_reset", __name__, url_prefix="/mot-de-passe-oublie")
 log = logging.getLogger("preau.portal")
 
-MAIL_AGAIN_AFTER = timedelta(minutes=20)
+MAIL_AGAIN_AFTER = system_mail.MAIL_AGAIN_AFTER
 
 
 def _refusal_text(refusal: Refusal) -> str:
@@ -147,11 +145,8 @@ def _mailed_lately(account_id: int, address: str) -> bool:
     directory/password_reset.py). A reset link's entry has no author; a redirect address's
     verification link, the account's too, has the member as its author
     (portal/preferences.py), and is not one."""
-    return bool(db.session.scalar(
-        select(func.count()).select_from(OutboundEntry)
-        .where(OutboundEntry.account_id == account_id, OutboundEntry.kind == EntryKind.SYSTEM,
-               OutboundEntry.author_id.is_(None), OutboundEntry.address == address,
-               OutboundEntry.created_at > utcnow() - MAIL_AGAIN_AFTER)))
+    return any(to == address for _, to in system_mail.mailed_since(
+        account_id, utcnow() - MAIL_AGAIN_AFTER, asked_by_member=False))
 
 
 @bp.route("/<token>", methods=["GET", "POST"])

@@ -104,8 +104,10 @@ def _own_bcc(account: Account, messages: Mapping[int, bytes]) -> dict[int, str]:
 
 # one entry of `bcc_display` as routing and drafts write it: "Name <address>" (the name as
 # decoded, unquoted: it may hold a comma) or a bare address; entries joined by ", "
-_BCC_ENTRY = re.compile(r"\s*(?:(?P<name>[^<>]*?)\s*<(?P<address>[^<>\s]+)>"
-                        r"|(?P<bare>[^<>\s,]+))\s*(?:,|\Z)")
+# (a bare address is tried first: a name may hold a comma, and would otherwise swallow the bare
+# addresses before the next "Name <address>")
+_BCC_ENTRY = re.compile(r"\s*(?:(?P<bare>[^<>\s,]*@[^<>\s,]+)\s*(?=,|\Z)"
+                        r"|(?P<name>[^<>]*?)\s*<(?P<address>[^<>\s]+)>)\s*(?:,|\Z)")
 
 
 def _bcc_pairs(display: str) -> list[tuple[str, str]]:

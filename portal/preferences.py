@@ -41,7 +41,6 @@ from flask import (
 )
 from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from directory import redirects
 from directory.clock import utcnow
@@ -49,7 +48,6 @@ from directory.db import db, lock_account
 from directory.domain import mail_domain
 from directory.errors import InvalidInput
 from mailgate import system_mail
-from mailgate.models import EntryKind, OutboundEntry
 
 from .auth import current_password_refusal
 from .forms import RedirectForm
@@ -59,7 +57,7 @@ from .saving import FAILED, saved
 
 bp = Blueprint("preferences", __name__, url_prefix="/preferences")
 
-MAIL_AGAIN_AFTER = timedelta(minutes=20)
+MAIL_AGAIN_AFTER = system_mail.MAIL_AGAIN_AFTER
 MAILS_PER_DAY = 5
 _DAY = timedelta(hours=24)
 
@@ -125,11 +123,7 @@ def _verification_limit(account_id: int, address: str) -> Held | None:
     must be the very one its link carries; another spelling of it (capitals) is another
     address, within the day's MAILS_PER_DAY."""
     now = utcnow()
-    sent = db.session.execute(
-        select(OutboundEntry.created_at, OutboundEntry.address)
-        .where(OutboundEntry.account_id == account_id, OutboundEntry.kind == EntryKind.SYSTEM,
-               OutboundEntry.author_id == account_id,
-               OutboundEntry.created_at > now - _DAY)).all()
+    sent = system_mail.mailed_since(account_id, now - _DAY, asked_by_member=True)
     same = [at for at, to in sent if to == address and at > now - MAIL_AGAIN_AFTER]
     if same:
         return Held(Limit.MAILED_LATELY, max(same) + MAIL_AGAIN_AFTER - now)

@@ -519,13 +519,6 @@ def add_signature(account: Account, name: str, body: str, *, default: bool) -> S
     return signature
 
 
-def own_signature(account: Account, signature_id: int) -> Signature | None:
-    if not valid_id(signature_id):
-        return None
-    return db.session.scalar(select(Signature).where(Signature.id == signature_id,
-                                                     Signature.account_id == account.id))
-
-
 def locked_signature(account: Account, signature_id: int) -> Signature | None:
     """One of the account's signatures, read once its signatures are locked
     (`_lock_signatures`), to be changed or deleted: a change made meanwhile by another

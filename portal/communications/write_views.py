@@ -46,8 +46,8 @@ LIST_PAGE = 20
 
 
 def group_choices(school_ids: list[int]) -> list[tuple[int, str]]:
-    """The groups of the author's schools, classes first (the region's, for an
-    administrator without a school)."""
+    """The groups of the author's schools, classes first (a region administrator's page
+    offers hers by `region_group_choices`)."""
     query = select(Group.id, Group.name, Group.kind).order_by(Group.kind, Group.name)
     if school_ids:
         query = query.where(Group.school_id.in_(school_ids))
@@ -176,7 +176,10 @@ def write(communication_id: int | None = None):
     counted = people = shown = None
     valid = form.validate_on_submit() if request.method == "POST" else False
     saving = "brouillon" in request.form or "envoyer" in request.form
-    if request.method == "POST" and not _audience_errors(form):
+    # « Chercher » a group by its name (an administrator) lists groups: nobody is counted,
+    # which would read the whole region before any group is chosen
+    searching = "chercher_groupes" in request.form
+    if request.method == "POST" and not searching and not _audience_errors(form):
         audience = audience_of(form, school_ids)
         if saving and valid:
             done = _save(form, audience, groups, signatures, editing,

@@ -125,6 +125,24 @@ def test_the_bcc_of_a_pupils_message_through_the_gateway_is_hers_alone(app):
     assert b"bcc" not in theirs.lower() and b"lucas" not in theirs.lower()
 
 
+def test_a_bare_bcc_address_before_a_named_one_is_kept(app):
+    """A Bcc written by a mail program mixes bare and named entries: a bare address before a
+    « Name <address> » is its own entry, not the start of that name (it was dropped)."""
+    with app.app_context():
+        zoe = account("zoe.le-gall")
+        written = message("zoe.le-gall", ["claire.bernard"], "Deux en copie cachée", "Chut !",
+                          headers={"Bcc": "lucas.martin@ent.test, Paul Durand "
+                                          "<paul.durand@ent.test>"})
+        routing.route(zoe, [account("claire.bernard").id, account("lucas.martin").id,
+                            account("paul.durand").id], written)
+        db.session.commit()
+
+    [(_, mine)] = archived(archive_of(client_of(app, "zoe.le-gall")), "Deux en copie cachée")
+    hidden = message_from_bytes(mine, policy=policy.default)["Bcc"].addresses
+    assert [(a.display_name, a.addr_spec) for a in hidden] == [
+        ("", "lucas.martin@ent.test"), ("Paul Durand", "paul.durand@ent.test")]
+
+
 def _upload(client, rubric_id: int, data: bytes, name: str) -> dict:
     token = csrf_token(client.get(f"/rubriques/{rubric_id}/articles/nouveau")
                        .get_data(as_text=True))
