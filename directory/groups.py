@@ -173,6 +173,25 @@ def add_member(editor: Account, group: Group, account_id: int) -> tuple[Account,
     return account, added == 1
 
 
+def _newcomers(editor: Account, group: Group, school_id: int,
+               filters: AccountFilters) -> sa.Select:
+    """The search's results `editor` may add to `group` (of `school_id`) that are not members
+    yet: what « Ajouter la liste » adds, and what its button counts (`addable_count`)."""
+    found = ids_of(search_query(editor, filters).where(
+        _of_school(editor, school_id))).subquery()
+    return (select(literal(group.id), found.c.id, false())
+            .where(~exists().where(GroupMember.group_id == group.id,
+                                   GroupMember.account_id == found.c.id)))
+
+
+def addable_count(editor: Account, group: Group, filters: AccountFilters) -> int:
+    """How many people « Ajouter la liste » would add now, counted no further than
+    MAX_MEMBERS + 1 (one query): the search may find people of other schools, or members
+    already, whom it leaves out."""
+    return db.session.scalar(select(_counted(_newcomers(editor, group, group.school_id,
+                                                        filters))))
+
+
 def add_search_results(editor: Account, group: Group, filters: AccountFilters) -> int:
     """"Ajouter la liste": every result of the search, across pages, who belongs to the
     group's school, whatever their number: the group's row locked (`_locked_school`, which
@@ -182,13 +201,7 @@ def add_search_results(editor: Account, group: Group, filters: AccountFilters) -
     GroupFull when they would not all fit (counted again only then, to say the room)."""
     if filters.is_empty():
         raise InvalidInput.of("list_needs_criteria")
-    school_id = _locked_school(group)
-    found = ids_of(search_query(editor, filters).where(
-        _of_school(editor, school_id))).subquery()
-    new_members = (
-        select(literal(group.id), found.c.id, false())
-        .where(~exists().where(GroupMember.group_id == group.id,
-                               GroupMember.account_id == found.c.id)))
+    new_members = _newcomers(editor, group, _locked_school(group), filters)
     fits = _counted(_members(group)) + _counted(new_members) <= MAX_MEMBERS
     added = db.session.execute(insert_ignoring_duplicates(GroupMember).from_select(
         ["group_id", "account_id", "is_manager"], new_members.where(fits))).rowcount

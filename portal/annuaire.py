@@ -8,7 +8,7 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from directory.enums import GroupKind
-from directory.groups import managed_group
+from directory.groups import MAX_MEMBERS, addable_count, managed_group
 from directory.search import (
     can_search,
     disciplines_near,
@@ -102,6 +102,12 @@ def _target_group(viewer):
 
 
 def _render(viewer, form, target, page):
+    filters = form.filters() if page is not None else None
+    # « Ajouter la liste » says how many it adds: the results of the group's school who are
+    # not members yet, not every result
+    addable = addable_count(viewer, target, filters) \
+        if target is not None and page is not None and page.total \
+        and not filters.is_empty() else None
     return render_template("annuaire/index.html", form=form, target=target, page=page,
-                           filters=form.filters() if page is not None else None,
+                           filters=filters, addable=addable, max_members=MAX_MEMBERS,
                            region_wide=perimeter_school_ids(viewer) is None)
