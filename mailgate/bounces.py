@@ -38,6 +38,7 @@ import hashlib
 import hmac
 import math
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from email import policy
@@ -48,6 +49,7 @@ from sqlalchemy import update
 from directory.clock import utcnow
 from directory.db import db
 from directory.models import Account
+from directory.wording import Reason
 
 from . import fanout, mime, reports
 from .failures import Failure, FailureKind
@@ -177,6 +179,29 @@ def report(entry: OutboundEntry, failure: Failure) -> int:
     """Tell the author of `entry`'s message that it did not reach its recipient, or, for a
     population mailing's forward, its job's report (`fanout.forward_failed`). Returns how
     many authors were mailed."""
+    def reason(_recipient: Account | None, shown: str | None) -> str:
+        remote = masked(failure.remote, entry.address, shown)
+        return reports.failure_reason(replace(failure, remote=remote))
+
+    return _tell_author(entry, reason)
+
+
+def report_not_sent(entry: OutboundEntry, code: str) -> int:
+    """`report` for a forward the worker did not send because its recipient could no longer
+    get it (mailgate/worker.py `_recipient`): suspended, or without a verified redirect
+    address, since it was queued. `code` is the routing's reason for the same recipient
+    (directory/wording.py: "suspended", "no_redirect"), in the same words."""
+    def reason(recipient: Account | None, _shown: str | None) -> str:
+        name = recipient.full_name if recipient is not None else "un destinataire"
+        return str(Reason(code, {"name": name}))
+
+    return _tell_author(entry, reason)
+
+
+def _tell_author(entry: OutboundEntry,
+                 reason: Callable[[Account | None, str | None], str]) -> int:
+    """The report of `report` and `report_not_sent`: `reason` words the failure, given the
+    recipient's account and universal address (None when the account is gone)."""
     if entry.kind != EntryKind.FORWARD:
         return 0
     if fanout.forward_failed(entry.message_id, entry.account_id):
@@ -194,12 +219,11 @@ def report(entry: OutboundEntry, failure: Failure) -> int:
     message = db.session.get(MailMessage, entry.message_id) if entry.message_id else None
     settings = current()
     shown = settings.universal(recipient.address) if recipient is not None else None
-    remote = masked(failure.remote, entry.address, shown)
     who = f"{recipient.full_name} <{shown}>" if recipient is not None else "un destinataire"
     return int(reports.undeliverable(
         author, message.subject if message is not None else None,
         message.sent_at if message is not None else entry.created_at,
-        [(who, reports.failure_reason(replace(failure, remote=remote)))],
+        [(who, reason(recipient, shown))],
         in_reply_to=message.message_id_header if message is not None else "",
         others_received=False))
 

@@ -275,16 +275,19 @@ def delete_accounts(admin: Account, accounts: list[Account]) -> Deletion:
     else holds (drafts, what only they received, and those messages' attachments): erasing an
     account erases what it alone kept (SPEC §8, RGPD), not only its references to it. Its
     mail still in the outbound queue is not sent to its redirect address, and the entries
-    already finished forget that address (`queue.forget_recipients`). The entries are read
-    first: the deletion leaves them without account."""
+    already finished forget that address (`queue.forget_recipients`); the messages only those
+    entries were to send go too (a verification link to an address the member typed, with
+    their name). The entries are read first: the deletion leaves them without account."""
     ids = [account.id for account in accounts]
     held = set(db.session.scalars(select(MailboxItem.message_id).where(
         MailboxItem.account_id.in_(ids))))
     queued = queue.entries_for(ids)
     deletion = account_admin.delete_accounts(admin, accounts)
     kept = {admin.id, *(account.id for account in deletion.withdrawn)}
-    queue.forget_recipients([entry for entry, account_id in queued if account_id not in kept])
-    store.collect_garbage(held)
+    forgotten = [(entry, message) for entry, account_id, message in queued
+                 if account_id not in kept]
+    queue.forget_recipients([entry for entry, _ in forgotten])
+    store.collect_garbage(held | {message for _, message in forgotten if message is not None})
     return deletion
 
 

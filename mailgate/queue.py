@@ -7,10 +7,14 @@ return the same entry on either. The claim sets `lease_until` a minute ahead, an
 heartbeat (mailgate/worker.py) pushes it on every 20 seconds while it works on the batch, so a
 slow relay never loses a living worker its entries, while those of a worker that died are due
 again within a minute. Finishing an entry checks `claimed_by`, so a worker whose
-lease was taken over cannot overwrite the newer claim's result. The worker records a whole
-batch's outcomes in one transaction (`mark_all_sent` for the sent ones). The claim also returns
+lease was taken over cannot overwrite the newer claim's result. The worker records the sent
+entries of a batch in one statement (`mark_all_sent`), in a transaction of their own before
+its failures when it has any. The claim also returns
 what the gateway found of each message's sender, which the worker's copy must say
-(mailgate/sender_auth.py `subject_tag`): read by the same statement, not by another query.
+(mailgate/sender_auth.py `subject_tag`), and the recipient account's verified redirect address
+and suspension as they are now, not as they were when the entry was queued (a member who
+changed or lost their address, or was suspended, while their forward waited): read by the
+same statement, not by another query.
 """
 from __future__ import annotations
 
@@ -19,10 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import Integer, and_, bindparam, delete, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, case, delete, or_, select, update
 
 from directory.clock import utcnow
 from directory.db import db, dialect_name
+from directory.models import Account
 from directory.sets import ids_parameter, insert_rows
 
 from .models import EntryKind, EntryState, MailMessage, OutboundEntry, SenderCheck
@@ -47,6 +52,10 @@ class Claimed:
     attempts: int
     expires_at: datetime
     sender_check: SenderCheck | None = None     # of its message's sender (None: unchecked)
+    # The recipient account (`account_id`) at claim time: its verified redirect address
+    # (None: none, or not verified) and whether it is suspended (None: no account).
+    redirect: str | None = None
+    suspended: bool | None = None
 
 
 def enqueue(entries: Iterable[dict], *, lifetime: timedelta, now: datetime | None = None) -> None:
@@ -78,6 +87,12 @@ def _claim_statement(_dialect: str):
     # `message_id` the entry's, mail_message having no column of that name.)
     sender_check = (select(message.sender_check).where(message.id == entry.message_id)
                     .scalar_subquery())
+    # (account has no `account_id` column: unqualified, it is the entry's.)
+    account = Account.__table__.c
+    redirect = (select(case((account.redirect_verified, account.redirect_address)))
+                .where(account.id == entry.account_id).scalar_subquery())
+    suspended = select(account.suspended).where(account.id == entry.account_id) \
+        .scalar_subquery()
     due = (select(entry.id)
            .where(entry.state == EntryState.PENDING, entry.next_attempt_at <= now,
                   or_(entry.lease_until.is_(None), entry.lease_until <= now))
@@ -89,7 +104,7 @@ def _claim_statement(_dialect: str):
                     attempts=entry.attempts + 1)
             .returning(entry.id, entry.kind, entry.message_id, entry.account_id,
                        entry.author_id, entry.address, entry.attempts, entry.expires_at,
-                       sender_check))
+                       sender_check, redirect, suspended))
 
 
 def _held(entry_ids: list[int], worker: str):
@@ -136,6 +151,26 @@ def _sent_statement(_dialect: str):
                     lease_until=None, last_error=None))
 
 
+def readdress(addresses: dict[int, str], worker: str) -> None:
+    """Entry id → the address the worker sent it to, when that is no longer the one it was
+    queued with (its recipient's redirect address changed meanwhile): the entry says where it
+    went, for a bounce's report (its masking) and for operators. One executemany."""
+    if addresses:
+        core(_readdress_statement(dialect_name()),
+             [{"v_id": entry_id, "v_worker": worker, "v_address": address}
+              for entry_id, address in sorted(addresses.items())])
+
+
+@lru_cache(maxsize=4)
+def _readdress_statement(_dialect: str):
+    entry = OutboundEntry.__table__.c
+    return (update(OutboundEntry.__table__)
+            .where(entry.id == bindparam("v_id", type_=entry.id.type),
+                   entry.claimed_by == bindparam("v_worker", type_=entry.claimed_by.type),
+                   entry.state == EntryState.PENDING)
+            .values(address=bindparam("v_address", type_=entry.address.type)))
+
+
 def retry_delay(attempts: int) -> timedelta:
     """1 min, 2, 4, 8 … up to 4 hours between attempts."""
     return min(FIRST_RETRY * (2 ** max(0, attempts - 1)), LONGEST_WAIT)
@@ -178,10 +213,12 @@ def mark_failed(entry_id: int, worker: str, error: str, now: datetime | None = N
     return result.rowcount == 1
 
 
-def entries_for(account_ids: list[int]) -> list[tuple[int, int]]:
-    """(entry id, account id) of the entries, of any kind and state, for these accounts."""
-    return list(db.session.execute(select(OutboundEntry.id, OutboundEntry.account_id).where(
-        OutboundEntry.account_id.in_(account_ids))).tuples())
+def entries_for(account_ids: list[int]) -> list[tuple[int, int, int | None]]:
+    """(entry id, account id, message id) of the entries, of any kind and state, for these
+    accounts."""
+    return list(db.session.execute(
+        select(OutboundEntry.id, OutboundEntry.account_id, OutboundEntry.message_id)
+        .where(OutboundEntry.account_id.in_(account_ids))).tuples())
 
 
 def forget_recipients(entry_ids: list[int]) -> None:

@@ -4,9 +4,15 @@ Each round claims a batch of up to `BATCH` due entries (committed at once, so ot
 skip them: FOR UPDATE SKIP LOCKED on PostgreSQL, the single writer on SQLite), reads all their
 messages in one query and makes each recipient's copy, then hands the batch to
 PREAU_SEND_THREADS sending threads (mailgate/senders.py), each on an SMTP connection of its
-own kept open across batches; what became of every entry is then written in one
-transaction (one UPDATE for all those sent). While the batch is out, a `Heartbeat` thread
-renews its lease (a minute) every 20 seconds, however long the relay takes.
+own kept open across batches; what became of every entry is then written: first the
+entries sent (one UPDATE for all), in a short transaction of their own when others failed,
+then the failures and their reports (a batch all sent: one transaction). While the batch is made out and sent, a `Heartbeat` thread renews its lease
+(a minute) every 20 seconds, however long the relay takes; it stops before the recording.
+A member's forward or report goes to their verified redirect address as it is when it is
+sent, which the claim reads (`_recipient`): not to the one it was queued with, and not at
+all once the member is suspended or has no verified address any more. A round makes at
+most `PREPARED_BYTES` of copies (a personalised mailing's copies are each the whole
+message): the entries past it are given back for the next round.
 What kill -9 costs: a worker killed mid-batch has recorded nothing of that batch, so once its
 lease has passed (a minute) another round sends the batch's entries again, those already
 delivered included: at most one batch of duplicates per killed worker, never a loss. SIGTERM
@@ -28,6 +34,7 @@ the accounts whose access has ended and removes the memberships that have
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -41,7 +48,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from directory.accounts import end_ended_access
 from directory.clock import utcnow
-from directory.db import db, write_transaction
+from directory.db import db, is_deadlock, is_lock_conflict, write_transaction
 
 from . import (
     bounces,
@@ -70,10 +77,31 @@ UNREADABLE = Outcome(False, True, "message impossible à reconstituer pour l'env
 # failed before sending, a worker killed while preparing): failed and reported, as `defer`
 # does past the lifetime, instead of being claimed every minute for ever.
 EXPIRED = Outcome(False, False, "durée de vie dépassée avant l'envoi", reached=False)
+# A forward or report whose recipient was suspended, or lost their verified redirect address,
+# after it was queued: not sent (the gateway would refuse the same mail at RCPT, and the
+# address it was queued with may no longer be theirs). The author of a forward is told in
+# the routing's own words (directory/wording.py): `_NOT_SENT` gives the reason's code.
+RECIPIENT_SUSPENDED = Outcome(False, True, "compte du destinataire suspendu avant l'envoi")
+NO_REDIRECT = Outcome(False, True,
+                      "plus d'adresse de redirection vérifiée du destinataire avant l'envoi")
+_NOT_SENT = {RECIPIENT_SUSPENDED: "suspended", NO_REDIRECT: "no_redirect"}
+# The bytes of distinct copies a batch makes before it is sent (at least one copy): a
+# personalised mailing's copies are each the whole message, attachments included (a 10 MB
+# file: 13.7 MB a copy, 200 copies 2.7 GB). The entries past it are given back at once
+# (`queue.release`: due again, their attempt not counted) for the next round.
+PREPARED_BYTES = 64 * 1024 * 1024
+# `claimed_by` holds 64 characters: a longer host name (a Kubernetes pod's) is cut and ends
+# with a hash of the whole, so that two pods of one deployment keep distinct names.
+_HOST_CHARS = 40
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+    host = socket.gethostname()
+    if len(host) > _HOST_CHARS:
+        digest = hashlib.sha256(host.encode()).hexdigest()[:8]
+        host = f"{host[:_HOST_CHARS - 9]}~{digest}"
+    # pid: at most 7 digits (pid_max 4194304), so at most 40 + 1 + 7 + 1 + 5 = 54
+    return f"{host}:{os.getpid()}:{threading.get_ident() % 100000}"
 
 
 @dataclass(frozen=True)
@@ -86,7 +114,13 @@ class Prepared:
 def run_once(worker: str | None = None, *, now: datetime | None = None,
              limit: int = BATCH, stop: threading.Event | None = None) -> int:
     """One round: claim, send, record. Returns how many entries were handled. Once `stop`
-    is set, what is not sent yet is given back (`senders.NOT_TRIED`) and the rest recorded."""
+    is set, what is not sent yet is given back (`senders.NOT_TRIED`) and the rest recorded.
+    The entries past the batch's `PREPARED_BYTES` are given back before sending.
+    The lease stops being renewed once the batch is sent: recording it runs alone on its
+    rows. The entries sent are marked first, in a short transaction of their own when
+    others failed or are deferred: whatever then fails while those are recorded (a report
+    that cannot be made), the entries sent are not sent again. A batch all sent (the usual
+    one) is recorded in one transaction."""
     settings = current()
     worker = worker or worker_name()
     claimed = queue.claim(worker, limit=limit, now=now)
@@ -94,15 +128,41 @@ def run_once(worker: str | None = None, *, now: datetime | None = None,
     if not claimed:
         return 0
     with Heartbeat(worker, [entry.id for entry in claimed]):
-        prepared = _prepare(claimed, settings, now or utcnow())
+        prepared, left = _prepare(claimed, settings, now or utcnow())
         db.session.commit()             # end the read: the writes below take the lock first
+        if left:
+            write_transaction(lambda: queue.release(left, worker))
         outcomes = senders().send([p.envelope for p in prepared if p.envelope is not None],
                                   stop)
-        results = iter(outcomes)
-        fates = [(p.entry, next(results) if p.envelope is not None else p.outcome)
-                 for p in prepared]
+    results = iter(outcomes)
+    fates = [(p.entry, next(results) if p.envelope is not None else p.outcome)
+             for p in prepared]
+    moved = {p.entry.id: p.envelope.recipient for p in prepared
+             if p.envelope is not None and p.envelope.recipient != p.entry.address}
+    if all(outcome.sent or outcome is NOT_TRIED for _, outcome in fates):
+        _retried(lambda: _record_sent(fates, moved, worker, now, collect=True))
+    else:
+        _retried(lambda: _record_sent(fates, moved, worker, now))
         write_transaction(lambda: _record(fates, worker, settings, now))
     return len(claimed)
+
+
+SENT_RECORD_TRIES = 3
+
+
+def _retried(work: Callable[[], None], tries: int = SENT_RECORD_TRIES) -> None:
+    """`write_transaction(work)`, run again when SQLite's lock was busy past its timeout or
+    PostgreSQL broke a deadlock with it: what it records was sent, and is sent again unless
+    recorded."""
+    for attempt in range(1, tries + 1):
+        try:
+            write_transaction(work)
+            return
+        except SQLAlchemyError as error:
+            if attempt == tries or not (is_lock_conflict(error) or is_deadlock(error)):
+                raise
+            log.warning("recording the batch sent: %s; trying again", error)
+            time.sleep(0.1 * attempt)
 
 
 class Heartbeat:
@@ -162,26 +222,42 @@ def senders() -> Senders:
 
 
 def _prepare(claimed: list[queue.Claimed], settings: Settings,
-             now: datetime) -> list[Prepared]:
+             now: datetime) -> tuple[list[Prepared], list[int]]:
     """Each entry's envelope: its message read once for the whole batch (one query), then
     made out to its recipient (mailgate/personalise.py, what the copies need read for the
     whole batch too) and signed with DKIM when configured:
     identical copies (a mailing's forwards, unless personalised) once for the batch, since
     dkimpy's RSA in Python costs 6 ms a signature, 50 times the rest of a forward's relay
     (bench/relay_cpu.py --dkim).
-    An entry already tried that is past its lifetime is not sent (`EXPIRED`); a message that
-    cannot be made out fails alone (`UNREADABLE`), the rest of the batch is sent."""
+    An entry already tried that is past its lifetime is not sent (`EXPIRED`); a member's
+    forward or report goes to their verified redirect address as it is now (`_recipient`),
+    or not at all once they have none or are suspended; a message that cannot be made out
+    fails alone (`UNREADABLE`), the rest of the batch is sent.
+    Once the distinct copies made hold `PREPARED_BYTES`, the entries left are not made out:
+    returned second, for the caller to give back."""
     expired = {entry.id for entry in claimed if entry.attempts > 1 and entry.expires_at <= now}
+    recipients = {entry.id: _recipient(entry) for entry in claimed}
     sources, unreadable = _sources({entry.message_id for entry in claimed
-                                    if entry.message_id and entry.id not in expired})
+                                    if entry.message_id and entry.id not in expired
+                                    and isinstance(recipients[entry.id], str)})
     jobs = personalise.for_batch(sources, [(entry.message_id, entry.account_id)
                                            for entry in claimed])
     dkim = signer()
     made: dict[tuple[bytes, str | None], bytes] = {}    # `_finished` copies
-    prepared = []
+    prepared: list[Prepared] = []
+    left: list[int] = []
+    kept: set[int] = set()          # id() of the copies made so far, each counted once
+    size = 0
     for entry in claimed:
+        if size >= PREPARED_BYTES:
+            left.append(entry.id)
+            continue
         if entry.id in expired:
             prepared.append(Prepared(entry, None, EXPIRED))
+            continue
+        address = recipients[entry.id]
+        if not isinstance(address, str):
+            prepared.append(Prepared(entry, None, address))
             continue
         if entry.message_id in unreadable:
             prepared.append(Prepared(entry, None, UNREADABLE))
@@ -191,29 +267,49 @@ def _prepare(claimed: list[queue.Claimed], settings: Settings,
             continue
         forward = entry.kind == EntryKind.FORWARD
         sender = bounces.envelope_sender(entry.id, settings) if forward else ""
+        source = sources[entry.message_id]
         try:    # one message that cannot be made out fails alone, not its whole batch
-            data = personalise.forward_bytes(sources[entry.message_id], entry.message_id,
-                                              entry.account_id,
-                                              entry.address if forward else None, jobs=jobs)
-            data = _finished(data, sender_auth.subject_tag(entry.sender_check), dkim, made)
+            data = personalise.forward_bytes(source, entry.message_id, entry.account_id,
+                                              address if forward else None, jobs=jobs)
+            data = _finished(data, sender_auth.subject_tag(entry.sender_check), dkim, made,
+                             shared=data is source)
         except SQLAlchemyError:     # the database, not the message: the batch is tried again
             raise
         except Exception:
             log.exception("entry %s could not be made out", entry.id)
             prepared.append(Prepared(entry, None, UNREADABLE))
             continue
-        prepared.append(Prepared(entry, Envelope(sender, entry.address, data)))
-    return prepared
+        if id(data) not in kept:
+            kept.add(id(data))
+            size += len(data)
+        prepared.append(Prepared(entry, Envelope(sender, address, data)))
+    return prepared, left
+
+
+def _recipient(entry: queue.Claimed) -> str | Outcome:
+    """Where `entry` goes: a member's forward or report (it has an account) to their verified
+    redirect address as the claim read it, not as it was when queued; `RECIPIENT_SUSPENDED`
+    or `NO_REDIRECT` when it is not to be sent any more. System mail (to an address being
+    verified, a password) goes where it was queued to."""
+    if entry.account_id is None or entry.kind not in (EntryKind.FORWARD, EntryKind.REPORT):
+        return entry.address
+    if entry.suspended:
+        return RECIPIENT_SUSPENDED
+    return entry.redirect or NO_REDIRECT
 
 
 def _finished(data: bytes, tag: str | None, dkim: dkim_signing.Signer | None,
-              made: dict[tuple[bytes, str | None], bytes]) -> bytes:
+              made: dict[tuple[bytes, str | None], bytes], *, shared: bool = True) -> bytes:
     """The copy as it leaves: its subject tagged when its sender did not authenticate
     (mailgate/sender_auth.py `subject_tag`), then signed, so that the signature covers the
     subject the recipient reads. The forwards of one message, not personalised, are the same
-    bytes: made once (`made`; RSA: 6 ms in Python)."""
+    bytes: made once (`made`; RSA: 6 ms in Python). A personalised copy (`shared` False) is
+    one recipient's alone: made, and not kept in `made` beside its source."""
     if tag is None and dkim is None:
         return data
+    if not shared:
+        tagged = headers.tagged_subject(data, tag) if tag else data
+        return dkim.sign(tagged) if dkim is not None else tagged
     if (data, tag) not in made:
         tagged = headers.tagged_subject(data, tag) if tag else data
         made[data, tag] = dkim.sign(tagged) if dkim is not None else tagged
@@ -242,24 +338,41 @@ def _sources(message_ids: set[int]) -> tuple[dict[int, bytes], set[int]]:
     return sources, unreadable
 
 
-def _record(fates: list[tuple[queue.Claimed, Outcome]], worker: str, settings: Settings,
-            now: datetime | None) -> None:
-    """What became of a batch, in the caller's one transaction: one UPDATE for all those
-    sent; deferrals, failures and their reports one by one (they are few)."""
+def _record_sent(fates: list[tuple[queue.Claimed, Outcome]], moved: dict[int, str],
+                 worker: str, now: datetime | None, *, collect: bool = False) -> None:
+    """The first part of what became of a batch, in a short transaction of its own: the
+    address each entry went to when it is no longer the one queued (`moved`), one UPDATE
+    for all those sent, and those not tried given back. `collect`: nothing else is to be
+    recorded (no failure, no deferral), so the messages no longer needed go too."""
+    queue.readdress(moved, worker)
     queue.mark_all_sent([entry.id for entry, outcome in fates if outcome.sent], worker, now)
     queue.release([entry.id for entry, outcome in fates if outcome is NOT_TRIED], worker)
+    if collect:
+        store.collect_garbage({entry.message_id for entry, _ in fates if entry.message_id})
+
+
+def _record(fates: list[tuple[queue.Claimed, Outcome]], worker: str, settings: Settings,
+            now: datetime | None) -> None:
+    """The rest, once `_record_sent` is committed, in the caller's one transaction:
+    deferrals, failures and their reports one by one (they are few). A report that cannot
+    be made is logged and lost alone (a savepoint): its entry stays failed, the others'
+    reports are made."""
     for entry, outcome in fates:
         if outcome.sent or outcome is NOT_TRIED:
             continue
         if outcome is GONE:
             queue.mark_failed(entry.id, worker, outcome.error, now)
+        elif outcome in _NOT_SENT:
+            if queue.mark_failed(entry.id, worker, outcome.error, now):
+                _report(entry.id, lambda row, code=_NOT_SENT[outcome]:
+                        bounces.report_not_sent(row, code))
         elif outcome is not EXPIRED and not outcome.permanent \
                 and queue.defer(entry, worker, outcome.error, now):
             log.info("entry %s deferred: %s", entry.id, outcome.error)
         else:
             failure = _failure(outcome, settings.queue_lifetime)
             if queue.mark_failed(entry.id, worker, failure.log_text, now):
-                _report(entry.id, failure)
+                _report(entry.id, lambda row, failure=failure: bounces.report(row, failure))
     store.collect_garbage({entry.message_id for entry, _ in fates if entry.message_id})
 
 
@@ -271,10 +384,17 @@ def _failure(outcome: Outcome, lifetime: timedelta) -> Failure:
     return Failure(FailureKind.DEFERRED, outcome.error, lasted=lifetime)
 
 
-def _report(entry_id: int, failure: Failure) -> None:
+def _report(entry_id: int, tell: Callable[[OutboundEntry], int]) -> None:
+    """`tell` the author of the failed entry, in a savepoint: a report that fails (its
+    making raised) is logged and undone alone."""
     entry = db.session.get(OutboundEntry, entry_id)
-    if entry is not None:
-        bounces.report(entry, failure)
+    if entry is None:
+        return
+    try:
+        with db.session.begin_nested():
+            tell(entry)
+    except Exception:
+        log.exception("the report on entry %s could not be made", entry_id)
 
 
 def drain(worker: str | None = None, *, now: datetime | None = None,

@@ -33,10 +33,15 @@ START = datetime(2030, 1, 7, 12, 0)         # a Monday, winter time (Paris = UTC
 
 @pytest.fixture(autouse=True)
 def _nothing_left_running():
-    """Communications of a test never run in the next one (they share the database)."""
+    """Communications of a test never run in the next one (they share the database), nor
+    do the mailings they started: a mailing still running would be routed by the next
+    test's worker round, at the real time, and its forwards sent with that test's mail (to
+    Claire, of the whole school's audiences)."""
     yield
     db.session.rollback()
     db.session.execute(update(Communication).values(active=False, next_run_at=None))
+    db.session.execute(update(FanoutJob).where(FanoutJob.finished_at.is_(None))
+                       .values(finished_at=utcnow()))
     db.session.commit()
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from directory.db import db
 from directory.models import Account
-from mailgate.models import OutboundEntry
+from mailgate.models import MailMessage, OutboundEntry
 from tests.conftest import (
     DEMO_PASSWORD,
     csrf_token,
@@ -198,6 +198,9 @@ def test_deleting_the_account_forgets_the_addresses_its_verification_mails_went_
     with app.app_context():
         assert db.session.scalars(select(OutboundEntry.id).where(
             OutboundEntry.address.in_([sent, waiting]))).all() == []
+        # nor the message that was still to go there, with his name in it
+        assert db.session.scalars(select(MailMessage.id).where(
+            MailMessage.to_display.contains(waiting))).all() == []
     assert subjects_to(app, waiting) == []
 
 
