@@ -47,6 +47,7 @@ from .models import Account, AccountSchool, Group, GroupMember, School
 from .naming import search_key
 from .roles import effective_roles, role_condition
 from .search import AccountFilters, ids_of, perimeter_condition, search_query, valid_id
+from .wording import Reason
 
 NAME_MAX = 120
 DESCRIPTION_MAX = 2000
@@ -261,14 +262,20 @@ def name_too_long(name: str) -> bool:
     return len(name) > NAME_MAX or len(search_key("", name)[0]) > NAME_MAX
 
 
+def group_name_refusal(name: str) -> Reason | None:
+    """Why `name` cannot be a group's for its characters, or None: a group's name is written
+    into mail headers (the To of a mailing, an agenda notice), as a person's is, and the same
+    rule (`accounts.name_refusal`) refuses line breaks and control characters, in a group's
+    words. The forms' (`_checked_text`) and the import's (import_rows.checked)."""
+    return None if name_refusal(name) is None else Reason("group_name_control")
+
+
 def _checked_text(name: str, description: str) -> tuple[str, str]:
     name, description = (name or "").strip(), (description or "").strip()
     if not name:
         raise InvalidInput.of("group_name_missing")
-    # a group's name is written into mail headers (the To of a mailing, an agenda notice),
-    # as a person's is: the same rule refuses line breaks and control characters
-    if name_refusal(name) is not None:
-        raise InvalidInput.of("group_name_control")
+    if (refusal := group_name_refusal(name)) is not None:
+        raise InvalidInput(refusal)
     if name_too_long(name):
         raise InvalidInput.of("group_name_too_long", max=NAME_MAX)
     if not search_key("", name)[0]:

@@ -16,6 +16,7 @@ from .accounts import name_refusal
 from .clock import end_of_local_day
 from .enums import GroupKind, Profile
 from .groups import NAME_MAX as GROUP_NAME_MAX
+from .groups import group_name_refusal
 from .groups import name_too_long as group_name_too_long
 from .naming import search_key
 from .passwords import POLICY, policy_errors
@@ -134,6 +135,9 @@ def checked(row: FileRow, first_lines: dict[int, int], namesakes: dict[int, int]
         plan.error("too_long", column=HEADER_NAMES["class_name"], limit=GROUP_NAME_MAX)
     if any(group_name_too_long(cohort) for cohort in row.cohorts):     # groups too
         plan.error("too_long", column="groupe", limit=GROUP_NAME_MAX)
+    refusal = next(filter(None, map(group_name_refusal, (*row.classes, *row.cohorts))), None)
+    if refusal is not None:
+        plan.refuse(refusal)
     if row.email and not _looks_like_email(row.email):
         plan.error("bad_email", email=row.email)
     elif row.email and (refused_email := address_refusal(row.email, mail_domain)):

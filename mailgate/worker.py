@@ -44,11 +44,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from directory.accounts import end_ended_access
 from directory.clock import utcnow
 from directory.db import db, is_deadlock, is_lock_conflict, write_transaction
+from directory.sets import any_of
 
 from . import (
     bounces,
@@ -63,7 +65,7 @@ from . import (
 )
 from .automations import scheduler
 from .failures import Failure, FailureKind
-from .models import EntryKind, OutboundEntry
+from .models import EntryKind, MailMessage, OutboundEntry
 from .senders import NOT_TRIED, Envelope, Senders
 from .settings import Settings, current
 from .smarthost import Outcome, Relay
@@ -144,7 +146,7 @@ def run_once(worker: str | None = None, *, now: datetime | None = None,
     else:
         _retried(lambda: _record_sent(fates, moved, worker, now))
         write_transaction(lambda: _record(fates, worker, settings, now))
-    return len(claimed)
+    return len(claimed) - len(left)
 
 
 SENT_RECORD_TRIES = 3
@@ -233,8 +235,11 @@ def _prepare(claimed: list[queue.Claimed], settings: Settings,
     forward or report goes to their verified redirect address as it is now (`_recipient`),
     or not at all once they have none or are suspended; a message that cannot be made out
     fails alone (`UNREADABLE`), the rest of the batch is sent.
-    Once the distinct copies made hold `PREPARED_BYTES`, the entries left are not made out:
-    returned second, for the caller to give back."""
+    Once the distinct messages to read hold `PREPARED_BYTES` (`_within_budget`, by their
+    stored sizes, before any is read), or the distinct copies made do (a personalised
+    mailing's), the entries left are not made out: returned second, for the caller to give
+    back."""
+    claimed, beyond = _within_budget(claimed)
     expired = {entry.id for entry in claimed if entry.attempts > 1 and entry.expires_at <= now}
     recipients = {entry.id: _recipient(entry) for entry in claimed}
     sources, unreadable = _sources({entry.message_id for entry in claimed
@@ -245,7 +250,7 @@ def _prepare(claimed: list[queue.Claimed], settings: Settings,
     dkim = signer()
     made: dict[tuple[bytes, str | None], bytes] = {}    # `_finished` copies
     prepared: list[Prepared] = []
-    left: list[int] = []
+    left: list[int] = beyond
     kept: set[int] = set()          # id() of the copies made so far, each counted once
     size = 0
     for entry in claimed:
@@ -284,6 +289,31 @@ def _prepare(claimed: list[queue.Claimed], settings: Settings,
             size += len(data)
         prepared.append(Prepared(entry, Envelope(sender, address, data)))
     return prepared, left
+
+
+def _within_budget(claimed: list[queue.Claimed]) -> tuple[list[queue.Claimed], list[int]]:
+    """The entries whose messages fit in PREPARED_BYTES together, each message counted once
+    by its stored size (one query; at least one message), and the ids of the others: a
+    backlog of large distinct messages is read a budget at a time, not whole at every round
+    to be mostly given back."""
+    wanted = {entry.message_id for entry in claimed if entry.message_id}
+    if not wanted:
+        return claimed, []
+    sizes = dict(db.session.execute(select(MailMessage.id, MailMessage.size)
+                                    .where(any_of(MailMessage.id, wanted))).tuples().all())
+    taken: set[int] = set()
+    within, beyond, total = [], [], 0
+    for entry in claimed:
+        message = entry.message_id
+        if message is None or message in taken:
+            within.append(entry)
+        elif taken and total >= PREPARED_BYTES:
+            beyond.append(entry.id)
+        else:
+            taken.add(message)
+            total += sizes.get(message, 0)
+            within.append(entry)
+    return within, beyond
 
 
 def _recipient(entry: queue.Claimed) -> str | Outcome:

@@ -259,9 +259,10 @@ class Supervisor:
                 child.wait()
 
 
-# The worker's recording of its batch once sent: one transaction, which may first wait its
-# turn for SQLite's busy timeout (directory/db.py, 30 s).
-RECORDING = 30.0
+# The worker's recording of its batch once sent: the entries sent, tried up to
+# worker.SENT_RECORD_TRIES times, then the failures, each transaction first waiting its turn
+# for up to SQLite's busy timeout (directory/db.py, 30 s).
+BUSY_TIMEOUT = 30.0
 
 
 def stop_grace() -> float:
@@ -272,9 +273,9 @@ def stop_grace() -> float:
     Killed sooner, the worker has recorded nothing, and the whole batch (up to 200 messages)
     is sent again once its lease has passed. A prompt relay costs no wait: the supervisor
     stops waiting as soon as its parts have left; a second Ctrl-C kills at once."""
-    from mailgate import smarthost
+    from mailgate import smarthost, worker
 
-    return smarthost.LONGEST_SEND + RECORDING
+    return smarthost.LONGEST_SEND + (worker.SENT_RECORD_TRIES + 1) * BUSY_TIMEOUT
 
 
 def _log(line: str) -> None:

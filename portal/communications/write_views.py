@@ -208,7 +208,8 @@ def write(communication_id: int | None = None):
                            unlisted=[i for i in form.exclus.data or () if i not in listed],
                            fields=merge.SHOWN, files_of=communications.files_of,
                            size_text=size_text), \
-        400 if saving or (request.method == "POST" and counted is None) else 200
+        400 if saving or (request.method == "POST" and not searching and counted is None) \
+        else 200
 
 
 def _draft_form(editing: Communication) -> WriteForm:

@@ -260,6 +260,16 @@ def test_a_namesake_beside_a_row_with_an_id_needs_one_too(school):
     assert [e.params["line"] for e in plan.rows[2].errors] == [2]
 
 
+def test_a_class_or_group_name_with_a_line_break_is_a_row_error(school):
+    """The forms' rule for a group's name (it is written into mail headers): a quoted cell
+    may hold a line break."""
+    data = utf8_bom_moodle([["Petit", "Marc", "teacher", "", "", "T-5", '"Chorale\nBcc: x"'],
+                            ["Petit", "Anne", "teacher", "", "", "T-4", "Chorale"]])
+    assert _fates(plan_import(school, data)) == [(2, "error", ["group_name_control"]),
+                                                (4, "create", [])]     # the cell's 2 lines
+    assert apply_import(school, read_account_file(data)) == (1, 0)
+
+
 def test_a_group_name_whose_folded_form_is_too_long_is_a_row_error(school):
     data = utf8_bom_moodle([["Petit", "Marc", "teacher", "", "", "T-6", "œ" * 61]])
     assert _fates(plan_import(school, data)) == [(2, "error", ["too_long"])]

@@ -221,6 +221,38 @@ def test_a_personalised_mailing_is_made_out_a_budget_of_bytes_at_a_time(sink, mo
     assert set(states) == {RecipientState.FORWARDED}
 
 
+def test_a_backlog_of_large_messages_is_read_a_budget_at_a_time(sink, monkeypatch):
+    """Six different messages of about 300 KB each, to six parents: each round reads no more
+    than its budget of them (by their stored sizes, before reading), so each is read once,
+    not read whole at every round to be mostly given back; the count of entries handled is
+    of those sent, not of those given back."""
+    claire = account("claire.bernard")
+    addresses = [unique(f"parent.lourd{n}") for n in range(6)]
+    for address in addresses:
+        message = mail("x@example.org", "claire.bernard@ent.test", "Pièce jointe lourde")
+        message.add_attachment(os.urandom(220_000), maintype="application", subtype="pdf",
+                               filename="lourd.pdf")
+        parent = parent_at(address)
+        result = routing.route(claire, [parent.id], message)
+        db.session.commit()
+        assert [r.outcome for r in result.recipients] == [routing.Outcome.FORWARDED]
+    reads: list[int] = []
+    messages_bytes = store.messages_bytes
+
+    def read(message_ids):
+        ids = list(message_ids)
+        reads.extend(ids)
+        return messages_bytes(ids)
+
+    monkeypatch.setattr(store, "messages_bytes", read)
+    monkeypatch.setattr(worker, "PREPARED_BYTES", 500_000)     # about 1.7 messages
+    handled = worker.drain()
+    for address in addresses:
+        assert len(sink.to(address)) == 1
+    assert len(reads) == len(set(reads)) == 6, reads
+    assert handled == 6
+
+
 def test_personalised_copies_are_signed_and_not_kept_in_the_batchs_cache(
         sink, signing, rsa_key, monkeypatch):  # noqa: F811
     addresses = [unique(f"parent.signe{n}") for n in range(3)]
