@@ -407,8 +407,12 @@ def deliver_many(deliveries: Sequence[Delivery], *, lock_first: bool = False
         outcome.message_id = job.message_id or next(ids)
         items += _items(job, outcome, inboxes, copies)
         entries += _forwards(job, outcome)
-        correspondents |= {(r.account_id, job.author.id) for r in outcome.accepted
-                           if r.account_id not in (None, job.author.id)}
+        # A message whose sender the gateway could not vouch for (delivered marked
+        # « Expéditeur non vérifié ») gives no right to write back to whom it claims to be
+        # from: anyone could otherwise buy that right with a forged envelope.
+        if job.sender_check != SenderCheck.UNVERIFIED:
+            correspondents |= {(r.account_id, job.author.id) for r in outcome.accepted
+                               if r.account_id not in (None, job.author.id)}
     store.insert_items(items)
     queue.enqueue(entries, lifetime=settings.queue_lifetime)
     insert_rows(MailCorrespondent.__table__,

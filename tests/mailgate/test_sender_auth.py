@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from directory.db import db
 from directory.enums import Profile
-from directory.models import Account
+from directory.models import Account, MailCorrespondent
 from mailgate.gateway import GatewayThread
 from mailgate.models import MailboxItem, SenderCheck
 from tests.conftest import login, make_app
@@ -187,6 +187,29 @@ def test_under_mark_unauthenticated_mail_is_delivered_and_shown_as_unverified(ga
     assert code == 250
     shown = reading_page_headers(zoe, verified)
     assert "Test Passerelle" in shown and "non vérifié" not in shown
+    client.close()
+
+
+def test_unverified_mail_gives_no_right_to_write_back_to_whom_it_claims(gateway_in):
+    """Under mark, a message claiming a member's address that SPF does not vouch for is
+    delivered marked, but records no correspondent: a forged envelope would otherwise buy its
+    recipient the right to write to that member for ever. A verified one does."""
+    client = outsider(gateway_in("mark").port)
+    zoe = account("zoe.le-gall")
+
+    def wrote_to_zoe(address: str) -> bool:
+        db.session.rollback()
+        author = db.session.scalar(select(Account.id).where(
+            Account.redirect_address == address))
+        return db.session.get(MailCorrespondent, (zoe.id, author)) is not None
+
+    forged = parent_at("spf-fail.example")
+    assert send(client, forged, subject="Usurpé")[0] == 250
+    assert not wrote_to_zoe(forged)
+    client.rset()
+    verified = parent_at("spf-pass.example")
+    assert send(client, verified, subject="Authentique")[0] == 250
+    assert wrote_to_zoe(verified)
     client.close()
 
 
