@@ -21,7 +21,11 @@ Words used above, exactly as the SQL below computes them:
 - the *students* of a group: its members of profile Élève;
 - the *teachers* of a group: its members of profile Enseignant, and its managers (the person
   running an ad hoc group is its teacher, whatever their profile);
-- the *parents* of a group: the accounts linked as parent to one of its members.
+- the *parents* of a group: the accounts linked as parent to one of its members who is not
+  suspended;
+- the *children* of a sender: the accounts linked to them as child that are not suspended
+  (a child whose access ended keeps their memberships, but ties their parents to nothing;
+  reactivated, they tie them again).
 
 A refusal names the person, in the words of the rule that applies to the sender
 (`refusal_reason`, a code of directory/wording.py: "Lucas Petit n'est ni dans vos classes ni
@@ -56,6 +60,7 @@ from functools import cached_property, lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy import and_, false, literal, or_, select, true, union
+from sqlalchemy.orm import aliased
 
 from .db import db, dialect_name
 from .driver_reads import KeptStatement, flushed_connection, kept_per_database
@@ -67,6 +72,8 @@ from .wording import Reason
 
 CHUNK = 1000
 MAX_ID = 2**31 - 1  # a bigger id cannot exist: it is unknown, not an SQL error
+# The child of a parent link, apart from the `account` row a rule is about (never correlated)
+_child_account = aliased(Account, name="child_account")
 
 
 @dataclass(frozen=True)
@@ -265,8 +272,14 @@ def _ties(sender: Account, roles: frozenset[Role]) -> _Ties:
 # `_ties`' two queries, compiled once per database and run on the driver's cursor
 # (directory/driver_reads.py): every message the gateway routes and every search page of a
 # restricted sender asks them, and through the ORM session they cost three times their run.
-_children = kept_per_database(lambda: select(ParentLink.child_id).where(
-    ParentLink.parent_id == sa.bindparam("parent", type_=sa.Integer)))
+# A suspended child (an ended access, a pupil who left) gives their parents no ties: their
+# memberships stay (reactivating them brings the ties back), but a class reused by name the
+# next year must not keep linking the family to its new pupils, their parents and teachers.
+_children = kept_per_database(lambda: (
+    select(ParentLink.child_id)
+    .join(_child_account, _child_account.id == ParentLink.child_id)
+    .where(ParentLink.parent_id == sa.bindparam("parent", type_=sa.Integer),
+           _child_account.suspended.is_(False))))
 _groups_of = kept_per_database(lambda: (
     select(GroupMember.account_id, GroupMember.group_id, Group.kind)
     .join(Group, Group.id == GroupMember.group_id)
@@ -351,9 +364,13 @@ def _members_with_profile(account, groups, *profiles: Profile):
 
 
 def _parents_of(classes) -> sa.Select:
+    """The parents of the classes' members who are not suspended (a child who left gives
+    their parents no tie to the class: see `_children`); the child's account is read by its
+    primary key."""
     return (select(ParentLink.parent_id)
             .join(GroupMember, GroupMember.account_id == ParentLink.child_id)
-            .where(classes(GroupMember.group_id)))
+            .join(_child_account, _child_account.id == ParentLink.child_id)
+            .where(classes(GroupMember.group_id), _child_account.suspended.is_(False)))
 
 
 def _verdict(sender: Account, row, replying_to: int | None) -> Verdict:

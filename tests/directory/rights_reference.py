@@ -66,11 +66,15 @@ class Region:
         return {m for m in self.members_of(g)
                 if self.people[m].profile == Profile.TEACHER or self.members[(g, m)]}
 
+    # A suspended child (whose access ended) ties their parents to nothing, though they stay
+    # a member of their groups.
     def parents_of_group(self, g: int) -> set[int]:
-        return {parent for (parent, child) in self.links if child in self.members_of(g)}
+        return {parent for (parent, child) in self.links
+                if child in self.members_of(g) and not self.people[child].suspended}
 
     def children_of(self, p: int) -> set[int]:
-        return {child for (parent, child) in self.links if parent == p}
+        return {child for (parent, child) in self.links
+                if parent == p and not self.people[child].suspended}
 
     def reachable(self, s: int, replying_to: int | None = None) -> set[int]:
         """Indexes of the people `s` may write to."""
