@@ -22,6 +22,7 @@ from directory.db import db
 from directory.enums import GroupKind, Profile
 from directory.groups import manager_membership
 from directory.models import Account, Group, GroupMember, ParentLink
+from directory.rights import active_child
 from directory.rubric_models import Rubric
 from directory.search import id_from, valid_id
 
@@ -35,7 +36,7 @@ def readable_group_ids(account: Account) -> Select:
     own = select(GroupMember.group_id).where(GroupMember.account_id == account.id)
     children = (select(GroupMember.group_id)
                 .join(ParentLink, ParentLink.child_id == GroupMember.account_id)
-                .where(ParentLink.parent_id == account.id))
+                .where(ParentLink.parent_id == account.id, active_child(ParentLink.child_id)))
     return select(union(own, children).subquery().c.group_id)
 
 
@@ -70,7 +71,7 @@ def readers(agenda: Agenda) -> Select:
     members = select(GroupMember.account_id).where(GroupMember.group_id == agenda.group_id)
     parents = (select(ParentLink.parent_id)
                .join(GroupMember, GroupMember.account_id == ParentLink.child_id)
-               .where(GroupMember.group_id == agenda.group_id))
+               .where(GroupMember.group_id == agenda.group_id, active_child(ParentLink.child_id)))
     return select(union(members, parents).subquery().c.account_id)
 
 

@@ -33,6 +33,7 @@ from sqlalchemy.orm import aliased
 
 from .enums import Profile, Role
 from .models import Account, AccountSchool, GroupMember, ParentLink
+from .rights import active_child
 from .roles import role_condition
 
 
@@ -132,7 +133,8 @@ def _who(audience: Audience) -> sa.ColumnElement[bool]:
 def _parent_of_members(group_ids) -> sa.ColumnElement[bool]:
     child = aliased(GroupMember)
     return exists().where(ParentLink.parent_id == Account.id,
-                          child.account_id == ParentLink.child_id, child.group_id.in_(group_ids))
+                          child.account_id == ParentLink.child_id, child.group_id.in_(group_ids),
+                          active_child(ParentLink.child_id))
 
 
 def _in_schools(school_ids) -> sa.ColumnElement[bool]:

@@ -32,7 +32,8 @@ def values_of(account_ids: Iterable[int]) -> dict[int, dict[str, str]]:
     for parent_id, child_id, first_name in db.session.execute(
             select(ParentLink.parent_id, Account.id, Account.first_name)
             .join(Account, Account.id == ParentLink.child_id)
-            .where(any_of(ParentLink.parent_id, ids))
+            .where(any_of(ParentLink.parent_id, ids),
+                   Account.suspended.is_(False))  # the rule of rights.active_child
             .order_by(Account.first_name, Account.id)):
         children[parent_id].append((child_id, first_name))
     whose_classes = {person.id: [child_id for child_id, _ in children[person.id]]

@@ -76,6 +76,15 @@ MAX_ID = 2**31 - 1  # a bigger id cannot exist: it is unknown, not an SQL error
 _child_account = aliased(Account, name="child_account")
 
 
+def active_child(child_id) -> sa.ColumnElement[bool]:
+    """The one rule tying a parent through a child, for every place that counts a parent's
+    children or a group's members' parents (rights, audiences, agendas, rubrics, the Annuaire):
+    the child `child_id` (a column, `ParentLink.child_id`) is not suspended. Their account is
+    read by its primary key, under an alias of its own (never correlated with the `account` row
+    the statement is about); a join's ON clause or a condition of an EXISTS."""
+    return and_(_child_account.id == child_id, _child_account.suspended.is_(False))
+
+
 @dataclass(frozen=True)
 class Verdict:
     account_id: int
@@ -277,9 +286,8 @@ def _ties(sender: Account, roles: frozenset[Role]) -> _Ties:
 # next year must not keep linking the family to its new pupils, their parents and teachers.
 _children = kept_per_database(lambda: (
     select(ParentLink.child_id)
-    .join(_child_account, _child_account.id == ParentLink.child_id)
-    .where(ParentLink.parent_id == sa.bindparam("parent", type_=sa.Integer),
-           _child_account.suspended.is_(False))))
+    .join(_child_account, active_child(ParentLink.child_id))
+    .where(ParentLink.parent_id == sa.bindparam("parent", type_=sa.Integer))))
 _groups_of = kept_per_database(lambda: (
     select(GroupMember.account_id, GroupMember.group_id, Group.kind)
     .join(Group, Group.id == GroupMember.group_id)
@@ -369,8 +377,8 @@ def _parents_of(classes) -> sa.Select:
     primary key."""
     return (select(ParentLink.parent_id)
             .join(GroupMember, GroupMember.account_id == ParentLink.child_id)
-            .join(_child_account, _child_account.id == ParentLink.child_id)
-            .where(classes(GroupMember.group_id), _child_account.suspended.is_(False)))
+            .join(_child_account, active_child(ParentLink.child_id))
+            .where(classes(GroupMember.group_id)))
 
 
 def _verdict(sender: Account, row, replying_to: int | None) -> Verdict:

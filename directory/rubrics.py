@@ -38,6 +38,7 @@ from .enums import GroupKind, Profile
 from .errors import PreauError
 from .groups import manager_membership, manager_memberships
 from .models import Account, AccountSchool, Group, GroupMember, ParentLink, School
+from .rights import active_child
 from .rubric_models import Rubric, RubricManager, RubricPopulation
 from .search import valid_id
 
@@ -104,7 +105,7 @@ def _members(chosen) -> sa.Select:
                .join(population, population.group_id == GroupMember.group_id)
                .join(Account, Account.id == ParentLink.parent_id)
                .where(chosen, population.profile == Profile.PARENT,
-                      Account.profile == Profile.PARENT))
+                      Account.profile == Profile.PARENT, active_child(ParentLink.child_id)))
     in_school = (select(AccountSchool.account_id)
                  .join(population, population.school_id == AccountSchool.school_id)
                  .join(Account, and_(Account.id == AccountSchool.account_id,
@@ -186,7 +187,8 @@ def _populations_of(account: Account) -> list[sa.Select]:
         ways.append(select(population.rubric_id)
                     .join(GroupMember, GroupMember.group_id == population.group_id)
                     .join(ParentLink, ParentLink.child_id == GroupMember.account_id)
-                    .where(ParentLink.parent_id == account.id, of_profile))
+                    .where(ParentLink.parent_id == account.id, of_profile,
+                           active_child(ParentLink.child_id)))
     return [way.correlate(None) for way in ways]
 
 

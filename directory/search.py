@@ -26,6 +26,7 @@ from .db import db
 from .enums import GroupKind, Profile, Role
 from .models import Account, AccountSchool, Group, GroupMember, ParentLink, School
 from .naming import collation_key, search_key
+from .rights import active_child
 from .roles import effective_roles
 
 SEARCH_ROLES = frozenset({Role.DIRECTORY_USER, Role.DIRECTORY_ADVANCED, Role.DIRECTORY_MANAGER})
@@ -376,7 +377,8 @@ def _in_group(group_id: int, parents_of_class: bool) -> sa.ColumnElement[bool]:
     is_class = exists().where(Group.id == group_id, Group.kind == GroupKind.CLASS)
     parent = exists().where(GroupMember.group_id == group_id,
                             GroupMember.account_id == ParentLink.child_id,
-                            ParentLink.parent_id == Account.id)
+                            ParentLink.parent_id == Account.id,
+                            active_child(ParentLink.child_id))
     return or_(member, and_(is_class, parent))
 
 
