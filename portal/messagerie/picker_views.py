@@ -17,6 +17,7 @@ from directory.errors import InvalidInput
 from directory.rights import sender_rule
 from directory.search import can_search
 from mailgate import mailbox
+from mailgate.routing import group_over_limit
 
 from ..annuaire import fill_choices
 from ..carnet import book
@@ -62,7 +63,7 @@ def picker_page():
                "tokens": tokens, "add_url": adding_url(tokens, field), "page_args": page_args,
                "compose_link": compose_link, "field_labels": recipients.FIELD_LABELS,
                "fields": recipients.FIELDS, "fragment": request.args.get("fragment") == "1",
-               "said": said}
+               "said": said, "group_over_limit": group_over_limit}
     status = 200
     if tab == "annuaire":
         status = _directory(context)
