@@ -26,37 +26,39 @@ def _pupils_of_claires_school() -> tuple[Account, list[int]]:
     return claire, pupils
 
 
-def _offer(paragraph) -> tuple[bool, str]:
-    """(whether it offers the list as a chip, its text)."""
-    return bool(paragraph.find_all("a", class_="add-chip")), paragraph.text
+def _offers(client, url: str) -> list[tuple[bool, str]]:
+    """The picker page's offers of a whole list: (whether it is a chip to add, its text)."""
+    listing = page(client.get(url))
+    return [(bool(p.find_all("a", class_="add-chip")), p.text) for p in listing.find_all("p")
+            if TOO_MANY in p.text or p.find_all("a", class_="add-chip")]
+
+
+def _holding_every_pupil(group, member) -> int:
+    """`group` (a new row) given every pupil of Claire's school, through `member(group id,
+    account id)`; its id."""
+    db.session.add(group)
+    db.session.flush()
+    db.session.add_all([member(group.id, i) for i in _pupils_of_claires_school()[1]])
+    db.session.commit()
+    return group.id
 
 
 def test_a_searched_directory_group_too_big_for_a_message_is_not_offered(app, teacher):
     with app.app_context():
-        claire, pupils = _pupils_of_claires_school()
-        big = Group(kind=GroupKind.AD_HOC, name="Zz grande chorale",
-                    search_name="zz grande chorale", school_id=claire.schools[0].id)
-        db.session.add(big)
-        db.session.flush()
-        db.session.add_all([GroupMember(group_id=big.id, account_id=i) for i in pupils])
-        db.session.commit()
-        group_id = big.id
-    listing = page(teacher.get(f"/messagerie/destinataires?groupe={group_id}"))
-    offers = [_offer(p) for p in listing.find_all("p")
-              if TOO_MANY in p.text or p.find_all("a", class_="add-chip")]
+        claire = _pupils_of_claires_school()[0]
+        group_id = _holding_every_pupil(
+            Group(kind=GroupKind.AD_HOC, name="Zz grande chorale",
+                  search_name="zz grande chorale", school_id=claire.schools[0].id),
+            lambda group, account: GroupMember(group_id=group, account_id=account))
+    offers = _offers(teacher, f"/messagerie/destinataires?groupe={group_id}")
     assert offers == [(False, TOO_MANY)], offers
 
 
 def test_an_address_book_group_too_big_for_a_message_is_not_offered(app, teacher):
     with app.app_context():
-        claire, pupils = _pupils_of_claires_school()
-        group = ContactGroup(owner_id=claire.id, name="Toute l'école", name_key="toute l'ecole")
-        db.session.add(group)
-        db.session.flush()
-        db.session.add_all([ContactMember(group_id=group.id, account_id=i) for i in pupils])
-        db.session.commit()
-        group_id = group.id
-    listing = page(teacher.get(f"/messagerie/destinataires?onglet=carnet&carnet={group_id}"))
-    offers = [_offer(p) for p in listing.find_all("p")
-              if TOO_MANY in p.text or p.find_all("a", class_="add-chip")]
+        claire = _pupils_of_claires_school()[0]
+        group_id = _holding_every_pupil(
+            ContactGroup(owner_id=claire.id, name="Toute l'école", name_key="toute l'ecole"),
+            lambda group, account: ContactMember(group_id=group, account_id=account))
+    offers = _offers(teacher, f"/messagerie/destinataires?onglet=carnet&carnet={group_id}")
     assert offers == [(False, TOO_MANY)], offers
