@@ -40,11 +40,15 @@ def send(message: EmailMessage, *, account_id: int | None = None,
 
 
 def send_many(messages: list[EmailMessage], *, account_id: int | None = None,
-              author_id: int | None = None) -> None:
+              author_id: int | None = None,
+              account_ids: list[int | None] | None = None) -> None:
     """`send` for many messages (an import's passwords): one INSERT of the messages and one
-    of the queue entries, whatever their number."""
+    of the queue entries, whatever their number. `account_ids`: each message's account, in
+    order, where they are mailed for several (`account_id` is then unused)."""
     if not messages:
         return
+    if account_ids is None:
+        account_ids = [account_id] * len(messages)
     settings = current()
     stored_messages = []
     for message in messages:
@@ -53,9 +57,9 @@ def send_many(messages: list[EmailMessage], *, account_id: int | None = None,
                                                   address_map={}, domain=settings.domain)
         stored_messages.append(store.NewMessage(parsed, block, message_id, None, True))
     ids = store.save_messages(stored_messages)
-    queue.enqueue([{"kind": EntryKind.SYSTEM, "message_id": stored, "account_id": account_id,
+    queue.enqueue([{"kind": EntryKind.SYSTEM, "message_id": stored, "account_id": owner,
                     "author_id": author_id, "address": message["To"].addresses[0].addr_spec}
-                   for stored, message in zip(ids, messages, strict=True)],
+                   for stored, message, owner in zip(ids, messages, account_ids, strict=True)],
                   lifetime=settings.queue_lifetime)
 
 

@@ -353,7 +353,8 @@ def reset_and_report(accounts, *, mode: str, password: str | None = None,
         return redirect(back or (url_for(".account", account_id=accounts[0].id)
                                  if len(accounts) == 1 else url_for(".accounts")), code=303)
     mails = [new for new in results if mode == "envoyer" and new.mail_to]
-    send_passwords([{"to": new.mail_to, "name": new.account.full_name,
+    send_passwords([{"account_id": new.account.id, "to": new.mail_to,
+                     "name": new.account.full_name,
                      "login": new.account.login, "password": new.password} for new in mails])
     mailed = {id(new) for new in mails}
     sheets = [new for new in results if mode != "saisir" and id(new) not in mailed]
@@ -447,7 +448,8 @@ def new_account():
             try:
                 created, plain = rules.create_by_hand(current_user, new)
                 if form.envoi.data == "envoyer":
-                    send_password(to=created.redirect_address, name=created.full_name,
+                    send_password(account_id=created.id, to=created.redirect_address,
+                                  name=created.full_name,
                                   login=created.login, password=plain)
                 db.session.commit()
             except InvalidInput as error:

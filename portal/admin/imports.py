@@ -40,7 +40,8 @@ class PreviewPage(NamedTuple):
 
 def mail_generated_passwords(created) -> None:
     """Run inside each batch's transaction: the generated passwords leave with it."""
-    send_passwords([{"to": account.email, "name": f"{account.first_name} {account.last_name}",
+    send_passwords([{"account_id": account.account_id, "to": account.email,
+                     "name": f"{account.first_name} {account.last_name}",
                      "login": account.login, "password": account.password}
                     for account in created if account.password and account.email])
 

@@ -10,14 +10,18 @@ from mailgate import system_mail
 from ..public_links import public_url_for
 
 
-def send_password(*, to: str, name: str, login: str, password: str) -> None:
-    """Queued in the caller's transaction (sent by the worker once it commits)."""
-    system_mail.send(password_message(to=to, name=name, login=login, password=password))
+def send_password(*, account_id: int, to: str, name: str, login: str, password: str) -> None:
+    """Queued in the caller's transaction (sent by the worker once it commits), as the
+    account's: deleting the account forgets it with the password it holds."""
+    system_mail.send(password_message(to=to, name=name, login=login, password=password),
+                     account_id=account_id)
 
 
 def send_passwords(items: list[dict]) -> None:
-    """Many at once (an import's batch): dicts of to, name, login, password."""
-    system_mail.send_many([password_message(**item) for item in items])
+    """Many at once (an import's batch): dicts of account_id, to, name, login, password."""
+    system_mail.send_many([password_message(**{key: value for key, value in item.items()
+                                               if key != "account_id"}) for item in items],
+                          account_ids=[item["account_id"] for item in items])
 
 
 def password_message(*, to: str, name: str, login: str, password: str):
