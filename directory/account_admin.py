@@ -641,8 +641,7 @@ def keep_upload(admin: Account, school: School, filename: str, content: bytes,
                 create_classes: bool) -> AccountImport:
     """Keep an uploaded file until it is applied (then its content is erased); files never
     applied are deleted after UPLOADS_KEPT, since they may hold passwords."""
-    db.session.execute(delete(AccountImport).where(
-        AccountImport.created_at < utcnow() - UPLOADS_KEPT))
+    forget_stale_uploads()
     upload = AccountImport(school_id=school.id, author_id=admin.id, filename=filename[:200],
                            content=content, create_classes=create_classes,
                            created_at=utcnow(), rows_done=0, created_count=0,
@@ -650,3 +649,12 @@ def keep_upload(admin: Account, school: School, filename: str, content: bytes,
     db.session.add(upload)
     db.session.flush()
     return upload
+
+
+def forget_stale_uploads(now: datetime | None = None) -> int:
+    """Delete the uploaded files older than UPLOADS_KEPT, applied, half applied or never:
+    they may hold passwords. At each upload, and from the outbound worker's periodic purge
+    (mailgate/worker.py `_purge`), so that a file nobody comes back to goes too. The caller
+    commits; how many were deleted."""
+    return db.session.execute(delete(AccountImport).where(
+        AccountImport.created_at < (now or utcnow()) - UPLOADS_KEPT)).rowcount

@@ -1,10 +1,12 @@
 """Reading a school's account file (SPEC §8): whatever a spreadsheet wrote, into rows.
 
 Accepted: UTF-8 with or without BOM, UTF-16 (Excel's "Unicode text"), Windows-1252 (Excel
-on Windows); `;`, `,` or tab as separator (the one the header line uses most); quoted fields
-with line breaks; blank lines. Column names in French or in Moodle's English, case,
-accents, spaces, hyphens and underscores ignored. A file that cannot be read is refused as
-a whole with `FileRefused(code, **params)`, a code of directory/wording.py.
+on Windows), but not UTF-8 with a few Windows-1252 bytes (refused: read as Windows-1252, its
+accented letters would be mangled); `;`, `,` or tab as separator (the one the header line
+uses most); quoted fields with line breaks; blank lines. Column names in French or in
+Moodle's English, case, accents, spaces, hyphens and underscores ignored. A file that cannot
+be read is refused as a whole with `FileRefused(code, **params)`, a code of
+directory/wording.py.
 """
 from __future__ import annotations
 
@@ -46,6 +48,10 @@ DAY_FORMATS = (DAY_FORMAT, "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y")
 #: what portal.spreadsheet.cell guards with a leading apostrophe (tab and carriage return
 #: included: a stripped cell no longer starts with them, its apostrophe does)
 GUARDED = ("=", "+", "-", "@", "\t", "\r")
+#: a French letter or punctuation as UTF-8 writes it (é, à, ç, É…, œ, Œ, ’, «, –…): bytes that
+#: Windows-1252 text almost never holds (« Ã© », « â€™ »)
+_UTF8_LETTER = re.compile(rb"\xc3[\x80-\xbf]|\xc5[\x92\x93\xa0\xa1\xb8\xbd\xbe]"
+                          rb"|\xe2\x80[\x93\x94\x98\x99\x9c\x9d\xa6]|\xc2[\xab\xbb\xb0\xa0]")
 _COHORT = re.compile(r"^(?:groupe|cohort|cohorte)\s*(\d+)$")
 
 
@@ -69,16 +75,34 @@ class FileRow:
     access_end: str = ""                    # the last day of access, as the file wrote it
     parent_of: list[str] = field(default_factory=list)
     cohorts: list[str] = field(default_factory=list)
+    #: the class cell as the school's classes read it (`split_classes`), set by the plan
+    read_classes: list[str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def classes(self) -> list[str]:
         """The class cell's classes: « 4A, 4B » names two (the export writes a teacher's
-        classes so); the same class twice counts once."""
-        names: dict[str, str] = {}
-        for part in self.class_name.split(","):
-            if part.strip():
-                names.setdefault(header_key(part), part.strip())
-        return list(names.values())
+        classes so), « 1re, spé NSI, 4A » two too when the school has a class « 1re, spé
+        NSI » (once the plan has read the cell so); the same class twice counts once."""
+        if self.read_classes is not None:
+            return self.read_classes
+        return split_classes(self.class_name)
+
+
+def split_classes(cell: str, known: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """The classes a class cell names, separated by commas; a run of parts that together
+    name a class of `known` (their `header_key`s: a class made by hand may hold a comma, and
+    the export writes its name as it is) is that class, the longest run first."""
+    parts = cell.split(",")
+    names: dict[str, str] = {}
+    start = 0
+    while start < len(parts):
+        end = next((end for end in range(len(parts), start + 1, -1)
+                    if header_key(",".join(parts[start:end])) in known), start + 1)
+        name = ",".join(parts[start:end]).strip()
+        if name:
+            names.setdefault(header_key(name), name)
+        start = end
+    return list(names.values())
 
 
 @dataclass
@@ -114,8 +138,6 @@ def read_account_file(data: bytes) -> AccountFile:
         raise FileRefused("missing_column", column=HEADER_NAMES[missing[0]])
     if not rows:
         raise FileRefused("no_rows")
-    if len(rows) > MAX_ROWS:
-        raise FileRefused("too_many_rows", limit=MAX_ROWS)
     return AccountFile(rows=[_row(line, cells, columns, cohorts) for line, cells in rows],
                        encoding=encoding, separator=separator, ignored_columns=ignored)
 
@@ -131,8 +153,13 @@ def _decode(data: bytes) -> tuple[str, str]:
         raise FileRefused("not_text")
     try:
         return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as error:
+        if _UTF8_LETTER.search(data):
+            # UTF-8 with a few bytes of another encoding (a cell pasted from a Windows
+            # file): read as Windows-1252, every accented letter of the rest would be
+            # mangled (« Zoé » → « ZoÃ© ») and each such account renamed.
+            raise FileRefused("mixed_encoding",
+                              line=data[:error.start].count(b"\n") + 1) from None
     try:
         text = data.decode("cp1252")
     except UnicodeDecodeError:
@@ -166,6 +193,8 @@ def _header_and_rows(records) -> tuple[list[str], list[tuple[int, list[str]]]]:
             continue
         if header is None:
             header = cells
+        elif len(rows) == MAX_ROWS:     # refused before the rest is read: 20 MB of tiny
+            raise FileRefused("too_many_rows", limit=MAX_ROWS)     # rows, gigabytes parsed
         else:
             rows.append((start, cells))
     return header or [], rows

@@ -30,7 +30,7 @@ from .clock import utcnow
 from .db import db, is_deadlock, write_lock
 from .import_models import AccountImport
 from .import_plan import Fate, FileFacts, ImportPlan, RowPlan, file_facts, plan_rows
-from .import_write import CreatedAccount, hashes_of, passwords_for, write
+from .import_write import CreatedAccount, GroupGone, hashes_of, passwords_for, write
 from .models import Account, School
 
 __all__ = ["Application", "BatchResult", "CreatedAccount", "Fate", "ImportPlan", "RowPlan",
@@ -116,7 +116,8 @@ def apply_batch(school: School, file: AccountFile | Application, start: int, *,
     breaks a unique constraint, nothing of the batch is kept, and the batch is planned and
     written again against the database as it is then, up to COLLISION_ATTEMPTS times. The
     same when PostgreSQL aborts the batch to break a deadlock (with the worker suspending
-    ended accounts, say, whose rows the batch also writes).
+    ended accounts, say, whose rows the batch also writes), and when a class or group the
+    plan found was deleted meanwhile (planned again, the row names an unknown class).
 
     `file`: an `Application` (`prepared`) when the caller applies it batch after batch."""
     application = prepared(file)
@@ -126,7 +127,7 @@ def apply_batch(school: School, file: AccountFile | Application, start: int, *,
             return _apply_batch_once(school, application, start, create_classes=create_classes,
                                      size=size, before_commit=before_commit,
                                      importer=importer, upload_id=upload_id)
-        except (IntegrityError, OperationalError) as error:
+        except (IntegrityError, OperationalError, GroupGone) as error:
             if isinstance(error, OperationalError) and not is_deadlock(error):
                 raise
             db.session.rollback()

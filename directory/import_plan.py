@@ -22,7 +22,8 @@ parent to another school's pupil nor to an administrator; the operator's, among 
 region's pupils.
 
 A class cell may name several classes, separated by commas (as the export writes a teacher's
-« 4A, 4B »): the account's classes in this school become exactly those.
+« 4A, 4B »): the account's classes in this school become exactly those. A class of the school
+whose name holds a comma (« 1re, spé NSI ») is read as that class (`read_classes`).
 """
 from __future__ import annotations
 
@@ -34,18 +35,28 @@ from datetime import datetime
 from sqlalchemy import select
 
 from .account_admin import scope_condition, shared_beyond_reach
-from .account_file import AccountFile, FileRow, header_key
+from .account_file import HEADER_NAMES, AccountFile, FileRow, header_key, split_classes
 from .accounts import access_end_refused
 from .allocation import next_free, taken_variants
 from .db import db
 from .domain import mail_domain
 from .enums import GroupKind, Profile
-from .import_rows import Fate, RowPlan, checked, first_occurrences, namesakes, person
+from .import_rows import (
+    Fate,
+    RowPlan,
+    checked,
+    first_occurrences,
+    folded_name,
+    name_key,
+    namesakes,
+    person,
+)
 from .models import Account, AccountSchool, Group, GroupMember, ParentLink, School
 from .naming import login_for
 from .wording import Reason
 
 CHUNK = 500
+LOGIN_MAX = Account.__table__.c.login.type.length
 
 
 @dataclass
@@ -84,7 +95,7 @@ class FileFacts:
 
     people: dict[int, tuple]                    # line → `person`
     first_lines: dict[int, int]                 # line → `first_occurrences`
-    namesake_lines: dict[int, int]              # line → `namesakes`
+    namesake_lines: dict[int, Reason]           # line → `namesakes`
     rows_of: dict[tuple, list[FileRow]]         # `person` → the file's rows, in line order
 
 
@@ -105,9 +116,10 @@ def plan_rows(school: School, file: AccountFile, rows: Sequence[FileRow],
     `facts`: the file's `file_facts`, when the caller plans it batch after batch."""
     facts = facts or file_facts(file)
     domain = mail_domain()
+    groups = school_groups(school.id)
+    read_classes(rows, groups)
     plans = [checked(row, facts.first_lines, facts.namesake_lines, domain) for row in rows]
     valid = [plan for plan in plans if not plan.errors]
-    groups = school_groups(school.id)
     matches = _match(school, valid, facts, groups)
     matched_ids = [account.id for account in matches.values() if account is not None]
     memberships = _memberships(school.id, matched_ids)
@@ -122,11 +134,14 @@ def plan_rows(school: School, file: AccountFile, rows: Sequence[FileRow],
     creatable: set[str] = set()
     for plan in sorted(valid, key=lambda plan: bool(plan.row.parent_of)):
         _decide(plan, matches.get(id(plan)), groups, memberships, in_school, children,
-                refs, creatable, create_classes, outside, shared)
+                refs, creatable, create_classes, outside, shared, importer)
         if plan.profile == Profile.STUDENT and plan.fate != Fate.ERROR and \
                 plan.row.external_id:
             creatable.add(plan.row.external_id)
-    _give_logins(school, [plan for plan in valid if plan.fate == Fate.CREATE])
+    # in the order applying creates them (account_import.application_order), so that the
+    # preview's logins are the ones given
+    _give_logins(school, sorted((plan for plan in valid if plan.fate == Fate.CREATE),
+                                key=lambda plan: (bool(plan.row.parent_of), plan.row.line)))
     return plans
 
 
@@ -154,19 +169,22 @@ def _match(school: School, plans: list[RowPlan], facts: FileFacts,
     wanted = {people[plan.row.line] for plan in plans}
     rows = sorted((row for key in wanted for row in facts.rows_of[key]),   # the plans' too
                   key=lambda row: row.line)
+    read_classes(rows, groups)
     by_id: dict[str, _Existing] = {}
     for chunk in chunks(sorted({row.external_id for row in rows if row.external_id})):
         for found in db.session.execute(select(*_EXISTING_COLUMNS)
                                         .where(Account.external_id.in_(chunk))):
             by_id[found.external_id] = _Existing(*found)
     by_name: dict[tuple, list[_Existing]] = defaultdict(list)
-    names = sorted({people[row.line][0] for row in rows if row.external_id not in by_id})
+    names = sorted({folded_name(people[row.line][0]) for row in rows
+                    if row.external_id not in by_id})
     for chunk in chunks(names):
         query = (select(Account.search_name, *_EXISTING_COLUMNS)
                  .join(AccountSchool, AccountSchool.account_id == Account.id)
                  .where(AccountSchool.school_id == school.id, Account.search_name.in_(chunk)))
         for found in db.session.execute(query):
-            by_name[(found[0], found.profile)].append(_Existing(*found[1:]))
+            key = found[0] or name_key(found.first_name, found.last_name)   # as `person`
+            by_name[(key, found.profile)].append(_Existing(*found[1:]))
     candidates = {row.line: [a for a in by_name.get(people[row.line], ())
                              if a.external_id is None or not row.external_id]
                   for row in rows if row.external_id not in by_id}
@@ -191,6 +209,7 @@ def _match(school: School, plans: list[RowPlan], facts: FileFacts,
         elif accounts and len(takers[accounts[0].id]) > 1:
             other = min(takers[accounts[0].id] - {first_lines[line]})
             plan.error("namesake_account", line=other)
+
         matches[id(plan)] = accounts[0] if len(accounts) == 1 else None
     return matches
 
@@ -215,6 +234,15 @@ def _narrow_by_class(school: School, rows: list[FileRow], people: dict[int, tupl
                       if kind == GroupKind.CLASS} == wanted]
         if len(inside) == 1:
             candidates[line] = inside
+
+
+def read_classes(rows: Iterable[FileRow], groups: dict[tuple[GroupKind, str], int]) -> None:
+    """Read the class cells of `rows` with the school's classes (account_file.split_classes):
+    « 1re, spé NSI » is that class when the school has it, not « 1re » and « spé NSI »."""
+    known = {key for kind, key in groups if kind == GroupKind.CLASS}
+    for row in rows:
+        row.read_classes = split_classes(row.class_name, known) if "," in row.class_name \
+            else None
 
 
 def school_groups(school_id: int) -> dict[tuple[GroupKind, str], int]:
@@ -278,11 +306,13 @@ def _outside_reach(importer: Account | None, account_ids: list[int]) -> set[int]
     return set(account_ids) - inside
 
 
-def child_refs(refs: list[str], school_id: int, importer: Account | None) -> dict[str, int]:
+def child_refs(refs: list[str], school_id: int,
+               importer: Account | None) -> dict[str, int | None]:
     """A child named by external id or by login → its account id: a pupil of school
     `school_id` whom `importer` administers (an administrator's import), or a pupil of the
-    region (None: the operator's)."""
-    found: dict[str, int] = {}
+    region (None: the operator's). None when the name is one pupil's login and another's
+    external id: which one the row means cannot be told."""
+    found: dict[str, set[int]] = defaultdict(set)
     for chunk in chunks(sorted(set(refs))):
         query = select(Account.id, Account.external_id, Account.login).where(
             Account.external_id.in_(chunk) | Account.login.in_(chunk),
@@ -293,13 +323,13 @@ def child_refs(refs: list[str], school_id: int, importer: Account | None) -> dic
         for account_id, external_id, login in db.session.execute(query):
             for key in (external_id, login):
                 if key in chunk:
-                    found[key] = account_id
-    return found
+                    found[key].add(account_id)
+    return {key: ids.pop() if len(ids) == 1 else None for key, ids in found.items()}
 
 
 def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_school,
             children, refs, creatable: set[str], create_classes: bool, outside: set[int],
-            shared: set[int]) -> None:
+            shared: set[int], importer: Account | None = None) -> None:
     if plan.errors:
         return
     row = plan.row
@@ -326,8 +356,10 @@ def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_s
         else:
             plan.group_ids.append(group_id)
     for ref in row.parent_of:
-        if ref in refs:
+        if refs.get(ref) is not None:
             plan.child_ids.append(refs[ref])
+        elif ref in refs:
+            plan.error("child_ambiguous", ref=ref)
         elif ref not in creatable:
             plan.error("child_not_found", ref=ref)
     current_end = existing.access_ends_at if existing else None
@@ -335,6 +367,13 @@ def _decide(plan: RowPlan, existing: _Existing | None, groups, memberships, in_s
         # Not an error: the row's other changes still apply (a pupil kept on after the day
         # the school's file still gives, say), the end is left as it is.
         plan.notes.append(Reason("access_end_past", {"value": row.access_end}))
+        plan.access_ends_at, plan.access_end_given = current_end, False
+    elif existing is not None and importer is not None and existing.id == importer.id \
+            and plan.access_end_given and plan.access_ends_at is not None \
+            and plan.access_ends_at != current_end:
+        # as the account's page (account_admin.edit_account): one does not limit one's own
+        # access, which would lock out a school's only administrator
+        plan.notes.append(Reason("own_access_end_kept", {"value": row.access_end}))
         plan.access_ends_at, plan.access_end_given = current_end, False
     if plan.errors:
         return
@@ -378,7 +417,8 @@ def _may_join(plan: RowPlan, existing: _Existing, refs, creatable: set[str]) -> 
     its children, classes and groups only (account_admin.shared_beyond_reach)."""
     return (plan.profile == existing.profile == Profile.PARENT
             and not (existing.is_admin or existing.is_school_admin)
-            and any(ref in refs or ref in creatable for ref in plan.row.parent_of))
+            and any(refs.get(ref) is not None or ref in creatable
+                    for ref in plan.row.parent_of))
 
 
 def _identity_changes(plan: RowPlan, existing: _Existing) -> None:
@@ -397,10 +437,18 @@ def _identity_changes(plan: RowPlan, existing: _Existing) -> None:
 
 
 def _give_logins(school: School, plans: list[RowPlan]) -> None:
+    """A login for each plan, in order; a row whose login the column could not hold (long
+    names, folded longer, in the school's pattern) is an error, as a name too long."""
     bases = [login_for(school.login_pattern, school.uai, p.row.first_name, p.row.last_name)
              for p in plans]
     for plan, login in zip(plans, next_free(bases, taken_variants(Account.login, bases)),
                            strict=True):
-        plan.login = login
+        if len(login) > LOGIN_MAX:
+            over = len(login) - LOGIN_MAX
+            column = max(("last_name", "first_name"), key=lambda c: len(getattr(plan.row, c)))
+            plan.error("too_long", column=HEADER_NAMES[column],
+                       limit=max(1, len(getattr(plan.row, column)) - over))
+        else:
+            plan.login = login
 
 

@@ -6,12 +6,15 @@ batch (SPEC §8). Names and e-mail follow the rules of an account made by hand
 from __future__ import annotations
 
 import enum
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from .account_file import DAY_FORMATS, HEADER_NAMES, FileRow, header_key
+from email_validator import EmailNotValidError, validate_email
+
+from .account_file import DAY_FORMATS, HEADER_NAMES, FileRow, header_key, split_classes
 from .accounts import name_refusal
 from .clock import end_of_local_day
 from .enums import GroupKind, Profile
@@ -25,6 +28,7 @@ from .wording import Reason
 
 LIMITS = {"first_name": 100, "last_name": 100, "email": 254, "external_id": 64,
           "password": 200}
+SEARCH_NAME_MAX = 201       # Account.search_name, the folded « last first »
 
 PROFILE_WORDS = {
     "eleve": Profile.STUDENT, "eleves": Profile.STUDENT, "student": Profile.STUDENT,
@@ -78,8 +82,22 @@ def profile_of(text: str) -> Profile | None:
 
 
 def person(row: FileRow) -> tuple[str, Profile | None]:
-    """Who a row is without its external id: folded name and profile."""
-    return search_key(row.first_name, row.last_name)[0], profile_of(row.profile)
+    """Who a row is without its external id: folded name (`name_key`) and profile."""
+    return name_key(row.first_name, row.last_name), profile_of(row.profile)
+
+
+def name_key(first_name: str, last_name: str) -> str:
+    """The name a row is matched on: folded (`search_key`), or, when folding leaves nothing
+    (« Анна Смирнова », « 中文 »: letters outside the Latin alphabet are dropped), the name
+    as written, case aside, after a « = » no folded name has: otherwise every such name
+    would be one person."""
+    return search_key(first_name, last_name)[0] or \
+        "=" + " ".join(f"{last_name} {first_name}".casefold().split())
+
+
+def folded_name(key: str) -> str:
+    """The Account.search_name a `name_key` is read with ("" for a name as written)."""
+    return "" if key.startswith("=") else key
 
 
 def first_occurrences(rows: Iterable[FileRow], people: dict[int, tuple]) -> dict[int, int]:
@@ -93,11 +111,13 @@ def first_occurrences(rows: Iterable[FileRow], people: dict[int, tuple]) -> dict
     return result
 
 
-def namesakes(rows: Iterable[FileRow], people: dict[int, tuple]) -> dict[int, int]:
-    """line of a row without external id → the first line with the same name and profile
-    in another class (with an id or not). Matched by name, such a row would be the other's
-    account (the first batch would create it, the next move it to the other's class, and so
-    at every import): it needs an id."""
+def namesakes(rows: Iterable[FileRow], people: dict[int, tuple]) -> dict[int, Reason]:
+    """line of a row without external id → why it is refused: the first line with the same
+    name and profile in another class (with an id or not: « namesake »), else the first in
+    the same classes with an id (« duplicate »: an id on one row only does not tell two
+    people apart). Matched by name, such a row would be the other's account (the first batch
+    would create it, the next move it to the other's class or give it this row's children
+    and e-mail, and so at every import): it needs an id."""
     by_name: dict[tuple, list[FileRow]] = defaultdict(list)
     for row in rows:
         by_name[people[row.line]].append(row)
@@ -107,17 +127,20 @@ def namesakes(rows: Iterable[FileRow], people: dict[int, tuple]) -> dict[int, in
             if not row.external_id:
                 other = next((o.line for o in same
                               if _classes_key(o) != _classes_key(row)), None)
+                with_id = next((o.line for o in same if o.external_id), None)
                 if other is not None:
-                    result[row.line] = other
+                    result[row.line] = Reason("namesake", {"line": other})
+                elif with_id is not None:
+                    result[row.line] = Reason("duplicate", {"line": with_id})
     return result
 
 
 def _classes_key(row: FileRow) -> tuple[str, ...]:
     """The row's classes, whatever their order and spelling (case, accents)."""
-    return tuple(sorted({header_key(name) for name in row.classes}))
+    return tuple(sorted({header_key(name) for name in split_classes(row.class_name)}))
 
 
-def checked(row: FileRow, first_lines: dict[int, int], namesakes: dict[int, int],
+def checked(row: FileRow, first_lines: dict[int, int], namesakes: dict[int, Reason],
             mail_domain: str) -> RowPlan:
     """The row's plan with the errors found in it alone; `mail_domain`: Préau's, where no
     redirect address may be."""
@@ -131,6 +154,13 @@ def checked(row: FileRow, first_lines: dict[int, int], namesakes: dict[int, int]
     for name, limit in LIMITS.items():
         if len(getattr(row, name)) > limit:
             plan.error("too_long", column=HEADER_NAMES[name], limit=limit)
+    # folded too (Account.search_first, search_name): « ß », « œ », ligatures lengthen a name
+    search_name, search_first = search_key(row.first_name, row.last_name)
+    for name, too_long in (("first_name", len(search_first) > LIMITS["first_name"]),
+                           ("last_name", len(search_name) > SEARCH_NAME_MAX)):
+        reason = Reason("too_long", {"column": HEADER_NAMES[name], "limit": LIMITS[name]})
+        if too_long and reason not in plan.errors:
+            plan.refuse(reason)
     if any(group_name_too_long(name) for name in row.classes):
         plan.error("too_long", column=HEADER_NAMES["class_name"], limit=GROUP_NAME_MAX)
     if any(group_name_too_long(cohort) for cohort in row.cohorts):     # groups too
@@ -138,10 +168,12 @@ def checked(row: FileRow, first_lines: dict[int, int], namesakes: dict[int, int]
     refusal = next(filter(None, map(group_name_refusal, (*row.classes, *row.cohorts))), None)
     if refusal is not None:
         plan.refuse(refusal)
-    if row.email and not _looks_like_email(row.email):
-        plan.error("bad_email", email=row.email)
-    elif row.email and (refused_email := address_refusal(row.email, mail_domain)):
+    elif any(not header_key(name) for name in (*row.classes, *row.cohorts)):
+        plan.error("group_name_no_letter")      # as the group form (groups._checked_text)
+    if row.email and (refused_email := address_refusal(row.email, mail_domain)):
         plan.refuse(refused_email)
+    elif row.email and not is_email(row.email):
+        plan.error("bad_email", email=row.email)
     if row.password and policy_errors(row.password):
         plan.error("weak_password", policy=POLICY)
     if row.access_end:
@@ -153,7 +185,7 @@ def checked(row: FileRow, first_lines: dict[int, int], namesakes: dict[int, int]
     if first_lines[row.line] != row.line:
         plan.error("duplicate", line=first_lines[row.line])
     if row.line in namesakes:
-        plan.error("namesake", line=namesakes[row.line])
+        plan.refuse(namesakes[row.line])
     return plan
 
 
@@ -167,6 +199,14 @@ def _day(text: str) -> date | None:
     return None
 
 
-def _looks_like_email(text: str) -> bool:
-    local, at, domain = text.rpartition("@")
-    return bool(at and local and "." in domain and not any(c.isspace() for c in text))
+@functools.lru_cache(maxsize=2**16)
+def is_email(text: str) -> bool:
+    """One address, as the forms' Email() validator takes it (email_validator, without
+    looking the domain up): « pere@x.fr,mere@y.fr », « a:b@x.org », « <a@x.org> » are not,
+    and would reach someone else, or no one, once in a message's header. Remembered: about
+    0.1 ms an address, and each page of a preview plans the whole file again."""
+    try:
+        validate_email(text, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True

@@ -19,6 +19,11 @@ from .naming import search_key
 from .passwords import NO_PASSWORD, generate_password, hash_temporary_passwords
 
 
+class GroupGone(Exception):
+    """A class or group the plan found was deleted before the write (by an administrator,
+    meanwhile): the batch is rolled back and planned again (account_import.apply_batch)."""
+
+
 @dataclass
 class CreatedAccount:
     account_id: int
@@ -147,16 +152,21 @@ def _update_accounts(updates: list[RowPlan]) -> None:
 
 def _place_in_groups(school: School, plans: list[RowPlan],
                      group_ids: dict[tuple[GroupKind, str], int]) -> None:
+    def group_id(kind: GroupKind, name: str) -> int:
+        if (kind, header_key(name)) not in group_ids:
+            raise GroupGone(name)
+        return group_ids[(kind, header_key(name))]
+
     moving, wanted = [], set()
     for plan in plans:
         row = plan.row
         if row.classes and (plan.fate == Fate.CREATE or "class" in plan.changes):
             moving.append(plan.account_id)
-            wanted.update((group_ids[(GroupKind.CLASS, header_key(name))], plan.account_id)
+            wanted.update((group_id(GroupKind.CLASS, name), plan.account_id)
                           for name in row.classes)
         if plan.fate == Fate.CREATE or "groups" in plan.changes:
             for name in row.cohorts:
-                wanted.add((group_ids[(GroupKind.GROUP, header_key(name))], plan.account_id))
+                wanted.add((group_id(GroupKind.GROUP, name), plan.account_id))
     school_classes = select(Group.id).where(Group.school_id == school.id,
                                             Group.kind == GroupKind.CLASS)
     for chunk in chunks(moving):
@@ -179,7 +189,7 @@ def _link_children(school_id: int, importer: Account | None, plans: list[RowPlan
         return
     found = child_refs(refs, school_id, importer)
     wanted = {(plan.account_id, found[ref]) for plan in plans for ref in plan.row.parent_of
-              if ref in found}
+              if found.get(ref) is not None}
     present = set()
     for chunk in chunks(sorted({parent for parent, _ in wanted})):
         present.update(db.session.execute(select(ParentLink.parent_id, ParentLink.child_id)

@@ -146,6 +146,9 @@ WORDING: dict[str, str] = {
     "too_big": N_("Le fichier dépasse %(megabytes)d Mo."),
     "too_many_rows": N_("Le fichier dépasse %(limit)d lignes : découpez-le."),
     "unreadable": N_("Le fichier ne peut pas être lu comme un CSV (%(detail)s)."),
+    "mixed_encoding": N_("Ce fichier mélange deux encodages : il est en UTF-8, sauf à la ligne "
+                         "%(line)d. Enregistrez-le de nouveau au format « CSV UTF-8 » et "
+                         "recommencez."),
     # directory/import_plan.py: what is wrong with a row of the file, or worth knowing.
     "missing_name": N_("nom ou prénom manquant"),
     "unknown_profile": N_("profil inconnu « %(profile)s » (Élève, Parent, Enseignant, "
@@ -156,6 +159,9 @@ WORDING: dict[str, str] = {
     "bad_date": N_("date de fin d'accès illisible « %(value)s » (attendu : jj/mm/aaaa)"),
     "access_end_past": N_("dernier jour d'accès déjà passé (%(value)s) : non repris ; pour "
                           "arrêter l'accès, suspendez le compte"),
+    "own_access_end_kept": N_("votre propre compte : le dernier jour d'accès (%(value)s) "
+                              "n'est pas repris, vous ne pouvez pas limiter votre propre "
+                              "accès"),
     "duplicate": N_("doublon de la ligne %(line)d"),
     "namesake": N_("même nom et même profil que la ligne %(line)d, dans une autre classe : "
                    "ajoutez un identifiant externe pour les distinguer"),
@@ -174,6 +180,9 @@ WORDING: dict[str, str] = {
     "unknown_class": N_("classe inconnue « %(name)s »"),
     "child_not_found": N_("enfant introuvable « %(ref)s » : ce n'est ni un élève de "
                           "l'établissement, ni une ligne d'élève acceptée du fichier"),
+    "child_ambiguous": N_("« %(ref)s » est l'identifiant de connexion d'un élève et "
+                          "l'identifiant externe d'un autre : nommez l'enfant par un "
+                          "identifiant que lui seul a"),
     "not_administered": N_("compte d'un administrateur ou d'un autre établissement : vous ne "
                            "l'administrez pas, l'import ne le modifie pas"),
     "other_school_parent": N_("parent déjà inscrit dans un autre établissement : il rejoint "

@@ -47,6 +47,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from directory.account_admin import forget_stale_uploads
 from directory.accounts import end_ended_access
 from directory.clock import utcnow
 from directory.db import db, is_deadlock, is_lock_conflict, write_transaction
@@ -457,6 +458,7 @@ LOOK_FOR_ENDED_ACCESS_EVERY = 60.0
 def _purge(now: datetime | None = None) -> int:
     while queue.purge_finished(now) == queue.PURGE_BATCH:
         db.session.commit()
+    forget_stale_uploads(now)       # account files kept too long: they may hold passwords
     db.session.commit()
     return 0
 

@@ -7,6 +7,8 @@ progress); without JavaScript the apply button runs every batch in one request.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from math import ceil
 from typing import NamedTuple
 
@@ -31,6 +33,13 @@ WEB_BATCH = 200
 SHEETS_AT_ONCE = 2000
 PREVIEW_PAGE = 500      # rows of the preview a page shows (a school's file: up to 50,000)
 ERROR_LINES_SHOWN = 200  # line numbers in error the result page names
+APPLICATIONS_KEPT = 2   # files being applied whose reading a process keeps (`_application`)
+#: how the preview names the encoding a file was read in
+ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16",
+                  "cp1252": "Windows-1252"}
+
+_applications: OrderedDict[tuple, Application] = OrderedDict()
+_applications_lock = threading.Lock()
 
 
 class PreviewPage(NamedTuple):
@@ -91,6 +100,7 @@ def preview(import_id: int):
     return render_template("admin/import_preview.html", kept=kept, plan=plan, school=school,
                            rows=rows[(number - 1) * PREVIEW_PAGE:number * PREVIEW_PAGE],
                            page=PreviewPage(number, pages), errors_only=errors_only,
+                           encoding=ENCODING_NAMES.get(plan.file.encoding, plan.file.encoding),
                            Fate=Fate, wording=wording, said=said,
                            confirm=ConfirmForm())
 
@@ -117,21 +127,41 @@ def apply_all(import_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     kept = _upload_or_404(import_id)
-    application = prepared(read_account_file(kept.content)) if kept.finished_at is None \
-        else None       # read and ordered once for all the batches
     while kept.finished_at is None:
-        _apply(kept, application)
+        _apply(kept)
         kept = _upload_or_404(import_id)
     return redirect(url_for(".result", import_id=kept.id), code=303)
 
 
-def _apply(kept, application: Application | None = None):
+def _apply(kept):
     """The next batch of `kept`, its progress recorded in the batch's own transaction."""
     school = rules.administered_school(current_user, kept.school_id) or abort(404)
-    return apply_batch(school, application or read_account_file(kept.content), kept.rows_done,
-                       create_classes=kept.create_classes, size=WEB_BATCH,
-                       before_commit=mail_generated_passwords,
-                       importer=current_user._get_current_object(), upload_id=kept.id)
+    key = (kept.id, kept.created_at)
+    result = apply_batch(school, _application(kept, key), kept.rows_done,
+                         create_classes=kept.create_classes, size=WEB_BATCH,
+                         before_commit=mail_generated_passwords,
+                         importer=current_user._get_current_object(), upload_id=kept.id)
+    if result.finished:
+        with _applications_lock:
+            _applications.pop(key, None)
+    return result
+
+
+def _application(kept, key: tuple) -> Application:
+    """The kept file read, ordered and searched for duplicates once per process for all its
+    batches, whether one request applies them all or JavaScript sends one per batch (read
+    again at each, a school's 50,000-row file cost the square of its size). Keyed by the
+    upload's id and time: an id SQLite gives again is another file."""
+    with _applications_lock:
+        if key in _applications:
+            _applications.move_to_end(key)
+            return _applications[key]
+    application = prepared(read_account_file(kept.content))
+    with _applications_lock:
+        _applications[key] = application
+        while len(_applications) > APPLICATIONS_KEPT:
+            _applications.popitem(last=False)
+    return application
 
 
 @bp.route("/import/<int(max=2147483647):import_id>/resultat")

@@ -1,0 +1,57 @@
+"""The account import's pages after a third review (/tmp/review_import.md): applied batch by
+batch as JavaScript does (one « /lot » request per batch), the kept file is read once per
+process, not once per batch; the preview names the encoding as people know it, and a UTF-8
+file with one Windows byte is refused with a sentence that says so."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from directory.db import db
+from directory.models import Account
+from portal.admin import imports
+from tests.conftest import csrf_token
+from tests.directory.account_files import excel_fr
+
+from .annuaire_helpers import html
+from .test_admin_accounts import upload
+from .test_import_read_once import counted_calls
+
+ROWS = 3 * imports.WEB_BATCH
+
+
+def test_applying_batch_by_batch_reads_the_file_once(admin, app, monkeypatch):
+    monkeypatch.setattr(imports, "_applications", type(imports._applications)())
+    rows = [[f"Lot{n:04d}", "Élève", "Élève", "4A", "", ""] for n in range(ROWS)]
+    response = upload(admin, app, excel_fr(rows))
+    assert response.status_code == 303
+    page = admin.get(response.headers["Location"])
+    form = html(page).one("form", id="apply-import")
+    token = csrf_token(page.get_data(as_text=True))
+    reads = counted_calls(monkeypatch, imports, "read_account_file")
+
+    states = [admin.post(form.attrs["data-batch-url"], data={"csrf_token": token},
+                         headers={"X-CSRFToken": token, "Accept": "application/json"}).get_json()
+              for _ in range(3)]
+
+    assert [(s["done"], s["finished"]) for s in states] == \
+        [(imports.WEB_BATCH, False), (2 * imports.WEB_BATCH, False), (ROWS, True)]
+    assert len(reads) == 1
+    assert imports._applications == {}      # let go once applied
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).where(
+            Account.login.like("0310024h.e.lot%"))) == ROWS
+
+
+def test_the_preview_names_the_encoding_as_people_know_it(admin, app):
+    response = upload(admin, app, excel_fr([["Noël", "Hélène", "Élève", "4A", "", ""]]))
+    text = html(admin.get(response.headers["Location"])).text
+    assert "Fichier lu en Windows-1252" in text and "cp1252" not in text
+
+
+def test_a_utf8_file_with_one_windows_byte_is_refused_with_why(admin, app):
+    data = ("Nom;Prénom;Profil;Classe\r\nLe Gall;Zoé;Élève;4A\r\n".encode()
+            + "Dupont;Hélène;Élève;4A\r\n".encode("cp1252"))
+    response = upload(admin, app, data)
+    assert response.status_code == 400
+    assert "Ce fichier mélange deux encodages : il est en UTF-8, sauf à la ligne 3." in \
+        html(response).text
