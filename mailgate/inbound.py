@@ -39,6 +39,10 @@ MAX_RCPT_COMMANDS = 1000
 # Why a local handler did not act on a message whose sender could not be authenticated.
 NOT_VERIFIED = ("expéditeur non vérifié (ni SPF ni une signature DKIM de son domaine) : "
                 "répondez depuis le lien du message")
+# A header block past mime.MAX_HEADER_BYTES or MAX_HEADER_LINES, refused before anything
+# reads it (the sender check's DKIM parser among them).
+HEADER_TOO_LARGE = (f"552 5.3.4 L'en-tête du message est trop volumineux : "
+                    f"{mime.MAX_HEADER_BYTES // MB} Mo et {mime.MAX_HEADER_LINES} lignes au plus")
 
 
 class Reads:
@@ -227,6 +231,8 @@ class Inbound:
             return self._reply(envelope, replies.refusal(routing.Refusal.TOO_MANY,
                                                          transaction.too_many))
         raw = envelope.original_content
+        if mime.header_too_large(raw):
+            return self._reply(envelope, HEADER_TOO_LARGE)
         if transaction.bounce_ids:
             await self.writer.run(bounces.receive, transaction.bounce_ids, raw)
             if not transaction.decisions:

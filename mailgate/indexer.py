@@ -3,7 +3,7 @@
 The gateway answers 250 once the raw message, its mailbox references and its queue entries
 are committed (mailgate/mime.py `headers_only`): the message shows in the mailbox at once,
 with its subject, sender and date read from its header. Its parts are read here, right after:
-text and HTML bodies, attachments detached into the store, the malformed notice, and the
+text and HTML bodies, attachments detached into the store, the malformed flag, and the
 search text with the body in it (until then the search finds the message by its subject,
 sender and recipients only). As Dovecot does, indexing is out of the path that must commit
 before 250, and in batches.
@@ -127,7 +127,7 @@ def _parsed(ids: Sequence[int]) -> list[tuple[int, dict, list[mime.AttachmentDat
     found = []
     for row in rows:
         parsed = _read(row.source)
-        searched = search_text_of({**row._mapping, "text_body": parsed.text_body})
+        searched = search_text_of({**row._mapping, "text_body": mime.searched_text(parsed)})
         found.append((row.id, {
             "row_id": row.id, "v_text": parsed.text_body, "v_html": parsed.html_body,
             "v_attached": bool(parsed.attachments), "v_malformed": parsed.malformed,
@@ -194,11 +194,11 @@ def _read(source: bytes) -> mime.Parsed:
     except Exception:   # unreadable, or what the email package still fails on: one message
         log.exception("message read as received")         # must not stop its batch
         # Nested too deep for the parser though the gateway's count let it through
-        # (mime.headers_only): shown as received, with the malformed notice.
+        # (mime.headers_only): shown as received, said malformed.
         fields, body = mime.split(source)
         return mime.Parsed(fields=fields, body=body, size=len(source),
-                           text_body=mime.MALFORMED_NOTICE + mime.clean(
-                               body.decode("utf-8", errors="replace")), malformed=True)
+                           text_body=mime.clean(body.decode("utf-8", errors="replace")),
+                           malformed=True)
 
 
 def _stored_source(source: bytes, parsed: mime.Parsed) -> bytes:

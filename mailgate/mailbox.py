@@ -213,9 +213,16 @@ def owned_item_ids(account: Account, item_ids: Sequence[int]) -> list[int]:
 
 
 def move(account: Account, item_ids: Sequence[int], folder: MailFolder) -> int:
+    """Into an own folder or the inbox; never a draft out of Brouillons (elsewhere it would
+    be a message nobody can send or edit any more: only Brouillons' items open in the
+    editor)."""
     if folder.kind in NOT_FOR_FILING:
         raise InvalidInput.of("not_a_filing_folder", folder=folder.kind.reason)
     ids = owned_item_ids(account, item_ids)
+    if db.session.scalar(select(MailboxItem.id).join(
+            MailFolder, MailFolder.id == MailboxItem.folder_id).where(
+            MailboxItem.id.in_(ids), MailFolder.kind == FolderKind.DRAFTS).limit(1)):
+        raise InvalidInput.of("draft_not_moved")
     _lock_folder(account, folder, exclusive=False)
     _move_items(account, ids, folder)
     return len(ids)

@@ -5,9 +5,9 @@ folding survive); the body is parsed by the standard library's `email` package o
 the text and HTML parts and the attachments. Attachments are detached: their payload is
 replaced by an empty one marked `X-Preau-Attachment: <position>`, and `rebuild()` puts the
 content back from the store. A body the parser cannot make sense of (no boundary, boundary
-never found) is kept exactly as received and shown as text with a notice; one nested deeper
-than MAX_NESTING levels (the email package recurses, and gives up near a thousand) is
-`UnreadableMessage`, refused for good.
+never found) is kept exactly as received and shown as text (`malformed`: the reading page
+says so); one nested deeper than MAX_NESTING levels (the email package recurses, and gives
+up near a thousand) is `UnreadableMessage`, refused for good.
 
 Two readings: `parse` reads everything (the web's messages, and the indexer:
 mailgate/indexer.py); `headers_only`, on the SMTP gateway's hot path, splits the header block
@@ -40,16 +40,26 @@ from email.generator import BytesGenerator
 from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
+from html import escape, unescape
+
+import nh3
 
 from directory.clock import utcnow
 
 MARKER = "X-Preau-Attachment"
+# Put at the head of a malformed message's text until the reading page said it from the
+# `malformed` flag, in the reader's language: what it takes off the messages stored so.
 MALFORMED_NOTICE = ("[Préau] Ce message est mal formé : il est reproduit ci-dessous tel qu'il a "
                     "été reçu.\n\n")
 _FATAL = (NoBoundaryInMultipartDefect, StartBoundaryNotFoundDefect,
           MultipartInvariantViolationDefect)
 _FOLD = re.compile(rb"\r?\n(?=[ \t])")
 MAX_NESTING = 100       # multipart levels; real mail has a handful
+# The header block the gateway takes (`header_too_large`): a few KB in real mail. The number
+# of lines bounds what DKIM's parser (dkim.rfc822_parse adds a folded field's lines one by
+# one, n² in copies) spends on one: under a second in the worst case.
+MAX_HEADER_BYTES = 1024 * 1024
+MAX_HEADER_LINES = 10_000
 SENT_YEARS = range(1900, 9000)  # a Date field elsewhere is a broken clock: read as unreadable
 
 
@@ -179,30 +189,66 @@ def clean(text: str) -> str:
 
 
 def split(raw: bytes) -> tuple[list[Field], bytes]:
-    """The header fields and the body. Lines that are not fields end the header block."""
+    """The header fields and the body. Lines that are not fields end the header block.
+    A field's lines are gathered and joined once it ends: added one by one to its bytes, a
+    field folded into n lines cost n² (a million lines of " x": hours of copying)."""
     fields: list[Field] = []
+    folded: list[bytes] = []        # the last field's continuation lines, joined when it ends
     position = 0
     length = len(raw)
     if raw.startswith(b"From "):                  # an mbox separator line
         position = raw.find(b"\n") + 1 or length
+    body = b""
     while position < length:
         end = raw.find(b"\n", position)
         end = length if end < 0 else end + 1
         line = raw[position:end]
         if line in (b"\r\n", b"\n"):
-            return fields, raw[end:]
+            body = raw[end:]
+            break
         content = line.rstrip(b"\r\n")
         if b"\r" in content:   # a lone CR: the email package starts a new field there
             content = content.replace(b"\r", b" ")
         if line[:1] in (b" ", b"\t") and fields:
-            fields[-1].raw += content + b"\r\n"
-        elif b":" in line and _is_field_name(line.split(b":", 1)[0]):
+            folded.append(content + b"\r\n")
+            position = end
+            continue
+        if folded:
+            _add_folded(fields, folded)
+        if b":" in line and _is_field_name(line.split(b":", 1)[0]):
             name = line.split(b":", 1)[0].decode("ascii")
             fields.append(Field(name, content + b"\r\n"))
         else:
-            return fields, raw[position:]
+            body = raw[position:]
+            break
         position = end
-    return fields, b""
+    if folded:
+        _add_folded(fields, folded)
+    return fields, body
+
+
+def _add_folded(fields: list[Field], folded: list[bytes]) -> None:
+    """The last field's continuation lines added to it at once, and forgotten."""
+    fields[-1].raw = b"".join([fields[-1].raw, *folded])
+    folded.clear()
+
+
+def header_too_large(raw: bytes) -> bool:
+    """Whether the header block passes MAX_HEADER_BYTES or MAX_HEADER_LINES, read on the
+    gateway's hot path: the blank line ending it is looked for within MAX_HEADER_BYTES only,
+    and the lines before it counted (microseconds for an ordinary header); nothing parsed. A
+    message without a blank line is all header for this bound."""
+    if raw.startswith((b"\r\n", b"\n")):
+        return False
+    end = raw.find(b"\n\r\n", 0, MAX_HEADER_BYTES)
+    bare = raw.find(b"\n\n", 0, MAX_HEADER_BYTES if end < 0 else end)
+    if bare >= 0:
+        end = bare
+    elif end < 0:
+        if len(raw) > MAX_HEADER_BYTES:
+            return True
+        end = len(raw)
+    return raw.count(b"\n", 0, end + 1) > MAX_HEADER_LINES
 
 
 def _is_field_name(name: bytes) -> bool:
@@ -238,7 +284,7 @@ def parse(raw: bytes) -> Parsed:
         parsed.malformed = True
         parsed.attachments = []
         parsed.html_body = None
-        parsed.text_body = MALFORMED_NOTICE + clean(body.decode("utf-8", errors="replace"))
+        parsed.text_body = clean(body.decode("utf-8", errors="replace"))
         parsed.body = body
     return parsed
 
@@ -299,6 +345,23 @@ def parse_plain(raw: bytes) -> Parsed | None:
                   text_body=clean(data.decode(charset, errors="replace")))
 
 
+def body_text(text_body: str, html_body: str | None) -> str:
+    """A message's text as text: its text part, or an HTML-only message's HTML with its tags
+    dropped (what a reply quotes, what the search reads). nh3 writes HTML back (« & » as
+    « &amp; », a non-breaking space as « &nbsp; »): its entities are turned back into
+    characters."""
+    if text_body.strip() or not html_body:
+        return text_body
+    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>|</h\d>", "\n", html_body)
+    plain = unescape(nh3.clean(text, tags=set()))
+    return "\n".join(line.strip() for line in plain.splitlines())
+
+
+def searched_text(parsed: Parsed) -> str:
+    """The body text the search reads (`text_body` in mailgate.models.search_text_of)."""
+    return body_text(parsed.text_body, parsed.html_body)
+
+
 def _nesting(message: Message) -> int:
     """How many multipart levels deep the message goes (counted without recursion)."""
     deepest, waiting = 0, [(message, 1)]
@@ -311,14 +374,29 @@ def _nesting(message: Message) -> int:
 
 
 def _fatal_defects(message: Message) -> bool:
-    return any(isinstance(defect, _FATAL)
-               for part in message.walk() for defect in getattr(part, "defects", ()))
+    """Whether the message's own structure is broken. A message attached to it (message/*,
+    detached whole as an attachment) is not looked into: a truncated multipart forwarded
+    with a bounce leaves the message that carries it readable."""
+    waiting = [message]
+    while waiting:
+        part = waiting.pop()
+        if any(isinstance(defect, _FATAL) for defect in getattr(part, "defects", ())):
+            return True
+        if part.is_multipart() and part.get_content_maintype() == "multipart":
+            waiting.extend(part.get_payload())
+    return False
 
 
 def _read_parts(parsed: Parsed, message: Message) -> None:
+    """The text parts, the HTML parts and the attachments (detached). Every HTML part is
+    shown, in order (Apple Mail cuts an HTML text around a picture into several); a text
+    part that is not the alternative of an HTML one (a list's footer after the message) is
+    shown with them, as preformatted text. `text_body` holds the text parts only."""
     texts: list[str] = []
+    shown: list[str] = []       # the HTML parts, and the text parts shown beside them
+    has_html = False
     detached = False
-    for part in _leaves(message):
+    for part, alternative in _leaves(message):
         del part[MARKER]
         ctype = part.get_content_type()
         disposition = str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
@@ -327,14 +405,17 @@ def _read_parts(parsed: Parsed, message: Message) -> None:
             and not filename
         if is_text and ctype == "text/plain":
             texts.append(_text(part))
-        elif is_text and parsed.html_body is None:
-            parsed.html_body = _text(part)
+            if not alternative and texts[-1]:
+                shown.append(f"<pre>{escape(texts[-1])}</pre>")
         elif is_text:
-            texts.append(_text(part))
+            shown.append(_text(part))
+            has_html = True
         else:
             _detach(parsed, part, ctype, filename, disposition)
             detached = True
     parsed.text_body = "\n\n".join(t for t in texts if t)
+    if has_html:
+        parsed.html_body = "".join(shown)
     if not detached:
         return
     if message.is_multipart():
@@ -344,12 +425,15 @@ def _read_parts(parsed: Parsed, message: Message) -> None:
         parsed.body = b""
 
 
-def _leaves(part: Message):
+def _leaves(part: Message, alternative: bool = False):
+    """The parts that are not multipart, and whether each is within a multipart/alternative
+    (one of several forms of the same text)."""
     if part.is_multipart() and part.get_content_maintype() == "multipart":
+        alternative = alternative or part.get_content_subtype() == "alternative"
         for child in part.get_payload():
-            yield from _leaves(child)
+            yield from _leaves(child, alternative)
     else:
-        yield part
+        yield part, alternative
 
 
 def _filename(part: Message) -> str:

@@ -62,6 +62,8 @@ _DATA_URL = re.compile(r"^data:image/(png|gif|jpeg|webp);base64,", re.IGNORECASE
 # The pictures of a message shown in its text (`cid:`): raster types only, and no more than
 # this much of them, since each comes inside the frame's document — once per reference.
 INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+# Names some mailers and phone apps give a JPEG: shown as one.
+IMAGE_TYPE_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg"}
 INLINE_IMAGES_BUDGET = 5 * 1024 * 1024
 # A style value may use colours (rgb(…)) but never url(…), expression(…) or escapes.
 _SAFE_STYLE_VALUE = re.compile(r"^[#\w\s.,%'\"/+-]*(\((?:[\d\s.,%]*)\)[#\w\s.,%'\"/+-]*)*$")
@@ -77,18 +79,33 @@ def _safe_style(value: str) -> str | None:
     return ";".join(kept) or None
 
 
+# What a browser's URL parser (WHATWG, as nh3's `url` crate) ignores in a URL: tabs and line
+# breaks anywhere, C0 controls and spaces at its ends. « da\tta: » is a `data:` URL to both.
+_URL_IGNORED = re.compile(r"[\t\n\r]")
+_URL_ENDS = "".join(map(chr, range(0x21)))
+
+
+def _url(value: str) -> str:
+    """`value` as a browser reads it as a URL (see _URL_IGNORED)."""
+    return _URL_IGNORED.sub("", value).strip(_URL_ENDS)
+
+
 def _attribute_filter(pictures: _Pictures, tag: str, attribute: str, value: str
                       ) -> str | None:
     """`data:` URLs only as images of a raster type (never data:text/html in a link); a `cid:`
     image becomes the `data:` URL of its part, while `pictures` allows it; styles reduced to
-    presentational declarations whose values load and compute nothing."""
+    presentational declarations whose values load and compute nothing. A URL is judged, and
+    kept, as the browser reads it (`_url`)."""
     if attribute == "style":
         return _safe_style(value)
-    if tag == "img" and attribute == "src" and value.strip().lower().startswith("cid:"):
+    if attribute not in ("href", "src"):
+        return value
+    value = _url(value)
+    if tag == "img" and attribute == "src" and value.lower().startswith("cid:"):
         value = pictures.put_in_place(value)
-    if attribute in ("href", "src") and value.strip().lower().startswith("data:"):
-        return value if tag == "img" and _DATA_URL.match(value.strip()) else None
-    if tag == "a" and attribute == "href" and value.strip().lower().startswith("cid:"):
+    if value.lower().startswith("data:"):
+        return value if tag == "img" and _DATA_URL.match(value) else None
+    if tag == "a" and attribute == "href" and value.lower().startswith("cid:"):
         return None
     return value
 
@@ -133,7 +150,7 @@ def inline_parts(parts: Iterable[InlinePart]) -> list[int]:
     raster images, as long as they fit in INLINE_IMAGES_BUDGET together."""
     chosen, left = [], INLINE_IMAGES_BUDGET
     for part in parts:
-        if part.content_type.lower() in INLINE_IMAGE_TYPES and part.size <= left:
+        if _image_type(part.content_type) in INLINE_IMAGE_TYPES and part.size <= left:
             chosen.append(part.id)
             left -= part.size
     return chosen
@@ -141,7 +158,13 @@ def inline_parts(parts: Iterable[InlinePart]) -> list[int]:
 
 def inline_image(content_type: str, data: bytes) -> InlineImage:
     return InlineImage(
-        f"data:{content_type.lower()};base64,{base64.b64encode(data).decode('ascii')}", len(data))
+        f"data:{_image_type(content_type)};base64,{base64.b64encode(data).decode('ascii')}",
+        len(data))
+
+
+def _image_type(content_type: str) -> str:
+    kind = content_type.lower()
+    return IMAGE_TYPE_ALIASES.get(kind, kind)
 
 
 DROPPED_WITH_CONTENT = {"script", "style", "title", "head", "noscript", "template", "iframe",
@@ -224,7 +247,7 @@ def has_remote_images(html: str) -> bool:
     `data:` URL or an unresolved `cid:` (which nothing fetches) — `https://`, `//host`, and
     also `\\\\host` or a relative path, which a browser reads as a URL too."""
     for tag in _IMAGE.finditer(html):
-        source = _attributes(tag).get("src", "").strip().lower()
+        source = _url(_attributes(tag).get("src", "")).lower()
         if source and not source.startswith(("data:", "cid:")):
             return True
     return False

@@ -91,9 +91,8 @@ def _insert_messages_pg(rows: list[dict]) -> list[int]:
     text for every batch size, which psycopg parses again each time (about 1 ms a batch of
     100, the largest part of the gateway's commit thread). SQLAlchemy's Python-side default
     of `search_text` and `search_words` do not run here: they are called as those defaults
-    do."""
+    do (`search_text` is in the row: `_message_row`)."""
     for row in rows:
-        row["search_text"] = search_text_of(row)
         row["search_words"] = search_words_of(row["search_text"])
         check = row["sender_check"]
         row["sender_check"] = None if check is None else check.value
@@ -114,13 +113,15 @@ def _insert_messages_pg(rows: list[dict]) -> list[int]:
 
 
 def _message_row(message: NewMessage, now: datetime) -> dict:
+    """The message's row; its `search_text` reads an HTML-only message's text
+    (mime.searched_text), `search_words` is left to the column's default."""
     parsed = message.parsed
     to_display, cc_display = (", ".join(
         _display(headers.shown(name, address, message.address_map or {}, message.names or {}))
         for name, address in parsed.addresses(field_name)) for field_name in ("to", "cc"))
     senders = parsed.addresses("from")
     from_name, from_address = message.sender or (senders[0] if senders else ("", ""))
-    return {
+    row = {
         "author_id": message.author_id, "from_name": from_name[:200],
         "from_address": from_address[:254], "to_display": to_display,
         "cc_display": cc_display, "bcc_display": message.bcc_display,
@@ -133,6 +134,9 @@ def _message_row(message: NewMessage, now: datetime) -> dict:
         "automatic": message.automatic, "sender_check": message.sender_check,
         "source": message.header_block + parsed.body,
         "indexed_at": now if parsed.complete else None}
+    row["search_text"] = search_text_of({**row, "text_body": mime.searched_text(parsed)}
+                                        if parsed.html_body else row)
+    return row
 
 
 def _display(pair: tuple[str, str]) -> str:

@@ -75,7 +75,9 @@ def reserved_names() -> list[str]:
 def move_targets(side: dict, current=None) -> list:
     """Where ticked messages may be moved: the inbox and one's own folders (the Corbeille
     is what "Supprimer" does; Brouillons, Messages envoyés and Boîte d'envoi are filled by
-    writing, not by filing)."""
+    writing, not by filing). Nowhere from Brouillons: a draft stays one (mailbox.move)."""
+    if getattr(current, "kind", None) == FolderKind.DRAFTS:
+        return []
     return [f for f in side["folders"] if f.id != getattr(current, "id", None)
             and f.kind in (FolderKind.INBOX, FolderKind.USER)]
 

@@ -17,13 +17,11 @@ same form is kept once: the draft's Message-ID comes from the key too (another o
 from __future__ import annotations
 
 import hashlib
-import html
 import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses
 
-import nh3
 from flask_babel import gettext, ngettext
 from sqlalchemy import select, update
 from sqlalchemy.orm import lazyload
@@ -32,7 +30,7 @@ from directory.db import db
 from directory.errors import InvalidInput, NotFound
 from directory.models import Account
 from mailgate import compose as mail_compose
-from mailgate import mailbox, routing, store
+from mailgate import mailbox, mime, routing, store
 from mailgate.models import MailAttachment, MailBlob, MailboxItem, MailMessage
 from mailgate.settings import MB, current
 
@@ -263,14 +261,9 @@ def _drop_sent_draft(author: Account, comp: Composition,
 # Replies and forwards -----------------------------------------------------------------
 
 def _plain_text(message: MailMessage) -> str:
-    """The message's text, for quoting: an HTML-only message's with its tags dropped. nh3
-    writes HTML back (« & » as « &amp; », a non-breaking space as « &nbsp; »): its entities
-    are turned back into characters, for a text/plain body and a textarea (which escapes)."""
-    if message.text_body.strip() or not message.html_body:
-        return message.text_body
-    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>|</h\d>", "\n", message.html_body)
-    plain = html.unescape(nh3.clean(text, tags=set()))
-    return "\n".join(line.strip() for line in plain.splitlines())
+    """The message's text, for quoting: an HTML-only message's with its tags dropped
+    (mime.body_text), for a text/plain body and a textarea (which escapes)."""
+    return mime.body_text(message.text_body, message.html_body)
 
 
 def _prefixed(prefix: str, subject: str) -> str:

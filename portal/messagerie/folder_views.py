@@ -71,6 +71,10 @@ def search():
                                               form.page_number()), 200
         except InvalidInput as error:
             form.q.errors.append(said(error))
+        if listing is not None and listing.number > listing.pages:     # as a folder's page
+            form.page.errors.append(gettext("Cette page n'existe pas : la recherche tient sur "
+                                            "%(pages)d page(s).", pages=listing.pages))
+            listing, status = None, 404
     return render_template("messagerie/search.html", search=form, listing=listing,
                            targets=move_targets(side, None), **side), status
 

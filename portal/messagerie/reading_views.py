@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from directory.db import db
 from directory.models import Account
-from mailgate import mailbox, personalise, store
+from mailgate import mailbox, mime, personalise, store
 from mailgate.models import FolderKind, MailAttachment, MailBlob
 
 from .. import mail_html
@@ -42,7 +42,9 @@ def read(item_id: int):
         return redirect(url_for(".compose", brouillon=item.id))
     if not item.is_read:
         mailbox.mark(current_user, [item.id])
-        db.session.commit()
+    # The marking, and the parts item_of may have just read (indexer.index_now): the page
+    # links to the attachments' rows it wrote, which must outlive the request.
+    db.session.commit()
     ask = receipts.should_ask(current_user, item, message)
     attachments = db.session.scalars(select(MailAttachment).where(
         MailAttachment.message_id == message.id).order_by(MailAttachment.position)).all()
@@ -59,7 +61,15 @@ def read(item_id: int):
         targets=move_targets(side, side["current_folder"]),
         author_view=message.author_id == current_user.id,
         author=db.session.get(Account, message.author_id) if message.author_id else None,
-        text=personalise.text_for(message.text_body, message.id, current_user.id), **side)
+        text=personalise.text_for(_shown_text(message), message.id, current_user.id), **side)
+
+
+def _shown_text(message) -> str:
+    """The text shown; a malformed message's notice is the page's, in the reader's language
+    (messages stored before it was have the French one at the head of their text)."""
+    if message.malformed:
+        return message.text_body.removeprefix(mime.MALFORMED_NOTICE)
+    return message.text_body
 
 
 @bp.route(f"/message/{ITEM_ID}/contenu")
@@ -105,7 +115,7 @@ def attachment(attachment_id: int):
                         else "application/octet-stream")
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"{ascii_name}\"; "
-        f"filename*=UTF-8''{quote(content.filename or ascii_name)}")
+        f"filename*=UTF-8''{quote(content.filename or ascii_name, safe='')}")
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     response.headers["Cache-Control"] = "private, no-store"

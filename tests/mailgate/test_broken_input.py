@@ -85,7 +85,8 @@ def test_nul_bytes_anywhere_are_dropped_from_the_stored_text_and_the_mail_is_sto
     assert stored.subject == "Sortie au musée"
     assert stored.to_display == f"Zoé <{address_of(pupil)}>"
     assert stored.text_body == "Rendez-vous \ufffd 9 h"
-    assert stored.html_body == "<p>Rendez-vous</p>"
+    # The text part is not the HTML's alternative (multipart/mixed): shown beside it.
+    assert stored.html_body == "<pre>Rendez-vous \ufffd 9 h</pre><p>Rendez-vous</p>"
     assert stored.message_id_header == "<nul1@example.org>"
     (attachment,) = db.session.scalars(select(MailAttachment).where(
         MailAttachment.message_id == stored.id))
