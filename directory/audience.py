@@ -35,6 +35,7 @@ from .enums import Profile, Role
 from .models import Account, AccountSchool, GroupMember, ParentLink
 from .rights import active_child
 from .roles import role_condition
+from .sets import any_of
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def _kept(audience: Audience, now: datetime) -> list[sa.ColumnElement[bool]]:
     if audience.never_logged_in:
         kept.append(Account.last_access_at.is_(None))
     if audience.excluded_ids:
-        kept.append(Account.id.not_in(audience.excluded_ids))
+        kept.append(~any_of(Account.id, audience.excluded_ids))  # one parameter, however many
     kept.append(Account.suspended.is_(False))
     return kept
 

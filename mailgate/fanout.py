@@ -65,6 +65,7 @@ log = logging.getLogger("preau.fanout")
 AUTHOR_GONE = "author_gone"     # recipients left when the author's account went
 UNROUTABLE = "unroutable"       # the message unreadable, or their own routing failed
 FORWARD_FAILED = "forward_failed"   # forwarded, then the forward failed for good
+CANCELLED = "cancelled"         # still pending when their sending was stopped (`cancel_pending`)
 
 
 def message(author: Account, *, subject: str, text: str, audience: str) -> EmailMessage:
@@ -292,6 +293,27 @@ def forward_failed(message_id: int | None, account_id: int | None) -> bool:
                           FanoutRecipient.state == RecipientState.FORWARDED)
                    .values(state=RecipientState.REFUSED, refusal=FORWARD_FAILED))
     return True
+
+
+def cancel_pending(origin: str) -> int:
+    """Stop the sendings under way about `origin` (an automated communication deactivated):
+    their recipients still pending are refused (CANCELLED) and the jobs finished. Returns
+    how many were. A batch being routed meanwhile is not undone: on PostgreSQL this waits
+    for the rows it locked and then leaves those it routed; SQLite has one writer."""
+    running = select(FanoutJob.id).where(FanoutJob.origin == origin,
+                                         FanoutJob.finished_at.is_(None))
+    job_ids = list(db.session.scalars(running))
+    if not job_ids:
+        return 0
+    cancelled = store.core(
+        update(FanoutRecipient.__table__)
+        .where(FanoutRecipient.job_id.in_(job_ids),
+               FanoutRecipient.state == RecipientState.PENDING)
+        .values(state=RecipientState.REFUSED, refusal=CANCELLED, routed_at=utcnow())
+        .execution_options(preserve_rowcount=True)).rowcount
+    for job_id in job_ids:
+        _finish_if_done(job_id)
+    return cancelled
 
 
 def _finish_if_done(job_id: int) -> None:

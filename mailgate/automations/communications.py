@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import load_only
 
 from directory import rubrics
-from directory.audience import Audience, TriggerKind
+from directory.audience import Audience, TriggerKind, count
 from directory.clock import utcnow
 from directory.db import db, lock_account
 from directory.enums import Profile, Role
@@ -39,8 +39,18 @@ from directory.models import Account, AccountSchool, Group, GroupMember, School
 from directory.roles import effective_roles
 from directory.search import valid_id
 
+from .. import fanout
 from ..fanout_models import FanoutJob, FanoutRecipient
-from .models import Communication, CommunicationFile, CommunicationRun, Kind, Repeat, Signature
+from .merge import fields_in
+from .models import (
+    TO_LABEL,
+    Communication,
+    CommunicationFile,
+    CommunicationRun,
+    Kind,
+    Repeat,
+    Signature,
+)
 from .schedule import parse_time, plan
 from .scheduler import author_sends
 
@@ -50,6 +60,9 @@ FILENAME_MAX, CONTENT_TYPE_MAX = 200, 100     # CommunicationFile's columns
 #: whole region (an empty `Audience.school_ids`, kept for administrators)
 NO_SCHOOL = 0
 FILES_MAX_BYTES = 10 * 1024 * 1024
+#: people one message may leave out one by one: the page lists 100 to tick, and a stored
+#: list of ids is read by every count and every run
+EXCLUDED_MAX = 1000
 
 
 class Problem(enum.StrEnum):
@@ -62,6 +75,10 @@ class Problem(enum.StrEnum):
     BAD_DAYS = "bad_days"
     FILES_TOO_BIG = "files_too_big"             # max (Mo)
     NOT_A_DRAFT = "not_a_draft"                 # sent or scheduled meanwhile (a second click)
+    TOO_MANY_EXCLUDED = "too_many_excluded"     # max
+    BAD_EXCLUSION = "bad_exclusion"             # an id no account can have
+    FIELDS_IN_SUBJECT = "fields_in_subject"     # fields (the merge fields written there)
+    COUNT_TO_CONFIRM = "count_to_confirm"       # num: the people it would go to
 
 
 class CommunicationError(PreauError):
@@ -86,6 +103,9 @@ class Draft:
     trigger: TriggerKind = TriggerKind.NONE
     days: str = ""
     draft: bool = False
+    #: the audience as its recipients read it (the To: of the message): the chosen groups
+    #: and profiles, never the author's filters nor who was left out ("" : `audience_label`)
+    to_label: str = ""
 
 
 # --- who may ----------------------------------------------------------------------------------
@@ -215,6 +235,36 @@ def schools_of(account: Account) -> list[int]:
         AccountSchool.account_id == account.id))) or [NO_SCHOOL]
 
 
+def check_exclusions(excluded_ids: Sequence[int]) -> None:
+    """The people left out one by one: at most EXCLUDED_MAX, each an id an account may have.
+    Thousands of them made every count, and every run of the scheduler, one statement too
+    big for the database driver, which held up every communication after it."""
+    if len(excluded_ids) > EXCLUDED_MAX:
+        raise CommunicationError(Problem.TOO_MANY_EXCLUDED, max=EXCLUDED_MAX)
+    if not all(valid_id(i) for i in excluded_ids):
+        raise CommunicationError(Problem.BAD_EXCLUSION)
+
+
+def whole_space(audience: Audience) -> bool:
+    """No group, no « parents des élèves de » and no profile chosen: the message goes to
+    every member of its author's schools — of the whole region, for an administrator."""
+    return not (audience.group_ids or audience.parents_of_group_ids or audience.profiles)
+
+
+def check_count_seen(audience: Audience, seen: int | None, now: datetime, *,
+                     but: int) -> None:
+    """A message to a whole space (`whole_space`) is sent only once its author was shown
+    how many people it goes to (`seen`, the count « Compter et prévisualiser » showed), and
+    that is still how many: a forgotten group made a message for one class go to the whole
+    region, at once. COUNT_TO_CONFIRM carries the count to show her (`num`). A message to
+    nobody (an author without a school) sends nothing: it needs no count."""
+    if not whole_space(audience):
+        return
+    reached = count(audience, now, but=but)
+    if reached and seen != reached:
+        raise CommunicationError(Problem.COUNT_TO_CONFIRM, num=reached)
+
+
 # --- writing ----------------------------------------------------------------------------------
 
 def create(author: Account, draft: Draft, *, school_id: int | None = None,
@@ -279,7 +329,10 @@ def update(editor: Account, communication: Communication, draft: Draft,
             CommunicationFile.id.in_(removed)))
     attached = files_of(communication)
     files = _not_attached(communication, attached, files)
-    _check(draft, files, now, kept_bytes=sum(size for _, _, size in attached))
+    # a one-time communication sent already keeps its date: its name or text may still be
+    # put right for the record (its run stands for the occurrence: nothing goes out again)
+    _check(draft, files, now, kept_bytes=sum(size for _, _, size in attached),
+           same_date=not communication.draft and draft.send_at == communication.send_at)
     if not listed(communication).sends:     # taken over from a suspended or deleted author:
         communication.window_start = now    # what happened meanwhile does not trigger it
     communication.author_id = editor.id
@@ -318,9 +371,14 @@ def cancel_sending(message: Communication) -> Cancel:
     return Cancel.ALREADY_DRAFT if message.draft else Cancel.TOO_LATE
 
 
-def deactivate(communication: Communication) -> None:
+def deactivate(communication: Communication) -> int:
+    """Off: nothing more is planned, and its sendings under way stop — the recipients they
+    have not reached yet are refused (fanout.CANCELLED) — so that a wrong text started for
+    thousands goes no further. Returns how many people it will not reach."""
     communication.active = False
     communication.next_run_at = None
+    db.session.flush()          # its row first: the scheduler, which locks it, goes before
+    return fanout.cancel_pending(communication.origin)
 
 
 def reactivate(communication: Communication) -> bool:
@@ -343,7 +401,7 @@ def _fill(communication: Communication, draft: Draft) -> None:
     communication.kind = draft.kind
     communication.subject = draft.subject.strip()
     communication.body = draft.body.strip()
-    communication.audience = draft.audience.as_dict()
+    communication.audience = {**draft.audience.as_dict(), TO_LABEL: draft.to_label}
     communication.audience_label = draft.audience_label
     communication.repeat = draft.repeat
     communication.send_at = draft.send_at
@@ -354,11 +412,16 @@ def _fill(communication: Communication, draft: Draft) -> None:
     communication.draft = draft.draft
 
 
-def _check(draft: Draft, files, now: datetime, *, kept_bytes: int = 0) -> None:
+def _check(draft: Draft, files, now: datetime, *, kept_bytes: int = 0,
+           same_date: bool = False) -> None:
     if draft.kind != Kind.MESSAGE and not draft.name.strip():
         raise CommunicationError(Problem.NAME_MISSING)
     if not draft.subject.strip():
         raise CommunicationError(Problem.SUBJECT_MISSING)
+    fields = fields_in(draft.subject)
+    if fields:                  # a header is written once for all: they would go as written
+        raise CommunicationError(Problem.FIELDS_IN_SUBJECT, fields=" ".join(fields))
+    check_exclusions(draft.audience.excluded_ids)
     if not draft.body.strip():
         raise CommunicationError(Problem.BODY_MISSING)
     name = draft.name if draft.kind != Kind.MESSAGE else ""    # a message's is its subject
@@ -371,7 +434,7 @@ def _check(draft: Draft, files, now: datetime, *, kept_bytes: int = 0) -> None:
     except ValueError:
         raise CommunicationError(Problem.BAD_TIME) from None
     if draft.repeat == Repeat.ONCE and draft.send_at is not None and draft.send_at < now \
-            and not draft.draft:
+            and not draft.draft and not same_date:
         raise CommunicationError(Problem.IN_THE_PAST)
     if draft.days and not all(n.strip().isdecimal() and 0 < int(n) <= 3650
                               for n in draft.days.split(",")):

@@ -26,18 +26,33 @@ SHOWN = ("{prénom}", "{nom}", "{identifiant}", "{classe}", "{établissement}",
 _FIELD = re.compile(r"\{([a-zé_]+)\}", re.IGNORECASE)
 
 
-def to_placeholders(text: str, portal_url: str) -> str:
+def to_placeholders(text: str, portal_url: str, *, school: str | None = None) -> str:
     """The author's text as stored: known fields become placeholders, {lien_portail} the
-    portal's address (the same for everyone), anything else stays as written."""
-    text = text.replace("[[preau:", "[[ preau:")
+    portal's address (the same for everyone), {établissement} the name `school` when the
+    message is a school's (the same for everyone: its audience is of that school, and a
+    recipient of two schools read the other one's name), anything else stays as written."""
+    text = _defused(text)
+    fixed = {"lien_portail": portal_url}
+    if school is not None:
+        fixed["etablissement"] = _defused(school)
 
     def field(match: re.Match) -> str:
         name = FIELDS.get(match[1].lower())
         if name is None:
             return match[0]
-        return portal_url if name == "lien_portail" else f"[[preau:{name}]]"
+        return fixed[name] if name in fixed else f"[[preau:{name}]]"
 
     return _FIELD.sub(field, text)
+
+
+def _defused(text: str) -> str:
+    return text.replace("[[preau:", "[[ preau:")
+
+
+def fields_in(text: str) -> list[str]:
+    """The merge fields written in `text`, as written ({prénom}…), each once."""
+    return list(dict.fromkeys(match[0] for match in _FIELD.finditer(text)
+                              if match[1].lower() in FIELDS))
 
 
 def preview(text: str, portal_url: str, account_id: int) -> str:

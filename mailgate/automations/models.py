@@ -30,6 +30,10 @@ def _enum(cls, name):
                 values_callable=lambda e: [m.value for m in e])
 
 
+#: the key of `Communication.audience` that holds the audience as its recipients read it
+TO_LABEL = "to_label"
+
+
 class Kind(enum.StrEnum):
     MESSAGE = "message"             # "Écrire à plusieurs": one author's message to many
     ANNOUNCE = "announce"
@@ -61,9 +65,10 @@ class Communication(db.Model):
     subject: Mapped[str] = mapped_column(String(200))
     #: the text as written, merge fields in braces ({prénom}…)
     body: Mapped[str] = mapped_column(Text)
-    #: directory.audience.Audience.as_dict()
+    #: directory.audience.Audience.as_dict(), and the To: label (TO_LABEL)
     audience: Mapped[dict] = mapped_column(JSON, default=dict)
-    #: the audience in the author's words, for lists and reports
+    #: the audience in the author's words, for lists and reports (hers alone: with her
+    #: filters and how many she left out)
     audience_label: Mapped[str] = mapped_column(Text, default="")
     repeat: Mapped[Repeat] = mapped_column(_enum(Repeat, "communication_repeat"))
     send_at: Mapped[datetime | None] = mapped_column(DateTime)      # ONCE, naive UTC
@@ -98,6 +103,19 @@ class Communication(db.Model):
     @property
     def chosen(self) -> Audience:
         return Audience.from_dict(self.audience)
+
+    @property
+    def to_label(self) -> str:
+        """The audience as its recipients read it, in the To: of the message: the groups and
+        profiles chosen, never the author's filters nor how many she left out. One saved
+        before it was kept apart shows its name instead of a label that may hold them."""
+        saved = (self.audience or {}).get(TO_LABEL)
+        if saved:
+            return saved
+        chosen = self.chosen
+        private = chosen.roles or chosen.inactive_days or chosen.never_logged_in \
+            or chosen.excluded_ids
+        return self.name if private or not self.audience_label else self.audience_label
 
     @property
     def steps(self) -> tuple[int, ...]:

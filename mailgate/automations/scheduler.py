@@ -23,6 +23,7 @@ Every time is `directory.clock.utcnow()`, so tests move the clock instead of wai
 """
 from __future__ import annotations
 
+import enum
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -30,16 +31,17 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy import and_, bindparam, exists, or_, select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import aliased
 
 from directory.audience import recipients
 from directory.clock import utcnow
-from directory.db import db, write_lock
+from directory.db import db, is_deadlock, is_lock_conflict, write_lock
 from directory.models import Account
 
 from .. import fanout
 from ..fanout_models import FanoutJob
+from ..mailbox import has_inbox
 from .models import Communication, CommunicationRun, Kind, Repeat
 from .outgoing import mail_of
 from .schedule import next_occurrence
@@ -104,8 +106,15 @@ def run_due(now: datetime | None = None) -> int:
             ran += 1
         except IntegrityError:      # this occurrence has run already (a one-time
             communication.next_run_at = next_occurrence(communication, now)  # reactivated)
-        except SQLAlchemyError:     # the database's trouble, not the communication's: the
-            raise                   # round is tried again (the worker's step rolls back)
+        except DBAPIError as error:
+            if _the_databases_trouble(error):   # the round is tried again (the worker's
+                raise                           # step rolls back)
+            # the database refused this communication's statements (its savepoint is undone):
+            # run again, it would fail again, first of every round, holding up all the others
+            log.exception("communication %s could not run", communication.id)
+            _failed(communication, now)
+        except SQLAlchemyError:     # the session's trouble, not the communication's
+            raise
         except Exception:
             log.exception("communication %s could not run", communication.id)
             _failed(communication, now)
@@ -114,6 +123,12 @@ def run_due(now: datetime | None = None) -> int:
         _let_go(communication, now)
     db.session.commit()
     return ran
+
+
+def _the_databases_trouble(error: DBAPIError) -> bool:
+    """A lost connection, a deadlock, SQLite's lock: nothing about the communication, whose
+    round tried again goes through."""
+    return error.connection_invalidated or is_deadlock(error) or is_lock_conflict(error)
 
 
 def _let_go(communication: Communication, now: datetime) -> None:
@@ -144,6 +159,21 @@ def run(communication: Communication, now: datetime) -> CommunicationRun:
     communication.window_start = now
     chosen = recipients(communication.chosen, now, communication.rule, window_start)
     return _send(communication, occurrence, chosen, now, trial=False)
+
+
+class TrialTo(enum.StrEnum):
+    """Where « Envoyer un essai à moi-même » reaches its author."""
+    INBOX = "inbox"             # her Préau messagerie
+    REDIRECT = "redirect"       # her verified redirect address
+    NOWHERE = "nowhere"         # neither: routing refuses it (NO_REDIRECT), and nobody is told
+
+
+def trial_destination(author: Account) -> TrialTo:
+    """Where a trial would reach `author`, as routing decides it (mailgate/routing.py):
+    someone without a messagerie gets it at her verified redirect address, or not at all."""
+    if has_inbox(author):
+        return TrialTo.INBOX
+    return TrialTo.REDIRECT if author.verified_redirect else TrialTo.NOWHERE
 
 
 def send_trial(communication: Communication, author: Account,

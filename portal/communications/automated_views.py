@@ -8,20 +8,22 @@ import uuid
 from datetime import datetime, time
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 
 from directory.audience import DEFAULT_DAYS, Audience, TriggerKind
 from directory.clock import local_time
 from directory.db import db
 from directory.enums import Profile
+from directory.models import Group, School
 from mailgate.automations import communications, merge, scheduler
 from mailgate.automations.communications import CommunicationError, Draft
 from mailgate.automations.models import Communication, Kind, Repeat
 from mailgate.automations.schedule import to_utc
+from mailgate.automations.scheduler import TrialTo
 
 from ..directory_forms import choice
-from ..i18n import day_at_time
+from ..i18n import N_, day_at_time
 from .blueprint import (
     ID,
     bp,
@@ -32,7 +34,7 @@ from .blueprint import (
     space_communication,
     space_url,
 )
-from .forms import KINDS, REPEATS, TRIGGERS, WEEKDAYS, AutomatedForm, ButtonForm
+from .forms import KINDS, REPEATS, WEEKDAYS, AutomatedForm, ButtonForm
 from .write_views import _history, describe, group_choices, history_csv
 
 
@@ -69,8 +71,18 @@ def rule_of(communication: Communication) -> str:
         when = gettext("Tous les jours à %(time)s", time=communication.at_time)
     if communication.trigger == TriggerKind.NONE:
         return when
-    return f"{when} · {str(TRIGGERS[communication.trigger])} " \
-           f"({', '.join(str(n) for n in communication.steps)})"
+    days = ", ".join(str(n) for n in communication.steps)
+    return f"{when} · {gettext(RULES[communication.trigger], days=days)}"
+
+
+#: a trigger with its days, after its time: « Tous les jours à 08:00 · inactives depuis 30
+#: jours » (the form's TRIGGERS say « N jours », the days being asked beside)
+RULES = {
+    TriggerKind.NEVER_LOGGED_IN: N_("jamais connectées %(days)s jours après la création du "
+                                    "compte ou l'arrivée dans le groupe"),
+    TriggerKind.INACTIVE: N_("inactives depuis %(days)s jours"),
+    TriggerKind.ACCESS_ENDS: N_("dont l'accès se termine dans %(days)s jours"),
+}
 
 
 @bp.route(f"/etablissements/{ID.format('school_id')}/nouvelle", methods=["GET", "POST"])
@@ -88,7 +100,9 @@ def group_new(group_id: int):
 @bp.route(f"/automatisees/{ID.format('communication_id')}/modifier", methods=["GET", "POST"])
 def automated_edit(communication_id: int):
     shown = space_communication(communication_id)
-    return _edit(shown, shown.school_id, shown.group_id, shown.audience_label)
+    space = db.session.get(Group, shown.group_id) if shown.group_id \
+        else db.session.get(School, shown.school_id)
+    return _edit(shown, shown.school_id, shown.group_id, space.name)
 
 
 def _edit(shown: Communication | None, school_id: int, group_id: int | None,
@@ -105,7 +119,7 @@ def _edit(shown: Communication | None, school_id: int, group_id: int | None,
             flash(gettext("Cette communication est déjà enregistrée : la voici."), "info")
             return redirect(url_for(".automated", communication_id=first.id), code=303)
     if form.validate_on_submit():
-        saved = _save(form, shown, school_id, group_id)
+        saved = _save(form, shown, school_id, group_id, space_name)
         if saved is not None:
             return redirect(url_for(".automated", communication_id=saved.id), code=303)
     return render_template("communications/automated_form.html", form=form, shown=shown,
@@ -140,7 +154,7 @@ def _form(shown: Communication | None) -> AutomatedForm:
 
 
 def _save(form: AutomatedForm, shown: Communication | None, school_id: int,
-          group_id: int | None) -> Communication | None:
+          group_id: int | None, space_name: str) -> Communication | None:
     repeat, trigger = Repeat(form.repetition.data), TriggerKind(form.regle.data)
     at = form.heure.data or time(8, 0)
     send_at = None
@@ -152,13 +166,16 @@ def _save(form: AutomatedForm, shown: Communication | None, school_id: int,
     groups = tuple(form.groupes.data or ()) or ((group_id,) if group_id else ())
     audience = Audience(school_ids=(school_id,), group_ids=groups,
                         profiles=tuple(Profile(p) for p in form.profils.data or ()))
-    days = form.jours.data.replace(" ", "") if trigger != TriggerKind.NONE else ""
+    # a POST without the field (a script): the default days
+    days = (form.jours.data or "").replace(" ", "") if trigger != TriggerKind.NONE else ""
     if trigger != TriggerKind.NONE and not days:
         days = ",".join(map(str, DEFAULT_DAYS[trigger]))
+    # the recipients read it in the To: of the message: the space by its name
+    label = describe(audience, dict(group_choices([school_id]))) \
+        if groups or audience.profiles else \
+        gettext("Tous les membres de %(space)s", space=space_name)
     plan = Draft(name=form.nom.data, subject=form.objet.data, body=form.texte.data,
-                 audience=audience,
-                 audience_label=describe(audience, dict(group_choices([school_id])))
-                 if groups or audience.profiles else gettext("Tout l'espace"),
+                 audience=audience, audience_label=label, to_label=label,
                  kind=Kind(form.genre.data), repeat=repeat, send_at=send_at,
                  at_time=at.strftime("%H:%M"), weekday=form.jour_semaine.data,
                  trigger=trigger, days=days)
@@ -199,18 +216,32 @@ def automated_action(communication_id: int, action: str):
     shown = space_communication(communication_id)
     if not ButtonForm().validate_on_submit():
         abort(400)
+    category = "success"
     if action == "desactiver":
-        communications.deactivate(shown)
+        stopped = communications.deactivate(shown)
         message = gettext("« %(name)s » est désactivée.", name=shown.name)
+        if stopped:
+            message += " " + ngettext(
+                "Son envoi en cours est arrêté : %(num)d personne ne la recevra pas.",
+                "Son envoi en cours est arrêté : %(num)d personnes ne la recevront pas.",
+                stopped)
     elif action == "reactiver":
         message = gettext("« %(name)s » est de nouveau active.", name=shown.name) \
             if communications.reactivate(shown) else \
             gettext("« %(name)s » était déjà active.", name=shown.name)
     else:
-        scheduler.send_trial(shown, current_user)
-        message = gettext("Un essai part vers votre messagerie.")
+        destination = scheduler.trial_destination(current_user)
+        scheduler.send_trial(shown, current_user)   # its history says what became of it
+        if destination == TrialTo.NOWHERE:      # routing refuses it, and warns nobody
+            message, category = gettext(
+                "Vous n'avez pas d'adresse de redirection vérifiée : l'essai ne peut pas vous "
+                "parvenir. Indiquez-en une dans Préférences."), "warning"
+        else:
+            message = gettext("Un essai part vers votre messagerie.") \
+                if destination == TrialTo.INBOX else \
+                gettext("Un essai part vers votre adresse de redirection.")
     db.session.commit()
-    flash(message, "success")
+    flash(message, category)
     target = request.form.get("retour") == "liste"
     return redirect(space_url(shown) if target else
                     url_for(".automated", communication_id=shown.id), code=303)

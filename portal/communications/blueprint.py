@@ -4,7 +4,7 @@ business codes."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, request, url_for
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 
 from directory.models import Group, School
@@ -30,10 +30,22 @@ PROBLEMS = {
     Problem.FILES_TOO_BIG: N_("Les pièces jointes dépassent %(max)d Mo en tout."),
     Problem.NOT_A_DRAFT: N_("Ce message n'est plus un brouillon : il est déjà envoyé ou "
                             "programmé."),
+    Problem.TOO_MANY_EXCLUDED: N_("Vous pouvez exclure au plus %(max)d personnes une à une : "
+                                  "choisissez plutôt des groupes ou des profils."),
+    Problem.BAD_EXCLUSION: N_("Une personne à exclure est inconnue."),
+    Problem.FIELDS_IN_SUBJECT: N_("Les champs de fusion ne s'emploient que dans le message, "
+                                  "pas dans l'objet : retirez %(fields)s de l'objet."),
 }
 
 
 def problem_text(error: CommunicationError) -> str:
+    if error.problem == Problem.COUNT_TO_CONFIRM:       # a plural: said by its count
+        return ngettext("Vérifiez les destinataires : sans groupe ni profil choisi, ce "
+                        "message part à %(num)d personne. Cliquez de nouveau sur « Envoyer » "
+                        "pour confirmer.",
+                        "Vérifiez les destinataires : sans groupe ni profil choisi, ce "
+                        "message part à %(num)d personnes. Cliquez de nouveau sur « Envoyer » "
+                        "pour confirmer.", error.params["num"])
     return gettext(PROBLEMS[error.problem], **error.params)
 
 

@@ -21,12 +21,25 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from directory.audience import TriggerKind
+from directory.clock import readers_zone
 from directory.enums import Profile, Role
 from mailgate.automations.communications import BODY_MAX, NAME_MAX, SUBJECT_MAX
 from mailgate.automations.models import Kind, Repeat
 
 from ..directory_forms import CheckboxesField, choice
 from ..forms import plausible_year
+
+
+class _ZoneCity:
+    """The city of the readers' time zone (PREAU_TIMEZONE: « Paris » for Europe/Paris), read
+    when a label is shown: the times of the forms are on the readers' clocks."""
+
+    def __str__(self) -> str:
+        return readers_zone().key.rpartition("/")[2].replace("_", " ")
+
+
+#: « Heure (heure de Paris) »
+LOCAL_TIME = _l("Heure (heure de %(city)s)", city=_ZoneCity())
 
 KINDS = {Kind.ANNOUNCE: _l("Annonce"), Kind.REMINDER: _l("Rappel"),
          Kind.ACCESS_ENDING: _l("Fin d'accès"), Kind.INACTIVITY: _l("Inactivité")}
@@ -72,8 +85,10 @@ class WriteForm(AudienceForm):
                        choices=[choice("maintenant", _l("Maintenant")),
                                 choice("programme", _l("À une date et une heure"))])
     date = DateField(_l("Date"), validators=[Optional(), plausible_year])
-    heure = TimeField(_l("Heure (heure de Paris)"), validators=[Optional()])
+    heure = TimeField(LOCAL_TIME, validators=[Optional()])
     cle = HiddenField(validators=[Optional(), Length(min=16, max=64)])  # drawn once shown
+    #: the count « Compter et prévisualiser » showed (communications.check_count_seen)
+    compte_vu = HiddenField(validators=[Optional(), Length(max=12)])
 
 
 class AutomatedForm(FlaskForm):
@@ -90,7 +105,7 @@ class AutomatedForm(FlaskForm):
     repetition = SelectField(_l("Quand"), choices=[choice(r.value, label)
                                                    for r, label in REPEATS.items()])
     date = DateField(_l("Date"), validators=[Optional(), plausible_year])
-    heure = TimeField(_l("Heure (heure de Paris)"), default=None, validators=[Optional()])
+    heure = TimeField(LOCAL_TIME, default=None, validators=[Optional()])
     jour_semaine = SelectField(_l("Jour de la semaine"), coerce=int,
                                choices=[choice(n, label) for n, label in enumerate(WEEKDAYS)])
     objet = StringField(_l("Objet"), validators=[

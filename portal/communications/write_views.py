@@ -85,15 +85,9 @@ def audience_of(form: WriteForm, school_ids: list[int]) -> Audience:
 
 
 def describe(audience: Audience, names: dict[int, str]) -> str:
-    """The audience in words, for lists and reports."""
-    parts = []
-    if audience.group_ids:
-        parts.append(", ".join(names.get(g, "?") for g in audience.group_ids))
-    if audience.parents_of_group_ids:
-        parts.append(gettext("Parents des élèves de %(groups)s", groups=", ".join(
-            names.get(g, "?") for g in audience.parents_of_group_ids)))
-    if audience.profiles:
-        parts.append(", ".join(str(PROFILES[p]) for p in audience.profiles))
+    """The audience in words, for the author's lists and reports: with her filters and how
+    many people she left out, which its recipients do not read (`to_label`)."""
+    parts = _chosen(audience, names)
     if audience.roles:
         parts.append(", ".join(gettext(r.label) for r in audience.roles))
     if audience.inactive_days:
@@ -103,7 +97,39 @@ def describe(audience: Audience, names: dict[int, str]) -> str:
     if audience.excluded_ids:
         parts.append(ngettext("%(num)d personne exclue", "%(num)d personnes exclues",
                               len(audience.excluded_ids)))
-    return " · ".join(parts) or gettext("Tous les membres de vos établissements")
+    if parts:
+        return " · ".join(parts)
+    return gettext("Tous les membres de vos établissements") if audience.school_ids \
+        else gettext("Tous les membres de la région")
+
+
+def to_label(audience: Audience, names: dict[int, str]) -> str:
+    """The audience as its recipients read it, in the To: of the message: the groups and
+    profiles chosen, else the schools by their names — never the author's roles, inactivity
+    and never-logged-in filters, nor how many she left out (a class's parents read that two
+    families were left out, and that they were « inactifs »)."""
+    parts = _chosen(audience, names)
+    if parts:
+        return " · ".join(parts)
+    if not audience.school_ids:
+        return gettext("Tous les membres de la région")
+    schools = list(db.session.scalars(select(School.name).where(
+        School.id.in_(audience.school_ids)).order_by(School.name)))
+    return gettext("Tous les membres de %(space)s", space=", ".join(schools)) if schools \
+        else gettext("Tous les membres de vos établissements")
+
+
+def _chosen(audience: Audience, names: dict[int, str]) -> list[str]:
+    """The groups and profiles chosen, in words."""
+    parts = []
+    if audience.group_ids:
+        parts.append(", ".join(names.get(g, "?") for g in audience.group_ids))
+    if audience.parents_of_group_ids:
+        parts.append(gettext("Parents des élèves de %(groups)s", groups=", ".join(
+            names.get(g, "?") for g in audience.parents_of_group_ids)))
+    if audience.profiles:
+        parts.append(", ".join(str(PROFILES[p]) for p in audience.profiles))
+    return parts
 
 
 def _signature_choices(form: WriteForm, editing: bool) -> dict[int, str]:
@@ -192,6 +218,7 @@ def write(communication_id: int | None = None):
             Audience(**{**audience.__dict__, "excluded_ids": ()}), SHOWN_PEOPLE, now,
             but=current_user.id)
         form.exclus.choices = [choice(p.id, p.full_name) for p in people]
+        form.compte_vu.data = str(counted)     # « Envoyer » then says she saw it
         previewed = [p for p in people if p.id not in audience.excluded_ids]
         form.apercu_pour.choices = [choice(p.id, p.full_name) for p in previewed]
         ids = [p.id for p in previewed]
@@ -229,9 +256,23 @@ def _draft_form(editing: Communication) -> WriteForm:
 
 def _audience_errors(form: WriteForm) -> bool:
     """A filter's value the form refused (an unknown profile or role, a group not offered)
-    would make a wrong audience or none: no count, no save, the form again."""
+    would make a wrong audience or none: no count, no save, the form again. So do
+    exclusions past communications.EXCLUDED_MAX, or of ids no account may have."""
+    if not form.exclus.errors:
+        try:
+            communications.check_exclusions(form.exclus.data or ())
+        except CommunicationError as error:
+            form.exclus.errors = [problem_text(error)]
+            form.form_errors.append(problem_text(error))
     return any(field.errors for field in (form.groupes, form.parents_de, form.profils,
                                           form.roles, form.inactifs, form.exclus))
+
+
+def _count_seen(form: WriteForm) -> int | None:
+    """The count « Compter et prévisualiser » last showed the author, as the form sends it
+    back (None when it was not shown)."""
+    seen = (form.compte_vu.data or "").strip()
+    return int(seen) if seen.isdecimal() and len(seen) <= 9 else None
 
 
 def _save(form: WriteForm, audience: Audience, groups, signatures, editing, *,
@@ -243,8 +284,12 @@ def _save(form: WriteForm, audience: Audience, groups, signatures, editing, *,
     names = dict(groups)
     plan = Draft(name=form.objet.data, subject=form.objet.data, body=_text(form, signatures),
                  audience=audience, audience_label=describe(audience, names),
+                 to_label=to_label(audience, names),
                  kind=Kind.MESSAGE, repeat=Repeat.ONCE, send_at=send_at, draft=draft)
     try:
+        if not draft:
+            communications.check_count_seen(audience, _count_seen(form), utcnow(),
+                                            but=current_user.id)
         if editing is None:
             saved = communications.create(current_user, plan, portal_url=portal_url(),
                                           files=_files(), idempotency_key=form.cle.data or None)

@@ -9,7 +9,7 @@ from directory.models import Account
 from directory.rights import refusal_reason
 from directory.rubric_models import RubricPopulation
 from directory.rubrics import Problem, RubricError
-from mailgate.fanout import AUTHOR_GONE, FORWARD_FAILED, UNROUTABLE
+from mailgate.fanout import AUTHOR_GONE, CANCELLED, FORWARD_FAILED, UNROUTABLE
 from mailgate.fanout_models import RecipientState
 from mailgate.routing import Refusal
 
@@ -54,6 +54,7 @@ REFUSALS = {
     AUTHOR_GONE: N_("le compte de l'auteur n'existe plus"),
     UNROUTABLE: N_("le message n'a pas pu être préparé pour l'envoi"),
     FORWARD_FAILED: N_("le transfert à son adresse de redirection a échoué"),
+    CANCELLED: N_("envoi arrêté : la communication a été désactivée"),
 }
 NOT_DELIVERED = N_("non remis")     # a refusal without words of its own
 

@@ -1,0 +1,156 @@
+"""Automated communications, as a second review found them: one communication the database
+refuses (thousands of exclusions, one bind parameter each) held up every other one of the
+region, for ever; « Désactiver » let a sending under way go on to everyone; {établissement}
+named a recipient's other school."""
+from __future__ import annotations
+
+from datetime import timedelta
+from email import message_from_bytes, policy
+
+import pytest
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import OperationalError
+
+from directory.audience import Audience
+from directory.clock import utcnow
+from directory.db import db
+from directory.enums import Profile
+from directory.models import AccountSchool, School
+from mailgate import fanout, worker
+from mailgate.automations import communications, scheduler
+from mailgate.automations.models import Communication, CommunicationRun, Kind, Repeat
+from mailgate.fanout_models import FanoutJob, FanoutRecipient, RecipientState
+
+from .conftest import account, new_account
+from .test_automations import DAY, START, automated, person, run_at, space
+
+
+def _finish_everything() -> None:
+    db.session.rollback()
+    db.session.execute(update(Communication).values(active=False, next_run_at=None))
+    db.session.execute(update(FanoutJob).where(FanoutJob.finished_at.is_(None))
+                       .values(finished_at=utcnow()))
+    db.session.commit()
+
+
+@pytest.fixture(autouse=True)
+def _alone():
+    """Nothing of another test runs in these (a batch takes the oldest running job), nor of
+    these in the next."""
+    _finish_everything()
+    yield
+    _finish_everything()
+
+
+def _runs(communication: Communication) -> list[CommunicationRun]:
+    return list(db.session.scalars(select(CommunicationRun).where(
+        CommunicationRun.communication_id == communication.id)))
+
+
+def test_three_hundred_thousand_exclusions_hold_up_no_other_communication():
+    """Stored as they came (before the form refused them): one bind parameter each made
+    its fan-out a statement the driver refused, first of every round."""
+    group = space(person(START))
+    crafted = automated(group, repeat=Repeat.ONCE, send_at=START + DAY, kind=Kind.MESSAGE)
+    crafted.audience = {**crafted.audience, "excluded_ids": list(range(1, 300_001))}
+    other = automated(group, repeat=Repeat.DAILY)
+    db.session.commit()
+
+    assert run_at(START + DAY + timedelta(minutes=1)) == 2
+
+    [ran] = _runs(other)
+    assert ran.job_id is not None
+    [crafted_run] = _runs(crafted)       # its exclusions are one parameter: it ran too
+    assert crafted_run.job_id is not None
+
+
+def test_a_communication_the_database_refuses_fails_alone(monkeypatch):
+    group = space(person(START))
+    refused = automated(group, repeat=Repeat.ONCE, send_at=START + DAY, kind=Kind.ANNOUNCE)
+    other = automated(group, repeat=Repeat.DAILY)
+    real = scheduler.run
+
+    def run(communication, now):
+        if communication.id == refused.id:
+            db.session.execute(text("SELECT no_such_column FROM no_such_table"))
+        return real(communication, now)
+
+    monkeypatch.setattr(scheduler, "run", run)
+    assert run_at(START + DAY + timedelta(minutes=1)) == 1
+
+    db.session.refresh(refused)
+    assert not refused.active and refused.next_run_at is None    # failed, to reactivate
+    assert [r.job_id is not None for r in _runs(other)] == [True]
+    assert _runs(refused) == []
+
+
+def test_a_lost_connection_fails_the_round_to_be_tried_again(monkeypatch):
+    refused = automated(space(person(START)), repeat=Repeat.ONCE, send_at=START + DAY,
+                        kind=Kind.ANNOUNCE)
+
+    def run(communication, now):
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"),
+                               connection_invalidated=True)
+
+    monkeypatch.setattr(scheduler, "run", run)
+    with pytest.raises(OperationalError):
+        run_at(START + DAY + timedelta(minutes=1))
+    db.session.rollback()
+    db.session.refresh(refused)
+    assert refused.active and refused.next_run_at == START + DAY
+
+
+def test_deactivating_stops_the_sending_under_way():
+    pupils = [new_account(Profile.STUDENT) for _ in range(3)]
+    made = automated(space(*pupils), repeat=Repeat.DAILY, now=utcnow())
+    made.next_run_at = utcnow()
+    db.session.commit()
+    assert scheduler.run_due() == 1
+    [run] = _runs(made)
+    assert fanout.run_batch(limit=1) == 1           # one of three routed, then « Désactiver »
+
+    assert communications.deactivate(db.session.get(Communication, made.id)) == 2
+    db.session.commit()
+    worker.drain()
+
+    states = dict(db.session.execute(select(FanoutRecipient.account_id, FanoutRecipient.refusal)
+                                     .where(FanoutRecipient.job_id == run.job_id)).all())
+    assert sorted(states.values(), key=str) == [None, fanout.CANCELLED, fanout.CANCELLED]
+    assert db.session.scalar(select(FanoutRecipient.state).where(
+        FanoutRecipient.job_id == run.job_id, FanoutRecipient.refusal.is_(None))) == \
+        RecipientState.DELIVERED
+    assert db.session.get(FanoutJob, run.job_id).finished_at is not None
+
+
+def test_etablissement_is_the_school_of_the_communication(sink):
+    """A parent of two schools read the name of the one whose UAI comes first."""
+    two = new_account(Profile.PARENT, redirect="two-schools@example.org")
+    [own] = two.schools
+    first = db.session.scalar(select(School).where(School.uai < own.uai)
+                              .order_by(School.uai).limit(1))
+    db.session.add(AccountSchool(account_id=two.id, school_id=first.id))
+    db.session.commit()
+
+    automated(space(two), repeat=Repeat.ONCE, kind=Kind.MESSAGE,
+              body="Bienvenue à {établissement}.", now=utcnow())
+    worker.drain()
+
+    [forward] = sink.to("two-schools@example.org")
+    body = message_from_bytes(forward.data, policy=policy.default).get_body(
+        ("plain",)).get_content()
+    assert f"Bienvenue à {own.name}." in body, body
+    assert account(two.login) is not None
+
+
+def test_no_communication_is_stored_with_more_than_1000_exclusions_or_impossible_ids():
+    group = space(person(START))
+    for excluded in (tuple(range(1, 1002)), (2**63 + 5,), (0,)):
+        with pytest.raises(communications.CommunicationError):
+            communications.create(account("paul.durand"), communications.Draft(
+                name="Trop", subject="Trop", body="x", audience_label="Atelier",
+                audience=Audience(group_ids=(group.id,), excluded_ids=excluded)))
+        db.session.rollback()
+    made = communications.create(account("paul.durand"), communications.Draft(
+        name="Assez", subject="Assez", body="x", audience_label="Atelier",
+        audience=Audience(group_ids=(group.id,), excluded_ids=tuple(range(1, 1001)))))
+    assert made.chosen.excluded_ids == tuple(range(1, 1001))
