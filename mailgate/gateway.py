@@ -163,8 +163,16 @@ class PreauSMTP(SMTP):
             while True:
                 started = _started_end(tail)
                 if started:                 # the end may have begun in what was read
-                    piece = await reader.readexactly(len(_END) - started)
-                    done = piece == _END[started:]
+                    rest = _end_across(tail, bytes(reader._buffer[:len(_END) - 1]))
+                    if rest is None:        # too few bytes arrived to tell: as they come
+                        piece = await reader.readexactly(len(_END) - started)
+                        done = piece == _END[started:]
+                    else:       # its rest, or nothing (no end across): read on by pieces
+                        piece = await reader.readexactly(rest) if rest else b""
+                        done = bool(rest)
+                        if not done:
+                            tail = b""      # the end, if any, lies wholly ahead
+                            continue
                 else:
                     try:
                         piece = await reader.readuntil(_END)
@@ -247,6 +255,20 @@ def _has_long_line(content: bytes, longest: int) -> bool:
             return True
         pos = end + 2
     return False
+
+
+def _end_across(tail: bytes, ahead: bytes) -> int | None:
+    """Whether the end (CRLF . CRLF) begins in `tail`, the last bytes read, and ends in
+    `ahead`, what has arrived since and is not read yet: how many bytes of `ahead` finish it,
+    0 when none could (the end then lies wholly in what is still to read), None when too few
+    have arrived to tell. Looking ahead, rather than reading the end's rest byte by byte,
+    keeps a content of short lines (« x\\r\\n » a million times) from taking one step of
+    the event loop per line: 1.2 MB of them held every other session for 7 s."""
+    across = tail[-(len(_END) - 1):] + ahead
+    found = across.find(_END)
+    if found != -1 and found < len(across) - len(ahead):
+        return found + len(_END) - (len(across) - len(ahead))
+    return 0 if len(ahead) >= len(_END) - 1 else None
 
 
 def _started_end(tail: bytes) -> int:
