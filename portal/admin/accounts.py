@@ -355,7 +355,8 @@ def reset_and_report(accounts, *, mode: str, password: str | None = None,
     mails = [new for new in results if mode == "envoyer" and new.mail_to]
     send_passwords([{"account_id": new.account.id, "to": new.mail_to,
                      "name": new.account.full_name,
-                     "login": new.account.login, "password": new.password} for new in mails])
+                     "login": new.account.login, "password": new.password} for new in mails],
+                   author_id=current_user.id)
     mailed = {id(new) for new in mails}
     sheets = [new for new in results if mode != "saisir" and id(new) not in mailed]
     db.session.commit()
@@ -448,7 +449,8 @@ def new_account():
             try:
                 created, plain = rules.create_by_hand(current_user, new)
                 if form.envoi.data == "envoyer":
-                    send_password(account_id=created.id, to=created.redirect_address,
+                    send_password(account_id=created.id, author_id=current_user.id,
+                                  to=created.redirect_address,
                                   name=created.full_name,
                                   login=created.login, password=plain)
                 db.session.commit()

@@ -12,7 +12,15 @@ from collections import OrderedDict
 from math import ceil
 from typing import NamedTuple
 
-from flask import abort, jsonify, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    has_request_context,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
 from directory import account_admin as rules
@@ -48,11 +56,15 @@ class PreviewPage(NamedTuple):
 
 
 def mail_generated_passwords(created) -> None:
-    """Run inside each batch's transaction: the generated passwords leave with it."""
+    """Run inside each batch's transaction: the generated passwords leave with it, by the
+    signed-in administrator (none on the command line)."""
+    importer = current_user.id if has_request_context() and current_user.is_authenticated \
+        else None
     send_passwords([{"account_id": account.account_id, "to": account.email,
                      "name": f"{account.first_name} {account.last_name}",
                      "login": account.login, "password": account.password}
-                    for account in created if account.password and account.email])
+                    for account in created if account.password and account.email],
+                   author_id=importer)
 
 
 @bp.route("/import", methods=["GET", "POST"])

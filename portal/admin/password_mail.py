@@ -10,18 +10,24 @@ from mailgate import system_mail
 from ..public_links import public_url_for
 
 
-def send_password(*, account_id: int, to: str, name: str, login: str, password: str) -> None:
+def send_password(*, account_id: int, author_id: int, to: str, name: str, login: str,
+                  password: str) -> None:
     """Queued in the caller's transaction (sent by the worker once it commits), as the
-    account's: deleting the account forgets it with the password it holds."""
+    account's (deleting the account forgets it with the password it holds) and by
+    `author_id`, the administrator: not a reset link, which the account's next « Mot de
+    passe oublié » would otherwise wait for (system_mail.mailed_since)."""
     system_mail.send(password_message(to=to, name=name, login=login, password=password),
-                     account_id=account_id)
+                     account_id=account_id, author_id=author_id)
 
 
-def send_passwords(items: list[dict]) -> None:
-    """Many at once (an import's batch): dicts of account_id, to, name, login, password."""
+def send_passwords(items: list[dict], *, author_id: int | None) -> None:
+    """Many at once (an import's batch): dicts of account_id, to, name, login, password;
+    `author_id` as in `send_password` (None for the command line's import, which has no
+    administrator: its mails then count as reset links for twenty minutes)."""
     system_mail.send_many([password_message(**{key: value for key, value in item.items()
                                                if key != "account_id"}) for item in items],
-                          account_ids=[item["account_id"] for item in items])
+                          account_ids=[item["account_id"] for item in items],
+                          author_id=author_id)
 
 
 def password_message(*, to: str, name: str, login: str, password: str):

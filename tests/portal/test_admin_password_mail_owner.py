@@ -67,3 +67,20 @@ def test_the_passwords_an_import_mails_are_their_accounts(app):
     assert len(created) == 2
     for address, account_id in created.items():
         assert [owner for owner, _message in _entries_to(app, address)] == [account_id]
+
+
+def test_a_password_mailed_by_an_administrator_does_not_hold_up_a_reset_link(admin, app):
+    """The administrator is the mail's author: « Mot de passe oublié » right after still
+    mails its link (a reset link is system mail of the account without an author, one per
+    twenty minutes: system_mail.mailed_since). Mailed with no author, the password held the
+    link back for twenty minutes — and the mail with the password may be in the spam."""
+    from .test_password_reset_review import JOSEPH, ask_from, links_mailed
+
+    joseph = account(app, "joseph.fabre")
+    before = links_mailed(app)
+    post_form(admin, f"/administration/comptes/{joseph.id}/mot-de-passe",
+              {"mode": "envoyer", "confirme": "1"}, page=f"/administration/comptes/{joseph.id}")
+    assert links_mailed(app) == before + 1
+    assert ask_from(app, "198.51.100.9")[0] == 200
+    assert links_mailed(app) == before + 2
+    assert [owner for owner, _message in _entries_to(app, JOSEPH)][-2:] == [joseph.id] * 2
