@@ -38,7 +38,7 @@ suspended sender may write to nobody. No school check is added on top: every rul
 goes through group membership or parent links, which already tie people to their school.
 
 Cost, whatever the size of the region: for a restricted sender, first their children and the
-groups of themselves and their children are read (two small indexed queries); the rule is then
+groups of themselves and their children are read (one small indexed statement); the rule is then
 SQL over those group ids (`group_member.group_id IN (…)`, primary-key lookups of a short
 list): one parameter per id in the statements kept per shape (below), one parameter per list
 (`sets.among`) in a statement built for one sender (`writable_condition`). Checking a list of
@@ -154,7 +154,7 @@ def writable_condition(sender: Account, account=Account) -> sa.ColumnElement[boo
     """The same rule as a boolean over the row `account` (the Account entity or an alias):
     lets a search page show the envelope per row in its own query. For an extended sender it
     is only `NOT suspended`, so no set of the whole region is ever built. Building it reads
-    the sender's groups and children (at most two small indexed queries)."""
+    the sender's groups and children (one small indexed statement)."""
     return rule_condition(sender_rule(sender), account)
 
 
@@ -263,14 +263,16 @@ class _Ties:
 
 def _ties(sender: Account, roles: frozenset[Role]) -> _Ties:
     connection = flushed_connection(db.session)
-    children: list[int] = []
-    if Role.SEND in roles:
-        children = _children(connection.dialect).scalars(connection, {"parent": sender.id})
-    rows = _groups_of(connection.dialect).rows(connection, {"accounts": [sender.id, *children]})
+    # a parent's children count only with « Accès au service d'envoi »; no account has id 0
+    parent = sender.id if Role.SEND in roles else 0
+    rows = _ties_rows(connection.dialect).rows(connection, {"sender": sender.id,
+                                                            "parent": parent})
+    children = sorted({account for account, group, _kind in rows
+                       if account != sender.id and group is None})
 
     def groups(of_sender: bool, classes_only: bool) -> tuple[int, ...]:
         return tuple(sorted({group for account, group, kind in rows
-                             if (account == sender.id) == of_sender
+                             if group is not None and (account == sender.id) == of_sender
                              and (kind == GroupKind.CLASS or not classes_only)}))
 
     return _Ties(own_groups=groups(True, False), own_classes=groups(True, True),
@@ -278,20 +280,32 @@ def _ties(sender: Account, roles: frozenset[Role]) -> _Ties:
                  child_classes=groups(False, True))
 
 
-# `_ties`' two queries, compiled once per database and run on the driver's cursor
+# `_ties` in one statement, compiled once per database and run on the driver's cursor
 # (directory/driver_reads.py): every message the gateway routes and every search page of a
-# restricted sender asks them, and through the ORM session they cost three times their run.
+# restricted sender asks it, and through the ORM session it cost three times its run (it was
+# two statements, the children then their groups: one round trip more for each). Its rows:
+# the sender's groups, each child as (child, NULL, NULL), each child's groups.
 # A suspended child (an ended access, a pupil who left) gives their parents no ties: their
 # memberships stay (reactivating them brings the ties back), but a class reused by name the
 # next year must not keep linking the family to its new pupils, their parents and teachers.
-_children = kept_per_database(lambda: (
-    select(ParentLink.child_id)
-    .join(_child_account, active_child(ParentLink.child_id))
-    .where(ParentLink.parent_id == sa.bindparam("parent", type_=sa.Integer))))
-_groups_of = kept_per_database(lambda: (
-    select(GroupMember.account_id, GroupMember.group_id, Group.kind)
-    .join(Group, Group.id == GroupMember.group_id)
-    .where(among(GroupMember.account_id, "accounts"))))
+def _ties_statement() -> sa.CompoundSelect:
+    parent = sa.bindparam("parent", type_=sa.Integer)
+    children = (select(ParentLink.child_id)
+                .join(_child_account, active_child(ParentLink.child_id))
+                .where(ParentLink.parent_id == parent))
+    return sa.union_all(
+        select(GroupMember.account_id, GroupMember.group_id, Group.kind)
+        .join(Group, Group.id == GroupMember.group_id)
+        .where(GroupMember.account_id == sa.bindparam("sender", type_=sa.Integer)),
+        select(ParentLink.child_id, sa.null(), sa.null())
+        .join(_child_account, active_child(ParentLink.child_id))
+        .where(ParentLink.parent_id == parent),
+        select(GroupMember.account_id, GroupMember.group_id, Group.kind)
+        .join(Group, Group.id == GroupMember.group_id)
+        .where(GroupMember.account_id.in_(children.scalar_subquery())))
+
+
+_ties_rows = kept_per_database(_ties_statement)
 
 
 class _Listed:
@@ -373,7 +387,7 @@ def _members_with_profile(account, groups, *profiles: Profile):
 
 def _parents_of(classes) -> sa.Select:
     """The parents of the classes' members who are not suspended (a child who left gives
-    their parents no tie to the class: see `_children`); the child's account is read by its
+    their parents no tie to the class: see `_ties_statement`); the child's account is read by its
     primary key."""
     return (select(ParentLink.parent_id)
             .join(GroupMember, GroupMember.account_id == ParentLink.child_id)

@@ -110,3 +110,36 @@ def test_a_child_whose_access_ended_ties_the_parent_to_nothing(app, admin):
     assert _allowed(app, ids, "Q", "P") == {"P": True}
     assert _compose_chip(parent, ids["N"])[0] == [f"to:p:{ids['N']}"]
     assert _compose_chip(pupil, ids["P"])[0] == [f"to:p:{ids['P']}"]
+
+
+def test_a_parents_ties_are_read_in_one_statement_children_without_groups_included(app):
+    """`sender_rule`'s ties in one statement (rights._ties_statement): the parent's groups,
+    her active children — one in no group as well — and their groups; none without
+    « Accès au service d'envoi »."""
+    from directory.enums import Role
+    from directory.models import RoleOverride
+    from directory.rights import sender_rule
+    from tests.query_count import counting
+
+    ids = _people(app)
+    with app.app_context():
+        schools = list(db.session.get(Account, ids["P"]).schools)
+        alone = create_account(login="suspended-child-alone", first_name="Seul",
+                               last_name="FamilleP", profile=Profile.STUDENT,
+                               password=DEMO_PASSWORD, schools=schools)
+        db.session.flush()
+        db.session.add(ParentLink(parent_id=ids["P"], child_id=alone.id))
+        db.session.commit()
+        classes = dict(db.session.execute(select(Group.name, Group.id).where(
+            Group.name.in_(["3Z-quitte", "6Z-reste"]))).tuples().all())
+        with counting(app) as statements:
+            ties = sender_rule(db.session.get(Account, ids["P"])).ties
+        assert len([s for s in statements if "parent_link" in s or "group_member" in s]) == 1
+        assert ties.children == tuple(sorted((ids["C"], ids["D"], alone.id)))
+        assert ties.child_classes == tuple(sorted(classes.values()))
+        assert ties.own_groups == ()
+        assert _allowed(app, {**ids, "S": alone.id}, "P", "S") == {"S": True}
+        db.session.add(RoleOverride(account_id=ids["P"], role=Role.SEND, granted=False))
+        db.session.commit()
+        ties = sender_rule(db.session.get(Account, ids["P"])).ties
+        assert (ties.children, ties.child_groups) == ((), ())
