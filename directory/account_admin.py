@@ -635,12 +635,17 @@ def created_by_form(admin: Account, new: NewAccount) -> Account | None:
 
 
 UPLOADS_KEPT = timedelta(days=2)
+#: an upload whose application was started and not finished is kept this long: its
+#: administrator may still be applying it, batch after batch (deleted, the next batch would
+#: answer 404 halfway through, with no result page)
+UPLOADS_BEING_APPLIED_KEPT = timedelta(days=7)
 
 
 def keep_upload(admin: Account, school: School, filename: str, content: bytes,
                 create_classes: bool) -> AccountImport:
-    """Keep an uploaded file until it is applied (then its content is erased); files never
-    applied are deleted after UPLOADS_KEPT, since they may hold passwords."""
+    """Keep an uploaded file until it is applied (then its content is erased); every upload
+    is deleted after UPLOADS_KEPT, one being applied after UPLOADS_BEING_APPLIED_KEPT
+    (`forget_stale_uploads`), since it may hold passwords."""
     forget_stale_uploads()
     upload = AccountImport(school_id=school.id, author_id=admin.id, filename=filename[:200],
                            content=content, create_classes=create_classes,
@@ -652,9 +657,16 @@ def keep_upload(admin: Account, school: School, filename: str, content: bytes,
 
 
 def forget_stale_uploads(now: datetime | None = None) -> int:
-    """Delete the uploaded files older than UPLOADS_KEPT, applied, half applied or never:
-    they may hold passwords. At each upload, and from the outbound worker's periodic purge
+    """Delete the uploaded files older than UPLOADS_KEPT, applied or never: they may hold
+    passwords; one whose application was started and is not finished once older than
+    UPLOADS_BEING_APPLIED_KEPT (it is being applied: deleted, its next batch would fail
+    halfway; the model keeps no time of the last batch, so its age is counted from the
+    upload too). At each upload, and from the outbound worker's periodic purge
     (mailgate/worker.py `_purge`), so that a file nobody comes back to goes too. The caller
     commits; how many were deleted."""
+    now = now or utcnow()
+    being_applied = and_(AccountImport.rows_done > 0, AccountImport.finished_at.is_(None))
     return db.session.execute(delete(AccountImport).where(
-        AccountImport.created_at < (now or utcnow()) - UPLOADS_KEPT)).rowcount
+        AccountImport.created_at < now - UPLOADS_KEPT,
+        or_(~being_applied,
+            AccountImport.created_at < now - UPLOADS_BEING_APPLIED_KEPT))).rowcount

@@ -88,16 +88,26 @@ class FileRow:
         return split_classes(self.class_name)
 
 
+def comma_key(name: str) -> str:
+    """A class name's key that keeps its commas (`header_key` of each part): « CM1, CM2 »
+    is « cm1,cm2 », never the key of a class « CM1-CM2 » or « CM1 CM2 »."""
+    return ",".join(header_key(part) for part in name.split(","))
+
+
 def split_classes(cell: str, known: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """The classes a class cell names, separated by commas; a run of parts that together
-    name a class of `known` (their `header_key`s: a class made by hand may hold a comma, and
-    the export writes its name as it is) is that class, the longest run first."""
+    name a class of `known` (the `comma_key`s of the school's classes whose name holds a
+    comma: a class made by hand may, and the export writes its name as it is) is that class,
+    the longest run first. A run is never longer than the class names of `known`: the cost
+    follows the cell, not its square or cube (no `known`: the plain split)."""
     parts = cell.split(",")
+    longest = max((key.count(",") for key in known), default=0) + 1
+    keys = [header_key(part) for part in parts] if known else []
     names: dict[str, str] = {}
     start = 0
     while start < len(parts):
-        end = next((end for end in range(len(parts), start + 1, -1)
-                    if header_key(",".join(parts[start:end])) in known), start + 1)
+        end = next((end for end in range(min(len(parts), start + longest), start + 1, -1)
+                    if ",".join(keys[start:end]) in known), start + 1)
         name = ",".join(parts[start:end]).strip()
         if name:
             names.setdefault(header_key(name), name)

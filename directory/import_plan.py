@@ -35,7 +35,14 @@ from datetime import datetime
 from sqlalchemy import select
 
 from .account_admin import scope_condition, shared_beyond_reach
-from .account_file import HEADER_NAMES, AccountFile, FileRow, header_key, split_classes
+from .account_file import (
+    HEADER_NAMES,
+    AccountFile,
+    FileRow,
+    comma_key,
+    header_key,
+    split_classes,
+)
 from .accounts import access_end_refused
 from .allocation import next_free, taken_variants
 from .db import db
@@ -116,11 +123,11 @@ def plan_rows(school: School, file: AccountFile, rows: Sequence[FileRow],
     `facts`: the file's `file_facts`, when the caller plans it batch after batch."""
     facts = facts or file_facts(file)
     domain = mail_domain()
-    groups = school_groups(school.id)
-    read_classes(rows, groups)
+    groups, known = school_groups(school.id), comma_classes(school.id)
+    read_classes(rows, known)
     plans = [checked(row, facts.first_lines, facts.namesake_lines, domain) for row in rows]
     valid = [plan for plan in plans if not plan.errors]
-    matches = _match(school, valid, facts, groups)
+    matches = _match(school, valid, facts, groups, known)
     matched_ids = [account.id for account in matches.values() if account is not None]
     memberships = _memberships(school.id, matched_ids)
     in_school = _in_school(school.id, matched_ids)
@@ -130,20 +137,33 @@ def plan_rows(school: School, file: AccountFile, rows: Sequence[FileRow],
     outside, shared = _outside_reach(importer, matched_ids), _shared(importer, matched_ids)
     # A child the file names but the database does not have yet must be one of the file's
     # pupils that applying creates, so the rows naming children are decided last (the
-    # parents are applied after the pupils too: account_import.application_order).
+    # parents are applied after the pupils too: account_import.application_order). The
+    # other rows get their logins first: a pupil whose login the column cannot hold is an
+    # error, and a row naming it must not count it as created.
     creatable: set[str] = set()
-    for plan in sorted(valid, key=lambda plan: bool(plan.row.parent_of)):
-        _decide(plan, matches.get(id(plan)), groups, memberships, in_school, children,
-                refs, creatable, create_classes, outside, shared, importer)
-        if plan.profile == Profile.STUDENT and plan.fate != Fate.ERROR and \
-                plan.row.external_id:
-            creatable.add(plan.row.external_id)
-    # in the order applying creates them (account_import.application_order), so that the
-    # preview's logins are the ones given
-    _give_logins(school, sorted((plan for plan in valid if plan.fate == Fate.CREATE),
-                                key=lambda plan: (bool(plan.row.parent_of), plan.row.line)))
+    taken: set[str] = set()         # the logins handed out, the first rows' to the last
+    for naming_children in (False, True):
+        some = sorted((plan for plan in valid if bool(plan.row.parent_of) == naming_children),
+                      key=lambda plan: plan.row.line)
+        for plan in some:
+            _decide(plan, matches.get(id(plan)), groups, memberships, in_school, children,
+                    refs, creatable, create_classes, outside, shared, importer)
+            if naming_children:
+                _count_creatable(plan, creatable)
+        # in the order applying creates them (account_import.application_order), so that
+        # the preview's logins are the ones given
+        _give_logins(school, [plan for plan in some if plan.fate == Fate.CREATE], taken)
+        if not naming_children:
+            for plan in some:
+                _count_creatable(plan, creatable)
     return plans
 
+
+def _count_creatable(plan: RowPlan, creatable: set[str]) -> None:
+    """A pupil's row that applying creates or updates: a row naming its external id names
+    it."""
+    if plan.profile == Profile.STUDENT and plan.fate != Fate.ERROR and plan.row.external_id:
+        creatable.add(plan.row.external_id)
 
 
 def chunks(values: Sequence, size: int = CHUNK) -> Iterable[list]:
@@ -158,7 +178,8 @@ _EXISTING_COLUMNS = (Account.id, Account.login, Account.external_id, Account.fir
 
 
 def _match(school: School, plans: list[RowPlan], facts: FileFacts,
-           groups: dict[tuple[GroupKind, str], int]) -> dict[int, _Existing | None]:
+           groups: dict[tuple[GroupKind, str], int],
+           known: frozenset[str]) -> dict[int, _Existing | None]:
     """id(plan) → the account the row is about (None: a new one). Ambiguities are errors.
 
     A row whose external id no account has yet falls back on the name, as a row without
@@ -169,7 +190,7 @@ def _match(school: School, plans: list[RowPlan], facts: FileFacts,
     wanted = {people[plan.row.line] for plan in plans}
     rows = sorted((row for key in wanted for row in facts.rows_of[key]),   # the plans' too
                   key=lambda row: row.line)
-    read_classes(rows, groups)
+    read_classes(rows, known)
     by_id: dict[str, _Existing] = {}
     for chunk in chunks(sorted({row.external_id for row in rows if row.external_id})):
         for found in db.session.execute(select(*_EXISTING_COLUMNS)
@@ -236,13 +257,21 @@ def _narrow_by_class(school: School, rows: list[FileRow], people: dict[int, tupl
             candidates[line] = inside
 
 
-def read_classes(rows: Iterable[FileRow], groups: dict[tuple[GroupKind, str], int]) -> None:
-    """Read the class cells of `rows` with the school's classes (account_file.split_classes):
-    « 1re, spé NSI » is that class when the school has it, not « 1re » and « spé NSI »."""
-    known = {key for kind, key in groups if kind == GroupKind.CLASS}
+def read_classes(rows: Iterable[FileRow], known: frozenset[str]) -> None:
+    """Read the class cells of `rows` with the school's classes whose name holds a comma
+    (`comma_classes`, account_file.split_classes): « 1re, spé NSI » is that class when the
+    school has it, not « 1re » and « spé NSI »; « CM1, CM2 » stays two classes beside a
+    class « CM1-CM2 »."""
     for row in rows:
-        row.read_classes = split_classes(row.class_name, known) if "," in row.class_name \
-            else None
+        row.read_classes = split_classes(row.class_name, known) \
+            if known and "," in row.class_name else None
+
+
+def comma_classes(school_id: int) -> frozenset[str]:
+    """The `comma_key`s of the school's classes whose name holds a comma."""
+    return frozenset(comma_key(name) for name in db.session.scalars(select(Group.name).where(
+        Group.school_id == school_id, Group.kind == GroupKind.CLASS,
+        Group.name.contains(","))))
 
 
 def school_groups(school_id: int) -> dict[tuple[GroupKind, str], int]:
@@ -436,13 +465,15 @@ def _identity_changes(plan: RowPlan, existing: _Existing) -> None:
         changes.append("access_end")
 
 
-def _give_logins(school: School, plans: list[RowPlan]) -> None:
-    """A login for each plan, in order; a row whose login the column could not hold (long
-    names, folded longer, in the school's pattern) is an error, as a name too long."""
+def _give_logins(school: School, plans: list[RowPlan], taken: set[str]) -> None:
+    """A login for each plan, in order, none of `taken` (which grows with those handed out:
+    called again, the next plans get the logins one call would give them); a row whose
+    login the column could not hold (long names, folded longer, in the school's pattern) is
+    an error, as a name too long."""
     bases = [login_for(school.login_pattern, school.uai, p.row.first_name, p.row.last_name)
              for p in plans]
-    for plan, login in zip(plans, next_free(bases, taken_variants(Account.login, bases)),
-                           strict=True):
+    taken |= taken_variants(Account.login, bases)
+    for plan, login in zip(plans, next_free(bases, taken), strict=True):
         if len(login) > LOGIN_MAX:
             over = len(login) - LOGIN_MAX
             column = max(("last_name", "first_name"), key=lambda c: len(getattr(plan.row, c)))

@@ -154,13 +154,16 @@ def checked(row: FileRow, first_lines: dict[int, int], namesakes: dict[int, Reas
     for name, limit in LIMITS.items():
         if len(getattr(row, name)) > limit:
             plan.error("too_long", column=HEADER_NAMES[name], limit=limit)
-    # folded too (Account.search_first, search_name): « ß », « œ », ligatures lengthen a name
+    # folded too (Account.search_first, search_name): « ß », « œ », ligatures lengthen a name;
+    # said so, the cell itself being short enough. The folded « last first » past its
+    # column means a folded name past 100 (the first name's, or else the last name's).
     search_name, search_first = search_key(row.first_name, row.last_name)
+    folded_last = search_key("", row.last_name)[0]
     for name, too_long in (("first_name", len(search_first) > LIMITS["first_name"]),
-                           ("last_name", len(search_name) > SEARCH_NAME_MAX)):
-        reason = Reason("too_long", {"column": HEADER_NAMES[name], "limit": LIMITS[name]})
-        if too_long and reason not in plan.errors:
-            plan.refuse(reason)
+                           ("last_name", len(search_name) > SEARCH_NAME_MAX
+                            and len(folded_last) > LIMITS["last_name"])):
+        if too_long and len(getattr(row, name)) <= LIMITS[name]:
+            plan.error("too_long_folded", column=HEADER_NAMES[name], limit=LIMITS[name])
     if any(group_name_too_long(name) for name in row.classes):
         plan.error("too_long", column=HEADER_NAMES["class_name"], limit=GROUP_NAME_MAX)
     if any(group_name_too_long(cohort) for cohort in row.cohorts):     # groups too
@@ -168,8 +171,10 @@ def checked(row: FileRow, first_lines: dict[int, int], namesakes: dict[int, Reas
     refusal = next(filter(None, map(group_name_refusal, (*row.classes, *row.cohorts))), None)
     if refusal is not None:
         plan.refuse(refusal)
-    elif any(not header_key(name) for name in (*row.classes, *row.cohorts)):
-        plan.error("group_name_no_letter")      # as the group form (groups._checked_text)
+    elif no_letter := next((n for n in (*row.classes, *row.cohorts) if not header_key(n)),
+                           None):
+        # as the group form (groups._checked_text), in a row's words
+        plan.error("group_no_letter", name=no_letter)
     if row.email and (refused_email := address_refusal(row.email, mail_domain)):
         plan.refuse(refused_email)
     elif row.email and not is_email(row.email):

@@ -156,6 +156,9 @@ WORDING: dict[str, str] = {
     "unknown_profile": N_("profil inconnu « %(profile)s » (Élève, Parent, Enseignant, "
                           "Personnel, Autre)"),
     "too_long": N_("la colonne « %(column)s » dépasse %(limit)d caractères"),
+    "too_long_folded": N_("la colonne « %(column)s » dépasse %(limit)d caractères une fois "
+                          "les lettres comme « ß » ou « œ » écrites en deux (« ss », « oe »)"),
+    "group_no_letter": N_("classe ou groupe « %(name)s » sans lettre ni chiffre"),
     "bad_email": N_("courriel invalide « %(email)s »"),
     "weak_password": N_("mot de passe trop faible : %(policy)s"),
     "bad_date": N_("date de fin d'accès illisible « %(value)s » (attendu : jj/mm/aaaa)"),

@@ -135,7 +135,12 @@ def test_a_class_or_group_name_without_latin_letter_or_digit_is_a_row_error(scho
                  ["Durand", "Léa", "student", "4A", "", "", "-"],
                  ["Petit", "Marc", "student", "中文", "", "", ""]], header=header)
     plan = plan_import(school, data, create_classes=True)
-    assert _fates(plan) == [(line, "error", ["group_name_no_letter"]) for line in (2, 3, 4, 5)]
+    assert _fates(plan) == [(line, "error", ["group_no_letter"]) for line in (2, 3, 4, 5)]
+    assert [str(row.errors[0]) for row in plan.rows] == [
+        "classe ou groupe « 中文 » sans lettre ni chiffre",
+        "classe ou groupe « 日本語 » sans lettre ni chiffre",
+        "classe ou groupe « - » sans lettre ni chiffre",
+        "classe ou groupe « 中文 » sans lettre ni chiffre"]
     assert apply_import(school, read_account_file(data), create_classes=True) == (0, 0)
     assert db.session.scalar(select(func.count()).select_from(Group).where(
         Group.school_id == school.id, Group.search_name == "")) == 0
@@ -274,8 +279,9 @@ def test_names_whose_folded_form_is_too_long_are_row_errors(school):
                  ["ß" * 100, "Œ" * 100, "student", "4A", "", "L-3", ""],
                  ["Court", "Nom", "student", "4A", "", "L-4", ""]])
     plan = plan_import(school, data)
-    assert _fates(plan) == [(2, "error", ["too_long"]), (3, "error", ["too_long"]),
-                            (4, "error", ["too_long", "too_long"]), (5, "create", [])]
+    assert _fates(plan) == [(2, "error", ["too_long_folded"]), (3, "error", ["too_long_folded"]),
+                            (4, "error", ["too_long_folded", "too_long_folded"]),
+                            (5, "create", [])]
     assert [[e.params["column"] for e in row.errors] for row in plan.rows[:3]] == \
         [["prénom"], ["prénom"], ["prénom", "nom"]]
     assert apply_import(school, read_account_file(data)) == (1, 0)

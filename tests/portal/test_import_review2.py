@@ -4,8 +4,11 @@ process, not once per batch; the preview names the encoding as people know it, a
 file with one Windows byte is refused with a sentence that says so."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
+from directory.clock import utcnow
 from directory.db import db
 from directory.models import Account
 from portal.admin import imports
@@ -55,3 +58,28 @@ def test_a_utf8_file_with_one_windows_byte_is_refused_with_why(admin, app):
     assert response.status_code == 400
     assert "Ce fichier mélange deux encodages : il est en UTF-8, sauf à la ligne 3." in \
         html(response).text
+
+
+def test_an_upload_being_applied_is_not_purged_under_its_administrator(admin, app):
+    """The purge deleted every upload two days old, one being applied too: its next batch
+    answered 404 halfway, the first batches' accounts made and no result page."""
+    from mailgate import worker
+
+    rows = [[f"Purge{n:04d}", "Élève", "Élève", "4A", "", ""]
+            for n in range(2 * imports.WEB_BATCH)]
+    response = upload(admin, app, excel_fr(rows))
+    page = admin.get(response.headers["Location"])
+    form = html(page).one("form", id="apply-import")
+    token = csrf_token(page.get_data(as_text=True))
+
+    def batch():
+        return admin.post(form.attrs["data-batch-url"], data={"csrf_token": token},
+                          headers={"X-CSRFToken": token, "Accept": "application/json"})
+
+    assert batch().get_json()["done"] == imports.WEB_BATCH
+    with app.app_context():
+        worker._purge(utcnow() + timedelta(days=2, minutes=1))
+    last = batch()
+    assert last.status_code == 200
+    assert (last.get_json()["done"], last.get_json()["finished"]) == (2 * imports.WEB_BATCH,
+                                                                      True)
