@@ -20,6 +20,8 @@ Who may do what:
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -251,17 +253,32 @@ def whole_space(audience: Audience) -> bool:
     return not (audience.group_ids or audience.parents_of_group_ids or audience.profiles)
 
 
-def check_count_seen(audience: Audience, seen: int | None, now: datetime, *,
+def audience_digest(audience: Audience) -> str:
+    """The audience as « Compter et prévisualiser » counted it, in one word the form carries
+    back (its `compte_vu`): a hash of its filters, each list sorted (the browser sends the
+    ticked people in any order)."""
+    said = {key: sorted(value) if isinstance(value, list) else value
+            for key, value in audience.as_dict().items()}
+    return hashlib.sha256(json.dumps(said, sort_keys=True).encode()).hexdigest()
+
+
+def check_count_seen(audience: Audience, seen: str | None, now: datetime, *,
                      but: int) -> None:
     """A message to a whole space (`whole_space`) is sent only once its author was shown
-    how many people it goes to (`seen`, the count « Compter et prévisualiser » showed), and
-    that is still how many: a forgotten group made a message for one class go to the whole
-    region, at once. COUNT_TO_CONFIRM carries the count to show her (`num`). A message to
-    nobody (an author without a school) sends nothing: it needs no count."""
+    how many people it goes to: `seen` is the `audience_digest` of the audience
+    « Compter et prévisualiser » counted, and it must be this one — a forgotten group made a
+    message for one class go to the whole region, at once. The same audience counted a
+    moment ago is enough, whatever its count now: an inactivity filter, a region's
+    logins, an import, make that number move all the time, and « Envoyer » never settled.
+    Another audience (or none counted) gets COUNT_TO_CONFIRM with the count to show her
+    (`num`). A message to nobody (an author without a school) sends nothing: it needs no
+    count."""
     if not whole_space(audience):
         return
+    if seen == audience_digest(audience):     # not a secret: a check of what was seen
+        return
     reached = count(audience, now, but=but)
-    if reached and seen != reached:
+    if reached:
         raise CommunicationError(Problem.COUNT_TO_CONFIRM, num=reached)
 
 

@@ -17,7 +17,10 @@ missed with stale reminders.
 An occurrence of a recurring communication that finds nobody in its window keeps its run
 (which still guards the occurrence) but stores no message: a daily rule would otherwise put
 a copy in its author's outbox every day. A one-time communication that cannot be sent (an
-error while its message is made) goes back to its author (`_failed`), never dropped.
+error while its message is made) goes back to its author (`_failed`), never dropped. So does
+one whose statements the database refuses as written (`fails_again`); the database's
+passing trouble (a lost connection, a deadlock, a full disk, a cancelled query) fails the
+whole round instead, tried again with every communication kept.
 
 Every time is `directory.clock.utcnow()`, so tests move the clock instead of waiting.
 """
@@ -31,7 +34,14 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy import and_, bindparam, exists, or_, select
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    NotSupportedError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import aliased
 
 from directory.audience import recipients
@@ -107,8 +117,9 @@ def run_due(now: datetime | None = None) -> int:
         except IntegrityError:      # this occurrence has run already (a one-time
             communication.next_run_at = next_occurrence(communication, now)  # reactivated)
         except DBAPIError as error:
-            if _the_databases_trouble(error):   # the round is tried again (the worker's
-                raise                           # step rolls back)
+            if not fails_again(error):  # the database's trouble, not the communication's:
+                raise                   # the round is tried again (the worker's step rolls
+                                        # back)
             # the database refused this communication's statements (its savepoint is undone):
             # run again, it would fail again, first of every round, holding up all the others
             log.exception("communication %s could not run", communication.id)
@@ -125,10 +136,44 @@ def run_due(now: datetime | None = None) -> int:
     return ran
 
 
-def _the_databases_trouble(error: DBAPIError) -> bool:
-    """A lost connection, a deadlock, SQLite's lock: nothing about the communication, whose
-    round tried again goes through."""
-    return error.connection_invalidated or is_deadlock(error) or is_lock_conflict(error)
+#: SQLSTATE classes of a server's passing trouble: 08 the connection, 40 a rollback (deadlock,
+#: serialization failure), 53 its resources (disk full, out of memory, too many
+#: connections), 55 an object's state (a lock not available under lock_timeout), 57 an
+#: operator's intervention (pg_cancel_backend, a shutdown)
+PASSING = frozenset({"08", "40", "53", "55", "57"})
+#: SQLSTATE class 54: a limit of the server the statement is past (too many arguments, a
+#: statement too complex) — as it is again at the next round
+PAST_A_LIMIT = "54"
+#: SQLite's primary result codes for a statement it cannot run as written: SQLITE_ERROR (its
+#: SQL: no such table or column, too many SQL variables), SQLITE_TOOBIG, SQLITE_MISMATCH,
+#: SQLITE_RANGE
+SQLITE_REFUSED = frozenset({1, 18, 20, 25})
+#: the drivers' words for a statement with too many bind parameters: SQLite's, and libpq's
+#: (psycopg, which checks the 65,535 before sending, with no SQLSTATE)
+TOO_MANY_PARAMETERS = ("too many sql variables", "number of parameters must be between")
+
+
+def fails_again(error: DBAPIError) -> bool:
+    """Whether the database refused the communication's own statements, so that the same run
+    would fail the same way at the next round: a ProgrammingError, a DataError, a feature
+    not supported (an IntegrityError is the occurrence already run: `run_due`), a server's
+    limit (SQLSTATE class 54), SQLite refusing its SQL, too many bind parameters. Anything
+    else is the database's passing trouble — a lost connection, a deadlock or a lock, a
+    serialization failure, a full disk, a cancelled query (`PASSING`), or what is not known
+    to recur: the round is tried again, the communication kept."""
+    if error.connection_invalidated or is_deadlock(error) or is_lock_conflict(error):
+        return False
+    state = getattr(error.orig, "sqlstate", None) or ""
+    if state[:2] in PASSING:
+        return False
+    if isinstance(error, (ProgrammingError, DataError, NotSupportedError)) \
+            or state[:2] == PAST_A_LIMIT:
+        return True
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in SQLITE_REFUSED:
+        return True
+    said = str(error.orig).lower()
+    return any(words in said for words in TOO_MANY_PARAMETERS)
 
 
 def _let_go(communication: Communication, now: datetime) -> None:

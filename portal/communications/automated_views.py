@@ -75,12 +75,13 @@ def rule_of(communication: Communication) -> str:
     return f"{when} · {gettext(RULES[communication.trigger], days=days)}"
 
 
-#: a trigger with its days, after its time: « Tous les jours à 08:00 · inactives depuis 30
-#: jours » (the form's TRIGGERS say « N jours », the days being asked beside)
+#: a trigger with its days, after its time: « Tous les jours à 08:00 · inactifs depuis 30
+#: jours » (the form's TRIGGERS say « N jours », the days being asked beside); the masculine
+#: generic, as the audience's filters say it (write_views.describe, the admin's lists)
 RULES = {
-    TriggerKind.NEVER_LOGGED_IN: N_("jamais connectées %(days)s jours après la création du "
+    TriggerKind.NEVER_LOGGED_IN: N_("jamais connectés %(days)s jours après la création du "
                                     "compte ou l'arrivée dans le groupe"),
-    TriggerKind.INACTIVE: N_("inactives depuis %(days)s jours"),
+    TriggerKind.INACTIVE: N_("inactifs depuis %(days)s jours"),
     TriggerKind.ACCESS_ENDS: N_("dont l'accès se termine dans %(days)s jours"),
 }
 

@@ -3,7 +3,9 @@ on the viewer (their schools' groups, the people of the audience, their signatur
 filled by the view before validation."""
 from __future__ import annotations
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import (
@@ -29,26 +31,42 @@ from mailgate.automations.models import Kind, Repeat
 from ..directory_forms import CheckboxesField, choice
 from ..forms import plausible_year
 
+#: the areas of the time zone database whose zones are named after a city (or an island):
+#: « Europe/Paris », « America/Argentina/Buenos_Aires », « Indian/Reunion »
+CITY_AREAS = frozenset({"Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic",
+                        "Australia", "Europe", "Indian", "Pacific"})
+#: the names of Coordinated Universal Time (« UTC », « Etc/UTC », « GMT », « Etc/Zulu »…)
+UNIVERSAL = frozenset({"UTC", "UCT", "Universal", "Zulu", "GMT", "GMT0", "GMT+0", "GMT-0",
+                       "Greenwich"})
 
-class _ZoneCity:
-    """The city of the readers' time zone (PREAU_TIMEZONE: « Paris » for Europe/Paris), read
-    when a label is shown: the times of the forms are on the readers' clocks."""
 
-    def __str__(self) -> str:
-        return readers_zone().key.rpartition("/")[2].replace("_", " ")
+def local_time_label() -> str:
+    """The label of the forms' time, on the readers' clock (PREAU_TIMEZONE), read when it is
+    shown: « Heure (heure de Paris) », « Heure (heure d'Amsterdam) »; a zone that is no city
+    by its name: « Heure (heure UTC) », « Heure (fuseau Etc/GMT-1) »."""
+    zone = readers_zone().key
+    area, _, place = zone.partition("/")
+    if area in CITY_AREAS and place:
+        city = place.rpartition("/")[2].replace("_", " ")
+        if city[:1].lower() in "aeiou":
+            return gettext("Heure (heure d'%(city)s)", city=city)
+        return gettext("Heure (heure de %(city)s)", city=city)
+    if zone.removeprefix("Etc/") in UNIVERSAL:
+        return gettext("Heure (heure UTC)")
+    return gettext("Heure (fuseau %(zone)s)", zone=zone)
 
 
 #: « Heure (heure de Paris) »
-LOCAL_TIME = _l("Heure (heure de %(city)s)", city=_ZoneCity())
+LOCAL_TIME = LazyString(local_time_label)
 
 KINDS = {Kind.ANNOUNCE: _l("Annonce"), Kind.REMINDER: _l("Rappel"),
          Kind.ACCESS_ENDING: _l("Fin d'accès"), Kind.INACTIVITY: _l("Inactivité")}
 REPEATS = {Repeat.ONCE: _l("Une fois, à une date"), Repeat.DAILY: _l("Tous les jours"),
            Repeat.WEEKLY: _l("Chaque semaine")}
 TRIGGERS = {TriggerKind.NONE: _l("Toutes les personnes visées"),
-            TriggerKind.NEVER_LOGGED_IN: _l("Jamais connectées N jours après la création du "
+            TriggerKind.NEVER_LOGGED_IN: _l("Jamais connectés N jours après la création du "
                                             "compte ou l'arrivée dans le groupe"),
-            TriggerKind.INACTIVE: _l("Inactives depuis N jours"),
+            TriggerKind.INACTIVE: _l("Inactifs depuis N jours"),
             TriggerKind.ACCESS_ENDS: _l("Dont l'accès se termine dans N jours")}
 WEEKDAYS = (_l("lundi"), _l("mardi"), _l("mercredi"), _l("jeudi"), _l("vendredi"),
             _l("samedi"), _l("dimanche"))
@@ -87,8 +105,9 @@ class WriteForm(AudienceForm):
     date = DateField(_l("Date"), validators=[Optional(), plausible_year])
     heure = TimeField(LOCAL_TIME, validators=[Optional()])
     cle = HiddenField(validators=[Optional(), Length(min=16, max=64)])  # drawn once shown
-    #: the count « Compter et prévisualiser » showed (communications.check_count_seen)
-    compte_vu = HiddenField(validators=[Optional(), Length(max=12)])
+    #: the audience « Compter et prévisualiser » last counted, as
+    #: communications.audience_digest (check_count_seen)
+    compte_vu = HiddenField(validators=[Optional(), Length(max=64)])
 
 
 class AutomatedForm(FlaskForm):

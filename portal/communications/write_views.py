@@ -218,7 +218,8 @@ def write(communication_id: int | None = None):
             Audience(**{**audience.__dict__, "excluded_ids": ()}), SHOWN_PEOPLE, now,
             but=current_user.id)
         form.exclus.choices = [choice(p.id, p.full_name) for p in people]
-        form.compte_vu.data = str(counted)     # « Envoyer » then says she saw it
+        # « Envoyer » then says she counted this audience (whatever its count by then)
+        form.compte_vu.data = communications.audience_digest(audience)
         previewed = [p for p in people if p.id not in audience.excluded_ids]
         form.apercu_pour.choices = [choice(p.id, p.full_name) for p in previewed]
         ids = [p.id for p in previewed]
@@ -268,13 +269,6 @@ def _audience_errors(form: WriteForm) -> bool:
                                           form.roles, form.inactifs, form.exclus))
 
 
-def _count_seen(form: WriteForm) -> int | None:
-    """The count « Compter et prévisualiser » last showed the author, as the form sends it
-    back (None when it was not shown)."""
-    seen = (form.compte_vu.data or "").strip()
-    return int(seen) if seen.isdecimal() and len(seen) <= 9 else None
-
-
 def _save(form: WriteForm, audience: Audience, groups, signatures, editing, *,
           draft: bool) -> Communication | None:
     try:
@@ -288,8 +282,8 @@ def _save(form: WriteForm, audience: Audience, groups, signatures, editing, *,
                  kind=Kind.MESSAGE, repeat=Repeat.ONCE, send_at=send_at, draft=draft)
     try:
         if not draft:
-            communications.check_count_seen(audience, _count_seen(form), utcnow(),
-                                            but=current_user.id)
+            communications.check_count_seen(audience, form.compte_vu.data or None,
+                                            utcnow(), but=current_user.id)
         if editing is None:
             saved = communications.create(current_user, plan, portal_url=portal_url(),
                                           files=_files(), idempotency_key=form.cle.data or None)

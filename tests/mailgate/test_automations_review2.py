@@ -9,7 +9,7 @@ from email import message_from_bytes, policy
 
 import pytest
 from sqlalchemy import select, text, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
 from directory.audience import Audience
 from directory.clock import utcnow
@@ -154,3 +154,78 @@ def test_no_communication_is_stored_with_more_than_1000_exclusions_or_impossible
         name="Assez", subject="Assez", body="x", audience_label="Atelier",
         audience=Audience(group_ids=(group.id,), excluded_ids=tuple(range(1, 1001)))))
     assert made.chosen.excluded_ids == tuple(range(1, 1001))
+
+
+# --- a passing trouble of the database retries the round; a refusal fails one --------------
+
+class _Refusal(Exception):
+    """A driver's error as psycopg's (`sqlstate`) or sqlite3's (`sqlite_errorcode`) carry it."""
+
+    def __init__(self, message: str, sqlstate: str | None = None,
+                 sqlite_errorcode: int | None = None):
+        super().__init__(message)
+        self.sqlstate, self.sqlite_errorcode = sqlstate, sqlite_errorcode
+
+
+@pytest.mark.parametrize("orig", [
+    _Refusal("could not extend file: No space left on device", "53100"),
+    _Refusal("out of memory", "53200"),
+    _Refusal("sorry, too many clients already", "53300"),
+    _Refusal("canceling statement due to user request", "57014"),
+    _Refusal("terminating connection due to administrator command", "57P01"),
+    _Refusal("could not obtain lock on row in relation \"communication\"", "55P03"),
+    _Refusal("could not serialize access due to concurrent update", "40001"),
+    _Refusal("connection failure", "08006"),
+    _Refusal("could not extend file: No space left on device"),         # no SQLSTATE told
+    _Refusal("database or disk is full", sqlite_errorcode=13),         # SQLITE_FULL
+    _Refusal("disk I/O error", sqlite_errorcode=10 | (3 << 8)),        # SQLITE_IOERR_WRITE
+], ids=lambda orig: orig.sqlstate or str(orig.sqlite_errorcode or orig))
+def test_a_passing_trouble_of_the_database_fails_the_round_to_be_tried_again(monkeypatch,
+                                                                            orig):
+    """A full disk, a cancelled query, a lock not available, a serialization failure: the
+    communication has nothing to do with it, and the round is tried again (it was put back
+    to the drafts, or deactivated, and its author was not told)."""
+    kept = automated(space(person(START)), repeat=Repeat.ONCE, send_at=START + DAY,
+                     kind=Kind.ANNOUNCE)
+
+    def run(communication, now):
+        raise OperationalError("SELECT 1", {}, orig, connection_invalidated=False)
+
+    monkeypatch.setattr(scheduler, "run", run)
+    with pytest.raises(OperationalError):
+        run_at(START + DAY + timedelta(minutes=1))
+    db.session.rollback()
+    db.session.refresh(kept)
+    assert kept.active and not kept.draft and kept.next_run_at == START + DAY
+
+
+@pytest.mark.parametrize("error", [
+    ProgrammingError("SELECT x", {}, _Refusal("column \"x\" does not exist", "42703")),
+    DataError("SELECT 1", {}, _Refusal("value too long for type character varying(200)",
+                                       "22001")),
+    OperationalError("SELECT 1", {}, _Refusal("sending query and params failed: number of "
+                                              "parameters must be between 0 and 65535")),
+    OperationalError("SELECT 1", {}, _Refusal("too many SQL variables", sqlite_errorcode=1)),
+    OperationalError("SELECT 1", {}, _Refusal("too many SQL variables")),
+    OperationalError("SELECT 1", {}, _Refusal("cannot pass more than 100 arguments to a "
+                                              "function", "54023")),
+], ids=lambda error: f"{type(error).__name__}-{str(error.orig)[:20]}")
+def test_what_would_fail_again_fails_the_communication_alone(monkeypatch, error):
+    """Its statements refused as written: the same run fails the same way at every round,
+    first of them all, holding up every other communication."""
+    group = space(person(START))
+    refused = automated(group, repeat=Repeat.ONCE, send_at=START + DAY, kind=Kind.ANNOUNCE)
+    other = automated(group, repeat=Repeat.DAILY)
+    real = scheduler.run
+
+    def run(communication, now):
+        if communication.id == refused.id:
+            raise error
+        return real(communication, now)
+
+    monkeypatch.setattr(scheduler, "run", run)
+    assert run_at(START + DAY + timedelta(minutes=1)) == 1
+
+    db.session.refresh(refused)
+    assert not refused.active and refused.next_run_at is None
+    assert [r.job_id is not None for r in _runs(other)] == [True]

@@ -443,7 +443,7 @@ def test_a_teacher_of_a_class_manages_its_automated_communications_and_a_pupil_d
     [made] = communications_of(app, "claire.bernard")
     assert made.group_id == four_a and made.days == "30" and made.weekday == 0
     listing = Text.of(teacher.get(f"/communications/groupes/{four_a}").get_data(as_text=True))
-    assert "Chaque lundi à 18:00 · inactives depuis 30 jours" in listing
+    assert "Chaque lundi à 18:00 · inactifs depuis 30 jours" in listing
 
     pupil = app.test_client()
     login(pupil, "zoe.le-gall")
