@@ -43,6 +43,11 @@ NOT_FOR_FILING = (FolderKind.DRAFTS, FolderKind.OUTBOX, FolderKind.SENT)
 MAX_FOLDERS = 100
 FOLDER_NAME_MAX = 120
 MAX_ID = 2**31 - 1
+# The field compose writes into every draft (its options: portal/messagerie/drafts.py), never
+# sent (a message sent is built without it) nor kept from mail received (mailgate/headers.py
+# keeps its short list of fields only): what makes a stored message a draft, wherever its
+# item is.
+DRAFT_FIELD = "X-Preau-Options"
 
 
 def has_inbox(account: Account) -> bool:
@@ -213,19 +218,40 @@ def owned_item_ids(account: Account, item_ids: Sequence[int]) -> list[int]:
 
 
 def move(account: Account, item_ids: Sequence[int], folder: MailFolder) -> int:
-    """Into an own folder or the inbox; never a draft out of Brouillons (elsewhere it would
-    be a message nobody can send or edit any more: only Brouillons' items open in the
-    editor)."""
+    """Into an own folder or the inbox; never a draft, from Brouillons or from the Corbeille
+    where « Supprimer » put it (elsewhere it would be a message nobody can send or edit any
+    more: only Brouillons' items open in the editor)."""
     if folder.kind in NOT_FOR_FILING:
         raise InvalidInput.of("not_a_filing_folder", folder=folder.kind.reason)
     ids = owned_item_ids(account, item_ids)
-    if db.session.scalar(select(MailboxItem.id).join(
-            MailFolder, MailFolder.id == MailboxItem.folder_id).where(
-            MailboxItem.id.in_(ids), MailFolder.kind == FolderKind.DRAFTS).limit(1)):
+    if _holds_a_draft(account, ids):
         raise InvalidInput.of("draft_not_moved")
     _lock_folder(account, folder, exclusive=False)
     _move_items(account, ids, folder)
     return len(ids)
+
+
+def _holds_a_draft(account: Account, ids: Sequence[int]) -> bool:
+    """Whether one of the (owned) items is a draft: in Brouillons, or its message carries
+    DRAFT_FIELD wherever it is (deleted to the Corbeille, or moved out of Brouillons before
+    that was refused). Only the account's own messages are read for the field: a draft's
+    author is its owner; received mail never carries it."""
+    if db.session.scalar(select(MailboxItem.id).join(
+            MailFolder, MailFolder.id == MailboxItem.folder_id).where(
+            MailboxItem.id.in_(ids), MailFolder.kind == FolderKind.DRAFTS).limit(1)):
+        return True
+    sources = db.session.scalars(
+        select(MailMessage.source).join(MailboxItem, MailboxItem.message_id == MailMessage.id)
+        .where(MailboxItem.id.in_(ids), MailboxItem.account_id == account.id,
+               MailMessage.author_id == account.id))
+    return any(_is_draft(source) for source in sources)
+
+
+def _is_draft(source: bytes) -> bool:
+    """Whether a stored message (header block and body) is a draft: its header holds
+    DRAFT_FIELD."""
+    key = DRAFT_FIELD.lower()
+    return any(f.key == key for f in mime.split(source)[0])
 
 
 def _move_items(account: Account, item_ids: Iterable[int], folder: MailFolder) -> None:

@@ -346,15 +346,39 @@ def parse_plain(raw: bytes) -> Parsed | None:
 
 
 def body_text(text_body: str, html_body: str | None) -> str:
-    """A message's text as text: its text part, or an HTML-only message's HTML with its tags
-    dropped (what a reply quotes, what the search reads). nh3 writes HTML back (« & » as
-    « &amp; », a non-breaking space as « &nbsp; »): its entities are turned back into
-    characters."""
-    if text_body.strip() or not html_body:
+    """A message's text as text (what a reply quotes, what the search reads): its text parts,
+    or its HTML with its tags dropped when they do not say the HTML's words — an HTML-only
+    message, or one whose only text parts are shown beside the HTML (a list's footer after
+    an HTML message: the footer alone was quoted and searched), the HTML's text then holding
+    them too. nh3 writes HTML back (« & » as « &amp; », a non-breaking space as
+    « &nbsp; »): its entities are turned back into characters."""
+    if not html_body or text_body.strip() and not _shown_beside(text_body, html_body):
         return text_body
-    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>|</h\d>", "\n", html_body)
+    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>|</h\d>|</?pre\b[^>]*>|</html>", "\n",
+                  html_body)
     plain = unescape(nh3.clean(text, tags=set()))
     return "\n".join(line.strip() for line in plain.splitlines())
+
+
+# A text part `_read_parts` shows beside the HTML (escaped: no « < » inside).
+_SHOWN_TEXT = re.compile(r"<pre>([^<]*)</pre>")
+
+
+def _shown_beside(text_body: str, html_body: str) -> bool:
+    """Whether the text parts (`text_body`, joined by blank lines) are all shown beside the
+    HTML, in order, as `_read_parts` writes them: none of them is the HTML's alternative.
+    A <pre> of the HTML's own that is not one of them is passed over."""
+    at = 0                          # where the next text part starts in text_body
+    for shown in _SHOWN_TEXT.finditer(html_body):
+        text = unescape(shown[1])
+        if not text_body.startswith(text, at):
+            continue
+        end = at + len(text)
+        if end == len(text_body):
+            return True
+        if text_body.startswith("\n\n", end):
+            at = end + 2
+    return False
 
 
 def searched_text(parsed: Parsed) -> str:

@@ -149,8 +149,8 @@ def build(author: Account, comp: Composition, files: list[Upload], *,
     if draft:
         for chip in comp.chips:
             message["X-Preau-Chip"] = chip.full_token
-        message["X-Preau-Options"] = (f"receipt={int(comp.receipt)}; copy={int(comp.copy)}; "
-                                      f"reply={comp.reply_item or ''}")
+        message[mailbox.DRAFT_FIELD] = (
+            f"receipt={int(comp.receipt)}; copy={int(comp.copy)}; reply={comp.reply_item or ''}")
     return message
 
 

@@ -25,7 +25,7 @@ from . import compose, recipients
 from .compose import Composition
 
 CHIP_FIELD = "x-preau-chip"
-OPTIONS_FIELD = "x-preau-options"
+OPTIONS_FIELD = mailbox.DRAFT_FIELD.lower()     # also what marks a draft
 
 
 def save(author: Account, comp: Composition) -> int:

@@ -136,3 +136,42 @@ def test_every_html_part_is_shown_and_a_text_part_beside_them_too():
     only_html = mime.parse(b"Content-Type: text/html\r\n\r\n<p>Sortie au <b>mus&eacute;e</b>"
                            b"</p><p>jeudi</p>")
     assert only_html.text_body == "" and mime.searched_text(only_html) == "Sortie au musée\njeudi"
+
+
+# --- 9. what the search and a reply read of an HTML message and a list's footer --------------
+
+def _mixed(*parts: bytes) -> mime.Parsed:
+    return mime.parse(b"From: x@example.org\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+                      b"Content-Type: multipart/mixed; boundary=M\r\n\r\n"
+                      + b"".join(b"--M\r\n" + part + b"\r\n" for part in parts) + b"--M--\r\n")
+
+
+HTML = b"Content-Type: text/html\r\n\r\n<html><body>Sortie au <b>mus&eacute;e</b></body></html>"
+FOOTER = (b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+          b"Liste parents-4A <d\xc3\xa9sinscription>")
+
+
+def test_an_html_message_and_a_lists_footer_are_read_whole():
+    parsed = _mixed(HTML, FOOTER)
+    assert parsed.text_body == "Liste parents-4A <désinscription>"
+    assert mime.searched_text(parsed) == "Sortie au musée\n\nListe parents-4A <désinscription>"
+    # A <pre> of the HTML's own, and a text part before the HTML, change nothing.
+    own = HTML.replace(b"<body>", b"<body><pre>a &lt; b</pre>")
+    parsed = _mixed(FOOTER.replace(b"Liste", b"Bonjour"), own, FOOTER)
+    assert parsed.text_body == \
+        "Bonjour parents-4A <désinscription>\n\nListe parents-4A <désinscription>"
+    assert [line for line in mime.searched_text(parsed).split("\n") if line] == [
+        "Bonjour parents-4A <désinscription>", "a < b", "Sortie au musée",
+        "Liste parents-4A <désinscription>"]
+
+
+def test_a_text_alternative_says_the_html_and_an_empty_one_does_not():
+    alternative = (b"Content-Type: multipart/alternative; boundary=A\r\n\r\n"
+                   b"--A\r\nContent-Type: text/plain\r\n\r\n%s\r\n"
+                   b"--A\r\n" + HTML + b"\r\n--A--")
+    told = _mixed(alternative % b"Sortie au musee", FOOTER)
+    assert told.text_body == "Sortie au musee\n\nListe parents-4A <désinscription>"
+    assert mime.searched_text(told) == told.text_body
+    empty = _mixed(alternative % b"", FOOTER)
+    assert empty.text_body == "Liste parents-4A <désinscription>"
+    assert mime.searched_text(empty) == "Sortie au musée\n\nListe parents-4A <désinscription>"

@@ -211,7 +211,8 @@ def test_drafts_are_not_moved_out_of_brouillons(app, student):
         "select", id="destination") == []
     inbox = folder_id(app, "zoe.le-gall", FolderKind.INBOX)
     selection(student, [draft], "deplacer", destination=str(inbox))
-    assert "Un brouillon reste dans « Brouillons » : ouvrez-le pour le terminer et l'envoyer." in \
+    assert ("On ne déplace pas un brouillon : il ne s'ouvre, pour être terminé et envoyé, "
+            "que dans « Brouillons ».") in \
         flashes(student.get("/messagerie/"))
     assert item_id(app, "zoe.le-gall", "À finir", FolderKind.DRAFTS) == draft
     # From a search, beside a message that may move: nothing moves.
