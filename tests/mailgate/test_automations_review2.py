@@ -64,7 +64,10 @@ def test_three_hundred_thousand_exclusions_hold_up_no_other_communication():
     assert crafted_run.job_id is not None
 
 
-def test_a_communication_the_database_refuses_fails_alone(monkeypatch):
+def one_refused_beside_another(monkeypatch, refuse) -> tuple:
+    """A one-time communication whose run calls `refuse()` (a statement the database
+    refuses, an error raised) and a daily one beside it; both due in the round run_at
+    makes. Returns (refused, other)."""
     group = space(person(START))
     refused = automated(group, repeat=Repeat.ONCE, send_at=START + DAY, kind=Kind.ANNOUNCE)
     other = automated(group, repeat=Repeat.DAILY)
@@ -72,10 +75,16 @@ def test_a_communication_the_database_refuses_fails_alone(monkeypatch):
 
     def run(communication, now):
         if communication.id == refused.id:
-            db.session.execute(text("SELECT no_such_column FROM no_such_table"))
+            refuse()
         return real(communication, now)
 
     monkeypatch.setattr(scheduler, "run", run)
+    return refused, other
+
+
+def test_a_communication_the_database_refuses_fails_alone(monkeypatch):
+    refused, other = one_refused_beside_another(monkeypatch, lambda: db.session.execute(
+        text("SELECT no_such_column FROM no_such_table")))
     assert run_at(START + DAY + timedelta(minutes=1)) == 1
 
     db.session.refresh(refused)
@@ -213,17 +222,10 @@ def test_a_passing_trouble_of_the_database_fails_the_round_to_be_tried_again(mon
 def test_what_would_fail_again_fails_the_communication_alone(monkeypatch, error):
     """Its statements refused as written: the same run fails the same way at every round,
     first of them all, holding up every other communication."""
-    group = space(person(START))
-    refused = automated(group, repeat=Repeat.ONCE, send_at=START + DAY, kind=Kind.ANNOUNCE)
-    other = automated(group, repeat=Repeat.DAILY)
-    real = scheduler.run
+    def refuse():
+        raise error
 
-    def run(communication, now):
-        if communication.id == refused.id:
-            raise error
-        return real(communication, now)
-
-    monkeypatch.setattr(scheduler, "run", run)
+    refused, other = one_refused_beside_another(monkeypatch, refuse)
     assert run_at(START + DAY + timedelta(minutes=1)) == 1
 
     db.session.refresh(refused)
