@@ -117,13 +117,18 @@ def run_due(now: datetime | None = None) -> int:
         except IntegrityError:      # this occurrence has run already (a one-time
             communication.next_run_at = next_occurrence(communication, now)  # reactivated)
         except DBAPIError as error:
-            if not fails_again(error):  # the database's trouble, not the communication's:
-                raise                   # the round is tried again (the worker's step rolls
-                                        # back)
-            # the database refused this communication's statements (its savepoint is undone):
-            # run again, it would fail again, first of every round, holding up all the others
-            log.exception("communication %s could not run", communication.id)
-            _failed(communication, now)
+            if connection_lost(error):  # the session cannot go on: the round is tried again
+                raise                   # (the worker's step rolls back)
+            if fails_again(error):
+                # the database refused this communication's statements (its savepoint is
+                # undone): run again, it would fail again, first of every round
+                log.exception("communication %s could not run", communication.id)
+                _failed(communication, now)
+            else:   # a passing trouble (a full disk, a cancelled query, a deadlock): this one
+                    # waits for the next round, the others of this one go on — were it to
+                    # recur, it would hold up nobody else
+                log.warning("communication %s left for the next round: %s",
+                            communication.id, error.orig)
         except SQLAlchemyError:     # the session's trouble, not the communication's
             raise
         except Exception:
@@ -151,6 +156,13 @@ SQLITE_REFUSED = frozenset({1, 18, 20, 25})
 #: the drivers' words for a statement with too many bind parameters: SQLite's, and libpq's
 #: (psycopg, which checks the 65,535 before sending, with no SQLSTATE)
 TOO_MANY_PARAMETERS = ("too many sql variables", "number of parameters must be between")
+
+
+def connection_lost(error: DBAPIError) -> bool:
+    """The session's connection is gone (or SQLite's database held by another writer): no
+    other communication can run in this round."""
+    state = getattr(error.orig, "sqlstate", None) or ""
+    return error.connection_invalidated or state[:2] == "08" or is_lock_conflict(error)
 
 
 def fails_again(error: DBAPIError) -> bool:

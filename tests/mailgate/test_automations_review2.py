@@ -184,16 +184,32 @@ class _Refusal(Exception):
     _Refusal("terminating connection due to administrator command", "57P01"),
     _Refusal("could not obtain lock on row in relation \"communication\"", "55P03"),
     _Refusal("could not serialize access due to concurrent update", "40001"),
-    _Refusal("connection failure", "08006"),
     _Refusal("could not extend file: No space left on device"),         # no SQLSTATE told
     _Refusal("database or disk is full", sqlite_errorcode=13),         # SQLITE_FULL
     _Refusal("disk I/O error", sqlite_errorcode=10 | (3 << 8)),        # SQLITE_IOERR_WRITE
 ], ids=lambda orig: orig.sqlstate or str(orig.sqlite_errorcode or orig))
-def test_a_passing_trouble_of_the_database_fails_the_round_to_be_tried_again(monkeypatch,
-                                                                            orig):
+def test_a_passing_trouble_of_the_database_leaves_the_communication_for_the_next_round(
+        monkeypatch, orig):
     """A full disk, a cancelled query, a lock not available, a serialization failure: the
-    communication has nothing to do with it, and the round is tried again (it was put back
-    to the drafts, or deactivated, and its author was not told)."""
+    communication has nothing to do with it (it was put back to the drafts, or deactivated,
+    and its author was not told); it waits for the next round, and the others of this round
+    run (were it to recur at every round, it would hold up nobody)."""
+    def trouble():
+        raise OperationalError("SELECT 1", {}, orig, connection_invalidated=False)
+
+    kept, other = one_refused_beside_another(monkeypatch, trouble)
+    assert run_at(START + DAY + timedelta(minutes=1)) == 1
+    db.session.refresh(kept)
+    assert kept.active and not kept.draft and kept.next_run_at == START + DAY
+    assert [r.job_id is not None for r in _runs(other)] == [True]
+    assert _runs(kept) == []
+
+
+@pytest.mark.parametrize("orig", [
+    _Refusal("connection failure", "08006"),
+    _Refusal("database is locked", sqlite_errorcode=5),                # SQLITE_BUSY
+])
+def test_a_connection_lost_or_a_database_held_fails_the_round(monkeypatch, orig):
     kept = automated(space(person(START)), repeat=Repeat.ONCE, send_at=START + DAY,
                      kind=Kind.ANNOUNCE)
 
