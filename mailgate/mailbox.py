@@ -220,38 +220,50 @@ def owned_item_ids(account: Account, item_ids: Sequence[int]) -> list[int]:
 def move(account: Account, item_ids: Sequence[int], folder: MailFolder) -> int:
     """Into an own folder or the inbox; never a draft, from Brouillons or from the Corbeille
     where « Supprimer » put it (elsewhere it would be a message nobody can send or edit any
-    more: only Brouillons' items open in the editor)."""
-    if folder.kind in NOT_FOR_FILING:
-        raise InvalidInput.of("not_a_filing_folder", folder=folder.kind.reason)
+    more: only Brouillons' items open in the editor) — drafts, and drafts only, go back into
+    Brouillons."""
     ids = owned_item_ids(account, item_ids)
-    if _holds_a_draft(account, ids):
+    drafts = _draft_ids(account, ids)
+    if folder.kind == FolderKind.DRAFTS:
+        if not ids or drafts != set(ids):
+            raise InvalidInput.of("not_a_filing_folder", folder=folder.kind.reason)
+    elif folder.kind in NOT_FOR_FILING:
+        raise InvalidInput.of("not_a_filing_folder", folder=folder.kind.reason)
+    elif drafts:
         raise InvalidInput.of("draft_not_moved")
     _lock_folder(account, folder, exclusive=False)
     _move_items(account, ids, folder)
     return len(ids)
 
 
-def _holds_a_draft(account: Account, ids: Sequence[int]) -> bool:
-    """Whether one of the (owned) items is a draft: in Brouillons, or its message carries
+# Enough of a stored message to hold its header block: compose writes DRAFT_FIELD there.
+DRAFT_HEADER_BYTES = 64 * 1024
+
+
+def _draft_ids(account: Account, ids: Sequence[int]) -> set[int]:
+    """The (owned) items that are drafts: in Brouillons, or whose message carries
     DRAFT_FIELD wherever it is (deleted to the Corbeille, or moved out of Brouillons before
-    that was refused). Only the account's own messages are read for the field: a draft's
-    author is its owner; received mail never carries it."""
-    if db.session.scalar(select(MailboxItem.id).join(
-            MailFolder, MailFolder.id == MailboxItem.folder_id).where(
-            MailboxItem.id.in_(ids), MailFolder.kind == FolderKind.DRAFTS).limit(1)):
-        return True
-    sources = db.session.scalars(
-        select(MailMessage.source).join(MailboxItem, MailboxItem.message_id == MailMessage.id)
+    that was refused). Only the account's own messages are read for the field, their header
+    only: a draft's author is its owner; received mail never carries it."""
+    if not ids:
+        return set()
+    drafts = set(db.session.scalars(select(MailboxItem.id).join(
+        MailFolder, MailFolder.id == MailboxItem.folder_id).where(
+        MailboxItem.id.in_(ids), MailFolder.kind == FolderKind.DRAFTS)))
+    heads = db.session.execute(
+        select(MailboxItem.id, func.substr(MailMessage.source, 1, DRAFT_HEADER_BYTES))
+        .join(MailMessage, MailboxItem.message_id == MailMessage.id)
         .where(MailboxItem.id.in_(ids), MailboxItem.account_id == account.id,
-               MailMessage.author_id == account.id))
-    return any(_is_draft(source) for source in sources)
+               MailMessage.author_id == account.id, MailboxItem.id.not_in(drafts or [0])))
+    return drafts | {item_id for item_id, head in heads if _is_draft(bytes(head))}
 
 
-def _is_draft(source: bytes) -> bool:
-    """Whether a stored message (header block and body) is a draft: its header holds
+def _is_draft(head: bytes) -> bool:
+    """Whether a stored message's start (its header block, and maybe more) holds
     DRAFT_FIELD."""
     key = DRAFT_FIELD.lower()
-    return any(f.key == key for f in mime.split(source)[0])
+    block, _, _ = head.partition(b"\r\n\r\n")
+    return any(f.key == key for f in mime.split(block + b"\r\n\r\n")[0])
 
 
 def _move_items(account: Account, item_ids: Iterable[int], folder: MailFolder) -> None:

@@ -75,11 +75,15 @@ def reserved_names() -> list[str]:
 def move_targets(side: dict, current=None) -> list:
     """Where ticked messages may be moved: the inbox and one's own folders (the Corbeille
     is what "Supprimer" does; Brouillons, Messages envoyés and Boîte d'envoi are filled by
-    writing, not by filing). Nowhere from Brouillons: a draft stays one (mailbox.move)."""
-    if getattr(current, "kind", None) == FolderKind.DRAFTS:
+    writing, not by filing). Nowhere from Brouillons: a draft stays one (mailbox.move); from
+    the Corbeille, Brouillons too, for the drafts deleted there."""
+    kind = getattr(current, "kind", None)
+    if kind == FolderKind.DRAFTS:
         return []
+    kinds = (FolderKind.INBOX, FolderKind.USER) + \
+        ((FolderKind.DRAFTS,) if kind == FolderKind.TRASH else ())
     return [f for f in side["folders"] if f.id != getattr(current, "id", None)
-            and f.kind in (FolderKind.INBOX, FolderKind.USER)]
+            and f.kind in kinds]
 
 
 def back(default: str | None = None):

@@ -55,6 +55,28 @@ def test_a_deleted_draft_is_not_moved_out_of_the_corbeille(app, student):
     assert item_id(app, "zoe.le-gall", "Jeté", FolderKind.TRASH) == draft
 
 
+def test_a_deleted_draft_goes_back_to_brouillons_and_opens_there(app, student):
+    """From the Corbeille, « Déplacer » offers Brouillons; drafts, and drafts only, go
+    there (nothing else left a deleted draft but deleting it for good)."""
+    lucas = _account_id(app, "lucas.martin")
+    compose_post(student, {"action": "brouillon", "to": f"p:{lucas}", "subject": "Repêché",
+                           "body": "Premier jet"})
+    deliver(app, "lucas.martin", ["zoe.le-gall"], "Reçu, jeté aussi")
+    draft = item_id(app, "zoe.le-gall", "Repêché", FolderKind.DRAFTS)
+    received = item_id(app, "zoe.le-gall", "Reçu, jeté aussi")
+    selection(student, [draft, received], "supprimer")
+    trash = folder_id(app, "zoe.le-gall", FolderKind.TRASH)
+    drafts = folder_id(app, "zoe.le-gall", FolderKind.DRAFTS)
+    offered = [o.attrs["value"] for o in page(student.get(f"/messagerie/dossier/{trash}")).find(
+        "select", id="destination").find_all("option")]
+    assert str(drafts) in offered
+    selection(student, [draft, received], "deplacer", destination=str(drafts))
+    assert item_id(app, "zoe.le-gall", "Repêché", FolderKind.TRASH) == draft    # nothing moved
+    selection(student, [draft], "deplacer", destination=str(drafts))
+    assert item_id(app, "zoe.le-gall", "Repêché", FolderKind.DRAFTS) == draft
+    assert student.get(f"/messagerie/message/{draft}").status_code in (302, 303)
+
+
 def test_what_the_corbeille_holds_besides_drafts_still_goes_back(app, student):
     """A message received and one's own message sent (its author's, as a draft's) move."""
     lucas = _account_id(app, "lucas.martin")
