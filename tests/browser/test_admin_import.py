@@ -29,7 +29,7 @@ def test_import_preview_apply_find_print_suspend(page):
     page.get_by_role("button", name="Voir l'aperçu").click()
 
     preview = page.get_by_role("table", name="Sort de chaque ligne")
-    assert "cp1252" in page.locator("main").inner_text()
+    assert "Windows-1252" in page.locator("main").inner_text()
     first = preview.locator("tbody tr").nth(0).inner_text()
     assert "création" in first and "0310024h.e.lefevre" in first
     assert "profil inconnu « Chef »" in preview.locator("tbody tr").nth(2).inner_text()
