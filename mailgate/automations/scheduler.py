@@ -124,11 +124,12 @@ def run_due(now: datetime | None = None) -> int:
                 # undone): run again, it would fail again, first of every round
                 log.exception("communication %s could not run", communication.id)
                 _failed(communication, now)
-            else:   # a passing trouble (a full disk, a cancelled query, a deadlock): this one
-                    # waits for the next round, the others of this one go on — were it to
-                    # recur, it would hold up nobody else
-                log.warning("communication %s left for the next round: %s",
-                            communication.id, error.orig)
+            else:   # a passing trouble (a full disk, a cancelled query, a deadlock): the
+                    # others of this round go on, and this one is tried again a little later,
+                    # behind them — were it to recur, it would hold up nobody
+                log.warning("communication %s tried again in %s: %s", communication.id,
+                            TRIED_AGAIN_AFTER, error.orig)
+                communication.next_run_at = now + TRIED_AGAIN_AFTER
         except SQLAlchemyError:     # the session's trouble, not the communication's
             raise
         except Exception:
@@ -158,11 +159,21 @@ SQLITE_REFUSED = frozenset({1, 18, 20, 25})
 TOO_MANY_PARAMETERS = ("too many sql variables", "number of parameters must be between")
 
 
+#: After the database's passing trouble, a communication is tried again this much later (its
+#: occurrence, never run, is then that time: `run` reads it from next_run_at).
+TRIED_AGAIN_AFTER = timedelta(minutes=5)
+#: SQLSTATEs of a server ending the connection (57P01 an administrator's shutdown, 57P02 a
+#: crash, 57P03 not accepting connections yet)
+ENDED_CONNECTION = frozenset({"57P01", "57P02", "57P03"})
+
+
 def connection_lost(error: DBAPIError) -> bool:
-    """The session's connection is gone (or SQLite's database held by another writer): no
-    other communication can run in this round."""
+    """The session's connection is gone, SQLite's database is held by another writer, or
+    SQLite undid the whole transaction (a full disk: its savepoint is gone): no other
+    communication can run in this round."""
     state = getattr(error.orig, "sqlstate", None) or ""
-    return error.connection_invalidated or state[:2] == "08" or is_lock_conflict(error)
+    return error.connection_invalidated or state[:2] == "08" or state in ENDED_CONNECTION \
+        or is_lock_conflict(error) or "no such savepoint" in str(error.orig)
 
 
 def fails_again(error: DBAPIError) -> bool:
@@ -170,9 +181,10 @@ def fails_again(error: DBAPIError) -> bool:
     would fail the same way at the next round: a ProgrammingError, a DataError, a feature
     not supported (an IntegrityError is the occurrence already run: `run_due`), a server's
     limit (SQLSTATE class 54), SQLite refusing its SQL, too many bind parameters. Anything
-    else is the database's passing trouble — a lost connection, a deadlock or a lock, a
-    serialization failure, a full disk, a cancelled query (`PASSING`), or what is not known
-    to recur: the round is tried again, the communication kept."""
+    else is the database's passing trouble — a deadlock or a lock, a serialization failure,
+    a full disk, a cancelled query (`PASSING`), or what is not known to recur: the
+    communication is kept, tried again later (`run_due`; a lost connection, told apart first
+    by `connection_lost`, fails the round)."""
     if error.connection_invalidated or is_deadlock(error) or is_lock_conflict(error):
         return False
     state = getattr(error.orig, "sqlstate", None) or ""

@@ -181,7 +181,6 @@ class _Refusal(Exception):
     _Refusal("out of memory", "53200"),
     _Refusal("sorry, too many clients already", "53300"),
     _Refusal("canceling statement due to user request", "57014"),
-    _Refusal("terminating connection due to administrator command", "57P01"),
     _Refusal("could not obtain lock on row in relation \"communication\"", "55P03"),
     _Refusal("could not serialize access due to concurrent update", "40001"),
     _Refusal("could not extend file: No space left on device"),         # no SQLSTATE told
@@ -198,16 +197,20 @@ def test_a_passing_trouble_of_the_database_leaves_the_communication_for_the_next
         raise OperationalError("SELECT 1", {}, orig, connection_invalidated=False)
 
     kept, other = one_refused_beside_another(monkeypatch, trouble)
-    assert run_at(START + DAY + timedelta(minutes=1)) == 1
+    now = START + DAY + timedelta(minutes=1)
+    assert run_at(now) == 1
     db.session.refresh(kept)
-    assert kept.active and not kept.draft and kept.next_run_at == START + DAY
+    assert kept.active and not kept.draft
+    assert kept.next_run_at == now + scheduler.TRIED_AGAIN_AFTER    # behind the others
     assert [r.job_id is not None for r in _runs(other)] == [True]
     assert _runs(kept) == []
 
 
 @pytest.mark.parametrize("orig", [
     _Refusal("connection failure", "08006"),
+    _Refusal("terminating connection due to administrator command", "57P01"),
     _Refusal("database is locked", sqlite_errorcode=5),                # SQLITE_BUSY
+    _Refusal("no such savepoint: sa_savepoint_1", sqlite_errorcode=1),  # a full disk undid all
 ])
 def test_a_connection_lost_or_a_database_held_fails_the_round(monkeypatch, orig):
     kept = automated(space(person(START)), repeat=Repeat.ONCE, send_at=START + DAY,
