@@ -101,6 +101,7 @@ WORDING: dict[str, str] = {
     "folder_not_empty": N_("Le dossier « %(name)s » contient encore %(num)d message(s)."),
     "nothing_selected": N_("Sélectionnez au moins un message."),
     "not_a_filing_folder": N_("On ne range pas de message dans « %(folder)s »."),
+    "only_drafts_to_drafts": N_("Seuls les brouillons retournent dans « Brouillons »."),
     "draft_not_moved": N_("On ne déplace pas un brouillon : il ne s'ouvre, pour être "
                           "terminé et envoyé, que dans « Brouillons »."),
     "draft_quota_full": N_("Votre espace de stockage est plein : le brouillon n'est pas "

@@ -226,7 +226,7 @@ def move(account: Account, item_ids: Sequence[int], folder: MailFolder) -> int:
     drafts = _draft_ids(account, ids)
     if folder.kind == FolderKind.DRAFTS:
         if not ids or drafts != set(ids):
-            raise InvalidInput.of("not_a_filing_folder", folder=folder.kind.reason)
+            raise InvalidInput.of("only_drafts_to_drafts")
     elif folder.kind in NOT_FOR_FILING:
         raise InvalidInput.of("not_a_filing_folder", folder=folder.kind.reason)
     elif drafts:
@@ -250,20 +250,31 @@ def _draft_ids(account: Account, ids: Sequence[int]) -> set[int]:
     drafts = set(db.session.scalars(select(MailboxItem.id).join(
         MailFolder, MailFolder.id == MailboxItem.folder_id).where(
         MailboxItem.id.in_(ids), MailFolder.kind == FolderKind.DRAFTS)))
+    own = (MailboxItem.account_id == account.id, MailMessage.author_id == account.id)
     heads = db.session.execute(
         select(MailboxItem.id, func.substr(MailMessage.source, 1, DRAFT_HEADER_BYTES))
         .join(MailMessage, MailboxItem.message_id == MailMessage.id)
-        .where(MailboxItem.id.in_(ids), MailboxItem.account_id == account.id,
-               MailMessage.author_id == account.id, MailboxItem.id.not_in(drafts or [0])))
-    return drafts | {item_id for item_id, head in heads if _is_draft(bytes(head))}
+        .where(MailboxItem.id.in_(ids), *own, MailboxItem.id.not_in(drafts or [0])))
+    longer = []     # a header past DRAFT_HEADER_BYTES (a reply's long References): read whole
+    for item_id, head in heads:
+        head = bytes(head)
+        if b"\r\n\r\n" not in head and b"\n\n" not in head:
+            longer.append(item_id)
+        elif _is_draft(head):
+            drafts.add(item_id)
+    if longer:
+        drafts.update(item_id for item_id, source in db.session.execute(
+            select(MailboxItem.id, MailMessage.source)
+            .join(MailMessage, MailboxItem.message_id == MailMessage.id)
+            .where(MailboxItem.id.in_(longer), *own)) if _is_draft(bytes(source)))
+    return drafts
 
 
-def _is_draft(head: bytes) -> bool:
+def _is_draft(start: bytes) -> bool:
     """Whether a stored message's start (its header block, and maybe more) holds
     DRAFT_FIELD."""
     key = DRAFT_FIELD.lower()
-    block, _, _ = head.partition(b"\r\n\r\n")
-    return any(f.key == key for f in mime.split(block + b"\r\n\r\n")[0])
+    return any(f.key == key for f in mime.split(start)[0])
 
 
 def _move_items(account: Account, item_ids: Iterable[int], folder: MailFolder) -> None:

@@ -71,6 +71,8 @@ def test_a_deleted_draft_goes_back_to_brouillons_and_opens_there(app, student):
         "select", id="destination").find_all("option")]
     assert str(drafts) in offered
     selection(student, [draft, received], "deplacer", destination=str(drafts))
+    assert "Seuls les brouillons retournent dans « Brouillons »." in flashes(
+        student.get("/messagerie/"))
     assert item_id(app, "zoe.le-gall", "Repêché", FolderKind.TRASH) == draft    # nothing moved
     selection(student, [draft], "deplacer", destination=str(drafts))
     assert item_id(app, "zoe.le-gall", "Repêché", FolderKind.DRAFTS) == draft
@@ -124,3 +126,21 @@ def test_an_html_message_with_a_lists_footer_is_found_and_quoted_by_its_words(
     assert "gymnase" in frame.text
     assert frame.find("pre").text.strip() == \
         "Vous recevez ce message car vous êtes inscrit à parents-4A."
+
+
+def test_a_draft_whose_header_passes_what_is_read_first_is_still_told(app, student,
+                                                                       monkeypatch):
+    """A draft's header longer than the start read at first (a reply's References can make
+    it so): its message is read whole, and it is still a draft."""
+    monkeypatch.setattr(mailbox, "DRAFT_HEADER_BYTES", 16)
+    lucas = _account_id(app, "lucas.martin")
+    compose_post(student, {"action": "brouillon", "to": f"p:{lucas}", "subject": "Long",
+                           "body": "Premier jet"})
+    draft = item_id(app, "zoe.le-gall", "Long", FolderKind.DRAFTS)
+    selection(student, [draft], "supprimer")
+    with app.app_context():
+        zoe = account("zoe.le-gall")
+        with pytest.raises(InvalidInput) as refused:
+            mailbox.move(zoe, [draft], mailbox.system_folder(zoe, FolderKind.INBOX))
+        assert refused.value.why.code == "draft_not_moved"
+        assert mailbox.move(zoe, [draft], mailbox.system_folder(zoe, FolderKind.DRAFTS)) == 1
