@@ -219,10 +219,13 @@ def test_the_end_across_what_was_read_and_what_has_arrived_is_found_whatever_the
     from mailgate.gateway import _end_across
 
     alphabet = (b"\r", b"\n", b".", b"x")
-    for tail in map(b"".join, product(alphabet, repeat=4)):
+    tails = [b"".join(t) for size in (2, 3, 4) for t in product(alphabet, repeat=size)]
+    for tail in tails:      # two bytes: the CRLF a content starts after
         for length in range(5):
             for ahead in map(b"".join, product(alphabet, repeat=length)):
                 joined = tail + ahead
-                begins = [start for start in range(4) if joined.startswith(END, start)]
-                expected = begins[0] + len(END) - 4 if begins else (0 if length == 4 else None)
+                begins = [start for start in range(len(tail))
+                          if joined.startswith(END, start)]
+                expected = begins[0] + len(END) - len(tail) if begins else \
+                    (0 if length == 4 else None)
                 assert _end_across(tail, ahead) == expected, (tail, ahead, expected)
