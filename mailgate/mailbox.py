@@ -225,7 +225,9 @@ def move(account: Account, item_ids: Sequence[int], folder: MailFolder) -> int:
     ids = owned_item_ids(account, item_ids)
     drafts = _draft_ids(account, ids)
     if folder.kind == FolderKind.DRAFTS:
-        if not ids or drafts != set(ids):
+        if not drafts:
+            raise InvalidInput.of("not_a_filing_folder", folder=folder.kind.reason)
+        if drafts != set(ids):
             raise InvalidInput.of("only_drafts_to_drafts")
     elif folder.kind in NOT_FOR_FILING:
         raise InvalidInput.of("not_a_filing_folder", folder=folder.kind.reason)
